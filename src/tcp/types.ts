@@ -1,0 +1,190 @@
+/**
+ * The public contract of the sans-I/O TCP stack (src/tcp/stack.ts implements it).
+ *
+ * Call order, after any input (handlePacket, handleTimeout, or a socket call):
+ *   pollTransmit() until undefined -> pollEvent() until undefined -> pollTimeout().
+ * All times are integer microseconds of a monotonic clock supplied by the caller.
+ * The stack never reads a clock, a random source, a file or a socket.
+ */
+import type { Ipv4Addr } from './wire/addr.js';
+
+/** RFC 9293 §3.3.2 state names, spelled as the RFC prints them. */
+export type TcpStateName =
+  | 'CLOSED'
+  | 'LISTEN'
+  | 'SYN-SENT'
+  | 'SYN-RECEIVED'
+  | 'ESTABLISHED'
+  | 'FIN-WAIT-1'
+  | 'FIN-WAIT-2'
+  | 'CLOSE-WAIT'
+  | 'CLOSING'
+  | 'LAST-ACK'
+  | 'TIME-WAIT';
+
+/** A handle to a listener or a connection, like a file descriptor. Never reused within a stack. */
+export type SocketId = number;
+
+export interface StackConfig {
+  /** Local IPv4 addresses; packets to any other destination are dropped ('not-for-us'). */
+  addresses: Ipv4Addr[];
+  /** Seed of the stack's PRNG (ISN secret per RFC 6528, ephemeral ports). */
+  seed: number;
+  /** Link MTU in bytes; the MSS we announce is mtu - 40 (RFC 6691). Default 1500. */
+  mtu?: number;
+  /** Maximum segment lifetime; TIME-WAIT lasts 2*MSL. Default 30_000 ms (TIME-WAIT 60 s, as Linux). */
+  mslMs?: number;
+  /** Send buffer per connection. Default 262_144 bytes. */
+  sendBufferBytes?: number;
+  /** Receive buffer per connection (bounds the window we offer). Default 65_535 bytes. */
+  recvBufferBytes?: number;
+  /** Out-of-order bytes held per connection for reassembly. Default = recvBufferBytes. */
+  reassemblyLimitBytes?: number;
+  /** Default listen backlog when listen() is not given one. Default 128. */
+  listenBacklog?: number;
+  /** Maximum simultaneous connections (any state but LISTEN). Default 10_000. */
+  maxConnections?: number;
+  /** RFC 6298 (2.1): initial RTO. Default 1000 ms. */
+  rtoInitialMs?: number;
+  /** RFC 6298 (2.4) lower bound; Linux uses 200 ms. Default 200. */
+  rtoMinMs?: number;
+  /** Upper bound on the RTO (RFC 6298 (2.5)). Default 120_000 ms. */
+  rtoMaxMs?: number;
+  /** Data retransmissions before the connection is dropped (RFC 1122 R2). Default 15. */
+  maxRetries?: number;
+  /** SYN retransmissions before connect fails (RFC 1122 R2 for SYN). Default 6. */
+  synRetries?: number;
+  /** Delayed ACK timeout (RFC 1122 4.2.3.2, < 500 ms). Default 40 ms. */
+  delayedAckMs?: number;
+  /** Keep-alive (RFC 1122 4.2.3.6), off by default per socket; these are the timings when on. */
+  keepAliveIdleMs?: number;
+  keepAliveIntervalMs?: number;
+  keepAliveProbes?: number;
+  /** IP TTL of emitted packets. Default 64. */
+  ttl?: number;
+}
+
+export interface ListenOptions {
+  port: number;
+  /** Local address to listen on; default: any of the stack's addresses. */
+  address?: Ipv4Addr;
+  backlog?: number;
+}
+
+export interface ConnectOptions {
+  remoteAddress: Ipv4Addr;
+  remotePort: number;
+  /** Default: the stack's first address. */
+  localAddress?: Ipv4Addr;
+  /** Default: an ephemeral port (49152-65535) chosen by the stack's PRNG. */
+  localPort?: number;
+}
+
+/** Why a connection ended abnormally. */
+export type ConnectionErrorCode = 'ECONNRESET' | 'ECONNREFUSED' | 'ETIMEDOUT';
+
+export type StackEvent =
+  /** A listener has a connection ready for accept(). */
+  | { type: 'incoming'; socket: SocketId }
+  /** The connection reached ESTABLISHED (active open), or an accepted one is usable. */
+  | { type: 'connected'; socket: SocketId }
+  /** New bytes can be read. */
+  | { type: 'readable'; socket: SocketId }
+  /** Send buffer space was freed after the buffer had been full. */
+  | { type: 'writable'; socket: SocketId }
+  /** The peer sent FIN: after the buffered bytes, read() returns nothing more. */
+  | { type: 'eof'; socket: SocketId }
+  /** The connection is over (CLOSED). `error` is set when it ended abnormally. */
+  | { type: 'closed'; socket: SocketId; error?: ConnectionErrorCode };
+
+/** Typed errors for misuse of the API (never for bad input from the network). */
+export type StackErrorCode =
+  | 'EBADF' // unknown or released socket id
+  | 'EINVAL' // bad argument or wrong kind of socket for the call
+  | 'EADDRINUSE' // listen or connect on a port/4-tuple in use
+  | 'EADDRNOTAVAIL' // local address not ours, or no ephemeral port left
+  | 'ENOTCONN' // call needs a connection that is not (yet / any more) there
+  | 'EPIPE' // write after shutdown/close
+  | 'EMFILE'; // maxConnections reached
+
+export class StackError extends Error {
+  readonly code: StackErrorCode;
+  constructor(code: StackErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = 'StackError';
+    this.code = code;
+  }
+}
+
+/** Reasons an inbound packet is dropped; each has a counter in StackStats.drops. */
+export type DropReason =
+  | 'ipv4-truncated'
+  | 'ipv4-bad-version'
+  | 'ipv4-bad-ihl'
+  | 'ipv4-bad-total-length'
+  | 'ipv4-bad-checksum'
+  | 'ipv4-fragment'
+  | 'not-for-us'
+  | 'not-tcp'
+  | 'tcp-truncated'
+  | 'tcp-bad-data-offset'
+  | 'tcp-bad-checksum'
+  | 'tcp-bad-option'
+  | 'bad-port' // port 0 on either side
+  | 'unacceptable-segment' // failed the RFC 9293 §3.10.7.4 acceptability test (an ACK is sent)
+  | 'bad-ack' // ACK outside the acceptable range
+  | 'listen-backlog-full'
+  | 'too-many-connections'
+  | 'reassembly-full'
+  | 'rst-ignored' // RST that failed validation
+  | 'syn-ignored'
+  | 'no-ack-flag'
+  | 'other';
+
+export interface StackStats {
+  packetsIn: number;
+  packetsOut: number;
+  segmentsIn: number;
+  segmentsOut: number;
+  bytesIn: number; // payload bytes accepted in sequence
+  bytesOut: number; // payload bytes sent, retransmissions included
+  retransmits: number; // segments retransmitted (timeout or otherwise)
+  timeouts: number; // RTO expirations
+  duplicateSegments: number; // segments whose data we had already received
+  outOfOrderSegments: number;
+  resetsSent: number;
+  resetsReceived: number;
+  connectionsOpened: number; // reached ESTABLISHED
+  connectionsActive: number; // active opens (connect)
+  connectionsPassive: number; // passive opens (accepted SYN)
+  connectionsReset: number;
+  connectionsTimedOut: number;
+  drops: Partial<Record<DropReason, number>>;
+}
+
+/** A read-only view of one socket, for tests, tools and the replication layer. */
+export interface SocketInfo {
+  id: SocketId;
+  kind: 'listener' | 'connection';
+  state: TcpStateName;
+  localAddress: Ipv4Addr;
+  localPort: number;
+  remoteAddress: Ipv4Addr; // 0 for a listener
+  remotePort: number; // 0 for a listener
+  iss: number;
+  irs: number;
+  sndUna: number;
+  sndNxt: number;
+  sndWnd: number;
+  rcvNxt: number;
+  rcvWnd: number;
+  /** Bytes buffered and not yet read by the application. */
+  readable: number;
+  /** Bytes written by the application and not yet acknowledged by the peer. */
+  unacked: number;
+  /** Free space in the send buffer. */
+  writable: number;
+  rtoMs: number;
+  srttMs: number | undefined;
+  mss: number; // effective send MSS
+}
