@@ -7,14 +7,16 @@
 //
 // Determinism: timestamps are the caller's (virtual) microseconds and nothing here reads a
 // clock, so the same calls always produce the same bytes. Sections are always written
-// little-endian, whatever the host (§3.6.1 lets the writer choose; readers detect it from the
-// byte-order magic), so files are byte-identical across machines too.
+// little-endian, whatever the host, so files are byte-identical across machines too (§3.6.1
+// expects the writer's native order, but readers must take either, from the byte-order magic
+// of §4.1; every x86 and ARM host is little-endian anyway).
 //
-// Link type: LINKTYPE_RAW (101), "raw IP; the packet begins with an IPv4 or IPv6 header". Checked
-// with TShark 4.0.17: with 101 the frame is dissected as "Raw packet data" -> IPv4 -> TCP, with
-// no expert errors and checksum validation working. LINKTYPE_IPV4 (228) dissects the same way
-// on that version, but 101 is the type tcpdump/libpcap have read for decades (older Wireshark
-// and tcpdump builds know 228 less well), so 101 is the one we write.
+// Link type: LINKTYPE_RAW (101), "raw IP; the packet begins with an IPv4 or IPv6 header".
+// Checked with TShark 4.0.17: 101 is shown as encapsulation "Raw IP" and dissected as
+// raw:ip:tcp (a one-line "Raw packet data" layer, then IPv4, then TCP), with checksum
+// validation working and no expert errors. LINKTYPE_IPV4 (228) is dissected just as cleanly
+// (encapsulation "Raw IPv4", ip:tcp). We write 101: it is what DESIGN.md names, and it is the
+// older, more widely supported of the two (libpcap/tcpdump builds of every age read it).
 
 /** LINKTYPE_RAW: raw IPv4/IPv6, the version is taken from the first nibble. */
 export const LINKTYPE_RAW = 101;
