@@ -1,0 +1,270 @@
+/**
+ * Built-in deterministic apps: what sits on top of the stack inside the replicated state
+ * machine (DESIGN.md, "The replicated state machine"). An app is a pure state machine over
+ * its connections: bytes in, bytes out, no clock and no randomness but its seed. Its whole
+ * state is plain data (`snapshot()`), so it replicates and transfers with the stack.
+ *
+ * Driving contract (the RSM glue calls these):
+ *   open(conn)            a client connection was accepted
+ *   receive(conn, bytes)  the client's bytes, in order
+ *   eof(conn)             the client half-closed (no more bytes will come)
+ *   pull(conn, max)       up to `max` bytes the app wants sent now (may be empty)
+ *   wantsClose(conn)      true once the app has nothing more to send and wants to close
+ *   closed(conn)          the connection is gone (forget it)
+ */
+import { sha256Hex, sha256Init, sha256Update, type Sha256State } from './sha256.js';
+import { streamBytes } from './stream.js';
+
+export type AppName = 'echo' | 'counter' | 'kv' | 'bulk';
+export const APP_NAMES: readonly AppName[] = ['echo', 'counter', 'kv', 'bulk'];
+
+export interface App {
+  readonly name: AppName;
+  open(conn: number): void;
+  receive(conn: number, data: Uint8Array): void;
+  eof(conn: number): void;
+  pull(conn: number, max: number): Uint8Array;
+  wantsClose(conn: number): boolean;
+  closed(conn: number): void;
+  /** The app's whole state as plain, JSON-serialisable data. */
+  snapshot(): unknown;
+}
+
+export interface AppOptions {
+  /** bulk: bytes the server sends each connection. Default 1_000_000. */
+  bulkBytes?: number;
+  /** bulk: seed of the byte stream (each connection uses seed + its connection number). */
+  seed?: number;
+}
+
+/** Bytes as a latin-1 string and back: one char per byte, so any byte survives a split read. */
+function bytesToText(data: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < data.length; i++) s += String.fromCharCode(data[i]!);
+  return s;
+}
+
+function pushText(out: number[], text: string): void {
+  for (let i = 0; i < text.length; i++) out.push(text.charCodeAt(i) & 0xff);
+}
+
+/** Per-connection output queue and input line buffer, shared by the line-based apps. */
+interface ConnBuf {
+  out: number[];
+  line: string;
+  eof: boolean;
+}
+
+abstract class LineApp implements App {
+  abstract readonly name: AppName;
+  protected conns = new Map<number, ConnBuf>();
+  open(conn: number): void {
+    this.conns.set(conn, { out: [], line: '', eof: false });
+  }
+  receive(conn: number, data: Uint8Array): void {
+    const c = this.conns.get(conn);
+    if (c === undefined) return;
+    this.onBytes(c, data);
+  }
+  protected onBytes(c: ConnBuf, data: Uint8Array): void {
+    c.line += bytesToText(data);
+    let nl: number;
+    while ((nl = c.line.indexOf('\n')) >= 0) {
+      const line = c.line.slice(0, nl).replace(/\r$/, '');
+      c.line = c.line.slice(nl + 1);
+      pushText(c.out, this.onLine(line));
+    }
+    // Bound the line buffer: a client that never sends a newline cannot grow it forever.
+    if (c.line.length > 4096) {
+      c.line = '';
+      pushText(c.out, 'ERR line too long\n');
+    }
+  }
+  protected abstract onLine(line: string): string;
+  eof(conn: number): void {
+    const c = this.conns.get(conn);
+    if (c !== undefined) c.eof = true;
+  }
+  pull(conn: number, max: number): Uint8Array {
+    const c = this.conns.get(conn);
+    if (c === undefined || c.out.length === 0 || max <= 0) return new Uint8Array(0);
+    const n = Math.min(max, c.out.length);
+    return Uint8Array.from(c.out.splice(0, n));
+  }
+  wantsClose(conn: number): boolean {
+    const c = this.conns.get(conn);
+    return c !== undefined && c.eof && c.out.length === 0;
+  }
+  closed(conn: number): void {
+    this.conns.delete(conn);
+  }
+  protected connsSnapshot(): Array<[number, ConnBuf]> {
+    return [...this.conns].map(([k, v]) => [k, { out: [...v.out], line: v.line, eof: v.eof }]);
+  }
+  protected restoreConns(entries: Array<[number, ConnBuf]>): void {
+    this.conns = new Map(entries.map(([k, v]) => [k, { out: [...v.out], line: v.line, eof: v.eof }]));
+  }
+  snapshot(): unknown {
+    return { conns: this.connsSnapshot() };
+  }
+}
+
+/** Echo: every byte back, in order. */
+export class EchoApp extends LineApp {
+  readonly name = 'echo';
+  protected override onBytes(c: ConnBuf, data: Uint8Array): void {
+    for (const b of data) c.out.push(b);
+  }
+  protected onLine(line: string): string {
+    return line;
+  }
+}
+
+/** Counter, the lecture's example: one counter for all connections; `INCR` answers the new value, `GET` the current one. */
+export class CounterApp extends LineApp {
+  readonly name = 'counter';
+  value = 0;
+  protected onLine(line: string): string {
+    const cmd = line.trim().toUpperCase();
+    if (cmd === 'INCR') return `${++this.value}\n`;
+    if (cmd === 'GET') return `${this.value}\n`;
+    return `ERR unknown command ${JSON.stringify(line.slice(0, 40))}\n`;
+  }
+  override snapshot(): unknown {
+    return { conns: this.connsSnapshot(), value: this.value };
+  }
+}
+
+/** Key-value store: `SET k v` answers OK, `GET k` answers the value or NIL, `DEL k` answers 1 or 0. */
+export class KvApp extends LineApp {
+  readonly name = 'kv';
+  data = new Map<string, string>();
+  static readonly MAX_KEYS = 100_000;
+  protected onLine(line: string): string {
+    const m = /^(\S+)\s*(\S*)\s*(.*)$/.exec(line.trim());
+    const cmd = m?.[1]?.toUpperCase() ?? '';
+    const key = m?.[2] ?? '';
+    if (cmd === 'SET' && key !== '') {
+      if (!this.data.has(key) && this.data.size >= KvApp.MAX_KEYS) return 'ERR store full\n';
+      this.data.set(key, m![3] ?? '');
+      return 'OK\n';
+    }
+    if (cmd === 'GET' && key !== '') return `${this.data.get(key) ?? 'NIL'}\n`;
+    if (cmd === 'DEL' && key !== '') return this.data.delete(key) ? '1\n' : '0\n';
+    return `ERR unknown command ${JSON.stringify(line.slice(0, 40))}\n`;
+  }
+  override snapshot(): unknown {
+    return { conns: this.connsSnapshot(), data: [...this.data] };
+  }
+}
+
+interface BulkConn {
+  sent: number;
+  eof: boolean;
+  hash: Sha256State;
+  received: number;
+}
+
+/**
+ * Bulk: sends each connection `bulkBytes` bytes of the seeded stream (seed + conn), and
+ * hashes everything the client uploads. Closes once its bytes are sent and the client has
+ * half-closed. `uploadDigest(conn)` gives the SHA-256 of what it received.
+ */
+export class BulkApp implements App {
+  readonly name = 'bulk';
+  readonly bytes: number;
+  readonly seed: number;
+  conns = new Map<number, BulkConn>();
+  /** Digests of finished uploads, by connection, kept for checking. */
+  finished = new Map<number, { received: number; sha256: string }>();
+  constructor(opts: AppOptions = {}) {
+    this.bytes = opts.bulkBytes ?? 1_000_000;
+    this.seed = opts.seed ?? 1;
+  }
+  open(conn: number): void {
+    this.conns.set(conn, { sent: 0, eof: false, hash: sha256Init(), received: 0 });
+  }
+  receive(conn: number, data: Uint8Array): void {
+    const c = this.conns.get(conn);
+    if (c === undefined) return;
+    sha256Update(c.hash, data);
+    c.received += data.length;
+  }
+  eof(conn: number): void {
+    const c = this.conns.get(conn);
+    if (c === undefined) return;
+    c.eof = true;
+    this.finished.set(conn, { received: c.received, sha256: sha256Hex(c.hash) });
+  }
+  pull(conn: number, max: number): Uint8Array {
+    const c = this.conns.get(conn);
+    if (c === undefined) return new Uint8Array(0);
+    const n = Math.max(0, Math.min(max, this.bytes - c.sent));
+    const out = streamBytes((this.seed + conn) >>> 0, c.sent, n);
+    c.sent += n;
+    return out;
+  }
+  wantsClose(conn: number): boolean {
+    const c = this.conns.get(conn);
+    return c !== undefined && c.eof && c.sent >= this.bytes;
+  }
+  closed(conn: number): void {
+    this.conns.delete(conn);
+  }
+  uploadDigest(conn: number): { received: number; sha256: string } | undefined {
+    return this.finished.get(conn);
+  }
+  snapshot(): unknown {
+    return {
+      bytes: this.bytes,
+      seed: this.seed,
+      conns: [...this.conns].map(([k, v]) => [k, { ...v, hash: { h: [...v.hash.h], pending: [...v.hash.pending], length: v.hash.length } }]),
+      finished: [...this.finished],
+    };
+  }
+}
+
+export function createApp(name: AppName, opts: AppOptions = {}): App {
+  switch (name) {
+    case 'echo':
+      return new EchoApp();
+    case 'counter':
+      return new CounterApp();
+    case 'kv':
+      return new KvApp();
+    case 'bulk':
+      return new BulkApp(opts);
+  }
+}
+
+/** Rebuild an app from createApp(name).snapshot(). */
+export function restoreApp(name: AppName, snap: unknown): App {
+  const s = snap as Record<string, unknown>;
+  switch (name) {
+    case 'echo': {
+      const app = new EchoApp();
+      (app as unknown as { restoreConns(e: unknown): void }).restoreConns(s.conns);
+      return app;
+    }
+    case 'counter': {
+      const app = new CounterApp();
+      (app as unknown as { restoreConns(e: unknown): void }).restoreConns(s.conns);
+      app.value = s.value as number;
+      return app;
+    }
+    case 'kv': {
+      const app = new KvApp();
+      (app as unknown as { restoreConns(e: unknown): void }).restoreConns(s.conns);
+      app.data = new Map(s.data as Array<[string, string]>);
+      return app;
+    }
+    case 'bulk': {
+      const app = new BulkApp({ bulkBytes: s.bytes as number, seed: s.seed as number });
+      for (const [k, v] of s.conns as Array<[number, BulkConn]>) {
+        app.conns.set(k, { ...v, hash: { h: [...v.hash.h], pending: [...v.hash.pending], length: v.hash.length } });
+      }
+      app.finished = new Map(s.finished as Array<[number, { received: number; sha256: string }]>);
+      return app;
+    }
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * A seeded byte stream with random access: byte i of stream (seed) is a pure function of
+ * (seed, i), so a sender can produce any range and a receiver can check any range without
+ * either holding the stream in memory.
+ */
+function mix(seed: number, block: number): number {
+  // splitmix32-style finaliser over (seed, block index).
+  let z = (Math.imul(block, 0x9e3779b9) + seed + 0x7f4a7c15) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/** Bytes [offset, offset+length) of the stream with this seed. */
+export function streamBytes(seed: number, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    const pos = offset + i;
+    const word = mix(seed >>> 0, Math.floor(pos / 4));
+    out[i] = (word >>> ((pos & 3) * 8)) & 0xff;
+  }
+  return out;
+}
+
+/** Index of the first byte of `data` that differs from the stream at `offset`, or -1. */
+export function streamMismatch(seed: number, offset: number, data: Uint8Array): number {
+  const expected = streamBytes(seed, offset, data.length);
+  for (let i = 0; i < data.length; i++) if (data[i] !== expected[i]) return i;
+  return -1;
+}

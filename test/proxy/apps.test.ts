@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { BulkApp, createApp, restoreApp, type App } from '../../src/proxy/app.js';
+import { sha256, sha256Hex, sha256Init, sha256Update } from '../../src/proxy/sha256.js';
+import { streamBytes, streamMismatch } from '../../src/proxy/stream.js';
+import { Prng } from '../../src/tcp/prng.js';
+
+const text = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const str = (b: Uint8Array) => String.fromCharCode(...b);
+
+function talk(app: App, conn: number, input: string): string {
+  app.receive(conn, text(input));
+  return str(app.pull(conn, 1 << 20));
+}
+
+describe('sha256', () => {
+  it('matches node:crypto on seeded inputs fed in random pieces', () => {
+    const rng = new Prng(7);
+    for (let t = 0; t < 50; t++) {
+      const data = streamBytes(t, 0, rng.below(1000));
+      const s = sha256Init();
+      let i = 0;
+      while (i < data.length) {
+        const n = 1 + rng.below(130);
+        sha256Update(s, data.subarray(i, i + n));
+        i += n;
+      }
+      expect(sha256Hex(s)).toBe(createHash('sha256').update(data).digest('hex'));
+    }
+    expect(sha256(new Uint8Array(0))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+  });
+});
+
+describe('seeded stream', () => {
+  it('gives the same bytes for any split and detects a change', () => {
+    const whole = streamBytes(5, 0, 1000);
+    expect(Buffer.from(streamBytes(5, 333, 100))).toEqual(Buffer.from(whole.subarray(333, 433)));
+    expect(streamMismatch(5, 10, whole.subarray(10, 50))).toBe(-1);
+    const bad = whole.slice(10, 50);
+    bad[7] ^= 1;
+    expect(streamMismatch(5, 10, bad)).toBe(7);
+    expect(Buffer.from(streamBytes(6, 0, 64))).not.toEqual(Buffer.from(whole.subarray(0, 64)));
+  });
+});
+
+describe('built-in apps', () => {
+  it('echo returns every byte, in order, and closes after EOF', () => {
+    const app = createApp('echo');
+    app.open(1);
+    expect(talk(app, 1, 'hello\x00\xff')).toBe('hello\x00\xff');
+    expect(app.wantsClose(1)).toBe(false);
+    app.eof(1);
+    expect(app.wantsClose(1)).toBe(true);
+  });
+
+  it('counter answers consecutive values across connections, lines split anywhere', () => {
+    const app = createApp('counter');
+    app.open(1);
+    app.open(2);
+    expect(talk(app, 1, 'INCR\nIN')).toBe('1\n');
+    expect(talk(app, 2, 'INCR\r\n')).toBe('2\n');
+    expect(talk(app, 1, 'CR\nGET\n')).toBe('3\n3\n');
+    expect(talk(app, 1, 'BOGUS\n')).toMatch(/^ERR unknown command/);
+  });
+
+  it('kv sets, gets and deletes', () => {
+    const app = createApp('kv');
+    app.open(1);
+    expect(talk(app, 1, 'SET a hello world\nGET a\nGET b\nDEL a\nDEL a\nGET a\n')).toBe('OK\nhello world\nNIL\n1\n0\nNIL\n');
+  });
+
+  it('bulk sends its seeded stream in pieces and hashes the upload', () => {
+    const app = new BulkApp({ bulkBytes: 10_000, seed: 3 });
+    app.open(4);
+    const got: Uint8Array[] = [];
+    for (;;) {
+      const b = app.pull(4, 1460);
+      if (b.length === 0) break;
+      got.push(b);
+    }
+    expect(Buffer.concat(got)).toEqual(Buffer.from(streamBytes(3 + 4, 0, 10_000)));
+    app.receive(4, text('abc'));
+    expect(app.wantsClose(4)).toBe(false);
+    app.eof(4);
+    expect(app.wantsClose(4)).toBe(true);
+    expect(app.uploadDigest(4)).toEqual({ received: 3, sha256: createHash('sha256').update('abc').digest('hex') });
+  });
+
+  it.each(['echo', 'counter', 'kv', 'bulk'] as const)('%s restores from its snapshot and behaves the same', (name) => {
+    const a = createApp(name, { bulkBytes: 500, seed: 9 });
+    a.open(1);
+    a.receive(1, text('SET k v\nINCR\npartial'));
+    const b = restoreApp(name, JSON.parse(JSON.stringify(a.snapshot())));
+    for (const app of [a, b]) app.receive(1, text(' line\nGET k\n'));
+    expect(str(b.pull(1, 10_000))).toBe(str(a.pull(1, 10_000)));
+    expect(JSON.stringify(b.snapshot())).toBe(JSON.stringify(a.snapshot()));
+  });
+});
