@@ -1,0 +1,41 @@
+/** What a command may touch of the outside world, so tests can run commands in-process. */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** stderr is a terminal: progress lines are shown by default and redrawn in place. */
+  stderrIsTty: boolean;
+  /** Wall-clock milliseconds (default seeds, progress pacing). Only the CLI layer reads it. */
+  nowMs(): number;
+}
+
+export function processIo(): CliIo {
+  return {
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    stderrIsTty: process.stderr.isTTY === true,
+    nowMs: () => Date.now(),
+  };
+}
+
+/**
+ * Exit codes (TigerBeetle's VOPR style: the code says what kind of failure it was).
+ * 0 success; 1 correctness (bytes differ, or a restored stack diverged); 2 usage;
+ * 3 liveness (the run stopped making progress); 4 a connection failed (reset, timed out);
+ * 5 the stack crashed (threw).
+ */
+export const EXIT = {
+  ok: 0,
+  correctness: 1,
+  usage: 2,
+  liveness: 3,
+  connection: 4,
+  crash: 5,
+} as const;
+
+/** A usage error found after parsing (bad flag value): message for stderr, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

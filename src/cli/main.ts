@@ -1,0 +1,5 @@
+/** Entry point of the `ftcp` command (bin/ftcp.js imports the compiled dist/cli/main.js). */
+import { processIo } from './io.js';
+import { runCli } from './program.js';
+
+process.exitCode = await runCli(process.argv.slice(2), processIo());

@@ -1,0 +1,58 @@
+/**
+ * The `ftcp` command tree. Each command group lives in its own file (sim.ts, later demo,
+ * replica, ...) and registers itself here. `runCli` is the whole CLI as a function of
+ * (argv, io) -> exit code, so tests run it in-process.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { EXIT, UsageError, type CliIo } from './io.js';
+import { registerBenchCommand } from './bench.js';
+import { registerConformanceCommand } from './conformance.js';
+import { registerSimCommands } from './sim.js';
+
+/** package.json sits two levels up from both src/cli and dist/cli. */
+export function packageVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
+  const program = new Command('ftcp')
+    .description('fault-tolerant TCP: primary/backup replication of a userspace TCP/IPv4 stack')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)');
+  registerSimCommands(program, io, setExitCode);
+  registerConformanceCommand(program, io, setExitCode);
+  registerBenchCommand(program, io, setExitCode);
+  // Subcommands inherit output and exit handling only when set before they are created.
+  for (const command of allCommands(program)) command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
+  return program;
+}
+
+function allCommands(command: Command): Command[] {
+  return command.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+/** Run the CLI with `argv` (arguments only, without node and the script). Returns the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`error: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof CommanderError) {
+      // Help and version are "errors" that exit 0; anything else commander rejects is a usage error.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    throw error;
+  }
+}

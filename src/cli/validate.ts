@@ -1,0 +1,65 @@
+/**
+ * Flag validation with messages that name the flag, say what is expected and repeat what
+ * was given: "--loss must be a probability between 0 and 1, got 1.5".
+ */
+import { UsageError } from './io.js';
+
+/** A probability in [0, 1], written as a decimal number ("0.05", "1", ".5", "5e-2"). */
+export function parseProbability(flag: string, text: string): number {
+  const value = strictNumber(text);
+  if (value === undefined || !(value >= 0 && value <= 1)) {
+    throw new UsageError(`${flag} must be a probability between 0 and 1, got ${text}`);
+  }
+  return value;
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+};
+
+/** A byte count: digits (underscores allowed between them) with an optional unit K, M, G (10^3..) or KiB, MiB, GiB (2^10..). */
+export function parseByteCount(flag: string, text: string): number {
+  const m = /^(\d(?:_?\d)*)(k|K|M|G|KiB|MiB|GiB)?$/.exec(text.trim());
+  const value = m ? Number(m[1]!.replaceAll('_', '')) * SIZE_UNITS[m[2] ?? '']! : NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw new UsageError(`${flag} must be a whole number of bytes (e.g. 100000, 10_000_000, 10M, 4MiB), got ${text}`);
+  }
+  return value;
+}
+
+/** A run seed: an integer 0..4294967295 (u32), decimal or 0x-hex. */
+export function parseSeed(flag: string, text: string): number {
+  const t = text.trim();
+  const value = /^\d+$/.test(t) ? Number(t) : /^0x[0-9a-f]+$/i.test(t) ? Number.parseInt(t.slice(2), 16) : NaN;
+  if (!(Number.isSafeInteger(value) && value >= 0 && value <= 0xffff_ffff)) {
+    throw new UsageError(`${flag} must be an integer from 0 to 4294967295, got ${text}`);
+  }
+  return value;
+}
+
+/** Milliseconds, fractional allowed down to 1 µs, within [0, maxMs]. */
+export function parseMilliseconds(flag: string, text: string, maxMs: number): number {
+  const value = strictNumber(text);
+  if (value === undefined || !(value >= 0 && value <= maxMs)) {
+    throw new UsageError(`${flag} must be a number of milliseconds from 0 to ${maxMs}, got ${text}`);
+  }
+  if (Math.abs(value * 1000 - Math.round(value * 1000)) > 1e-6) {
+    throw new UsageError(`${flag} has a resolution of 1 µs (0.001 ms), got ${text}`);
+  }
+  return value;
+}
+
+/** Number(text) accepts "", " ", "0x10", "Infinity": only plain decimal notation is taken here. */
+function strictNumber(text: string): number | undefined {
+  const t = text.trim();
+  if (!/^[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) return undefined;
+  const value = Number(t);
+  return Number.isFinite(value) ? value : undefined;
+}

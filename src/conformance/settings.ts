@@ -1,0 +1,136 @@
+/**
+ * What a script's `--name=value` lines mean to the runner. packetdrill's own options that
+ * apply here (`--tolerance_usecs`, `--local_ip`, `--remote_ip`, `--bind_port`,
+ * `--connect_port`, `--mtu`) are honoured; so are ours: `--remote_port`, `--remote_isn`,
+ * `--seed`, and every numeric StackConfig field in snake case (`--msl_ms=500`,
+ * `--recv_buffer_bytes=4096`, `--keep_alive_idle_ms=1000`, ...). Anything else is ignored
+ * with a warning.
+ */
+import type { StackConfig } from '../tcp/types.js';
+import { parseIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
+import type { ScriptOption } from './script.js';
+
+export interface RunSettings {
+  /** How far from its scripted time an outbound packet or a blocking call may happen (packetdrill default 4 ms). */
+  toleranceUs: number;
+  /** The stack's address (packetdrill's local side). */
+  localAddress: Ipv4Addr;
+  /** The scripted peer's address. */
+  remoteAddress: Ipv4Addr;
+  /** bind() without an address binds this port (packetdrill's default 8080). */
+  bindPort: number;
+  /** connect() without an address connects to this port of the remote side. */
+  connectPort: number;
+  /** The peer's port when the script opens connections towards a listener. */
+  remotePort: number;
+  /** The peer's ISN: inbound sequence numbers are relative to it. */
+  remoteIsn: number;
+  seed: number;
+  /** StackConfig fields set by options. */
+  config: Partial<StackConfig>;
+}
+
+export const DEFAULT_SETTINGS: Readonly<RunSettings> = {
+  toleranceUs: 4_000,
+  localAddress: parseIpv4Addr('192.0.2.10'),
+  remoteAddress: parseIpv4Addr('192.0.2.1'),
+  bindPort: 8080,
+  connectPort: 8080,
+  remotePort: 44444,
+  remoteIsn: 0,
+  seed: 1,
+  config: {},
+};
+
+/** StackConfig fields an option may set, by their snake-case option name. */
+const CONFIG_OPTIONS: Readonly<Record<string, keyof StackConfig>> = {
+  mtu: 'mtu',
+  msl_ms: 'mslMs',
+  send_buffer_bytes: 'sendBufferBytes',
+  recv_buffer_bytes: 'recvBufferBytes',
+  reassembly_limit_bytes: 'reassemblyLimitBytes',
+  listen_backlog: 'listenBacklog',
+  max_connections: 'maxConnections',
+  rto_initial_ms: 'rtoInitialMs',
+  rto_min_ms: 'rtoMinMs',
+  rto_max_ms: 'rtoMaxMs',
+  max_retries: 'maxRetries',
+  syn_retries: 'synRetries',
+  delayed_ack_ms: 'delayedAckMs',
+  keep_alive_idle_ms: 'keepAliveIdleMs',
+  keep_alive_interval_ms: 'keepAliveIntervalMs',
+  keep_alive_probes: 'keepAliveProbes',
+  ttl: 'ttl',
+};
+
+/** A bad option value: the runner reports it as the script's failure at that line. */
+export class OptionError extends Error {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'OptionError';
+  }
+}
+
+function integer(o: ScriptOption, min: number, max: number): number {
+  const text = o.value ?? '';
+  const value = /^\d+$/.test(text) ? Number(text) : /^0x[0-9a-f]+$/i.test(text) ? Number.parseInt(text.slice(2), 16) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new OptionError(o.line, `--${o.name} must be an integer from ${min} to ${max}, got ${o.value ?? '(no value)'}`);
+  }
+  return value;
+}
+
+function address(o: ScriptOption): Ipv4Addr {
+  try {
+    return parseIpv4Addr(o.value ?? '');
+  } catch {
+    throw new OptionError(o.line, `--${o.name} must be an IPv4 address, got ${o.value ?? '(no value)'}`);
+  }
+}
+
+export function resolveSettings(options: readonly ScriptOption[]): { settings: RunSettings; warnings: string[] } {
+  const settings: RunSettings = { ...DEFAULT_SETTINGS, config: {} };
+  const warnings: string[] = [];
+  for (const o of options) {
+    const configKey = CONFIG_OPTIONS[o.name];
+    if (configKey !== undefined) {
+      (settings.config as Record<string, number>)[configKey] = integer(o, 0, 2 ** 31 - 1);
+      continue;
+    }
+    switch (o.name) {
+      case 'tolerance_usecs':
+        settings.toleranceUs = integer(o, 0, 60_000_000);
+        break;
+      case 'local_ip':
+        settings.localAddress = address(o);
+        break;
+      case 'remote_ip':
+        settings.remoteAddress = address(o);
+        break;
+      case 'bind_port':
+        settings.bindPort = integer(o, 1, 65535);
+        break;
+      case 'connect_port':
+        settings.connectPort = integer(o, 1, 65535);
+        break;
+      case 'remote_port':
+        settings.remotePort = integer(o, 1, 65535);
+        break;
+      case 'remote_isn':
+        settings.remoteIsn = integer(o, 0, 0xffff_ffff);
+        break;
+      case 'seed':
+        settings.seed = integer(o, 0, 0xffff_ffff);
+        break;
+      case 'ip_version':
+        if (o.value !== 'ipv4') throw new OptionError(o.line, `--ip_version: only ipv4 is supported, got ${o.value ?? '(no value)'}`);
+        break;
+      default:
+        warnings.push(`line ${o.line}: unknown option --${o.name} ignored`);
+    }
+  }
+  return { settings, warnings };
+}

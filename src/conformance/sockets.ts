@@ -1,0 +1,494 @@
+/**
+ * Socket calls as a script sees them (file descriptors, blocking and non-blocking
+ * semantics, errno values), mapped onto the Stack's sans-I/O API. Linux is the model:
+ * descriptors start at 3 and the lowest free one is reused; a call that would block on a
+ * non-blocking socket fails with EAGAIN (EINPROGRESS for connect); an error the connection
+ * ended with (a reset, a timeout) is reported once, by the next call or SO_ERROR.
+ */
+import type { ResolvedConfig } from '../tcp/config.js';
+import { StackError, type ConnectionErrorCode, type SocketId, type StackEvent } from '../tcp/types.js';
+import { parseIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
+import { describeErrno, errnoValue, ERRNO } from './errno.js';
+import type { Expr, SyscallEvent } from './script.js';
+import type { RunSettings } from './settings.js';
+import type { ConformanceStack } from './target.js';
+
+const O_RDONLY = 0;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+const O_NONBLOCK = 0x800;
+const FLAG_CONSTANTS: Readonly<Record<string, number>> = { O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK };
+
+/** What the connection behind a SocketId has told us through events. */
+interface SocketStatus {
+  connected: boolean;
+  eof: boolean;
+  closed: boolean;
+  /** An abnormal end not yet reported to the application. */
+  error: ConnectionErrorCode | undefined;
+}
+
+interface Fd {
+  fd: number;
+  kind: 'socket' | 'listener' | 'connection';
+  socket: SocketId | undefined;
+  nonBlocking: boolean;
+  noDelay: boolean;
+  keepAlive: boolean;
+  reuseAddr: boolean;
+  /** SO_LINGER {onoff=1, linger=0}: close() aborts (RST). */
+  lingerZero: boolean;
+  boundPort: number | undefined;
+  boundAddress: Ipv4Addr | undefined;
+  shutRd: boolean;
+  /** connect() was called on this descriptor. */
+  connectCalled: boolean;
+}
+
+export type CallOutcome = { done: true; value: number; errno?: string } | { done: false };
+
+/** Progress of one call across attempts (a blocking call is attempted again as things change). */
+export interface CallState {
+  started: boolean;
+  /** Bytes written so far by a blocking write. */
+  progress: number;
+}
+
+export interface CallContext {
+  readonly stack: ConformanceStack;
+  readonly now: number;
+  readonly settings: RunSettings;
+  readonly config: ResolvedConfig;
+  warn(message: string): void;
+  /** The ports inbound packets use when the script does not write them. */
+  setDefaultFlow(localPort: number, remotePort: number): void;
+  /** A result the script did not expect (throws). */
+  mismatch(expected: string, actual: string): never;
+  /** The script asks for something the runner cannot do (throws). */
+  unsupported(message: string): never;
+}
+
+const ok = (value: number): CallOutcome => ({ done: true, value });
+const err = (errno: string): CallOutcome => ({ done: true, value: -1, errno });
+const BLOCK: CallOutcome = { done: false };
+
+export class SocketTable {
+  private readonly fds = new Map<number, Fd>();
+  private readonly status = new Map<SocketId, SocketStatus>();
+
+  onEvent(e: StackEvent): void {
+    const st = this.statusOf(e.socket);
+    switch (e.type) {
+      case 'connected':
+        st.connected = true;
+        break;
+      case 'eof':
+        st.eof = true;
+        break;
+      case 'closed':
+        st.closed = true;
+        if (e.error !== undefined) st.error = e.error;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private statusOf(socket: SocketId): SocketStatus {
+    let st = this.status.get(socket);
+    if (st === undefined) {
+      st = { connected: false, eof: false, closed: false, error: undefined };
+      this.status.set(socket, st);
+    }
+    return st;
+  }
+
+  private allocate(kind: Fd['kind'], socket: SocketId | undefined, from?: Fd): Fd {
+    let fd = 3;
+    while (this.fds.has(fd)) fd++;
+    const entry: Fd = {
+      fd,
+      kind,
+      socket,
+      nonBlocking: false,
+      noDelay: from?.noDelay ?? false,
+      keepAlive: from?.keepAlive ?? false,
+      reuseAddr: false,
+      lingerZero: false,
+      boundPort: undefined,
+      boundAddress: undefined,
+      shutRd: false,
+      connectCalled: false,
+    };
+    this.fds.set(fd, entry);
+    return entry;
+  }
+
+  /** Run (or retry) one call. Never blocks: returns { done: false } when the call would wait. */
+  attempt(ctx: CallContext, e: SyscallEvent, state: CallState): CallOutcome {
+    try {
+      return this.dispatch(ctx, e, state);
+    } catch (error) {
+      // API misuse the stack refuses has an errno-style code: the call fails with it.
+      if (error instanceof StackError) return err(error.code);
+      throw error;
+    }
+  }
+
+  private dispatch(ctx: CallContext, e: SyscallEvent, state: CallState): CallOutcome {
+    if (e.name === 'socket') return this.socket(ctx, e);
+    const fd = this.fds.get(intArg(e, 0));
+    if (fd === undefined) return err('EBADF');
+    switch (e.name) {
+      case 'bind':
+        return this.bind(ctx, fd, e.args[1]!);
+      case 'listen':
+        return this.listen(ctx, fd, intArg(e, 1));
+      case 'accept':
+        return this.accept(ctx, fd);
+      case 'connect':
+        return this.connect(ctx, fd, e.args[1]!, state);
+      case 'write':
+      case 'send':
+        return this.write(ctx, fd, intArg(e, 2), state);
+      case 'read':
+      case 'recv':
+        return this.read(ctx, fd, intArg(e, 2));
+      case 'shutdown':
+        return this.shutdown(ctx, fd, wordArg(e, 1));
+      case 'close':
+        return this.close(ctx, fd);
+      case 'fcntl':
+        return this.fcntl(ctx, fd, e);
+      case 'setsockopt':
+        return this.setsockopt(ctx, fd, wordArg(e, 2), e.args[3]!);
+      case 'getsockopt':
+        return this.getsockopt(ctx, fd, wordArg(e, 2), e.args[3]!);
+    }
+  }
+
+  private socket(ctx: CallContext, e: SyscallEvent): CallOutcome {
+    const type = e.args[1]!;
+    if (type.kind === 'word' && type.name !== 'SOCK_STREAM') ctx.unsupported(`only SOCK_STREAM sockets are supported, got ${type.name}`);
+    return ok(this.allocate('socket', undefined).fd);
+  }
+
+  private bind(ctx: CallContext, fd: Fd, addr: Expr): CallOutcome {
+    if (fd.kind !== 'socket' || fd.boundPort !== undefined) return err('EINVAL');
+    const sa = sockaddr(ctx, addr);
+    if (sa.address !== undefined && sa.address !== 0 && sa.address !== ctx.settings.localAddress) return err('EADDRNOTAVAIL');
+    fd.boundPort = sa.port ?? ctx.settings.bindPort;
+    fd.boundAddress = sa.address === 0 ? undefined : sa.address;
+    return ok(0);
+  }
+
+  private listen(ctx: CallContext, fd: Fd, backlog: number): CallOutcome {
+    if (fd.kind === 'listener') return ok(0);
+    if (fd.kind !== 'socket') return err('EINVAL');
+    const port = fd.boundPort ?? ctx.settings.bindPort;
+    const options = fd.boundAddress === undefined ? { port, backlog: Math.max(1, backlog) } : { port, address: fd.boundAddress, backlog: Math.max(1, backlog) };
+    fd.socket = ctx.stack.listen(ctx.now, options);
+    fd.kind = 'listener';
+    ctx.setDefaultFlow(port, ctx.settings.remotePort);
+    return ok(0);
+  }
+
+  private accept(ctx: CallContext, fd: Fd): CallOutcome {
+    if (fd.kind !== 'listener') return err('EINVAL');
+    const socket = ctx.stack.accept(fd.socket!);
+    if (socket === undefined) return fd.nonBlocking ? err('EAGAIN') : BLOCK;
+    const conn = this.allocate('connection', socket, fd);
+    this.statusOf(socket).connected = true;
+    this.applyOptions(ctx, conn);
+    return ok(conn.fd);
+  }
+
+  private applyOptions(ctx: CallContext, fd: Fd): void {
+    if (fd.socket === undefined) return;
+    if (fd.noDelay) ctx.stack.setNoDelay(fd.socket, true);
+    if (fd.keepAlive) ctx.stack.setKeepAlive(fd.socket, true);
+  }
+
+  private connect(ctx: CallContext, fd: Fd, addr: Expr, state: CallState): CallOutcome {
+    if (!state.started) {
+      state.started = true;
+      if (fd.kind === 'listener') return err('EINVAL');
+      if (fd.kind === 'connection') {
+        const st = this.statusOf(fd.socket!);
+        if (st.error !== undefined) return this.takeError(st);
+        if (st.connected) return err('EISCONN');
+        if (st.closed) return err('ECONNABORTED');
+        return err('EALREADY');
+      }
+      const sa = sockaddr(ctx, addr);
+      const remotePort = sa.port ?? ctx.settings.connectPort;
+      const options = {
+        remoteAddress: sa.address ?? ctx.settings.remoteAddress,
+        remotePort,
+        ...(fd.boundPort === undefined ? {} : { localPort: fd.boundPort }),
+        ...(fd.boundAddress === undefined ? {} : { localAddress: fd.boundAddress }),
+      };
+      const socket = ctx.stack.connect(ctx.now, options);
+      fd.kind = 'connection';
+      fd.socket = socket;
+      fd.connectCalled = true;
+      this.applyOptions(ctx, fd);
+      ctx.setDefaultFlow(ctx.stack.info(socket).localPort, remotePort);
+      if (fd.nonBlocking) return err('EINPROGRESS');
+    }
+    const st = this.statusOf(fd.socket!);
+    if (st.connected) return ok(0);
+    if (st.error !== undefined) return this.takeError(st);
+    if (st.closed) return err('ECONNREFUSED');
+    return BLOCK;
+  }
+
+  private takeError(st: SocketStatus): CallOutcome {
+    const e = st.error!;
+    st.error = undefined;
+    return err(e);
+  }
+
+  private write(ctx: CallContext, fd: Fd, count: number, state: CallState): CallOutcome {
+    if (fd.kind !== 'connection') return err('EPIPE');
+    const st = this.statusOf(fd.socket!);
+    if (st.error !== undefined) return state.progress > 0 ? ok(state.progress) : this.takeError(st);
+    if (st.closed) return state.progress > 0 ? ok(state.progress) : err('EPIPE');
+    if (!st.connected) return fd.nonBlocking ? err('EAGAIN') : BLOCK;
+    if (count === 0) return ok(0);
+    const written = ctx.stack.write(ctx.now, fd.socket!, new Uint8Array(count - state.progress));
+    state.progress += written;
+    if (state.progress === count) return ok(count);
+    if (fd.nonBlocking) return state.progress > 0 ? ok(state.progress) : err('EAGAIN');
+    return BLOCK;
+  }
+
+  private read(ctx: CallContext, fd: Fd, count: number): CallOutcome {
+    if (fd.kind !== 'connection') return err('ENOTCONN');
+    const st = this.statusOf(fd.socket!);
+    if (count > 0 && !fd.shutRd) {
+      let data: Uint8Array | undefined;
+      try {
+        data = ctx.stack.read(ctx.now, fd.socket!, count);
+      } catch (error) {
+        // A connection that is gone may refuse reads; what the application sees is decided below.
+        if (!(error instanceof StackError)) throw error;
+        if (!(st.closed || st.eof)) throw error;
+      }
+      if (data !== undefined && data.length > 0) return ok(data.length);
+    }
+    if (st.error !== undefined) return this.takeError(st);
+    if (count === 0 || st.eof || st.closed || fd.shutRd) return ok(0);
+    return fd.nonBlocking ? err('EAGAIN') : BLOCK;
+  }
+
+  private shutdown(ctx: CallContext, fd: Fd, how: string): CallOutcome {
+    if (fd.kind !== 'connection') return err('ENOTCONN');
+    if (how === 'SHUT_RD' || how === 'SHUT_RDWR') fd.shutRd = true;
+    if (how === 'SHUT_WR' || how === 'SHUT_RDWR') ctx.stack.shutdown(ctx.now, fd.socket!);
+    return ok(0);
+  }
+
+  private close(ctx: CallContext, fd: Fd): CallOutcome {
+    this.fds.delete(fd.fd);
+    if (fd.socket !== undefined) {
+      try {
+        if (fd.lingerZero && fd.kind === 'connection') ctx.stack.abort(ctx.now, fd.socket);
+        else ctx.stack.close(ctx.now, fd.socket);
+      } catch (error) {
+        // close() of a descriptor always succeeds; the stack may have released a dead connection already.
+        if (!(error instanceof StackError)) throw error;
+      }
+    }
+    return ok(0);
+  }
+
+  private fcntl(ctx: CallContext, fd: Fd, e: SyscallEvent): CallOutcome {
+    const cmd = wordArg(e, 1);
+    if (cmd === 'F_GETFL') return ok(O_RDWR | (fd.nonBlocking ? O_NONBLOCK : 0));
+    if (cmd !== 'F_SETFL') ctx.unsupported(`fcntl supports F_GETFL and F_SETFL, got ${cmd}`);
+    const arg = e.args[2];
+    if (arg === undefined) ctx.unsupported('fcntl F_SETFL needs the flags argument');
+    fd.nonBlocking = (evaluate(ctx, arg) & O_NONBLOCK) !== 0;
+    return ok(0);
+  }
+
+  private setsockopt(ctx: CallContext, fd: Fd, name: string, valueExpr: Expr): CallOutcome {
+    if (name === 'SO_LINGER') {
+      const onoff = structField(ctx, valueExpr, 'onoff');
+      const linger = structField(ctx, valueExpr, 'linger');
+      fd.lingerZero = onoff !== 0 && linger === 0;
+      if (onoff !== 0 && linger !== 0) ctx.warn(`SO_LINGER with linger=${linger}: close() does not wait for unsent data`);
+      return ok(0);
+    }
+    const value = evaluate(ctx, unwrapArray(valueExpr));
+    switch (name) {
+      case 'SO_REUSEADDR':
+        fd.reuseAddr = value !== 0;
+        return ok(0);
+      case 'TCP_NODELAY':
+        fd.noDelay = value !== 0;
+        if (fd.kind === 'connection') ctx.stack.setNoDelay(fd.socket!, fd.noDelay);
+        return ok(0);
+      case 'SO_KEEPALIVE':
+        fd.keepAlive = value !== 0;
+        if (fd.kind === 'connection') ctx.stack.setKeepAlive(fd.socket!, fd.keepAlive);
+        return ok(0);
+      case 'SO_RCVBUF':
+      case 'SO_SNDBUF':
+        ctx.warn(`setsockopt ${name} ignored: buffer sizes are per stack in ftcp (use --${name === 'SO_RCVBUF' ? 'recv' : 'send'}_buffer_bytes)`);
+        return ok(0);
+      case 'TCP_MAXSEG':
+        ctx.warn('setsockopt TCP_MAXSEG ignored: the MSS follows the MTU (use --mtu)');
+        return ok(0);
+      default:
+        return err('ENOPROTOOPT');
+    }
+  }
+
+  private getsockopt(ctx: CallContext, fd: Fd, name: string, valueExpr: Expr): CallOutcome {
+    if (name === 'SO_LINGER') {
+      if (valueExpr.kind !== 'ellipsis') {
+        const onoff = structField(ctx, valueExpr, 'onoff');
+        const linger = structField(ctx, valueExpr, 'linger');
+        const actual = fd.lingerZero ? [1, 0] : [0, 0];
+        if (onoff !== actual[0] || linger !== actual[1]) {
+          ctx.mismatch(`SO_LINGER {onoff=${onoff}, linger=${linger}}`, `{onoff=${actual[0]}, linger=${actual[1]}}`);
+        }
+      }
+      return ok(0);
+    }
+    let actual: number;
+    let shown: string | undefined;
+    switch (name) {
+      case 'SO_ERROR': {
+        const st = fd.socket === undefined ? undefined : this.statusOf(fd.socket);
+        const e = st?.error;
+        if (st !== undefined) st.error = undefined;
+        actual = e === undefined ? 0 : ERRNO[e]!.value;
+        shown = e === undefined ? undefined : describeErrno(e);
+        break;
+      }
+      case 'SO_REUSEADDR':
+        actual = fd.reuseAddr ? 1 : 0;
+        break;
+      case 'TCP_NODELAY':
+        actual = fd.noDelay ? 1 : 0;
+        break;
+      case 'SO_KEEPALIVE':
+        actual = fd.keepAlive ? 1 : 0;
+        break;
+      case 'SO_RCVBUF':
+        actual = ctx.config.recvBufferBytes;
+        break;
+      case 'SO_SNDBUF':
+        actual = ctx.config.sendBufferBytes;
+        break;
+      case 'TCP_MAXSEG':
+        actual = fd.kind === 'connection' ? ctx.stack.info(fd.socket!).mss : ctx.config.mtu - 40;
+        break;
+      default:
+        return err('ENOPROTOOPT');
+    }
+    const inner = unwrapArray(valueExpr);
+    if (inner.kind !== 'ellipsis') {
+      const expected = evaluate(ctx, inner);
+      if (expected !== actual) ctx.mismatch(`${name} = ${exprText(inner)}`, `${name} = ${shown ?? actual}`);
+    }
+    return ok(0);
+  }
+}
+
+function intArg(e: SyscallEvent, i: number): number {
+  const a = e.args[i]!;
+  return a.kind === 'int' ? a.value : NaN;
+}
+
+function wordArg(e: SyscallEvent, i: number): string {
+  const a = e.args[i];
+  return a?.kind === 'word' ? a.name : '';
+}
+
+function unwrapArray(e: Expr): Expr {
+  return e.kind === 'array' && e.items.length === 1 ? e.items[0]! : e;
+}
+
+/** The integer value of a constant expression: numbers, O_* flags, errno names, and ORs of them. */
+export function evaluate(ctx: Pick<CallContext, 'unsupported'>, e: Expr): number {
+  switch (e.kind) {
+    case 'int':
+      return e.value;
+    case 'word': {
+      const flag = FLAG_CONSTANTS[e.name];
+      if (flag !== undefined) return flag;
+      const errno = errnoValue(e.name);
+      if (errno !== undefined) return errno;
+      return ctx.unsupported(`unknown constant ${e.name} (line ${e.line}, column ${e.column})`);
+    }
+    case 'or':
+      return e.items.reduce((acc, item) => acc | evaluate(ctx, item), 0);
+    default:
+      return ctx.unsupported(`expected a number here (line ${e.line}, column ${e.column})`);
+  }
+}
+
+function structField(ctx: Pick<CallContext, 'unsupported'>, e: Expr, name: string): number {
+  if (e.kind === 'struct') {
+    for (const item of e.items) if (item.kind === 'assign' && item.name === name) return evaluate(ctx, item.value);
+  }
+  return ctx.unsupported(`expected {onoff=N, linger=N} with a field ${name} (line ${e.line}, column ${e.column})`);
+}
+
+/** `{sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("192.0.2.1")}` or `...`. */
+function sockaddr(ctx: Pick<CallContext, 'unsupported'>, e: Expr): { port: number | undefined; address: Ipv4Addr | undefined } {
+  if (e.kind === 'ellipsis') return { port: undefined, address: undefined };
+  if (e.kind !== 'struct') return ctx.unsupported(`expected ... or {sa_family=AF_INET, sin_port=htons(N), sin_addr=inet_addr("a.b.c.d")} (line ${e.line}, column ${e.column})`);
+  let port: number | undefined;
+  let address: Ipv4Addr | undefined;
+  for (const item of e.items) {
+    if (item.kind !== 'assign') continue;
+    const v = item.value;
+    if (item.name === 'sin_port') {
+      port = v.kind === 'call' && v.name === 'htons' && v.args.length === 1 ? evaluate(ctx, v.args[0]!) : evaluate(ctx, v);
+    } else if (item.name === 'sin_addr') {
+      const arg = v.kind === 'call' && v.name === 'inet_addr' ? v.args[0] : undefined;
+      if (arg?.kind !== 'string') return ctx.unsupported(`sin_addr must be inet_addr("a.b.c.d") (line ${v.line}, column ${v.column})`);
+      try {
+        address = parseIpv4Addr(arg.value);
+      } catch {
+        return ctx.unsupported(`not an IPv4 address: ${arg.value}`);
+      }
+    } else if (item.name === 'sa_family' && !(v.kind === 'word' && v.name === 'AF_INET')) {
+      return ctx.unsupported('only AF_INET addresses are supported');
+    }
+  }
+  return { port, address };
+}
+
+export function exprText(e: Expr): string {
+  switch (e.kind) {
+    case 'ellipsis':
+      return '...';
+    case 'int':
+      return String(e.value);
+    case 'word':
+      return e.name;
+    case 'string':
+      return JSON.stringify(e.value);
+    case 'or':
+      return e.items.map(exprText).join('|');
+    case 'assign':
+      return `${e.name}=${exprText(e.value)}`;
+    case 'array':
+      return `[${e.items.map(exprText).join(', ')}]`;
+    case 'struct':
+      return `{${e.items.map(exprText).join(', ')}}`;
+    case 'call':
+      return `${e.name}(${e.args.map(exprText).join(', ')})`;
+  }
+}
+
+/** `= 3`, `= -1 EAGAIN (Resource temporarily unavailable)` */
+export function formatOutcome(o: { value: number; errno?: string }): string {
+  return o.errno === undefined ? `= ${o.value}` : `= ${o.value} ${describeErrno(o.errno)}`;
+}

@@ -1,0 +1,108 @@
+/**
+ * A bounded FIFO of bytes in a growable ring: the send buffer and the in-order receive
+ * buffer. Appending, dropping a prefix (an ACK) and reading a prefix cost O(bytes moved),
+ * never O(bytes held), and peeking at any offset (building a segment) is O(1) to find.
+ * The backing array grows by doubling up to the limit, so an idle connection holds
+ * nothing. Only the content and the limit are state; the capacity is not.
+ */
+export class ByteRing {
+  private buf: Uint8Array;
+  private head = 0;
+  private len = 0;
+
+  constructor(readonly limit: number) {
+    this.buf = new Uint8Array(0);
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  get free(): number {
+    return this.limit - this.len;
+  }
+
+  /** Append up to `free` bytes of src; returns how many were taken. */
+  write(src: Uint8Array): number {
+    const n = Math.min(src.length, this.limit - this.len);
+    if (n === 0) return 0;
+    this.reserve(this.len + n);
+    const cap = this.buf.length;
+    const tail = (this.head + this.len) & (cap - 1);
+    const first = Math.min(n, cap - tail);
+    this.buf.set(src.subarray(0, first), tail);
+    if (first < n) this.buf.set(src.subarray(first, n), 0);
+    this.len += n;
+    return n;
+  }
+
+  /** A copy of bytes [offset, offset + n) from the front; n is clamped to what is held. */
+  peek(offset: number, n: number): Uint8Array {
+    const count = Math.max(0, Math.min(n, this.len - offset));
+    const out = new Uint8Array(count);
+    if (count === 0) return out;
+    const cap = this.buf.length;
+    const start = (this.head + offset) & (cap - 1);
+    const first = Math.min(count, cap - start);
+    out.set(this.buf.subarray(start, start + first), 0);
+    if (first < count) out.set(this.buf.subarray(0, count - first), first);
+    return out;
+  }
+
+  /**
+   * Bytes [offset, offset + n) without copying when they are contiguous: a view into the
+   * ring, valid only until the next write. For a caller that copies at once (building a
+   * packet); anything that keeps the bytes must use peek().
+   */
+  view(offset: number, n: number): Uint8Array {
+    const count = Math.max(0, Math.min(n, this.len - offset));
+    if (count === 0) return new Uint8Array(0);
+    const cap = this.buf.length;
+    const start = (this.head + offset) & (cap - 1);
+    if (start + count <= cap) return this.buf.subarray(start, start + count);
+    return this.peek(offset, count);
+  }
+
+  /** Remove and return up to n bytes from the front. */
+  read(n: number): Uint8Array {
+    const out = this.peek(0, n);
+    this.drop(out.length);
+    return out;
+  }
+
+  /** Forget n bytes from the front (clamped). */
+  drop(n: number): void {
+    const count = Math.min(n, this.len);
+    if (count <= 0) return;
+    this.len -= count;
+    this.head = this.len === 0 ? 0 : (this.head + count) & (this.buf.length - 1);
+  }
+
+  /** Forget everything (RFC 9293: "flush the segment queues"). */
+  clear(): void {
+    this.len = 0;
+    this.head = 0;
+    this.buf = new Uint8Array(0);
+  }
+
+  /** The content as one new array (snapshots). */
+  toBytes(): Uint8Array {
+    return this.peek(0, this.len);
+  }
+
+  static from(limit: number, content: Uint8Array): ByteRing {
+    const r = new ByteRing(Math.max(limit, content.length));
+    r.write(content);
+    return r;
+  }
+
+  private reserve(needed: number): void {
+    if (needed <= this.buf.length) return;
+    let cap = Math.max(1024, this.buf.length);
+    while (cap < needed) cap *= 2;
+    const next = new Uint8Array(cap);
+    if (this.len > 0) next.set(this.peek(0, this.len), 0);
+    this.buf = next;
+    this.head = 0;
+  }
+}

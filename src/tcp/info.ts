@@ -1,0 +1,79 @@
+/** Read-only views (SocketInfo, StackStats) of the stack's plain-data state. */
+import { MAX_WINDOW } from './config.js';
+import { rcvWnd } from './receiver.js';
+import type { Tcb } from './tcb.js';
+import type { SocketId, SocketInfo, StackStats } from './types.js';
+import type { Ipv4Addr } from './wire/addr.js';
+
+export function newStats(): StackStats {
+  return {
+    packetsIn: 0,
+    packetsOut: 0,
+    segmentsIn: 0,
+    segmentsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    retransmits: 0,
+    timeouts: 0,
+    duplicateSegments: 0,
+    outOfOrderSegments: 0,
+    resetsSent: 0,
+    resetsReceived: 0,
+    connectionsOpened: 0,
+    connectionsActive: 0,
+    connectionsPassive: 0,
+    connectionsReset: 0,
+    connectionsTimedOut: 0,
+    drops: {},
+  };
+}
+
+export function listenerInfo(id: SocketId, address: Ipv4Addr, port: number): SocketInfo {
+  return {
+    id,
+    kind: 'listener',
+    state: 'LISTEN',
+    localAddress: address,
+    localPort: port,
+    remoteAddress: 0,
+    remotePort: 0,
+    iss: 0,
+    irs: 0,
+    sndUna: 0,
+    sndNxt: 0,
+    sndWnd: 0,
+    rcvNxt: 0,
+    rcvWnd: 0,
+    readable: 0,
+    unacked: 0,
+    writable: 0,
+    rtoMs: 0,
+    srttMs: undefined,
+    mss: 0,
+  };
+}
+
+export function connectionInfo(t: Tcb): SocketInfo {
+  return {
+    id: t.id,
+    kind: 'connection',
+    state: t.state,
+    localAddress: t.localAddr,
+    localPort: t.localPort,
+    remoteAddress: t.remoteAddr,
+    remotePort: t.remotePort,
+    iss: t.iss,
+    irs: t.irs,
+    sndUna: t.sndUna,
+    sndNxt: t.sndNxt,
+    sndWnd: t.sndWnd,
+    rcvNxt: t.rcvNxt,
+    rcvWnd: t.state === 'SYN-SENT' ? Math.min(t.rcvBuf.free, MAX_WINDOW) : rcvWnd(t),
+    readable: t.rcvBuf.length,
+    unacked: t.sndBuf.length,
+    writable: t.state === 'CLOSED' || t.finQueued ? 0 : t.sndBuf.free,
+    rtoMs: t.rto.rtoUs / 1000,
+    srttMs: t.rto.srttUs < 0 ? undefined : t.rto.srttUs / 1000,
+    mss: t.sndMss,
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * The receiving half of a connection: the in-order receive buffer, out-of-order
+ * reassembly, the window we offer (with receiver-side SWS avoidance) and the ACK policy
+ * (delayed ACKs). Nothing here transmits: it sets tcb.ackNow or arms the delayed-ACK
+ * timer, and connection.ts calls the sender's output() afterwards.
+ */
+import { MAX_WINDOW } from './config.js';
+import { reassemblyInsert, reassemblyTake } from './reassembly.js';
+import type { Ctx, Tcb } from './tcb.js';
+import { Timer } from './timers.js';
+import { seqAdd, seqDiff } from './wire/seq.js';
+
+/** Free receive-buffer space that a window can offer (no window scaling: at most 65535). */
+function freeSpace(tcb: Tcb): number {
+  return Math.min(tcb.rcvBuf.free, MAX_WINDOW);
+}
+
+/** RFC 9293 §3.8.6.2.2 / RFC 1122 4.2.3.3: the right edge moves by at least min(Fr*RCV.BUFF, Eff.snd.MSS), Fr = 1/2. */
+function swsThreshold(tcb: Tcb): number {
+  return Math.max(1, Math.min(Math.floor(tcb.rcvBuf.limit / 2), tcb.sndMss));
+}
+
+/** The window currently offered: RCV.WND = right edge - RCV.NXT. */
+export function rcvWnd(tcb: Tcb): number {
+  return Math.max(0, seqDiff(tcb.rcvAdv, tcb.rcvNxt));
+}
+
+/**
+ * The window to put in an outgoing segment. Receiver SWS avoidance (RFC 9293 §3.8.6.2.2):
+ * the right edge RCV.NXT + RCV.WND only advances once the space freed is significant, and
+ * never moves left (RFC 9293 §3.8.6: shrinking the window is strongly discouraged).
+ */
+export function advertiseWindow(tcb: Tcb): number {
+  const free = freeSpace(tcb);
+  if (tcb.state === 'SYN-SENT') return free; // no RCV.NXT yet: the SYN offers the buffer
+  const cur = rcvWnd(tcb);
+  if (free > cur && (cur === 0 ? free >= swsThreshold(tcb) : free - cur >= swsThreshold(tcb))) {
+    tcb.rcvAdv = seqAdd(tcb.rcvNxt, free);
+  }
+  return rcvWnd(tcb);
+}
+
+/** Start the receive side at the peer's SYN (RFC 9293 §3.10.7.2 / §3.10.7.3). */
+export function receiveSyn(tcb: Tcb, seq: number): void {
+  tcb.irs = seq;
+  tcb.rcvNxt = seqAdd(seq, 1);
+  tcb.rcvAdv = seqAdd(tcb.rcvNxt, freeSpace(tcb));
+}
+
+/**
+ * RFC 9293 §3.10.7.4 seventh step: segment text, already trimmed to the window
+ * (seq >= RCV.NXT). Returns true when a FIN is now in sequence (the caller runs the
+ * eighth step). Sets the ACK policy: immediate ACK for out-of-order data and for data
+ * that fills a gap (RFC 5681 §4.2, RFC 1122 4.2.2.21), else delayed (RFC 1122 4.2.3.2).
+ */
+export function receiveText(ctx: Ctx, tcb: Tcb, seq: number, data: Uint8Array, fin: boolean): boolean {
+  if (data.length > tcb.rcvMssSeen) tcb.rcvMssSeen = data.length;
+  if (seq !== tcb.rcvNxt) {
+    ctx.stats.outOfOrderSegments++;
+    let stored = true;
+    if (data.length > 0) stored = reassemblyInsert(tcb.ooo, seq, data, ctx.cfg.reassemblyLimitBytes);
+    if (!stored) ctx.drop('reassembly-full');
+    else if (fin) tcb.ooo.finSeq = seqAdd(seq, data.length);
+    tcb.ackNow = true; // a duplicate ACK tells the sender about the hole (RFC 5681 §4.2)
+    tcb.dupAckNow = true;
+    return false;
+  }
+  let delivered = 0;
+  if (data.length > 0) delivered += deliver(tcb, data);
+  let finNow = fin;
+  let filledGap = false;
+  if (tcb.ooo.segs.length > 0) {
+    for (const chunk of reassemblyTake(tcb.ooo, tcb.rcvNxt)) {
+      delivered += deliver(tcb, chunk);
+      filledGap = true;
+    }
+  }
+  if (tcb.ooo.finSeq >= 0 && tcb.ooo.finSeq === tcb.rcvNxt) {
+    finNow = true;
+    filledGap = true;
+  }
+  if (finNow) tcb.ooo.finSeq = -1;
+  ctx.stats.bytesIn += delivered;
+  if (delivered > 0) ctx.event(tcb, 'readable');
+  if (filledGap) {
+    tcb.ackNow = true;
+  } else if (delivered > 0) {
+    tcb.pendingAckBytes += delivered;
+    // RFC 1122 4.2.3.2: ACK at least every second full-sized segment; otherwise delay
+    // the ACK by at most delayedAckMs (< 500 ms).
+    if (ctx.cfg.delayedAckMs === 0 || tcb.pendingAckBytes >= 2 * tcb.rcvMssSeen) tcb.ackNow = true;
+    else if (tcb.timers[Timer.DelayedAck]! < 0) tcb.timers[Timer.DelayedAck] = ctx.now + ctx.cfg.delayedAckMs * 1000;
+  }
+  return finNow;
+}
+
+function deliver(tcb: Tcb, data: Uint8Array): number {
+  // The window never offers more than the free buffer, so this always fits; the clamp
+  // guards the invariant rather than trusting it.
+  const n = tcb.rcvBuf.write(data);
+  tcb.rcvNxt = seqAdd(tcb.rcvNxt, n);
+  return n;
+}
+
+/**
+ * RECEIVE (RFC 9293 §3.10.3): hand buffered bytes to the user. When the read opens the
+ * window significantly (BSD: by two segments or half the buffer), ask for a window
+ * update, so a sender stalled on a small window does not wait for its persist timer.
+ */
+export function readData(tcb: Tcb, maxBytes: number): Uint8Array {
+  const data = tcb.rcvBuf.read(maxBytes);
+  if (data.length > 0 && (tcb.state === 'ESTABLISHED' || tcb.state === 'FIN-WAIT-1' || tcb.state === 'FIN-WAIT-2')) {
+    const increase = freeSpace(tcb) - rcvWnd(tcb);
+    if (increase >= 2 * tcb.sndMss || 2 * increase >= tcb.rcvBuf.limit) tcb.ackNow = true;
+  }
+  return data;
+}

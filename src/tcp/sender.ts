@@ -1,0 +1,325 @@
+/**
+ * The sending half of a connection: the send buffer (a ByteRing from SND.UNA on, so an
+ * ACK drops a prefix and never copies the rest), segmentation at the effective MSS,
+ * sender SWS avoidance and Nagle (RFC 1122 4.2.3.4), retransmission on timeout
+ * (RFC 6298, go-back-N from SND.UNA), fast retransmit (RFC 5681 §3.2, through the
+ * congestion controller), and zero-window probing (RFC 9293 §3.8.6.1, RFC 1122 4.2.2.17).
+ *
+ * What to (re)send is decided here, apart from the state machine (connection.ts), which
+ * only calls output() after every input.
+ */
+import { congestionControl } from './congestion.js';
+import { synOptions } from './options.js';
+import { advertiseWindow } from './receiver.js';
+import { rtoBackoff, rtoReset, rtoSample } from './rto.js';
+import { canSendData, finSeq, type Ctx, type Tcb } from './tcb.js';
+import { Timer } from './timers.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './wire/seq.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption, type TcpSegment } from './wire/tcp.js';
+
+/**
+ * Emit one segment from the TCB. Every segment but a bare RST carries ACK = RCV.NXT and
+ * the window; sending an ACK satisfies any pending (delayed) ACK.
+ */
+export function transmit(ctx: Ctx, tcb: Tcb, seq: number, flags: number, payload?: Uint8Array, options?: TcpOption[]): void {
+  const hasAck = (flags & TCP_ACK) !== 0;
+  const window = flags & TCP_RST ? 0 : advertiseWindow(tcb);
+  ctx.transmit(tcb, {
+    srcPort: tcb.localPort,
+    dstPort: tcb.remotePort,
+    seq,
+    ack: hasAck ? tcb.rcvNxt : 0,
+    flags,
+    window,
+    ...(options !== undefined ? { options } : {}),
+    ...(payload !== undefined && payload.length > 0 ? { payload } : {}),
+  });
+  if (hasAck) {
+    tcb.timers[Timer.DelayedAck] = -1;
+    tcb.pendingAckBytes = 0;
+    tcb.ackNow = false;
+    tcb.dupAckNow = false;
+  }
+}
+
+/** A pure ACK: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (SND.NXT being the highest sent, BSD snd_max). */
+export function sendAck(ctx: Ctx, tcb: Tcb): void {
+  transmit(ctx, tcb, tcb.sndMax, TCP_ACK);
+}
+
+/** RST from a synchronized connection (ABORT, RFC 9293 §3.10.5): <SEQ=SND.NXT><CTL=RST>, with ACK as Linux does. */
+export function sendRst(ctx: Ctx, tcb: Tcb): void {
+  transmit(ctx, tcb, tcb.sndMax, TCP_RST | TCP_ACK);
+  ctx.stats.resetsSent++;
+}
+
+function startRetransmitTimer(ctx: Ctx, tcb: Tcb): void {
+  if (tcb.timers[Timer.Retransmit]! < 0) tcb.timers[Timer.Retransmit] = ctx.now + tcb.rto.rtoUs;
+}
+
+/**
+ * SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), first transmission or retransmission
+ * (counted as one unless it is the SYN-ACK of a simultaneous open).
+ */
+export function sendSyn(ctx: Ctx, tcb: Tcb, countRetransmit = true): void {
+  const first = tcb.sndMax === tcb.iss;
+  const flags = tcb.state === 'SYN-RECEIVED' ? TCP_SYN | TCP_ACK : TCP_SYN;
+  transmit(ctx, tcb, tcb.iss, flags, undefined, synOptions(tcb, ctx.cfg));
+  if (first) {
+    tcb.sndNxt = tcb.sndMax = seqAdd(tcb.iss, 1);
+    tcb.rttActive = true;
+    tcb.rttSeq = tcb.sndMax;
+    tcb.rttStartUs = ctx.now;
+  } else {
+    if (countRetransmit) ctx.stats.retransmits++;
+    tcb.rttActive = false; // Karn
+  }
+  // RFC 6298 (5.1): start the timer when a segment occupying sequence space goes out.
+  startRetransmitTimer(ctx, tcb);
+}
+
+/** RFC 1122 4.2.3.4: may a segment of `len` (> 0) new bytes go now? */
+function sendable(tcb: Tcb, len: number, avail: number): boolean {
+  if (len >= tcb.sndMss) return true; // a full-sized segment
+  if (seqLt(tcb.sndNxt, tcb.sndMax)) return true; // retransmission (going back after an RTO)
+  // All queued data fits: send if Nagle allows (no unacknowledged data) or is off.
+  if (len === avail && (tcb.noDelay || tcb.sndMax === tcb.sndUna)) return true;
+  // Sender SWS avoidance: at least Fs = 1/2 of the largest window the peer offered.
+  if (tcb.maxSndWnd > 0 && len >= tcb.maxSndWnd / 2) return true;
+  return false;
+}
+
+/**
+ * Send what the windows, Nagle and SWS avoidance allow, then a pure ACK if one is still
+ * due; arm or disarm the persist timer. Called after every input that may produce output.
+ */
+export function output(ctx: Ctx, tcb: Tcb): void {
+  switch (tcb.state) {
+    case 'SYN-SENT':
+    case 'SYN-RECEIVED':
+      if (tcb.sndMax === tcb.iss) sendSyn(ctx, tcb);
+      else if (tcb.ackNow) sendAck(ctx, tcb);
+      return;
+    case 'CLOSED':
+    case 'LISTEN':
+      return;
+    default:
+      break;
+  }
+  if (tcb.dupAckNow) sendAck(ctx, tcb);
+  if (canSendData(tcb.state)) sendData(ctx, tcb);
+  if (tcb.ackNow) sendAck(ctx, tcb);
+}
+
+function sendData(ctx: Ctx, tcb: Tcb): void {
+  const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
+  let sent = false;
+  // RFC 3042 limited transmit: the first two duplicate ACKs each let one new segment
+  // beyond cwnd go out, so that a small window still gathers three duplicate ACKs.
+  const limited = !tcb.cc.inRecovery && tcb.dupAcks > 0 && tcb.dupAcks < 3 ? tcb.dupAcks * tcb.sndMss : 0;
+  for (;;) {
+    const win = Math.min(tcb.sndWnd, tcb.cc.cwnd + limited);
+    const usable = win - seqDiff(tcb.sndNxt, tcb.sndUna);
+    const avail = seqDiff(bufEnd, tcb.sndNxt); // -1 once the FIN went out
+    const len = Math.max(0, Math.min(tcb.sndMss, avail, usable));
+    // Our FIN follows the last data byte; it takes no window space, so it goes as soon as
+    // everything before it has been sent (BSD does the same).
+    const fin = tcb.finQueued && avail >= 0 && len === avail;
+    if (len === 0 && !fin) break;
+    if (len > 0 && !sendable(tcb, len, avail)) break;
+    sendSegment(ctx, tcb, tcb.sndNxt, len, fin, bufEnd);
+    sent = true;
+  }
+  // Zero-window probing / SWS deadlock avoidance: data waits, nothing is in flight to
+  // bring an ACK back, so the persist timer must fire (RFC 9293 §3.8.6.1, RFC 1122 4.2.2.17).
+  const waiting = seqGt(bufEnd, tcb.sndNxt);
+  if (waiting && tcb.sndNxt === tcb.sndUna && tcb.timers[Timer.Retransmit]! < 0) {
+    if (tcb.timers[Timer.Persist]! < 0) tcb.timers[Timer.Persist] = ctx.now + persistIntervalUs(ctx, tcb);
+  } else if (sent || !waiting) {
+    tcb.timers[Timer.Persist] = -1;
+  }
+}
+
+function persistIntervalUs(ctx: Ctx, tcb: Tcb): number {
+  const base = Math.max(tcb.rto.rtoUs, ctx.cfg.rtoMinMs * 1000);
+  return Math.min(base * 2 ** Math.min(tcb.persistBackoff, 30), ctx.cfg.rtoMaxMs * 1000);
+}
+
+/** One data (and/or FIN) segment starting at `seq`; updates SND.NXT/SND.MAX, timers, RTT timing. */
+function sendSegment(ctx: Ctx, tcb: Tcb, seq: number, len: number, fin: boolean, bufEnd: number): void {
+  // A view into the send buffer: transmit() copies it into the packet at once.
+  const payload = tcb.sndBuf.view(seqDiff(seq, tcb.sndBufSeq), len);
+  const end = seqAdd(seq, len + (fin ? 1 : 0));
+  let flags = TCP_ACK;
+  if (fin) flags |= TCP_FIN;
+  // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1, as Linux does per write).
+  if (len > 0 && seqAdd(seq, len) === bufEnd) flags |= TCP_PSH;
+  const retransmission = seqLt(seq, tcb.sndMax);
+  transmit(ctx, tcb, seq, flags, payload);
+  if (retransmission) {
+    ctx.stats.retransmits++;
+  } else if (!tcb.rttActive) {
+    tcb.rttActive = true;
+    tcb.rttSeq = end;
+    tcb.rttStartUs = ctx.now;
+  }
+  if (seq === tcb.sndNxt) tcb.sndNxt = end;
+  if (seqGt(end, tcb.sndMax)) tcb.sndMax = end;
+  startRetransmitTimer(ctx, tcb);
+}
+
+/** Retransmit the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
+function retransmitFirst(ctx: Ctx, tcb: Tcb): void {
+  if (tcb.sndUna === tcb.sndMax) return;
+  const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
+  const dataLeft = Math.max(0, seqDiff(bufEnd, tcb.sndUna));
+  const len = Math.min(tcb.sndMss, dataLeft, seqDiff(tcb.sndMax, tcb.sndUna));
+  const fin = tcb.finQueued && len === dataLeft && seqGt(tcb.sndMax, bufEnd);
+  if (len === 0 && !fin) return;
+  tcb.rttActive = false; // Karn: no sample from anything sent before this retransmission
+  sendSegment(ctx, tcb, tcb.sndUna, len, fin, bufEnd);
+}
+
+/**
+ * RFC 9293 §3.10.7.4 fifth step, ACK processing for the synchronized states (after the
+ * SYN-RECEIVED transition): update SND.UNA and the retransmission queue, RTT, congestion
+ * window and send window. Returns false when the segment must be dropped (ACK of
+ * something not yet sent, or too old per RFC 5961 §5), an ACK having been scheduled.
+ */
+export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment): boolean {
+  const ack = seg.ack;
+  if (seqGt(ack, tcb.sndMax) || seqLt(ack, seqAdd(tcb.sndUna, -Math.max(tcb.maxSndWnd, 1)))) {
+    // RFC 9293 §3.10.7.4: SEG.ACK > SND.NXT, or outside (SND.UNA - MAX.SND.WND) =< SEG.ACK
+    // (RFC 5961 §5): send an ACK, drop the segment, return.
+    tcb.ackNow = true;
+    ctx.drop('bad-ack');
+    return false;
+  }
+  const cc = congestionControl(tcb.cc.algorithm);
+  const oldUna = tcb.sndUna;
+  const flightBefore = seqDiff(tcb.sndMax, tcb.sndUna);
+  if (seqGt(ack, tcb.sndUna)) {
+    const acked = seqDiff(ack, tcb.sndUna);
+    // Remove acknowledged bytes from the retransmission queue (the front of the send buffer).
+    const dataAcked = Math.min(Math.max(0, seqDiff(ack, tcb.sndBufSeq)), tcb.sndBuf.length);
+    if (dataAcked > 0) {
+      tcb.sndBuf.drop(dataAcked);
+      tcb.sndBufSeq = seqAdd(tcb.sndBufSeq, dataAcked);
+    }
+    tcb.sndUna = ack;
+    if (seqLt(tcb.sndNxt, ack)) tcb.sndNxt = ack;
+    tcb.retries = 0;
+    tcb.persistBackoff = 0;
+    if (tcb.rttActive && seqGe(ack, tcb.rttSeq)) {
+      rtoSample(tcb.rto, ctx.now - tcb.rttStartUs, ctx.cfg);
+      tcb.rttActive = false;
+    } else {
+      rtoReset(tcb.rto, ctx.cfg); // new data acknowledged: drop any backoff (as Linux)
+    }
+    // RFC 6298 (5.2) stop the timer when all is acknowledged, (5.3) else restart it.
+    tcb.timers[Timer.Retransmit] = tcb.sndUna === tcb.sndMax ? -1 : ctx.now + tcb.rto.rtoUs;
+    tcb.dupAcks = 0;
+    const action = cc.onAck(tcb.cc, { ack, ackedBytes: acked, flightBefore, dupAcks: 0, sndMax: tcb.sndMax, mss: tcb.sndMss });
+    if (action === 'partial-ack-retransmit') retransmitFirst(ctx, tcb);
+    if (tcb.wantWritable && tcb.sndBuf.free > 0 && dataAcked > 0) {
+      tcb.wantWritable = false;
+      ctx.event(tcb, 'writable');
+    }
+  } else if (
+    ack === tcb.sndUna &&
+    seg.payload.length === 0 &&
+    (seg.flags & (TCP_SYN | TCP_FIN)) === 0 &&
+    seg.window === tcb.sndWnd &&
+    tcb.sndMax !== tcb.sndUna
+  ) {
+    // RFC 5681 §2: a duplicate ACK.
+    tcb.dupAcks++;
+    const action = cc.onDupAck(tcb.cc, { ack, ackedBytes: 0, flightBefore, dupAcks: tcb.dupAcks, sndMax: tcb.sndMax, mss: tcb.sndMss });
+    if (action === 'fast-retransmit') retransmitFirst(ctx, tcb);
+  }
+  // RFC 9293 §3.10.7.4: if SND.UNA =< SEG.ACK =< SND.NXT, update the send window when
+  // the segment is not older than the one that last updated it.
+  if (seqLe(oldUna, ack) && (seqLt(tcb.sndWl1, seg.seq) || (tcb.sndWl1 === seg.seq && seqLe(tcb.sndWl2, ack)))) {
+    updateWindow(tcb, seg.seq, ack, seg.window);
+  }
+  return true;
+}
+
+/** SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK. */
+export function updateWindow(tcb: Tcb, seq: number, ack: number, window: number): void {
+  tcb.sndWnd = window;
+  tcb.sndWl1 = seq;
+  tcb.sndWl2 = ack;
+  if (window > tcb.maxSndWnd) tcb.maxSndWnd = window;
+  if (window > 0) tcb.persistBackoff = 0;
+}
+
+/**
+ * The retransmission timer expired (RFC 6298 (5.4)-(5.6)). Returns false when the retry
+ * limit is reached (RFC 1122 4.2.3.5 R2): the caller ends the connection with ETIMEDOUT.
+ */
+export function onRetransmitTimeout(ctx: Ctx, tcb: Tcb): boolean {
+  tcb.timers[Timer.Retransmit] = -1;
+  if (tcb.state === 'SYN-SENT' || tcb.state === 'SYN-RECEIVED') {
+    if (tcb.retries >= ctx.cfg.synRetries) return false;
+    tcb.retries++;
+    tcb.synTimedOut = true;
+    ctx.stats.timeouts++;
+    rtoBackoff(tcb.rto, ctx.cfg);
+    sendSyn(ctx, tcb);
+    return true;
+  }
+  if (!canSendData(tcb.state) || tcb.sndUna === tcb.sndMax) return true;
+  if (tcb.retries >= ctx.cfg.maxRetries) return false;
+  tcb.retries++;
+  ctx.stats.timeouts++;
+  const cc = congestionControl(tcb.cc.algorithm);
+  cc.onTimeout(tcb.cc, seqDiff(tcb.sndMax, tcb.sndUna), tcb.sndMax, tcb.sndMss);
+  rtoBackoff(tcb.rto, ctx.cfg); // RFC 6298 (5.5)
+  tcb.rttActive = false; // Karn
+  tcb.dupAcks = 0;
+  // RFC 6298 (5.4): retransmit the earliest unacknowledged segment; go back to SND.UNA
+  // and let slow start resend the rest as ACKs return.
+  tcb.sndNxt = tcb.sndUna;
+  sendData(ctx, tcb);
+  // (5.6) the timer was restarted by the retransmission. If the peer's window is zero
+  // nothing went out, and the persist timer (armed by sendData) takes over, as in BSD:
+  // probes, unlike retransmissions, never give up while the peer answers them.
+  return true;
+}
+
+/**
+ * The persist timer expired. With a zero window, probe it: a segment the receiver must
+ * answer with an ACK carrying its current window (Linux's <SEQ=SND.UNA-1>, no data; the
+ * RFC 1122 4.2.2.17 probe). With a small non-zero window that SWS avoidance refused,
+ * send what fits (RFC 1122 4.2.3.4 override). Back off exponentially; probes never end
+ * the connection while the peer answers them (RFC 1122 4.2.2.17).
+ */
+export function onPersistTimeout(ctx: Ctx, tcb: Tcb): void {
+  tcb.timers[Timer.Persist] = -1;
+  if (!canSendData(tcb.state)) return;
+  const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
+  const avail = seqDiff(bufEnd, tcb.sndNxt);
+  if (avail <= 0) return;
+  const usable = Math.min(tcb.sndWnd, tcb.cc.cwnd) - seqDiff(tcb.sndNxt, tcb.sndUna);
+  if (usable <= 0) {
+    transmit(ctx, tcb, seqAdd(tcb.sndUna, -1), TCP_ACK);
+  } else {
+    const len = Math.min(tcb.sndMss, avail, usable);
+    sendSegment(ctx, tcb, tcb.sndNxt, len, tcb.finQueued && len === avail, bufEnd);
+  }
+  tcb.persistBackoff++;
+  if (tcb.timers[Timer.Retransmit]! < 0) tcb.timers[Timer.Persist] = ctx.now + persistIntervalUs(ctx, tcb);
+}
+
+/** SEND (RFC 9293 §3.10.2): queue bytes; returns how many the send buffer took. */
+export function queueData(tcb: Tcb, bytes: Uint8Array): number {
+  const n = tcb.sndBuf.write(bytes);
+  if (n < bytes.length) tcb.wantWritable = true;
+  return n;
+}
+
+/** Anything sent and not acknowledged, or queued and not sent. */
+export function hasPendingOutput(tcb: Tcb): boolean {
+  return tcb.sndUna !== tcb.sndMax || tcb.sndBuf.length > 0 || (tcb.finQueued && seqLe(tcb.sndMax, finSeq(tcb)));
+}

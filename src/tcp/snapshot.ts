@@ -1,0 +1,113 @@
+/**
+ * snapshot() / restore() framing. The stack's whole state is plain data (StackState in
+ * stack.ts), serialised mechanically as JSON, with three tagged encodings:
+ * Uint8Array -> {"$u8": base64}, ByteRing -> {"$ring": base64, "limit": n},
+ * Map -> {"$map": [[key, value], ...]} in iteration order (which restore preserves).
+ *
+ * Frame (big-endian):
+ *   0  8 bytes  magic "FTCPSNAP"
+ *   8  u32      format version (SNAPSHOT_VERSION)
+ *  12  u32      payload length in bytes
+ *  16  u32      CRC-32 (IEEE) of the payload
+ *  20  payload  UTF-8 JSON
+ * Anything wrong with the bytes is a StackError('EINVAL') that says what.
+ */
+import { ByteRing } from './bytering.js';
+import type { StackState } from './stack.js';
+import { StackError } from './types.js';
+import { crc32 } from './wire/crc32.js';
+
+export const SNAPSHOT_VERSION = 1;
+const MAGIC = 'FTCPSNAP';
+const HEADER_BYTES = 20;
+
+function toBase64(u8: Uint8Array): string {
+  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength).toString('base64');
+}
+
+function fromBase64(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, 'base64'));
+}
+
+function replacer(this: unknown, _key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) return { $u8: toBase64(value) };
+  if (value instanceof ByteRing) return { $ring: toBase64(value.toBytes()), limit: value.limit };
+  if (value instanceof Map) return { $map: [...value.entries()] };
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`snapshot: non-finite number at '${_key}'`);
+  return value;
+}
+
+function reviver(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const o = value as Record<string, unknown>;
+    if (typeof o.$u8 === 'string') return fromBase64(o.$u8);
+    if (typeof o.$ring === 'string' && typeof o.limit === 'number') return ByteRing.from(o.limit, fromBase64(o.$ring));
+    if (Array.isArray(o.$map)) return new Map(o.$map as [unknown, unknown][]);
+  }
+  return value;
+}
+
+export function encodeSnapshot(state: StackState): Uint8Array {
+  const json = JSON.stringify(state, replacer);
+  const payload = new TextEncoder().encode(json);
+  const out = new Uint8Array(HEADER_BYTES + payload.length);
+  for (let i = 0; i < MAGIC.length; i++) out[i] = MAGIC.charCodeAt(i);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(8, SNAPSHOT_VERSION);
+  dv.setUint32(12, payload.length);
+  dv.setUint32(16, crc32(payload));
+  out.set(payload, HEADER_BYTES);
+  return out;
+}
+
+function bad(why: string): never {
+  throw new StackError('EINVAL', `restore: corrupt snapshot: ${why}`);
+}
+
+export function decodeSnapshot(bytes: Uint8Array): StackState {
+  if (!(bytes instanceof Uint8Array)) bad('not a Uint8Array');
+  if (bytes.length < HEADER_BYTES) bad(`${bytes.length} bytes is shorter than the ${HEADER_BYTES}-byte header`);
+  for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC.charCodeAt(i)) bad('bad magic (not an ftcp stack snapshot)');
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = dv.getUint32(8);
+  if (version !== SNAPSHOT_VERSION) bad(`format version ${version}, this build reads version ${SNAPSHOT_VERSION}`);
+  const length = dv.getUint32(12);
+  if (length !== bytes.length - HEADER_BYTES) bad(`payload length ${length} but ${bytes.length - HEADER_BYTES} bytes follow the header`);
+  const payload = bytes.subarray(HEADER_BYTES);
+  const crc = crc32(payload);
+  if (crc !== dv.getUint32(16)) bad(`CRC-32 mismatch (stored ${dv.getUint32(16).toString(16)}, computed ${crc.toString(16)})`);
+  let state: unknown;
+  try {
+    state = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload), reviver);
+  } catch (e) {
+    bad(`payload is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  validate(state);
+  return state;
+}
+
+/** Structural checks, so a well-framed but wrong payload fails here and not later. */
+function validate(s: unknown): asserts s is StackState {
+  if (s === null || typeof s !== 'object') bad('payload is not an object');
+  const o = s as Record<string, unknown>;
+  const need = (k: string, ok: (v: unknown) => boolean): void => {
+    if (!ok(o[k])) bad(`field '${k}' missing or of the wrong type`);
+  };
+  const isObj = (v: unknown): boolean => v !== null && typeof v === 'object';
+  need('cfg', isObj);
+  need('prng', isObj);
+  need('isnKey', isObj);
+  need('ipId', Number.isInteger);
+  need('nextId', Number.isInteger);
+  need('stats', isObj);
+  need('listeners', (v) => v instanceof Map);
+  need('conns', (v) => v instanceof Map);
+  need('events', Array.isArray);
+  need('transmitQueue', (v) => Array.isArray(v) && v.every((p) => p instanceof Uint8Array));
+  for (const t of (o.conns as Map<unknown, unknown>).values()) {
+    const c = t as Record<string, unknown>;
+    if (!isObj(c) || !(c.sndBuf instanceof ByteRing) || !(c.rcvBuf instanceof ByteRing) || !Array.isArray(c.timers) || !isObj(c.ooo)) {
+      bad('a connection record is malformed');
+    }
+  }
+}

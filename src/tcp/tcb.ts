@@ -1,0 +1,217 @@
+/**
+ * The transmission control block (RFC 9293 §3.3.1) of one connection, as plain data, and
+ * the context through which connection code reaches the stack (emitting packets and
+ * events, counting drops). Every field is a number, boolean, string, array or ByteRing,
+ * so snapshot.ts serialises it mechanically.
+ */
+import { ByteRing } from './bytering.js';
+import { congestionControl, DEFAULT_CC, type CcState } from './congestion.js';
+import type { ResolvedConfig } from './config.js';
+import { DEFAULT_PEER_MSS, IP_TCP_HEADER_BYTES } from './config.js';
+import { newReassembly, type Reassembly } from './reassembly.js';
+import { rtoInit, type RtoState } from './rto.js';
+import { newTimers } from './timers.js';
+import type { ConnectionErrorCode, DropReason, SocketId, StackStats, TcpStateName } from './types.js';
+import type { TcpSegmentFields } from './wire/tcp.js';
+
+export interface Tcb {
+  id: SocketId;
+  state: TcpStateName;
+  localAddr: number;
+  localPort: number;
+  remoteAddr: number;
+  remotePort: number;
+  /** Created by a listener from a SYN (passive OPEN). */
+  passive: boolean;
+  /** The listener whose queue holds this connection until accept(), or -1. */
+  listenerId: number;
+  /** The user holds the handle (connect() returned it, or accept() did). */
+  visible: boolean;
+  /** close() or abort() was called: the handle is released once the TCB is CLOSED. */
+  userClosed: boolean;
+
+  // ---- Send sequence variables (RFC 9293 §3.3.1) and the send buffer (sender.ts).
+  iss: number;
+  sndUna: number;
+  /** Next sequence number to send; below sndMax while going back after an RTO. */
+  sndNxt: number;
+  /** Highest sequence number sent + 1 (BSD snd_max); the RFC's SND.NXT in ACK checks. */
+  sndMax: number;
+  sndWnd: number;
+  sndWl1: number;
+  sndWl2: number;
+  /** Largest window the peer ever offered (RFC 1122 4.2.3.4 Max(SND.WND); RFC 5961 §5). */
+  maxSndWnd: number;
+  /** Bytes written and not yet acknowledged, starting at sequence number sndBufSeq. */
+  sndBuf: ByteRing;
+  sndBufSeq: number;
+  /** shutdown()/close() asked for a FIN after the queued data; it sits at sndBufSeq + sndBuf.length. */
+  finQueued: boolean;
+  /** MSS the peer announced (536 when absent, RFC 9293 §3.7.1). */
+  peerMss: number;
+  /** Effective send MSS: min(peerMss, mtu - 40). */
+  sndMss: number;
+  /** Nagle off (RFC 1122 4.2.3.4). */
+  noDelay: boolean;
+  rto: RtoState;
+  /** RTT measurement in progress (Karn: never on a retransmitted segment). */
+  rttActive: boolean;
+  rttSeq: number;
+  rttStartUs: number;
+  /** Consecutive retransmission timeouts (RFC 1122 4.2.3.5 R2). */
+  retries: number;
+  /** The SYN timed out at least once (RFC 6298 (5.7)). */
+  synTimedOut: boolean;
+  /** Exponent of the persist-timer backoff. */
+  persistBackoff: number;
+  /** Consecutive duplicate ACKs (RFC 5681 §2). */
+  dupAcks: number;
+  cc: CcState;
+  /** write() could not take everything: emit 'writable' when space frees up. */
+  wantWritable: boolean;
+
+  // ---- Receive sequence variables and buffers (receiver.ts).
+  irs: number;
+  rcvNxt: number;
+  /** Right edge of the window last advertised, RCV.NXT + RCV.WND (never moves left). */
+  rcvAdv: number;
+  rcvBuf: ByteRing;
+  ooo: Reassembly;
+  /** The peer's FIN has been processed (in order). */
+  finReceived: boolean;
+  /** Largest segment received, for "ACK every second full-sized segment". */
+  rcvMssSeen: number;
+  /** In-order bytes received since the last ACK we sent. */
+  pendingAckBytes: number;
+  /** Send an ACK at the next output. */
+  ackNow: boolean;
+  /**
+   * Send a pure duplicate ACK at the next output, even if data goes out too: an ACK
+   * piggybacked on data is not a duplicate ACK to the peer (RFC 5681 §2), so in a
+   * two-way transfer a hole would otherwise never trigger its fast retransmit.
+   */
+  dupAckNow: boolean;
+
+  // ---- Keep-alive (RFC 1122 4.2.3.6).
+  keepAlive: boolean;
+  lastRecvUs: number;
+  keepAliveProbes: number;
+
+  /** Deadlines by Timer kind (timers.ts), -1 = off. */
+  timers: number[];
+  /** Event coalescing: a 'readable' / 'writable' event is queued and not yet polled. */
+  readablePending: boolean;
+  writablePending: boolean;
+}
+
+export type UserEvent = 'connected' | 'readable' | 'writable' | 'eof';
+
+/** What connection code needs from the stack. */
+export interface Ctx {
+  readonly cfg: ResolvedConfig;
+  readonly stats: StackStats;
+  /** The time of the input being processed (µs). */
+  readonly now: number;
+  /** Put one segment on the wire, from the TCB's local endpoint to its remote one. */
+  transmit(tcb: Tcb, seg: TcpSegmentFields): void;
+  drop(reason: DropReason): void;
+  event(tcb: Tcb, type: UserEvent): void;
+  /** The TCB entered ESTABLISHED. */
+  onEstablished(tcb: Tcb): void;
+  /** The TCB entered CLOSED: the stack unlinks it (and frees it when no handle holds it). */
+  onClosed(tcb: Tcb, error?: ConnectionErrorCode): void;
+}
+
+export interface TcbInit {
+  id: SocketId;
+  state: TcpStateName;
+  localAddr: number;
+  localPort: number;
+  remoteAddr: number;
+  remotePort: number;
+  passive: boolean;
+  listenerId: number;
+  visible: boolean;
+  iss: number;
+  nowUs: number;
+}
+
+export function ourMss(cfg: ResolvedConfig): number {
+  return cfg.mtu - IP_TCP_HEADER_BYTES;
+}
+
+export function createTcb(cfg: ResolvedConfig, init: TcbInit): Tcb {
+  const mss = Math.min(DEFAULT_PEER_MSS, ourMss(cfg));
+  return {
+    id: init.id,
+    state: init.state,
+    localAddr: init.localAddr,
+    localPort: init.localPort,
+    remoteAddr: init.remoteAddr,
+    remotePort: init.remotePort,
+    passive: init.passive,
+    listenerId: init.listenerId,
+    visible: init.visible,
+    userClosed: false,
+    iss: init.iss,
+    sndUna: init.iss,
+    sndNxt: init.iss,
+    sndMax: init.iss,
+    sndWnd: 0,
+    sndWl1: 0,
+    sndWl2: 0,
+    maxSndWnd: 0,
+    sndBuf: new ByteRing(cfg.sendBufferBytes),
+    sndBufSeq: (init.iss + 1) >>> 0,
+    finQueued: false,
+    peerMss: DEFAULT_PEER_MSS,
+    sndMss: mss,
+    noDelay: false,
+    rto: rtoInit(cfg),
+    rttActive: false,
+    rttSeq: 0,
+    rttStartUs: 0,
+    retries: 0,
+    synTimedOut: false,
+    persistBackoff: 0,
+    dupAcks: 0,
+    cc: congestionControl(DEFAULT_CC).init(mss, init.iss),
+    wantWritable: false,
+    irs: 0,
+    rcvNxt: 0,
+    rcvAdv: 0,
+    rcvBuf: new ByteRing(cfg.recvBufferBytes),
+    ooo: newReassembly(),
+    finReceived: false,
+    rcvMssSeen: mss,
+    pendingAckBytes: 0,
+    ackNow: false,
+    dupAckNow: false,
+    keepAlive: false,
+    lastRecvUs: init.nowUs,
+    keepAliveProbes: 0,
+    timers: newTimers(),
+    readablePending: false,
+    writablePending: false,
+  };
+}
+
+/** States in which our side may still send data or a FIN, or retransmit them. */
+export function canSendData(state: TcpStateName): boolean {
+  return state === 'ESTABLISHED' || state === 'CLOSE-WAIT' || state === 'FIN-WAIT-1' || state === 'CLOSING' || state === 'LAST-ACK';
+}
+
+/** States in which the peer may still send us data (RFC 9293 §3.10.7.4, seventh step). */
+export function canReceiveData(state: TcpStateName): boolean {
+  return state === 'ESTABLISHED' || state === 'FIN-WAIT-1' || state === 'FIN-WAIT-2';
+}
+
+/** Sequence number of our FIN (meaningful once finQueued: no data is added after it). */
+export function finSeq(tcb: Tcb): number {
+  return (tcb.sndBufSeq + tcb.sndBuf.length) >>> 0;
+}
+
+/** Our FIN has been acknowledged. */
+export function finAcked(tcb: Tcb): boolean {
+  return tcb.finQueued && tcb.sndUna === ((finSeq(tcb) + 1) >>> 0);
+}

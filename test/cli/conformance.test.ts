@@ -1,0 +1,94 @@
+// `ftcp conformance PATH...`, run in-process through runCli.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../../src/cli/io.js';
+import { runCli } from '../../src/cli/program.js';
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTty: false, nowMs: () => 0 };
+  const code = await runCli(args, io);
+  return { code, stdout, stderr };
+}
+
+const PASS = `// RFC 9293 §3.10.7.1: a SYN to a closed port gets a RST.
+0.1 < S 0:0(0) win 65535
+ +0 > R. 0:0(0) ack 1
+`;
+const FAIL = `// RFC 9293 §3.10.7.1, with the wrong expectation on line 3.
+0.1 < S 0:0(0) win 65535
+ +0 > R 0:0(0)
+`;
+const WARN = `--bogus_option=1
+0.1 < . 1:1(0) ack 5 win 65535
+ +0 > R 5:5(0)
+`;
+
+const dir = mkdtempSync(join(tmpdir(), 'ftcp-conformance-'));
+mkdirSync(join(dir, 'a', 'b'), { recursive: true });
+mkdirSync(join(dir, 'empty'));
+writeFileSync(join(dir, 'a', 'pass.pkt'), PASS);
+writeFileSync(join(dir, 'a', 'b', 'fail.pkt'), FAIL);
+writeFileSync(join(dir, 'a', 'b', 'warn.pkt'), WARN);
+writeFileSync(join(dir, 'a', 'notes.txt'), 'not a script');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ftcp conformance', () => {
+  it('runs the scripts of a directory recursively and prints ok/FAIL lines and a summary', async () => {
+    const r = await cli(['conformance', join(dir, 'a')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.split('\n')).toEqual([
+      `FAIL ${join(dir, 'a', 'b', 'fail.pkt')}:3: expected: > R 0:0(0)  actual: > R. 0:0(0) ack 1 win 0 (ports 8080>44444, at 0.100 s) [flags differ]`,
+      `ok   ${join(dir, 'a', 'b', 'warn.pkt')}`,
+      `ok   ${join(dir, 'a', 'pass.pkt')}`,
+      '2 passed, 1 failed',
+      '',
+    ]);
+    expect(r.stderr).toBe(`warning: ${join(dir, 'a', 'b', 'warn.pkt')}: line 1: unknown option --bogus_option ignored\n`);
+  });
+
+  it('exits 0 when every script passes', async () => {
+    const r = await cli(['conformance', join(dir, 'a', 'pass.pkt'), join(dir, 'a', 'b', 'warn.pkt')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('2 passed, 0 failed');
+  });
+
+  it('prints one JSON object with --json', async () => {
+    const r = await cli(['conformance', '--json', join(dir, 'a')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    const json = JSON.parse(r.stdout) as { passed: number; failed: number; results: { path: string; ok: boolean; line?: number; expected?: string; actual?: string; warnings: string[] }[] };
+    expect(json.passed).toBe(2);
+    expect(json.failed).toBe(1);
+    expect(json.results[0]).toMatchObject({ path: join(dir, 'a', 'b', 'fail.pkt'), ok: false, line: 3, expected: '> R 0:0(0)', warnings: [] });
+    expect(json.results[1]).toEqual({ path: join(dir, 'a', 'b', 'warn.pkt'), ok: true, warnings: ['line 1: unknown option --bogus_option ignored'] });
+  });
+
+  it('reports a parse error with its line and column', async () => {
+    const bad = join(dir, 'bad.pkt');
+    writeFileSync(bad, '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 listen(3) = 0\n');
+    const r = await cli(['conformance', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`FAIL ${bad}:2: column 4: listen takes 2 arguments, got 1\n`);
+  });
+
+  it('refuses a missing path or a directory without scripts (exit 2)', async () => {
+    const missing = await cli(['conformance', join(dir, 'nope')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(`error: no such file or directory: ${join(dir, 'nope')}\n`);
+    const empty = await cli(['conformance', join(dir, 'empty')]);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toBe(`error: no .pkt scripts under ${join(dir, 'empty')}\n`);
+    const none = await cli(['conformance']);
+    expect(none.code).toBe(2);
+  });
+
+  it('passes the project\'s own scripts', async () => {
+    const r = await cli(['conformance', 'test/conformance/handshake', 'test/conformance/close']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/^\d+ passed, 0 failed$/m);
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * snapshot()/restore(): a restored stack fed the same inputs emits byte-identical packets
+ * and the same events as the original; corrupt snapshots are refused with EINVAL.
+ */
+import { describe, expect, it } from 'vitest';
+import { SNAPSHOT_VERSION } from '../../src/tcp/snapshot.js';
+import { Stack } from '../../src/tcp/stack.js';
+import { StackError } from '../../src/tcp/types.js';
+import { crc32 } from '../../src/tcp/wire/crc32.js';
+import { established, state } from './fixtures.js';
+import { TCP_ACK, TCP_SYN } from '../../src/tcp/wire/tcp.js';
+import { A_ADDR, B_ADDR, bytes, concat, craft, drainEvents, drainSegments, Pair, readAll, sameBytes } from './harness.js';
+
+interface Call {
+  name: string;
+  args: unknown[];
+  result: unknown;
+}
+
+const METHODS = [
+  'handlePacket', 'handleTimeout', 'pollTransmit', 'pollEvent', 'pollTimeout', 'write', 'read', 'shutdown',
+  'close', 'abort', 'accept', 'connect', 'listen', 'setNoDelay', 'setKeepAlive',
+] as const;
+
+/** Record every call made on `s` (and what it returned) from now on. */
+function record(s: Stack): Call[] {
+  const log: Call[] = [];
+  const target = s as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const name of METHODS) {
+    const orig = target[name]!.bind(s);
+    target[name] = (...args: unknown[]) => {
+      const result = orig(...args);
+      log.push({ name, args, result });
+      return result;
+    };
+  }
+  return log;
+}
+
+/** Make the same calls on `s`, checking that every result is the same. Returns the packet count. */
+function replay(s: Stack, log: Call[]): number {
+  const target = s as unknown as Record<string, (...a: unknown[]) => unknown>;
+  let packets = 0;
+  log.forEach((c, i) => {
+    const result = target[c.name]!(...c.args);
+    if (c.result instanceof Uint8Array) {
+      expect(result instanceof Uint8Array && sameBytes(result, c.result), `call ${i} ${c.name}: bytes differ`).toBe(true);
+      if (c.name === 'pollTransmit') packets++;
+    } else {
+      expect(result, `call ${i} ${c.name}`).toEqual(c.result);
+    }
+  });
+  return packets;
+}
+
+describe('snapshot/restore', () => {
+  it('a restored stack replays the rest of a lossy two-way transfer byte for byte', () => {
+    const { p, ca, sb } = established({ a: { mslMs: 50 }, b: { mslMs: 50 } });
+    let r = 99;
+    const rnd = (): number => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    p.dropHook = () => rnd() < 0.03;
+    const size = 300_000;
+    const up = bytes(size, 11);
+    const down = bytes(size, 12);
+    const sent = { a: 0, b: 0 };
+    const got = { a: [] as Uint8Array[], b: [] as Uint8Array[] };
+    const received = (): number => got.a.reduce((n, x) => n + x.length, 0) + got.b.reduce((n, x) => n + x.length, 0);
+    const pump = (side: 'a' | 'b'): void => {
+      const id = side === 'a' ? ca : sb;
+      const src = side === 'a' ? up : down;
+      if (sent[side] < size) {
+        sent[side] += p.stack(side).write(p.now, id, src.subarray(sent[side]));
+        if (sent[side] === size) p.stack(side).shutdown(p.now, id);
+      }
+    };
+    p.onEvent = (side, ev) => {
+      const id = side === 'a' ? ca : sb;
+      if (ev.type === 'writable') pump(side);
+      if (ev.type === 'readable') got[side].push(readAll(p.stack(side), p.now, id));
+    };
+    pump('a');
+    pump('b');
+    p.runUntil(() => received() >= size); // halfway
+    expect(p.a.stats().retransmits + p.b.stats().retransmits).toBeGreaterThan(0);
+
+    const snapA = p.a.snapshot();
+    const snapB = p.b.snapshot();
+    const ra = Stack.restore(snapA);
+    const rb = Stack.restore(snapB);
+    expect(sameBytes(ra.snapshot(), snapA)).toBe(true);
+    expect(sameBytes(rb.snapshot(), snapB)).toBe(true);
+    const logA = record(p.a);
+    const logB = record(p.b);
+    p.runUntil(() => state(p, 'a', ca) === 'CLOSED' && state(p, 'b', sb) === 'CLOSED', 1_000_000);
+    expect(sameBytes(concat(got.b), up)).toBe(true);
+    expect(sameBytes(concat(got.a), down)).toBe(true);
+
+    expect(replay(ra, logA)).toBeGreaterThan(50);
+    expect(replay(rb, logB)).toBeGreaterThan(50);
+    expect(sameBytes(ra.snapshot(), p.a.snapshot())).toBe(true);
+    expect(sameBytes(rb.snapshot(), p.b.snapshot())).toBe(true);
+    expect(rb.stats()).toEqual(p.b.stats());
+  });
+
+  it('keeps queued packets, queued events, timers, listeners and the PRNG', () => {
+    const p = new Pair();
+    p.a.connect(p.now, { remoteAddress: B_ADDR, remotePort: 80 });
+    p.a.connect(p.now, { remoteAddress: B_ADDR, remotePort: 80 });
+    // Two SYNs queued, not polled yet.
+    const snap = p.a.snapshot();
+    const ra = Stack.restore(snap);
+    expect(ra.pollTimeout()).toBe(p.a.pollTimeout());
+    for (let i = 0; i < 2; i++) expect(sameBytes(ra.pollTransmit()!, p.a.pollTransmit()!)).toBe(true);
+    expect(ra.pollTransmit()).toBeUndefined();
+    // The PRNG continues identically: same ephemeral port and ISN for the next connect.
+    const x = p.a.connect(p.now + 5, { remoteAddress: B_ADDR, remotePort: 80 });
+    const y = ra.connect(p.now + 5, { remoteAddress: B_ADDR, remotePort: 80 });
+    expect(ra.info(y)).toEqual(p.a.info(x));
+    // A listener with a queued, unpolled 'incoming' event and a connection in its accept queue.
+    const s = new Stack({ addresses: [B_ADDR], seed: 5 });
+    const l = s.listen(0, { port: 80 });
+    const peer = { src: A_ADDR, dst: B_ADDR, srcPort: 4000, dstPort: 80 };
+    s.handlePacket(10, craft({ ...peer, seq: 7, flags: TCP_SYN }));
+    const synAck = drainSegments(s)[0]!;
+    s.handlePacket(20, craft({ ...peer, seq: 8, ack: synAck.seq + 1, flags: TCP_ACK, payload: bytes(10) }));
+    const rs = Stack.restore(s.snapshot());
+    expect(drainSegments(rs)).toEqual(drainSegments(s)); // the delayed ACK is not out yet: both empty
+    expect(drainEvents(rs)).toEqual([{ type: 'incoming', socket: l }]);
+    expect(drainEvents(s)).toEqual([{ type: 'incoming', socket: l }]);
+    expect(rs.sockets()).toEqual(s.sockets());
+    const c1 = s.accept(l)!;
+    const c2 = rs.accept(l)!;
+    expect(c2).toBe(c1);
+    expect(drainEvents(rs)).toEqual(drainEvents(s));
+    expect(sameBytes(rs.read(30, c2), s.read(30, c1))).toBe(true);
+    expect(rs.pollTimeout()).toBe(s.pollTimeout());
+    rs.handleTimeout(rs.pollTimeout()!);
+    s.handleTimeout(s.pollTimeout()!);
+    expect(drainSegments(rs)).toEqual(drainSegments(s));
+  });
+
+  it('refuses corrupt bytes with StackError EINVAL and a clear message', () => {
+    const { p } = established();
+    const snap = p.a.snapshot();
+    const expectEinval = (bytes: Uint8Array, msg: RegExp): void => {
+      let err: unknown;
+      try {
+        Stack.restore(bytes);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(StackError);
+      expect((err as StackError).code).toBe('EINVAL');
+      expect((err as StackError).message).toMatch(msg);
+    };
+    const flipped = snap.slice();
+    flipped[snap.length - 10]! ^= 0x01;
+    expectEinval(flipped, /CRC-32 mismatch/);
+    expectEinval(snap.subarray(0, 10), /shorter than the 20-byte header/);
+    expectEinval(snap.subarray(0, snap.length - 1), /payload length/);
+    const magic = snap.slice();
+    magic[0] = 0;
+    expectEinval(magic, /bad magic/);
+    const version = snap.slice();
+    new DataView(version.buffer).setUint32(8, SNAPSHOT_VERSION + 1);
+    expectEinval(version, /format version/);
+    // Well framed (good CRC) but not a stack state.
+    const frame = (json: string): Uint8Array => {
+      const payload = new TextEncoder().encode(json);
+      const out = new Uint8Array(20 + payload.length);
+      out.set(snap.subarray(0, 12));
+      const dv = new DataView(out.buffer);
+      dv.setUint32(12, payload.length);
+      dv.setUint32(16, crc32(payload));
+      out.set(payload, 20);
+      return out;
+    };
+    expectEinval(frame('{"cfg": 1'), /not valid JSON/);
+    expectEinval(frame('{"cfg": {}}'), /field 'prng'/);
+    expectEinval(frame('[]'), /field 'cfg'/);
+  });
+});
