@@ -4,30 +4,13 @@
  * and wrappers (MirroredStack) with the same code.
  */
 import type { Ipv4Addr } from '../tcp/wire/addr.js';
-import type { ConnectOptions, ListenOptions, SocketId, SocketInfo, StackEvent, StackStats } from '../tcp/types.js';
+import type { TcpStack } from '../tcp/types.js';
 
 /** The sans-I/O loop: inputs in, outputs polled. */
-export interface SansIoStack {
-  handlePacket(nowUs: number, bytes: Uint8Array): unknown;
-  handleTimeout(nowUs: number): unknown;
-  pollTransmit(): Uint8Array | undefined;
-  pollEvent(): StackEvent | undefined;
-  /** Next deadline (absolute µs), or undefined when no timer is armed. */
-  pollTimeout(): number | undefined;
-}
+export type SansIoStack = Pick<TcpStack, 'handlePacket' | 'handleTimeout' | 'pollTransmit' | 'pollEvent' | 'pollTimeout'>;
 
 /** Socket calls and inspection, as the scenarios use them. */
-export interface StackApi extends SansIoStack {
-  listen(nowUs: number, options: ListenOptions): SocketId;
-  accept(listener: SocketId): SocketId | undefined;
-  connect(nowUs: number, options: ConnectOptions): SocketId;
-  write(nowUs: number, socket: SocketId, bytes: Uint8Array): number;
-  read(nowUs: number, socket: SocketId, max?: number): Uint8Array;
-  shutdown(nowUs: number, socket: SocketId): unknown;
-  close(nowUs: number, socket: SocketId): unknown;
-  info(socket: SocketId): SocketInfo;
-  stats(): StackStats;
-  snapshot(): Uint8Array;
-}
+export type StackApi = SansIoStack &
+  Pick<TcpStack, 'listen' | 'accept' | 'connect' | 'write' | 'read' | 'shutdown' | 'close' | 'info' | 'stats' | 'snapshot'>;
 
 export type { Ipv4Addr };

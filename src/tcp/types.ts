@@ -188,3 +188,35 @@ export interface SocketInfo {
   srttMs: number | undefined;
   mss: number; // effective send MSS
 }
+
+/**
+ * The stack's whole public API as an interface, implemented by `Stack` (src/tcp/stack.ts).
+ * Layers above depend on this (or a `Pick` of it) so tests can wrap or replace the stack.
+ * Methods whose result callers ignore return `unknown` so wrappers may return anything.
+ */
+export interface TcpStack {
+  /** Inputs. */
+  handlePacket(nowUs: number, bytes: Uint8Array): unknown;
+  handleTimeout(nowUs: number): unknown;
+  /** Outputs, polled in this order after any input. */
+  pollTransmit(): Uint8Array | undefined;
+  pollEvent(): StackEvent | undefined;
+  /** Next deadline (absolute µs), or undefined when no timer is armed. */
+  pollTimeout(): number | undefined;
+  /** Socket calls. */
+  listen(nowUs: number, options: ListenOptions): SocketId;
+  accept(listener: SocketId): SocketId | undefined;
+  connect(nowUs: number, options: ConnectOptions): SocketId;
+  write(nowUs: number, socket: SocketId, bytes: Uint8Array): number;
+  read(nowUs: number, socket: SocketId, maxBytes?: number): Uint8Array;
+  shutdown(nowUs: number, socket: SocketId): unknown;
+  close(nowUs: number, socket: SocketId): unknown;
+  abort(nowUs: number, socket: SocketId): unknown;
+  setNoDelay(socket: SocketId, on: boolean): unknown;
+  setKeepAlive(socket: SocketId, on: boolean): unknown;
+  /** Inspection and state. */
+  info(socket: SocketId): SocketInfo;
+  sockets(): SocketId[];
+  stats(): StackStats;
+  snapshot(): Uint8Array;
+}
