@@ -131,6 +131,12 @@ class Run {
   /** Our ISN per `localPort:remotePort`, learnt from the SYNs we send. */
   private readonly ourIsn = new Map<string, number>();
   /**
+   * Per `localPort:remotePort`, our TS clock minus the script's, learnt (as packetdrill's
+   * ts_val_mapping) from the first outbound packet whose TS val the script writes: inbound
+   * TS ecr values are shifted by it, so that they echo our clock.
+   */
+  private readonly tsMapping = new Map<string, number>();
+  /**
    * Port pairs on which the script just sent a SYN without ACK: a new connection attempt.
    * Until we answer, our ISN there is unknown: a SYN-ACK teaches the new one, a RST (no
    * connection took the SYN) is numbered from 0, anything else keeps the old one.
@@ -334,7 +340,12 @@ class Run {
     const remotePort = e.ports?.src ?? this.defaultFlow.remote;
     const localPort = e.ports?.dst ?? this.defaultFlow.local;
     const ours = this.isnOf(localPort, remotePort);
-    const options = (e.options as TcpOption[]).map((o): TcpOption => (o.kind === 'sack' ? { kind: 'sack', blocks: o.blocks.map((b) => ({ left: (b.left + ours) >>> 0, right: (b.right + ours) >>> 0 })) } : o));
+    const tsShift = this.tsMapping.get(`${localPort}:${remotePort}`);
+    const options = (e.options as TcpOption[]).map((o): TcpOption => {
+      if (o.kind === 'sack') return { kind: 'sack', blocks: o.blocks.map((b) => ({ left: (b.left + ours) >>> 0, right: (b.right + ours) >>> 0 })) };
+      if (o.kind === 'ts' && o.ecr !== 0 && tsShift !== undefined) return { kind: 'ts', val: o.val, ecr: (o.ecr + tsShift) >>> 0 };
+      return o;
+    });
     const bytes = buildTcpPacket(
       { src: this.settings.remoteAddress, dst: this.settings.localAddress, id: this.ipId++ & 0xffff, ttl: 64 },
       {
@@ -396,7 +407,16 @@ class Run {
     if (sent.timeUs < lo || sent.timeUs > hi) {
       throw failure(e.line, 'mismatch', `${formatExpected(e)} ${when} (tolerance ${formatSeconds(tol)} s)`, `sent at ${formatSeconds(sent.timeUs)} s`);
     }
+    this.learnTsMapping(e, sent.seg);
     this.lastEventUs = nominal ?? sent.timeUs;
+  }
+
+  private learnTsMapping(e: PacketEvent, seg: TcpSegment): void {
+    const key = `${seg.srcPort}:${seg.dstPort}`;
+    if (e.options === 'any' || this.tsMapping.has(key)) return;
+    const want = e.options.find((o) => o.kind === 'ts');
+    const got = seg.options.find((o) => o.kind === 'ts');
+    if (want?.kind === 'ts' && got?.kind === 'ts') this.tsMapping.set(key, (got.val - want.val) >>> 0);
   }
 
   /** Why `sent` is not the packet `e` describes, or undefined if it is. */

@@ -12,6 +12,7 @@ import { rcvWnd, readData, receiveSyn, receiveText } from './receiver.js';
 import { rtoAfterSynTimeout, rtoSample } from './rto.js';
 import { hasPendingOutput, onPersistTimeout, onRetransmitTimeout, output, processAck, sendRst, sendSyn, transmit, updateWindow } from './sender.js';
 import { canReceiveData, finAcked, type Ctx, type Tcb } from './tcb.js';
+import { pawsRejects, tsRttUs, updateTsRecent } from './timestamps.js';
 import { stopAll, Timer } from './timers.js';
 import type { ConnectionErrorCode } from './types.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqInRange, seqLe, seqLt } from './wire/seq.js';
@@ -96,13 +97,12 @@ function synSentArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
   }
   // Fourth, check the SYN bit.
   receiveSyn(tcb, seg.seq);
-  negotiate(tcb, seg.options, ctx.cfg);
+  negotiate(tcb, seg.options, ctx.cfg, ctx.now);
   tcb.lastRecvUs = ctx.now;
   if (ack) {
     tcb.sndUna = seg.ack;
     if (seqLt(tcb.sndNxt, tcb.sndUna)) tcb.sndNxt = tcb.sndUna;
-    if (tcb.rttActive && seqGe(seg.ack, tcb.rttSeq)) rtoSample(tcb.rto, ctx.now - tcb.rttStartUs, ctx.cfg);
-    tcb.rttActive = false;
+    handshakeRtt(ctx, tcb, seg.ack, tcb.tsOk ? tsOption(seg)?.ecr : undefined);
     if (tcb.synTimedOut) rtoAfterSynTimeout(tcb.rto, ctx.cfg); // RFC 6298 (5.7)
     tcb.retries = 0;
     tcb.timers[Timer.Retransmit] = -1;
@@ -127,6 +127,23 @@ function synSentArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
   sendSyn(ctx, tcb, false);
 }
 
+/** The timestamps option of a segment, if it has one. */
+function tsOption(seg: TcpSegment): { val: number; ecr: number } | undefined {
+  for (const o of seg.options) if (o.kind === 'ts') return o;
+  return undefined;
+}
+
+/** The RTT sample of the ACK of our SYN or SYN-ACK: timed (Karn) or, failing that, from the echoed timestamp (RFC 7323 §4.1). */
+function handshakeRtt(ctx: Ctx, tcb: Tcb, ack: number, tsEcr: number | undefined): void {
+  if (tcb.rttActive && seqGe(ack, tcb.rttSeq)) {
+    rtoSample(tcb.rto, ctx.now - tcb.rttStartUs, ctx.cfg);
+  } else if (tsEcr !== undefined) {
+    const rttUs = tsRttUs(tcb, tsEcr, ctx.now);
+    if (rttUs >= 0) rtoSample(tcb.rto, rttUs, ctx.cfg);
+  }
+  tcb.rttActive = false;
+}
+
 /** RFC 9293 §3.10.7.4: SEGMENT ARRIVES in SYN-RECEIVED ... TIME-WAIT. */
 function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
   const rst = (seg.flags & TCP_RST) !== 0;
@@ -137,6 +154,17 @@ function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
   let data = seg.payload;
   tcb.lastRecvUs = ctx.now;
   tcb.keepAliveProbes = 0;
+  // RFC 7323 §2.3: the window of any segment but a SYN is scaled by Snd.Wind.Shift.
+  const segWnd = syn ? seg.window : seg.window * 2 ** tcb.sndWscale;
+  const ts = tcb.tsOk ? tsOption(seg) : undefined;
+
+  // RFC 7323 §5.3 R1 (PAWS), before the acceptability test: a non-RST segment whose
+  // timestamp is older than TS.Recent is acknowledged and dropped.
+  if (ts !== undefined && !rst && pawsRejects(tcb, ts.val, ctx.now)) {
+    tcb.ackNow = true;
+    ctx.drop('paws');
+    return;
+  }
 
   if (tcb.state === 'TIME-WAIT' && !rst && fin && !syn && seqAdd(seq, data.length + 1) === tcb.rcvNxt) {
     // RFC 9293 §3.10.7.4 eighth step, TIME-WAIT: a retransmission of the remote FIN.
@@ -183,6 +211,9 @@ function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
       return;
     }
   }
+  // RFC 7323 §5.3 R3: the segment is acceptable; remember its timestamp if it is the one to echo.
+  if (ts !== undefined) updateTsRecent(tcb, seg.seq, ts.val, ctx.now);
+
   // Trim to the window: drop what precedes RCV.NXT (a SYN there included) ...
   if (seqLt(seq, tcb.rcvNxt)) {
     let skip = seqDiff(tcb.rcvNxt, seq);
@@ -264,18 +295,17 @@ function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
     }
     tcb.sndUna = seg.ack;
     if (seqLt(tcb.sndNxt, tcb.sndUna)) tcb.sndNxt = tcb.sndUna;
-    if (tcb.rttActive && seqGe(seg.ack, tcb.rttSeq)) rtoSample(tcb.rto, ctx.now - tcb.rttStartUs, ctx.cfg);
-    tcb.rttActive = false;
+    handshakeRtt(ctx, tcb, seg.ack, ts?.ecr);
     if (tcb.synTimedOut) rtoAfterSynTimeout(tcb.rto, ctx.cfg);
     tcb.retries = 0;
     tcb.timers[Timer.Retransmit] = -1;
-    updateWindow(tcb, seg.seq, seg.ack, seg.window);
+    updateWindow(tcb, seg.seq, seg.ack, segWnd);
     // close() or shutdown() in SYN-RECEIVED was queued until ESTABLISHED (RFC 9293 §3.10.4).
     tcb.state = tcb.finQueued ? 'FIN-WAIT-1' : 'ESTABLISHED';
     ctx.onEstablished(tcb);
   }
   if (tcb.state !== 'TIME-WAIT') {
-    if (!processAck(ctx, tcb, seg)) return;
+    if (!processAck(ctx, tcb, seg, segWnd, ts?.ecr)) return;
     if (tcb.state === 'FIN-WAIT-1' && finAcked(tcb)) {
       tcb.state = 'FIN-WAIT-2';
       armOrphanTimeout(ctx, tcb);

@@ -1,8 +1,8 @@
 /** Read-only views (SocketInfo, StackStats) of the stack's plain-data state. */
 import { MAX_WINDOW } from './config.js';
-import { rcvWnd } from './receiver.js';
+import { freeSpace, rcvWnd } from './receiver.js';
 import type { Tcb } from './tcb.js';
-import type { SocketId, SocketInfo, StackStats } from './types.js';
+import type { CongestionControlName, SocketId, SocketInfo, StackStats } from './types.js';
 import type { Ipv4Addr } from './wire/addr.js';
 
 export function newStats(): StackStats {
@@ -25,6 +25,10 @@ export function newStats(): StackStats {
     connectionsReset: 0,
     connectionsTimedOut: 0,
     drops: {},
+    challengeAcks: 0,
+    challengeAcksThrottled: 0,
+    fastRecoveries: 0,
+    dsacksSent: 0,
   };
 }
 
@@ -68,12 +72,19 @@ export function connectionInfo(t: Tcb): SocketInfo {
     sndNxt: t.sndNxt,
     sndWnd: t.sndWnd,
     rcvNxt: t.rcvNxt,
-    rcvWnd: t.state === 'SYN-SENT' ? Math.min(t.rcvBuf.free, MAX_WINDOW) : rcvWnd(t),
+    rcvWnd: t.state === 'SYN-SENT' ? Math.min(freeSpace(t), MAX_WINDOW) : rcvWnd(t),
     readable: t.rcvBuf.length,
     unacked: t.sndBuf.length,
     writable: t.state === 'CLOSED' || t.finQueued ? 0 : t.sndBuf.free,
     rtoMs: t.rto.rtoUs / 1000,
     srttMs: t.rto.srttUs < 0 ? undefined : t.rto.srttUs / 1000,
     mss: t.sndMss,
+    sndWscale: t.sndWscale,
+    rcvWscale: t.rcvWscale,
+    timestamps: t.tsOk,
+    sack: t.sackOk,
+    cwnd: t.cc.cwnd,
+    ssthresh: t.cc.ssthresh,
+    congestionControl: t.cc.algorithm as CongestionControlName,
   };
 }

@@ -72,3 +72,14 @@ export function generateIsn(
   const f = halfSipHash24(key.k0, key.k1, [localAddr, remoteAddr, ((localPort & 0xffff) << 16 | (remotePort & 0xffff)) >>> 0]);
   return (m + f) >>> 0;
 }
+
+/**
+ * The offset of a connection's TS clock (RFC 7323 §5.4 / §7.1: a random offset per
+ * connection keeps the clock from leaking the host's uptime). As Linux's secure_tcp_ts_off,
+ * it is a keyed hash of the address pair, so successive connections between the same hosts
+ * share one monotonic TS clock (which PAWS and TIME-WAIT reuse rely on). The constant
+ * separates this use of the key from the ISN's.
+ */
+export function timestampOffset(key: IsnKey, localAddr: Ipv4Addr, remoteAddr: Ipv4Addr): number {
+  return halfSipHash24(key.k0, key.k1, [localAddr, remoteAddr, 0x54_53_4f_46]);
+}

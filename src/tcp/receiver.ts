@@ -10,9 +10,12 @@ import type { Ctx, Tcb } from './tcb.js';
 import { Timer } from './timers.js';
 import { seqAdd, seqDiff } from './wire/seq.js';
 
-/** Free receive-buffer space that a window can offer (no window scaling: at most 65535). */
-function freeSpace(tcb: Tcb): number {
-  return Math.min(tcb.rcvBuf.free, MAX_WINDOW);
+/**
+ * Free receive-buffer space a window can offer: RCV.BUFF minus what is buffered, and no
+ * more than a window field can say (65535 scaled by Rcv.Wind.Shift, RFC 7323 §2.3).
+ */
+export function freeSpace(tcb: Tcb): number {
+  return Math.min(tcb.rcvBuf.free, MAX_WINDOW * 2 ** tcb.rcvWscale);
 }
 
 /** RFC 9293 §3.8.6.2.2 / RFC 1122 4.2.3.3: the right edge moves by at least min(Fr*RCV.BUFF, Eff.snd.MSS), Fr = 1/2. */
@@ -20,24 +23,36 @@ function swsThreshold(tcb: Tcb): number {
   return Math.max(1, Math.min(Math.floor(tcb.rcvBuf.limit / 2), tcb.sndMss));
 }
 
-/** The window currently offered: RCV.WND = right edge - RCV.NXT. */
+/**
+ * The window currently offered: RCV.WND = right edge - RCV.NXT, the right edge being the
+ * furthest one any segment we sent announced (RFC 7323 §2.4 rule 2: segments in window for
+ * any ACK sent are honoured).
+ */
 export function rcvWnd(tcb: Tcb): number {
   return Math.max(0, seqDiff(tcb.rcvAdv, tcb.rcvNxt));
 }
 
 /**
- * The window to put in an outgoing segment. Receiver SWS avoidance (RFC 9293 §3.8.6.2.2):
+ * The window field of an outgoing segment. Receiver SWS avoidance (RFC 9293 §3.8.6.2.2):
  * the right edge RCV.NXT + RCV.WND only advances once the space freed is significant, and
- * never moves left (RFC 9293 §3.8.6: shrinking the window is strongly discouraged).
+ * never moves left (RFC 9293 §3.8.6: shrinking the window is strongly discouraged). With
+ * window scaling (RFC 7323 §2.3) the field is RCV.WND >> Rcv.Wind.Shift, rounded down: a
+ * window always fits the buffer, and when RCV.NXT has moved by less than the scale unit
+ * since the edge was set, the edge the peer sees retreats by less than one unit, the
+ * choice RFC 7323 §2.4 allows (Linux rounds up instead, beyond the buffer); data up to the
+ * old edge is still accepted (rcvAdv keeps it). A SYN or SYN-ACK window is never scaled
+ * (RFC 7323 §2.2).
  */
-export function advertiseWindow(tcb: Tcb): number {
+export function advertiseWindow(tcb: Tcb, syn = false): number {
+  if (syn || tcb.state === 'SYN-SENT') return Math.min(freeSpace(tcb), MAX_WINDOW);
+  const shift = tcb.rcvWscale;
   const free = freeSpace(tcb);
-  if (tcb.state === 'SYN-SENT') return free; // no RCV.NXT yet: the SYN offers the buffer
   const cur = rcvWnd(tcb);
   if (free > cur && (cur === 0 ? free >= swsThreshold(tcb) : free - cur >= swsThreshold(tcb))) {
-    tcb.rcvAdv = seqAdd(tcb.rcvNxt, free);
+    const wnd = shift === 0 ? free : Math.floor(free / 2 ** shift) * 2 ** shift;
+    if (wnd > cur) tcb.rcvAdv = seqAdd(tcb.rcvNxt, wnd);
   }
-  return rcvWnd(tcb);
+  return Math.min(Math.floor(rcvWnd(tcb) / 2 ** shift), MAX_WINDOW);
 }
 
 /** Start the receive side at the peer's SYN (RFC 9293 §3.10.7.2 / §3.10.7.3). */

@@ -9,21 +9,25 @@
  * only calls output() after every input.
  */
 import { congestionControl } from './congestion.js';
-import { synOptions } from './options.js';
+import { segmentOptions, synOptions } from './options.js';
 import { advertiseWindow } from './receiver.js';
 import { rtoBackoff, rtoReset, rtoSample } from './rto.js';
 import { canSendData, finSeq, type Ctx, type Tcb } from './tcb.js';
+import { tsRttUs } from './timestamps.js';
 import { Timer } from './timers.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption, type TcpSegment } from './wire/tcp.js';
 
 /**
  * Emit one segment from the TCB. Every segment but a bare RST carries ACK = RCV.NXT and
- * the window; sending an ACK satisfies any pending (delayed) ACK.
+ * the window; sending an ACK satisfies any pending (delayed) ACK. A SYN carries the
+ * options given; any other segment the timestamps (and SACK blocks) in force.
  */
 export function transmit(ctx: Ctx, tcb: Tcb, seq: number, flags: number, payload?: Uint8Array, options?: TcpOption[]): void {
   const hasAck = (flags & TCP_ACK) !== 0;
-  const window = flags & TCP_RST ? 0 : advertiseWindow(tcb);
+  const syn = (flags & TCP_SYN) !== 0;
+  const window = flags & TCP_RST ? 0 : advertiseWindow(tcb, syn);
+  const opts = options ?? (syn ? undefined : segmentOptions(tcb, ctx.now, []));
   ctx.transmit(tcb, {
     srcPort: tcb.localPort,
     dstPort: tcb.remotePort,
@@ -31,10 +35,11 @@ export function transmit(ctx: Ctx, tcb: Tcb, seq: number, flags: number, payload
     ack: hasAck ? tcb.rcvNxt : 0,
     flags,
     window,
-    ...(options !== undefined ? { options } : {}),
+    ...(opts !== undefined ? { options: opts } : {}),
     ...(payload !== undefined && payload.length > 0 ? { payload } : {}),
   });
   if (hasAck) {
+    tcb.lastAckSent = tcb.rcvNxt; // RFC 7323 §4.3 Last.ACK.sent
     tcb.timers[Timer.DelayedAck] = -1;
     tcb.pendingAckBytes = 0;
     tcb.ackNow = false;
@@ -64,7 +69,7 @@ function startRetransmitTimer(ctx: Ctx, tcb: Tcb): void {
 export function sendSyn(ctx: Ctx, tcb: Tcb, countRetransmit = true): void {
   const first = tcb.sndMax === tcb.iss;
   const flags = tcb.state === 'SYN-RECEIVED' ? TCP_SYN | TCP_ACK : TCP_SYN;
-  transmit(ctx, tcb, tcb.iss, flags, undefined, synOptions(tcb, ctx.cfg));
+  transmit(ctx, tcb, tcb.iss, flags, undefined, synOptions(tcb, ctx.cfg, ctx.now));
   if (first) {
     tcb.sndNxt = tcb.sndMax = seqAdd(tcb.iss, 1);
     tcb.rttActive = true;
@@ -183,10 +188,12 @@ function retransmitFirst(ctx: Ctx, tcb: Tcb): void {
 /**
  * RFC 9293 §3.10.7.4 fifth step, ACK processing for the synchronized states (after the
  * SYN-RECEIVED transition): update SND.UNA and the retransmission queue, RTT, congestion
- * window and send window. Returns false when the segment must be dropped (ACK of
- * something not yet sent, or too old per RFC 5961 §5), an ACK having been scheduled.
+ * window and send window. `segWnd` is the segment's window already scaled (RFC 7323 §2.3)
+ * and `tsEcr` its TSecr when timestamps are in force. Returns false when the segment must
+ * be dropped (ACK of something not yet sent, or too old per RFC 5961 §5), an ACK having
+ * been scheduled.
  */
-export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment): boolean {
+export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, tsEcr: number | undefined): boolean {
   const ack = seg.ack;
   if (seqGt(ack, tcb.sndMax) || seqLt(ack, seqAdd(tcb.sndUna, -Math.max(tcb.maxSndWnd, 1)))) {
     // RFC 9293 §3.10.7.4: SEG.ACK > SND.NXT, or outside (SND.UNA - MAX.SND.WND) =< SEG.ACK
@@ -210,12 +217,18 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment): boolean {
     if (seqLt(tcb.sndNxt, ack)) tcb.sndNxt = ack;
     tcb.retries = 0;
     tcb.persistBackoff = 0;
+    let rttUs = -1;
     if (tcb.rttActive && seqGe(ack, tcb.rttSeq)) {
-      rtoSample(tcb.rto, ctx.now - tcb.rttStartUs, ctx.cfg);
+      rttUs = ctx.now - tcb.rttStartUs;
       tcb.rttActive = false;
-    } else {
-      rtoReset(tcb.rto, ctx.cfg); // new data acknowledged: drop any backoff (as Linux)
+    } else if (tsEcr !== undefined) {
+      // RFC 7323 §4.1 RTTM: every ACK of new data measures the RTT from the timestamp it
+      // echoes, retransmissions included (§4.3 makes the echo the right one); as Linux, the
+      // finer per-segment timing is preferred when it completes.
+      rttUs = tsRttUs(tcb, tsEcr, ctx.now);
     }
+    if (rttUs >= 0) rtoSample(tcb.rto, rttUs, ctx.cfg);
+    else rtoReset(tcb.rto, ctx.cfg); // new data acknowledged: drop any backoff (as Linux)
     // RFC 6298 (5.2) stop the timer when all is acknowledged, (5.3) else restart it.
     tcb.timers[Timer.Retransmit] = tcb.sndUna === tcb.sndMax ? -1 : ctx.now + tcb.rto.rtoUs;
     tcb.dupAcks = 0;
@@ -229,7 +242,7 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment): boolean {
     ack === tcb.sndUna &&
     seg.payload.length === 0 &&
     (seg.flags & (TCP_SYN | TCP_FIN)) === 0 &&
-    seg.window === tcb.sndWnd &&
+    segWnd === tcb.sndWnd &&
     tcb.sndMax !== tcb.sndUna
   ) {
     // RFC 5681 §2: a duplicate ACK.
@@ -240,7 +253,7 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment): boolean {
   // RFC 9293 §3.10.7.4: if SND.UNA =< SEG.ACK =< SND.NXT, update the send window when
   // the segment is not older than the one that last updated it.
   if (seqLe(oldUna, ack) && (seqLt(tcb.sndWl1, seg.seq) || (tcb.sndWl1 === seg.seq && seqLe(tcb.sndWl2, ack)))) {
-    updateWindow(tcb, seg.seq, ack, seg.window);
+    updateWindow(tcb, seg.seq, ack, segWnd);
   }
   return true;
 }

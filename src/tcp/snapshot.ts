@@ -17,7 +17,8 @@ import type { StackState } from './stack.js';
 import { StackError } from './types.js';
 import { crc32 } from './wire/crc32.js';
 
-export const SNAPSHOT_VERSION = 1;
+/** 2: RFC 7323 / RFC 2018 option state, SACK scoreboard, loss recovery and CUBIC state in the TCB. */
+export const SNAPSHOT_VERSION = 2;
 const MAGIC = 'FTCPSNAP';
 const HEADER_BYTES = 20;
 

@@ -28,7 +28,7 @@
 import { closeTcb, onTimers, segmentArrives, setKeepAlive, userAbort, userClose, userRead, userShutdown } from './connection.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import { connectionInfo, listenerInfo, newStats } from './info.js';
-import { generateIsn, type IsnKey } from './isn.js';
+import { generateIsn, timestampOffset, type IsnKey } from './isn.js';
 import { negotiate } from './options.js';
 import { prngBelow, prngNextU32, prngSeed, type PrngState } from './prng.js';
 import { receiveSyn } from './receiver.js';
@@ -335,6 +335,7 @@ export class Stack {
       visible: true,
       iss,
       nowUs: now,
+      tsOffset: timestampOffset(this.st.isnKey, la, ra),
     });
     this.st.conns.set(id, tcb);
     this.tuples.set(tupleKey(la, lp, ra, opts.remotePort), id);
@@ -679,11 +680,12 @@ export class Stack {
       visible: false,
       iss,
       nowUs: ctx.now,
+      tsOffset: timestampOffset(this.st.isnKey, local, remote),
     });
     // RCV.NXT = SEG.SEQ + 1, IRS = SEG.SEQ; options; then <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
     // Text on the SYN is not acknowledged (the peer sends it again once synchronized).
     receiveSyn(tcb, seg.seq);
-    negotiate(tcb, seg.options, this.cfg);
+    negotiate(tcb, seg.options, this.cfg, ctx.now);
     this.st.conns.set(id, tcb);
     this.tuples.set(tupleKey(local, seg.dstPort, remote, seg.srcPort), id);
     l.synQueue.push(id);

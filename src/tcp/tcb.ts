@@ -70,10 +70,30 @@ export interface Tcb {
   /** write() could not take everything: emit 'writable' when space frees up. */
   wantWritable: boolean;
 
+  // ---- Options in force (options.ts): RFC 7323 window scale and timestamps, RFC 2018 SACK.
+  /** Both SYNs carried a window scale option. */
+  wscaleOk: boolean;
+  /** Snd.Wind.Shift: shift applied to the windows the peer sends (0 without scaling). */
+  sndWscale: number;
+  /** Rcv.Wind.Shift: shift applied to the windows we send (0 without scaling). */
+  rcvWscale: number;
+  /** Both SYNs carried timestamps. */
+  tsOk: boolean;
+  /** Our TS clock's offset for this connection, ms (isn.ts timestampOffset). */
+  tsOffset: number;
+  /** TS.Recent (RFC 7323 §4.3): the timestamp to echo. */
+  tsRecent: number;
+  /** When TS.Recent was last set, µs (RFC 7323 §5.5, the 24-day rule). */
+  tsRecentUs: number;
+  /** Last.ACK.sent (RFC 7323 §4.3): the ACK field of the last segment we sent. */
+  lastAckSent: number;
+  /** Both SYNs carried SACK-permitted. */
+  sackOk: boolean;
+
   // ---- Receive sequence variables and buffers (receiver.ts).
   irs: number;
   rcvNxt: number;
-  /** Right edge of the window last advertised, RCV.NXT + RCV.WND (never moves left). */
+  /** Furthest right edge of the windows advertised, RCV.NXT + RCV.WND (never moves left). */
   rcvAdv: number;
   rcvBuf: ByteRing;
   ooo: Reassembly;
@@ -134,6 +154,8 @@ export interface TcbInit {
   visible: boolean;
   iss: number;
   nowUs: number;
+  /** Offset of the connection's TS clock (isn.ts timestampOffset). */
+  tsOffset: number;
 }
 
 export function ourMss(cfg: ResolvedConfig): number {
@@ -177,6 +199,15 @@ export function createTcb(cfg: ResolvedConfig, init: TcbInit): Tcb {
     dupAcks: 0,
     cc: congestionControl(DEFAULT_CC).init(mss, init.iss),
     wantWritable: false,
+    wscaleOk: false,
+    sndWscale: 0,
+    rcvWscale: 0,
+    tsOk: false,
+    tsOffset: init.tsOffset >>> 0,
+    tsRecent: 0,
+    tsRecentUs: init.nowUs,
+    lastAckSent: 0,
+    sackOk: false,
     irs: 0,
     rcvNxt: 0,
     rcvAdv: 0,

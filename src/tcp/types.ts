@@ -34,9 +34,9 @@ export interface StackConfig {
   mtu?: number;
   /** Maximum segment lifetime; TIME-WAIT lasts 2*MSL. Default 30_000 ms (TIME-WAIT 60 s, as Linux). */
   mslMs?: number;
-  /** Send buffer per connection. Default 262_144 bytes. */
+  /** Send buffer per connection (bounds what can be in flight). Default 1_048_576 bytes (docs/decisions.md). */
   sendBufferBytes?: number;
-  /** Receive buffer per connection (bounds the window we offer). Default 65_535 bytes. */
+  /** Receive buffer per connection (bounds the window we offer). Default 1_048_576 bytes (docs/decisions.md). */
   recvBufferBytes?: number;
   /** Out-of-order bytes held per connection for reassembly. Default = recvBufferBytes. */
   reassemblyLimitBytes?: number;
@@ -62,7 +62,24 @@ export interface StackConfig {
   keepAliveProbes?: number;
   /** IP TTL of emitted packets. Default 64. */
   ttl?: number;
+  /** RFC 7323 §2: offer window scaling on our SYNs. Default true. */
+  windowScaling?: boolean;
+  /** RFC 7323 §2.2: the shift count we announce (0-14). Default 8. */
+  windowScale?: number;
+  /** RFC 7323 §3: offer timestamps (RTTM, PAWS). Default true. */
+  timestamps?: boolean;
+  /** RFC 2018: offer SACK (and use RFC 6675 loss recovery when the peer agrees). Default true. */
+  sack?: boolean;
+  /** RFC 2883: report duplicate segments with D-SACK when SACK is on. Default true. */
+  dsack?: boolean;
+  /** Congestion control of new connections. Default 'cubic' (RFC 9438), as Linux. */
+  congestionControl?: CongestionControlName;
+  /** RFC 5961 §7: challenge ACKs per second per stack (Linux tcp_challenge_ack_limit); 0 = no limit. Default 1000. */
+  challengeAckLimit?: number;
 }
+
+/** Congestion control algorithms (src/tcp/cc/). */
+export type CongestionControlName = 'newreno' | 'cubic';
 
 export interface ListenOptions {
   port: number;
@@ -139,6 +156,7 @@ export type DropReason =
   | 'rst-ignored' // RST that failed validation
   | 'syn-ignored'
   | 'no-ack-flag'
+  | 'paws' // RFC 7323 §5.3 R1: timestamp older than TS.Recent (an ACK is sent)
   | 'other';
 
 export interface StackStats {
@@ -160,6 +178,14 @@ export interface StackStats {
   connectionsReset: number;
   connectionsTimedOut: number;
   drops: Partial<Record<DropReason, number>>;
+  /** RFC 5961 challenge ACKs sent (in-window RST, SYN when synchronized, ACK out of range). */
+  challengeAcks?: number;
+  /** RFC 5961 §7: challenge ACKs not sent because the per-second limit was reached. */
+  challengeAcksThrottled?: number;
+  /** Loss recovery episodes entered on duplicate ACKs or SACK (RFC 5681 §3.2 / RFC 6675 §5). */
+  fastRecoveries?: number;
+  /** D-SACK blocks sent (RFC 2883). */
+  dsacksSent?: number;
 }
 
 /** A read-only view of one socket, for tests, tools and the replication layer. */
@@ -187,6 +213,15 @@ export interface SocketInfo {
   rtoMs: number;
   srttMs: number | undefined;
   mss: number; // effective send MSS
+  /** Negotiated options (RFC 7323, RFC 2018); absent for listeners. */
+  sndWscale?: number;
+  rcvWscale?: number;
+  timestamps?: boolean;
+  sack?: boolean;
+  /** Congestion window and slow-start threshold, bytes. */
+  cwnd?: number;
+  ssthresh?: number;
+  congestionControl?: CongestionControlName;
 }
 
 /**

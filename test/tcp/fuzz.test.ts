@@ -51,7 +51,10 @@ function checkInvariants(s: Stack): void {
     if (i.kind === 'listener') continue;
     expect(seqDiff(i.sndNxt, i.sndUna)).toBeGreaterThanOrEqual(0);
     expect(i.rcvWnd).toBeGreaterThanOrEqual(0);
-    expect(i.rcvWnd).toBeLessThanOrEqual(65535);
+    // RFC 7323 §2.3: a window field scaled by our shift; and never more than the buffer can
+    // take (RCV.BUFF, default 1 MiB).
+    expect(i.rcvWnd).toBeLessThanOrEqual(65535 * 2 ** (i.rcvWscale ?? 0));
+    expect(i.rcvWnd + i.readable).toBeLessThanOrEqual(1_048_576);
     expect(i.readable).toBeGreaterThanOrEqual(0);
   }
   const t = s.pollTimeout();

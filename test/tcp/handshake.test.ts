@@ -49,8 +49,10 @@ describe('opening', () => {
     p.flush();
     expect(p.events.b).toContainEqual({ type: 'connected', socket: sb });
     expect(state(p, 'b', sb)).toBe('ESTABLISHED');
-    expect(p.a.info(ca).mss).toBe(1460);
-    expect(p.b.info(sb).mss).toBe(1460);
+    // Timestamps are on by default: 12 bytes of every segment go to <nop,nop,TS> (RFC 6691 §3).
+    expect(p.a.info(ca).mss).toBe(1448);
+    expect(p.b.info(sb).mss).toBe(1448);
+    expect(p.a.info(ca).timestamps).toBe(true);
     expect(p.a.stats().connectionsOpened).toBe(1);
     expect(p.b.stats().connectionsPassive).toBe(1);
   });
@@ -273,7 +275,7 @@ describe('RST received in each state', () => {
     const { p, ca } = established();
     const i = p.a.info(ca);
     const since = p.wire.length;
-    p.deliver('a', p.craftFor('a', ca, { seq: i.rcvNxt + 200_000, flags: TCP_RST }));
+    p.deliver('a', p.craftFor('a', ca, { seq: i.rcvNxt + 2_000_000, flags: TCP_RST }));
     expect(state(p, 'a', ca)).toBe('ESTABLISHED');
     expect(p.sentBy('a', since)).toHaveLength(0);
     expect(p.a.stats().drops['rst-ignored']).toBe(1);

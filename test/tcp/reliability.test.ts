@@ -27,14 +27,17 @@ describe('retransmission timeout (RFC 6298)', () => {
     const sent = dataFrom(p.sentBy('a', since));
     expect(sent).toHaveLength(2);
     expect(sent[1]!.time - sent[0]!.time).toBe(rtoUs);
-    expect(sent[1]!.seg).toEqual(sent[0]!.seg);
+    // The same segment but for its timestamp (RFC 7323: TSval is the time of sending).
+    const tsless = (w: Wire): unknown => ({ ...w.seg, options: w.seg.options.filter((o) => o.kind !== 'ts') });
+    expect(tsless(sent[1]!)).toEqual(tsless(sent[0]!));
     expect(sameBytes(readAll(p.b, p.now, sb), bytes(1000, 5))).toBe(true);
     expect(p.a.stats().retransmits).toBe(1);
     expect(p.a.stats().timeouts).toBe(1);
   });
 
-  it("Karn's rule: the ACK of a retransmitted segment gives no RTT sample", () => {
-    const { p, ca } = established();
+  it("Karn's rule: the ACK of a retransmitted segment gives no RTT sample (without timestamps)", () => {
+    // With timestamps the echoed TSval gives a valid sample instead (RFC 7323 §4.1; timestamps.test.ts).
+    const { p, ca } = established({ a: { timestamps: false } });
     const before = p.a.info(ca);
     expect(before.srttMs).toBe(20);
     p.latencyUs = 50 * MS; // any sample now would move SRTT away from 20 ms
@@ -109,7 +112,7 @@ describe('retransmission timeout (RFC 6298)', () => {
 
 describe('flow control', () => {
   it('zero window: persist probes with backoff, then the window reopens and the data flows', () => {
-    const { p, ca, sb } = established({ b: { recvBufferBytes: 4096 } });
+    const { p, ca, sb } = established({ b: { recvBufferBytes: 4096, windowScaling: false } });
     const payload = bytes(20_000, 9);
     expect(p.a.write(p.now, ca, payload)).toBe(20_000);
     p.runFor(1 * SEC);
@@ -140,7 +143,7 @@ describe('flow control', () => {
   });
 
   it('a window update is sent when the application opens the window significantly', () => {
-    const { p, ca, sb } = established({ b: { recvBufferBytes: 8192 } });
+    const { p, ca, sb } = established({ b: { recvBufferBytes: 8192, windowScaling: false } });
     p.a.write(p.now, ca, bytes(8192));
     p.runFor(300 * MS);
     expect(p.b.info(sb).rcvWnd).toBe(0);
@@ -184,15 +187,16 @@ describe('flow control', () => {
   it('sends full-sized segments at once even with Nagle on', () => {
     const { p, ca } = established();
     const since = p.wire.length;
-    p.a.write(p.now, ca, bytes(3 * 1460 + 10));
+    p.a.write(p.now, ca, bytes(3 * 1448 + 10));
     p.flush();
-    expect(dataFrom(p.sentBy('a', since)).map((w) => w.seg.payload.length)).toEqual([1460, 1460, 1460]);
+    // 1460 - 12 bytes of timestamps option (RFC 6691 §3).
+    expect(dataFrom(p.sentBy('a', since)).map((w) => w.seg.payload.length)).toEqual([1448, 1448, 1448]);
   });
 });
 
 describe('zero window and FIN', () => {
   it('a FIN is accepted into a zero window, so the sender does not time out', () => {
-    const { p, ca, sb } = established({ b: { recvBufferBytes: 3000 } });
+    const { p, ca, sb } = established({ b: { recvBufferBytes: 3000, windowScaling: false } });
     p.a.write(p.now, ca, bytes(3000));
     p.runFor(1 * SEC);
     expect(p.b.info(sb).rcvWnd).toBe(0);
@@ -259,7 +263,7 @@ describe('acknowledgments', () => {
   it('ACKs at once every second full-sized segment', () => {
     const { p, ca } = established();
     const since = p.wire.length;
-    p.a.write(p.now, ca, bytes(2 * 1460));
+    p.a.write(p.now, ca, bytes(2 * p.a.info(ca).mss));
     p.settle();
     const segs = dataFrom(p.sentBy('a', since));
     const acks = p.sentBy('b', since);

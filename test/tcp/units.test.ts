@@ -218,9 +218,9 @@ describe('config', () => {
     expect(c).toMatchObject({
       mtu: 1500,
       mslMs: 30_000,
-      sendBufferBytes: 262_144,
-      recvBufferBytes: 65_535,
-      reassemblyLimitBytes: 65_535,
+      sendBufferBytes: 1_048_576,
+      recvBufferBytes: 1_048_576,
+      reassemblyLimitBytes: 1_048_576,
       listenBacklog: 128,
       maxConnections: 10_000,
       rtoInitialMs: 1000,
@@ -230,6 +230,13 @@ describe('config', () => {
       synRetries: 6,
       delayedAckMs: 40,
       ttl: 64,
+      windowScaling: true,
+      windowScale: 8,
+      timestamps: true,
+      sack: true,
+      dsack: true,
+      congestionControl: 'cubic',
+      challengeAckLimit: 1000,
     });
   });
 });
