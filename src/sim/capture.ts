@@ -48,7 +48,7 @@ export function attachCapture(network: Network, name: string, address: Ipv4Addr,
   return vantage;
 }
 
-function sendComment(fate: SendFate): string | undefined {
+export function sendComment(fate: SendFate): string | undefined {
   switch (fate.dropped) {
     case 'lost':
       return 'sim: lost in flight';

@@ -1,0 +1,174 @@
+/**
+ * `ftcp demo failover`: the scripted failover demo (DESIGN.md, "Who uses it", 3).
+ *
+ *   ftcp demo failover --sim --seed S [--app A] [--connections N] [--json]
+ *                      [--capture-dir D] [--unsafe-no-output-rule]
+ *
+ * Runs one cluster in the simulator (src/sim/cluster.ts): clients load the service, the
+ * primary is killed at a seeded moment, the backup takes over; prints a short timeline and
+ * what the clients saw, writes the five captures. With --json the last line of stdout is
+ * the report (issue 4): ok, seed, app, connections, streams, resets, failover, reemitted,
+ * client, splitBrain, captures.
+ */
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { APP_NAMES, type AppName } from '../proxy/app.js';
+import { CLUSTER_CAPTURES, type ClusterCaptureName } from '../sim/cluster-capture.js';
+import { runCluster, type ClusterResult } from '../sim/cluster.js';
+import { EXIT, UsageError, type CliIo } from './io.js';
+import { parseSeed } from './validate.js';
+
+interface FailoverFlags {
+  sim?: boolean;
+  seed?: string;
+  app: string;
+  connections: string;
+  json?: boolean;
+  captureDir: string;
+  unsafeNoOutputRule?: boolean;
+}
+
+export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
+  const demo = program.command('demo').description('scripted demonstrations of failover').showHelpAfterError();
+  demo
+    .command('failover')
+    .description(
+      'clients load a replicated service (primary 192.0.2.11, backup 192.0.2.12, service address 192.0.2.10);\n' +
+        'the primary is killed at a seeded moment and the backup takes over; prints the timeline and what the\n' +
+        'clients saw, and writes pcapng captures of the client side, both replicas, the shadow and the log channel',
+    )
+    .option('--sim', 'run in the deterministic simulator (the only mode so far)')
+    .option('--seed <s>', 'run seed, 0..4294967295: fixes every random choice (default: from the wall clock, printed)')
+    .option('--app <name>', `the built-in app behind the service: ${APP_NAMES.join(', ')}`, 'counter')
+    .option('--connections <n>', 'client connections, 1..1000', '3')
+    .option('--json', 'print the report as one JSON object on the last line of stdout')
+    .option('--capture-dir <dir>', 'write the captures to <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng', 'captures')
+    .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (and cut the log\nchannel just before the kill), to see what the output rule prevents')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok; 1 a stream was wrong, split brain or a replication fault; 2 bad usage;\n' +
+        '3 a stream stalled or nobody went live; 4 a connection was reset; 5 the code threw.\n\n' +
+        'Example:\n  ftcp demo failover --sim --seed 7 --app kv --connections 4 --json',
+    )
+    .action((flags: FailoverFlags) => {
+      setExitCode(demoFailover(flags, io));
+    });
+}
+
+function parseApp(text: string): AppName {
+  if (!(APP_NAMES as readonly string[]).includes(text)) throw new UsageError(`--app must be one of ${APP_NAMES.join(', ')}, got ${text}`);
+  return text as AppName;
+}
+
+function parseConnections(text: string): number {
+  const t = text.trim();
+  const n = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (!(Number.isSafeInteger(n) && n >= 1 && n <= 1000)) throw new UsageError(`--connections must be an integer from 1 to 1000, got ${text}`);
+  return n;
+}
+
+/** Runs `demo failover` and returns the exit code. */
+export function demoFailover(flags: FailoverFlags, io: CliIo): number {
+  if (flags.sim !== true) {
+    throw new UsageError('demo failover needs --sim: only the simulated cluster exists so far (real processes come with the UDP drivers)');
+  }
+  const seedFromClock = flags.seed === undefined;
+  const seed = flags.seed === undefined ? Math.floor(io.nowMs()) % 0x1_0000_0000 : parseSeed('--seed', flags.seed);
+  const app = parseApp(flags.app);
+  const connections = parseConnections(flags.connections);
+  const unsafe = flags.unsafeNoOutputRule === true;
+  if (flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty');
+
+  const dir = join(flags.captureDir, `failover-${app}-seed${seed}${unsafe ? '-unsafe' : ''}`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new UsageError(`--capture-dir: cannot create ${dir}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const paths = {} as Record<ClusterCaptureName, string>;
+  const fds: number[] = [];
+  let result: ClusterResult;
+  try {
+    result = runCluster({
+      seed,
+      app,
+      connections,
+      unsafeNoOutputRule: unsafe,
+      capture: (name) => {
+        const path = join(dir, `${name}.pcapng`);
+        const fd = openSync(path, 'w');
+        fds.push(fd);
+        paths[name] = path;
+        // One synchronous write per complete block: an interrupted run leaves readable files.
+        return (block) => void writeSync(fd, block);
+      },
+    });
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+
+  io.stdout(humanReport(result, seedFromClock, paths));
+  if (flags.json === true) io.stdout(`${JSON.stringify(jsonReport(result, paths))}\n`);
+  if (result.ok) return EXIT.ok;
+  return EXIT[result.failure?.kind ?? 'correctness'];
+}
+
+/** The report of issue 4 (and a little more). */
+export function jsonReport(r: ClusterResult, captures: Record<ClusterCaptureName, string>): object {
+  const f = r.failover;
+  return {
+    ok: r.ok,
+    seed: r.seed,
+    app: r.app,
+    connections: r.connections,
+    unsafe: r.unsafe,
+    streams: r.streams,
+    resets: r.resets,
+    failover: {
+      detectedMs: f?.detectedMs ?? null,
+      liveMs: f?.liveMs ?? null,
+      clientResumedMs: f?.clientResumedMs ?? null,
+      killedAtMs: f === null ? null : f.killUs / 1000,
+      by: f?.by ?? null,
+      epoch: f?.epoch ?? null,
+    },
+    reemitted: r.reemitted,
+    client: { duplicateSegmentsDropped: r.client.duplicateSegmentsDropped },
+    splitBrain: r.splitBrain,
+    ...(r.counterAnswers !== undefined ? { counter: r.counterAnswers } : {}),
+    problems: r.problems,
+    captures: Object.fromEntries(CLUSTER_CAPTURES.map((n) => [n, captures[n] ?? null])),
+    command: r.command,
+  };
+}
+
+const ms = (us: number) => `${(us / 1000).toFixed(3)} ms`;
+const pct = (p: number) => `${(p * 100).toFixed(1)}%`;
+
+function humanReport(r: ClusterResult, seedFromClock: boolean, captures: Record<ClusterCaptureName, string>): string {
+  const lines: string[] = [];
+  const p = r.plan;
+  lines.push(`demo failover (simulated): app ${r.app}, ${r.connections} connection(s), seed ${r.seed}${seedFromClock ? ' (from the wall clock)' : ''}${r.unsafe ? ', UNSAFE: no output rule' : ''}`);
+  lines.push(`  reproduce: ${r.command}`);
+  const partition = p.logPartition === undefined ? 'no log partition' : `log channel cut ${ms(p.logPartition.fromUs)}..${ms(p.logPartition.toUs)}`;
+  lines.push(
+    `  faults: client links ${ms(p.clientLink.delayUs)} one way, loss ${pct(p.clientLink.loss)}, dup ${pct(p.clientLink.duplicate)}, ` +
+      `reorder ${pct(p.clientLink.reorder)}; log channel ${ms(p.logDelayUs)}; arbiter ${ms(p.arbiterDelayUs)}; ${partition}`,
+  );
+  lines.push('timeline (virtual time):');
+  for (const t of r.timeline) lines.push(`  ${ms(t.timeUs).padStart(12)}  ${t.text}`);
+  const f = r.failover;
+  const after = (v: number | null | undefined) => (v === null || v === undefined ? 'never' : `${v} ms`);
+  lines.push(`result: ${r.ok ? 'ok' : 'FAILED'}`);
+  lines.push(`  streams: ${r.streams.intact} intact, ${r.streams.broken} broken; resets: ${r.resets}; split brain: ${r.splitBrain} epoch(s)`);
+  if (f !== null) {
+    lines.push(`  after the kill: detected ${after(f.detectedMs)}, live ${after(f.liveMs)}, client resumed ${after(f.clientResumedMs)}`);
+  }
+  lines.push(`  re-emitted ${r.reemitted.segments} segment(s), ${r.reemitted.identicalToPrimary} byte-identical to the primary's; the client dropped ${r.client.duplicateSegmentsDropped} duplicate segment(s)`);
+  if (r.counterAnswers !== undefined) lines.push(`  counter: ${r.counterAnswers.count} answers, ${r.counterAnswers.consecutive ? 'exactly 1..n' : 'NOT consecutive'}`);
+  for (const problem of r.problems.slice(0, 10)) lines.push(`  problem: ${problem.split('\n')[0]}`);
+  if (r.problems.length > 10) lines.push(`  ... and ${r.problems.length - 10} more`);
+  lines.push(`  captures: ${CLUSTER_CAPTURES.map((n) => captures[n]).join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}

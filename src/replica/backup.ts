@@ -1,0 +1,305 @@
+/**
+ * The backup role (DESIGN.md, "The replicated state machine", "Backup", "Going live",
+ * "Joining").
+ *
+ * Takes entries strictly in index order (CRC checked by the codec; a gap or a bad frame
+ * asks for a resend), applies each, checks its state against the one the primary
+ * recorded in the entry, acknowledges it, and keeps its outputs O(i) in a shadow queue
+ * until the primary reports r >= i. It runs no timers of its own and sends nothing to
+ * clients. It answers every frame, heartbeats included.
+ *
+ * When the primary has been silent for D, it asks the arbiter for the test-and-set of the
+ * current epoch. Won: go live (the caller turns it into a lone primary, see goLive()).
+ * Lost: the primary is alive and in charge; the backup stops.
+ *
+ * A joining backup starts without state: it sends `join` to the primary until it has
+ * received the whole snapshot at index k, restores it, and continues from k + 1.
+ */
+import type { ArbiterResponse } from './arbiter.js';
+import { decodeAppendEntries, encodeChannel, type ChannelMessage } from './channel.js';
+import type { LogEntry } from './log.js';
+import { ArbiterAsk, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
+import { Rsm, RsmError } from './rsm.js';
+
+/** Entries received beyond a gap are kept (up to this many) until the gap is filled. */
+const MAX_PENDING_ENTRIES = 8192;
+
+interface Shadowed {
+  index: number;
+  packets: Uint8Array[];
+}
+
+export interface BackupCounters {
+  applied: number;
+  acks: number;
+  resendRequests: number;
+  duplicates: number;
+  badFrames: number;
+  shadowed: number;
+}
+
+/** What a backup hands over when it has won: the RSM and what to re-emit. */
+export interface GoLive {
+  rsm: Rsm;
+  /** The epoch whose test-and-set was won; the new primary runs in epoch + 1. */
+  wonEpoch: number;
+  /** The highest index the primary reported released. */
+  r: number;
+  /** Shadowed outputs of entries above r, in order: their delivery is uncertain. */
+  reemit: Shadowed[];
+}
+
+export class BackupRole {
+  epoch: number;
+  readonly counters: BackupCounters = { applied: 0, acks: 0, resendRequests: 0, duplicates: 0, badFrames: 0, shadowed: 0 };
+  /** 'following' normally; 'joining' until the snapshot is restored; terminal states after. */
+  state: 'joining' | 'following' | 'won' | 'stopped' | 'failed' = 'following';
+  private rsmRef: Rsm | undefined;
+  private rKnown: number;
+  private readonly pending = new Map<number, LogEntry>();
+  private shadow: Shadowed[] = [];
+  private lastHeardUs: number;
+  private lastResend = { from: -1, atUs: -Infinity };
+  private lastJoinUs: number;
+  private asking: ArbiterAsk | undefined;
+  readonly peer: string;
+  private readonly nextRequestId: () => number;
+  private assembly: { index: number; epoch: number; total: number; chunks: Map<number, Uint8Array>; bytes: number } | undefined;
+
+  constructor(
+    rsm: Rsm | undefined,
+    private readonly opts: ReplicaOptions,
+    private readonly times: ResolvedTimes,
+    private readonly out: Outbox,
+    init: { epoch: number; peer: string; nowUs: number; nextRequestId: () => number },
+  ) {
+    this.rsmRef = rsm;
+    this.epoch = init.epoch;
+    this.peer = init.peer;
+    this.rKnown = rsm?.index ?? 0;
+    this.lastHeardUs = init.nowUs;
+    this.lastJoinUs = init.nowUs;
+    this.nextRequestId = init.nextRequestId;
+    if (rsm === undefined) {
+      this.state = 'joining';
+      this.send({ type: 'join', epoch: 0, name: opts.name });
+    }
+  }
+
+  get rsm(): Rsm | undefined {
+    return this.rsmRef;
+  }
+
+  /** Next index expected. */
+  get nextIndex(): number {
+    return (this.rsmRef?.index ?? 0) + 1;
+  }
+
+  get r(): number {
+    return this.rKnown;
+  }
+
+  get shadowPackets(): number {
+    return this.shadow.reduce((n, s) => n + s.packets.length, 0);
+  }
+
+  get askingArbiter(): boolean {
+    return this.asking !== undefined;
+  }
+
+  handleChannel(nowUs: number, m: ChannelMessage): void {
+    if (this.state === 'stopped' || this.state === 'failed' || this.state === 'won') return;
+    if (this.state === 'joining') {
+      if (m.type === 'snapshot') this.onSnapshotChunk(nowUs, m);
+      return;
+    }
+    if (m.epoch !== this.epoch) {
+      this.out.event({ type: 'rejected', reason: `backup ${this.opts.name}: ${m.type} of epoch ${m.epoch} while in epoch ${this.epoch}` });
+      return;
+    }
+    this.lastHeardUs = nowUs;
+    switch (m.type) {
+      case 'append': {
+        this.learnR(m.r);
+        const { entries, bad } = decodeAppendEntries(m.entries);
+        if (bad > 0) this.counters.badFrames += bad;
+        for (const e of entries) this.offer(e);
+        if (this.state !== 'following') return;
+        if (bad > 0 || this.pending.size > 0) this.requestResend(nowUs);
+        break;
+      }
+      case 'heartbeat':
+        this.learnR(m.r);
+        if (m.lastIndex >= this.nextIndex) this.requestResend(nowUs);
+        break;
+      case 'snapshot':
+        // A snapshot we already restored, sent again: the ack below tells the primary we have it.
+        break;
+      default:
+        this.out.event({ type: 'rejected', reason: `backup ${this.opts.name}: unexpected ${m.type}` });
+        return;
+    }
+    this.send({ type: 'ack', epoch: this.epoch, index: this.nextIndex - 1 });
+    this.counters.acks++;
+  }
+
+  handleTimeout(nowUs: number): void {
+    if (this.state === 'joining') {
+      if (nowUs - this.lastJoinUs >= this.times.failureUs) {
+        this.lastJoinUs = nowUs;
+        this.send({ type: 'join', epoch: 0, name: this.opts.name });
+      }
+      return;
+    }
+    if (this.state !== 'following') return;
+    if (this.asking === undefined) {
+      if (nowUs - this.lastHeardUs >= this.times.failureUs) {
+        this.out.event({ type: 'suspect', epoch: this.epoch, silentUs: nowUs - this.lastHeardUs });
+        this.asking = new ArbiterAsk(this.epoch, this.nextRequestId(), this.opts.name, nowUs, this.out);
+      }
+    } else {
+      this.asking.retry(nowUs, this.times.arbiterRetryUs, this.out);
+    }
+  }
+
+  /** Returns the hand-over when this response makes the backup the winner. */
+  handleArbiter(_nowUs: number, r: ArbiterResponse): GoLive | undefined {
+    if (this.state !== 'following' || this.asking === undefined || !this.asking.matches(r)) return undefined;
+    this.asking = undefined;
+    if (r.winner !== this.opts.name) {
+      // DESIGN.md "Going live": "If it loses, the primary is alive and in charge: the backup stops."
+      this.state = 'stopped';
+      this.out.clear('channel');
+      this.out.event({ type: 'lost', epoch: r.epoch, winner: r.winner });
+      return undefined;
+    }
+    this.state = 'won';
+    this.out.event({ type: 'won', epoch: r.epoch });
+    // Step 1 of going live: every entry received in order is already applied; what lies
+    // beyond a gap cannot be, and is dropped. The shadowed outputs above r are re-emitted.
+    this.pending.clear();
+    const reemit = this.shadow.filter((s) => s.index > this.rKnown);
+    this.shadow = [];
+    return { rsm: this.rsmRef!, wonEpoch: r.epoch, r: this.rKnown, reemit };
+  }
+
+  pollTimeout(): number | undefined {
+    switch (this.state) {
+      case 'joining':
+        return this.lastJoinUs + this.times.failureUs;
+      case 'following':
+        return this.asking === undefined ? this.lastHeardUs + this.times.failureUs : this.asking.deadline(this.times.arbiterRetryUs);
+      default:
+        return undefined;
+    }
+  }
+
+  // ---- applying entries ---------------------------------------------------------------
+
+  private offer(e: LogEntry): void {
+    if (e.index < this.nextIndex) {
+      this.counters.duplicates++;
+      return;
+    }
+    if (e.index > this.nextIndex) {
+      if (this.pending.size < MAX_PENDING_ENTRIES) this.pending.set(e.index, e);
+      return;
+    }
+    this.apply(e);
+    for (let next = this.pending.get(this.nextIndex); next !== undefined && this.state === 'following'; next = this.pending.get(this.nextIndex)) {
+      this.pending.delete(next.index);
+      this.apply(next);
+    }
+    for (const i of this.pending.keys()) if (i < this.nextIndex) this.pending.delete(i);
+  }
+
+  private apply(e: LogEntry): void {
+    if (this.state !== 'following') return;
+    const rsm = this.rsmRef!;
+    let message: string | undefined;
+    try {
+      const result = rsm.apply(e);
+      const mismatch = rsm.verify(e, result);
+      if (mismatch !== undefined) {
+        message =
+          `replication fault at entry ${mismatch.index}` +
+          `${mismatch.socket !== undefined ? `, connection ${mismatch.socket}` : ''}: ${mismatch.field} is ${String(mismatch.backup)} ` +
+          `on backup ${this.opts.name} but ${String(mismatch.primary)} on the primary (a determinism bug)`;
+        this.fail(mismatch, message);
+        return;
+      }
+      this.counters.applied++;
+      if (e.kind === 'epoch' && e.newEpoch > this.epoch) this.epoch = e.newEpoch;
+      if (result.packets.length > 0) {
+        this.shadow.push({ index: e.index, packets: result.packets });
+        this.counters.shadowed += result.packets.length;
+        for (const packet of result.packets) this.out.event({ type: 'shadow', index: e.index, packet });
+      }
+    } catch (error) {
+      if (!(error instanceof RsmError)) throw error;
+      this.fail({ index: e.index, field: 'apply', primary: 'applied', backup: error.message }, `replication fault at entry ${e.index}: ${error.message}`);
+    }
+  }
+
+  private fail(mismatch: NonNullable<ReturnType<Rsm['verify']>>, message: string): void {
+    // A backup whose state differs from the primary's must never go live: it stops, and the
+    // primary, hearing nothing, wins the test-and-set and serves alone.
+    this.state = 'failed';
+    this.out.event({ type: 'fault', mismatch, message });
+  }
+
+  /** r from the primary: shadowed outputs of entries <= r were released, so drop them. */
+  private learnR(r: number): void {
+    if (r <= this.rKnown) return;
+    this.rKnown = r;
+    let n = 0;
+    while (n < this.shadow.length && this.shadow[n]!.index <= r) n++;
+    if (n > 0) this.shadow.splice(0, n);
+  }
+
+  private requestResend(nowUs: number): void {
+    const from = this.nextIndex;
+    // Once per gap, and again only if the gap is still there after two heartbeats.
+    if (from === this.lastResend.from && nowUs - this.lastResend.atUs < 2 * this.times.heartbeatUs) return;
+    this.lastResend = { from, atUs: nowUs };
+    this.counters.resendRequests++;
+    this.send({ type: 'resend', epoch: this.epoch, from });
+  }
+
+  private onSnapshotChunk(nowUs: number, m: Extract<ChannelMessage, { type: 'snapshot' }>): void {
+    this.lastHeardUs = nowUs;
+    if (this.assembly === undefined || this.assembly.index !== m.index || this.assembly.epoch !== m.epoch) {
+      this.assembly = { index: m.index, epoch: m.epoch, total: m.total, chunks: new Map(), bytes: 0 };
+    }
+    const a = this.assembly;
+    if (m.total !== a.total || a.chunks.has(m.offset)) return;
+    a.chunks.set(m.offset, m.chunk);
+    a.bytes += m.chunk.length;
+    if (a.bytes < a.total) return;
+    const whole = new Uint8Array(a.total);
+    for (const [offset, chunk] of a.chunks) whole.set(chunk, offset);
+    this.assembly = undefined;
+    let rsm: Rsm;
+    try {
+      rsm = Rsm.restore(whole, this.opts.factory);
+    } catch (error) {
+      this.out.event({ type: 'rejected', reason: `backup ${this.opts.name}: snapshot at ${m.index}: ${error instanceof Error ? error.message : String(error)}` });
+      return;
+    }
+    if (rsm.index !== m.index) {
+      this.out.event({ type: 'rejected', reason: `backup ${this.opts.name}: snapshot says index ${rsm.index}, frame says ${m.index}` });
+      return;
+    }
+    this.rsmRef = rsm;
+    this.epoch = m.epoch;
+    this.rKnown = m.index;
+    this.state = 'following';
+    this.out.event({ type: 'joined', epoch: m.epoch, index: m.index });
+    this.send({ type: 'ack', epoch: this.epoch, index: m.index });
+    this.counters.acks++;
+  }
+
+  private send(m: ChannelMessage): void {
+    this.out.channel(encodeChannel(m));
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * Messages of the log channel between primary and backup (DESIGN.md, "The replicated
+ * state machine"), and their binary codec.
+ *
+ * Frame layout (big-endian):
+ *
+ *   offset size field
+ *   0      1    format version (CHANNEL_FORMAT_VERSION)
+ *   1      1    type: 1 append, 2 heartbeat, 3 ack, 4 resend, 5 join, 6 snapshot
+ *   2      2    reserved, zero
+ *   4      4    frame length in bytes, CRC included
+ *   8      4    epoch of the sender
+ *   12     ...  body, by type (below)
+ *   end-4  4    CRC-32 of every byte before it
+ *
+ * Bodies:
+ *   append:    u64 r (released index), u16 count, then `count` log-entry frames (log.ts),
+ *              each self-delimiting (its own length and CRC)
+ *   heartbeat: u64 r, u64 last index appended
+ *   ack:       u64 highest index applied in order
+ *   resend:    u64 first index wanted
+ *   join:      u8 name length, UTF-8 name of the joining replica
+ *   snapshot:  u64 index k, u32 total bytes, u32 offset, u32 chunk length, the chunk
+ *
+ * Every frame from the primary carries r, the highest index whose outputs it released.
+ * Decoding never throws: a corrupt or truncated frame is a returned reason.
+ */
+import { crc32 } from '../tcp/wire/crc32.js';
+import { decodeEntry, frameLength, type LogEntry } from './log.js';
+
+export const CHANNEL_FORMAT_VERSION = 1;
+/** Fits one UDP datagram in the simulator's IPv4 wrapping, with room for headers. */
+export const CHANNEL_FRAME_MAX_BYTES = 65_000;
+/** Snapshot chunks are this size at most. */
+export const SNAPSHOT_CHUNK_BYTES = 32_768;
+const HEADER_BYTES = 12;
+const TWO32 = 0x1_0000_0000;
+
+export type ChannelMessage =
+  | { type: 'append'; epoch: number; r: number; entries: Uint8Array[] }
+  | { type: 'heartbeat'; epoch: number; r: number; lastIndex: number }
+  | { type: 'ack'; epoch: number; index: number }
+  | { type: 'resend'; epoch: number; from: number }
+  | { type: 'join'; epoch: number; name: string }
+  | { type: 'snapshot'; epoch: number; index: number; total: number; offset: number; chunk: Uint8Array };
+
+export type ChannelDecodeError =
+  | 'channel-truncated'
+  | 'channel-bad-version'
+  | 'channel-bad-type'
+  | 'channel-bad-length'
+  | 'channel-bad-crc'
+  | 'channel-bad-body';
+
+export type ChannelDecodeResult = { ok: true; message: ChannelMessage } | { ok: false; reason: ChannelDecodeError };
+
+const TYPE_CODE = { append: 1, heartbeat: 2, ack: 3, resend: 4, join: 5, snapshot: 6 } as const;
+
+function u64(view: DataView, at: number, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`channel: not a non-negative safe integer: ${v}`);
+  view.setUint32(at, Math.floor(v / TWO32));
+  view.setUint32(at + 4, v % TWO32);
+}
+
+function bodyLength(m: ChannelMessage): number {
+  switch (m.type) {
+    case 'append':
+      return 8 + 2 + m.entries.reduce((n, e) => n + e.length, 0);
+    case 'heartbeat':
+      return 16;
+    case 'ack':
+    case 'resend':
+      return 8;
+    case 'join':
+      return 1 + new TextEncoder().encode(m.name).length;
+    case 'snapshot':
+      return 8 + 12 + m.chunk.length;
+  }
+}
+
+/** Encode a message. Throws RangeError on values that cannot be encoded (a caller bug). */
+export function encodeChannel(m: ChannelMessage): Uint8Array {
+  const length = HEADER_BYTES + bodyLength(m) + 4;
+  if (length > CHANNEL_FRAME_MAX_BYTES) throw new RangeError(`channel: frame of ${length} bytes exceeds ${CHANNEL_FRAME_MAX_BYTES}`);
+  const out = new Uint8Array(length);
+  const view = new DataView(out.buffer);
+  out[0] = CHANNEL_FORMAT_VERSION;
+  out[1] = TYPE_CODE[m.type];
+  view.setUint32(4, length);
+  view.setUint32(8, m.epoch >>> 0);
+  let pos = HEADER_BYTES;
+  switch (m.type) {
+    case 'append':
+      if (m.entries.length > 0xffff) throw new RangeError('channel: too many entries in one frame');
+      u64(view, pos, m.r);
+      view.setUint16(pos + 8, m.entries.length);
+      pos += 10;
+      for (const e of m.entries) {
+        out.set(e, pos);
+        pos += e.length;
+      }
+      break;
+    case 'heartbeat':
+      u64(view, pos, m.r);
+      u64(view, pos + 8, m.lastIndex);
+      pos += 16;
+      break;
+    case 'ack':
+      u64(view, pos, m.index);
+      pos += 8;
+      break;
+    case 'resend':
+      u64(view, pos, m.from);
+      pos += 8;
+      break;
+    case 'join': {
+      const name = new TextEncoder().encode(m.name);
+      if (name.length > 255) throw new RangeError('channel: replica name too long');
+      out[pos] = name.length;
+      out.set(name, pos + 1);
+      pos += 1 + name.length;
+      break;
+    }
+    case 'snapshot':
+      u64(view, pos, m.index);
+      view.setUint32(pos + 8, m.total);
+      view.setUint32(pos + 12, m.offset);
+      view.setUint32(pos + 16, m.chunk.length);
+      out.set(m.chunk, pos + 20);
+      pos += 20 + m.chunk.length;
+      break;
+  }
+  view.setUint32(pos, crc32(out, 0, pos));
+  return out;
+}
+
+/** Decode one frame (the whole buffer). Never throws. */
+export function decodeChannel(buf: Uint8Array): ChannelDecodeResult {
+  if (buf.length < HEADER_BYTES + 4) return { ok: false, reason: 'channel-truncated' };
+  if (buf[0] !== CHANNEL_FORMAT_VERSION) return { ok: false, reason: 'channel-bad-version' };
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  const length = view.getUint32(4);
+  if (length > buf.length) return { ok: false, reason: 'channel-truncated' };
+  if (length !== buf.length || length < HEADER_BYTES + 4) return { ok: false, reason: 'channel-bad-length' };
+  if (crc32(buf, 0, length - 4) !== view.getUint32(length - 4)) return { ok: false, reason: 'channel-bad-crc' };
+  const end = length - 4;
+  const epoch = view.getUint32(8);
+  let pos = HEADER_BYTES;
+  const need = (n: number) => pos + n <= end;
+  const rd64 = (): number | undefined => {
+    const hi = view.getUint32(pos);
+    const lo = view.getUint32(pos + 4);
+    pos += 8;
+    return hi >= 0x200000 ? undefined : hi * TWO32 + lo;
+  };
+  const bad: ChannelDecodeResult = { ok: false, reason: 'channel-bad-body' };
+  let message: ChannelMessage;
+  switch (buf[1]) {
+    case 1: {
+      if (!need(10)) return bad;
+      const r = rd64();
+      if (r === undefined) return bad;
+      const count = view.getUint16(pos);
+      pos += 2;
+      const entries: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) {
+        const n = frameLength(buf, pos);
+        if (n === undefined || n < 8 || !need(n)) return bad;
+        entries.push(buf.slice(pos, pos + n));
+        pos += n;
+      }
+      message = { type: 'append', epoch, r, entries };
+      break;
+    }
+    case 2: {
+      if (!need(16)) return bad;
+      const r = rd64();
+      const lastIndex = rd64();
+      if (r === undefined || lastIndex === undefined) return bad;
+      message = { type: 'heartbeat', epoch, r, lastIndex };
+      break;
+    }
+    case 3:
+    case 4: {
+      if (!need(8)) return bad;
+      const v = rd64();
+      if (v === undefined) return bad;
+      message = buf[1] === 3 ? { type: 'ack', epoch, index: v } : { type: 'resend', epoch, from: v };
+      break;
+    }
+    case 5: {
+      if (!need(1)) return bad;
+      const n = buf[pos]!;
+      pos += 1;
+      if (!need(n)) return bad;
+      message = { type: 'join', epoch, name: new TextDecoder().decode(buf.subarray(pos, pos + n)) };
+      pos += n;
+      break;
+    }
+    case 6: {
+      if (!need(20)) return bad;
+      const index = rd64();
+      if (index === undefined) return bad;
+      const total = view.getUint32(pos);
+      const offset = view.getUint32(pos + 4);
+      const n = view.getUint32(pos + 8);
+      pos += 12;
+      if (!need(n) || offset + n > total) return bad;
+      message = { type: 'snapshot', epoch, index, total, offset, chunk: buf.slice(pos, pos + n) };
+      pos += n;
+      break;
+    }
+    default:
+      return { ok: false, reason: 'channel-bad-type' };
+  }
+  if (pos !== end) return bad;
+  return { ok: true, message };
+}
+
+/** Decode the entries an append frame carries; the first bad one stops the list (the rest is asked again). */
+export function decodeAppendEntries(entries: readonly Uint8Array[]): { entries: LogEntry[]; bad: number } {
+  const out: LogEntry[] = [];
+  for (const frame of entries) {
+    const r = decodeEntry(frame);
+    if (!r.ok || r.bytes !== frame.length) return { entries: out, bad: entries.length - out.length };
+    out.push(r.entry);
+  }
+  return { entries: out, bad: 0 };
+}
+
+/** Split a snapshot into chunk messages. */
+export function snapshotMessages(epoch: number, index: number, snapshot: Uint8Array): ChannelMessage[] {
+  const out: ChannelMessage[] = [];
+  for (let offset = 0; offset < snapshot.length || offset === 0; offset += SNAPSHOT_CHUNK_BYTES) {
+    out.push({ type: 'snapshot', epoch, index, total: snapshot.length, offset, chunk: snapshot.subarray(offset, offset + SNAPSHOT_CHUNK_BYTES) });
+    if (snapshot.length === 0) break;
+  }
+  return out;
+}

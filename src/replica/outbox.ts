@@ -1,0 +1,148 @@
+/**
+ * What the replica roles share: their options, the outputs they queue for the driver to
+ * poll, the events they report, and the arbiter question in flight.
+ *
+ * Times are integer µs of the replica's own monotonic clock (`now`, passed in). The roles
+ * read no clock and set no timers: pollTimeout() says when to call handleTimeout().
+ */
+import type { ArbiterRequest, ArbiterResponse } from './arbiter.js';
+import type { RsmConfig, RsmStackFactory, StateMismatch } from './rsm.js';
+
+export interface ReplicaOptions {
+  /** This replica's name (unique in the cluster; the arbiter records it). */
+  name: string;
+  rsm: RsmConfig;
+  factory: RsmStackFactory;
+  /** H: the primary sends a heartbeat when it has sent nothing for this long. Default 10 ms. */
+  heartbeatMs?: number;
+  /** D: a peer silent this long is suspected, and the arbiter is asked. Default 50 ms. */
+  failureTimeoutMs?: number;
+  /** An unanswered arbiter request is sent again after this long. Default D. */
+  arbiterRetryMs?: number;
+  /**
+   * The output rule (default true). false = the unsafe teaching mode: the primary releases
+   * O(i) at once, before the backup has entry i, so a failover can lose what clients saw.
+   */
+  outputRule?: boolean;
+  /** Most entries per append frame. Default 64. */
+  maxEntriesPerFrame?: number;
+}
+
+export interface ResolvedTimes {
+  heartbeatUs: number;
+  failureUs: number;
+  arbiterRetryUs: number;
+}
+
+export function resolveTimes(o: ReplicaOptions): ResolvedTimes {
+  const heartbeatMs = o.heartbeatMs ?? 10;
+  const failureMs = o.failureTimeoutMs ?? 50;
+  const retryMs = o.arbiterRetryMs ?? failureMs;
+  for (const [name, v] of [['heartbeatMs', heartbeatMs], ['failureTimeoutMs', failureMs], ['arbiterRetryMs', retryMs]] as const) {
+    if (!(v > 0 && Number.isFinite(v))) throw new RangeError(`replica ${name} must be a positive number, got ${v}`);
+  }
+  return { heartbeatUs: Math.round(heartbeatMs * 1000), failureUs: Math.round(failureMs * 1000), arbiterRetryUs: Math.round(retryMs * 1000) };
+}
+
+/** A packet for the clients, released (or re-emitted) by a live replica. */
+export interface ServicePacket {
+  packet: Uint8Array;
+  /** The replica's epoch when it emitted the packet (the switch drops older epochs). */
+  epoch: number;
+  /** The log entry whose application produced it. */
+  index: number;
+  /** Re-emitted at go-live from the shadow queue (delivery by the old primary uncertain). */
+  reemitted: boolean;
+}
+
+export type ReplicaEvent =
+  /** Take the service address with this epoch (to the switch: the gratuitous ARP). */
+  | { type: 'announce'; epoch: number }
+  /** The backup generated O(i) while suppressed (the shadow capture). */
+  | { type: 'shadow'; index: number; packet: Uint8Array }
+  /** The peer was silent for D: the test-and-set of `epoch` is being asked for. */
+  | { type: 'suspect'; epoch: number; silentUs: number }
+  /** Won the test-and-set of `epoch`: now alone in `epoch + 1`. */
+  | { type: 'won'; epoch: number }
+  /** Lost the test-and-set of `epoch`: a primary fences itself, a backup stops. */
+  | { type: 'lost'; epoch: number; winner: string }
+  /** The backup went live: re-emitted `reemitted` packets of entries above r. */
+  | { type: 'live'; epoch: number; r: number; lastIndex: number; reemitted: number; reemittedEntries: number }
+  /** A primary took a new backup: snapshot at index k, pair epoch `epoch`. */
+  | { type: 'backup-joined'; peer: string; epoch: number; index: number; snapshotBytes: number }
+  /** A joining backup restored the snapshot at `index`. */
+  | { type: 'joined'; epoch: number; index: number }
+  /** A replication fault (a determinism bug): the backup stops. */
+  | { type: 'fault'; mismatch: StateMismatch; message: string }
+  /** A channel frame was rejected (corrupt, stale epoch, ...). */
+  | { type: 'rejected'; reason: string };
+
+/** Output queues; the roles push, the driver polls. */
+export class Outbox {
+  private readonly queues = { transmit: [] as ServicePacket[], channel: [] as Uint8Array[], arbiter: [] as ArbiterRequest[], events: [] as ReplicaEvent[] };
+  private readonly heads = { transmit: 0, channel: 0, arbiter: 0, events: 0 };
+
+  transmit(p: ServicePacket): void {
+    this.queues.transmit.push(p);
+  }
+  channel(frame: Uint8Array): void {
+    this.queues.channel.push(frame);
+  }
+  arbiter(r: ArbiterRequest): void {
+    this.queues.arbiter.push(r);
+  }
+  event(e: ReplicaEvent): void {
+    this.queues.events.push(e);
+  }
+
+  poll<K extends keyof Outbox['queues']>(kind: K): Outbox['queues'][K][number] | undefined {
+    const q = this.queues[kind] as unknown[];
+    const h = this.heads[kind];
+    if (h >= q.length) return undefined;
+    const item = q[h];
+    q[h] = undefined;
+    this.heads[kind] = h + 1;
+    if (this.heads[kind] > 1024 && this.heads[kind] * 2 > q.length) {
+      q.splice(0, this.heads[kind]);
+      this.heads[kind] = 0;
+    }
+    return item as Outbox['queues'][K][number];
+  }
+
+  /** Forget every queued output of a kind (a fenced replica emits nothing more). */
+  clear(kind: keyof Outbox['queues']): void {
+    this.queues[kind].length = 0;
+    this.heads[kind] = 0;
+  }
+}
+
+/** The test-and-set question in flight, sent again every arbiterRetryUs until answered. */
+export class ArbiterAsk {
+  sentUs: number;
+  constructor(
+    readonly epoch: number,
+    readonly id: number,
+    readonly replica: string,
+    nowUs: number,
+    out: Outbox,
+  ) {
+    this.sentUs = nowUs;
+    out.arbiter({ type: 'request', id, epoch, replica });
+  }
+
+  /** Send again if unanswered for `retryUs`. */
+  retry(nowUs: number, retryUs: number, out: Outbox): void {
+    if (nowUs - this.sentUs < retryUs) return;
+    this.sentUs = nowUs;
+    out.arbiter({ type: 'request', id: this.id, epoch: this.epoch, replica: this.replica });
+  }
+
+  deadline(retryUs: number): number {
+    return this.sentUs + retryUs;
+  }
+
+  /** True when `r` answers this question; `won` says how. */
+  matches(r: ArbiterResponse): boolean {
+    return r.epoch === this.epoch && r.replica === this.replica;
+  }
+}

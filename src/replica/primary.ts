@@ -1,0 +1,336 @@
+/**
+ * The primary role (DESIGN.md, "The replicated state machine", "Primary", "The primary
+ * losing its backup", "Joining").
+ *
+ * For each input (a client packet, a stack deadline passing): append entry i, apply it,
+ * put O(i) on the hold queue tagged i, send entry i to the backup. When the backup
+ * acknowledges j, release every O(i) with i <= j, in order. Every frame to the backup
+ * carries r, the highest index whose outputs were released. When it has sent nothing for
+ * H, a heartbeat. Applying never waits for the backup; only output does.
+ *
+ * When the backup has been silent for D: ask the arbiter for the test-and-set of the
+ * current epoch. Won: epoch + 1, release the hold queue, serve alone. Lost: fenced, emit
+ * nothing ever again. No answer: keep asking; outputs stay held.
+ *
+ * Alone, a join request from a new backup: append an epoch entry (epoch + 1, both
+ * members), snapshot the RSM at that index k, send it, and stream entries from k + 1
+ * under the output rule again.
+ *
+ * Clock: the RSM's time is the replica's clock plus `offsetUs` (0 for the first primary;
+ * a backup that goes live continues from the last logged time), never going backwards.
+ */
+import type { ArbiterResponse } from './arbiter.js';
+import { encodeChannel, snapshotMessages, type ChannelMessage } from './channel.js';
+import { encodeEntry, type LogEntry } from './log.js';
+import { ArbiterAsk, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
+import type { Rsm } from './rsm.js';
+
+/** Distributes a union over Omit so each variant keeps its own fields. */
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+export type EntryInput = DistributiveOmit<LogEntry, 'index' | 'epoch' | 'timeUs' | 'checks' | 'digest'>;
+
+interface Held {
+  index: number;
+  packets: Uint8Array[];
+}
+
+/** Budget of one append frame (the channel frame limit minus headers). */
+const APPEND_BUDGET_BYTES = 60_000;
+
+export interface PrimaryCounters {
+  entries: number;
+  framesSent: number;
+  heartbeats: number;
+  resends: number;
+  released: number;
+  /** Largest hold queue seen, in packets. */
+  maxHeld: number;
+}
+
+export class PrimaryRole {
+  epoch: number;
+  /** Serving alone: no backup, no hold. */
+  alone: boolean;
+  peer: string | undefined;
+  fenced = false;
+  /** r: highest index whose outputs are released. */
+  released: number;
+  /** Highest index the backup acknowledged. */
+  acked: number;
+  readonly counters: PrimaryCounters = { entries: 0, framesSent: 0, heartbeats: 0, resends: 0, released: 0, maxHeld: 0 };
+  private hold: Held[] = [];
+  private heldPackets = 0;
+  /** Encoded entries the backup has not acknowledged, for resends. */
+  private readonly log = new Map<number, Uint8Array>();
+  private pendingFrames: Uint8Array[] = [];
+  private lastHeardUs: number;
+  private lastSentUs: number;
+  private asking: ArbiterAsk | undefined;
+  private joinSnapshot: { index: number; messages: ChannelMessage[] } | undefined;
+  private nextRequestId: () => number;
+  /** RSM time = replica clock + offsetUs. */
+  readonly offsetUs: number;
+
+  constructor(
+    readonly rsm: Rsm,
+    private readonly opts: ReplicaOptions,
+    private readonly times: ResolvedTimes,
+    private readonly out: Outbox,
+    init: { epoch: number; peer: string | undefined; offsetUs: number; nowUs: number; nextRequestId: () => number },
+  ) {
+    this.epoch = init.epoch;
+    this.peer = init.peer;
+    this.alone = init.peer === undefined;
+    this.offsetUs = init.offsetUs;
+    this.released = rsm.index;
+    this.acked = rsm.index;
+    this.lastHeardUs = init.nowUs;
+    this.lastSentUs = init.nowUs;
+    this.nextRequestId = init.nextRequestId;
+  }
+
+  get lastIndex(): number {
+    return this.rsm.index;
+  }
+
+  get holding(): number {
+    return this.heldPackets;
+  }
+
+  get askingArbiter(): boolean {
+    return this.asking !== undefined;
+  }
+
+  private get outputRule(): boolean {
+    return this.opts.outputRule ?? true;
+  }
+
+  // ---- inputs -----------------------------------------------------------------------
+
+  /** A packet for the service, from the switch. */
+  handleServicePacket(nowUs: number, bytes: Uint8Array): void {
+    if (this.fenced) return;
+    this.append(nowUs, { kind: 'packet', packet: bytes });
+    this.flush(nowUs);
+  }
+
+  handleTimeout(nowUs: number): void {
+    if (this.fenced) return;
+    const deadline = this.rsm.pollTimeout();
+    if (deadline !== undefined && deadline <= this.rsmNow(nowUs)) this.append(nowUs, { kind: 'tick' });
+    if (!this.alone) {
+      if (this.asking === undefined && nowUs - this.lastHeardUs >= this.times.failureUs) {
+        this.out.event({ type: 'suspect', epoch: this.epoch, silentUs: nowUs - this.lastHeardUs });
+        this.asking = new ArbiterAsk(this.epoch, this.nextRequestId(), this.opts.name, nowUs, this.out);
+      } else {
+        this.asking?.retry(nowUs, this.times.arbiterRetryUs, this.out);
+      }
+    }
+    this.flush(nowUs);
+    if (!this.alone && this.peer !== undefined && nowUs - this.lastSentUs >= this.times.heartbeatUs) {
+      this.send(nowUs, { type: 'heartbeat', epoch: this.epoch, r: this.released, lastIndex: this.rsm.index });
+      this.counters.heartbeats++;
+    }
+  }
+
+  handleChannel(nowUs: number, m: ChannelMessage): void {
+    if (this.fenced) return;
+    if (m.type === 'join') {
+      this.handleJoin(nowUs, m.name);
+      return;
+    }
+    if (this.alone || m.epoch !== this.epoch) {
+      this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: ${m.type} of epoch ${m.epoch} while in epoch ${this.epoch}${this.alone ? ' alone' : ''}` });
+      return;
+    }
+    this.lastHeardUs = nowUs;
+    switch (m.type) {
+      case 'ack':
+        if (m.index > this.acked) this.onAck(m.index);
+        break;
+      case 'resend':
+        this.resendFrom(nowUs, m.from);
+        break;
+      default:
+        this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: unexpected ${m.type}` });
+    }
+    this.flush(nowUs);
+  }
+
+  handleArbiter(nowUs: number, r: ArbiterResponse): void {
+    if (this.fenced || this.asking === undefined || !this.asking.matches(r)) return;
+    this.asking = undefined;
+    if (r.winner !== this.opts.name) {
+      // DESIGN.md: "If it loses, it stops at once and never emits again (fencing)."
+      this.fenced = true;
+      this.hold = [];
+      this.heldPackets = 0;
+      this.pendingFrames = [];
+      this.log.clear();
+      this.out.clear('transmit');
+      this.out.clear('channel');
+      this.out.event({ type: 'lost', epoch: r.epoch, winner: r.winner });
+      return;
+    }
+    // Won: serve alone in epoch + 1; everything held goes out, in order.
+    this.out.event({ type: 'won', epoch: r.epoch });
+    this.epoch = r.epoch + 1;
+    this.becomeAlone();
+    this.out.event({ type: 'announce', epoch: this.epoch });
+    this.append(nowUs, { kind: 'epoch', newEpoch: this.epoch, members: [this.opts.name] });
+  }
+
+  /** When to call handleTimeout next (replica clock), or undefined. */
+  pollTimeout(): number | undefined {
+    if (this.fenced) return undefined;
+    let t: number | undefined;
+    const at = (v: number | undefined) => {
+      if (v !== undefined && (t === undefined || v < t)) t = v;
+    };
+    const d = this.rsm.pollTimeout();
+    if (d !== undefined) at(d - this.offsetUs);
+    if (!this.alone) {
+      at(this.lastSentUs + this.times.heartbeatUs);
+      at(this.asking === undefined ? this.lastHeardUs + this.times.failureUs : this.asking.deadline(this.times.arbiterRetryUs));
+    }
+    return t;
+  }
+
+  // ---- the log and the output rule --------------------------------------------------
+
+  private rsmNow(nowUs: number): number {
+    return Math.max(nowUs + this.offsetUs, this.rsm.lastTimeUs);
+  }
+
+  /** Append entry i, apply it, and hold (or release) O(i). */
+  append(nowUs: number, input: EntryInput): void {
+    const entry = { ...input, index: this.rsm.index + 1, epoch: this.epoch, timeUs: this.rsmNow(nowUs), checks: [] } as LogEntry;
+    const result = this.rsm.apply(entry);
+    entry.checks = result.checks;
+    if (result.digest !== undefined) entry.digest = result.digest;
+    this.counters.entries++;
+    if (!this.alone) {
+      const frame = encodeEntry(entry);
+      this.log.set(entry.index, frame);
+      this.pendingFrames.push(frame);
+    }
+    if (this.alone || !this.outputRule) {
+      for (const packet of result.packets) this.emit(packet, entry.index);
+      this.released = entry.index;
+    } else if (result.packets.length > 0) {
+      this.hold.push({ index: entry.index, packets: result.packets });
+      this.heldPackets += result.packets.length;
+      if (this.heldPackets > this.counters.maxHeld) this.counters.maxHeld = this.heldPackets;
+    }
+  }
+
+  private emit(packet: Uint8Array, index: number): void {
+    this.counters.released++;
+    this.out.transmit({ packet, epoch: this.epoch, index, reemitted: false });
+  }
+
+  /** The backup has applied every entry up to j: release O(i) for i <= j, in order. */
+  private onAck(j: number): void {
+    this.acked = Math.min(j, this.rsm.index);
+    let n = 0;
+    while (n < this.hold.length && this.hold[n]!.index <= this.acked) {
+      const h = this.hold[n]!;
+      for (const p of h.packets) this.emit(p, h.index);
+      this.heldPackets -= h.packets.length;
+      n++;
+    }
+    if (n > 0) this.hold.splice(0, n);
+    if (this.acked > this.released) this.released = this.acked;
+    for (const i of [...this.log.keys()]) if (i <= this.acked) this.log.delete(i);
+    if (this.joinSnapshot !== undefined && this.acked >= this.joinSnapshot.index) this.joinSnapshot = undefined;
+  }
+
+  private becomeAlone(): void {
+    this.alone = true;
+    this.peer = undefined;
+    for (const h of this.hold) for (const p of h.packets) this.emit(p, h.index);
+    this.hold = [];
+    this.heldPackets = 0;
+    this.released = this.rsm.index;
+    this.acked = this.rsm.index;
+    this.log.clear();
+    this.pendingFrames = [];
+    this.joinSnapshot = undefined;
+  }
+
+  /** Send the entries appended since the last flush, in as few append frames as fit. */
+  private flush(nowUs: number): void {
+    if (this.pendingFrames.length === 0) return;
+    const frames = this.pendingFrames;
+    this.pendingFrames = [];
+    if (this.alone || this.peer === undefined) return;
+    this.sendFrames(nowUs, frames);
+  }
+
+  private sendFrames(nowUs: number, frames: Uint8Array[]): void {
+    const max = this.opts.maxEntriesPerFrame ?? 64;
+    let batch: Uint8Array[] = [];
+    let bytes = 0;
+    const ship = () => {
+      if (batch.length === 0) return;
+      this.send(nowUs, { type: 'append', epoch: this.epoch, r: this.released, entries: batch });
+      batch = [];
+      bytes = 0;
+    };
+    for (const f of frames) {
+      if (batch.length >= max || (batch.length > 0 && bytes + f.length > APPEND_BUDGET_BYTES)) ship();
+      batch.push(f);
+      bytes += f.length;
+    }
+    ship();
+  }
+
+  private send(nowUs: number, m: ChannelMessage): void {
+    this.out.channel(encodeChannel(m));
+    this.counters.framesSent++;
+    this.lastSentUs = nowUs;
+  }
+
+  private resendFrom(nowUs: number, from: number): void {
+    if (this.joinSnapshot !== undefined && from <= this.joinSnapshot.index) {
+      for (const m of this.joinSnapshot.messages) this.send(nowUs, m);
+      return;
+    }
+    const frames: Uint8Array[] = [];
+    for (let i = Math.max(from, this.acked + 1); i <= this.rsm.index; i++) {
+      const f = this.log.get(i);
+      if (f !== undefined) frames.push(f);
+    }
+    this.counters.resends += frames.length;
+    // Entries appended but not flushed yet go out in order after the resent ones.
+    this.sendFrames(nowUs, frames);
+    this.pendingFrames = [];
+  }
+
+  private handleJoin(nowUs: number, name: string): void {
+    if (!this.alone) {
+      // The same joiner asking again (its snapshot was lost): send it again.
+      if (name === this.peer && this.joinSnapshot !== undefined) {
+        for (const m of this.joinSnapshot.messages) this.send(nowUs, m);
+      } else {
+        this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: join from ${name} while paired with ${this.peer ?? '?'}` });
+      }
+      return;
+    }
+    // DESIGN.md "Joining": the epoch increments; snapshot at index k; entries from k + 1.
+    const epoch = this.epoch + 1;
+    this.append(nowUs, { kind: 'epoch', newEpoch: epoch, members: [this.opts.name, name] });
+    this.epoch = epoch;
+    const k = this.rsm.index;
+    const snapshot = this.rsm.snapshot();
+    this.alone = false;
+    this.peer = name;
+    this.acked = k;
+    this.released = k;
+    this.lastHeardUs = nowUs;
+    this.joinSnapshot = { index: k, messages: snapshotMessages(epoch, k, snapshot) };
+    for (const m of this.joinSnapshot.messages) this.send(nowUs, m);
+    this.out.event({ type: 'backup-joined', peer: name, epoch, index: k, snapshotBytes: snapshot.length });
+    this.out.event({ type: 'announce', epoch });
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * One replica: the RSM plus its current role (primary, backup, joining backup), and the
+ * transitions between roles. Sans-I/O like the stack (quinn-proto's verbs):
+ *
+ *   inputs:  handleServicePacket(now, bytes)  a client packet, from the switch
+ *            handleChannel(now, bytes)        a frame from the peer replica
+ *            handleArbiter(now, bytes)        the arbiter's answer
+ *            handleTimeout(now)               pollTimeout()'s deadline has come
+ *   outputs: pollTransmit()  packets for the clients (tagged with the epoch)
+ *            pollChannel()   frames for the peer
+ *            pollArbiter()   test-and-set requests
+ *            pollEvent()     announcements, go-live, fencing, shadowed outputs, faults
+ *            pollTimeout()   the next deadline on this replica's clock
+ *
+ * Going live (DESIGN.md, "Going live"): the backup's RSM becomes a lone primary's, in
+ * epoch e + 1. It re-emits the shadowed O(i) with i > r in order, continues the RSM's
+ * clock from the last logged time (offset = last logged time - now), announces the
+ * service address with the new epoch, and serves alone until a new backup joins.
+ */
+import { decodeArbiter, type ArbiterRequest } from './arbiter.js';
+import { BackupRole } from './backup.js';
+import { decodeChannel } from './channel.js';
+import { Outbox, resolveTimes, type ReplicaEvent, type ReplicaOptions, type ResolvedTimes, type ServicePacket } from './outbox.js';
+import { PrimaryRole } from './primary.js';
+import { Rsm } from './rsm.js';
+
+export type ReplicaRoleName = 'primary' | 'backup' | 'joining' | 'fenced' | 'stopped' | 'failed';
+
+export interface ReplicaCounters {
+  channelRejected: number;
+  arbiterRejected: number;
+  servicePacketsIgnored: number;
+}
+
+export class Replica {
+  readonly name: string;
+  readonly counters: ReplicaCounters = { channelRejected: 0, arbiterRejected: 0, servicePacketsIgnored: 0 };
+  private readonly out = new Outbox();
+  private readonly times: ResolvedTimes;
+  private role: PrimaryRole | BackupRole;
+  private requestIds = 0;
+  private readonly nextRequestId = () => ++this.requestIds;
+
+  private constructor(
+    private readonly opts: ReplicaOptions,
+    make: (r: Replica) => PrimaryRole | BackupRole,
+  ) {
+    this.name = opts.name;
+    this.times = resolveTimes(opts);
+    this.role = make(this);
+  }
+
+  /** The first primary of a pair (or alone, without `peer`), epoch 1; it announces the service address. */
+  static primary(opts: ReplicaOptions, peer: string | undefined, nowUs: number): Replica {
+    return new Replica(opts, (self) => {
+      const rsm = Rsm.create(opts.rsm, opts.factory, nowUs);
+      const role = new PrimaryRole(rsm, opts, self.times, self.out, { epoch: 1, peer, offsetUs: 0, nowUs, nextRequestId: self.nextRequestId });
+      self.out.event({ type: 'announce', epoch: 1 });
+      return role;
+    });
+  }
+
+  /** The first backup of a pair: the same initial RSM as the primary's, epoch 1. */
+  static backup(opts: ReplicaOptions, peer: string, nowUs: number): Replica {
+    return new Replica(opts, (self) => new BackupRole(Rsm.create(opts.rsm, opts.factory, nowUs), opts, self.times, self.out, { epoch: 1, peer, nowUs, nextRequestId: self.nextRequestId }));
+  }
+
+  /** A new backup for a lone primary: it asks to join and waits for a snapshot. */
+  static joiner(opts: ReplicaOptions, primary: string, nowUs: number): Replica {
+    return new Replica(opts, (self) => new BackupRole(undefined, opts, self.times, self.out, { epoch: 0, peer: primary, nowUs, nextRequestId: self.nextRequestId }));
+  }
+
+  get roleName(): ReplicaRoleName {
+    const r = this.role;
+    if (r instanceof PrimaryRole) return r.fenced ? 'fenced' : 'primary';
+    switch (r.state) {
+      case 'joining':
+        return 'joining';
+      case 'stopped':
+        return 'stopped';
+      case 'failed':
+        return 'failed';
+      default:
+        return 'backup';
+    }
+  }
+
+  /** Serving clients: a primary that is not fenced. */
+  get live(): boolean {
+    return this.role instanceof PrimaryRole && !this.role.fenced;
+  }
+
+  get epoch(): number {
+    return this.role.epoch;
+  }
+
+  /** The replica at the other end of the log channel, if any. */
+  get peer(): string | undefined {
+    return this.role.peer;
+  }
+
+  get rsm(): Rsm | undefined {
+    return this.role.rsm;
+  }
+
+  /** The role object, for inspection by tests and the simulator. */
+  get current(): PrimaryRole | BackupRole {
+    return this.role;
+  }
+
+  handleServicePacket(nowUs: number, bytes: Uint8Array): void {
+    if (this.role instanceof PrimaryRole) this.role.handleServicePacket(nowUs, bytes);
+    else this.counters.servicePacketsIgnored++;
+  }
+
+  handleChannel(nowUs: number, bytes: Uint8Array): void {
+    const d = decodeChannel(bytes);
+    if (!d.ok) {
+      this.counters.channelRejected++;
+      this.out.event({ type: 'rejected', reason: `${this.name}: ${d.reason}` });
+      return;
+    }
+    this.role.handleChannel(nowUs, d.message);
+  }
+
+  handleArbiter(nowUs: number, bytes: Uint8Array): void {
+    const m = decodeArbiter(bytes);
+    if (m === undefined || m.type !== 'response' || m.replica !== this.name) {
+      this.counters.arbiterRejected++;
+      return;
+    }
+    if (this.role instanceof PrimaryRole) {
+      this.role.handleArbiter(nowUs, m);
+      return;
+    }
+    const handOver = this.role.handleArbiter(nowUs, m);
+    if (handOver === undefined) return;
+    // Going live. Step 1: re-emit the shadowed outputs above r, in order, in the new epoch.
+    const epoch = handOver.wonEpoch + 1;
+    let reemitted = 0;
+    for (const s of handOver.reemit) {
+      for (const packet of s.packets) {
+        this.out.transmit({ packet, epoch, index: s.index, reemitted: true } satisfies ServicePacket);
+        reemitted++;
+      }
+    }
+    // Step 2: the RSM clock continues from the last logged time; the stack's timers run from now on.
+    const offsetUs = handOver.rsm.lastTimeUs - nowUs;
+    this.role = new PrimaryRole(handOver.rsm, this.opts, this.times, this.out, { epoch, peer: undefined, offsetUs, nowUs, nextRequestId: this.nextRequestId });
+    this.out.event({ type: 'live', epoch, r: handOver.r, lastIndex: handOver.rsm.index, reemitted, reemittedEntries: handOver.reemit.length });
+    // Step 3: take over the service address. Step 4: serve alone (the role is alone).
+    this.out.event({ type: 'announce', epoch });
+    this.role.append(nowUs, { kind: 'epoch', newEpoch: epoch, members: [this.name] });
+  }
+
+  handleTimeout(nowUs: number): void {
+    this.role.handleTimeout(nowUs);
+  }
+
+  pollTransmit(): ServicePacket | undefined {
+    return this.out.poll('transmit');
+  }
+
+  pollChannel(): Uint8Array | undefined {
+    return this.out.poll('channel');
+  }
+
+  pollArbiter(): ArbiterRequest | undefined {
+    return this.out.poll('arbiter');
+  }
+
+  pollEvent(): ReplicaEvent | undefined {
+    return this.out.poll('events');
+  }
+
+  pollTimeout(): number | undefined {
+    return this.role.pollTimeout();
+  }
+}

@@ -1,0 +1,501 @@
+/**
+ * The replicated state machine (DESIGN.md, "The replicated state machine"): one TCP stack
+ * plus one built-in app, and the glue between them. Its only inputs are log entries;
+ * applying entry i yields the packets O(i) it emits, in order.
+ *
+ * The glue, run after every input until nothing more happens:
+ *   - a listener on the service port accepts every connection and opens it in the app;
+ *   - 'readable' / 'eof' events feed the app (app.receive, app.eof) with everything read;
+ *   - the app's output is pulled (app.pull) no faster than the send buffer takes it, and
+ *     the connection is closed once the app wants it closed (app.wantsClose);
+ *   - 'closed' tells the app to forget the connection.
+ *
+ * After each entry the RSM reports the sequence-number state of every connection the
+ * entry touched (SND.UNA, SND.NXT, RCV.NXT and the windows, from stack.info) and, every
+ * `digestEvery` entries, a CRC-32 digest of its whole state. The primary puts these in the
+ * entry; the backup compares its own after applying it (verifyEntry). A mismatch is a
+ * determinism bug.
+ *
+ * Everything here is a pure function of (state, entry): no clock, no randomness but the
+ * stack's seeded PRNG, no I/O.
+ */
+import { createApp, restoreApp, type App, type AppName, type AppOptions } from '../proxy/app.js';
+import { StackError, type SocketId, type SocketInfo, type StackConfig, type StackEvent, type StackStats, type TcpStack } from '../tcp/types.js';
+import { crc32 } from '../tcp/wire/crc32.js';
+import type { ConnStateCheck, LogEntry } from './log.js';
+
+/** The part of the stack's contract (TcpStack, src/tcp/types.ts) the RSM drives. */
+export type RsmStack = Pick<
+  TcpStack,
+  | 'handlePacket'
+  | 'handleTimeout'
+  | 'pollTransmit'
+  | 'pollEvent'
+  | 'pollTimeout'
+  | 'listen'
+  | 'accept'
+  | 'write'
+  | 'read'
+  | 'shutdown'
+  | 'close'
+  | 'abort'
+  | 'info'
+  | 'stats'
+  | 'snapshot'
+>;
+
+export interface RsmStackFactory {
+  create(config: StackConfig): RsmStack;
+  restore(snapshot: Uint8Array): RsmStack;
+}
+
+export interface RsmConfig {
+  /** The stack's configuration: its address is the service address; every replica uses the same seed. */
+  stack: StackConfig;
+  servicePort: number;
+  app: AppName;
+  appOptions?: AppOptions;
+  /** A whole-state digest rides on every entry whose index is a multiple of this. Default 64; 0 = never. */
+  digestEvery?: number;
+}
+
+/** What applying one entry produced. */
+export interface ApplyResult {
+  /** O(i): the packets the RSM emitted, in order. */
+  packets: Uint8Array[];
+  /** State of each connection the entry touched, sorted by socket. */
+  checks: ConnStateCheck[];
+  digest?: number;
+}
+
+/** A replication fault: the backup's state after an entry differs from the primary's. */
+export interface StateMismatch {
+  index: number;
+  /** The connection that differs, or undefined for the whole-state digest. */
+  socket?: number;
+  field: string;
+  primary: number | string;
+  backup: number | string;
+}
+
+/** Thrown on misuse (entries out of order, time going back, a corrupt snapshot). */
+export class RsmError extends Error {
+  constructor(message: string) {
+    super(`RSM: ${message}`);
+    this.name = 'RsmError';
+  }
+}
+
+/** Per-connection glue state. */
+interface GlueConn {
+  closeCalled: boolean;
+  /** Bytes the app produced that the stack did not take yet (at most one byte offered to a full buffer, normally). */
+  pending: number[];
+}
+
+/** Listener/connection keys of a packet, read from raw IPv4/TCP bytes without validating them. */
+function packetTuple(p: Uint8Array): { src: number; dst: number; sport: number; dport: number } | undefined {
+  if (p.length < 20 || p[0]! >> 4 !== 4 || p[9] !== 6) return undefined;
+  const ihl = (p[0]! & 0x0f) * 4;
+  if (p.length < ihl + 4) return undefined;
+  const u32 = (o: number) => ((p[o]! << 24) | (p[o + 1]! << 16) | (p[o + 2]! << 8) | p[o + 3]!) >>> 0;
+  return { src: u32(12), dst: u32(16), sport: (p[ihl]! << 8) | p[ihl + 1]!, dport: (p[ihl + 2]! << 8) | p[ihl + 3]! };
+}
+
+const SNAPSHOT_MAGIC = [0x46, 0x52, 0x53, 0x4d]; // "FRSM"
+export const RSM_SNAPSHOT_VERSION = 1;
+
+/** RSM-level metadata that lives in an RSM snapshot next to the stack's and the app's. */
+export interface RsmPosition {
+  /** Index of the last entry applied (0 before the first). */
+  index: number;
+  /** Epoch of the pair, from the last epoch entry applied (1 at the start). */
+  epoch: number;
+  members: string[];
+  /** Time of the last entry applied, µs. */
+  timeUs: number;
+}
+
+export class Rsm {
+  readonly config: RsmConfig;
+  private stack: RsmStack;
+  private app: App;
+  private listener: SocketId;
+  private readonly conns = new Map<SocketId, GlueConn>();
+  /** 4-tuple (remote addr:port) -> connection, for the touched set. */
+  private readonly byRemote = new Map<string, SocketId>();
+  private position: RsmPosition;
+  /** While applying: now, outputs and touched connections. */
+  private nowUs = 0;
+  private out: Uint8Array[] = [];
+  private touched = new Set<SocketId>();
+  /** Called when a connection is accepted (the simulator's checker uses it to learn the app's connection number). */
+  onAccept: ((socket: SocketId, info: SocketInfo) => void) | undefined;
+
+  private constructor(config: RsmConfig, stack: RsmStack, app: App, listener: SocketId, position: RsmPosition) {
+    this.config = config;
+    this.stack = stack;
+    this.app = app;
+    this.listener = listener;
+    this.position = position;
+  }
+
+  /** A fresh RSM: a new stack listening on the service port at `startUs`. Every replica creates it the same way. */
+  static create(config: RsmConfig, factory: RsmStackFactory, startUs = 0): Rsm {
+    const stack = factory.create(config.stack);
+    const listener = stack.listen(startUs, { port: config.servicePort });
+    const app = createApp(config.app, config.appOptions);
+    const rsm = new Rsm(config, stack, app, listener, { index: 0, epoch: 1, members: [], timeUs: startUs });
+    // listen() emits nothing, but drain to be sure the two replicas start from the same queues.
+    rsm.nowUs = startUs;
+    rsm.drain();
+    rsm.out = [];
+    return rsm;
+  }
+
+  get index(): number {
+    return this.position.index;
+  }
+  get epoch(): number {
+    return this.position.epoch;
+  }
+  get members(): readonly string[] {
+    return this.position.members;
+  }
+  get lastTimeUs(): number {
+    return this.position.timeUs;
+  }
+  get appName(): AppName {
+    return this.config.app;
+  }
+  /** The app, for read-only checks (the bulk app's upload digests). */
+  get appState(): App {
+    return this.app;
+  }
+  /** The stack's next deadline in RSM time, or undefined. */
+  pollTimeout(): number | undefined {
+    return this.stack.pollTimeout();
+  }
+  stats(): StackStats {
+    return this.stack.stats();
+  }
+  info(socket: SocketId): SocketInfo {
+    return this.stack.info(socket);
+  }
+  /** Connections the glue holds, in accept order. */
+  connections(): SocketId[] {
+    return [...this.conns.keys()];
+  }
+
+  /**
+   * Apply entry `index + 1`. Returns O(i), the touched connections' state and, when due,
+   * the digest. Throws RsmError on an out-of-order index or time going backwards (a caller bug).
+   */
+  apply(entry: LogEntry): ApplyResult {
+    if (entry.index !== this.position.index + 1) {
+      throw new RsmError(`entry ${entry.index} applied after ${this.position.index} (entries must be consecutive)`);
+    }
+    if (entry.timeUs < this.position.timeUs) {
+      throw new RsmError(`entry ${entry.index} at ${entry.timeUs} µs is before the previous entry's ${this.position.timeUs} µs`);
+    }
+    this.nowUs = entry.timeUs;
+    this.out = [];
+    this.touched = new Set();
+    switch (entry.kind) {
+      case 'packet': {
+        this.touchPacket(entry.packet, true);
+        this.stack.handlePacket(entry.timeUs, entry.packet);
+        break;
+      }
+      case 'tick':
+        this.stack.handleTimeout(entry.timeUs);
+        break;
+      case 'app':
+        this.applyAppOp(entry.socket, entry.op, entry.data, entry.amount);
+        break;
+      case 'epoch':
+        this.position.epoch = entry.newEpoch;
+        this.position.members = [...entry.members];
+        break;
+    }
+    this.drain();
+    this.position.index = entry.index;
+    this.position.timeUs = entry.timeUs;
+    for (const p of this.out) this.touchPacket(p, false);
+    const result: ApplyResult = { packets: this.out, checks: this.checks() };
+    const every = this.config.digestEvery ?? 64;
+    if (every > 0 && entry.index % every === 0) result.digest = this.digest();
+    this.out = [];
+    return result;
+  }
+
+  /**
+   * Compare this RSM's state after applying `entry` with what the primary recorded in it.
+   * Returns the first mismatch, or undefined when the replay reached the same state.
+   */
+  verify(entry: LogEntry, mine: ApplyResult): StateMismatch | undefined {
+    const own = new Map(mine.checks.map((c) => [c.socket, c]));
+    for (const theirs of entry.checks) {
+      const ours = own.get(theirs.socket) ?? this.checkOf(theirs.socket);
+      if (ours === undefined) {
+        return { index: entry.index, socket: theirs.socket, field: 'exists', primary: 'open', backup: 'no such connection' };
+      }
+      for (const field of ['sndUna', 'sndNxt', 'rcvNxt', 'sndWnd', 'rcvWnd'] as const) {
+        if (ours[field] !== theirs[field]) {
+          return { index: entry.index, socket: theirs.socket, field, primary: theirs[field], backup: ours[field] };
+        }
+      }
+    }
+    // The same state gives the same touched set: a connection only we touched is a difference too.
+    const theirs = new Set(entry.checks.map((c) => c.socket));
+    for (const c of mine.checks) {
+      if (!theirs.has(c.socket)) return { index: entry.index, socket: c.socket, field: 'touched', primary: 'untouched', backup: 'touched' };
+    }
+    if (entry.digest !== undefined) {
+      const digest = mine.digest ?? this.digest();
+      if (digest !== entry.digest) return { index: entry.index, field: 'digest', primary: hex32(entry.digest), backup: hex32(digest) };
+    }
+    return undefined;
+  }
+
+  /** CRC-32 over the stack snapshot, the app's state and the glue's. */
+  digest(): number {
+    const stackBytes = this.stack.snapshot();
+    // A stack snapshot (src/tcp/snapshot.ts) starts with a 20-byte header that holds the
+    // CRC-32 of its whole payload: hashing the header stands for hashing it all, at a
+    // fraction of the cost (snapshots of full send buffers are megabytes).
+    let crc = isFramedStackSnapshot(stackBytes) ? crc32(stackBytes, 0, 20) : crc32(stackBytes);
+    const rest = new TextEncoder().encode(JSON.stringify([this.app.snapshot(), this.glueState()]));
+    crc = crc32(rest, 0, rest.length, crc);
+    return crc;
+  }
+
+  /**
+   * The whole RSM as bytes (versioned, checksummed):
+   *   "FRSM" u8 version, 3 reserved, u32 meta length, meta JSON (config, position, glue),
+   *   u32 app length, app JSON, u32 stack length, stack snapshot, u32 CRC-32 of all before it.
+   */
+  snapshot(): Uint8Array {
+    const enc = new TextEncoder();
+    const meta = enc.encode(JSON.stringify({ config: this.config, position: this.position, listener: this.listener, glue: this.glueState() }));
+    const app = enc.encode(JSON.stringify(this.app.snapshot()));
+    const stack = this.stack.snapshot();
+    const total = 8 + 4 + meta.length + 4 + app.length + 4 + stack.length + 4;
+    const out = new Uint8Array(total);
+    const view = new DataView(out.buffer);
+    out.set(SNAPSHOT_MAGIC, 0);
+    out[4] = RSM_SNAPSHOT_VERSION;
+    let pos = 8;
+    for (const part of [meta, app, stack]) {
+      view.setUint32(pos, part.length);
+      out.set(part, pos + 4);
+      pos += 4 + part.length;
+    }
+    view.setUint32(pos, crc32(out, 0, pos));
+    return out;
+  }
+
+  /** Rebuild an RSM from snapshot(). Throws RsmError on corrupt bytes. */
+  static restore(bytes: Uint8Array, factory: RsmStackFactory): Rsm {
+    if (bytes.length < 24) throw new RsmError('snapshot truncated');
+    for (let i = 0; i < 4; i++) if (bytes[i] !== SNAPSHOT_MAGIC[i]) throw new RsmError('not an RSM snapshot (bad magic)');
+    if (bytes[4] !== RSM_SNAPSHOT_VERSION) throw new RsmError(`snapshot version ${bytes[4]} is not ${RSM_SNAPSHOT_VERSION}`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    if (crc32(bytes, 0, bytes.length - 4) !== view.getUint32(bytes.length - 4)) throw new RsmError('snapshot CRC mismatch');
+    const parts: Uint8Array[] = [];
+    let pos = 8;
+    for (let i = 0; i < 3; i++) {
+      if (pos + 4 > bytes.length - 4) throw new RsmError('snapshot truncated');
+      const n = view.getUint32(pos);
+      if (pos + 4 + n > bytes.length - 4) throw new RsmError('snapshot part overruns the buffer');
+      parts.push(bytes.subarray(pos + 4, pos + 4 + n));
+      pos += 4 + n;
+    }
+    if (pos !== bytes.length - 4) throw new RsmError('snapshot has trailing bytes');
+    const dec = new TextDecoder();
+    const meta = JSON.parse(dec.decode(parts[0]!)) as {
+      config: RsmConfig;
+      position: RsmPosition;
+      listener: SocketId;
+      glue: Array<[SocketId, GlueConn]>;
+    };
+    const app = restoreApp(meta.config.app, JSON.parse(dec.decode(parts[1]!)));
+    const stack = factory.restore(parts[2]!.slice());
+    const rsm = new Rsm(meta.config, stack, app, meta.listener, meta.position);
+    for (const [socket, g] of meta.glue) {
+      rsm.conns.set(socket, { closeCalled: g.closeCalled, pending: [...g.pending] });
+      rsm.indexRemote(socket);
+    }
+    return rsm;
+  }
+
+  // ---- glue -------------------------------------------------------------------------
+
+  private glueState(): Array<[SocketId, GlueConn]> {
+    return [...this.conns].map(([s, g]) => [s, { closeCalled: g.closeCalled, pending: [...g.pending] }]);
+  }
+
+  /** Drain the stack: packets to O(i), events through the glue, until quiet. */
+  private drain(): void {
+    for (;;) {
+      for (let p = this.stack.pollTransmit(); p !== undefined; p = this.stack.pollTransmit()) this.out.push(p);
+      const event = this.stack.pollEvent();
+      if (event === undefined) return;
+      this.onEvent(event);
+    }
+  }
+
+  private onEvent(event: StackEvent): void {
+    this.touched.add(event.socket);
+    switch (event.type) {
+      case 'incoming':
+        if (event.socket !== this.listener) return;
+        for (let s = this.guard(() => this.stack.accept(this.listener)); s !== undefined; s = this.guard(() => this.stack.accept(this.listener))) {
+          this.conns.set(s, { closeCalled: false, pending: [] });
+          this.touched.add(s);
+          const info = this.indexRemote(s);
+          this.app.open(s);
+          if (info !== undefined) this.onAccept?.(s, info);
+          this.pump(s);
+        }
+        return;
+      case 'connected':
+      case 'writable':
+        this.pump(event.socket);
+        return;
+      case 'readable':
+        this.readAll(event.socket);
+        this.pump(event.socket);
+        return;
+      case 'eof':
+        if (!this.conns.has(event.socket)) return;
+        this.readAll(event.socket);
+        this.app.eof(event.socket);
+        this.pump(event.socket);
+        return;
+      case 'closed': {
+        const g = this.conns.get(event.socket);
+        if (g === undefined) return;
+        this.conns.delete(event.socket);
+        for (const [k, v] of this.byRemote) if (v === event.socket) this.byRemote.delete(k);
+        this.app.closed(event.socket);
+        // A connection that ended without our close() (reset, timeout) still holds its handle.
+        if (!g.closeCalled) this.guard(() => this.stack.close(this.nowUs, event.socket));
+        return;
+      }
+    }
+  }
+
+  private readAll(socket: SocketId): void {
+    if (!this.conns.has(socket)) return;
+    for (;;) {
+      const data = this.guard(() => this.stack.read(this.nowUs, socket));
+      if (data === undefined || data.length === 0) return;
+      this.app.receive(socket, data);
+    }
+  }
+
+  /** Move the app's output into the send buffer, as much as fits; close when the app is done. */
+  private pump(socket: SocketId): void {
+    const g = this.conns.get(socket);
+    if (g === undefined || g.closeCalled) return;
+    for (;;) {
+      if (g.pending.length > 0) {
+        const chunk = Uint8Array.from(g.pending);
+        const n = this.guard(() => this.stack.write(this.nowUs, socket, chunk)) ?? 0;
+        g.pending.splice(0, n);
+        if (g.pending.length > 0) return;
+      }
+      const info = this.guard(() => this.stack.info(socket));
+      if (info === undefined) break;
+      // With the buffer full, still offer one byte: the short write is what makes the stack
+      // send 'writable' once space frees up; the byte waits in `pending` until then.
+      const data = this.app.pull(socket, Math.max(info.writable, 1));
+      if (data.length === 0) break;
+      const n = this.guard(() => this.stack.write(this.nowUs, socket, data));
+      if (n === undefined) return;
+      if (n < data.length) {
+        for (let i = n; i < data.length; i++) g.pending.push(data[i]!);
+        return;
+      }
+    }
+    if (g.pending.length === 0 && this.app.wantsClose(socket)) {
+      g.closeCalled = true;
+      this.guard(() => this.stack.close(this.nowUs, socket));
+    }
+  }
+
+  private applyAppOp(socket: number, op: string, data: Uint8Array | undefined, amount: number | undefined): void {
+    this.touched.add(socket);
+    switch (op) {
+      case 'write':
+        this.guard(() => this.stack.write(this.nowUs, socket, data ?? new Uint8Array(0)));
+        return;
+      case 'read':
+        this.guard(() => this.stack.read(this.nowUs, socket, amount));
+        return;
+      case 'shutdown':
+        this.guard(() => this.stack.shutdown(this.nowUs, socket));
+        return;
+      case 'close':
+        this.guard(() => this.stack.close(this.nowUs, socket));
+        return;
+      case 'abort':
+        this.guard(() => this.stack.abort(this.nowUs, socket));
+        return;
+    }
+  }
+
+  /** A socket call that may fail with StackError (the connection died meanwhile): same outcome on every replica. */
+  private guard<R>(fn: () => R): R | undefined {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof StackError) return undefined;
+      throw error;
+    }
+  }
+
+  private indexRemote(socket: SocketId): SocketInfo | undefined {
+    const info = this.guard(() => this.stack.info(socket));
+    if (info !== undefined) this.byRemote.set(`${info.remoteAddress}:${info.remotePort}:${info.localPort}`, socket);
+    return info;
+  }
+
+  private touchPacket(p: Uint8Array, inbound: boolean): void {
+    const t = packetTuple(p);
+    if (t === undefined) return;
+    const key = inbound ? `${t.src}:${t.sport}:${t.dport}` : `${t.dst}:${t.dport}:${t.sport}`;
+    const s = this.byRemote.get(key);
+    if (s !== undefined) this.touched.add(s);
+  }
+
+  private checkOf(socket: SocketId): ConnStateCheck | undefined {
+    if (socket === this.listener) return undefined;
+    const i = this.guard(() => this.stack.info(socket));
+    if (i === undefined || i.kind !== 'connection') return undefined;
+    return { socket, sndUna: i.sndUna >>> 0, sndNxt: i.sndNxt >>> 0, rcvNxt: i.rcvNxt >>> 0, sndWnd: i.sndWnd >>> 0, rcvWnd: i.rcvWnd >>> 0 };
+  }
+
+  private checks(): ConnStateCheck[] {
+    const out: ConnStateCheck[] = [];
+    for (const s of [...this.touched].sort((a, b) => a - b)) {
+      const c = this.checkOf(s);
+      if (c !== undefined) out.push(c);
+    }
+    return out;
+  }
+}
+
+const STACK_SNAPSHOT_MAGIC = 'FTCPSNAP';
+
+function isFramedStackSnapshot(b: Uint8Array): boolean {
+  if (b.length < 20) return false;
+  for (let i = 0; i < 8; i++) if (b[i] !== STACK_SNAPSHOT_MAGIC.charCodeAt(i)) return false;
+  const payload = ((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0;
+  return payload === b.length - 20;
+}
+
+function hex32(n: number): string {
+  return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+}

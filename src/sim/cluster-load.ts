@@ -1,0 +1,422 @@
+/**
+ * Client load for a cluster run: N connections from one client host (an ftcp stack) to
+ * the service address, each driving one built-in app and checking every byte it gets:
+ *
+ *   echo     random binary requests; the answer must be exactly the request
+ *   counter  `INCR` lines; each answer must be a number above the last one on this
+ *            connection, and across all connections the answers must be exactly 1..K
+ *   kv       SET/GET on keys of its own; every answer must match the client's model
+ *   bulk     uploads a seeded stream then half-closes; the download must be exactly the
+ *            server's seeded stream for that connection (the upload's SHA-256 is compared
+ *            with the server app's digest at the end of the run)
+ *
+ * Requests are paced: one outstanding request per connection, a seeded think time between
+ * answers, so that the primary's crash lands in the middle of the conversation.
+ */
+import { createHash } from 'node:crypto';
+import type { AppName } from '../proxy/app.js';
+import { streamBytes } from '../proxy/stream.js';
+import { Prng } from '../tcp/prng.js';
+import type { Stack } from '../tcp/stack.js';
+import type { SocketId, StackEvent } from '../tcp/types.js';
+import type { Ipv4Addr } from '../tcp/wire/addr.js';
+import type { Host } from './host.js';
+import { deriveSeed } from './seed.js';
+import type { Simulator } from './world.js';
+
+export interface LoadOptions {
+  app: AppName;
+  connections: number;
+  /** The run seed; every connection's randomness is derived from it. */
+  seed: number;
+  service: Ipv4Addr;
+  port: number;
+  /** Requests per line-app connection: uniform in [min, max]. */
+  requests: [number, number];
+  /** Think time between an answer and the next request, µs: uniform in [min, max]. */
+  thinkUs: [number, number];
+  /** Connections start at a uniform time in [0, startSpreadUs]. */
+  startSpreadUs: number;
+  /** bulk: the server app's seed and download size; the upload size range. */
+  bulkSeed: number;
+  bulkBytes: number;
+  uploadBytes: [number, number];
+}
+
+export interface ConnResult {
+  index: number;
+  localPort: number | undefined;
+  /** Every expected byte arrived, in order, the checks passed, and EOF came. */
+  intact: boolean;
+  reset: boolean;
+  error?: string;
+  requests: number;
+  bytesReceived: number;
+}
+
+type Outcome = { kind: 'ok' } | { kind: 'broken'; why: string };
+
+abstract class ClientConn {
+  socket: SocketId | undefined;
+  localPort: number | undefined;
+  eof = false;
+  closeCalled = false;
+  reset = false;
+  error: string | undefined;
+  bytesReceived = 0;
+  requestsDone = 0;
+  protected shutDown = false;
+  protected pendingWrite: Uint8Array | undefined;
+  protected readonly rng: Prng;
+
+  constructor(
+    readonly index: number,
+    protected readonly load: ClientLoad,
+    seed: number,
+  ) {
+    this.rng = new Prng(seed);
+  }
+
+  get settled(): boolean {
+    return this.error !== undefined || this.reset || (this.eof && this.closeCalled);
+  }
+
+  fail(why: string): void {
+    this.error ??= why;
+  }
+
+  onEvent(event: StackEvent): void {
+    const stack = this.load.host.stack;
+    const now = this.load.host.nowUs;
+    switch (event.type) {
+      case 'connected':
+        this.localPort = stack.info(event.socket).localPort;
+        this.onOpen();
+        return;
+      case 'writable':
+        this.flushWrite();
+        if (this.pendingWrite === undefined) this.onWritable();
+        return;
+      case 'readable':
+      case 'eof': {
+        for (let d = stack.read(now, event.socket); d.length > 0; d = stack.read(now, event.socket)) {
+          this.bytesReceived += d.length;
+          this.load.onRead(now);
+          if (this.error === undefined) this.onData(d);
+        }
+        if (event.type === 'eof') {
+          this.eof = true;
+          const o = this.onEof();
+          if (o.kind === 'broken') this.fail(o.why);
+          if (!this.closeCalled) {
+            this.closeCalled = true;
+            stack.close(now, event.socket);
+          }
+        }
+        return;
+      }
+      case 'closed':
+        if (event.error !== undefined) {
+          if (event.error === 'ECONNRESET') this.reset = true;
+          this.fail(`connection ended with ${event.error}`);
+        } else if (!this.eof) {
+          this.fail('connection closed before EOF');
+        }
+        return;
+      case 'incoming':
+        return;
+    }
+  }
+
+  /** Write `bytes` (buffered if the send buffer is full). */
+  protected send(bytes: Uint8Array): void {
+    if (this.socket === undefined) return;
+    const n = this.load.host.stack.write(this.load.host.nowUs, this.socket, bytes);
+    this.pendingWrite = n < bytes.length ? bytes.subarray(n) : undefined;
+  }
+
+  private flushWrite(): void {
+    if (this.pendingWrite !== undefined) this.send(this.pendingWrite);
+  }
+
+  protected shutdown(): void {
+    if (this.shutDown || this.socket === undefined) return;
+    this.shutDown = true;
+    this.load.host.stack.shutdown(this.load.host.nowUs, this.socket);
+  }
+
+  /** Run `fn` after a seeded think time, as a socket call on the client host. */
+  protected later(fn: () => void): void {
+    const [lo, hi] = this.load.options.thinkUs;
+    const at = this.load.host.nowUs + lo + this.rng.below(hi - lo + 1);
+    this.load.sim.schedule(at, {
+      kind: 'client',
+      target: `client conn ${this.index}`,
+      run: () => {
+        if (this.error !== undefined || this.reset) return;
+        this.load.host.act(() => fn());
+      },
+    });
+  }
+
+  protected abstract onOpen(): void;
+  protected onWritable(): void {}
+  protected abstract onData(data: Uint8Array): void;
+  protected abstract onEof(): Outcome;
+}
+
+/** Request/response over lines (counter, kv) or raw bytes (echo). */
+abstract class RequestConn extends ClientConn {
+  protected total: number;
+  protected answered = 0;
+  constructor(index: number, load: ClientLoad, seed: number) {
+    super(index, load, seed);
+    const [lo, hi] = load.options.requests;
+    this.total = lo + this.rng.below(hi - lo + 1);
+  }
+  protected onOpen(): void {
+    this.next();
+  }
+  protected next(): void {
+    if (this.requestsDone >= this.total) {
+      this.shutdown();
+      return;
+    }
+    this.requestsDone++;
+    this.send(this.request());
+  }
+  /** One answer complete: think, then the next request. */
+  protected answeredOne(): void {
+    this.answered++;
+    this.later(() => this.next());
+  }
+  protected abstract request(): Uint8Array;
+  protected onEof(): Outcome {
+    if (this.answered < this.total) return { kind: 'broken', why: `EOF after ${this.answered} of ${this.total} answers` };
+    return { kind: 'ok' };
+  }
+}
+
+class EchoConn extends RequestConn {
+  private expected: Uint8Array = new Uint8Array(0);
+  private got = 0;
+  protected request(): Uint8Array {
+    const n = 1 + this.rng.below(3000);
+    const b = new Uint8Array(n);
+    for (let i = 0; i < n; i++) b[i] = this.rng.below(256);
+    this.expected = b;
+    this.got = 0;
+    return b;
+  }
+  protected onData(data: Uint8Array): void {
+    for (let i = 0; i < data.length; i++) {
+      if (this.got >= this.expected.length) return this.fail(`echo: ${data.length - i} unexpected extra bytes after request ${this.requestsDone}`);
+      if (data[i] !== this.expected[this.got]) {
+        return this.fail(`echo: request ${this.requestsDone} byte ${this.got} is 0x${data[i]!.toString(16)}, sent 0x${this.expected[this.got]!.toString(16)}`);
+      }
+      this.got++;
+    }
+    if (this.got === this.expected.length && this.expected.length > 0) {
+      this.expected = new Uint8Array(0);
+      this.answeredOne();
+    }
+  }
+}
+
+abstract class LineConn extends RequestConn {
+  private buf = '';
+  protected onData(data: Uint8Array): void {
+    for (const b of data) this.buf += String.fromCharCode(b);
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0 && this.error === undefined) {
+      const line = this.buf.slice(0, nl);
+      this.buf = this.buf.slice(nl + 1);
+      if (this.answered >= this.requestsDone) return this.fail(`unsolicited line ${JSON.stringify(line)}`);
+      const why = this.check(line);
+      if (why !== undefined) return this.fail(why);
+      this.answeredOne();
+    }
+  }
+  protected override onEof(): Outcome {
+    if (this.buf !== '') return { kind: 'broken', why: `EOF after a partial line ${JSON.stringify(this.buf)}` };
+    return super.onEof();
+  }
+  protected abstract check(line: string): string | undefined;
+}
+
+class CounterConn extends LineConn {
+  private last = 0;
+  protected request(): Uint8Array {
+    return new TextEncoder().encode('INCR\n');
+  }
+  protected check(line: string): string | undefined {
+    const v = /^\d+$/.test(line) ? Number(line) : NaN;
+    if (!(v > this.last)) return `counter: answer ${JSON.stringify(line)} after ${this.last} (answers must increase)`;
+    this.last = v;
+    this.load.counterAnswers.push(v);
+    return undefined;
+  }
+}
+
+class KvConn extends LineConn {
+  private readonly model = new Map<string, string>();
+  private expect = '';
+  protected request(): Uint8Array {
+    const key = `c${this.index}k${this.rng.below(5)}`;
+    if (this.rng.below(2) === 0) {
+      const value = `v${this.rng.nextU32().toString(36)}`;
+      this.model.set(key, value);
+      this.expect = 'OK';
+      return new TextEncoder().encode(`SET ${key} ${value}\n`);
+    }
+    this.expect = this.model.get(key) ?? 'NIL';
+    return new TextEncoder().encode(`GET ${key}\n`);
+  }
+  protected check(line: string): string | undefined {
+    return line === this.expect ? undefined : `kv: request ${this.requestsDone} answered ${JSON.stringify(line)}, expected ${JSON.stringify(this.expect)}`;
+  }
+}
+
+class BulkConn extends ClientConn {
+  readonly uploadBytes: number;
+  readonly uploadSeed: number;
+  uploaded = 0;
+  readonly uploadHash = createHash('sha256');
+  uploadSha256: string | undefined;
+  private downloaded = 0;
+  constructor(index: number, load: ClientLoad, seed: number) {
+    super(index, load, seed);
+    const [lo, hi] = load.options.uploadBytes;
+    this.uploadBytes = lo + this.rng.below(hi - lo + 1);
+    this.uploadSeed = deriveSeed(seed, 'upload');
+  }
+  protected onOpen(): void {
+    this.pump();
+  }
+  protected override onWritable(): void {
+    this.pump();
+  }
+  private pump(): void {
+    while (this.uploaded < this.uploadBytes && this.pendingWrite === undefined) {
+      const n = Math.min(16_384, this.uploadBytes - this.uploaded);
+      const chunk = streamBytes(this.uploadSeed, this.uploaded, n);
+      this.uploadHash.update(chunk);
+      this.uploaded += n;
+      this.send(chunk);
+    }
+    if (this.uploaded >= this.uploadBytes && this.pendingWrite === undefined && !this.shutDown) {
+      this.uploadSha256 = this.uploadHash.digest('hex');
+      this.requestsDone = 1;
+      this.shutdown();
+    }
+  }
+  protected onData(data: Uint8Array): void {
+    const conn = this.localPort === undefined ? undefined : this.load.serverConnOf(this.localPort);
+    if (conn === undefined) return this.fail('bulk: data from a server connection no replica accepted');
+    const want = streamBytes((this.load.options.bulkSeed + conn) >>> 0, this.downloaded, data.length);
+    for (let i = 0; i < data.length; i++) {
+      if (this.downloaded + i >= this.load.options.bulkBytes) return this.fail('bulk: more bytes than the server sends');
+      if (data[i] !== want[i]) return this.fail(`bulk: download byte ${this.downloaded + i} differs from the server's stream`);
+    }
+    this.downloaded += data.length;
+  }
+  protected onEof(): Outcome {
+    if (this.downloaded !== this.load.options.bulkBytes) return { kind: 'broken', why: `bulk: EOF after ${this.downloaded} of ${this.load.options.bulkBytes} bytes` };
+    return { kind: 'ok' };
+  }
+}
+
+export class ClientLoad {
+  readonly conns: ClientConn[] = [];
+  /** Every counter answer, in arrival order. */
+  readonly counterAnswers: number[] = [];
+  private readonly bySocket = new Map<SocketId, ClientConn>();
+  /** "Client resumed": called once, on the first client read after watchReads() was called. */
+  private resumed: ((nowUs: number) => void) | undefined;
+
+  constructor(
+    readonly sim: Simulator,
+    readonly host: Host<Stack>,
+    readonly options: LoadOptions,
+    readonly serverConnOf: (clientPort: number) => number | undefined,
+  ) {
+    for (let i = 0; i < options.connections; i++) {
+      const seed = deriveSeed(options.seed, 'client-conn', i);
+      const conn =
+        options.app === 'echo'
+          ? new EchoConn(i, this, seed)
+          : options.app === 'counter'
+            ? new CounterConn(i, this, seed)
+            : options.app === 'kv'
+              ? new KvConn(i, this, seed)
+              : new BulkConn(i, this, seed);
+      this.conns.push(conn);
+    }
+    host.onEvent = (_h, event) => this.bySocket.get(event.socket)?.onEvent(event);
+  }
+
+  /** Schedule each connection's connect() at its seeded start time. */
+  start(): void {
+    const rng = new Prng(deriveSeed(this.options.seed, 'client-starts'));
+    for (const conn of this.conns) {
+      const at = this.sim.nowUs + rng.below(this.options.startSpreadUs + 1);
+      this.sim.schedule(at, {
+        kind: 'client',
+        target: `client conn ${conn.index} connect`,
+        run: () =>
+          this.host.act((stack, now) => {
+            conn.socket = stack.connect(now, { remoteAddress: this.options.service, remotePort: this.options.port });
+            this.bySocket.set(conn.socket, conn);
+          }),
+      });
+    }
+  }
+
+  onRead(nowUs: number): void {
+    const f = this.resumed;
+    this.resumed = undefined;
+    f?.(nowUs);
+  }
+
+  /** Call `fn` at the next client read (any connection). */
+  watchReads(fn: (nowUs: number) => void): void {
+    this.resumed = fn;
+  }
+
+  get allSettled(): boolean {
+    return this.conns.every((c) => c.settled);
+  }
+
+  results(): ConnResult[] {
+    return this.conns.map((c) => {
+      const r: ConnResult = {
+        index: c.index,
+        localPort: c.localPort,
+        intact: c.error === undefined && !c.reset && c.eof && c.closeCalled,
+        reset: c.reset,
+        requests: c.requestsDone,
+        bytesReceived: c.bytesReceived,
+      };
+      const error = c.error ?? (c.settled ? undefined : `stalled: the stream never finished (${this.describe(c)})`);
+      if (error !== undefined) r.error = error;
+      return r;
+    });
+  }
+
+  private describe(c: ClientConn): string {
+    if (c.socket === undefined) return 'never connected';
+    try {
+      const i = this.host.stack.info(c.socket);
+      return `client ${i.state}, read ${c.bytesReceived} B${c.eof ? ' + EOF' : ''}, sndUna ${i.sndUna} sndNxt ${i.sndNxt} rcvNxt ${i.rcvNxt} sndWnd ${i.sndWnd} rcvWnd ${i.rcvWnd} unacked ${i.unacked} readable ${i.readable}`;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  /** Bulk uploads: (server connection, sha256 of what the client sent), for comparison with the server app. */
+  uploads(): Array<{ index: number; localPort: number | undefined; bytes: number; sha256: string | undefined }> {
+    return this.conns
+      .filter((c): c is BulkConn => c instanceof BulkConn)
+      .map((c) => ({ index: c.index, localPort: c.localPort, bytes: c.uploaded, sha256: c.uploadSha256 }));
+  }
+}

@@ -1,0 +1,73 @@
+// `ftcp demo failover --sim`, run in-process through runCli.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../../src/cli/io.js';
+import { runCli } from '../../src/cli/program.js';
+import { readPcapng } from '../../src/pcap/reader.js';
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTty: false, nowMs: () => 1_700_000_000_123 };
+  const code = await runCli(args, io);
+  return { code, stdout, stderr };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ftcp-demo-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ftcp demo failover', () => {
+  it('prints a timeline and, with --json, the report as the last line; writes five captures', async () => {
+    const r = await cli(['demo', 'failover', '--sim', '--seed', '3', '--app', 'kv', '--connections', '2', '--json', '--capture-dir', dir]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const report = JSON.parse(lines[lines.length - 1]!);
+    expect(report).toMatchObject({ ok: true, seed: 3, app: 'kv', connections: 2, streams: { intact: 2, broken: 0 }, resets: 0, splitBrain: 0 });
+    for (const k of ['detectedMs', 'liveMs', 'clientResumedMs']) expect(typeof report.failover[k]).toBe('number');
+    expect(report.failover.detectedMs).toBeLessThanOrEqual(report.failover.liveMs);
+    expect(report.failover.liveMs).toBeLessThanOrEqual(report.failover.clientResumedMs);
+    expect(typeof report.reemitted.segments).toBe('number');
+    expect(typeof report.reemitted.identicalToPrimary).toBe('number');
+    expect(typeof report.client.duplicateSegmentsDropped).toBe('number');
+    expect(Object.keys(report.captures).sort()).toEqual(['backup', 'client', 'log', 'primary', 'shadow']);
+    for (const path of Object.values(report.captures) as string[]) {
+      expect(existsSync(path)).toBe(true);
+      expect(readPcapng(new Uint8Array(readFileSync(path))).packets.length).toBeGreaterThan(0);
+    }
+    expect(r.stdout).toMatch(/kill: replica a crashes/);
+    expect(r.stdout).toMatch(/b: LIVE in epoch 2/);
+    expect(r.stdout).toMatch(/reproduce: ftcp demo failover --sim --seed 3 --app kv --connections 2/);
+  });
+
+  it('without --json prints no JSON', async () => {
+    const r = await cli(['demo', 'failover', '--sim', '--seed', '3', '--connections', '1', '--capture-dir', dir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/^\{/m);
+    expect(r.stdout).toMatch(/result: ok/);
+  });
+
+  it('unsafe mode exits non-zero and says what broke', async () => {
+    const r = await cli(['demo', 'failover', '--sim', '--seed', '1', '--unsafe-no-output-rule', '--json', '--capture-dir', dir]);
+    expect(r.code).not.toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const report = JSON.parse(lines[lines.length - 1]!);
+    expect(report.ok).toBe(false);
+    expect(report.unsafe).toBe(true);
+    expect(r.stdout).toMatch(/UNSAFE: no output rule/);
+  });
+
+  it.each([
+    [['demo', 'failover', '--seed', '1'], /needs --sim/],
+    [['demo', 'failover', '--sim', '--app', 'redis'], /--app must be one of echo, counter, kv, bulk, got redis/],
+    [['demo', 'failover', '--sim', '--connections', '0'], /--connections must be an integer from 1 to 1000, got 0/],
+    [['demo', 'failover', '--sim', '--connections', '2.5'], /--connections must be an integer from 1 to 1000, got 2.5/],
+    [['demo', 'failover', '--sim', '--seed', '-4'], /--seed must be an integer from 0 to 4294967295/],
+    [['demo', 'failover', '--sim', '--frobnicate'], /unknown option '--frobnicate'/],
+  ])('rejects %j with a clear message and exit code 2', async (args, message) => {
+    const r = await cli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+});

@@ -1,0 +1,3 @@
+import { sweep } from './cluster-sweep.js';
+
+sweep('echo');
