@@ -6,9 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError, type CliIo } from './io.js';
+import { registerArbiterCommand } from './arbiter.js';
 import { registerBenchCommand } from './bench.js';
 import { registerConformanceCommand } from './conformance.js';
+import { registerDemoCommands } from './demo.js';
 import { registerSimCommands } from './sim.js';
+import { registerSwitchCommand } from './switch.js';
 
 /** package.json sits two levels up from both src/cli and dist/cli. */
 export function packageVersion(): string {
@@ -24,8 +27,11 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .exitOverride()
     .showHelpAfterError('(add --help for usage)');
   registerSimCommands(program, io, setExitCode);
+  registerDemoCommands(program, io, setExitCode);
   registerConformanceCommand(program, io, setExitCode);
   registerBenchCommand(program, io, setExitCode);
+  registerSwitchCommand(program, io, setExitCode);
+  registerArbiterCommand(program, io, setExitCode);
   // Subcommands inherit output and exit handling only when set before they are created.
   for (const command of allCommands(program)) command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
   return program;

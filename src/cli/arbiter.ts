@@ -1,0 +1,125 @@
+/**
+ * `ftcp arbiter`: the embedded test-and-set server (src/node/arbiter-server.ts) as a process.
+ *
+ *   ftcp arbiter [--listen HOST:PORT] [--state FILE] [--init] [--json]
+ *
+ * Prints one line when it listens (with the port actually bound), one per decision, and
+ * its statistics when SIGTERM or SIGINT stops it.
+ */
+import type { Command } from 'commander';
+import { ArbiterServer, type ArbiterServerEvent, type ArbiterServerStats } from '../node/arbiter-server.js';
+import { ArbiterStateError } from '../node/arbiter-state.js';
+import { formatEndpoint } from '../node/endpoint.js';
+import { waitForStopSignal } from '../node/signals.js';
+import { LinkError } from '../node/udp-link.js';
+import { EXIT, type CliIo } from './io.js';
+import { parseEndpointFlag } from './net-flags.js';
+
+export const DEFAULT_ARBITER_LISTEN = '127.0.0.1:9401';
+export const DEFAULT_ARBITER_STATE = 'ftcp-arbiter-state.json';
+
+interface ArbiterFlags {
+  listen: string;
+  state: string;
+  init?: boolean;
+  json?: boolean;
+}
+
+export function registerArbiterCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
+  program
+    .command('arbiter')
+    .summary('the test-and-set server that decides, per epoch, which replica may be primary')
+    .description(
+      'Answers test-and-set requests per (service, epoch) over TCP: the first replica to ask for an epoch wins ' +
+        'it, and everyone who asks after is told who won. Every flag is written to the state file and fsync\'ed ' +
+        'before the answer is sent, so a restarted arbiter never grants an epoch twice. Runs until SIGTERM or ' +
+        'SIGINT, then prints its statistics.',
+    )
+    .option('--listen <host:port>', 'TCP address to listen on (port 0 picks a free one, printed at start)', DEFAULT_ARBITER_LISTEN)
+    .option('--state <file>', 'the state file holding every flag granted; it must exist unless --init is given', DEFAULT_ARBITER_STATE)
+    .option('--init', 'create a fresh, empty state file (and its directory); refused if the file exists (default: off)')
+    .option('--json', 'print one JSON object per line (listening, each decision, stopped with statistics)')
+    .addHelpText(
+      'after',
+      '\nThe state file is never reset silently. A missing file is an error unless --init is given (use it\n' +
+        'once, for a new arbiter); --init over an existing file is an error; a file that fails to parse or\n' +
+        'fails its CRC is refused with what is wrong. A restarted arbiter is started without --init.\n\n' +
+        'Exit codes: 0 stopped by SIGTERM/SIGINT; 1 the state file is corrupt or cannot be written;\n' +
+        '2 bad usage (flags, missing state file without --init, --init over an existing file); 4 cannot\n' +
+        'listen (port in use, address not local).\n\n' +
+        'Examples:\n  ftcp arbiter --state run1/arbiter.json --init      # the first start\n' +
+        '  ftcp arbiter --state run1/arbiter.json             # every restart',
+    )
+    .action(async (flags: ArbiterFlags) => {
+      setExitCode(await runArbiter(flags, io));
+    });
+}
+
+async function runArbiter(flags: ArbiterFlags, io: CliIo): Promise<number> {
+  const listen = parseEndpointFlag('--listen', flags.listen);
+  const json = flags.json === true;
+  const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
+
+  let server: ArbiterServer;
+  try {
+    server = await ArbiterServer.start({ listen, statePath: flags.state, init: flags.init === true });
+  } catch (error) {
+    if (error instanceof ArbiterStateError) {
+      io.stderr(`error: ftcp arbiter: ${error.message}\n`);
+      return error.code === 'ARBITER_STATE_CORRUPT' || error.code === 'ARBITER_STATE_IO' ? EXIT.correctness : EXIT.usage;
+    }
+    if (error instanceof LinkError) {
+      io.stderr(`error: ftcp arbiter: ${error.message}\n`);
+      return EXIT.connection;
+    }
+    throw error;
+  }
+  const stop = waitForStopSignal();
+  const startedMs = io.nowMs();
+  const flagsHeld = server.flags();
+  out(`ftcp arbiter: listening on ${formatEndpoint(server.local)}, state ${flags.state} (${flagsHeld.length} flag${flagsHeld.length === 1 ? '' : 's'}${flags.init === true ? ', new' : ''})`, {
+    event: 'listening',
+    address: server.local.host,
+    port: server.local.port,
+    state: flags.state,
+    flags: flagsHeld,
+  });
+  let fatal: string | undefined;
+  server.onEvent((e) => {
+    if (e.type === 'fatal') {
+      fatal = e.message;
+      io.stderr(`error: ftcp arbiter: ${e.message}\n`);
+      stop.stop('fatal');
+      return;
+    }
+    out(describeEvent(e), { event: e.type, ...e, type: undefined });
+  });
+
+  const reason = await stop.stopped;
+  stop.dispose();
+  await server.close();
+  const seconds = (io.nowMs() - startedMs) / 1000;
+  out(describeStats(server.stats, reason, seconds), { event: 'stopped', reason, seconds, stats: server.stats });
+  return fatal === undefined ? EXIT.ok : EXIT.correctness;
+}
+
+function describeEvent(e: Exclude<ArbiterServerEvent, { type: 'fatal' }>): string {
+  switch (e.type) {
+    case 'granted':
+      return `granted epoch ${e.epoch} of ${e.service} to ${e.winner} (persisted in ${(e.persistUs / 1000).toFixed(1)} ms; from ${e.peer})`;
+    case 'answered':
+      return e.asker === e.winner
+        ? `answered epoch ${e.epoch} of ${e.service} to ${e.asker} again: won`
+        : `answered epoch ${e.epoch} of ${e.service} to ${e.asker}: lost, won by ${e.winner}`;
+    case 'malformed':
+      return `malformed frame from ${e.peer} (${e.reason}); connection closed`;
+  }
+}
+
+function describeStats(s: ArbiterServerStats, reason: string, seconds: number): string {
+  return [
+    `ftcp arbiter: stopped by ${reason} after ${seconds.toFixed(1)} s`,
+    `  requests ${s.requests}: granted ${s.granted}, lost ${s.lost}, repeats ${s.repeats}; slowest persist ${(s.maxPersistUs / 1000).toFixed(1)} ms`,
+    `  connections ${s.connections} (refused ${s.connectionsRefused}), malformed frames ${s.malformedFrames}`,
+  ].join('\n');
+}

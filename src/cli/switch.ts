@@ -1,0 +1,136 @@
+/**
+ * `ftcp switch`: the loopback network's switch (src/node/switch.ts) as a process.
+ *
+ *   ftcp switch [--listen HOST:PORT] [--service ADDR] [--capture FILE | --no-capture] [--mtu N] [--json]
+ *
+ * Prints one line when it listens (with the port actually bound, for --listen ...:0), one
+ * per address registration or move, and its statistics when SIGTERM or SIGINT stops it.
+ */
+import type { Command } from 'commander';
+import { formatEndpoint } from '../node/endpoint.js';
+import { waitForStopSignal } from '../node/signals.js';
+import { DEFAULT_SERVICE_ADDRESS, UdpSwitch, type SwitchEvent, type SwitchStats } from '../node/switch.js';
+import { LinkError, MAX_MTU } from '../node/udp-link.js';
+import { formatIpv4Addr } from '../tcp/wire/addr.js';
+import { EXIT, type CliIo } from './io.js';
+import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
+
+export const DEFAULT_SWITCH_LISTEN = '127.0.0.1:9400';
+export const DEFAULT_SWITCH_CAPTURE = 'captures/client.pcapng';
+
+interface SwitchFlags {
+  listen: string;
+  service: string;
+  capture: string | false;
+  mtu: string;
+  json?: boolean;
+}
+
+export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
+  program
+    .command('switch')
+    .summary('the UDP switch that carries IP packets between hosts on loopback')
+    .description(
+      'Forwards raw IPv4 packets, one per UDP datagram, by destination address. Hosts register their virtual ' +
+        'addresses (192.0.2.0/24) with an epoch; the service address goes to the highest epoch announced (the ' +
+        'gratuitous ARP of this network), and packets from a host whose claim is older are dropped and counted. ' +
+        'Writes the client-side capture. Runs until SIGTERM or SIGINT, then prints its statistics.',
+    )
+    .option('--listen <host:port>', 'UDP address to listen on (port 0 picks a free one, printed at start)', DEFAULT_SWITCH_LISTEN)
+    .option('--service <addr>', 'the replicated service\'s virtual address', DEFAULT_SERVICE_ADDRESS)
+    .option('--capture <file>', 'pcapng file of every packet forwarded to or from a client address', DEFAULT_SWITCH_CAPTURE)
+    .option('--no-capture', 'write no capture')
+    .option('--mtu <bytes>', `largest datagram forwarded, 68..${MAX_MTU}`, String(MAX_MTU))
+    .option('--json', 'print one JSON object per line (listening, each event, stopped with statistics)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 stopped by SIGTERM/SIGINT; 2 bad usage (flags, capture file); 4 cannot listen\n' +
+        '(port in use, address not local).\n\n' +
+        'Example:\n  ftcp switch --listen 127.0.0.1:9400 --capture captures/run1/client.pcapng',
+    )
+    .action(async (flags: SwitchFlags) => {
+      setExitCode(await runSwitch(flags, io));
+    });
+}
+
+async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
+  const listen = parseEndpointFlag('--listen', flags.listen);
+  const service = parseVirtualAddressFlag('--service', flags.service);
+  const mtu = parseMtuFlag('--mtu', flags.mtu);
+  const capturePath = flags.capture === false ? undefined : flags.capture;
+  const json = flags.json === true;
+  const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
+
+  let sw: UdpSwitch;
+  try {
+    sw = await UdpSwitch.start({ listen, service, mtu, ...(capturePath !== undefined ? { capturePath } : {}) });
+  } catch (error) {
+    if (error instanceof LinkError) {
+      io.stderr(`error: ftcp switch: ${error.message}\n`);
+      return EXIT.connection;
+    }
+    io.stderr(`error: ftcp switch: cannot create the capture ${capturePath ?? ''}: ${error instanceof Error ? error.message : String(error)}; pick another path with --capture FILE\n`);
+    return EXIT.usage;
+  }
+  const stop = waitForStopSignal();
+  const startedMs = io.nowMs();
+  const where = formatEndpoint(sw.local);
+  out(`ftcp switch: listening on ${where}, service ${formatIpv4Addr(service)}, capture ${capturePath ?? 'none'}`, {
+    event: 'listening',
+    address: sw.local.host,
+    port: sw.local.port,
+    service: formatIpv4Addr(service),
+    capture: capturePath ?? null,
+  });
+  sw.onEvent((e) => {
+    if (e.type === 'capture-failed') io.stderr(`error: ftcp switch: ${e.message}; forwarding goes on\n`);
+    else out(describeEvent(e), jsonEvent(e));
+  });
+
+  const signal = await stop.stopped;
+  await sw.close();
+  const seconds = (io.nowMs() - startedMs) / 1000;
+  out(describeStats(sw.stats, signal, seconds, sw, capturePath), { event: 'stopped', signal, seconds, capture: capturePath ?? null, stats: sw.stats });
+  return EXIT.ok;
+}
+
+function describeEvent(e: Exclude<SwitchEvent, { type: 'capture-failed' }>): string {
+  const a = formatIpv4Addr(e.address);
+  switch (e.type) {
+    case 'registered':
+      return `registered ${a} at ${formatEndpoint(e.host)} (epoch ${e.epoch})`;
+    case 'moved':
+      return `moved ${a} from ${formatEndpoint(e.from)} (epoch ${e.fromEpoch}) to ${formatEndpoint(e.to)} (epoch ${e.epoch})`;
+    case 'refused':
+      return `refused ${a} to ${formatEndpoint(e.host)}: epoch ${e.epoch} is not above the holder's ${e.holderEpoch}`;
+  }
+}
+
+function jsonEvent(e: Exclude<SwitchEvent, { type: 'capture-failed' }>): object {
+  const base = { event: e.type, address: formatIpv4Addr(e.address), epoch: e.epoch };
+  switch (e.type) {
+    case 'registered':
+      return { ...base, host: formatEndpoint(e.host) };
+    case 'moved':
+      return { ...base, from: formatEndpoint(e.from), fromEpoch: e.fromEpoch, to: formatEndpoint(e.to) };
+    case 'refused':
+      return { ...base, host: formatEndpoint(e.host), holderEpoch: e.holderEpoch };
+  }
+}
+
+function describeStats(s: SwitchStats, signal: string, seconds: number, sw: UdpSwitch, capturePath: string | undefined): string {
+  const drops = Object.entries(s.dropped)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`);
+  const malformed = Object.entries(s.malformed).map(([k, n]) => `${k} ${n}`);
+  const holder = sw.holder(sw.service);
+  const lines = [
+    `ftcp switch: stopped by ${signal} after ${seconds.toFixed(1)} s`,
+    `  datagrams in ${s.datagramsIn} (${s.bytesIn} bytes), forwarded ${s.forwarded} (${s.bytesForwarded} bytes), control ${s.controlIn}`,
+    `  dropped: ${drops.length === 0 ? 'none' : drops.join(', ')}${malformed.length > 0 ? ` (malformed: ${malformed.join(', ')})` : ''}`,
+    `  registrations ${s.registrations}, refreshes ${s.refreshes}, refused ${s.refused}, moves ${s.moves}`,
+    `  service ${formatIpv4Addr(sw.service)}: ${holder === undefined ? 'never announced' : `epoch ${holder.epoch} at ${formatEndpoint(holder.host)}`}`,
+    `  capture: ${capturePath === undefined ? 'none' : `${capturePath} (${s.captured} packets${sw.captureError !== undefined ? `, stopped early: ${sw.captureError}` : ''})`}`,
+  ];
+  return lines.join('\n');
+}
