@@ -10,6 +10,7 @@ import { registerArbiterCommand } from './arbiter.js';
 import { registerBenchCommand } from './bench.js';
 import { registerConformanceCommand } from './conformance.js';
 import { registerDemoCommands } from './demo.js';
+import { registerReplayCommand } from './replay.js';
 import { registerSimCommands } from './sim.js';
 import { registerSwitchCommand } from './switch.js';
 
@@ -32,6 +33,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   registerBenchCommand(program, io, setExitCode);
   registerSwitchCommand(program, io, setExitCode);
   registerArbiterCommand(program, io, setExitCode);
+  registerReplayCommand(program, io, setExitCode);
   // Subcommands inherit output and exit handling only when set before they are created.
   for (const command of allCommands(program)) command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
   return program;

@@ -3,6 +3,7 @@
  *
  *   ftcp sim transfer --bytes N --seed S [--loss P --dup P --reorder P --corrupt P]
  *                     [--delay-ms D] [--capture DIR] [--json] [--progress]
+ *   ftcp sim sweep [--seeds N] [--first-seed S] [--jobs J] [--json]   (sim-sweep.ts)
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { formatUs, msToUs } from '../sim/clock.js';
 import { defaultStackFactory } from '../sim/default-stack.js';
 import { runTransfer, transferCommandLine, type TransferOptions, type TransferResult } from '../sim/transfer.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
+import { registerSweepCommand } from './sim-sweep.js';
 import { parseByteCount, parseMilliseconds, parseProbability, parseSeed } from './validate.js';
 
 interface TransferFlags {
@@ -61,6 +63,7 @@ export function registerSimCommands(program: Command, io: CliIo, setExitCode: (c
     .action((flags: TransferFlags) => {
       setExitCode(simTransfer(flags, io));
     });
+  registerSweepCommand(sim, io, setExitCode);
 }
 
 function transferOptions(flags: TransferFlags, io: CliIo): { options: Omit<TransferOptions, 'stackFactory'>; seedFromClock: boolean } {

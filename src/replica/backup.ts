@@ -145,7 +145,16 @@ export class BackupRole {
 
   handleTimeout(nowUs: number): void {
     if (this.state === 'joining') {
-      if (nowUs - this.lastJoinUs >= this.times.failureUs) {
+      const receiving = this.receivingSnapshot(nowUs);
+      if (receiving !== undefined) {
+        // A large snapshot can take longer than the failure timeout to arrive: every
+        // heartbeat interval, `join` with the snapshot's epoch tells the primary we are alive
+        // and still receiving it (epoch 0 would ask for it again).
+        if (nowUs - this.lastJoinUs >= this.times.heartbeatUs) {
+          this.lastJoinUs = nowUs;
+          this.send({ type: 'join', epoch: receiving, name: this.opts.name });
+        }
+      } else if (nowUs - this.lastJoinUs >= this.times.failureUs) {
         this.lastJoinUs = nowUs;
         this.send({ type: 'join', epoch: 0, name: this.opts.name });
       }
@@ -185,8 +194,14 @@ export class BackupRole {
 
   pollTimeout(): number | undefined {
     switch (this.state) {
-      case 'joining':
-        return this.lastJoinUs + this.times.failureUs;
+      case 'joining': {
+        const askAgainUs = this.lastJoinUs + this.times.failureUs;
+        if (this.assembly === undefined) return askAgainUs;
+        // While chunks keep coming: a `join` every heartbeat; once they stop, ask again.
+        const receivingUntilUs = this.lastHeardUs + this.times.failureUs;
+        const aliveUs = this.lastJoinUs + this.times.heartbeatUs;
+        return aliveUs < receivingUntilUs ? aliveUs : Math.max(askAgainUs, receivingUntilUs);
+      }
       case 'following':
         return this.asking === undefined ? this.lastHeardUs + this.times.failureUs : this.asking.deadline(this.times.arbiterRetryUs);
       default:
@@ -264,6 +279,12 @@ export class BackupRole {
     this.lastResend = { from, atUs: nowUs };
     this.counters.resendRequests++;
     this.send({ type: 'resend', epoch: this.epoch, from });
+  }
+
+  /** The epoch of the snapshot arriving now (a chunk came within the failure timeout), if any. */
+  private receivingSnapshot(nowUs: number): number | undefined {
+    if (this.assembly === undefined || nowUs - this.lastHeardUs >= this.times.failureUs) return undefined;
+    return this.assembly.epoch;
   }
 
   private onSnapshotChunk(nowUs: number, m: Extract<ChannelMessage, { type: 'snapshot' }>): void {

@@ -136,7 +136,7 @@ export class PrimaryRole {
   handleChannel(nowUs: number, m: ChannelMessage): void {
     if (this.fenced) return;
     if (m.type === 'join') {
-      this.handleJoin(nowUs, m.name);
+      this.handleJoin(nowUs, m.name, m.epoch);
       return;
     }
     if (this.alone || m.epoch !== this.epoch) {
@@ -307,11 +307,13 @@ export class PrimaryRole {
     this.pendingFrames = [];
   }
 
-  private handleJoin(nowUs: number, name: string): void {
+  private handleJoin(nowUs: number, name: string, theirEpoch: number): void {
     if (!this.alone) {
-      // The same joiner asking again (its snapshot was lost): send it again.
       if (name === this.peer && this.joinSnapshot !== undefined) {
-        for (const m of this.joinSnapshot.messages) this.send(nowUs, m);
+        // The joiner is alive (DESIGN.md "Liveness in both directions"). With our epoch it is
+        // still receiving the snapshot; with epoch 0 it lost it and asks again: send it again.
+        this.lastHeardUs = nowUs;
+        if (theirEpoch !== this.epoch) for (const m of this.joinSnapshot.messages) this.send(nowUs, m);
       } else {
         this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: join from ${name} while paired with ${this.peer ?? '?'}` });
       }

@@ -207,6 +207,8 @@ export class ReplicaNode {
 /** The arbiter host: answers test-and-set requests arriving as UDP datagrams. */
 export class ArbiterNode {
   readonly arbiter = new TestAndSetArbiter();
+  /** Crashed: requests are lost unanswered. Its flags survive (the embedded arbiter's state file). */
+  down = false;
   private ipId = 0;
   constructor(
     network: Network,
@@ -214,7 +216,7 @@ export class ArbiterNode {
   ) {
     network.attach(address, (_nowUs, bytes) => {
       const d = parseUdp(bytes);
-      if (d === undefined || d.dstPort !== ARBITER_PORT) return;
+      if (this.down || d === undefined || d.dstPort !== ARBITER_PORT) return;
       const m = decodeArbiter(d.payload);
       if (m === undefined || m.type !== 'request') return;
       const response = this.arbiter.handle(m);

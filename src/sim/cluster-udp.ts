@@ -7,10 +7,11 @@
 import { foldChecksum, pseudoHeaderSum, sum16 } from '../tcp/wire/checksum.js';
 import { emitIpv4 } from '../tcp/wire/ipv4.js';
 import type { Ipv4Addr } from '../tcp/wire/addr.js';
+import { LOG_CHANNEL_UDP_PORT } from '../replica/replay-input.js';
 
 export const IP_PROTO_UDP = 17;
 /** The log channel between replicas. */
-export const LOG_PORT = 47_001;
+export const LOG_PORT = LOG_CHANNEL_UDP_PORT;
 /** The arbiter's test-and-set service. */
 export const ARBITER_PORT = 47_002;
 

@@ -15,6 +15,7 @@
 import type { AppName, BulkApp } from '../proxy/app.js';
 import type { ReplicaEvent } from '../replica/outbox.js';
 import { Replica } from '../replica/replica.js';
+import { describeRsmConfig } from '../replica/replay-input.js';
 import type { RsmConfig, RsmStackFactory } from '../replica/rsm.js';
 import { stackFactory as defaultRsmFactory } from '../replica/stack-factory.js';
 import { Prng } from '../tcp/prng.js';
@@ -24,7 +25,7 @@ import { ClusterCaptures, deliverComment, sendFateComment, type ClusterCaptureMo
 import { describeControlPacket } from './cluster-describe.js';
 import { ClientLoad, type ConnResult, type LoadOptions } from './cluster-load.js';
 import { ArbiterNode, ReplicaNode, Switch } from './cluster-nodes.js';
-import { tcpPayloadLength } from './cluster-udp.js';
+import { LOG_PORT, tcpPayloadLength } from './cluster-udp.js';
 import { formatUs } from './clock.js';
 import { Host } from './host.js';
 import { Network, type FaultCounters, type LinkParams } from './network.js';
@@ -43,11 +44,13 @@ export const CLUSTER_REPLICAS: Record<string, Ipv4Addr> = {
 export const CLUSTER_SERVICE_PORT = 7070;
 /** The switch learns an announcement this long after it is made (the gratuitous ARP's flight). */
 const ANNOUNCE_DELAY_US = 200;
+/** A join (or the kill that waits for it) that finds no live replica (or a joiner still catching up) tries again this much later. */
+const JOIN_RETRY_US = 20_000;
 
 /** Every fault of a run, derived from its seed (planFaults) and overridable piece by piece. */
 export interface FaultPlan {
   /** Both directions between the client and the service (whichever replica serves it). */
-  clientLink: Pick<LinkParams, 'delayUs' | 'loss' | 'duplicate' | 'reorder' | 'reorderDelayUs'>;
+  clientLink: Pick<LinkParams, 'delayUs' | 'loss' | 'duplicate' | 'reorder' | 'reorderDelayUs'> & { corrupt?: number };
   /** One-way delay of the log channel between replicas. */
   logDelayUs: number;
   /** The log channel between a and b is down during [fromUs, toUs). */
@@ -56,6 +59,14 @@ export interface FaultPlan {
   arbiterDelayUs: number;
   /** When the primary is killed; undefined: never. */
   crashAtUs?: number;
+  /** The arbiter is down (crashed) during [fromUs, toUs) and answers nothing; it restarts with the flags it had granted (its state file). */
+  arbiterOutage?: { fromUs: number; toUs: number };
+  /**
+   * The end of the safety phase (TigerBeetle's VOPR): from here the client links carry no
+   * more faults and the log channel is up; the run must converge (every stream settled)
+   * before `maxUs`.
+   */
+  healAtUs?: number;
 }
 
 export interface ClusterOptions {
@@ -72,8 +83,11 @@ export interface ClusterOptions {
    * re-emit segments the client already has.
    */
   crashAfterRelease?: boolean;
-  /** Replica c joins the live replica at `atUs`; the live replica is killed at `secondCrashAtUs`. */
-  join?: { atUs: number; secondCrashAtUs: number };
+  /**
+   * Replica c joins the live replica at `atUs`; the live replica is killed at
+   * `secondCrashAtUs`; c itself is killed at `joinerCrashAtUs` (a crash during or after the join).
+   */
+  join?: { atUs: number; secondCrashAtUs?: number; joinerCrashAtUs?: number };
   /** Kill the backup instead of the primary at the crash time (the primary must win the arbiter and serve alone). */
   killBackup?: boolean;
   /** The unsafe teaching mode: no output rule (and a log partition just before the kill, so it shows). */
@@ -129,6 +143,8 @@ export interface ClusterResult {
   switch: { blackholed: number; droppedStale: number };
   timeline: Array<{ timeUs: number; text: string }>;
   endUs: number;
+  /** When every stream had settled and every kill had been answered by a go-live; null: not within maxUs. */
+  settledUs: number | null;
   events: number;
   /** In-memory captures (capture mode 'memory'). */
   captures: Partial<Record<ClusterCaptureName, Uint8Array>>;
@@ -182,7 +198,7 @@ export function runCluster(options: ClusterOptions): ClusterResult {
   const maxUs = options.maxUs ?? (unsafe ? 5_000_000 : 30_000_000);
 
   const sim = new Simulator();
-  const network = new Network(sim, deriveSeed(seed, 'network'), { ...plan.clientLink, jitterUs: 0, corrupt: 0 });
+  const network = new Network(sim, deriveSeed(seed, 'network'), { ...plan.clientLink, jitterUs: 0, corrupt: plan.clientLink.corrupt ?? 0 });
   const captures = new ClusterCaptures(options.capture ?? 'memory');
   const timeline: Array<{ timeUs: number; text: string }> = [];
   const problems: Array<{ kind: ClusterFailureKind; message: string }> = [];
@@ -192,16 +208,39 @@ export function runCluster(options: ClusterOptions): ClusterResult {
   // ---- links
   const names = Object.keys(CLUSTER_REPLICAS);
   for (const x of names) {
-    network.setLinkPair(CLUSTER_REPLICAS[x]!, CLUSTER_ARBITER, { delayUs: plan.arbiterDelayUs, loss: 0, duplicate: 0, reorder: 0 });
-    for (const y of names) if (x < y) network.setLinkPair(CLUSTER_REPLICAS[x]!, CLUSTER_REPLICAS[y]!, { delayUs: plan.logDelayUs, loss: 0, duplicate: 0, reorder: 0 });
+    // The control plane's links are clean but for their delay: the faults of the client links are not theirs.
+    const clean = { loss: 0, duplicate: 0, reorder: 0, corrupt: 0 };
+    network.setLinkPair(CLUSTER_REPLICAS[x]!, CLUSTER_ARBITER, { delayUs: plan.arbiterDelayUs, ...clean });
+    for (const y of names) if (x < y) network.setLinkPair(CLUSTER_REPLICAS[x]!, CLUSTER_REPLICAS[y]!, { delayUs: plan.logDelayUs, ...clean });
   }
   if (plan.logPartition !== undefined) network.schedulePartition(CLUSTER_REPLICAS.a!, CLUSTER_REPLICAS.b!, plan.logPartition.fromUs, plan.logPartition.toUs);
+  if (plan.healAtUs !== undefined) {
+    sim.schedule(plan.healAtUs, {
+      kind: 'heal',
+      target: 'network',
+      run: () => {
+        say('heal: the safety phase ends; client links lose, duplicate, reorder and corrupt nothing more, the log channel is up');
+        network.setLinkPair(CLUSTER_CLIENT, CLUSTER_SERVICE, { loss: 0, duplicate: 0, reorder: 0, corrupt: 0 });
+        for (const x of names) for (const y of names) if (x !== y) network.setLinkUp(CLUSTER_REPLICAS[x]!, CLUSTER_REPLICAS[y]!, true);
+      },
+    });
+  }
 
   // ---- captures of the client side and of the control plane
   const clientCap = captures.get('client');
   const clientIface = clientCap?.iface(`client ${formatIpv4Addr(CLUSTER_CLIENT)}`, 'the clients: their egress before network faults, their ingress after them');
+  const rsmConfig: RsmConfig = {
+    stack: { addresses: [CLUSTER_SERVICE], seed: deriveSeed(seed, 'service-stack') },
+    servicePort: CLUSTER_SERVICE_PORT,
+    app,
+    appOptions: { bulkBytes: options.load?.bulkBytes ?? 400_000, seed: deriveSeed(seed, 'bulk') },
+    digestEvery: options.digestEvery ?? 1024,
+  };
+  const startUs = 0;
   const logCap = captures.get('log');
-  const logIface = logCap?.iface('log channel', 'frames between replicas (UDP 47001), with a decoded summary as the comment');
+  // The RSM config rides in the interface description so that `ftcp replay` can start the
+  // replay where every replica started (replay-input.ts); same run, same bytes.
+  const logIface = logCap?.iface('log channel', `frames between replicas (UDP ${LOG_PORT}), with a decoded summary as the comment; ${describeRsmConfig({ rsm: rsmConfig, startUs })}`);
   const arbIface = logCap?.iface('arbiter', 'test-and-set requests and answers (UDP 47002)');
   const controlAddrs = new Set<Ipv4Addr>([CLUSTER_ARBITER, ...Object.values(CLUSTER_REPLICAS)]);
   network.addTap({
@@ -223,18 +262,22 @@ export function runCluster(options: ClusterOptions): ClusterResult {
   const sw = new Switch(network);
   network.attach(CLUSTER_SERVICE, (nowUs, bytes) => sw.ingress(nowUs, bytes));
   const arbiterNode = new ArbiterNode(network, CLUSTER_ARBITER);
+  if (plan.arbiterOutage !== undefined) {
+    const { fromUs, toUs } = plan.arbiterOutage;
+    sim.schedule(fromUs, { kind: 'arbiter-down', target: 'arbiter', run: () => {
+      arbiterNode.down = true;
+      say('arbiter: crashes (answers nothing until it restarts)');
+    } });
+    sim.schedule(toUs, { kind: 'arbiter-up', target: 'arbiter', run: () => {
+      arbiterNode.down = false;
+      say(`arbiter: restarts with the ${arbiterNode.arbiter.granted().length} flag(s) it had granted`);
+    } });
+  }
   sw.onOwnerChange = (name, epoch) => {
     say(`switch: the service address ${formatIpv4Addr(CLUSTER_SERVICE)} now goes to ${name} (epoch ${epoch})`);
     if (clientCap !== undefined) clientCap.note(clientIface!, `the switch moved ${formatIpv4Addr(CLUSTER_SERVICE)} to replica ${name}, epoch ${epoch}`);
   };
 
-  const rsmConfig: RsmConfig = {
-    stack: { addresses: [CLUSTER_SERVICE], seed: deriveSeed(seed, 'service-stack') },
-    servicePort: CLUSTER_SERVICE_PORT,
-    app,
-    appOptions: { bulkBytes: options.load?.bulkBytes ?? 400_000, seed: deriveSeed(seed, 'bulk') },
-    digestEvery: options.digestEvery ?? 1024,
-  };
   const factory = options.stackFactory ?? defaultRsmFactory;
   const replicaOptions = (name: string) => ({
     name,
@@ -351,7 +394,6 @@ export function runCluster(options: ClusterOptions): ClusterResult {
 
   const a = makeNode('a', 'primary');
   const b = makeNode('b', 'backup');
-  const startUs = 0;
   a.start(Replica.primary(replicaOptions('a'), 'b', startUs));
   b.start(Replica.backup(replicaOptions('b'), 'a', startUs));
   watchAccepts(a);
@@ -388,34 +430,59 @@ export function runCluster(options: ClusterOptions): ClusterResult {
     });
   }
   if (options.join !== undefined) {
-    const { atUs, secondCrashAtUs } = options.join;
-    sim.schedule(atUs, {
-      kind: 'join',
-      target: 'replica c',
-      run: () => {
-        const primary = sw.owner ?? 'b';
-        say(`c: starts and asks ${primary} to join`);
-        const c = makeNode('c', 'backup');
-        c.start(Replica.joiner(replicaOptions('c'), primary, sim.nowUs));
-      },
-    });
-    sim.schedule(secondCrashAtUs, {
-      kind: 'kill',
-      target: 'the live replica',
-      run: () => {
+    const { atUs, secondCrashAtUs, joinerCrashAtUs } = options.join;
+    // c joins a live replica: while none is live (a failover still under way), it tries again a little later.
+    const startJoiner = () => {
+      const primary = [...nodes.values()].find((n) => !n.crashed && n.replica?.live === true);
+      if (primary === undefined) {
+        sim.schedule(sim.nowUs + JOIN_RETRY_US, { kind: 'join', target: 'replica c', run: startJoiner });
+        return;
+      }
+      say(`c: starts and asks ${primary.name} to join`);
+      const c = makeNode('c', 'backup');
+      c.start(Replica.joiner(replicaOptions('c'), primary.name, sim.nowUs));
+    };
+    sim.schedule(atUs, { kind: 'join', target: 'replica c', run: startJoiner });
+    if (secondCrashAtUs !== undefined) {
+      // The second kill is of a pair that has finished joining: it waits until c follows.
+      const secondKill = () => {
+        const c = nodes.get('c');
+        if (c === undefined || (!c.crashed && c.replica?.roleName === 'joining')) {
+          sim.schedule(sim.nowUs + JOIN_RETRY_US, { kind: 'kill', target: 'the live replica', run: secondKill });
+          return;
+        }
+        if (c.crashed || c.replica?.roleName !== 'backup') {
+          // Killing a lone primary is an outage, not a failover: nothing to test.
+          say(`second kill skipped: c is ${c.crashed ? 'dead' : (c.replica?.roleName ?? 'not started')}, the live replica has no backup`);
+          return;
+        }
         const owner = sw.owner === undefined ? undefined : nodes.get(sw.owner);
-        if (owner !== undefined) kill(owner, `second kill at ${formatUs(secondCrashAtUs)}`);
-      },
-    });
+        if (owner !== undefined) kill(owner, `second kill at ${formatUs(sim.nowUs)}`);
+      };
+      sim.schedule(secondCrashAtUs, { kind: 'kill', target: 'the live replica', run: secondKill });
+    }
+    if (joinerCrashAtUs !== undefined) {
+      sim.schedule(joinerCrashAtUs, {
+        kind: 'kill',
+        target: 'replica c',
+        run: () => {
+          const c = nodes.get('c');
+          if (c !== undefined) kill(c, `kill of the joining backup at ${formatUs(joinerCrashAtUs)}`);
+        },
+      });
+    }
   }
 
   let events = 0;
+  let settledUs: number | null = null;
   try {
     // Done when every stream has settled and every kill has been followed by a go-live (or the time limit).
     const lastKillUs = Math.max(plan.crashAtUs ?? 0, options.join?.secondCrashAtUs ?? 0);
-    const done = () => load.allSettled && sim.nowUs >= lastKillUs && !armedAfterRelease && failovers.every((f) => f.liveMs !== null);
+    const lastFaultUs = Math.max(lastKillUs, options.join?.joinerCrashAtUs ?? 0, plan.arbiterOutage?.toUs ?? 0);
+    const done = () => load.allSettled && sim.nowUs >= lastFaultUs && !armedAfterRelease && failovers.every((f) => f.liveMs !== null);
     const outcome = sim.run({ until: done, untilUs: maxUs, maxEvents: 20_000_000 });
     events += outcome.events;
+    if (done()) settledUs = sim.nowUs;
     // Let the closing handshakes finish so the captures show them.
     events += sim.run({ untilUs: Math.min(maxUs, sim.nowUs + 300_000), maxEvents: 2_000_000 }).events;
   } catch (error) {
@@ -481,6 +548,7 @@ export function runCluster(options: ClusterOptions): ClusterResult {
     switch: { blackholed: sw.blackholed, droppedStale: sw.droppedStale },
     timeline,
     endUs: sim.nowUs,
+    settledUs,
     events,
     captures: captures.bytes(),
     command: clusterCommandLine(options),
