@@ -3,8 +3,9 @@
  * apply here (`--tolerance_usecs`, `--local_ip`, `--remote_ip`, `--bind_port`,
  * `--connect_port`, `--mtu`) are honoured; so are ours: `--remote_port`, `--remote_isn`,
  * `--seed`, and every numeric StackConfig field in snake case (`--msl_ms=500`,
- * `--recv_buffer_bytes=4096`, `--keep_alive_idle_ms=1000`, ...). Anything else is ignored
- * with a warning.
+ * `--recv_buffer_bytes=4096`, `--keep_alive_idle_ms=1000`, ...), and
+ * `--congestion_control=newreno|cubic` (Linux's net.ipv4.tcp_congestion_control). Anything
+ * else is ignored with a warning.
  */
 import type { StackConfig } from '../tcp/types.js';
 import { parseIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
@@ -124,6 +125,12 @@ export function resolveSettings(options: readonly ScriptOption[]): { settings: R
         break;
       case 'seed':
         settings.seed = integer(o, 0, 0xffff_ffff);
+        break;
+      case 'congestion_control':
+        if (o.value !== 'cubic' && o.value !== 'newreno') {
+          throw new OptionError(o.line, `--congestion_control must be cubic or newreno, got ${o.value ?? '(no value)'}`);
+        }
+        settings.config.congestionControl = o.value;
         break;
       case 'ip_version':
         if (o.value !== 'ipv4') throw new OptionError(o.line, `--ip_version: only ipv4 is supported, got ${o.value ?? '(no value)'}`);

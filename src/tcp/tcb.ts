@@ -5,14 +5,15 @@
  * so snapshot.ts serialises it mechanically.
  */
 import { ByteRing } from './bytering.js';
-import { congestionControl, DEFAULT_CC, type CcState } from './congestion.js';
+import { congestionControl, type CcState } from './congestion.js';
 import type { ResolvedConfig } from './config.js';
 import { DEFAULT_PEER_MSS, IP_TCP_HEADER_BYTES } from './config.js';
 import { newReassembly, type Reassembly } from './reassembly.js';
+import { newRecovery, type RecoveryState } from './recovery.js';
 import { rtoInit, type RtoState } from './rto.js';
 import { newTimers } from './timers.js';
 import type { ConnectionErrorCode, DropReason, SocketId, StackStats, TcpStateName } from './types.js';
-import type { TcpSegmentFields } from './wire/tcp.js';
+import type { SackBlock, TcpSegmentFields } from './wire/tcp.js';
 
 export interface Tcb {
   id: SocketId;
@@ -66,7 +67,12 @@ export interface Tcb {
   persistBackoff: number;
   /** Consecutive duplicate ACKs (RFC 5681 §2). */
   dupAcks: number;
+  /** Congestion controller state (congestion.ts, cc/): cwnd, ssthresh, CUBIC's variables. */
   cc: CcState;
+  /** Loss recovery state (recovery.ts): RFC 6582 recover, RFC 6675 RecoveryPoint, HighRxt, RescueRxt. */
+  rec: RecoveryState;
+  /** RFC 6675 scoreboard (sack-scoreboard.ts): SACKed ranges above SND.UNA, sorted, bounded. */
+  scoreboard: SackBlock[];
   /** write() could not take everything: emit 'writable' when space frees up. */
   wantWritable: boolean;
 
@@ -197,7 +203,9 @@ export function createTcb(cfg: ResolvedConfig, init: TcbInit): Tcb {
     synTimedOut: false,
     persistBackoff: 0,
     dupAcks: 0,
-    cc: congestionControl(DEFAULT_CC).init(mss, init.iss),
+    cc: congestionControl(cfg.congestionControl).init(mss),
+    rec: newRecovery(init.iss),
+    scoreboard: [],
     wantWritable: false,
     wscaleOk: false,
     sndWscale: 0,
