@@ -2,8 +2,9 @@
  * What a script's `--name=value` lines mean to the runner. packetdrill's own options that
  * apply here (`--tolerance_usecs`, `--local_ip`, `--remote_ip`, `--bind_port`,
  * `--connect_port`, `--mtu`) are honoured; so are ours: `--remote_port`, `--remote_isn`,
- * `--seed`, and every numeric StackConfig field in snake case (`--msl_ms=500`,
- * `--recv_buffer_bytes=4096`, `--keep_alive_idle_ms=1000`, ...), and
+ * `--seed`, every numeric StackConfig field in snake case (`--msl_ms=500`,
+ * `--recv_buffer_bytes=4096`, `--challenge_ack_limit=2`, ...), the boolean ones as 0 or
+ * 1 (`--sack=0`, `--dsack=0`, `--timestamps=0`, `--window_scaling=0`), and
  * `--congestion_control=newreno|cubic` (Linux's net.ipv4.tcp_congestion_control). Anything
  * else is ignored with a warning.
  */
@@ -62,6 +63,16 @@ const CONFIG_OPTIONS: Readonly<Record<string, keyof StackConfig>> = {
   keep_alive_interval_ms: 'keepAliveIntervalMs',
   keep_alive_probes: 'keepAliveProbes',
   ttl: 'ttl',
+  window_scale: 'windowScale',
+  challenge_ack_limit: 'challengeAckLimit',
+};
+
+/** Boolean StackConfig fields, set by `--name=0` or `--name=1` (like the Linux sysctls tcp_sack, tcp_dsack, ...). */
+const BOOLEAN_OPTIONS: Readonly<Record<string, keyof StackConfig>> = {
+  sack: 'sack',
+  dsack: 'dsack',
+  timestamps: 'timestamps',
+  window_scaling: 'windowScaling',
 };
 
 /** A bad option value: the runner reports it as the script's failure at that line. */
@@ -99,6 +110,11 @@ export function resolveSettings(options: readonly ScriptOption[]): { settings: R
     const configKey = CONFIG_OPTIONS[o.name];
     if (configKey !== undefined) {
       (settings.config as Record<string, number>)[configKey] = integer(o, 0, 2 ** 31 - 1);
+      continue;
+    }
+    const booleanKey = BOOLEAN_OPTIONS[o.name];
+    if (booleanKey !== undefined) {
+      (settings.config as Record<string, boolean>)[booleanKey] = integer(o, 0, 1) === 1;
       continue;
     }
     switch (o.name) {

@@ -10,11 +10,13 @@
  * What to (re)send is decided here, apart from the state machine (connection.ts), which
  * only calls output() after every input.
  */
+import { challengeAck } from './challenge.js';
 import { segmentOptions, synOptions } from './options.js';
 import { advertiseWindow } from './receiver.js';
 import { limitedAllowance, nextSeg, recoveryOnAck, recoveryOnTimeout, setPipe, updateScoreboard } from './recovery.js';
 import { rtoBackoff, rtoReset, rtoSample } from './rto.js';
 import { sbNextHole } from './sack-scoreboard.js';
+import { sackForSegment } from './sackblocks.js';
 import { canSendData, finSeq, type Ctx, type Tcb } from './tcb.js';
 import { tsRttUs } from './timestamps.js';
 import { Timer } from './timers.js';
@@ -30,7 +32,7 @@ export function transmit(ctx: Ctx, tcb: Tcb, seq: number, flags: number, payload
   const hasAck = (flags & TCP_ACK) !== 0;
   const syn = (flags & TCP_SYN) !== 0;
   const window = flags & TCP_RST ? 0 : advertiseWindow(tcb, syn);
-  const opts = options ?? (syn ? undefined : segmentOptions(tcb, ctx.now, []));
+  const opts = options ?? (syn ? undefined : segmentOptions(tcb, ctx.now, sackForSegment(ctx, tcb, flags, payload?.length ?? 0)));
   ctx.transmit(tcb, {
     srcPort: tcb.localPort,
     dstPort: tcb.remotePort,
@@ -45,6 +47,7 @@ export function transmit(ctx: Ctx, tcb: Tcb, seq: number, flags: number, payload
     tcb.lastAckSent = tcb.rcvNxt; // RFC 7323 §4.3 Last.ACK.sent
     tcb.timers[Timer.DelayedAck] = -1;
     tcb.pendingAckBytes = 0;
+    if (tcb.quickAcks > 0) tcb.quickAcks--; // receiver.ts quick-ACK mode: one ACK used
     tcb.ackNow = false;
     tcb.dupAckNow = false;
   }
@@ -284,8 +287,8 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
   const ack = seg.ack;
   if (seqGt(ack, tcb.sndMax) || seqLt(ack, seqAdd(tcb.sndUna, -Math.max(tcb.maxSndWnd, 1)))) {
     // RFC 9293 §3.10.7.4: SEG.ACK > SND.NXT, or outside (SND.UNA - MAX.SND.WND) =< SEG.ACK
-    // (RFC 5961 §5): send an ACK, drop the segment, return.
-    tcb.ackNow = true;
+    // (RFC 5961 §5): send an ACK (a challenge ACK, rate-limited by §7), drop the segment, return.
+    challengeAck(ctx, tcb);
     ctx.drop('bad-ack');
     return false;
   }
