@@ -2,9 +2,11 @@
  * What a script's `--name=value` lines mean to the runner. packetdrill's own options that
  * apply here (`--tolerance_usecs`, `--local_ip`, `--remote_ip`, `--bind_port`,
  * `--connect_port`, `--mtu`) are honoured; so are ours: `--remote_port`, `--remote_isn`,
- * `--seed`, and every numeric StackConfig field in snake case (`--msl_ms=500`,
- * `--recv_buffer_bytes=4096`, `--keep_alive_idle_ms=1000`, ...). Anything else is ignored
- * with a warning.
+ * `--seed`, every numeric StackConfig field in snake case (`--msl_ms=500`,
+ * `--recv_buffer_bytes=4096`, `--challenge_ack_limit=2`, ...), the boolean ones as 0 or
+ * 1 (`--sack=0`, `--dsack=0`, `--timestamps=0`, `--window_scaling=0`), and
+ * `--congestion_control=newreno|cubic` (Linux's net.ipv4.tcp_congestion_control). Anything
+ * else is ignored with a warning.
  */
 import type { StackConfig } from '../tcp/types.js';
 import { parseIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
@@ -61,6 +63,16 @@ const CONFIG_OPTIONS: Readonly<Record<string, keyof StackConfig>> = {
   keep_alive_interval_ms: 'keepAliveIntervalMs',
   keep_alive_probes: 'keepAliveProbes',
   ttl: 'ttl',
+  window_scale: 'windowScale',
+  challenge_ack_limit: 'challengeAckLimit',
+};
+
+/** Boolean StackConfig fields, set by `--name=0` or `--name=1` (like the Linux sysctls tcp_sack, tcp_dsack, ...). */
+const BOOLEAN_OPTIONS: Readonly<Record<string, keyof StackConfig>> = {
+  sack: 'sack',
+  dsack: 'dsack',
+  timestamps: 'timestamps',
+  window_scaling: 'windowScaling',
 };
 
 /** A bad option value: the runner reports it as the script's failure at that line. */
@@ -100,6 +112,11 @@ export function resolveSettings(options: readonly ScriptOption[]): { settings: R
       (settings.config as Record<string, number>)[configKey] = integer(o, 0, 2 ** 31 - 1);
       continue;
     }
+    const booleanKey = BOOLEAN_OPTIONS[o.name];
+    if (booleanKey !== undefined) {
+      (settings.config as Record<string, boolean>)[booleanKey] = integer(o, 0, 1) === 1;
+      continue;
+    }
     switch (o.name) {
       case 'tolerance_usecs':
         settings.toleranceUs = integer(o, 0, 60_000_000);
@@ -124,6 +141,12 @@ export function resolveSettings(options: readonly ScriptOption[]): { settings: R
         break;
       case 'seed':
         settings.seed = integer(o, 0, 0xffff_ffff);
+        break;
+      case 'congestion_control':
+        if (o.value !== 'cubic' && o.value !== 'newreno') {
+          throw new OptionError(o.line, `--congestion_control must be cubic or newreno, got ${o.value ?? '(no value)'}`);
+        }
+        settings.config.congestionControl = o.value;
         break;
       case 'ip_version':
         if (o.value !== 'ipv4') throw new OptionError(o.line, `--ip_version: only ipv4 is supported, got ${o.value ?? '(no value)'}`);

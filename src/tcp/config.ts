@@ -90,7 +90,8 @@ export function resolveConfig(c: StackConfig): ResolvedConfig {
     rtoMaxMs,
     maxRetries: int('maxRetries', c.maxRetries, 15, 0, 1000),
     synRetries: int('synRetries', c.synRetries, 6, 0, 1000),
-    delayedAckMs: int('delayedAckMs', c.delayedAckMs, 40, 0, 500),
+    // RFC 9293 §3.8.6.3 (MUST-40): the delay MUST be less than 0.5 s.
+    delayedAckMs: int('delayedAckMs', c.delayedAckMs, 40, 0, 499),
     keepAliveIdleMs: int('keepAliveIdleMs', c.keepAliveIdleMs, 7_200_000, 1, 1 << 30),
     keepAliveIntervalMs: int('keepAliveIntervalMs', c.keepAliveIntervalMs, 75_000, 1, 1 << 30),
     keepAliveProbes: int('keepAliveProbes', c.keepAliveProbes, 9, 1, 1000),

@@ -6,10 +6,12 @@
  * owns the listeners and the demultiplexing. What to transmit is the sender's business:
  * every entry point ends with output().
  */
+import { challengeAck } from './challenge.js';
 import { negotiate } from './options.js';
 import { clearReassembly } from './reassembly.js';
 import { rcvWnd, readData, receiveSyn, receiveText } from './receiver.js';
 import { rtoAfterSynTimeout, rtoSample } from './rto.js';
+import { noteDuplicate } from './sackblocks.js';
 import { hasPendingOutput, onPersistTimeout, onRetransmitTimeout, output, processAck, sendRst, sendSyn, transmit, updateWindow } from './sender.js';
 import { canReceiveData, finAcked, type Ctx, type Tcb } from './tcb.js';
 import { pawsRejects, tsRttUs, updateTsRecent } from './timestamps.js';
@@ -203,9 +205,20 @@ function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
       data = EMPTY;
       tcb.ackNow = true;
     } else {
+      if (syn && !rst && tcb.state !== 'SYN-RECEIVED') {
+        // RFC 5961 §4.2: a SYN in a synchronized state, "irrespective of the sequence
+        // number", gets a challenge ACK (rate-limited, §7), as in Linux.
+        challengeAck(ctx, tcb);
+        ctx.drop('syn-ignored');
+        return;
+      }
       if (!rst) {
         tcb.ackNow = true; // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
-        if (seqLe(seqAdd(seq, segLen), tcb.rcvNxt)) ctx.stats.duplicateSegments++;
+        if (seqLe(seqAdd(seq, segLen), tcb.rcvNxt)) {
+          ctx.stats.duplicateSegments++;
+          // RFC 2883 §4: a duplicate below RCV.NXT is reported in a D-SACK block.
+          if (data.length > 0) noteDuplicate(ctx, tcb, seq, seqAdd(seq, data.length));
+        }
       }
       ctx.drop(rst ? 'rst-ignored' : 'unacceptable-segment');
       return;
@@ -224,6 +237,7 @@ function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
     }
     const skipData = Math.min(skip, data.length);
     if (skipData > 0) {
+      if (!rst) noteDuplicate(ctx, tcb, seq, seqAdd(seq, skipData)); // RFC 2883 §4: partly duplicate
       data = data.subarray(skipData);
       seq = seqAdd(seq, skipData);
       ctx.stats.duplicateSegments++;
@@ -240,7 +254,8 @@ function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
   // on an exact match with RCV.NXT; an in-window RST gets a challenge ACK).
   if (rst) {
     if (seg.seq !== tcb.rcvNxt) {
-      tcb.ackNow = true;
+      // RFC 5961 §3.2: in the window but not exactly RCV.NXT: a challenge ACK (§7 limits it).
+      challengeAck(ctx, tcb);
       ctx.drop('rst-ignored');
       return;
     }
@@ -275,8 +290,8 @@ function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
       closeTcb(ctx, tcb);
       return;
     }
-    // RFC 5961 §4 (RFC 9293 §3.10.7.4): a SYN in a synchronized state gets a challenge ACK.
-    tcb.ackNow = true;
+    // RFC 5961 §4.2 (RFC 9293 §3.10.7.4): a SYN in a synchronized state gets a challenge ACK.
+    challengeAck(ctx, tcb);
     ctx.drop('syn-ignored');
     return;
   }

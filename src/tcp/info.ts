@@ -2,7 +2,7 @@
 import { MAX_WINDOW } from './config.js';
 import { freeSpace, rcvWnd } from './receiver.js';
 import type { Tcb } from './tcb.js';
-import type { CongestionControlName, SocketId, SocketInfo, StackStats } from './types.js';
+import type { SocketId, SocketInfo, StackStats } from './types.js';
 import type { Ipv4Addr } from './wire/addr.js';
 
 export function newStats(): StackStats {
@@ -28,6 +28,9 @@ export function newStats(): StackStats {
     challengeAcks: 0,
     challengeAcksThrottled: 0,
     fastRecoveries: 0,
+    sackRecoveries: 0,
+    sackBlocksInvalid: 0,
+    dsacksReceived: 0,
     dsacksSent: 0,
   };
 }
@@ -85,6 +88,6 @@ export function connectionInfo(t: Tcb): SocketInfo {
     sack: t.sackOk,
     cwnd: t.cc.cwnd,
     ssthresh: t.cc.ssthresh,
-    congestionControl: t.cc.algorithm as CongestionControlName,
+    congestionControl: t.cc.algorithm,
   };
 }

@@ -6,6 +6,7 @@
  */
 import { MAX_WINDOW } from './config.js';
 import { reassemblyInsert, reassemblyTake } from './reassembly.js';
+import { heldOverlap, noteDuplicate, noteSackBlock } from './sackblocks.js';
 import type { Ctx, Tcb } from './tcb.js';
 import { Timer } from './timers.js';
 import { seqAdd, seqDiff } from './wire/seq.js';
@@ -73,13 +74,23 @@ export function receiveText(ctx: Ctx, tcb: Tcb, seq: number, data: Uint8Array, f
   if (seq !== tcb.rcvNxt) {
     ctx.stats.outOfOrderSegments++;
     let stored = true;
-    if (data.length > 0) stored = reassemblyInsert(tcb.ooo, seq, data, ctx.cfg.reassemblyLimitBytes);
+    if (data.length > 0) {
+      // RFC 2883 §4.1.3: bytes we already hold out of order are reported in a D-SACK block.
+      const dup = heldOverlap(tcb.ooo, seq, seqAdd(seq, data.length));
+      if (dup !== undefined) {
+        ctx.stats.duplicateSegments++;
+        noteDuplicate(ctx, tcb, dup.left, dup.right);
+      }
+      stored = reassemblyInsert(tcb.ooo, seq, data, ctx.cfg.reassemblyLimitBytes);
+      noteSackBlock(tcb, seq); // RFC 2018 §4: this segment's block goes first
+    }
     if (!stored) ctx.drop('reassembly-full');
     else if (fin) tcb.ooo.finSeq = seqAdd(seq, data.length);
     tcb.ackNow = true; // a duplicate ACK tells the sender about the hole (RFC 5681 §4.2)
     tcb.dupAckNow = true;
     return false;
   }
+  if (data.length > 0) enterQuickAck(ctx, tcb);
   let delivered = 0;
   if (data.length > 0) delivered += deliver(tcb, data);
   let finNow = fin;
@@ -102,11 +113,29 @@ export function receiveText(ctx: Ctx, tcb: Tcb, seq: number, data: Uint8Array, f
   } else if (delivered > 0) {
     tcb.pendingAckBytes += delivered;
     // RFC 1122 4.2.3.2: ACK at least every second full-sized segment; otherwise delay
-    // the ACK by at most delayedAckMs (< 500 ms).
-    if (ctx.cfg.delayedAckMs === 0 || tcb.pendingAckBytes >= 2 * tcb.rcvMssSeen) tcb.ackNow = true;
+    // the ACK by at most delayedAckMs (< 500 ms), unless quick ACKs are left.
+    if (ctx.cfg.delayedAckMs === 0 || tcb.pendingAckBytes >= 2 * tcb.rcvMssSeen || tcb.quickAcks > 0) tcb.ackNow = true;
     else if (tcb.timers[Timer.DelayedAck]! < 0) tcb.timers[Timer.DelayedAck] = ctx.now + ctx.cfg.delayedAckMs * 1000;
   }
   return finNow;
+}
+
+/** Linux TCP_MAX_QUICKACKS: the most quick ACKs one start of quick-ACK mode grants. */
+export const MAX_QUICK_ACKS = 16;
+
+/**
+ * Quick-ACK mode, as Linux (tcp_event_data_recv, tcp_incr_quickack; DESIGN.md: "delayed ACK
+ * 40 ms with quick ACKs at connection start"): the first in-order data of a connection,
+ * and the first after an idle gap longer than the RTO, grant up to 16 ACKs that are not
+ * delayed (RCV.WND / (2 * receive MSS), at least 2), so that a sender in slow start is
+ * not held back by delayed ACKs. Each ACK sent uses one (sender.ts transmit).
+ */
+function enterQuickAck(ctx: Ctx, tcb: Tcb): void {
+  if (tcb.lastDataUs < 0 || ctx.now - tcb.lastDataUs > tcb.rto.rtoUs) {
+    const budget = Math.min(Math.max(Math.floor(rcvWnd(tcb) / (2 * tcb.rcvMssSeen)), 2), MAX_QUICK_ACKS);
+    if (budget > tcb.quickAcks) tcb.quickAcks = budget;
+  }
+  tcb.lastDataUs = ctx.now;
 }
 
 function deliver(tcb: Tcb, data: Uint8Array): number {

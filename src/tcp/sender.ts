@@ -2,20 +2,25 @@
  * The sending half of a connection: the send buffer (a ByteRing from SND.UNA on, so an
  * ACK drops a prefix and never copies the rest), segmentation at the effective MSS,
  * sender SWS avoidance and Nagle (RFC 1122 4.2.3.4), retransmission on timeout
- * (RFC 6298, go-back-N from SND.UNA), fast retransmit (RFC 5681 §3.2, through the
- * congestion controller), and zero-window probing (RFC 9293 §3.8.6.1, RFC 1122 4.2.2.17).
+ * (RFC 6298, go-back-N from SND.UNA, skipping what the peer SACKed since), fast retransmit
+ * and loss recovery (RFC 5681 §3.2 / RFC 6582 NewReno, RFC 6675 SACK: decided in
+ * recovery.ts, transmitted here), RFC 3042 limited transmit, and zero-window probing
+ * (RFC 9293 §3.8.6.1, RFC 1122 4.2.2.17).
  *
  * What to (re)send is decided here, apart from the state machine (connection.ts), which
  * only calls output() after every input.
  */
-import { congestionControl } from './congestion.js';
+import { challengeAck } from './challenge.js';
 import { segmentOptions, synOptions } from './options.js';
 import { advertiseWindow } from './receiver.js';
+import { limitedAllowance, nextSeg, recoveryOnAck, recoveryOnTimeout, setPipe, updateScoreboard } from './recovery.js';
 import { rtoBackoff, rtoReset, rtoSample } from './rto.js';
+import { sbNextHole } from './sack-scoreboard.js';
+import { sackForSegment } from './sackblocks.js';
 import { canSendData, finSeq, type Ctx, type Tcb } from './tcb.js';
 import { tsRttUs } from './timestamps.js';
 import { Timer } from './timers.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from './wire/seq.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from './wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption, type TcpSegment } from './wire/tcp.js';
 
 /**
@@ -27,7 +32,7 @@ export function transmit(ctx: Ctx, tcb: Tcb, seq: number, flags: number, payload
   const hasAck = (flags & TCP_ACK) !== 0;
   const syn = (flags & TCP_SYN) !== 0;
   const window = flags & TCP_RST ? 0 : advertiseWindow(tcb, syn);
-  const opts = options ?? (syn ? undefined : segmentOptions(tcb, ctx.now, []));
+  const opts = options ?? (syn ? undefined : segmentOptions(tcb, ctx.now, sackForSegment(ctx, tcb, flags, payload?.length ?? 0)));
   ctx.transmit(tcb, {
     srcPort: tcb.localPort,
     dstPort: tcb.remotePort,
@@ -42,6 +47,7 @@ export function transmit(ctx: Ctx, tcb: Tcb, seq: number, flags: number, payload
     tcb.lastAckSent = tcb.rcvNxt; // RFC 7323 §4.3 Last.ACK.sent
     tcb.timers[Timer.DelayedAck] = -1;
     tcb.pendingAckBytes = 0;
+    if (tcb.quickAcks > 0) tcb.quickAcks--; // receiver.ts quick-ACK mode: one ACK used
     tcb.ackNow = false;
     tcb.dupAckNow = false;
   }
@@ -118,23 +124,7 @@ export function output(ctx: Ctx, tcb: Tcb): void {
 
 function sendData(ctx: Ctx, tcb: Tcb): void {
   const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
-  let sent = false;
-  // RFC 3042 limited transmit: the first two duplicate ACKs each let one new segment
-  // beyond cwnd go out, so that a small window still gathers three duplicate ACKs.
-  const limited = !tcb.cc.inRecovery && tcb.dupAcks > 0 && tcb.dupAcks < 3 ? tcb.dupAcks * tcb.sndMss : 0;
-  for (;;) {
-    const win = Math.min(tcb.sndWnd, tcb.cc.cwnd + limited);
-    const usable = win - seqDiff(tcb.sndNxt, tcb.sndUna);
-    const avail = seqDiff(bufEnd, tcb.sndNxt); // -1 once the FIN went out
-    const len = Math.max(0, Math.min(tcb.sndMss, avail, usable));
-    // Our FIN follows the last data byte; it takes no window space, so it goes as soon as
-    // everything before it has been sent (BSD does the same).
-    const fin = tcb.finQueued && avail >= 0 && len === avail;
-    if (len === 0 && !fin) break;
-    if (len > 0 && !sendable(tcb, len, avail)) break;
-    sendSegment(ctx, tcb, tcb.sndNxt, len, fin, bufEnd);
-    sent = true;
-  }
+  const sent = tcb.rec.active && tcb.rec.sack ? sackRecoverySend(ctx, tcb) : sendWindow(ctx, tcb, bufEnd);
   // Zero-window probing / SWS deadlock avoidance: data waits, nothing is in flight to
   // bring an ACK back, so the persist timer must fire (RFC 9293 §3.8.6.1, RFC 1122 4.2.2.17).
   const waiting = seqGt(bufEnd, tcb.sndNxt);
@@ -143,6 +133,93 @@ function sendData(ctx: Ctx, tcb: Tcb): void {
   } else if (sent || !waiting) {
     tcb.timers[Timer.Persist] = -1;
   }
+}
+
+/**
+ * Send from SND.NXT what min(SND.WND, cwnd) allows: new data, or after an RTO the data
+ * going back from SND.UNA, skipping the ranges SACKed since (RFC 6675 §5.1). Before loss
+ * recovery, duplicate ACKs let limited transmit (RFC 3042, RFC 6675 §5 (2)(c)) send new
+ * data beyond cwnd; those bytes are counted so that FlightSize leaves them out.
+ */
+function sendWindow(ctx: Ctx, tcb: Tcb, bufEnd: number): boolean {
+  let sent = false;
+  const allowance = limitedAllowance(tcb);
+  for (;;) {
+    let holeEnd: number | undefined;
+    if (seqLt(tcb.sndNxt, tcb.sndMax) && tcb.scoreboard.length > 0) {
+      const hole = sbNextHole(tcb.scoreboard, tcb.sndNxt, tcb.sndMax);
+      tcb.sndNxt = hole?.seq ?? tcb.sndMax;
+      holeEnd = hole?.end;
+    }
+    const win = Math.min(tcb.sndWnd, tcb.cc.cwnd + allowance);
+    const usable = win - seqDiff(tcb.sndNxt, tcb.sndUna);
+    const avail = seqDiff(bufEnd, tcb.sndNxt); // -1 once the FIN went out
+    let len = Math.max(0, Math.min(tcb.sndMss, avail, usable));
+    if (holeEnd !== undefined) len = Math.min(len, seqDiff(holeEnd, tcb.sndNxt));
+    // Our FIN follows the last data byte; it takes no window space, so it goes as soon as
+    // everything before it has been sent (BSD does the same).
+    const fin = tcb.finQueued && avail >= 0 && len === avail;
+    if (len === 0 && !fin) break;
+    if (len > 0 && !sendable(tcb, len, avail)) break;
+    const fresh = tcb.sndNxt === tcb.sndMax;
+    sendSegment(ctx, tcb, tcb.sndNxt, len, fin, bufEnd);
+    if (fresh && allowance > 0) {
+      const beyond = seqDiff(tcb.sndMax, tcb.sndUna) - tcb.cc.cwnd;
+      if (beyond > 0) tcb.rec.limitedBytes += Math.min(beyond, len);
+    }
+    sent = true;
+  }
+  return sent;
+}
+
+/**
+ * RFC 6675 §5 step (C): while cwnd - pipe >= 1 SMSS, send what NextSeg () returns: a lost
+ * range (HighRxt advances, (C.2)), new data ((C.3)), or the rescue retransmission
+ * (RescueRxt = RecoveryPoint); pipe grows by what was sent ((C.4)).
+ */
+function sackRecoverySend(ctx: Ctx, tcb: Tcb): boolean {
+  const rec = tcb.rec;
+  const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
+  let pipe = setPipe(tcb, rec.highRxt);
+  let newData = true;
+  let sent = false;
+  while (tcb.cc.cwnd - pipe >= tcb.sndMss) {
+    const next = nextSeg(tcb, newData && newDataWaiting(tcb, bufEnd));
+    if (next === undefined) break;
+    if (next.rule === 2) {
+      const n = sendNew(ctx, tcb, bufEnd);
+      if (n === 0) newData = false; // Nagle / SWS / window said no: try rules (3) and (4)
+      pipe += n;
+      sent ||= n > 0;
+      continue;
+    }
+    const end = retransmitRange(ctx, tcb, next.seq, next.len);
+    if (end === next.seq) break;
+    if (next.rule === 4) rec.rescueRxt = rec.recover;
+    else rec.highRxt = seqMax(rec.highRxt, end);
+    pipe += seqDiff(end, next.seq);
+    sent = true;
+  }
+  return sent;
+}
+
+/** Unsent data (or our FIN) and room for it in the peer's window. */
+function newDataWaiting(tcb: Tcb, bufEnd: number): boolean {
+  const avail = seqDiff(bufEnd, tcb.sndMax);
+  if (avail < 0 || (avail === 0 && !tcb.finQueued)) return false;
+  return avail === 0 || seqDiff(tcb.sndMax, tcb.sndUna) < tcb.sndWnd;
+}
+
+/** One new segment at SND.MAX if the peer's window, Nagle and SWS avoidance allow; returns the sequence space sent. */
+function sendNew(ctx: Ctx, tcb: Tcb, bufEnd: number): number {
+  const seq = tcb.sndMax;
+  const avail = seqDiff(bufEnd, seq);
+  const usable = tcb.sndWnd - seqDiff(seq, tcb.sndUna);
+  const len = Math.max(0, Math.min(tcb.sndMss, avail, usable));
+  const fin = tcb.finQueued && avail >= 0 && len === avail;
+  if ((len === 0 && !fin) || (len > 0 && !sendable(tcb, len, avail))) return 0;
+  sendSegment(ctx, tcb, seq, len, fin, bufEnd);
+  return len + (fin ? 1 : 0);
 }
 
 function persistIntervalUs(ctx: Ctx, tcb: Tcb): number {
@@ -173,16 +250,29 @@ function sendSegment(ctx: Ctx, tcb: Tcb, seq: number, len: number, fin: boolean,
   startRetransmitTimer(ctx, tcb);
 }
 
-/** Retransmit the first unacknowledged segment (fast retransmit, NewReno partial ACK). */
-function retransmitFirst(ctx: Ctx, tcb: Tcb): void {
-  if (tcb.sndUna === tcb.sndMax) return;
+/**
+ * Retransmit up to `maxLen` of sequence space from `seq` (data, and the FIN when it falls
+ * inside); returns the end of what was sent (`seq` when nothing was).
+ */
+function retransmitRange(ctx: Ctx, tcb: Tcb, seq: number, maxLen: number): number {
   const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
-  const dataLeft = Math.max(0, seqDiff(bufEnd, tcb.sndUna));
-  const len = Math.min(tcb.sndMss, dataLeft, seqDiff(tcb.sndMax, tcb.sndUna));
-  const fin = tcb.finQueued && len === dataLeft && seqGt(tcb.sndMax, bufEnd);
-  if (len === 0 && !fin) return;
+  const finSent = tcb.finQueued && seqGt(tcb.sndMax, bufEnd);
+  const len = Math.max(0, Math.min(maxLen, seqDiff(bufEnd, seq)));
+  const fin = finSent && seqAdd(seq, len) === bufEnd && maxLen > len;
+  if (len === 0 && !fin) return seq;
   tcb.rttActive = false; // Karn: no sample from anything sent before this retransmission
-  sendSegment(ctx, tcb, tcb.sndUna, len, fin, bufEnd);
+  sendSegment(ctx, tcb, seq, len, fin, bufEnd);
+  return seqAdd(seq, len + (fin ? 1 : 0));
+}
+
+/**
+ * Retransmit the first unacknowledged segment (fast retransmit, NewReno partial ACK, RFC
+ * 6675 (4.3)), never into SACKed data; returns the end of what was sent.
+ */
+function retransmitFirst(ctx: Ctx, tcb: Tcb): number {
+  const hole = sbNextHole(tcb.scoreboard, tcb.sndUna, tcb.sndMax);
+  if (hole === undefined || hole.seq !== tcb.sndUna) return tcb.sndUna;
+  return retransmitRange(ctx, tcb, tcb.sndUna, Math.min(tcb.sndMss, seqDiff(hole.end, hole.seq)));
 }
 
 /**
@@ -197,18 +287,26 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
   const ack = seg.ack;
   if (seqGt(ack, tcb.sndMax) || seqLt(ack, seqAdd(tcb.sndUna, -Math.max(tcb.maxSndWnd, 1)))) {
     // RFC 9293 §3.10.7.4: SEG.ACK > SND.NXT, or outside (SND.UNA - MAX.SND.WND) =< SEG.ACK
-    // (RFC 5961 §5): send an ACK, drop the segment, return.
-    tcb.ackNow = true;
+    // (RFC 5961 §5): send an ACK (a challenge ACK, rate-limited by §7), drop the segment, return.
+    challengeAck(ctx, tcb);
     ctx.drop('bad-ack');
     return false;
   }
-  const cc = congestionControl(tcb.cc.algorithm);
   const oldUna = tcb.sndUna;
   const flightBefore = seqDiff(tcb.sndMax, tcb.sndUna);
+  // RFC 5681 §2: a duplicate ACK (judged before this segment updates the window).
+  const classicDup =
+    ack === tcb.sndUna &&
+    seg.payload.length === 0 &&
+    (seg.flags & (TCP_SYN | TCP_FIN)) === 0 &&
+    segWnd === tcb.sndWnd &&
+    tcb.sndMax !== tcb.sndUna;
+  let acked = 0;
+  let dataAcked = 0;
   if (seqGt(ack, tcb.sndUna)) {
-    const acked = seqDiff(ack, tcb.sndUna);
+    acked = seqDiff(ack, tcb.sndUna);
     // Remove acknowledged bytes from the retransmission queue (the front of the send buffer).
-    const dataAcked = Math.min(Math.max(0, seqDiff(ack, tcb.sndBufSeq)), tcb.sndBuf.length);
+    dataAcked = Math.min(Math.max(0, seqDiff(ack, tcb.sndBufSeq)), tcb.sndBuf.length);
     if (dataAcked > 0) {
       tcb.sndBuf.drop(dataAcked);
       tcb.sndBufSeq = seqAdd(tcb.sndBufSeq, dataAcked);
@@ -231,24 +329,20 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
     else rtoReset(tcb.rto, ctx.cfg); // new data acknowledged: drop any backoff (as Linux)
     // RFC 6298 (5.2) stop the timer when all is acknowledged, (5.3) else restart it.
     tcb.timers[Timer.Retransmit] = tcb.sndUna === tcb.sndMax ? -1 : ctx.now + tcb.rto.rtoUs;
-    tcb.dupAcks = 0;
-    const action = cc.onAck(tcb.cc, { ack, ackedBytes: acked, flightBefore, dupAcks: 0, sndMax: tcb.sndMax, mss: tcb.sndMss });
-    if (action === 'partial-ack-retransmit') retransmitFirst(ctx, tcb);
-    if (tcb.wantWritable && tcb.sndBuf.free > 0 && dataAcked > 0) {
-      tcb.wantWritable = false;
-      ctx.event(tcb, 'writable');
-    }
-  } else if (
-    ack === tcb.sndUna &&
-    seg.payload.length === 0 &&
-    (seg.flags & (TCP_SYN | TCP_FIN)) === 0 &&
-    segWnd === tcb.sndWnd &&
-    tcb.sndMax !== tcb.sndUna
-  ) {
-    // RFC 5681 §2: a duplicate ACK.
-    tcb.dupAcks++;
-    const action = cc.onDupAck(tcb.cc, { ack, ackedBytes: 0, flightBefore, dupAcks: tcb.dupAcks, sndMax: tcb.sndMax, mss: tcb.sndMss });
-    if (action === 'fast-retransmit') retransmitFirst(ctx, tcb);
+  }
+  // RFC 2018 / RFC 6675 Update (), then congestion control and loss recovery.
+  const newSacked = updateScoreboard(tcb, seg.options, ack, ctx.stats);
+  const sackOption = tcb.sackOk && seg.options.some((o) => o.kind === 'sack');
+  const action = recoveryOnAck(tcb, { ack, ackedBytes: acked, flightBefore, classicDup, sackOption, newSacked, nowUs: ctx.now }, ctx.stats);
+  if (action !== 'none') {
+    const end = retransmitFirst(ctx, tcb);
+    // RFC 6675 (4.3): HighRxt and RescueRxt = the end of the retransmitted segment.
+    tcb.rec.highRxt = seqMax(tcb.rec.highRxt, end);
+    if (action === 'enter') tcb.rec.rescueRxt = end;
+  }
+  if (tcb.wantWritable && tcb.sndBuf.free > 0 && dataAcked > 0) {
+    tcb.wantWritable = false;
+    ctx.event(tcb, 'writable');
   }
   // RFC 9293 §3.10.7.4: if SND.UNA =< SEG.ACK =< SND.NXT, update the send window when
   // the segment is not older than the one that last updated it.
@@ -286,11 +380,10 @@ export function onRetransmitTimeout(ctx: Ctx, tcb: Tcb): boolean {
   if (tcb.retries >= ctx.cfg.maxRetries) return false;
   tcb.retries++;
   ctx.stats.timeouts++;
-  const cc = congestionControl(tcb.cc.algorithm);
-  cc.onTimeout(tcb.cc, seqDiff(tcb.sndMax, tcb.sndUna), tcb.sndMax, tcb.sndMss);
+  // RFC 5681 §3.1, RFC 6582 §4, RFC 6675 §5.1 (ssthresh only on a segment's first timeout).
+  recoveryOnTimeout(tcb, tcb.retries === 1);
   rtoBackoff(tcb.rto, ctx.cfg); // RFC 6298 (5.5)
   tcb.rttActive = false; // Karn
-  tcb.dupAcks = 0;
   // RFC 6298 (5.4): retransmit the earliest unacknowledged segment; go back to SND.UNA
   // and let slow start resend the rest as ACKs return.
   tcb.sndNxt = tcb.sndUna;

@@ -17,8 +17,11 @@ import type { StackState } from './stack.js';
 import { StackError } from './types.js';
 import { crc32 } from './wire/crc32.js';
 
-/** 2: RFC 7323 / RFC 2018 option state, SACK scoreboard, loss recovery and CUBIC state in the TCB. */
-export const SNAPSHOT_VERSION = 2;
+/**
+ * 2: RFC 7323 / RFC 2018 option state in the TCB.
+ * 3: the sender's SACK scoreboard, loss recovery state (RFC 6582 / RFC 6675) and CUBIC state.
+ */
+export const SNAPSHOT_VERSION = 3;
 const MAGIC = 'FTCPSNAP';
 const HEADER_BYTES = 20;
 

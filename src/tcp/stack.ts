@@ -25,6 +25,7 @@
  * the queue at a time; read until read() returns an empty array to be sure of getting
  * the next 'readable'.
  */
+import { newChallengeAckState, type ChallengeAckState } from './challenge.js';
 import { closeTcb, onTimers, segmentArrives, setKeepAlive, userAbort, userClose, userRead, userShutdown } from './connection.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import { connectionInfo, listenerInfo, newStats } from './info.js';
@@ -80,6 +81,8 @@ export interface StackState {
   conns: Map<SocketId, Tcb>;
   events: StackEvent[];
   transmitQueue: Uint8Array[];
+  /** RFC 5961 §7 challenge-ACK rate counter (challenge.ts). */
+  challenge: ChallengeAckState;
 }
 
 /** Private constructor argument of restore(). */
@@ -118,6 +121,16 @@ export class Stack {
     const restoring = config !== null && typeof config === 'object' ? (config as unknown as { [RESTORE]?: StackState })[RESTORE] : undefined;
     if (restoring !== undefined) {
       this.st = restoring;
+      // State added within snapshot format 2 (RFC 5961 §7 counter, RFC 2018 / 2883 report
+      // state, quick ACKs): a snapshot taken by a build without it restores with the
+      // initial values.
+      this.st.challenge ??= newChallengeAckState();
+      for (const tcb of this.st.conns.values()) {
+        tcb.sackRecent ??= [];
+        tcb.dsack ??= [];
+        tcb.quickAcks ??= 0;
+        tcb.lastDataUs ??= -1;
+      }
     } else {
       const cfg = resolveConfig(config);
       const prng = prngSeed(cfg.seed);
@@ -135,6 +148,7 @@ export class Stack {
         conns: new Map(),
         events: [],
         transmitQueue: [],
+        challenge: newChallengeAckState(),
       };
     }
     this.cfg = this.st.cfg;
@@ -700,10 +714,12 @@ class StackCtx implements Ctx {
   now = 0;
   readonly cfg: ResolvedConfig;
   readonly stats: StackStats;
+  readonly challenge: ChallengeAckState;
 
   constructor(private readonly stack: Stack) {
     this.cfg = stack.state().cfg;
     this.stats = stack.state().stats;
+    this.challenge = stack.state().challenge;
   }
 
   at(now: number): this {

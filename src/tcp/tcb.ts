@@ -5,14 +5,16 @@
  * so snapshot.ts serialises it mechanically.
  */
 import { ByteRing } from './bytering.js';
-import { congestionControl, DEFAULT_CC, type CcState } from './congestion.js';
+import type { ChallengeAckState } from './challenge.js';
+import { congestionControl, type CcState } from './congestion.js';
 import type { ResolvedConfig } from './config.js';
 import { DEFAULT_PEER_MSS, IP_TCP_HEADER_BYTES } from './config.js';
 import { newReassembly, type Reassembly } from './reassembly.js';
+import { newRecovery, type RecoveryState } from './recovery.js';
 import { rtoInit, type RtoState } from './rto.js';
 import { newTimers } from './timers.js';
 import type { ConnectionErrorCode, DropReason, SocketId, StackStats, TcpStateName } from './types.js';
-import type { TcpSegmentFields } from './wire/tcp.js';
+import type { SackBlock, TcpSegmentFields } from './wire/tcp.js';
 
 export interface Tcb {
   id: SocketId;
@@ -66,7 +68,12 @@ export interface Tcb {
   persistBackoff: number;
   /** Consecutive duplicate ACKs (RFC 5681 §2). */
   dupAcks: number;
+  /** Congestion controller state (congestion.ts, cc/): cwnd, ssthresh, CUBIC's variables. */
   cc: CcState;
+  /** Loss recovery state (recovery.ts): RFC 6582 recover, RFC 6675 RecoveryPoint, HighRxt, RescueRxt. */
+  rec: RecoveryState;
+  /** RFC 6675 scoreboard (sack-scoreboard.ts): SACKed ranges above SND.UNA, sorted, bounded. */
+  scoreboard: SackBlock[];
   /** write() could not take everything: emit 'writable' when space frees up. */
   wantWritable: boolean;
 
@@ -89,6 +96,10 @@ export interface Tcb {
   lastAckSent: number;
   /** Both SYNs carried SACK-permitted. */
   sackOk: boolean;
+  /** RFC 2018 §4: a sequence number inside each SACK block reported, most recent first (sackblocks.ts). */
+  sackRecent: number[];
+  /** RFC 2883: [left, right) of a duplicate segment to report in the next ACK, or []. */
+  dsack: number[];
 
   // ---- Receive sequence variables and buffers (receiver.ts).
   irs: number;
@@ -103,6 +114,10 @@ export interface Tcb {
   rcvMssSeen: number;
   /** In-order bytes received since the last ACK we sent. */
   pendingAckBytes: number;
+  /** Quick ACKs left (Linux icsk_ack.quick): in-order data is acknowledged at once while > 0. */
+  quickAcks: number;
+  /** When in-order data last arrived (µs; Linux icsk_ack.lrcvtime), or -1 before the first. */
+  lastDataUs: number;
   /** Send an ACK at the next output. */
   ackNow: boolean;
   /**
@@ -132,6 +147,8 @@ export interface Ctx {
   readonly stats: StackStats;
   /** The time of the input being processed (µs). */
   readonly now: number;
+  /** RFC 5961 §7: the stack's challenge-ACK rate counter (challenge.ts). */
+  readonly challenge: ChallengeAckState;
   /** Put one segment on the wire, from the TCB's local endpoint to its remote one. */
   transmit(tcb: Tcb, seg: TcpSegmentFields): void;
   drop(reason: DropReason): void;
@@ -197,7 +214,9 @@ export function createTcb(cfg: ResolvedConfig, init: TcbInit): Tcb {
     synTimedOut: false,
     persistBackoff: 0,
     dupAcks: 0,
-    cc: congestionControl(DEFAULT_CC).init(mss, init.iss),
+    cc: congestionControl(cfg.congestionControl).init(mss),
+    rec: newRecovery(init.iss),
+    scoreboard: [],
     wantWritable: false,
     wscaleOk: false,
     sndWscale: 0,
@@ -208,6 +227,8 @@ export function createTcb(cfg: ResolvedConfig, init: TcbInit): Tcb {
     tsRecentUs: init.nowUs,
     lastAckSent: 0,
     sackOk: false,
+    sackRecent: [],
+    dsack: [],
     irs: 0,
     rcvNxt: 0,
     rcvAdv: 0,
@@ -216,6 +237,8 @@ export function createTcb(cfg: ResolvedConfig, init: TcbInit): Tcb {
     finReceived: false,
     rcvMssSeen: mss,
     pendingAckBytes: 0,
+    quickAcks: 0,
+    lastDataUs: -1,
     ackNow: false,
     dupAckNow: false,
     keepAlive: false,

@@ -184,6 +184,12 @@ export interface StackStats {
   challengeAcksThrottled?: number;
   /** Loss recovery episodes entered on duplicate ACKs or SACK (RFC 5681 §3.2 / RFC 6675 §5). */
   fastRecoveries?: number;
+  /** Of those, recoveries driven by the SACK scoreboard (RFC 6675); the others are NewReno's (RFC 6582). */
+  sackRecoveries?: number;
+  /** SACK blocks ignored as invalid (empty, or outside SND.UNA .. SND.MAX; RFC 2018 §3). */
+  sackBlocksInvalid?: number;
+  /** D-SACK blocks received (RFC 2883 §4). */
+  dsacksReceived?: number;
   /** D-SACK blocks sent (RFC 2883). */
   dsacksSent?: number;
 }

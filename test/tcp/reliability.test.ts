@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateIsn } from '../../src/tcp/isn.js';
 import { prngNextU32, prngSeed } from '../../src/tcp/prng.js';
+import { MAX_QUICK_ACKS } from '../../src/tcp/receiver.js';
 import { Stack } from '../../src/tcp/stack.js';
 import { TCP_ACK, TCP_SYN } from '../../src/tcp/wire/tcp.js';
 import { established, SERVER_PORT, state } from './fixtures.js';
@@ -13,6 +14,14 @@ import { A_ADDR, B_ADDR, bytes, concat, craft, drainSegments, MS, Pair, readAll,
 
 const dataFrom = (ws: Wire[]): Wire[] => ws.filter((w) => w.seg.payload.length > 0);
 const gaps = (ws: Wire[]): number[] => ws.slice(1).map((w, i) => w.time - ws[i]!.time);
+
+/** Use up b's quick ACKs of the connection's start (receiver.ts, MAX_QUICK_ACKS) with small writes from a. */
+function useQuickAcks(p: Pair, ca: number): void {
+  for (let i = 0; i < MAX_QUICK_ACKS; i++) {
+    p.a.write(p.now, ca, bytes(10));
+    p.settle();
+  }
+}
 
 describe('retransmission timeout (RFC 6298)', () => {
   it('a dropped segment is sent again, identical, after one RTO', () => {
@@ -251,6 +260,7 @@ describe('acknowledgments', () => {
 
   it('delays the ACK of a lone segment by delayedAckMs', () => {
     const { p, ca } = established();
+    useQuickAcks(p, ca);
     const since = p.wire.length;
     p.a.write(p.now, ca, bytes(100));
     p.settle();
@@ -260,8 +270,20 @@ describe('acknowledgments', () => {
     expect(acks[0]!.time - (seg.time + p.latencyUs)).toBe(40 * MS);
   });
 
+  it('ACKs the first data at once (quick ACKs at connection start), up to MAX_QUICK_ACKS', () => {
+    const { p, ca } = established();
+    const since = p.wire.length;
+    useQuickAcks(p, ca);
+    const acks = p.sentBy('b', since);
+    const data = dataFrom(p.sentBy('a', since));
+    expect(acks).toHaveLength(MAX_QUICK_ACKS);
+    acks.forEach((a, i) => expect(a.time).toBe(data[i]!.time + p.latencyUs));
+    expect(p.b.info(p.b.sockets()[1]!).state).toBe('ESTABLISHED');
+  });
+
   it('ACKs at once every second full-sized segment', () => {
     const { p, ca } = established();
+    useQuickAcks(p, ca);
     const since = p.wire.length;
     p.a.write(p.now, ca, bytes(2 * p.a.info(ca).mss));
     p.settle();
@@ -274,6 +296,7 @@ describe('acknowledgments', () => {
 
   it('honours a configured delayedAckMs', () => {
     const { p, ca } = established({ b: { delayedAckMs: 200 } });
+    useQuickAcks(p, ca);
     const since = p.wire.length;
     p.a.write(p.now, ca, bytes(10));
     p.settle();

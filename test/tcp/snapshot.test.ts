@@ -10,6 +10,7 @@ import { crc32 } from '../../src/tcp/wire/crc32.js';
 import { established, state } from './fixtures.js';
 import { TCP_ACK, TCP_SYN } from '../../src/tcp/wire/tcp.js';
 import { A_ADDR, B_ADDR, bytes, concat, craft, drainEvents, drainSegments, Pair, readAll, sameBytes } from './harness.js';
+import { ScriptedPeer } from './scripted-peer.js';
 
 interface Call {
   name: string;
@@ -124,7 +125,7 @@ describe('snapshot/restore', () => {
     const synAck = drainSegments(s)[0]!;
     s.handlePacket(20, craft({ ...peer, seq: 8, ack: synAck.seq + 1, flags: TCP_ACK, payload: bytes(10) }));
     const rs = Stack.restore(s.snapshot());
-    expect(drainSegments(rs)).toEqual(drainSegments(s)); // the delayed ACK is not out yet: both empty
+    expect(drainSegments(rs)).toEqual(drainSegments(s)); // the quick ACK of the data (receiver.ts): queued in both
     expect(drainEvents(rs)).toEqual([{ type: 'incoming', socket: l }]);
     expect(drainEvents(s)).toEqual([{ type: 'incoming', socket: l }]);
     expect(rs.sockets()).toEqual(s.sockets());
@@ -134,8 +135,8 @@ describe('snapshot/restore', () => {
     expect(drainEvents(rs)).toEqual(drainEvents(s));
     expect(sameBytes(rs.read(30, c2), s.read(30, c1))).toBe(true);
     expect(rs.pollTimeout()).toBe(s.pollTimeout());
-    rs.handleTimeout(rs.pollTimeout()!);
-    s.handleTimeout(s.pollTimeout()!);
+    rs.handleTimeout(40_000);
+    s.handleTimeout(40_000);
     expect(drainSegments(rs)).toEqual(drainSegments(s));
   });
 
@@ -179,4 +180,60 @@ describe('snapshot/restore', () => {
     expectEinval(frame('{"cfg": {}}'), /field 'prng'/);
     expectEinval(frame('[]'), /field 'cfg'/);
   });
+});
+
+describe('snapshot/restore in the middle of loss recovery', () => {
+  for (const [name, sack, cc] of [
+    ['SACK recovery (RFC 6675) with CUBIC', true, 'cubic'],
+    ['NewReno recovery (RFC 6582) with NewReno', false, 'newreno'],
+  ] as const) {
+    it(`${name}: the restored stack emits byte-identical packets`, () => {
+      const p = new ScriptedPeer(sack, { congestionControl: cc });
+      p.s.write(p.now, p.id, bytes(60_000, 5));
+      drainSegments(p.s);
+      // Segments at 1, 3001 and 6001 are lost; enter recovery.
+      const sacks: [number, number][][] = [[[1001, 3001]], [[1001, 3001], [4001, 6001]], [[1001, 3001], [4001, 6001], [7001, 10_001]]];
+      for (const blocks of sacks) p.ack(sack ? 10 : 0, 1, sack ? blocks : []);
+      expect(p.s.stats().fastRecoveries).toBe(1);
+      expect(p.s.stats().sackRecoveries).toBe(sack ? 1 : 0);
+      const snap = p.s.snapshot();
+      const r = Stack.restore(snap);
+      expect(sameBytes(r.snapshot(), snap)).toBe(true);
+      // The rest of the recovery, then new data in congestion avoidance, then an RTO.
+      const inputs: [number, Uint8Array][] = [];
+      let t = p.now;
+      const push = (dtMs: number, pkt: Uint8Array): void => {
+        t += dtMs * 1000;
+        inputs.push([t, pkt]);
+      };
+      push(30, p.ackPacket(3001, sack ? [[4001, 6001], [7001, 10_001]] : []));
+      push(10, p.ackPacket(6001, sack ? [[7001, 10_001]] : []));
+      push(10, p.ackPacket(12_001));
+      for (let a = 13_001; a <= 30_001; a += 1000) push(5, p.ackPacket(a));
+      let packets = 0;
+      for (const [now, pkt] of inputs) {
+        p.s.handlePacket(now, pkt);
+        r.handlePacket(now, pkt);
+        for (let x = p.s.pollTransmit(); x !== undefined; x = p.s.pollTransmit()) {
+          expect(sameBytes(r.pollTransmit()!, x)).toBe(true);
+          packets++;
+        }
+        expect(r.pollTransmit()).toBeUndefined();
+      }
+      // An RTO: both time out at the same deadline and send the same retransmission.
+      const deadline = p.s.pollTimeout()!;
+      expect(deadline).toBeGreaterThan(t);
+      expect(r.pollTimeout()).toBe(deadline);
+      p.s.handleTimeout(deadline);
+      r.handleTimeout(deadline);
+      const rto = drainSegments(p.s);
+      expect(rto.length).toBe(1);
+      expect(drainSegments(r)).toEqual(rto);
+      expect(p.s.stats().timeouts).toBe(1);
+      expect(packets).toBeGreaterThan(10);
+      expect(r.info(p.id)).toEqual(p.s.info(p.id));
+      expect(r.stats()).toEqual(p.s.stats());
+      expect(sameBytes(r.snapshot(), p.s.snapshot())).toBe(true);
+    });
+  }
 });

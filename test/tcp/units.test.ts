@@ -171,9 +171,9 @@ describe('congestion control (RFC 5681, RFC 6582, RFC 6928)', () => {
   });
 
   it('slow start adds min(acked, MSS) per ACK; congestion avoidance one MSS per window', () => {
-    const s = newRenoController.init(mss, 0);
+    const s = newRenoController.init(mss);
     const ack = (n: number): void => {
-      newRenoController.onAck(s, { ack: 1, ackedBytes: n, flightBefore: n, dupAcks: 0, sndMax: 1, mss });
+      newRenoController.onAck(s, { ackedBytes: n, flightBefore: s.cwnd, mss, nowUs: 0, srttUs: -1 });
     };
     ack(5000);
     expect(s.cwnd).toBe(10_000 + 1000);
@@ -184,30 +184,20 @@ describe('congestion control (RFC 5681, RFC 6582, RFC 6928)', () => {
     expect(s.cwnd).toBe(12_000);
   });
 
-  it('third duplicate ACK starts fast retransmit; partial ACKs retransmit; a full ACK ends recovery', () => {
-    const s = newRenoController.init(mss, 0);
-    const dup = (n: number): string =>
-      newRenoController.onDupAck(s, { ack: 100, ackedBytes: 0, flightBefore: 10_000, dupAcks: n, sndMax: 10_100, mss });
-    expect(dup(1)).toBe('none');
-    expect(dup(2)).toBe('none');
-    expect(dup(3)).toBe('fast-retransmit');
+  it('a congestion event halves FlightSize into ssthresh (RFC 5681 eq. 4), at least 2 MSS', () => {
+    const s = newRenoController.init(mss);
+    newRenoController.onCongestion(s, 10_000, mss, 0);
     expect(s.ssthresh).toBe(5000);
-    expect(s.cwnd).toBe(8000);
-    expect(dup(4)).toBe('none');
-    expect(s.cwnd).toBe(9000);
-    expect(newRenoController.onAck(s, { ack: 2100, ackedBytes: 2000, flightBefore: 10_000, dupAcks: 0, sndMax: 10_100, mss })).toBe(
-      'partial-ack-retransmit',
-    );
-    expect(s.inRecovery).toBe(true);
-    expect(newRenoController.onAck(s, { ack: 10_100, ackedBytes: 8000, flightBefore: 8000, dupAcks: 0, sndMax: 10_100, mss })).toBe('none');
-    expect(s.inRecovery).toBe(false);
-    expect(s.cwnd).toBe(1000); // min(ssthresh, flight + MSS) with nothing left in flight
+    newRenoController.onCongestion(s, 3000, mss, 0);
+    expect(s.ssthresh).toBe(2000);
   });
 
-  it('an RTO collapses cwnd to one segment and halves ssthresh', () => {
-    const s = newRenoController.init(mss, 0);
-    newRenoController.onTimeout(s, 8000, 9000, mss);
+  it('an RTO collapses cwnd to one segment; ssthresh is reduced on the first timeout only', () => {
+    const s = newRenoController.init(mss);
+    newRenoController.onTimeout(s, 8000, mss, true);
     expect(s.cwnd).toBe(1000);
+    expect(s.ssthresh).toBe(4000);
+    newRenoController.onTimeout(s, 2000, mss, false);
     expect(s.ssthresh).toBe(4000);
   });
 });

@@ -1,0 +1,241 @@
+/**
+ * Loss recovery, the same for every congestion controller:
+ *  - without SACK (or when the peer sends no SACK blocks): RFC 5681 §3.2 fast retransmit /
+ *    fast recovery with the RFC 6582 NewReno partial-ACK rule;
+ *  - with SACK: RFC 6675 conservative SACK-based loss recovery (pipe, NextSeg, HighRxt,
+ *    RescueRxt, RecoveryPoint);
+ *  - RFC 3042 limited transmit before either (in sender.ts, sized by limitedAllowance()).
+ * The controller (congestion.ts) only sets ssthresh when recovery starts or the timer
+ * fires. This module decides; sender.ts transmits.
+ */
+import { congestionControl } from './congestion.js';
+import { DUP_THRESH, sbApplyOption, sbHighest, sbIsLost, sbLostEnd, sbNextHole, sbTrim, sbUnsacked } from './sack-scoreboard.js';
+import type { Tcb } from './tcb.js';
+import type { StackStats } from './types.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax, seqMin } from './wire/seq.js';
+import type { TcpOption } from './wire/tcp.js';
+
+export interface RecoveryState {
+  /** In fast recovery (RFC 5681 §3.2, RFC 6582) or SACK loss recovery (RFC 6675 §5). */
+  active: boolean;
+  /** The recovery in progress is RFC 6675's (pipe and NextSeg), not NewReno's. */
+  sack: boolean;
+  /** RFC 6582 `recover` / RFC 6675 RecoveryPoint: SND.MAX when recovery (or an RTO) began. */
+  recover: number;
+  /** RFC 6675 HighRxt, as the end (exclusive) of the highest retransmitted range. */
+  highRxt: number;
+  /** RFC 6675 RescueRxt, as an exclusive end. */
+  rescueRxt: number;
+  /** RFC 3042: bytes limited transmit sent beyond cwnd (not part of FlightSize, RFC 5681 §3.2 step 2). */
+  limitedBytes: number;
+}
+
+export function newRecovery(iss: number): RecoveryState {
+  return { active: false, sack: false, recover: iss, highRxt: iss, rescueRxt: iss, limitedBytes: 0 };
+}
+
+/** Statistics this module counts (optional fields of StackStats). */
+type RecoveryStats = Pick<StackStats, 'fastRecoveries' | 'sackRecoveries' | 'sackBlocksInvalid' | 'dsacksReceived'>;
+
+function bump(stats: RecoveryStats, key: keyof RecoveryStats, n = 1): void {
+  stats[key] = (stats[key] ?? 0) + n;
+}
+
+/**
+ * RFC 2018 / RFC 6675 Update (): after the cumulative part of an ACK, forget what SND.UNA
+ * passed and record the SACK blocks. Returns the bytes newly SACKed.
+ */
+export function updateScoreboard(tcb: Tcb, options: readonly TcpOption[], segAck: number, stats: RecoveryStats): number {
+  if (!tcb.sackOk) return 0;
+  sbTrim(tcb.scoreboard, tcb.sndUna);
+  let newBytes = 0;
+  for (const o of options) {
+    if (o.kind !== 'sack') continue;
+    const u = sbApplyOption(tcb.scoreboard, o.blocks, segAck, tcb.sndUna, tcb.sndMax);
+    if (u.dsack) bump(stats, 'dsacksReceived');
+    if (u.invalid > 0) bump(stats, 'sackBlocksInvalid', u.invalid);
+    newBytes += u.newBytes;
+  }
+  return newBytes;
+}
+
+/** An ACK as loss recovery sees it. */
+export interface RecoveryAck {
+  ack: number;
+  /** Bytes the cumulative ACK field newly acknowledged (0: not a cumulative ACK). */
+  ackedBytes: number;
+  /** SND.MAX - SND.UNA before this ACK. */
+  flightBefore: number;
+  /** A duplicate ACK by RFC 5681 §2 (no data, no SYN/FIN, same ACK and window, data outstanding). */
+  classicDup: boolean;
+  /** The ACK carried a SACK option (SACK being on). */
+  sackOption: boolean;
+  /** Bytes newly SACKed by this ACK. */
+  newSacked: number;
+  nowUs: number;
+}
+
+/** What the sender must do now: 'enter' and 'partial' retransmit the segment at SND.UNA. */
+export type RecoveryAction = 'none' | 'enter' | 'partial';
+
+/** Everything an ACK means for congestion control and loss recovery. */
+export function recoveryOnAck(tcb: Tcb, a: RecoveryAck, stats: RecoveryStats): RecoveryAction {
+  const cc = congestionControl(tcb.cc.algorithm);
+  const rec = tcb.rec;
+  const mss = tcb.sndMss;
+  const cumulative = a.ackedBytes > 0;
+  // A duplicate ACK: with a SACK option, one that brings new SACK information (RFC 6675 §2,
+  // whatever else it does; a D-SACK alone is none); without, RFC 5681 §2's definition.
+  const dup = a.sackOption ? a.newSacked > 0 : a.classicDup;
+  // RFC 6675 §5: "If the incoming ACK is a cumulative acknowledgment, the TCP MUST reset DupAcks to zero."
+  if (cumulative) {
+    tcb.dupAcks = 0;
+    rec.limitedBytes = 0;
+  }
+  if (rec.active) {
+    if (seqGe(a.ack, rec.recover)) {
+      // RFC 6675 §5 (A) / RFC 6582 §3.2 step 3 full acknowledgment: recovery ends.
+      rec.active = false;
+      // RFC 6582 option (1): cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS). In SACK
+      // recovery cwnd already is ssthresh (RFC 6675 (4.2)), and stays so.
+      if (!rec.sack) tcb.cc.cwnd = Math.min(tcb.cc.ssthresh, Math.max(seqDiff(tcb.sndMax, tcb.sndUna), mss) + mss);
+      else tcb.cc.cwnd = tcb.cc.ssthresh;
+      return 'none';
+    }
+    // RFC 6675 (B): the scoreboard is updated; output() runs SetPipe () and step (C).
+    if (rec.sack) return 'none';
+    if (cumulative) {
+      // RFC 6582 §3.2 step 3, partial acknowledgment: retransmit the first unacknowledged
+      // segment, deflate cwnd by the amount acknowledged, add back one SMSS if at least
+      // one SMSS was acknowledged.
+      tcb.cc.cwnd = Math.max(tcb.cc.cwnd - a.ackedBytes + (a.ackedBytes >= mss ? mss : 0), mss);
+      return 'partial';
+    }
+    // RFC 5681 §3.2 step 4: each further duplicate ACK inflates cwnd by one SMSS.
+    if (dup) tcb.cc.cwnd += mss;
+    return 'none';
+  }
+  if (cumulative) {
+    cc.onAck(tcb.cc, { ackedBytes: a.ackedBytes, flightBefore: a.flightBefore, mss, nowUs: a.nowUs, srttUs: tcb.rto.srttUs });
+    // Once SND.UNA has passed them, keep recover / HighRxt / RescueRxt at SND.UNA, so that
+    // they never fall 2^31 behind and flip in sequence-number comparisons.
+    if (seqGe(tcb.sndUna, rec.recover)) rec.recover = rec.highRxt = rec.rescueRxt = tcb.sndUna;
+  }
+  if (!dup) return 'none';
+  tcb.dupAcks++;
+  // RFC 6675 §5 step (2)(a)/(b): DupThresh duplicate ACKs, or IsLost (HighACK + 1).
+  const lost = tcb.dupAcks >= DUP_THRESH || (tcb.sackOk && sbIsLost(tcb.scoreboard, tcb.sndUna, tcb.sndUna, mss));
+  if (!lost) return 'none';
+  // RFC 6582 §3.2 step 1 / RFC 6675 §5.1: no new recovery until the cumulative ACK covers
+  // `recover` (the highest sequence number sent when the last recovery or RTO began).
+  if (seqLt(a.ack, rec.recover)) return 'none';
+  enterRecovery(tcb, a.nowUs, stats);
+  return 'enter';
+}
+
+/**
+ * RFC 5681 §3.2 steps 2-3 / RFC 6675 §5 step (4): ssthresh from FlightSize (limited
+ * transmit's segments excluded), RecoveryPoint = HighData. RFC 6675 recovery is used when
+ * SACK is on and the peer has actually SACKed something (a peer that negotiates SACK and
+ * sends no blocks gets NewReno, which needs none).
+ */
+function enterRecovery(tcb: Tcb, nowUs: number, stats: RecoveryStats): void {
+  const rec = tcb.rec;
+  const mss = tcb.sndMss;
+  bump(stats, 'fastRecoveries');
+  const flight = Math.max(seqDiff(tcb.sndMax, tcb.sndUna) - rec.limitedBytes, 0);
+  congestionControl(tcb.cc.algorithm).onCongestion(tcb.cc, flight, mss, nowUs);
+  rec.active = true;
+  rec.recover = tcb.sndMax;
+  rec.limitedBytes = 0;
+  rec.sack = tcb.sackOk && tcb.scoreboard.length > 0;
+  rec.highRxt = tcb.sndUna;
+  rec.rescueRxt = tcb.sndUna;
+  if (rec.sack) {
+    bump(stats, 'sackRecoveries');
+    tcb.cc.cwnd = tcb.cc.ssthresh; // RFC 6675 (4.2)
+  } else {
+    tcb.cc.cwnd = tcb.cc.ssthresh + DUP_THRESH * mss; // RFC 5681 §3.2 step 4 (RFC 6582 step 2)
+  }
+}
+
+/**
+ * The retransmission timer expired (RFC 5681 §3.1 / RFC 6298 (5.4)-(5.6)). RFC 6675 §5.1
+ * and RFC 6582 §4: RecoveryPoint / recover = HighData, recovery ends, and no new one starts
+ * until the cumulative ACK covers it. RFC 2018 §8 (which RFC 6675 §5.1 keeps): the receiver
+ * may have reneged, so the SACK information gathered so far is discarded; what arrives
+ * after the timeout is used (sender.ts skips it when going back).
+ */
+export function recoveryOnTimeout(tcb: Tcb, firstTimeout: boolean): void {
+  const rec = tcb.rec;
+  congestionControl(tcb.cc.algorithm).onTimeout(tcb.cc, seqDiff(tcb.sndMax, tcb.sndUna), tcb.sndMss, firstTimeout);
+  rec.active = false;
+  rec.sack = false;
+  rec.recover = tcb.sndMax;
+  rec.highRxt = tcb.sndUna;
+  rec.rescueRxt = tcb.sndUna;
+  rec.limitedBytes = 0;
+  tcb.scoreboard = [];
+  tcb.dupAcks = 0;
+}
+
+/**
+ * RFC 6675 §4 SetPipe (): the bytes still in the network: each unSACKed byte between
+ * SND.UNA and SND.MAX counts once unless IsLost (), and once more if retransmitted (at or
+ * below HighRxt). `highRxt` is SND.UNA outside recovery (RFC 6675 §5 (2)(c.1)).
+ */
+export function setPipe(tcb: Tcb, highRxt: number): number {
+  const sb = tcb.scoreboard;
+  const una = tcb.sndUna;
+  const lostEnd = sbLostEnd(sb, una, tcb.sndMss);
+  const rxtEnd = seqMin(seqMax(highRxt, una), tcb.sndMax);
+  return sbUnsacked(sb, lostEnd, tcb.sndMax) + sbUnsacked(sb, una, rxtEnd);
+}
+
+/**
+ * Bytes beyond cwnd that new data may use before recovery, while duplicate ACKs arrive:
+ * RFC 3042 (one SMSS for each of the first two duplicate ACKs) without SACK information;
+ * RFC 6675 §5 (2)(c) with it: what cwnd - pipe allows, i.e. the bytes SACKed (and lost).
+ * (Computed once per output(); RFC 3042 and §5 (2)(c) cover new data only, and sender.ts
+ * only uses it once SND.NXT = SND.MAX.)
+ */
+export function limitedAllowance(tcb: Tcb): number {
+  if (tcb.rec.active || tcb.dupAcks === 0 || tcb.dupAcks >= DUP_THRESH) return 0;
+  // Not while the data of an RTO is still being sent again (RFC 3042 sends new data only;
+  // RFC 6675 §5.1: nothing of §5 before HighACK reaches RecoveryPoint).
+  if (seqLt(tcb.sndUna, tcb.rec.recover)) return 0;
+  if (tcb.sackOk && tcb.scoreboard.length > 0) return Math.max(seqDiff(tcb.sndMax, tcb.sndUna) - setPipe(tcb, tcb.sndUna), 0);
+  return tcb.dupAcks * tcb.sndMss;
+}
+
+/** RFC 6675 §4 NextSeg (): the rule that chose the segment. */
+export interface NextSegment {
+  rule: 1 | 2 | 3 | 4;
+  seq: number;
+  /** Sequence space to (re)send, at most one SMSS (0 for new data: the sender sizes it). */
+  len: number;
+}
+
+/** RFC 6675 §4 NextSeg (), for the sender in SACK recovery. `newData`: rule (2) may apply. */
+export function nextSeg(tcb: Tcb, newData: boolean): NextSegment | undefined {
+  const sb = tcb.scoreboard;
+  const rec = tcb.rec;
+  const una = tcb.sndUna;
+  const mss = tcb.sndMss;
+  const hole = sbNextHole(sb, seqMax(rec.highRxt, una), tcb.sndMax);
+  const holeLen = hole === undefined ? 0 : Math.min(mss, seqDiff(hole.end, hole.seq));
+  // (1) the first unSACKed range above HighRxt that IsLost () (so below the highest SACKed byte).
+  if (hole !== undefined && seqLt(hole.seq, sbLostEnd(sb, una, mss))) return { rule: 1, seq: hole.seq, len: holeLen };
+  // (2) new data, if any and the receiver's window allows (the sender checks both).
+  if (newData) return { rule: 2, seq: tcb.sndMax, len: 0 };
+  // (3) an unSACKed range above HighRxt below the highest SACKed byte, not yet deemed lost.
+  const highest = sbHighest(sb);
+  if (hole !== undefined && highest !== undefined && seqLt(hole.seq, highest)) return { rule: 3, seq: hole.seq, len: holeLen };
+  // (4) once per recovery, after HighACK passed RescueRxt: the rescue retransmission of the
+  // highest unSACKed segment ending at HighData (tail loss).
+  if (seqGt(una, rec.rescueRxt) && (highest === undefined || seqLt(highest, tcb.sndMax))) {
+    const seq = seqMax(seqMax(una, highest ?? una), seqAdd(tcb.sndMax, -mss));
+    return { rule: 4, seq, len: seqDiff(tcb.sndMax, seq) };
+  }
+  return undefined;
+}
