@@ -135,8 +135,12 @@ function runInWorkers(path: string, first: number, seeds: number, jobs: number, 
       w.on('message', (m: WorkerReply) => {
         onResult(m.result);
         done++;
-        if (done === seeds) resolve();
-        else feed(w);
+        if (done === seeds) {
+          // Every seed is in: stop the workers, or their open ports keep the process alive.
+          void Promise.all(workers.map((x) => x.terminate())).then(() => resolve(), reject);
+        } else {
+          feed(w);
+        }
       });
       w.on('error', (error) => {
         if (failed) return;

@@ -106,10 +106,10 @@ export function planSweepRun(seed: number): SweepRunPlan {
   return { seed, app, connections, scenario, options };
 }
 
-/** Run seed `seed` of the campaign and judge it. */
-export function runSweepSeed(seed: number): SweepRunResult {
+/** Run seed `seed` of the campaign and judge it. `tweak` changes the run (tests break the system with it). */
+export function runSweepSeed(seed: number, tweak: Partial<ClusterOptions> = {}): SweepRunResult {
   const plan = planSweepRun(seed);
-  const r = runCluster(plan.options);
+  const r = runCluster({ ...plan.options, ...tweak });
   const f = r.plan;
   const faults: Partial<Record<SweepFaultKind, number>> = {};
   const count = (k: SweepFaultKind, n: number) => {

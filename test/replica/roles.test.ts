@@ -171,4 +171,43 @@ describe('failure detection, arbiter, fencing', () => {
     b.handleChannel(500, bad);
     expect(b.counters.channelRejected).toBe(1);
   });
+
+  it('a joiner still receiving a slow snapshot tells its primary it is alive, and asks again once chunks stop', () => {
+    const p = Replica.primary(opts('a'), undefined, 0);
+    const c = Replica.joiner(opts('c'), 'a', 0);
+    const decode = (frames: Uint8Array[]) => frames.map((f) => decodeChannel(f)).map((d) => (d.ok ? d.message : undefined));
+    for (const f of drainAll(() => c.pollChannel())) p.handleChannel(1_000, f);
+    const chunks = decode(drainAll(() => p.pollChannel())).filter((m) => m?.type === 'snapshot');
+    expect(chunks.length).toBe(1);
+    const whole = chunks[0]!;
+    if (whole.type !== 'snapshot') throw new Error('unreachable');
+    // Deliver the snapshot in two halves, 70 ms apart: longer than the 50 ms failure timeout.
+    const half = whole.chunk.length >> 1;
+    const part = (offset: number, chunk: Uint8Array) => encodeChannel({ ...whole, offset, chunk });
+    c.handleChannel(2_000, part(0, whole.chunk.subarray(0, half)));
+    const alive: unknown[] = [];
+    for (let t = 2_000; t <= 42_000; t += 10_000) {
+      c.handleTimeout(t);
+      for (const m of decode(drainAll(() => c.pollChannel()))) alive.push(m);
+    }
+    // One `join` per heartbeat with the snapshot's epoch: "alive, still receiving".
+    expect(alive.length).toBeGreaterThanOrEqual(3);
+    expect(alive.every((m) => JSON.stringify(m) === JSON.stringify({ type: 'join', epoch: whole.epoch, name: 'c' }))).toBe(true);
+    for (const m of alive) p.handleChannel(42_000, encodeChannel(m as Parameters<typeof encodeChannel>[0]));
+    expect(decode(drainAll(() => p.pollChannel()))).toEqual([]); // no resend of the snapshot
+    p.handleTimeout(70_000);
+    expect(drainAll(() => p.pollEvent()).map((e) => e.type)).not.toContain('suspect');
+    // Then the chunks stop: past the failure timeout the joiner asks again with epoch 0, and gets the snapshot again.
+    c.handleTimeout(c.pollTimeout()!);
+    expect(c.pollTimeout()!).toBeGreaterThanOrEqual(52_000);
+    c.handleTimeout(100_000);
+    const again = decode(drainAll(() => c.pollChannel()));
+    expect(again).toEqual([{ type: 'join', epoch: 0, name: 'c' }]);
+    p.handleChannel(100_000, encodeChannel(again[0]!));
+    expect(decode(drainAll(() => p.pollChannel())).filter((m) => m?.type === 'snapshot').length).toBe(1);
+    // The second half completes the first transfer: c follows.
+    c.handleChannel(101_000, part(half, whole.chunk.subarray(half)));
+    expect(c.roleName).toBe('backup');
+    expect(decode(drainAll(() => c.pollChannel()))).toContainEqual({ type: 'ack', epoch: whole.epoch, index: whole.index });
+  });
 });
