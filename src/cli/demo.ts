@@ -17,10 +17,16 @@ import { APP_NAMES, type AppName } from '../proxy/app.js';
 import { CLUSTER_CAPTURES, type ClusterCaptureName } from '../sim/cluster-capture.js';
 import { runCluster, type ClusterResult } from '../sim/cluster.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
-import { parseSeed } from './validate.js';
+import { runLiveDemo } from './demo-live.js';
+import { parsePositiveMs } from './replica.js';
+import { parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
 
 interface FailoverFlags {
   sim?: boolean;
+  bytes: string;
+  killAfterMs: string;
+  heartbeatMs: string;
+  failureTimeoutMs: string;
   seed?: string;
   app: string;
   connections: string;
@@ -35,13 +41,19 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .command('failover')
     .description(
       'clients load a replicated service (primary 192.0.2.11, backup 192.0.2.12, service address 192.0.2.10);\n' +
-        'the primary is killed at a seeded moment and the backup takes over; prints the timeline and what the\n' +
-        'clients saw, and writes pcapng captures of the client side, both replicas, the shadow and the log channel',
+        'the primary is killed and the backup takes over; prints the timeline and what the clients saw, and\n' +
+        'writes pcapng captures of the client side, both replicas, the shadow and the log channel.\n' +
+        'By default with real processes on loopback (arbiter, switch, two replicas, a client; kill -9 after\n' +
+        '--kill-after-ms; no root needed); with --sim in the deterministic simulator at a seeded moment.',
     )
-    .option('--sim', 'run in the deterministic simulator (the only mode so far)')
+    .option('--sim', 'run in the deterministic simulator instead of real processes')
     .option('--seed <s>', 'run seed, 0..4294967295: fixes every random choice (default: from the wall clock, printed)')
     .option('--app <name>', `the built-in app behind the service: ${APP_NAMES.join(', ')}`, 'counter')
     .option('--connections <n>', 'client connections, 1..1000', '3')
+    .option('--bytes <n>', 'real processes: bulk: bytes each way per connection; echo: about this many bytes echoed per connection', '1M')
+    .option('--kill-after-ms <ms>', 'real processes: kill -9 the primary this long after the load starts', '300')
+    .option('--heartbeat-ms <ms>', 'real processes: H, the log channel\'s heartbeat', '10')
+    .option('--failure-timeout-ms <ms>', 'real processes: D, silence before the arbiter is asked', '50')
     .option('--json', 'print the report as one JSON object on the last line of stdout')
     .option('--capture-dir <dir>', 'write the captures to <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng', 'captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (and cut the log\nchannel just before the kill), to see what the output rule prevents')
@@ -49,10 +61,10 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
       'after',
       '\nExit codes: 0 ok; 1 a stream was wrong, split brain or a replication fault; 2 bad usage;\n' +
         '3 a stream stalled or nobody went live; 4 a connection was reset; 5 the code threw.\n\n' +
-        'Example:\n  ftcp demo failover --sim --seed 7 --app kv --connections 4 --json',
+        'Examples:\n  ftcp demo failover --app bulk --connections 3 --bytes 2M\n  ftcp demo failover --sim --seed 7 --app kv --connections 4 --json',
     )
-    .action((flags: FailoverFlags) => {
-      setExitCode(demoFailover(flags, io));
+    .action(async (flags: FailoverFlags) => {
+      setExitCode(flags.sim === true ? demoFailover(flags, io) : await liveDemo(flags, io));
     });
 }
 
@@ -68,11 +80,36 @@ function parseConnections(text: string): number {
   return n;
 }
 
-/** Runs `demo failover` and returns the exit code. */
+/** `demo failover` with real processes (demo-live.ts). */
+async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
+  const seedFromClock = flags.seed === undefined;
+  const seed = flags.seed === undefined ? Math.floor(io.nowMs()) % 0x1_0000_0000 : parseSeed('--seed', flags.seed);
+  const bytes = parseByteCount('--bytes', flags.bytes);
+  if (bytes < 1) throw new UsageError(`--bytes must be at least 1, got ${flags.bytes}`);
+  if (flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty');
+  const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
+  const failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
+  if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
+  return runLiveDemo(
+    {
+      app: parseApp(flags.app),
+      connections: parseConnections(flags.connections),
+      seed,
+      seedFromClock,
+      bytes,
+      killAfterMs: parseMilliseconds('--kill-after-ms', flags.killAfterMs, 600_000),
+      captureDir: flags.captureDir,
+      unsafe: flags.unsafeNoOutputRule === true,
+      heartbeatMs,
+      failureTimeoutMs,
+      json: flags.json === true,
+    },
+    io,
+  );
+}
+
+/** Runs `demo failover --sim` and returns the exit code. */
 export function demoFailover(flags: FailoverFlags, io: CliIo): number {
-  if (flags.sim !== true) {
-    throw new UsageError('demo failover needs --sim: only the simulated cluster exists so far (real processes come with the UDP drivers)');
-  }
   const seedFromClock = flags.seed === undefined;
   const seed = flags.seed === undefined ? Math.floor(io.nowMs()) % 0x1_0000_0000 : parseSeed('--seed', flags.seed);
   const app = parseApp(flags.app);

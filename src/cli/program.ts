@@ -13,6 +13,9 @@ import { registerDemoCommands } from './demo.js';
 import { registerReplayCommand } from './replay.js';
 import { registerSimCommands } from './sim.js';
 import { registerSwitchCommand } from './switch.js';
+import { registerReplicaCommand } from './replica.js';
+import { registerClientCommand } from './client.js';
+import { registerScenarioCommands } from './scenario.js';
 
 /** package.json sits two levels up from both src/cli and dist/cli. */
 export function packageVersion(): string {
@@ -33,6 +36,9 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   registerBenchCommand(program, io, setExitCode);
   registerSwitchCommand(program, io, setExitCode);
   registerArbiterCommand(program, io, setExitCode);
+  registerReplicaCommand(program, io, setExitCode);
+  registerClientCommand(program, io, setExitCode);
+  registerScenarioCommands(program, io, setExitCode);
   registerReplayCommand(program, io, setExitCode);
   // Subcommands inherit output and exit handling only when set before they are created.
   for (const command of allCommands(program)) command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();

@@ -20,9 +20,23 @@ import { Prng } from '../tcp/prng.js';
 import type { Stack } from '../tcp/stack.js';
 import type { SocketId, StackEvent } from '../tcp/types.js';
 import type { Ipv4Addr } from '../tcp/wire/addr.js';
-import type { Host } from './host.js';
 import { deriveSeed } from './seed.js';
-import type { Simulator } from './world.js';
+import type { SimTask } from './world.js';
+
+/**
+ * What the load needs of its surroundings, so that the same load runs in the simulator
+ * (Simulator + Host) and in a real process (src/node/real-host.ts): tasks at a time, and
+ * a host that owns the client stack and drains it after every socket call.
+ */
+export interface LoadScheduler {
+  schedule(timeUs: number, task: SimTask): void;
+}
+export interface LoadHost {
+  readonly stack: Stack;
+  readonly nowUs: number;
+  act<R>(fn: (stack: Stack, nowUs: number) => R): R;
+  onEvent: ((host: never, event: StackEvent) => void) | undefined;
+}
 
 export interface LoadOptions {
   app: AppName;
@@ -310,9 +324,34 @@ class BulkConn extends ClientConn {
       this.shutdown();
     }
   }
+  private head: Uint8Array | undefined;
+  private conn: number | undefined;
+  /** The server connection this download comes from, once known. */
+  get serverConn(): number | undefined {
+    return this.conn;
+  }
   protected onData(data: Uint8Array): void {
-    const conn = this.localPort === undefined ? undefined : this.load.serverConnOf(this.localPort);
-    if (conn === undefined) return this.fail('bulk: data from a server connection no replica accepted');
+    if (this.conn === undefined) {
+      // Wait for BULK_HEAD_BYTES (or EOF) to know which server stream this is.
+      const head = concatBytes(this.head, data);
+      this.head = head;
+      if (head.length < BULK_HEAD_BYTES && head.length < this.load.options.bulkBytes) return;
+      this.checkDownload();
+      return;
+    }
+    this.checkDownload(data);
+  }
+  /** Checks `data` (or the held head, once the stream is known) against the server's stream. */
+  private checkDownload(data?: Uint8Array): void {
+    if (this.conn === undefined) {
+      const head = this.head ?? new Uint8Array(0);
+      this.head = undefined;
+      this.conn = this.localPort === undefined ? undefined : this.load.serverConnOf(this.localPort, head);
+      if (this.conn === undefined) return this.fail('bulk: data from a server connection no replica accepted');
+      data = head;
+    }
+    const conn = this.conn;
+    data ??= new Uint8Array(0);
     const want = streamBytes((this.load.options.bulkSeed + conn) >>> 0, this.downloaded, data.length);
     for (let i = 0; i < data.length; i++) {
       if (this.downloaded + i >= this.load.options.bulkBytes) return this.fail('bulk: more bytes than the server sends');
@@ -321,9 +360,39 @@ class BulkConn extends ClientConn {
     this.downloaded += data.length;
   }
   protected onEof(): Outcome {
+    if (this.head !== undefined && this.error === undefined) this.checkDownload();
     if (this.downloaded !== this.load.options.bulkBytes) return { kind: 'broken', why: `bulk: EOF after ${this.downloaded} of ${this.load.options.bulkBytes} bytes` };
     return { kind: 'ok' };
   }
+}
+
+/** Bytes of a bulk download a real client looks at to recognise its server stream. */
+export const BULK_HEAD_BYTES = 32;
+
+function concatBytes(a: Uint8Array | undefined, b: Uint8Array): Uint8Array {
+  if (a === undefined || a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
+ * The server connection number whose bulk stream starts with `head` (the bulk app sends
+ * connection n the stream of seed + n), searched among 1..maxConn; undefined if none or
+ * more than one match.
+ */
+export function bulkConnFromHead(bulkSeed: number, head: Uint8Array, maxConn: number): number | undefined {
+  let found: number | undefined;
+  for (let conn = 1; conn <= maxConn; conn++) {
+    const want = streamBytes((bulkSeed + conn) >>> 0, 0, head.length);
+    let same = true;
+    for (let i = 0; i < head.length && same; i++) same = want[i] === head[i];
+    if (!same) continue;
+    if (found !== undefined) return undefined;
+    found = conn;
+  }
+  return found;
 }
 
 export class ClientLoad {
@@ -335,10 +404,15 @@ export class ClientLoad {
   private resumed: ((nowUs: number) => void) | undefined;
 
   constructor(
-    readonly sim: Simulator,
-    readonly host: Host<Stack>,
+    readonly sim: LoadScheduler,
+    readonly host: LoadHost,
     readonly options: LoadOptions,
-    readonly serverConnOf: (clientPort: number) => number | undefined,
+    /**
+     * The server's connection number for a client port (it seeds the bulk download). A
+     * real client cannot ask the server: it passes `head`, the first bytes of the
+     * download, to recognise the stream (bulkConnFromHead).
+     */
+    readonly serverConnOf: (clientPort: number, head: Uint8Array) => number | undefined,
   ) {
     for (let i = 0; i < options.connections; i++) {
       const seed = deriveSeed(options.seed, 'client-conn', i);
@@ -359,7 +433,7 @@ export class ClientLoad {
   start(): void {
     const rng = new Prng(deriveSeed(this.options.seed, 'client-starts'));
     for (const conn of this.conns) {
-      const at = this.sim.nowUs + rng.below(this.options.startSpreadUs + 1);
+      const at = this.host.nowUs + rng.below(this.options.startSpreadUs + 1);
       this.sim.schedule(at, {
         kind: 'client',
         target: `client conn ${conn.index} connect`,
@@ -414,9 +488,9 @@ export class ClientLoad {
   }
 
   /** Bulk uploads: (server connection, sha256 of what the client sent), for comparison with the server app. */
-  uploads(): Array<{ index: number; localPort: number | undefined; bytes: number; sha256: string | undefined }> {
+  uploads(): Array<{ index: number; localPort: number | undefined; conn: number | undefined; bytes: number; sha256: string | undefined }> {
     return this.conns
       .filter((c): c is BulkConn => c instanceof BulkConn)
-      .map((c) => ({ index: c.index, localPort: c.localPort, bytes: c.uploaded, sha256: c.uploadSha256 }));
+      .map((c) => ({ index: c.index, localPort: c.localPort, conn: c.serverConn, bytes: c.uploaded, sha256: c.uploadSha256 }));
   }
 }

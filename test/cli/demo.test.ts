@@ -59,7 +59,10 @@ describe('ftcp demo failover', () => {
   });
 
   it.each([
-    [['demo', 'failover', '--seed', '1'], /needs --sim/],
+    [['demo', 'failover', '--seed', '1', '--kill-after-ms', 'soon'], /--kill-after-ms must be a number of milliseconds/],
+    [['demo', 'failover', '--seed', '1', '--bytes', 'lots'], /--bytes must be a whole number of bytes/],
+    [['demo', 'failover', '--seed', '1', '--heartbeat-ms', '50', '--failure-timeout-ms', '20'], /--failure-timeout-ms \(20\) must be longer than --heartbeat-ms \(50\)/],
+    [['demo', 'failover', '--app', 'redis'], /--app must be one of echo, counter, kv, bulk, got redis/],
     [['demo', 'failover', '--sim', '--app', 'redis'], /--app must be one of echo, counter, kv, bulk, got redis/],
     [['demo', 'failover', '--sim', '--connections', '0'], /--connections must be an integer from 1 to 1000, got 0/],
     [['demo', 'failover', '--sim', '--connections', '2.5'], /--connections must be an integer from 1 to 1000, got 2.5/],

@@ -1,0 +1,210 @@
+/**
+ * `ftcp replica`: one replica of the pair (src/node/replica-process.ts) as a process.
+ *
+ *   ftcp replica --role primary --name a --log-listen 127.0.0.1:9402 [--switch ..] [--arbiter ..]
+ *   ftcp replica --role backup  --name b --log-peer 127.0.0.1:9402 [--log-listen 127.0.0.1:9403]
+ *   ftcp replica --role join    --name c --peer b --log-peer 127.0.0.1:9403
+ *
+ * Prints one line per event (with --json one JSON object per line, so that an
+ * orchestrator can follow it: started, replica, announce, registered, suspect, won, lost,
+ * live, fenced, stopped, backup-joined, joined, fault, channel-up/down, exit), and its
+ * statistics when SIGTERM or SIGINT stops it. A replica that is fenced, or a backup that
+ * lost the test-and-set, has nothing more to do and exits 0.
+ */
+import type { Command } from 'commander';
+import { ReplicaProcess, type ReplicaProcessEvent, type ReplicaProcessOptions, type ReplicaStartRole } from '../node/replica-process.js';
+import { waitForStopSignal } from '../node/signals.js';
+import { LinkError, MAX_MTU } from '../node/udp-link.js';
+import { APP_NAMES, type AppName } from '../proxy/app.js';
+import { DEFAULT_ARBITER_LISTEN } from './arbiter.js';
+import { EXIT, UsageError, type CliIo } from './io.js';
+import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
+import { DEFAULT_SWITCH_LISTEN } from './switch.js';
+import { parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
+
+export const DEFAULT_LOG_LISTEN = '127.0.0.1:9402';
+export const DEFAULT_SERVICE_PORT = 7070;
+export const DEFAULT_BULK_BYTES = 1_000_000;
+
+interface ReplicaFlags {
+  role?: string;
+  name?: string;
+  peer?: string;
+  alone?: boolean;
+  switch: string;
+  arbiter: string;
+  logListen?: string;
+  logPeer?: string;
+  service: string;
+  port: string;
+  app: string;
+  seed: string;
+  bulkBytes: string;
+  heartbeatMs: string;
+  failureTimeoutMs: string;
+  captureDir: string | false;
+  unsafeNoOutputRule?: boolean;
+  mtu: string;
+  startTimeoutMs: string;
+  json?: boolean;
+}
+
+export function registerReplicaCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
+  program
+    .command('replica')
+    .summary('one replica (primary, backup or joining backup) of the replicated service')
+    .description(
+      'Runs one replica: the TCP stack and the built-in app behind the service address, replicated over the log ' +
+        'channel. The primary listens on --log-listen and waits for its backup; a backup dials the primary\'s ' +
+        '--log-peer; a joining replica dials the live primary and takes a snapshot. When the peer is silent for ' +
+        'the failure timeout, the arbiter decides who goes on. Both replicas must be started with the same --app, ' +
+        '--seed, --service, --port and --bulk-bytes.',
+    )
+    .option('--role <role>', 'primary, backup or join (required)')
+    .option('--name <name>', 'this replica\'s name, unique in the cluster (required; the arbiter records it)')
+    .option('--peer <name>', 'the other replica\'s name (default: b for a primary, a for a backup; required with --role join)')
+    .option('--alone', 'primary: serve alone at once, without waiting for a backup (one may join later with --role join) (default: off)')
+    .option('--switch <host:port>', 'the switch (`ftcp switch`)', DEFAULT_SWITCH_LISTEN)
+    .option('--arbiter <host:port>', 'the arbiter (`ftcp arbiter`)', DEFAULT_ARBITER_LISTEN)
+    .option('--log-listen <host:port>', `where the log channel listens (primary: default ${DEFAULT_LOG_LISTEN}; a backup that listens can take a new backup after going live); port 0 picks one`)
+    .option('--log-peer <host:port>', 'the live primary\'s --log-listen (backup and join: required)')
+    .option('--service <addr>', 'the service\'s virtual address', '192.0.2.10')
+    .option('--port <n>', 'the service\'s TCP port', String(DEFAULT_SERVICE_PORT))
+    .option('--app <name>', `the built-in app: ${APP_NAMES.join(', ')}`, 'counter')
+    .option('--seed <s>', 'run seed, 0..4294967295 (the stack\'s ISNs, the bulk stream); the same on every replica', '1')
+    .option('--bulk-bytes <n>', 'bulk: bytes the app sends each connection', String(DEFAULT_BULK_BYTES))
+    .option('--heartbeat-ms <ms>', 'H: heartbeat interval of the log channel', '10')
+    .option('--failure-timeout-ms <ms>', 'D: a peer silent this long is suspected and the arbiter is asked', '50')
+    .option('--capture-dir <dir>', 'write <dir>/<name>.pcapng (wire), <name>-shadow.pcapng, <name>-log.pcapng', 'captures')
+    .option('--no-capture-dir', 'write no captures')
+    .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (default: off)')
+    .option('--mtu <bytes>', `largest IP packet on the UDP link, 68..${MAX_MTU}`, '65000')
+    .option('--start-timeout-ms <ms>', 'how long to wait at start for the switch, the arbiter and (backup, join) the primary', '5000')
+    .option('--json', 'print one JSON object per line (each event, then the statistics)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 stopped by SIGTERM/SIGINT, fenced, or a backup that lost the test-and-set; 1 a replication\n' +
+        'fault; 2 bad usage; 4 cannot listen (port in use) or cannot reach the switch, the arbiter or the primary.\n\n' +
+        'Example (with `ftcp switch` and `ftcp arbiter --init` running on their default ports):\n' +
+        '  ftcp replica --role primary --name a --log-listen 127.0.0.1:9402 --json\n' +
+        '  ftcp replica --role backup --name b --log-peer 127.0.0.1:9402 --log-listen 127.0.0.1:9403 --json',
+    )
+    .action(async (flags: ReplicaFlags) => {
+      setExitCode(await runReplica(flags, io));
+    });
+}
+
+export function parseApp(flag: string, text: string): AppName {
+  if (!(APP_NAMES as readonly string[]).includes(text)) throw new UsageError(`${flag} must be one of ${APP_NAMES.join(', ')}, got ${text}`);
+  return text as AppName;
+}
+
+export function parsePort(flag: string, text: string): number {
+  const t = text.trim();
+  const n = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (!(n >= 1 && n <= 65535)) throw new UsageError(`${flag} must be a port number from 1 to 65535, got ${text}`);
+  return n;
+}
+
+export function parsePositiveMs(flag: string, text: string): number {
+  const v = parseMilliseconds(flag, text, 600_000);
+  if (v <= 0) throw new UsageError(`${flag} must be more than 0 ms, got ${text}`);
+  return v;
+}
+
+function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
+  const roles: ReplicaStartRole[] = ['primary', 'backup', 'join'];
+  if (flags.role === undefined) throw new UsageError('--role is required: primary, backup or join');
+  if (!(roles as string[]).includes(flags.role)) throw new UsageError(`--role must be primary, backup or join, got ${flags.role}`);
+  const role = flags.role as ReplicaStartRole;
+  if (flags.name === undefined || !/^[A-Za-z0-9_.-]{1,64}$/.test(flags.name)) throw new UsageError(`--name is required: 1..64 letters, digits, '_', '.', '-'${flags.name === undefined ? '' : `, got ${JSON.stringify(flags.name)}`}`);
+  if (flags.alone === true && role !== 'primary') throw new UsageError('--alone is for --role primary only');
+  if (role === 'join' && flags.peer === undefined) throw new UsageError('--role join needs --peer NAME: the name of the live primary it joins');
+  const peer = flags.peer ?? (role === 'primary' ? 'b' : 'a');
+  if (peer === flags.name) throw new UsageError(`--peer must differ from --name (${peer})`);
+  const logListenText = flags.logListen ?? (role === 'primary' ? DEFAULT_LOG_LISTEN : undefined);
+  if (role !== 'primary' && flags.logPeer === undefined) throw new UsageError(`--role ${role} needs --log-peer HOST:PORT: the live primary's --log-listen`);
+  const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
+  const failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
+  if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
+  const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
+  if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
+  if (flags.captureDir !== false && flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty (use --no-capture-dir for none)');
+  return {
+    role,
+    name: flags.name,
+    peer,
+    alone: flags.alone === true,
+    switchAt: parseEndpointFlag('--switch', flags.switch, { allowPortZero: false }),
+    arbiterAt: parseEndpointFlag('--arbiter', flags.arbiter, { allowPortZero: false }),
+    ...(logListenText !== undefined ? { logListen: parseEndpointFlag('--log-listen', logListenText) } : {}),
+    ...(flags.logPeer !== undefined ? { logPeer: parseEndpointFlag('--log-peer', flags.logPeer, { allowPortZero: false }) } : {}),
+    service: parseVirtualAddressFlag('--service', flags.service),
+    servicePort: parsePort('--port', flags.port),
+    app: parseApp('--app', flags.app),
+    seed: parseSeed('--seed', flags.seed),
+    bulkBytes,
+    heartbeatMs,
+    failureTimeoutMs,
+    outputRule: flags.unsafeNoOutputRule !== true,
+    ...(flags.captureDir !== false ? { captureDir: flags.captureDir } : {}),
+    mtu: parseMtuFlag('--mtu', flags.mtu),
+    startTimeoutMs: parsePositiveMs('--start-timeout-ms', flags.startTimeoutMs),
+  };
+}
+
+async function runReplica(flags: ReplicaFlags, io: CliIo): Promise<number> {
+  const opts = parseFlags(flags);
+  const json = flags.json === true;
+  const print = (e: ReplicaProcessEvent) => io.stdout(json ? `${JSON.stringify(e)}\n` : `${describeEvent(e)}\n`);
+  let proc: ReplicaProcess;
+  try {
+    proc = await ReplicaProcess.start(opts, print);
+  } catch (error) {
+    if (error instanceof LinkError) {
+      io.stderr(`error: ftcp replica ${opts.name}: ${error.message}\n`);
+      return EXIT.connection;
+    }
+    throw error;
+  }
+  const stop = waitForStopSignal();
+  proc.onFinished = (reason) => stop.stop(reason);
+  print(proc.describeStart());
+  const reason = await stop.stopped;
+  stop.dispose();
+  const failed = reason === 'failed';
+  await proc.close();
+  print({ event: 'exit', name: opts.name, atMs: io.nowMs(), reason, stats: proc.stats() });
+  return failed ? EXIT.correctness : EXIT.ok;
+}
+
+function describeEvent(e: ReplicaProcessEvent): string {
+  const who = `replica ${e.name}`;
+  const f = e as Record<string, unknown>;
+  switch (e.event) {
+    case 'started':
+      return `${who}: ${String(f['role'])} ${String(f['address'])}, log channel ${f['logListen'] !== null ? `listening on ${String(f['logListen'])}` : ''}${f['logPeer'] !== null ? ` dialling ${String(f['logPeer'])}` : ''}; app ${String(f['app'])}, seed ${String(f['seed'])}, H ${String(f['heartbeatMs'])} ms, D ${String(f['failureTimeoutMs'])} ms${f['role'] === 'primary' && f['alone'] !== true ? `; waiting for backup ${String(f['peer'])}` : ''}`;
+    case 'replica':
+      return `${who}: ${String(f['role'])} of epoch ${String(f['epoch'])}, ${f['peer'] === null ? 'alone' : `peer ${String(f['peer'])}`}`;
+    case 'announce':
+      return `${who}: announces ${String(f['service'])} with epoch ${String(f['epoch'])}`;
+    case 'registered':
+      return `${who}: the switch gave it the service address (epoch ${String(f['epoch'])})`;
+    case 'suspect':
+      return `${who}: peer silent for ${String(f['silentMs'])} ms, asks the arbiter for epoch ${String(f['epoch'])}`;
+    case 'won':
+      return `${who}: won the test-and-set of epoch ${String(f['epoch'])}`;
+    case 'lost':
+      return `${who}: lost the test-and-set of epoch ${String(f['epoch'])} to ${String(f['winner'])}`;
+    case 'live':
+      return `${who}: LIVE in epoch ${String(f['epoch'])}; re-emits ${String(f['reemitted'])} packets of ${String(f['reemittedEntries'])} entries above r = ${String(f['r'])}`;
+    case 'exit':
+      return `${who}: exits (${String(f['reason'])}); ${JSON.stringify(f['stats'])}`;
+    default: {
+      const { event, name, atMs, ...rest } = e;
+      void name;
+      void atMs;
+      return `${who}: ${event} ${JSON.stringify(rest)}`;
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Child ftcp processes for orchestrators (`ftcp demo failover`, scenarios): start
+ * `node bin/ftcp.js ...` with --json, follow its stdout line by line as JSON events, wait
+ * for an event, kill it by pid, and stop every child that is left (by pid) on exit, on
+ * error and on Ctrl-C.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** bin/ftcp.js, from src/node (vitest) or dist/node (the built CLI). */
+export const FTCP_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'ftcp.js');
+
+export type ChildEvent = Record<string, unknown> & { event?: string };
+
+export class Child {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly events: ChildEvent[] = [];
+  stderr = '';
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly listeners = new Set<() => void>();
+  private partial = '';
+
+  constructor(
+    readonly label: string,
+    readonly args: readonly string[],
+    onEvent?: (c: Child, e: ChildEvent) => void,
+  ) {
+    this.child = spawn(process.execPath, [FTCP_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (this.child.pid === undefined) throw new Error(`could not start ${label}`);
+    this.pid = this.child.pid;
+    this.child.stdout!.on('data', (d: Buffer) => {
+      this.partial += d.toString();
+      let nl: number;
+      while ((nl = this.partial.indexOf('\n')) >= 0) {
+        const line = this.partial.slice(0, nl);
+        this.partial = this.partial.slice(nl + 1);
+        let e: ChildEvent;
+        try {
+          e = JSON.parse(line) as ChildEvent;
+        } catch {
+          e = { event: 'text', text: line };
+        }
+        this.events.push(e);
+        onEvent?.(this, e);
+        this.notify();
+      }
+    });
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => {
+        this.exit = { code, signal };
+        resolve(this.exit);
+        this.notify();
+      }),
+    );
+  }
+
+  get running(): boolean {
+    return this.exit === undefined;
+  }
+
+  /** Resolves with the first event (already seen or to come) that matches; rejects on exit or timeout. */
+  waitFor(match: (e: ChildEvent) => boolean, timeoutMs: number, what: string): Promise<ChildEvent> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const e = this.events.find(match);
+        if (e !== undefined) {
+          done();
+          resolve(e);
+        } else if (this.exit !== undefined) {
+          done();
+          reject(new Error(`${this.label} exited (${this.exit.code ?? this.exit.signal}) before ${what}${this.stderrLine()}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${this.label}: no ${what} within ${timeoutMs} ms${this.stderrLine()}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+      };
+      this.listeners.add(check);
+      check();
+    });
+  }
+
+  /** Its first error line, for messages. */
+  stderrLine(): string {
+    const lines = this.stderr.split('\n').filter((l) => l.trim() !== '');
+    const line = lines.find((l) => /^error:|Error\b/.test(l)) ?? lines[0];
+    return line === undefined ? '' : `: ${line.trim()}`;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.exit !== undefined) return;
+    try {
+      process.kill(this.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after graceMs. */
+  async stop(graceMs = 3000): Promise<void> {
+    if (this.exit !== undefined) return;
+    this.signal('SIGTERM');
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  private notify(): void {
+    for (const l of [...this.listeners]) l();
+  }
+}
+
+/** Every child of an orchestrator, stopped together; SIGKILLs what is left if the parent exits. */
+export class Children {
+  readonly all: Child[] = [];
+  private readonly onExit = () => {
+    for (const c of this.all) if (c.running) c.signal('SIGKILL');
+  };
+
+  constructor(private readonly onEvent?: (c: Child, e: ChildEvent) => void) {
+    process.on('exit', this.onExit);
+  }
+
+  start(label: string, args: readonly string[]): Child {
+    const c = new Child(label, args, this.onEvent);
+    this.all.push(c);
+    return c;
+  }
+
+  async stopAll(graceMs = 3000): Promise<void> {
+    await Promise.all(this.all.map((c) => c.stop(graceMs)));
+    process.off('exit', this.onExit);
+  }
+}

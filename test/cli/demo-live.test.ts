@@ -1,0 +1,45 @@
+// `ftcp demo failover` with real processes (no --sim), run in-process through runCli: it
+// starts the arbiter, the switch, two replicas and a client as children, kill -9s the
+// primary, and reports as the simulated demo does. Timing: D 300 ms (TEST_TIMING) on this
+// shared machine; no durations are asserted.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { cli } from './cli-helpers.js';
+import { readPcapng } from '../../src/pcap/reader.js';
+import { LIVE_SOURCES, TEST_TIMING } from '../node/live-helpers.js';
+import { describeWithDist } from '../node/process-helpers.js';
+
+
+const dir = mkdtempSync(join(tmpdir(), 'ftcp-demo-live-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const timing = ['--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)];
+
+describeWithDist('ftcp demo failover (real processes)', [...LIVE_SOURCES, 'cli/demo', 'cli/demo-live', 'node/live-cluster'], () => {
+  it('--json: the report of the simulated demo, from real processes and a real kill -9', async () => {
+    const r = await cli(['demo', 'failover', '--seed', '3', '--app', 'echo', '--connections', '3', '--bytes', '200000', '--kill-after-ms', '150', '--capture-dir', dir, '--json', ...timing]);
+    const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(report.problems, r.stdout).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(report).toMatchObject({ ok: true, seed: 3, app: 'echo', connections: 3, streams: { intact: 3, broken: 0 }, resets: 0, splitBrain: 0, failover: { killed: 'a', by: 'b', epoch: 2 } });
+    for (const k of ['detectedMs', 'liveMs']) expect(typeof report.failover[k]).toBe('number');
+    expect(report.reemitted.identicalToPrimary).toBe(report.reemitted.sentByPrimary);
+    expect(typeof report.client.duplicateSegmentsDropped).toBe('number');
+    expect(Object.keys(report.captures).sort()).toEqual(['backup', 'client', 'log', 'primary', 'shadow']);
+    for (const name of ['client', 'primary', 'backup', 'log']) {
+      expect(existsSync(report.captures[name])).toBe(true);
+      expect(readPcapng(new Uint8Array(readFileSync(report.captures[name]))).packets.length).toBeGreaterThan(0);
+    }
+  }, 240_000);
+
+  it('prints the timeline, the result, the captures and the tshark command', async () => {
+    const r = await cli(['demo', 'failover', '--seed', '4', '--app', 'counter', '--connections', '2', '--kill-after-ms', '100', '--capture-dir', dir, ...timing]);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/kill -9 replica a \(pid \d+\), the primary/);
+    expect(r.stdout).toMatch(/b: LIVE in epoch 2/);
+    expect(r.stdout).toMatch(/result: ok/);
+    expect(r.stdout).toMatch(/tshark -r \S+client\.pcapng/);
+    expect(r.stdout).toMatch(/reproduce: ftcp demo failover --seed 4 --app counter --connections 2/);
+  }, 240_000);
+});

@@ -1,0 +1,55 @@
+// `ftcp scenario run`: the five example scenarios in scenarios/, each run with real
+// processes (in-process CLI, children spawned), and invalid files rejected before anything
+// starts. Timing: the files' own H/D are overridden with TEST_TIMING (D 300 ms) because
+// this machine is shared; no durations are asserted.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli } from './cli-helpers.js';
+import { LIVE_SOURCES, TEST_TIMING } from '../node/live-helpers.js';
+import { describeWithDist, root } from '../node/process-helpers.js';
+
+
+const dir = mkdtempSync(join(tmpdir(), 'ftcp-scenario-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const timing = ['--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)];
+
+describeWithDist('ftcp scenario run: the example scenarios', [...LIVE_SOURCES, 'cli/scenario', 'node/scenario'], () => {
+  it.each(['failover.yaml', 'join-second-failover.yaml', 'log-partition.json', 'arbiter-restart.yaml', 'unsafe.yaml'])(
+    '%s: every expectation holds',
+    async (file) => {
+      const r = await cli(['scenario', 'run', join(root, 'scenarios', file), '--capture-dir', dir, '--json', ...timing]);
+      const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      expect(result.error, r.stdout).toBeUndefined();
+      expect(result.checks.filter((c: { ok: boolean }) => !c.ok), r.stdout).toEqual([]);
+      expect(result.checks.length).toBeGreaterThan(0);
+      expect(r.code).toBe(0);
+    },
+    240_000,
+  );
+});
+
+describe('ftcp scenario run: invalid files (exit 2, before anything starts)', () => {
+  const write = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  it.each([
+    ['missing.yaml', undefined, /cannot read .*missing\.yaml/],
+    ['bad.yaml', 'steps: [ { start: network }', /bad\.yaml is not valid YAML/],
+    ['bad.json', '{ "steps": [', /bad\.json is not valid JSON/],
+    ['nosteps.yaml', 'name: x\napp: counter\n', /steps must be a non-empty list/],
+    ['app.yaml', 'app: redis\nsteps: [ { start: network } ]\n', /app must be one of echo, counter, kv, bulk, got "redis"/],
+    ['step.yaml', 'steps:\n  - start: network\n  - explode: a\n', /step 2 .*unknown step "explode"/],
+    ['role.yaml', 'steps:\n  - start: { replica: b, role: backup }\n', /step 1 .*a backup needs logPeer/],
+    ['check.yaml', 'steps:\n  - expect: { happy: true }\n', /unknown check happy/],
+  ])('%s', async (name, text, message) => {
+    const path = text === undefined ? join(dir, name) : write(name, text);
+    const r = await cli(['scenario', 'run', path, '--capture-dir', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
