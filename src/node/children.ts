@@ -5,6 +5,7 @@
  * error and on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EXIT_WITH_PARENT_ENV } from './signals.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,7 +29,8 @@ export class Child {
     readonly args: readonly string[],
     onEvent?: (c: Child, e: ChildEvent) => void,
   ) {
-    this.child = spawn(process.execPath, [FTCP_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Children stop by themselves if this process dies without stopping them (kill -9).
+    this.child = spawn(process.execPath, [FTCP_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [EXIT_WITH_PARENT_ENV]: '1' } });
     if (this.child.pid === undefined) throw new Error(`could not start ${label}`);
     this.pid = this.child.pid;
     this.child.stdout!.on('data', (d: Buffer) => {
