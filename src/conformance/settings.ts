@@ -4,7 +4,7 @@
  * `--connect_port`, `--mtu`) are honoured; so are ours: `--remote_port`, `--remote_isn`,
  * `--seed`, every numeric StackConfig field in snake case (`--msl_ms=500`,
  * `--recv_buffer_bytes=4096`, `--challenge_ack_limit=2`, ...), the boolean ones as 0 or
- * 1 (`--sack=0`, `--dsack=0`, `--timestamps=0`, `--window_scaling=0`), and
+ * 1 (`--sack=0`, `--dsack=0`, `--timestamps=0`, `--window_scaling=0`, `--syn_cookies=0`), and
  * `--congestion_control=newreno|cubic` (Linux's net.ipv4.tcp_congestion_control). Anything
  * else is ignored with a warning.
  */
@@ -73,6 +73,7 @@ const BOOLEAN_OPTIONS: Readonly<Record<string, keyof StackConfig>> = {
   dsack: 'dsack',
   timestamps: 'timestamps',
   window_scaling: 'windowScaling',
+  syn_cookies: 'synCookies',
 };
 
 /** A bad option value: the runner reports it as the script's failure at that line. */

@@ -32,6 +32,7 @@ export interface ResolvedConfig {
   dsack: boolean;
   congestionControl: CongestionControlName;
   challengeAckLimit: number;
+  synCookies: boolean;
 }
 
 /** The largest window a segment can carry without window scaling (RFC 9293 §3.1). */
@@ -103,5 +104,6 @@ export function resolveConfig(c: StackConfig): ResolvedConfig {
     dsack: bool('dsack', c.dsack, true),
     congestionControl: cc,
     challengeAckLimit: int('challengeAckLimit', c.challengeAckLimit, 1000, 0, 1 << 30),
+    synCookies: bool('synCookies', c.synCookies, true),
   };
 }

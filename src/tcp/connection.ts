@@ -12,7 +12,7 @@ import { clearReassembly } from './reassembly.js';
 import { rcvWnd, readData, receiveSyn, receiveText } from './receiver.js';
 import { rtoAfterSynTimeout, rtoSample } from './rto.js';
 import { noteDuplicate } from './sackblocks.js';
-import { hasPendingOutput, onPersistTimeout, onRetransmitTimeout, output, processAck, sendRst, sendSyn, transmit, updateWindow } from './sender.js';
+import { ackAcceptable, hasPendingOutput, onPersistTimeout, onRetransmitTimeout, output, processAck, sendRst, sendSyn, transmit, updateWindow } from './sender.js';
 import { canReceiveData, finAcked, type Ctx, type Tcb } from './tcb.js';
 import { pawsRejects, tsRttUs, updateTsRecent } from './timestamps.js';
 import { stopAll, Timer } from './timers.js';
@@ -224,9 +224,6 @@ function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
       return;
     }
   }
-  // RFC 7323 §5.3 R3: the segment is acceptable; remember its timestamp if it is the one to echo.
-  if (ts !== undefined) updateTsRecent(tcb, seg.seq, ts.val, ctx.now);
-
   // Trim to the window: drop what precedes RCV.NXT (a SYN there included) ...
   if (seqLt(seq, tcb.rcvNxt)) {
     let skip = seqDiff(tcb.rcvNxt, seq);
@@ -319,6 +316,11 @@ function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
     tcb.state = tcb.finQueued ? 'FIN-WAIT-1' : 'ESTABLISHED';
     ctx.onEstablished(tcb);
   }
+  // RFC 7323 §5.3 R3: the segment is acceptable; remember its timestamp if it is the one
+  // to echo. Only once its ACK has passed the RFC 5961 §5.2 check, as Linux (tcp_ack,
+  // FLAG_UPDATE_TS_RECENT): a blind segment in the window with a guessed ACK must not move
+  // TS.Recent, or a far-future TSval would make PAWS drop everything the peer sends.
+  if (ts !== undefined && ackAcceptable(tcb, seg.ack)) updateTsRecent(tcb, seg.seq, ts.val, ctx.now);
   if (tcb.state !== 'TIME-WAIT') {
     if (!processAck(ctx, tcb, seg, segWnd, ts?.ecr)) return;
     if (tcb.state === 'FIN-WAIT-1' && finAcked(tcb)) {

@@ -32,6 +32,9 @@ export function newStats(): StackStats {
     sackBlocksInvalid: 0,
     dsacksReceived: 0,
     dsacksSent: 0,
+    synCookiesSent: 0,
+    synCookiesValidated: 0,
+    synCookiesFailed: 0,
   };
 }
 
@@ -90,4 +93,35 @@ export function connectionInfo(t: Tcb): SocketInfo {
     ssthresh: t.cc.ssthresh,
     congestionControl: t.cc.algorithm,
   };
+}
+
+/** What a stack holds, by count (Stack.held()): the state a flood could make it keep. */
+export interface StackHeld {
+  /** TCBs, in any state (SYN-RECEIVED and TIME-WAIT included). */
+  connections: number;
+  /** Of those, in SYN-RECEIVED (half-open). */
+  halfOpen: number;
+  /** Established connections waiting in the listeners' accept queues. */
+  acceptQueued: number;
+  /** Packets queued for pollTransmit(). */
+  transmitQueued: number;
+  /** Events queued for pollEvent(). */
+  eventsQueued: number;
+  /** Payload bytes held: send buffers, receive buffers and out-of-order queues. */
+  bufferedBytes: number;
+}
+
+/** Stack.held(): count what the TCBs and listeners hold. */
+export function heldCounts(conns: Iterable<Tcb>, listeners: Iterable<{ acceptQueue: readonly number[] }>, transmitQueued: number, eventsQueued: number): StackHeld {
+  let connections = 0;
+  let halfOpen = 0;
+  let bufferedBytes = 0;
+  for (const t of conns) {
+    connections++;
+    if (t.state === 'SYN-RECEIVED') halfOpen++;
+    bufferedBytes += t.sndBuf.length + t.rcvBuf.length + t.ooo.bytes;
+  }
+  let acceptQueued = 0;
+  for (const l of listeners) acceptQueued += l.acceptQueue.length;
+  return { connections, halfOpen, acceptQueued, transmitQueued, eventsQueued, bufferedBytes };
 }

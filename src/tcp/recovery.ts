@@ -111,8 +111,12 @@ export function recoveryOnAck(tcb: Tcb, a: RecoveryAck, stats: RecoveryStats): R
       tcb.cc.cwnd = Math.max(tcb.cc.cwnd - a.ackedBytes + (a.ackedBytes >= mss ? mss : 0), mss);
       return 'partial';
     }
-    // RFC 5681 §3.2 step 4: each further duplicate ACK inflates cwnd by one SMSS.
-    if (dup) tcb.cc.cwnd += mss;
+    // RFC 5681 §3.2 step 4: each further duplicate ACK inflates cwnd by one SMSS; but by no
+    // more in all than the data outstanding can account for (a receiver sends at most one
+    // duplicate ACK per segment that leaves the network). An off-path attacker can make the
+    // receiver send one per blind guess (each out-of-window segment is answered with an
+    // ACK, RFC 9293 §3.10.7.4), and unbounded inflation would let us burst a whole window.
+    if (dup) tcb.cc.cwnd = Math.max(tcb.cc.cwnd, Math.min(tcb.cc.cwnd + mss, tcb.cc.ssthresh + DUP_THRESH * mss + Math.max(0, seqDiff(rec.recover, a.ack))));
     return 'none';
   }
   if (cumulative) {

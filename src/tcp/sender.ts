@@ -276,6 +276,14 @@ function retransmitFirst(ctx: Ctx, tcb: Tcb): number {
 }
 
 /**
+ * RFC 9293 §3.10.7.4 fifth step with RFC 5961 §5.2: SEG.ACK is acceptable when
+ * (SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT (SND.NXT being the highest sent).
+ */
+export function ackAcceptable(tcb: Tcb, ack: number): boolean {
+  return !seqGt(ack, tcb.sndMax) && !seqLt(ack, seqAdd(tcb.sndUna, -Math.max(tcb.maxSndWnd, 1)));
+}
+
+/**
  * RFC 9293 §3.10.7.4 fifth step, ACK processing for the synchronized states (after the
  * SYN-RECEIVED transition): update SND.UNA and the retransmission queue, RTT, congestion
  * window and send window. `segWnd` is the segment's window already scaled (RFC 7323 §2.3)
@@ -285,7 +293,7 @@ function retransmitFirst(ctx: Ctx, tcb: Tcb): number {
  */
 export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, tsEcr: number | undefined): boolean {
   const ack = seg.ack;
-  if (seqGt(ack, tcb.sndMax) || seqLt(ack, seqAdd(tcb.sndUna, -Math.max(tcb.maxSndWnd, 1)))) {
+  if (!ackAcceptable(tcb, ack)) {
     // RFC 9293 §3.10.7.4: SEG.ACK > SND.NXT, or outside (SND.UNA - MAX.SND.WND) =< SEG.ACK
     // (RFC 5961 §5): send an ACK (a challenge ACK, rate-limited by §7), drop the segment, return.
     challengeAck(ctx, tcb);

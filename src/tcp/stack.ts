@@ -28,13 +28,14 @@
 import { newChallengeAckState, type ChallengeAckState } from './challenge.js';
 import { closeTcb, onTimers, segmentArrives, setKeepAlive, userAbort, userClose, userRead, userShutdown } from './connection.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
-import { connectionInfo, listenerInfo, newStats } from './info.js';
+import { connectionInfo, heldCounts, listenerInfo, newStats, type StackHeld } from './info.js';
 import { generateIsn, timestampOffset, type IsnKey } from './isn.js';
 import { negotiate } from './options.js';
 import { prngBelow, prngNextU32, prngSeed, type PrngState } from './prng.js';
 import { receiveSyn } from './receiver.js';
 import { output, queueData } from './sender.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { COOKIE_CHECK_US, cookieSynAck, cookieTcb } from './syncookie.js';
 import { createTcb, type Ctx, type Tcb, type UserEvent } from './tcb.js';
 import { DeadlineHeap, earliest } from './timers.js';
 import {
@@ -54,6 +55,8 @@ import { buildTcpPacket, parseTcpPacket } from './wire/packet.js';
 import { seqAdd } from './wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment, type TcpSegmentFields } from './wire/tcp.js';
 
+export type { StackHeld } from './info.js';
+
 /** A passive OPEN (RFC 9293 §3.10.1) with its queues. */
 export interface Listener {
   id: SocketId;
@@ -65,6 +68,8 @@ export interface Listener {
   synQueue: SocketId[];
   /** ESTABLISHED (or later) connections waiting for accept(), oldest first. */
   acceptQueue: SocketId[];
+  /** When this listener last answered a SYN with a cookie (µs), or -1: ACKs are checked for cookies only for a while after (syncookie.ts). */
+  lastCookieUs: number;
 }
 
 /** Everything that changes, as plain data: what snapshot() serialises. */
@@ -125,6 +130,8 @@ export class Stack {
       // state, quick ACKs): a snapshot taken by a build without it restores with the
       // initial values.
       this.st.challenge ??= newChallengeAckState();
+      this.st.cfg.synCookies ??= true;
+      for (const l of this.st.listeners.values()) l.lastCookieUs ??= -1;
       for (const tcb of this.st.conns.values()) {
         tcb.sackRecent ??= [];
         tcb.dsack ??= [];
@@ -289,7 +296,7 @@ export class Stack {
       }
     }
     const id = this.st.nextId++;
-    this.st.listeners.set(id, { id, address, port: opts.port, backlog, synQueue: [], acceptQueue: [] });
+    this.st.listeners.set(id, { id, address, port: opts.port, backlog, synQueue: [], acceptQueue: [], lastCookieUs: -1 });
     this.listenIndex.set(`${address}:${opts.port}`, id);
     return id;
   }
@@ -468,6 +475,11 @@ export class Stack {
 
   stats(): StackStats {
     return { ...this.st.stats, drops: { ...this.st.stats.drops } };
+  }
+
+  /** What the stack holds right now, by count (O(connections)); never changes the state. */
+  held(): StackHeld {
+    return heldCounts(this.st.conns.values(), this.st.listeners.values(), this.st.transmitQueue.length - this.txHead, this.st.events.length - this.eventHead);
   }
 
   /** The whole state as a versioned, checksummed byte value (snapshot.ts). */
@@ -654,6 +666,44 @@ export class Stack {
     this.st.stats.resetsSent++;
   }
 
+  /** RFC 4987 §3.6: a stateless SYN-ACK whose ISN is a cookie (syncookie.ts). */
+  private sendCookie(l: Listener, local: number, remote: number, seg: TcpSegment): void {
+    this.emit(local, remote, cookieSynAck(this.cfg, this.st.isnKey, this.ctx.now, local, remote, seg));
+    l.lastCookieUs = this.ctx.now;
+    this.st.stats.synCookiesSent = (this.st.stats.synCookiesSent ?? 0) + 1;
+  }
+
+  /**
+   * An ACK at a listener that sent cookies lately: if it carries a good cookie, make the
+   * connection and let it process the ACK (and any data on it). False when it does not
+   * (the caller answers with a RST).
+   */
+  private cookieAck(l: Listener, local: number, remote: number, seg: TcpSegment): boolean {
+    const ctx = this.ctx;
+    if (!this.cfg.synCookies || l.lastCookieUs < 0 || ctx.now - l.lastCookieUs > COOKIE_CHECK_US) return false;
+    const stats = this.st.stats;
+    const tcb = cookieTcb(this.cfg, this.st.isnKey, ctx.now, local, remote, seg, this.st.nextId, l.id);
+    if (tcb === undefined) {
+      stats.synCookiesFailed = (stats.synCookiesFailed ?? 0) + 1;
+      return false;
+    }
+    if (l.acceptQueue.length >= l.backlog) this.drop('listen-backlog-full');
+    else if (this.tuples.size >= this.cfg.maxConnections) this.drop('too-many-connections');
+    else {
+      stats.synCookiesValidated = (stats.synCookiesValidated ?? 0) + 1;
+      this.st.nextId++;
+      this.st.conns.set(tcb.id, tcb);
+      this.tuples.set(tupleKey(local, seg.dstPort, remote, seg.srcPort), tcb.id);
+      stats.connectionsPassive++;
+      segmentArrives(ctx, tcb, seg);
+      // It always completes (SEG.ACK = ISS + 1 by construction); a cookie connection has no
+      // SYN-ACK to retransmit, so one that did not must not linger.
+      if (tcb.state === 'SYN-RECEIVED') closeTcb(ctx, tcb);
+      this.schedule(tcb);
+    }
+    return true;
+  }
+
   /** RFC 9293 §3.10.7.2: SEGMENT ARRIVES in LISTEN. */
   private listenSegment(l: Listener, local: number, remote: number, seg: TcpSegment): void {
     // First, check for a RST: ignore it.
@@ -661,8 +711,9 @@ export class Stack {
       this.drop('rst-ignored');
       return;
     }
-    // Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>.
+    // Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST> (unless it completes a SYN cookie handshake).
     if (seg.flags & TCP_ACK) {
+      if (!(seg.flags & TCP_SYN) && this.cookieAck(l, local, remote, seg)) return;
       this.sendReset(local, remote, seg);
       return;
     }
@@ -672,7 +723,10 @@ export class Stack {
       return;
     }
     if (l.synQueue.length + l.acceptQueue.length >= l.backlog) {
-      this.drop('listen-backlog-full');
+      // RFC 4987 §3.6: the SYN queue is full: answer with a cookie and hold nothing, unless
+      // the accept queue alone is full (a completed connection would have nowhere to go).
+      if (this.cfg.synCookies && l.acceptQueue.length < l.backlog) this.sendCookie(l, local, remote, seg);
+      else this.drop('listen-backlog-full');
       return;
     }
     if (this.tuples.size >= this.cfg.maxConnections) {

@@ -76,6 +76,14 @@ export interface StackConfig {
   congestionControl?: CongestionControlName;
   /** RFC 5961 §7: challenge ACKs per second per stack (Linux tcp_challenge_ack_limit); 0 = no limit. Default 1000. */
   challengeAckLimit?: number;
+  /**
+   * RFC 4987 §3.6: answer SYNs with SYN cookies when a listener's SYN queue is full (Linux
+   * tcp_syncookies = 1), so a SYN flood holds no more state than the backlog and
+   * legitimate clients still connect. Default true, as Linux: a SYN that finds the
+   * backlog full of half-open connections is answered with a cookie instead of dropped
+   * (docs/decisions.md, "SYN flood").
+   */
+  synCookies?: boolean;
 }
 
 /** Congestion control algorithms (src/tcp/cc/). */
@@ -192,6 +200,12 @@ export interface StackStats {
   dsacksReceived?: number;
   /** D-SACK blocks sent (RFC 2883). */
   dsacksSent?: number;
+  /** RFC 4987 §3.6: SYN-ACKs sent with a SYN cookie (the listener's SYN queue was full). */
+  synCookiesSent?: number;
+  /** Handshake ACKs whose cookie checked out: connections made from a cookie. */
+  synCookiesValidated?: number;
+  /** ACKs at a listener that had sent cookies recently whose cookie did not check out (answered with a RST). */
+  synCookiesFailed?: number;
 }
 
 /** A read-only view of one socket, for tests, tools and the replication layer. */

@@ -124,8 +124,8 @@ describe('handles', () => {
 describe('limits', () => {
   const syn = (srcPort: number, seq = 1000): Uint8Array => craft({ src: A_ADDR, dst: B_ADDR, srcPort, dstPort: 80, seq, flags: TCP_SYN });
 
-  it('listen backlog bounds SYN-RECEIVED plus the accept queue; excess SYNs are dropped and counted', () => {
-    const s = new Stack({ addresses: [B_ADDR], seed: 1 });
+  it('listen backlog bounds SYN-RECEIVED plus the accept queue; excess SYNs are dropped and counted (SYN cookies off)', () => {
+    const s = new Stack({ addresses: [B_ADDR], seed: 1, synCookies: false });
     const l = s.listen(0, { port: 80, backlog: 2 });
     s.handlePacket(0, syn(4001));
     s.handlePacket(0, syn(4002));
@@ -138,6 +138,17 @@ describe('limits', () => {
     expect(s.accept(l)).toBeDefined();
     s.handlePacket(20, syn(4003));
     expect(drainSegments(s).map((g) => g.dstPort)).toEqual([4003]);
+  });
+
+  it('with SYN cookies (the default) a SYN beyond the backlog is answered, and no state is kept for it', () => {
+    const s = new Stack({ addresses: [B_ADDR], seed: 1 });
+    s.listen(0, { port: 80, backlog: 2 });
+    s.handlePacket(0, syn(4001));
+    s.handlePacket(0, syn(4002));
+    s.handlePacket(0, syn(4003));
+    expect(drainSegments(s).map((g) => g.dstPort)).toEqual([4001, 4002, 4003]);
+    expect(s.stats().synCookiesSent).toBe(1);
+    expect(s.held().halfOpen).toBe(2);
   });
 
   it('maxConnections drops inbound SYNs (counted) and refuses connect() with EMFILE', () => {

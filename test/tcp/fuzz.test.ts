@@ -7,42 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { Prng } from '../../src/tcp/prng.js';
 import type { Stack } from '../../src/tcp/stack.js';
 import { seqDiff } from '../../src/tcp/wire/seq.js';
-import type { TcpOption } from '../../src/tcp/wire/tcp.js';
 import { parseTcpPacket } from '../../src/tcp/wire/packet.js';
 import { established, finWait2, state } from './fixtures.js';
+import { randomOptions } from './hostile.js';
 import { A_ADDR, B_ADDR, bytes, craft, MS, type Pair } from './harness.js';
 
 const SEED = Number(process.env.FTCP_FUZZ_SEED ?? 20261125);
-
-function randomOptions(r: Prng): TcpOption[] {
-  const out: TcpOption[] = [];
-  const n = r.below(5);
-  for (let i = 0; i < n; i++) {
-    switch (r.below(7)) {
-      case 0:
-        out.push({ kind: 'mss', mss: r.below(65536) });
-        break;
-      case 1:
-        out.push({ kind: 'wscale', shift: r.below(256) });
-        break;
-      case 2:
-        out.push({ kind: 'sackOk' });
-        break;
-      case 3:
-        out.push({ kind: 'ts', val: r.nextU32(), ecr: r.nextU32() });
-        break;
-      case 4:
-        out.push({ kind: 'nop' });
-        break;
-      case 5:
-        out.push({ kind: 'sack', blocks: [{ left: r.nextU32(), right: r.nextU32() }] });
-        break;
-      default:
-        out.push({ kind: 'unknown', type: 30 + r.below(200), data: bytes(r.below(6), r.nextU32()) });
-    }
-  }
-  return out;
-}
 
 /** Check what must hold whatever came in. */
 function checkInvariants(s: Stack): void {
