@@ -51,6 +51,7 @@ import {
   type StackStats,
 } from './types.js';
 import type { Ipv4Addr } from './wire/addr.js';
+import { TupleTable } from './tuples.js';
 import { buildTcpPacket, parseTcpPacket } from './wire/packet.js';
 import { seqAdd } from './wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment, type TcpSegmentFields } from './wire/tcp.js';
@@ -96,10 +97,6 @@ const RESTORE = Symbol('restore');
 const EPHEMERAL_FIRST = 49152;
 const EPHEMERAL_COUNT = 65536 - EPHEMERAL_FIRST;
 
-function tupleKey(localAddr: number, localPort: number, remoteAddr: number, remotePort: number): string {
-  return `${localAddr}:${localPort}:${remoteAddr}:${remotePort}`;
-}
-
 function isPort(p: unknown): p is number {
   return typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 65535;
 }
@@ -113,7 +110,7 @@ export class Stack {
   private readonly st: StackState;
   private readonly cfg: ResolvedConfig;
   // Derived indexes, rebuilt on restore.
-  private readonly tuples = new Map<string, SocketId>();
+  private readonly tuples = new TupleTable();
   private readonly listenIndex = new Map<string, SocketId>();
   private readonly heap = new DeadlineHeap();
   private readonly heapDeadline = new Map<SocketId, number>();
@@ -162,7 +159,7 @@ export class Stack {
     this.ctx = new StackCtx(this);
     for (const l of this.st.listeners.values()) this.listenIndex.set(`${l.address}:${l.port}`, l.id);
     for (const tcb of this.st.conns.values()) {
-      if (tcb.state !== 'CLOSED') this.tuples.set(tupleKey(tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort), tcb.id);
+      if (tcb.state !== 'CLOSED') this.tuples.set(tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort, tcb.id);
       this.schedule(tcb);
     }
   }
@@ -194,7 +191,7 @@ export class Stack {
       this.drop('other');
       return;
     }
-    const id = this.tuples.get(tupleKey(ip.dst, seg.dstPort, ip.src, seg.srcPort));
+    const id = this.tuples.get(ip.dst, seg.dstPort, ip.src, seg.srcPort);
     if (id !== undefined) {
       const tcb = this.st.conns.get(id)!;
       if (tcb.state === 'TIME-WAIT' && this.reopensTimeWait(tcb, seg)) {
@@ -335,7 +332,7 @@ export class Stack {
     if (opts.localPort !== undefined) {
       if (!isPort(opts.localPort)) throw new StackError('EINVAL', `connect: bad local port ${String(opts.localPort)}`);
       lp = opts.localPort;
-      if (this.tuples.has(tupleKey(la, lp, ra, opts.remotePort))) {
+      if (this.tuples.has(la, lp, ra, opts.remotePort)) {
         throw new StackError('EADDRINUSE', `connect: connection ${la}:${lp} -> ${ra}:${opts.remotePort} exists`);
       }
     } else {
@@ -359,7 +356,7 @@ export class Stack {
       tsOffset: timestampOffset(this.st.isnKey, la, ra),
     });
     this.st.conns.set(id, tcb);
-    this.tuples.set(tupleKey(la, lp, ra, opts.remotePort), id);
+    this.tuples.set(la, lp, ra, opts.remotePort, id);
     this.st.stats.connectionsActive++;
     output(ctx, tcb);
     this.schedule(tcb);
@@ -545,8 +542,7 @@ export class Stack {
 
   /** @internal A connection reached CLOSED. */
   closed(tcb: Tcb, error?: ConnectionErrorCode): void {
-    const key = tupleKey(tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort);
-    if (this.tuples.get(key) === tcb.id) this.tuples.delete(key);
+    if (this.tuples.get(tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort) === tcb.id) this.tuples.delete(tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort);
     if (tcb.listenerId >= 0) {
       const l = this.st.listeners.get(tcb.listenerId);
       if (l !== undefined) {
@@ -620,7 +616,7 @@ export class Stack {
     const start = prngBelow(this.st.prng, EPHEMERAL_COUNT);
     for (let i = 0; i < EPHEMERAL_COUNT; i++) {
       const port = EPHEMERAL_FIRST + ((start + i) % EPHEMERAL_COUNT);
-      if (this.tuples.has(tupleKey(la, port, ra, rp))) continue;
+      if (this.tuples.has(la, port, ra, rp)) continue;
       if (this.findListener(la, port) !== undefined) continue;
       return port;
     }
@@ -755,7 +751,7 @@ export class Stack {
     receiveSyn(tcb, seg.seq);
     negotiate(tcb, seg.options, this.cfg, ctx.now);
     this.st.conns.set(id, tcb);
-    this.tuples.set(tupleKey(local, seg.dstPort, remote, seg.srcPort), id);
+    this.tuples.set(local, seg.dstPort, remote, seg.srcPort, id);
     l.synQueue.push(id);
     this.st.stats.connectionsPassive++;
     output(ctx, tcb);

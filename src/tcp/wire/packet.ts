@@ -17,7 +17,8 @@ export function buildTcpPacket(ip: IpFields, seg: TcpSegmentFields): Uint8Array 
   const tcpLength = tcpSegmentLength(seg);
   const out = new Uint8Array(IPV4_MIN_HEADER_BYTES + tcpLength);
   writeTcp(out, IPV4_MIN_HEADER_BYTES, ip.src, ip.dst, seg);
-  writeIpv4Header(out, 0, { ...ip, protocol: IP_PROTO_TCP }, tcpLength);
+  // One object shape per call site (no spread): this runs once per packet sent.
+  writeIpv4Header(out, 0, { src: ip.src, dst: ip.dst, protocol: IP_PROTO_TCP, id: ip.id, ttl: ip.ttl ?? 64, tos: ip.tos ?? 0, dontFragment: ip.dontFragment ?? true }, tcpLength);
   return out;
 }
 
