@@ -689,7 +689,7 @@ export class Stack {
       stats.synCookiesValidated = (stats.synCookiesValidated ?? 0) + 1;
       this.st.nextId++;
       this.st.conns.set(tcb.id, tcb);
-      this.tuples.set(tupleKey(local, seg.dstPort, remote, seg.srcPort), tcb.id);
+      this.tuples.set(local, seg.dstPort, remote, seg.srcPort, tcb.id);
       stats.connectionsPassive++;
       segmentArrives(ctx, tcb, seg);
       // It always completes (SEG.ACK = ISS + 1 by construction); a cookie connection has no
