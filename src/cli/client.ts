@@ -13,10 +13,10 @@ import { wallClockMs } from '../node/clock.js';
 import { LoadClient, type LoadClientOptions } from '../node/load-client.js';
 import { waitForStopSignal } from '../node/signals.js';
 import { LinkError } from '../node/udp-link.js';
-import { APP_NAMES } from '../proxy/app.js';
+import { LOAD_APPS, type LoadApp } from '../sim/cluster-load.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
-import { DEFAULT_BULK_BYTES, DEFAULT_SERVICE_PORT, parseApp, parsePort, parsePositiveMs } from './replica.js';
+import { DEFAULT_BULK_BYTES, DEFAULT_SERVICE_PORT, parsePort, parsePositiveMs } from './replica.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
 
@@ -53,7 +53,7 @@ export function registerClientCommand(program: Command, io: CliIo, setExitCode: 
     .option('--address <addr>', 'the client\'s virtual address', '192.0.2.1')
     .option('--service <addr>', 'the service\'s virtual address', '192.0.2.10')
     .option('--port <n>', 'the service\'s TCP port', String(DEFAULT_SERVICE_PORT))
-    .option('--app <name>', `the app behind the service: ${APP_NAMES.join(', ')}`, 'counter')
+    .option('--app <name>', `the app behind the service: ${LOAD_APPS.join(', ')} (http: keep-alive GETs to an --upstream HTTP server, each body naming its request)`, 'counter')
     .option('--connections <n>', 'client connections, 1..1000', '3')
     .option('--seed <s>', 'run seed, 0..4294967295; the same as the replicas\' --seed (bulk checks need it)', '1')
     .option('--requests <n|min-max>', 'echo, counter, kv: requests per connection', '30-60')
@@ -88,6 +88,12 @@ export function parseRange(flag: string, text: string, lo: number, hi: number, p
   return [a, b];
 }
 
+/** A built-in app, or 'http' (an upstream HTTP server behind the replicas; issue 6). */
+function parseLoadApp(text: string): LoadApp {
+  if (!(LOAD_APPS as readonly string[]).includes(text)) throw new UsageError(`--app must be one of ${LOAD_APPS.join(', ')}, got ${text}`);
+  return text as LoadApp;
+}
+
 function parseConnections(text: string): number {
   const t = text.trim();
   const n = /^\d+$/.test(t) ? Number(t) : NaN;
@@ -104,7 +110,7 @@ function parseFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number
     address: parseVirtualAddressFlag('--address', flags.address),
     service: parseVirtualAddressFlag('--service', flags.service),
     servicePort: parsePort('--port', flags.port),
-    app: parseApp('--app', flags.app),
+    app: parseLoadApp(flags.app), // 'http': upstream (issue 6)
     connections: parseConnections(flags.connections),
     seed: parseSeed('--seed', flags.seed),
     requests: parseRange('--requests', flags.requests, 1, 1_000_000),

@@ -16,11 +16,15 @@ import type { Child, ChildEvent } from '../node/children.js';
 import { wallClockMs } from '../node/clock.js';
 import { checkBulkUploads, compareReemitted, LiveCluster, readWireView, splitBrainEpochs, timelineText } from '../node/live-cluster.js';
 import { TcpRelay } from '../node/tcp-relay.js';
-import type { AppName } from '../proxy/app.js';
+import type { LoadApp } from '../sim/cluster-load.js'; // issue 6
+import { startHttpUpstream, type UpstreamServer } from '../node/upstream-servers.js'; // issue 6
 import { EXIT, type CliIo } from './io.js';
+import { describeKernel, KernelSide, kernelSwitchArgs, runKernelDemo, startKernelClient } from './demo-kernel.js'; // issue 7
+import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, TUN_DEVICE } from '../node/netns.js'; // issue 7
 
 export interface LiveDemoOptions {
-  app: AppName;
+  /** 'http' (issue 6): a Node HTTP server upstream of each replica (`ftcp replica --upstream`). */
+  app: LoadApp;
   connections: number;
   seed: number;
   seedFromClock: boolean;
@@ -32,6 +36,11 @@ export interface LiveDemoOptions {
   heartbeatMs: number;
   failureTimeoutMs: number;
   json: boolean;
+  // ---- issue 7: the kernel as the client (demo-kernel.ts) ----
+  client?: 'ftcp' | 'kernel';
+  tunMtu?: number;
+  /** Set in the run inside the network namespace that the outer run made. */
+  netnsInner?: string;
 }
 
 /** Unsafe mode: the log channel is cut this long before the kill (less than the failure timeout). */
@@ -49,7 +58,11 @@ interface Failover {
 
 /** Runs the demo; resolves with the exit code. */
 export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number> {
-  const dir = join(o.captureDir, `failover-live-${o.app}-seed${o.seed}${o.unsafe ? '-unsafe' : ''}`);
+  // issue 7: --client kernel first makes a network namespace and runs this again inside it.
+  const kernelNs = o.client === 'kernel' ? o.netnsInner : undefined;
+  if (o.client === 'kernel' && kernelNs === undefined) return runKernelDemo(o, io);
+  let kernelSide: KernelSide | undefined;
+  const dir = join(o.captureDir, `failover-live-${o.app}-seed${o.seed}${o.unsafe ? '-unsafe' : ''}${kernelNs !== undefined ? '-kernel' : ''}`);
   mkdirSync(dir, { recursive: true });
   const t0 = wallClockMs();
   const timeline: Array<{ ms: number; text: string }> = [];
@@ -59,6 +72,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     if (!o.json) io.stdout(`  ${`+${ms} ms`.padStart(10)}  ${text}\n`);
   };
   const problems: string[] = [];
+  const divergences: Array<{ replica: string; conn: number; offset: number; what: string }> = []; // issue 6
   const failover: Failover = { killed: 'a', killAtMs: 0, by: null, epoch: null, detectedMs: null, liveMs: null, clientResumedMs: null };
   let killed = false;
   let serviceHolder: string | undefined;
@@ -103,6 +117,10 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
       case 'fault':
         problems.push(`${name}: replication fault: ${String(e['message'])}`);
         return;
+      case 'divergence': // issue 6: the replica's own upstream app answered otherwise than the log
+        divergences.push({ replica: name, conn: e['conn'] as number, offset: e['offset'] as number, what: String(e['what']) });
+        say(`${name}: DIVERGENCE on connection ${String(e['conn'])} at offset ${String(e['offset'])}: ${String(e['what'])}`, at);
+        return;
       default:
         return;
     }
@@ -110,13 +128,14 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
 
   const cluster = new LiveCluster({
     dir,
-    app: o.app,
+    app: o.app === 'http' ? 'echo' : o.app, // issue 6: with http the replicas' --app only picks their warm-up
     seed: o.seed,
     bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000,
     heartbeatMs: o.heartbeatMs,
     failureTimeoutMs: o.failureTimeoutMs,
     unsafeNoOutputRule: o.unsafe,
     onEvent,
+    ...(kernelNs !== undefined ? { switchArgs: kernelSwitchArgs() } : {}), // issue 7
   });
   let relay: TcpRelay | undefined;
   let interrupted: string | undefined;
@@ -129,29 +148,44 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
   process.once('SIGTERM', onSignal);
 
   if (!o.json) {
+    if (kernelNs !== undefined) io.stdout(`demo failover with the Linux kernel as the client, in network namespace ${kernelNs} (its own loopback; TUN device ${TUN_DEVICE} at ${KERNEL_ADDRESS}/24, mtu ${o.tunMtu ?? DEFAULT_TUN_MTU})\n`); // issue 7
     io.stdout(`demo failover (real processes on loopback): app ${o.app}, ${o.connections} connection(s), seed ${o.seed}${o.seedFromClock ? ' (from the wall clock)' : ''}${o.unsafe ? ', UNSAFE: no output rule' : ''}\n`);
     io.stdout(`  heartbeat ${o.heartbeatMs} ms, failure timeout ${o.failureTimeoutMs} ms; kill -9 of the primary ${o.killAfterMs} ms after the load starts\n`);
     io.stdout('timeline (wall clock, from the start):\n');
   }
   let clientResult: ChildEvent | undefined;
   let backupExit: ChildEvent | undefined;
+  // issue 6: --app http: one Node HTTP server per replica, each replica's own upstream app.
+  let upstreams: Record<string, UpstreamServer> | undefined;
+  const upstreamArgs = (name: string) => (upstreams?.[name] !== undefined ? ['--upstream', `127.0.0.1:${upstreams[name].port}`] : []);
   try {
+    if (o.app === 'http') {
+      const [ua, ub] = await Promise.all([startHttpUpstream(), startHttpUpstream()]);
+      upstreams = { a: ua!, b: ub! };
+      say(`upstream apps: Node HTTP servers on 127.0.0.1:${ua!.port} (for a) and 127.0.0.1:${ub!.port} (for b)`);
+    }
     await cluster.startNetwork();
     say(`arbiter on 127.0.0.1:${cluster.arbiterPort} (pid ${cluster.arbiter.pid}), switch on 127.0.0.1:${cluster.switchPort} (pid ${cluster.switch.pid})`);
-    const a = await cluster.startReplica('a', 'primary', 'b');
+    // issue 7: socat's TUN device, bridged to the switch; tcpdump on it; the kernel's counters.
+    if (kernelNs !== undefined) {
+      kernelSide = await KernelSide.start({ netns: kernelNs, switchPort: cluster.switchPort, mtu: o.tunMtu ?? DEFAULT_TUN_MTU, dir });
+      say(`socat bridges TUN device ${TUN_DEVICE} (${KERNEL_ADDRESS}/24, pid ${kernelSide.bridge.pid}) to the switch${kernelSide.tcpdump !== undefined ? `; tcpdump on it (pid ${kernelSide.tcpdump.pid})` : ''}`);
+    }
+    const a = await cluster.startReplica('a', 'primary', 'b', undefined, upstreamArgs('a'));
     say(`replica a started as primary (pid ${a.pid}), log channel on 127.0.0.1:${cluster.logPorts.get('a')}`);
     // Unsafe mode, as in the simulator: b reaches a through a relay that is cut just before
     // the kill, so the last entries never reach b while the clients already saw their outputs.
     if (o.unsafe) relay = await TcpRelay.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: cluster.logPorts.get('a')! });
-    const b = await cluster.startReplica('b', 'backup', 'a', relay === undefined ? 'a' : undefined, [], relay?.local.port);
+    const b = await cluster.startReplica('b', 'backup', 'a', relay === undefined ? 'a' : undefined, upstreamArgs('b'), relay?.local.port);
     say(`replica b started as backup (pid ${b.pid}), dialling a`);
     await a.waitFor((e) => e.event === 'registered', 20_000, 'the switch\'s confirmation of the service address');
     // An unsafe run that breaks leaves streams that never finish: give up on them sooner.
     const loadArgs = ['--connections', String(o.connections), '--progress-ms', '250', '--timeout-ms', o.unsafe ? '8000' : '60000'];
+    if (o.app === 'http') loadArgs.push('--app', 'http', '--requests', '100-150', '--think-ms', '1-5'); // issue 6
     if (o.app === 'echo') loadArgs.push('--requests', `${Math.max(1, Math.round(o.bytes / 3000))}-${Math.max(1, Math.round(o.bytes / 1500))}`);
-    client = await cluster.startClient('client', loadArgs);
+    client = kernelNs !== undefined ? await startKernelClient(cluster.children, { app: o.app, seed: o.seed, bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000 }, loadArgs) : await cluster.startClient('client', loadArgs);
     const loadStartMs = wallClockMs();
-    say(`client started (pid ${client.pid}): ${o.connections} ${o.app} connection(s) to 192.0.2.10:7070`);
+    say(`client started (pid ${client.pid}): ${o.connections} ${o.app} connection(s) to 192.0.2.10:7070${kernelNs !== undefined ? ' on the kernel\'s TCP (node net)' : ''}`);
 
     // The kill, --kill-after-ms after the load started, of whichever replica holds the service.
     const wait = Math.max(0, o.killAfterMs - (wallClockMs() - loadStartMs));
@@ -193,7 +227,9 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await relay?.close();
+    await kernelSide?.stop(); // issue 7
     await cluster.stop();
+    await Promise.all(Object.values(upstreams ?? {}).map((u) => u.close())); // issue 6
   }
   if (clientResult !== undefined && o.app === 'bulk') problems.push(...checkBulkUploads(clientResult, backupExit));
 
@@ -220,7 +256,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     shadow: cluster.capturePaths(survivorName).shadow,
     log: cluster.capturePaths(survivorName).log,
   };
-  const command = `ftcp demo failover --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${o.unsafe ? ' --unsafe-no-output-rule' : ''}`;
+  const command = `ftcp demo failover${kernelNs !== undefined ? ` --client kernel --tun-mtu ${o.tunMtu ?? DEFAULT_TUN_MTU}` : ''} --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${o.unsafe ? ' --unsafe-no-output-rule' : ''}`;
   const report = {
     ok,
     seed: o.seed,
@@ -241,6 +277,8 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     client: { duplicateSegmentsDropped: (clientResult?.['duplicateSegmentsDropped'] as number | undefined) ?? null, retransmits: (clientResult?.['retransmits'] as number | undefined) ?? null },
     splitBrain: split.length,
     ...(clientResult?.['counter'] !== undefined ? { counter: clientResult['counter'] } : {}),
+    ...(o.app === 'http' ? { divergences: divergences.length, divergenceList: divergences.slice(0, 20) } : {}), // issue 6
+    ...(kernelSide !== undefined ? { kernel: kernelSide.report } : {}), // issue 7
     problems,
     captures,
     command,
@@ -255,9 +293,11 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
       `result: ${ok ? 'ok' : 'FAILED'}`,
       `  streams: ${streams.intact} intact, ${streams.broken} broken; resets: ${resets}; split brain: ${split.length} epoch(s)`,
       ...(killed ? [`  after the kill: detected ${after(failover.detectedMs)}, live ${after(failover.liveMs)}, client resumed ${after(failover.clientResumedMs)}`] : []),
-      `  re-emitted ${reemitted.segments} segment(s); the primary had sent ${reemitted.sentByPrimary} of them, ${reemitted.identicalToPrimary} byte-identical; the client dropped ${String(report.client.duplicateSegmentsDropped)} duplicate segment(s)`,
+      `  re-emitted ${reemitted.segments} segment(s); the primary had sent ${reemitted.sentByPrimary} of them, ${reemitted.identicalToPrimary} byte-identical; ${kernelSide !== undefined ? 'what the kernel dropped is below' : `the client dropped ${String(report.client.duplicateSegmentsDropped)} duplicate segment(s)`}`, // issue 7: kernel
       ...(report.counter !== undefined ? [`  counter: ${JSON.stringify(report.counter)}`] : []),
+      ...(o.app === 'http' ? [`  upstream app: ${divergences.length} divergence(s) between a replica's own HTTP server and the log`] : []), // issue 6
       ...(o.app === 'bulk' && clientResult !== undefined && !problems.some((p) => p.startsWith('bulk:')) ? [`  bulk: every upload (${((clientResult['uploads'] as unknown[] | undefined) ?? []).length}) matches the SHA-256 the surviving server app computed`] : []),
+      ...(kernelSide !== undefined ? describeKernel(kernelSide.report) : []), // issue 7
       ...problems.slice(0, 10).map((p) => `  problem: ${p.split('\n')[0]}`),
       `captures (pcapng, wall-clock timestamps) in ${dir}/:`,
       `  client.pcapng (the switch's view of the clients), ${failover.killed}.pcapng (primary), ${survivorName}.pcapng (backup), ${survivorName}-shadow.pcapng, ${survivorName}-log.pcapng and ${failover.killed}-log.pcapng (log channel and arbiter)`,

@@ -12,8 +12,9 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
-import { APP_NAMES, type AppName } from '../proxy/app.js';
+import { Option, type Command } from 'commander';
+import { APP_NAMES } from '../proxy/app.js';
+import { LOAD_APPS, type LoadApp } from '../sim/cluster-load.js';
 import { CLUSTER_CAPTURES, type ClusterCaptureName } from '../sim/cluster-capture.js';
 import { runCluster, type ClusterResult } from '../sim/cluster.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
@@ -33,6 +34,10 @@ interface FailoverFlags {
   json?: boolean;
   captureDir: string;
   unsafeNoOutputRule?: boolean;
+  // ---- issue 7: the kernel as the client ----
+  client: string;
+  tunMtu: string;
+  netnsInner?: string;
 }
 
 export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -48,7 +53,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     )
     .option('--sim', 'run in the deterministic simulator instead of real processes')
     .option('--seed <s>', 'run seed, 0..4294967295: fixes every random choice (default: from the wall clock, printed)')
-    .option('--app <name>', `the built-in app behind the service: ${APP_NAMES.join(', ')}`, 'counter')
+    .option('--app <name>', `the built-in app behind the service: ${APP_NAMES.join(', ')}; or http: an HTTP server upstream of each\nreplica (Node's http on loopback; with --sim the simulator's fake), keep-alive requests (issue 6)`, 'counter')
     .option('--connections <n>', 'client connections, 1..1000', '3')
     .option('--bytes <n>', 'real processes: bulk: bytes each way per connection; echo: about this many bytes echoed per connection', '1M')
     .option('--kill-after-ms <ms>', 'real processes: kill -9 the primary this long after the load starts', '300')
@@ -57,6 +62,10 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--json', 'print the report as one JSON object on the last line of stdout')
     .option('--capture-dir <dir>', 'write the captures to <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng', 'captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (and cut the log\nchannel just before the kill), to see what the output rule prevents')
+    // ---- issue 7: the kernel as the client (src/cli/demo-kernel.ts) ----
+    .option('--client <kind>', 'real processes: ftcp (the load client on the ftcp stack) or kernel (Linux\'s own TCP, through a TUN\ndevice in a network namespace made for the run; needs root and socat)', 'ftcp')
+    .option('--tun-mtu <bytes>', '--client kernel: MTU of the TUN device', '1500')
+    .addOption(new Option('--netns-inner <name>', 'internal: this run is the one inside the namespace').hideHelp())
     .addHelpText(
       'after',
       '\nExit codes: 0 ok; 1 a stream was wrong, split brain or a replication fault; 2 bad usage;\n' +
@@ -64,19 +73,35 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
         'Examples:\n  ftcp demo failover --app bulk --connections 3 --bytes 2M\n  ftcp demo failover --sim --seed 7 --app kv --connections 4 --json',
     )
     .action(async (flags: FailoverFlags) => {
+      if (flags.sim === true && flags.client !== 'ftcp') throw new UsageError('--client kernel runs real processes; drop --sim'); // issue 7
+      if (flags.app === 'http' && flags.client === 'kernel') throw new UsageError('--app http has no kernel client yet; use --client ftcp'); // issue 6
       setExitCode(flags.sim === true ? demoFailover(flags, io) : await liveDemo(flags, io));
     });
 }
 
-function parseApp(text: string): AppName {
-  if (!(APP_NAMES as readonly string[]).includes(text)) throw new UsageError(`--app must be one of ${APP_NAMES.join(', ')}, got ${text}`);
-  return text as AppName;
+/** A built-in app, or http (issue 6: an HTTP server upstream of each replica). */
+function parseApp(text: string): LoadApp {
+  if (!(LOAD_APPS as readonly string[]).includes(text)) throw new UsageError(`--app must be one of ${LOAD_APPS.join(', ')}, got ${text}`);
+  return text as LoadApp;
 }
 
 function parseConnections(text: string): number {
   const t = text.trim();
   const n = /^\d+$/.test(t) ? Number(t) : NaN;
   if (!(Number.isSafeInteger(n) && n >= 1 && n <= 1000)) throw new UsageError(`--connections must be an integer from 1 to 1000, got ${text}`);
+  return n;
+}
+
+// ---- issue 7: --client and --tun-mtu ----
+function parseClientKind(text: string): 'ftcp' | 'kernel' {
+  if (text !== 'ftcp' && text !== 'kernel') throw new UsageError(`--client must be ftcp or kernel, got ${text}`);
+  return text;
+}
+
+function parseTunMtu(text: string): number {
+  const t = text.trim();
+  const n = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (!(Number.isSafeInteger(n) && n >= 576 && n <= 65_000)) throw new UsageError(`--tun-mtu must be an integer from 576 to 65000, got ${text}`);
   return n;
 }
 
@@ -103,6 +128,10 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
       heartbeatMs,
       failureTimeoutMs,
       json: flags.json === true,
+      // issue 7: the kernel as the client
+      client: parseClientKind(flags.client),
+      tunMtu: parseTunMtu(flags.tunMtu),
+      ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}),
     },
     io,
   );
@@ -132,6 +161,8 @@ export function demoFailover(flags: FailoverFlags, io: CliIo): number {
       app,
       connections,
       unsafeNoOutputRule: unsafe,
+      // issue 6: --app http is an upstream app, the simulator's fake HTTP server on each replica.
+      ...(app === 'http' ? { upstream: { app: { kind: 'http' as const } } } : {}),
       capture: (name) => {
         const path = join(dir, `${name}.pcapng`);
         const fd = openSync(path, 'w');
@@ -174,6 +205,7 @@ export function jsonReport(r: ClusterResult, captures: Record<ClusterCaptureName
     client: { duplicateSegmentsDropped: r.client.duplicateSegmentsDropped },
     splitBrain: r.splitBrain,
     ...(r.counterAnswers !== undefined ? { counter: r.counterAnswers } : {}),
+    ...(r.divergences !== undefined ? { divergences: r.divergences, divergenceList: r.divergenceList ?? [] } : {}), // issue 6
     problems: r.problems,
     captures: Object.fromEntries(CLUSTER_CAPTURES.map((n) => [n, captures[n] ?? null])),
     command: r.command,
@@ -204,6 +236,7 @@ function humanReport(r: ClusterResult, seedFromClock: boolean, captures: Record<
   }
   lines.push(`  re-emitted ${r.reemitted.segments} segment(s), ${r.reemitted.identicalToPrimary} byte-identical to the primary's; the client dropped ${r.client.duplicateSegmentsDropped} duplicate segment(s)`);
   if (r.counterAnswers !== undefined) lines.push(`  counter: ${r.counterAnswers.count} answers, ${r.counterAnswers.consecutive ? 'exactly 1..n' : 'NOT consecutive'}`);
+  if (r.divergences !== undefined) lines.push(`  upstream app: ${r.divergences} divergence(s) between a replica's own app and the log; ${r.upstreamContinuedBytes ?? 0} byte(s) continued by the survivor's app`); // issue 6
   for (const problem of r.problems.slice(0, 10)) lines.push(`  problem: ${problem.split('\n')[0]}`);
   if (r.problems.length > 10) lines.push(`  ... and ${r.problems.length - 10} more`);
   lines.push(`  captures: ${CLUSTER_CAPTURES.map((n) => captures[n]).join(', ')}`);

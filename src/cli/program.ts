@@ -11,6 +11,7 @@ import { registerBenchCommand } from './bench.js';
 import { registerConformanceCommand } from './conformance.js';
 import { registerDemoCommands } from './demo.js';
 import { registerReplayCommand } from './replay.js';
+import { registerKernelClientCommand, registerKernelServerCommand } from './kernel-client.js'; // issue 7
 import { registerSimCommands } from './sim.js';
 import { registerSwitchCommand } from './switch.js';
 import { registerReplicaCommand } from './replica.js';
@@ -40,6 +41,8 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   registerClientCommand(program, io, setExitCode);
   registerScenarioCommands(program, io, setExitCode);
   registerReplayCommand(program, io, setExitCode);
+  registerKernelClientCommand(program, io, setExitCode); // issue 7: the kernel as the client
+  registerKernelServerCommand(program, io, setExitCode); // issue 7: the kernel as the server
   // Subcommands inherit output and exit handling only when set before they are created.
   for (const command of allCommands(program)) command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
   return program;

@@ -16,7 +16,9 @@ import { ReplicaProcess, type ReplicaProcessEvent, type ReplicaProcessOptions, t
 import { waitForStopSignal } from '../node/signals.js';
 import { LinkError, MAX_MTU } from '../node/udp-link.js';
 import { APP_NAMES, type AppName } from '../proxy/app.js';
+import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js';
 import { DEFAULT_ARBITER_LISTEN } from './arbiter.js';
+import { parseArbiterFlag } from './arbiter-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
@@ -47,6 +49,9 @@ interface ReplicaFlags {
   mtu: string;
   startTimeoutMs: string;
   json?: boolean;
+  /** upstream (issue 6) */
+  upstream?: string;
+  upstreamConnectTimeoutMs: string;
 }
 
 export function registerReplicaCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -65,7 +70,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--peer <name>', 'the other replica\'s name (default: b for a primary, a for a backup; required with --role join)')
     .option('--alone', 'primary: serve alone at once, without waiting for a backup (one may join later with --role join) (default: off)')
     .option('--switch <host:port>', 'the switch (`ftcp switch`)', DEFAULT_SWITCH_LISTEN)
-    .option('--arbiter <host:port>', 'the arbiter (`ftcp arbiter`)', DEFAULT_ARBITER_LISTEN)
+    .option('--arbiter <host:port|etcd://host:port,...>', 'the arbiter: `ftcp arbiter`, or an etcd cluster (etcd://, its client URLs; keys ftcp/<service>/epoch/<n>)', DEFAULT_ARBITER_LISTEN)
     .option('--log-listen <host:port>', `where the log channel listens (primary: default ${DEFAULT_LOG_LISTEN}; a backup that listens can take a new backup after going live); port 0 picks one`)
     .option('--log-peer <host:port>', 'the live primary\'s --log-listen (backup and join: required)')
     .option('--service <addr>', 'the service\'s virtual address', '192.0.2.10')
@@ -81,6 +86,9 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--mtu <bytes>', `largest IP packet on the UDP link, 68..${MAX_MTU}`, '65000')
     .option('--start-timeout-ms <ms>', 'how long to wait at start for the switch, the arbiter and (backup, join) the primary', '5000')
     .option('--json', 'print one JSON object per line (each event, then the statistics)')
+    // upstream (issue 6)
+    .option('--upstream <host:port>', 'serve an app outside ftcp: this replica\'s own instance of it (any TCP server); every client connection gets its own connection to it, and --app only picks the warm-up (default: the built-in --app)')
+    .option('--upstream-connect-timeout-ms <ms>', 'with --upstream: an app that has not accepted a connection by then is reset towards the client', '5000')
     .addHelpText(
       'after',
       '\nExit codes: 0 stopped by SIGTERM/SIGINT, fenced, or a backup that lost the test-and-set; 1 a replication\n' +
@@ -129,6 +137,8 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
   if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
   const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
   if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
+  // upstream (issue 6): a joiner's app instance would start without the primary's app state.
+  if (flags.upstream !== undefined && role === 'join') throw new UsageError(`--role join with --upstream: ${UPSTREAM_JOIN_REFUSED}`);
   if (flags.captureDir !== false && flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty (use --no-capture-dir for none)');
   return {
     role,
@@ -136,7 +146,7 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
     peer,
     alone: flags.alone === true,
     switchAt: parseEndpointFlag('--switch', flags.switch, { allowPortZero: false }),
-    arbiterAt: parseEndpointFlag('--arbiter', flags.arbiter, { allowPortZero: false }),
+    ...parseArbiterFlag('--arbiter', flags.arbiter),
     ...(logListenText !== undefined ? { logListen: parseEndpointFlag('--log-listen', logListenText) } : {}),
     ...(flags.logPeer !== undefined ? { logPeer: parseEndpointFlag('--log-peer', flags.logPeer, { allowPortZero: false }) } : {}),
     service: parseVirtualAddressFlag('--service', flags.service),
@@ -150,6 +160,7 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
     ...(flags.captureDir !== false ? { captureDir: flags.captureDir } : {}),
     mtu: parseMtuFlag('--mtu', flags.mtu),
     startTimeoutMs: parsePositiveMs('--start-timeout-ms', flags.startTimeoutMs),
+    ...(flags.upstream !== undefined ? { upstream: parseEndpointFlag('--upstream', flags.upstream, { allowPortZero: false }), upstreamConnectTimeoutMs: parsePositiveMs('--upstream-connect-timeout-ms', flags.upstreamConnectTimeoutMs) } : {}),
   };
 }
 

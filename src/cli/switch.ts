@@ -7,12 +7,12 @@
  * per address registration or move, and its statistics when SIGTERM or SIGINT stops it.
  */
 import type { Command } from 'commander';
-import { formatEndpoint } from '../node/endpoint.js';
+import { formatEndpoint, type Endpoint } from '../node/endpoint.js';
 import { waitForStopSignal } from '../node/signals.js';
 import { DEFAULT_SERVICE_ADDRESS, UdpSwitch, type SwitchEvent, type SwitchStats } from '../node/switch.js';
 import { LinkError, MAX_MTU } from '../node/udp-link.js';
 import { formatIpv4Addr } from '../tcp/wire/addr.js';
-import { EXIT, type CliIo } from './io.js';
+import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 
 export const DEFAULT_SWITCH_LISTEN = '127.0.0.1:9400';
@@ -24,6 +24,8 @@ interface SwitchFlags {
   capture: string | false;
   mtu: string;
   json?: boolean;
+  /** Static entries, ADDR=HOST:PORT (issue 7: the TUN bridge). */
+  static: string[];
 }
 
 export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -42,6 +44,8 @@ export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: 
     .option('--no-capture', 'write no capture')
     .option('--mtu <bytes>', `largest datagram forwarded, 68..${MAX_MTU}`, String(MAX_MTU))
     .option('--json', 'print one JSON object per line (listening, each event, stopped with statistics)')
+    // Static entries (issue 7): socat bridging a TUN device cannot register itself.
+    .option('--static <addr=host:port>', 'pin a virtual address to a UDP endpoint that sends no control datagrams (socat\'s TUN bridge); never moves; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .addHelpText(
       'after',
       '\nExit codes: 0 stopped by SIGTERM/SIGINT; 2 bad usage (flags, capture file); 4 cannot listen\n' +
@@ -59,11 +63,12 @@ async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
   const mtu = parseMtuFlag('--mtu', flags.mtu);
   const capturePath = flags.capture === false ? undefined : flags.capture;
   const json = flags.json === true;
+  const staticHosts = flags.static.map((text) => parseStaticFlag(text, service));
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
 
   let sw: UdpSwitch;
   try {
-    sw = await UdpSwitch.start({ listen, service, mtu, ...(capturePath !== undefined ? { capturePath } : {}) });
+    sw = await UdpSwitch.start({ listen, service, mtu, staticHosts, ...(capturePath !== undefined ? { capturePath } : {}) });
   } catch (error) {
     if (error instanceof LinkError) {
       io.stderr(`error: ftcp switch: ${error.message}\n`);
@@ -81,6 +86,7 @@ async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
     port: sw.local.port,
     service: formatIpv4Addr(service),
     capture: capturePath ?? null,
+    static: staticHosts.map((h) => `${formatIpv4Addr(h.address)}=${formatEndpoint(h.host)}`),
   });
   sw.onEvent((e) => {
     if (e.type === 'capture-failed') io.stderr(`error: ftcp switch: ${e.message}; forwarding goes on\n`);
@@ -92,6 +98,15 @@ async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
   const seconds = (io.nowMs() - startedMs) / 1000;
   out(describeStats(sw.stats, signal, seconds, sw, capturePath), { event: 'stopped', signal, seconds, capture: capturePath ?? null, stats: sw.stats });
   return EXIT.ok;
+}
+
+/** --static ADDR=HOST:PORT (issue 7): a virtual address pinned to a UDP endpoint. */
+function parseStaticFlag(text: string, service: number): { address: number; host: Endpoint } {
+  const eq = text.indexOf('=');
+  if (eq < 0) throw new UsageError(`--static must be ADDR=HOST:PORT such as 192.0.2.1=127.0.0.1:9499, got ${text}`);
+  const address = parseVirtualAddressFlag('--static', text.slice(0, eq));
+  if (address === service) throw new UsageError(`--static: the service address ${formatIpv4Addr(service)} cannot be pinned (it moves with the epochs), got ${text}`);
+  return { address, host: parseEndpointFlag('--static', text.slice(eq + 1), { allowPortZero: false }) };
 }
 
 function describeEvent(e: Exclude<SwitchEvent, { type: 'capture-failed' }>): string {

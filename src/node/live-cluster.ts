@@ -26,6 +26,10 @@ export interface LiveClusterOptions {
   onEvent?: (label: string, e: ChildEvent) => void;
   /** How long to wait for a child's start line. Default 20 s (a loaded machine starts node slowly). */
   startTimeoutMs?: number;
+  /** issue 7: extra `ftcp switch` flags (the TUN bridge's `--static` entry). */
+  switchArgs?: string[];
+  /** issue 6, etcd arbiter: the replicas' --arbiter (etcd://...); then no embedded arbiter is started. */
+  arbiterUrl?: string;
 }
 
 export class LiveCluster {
@@ -50,14 +54,21 @@ export class LiveCluster {
   /** Starts the arbiter (fresh state file) and the switch (client capture). */
   async startNetwork(): Promise<void> {
     rmSync(this.statePath, { force: true });
+    if (this.opts.arbiterUrl !== undefined) return this.startSwitch(); // issue 6: etcd arbiter
     this.arbiter = this.children.start('arbiter', ['arbiter', '--listen', '127.0.0.1:0', '--state', this.statePath, '--init', '--json']);
-    this.switch = this.children.start('switch', ['switch', '--listen', '127.0.0.1:0', '--capture', join(this.opts.dir, 'client.pcapng'), '--json']);
+    this.switch = this.children.start('switch', ['switch', '--listen', '127.0.0.1:0', '--capture', join(this.opts.dir, 'client.pcapng'), '--json', ...(this.opts.switchArgs ?? [])]);
     const [a, s] = await Promise.all([
       this.arbiter.waitFor((e) => e.event === 'listening', this.startTimeoutMs, 'listening line'),
       this.switch.waitFor((e) => e.event === 'listening', this.startTimeoutMs, 'listening line'),
     ]);
     this.arbiterPort = a['port'] as number;
     this.switchPort = s['port'] as number;
+  }
+
+  /** issue 6: the switch alone (the arbiter is an etcd cluster). */
+  private async startSwitch(): Promise<void> {
+    this.switch = this.children.start('switch', ['switch', '--listen', '127.0.0.1:0', '--capture', join(this.opts.dir, 'client.pcapng'), '--json', ...(this.opts.switchArgs ?? [])]);
+    this.switchPort = (await this.switch.waitFor((e) => e.event === 'listening', this.startTimeoutMs, 'listening line'))['port'] as number;
   }
 
   /** Restarts the arbiter on the same port with its state file (no --init). */
@@ -82,7 +93,7 @@ export class LiveCluster {
    */
   async startReplica(name: string, role: 'primary' | 'backup' | 'join', peer: string, logPeer?: string, extra: string[] = [], logPeerPort?: number): Promise<Child> {
     const o = this.opts;
-    const args = ['replica', '--role', role, '--name', name, '--peer', peer, ...this.commonArgs(), '--arbiter', `127.0.0.1:${this.arbiterPort}`, '--log-listen', '127.0.0.1:0', '--heartbeat-ms', String(o.heartbeatMs), '--failure-timeout-ms', String(o.failureTimeoutMs), '--capture-dir', o.dir, '--json'];
+    const args = ['replica', '--role', role, '--name', name, '--peer', peer, ...this.commonArgs(), '--arbiter', this.opts.arbiterUrl ?? `127.0.0.1:${this.arbiterPort}`, '--log-listen', '127.0.0.1:0', '--heartbeat-ms', String(o.heartbeatMs), '--failure-timeout-ms', String(o.failureTimeoutMs), '--capture-dir', o.dir, '--json'];
     if (o.unsafeNoOutputRule) args.push('--unsafe-no-output-rule');
     if (logPeer !== undefined || logPeerPort !== undefined) {
       const port = logPeerPort ?? this.logPorts.get(logPeer!);

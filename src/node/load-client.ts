@@ -9,8 +9,7 @@
  * markResume(): the orchestrator's "from now on" (SIGUSR1 in `ftcp client`); the wall-clock
  * time of the first byte read after it is reported once through onResumed.
  */
-import type { AppName } from '../proxy/app.js';
-import { bulkConnFromHead, ClientLoad, type ConnResult, type LoadOptions } from '../sim/cluster-load.js';
+import { bulkConnFromHead, ClientLoad, type ConnResult, type LoadApp, type LoadOptions } from '../sim/cluster-load.js';
 import { deriveSeed } from '../sim/seed.js';
 import { Stack } from '../tcp/stack.js';
 import type { Ipv4Addr } from '../tcp/wire/addr.js';
@@ -24,7 +23,7 @@ export interface LoadClientOptions {
   address: Ipv4Addr;
   service: Ipv4Addr;
   servicePort: number;
-  app: AppName;
+  app: LoadApp; // 'http': upstream (issue 6)
   connections: number;
   /** The run seed (the replicas' --seed: the bulk stream is derived from it). */
   seed: number;
@@ -39,7 +38,7 @@ export interface LoadClientOptions {
 
 export interface LoadClientResult {
   ok: boolean;
-  app: AppName;
+  app: LoadApp; // 'http': upstream (issue 6)
   connections: number;
   streams: { intact: number; broken: number };
   resets: number;

@@ -10,7 +10,9 @@
  *   log        LogChannel: the primary listens, a backup (or a joiner) dials the live
  *              primary; a backup that was given --log-listen listens too, so that after
  *              going live a new backup can join it
- *   arbiter    ArbiterClient; requests from pollArbiter(), answers to handleArbiter()
+ *   arbiter    ArbiterClient (embedded) or EtcdArbiter (--arbiter etcd://...); requests from
+ *              pollArbiter(), answers to handleArbiter(); with etcd, client packets are held
+ *              while out of contact (the output fence, arbiter-etcd.ts)
  *   timers     one setTimeout at pollTimeout()'s deadline
  *   captures   <dir>/<name>.pcapng (client packets it received and put on the wire),
  *              <dir>/<name>-shadow.pcapng (O(i) generated while a backup),
@@ -43,11 +45,15 @@ import { deriveSeed } from '../sim/seed.js';
 import { formatIpv4Addr, parseIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
 import { crc32 } from '../tcp/wire/crc32.js';
 import { ArbiterClient } from './arbiter-client.js';
+import { EtcdArbiter, type ReplicaArbiter } from './arbiter-etcd.js';
 import { CaptureFile } from './capture-file.js';
 import { ProcessClock, wallClockMs, wallClockUs } from './clock.js';
 import { describeConnectError, formatEndpoint, type Endpoint } from './endpoint.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
+import { LogRttProbe } from './bench-log-rtt.js'; // bench (issue 8): log-channel round trip
 import { LinkError, UdpLink } from './udp-link.js';
+import { UpstreamSockets } from './upstream-sockets.js'; // upstream (issue 6)
+import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js'; // upstream (issue 6)
 
 export type ReplicaStartRole = 'primary' | 'backup' | 'join';
 
@@ -63,6 +69,10 @@ export interface ReplicaProcessOptions {
   alone?: boolean;
   switchAt: Endpoint;
   arbiterAt: Endpoint;
+  /** etcd arbiter (--arbiter etcd://...): its client endpoints; when set, arbiterAt is not used. */
+  arbiterEtcd?: Endpoint[];
+  /** etcd arbiter: L, client packets are held from the last successful contact + L. Default 1000 ms. */
+  etcdContactTimeoutMs?: number;
   logListen?: Endpoint;
   logPeer?: Endpoint;
   service: Ipv4Addr;
@@ -78,6 +88,10 @@ export interface ReplicaProcessOptions {
   mtu?: number;
   /** How long start() waits for the switch, the arbiter and (backup/join) the primary. */
   startTimeoutMs?: number;
+  /** upstream (issue 6): each replica's own instance of the app; the RSM runs no built-in app. */
+  upstream?: Endpoint;
+  /** upstream (issue 6): an app that has not accepted a connection by then is reset towards the client. Default 5000. */
+  upstreamConnectTimeoutMs?: number;
 }
 
 /** One line for the orchestrator: what happened, when (wall clock ms), and details. */
@@ -89,11 +103,11 @@ export interface ReplicaProcessEvent {
 }
 
 /** The RSM configuration both replicas of a run derive from the same flags (as the simulator does). */
-export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes'>): RsmConfig {
+export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes' | 'upstream'>): RsmConfig {
   return {
     stack: { addresses: [o.service], seed: deriveSeed(o.seed, 'service-stack') },
     servicePort: o.servicePort,
-    app: o.app,
+    app: o.upstream !== undefined ? 'upstream' : o.app, // upstream (issue 6)
     appOptions: { bulkBytes: o.bulkBytes, seed: deriveSeed(o.seed, 'bulk') },
     digestEvery: 1024,
   };
@@ -111,8 +125,10 @@ export function replicaVirtualAddress(name: string): Ipv4Addr {
  * first packets of a cold process can block it for longer than the failure timeout, and
  * its peer would rightly take that for a crash.
  */
-export function warmUp(app: AppName): void {
+export function warmUp(app: AppName, upstream = false): void {
   runCluster({ seed: 1, app, connections: 2, noCrash: true, capture: 'none', maxUs: 2_000_000, load: { requests: [10, 10], bulkBytes: 100_000, uploadBytes: [30_000, 30_000] } });
+  // upstream (issue 6): the bridge, the divergence check and app entries too.
+  if (upstream) runCluster({ seed: 1, app: 'http', connections: 2, upstream: { app: { kind: 'http' } }, capture: 'none', maxUs: 2_000_000, load: { requests: [10, 10] } });
 }
 
 /** Opens a TCP connection to `at` and closes it: proves something listens there. */
@@ -159,13 +175,19 @@ export class ReplicaProcess {
   private captures: Captures | undefined;
   private lastRole: ReplicaRoleName | undefined;
   private lastArbiterError: string | undefined;
-  readonly counts = { servicePacketsIn: 0, servicePacketsOut: 0, reemitted: 0, framesIn: 0, framesOut: 0, framesDropped: 0, arbiterRequests: 0, arbiterAnswers: 0 };
+  /** upstream (issue 6): this replica's sockets to its own app instance. */
+  private upstream: UpstreamSockets | undefined;
+  /** etcd arbiter: client packets held while out of contact (the output fence), in order. */
+  private fenceHeld: ServicePacket[] = [];
+  /** bench (issue 8): append -> ack round trips of the log channel, reported in stats().logRtt. */
+  private readonly logRtt = new LogRttProbe();
+  readonly counts = { servicePacketsIn: 0, servicePacketsOut: 0, reemitted: 0, framesIn: 0, framesOut: 0, framesDropped: 0, arbiterRequests: 0, arbiterAnswers: 0, fenceHeld: 0 };
 
   private constructor(
     readonly opts: ReplicaProcessOptions,
     private readonly emit: (e: ReplicaProcessEvent) => void,
     readonly link: UdpLink,
-    readonly arbiter: ArbiterClient,
+    readonly arbiter: ReplicaArbiter,
     readonly listenCh: LogChannel | undefined,
   ) {
     this.address = replicaVirtualAddress(opts.name);
@@ -181,7 +203,9 @@ export class ReplicaProcess {
     const timeoutMs = opts.startTimeoutMs ?? 5000;
     if (opts.role === 'primary' && opts.logListen === undefined) throw new LinkError('a primary needs --log-listen HOST:PORT (where its backup connects)');
     if (opts.role !== 'primary' && opts.logPeer === undefined) throw new LinkError(`a ${opts.role === 'join' ? 'joining replica' : 'backup'} needs --log-peer HOST:PORT (the live primary's --log-listen)`);
-    warmUp(opts.app);
+    // upstream (issue 6): a new backup's app instance would hold none of the primary's app state.
+    if (opts.role === 'join' && opts.upstream !== undefined) throw new LinkError(`replica ${opts.name} cannot join: ${UPSTREAM_JOIN_REFUSED}`);
+    warmUp(opts.app, opts.upstream !== undefined);
     const opened: Array<() => unknown> = [];
     try {
       const link = await UdpLink.open({ peer: opts.switchAt, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
@@ -191,11 +215,23 @@ export class ReplicaProcess {
       await link.whenRegistered(address, timeoutMs).catch((error: unknown) => {
         throw new LinkError(error instanceof LinkError ? error.message.replace('is `ftcp switch` running there?', 'start `ftcp switch` first, or point --switch at it') : String(error));
       });
-      await probeTcp(opts.arbiterAt, 'arbiter', '--arbiter', timeoutMs);
+      // ---- etcd arbiter (arbiter-etcd.ts): one successful contact before serving ----
+      let arbiter: ReplicaArbiter;
+      if (opts.arbiterEtcd !== undefined) {
+        const etcd = new EtcdArbiter({ endpoints: opts.arbiterEtcd, service: formatIpv4Addr(opts.service), ...(opts.etcdContactTimeoutMs !== undefined ? { contactTimeoutMs: opts.etcdContactTimeoutMs } : {}) });
+        opened.push(() => etcd.close());
+        await etcd.start(timeoutMs).catch((error: unknown) => {
+          throw new LinkError(error instanceof Error ? error.message : String(error));
+        });
+        arbiter = etcd;
+      } else {
+        await probeTcp(opts.arbiterAt, 'arbiter', '--arbiter', timeoutMs);
+        const embedded = new ArbiterClient({ server: opts.arbiterAt, service: formatIpv4Addr(opts.service) });
+        opened.push(() => embedded.close());
+        arbiter = embedded;
+      }
       const listenCh = opts.logListen === undefined ? undefined : await LogChannel.listen(opts.logListen, { flag: '--log-listen' });
       if (listenCh !== undefined) opened.push(() => listenCh.close());
-      const arbiter = new ArbiterClient({ server: opts.arbiterAt, service: formatIpv4Addr(opts.service) });
-      opened.push(() => arbiter.close());
       const p = new ReplicaProcess(opts, emit, link, arbiter, listenCh);
       opened.push(() => p.closeCaptures());
       p.openCaptures();
@@ -230,6 +266,7 @@ export class ReplicaProcess {
       logListenPort: this.listenCh?.endpoint.port ?? null,
       logPeer: this.opts.logPeer === undefined ? null : formatEndpoint(this.opts.logPeer),
       app: this.opts.app,
+      upstream: this.opts.upstream === undefined ? null : formatEndpoint(this.opts.upstream), // upstream (issue 6)
       seed: this.opts.seed,
       heartbeatMs: this.opts.heartbeatMs,
       failureTimeoutMs: this.opts.failureTimeoutMs,
@@ -250,6 +287,7 @@ export class ReplicaProcess {
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.arbiter.close();
+    this.upstream?.close(); // upstream (issue 6)
     await Promise.all([this.link.close(), this.listenCh?.close(), this.dialCh?.close()]);
     this.closeCaptures();
   }
@@ -267,6 +305,8 @@ export class ReplicaProcess {
       link: { sent: this.link.stats.packetsSent, received: this.link.stats.packetsReceived, dropped: this.link.stats.dropped },
       logChannel: (this.listenCh ?? this.dialCh)?.stats ?? null,
       arbiter: this.arbiter.stats,
+      logRtt: this.logRtt.summary(), // bench (issue 8)
+      ...(this.upstream !== undefined ? { upstream: { ...this.upstream.stats, divergences: r?.divergence?.count ?? 0, continuedBytes: r?.counters.upstreamContinuedBytes ?? 0 } } : {}), // upstream (issue 6)
       ...(r?.rsm?.appName === 'bulk' ? { bulkUploads: Object.fromEntries((r.rsm.appState as BulkApp).finished) } : {}),
     };
   }
@@ -301,6 +341,12 @@ export class ReplicaProcess {
     this.arbiter.onError((message) => {
       if (message !== this.lastArbiterError) this.emit(this.event('arbiter-error', { message }));
       this.lastArbiterError = message;
+    });
+    // ---- etcd arbiter: the output fence (docs/decisions.md) ----
+    this.arbiter.onContact?.((inContact, lastContactMs) => {
+      if (this.closed) return;
+      this.emit(this.event(inContact ? 'arbiter-contact' : 'arbiter-fenced', { lastContactMs, held: this.fenceHeld.length }));
+      if (inContact) this.releaseFenceHeld();
     });
     for (const ch of [this.listenCh, this.dialCh]) {
       if (ch === undefined) continue;
@@ -339,6 +385,14 @@ export class ReplicaProcess {
     this.clock = new ProcessClock();
     this.replica = o.role === 'primary' ? Replica.primary(options, o.alone === true ? undefined : o.peer, 0) : o.role === 'backup' ? Replica.backup(options, o.peer, 0) : Replica.joiner(options, o.peer, 0);
     this.emit(this.event('replica', { role: this.replica.roleName, epoch: this.replica.epoch, peer: this.replica.peer ?? null }));
+    // upstream (issue 6): this replica's own app instance, one socket per client connection.
+    if (o.upstream !== undefined) {
+      this.upstream = new UpstreamSockets({ upstream: o.upstream, ...(o.upstreamConnectTimeoutMs !== undefined ? { connectTimeoutMs: o.upstreamConnectTimeoutMs } : {}) }, (conn, action) => {
+        if (this.closed || this.replica === undefined) return;
+        this.replica.handleUpstream(this.clock.nowUs(), conn, action);
+        this.drain();
+      });
+    }
     this.drain();
   }
 
@@ -348,6 +402,7 @@ export class ReplicaProcess {
     // After going live, frames on the old dialled channel (a zombie primary) are not ours to take.
     if (r.live && ch === this.dialCh) return;
     this.counts.framesIn++;
+    this.logRtt.received(frame, this.clock.nowUs()); // bench (issue 8)
     this.captureLog(frame, false);
     r.handleChannel(this.clock.nowUs(), frame);
     this.drain();
@@ -360,9 +415,15 @@ export class ReplicaProcess {
     try {
       for (let e = r.pollEvent(); e !== undefined; e = r.pollEvent()) this.onReplicaEvent(e);
       for (let p = r.pollTransmit(); p !== undefined; p = r.pollTransmit()) this.transmit(p);
+      // upstream (issue 6): client bytes, EOFs and closes for this replica's own app instance.
+      if (this.upstream !== undefined) {
+        for (let u = r.pollUpstream(); u !== undefined; u = r.pollUpstream()) this.upstream.handle(u);
+        this.upstream.applyBackpressure((conn) => r.rsm?.upstreamQueued(conn) ?? 0);
+      }
       const ch = r.live ? this.listenCh : this.dialCh;
       for (let f = r.pollChannel(); f !== undefined; f = r.pollChannel()) {
         this.captureLog(f, true);
+        this.logRtt.sent(f, this.clock.nowUs()); // bench (issue 8)
         if (ch !== undefined && ch.send(f)) this.counts.framesOut++;
         else this.counts.framesDropped++;
       }
@@ -379,6 +440,12 @@ export class ReplicaProcess {
   }
 
   private transmit(p: ServicePacket): void {
+    // etcd arbiter: from the last successful contact + L until contact returns, nothing reaches clients.
+    if (this.arbiter.outputAllowed?.() === false || this.fenceHeld.length > 0) {
+      this.fenceHeld.push(p);
+      this.counts.fenceHeld++;
+      return;
+    }
     const notes = [`O(${p.index}), epoch ${p.epoch}`];
     if (p.reemitted) notes.push(`re-emitted O(${p.index}) at go-live: delivery by the old primary uncertain`);
     // Captured before it is sent: the capture holds everything that may have reached the wire.
@@ -386,6 +453,13 @@ export class ReplicaProcess {
     this.counts.servicePacketsOut++;
     if (p.reemitted) this.counts.reemitted++;
     this.link.send(p.packet);
+  }
+
+  /** etcd arbiter: contact is back; the held client packets go out in order (as if delayed on the wire). */
+  private releaseFenceHeld(): void {
+    const held = this.fenceHeld;
+    this.fenceHeld = [];
+    for (const p of held) this.transmit(p);
   }
 
   private onReplicaEvent(e: ReplicaEvent): void {
@@ -428,6 +502,9 @@ export class ReplicaProcess {
         return;
       case 'rejected':
         this.emit(this.event('rejected', { reason: e.reason }));
+        return;
+      case 'divergence': // upstream (issue 6)
+        this.emit(this.event('divergence', { conn: e.conn, offset: e.offset, what: e.what }));
         return;
     }
   }

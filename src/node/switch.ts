@@ -87,12 +87,22 @@ export interface SwitchOptions {
   clockUs?: () => number;
   /** The flag named in a listen error. */
   listenFlag?: string;
+  // ---- static entries (the TUN bridge, issue 7) ----
+  /**
+   * Addresses pinned to a UDP endpoint from the start, for a host that cannot speak the
+   * control datagrams (socat bridging a TUN device: src/node/netns.ts). A pinned address
+   * is held with epoch 0 and never moves: other hosts' claims on it are refused. The
+   * service address cannot be pinned (its epoch fencing stays as it is).
+   */
+  staticHosts?: ReadonlyArray<{ address: Ipv4Addr; host: Endpoint }>;
 }
 
 interface Holder {
   host: Endpoint;
   key: string;
   epoch: number;
+  /** A static entry (SwitchOptions.staticHosts): never moves. */
+  pinned?: boolean;
 }
 
 const endpointKey = (host: string, port: number) => `${host}:${port}`;
@@ -158,6 +168,10 @@ export class UdpSwitch {
     this.maxHosts = opts.maxHosts ?? DEFAULT_MAX_HOSTS;
     this.maxSendQueue = opts.maxSendQueue ?? DEFAULT_MAX_SEND_QUEUE;
     this.clockUs = opts.clockUs ?? wallClockUs;
+    // Static entries (issue 7): pinned before the first datagram.
+    for (const s of opts.staticHosts ?? []) {
+      this.table.set(s.address, { host: { ...s.host }, key: endpointKey(s.host.host, s.host.port), epoch: 0, pinned: true });
+    }
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     socket.on('error', () => void this.stats.dropped['send-error']++);
   }
@@ -169,6 +183,9 @@ export class UdpSwitch {
    */
   static async start(opts: SwitchOptions): Promise<UdpSwitch> {
     if (opts.mtu !== undefined) checkMtu(opts.mtu);
+    for (const s of opts.staticHosts ?? []) {
+      if (s.address === (opts.service ?? 0xc000020a)) throw new RangeError(`the service address ${formatIpv4Addr(s.address)} cannot be a static entry`);
+    }
     const bufferBytes = opts.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
     const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: bufferBytes, sendBufferSize: bufferBytes });
     await new Promise<void>((resolve, reject) => {
@@ -334,7 +351,8 @@ export class UdpSwitch {
       return;
     }
     // Another host claims the address: the higher epoch wins; epoch 0 (unfenced) goes to the latest.
-    const wins = epoch > current.epoch || (epoch === 0 && current.epoch === 0);
+    // A static entry (issue 7) never moves.
+    const wins = current.pinned !== true && (epoch > current.epoch || (epoch === 0 && current.epoch === 0));
     if (!wins) {
       this.refuse(host, address, epoch, current.epoch);
       return;

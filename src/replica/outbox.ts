@@ -6,6 +6,7 @@
  * read no clock and set no timers: pollTimeout() says when to call handleTimeout().
  */
 import type { ArbiterRequest, ArbiterResponse } from './arbiter.js';
+import type { UpstreamEvent } from '../proxy/upstream.js';
 import type { RsmConfig, RsmStackFactory, StateMismatch } from './rsm.js';
 
 export interface ReplicaOptions {
@@ -26,6 +27,11 @@ export interface ReplicaOptions {
   outputRule?: boolean;
   /** Most entries per append frame. Default 64. */
   maxEntriesPerFrame?: number;
+  /**
+   * Upstream app (rsm.app 'upstream'): the name of the adapter that copies the app's state
+   * to a joining replica (DESIGN.md "Joining"). Without one, joins are refused with a clear error.
+   */
+  upstreamAdapter?: string;
 }
 
 export interface ResolvedTimes {
@@ -75,12 +81,14 @@ export type ReplicaEvent =
   /** A replication fault (a determinism bug): the backup stops. */
   | { type: 'fault'; mismatch: StateMismatch; message: string }
   /** A channel frame was rejected (corrupt, stale epoch, ...). */
-  | { type: 'rejected'; reason: string };
+  | { type: 'rejected'; reason: string }
+  /** Upstream app: this replica's own app wrote something else than the log says, first at `offset` of connection `conn`. */
+  | { type: 'divergence'; conn: number; offset: number; what: string };
 
 /** Output queues; the roles push, the driver polls. */
 export class Outbox {
-  private readonly queues = { transmit: [] as ServicePacket[], channel: [] as Uint8Array[], arbiter: [] as ArbiterRequest[], events: [] as ReplicaEvent[] };
-  private readonly heads = { transmit: 0, channel: 0, arbiter: 0, events: 0 };
+  private readonly queues = { transmit: [] as ServicePacket[], channel: [] as Uint8Array[], arbiter: [] as ArbiterRequest[], events: [] as ReplicaEvent[], upstream: [] as UpstreamEvent[] };
+  private readonly heads = { transmit: 0, channel: 0, arbiter: 0, events: 0, upstream: 0 };
 
   transmit(p: ServicePacket): void {
     this.queues.transmit.push(p);
@@ -93,6 +101,9 @@ export class Outbox {
   }
   event(e: ReplicaEvent): void {
     this.queues.events.push(e);
+  }
+  upstream(e: UpstreamEvent): void {
+    this.queues.upstream.push(e);
   }
 
   poll<K extends keyof Outbox['queues']>(kind: K): Outbox['queues'][K][number] | undefined {

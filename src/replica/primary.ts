@@ -19,6 +19,7 @@
  * Clock: the RSM's time is the replica's clock plus `offsetUs` (0 for the first primary;
  * a backup that goes live continues from the last logged time), never going backwards.
  */
+import type { UpstreamAction } from '../proxy/upstream.js';
 import type { ArbiterResponse } from './arbiter.js';
 import { encodeChannel, snapshotMessages, type ChannelMessage } from './channel.js';
 import { encodeEntry, type LogEntry } from './log.js';
@@ -34,8 +35,14 @@ interface Held {
   packets: Uint8Array[];
 }
 
+/** Why a backup cannot join a pair that serves an upstream app without a state adapter. */
+export const UPSTREAM_JOIN_REFUSED =
+  "the upstream app has no state adapter: a new backup's app instance cannot be given the primary's app state (an adapter copies it, e.g. Redis replication)";
+
 /** Budget of one append frame (the channel frame limit minus headers). */
 const APPEND_BUDGET_BYTES = 60_000;
+/** Upstream app: the bytes of one `app` write entry, at most (one entry fits an append frame). */
+export const UPSTREAM_ENTRY_MAX_BYTES = 16_384;
 
 export interface PrimaryCounters {
   entries: number;
@@ -111,6 +118,19 @@ export class PrimaryRole {
   handleServicePacket(nowUs: number, bytes: Uint8Array): void {
     if (this.fenced) return;
     this.append(nowUs, { kind: 'packet', packet: bytes });
+    this.flush(nowUs);
+  }
+
+  /** Upstream app: what the primary's own app did on `conn` becomes `app` entries (DESIGN.md "Upstream apps"). */
+  handleUpstream(nowUs: number, conn: number, action: UpstreamAction): void {
+    if (this.fenced) return;
+    if (action.type === 'data') {
+      for (let at = 0; at < action.data.length; at += UPSTREAM_ENTRY_MAX_BYTES) {
+        this.append(nowUs, { kind: 'app', socket: conn, op: 'write', data: action.data.subarray(at, at + UPSTREAM_ENTRY_MAX_BYTES) });
+      }
+    } else {
+      this.append(nowUs, { kind: 'app', socket: conn, op: action.type === 'end' ? 'close' : 'abort' });
+    }
     this.flush(nowUs);
   }
 
@@ -317,6 +337,12 @@ export class PrimaryRole {
       } else {
         this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: join from ${name} while paired with ${this.peer ?? '?'}` });
       }
+      return;
+    }
+    if (this.rsm.appName === 'upstream' && this.opts.upstreamAdapter === undefined) {
+      // Issue 6: the joiner's own app instance would start empty while the RSM's connections
+      // and the app's data live on: refuse, loudly, rather than replicate into an inconsistency.
+      this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: join from ${name} refused: ${UPSTREAM_JOIN_REFUSED}` });
       return;
     }
     // DESIGN.md "Joining": the epoch increments; snapshot at index k; entries from k + 1.

@@ -16,10 +16,11 @@
  *   - a packet a replica released carries the comment `O(i), epoch e` (i: the entry that
  *     produced it; e: the replica's epoch when it released it).
  */
-import { APP_NAMES, type AppName } from '../proxy/app.js';
+import { APP_NAMES } from '../proxy/app.js';
+import { UPSTREAM_APP } from '../proxy/upstream.js';
 import { decodeChannel, type ChannelMessage } from './channel.js';
 import { decodeEntry, frameLength, type LogEntry } from './log.js';
-import type { RsmConfig } from './rsm.js';
+import type { RsmAppName, RsmConfig } from './rsm.js';
 
 /** UDP port of the log channel in captures (src/sim/cluster-udp.ts re-exports it as LOG_PORT). */
 export const LOG_CHANNEL_UDP_PORT = 47_001;
@@ -73,13 +74,14 @@ export function parseRsmConfigJson(json: string): ReplayBase | { error: string }
   const rsm = (typeof o.rsm === 'object' && o.rsm !== null ? o.rsm : o) as Record<string, unknown>;
   const startUs = o.startUs ?? 0;
   if (!Number.isSafeInteger(startUs) || (startUs as number) < 0) return { error: 'the RSM config: startUs must be a non-negative integer' };
-  if (!(APP_NAMES as readonly unknown[]).includes(rsm.app)) return { error: `the RSM config: app must be one of ${APP_NAMES.join(', ')}` };
+  // 'upstream': the app ran outside the RSM; its `app` entries in the log are all the replay needs.
+  if (!(APP_NAMES as readonly unknown[]).includes(rsm.app) && rsm.app !== UPSTREAM_APP) return { error: `the RSM config: app must be one of ${APP_NAMES.join(', ')}, ${UPSTREAM_APP}` };
   if (!Number.isInteger(rsm.servicePort) || (rsm.servicePort as number) < 1 || (rsm.servicePort as number) > 65535) return { error: 'the RSM config: servicePort must be 1..65535' };
   const stack = rsm.stack as Record<string, unknown> | undefined;
   if (typeof stack !== 'object' || stack === null || !Array.isArray(stack.addresses) || !stack.addresses.every((a) => Number.isInteger(a)) || !Number.isInteger(stack.seed)) {
     return { error: 'the RSM config: stack must hold addresses (numbers) and an integer seed' };
   }
-  return { rsm: { ...(rsm as unknown as RsmConfig), app: rsm.app as AppName }, startUs: startUs as number };
+  return { rsm: { ...(rsm as unknown as RsmConfig), app: rsm.app as RsmAppName }, startUs: startUs as number };
 }
 
 /** A log-channel frame found in a capture. */

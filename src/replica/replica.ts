@@ -17,11 +17,13 @@
  * clock from the last logged time (offset = last logged time - now), announces the
  * service address with the new epoch, and serves alone until a new backup joins.
  */
+import { DivergenceCheck } from '../proxy/divergence.js';
+import { UPSTREAM_APP, type UpstreamAction, type UpstreamEvent } from '../proxy/upstream.js';
 import { decodeArbiter, type ArbiterRequest } from './arbiter.js';
 import { BackupRole } from './backup.js';
 import { decodeChannel } from './channel.js';
 import { Outbox, resolveTimes, type ReplicaEvent, type ReplicaOptions, type ResolvedTimes, type ServicePacket } from './outbox.js';
-import { PrimaryRole } from './primary.js';
+import { PrimaryRole, UPSTREAM_JOIN_REFUSED } from './primary.js';
 import { Rsm } from './rsm.js';
 
 export type ReplicaRoleName = 'primary' | 'backup' | 'joining' | 'fenced' | 'stopped' | 'failed';
@@ -30,11 +32,26 @@ export interface ReplicaCounters {
   channelRejected: number;
   arbiterRejected: number;
   servicePacketsIgnored: number;
+  /** Upstream app: reports for connections the RSM no longer has (or from a role that takes none). */
+  upstreamIgnored: number;
+  /** Upstream app: own bytes beyond the logged prefix that became the stream's continuation at go-live. */
+  upstreamContinuedBytes: number;
+}
+
+/** Misuse of the upstream contract (a replica configured in a way that cannot be consistent). */
+export class UpstreamJoinError extends Error {
+  readonly code = 'EUPSTREAMJOIN';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UpstreamJoinError';
+  }
 }
 
 export class Replica {
   readonly name: string;
-  readonly counters: ReplicaCounters = { channelRejected: 0, arbiterRejected: 0, servicePacketsIgnored: 0 };
+  readonly counters: ReplicaCounters = { channelRejected: 0, arbiterRejected: 0, servicePacketsIgnored: 0, upstreamIgnored: 0, upstreamContinuedBytes: 0 };
+  /** Upstream app: the divergence check (and, live, the continuation of the streams by this replica's own app). */
+  readonly divergence: DivergenceCheck | undefined;
   private readonly out = new Outbox();
   private readonly times: ResolvedTimes;
   private role: PrimaryRole | BackupRole;
@@ -48,6 +65,7 @@ export class Replica {
     this.name = opts.name;
     this.times = resolveTimes(opts);
     this.role = make(this);
+    this.divergence = opts.rsm.app === UPSTREAM_APP ? new DivergenceCheck(this.role instanceof PrimaryRole) : undefined;
   }
 
   /** The first primary of a pair (or alone, without `peer`), epoch 1; it announces the service address. */
@@ -67,6 +85,7 @@ export class Replica {
 
   /** A new backup for a lone primary: it asks to join and waits for a snapshot. */
   static joiner(opts: ReplicaOptions, primary: string, nowUs: number): Replica {
+    if (opts.rsm.app === UPSTREAM_APP && opts.upstreamAdapter === undefined) throw new UpstreamJoinError(`replica ${opts.name} cannot join: ${UPSTREAM_JOIN_REFUSED}`);
     return new Replica(opts, (self) => new BackupRole(undefined, opts, self.times, self.out, { epoch: 0, peer: primary, nowUs, nextRequestId: self.nextRequestId }));
   }
 
@@ -111,6 +130,43 @@ export class Replica {
   handleServicePacket(nowUs: number, bytes: Uint8Array): void {
     if (this.role instanceof PrimaryRole) this.role.handleServicePacket(nowUs, bytes);
     else this.counters.servicePacketsIgnored++;
+    this.afterInput();
+  }
+
+  /**
+   * Upstream app: this replica's own app instance did `action` on connection `conn` (the
+   * driver's report). A primary logs it (only what lies beyond the logged prefix: after a
+   * go-live the two coincide); a backup compares it with the log (DESIGN.md "Upstream apps").
+   */
+  handleUpstream(nowUs: number, conn: number, action: UpstreamAction): void {
+    const rsm = this.role.rsm;
+    const check = this.divergence;
+    if (check === undefined || rsm === undefined || !rsm.hasUpstreamConn(conn)) {
+      this.counters.upstreamIgnored++;
+      return;
+    }
+    const toLog = check.own(conn, action);
+    const role = this.role;
+    if (role instanceof PrimaryRole) for (const a of toLog) role.handleUpstream(nowUs, conn, a);
+    this.afterInput();
+  }
+
+  /** Upstream app: what the driver must do with this replica's app instance, in order. */
+  pollUpstream(): UpstreamEvent | undefined {
+    return this.out.poll('upstream');
+  }
+
+  /** Moves the RSM's upstream events to the outbox and the applied `app` entries to the divergence check. */
+  private afterInput(): void {
+    const rsm = this.role.rsm;
+    const check = this.divergence;
+    if (rsm === undefined || check === undefined) return;
+    for (let l = rsm.pollLogged(); l !== undefined; l = rsm.pollLogged()) check.logged(l.conn, l.action);
+    for (let e = rsm.pollUpstream(); e !== undefined; e = rsm.pollUpstream()) {
+      if (e.type === 'closed') check.forget(e.conn);
+      this.out.upstream(e);
+    }
+    for (let d = check.pollDivergence(); d !== undefined; d = check.pollDivergence()) this.out.event({ type: 'divergence', ...d });
   }
 
   handleChannel(nowUs: number, bytes: Uint8Array): void {
@@ -121,6 +177,7 @@ export class Replica {
       return;
     }
     this.role.handleChannel(nowUs, d.message);
+    this.afterInput();
   }
 
   handleArbiter(nowUs: number, bytes: Uint8Array): void {
@@ -131,6 +188,7 @@ export class Replica {
     }
     if (this.role instanceof PrimaryRole) {
       this.role.handleArbiter(nowUs, m);
+      this.afterInput();
       return;
     }
     const handOver = this.role.handleArbiter(nowUs, m);
@@ -151,10 +209,24 @@ export class Replica {
     // Step 3: take over the service address. Step 4: serve alone (the role is alone).
     this.out.event({ type: 'announce', epoch });
     this.role.append(nowUs, { kind: 'epoch', newEpoch: epoch, members: [this.name] });
+    this.afterInput();
+    // Upstream app: what this replica's own app wrote beyond the logged prefix continues each stream.
+    const check = this.divergence;
+    if (check !== undefined) {
+      for (const { conn, actions } of check.goLive()) {
+        if (!handOver.rsm.hasUpstreamConn(conn)) continue;
+        for (const a of actions) {
+          if (a.type === 'data') this.counters.upstreamContinuedBytes += a.data.length;
+          this.role.handleUpstream(nowUs, conn, a);
+        }
+      }
+      this.afterInput();
+    }
   }
 
   handleTimeout(nowUs: number): void {
     this.role.handleTimeout(nowUs);
+    this.afterInput();
   }
 
   pollTransmit(): ServicePacket | undefined {

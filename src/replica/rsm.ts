@@ -20,6 +20,7 @@
  * stack's seeded PRNG, no I/O.
  */
 import { createApp, restoreApp, type App, type AppName, type AppOptions } from '../proxy/app.js';
+import { UPSTREAM_APP, UpstreamBridge, type LoggedUpstream, type UpstreamEvent } from '../proxy/upstream.js';
 import { StackError, type SocketId, type SocketInfo, type StackConfig, type StackEvent, type StackStats, type TcpStack } from '../tcp/types.js';
 import { crc32 } from '../tcp/wire/crc32.js';
 import type { ConnStateCheck, LogEntry } from './log.js';
@@ -49,11 +50,14 @@ export interface RsmStackFactory {
   restore(snapshot: Uint8Array): RsmStack;
 }
 
+/** A built-in app, or 'upstream': the app runs outside the RSM (src/proxy/upstream.ts). */
+export type RsmAppName = AppName | typeof UPSTREAM_APP;
+
 export interface RsmConfig {
   /** The stack's configuration: its address is the service address; every replica uses the same seed. */
   stack: StackConfig;
   servicePort: number;
-  app: AppName;
+  app: RsmAppName;
   appOptions?: AppOptions;
   /** A whole-state digest rides on every entry whose index is a multiple of this. Default 64; 0 = never. */
   digestEvery?: number;
@@ -119,7 +123,9 @@ export interface RsmPosition {
 export class Rsm {
   readonly config: RsmConfig;
   private stack: RsmStack;
-  private app: App;
+  private app: Omit<App, 'name'>;
+  /** The upstream bridge when config.app is 'upstream' (then also `app`). */
+  private readonly bridge: UpstreamBridge | undefined;
   private listener: SocketId;
   private readonly conns = new Map<SocketId, GlueConn>();
   /** 4-tuple (remote addr:port) -> connection, for the touched set. */
@@ -132,10 +138,11 @@ export class Rsm {
   /** Called when a connection is accepted (the simulator's checker uses it to learn the app's connection number). */
   onAccept: ((socket: SocketId, info: SocketInfo) => void) | undefined;
 
-  private constructor(config: RsmConfig, stack: RsmStack, app: App, listener: SocketId, position: RsmPosition) {
+  private constructor(config: RsmConfig, stack: RsmStack, app: App | UpstreamBridge, listener: SocketId, position: RsmPosition) {
     this.config = config;
     this.stack = stack;
     this.app = app;
+    this.bridge = app instanceof UpstreamBridge ? app : undefined;
     this.listener = listener;
     this.position = position;
   }
@@ -144,7 +151,7 @@ export class Rsm {
   static create(config: RsmConfig, factory: RsmStackFactory, startUs = 0): Rsm {
     const stack = factory.create(config.stack);
     const listener = stack.listen(startUs, { port: config.servicePort });
-    const app = createApp(config.app, config.appOptions);
+    const app = config.app === UPSTREAM_APP ? new UpstreamBridge() : createApp(config.app, config.appOptions);
     const rsm = new Rsm(config, stack, app, listener, { index: 0, epoch: 1, members: [], timeUs: startUs });
     // listen() emits nothing, but drain to be sure the two replicas start from the same queues.
     rsm.nowUs = startUs;
@@ -165,12 +172,28 @@ export class Rsm {
   get lastTimeUs(): number {
     return this.position.timeUs;
   }
-  get appName(): AppName {
+  get appName(): RsmAppName {
     return this.config.app;
   }
   /** The app, for read-only checks (the bulk app's upload digests). */
-  get appState(): App {
+  get appState(): Omit<App, 'name'> {
     return this.app;
+  }
+  /** Upstream app: is this connection still open in the RSM? */
+  hasUpstreamConn(conn: number): boolean {
+    return this.bridge?.has(conn) ?? false;
+  }
+  /** Upstream app: logged bytes of `conn` waiting for room in the send buffer. */
+  upstreamQueued(conn: number): number {
+    return this.bridge?.queued(conn) ?? 0;
+  }
+  /** Upstream app: what the driver must do with its app instance (client bytes, EOF, ...), in order. */
+  pollUpstream(): UpstreamEvent | undefined {
+    return this.bridge?.pollEvent();
+  }
+  /** Upstream app: the `app` entries applied, in order (for the divergence check). */
+  pollLogged(): LoggedUpstream | undefined {
+    return this.bridge?.pollLogged();
   }
   /** The stack's next deadline in RSM time, or undefined. */
   pollTimeout(): number | undefined {
@@ -319,7 +342,8 @@ export class Rsm {
       listener: SocketId;
       glue: Array<[SocketId, GlueConn]>;
     };
-    const app = restoreApp(meta.config.app, JSON.parse(dec.decode(parts[1]!)));
+    const appSnap: unknown = JSON.parse(dec.decode(parts[1]!));
+    const app = meta.config.app === UPSTREAM_APP ? UpstreamBridge.restore(appSnap) : restoreApp(meta.config.app, appSnap);
     const stack = factory.restore(parts[2]!.slice());
     const rsm = new Rsm(meta.config, stack, app, meta.listener, meta.position);
     for (const [socket, g] of meta.glue) {
@@ -427,6 +451,10 @@ export class Rsm {
 
   private applyAppOp(socket: number, op: string, data: Uint8Array | undefined, amount: number | undefined): void {
     this.touched.add(socket);
+    if (this.bridge !== undefined) {
+      this.applyUpstreamOp(this.bridge, socket, op, data);
+      return;
+    }
     switch (op) {
       case 'write':
         this.guard(() => this.stack.write(this.nowUs, socket, data ?? new Uint8Array(0)));
@@ -443,6 +471,38 @@ export class Rsm {
       case 'abort':
         this.guard(() => this.stack.abort(this.nowUs, socket));
         return;
+    }
+  }
+
+  /**
+   * An `app` entry of an upstream app: the logged bytes join the connection's queue and go
+   * out as the send buffer takes them (so a full buffer never loses them); `close` closes
+   * after them; `abort` resets at once. On a connection already gone it does nothing, the
+   * same on every replica.
+   */
+  private applyUpstreamOp(bridge: UpstreamBridge, socket: number, op: string, data: Uint8Array | undefined): void {
+    switch (op) {
+      case 'write':
+        bridge.logWrite(socket, data ?? new Uint8Array(0));
+        this.pump(socket);
+        return;
+      case 'shutdown':
+      case 'close':
+        bridge.logClose(socket);
+        this.pump(socket);
+        return;
+      case 'abort': {
+        bridge.logAbort(socket);
+        const g = this.conns.get(socket);
+        if (g === undefined || g.closeCalled) return;
+        g.closeCalled = true;
+        g.pending = [];
+        // RFC 9293 §3.10.4 (ABORT): the peer gets RST; the stack reports 'closed'.
+        this.guard(() => this.stack.abort(this.nowUs, socket));
+        return;
+      }
+      default:
+        return; // 'read': the RSM reads everything for the bridge already
     }
   }
 

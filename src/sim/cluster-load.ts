@@ -14,7 +14,7 @@
  * answers, so that the primary's crash lands in the middle of the conversation.
  */
 import { createHash } from 'node:crypto';
-import type { AppName } from '../proxy/app.js';
+import { APP_NAMES, type AppName } from '../proxy/app.js';
 import { streamBytes } from '../proxy/stream.js';
 import { Prng } from '../tcp/prng.js';
 import type { Stack } from '../tcp/stack.js';
@@ -38,8 +38,12 @@ export interface LoadHost {
   onEvent: ((host: never, event: StackEvent) => void) | undefined;
 }
 
+/** What a load speaks: a built-in app's protocol, or HTTP/1.1 keep-alive (an upstream HTTP server, issue 6). */
+export type LoadApp = AppName | 'http';
+export const LOAD_APPS: readonly LoadApp[] = [...APP_NAMES, 'http'];
+
 export interface LoadOptions {
-  app: AppName;
+  app: LoadApp;
   connections: number;
   /** The run seed; every connection's randomness is derived from it. */
   seed: number;
@@ -291,6 +295,41 @@ class KvConn extends LineConn {
   }
 }
 
+/**
+ * HTTP/1.1 keep-alive: request r of connection c is `GET /c<c>/r<r>`; the upstream server
+ * answers 200 with the body `/c<c>/r<r>\n` (src/node/upstream-servers.ts, the simulator's
+ * fake). Every response must come once, whole, in order: its body names its request.
+ */
+class HttpConn extends RequestConn {
+  private buf = '';
+  private path = '';
+  protected request(): Uint8Array {
+    this.path = `/c${this.index}/r${this.requestsDone}`;
+    return new TextEncoder().encode(`GET ${this.path} HTTP/1.1\r\nHost: ftcp\r\n\r\n`);
+  }
+  protected onData(data: Uint8Array): void {
+    for (const b of data) this.buf += String.fromCharCode(b);
+    for (;;) {
+      const head = this.buf.indexOf('\r\n\r\n');
+      if (head < 0 || this.error !== undefined) return;
+      const lines = this.buf.slice(0, head).split('\r\n');
+      const length = Number(/^content-length:\s*(\d+)$/im.exec(lines.slice(1).join('\n'))?.[1] ?? NaN);
+      if (!/^HTTP\/1\.1 200 /.test(lines[0] ?? '')) return this.fail(`http: request ${this.requestsDone}: status line ${JSON.stringify(lines[0])}`);
+      if (!Number.isSafeInteger(length)) return this.fail(`http: request ${this.requestsDone}: no Content-Length`);
+      if (this.buf.length < head + 4 + length) return;
+      const body = this.buf.slice(head + 4, head + 4 + length);
+      this.buf = this.buf.slice(head + 4 + length);
+      if (this.answered >= this.requestsDone) return this.fail(`http: an unsolicited response ${JSON.stringify(body)}`);
+      if (body !== `${this.path}\n`) return this.fail(`http: request ${this.requestsDone} (${this.path}) answered ${JSON.stringify(body)}`);
+      this.answeredOne();
+    }
+  }
+  protected override onEof(): Outcome {
+    if (this.buf !== '') return { kind: 'broken', why: `http: EOF after a partial response ${JSON.stringify(this.buf.slice(0, 60))}` };
+    return super.onEof();
+  }
+}
+
 class BulkConn extends ClientConn {
   readonly uploadBytes: number;
   readonly uploadSeed: number;
@@ -423,7 +462,9 @@ export class ClientLoad {
             ? new CounterConn(i, this, seed)
             : options.app === 'kv'
               ? new KvConn(i, this, seed)
-              : new BulkConn(i, this, seed);
+              : options.app === 'http'
+                ? new HttpConn(i, this, seed)
+                : new BulkConn(i, this, seed);
       this.conns.push(conn);
     }
     host.onEvent = (_h, event) => this.bySocket.get(event.socket)?.onEvent(event);

@@ -10,6 +10,7 @@
  * sent before the crash are still in flight and arrive.
  */
 import { decodeArbiter, encodeArbiter, TestAndSetArbiter } from '../replica/arbiter.js';
+import type { UpstreamEvent } from '../proxy/upstream.js';
 import type { ReplicaEvent, ServicePacket } from '../replica/outbox.js';
 import type { Replica } from '../replica/replica.js';
 import { formatIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
@@ -82,6 +83,8 @@ export interface ReplicaNodeHooks {
   onEvent(node: ReplicaNode, event: ReplicaEvent): void;
   /** After each batch of client packets the replica emitted (the forced-crash trigger looks here). */
   afterTransmit?(node: ReplicaNode, packets: ServicePacket[]): void;
+  /** Upstream app: what this replica's own app instance must do (issue 6). */
+  onUpstream?(node: ReplicaNode, event: UpstreamEvent): void;
 }
 
 export class ReplicaNode {
@@ -172,6 +175,7 @@ export class ReplicaNode {
       for (let q = r.pollArbiter(); q !== undefined; q = r.pollArbiter()) {
         this.network.send(this.address, udpPacket(this.address, this.arbiterAddress, ARBITER_PORT, ARBITER_PORT, encodeArbiter(q), this.ipId++));
       }
+      for (let u = r.pollUpstream(); u !== undefined; u = r.pollUpstream()) this.hooks.onUpstream?.(this, u);
       for (let e = r.pollEvent(); e !== undefined; e = r.pollEvent()) {
         if (e.type === 'shadow' && this.shadowVantage !== undefined) {
           this.shadowVantage.file.write(this.shadowVantage.iface, this.sim.nowUs, e.packet, `shadow: O(${e.index}), generated while suppressed`);

@@ -13,6 +13,7 @@
  * shadow, log) with events as packet comments. The same seed gives byte-identical captures.
  */
 import type { AppName, BulkApp } from '../proxy/app.js';
+import type { UpstreamEvent } from '../proxy/upstream.js';
 import type { ReplicaEvent } from '../replica/outbox.js';
 import { Replica } from '../replica/replica.js';
 import { describeRsmConfig } from '../replica/replay-input.js';
@@ -23,13 +24,14 @@ import { Stack } from '../tcp/stack.js';
 import { formatIpv4Addr, parseIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
 import { ClusterCaptures, deliverComment, sendFateComment, type ClusterCaptureMode, type ClusterCaptureName } from './cluster-capture.js';
 import { describeControlPacket } from './cluster-describe.js';
-import { ClientLoad, type ConnResult, type LoadOptions } from './cluster-load.js';
+import { ClientLoad, type ConnResult, type LoadApp, type LoadOptions } from './cluster-load.js';
 import { ArbiterNode, ReplicaNode, Switch } from './cluster-nodes.js';
 import { LOG_PORT, tcpPayloadLength } from './cluster-udp.js';
 import { formatUs } from './clock.js';
 import { Host } from './host.js';
 import { Network, type FaultCounters, type LinkParams } from './network.js';
 import { deriveSeed } from './seed.js';
+import { FakeUpstream, type FakeUpstreamOptions } from './upstream-fake.js';
 import { Simulator } from './world.js';
 
 export const CLUSTER_CLIENT = parseIpv4Addr('192.0.2.1');
@@ -71,7 +73,8 @@ export interface FaultPlan {
 
 export interface ClusterOptions {
   seed: number;
-  app: AppName;
+  /** The built-in app and the load's protocol; 'http' only with `upstream`. */
+  app: LoadApp;
   connections: number;
   /** Fault plan overrides; the rest comes from planFaults(seed). */
   faults?: Partial<FaultPlan>;
@@ -101,6 +104,19 @@ export interface ClusterOptions {
   maxUs?: number;
   capture?: ClusterCaptureMode;
   stackFactory?: RsmStackFactory;
+  /**
+   * Issue 6: the service is an upstream app outside the RSM, one fake instance per replica
+   * (src/sim/upstream-fake.ts); `app` is then the client load's protocol (echo, counter, kv).
+   */
+  upstream?: FakeUpstreamOptions;
+}
+
+/** A divergence a replica found between its own upstream app and the log. */
+export interface ClusterDivergence {
+  replica: string;
+  conn: number;
+  offset: number;
+  what: string;
 }
 
 export interface FailoverReport {
@@ -125,7 +141,7 @@ export interface ClusterResult {
   failure?: { kind: ClusterFailureKind; message: string };
   problems: string[];
   seed: number;
-  app: AppName;
+  app: LoadApp;
   connections: number;
   unsafe: boolean;
   streams: { intact: number; broken: number };
@@ -149,6 +165,11 @@ export interface ClusterResult {
   /** In-memory captures (capture mode 'memory'). */
   captures: Partial<Record<ClusterCaptureName, Uint8Array>>;
   command: string;
+  /** Upstream app runs only: divergences found by any replica (connection, offset), and the first ones. */
+  divergences?: number;
+  divergenceList?: ClusterDivergence[];
+  /** Upstream app runs only: bytes the survivor's own app continued the streams with at go-live. */
+  upstreamContinuedBytes?: number;
 }
 
 /** The seeded fault plan of a run. */
@@ -187,6 +208,8 @@ export function runCluster(options: ClusterOptions): ClusterResult {
   const { seed, app, connections } = options;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffff_ffff) throw new RangeError(`seed must be a u32, got ${seed}`);
   if (!Number.isInteger(connections) || connections < 1 || connections > 1000) throw new RangeError(`connections must be 1..1000, got ${connections}`);
+  if (options.upstream !== undefined && app === 'bulk') throw new RangeError('an upstream app run needs a request/response load: echo, counter, kv or http');
+  if (options.upstream === undefined && app === 'http') throw new RangeError("the 'http' load needs an upstream app (options.upstream)");
   const unsafe = options.unsafeNoOutputRule === true;
   const plan: FaultPlan = { ...planFaults(seed), ...options.faults };
   if (options.noCrash) delete plan.crashAtUs;
@@ -232,7 +255,7 @@ export function runCluster(options: ClusterOptions): ClusterResult {
   const rsmConfig: RsmConfig = {
     stack: { addresses: [CLUSTER_SERVICE], seed: deriveSeed(seed, 'service-stack') },
     servicePort: CLUSTER_SERVICE_PORT,
-    app,
+    app: options.upstream !== undefined ? 'upstream' : (app as AppName),
     appOptions: { bulkBytes: options.load?.bulkBytes ?? 400_000, seed: deriveSeed(seed, 'bulk') },
     digestEvery: options.digestEvery ?? 1024,
   };
@@ -302,6 +325,8 @@ export function runCluster(options: ClusterOptions): ClusterResult {
 
   const failovers: FailoverReport[] = [];
   const replicationFaults: string[] = [];
+  const divergences: ClusterDivergence[] = [];
+  const upstreams = new Map<string, FakeUpstream>();
   const loadRef: { current?: ClientLoad } = {};
   const nodes = new Map<string, ReplicaNode>();
   const kill = (node: ReplicaNode, why: string) => {
@@ -366,10 +391,36 @@ export function runCluster(options: ClusterOptions): ClusterResult {
         problem('correctness', `${node.name}: ${e.message}`);
         say(`${node.name}: REPLICATION FAULT: ${e.message}`);
         return;
+      case 'divergence':
+        divergences.push({ replica: node.name, conn: e.conn, offset: e.offset, what: e.what });
+        say(`${node.name}: DIVERGENCE on connection ${e.conn} at offset ${e.offset}: ${e.what}`);
+        return;
       case 'shadow':
       case 'rejected':
         return;
     }
+  };
+  const onUpstream = (node: ReplicaNode, e: UpstreamEvent) => {
+    let fake = upstreams.get(node.name);
+    if (fake === undefined) {
+      fake = new FakeUpstream(
+        {
+          name: node.name,
+          get alive() {
+            return !node.crashed;
+          },
+          schedule: (atUs, run) => sim.schedule(atUs, { kind: 'upstream', target: `upstream app of ${node.name}`, run: () => run(sim.nowUs) }),
+          report: (nowUs, conn, action) => {
+            if (node.crashed) return;
+            node.replica?.handleUpstream(nowUs, conn, action);
+            node.drain();
+          },
+        },
+        options.upstream!,
+      );
+      upstreams.set(node.name, fake);
+    }
+    fake.handle(sim.nowUs, e);
   };
   const afterTransmit = (node: ReplicaNode, packets: Array<{ packet: Uint8Array; reemitted: boolean }>) => {
     if (!armedAfterRelease || node.name !== sw.owner) return;
@@ -379,7 +430,7 @@ export function runCluster(options: ClusterOptions): ClusterResult {
   };
   const addressOf = (name: string) => CLUSTER_REPLICAS[name];
   const makeNode = (name: string, vantageFile: ClusterCaptureName) => {
-    const node = new ReplicaNode(sim, network, sw, name, CLUSTER_REPLICAS[name]!, CLUSTER_ARBITER, addressOf, { onEvent, afterTransmit });
+    const node = new ReplicaNode(sim, network, sw, name, CLUSTER_REPLICAS[name]!, CLUSTER_ARBITER, addressOf, { onEvent, afterTransmit, ...(options.upstream !== undefined ? { onUpstream } : {}) });
     const file = captures.get(vantageFile);
     if (file !== undefined) {
       node.vantage = { file, iface: file.iface(`replica ${name} ${formatIpv4Addr(CLUSTER_REPLICAS[name]!)}`, `client packets replica ${name} put on the wire (as ${formatIpv4Addr(CLUSTER_SERVICE)}) and received from the switch`) };
@@ -554,6 +605,11 @@ export function runCluster(options: ClusterOptions): ClusterResult {
     command: clusterCommandLine(options),
   };
   if (counterAnswers !== undefined) result.counterAnswers = counterAnswers;
+  if (options.upstream !== undefined) {
+    result.divergences = divergences.length;
+    result.divergenceList = divergences.slice(0, 20);
+    result.upstreamContinuedBytes = [...nodes.values()].reduce((n, x) => n + (x.replica?.counters.upstreamContinuedBytes ?? 0), 0);
+  }
   if (ordered.length > 0) result.failure = ordered[0]!;
   void arbiterNode;
   return result;

@@ -59,6 +59,10 @@ describe('ftcp replica: usage errors (exit 2)', () => {
     [['replica', '--role', 'primary', '--name', 'a', '--seed', 'x'], /--seed must be an integer/],
     [['replica', '--role', 'primary', '--name', 'a', '--peer', 'a'], /--peer must differ from --name/],
     [['replica', '--role', 'primary', '--name', 'a', '--bogus'], /unknown option '--bogus'/],
+    // issue 6: the upstream proxy
+    [['replica', '--role', 'join', '--name', 'c', '--peer', 'a', '--log-peer', '127.0.0.1:9402', '--upstream', '127.0.0.1:8080'], /--role join with --upstream: the upstream app has no state adapter/],
+    [['replica', '--role', 'primary', '--name', 'a', '--upstream', 'localhost'], /--upstream: expected HOST:PORT/],
+    [['client', '--app', 'redis'], /--app must be one of echo, counter, kv, bulk, http, got redis/],
   ])('%j', async (args, message) => {
     const r = await cli(args);
     expect(r.code).toBe(2);

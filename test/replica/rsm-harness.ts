@@ -36,7 +36,7 @@ export class RsmLoop {
   }
 
   /** Append and apply an entry to the primary and every follower, comparing outputs. */
-  applyEntry(partial: { kind: 'packet'; packet: Uint8Array } | { kind: 'tick' }): void {
+  applyEntry(partial: { kind: 'packet'; packet: Uint8Array } | { kind: 'tick' } | { kind: 'app'; socket: number; op: 'write' | 'close' | 'abort'; data?: Uint8Array }): void {
     const entry = { ...partial, index: this.primary.index + 1, epoch: 1, timeUs: this.nowUs, checks: [] } as LogEntry;
     const r = this.primary.apply(entry);
     entry.checks = r.checks;

@@ -1,0 +1,157 @@
+/**
+ * `ftcp kernel-client`: the load generator on real kernel sockets (src/node/kernel-client.ts),
+ * for `ftcp demo failover --client kernel`, which runs it inside its network namespace. It
+ * prints the same lines as `ftcp client --json` (started, progress, resumed after SIGUSR1,
+ * result), so the demo reads either.
+ *
+ *   ftcp kernel-client [--host 192.0.2.10] [--port 7070] [--app A] [--connections N] [--seed S] [--json] ...
+ */
+import type { Command } from 'commander';
+import { wallClockMs } from '../node/clock.js';
+import { KernelLoad, KernelServer } from '../node/kernel-client.js';
+import { waitForStopSignal } from '../node/signals.js';
+import { APP_NAMES } from '../proxy/app.js';
+import { parseRange } from './client.js';
+import { EXIT, UsageError, type CliIo } from './io.js';
+import { DEFAULT_BULK_BYTES, DEFAULT_SERVICE_PORT, parseApp, parsePort } from './replica.js';
+import { parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
+
+interface KernelClientFlags {
+  host: string;
+  port: string;
+  app: string;
+  connections: string;
+  seed: string;
+  requests: string;
+  thinkMs: string;
+  bulkBytes: string;
+  uploadBytes?: string;
+  timeoutMs: string;
+  progressMs: string;
+  json?: boolean;
+}
+
+export function registerKernelClientCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
+  program
+    .command('kernel-client')
+    .summary('a load generator on the kernel\'s own TCP (Node net sockets) that checks every byte')
+    .description(
+      'The client of `ftcp demo failover --client kernel`, run in its network namespace: N kernel TCP ' +
+        'connections to the service, driving the built-in app on each and checking every byte (counter: ' +
+        'answers exactly 1..K across all connections; bulk: the seeded download, and the upload\'s SHA-256).',
+    )
+    .option('--host <addr>', 'the service address', '192.0.2.10')
+    .option('--port <n>', 'the service\'s TCP port', String(DEFAULT_SERVICE_PORT))
+    .option('--app <name>', `the app behind the service: ${APP_NAMES.join(', ')}`, 'counter')
+    .option('--connections <n>', 'connections, 1..1000', '3')
+    .option('--seed <s>', 'run seed (the replicas\' --seed: the bulk stream is derived from it)', '1')
+    .option('--requests <n|min-max>', 'echo, counter, kv: requests per connection', '30-60')
+    .option('--think-ms <n|min-max>', 'pause between an answer and the next request', '2-15')
+    .option('--bulk-bytes <n>', 'bulk: bytes the server sends each connection', String(DEFAULT_BULK_BYTES))
+    .option('--upload-bytes <n|min-max>', 'bulk: bytes each connection uploads (default: half to all of --bulk-bytes)')
+    .option('--timeout-ms <ms>', 'give up after this long', '60000')
+    .option('--progress-ms <ms>', 'print a progress line this often (0: never)', '500')
+    .option('--json', 'print one JSON object per line (started, progress, resumed, result)')
+    .action(async (flags: KernelClientFlags) => {
+      setExitCode(await runKernelClient(flags, io));
+    });
+}
+
+async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<number> {
+  const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
+  if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
+  const connections = /^\s*\d+\s*$/.test(flags.connections) ? Number(flags.connections) : NaN;
+  if (!(connections >= 1 && connections <= 1000)) throw new UsageError(`--connections must be an integer from 1 to 1000, got ${flags.connections}`);
+  const load = new KernelLoad({
+    host: flags.host,
+    port: parsePort('--port', flags.port),
+    app: parseApp('--app', flags.app),
+    connections,
+    seed: parseSeed('--seed', flags.seed),
+    requests: parseRange('--requests', flags.requests, 1, 1_000_000),
+    thinkMs: parseRange('--think-ms', flags.thinkMs, 0, 60_000),
+    bulkBytes,
+    uploadBytes: flags.uploadBytes === undefined ? [Math.max(1, Math.floor(bulkBytes / 2)), bulkBytes] : parseRange('--upload-bytes', flags.uploadBytes, 1, 1e12, (t) => parseByteCount('--upload-bytes', t)),
+  });
+  const timeoutMs = parseMilliseconds('--timeout-ms', flags.timeoutMs, 3_600_000);
+  const progressMs = parseMilliseconds('--progress-ms', flags.progressMs, 3_600_000);
+  const json = flags.json === true;
+  const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
+  const startedMs = wallClockMs();
+  out(`ftcp kernel-client: ${connections} ${load.o.app} connection(s) to ${flags.host}:${load.o.port} on the kernel's TCP`, { event: 'started', atMs: startedMs, app: load.o.app, connections, kernel: true, pid: process.pid });
+  const stop = waitForStopSignal();
+  const onUsr1 = () => load.watchReads(() => out('ftcp kernel-client: first byte after the mark', { event: 'resumed', atMs: wallClockMs() }));
+  process.on('SIGUSR1', onUsr1);
+  const progress = progressMs > 0 ? setInterval(() => out(`ftcp kernel-client: ${load.bytesReceived} bytes received, ${load.settled}/${connections} done`, { event: 'progress', atMs: wallClockMs(), bytesReceived: load.bytesReceived, settled: load.settled }), progressMs) : undefined;
+  const timeout = setTimeout(() => stop.stop('timeout'), timeoutMs);
+  void load.run().then(() => stop.stop('done'));
+  const reason = await stop.stopped;
+  stop.dispose();
+  clearTimeout(timeout);
+  if (progress !== undefined) clearInterval(progress);
+  process.off('SIGUSR1', onUsr1);
+  const r = load.result();
+  load.destroyAll();
+  const elapsedMs = Math.round(wallClockMs() - startedMs);
+  const lines = [
+    `ftcp kernel-client: ${r.ok ? 'ok' : 'FAILED'}${reason !== 'done' ? ` (stopped: ${reason})` : ''} after ${elapsedMs} ms: ${r.streams.intact} intact, ${r.streams.broken} broken, ${r.resets} reset(s)`,
+    ...(r.counter !== undefined ? [`  counter: ${r.counter.count} answers, ${r.counter.consecutive ? 'exactly 1..n' : 'NOT consecutive'}`] : []),
+    ...r.problems.slice(0, 10).map((p) => `  problem: ${p}`),
+  ];
+  out(lines.join('\n'), { event: 'result', app: load.o.app, connections, ...r, duplicateSegmentsDropped: null, retransmits: null, stoppedBy: reason, elapsedMs, atMs: wallClockMs() });
+  return r.ok ? EXIT.ok : r.resets > 0 ? EXIT.connection : reason === 'timeout' ? EXIT.liveness : EXIT.correctness;
+}
+
+// ---- `ftcp kernel-server`: the kernel as the server (issue 7, "ftcp client to a kernel server") ----
+
+interface KernelServerFlags {
+  listen: string;
+  app: string;
+  seed: string;
+  bulkBytes: string;
+  json?: boolean;
+}
+
+export function registerKernelServerCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
+  program
+    .command('kernel-server')
+    .summary('an echo or bulk server on the kernel\'s own TCP (Node net), for an ftcp client to talk to')
+    .description(
+      'Listens on a kernel TCP socket (inside the network namespace of the TUN bridge, at 192.0.2.1) and serves ' +
+        'the echo app (every byte back) or the bulk app (the seeded download of connection n, the n-th accepted, ' +
+        'as the replicas\' bulk app sends it; the SHA-256 of each upload printed when the client half-closes). ' +
+        'Runs until SIGTERM or SIGINT.',
+    )
+    .option('--listen <host:port>', 'address to listen on', '192.0.2.1:7070')
+    .option('--app <name>', 'echo or bulk', 'echo')
+    .option('--seed <s>', 'run seed (the client\'s --seed: the bulk stream is derived from it)', '1')
+    .option('--bulk-bytes <n>', 'bulk: bytes sent on each connection', String(DEFAULT_BULK_BYTES))
+    .option('--json', 'one JSON object per line (listening, upload, stopped)')
+    .action(async (flags: KernelServerFlags) => {
+      setExitCode(await runKernelServer(flags, io));
+    });
+}
+
+async function runKernelServer(flags: KernelServerFlags, io: CliIo): Promise<number> {
+  const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(flags.listen.trim());
+  if (m === null) throw new UsageError(`--listen must be HOST:PORT such as 192.0.2.1:7070, got ${flags.listen}`);
+  const app = parseApp('--app', flags.app);
+  if (app !== 'echo' && app !== 'bulk') throw new UsageError(`--app must be echo or bulk for the kernel server, got ${flags.app}`);
+  const server = new KernelServer({ app, seed: parseSeed('--seed', flags.seed), bulkBytes: parseByteCount('--bulk-bytes', flags.bulkBytes) });
+  const json = flags.json === true;
+  const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
+  server.onUpload = (u) => out(`ftcp kernel-server: connection ${u.conn} uploaded ${u.bytes} bytes, sha256 ${u.sha256}`, { event: 'upload', ...u });
+  const stop = waitForStopSignal();
+  try {
+    await server.listen(m[1]!, parsePort('--listen', m[2]!));
+  } catch (error) {
+    stop.dispose();
+    io.stderr(`error: ftcp kernel-server: cannot listen on ${flags.listen}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.connection;
+  }
+  out(`ftcp kernel-server: ${app} on ${flags.listen} (the kernel's TCP)`, { event: 'listening', app, listen: flags.listen, pid: process.pid });
+  const signal = await stop.stopped;
+  await server.close();
+  out(`ftcp kernel-server: stopped by ${signal} after ${server.accepted} connection(s)`, { event: 'stopped', signal, connections: server.accepted });
+  return EXIT.ok;
+}
