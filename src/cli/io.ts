@@ -8,7 +8,21 @@ export interface CliIo {
   nowMs(): number;
 }
 
+/**
+ * A closed stdout or stderr (`ftcp ... | head`, or an orchestrator that died) must not
+ * crash a replica or a switch: EPIPE on either is ignored and later output is dropped.
+ */
+function survivePipeErrors(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
+}
+
 export function processIo(): CliIo {
+  survivePipeErrors();
   return {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
