@@ -13,12 +13,12 @@ import { wallClockMs } from '../node/clock.js';
 import { LoadClient, type LoadClientOptions } from '../node/load-client.js';
 import { waitForStopSignal } from '../node/signals.js';
 import { LinkError } from '../node/udp-link.js';
-import { LOAD_APPS, type LoadApp } from '../sim/cluster-load.js';
+import { LOAD_APPS } from '../sim/cluster-load.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_BULK_BYTES, DEFAULT_SERVICE_PORT, parsePort, parsePositiveMs } from './replica.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
-import { parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
+import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
 
 interface ClientFlags {
   switch: string;
@@ -88,19 +88,6 @@ export function parseRange(flag: string, text: string, lo: number, hi: number, p
   return [a, b];
 }
 
-/** A built-in app, or 'http' (an upstream HTTP server behind the replicas; issue 6). */
-function parseLoadApp(text: string): LoadApp {
-  if (!(LOAD_APPS as readonly string[]).includes(text)) throw new UsageError(`--app must be one of ${LOAD_APPS.join(', ')}, got ${text}`);
-  return text as LoadApp;
-}
-
-function parseConnections(text: string): number {
-  const t = text.trim();
-  const n = /^\d+$/.test(t) ? Number(t) : NaN;
-  if (!(Number.isSafeInteger(n) && n >= 1 && n <= 1000)) throw new UsageError(`--connections must be an integer from 1 to 1000, got ${text}`);
-  return n;
-}
-
 function parseFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number; progressMs: number } {
   const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
   if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
@@ -110,8 +97,8 @@ function parseFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number
     address: parseVirtualAddressFlag('--address', flags.address),
     service: parseVirtualAddressFlag('--service', flags.service),
     servicePort: parsePort('--port', flags.port),
-    app: parseLoadApp(flags.app), // 'http': upstream (issue 6)
-    connections: parseConnections(flags.connections),
+    app: parseLoadApp('--app', flags.app), // 'http': upstream (issue 6)
+    connections: parseIntegerFlag('--connections', flags.connections, 1, 1000),
     seed: parseSeed('--seed', flags.seed),
     requests: parseRange('--requests', flags.requests, 1, 1_000_000),
     thinkMs: parseRange('--think-ms', flags.thinkMs, 0, 60_000),

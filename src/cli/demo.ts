@@ -14,13 +14,12 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { APP_NAMES } from '../proxy/app.js';
-import { LOAD_APPS, type LoadApp } from '../sim/cluster-load.js';
 import { CLUSTER_CAPTURES, type ClusterCaptureName } from '../sim/cluster-capture.js';
 import { runCluster, type ClusterResult } from '../sim/cluster.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { runLiveDemo } from './demo-live.js';
 import { parsePositiveMs } from './replica.js';
-import { parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
+import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
 
 interface FailoverFlags {
   sim?: boolean;
@@ -79,30 +78,10 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     });
 }
 
-/** A built-in app, or http (issue 6: an HTTP server upstream of each replica). */
-function parseApp(text: string): LoadApp {
-  if (!(LOAD_APPS as readonly string[]).includes(text)) throw new UsageError(`--app must be one of ${LOAD_APPS.join(', ')}, got ${text}`);
-  return text as LoadApp;
-}
-
-function parseConnections(text: string): number {
-  const t = text.trim();
-  const n = /^\d+$/.test(t) ? Number(t) : NaN;
-  if (!(Number.isSafeInteger(n) && n >= 1 && n <= 1000)) throw new UsageError(`--connections must be an integer from 1 to 1000, got ${text}`);
-  return n;
-}
-
 // ---- issue 7: --client and --tun-mtu ----
 function parseClientKind(text: string): 'ftcp' | 'kernel' {
   if (text !== 'ftcp' && text !== 'kernel') throw new UsageError(`--client must be ftcp or kernel, got ${text}`);
   return text;
-}
-
-function parseTunMtu(text: string): number {
-  const t = text.trim();
-  const n = /^\d+$/.test(t) ? Number(t) : NaN;
-  if (!(Number.isSafeInteger(n) && n >= 576 && n <= 65_000)) throw new UsageError(`--tun-mtu must be an integer from 576 to 65000, got ${text}`);
-  return n;
 }
 
 /** `demo failover` with real processes (demo-live.ts). */
@@ -117,8 +96,8 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
   if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
   return runLiveDemo(
     {
-      app: parseApp(flags.app),
-      connections: parseConnections(flags.connections),
+      app: parseLoadApp('--app', flags.app),
+      connections: parseIntegerFlag('--connections', flags.connections, 1, 1000),
       seed,
       seedFromClock,
       bytes,
@@ -130,7 +109,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
       json: flags.json === true,
       // issue 7: the kernel as the client
       client: parseClientKind(flags.client),
-      tunMtu: parseTunMtu(flags.tunMtu),
+      tunMtu: parseIntegerFlag('--tun-mtu', flags.tunMtu, 576, 65_000),
       ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}),
     },
     io,
@@ -141,8 +120,8 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
 export function demoFailover(flags: FailoverFlags, io: CliIo): number {
   const seedFromClock = flags.seed === undefined;
   const seed = flags.seed === undefined ? Math.floor(io.nowMs()) % 0x1_0000_0000 : parseSeed('--seed', flags.seed);
-  const app = parseApp(flags.app);
-  const connections = parseConnections(flags.connections);
+  const app = parseLoadApp('--app', flags.app);
+  const connections = parseIntegerFlag('--connections', flags.connections, 1, 1000);
   const unsafe = flags.unsafeNoOutputRule === true;
   if (flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty');
 

@@ -14,7 +14,7 @@ import { APP_NAMES } from '../proxy/app.js';
 import { parseRange } from './client.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { DEFAULT_BULK_BYTES, DEFAULT_SERVICE_PORT, parseApp, parsePort } from './replica.js';
-import { parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
+import { parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
 
 interface KernelClientFlags {
   host: string;
@@ -60,8 +60,7 @@ export function registerKernelClientCommand(program: Command, io: CliIo, setExit
 async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<number> {
   const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
   if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
-  const connections = /^\s*\d+\s*$/.test(flags.connections) ? Number(flags.connections) : NaN;
-  if (!(connections >= 1 && connections <= 1000)) throw new UsageError(`--connections must be an integer from 1 to 1000, got ${flags.connections}`);
+  const connections = parseIntegerFlag('--connections', flags.connections, 1, 1000);
   const load = new KernelLoad({
     host: flags.host,
     port: parsePort('--port', flags.port),

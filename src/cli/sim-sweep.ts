@@ -16,7 +16,7 @@ import type { Command } from 'commander';
 import { addToTotals, emptyTotals, LIVENESS_BOUND_US, SWEEP_FAULT_KINDS, type SweepRunResult, type SweepTotals } from '../sim/sweep.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { runSeedSafely, WORKER_MARK, type WorkerReply, type WorkerRequest } from './sweep-worker.js';
-import { parseSeed } from './validate.js';
+import { parseIntegerFlag, parseSeed } from './validate.js';
 
 interface SweepFlags {
   seeds: string;
@@ -58,13 +58,6 @@ export function registerSweepCommand(sim: Command, io: CliIo, setExitCode: (code
     });
 }
 
-function parseCount(flag: string, text: string, max: number): number {
-  const t = text.trim();
-  const n = /^\d+$/.test(t) ? Number(t) : NaN;
-  if (!(Number.isSafeInteger(n) && n >= 1 && n <= max)) throw new UsageError(`${flag} must be an integer from 1 to ${max}, got ${text}`);
-  return n;
-}
-
 /** The compiled worker beside this file; missing when the sources run directly (tests), then jobs run in-process. */
 function workerPath(): string | undefined {
   const path = fileURLToPath(new URL('./sweep-worker.js', import.meta.url));
@@ -72,10 +65,10 @@ function workerPath(): string | undefined {
 }
 
 export async function simSweep(flags: SweepFlags, io: CliIo): Promise<number> {
-  const seeds = parseCount('--seeds', flags.seeds, MAX_SEEDS);
+  const seeds = parseIntegerFlag('--seeds', flags.seeds, 1, MAX_SEEDS);
   const first = parseSeed('--first-seed', flags.firstSeed);
   if (first + seeds - 1 > 0xffff_ffff) throw new UsageError(`--first-seed ${first} + --seeds ${seeds} runs past seed 4294967295`);
-  let jobs = parseCount('--jobs', flags.jobs, availableParallelism());
+  let jobs = parseIntegerFlag('--jobs', flags.jobs, 1, availableParallelism());
   const json = flags.json === true;
   const say = (s: string) => (json ? io.stderr(s) : io.stdout(s));
   const worker = workerPath();

@@ -2,7 +2,22 @@
  * Flag validation with messages that name the flag, say what is expected and repeat what
  * was given: "--loss must be a probability between 0 and 1, got 1.5".
  */
+import { LOAD_APPS, type LoadApp } from '../sim/cluster-load.js';
 import { UsageError } from './io.js';
+
+/** A whole number from `min` to `max`: "--connections must be an integer from 1 to 1000, got 0". */
+export function parseIntegerFlag(flag: string, text: string, min: number, max: number): number {
+  const t = text.trim();
+  const n = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (!(Number.isSafeInteger(n) && n >= min && n <= max)) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, got ${text}`);
+  return n;
+}
+
+/** The app a load client drives: a built-in one, or http (an upstream HTTP server behind the replicas). */
+export function parseLoadApp(flag: string, text: string): LoadApp {
+  if (!(LOAD_APPS as readonly string[]).includes(text)) throw new UsageError(`${flag} must be one of ${LOAD_APPS.join(', ')}, got ${text}`);
+  return text as LoadApp;
+}
 
 /** A probability in [0, 1], written as a decimal number ("0.05", "1", ".5", "5e-2"). */
 export function parseProbability(flag: string, text: string): number {

@@ -8,6 +8,8 @@
  * type byte, an append's entry count and first entry index, an ack's index.
  */
 
+import { percentile } from './bench-stats.js';
+
 const APPEND = 1;
 const ACK = 3;
 const TWO32 = 0x1_0000_0000;
@@ -61,8 +63,7 @@ export class LogRttProbe {
   }
 
   summary(): LogRttSummary {
-    const sorted = [...this.samplesUs].sort((a, b) => a - b);
-    const at = (p: number) => (sorted.length === 0 ? null : sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!);
-    return { samples: sorted.length, p50Us: at(0.5), p99Us: at(0.99) };
+    const at = (p: number) => (this.samplesUs.length === 0 ? null : percentile(this.samplesUs, p));
+    return { samples: this.samplesUs.length, p50Us: at(50), p99Us: at(99) };
   }
 }

@@ -24,12 +24,11 @@
  */
 import * as dgram from 'node:dgram';
 import { formatIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
-import { parseIpv4 } from '../tcp/wire/ipv4.js';
 import type { PcapngWriter } from '../pcap/pcapng.js';
 import { openCaptureFile, type CaptureFile } from './capture-file.js';
 import { describeListenError, formatEndpoint, type Endpoint } from './endpoint.js';
 import { decodeControl, encodeControl, isControl, type SwitchControl } from './switch-control.js';
-import { checkMtu, DEFAULT_MAX_SEND_QUEUE, DEFAULT_SOCKET_BUFFER_BYTES, LinkError, MAX_MTU } from './udp-link.js';
+import { acceptDatagram, checkMtu, DEFAULT_MAX_SEND_QUEUE, DEFAULT_SOCKET_BUFFER_BYTES, LinkError, MAX_MTU } from './udp-link.js';
 
 export const DEFAULT_SERVICE_ADDRESS = '192.0.2.10';
 /** Most addresses the switch keeps; registrations beyond are dropped (counted). */
@@ -252,17 +251,9 @@ export class UdpSwitch {
       this.register(m, { host: rinfo.address, port: rinfo.port });
       return;
     }
-    if (bytes.length > this.mtu) {
-      this.stats.dropped.oversize++;
-      return;
-    }
-    const parsed = parseIpv4(bytes);
-    if (!parsed.ok) {
-      this.stats.dropped.malformed++;
-      this.stats.malformed[parsed.reason] = (this.stats.malformed[parsed.reason] ?? 0) + 1;
-      return;
-    }
-    const { src, dst } = parsed.header;
+    const header = acceptDatagram(bytes, this.mtu, this.stats);
+    if (header === undefined) return;
+    const { src, dst } = header;
     const key = endpointKey(rinfo.address, rinfo.port);
     const source = this.table.get(src);
     if (source === undefined) {

@@ -15,7 +15,7 @@
  */
 import * as dgram from 'node:dgram';
 import { formatIpv4Addr, parseIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
-import { parseIpv4 } from '../tcp/wire/ipv4.js';
+import { parseIpv4, type Ipv4Header } from '../tcp/wire/ipv4.js';
 import { describeListenError, formatEndpoint, type Endpoint } from './endpoint.js';
 import { decodeControl, encodeControl, isControl, type SwitchControl } from './switch-control.js';
 
@@ -29,6 +29,31 @@ export const DEFAULT_MTU = 65_000;
 export const DEFAULT_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Datagrams waiting in libuv's send queue beyond this are dropped (UDP has no backpressure). */
 export const DEFAULT_MAX_SEND_QUEUE = 2048;
+
+/** The drop counters of anything that receives raw IPv4 datagrams (a host's link, the switch). */
+export interface DatagramDropCounters {
+  dropped: { oversize: number; malformed: number };
+  /** Malformed datagrams by parseIpv4 reason. */
+  malformed: Record<string, number>;
+}
+
+/**
+ * The IPv4 header of a data datagram that fits the MTU and parses; otherwise the drop is
+ * counted (oversize, or malformed by reason) and the result is undefined.
+ */
+export function acceptDatagram(bytes: Uint8Array, mtu: number, stats: DatagramDropCounters): Ipv4Header | undefined {
+  if (bytes.length > mtu) {
+    stats.dropped.oversize++;
+    return undefined;
+  }
+  const parsed = parseIpv4(bytes);
+  if (!parsed.ok) {
+    stats.dropped.malformed++;
+    stats.malformed[parsed.reason] = (stats.malformed[parsed.reason] ?? 0) + 1;
+    return undefined;
+  }
+  return parsed.header;
+}
 
 export type LinkDropReason = 'malformed' | 'oversize' | 'foreign' | 'bad-control' | 'send-too-big' | 'send-queue-full' | 'send-error' | 'closed';
 
@@ -268,16 +293,7 @@ export class UdpLink {
       this.onControlMessage(m);
       return;
     }
-    if (bytes.length > this.mtu) {
-      this.stats.dropped.oversize++;
-      return;
-    }
-    const parsed = parseIpv4(bytes);
-    if (!parsed.ok) {
-      this.stats.dropped.malformed++;
-      this.stats.malformed[parsed.reason] = (this.stats.malformed[parsed.reason] ?? 0) + 1;
-      return;
-    }
+    if (acceptDatagram(bytes, this.mtu, this.stats) === undefined) return;
     this.stats.packetsReceived++;
     this.stats.bytesReceived += bytes.length;
     this.packetHandler?.(bytes);

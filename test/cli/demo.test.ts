@@ -3,17 +3,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/io.js';
-import { runCli } from '../../src/cli/program.js';
+import { cli as runCliInProcess } from './cli-helpers.js';
 import { readPcapng } from '../../src/pcap/reader.js';
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTty: false, nowMs: () => 1_700_000_000_123 };
-  const code = await runCli(args, io);
-  return { code, stdout, stderr };
-}
+/** The CLI in-process, with a fixed wall clock. */
+const cli = (args: string[]) => runCliInProcess(args, () => 1_700_000_000_123);
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-demo-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

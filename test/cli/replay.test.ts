@@ -3,21 +3,15 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/io.js';
-import { runCli } from '../../src/cli/program.js';
+import { cli as runCliInProcess } from './cli-helpers.js';
 import { decodeLog, extractLogFrames, extractOutputs } from '../../src/replica/replay-input.js';
 import { formatConnection } from '../../src/replica/replay.js';
 import { CLUSTER_CAPTURES } from '../../src/sim/cluster-capture.js';
 import { runCluster } from '../../src/sim/cluster.js';
 import { packetsOf, RecordingFactory, tamperLoggedPacket } from '../replica/replay-helpers.js';
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTty: false, nowMs: () => 1_700_000_000_123 };
-  const code = await runCli(args, io);
-  return { code, stdout, stderr };
-}
+/** The CLI in-process, with a fixed wall clock. */
+const cli = (args: string[]) => runCliInProcess(args, () => 1_700_000_000_123);
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-replay-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

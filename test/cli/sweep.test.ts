@@ -1,18 +1,12 @@
 // `ftcp sim sweep`: in-process for the output and the flags, and the built CLI for --jobs
 // (worker threads need the compiled worker).
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/io.js';
-import { runCli } from '../../src/cli/program.js';
+import { cli as runCliInProcess } from './cli-helpers.js';
 import { SWEEP_FAULT_KINDS } from '../../src/sim/sweep.js';
 import { describeWithDist, killAll, startCli } from '../node/process-helpers.js';
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTty: false, nowMs: () => 1_700_000_000_000 };
-  const code = await runCli(args, io);
-  return { code, stdout, stderr };
-}
+/** The CLI in-process, with a fixed wall clock. */
+const cli = (args: string[]) => runCliInProcess(args, () => 1_700_000_000_000);
 
 afterAll(killAll);
 
