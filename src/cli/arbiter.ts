@@ -1,7 +1,7 @@
 /**
  * `ftcp arbiter`: the embedded test-and-set server (src/node/arbiter-server.ts) as a process.
  *
- *   ftcp arbiter [--listen HOST:PORT] [--state FILE] [--init] [--json]
+ *   ftcp arbiter [--listen HOST:PORT] [--state FILE] [--init] [--cluster-key-file PATH] [--json]
  *
  * Prints one line when it listens (with the port actually bound), one per decision, and
  * its statistics when SIGTERM or SIGINT stops it.
@@ -12,6 +12,7 @@ import { ArbiterStateError } from '../node/arbiter-state.js';
 import { formatEndpoint } from '../node/endpoint.js';
 import { waitForStopSignal } from '../node/signals.js';
 import { LinkError } from '../node/udp-link.js';
+import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag } from './cluster-key-flag.js';
 import { EXIT, type CliIo } from './io.js';
 import { parseEndpointFlag } from './net-flags.js';
 
@@ -23,10 +24,11 @@ interface ArbiterFlags {
   state: string;
   init?: boolean;
   json?: boolean;
+  clusterKeyFile?: string;
 }
 
 export function registerArbiterCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
-  program
+  const command = program
     .command('arbiter')
     .summary('the test-and-set server that decides, per epoch, which replica may be primary')
     .description(
@@ -38,15 +40,18 @@ export function registerArbiterCommand(program: Command, io: CliIo, setExitCode:
     .option('--listen <host:port>', 'TCP address to listen on (port 0 picks a free one, printed at start)', DEFAULT_ARBITER_LISTEN)
     .option('--state <file>', 'the state file holding every flag granted; it must exist unless --init is given', DEFAULT_ARBITER_STATE)
     .option('--init', 'create a fresh, empty state file (and its directory); refused if the file exists (default: off)')
-    .option('--json', 'print one JSON object per line (listening, each decision, stopped with statistics)')
+    .option('--json', 'print one JSON object per line (listening, each decision, stopped with statistics)');
+  addClusterKeyOption(command)
     .addHelpText(
       'after',
       '\nThe state file is never reset silently. A missing file is an error unless --init is given (use it\n' +
         'once, for a new arbiter); --init over an existing file is an error; a file that fails to parse or\n' +
         'fails its CRC is refused with what is wrong. A restarted arbiter is started without --init.\n\n' +
         'Exit codes: 0 stopped by SIGTERM/SIGINT; 1 the state file is corrupt or cannot be written;\n' +
-        '2 bad usage (flags, missing state file without --init, --init over an existing file); 4 cannot\n' +
-        'listen (port in use, address not local).\n\n' +
+        '2 bad usage (flags, missing state file without --init, --init over an existing file, an unusable\n' +
+        'cluster key); 4 cannot listen (port in use, address not local).\n' +
+        CLUSTER_KEY_HELP +
+        '\n' +
         'Examples:\n  ftcp arbiter --state run1/arbiter.json --init      # the first start\n' +
         '  ftcp arbiter --state run1/arbiter.json             # every restart',
     )
@@ -58,11 +63,12 @@ export function registerArbiterCommand(program: Command, io: CliIo, setExitCode:
 async function runArbiter(flags: ArbiterFlags, io: CliIo): Promise<number> {
   const listen = parseEndpointFlag('--listen', flags.listen);
   const json = flags.json === true;
+  const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, io, 'ftcp arbiter', 'the arbiter');
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
 
   let server: ArbiterServer;
   try {
-    server = await ArbiterServer.start({ listen, statePath: flags.state, init: flags.init === true });
+    server = await ArbiterServer.start({ listen, statePath: flags.state, init: flags.init === true, clusterKey });
   } catch (error) {
     if (error instanceof ArbiterStateError) {
       io.stderr(`error: ftcp arbiter: ${error.message}\n`);
@@ -77,12 +83,13 @@ async function runArbiter(flags: ArbiterFlags, io: CliIo): Promise<number> {
   const stop = waitForStopSignal();
   const startedMs = io.nowMs();
   const flagsHeld = server.flags();
-  out(`ftcp arbiter: listening on ${formatEndpoint(server.local)}, state ${flags.state} (${flagsHeld.length} flag${flagsHeld.length === 1 ? '' : 's'}${flags.init === true ? ', new' : ''})`, {
+  out(`ftcp arbiter: listening on ${formatEndpoint(server.local)}, state ${flags.state} (${flagsHeld.length} flag${flagsHeld.length === 1 ? '' : 's'}${flags.init === true ? ', new' : ''}), ${clusterKey === undefined ? 'no cluster key' : `cluster key ${clusterKey.id}`}`, {
     event: 'listening',
     address: server.local.host,
     port: server.local.port,
     state: flags.state,
     flags: flagsHeld,
+    clusterKey: clusterKey?.toJSON() ?? null,
   });
   let fatal: string | undefined;
   server.onEvent((e) => {
@@ -92,6 +99,8 @@ async function runArbiter(flags: ArbiterFlags, io: CliIo): Promise<number> {
       stop.stop('fatal');
       return;
     }
+    // A peer hammering with a bad key: the first refusal of each reason, then every 100th.
+    if (e.type === 'refused' && server.stats.refused[e.reason] !== 1 && server.stats.refused[e.reason] % 100 !== 0) return;
     out(describeEvent(e), { event: e.type, ...e, type: undefined });
   });
 
@@ -113,6 +122,8 @@ function describeEvent(e: Exclude<ArbiterServerEvent, { type: 'fatal' }>): strin
         : `answered epoch ${e.epoch} of ${e.service} to ${e.asker}: lost, won by ${e.winner}`;
     case 'malformed':
       return `malformed frame from ${e.peer} (${e.reason}); connection closed`;
+    case 'refused':
+      return e.message;
   }
 }
 
@@ -120,6 +131,7 @@ function describeStats(s: ArbiterServerStats, reason: string, seconds: number): 
   return [
     `ftcp arbiter: stopped by ${reason} after ${seconds.toFixed(1)} s`,
     `  requests ${s.requests}: granted ${s.granted}, lost ${s.lost}, repeats ${s.repeats}; slowest persist ${(s.maxPersistUs / 1000).toFixed(1)} ms`,
-    `  connections ${s.connections} (refused ${s.connectionsRefused}), malformed frames ${s.malformedFrames}`,
+    `  connections ${s.connections} (refused ${s.connectionsRefused}), malformed frames ${s.malformedFrames}, truncated ${s.truncatedFrames}`,
+    `  refused by the cluster key: ${Object.entries(s.refused).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}`,
   ].join('\n');
 }

@@ -19,6 +19,7 @@ import { APP_NAMES, type AppName } from '../proxy/app.js';
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js';
 import { DEFAULT_ARBITER_LISTEN } from './arbiter.js';
 import { parseArbiterFlag } from './arbiter-flag.js';
+import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
@@ -52,10 +53,11 @@ interface ReplicaFlags {
   /** upstream (issue 6) */
   upstream?: string;
   upstreamConnectTimeoutMs: string;
+  clusterKeyFile?: string;
 }
 
 export function registerReplicaCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
-  program
+  const command = program
     .command('replica')
     .summary('one replica (primary, backup or joining backup) of the replicated service')
     .description(
@@ -88,11 +90,14 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--json', 'print one JSON object per line (each event, then the statistics)')
     // upstream (issue 6)
     .option('--upstream <host:port>', 'serve an app outside ftcp: this replica\'s own instance of it (any TCP server); every client connection gets its own connection to it, and --app only picks the warm-up (default: the built-in --app)')
-    .option('--upstream-connect-timeout-ms <ms>', 'with --upstream: an app that has not accepted a connection by then is reset towards the client', '5000')
+    .option('--upstream-connect-timeout-ms <ms>', 'with --upstream: an app that has not accepted a connection by then is reset towards the client', '5000');
+  addClusterKeyOption(command)
     .addHelpText(
       'after',
       '\nExit codes: 0 stopped by SIGTERM/SIGINT, fenced, or a backup that lost the test-and-set; 1 a replication\n' +
-        'fault; 2 bad usage; 4 cannot listen (port in use) or cannot reach the switch, the arbiter or the primary.\n\n' +
+        'fault; 2 bad usage; 4 cannot listen (port in use) or cannot reach the switch, the arbiter or the primary.\n' +
+        CLUSTER_KEY_HELP +
+        '\n' +
         'Example (with `ftcp switch` and `ftcp arbiter --init` running on their default ports):\n' +
         '  ftcp replica --role primary --name a --log-listen 127.0.0.1:9402 --json\n' +
         '  ftcp replica --role backup --name b --log-peer 127.0.0.1:9402 --log-listen 127.0.0.1:9403 --json',
@@ -166,6 +171,7 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
 
 async function runReplica(flags: ReplicaFlags, io: CliIo): Promise<number> {
   const opts = parseFlags(flags);
+  opts.clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, io, `ftcp replica ${opts.name}`, opts.arbiterEtcd === undefined ? 'its log channel and the arbiter' : 'its log channel');
   const json = flags.json === true;
   const print = (e: ReplicaProcessEvent) => io.stdout(json ? `${JSON.stringify(e)}\n` : `${describeEvent(e)}\n`);
   let proc: ReplicaProcess;
@@ -194,7 +200,7 @@ function describeEvent(e: ReplicaProcessEvent): string {
   const f = e as Record<string, unknown>;
   switch (e.event) {
     case 'started':
-      return `${who}: ${String(f['role'])} ${String(f['address'])}, log channel ${f['logListen'] !== null ? `listening on ${String(f['logListen'])}` : ''}${f['logPeer'] !== null ? ` dialling ${String(f['logPeer'])}` : ''}; app ${String(f['app'])}, seed ${String(f['seed'])}, H ${String(f['heartbeatMs'])} ms, D ${String(f['failureTimeoutMs'])} ms${f['role'] === 'primary' && f['alone'] !== true ? `; waiting for backup ${String(f['peer'])}` : ''}`;
+      return `${who}: ${String(f['role'])} ${String(f['address'])}, log channel ${f['logListen'] !== null ? `listening on ${String(f['logListen'])}` : ''}${f['logPeer'] !== null ? ` dialling ${String(f['logPeer'])}` : ''}${f['clusterKey'] === null ? ', no cluster key' : `, cluster key ${String((f['clusterKey'] as { id: string }).id)}`}; app ${String(f['app'])}, seed ${String(f['seed'])}, H ${String(f['heartbeatMs'])} ms, D ${String(f['failureTimeoutMs'])} ms${f['role'] === 'primary' && f['alone'] !== true ? `; waiting for backup ${String(f['peer'])}` : ''}`;
     case 'replica':
       return `${who}: ${String(f['role'])} of epoch ${String(f['epoch'])}, ${f['peer'] === null ? 'alone' : `peer ${String(f['peer'])}`}`;
     case 'announce':
@@ -209,6 +215,8 @@ function describeEvent(e: ReplicaProcessEvent): string {
       return `${who}: lost the test-and-set of epoch ${String(f['epoch'])} to ${String(f['winner'])}`;
     case 'live':
       return `${who}: LIVE in epoch ${String(f['epoch'])}; re-emits ${String(f['reemitted'])} packets of ${String(f['reemittedEntries'])} entries above r = ${String(f['r'])}`;
+    case 'channel-refused':
+      return `${who}: ${String(f['message'])}${(f['count'] as number) > 1 ? ` (${String(f['count'])} so far)` : ''}`;
     case 'exit':
       return `${who}: exits (${String(f['reason'])}); ${JSON.stringify(f['stats'])}`;
     default: {

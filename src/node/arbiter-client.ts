@@ -15,14 +15,20 @@
  * connecting wait in a small bounded queue. An open connection on which a request has
  * waited requestTimeoutMs with no answer to anything meanwhile is presumed dead and closed.
  *
+ * With a cluster key (cluster-auth.ts), a connection is open only once the handshake proved
+ * that the arbiter holds the same key, and every answer's MAC and counter are checked; a
+ * refusal is reported (one line, the reason) and counted, and the connection closed.
+ *
  * testAndSet() is a promise-based convenience for tools and tests: it asks (again every
  * retryMs) until answered or its timeout passes.
  */
 import * as net from 'node:net';
 import type { ArbiterRequest, ArbiterResponse } from '../replica/arbiter.js';
 import { ARBITER_FRAME_MAX_BYTES, ARBITER_FRAME_MIN_BYTES, decodeArbiterFrame, encodeArbiterFrame } from './arbiter-wire.js';
+import { emptyRefusalCounts, type AuthRefusal } from './cluster-auth.js';
+import type { ClusterKey } from './cluster-key.js';
 import { describeConnectError, formatEndpoint, type Endpoint } from './endpoint.js';
-import { FrameReader } from './frames.js';
+import { FramedSocket } from './framed-socket.js';
 
 export interface ArbiterClientOptions {
   server: Endpoint;
@@ -40,6 +46,8 @@ export interface ArbiterClientOptions {
   maxQueued?: number;
   /** The flag named in error messages ("--arbiter"). */
   flag?: string;
+  /** Authenticate the arbiter and every frame with this key. Default none. */
+  clusterKey?: ClusterKey | undefined;
 }
 
 export interface ArbiterClientStats {
@@ -54,13 +62,16 @@ export interface ArbiterClientStats {
   /** Requests that could not be sent (queue full, connection failed, client closed). */
   dropped: number;
   malformedFrames: number;
+  /** Connections refused by the cluster-key check (either side's), by reason. */
+  refused: Record<AuthRefusal, number>;
 }
 
 type ConnState = 'idle' | 'connecting' | 'open';
 
 export class ArbiterClient {
-  readonly stats: ArbiterClientStats = { requestsSent: 0, responses: 0, connects: 0, connectFailures: 0, timeouts: 0, disconnects: 0, dropped: 0, malformedFrames: 0 };
+  readonly stats: ArbiterClientStats = { requestsSent: 0, responses: 0, connects: 0, connectFailures: 0, timeouts: 0, disconnects: 0, dropped: 0, malformedFrames: 0, refused: emptyRefusalCounts() };
   private socket: net.Socket | undefined;
+  private framed: FramedSocket | undefined;
   private state: ConnState = 'idle';
   private queue: ArbiterRequest[] = [];
   /** Sent requests awaiting an answer on the open connection: key -> time sent (ms). */
@@ -78,7 +89,7 @@ export class ArbiterClient {
   private closed = false;
   private nextId = 0x8000_0000;
   private lastResponseMs = 0;
-  private readonly opts: Required<ArbiterClientOptions>;
+  private readonly opts: Required<Omit<ArbiterClientOptions, 'clusterKey'>> & { clusterKey: ClusterKey | undefined };
 
   constructor(opts: ArbiterClientOptions) {
     this.opts = {
@@ -88,6 +99,7 @@ export class ArbiterClient {
       reconnectMaxMs: 1000,
       maxQueued: 16,
       flag: '--arbiter',
+      clusterKey: undefined,
       ...opts,
     };
     this.backoffMs = this.opts.reconnectDelayMs;
@@ -187,28 +199,41 @@ export class ArbiterClient {
     const { host, port } = this.opts.server;
     const socket = net.connect({ host, port, noDelay: true });
     this.socket = socket;
-    const reader = new FrameReader({ lengthOffset: 0, minBytes: ARBITER_FRAME_MIN_BYTES, maxBytes: ARBITER_FRAME_MAX_BYTES });
     let opened = false;
     let failure: unknown;
+    let refusal: string | undefined;
     socket.setTimeout(this.opts.connectTimeoutMs, () => {
       if (opened) return;
-      failure = Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' });
+      failure = Object.assign(new Error(socket.connecting ? 'connect timed out' : 'cluster-key handshake timed out'), { code: 'ETIMEDOUT' });
       socket.destroy();
     });
+    const framed = new FramedSocket(
+      socket,
+      { key: this.opts.clusterKey, role: 'dialer', inner: { lengthOffset: 0, minBytes: ARBITER_FRAME_MIN_BYTES, maxBytes: ARBITER_FRAME_MAX_BYTES }, handshakeTimeoutMs: this.opts.connectTimeoutMs },
+      {
+        ready: () => {
+          opened = true;
+          socket.setTimeout(0);
+          this.framed = framed;
+          this.state = 'open';
+          this.stats.connects++;
+          this.backoffMs = this.opts.reconnectDelayMs;
+          const queued = this.queue;
+          this.queue = [];
+          for (const r of queued) this.write(r);
+        },
+        frame: (f) => this.onFrame(socket, f),
+        refused: (reason, message) => {
+          this.stats.refused[reason]++;
+          refusal = `arbiter: refused ${formatEndpoint(this.opts.server)}: ${message}`;
+        },
+        malformed: () => this.malformed(socket),
+      },
+    );
+    let connected = false;
     socket.once('connect', () => {
-      opened = true;
-      socket.setTimeout(0);
-      this.state = 'open';
-      this.stats.connects++;
-      this.backoffMs = this.opts.reconnectDelayMs;
-      const queued = this.queue;
-      this.queue = [];
-      for (const r of queued) this.write(r);
-    });
-    socket.on('data', (chunk: Buffer) => {
-      const { frames, error } = reader.push(chunk);
-      for (const f of frames) this.onFrame(socket, f);
-      if (error !== undefined) this.malformed(socket);
+      connected = true;
+      framed.start();
     });
     socket.on('error', (error) => {
       failure ??= error;
@@ -216,6 +241,7 @@ export class ArbiterClient {
     socket.on('close', () => {
       if (this.socket !== socket) return;
       this.socket = undefined;
+      this.framed = undefined;
       this.state = 'idle';
       this.stopWatchdog();
       const lost = this.outstanding.size;
@@ -227,7 +253,12 @@ export class ArbiterClient {
         this.stats.connectFailures++;
         this.stats.dropped += this.queue.length;
         this.queue = [];
-        this.report(describeConnectError(failure ?? new Error('connection closed'), this.opts.server, 'arbiter', this.opts.flag));
+        this.report(
+          refusal ??
+            (connected && failure === undefined
+              ? `arbiter: ${formatEndpoint(this.opts.server)} closed the connection during the cluster-key handshake (does it use the same cluster key?)`
+              : describeConnectError(failure ?? new Error('connection closed'), this.opts.server, 'arbiter', this.opts.flag)),
+        );
       } else {
         this.stats.disconnects++;
         if (lost > 0) this.report(`lost the connection to the arbiter at ${formatEndpoint(this.opts.server)} with ${lost} request(s) unanswered; asking again`);
@@ -244,7 +275,7 @@ export class ArbiterClient {
 
   private write(r: ArbiterRequest): void {
     const socket = this.socket!;
-    socket.write(encodeArbiterFrame(this.opts.service, r));
+    socket.write(this.framed!.seal(encodeArbiterFrame(this.opts.service, r)));
     this.stats.requestsSent++;
     this.outstanding.set(requestKey(r), Date.now());
     this.startWatchdog();

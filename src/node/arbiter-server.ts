@@ -12,13 +12,21 @@
  * request belongs) is counted and its connection closed; the server carries on. If the
  * state file cannot be written, the arbiter cannot keep its promise: it answers nothing
  * more, closes everything and reports a fatal event.
+ *
+ * With a cluster key (cluster-auth.ts), a connection's requests are read only after the
+ * handshake proved the client holds the same key, and each one's MAC and counter are
+ * checked first: a client without the key, with a wrong one, or replaying or tampering
+ * with a frame is refused (counted by reason, a `refused` event) and is never granted
+ * anything.
  */
 import * as net from 'node:net';
 import type { ArbiterRequest, ArbiterResponse } from '../replica/arbiter.js';
 import { ArbiterState, ArbiterStateError, type ArbiterFlag } from './arbiter-state.js';
 import { ARBITER_FRAME_MAX_BYTES, ARBITER_FRAME_MIN_BYTES, decodeArbiterFrame, encodeArbiterFrame } from './arbiter-wire.js';
+import { emptyRefusalCounts, type AuthRefusal } from './cluster-auth.js';
+import type { ClusterKey } from './cluster-key.js';
 import { describeListenError, formatEndpoint, type Endpoint } from './endpoint.js';
-import { FrameReader } from './frames.js';
+import { FramedSocket } from './framed-socket.js';
 import { LinkError } from './udp-link.js';
 
 export interface ArbiterServerOptions {
@@ -31,6 +39,8 @@ export interface ArbiterServerOptions {
   /** A connection silent this long is closed (clients reconnect). Default 60 s. */
   idleTimeoutMs?: number;
   listenFlag?: string;
+  /** Authenticate every client and frame with this key. Default none: anyone may ask. */
+  clusterKey?: ClusterKey | undefined;
 }
 
 export interface ArbiterServerStats {
@@ -44,6 +54,10 @@ export interface ArbiterServerStats {
   /** Answers naming someone else as the winner. */
   lost: number;
   malformedFrames: number;
+  /** Connections that closed in the middle of a frame (the partial frame is discarded). */
+  truncatedFrames: number;
+  /** Clients refused by the cluster-key check, by reason. */
+  refused: Record<AuthRefusal, number>;
   /** Slowest persist (write + fsync + rename + directory fsync), µs. */
   maxPersistUs: number;
 }
@@ -52,17 +66,19 @@ export type ArbiterServerEvent =
   | { type: 'granted'; service: string; epoch: number; winner: string; persistUs: number; peer: string }
   | { type: 'answered'; service: string; epoch: number; asker: string; winner: string; peer: string }
   | { type: 'malformed'; reason: string; peer: string }
+  | { type: 'refused'; reason: AuthRefusal; message: string; peer: string }
   | { type: 'fatal'; message: string };
 
 export class ArbiterServer {
   readonly local: Endpoint;
-  readonly stats: ArbiterServerStats = { connections: 0, connectionsRefused: 0, requests: 0, granted: 0, repeats: 0, lost: 0, malformedFrames: 0, maxPersistUs: 0 };
+  readonly stats: ArbiterServerStats = { connections: 0, connectionsRefused: 0, requests: 0, granted: 0, repeats: 0, lost: 0, malformedFrames: 0, truncatedFrames: 0, refused: emptyRefusalCounts(), maxPersistUs: 0 };
   private readonly sockets = new Set<net.Socket>();
   private eventHandler: ((e: ArbiterServerEvent) => void) | undefined;
   private closed = false;
   private fatalMessage: string | undefined;
   private readonly maxConnections: number;
   private readonly idleTimeoutMs: number;
+  private readonly clusterKey: ClusterKey | undefined;
 
   private constructor(
     private readonly server: net.Server,
@@ -73,6 +89,7 @@ export class ArbiterServer {
     this.local = { host: a.address, port: a.port };
     this.maxConnections = opts.maxConnections ?? 64;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
+    this.clusterKey = opts.clusterKey;
     server.on('connection', (socket) => this.onConnection(socket));
   }
 
@@ -131,26 +148,36 @@ export class ArbiterServer {
     this.stats.connections++;
     this.sockets.add(socket);
     const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    const reader = new FrameReader({ lengthOffset: 0, minBytes: ARBITER_FRAME_MIN_BYTES, maxBytes: ARBITER_FRAME_MAX_BYTES });
     socket.setTimeout(this.idleTimeoutMs, () => socket.destroy());
     socket.on('error', () => {}); // a reset by the peer; 'close' follows
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('data', (chunk: Buffer) => {
-      if (socket.destroyed) return;
-      const { frames, error } = reader.push(chunk);
-      for (const bytes of frames) {
-        if (socket.destroyed) return;
-        const d = decodeArbiterFrame(bytes);
-        if (!d.ok || d.frame.message.type !== 'request') {
-          this.malformed(socket, peer, d.ok ? 'arbiter-frame-not-a-request' : d.reason);
-          return;
-        }
-        const answer = this.decide(d.frame.service, d.frame.message, peer);
-        if (answer === undefined) return; // fatal: nothing more is answered
-        socket.write(encodeArbiterFrame(d.frame.service, answer));
-      }
-      if (error !== undefined) this.malformed(socket, peer, error);
+    const framed = new FramedSocket(
+      socket,
+      { key: this.clusterKey, role: 'listener', inner: { lengthOffset: 0, minBytes: ARBITER_FRAME_MIN_BYTES, maxBytes: ARBITER_FRAME_MAX_BYTES } },
+      {
+        ready: () => {},
+        frame: (bytes) => {
+          if (socket.destroyed) return;
+          const d = decodeArbiterFrame(bytes);
+          if (!d.ok || d.frame.message.type !== 'request') {
+            this.malformed(socket, peer, d.ok ? 'arbiter-frame-not-a-request' : d.reason);
+            return;
+          }
+          const answer = this.decide(d.frame.service, d.frame.message, peer);
+          if (answer === undefined) return; // fatal: nothing more is answered
+          socket.write(framed.seal(encodeArbiterFrame(d.frame.service, answer)));
+        },
+        refused: (reason, message) => {
+          this.stats.refused[reason]++;
+          this.eventHandler?.({ type: 'refused', reason, message: `arbiter: refused ${peer}: ${message}`, peer });
+        },
+        malformed: (reason) => this.malformed(socket, peer, reason),
+      },
+    );
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      if (framed.partialBytes > 0) this.stats.truncatedFrames++;
     });
+    framed.start();
   }
 
   private malformed(socket: net.Socket, peer: string, reason: string): void {

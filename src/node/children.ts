@@ -28,9 +28,10 @@ export class Child {
     readonly label: string,
     readonly args: readonly string[],
     onEvent?: (c: Child, e: ChildEvent) => void,
+    env: Record<string, string> = {},
   ) {
     // Children stop by themselves if this process dies without stopping them (kill -9).
-    this.child = spawn(process.execPath, [FTCP_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [EXIT_WITH_PARENT_ENV]: '1' } });
+    this.child = spawn(process.execPath, [FTCP_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, [EXIT_WITH_PARENT_ENV]: '1' } });
     if (this.child.pid === undefined) throw new Error(`could not start ${label}`);
     this.pid = this.child.pid;
     this.child.stdout!.on('data', (d: Buffer) => {
@@ -127,12 +128,16 @@ export class Children {
     for (const c of this.all) if (c.running) c.signal('SIGKILL');
   };
 
-  constructor(private readonly onEvent?: (c: Child, e: ChildEvent) => void) {
+  /** `env`: added to every child's environment (secrets such as the cluster key go here, never in argv). */
+  constructor(
+    private readonly onEvent?: (c: Child, e: ChildEvent) => void,
+    private readonly env: Record<string, string> = {},
+  ) {
     process.on('exit', this.onExit);
   }
 
   start(label: string, args: readonly string[]): Child {
-    const c = new Child(label, args, this.onEvent);
+    const c = new Child(label, args, this.onEvent, this.env);
     this.all.push(c);
     return c;
   }

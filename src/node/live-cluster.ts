@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { AppName } from '../proxy/app.js';
 import { readPcapng } from '../pcap/reader.js';
 import { Child, Children, type ChildEvent } from './children.js';
+import { CLUSTER_KEY_ENV, ClusterKey } from './cluster-key.js';
 
 export interface LiveClusterOptions {
   /** Run directory: captures, the arbiter's state file. */
@@ -30,6 +31,11 @@ export interface LiveClusterOptions {
   switchArgs?: string[];
   /** issue 6, etcd arbiter: the replicas' --arbiter (etcd://...); then no embedded arbiter is started. */
   arbiterUrl?: string;
+  /**
+   * The cluster key every child gets in its environment (FTCP_CLUSTER_KEY, never argv).
+   * Default: a fresh random key per run; false: none (the children warn and accept anyone).
+   */
+  clusterKey?: string | false;
 }
 
 export class LiveCluster {
@@ -43,7 +49,8 @@ export class LiveCluster {
   private readonly startTimeoutMs: number;
 
   constructor(readonly opts: LiveClusterOptions) {
-    this.children = new Children((c, e) => opts.onEvent?.(c.label, e));
+    const key = opts.clusterKey ?? ClusterKey.generateText();
+    this.children = new Children((c, e) => opts.onEvent?.(c.label, e), key === false ? {} : { [CLUSTER_KEY_ENV]: key });
     this.startTimeoutMs = opts.startTimeoutMs ?? 20_000;
   }
 

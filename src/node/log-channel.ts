@@ -21,16 +21,28 @@
  * primary's log still holds what was refused, and the backup asks for it again when it
  * sees the gap. A received frame that is not a valid channel frame (length, version,
  * type, CRC) is counted and closes the connection (the dialer then reconnects).
+ *
+ * Cluster key (cluster-auth.ts, framed-socket.ts): with one, a connection carries frames
+ * only after the handshake proved that the peer holds the same key, and every frame's MAC
+ * and counter are checked before it is handed on. A listener replaces its connection only
+ * with one that passed the handshake, so a stranger cannot push the backup off. A refused
+ * peer is counted by reason (stats.refused) and reported (status `refused`); nothing it
+ * sent is ever handed on. Without a key, frames travel bare and anyone may connect.
  */
 import * as net from 'node:net';
-import { CHANNEL_FORMAT_VERSION, CHANNEL_FRAME_MAX_BYTES, decodeChannel, encodeChannel } from '../replica/channel.js';
+import { CHANNEL_FORMAT_VERSION, CHANNEL_FRAME_MAX_BYTES, decodeChannel, encodeChannel, type ChannelDecodeError } from '../replica/channel.js';
+import { emptyRefusalCounts, type AuthRefusal } from './cluster-auth.js';
+import type { ClusterKey } from './cluster-key.js';
 import { describeConnectError, describeListenError, formatEndpoint, type Endpoint } from './endpoint.js';
-import { FrameReader } from './frames.js';
+import type { FrameReaderError } from './frames.js';
+import { FramedSocket } from './framed-socket.js';
 import { LinkError } from './udp-link.js';
 
 /** Channel frame header (12 bytes) plus CRC. */
 const CHANNEL_FRAME_MIN_BYTES = 16;
 const TYPE_ACK = 3;
+/** Listener: connections allowed in the handshake at once (the rest are closed, counted). */
+const MAX_PENDING = 8;
 const TWO32 = 0x1_0000_0000;
 
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
@@ -50,6 +62,10 @@ export interface LogChannelOptions {
   verifyFrames?: boolean;
   /** The flag named in error messages. */
   flag?: string;
+  /** Authenticate the peer and every frame with this key (cluster-auth.ts). Default none. */
+  clusterKey?: ClusterKey | undefined;
+  /** With a key: a connection whose handshake takes longer is refused. Default 2000 ms. */
+  handshakeTimeoutMs?: number;
 }
 
 export type LogChannelDrop = 'not-connected' | 'backpressure' | 'closed' | 'too-big';
@@ -64,8 +80,16 @@ export interface LogChannelStats {
   connectFailures: number;
   /** Listener: older connections dropped for a newer one. */
   replaced: number;
+  /** Listener: connections closed at once because MAX_PENDING handshakes were under way. */
+  busy: number;
   resendsOnReconnect: number;
+  /** Frames refused as not channel frames (all kinds), then by kind. */
   malformedFrames: number;
+  malformed: Record<FrameReaderError | ChannelDecodeError, number>;
+  /** Connections that closed in the middle of a frame (the partial frame is discarded). */
+  truncatedFrames: number;
+  /** Peers refused by the cluster-key check, by reason. */
+  refused: Record<AuthRefusal, number>;
   dropped: Record<LogChannelDrop, number>;
   /** Largest socket write queue seen, bytes. */
   maxBufferedBytes: number;
@@ -74,6 +98,8 @@ export interface LogChannelStats {
 export type LogChannelStatus =
   | { type: 'up'; peer: string }
   | { type: 'down'; peer: string; reason: string }
+  /** A peer failed the cluster-key check (the message is the reason, one line); nothing it sent was taken. */
+  | { type: 'refused'; peer: string; reason: AuthRefusal; message: string }
   /** Dialer: an attempt failed (one line, what to do); it tries again after delayMs. */
   | { type: 'connect-failed'; message: string; attempt: number; delayMs: number };
 
@@ -87,14 +113,21 @@ export class LogChannel {
     disconnects: 0,
     connectFailures: 0,
     replaced: 0,
+    busy: 0,
     resendsOnReconnect: 0,
     malformedFrames: 0,
+    malformed: { 'frame-too-short': 0, 'frame-too-long': 0, 'channel-truncated': 0, 'channel-bad-version': 0, 'channel-bad-type': 0, 'channel-bad-length': 0, 'channel-bad-crc': 0, 'channel-bad-body': 0 },
+    truncatedFrames: 0,
+    refused: emptyRefusalCounts(),
     dropped: { 'not-connected': 0, backpressure: 0, closed: 0, 'too-big': 0 },
     maxBufferedBytes: 0,
   };
   /** Listener: the bound address. Dialer: the peer's. */
   readonly endpoint: Endpoint;
   private socket: net.Socket | undefined;
+  private framed: FramedSocket | undefined;
+  /** Connections not yet through the handshake (never more than MAX_PENDING). */
+  private readonly pending = new Set<net.Socket>();
   private server: net.Server | undefined;
   private frameHandler: ((frame: Uint8Array) => void) | undefined;
   private statusHandler: ((s: LogChannelStatus) => void) | undefined;
@@ -105,7 +138,7 @@ export class LogChannel {
   private attempts = 0;
   private lastConnectError = '';
   private readonly upWaiters = new Set<() => void>();
-  private readonly opts: Required<LogChannelOptions>;
+  private readonly opts: Required<Omit<LogChannelOptions, 'clusterKey'>> & { clusterKey: ClusterKey | undefined };
 
   private constructor(
     readonly mode: 'listen' | 'dial',
@@ -121,6 +154,8 @@ export class LogChannel {
       resendOnReconnect: true,
       verifyFrames: true,
       flag: mode === 'listen' ? '--channel-listen' : '--channel',
+      clusterKey: undefined,
+      handshakeTimeoutMs: 2000,
       ...opts,
     };
   }
@@ -152,7 +187,12 @@ export class LogChannel {
   }
 
   get connected(): boolean {
-    return this.socket !== undefined && !this.socket.connecting && !this.socket.destroyed;
+    return this.socket !== undefined && this.framed?.ready === true && !this.socket.destroyed;
+  }
+
+  /** Whether frames are authenticated with a cluster key. */
+  get authenticated(): boolean {
+    return this.opts.clusterKey !== undefined;
   }
 
   /** Bytes queued in the socket, not yet taken by the kernel. */
@@ -197,7 +237,7 @@ export class LogChannel {
       return false;
     }
     const socket = this.socket;
-    if (socket === undefined || socket.connecting || socket.destroyed) {
+    if (socket === undefined || !this.connected) {
       this.stats.dropped['not-connected']++;
       return false;
     }
@@ -205,7 +245,7 @@ export class LogChannel {
       this.stats.dropped.backpressure++;
       return false;
     }
-    this.write(socket, frame);
+    this.write(this.framed!, frame);
     return true;
   }
 
@@ -215,6 +255,8 @@ export class LogChannel {
     if (this.redialTimer !== undefined) clearTimeout(this.redialTimer);
     this.socket?.destroy();
     this.socket = undefined;
+    for (const s of this.pending) s.destroy();
+    this.pending.clear();
     const server = this.server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -226,7 +268,8 @@ export class LogChannel {
 
   // ---- internals ----------------------------------------------------------------------
 
-  private write(socket: net.Socket, frame: Uint8Array): void {
+  private write(framed: FramedSocket, frame: Uint8Array): void {
+    const socket = framed.socket;
     // Frames sent in one turn of the event loop go out in one write (cork until the next tick).
     if (!this.corked) {
       this.corked = true;
@@ -236,7 +279,7 @@ export class LogChannel {
         socket.uncork();
       });
     }
-    socket.write(frame);
+    socket.write(framed.seal(frame));
     this.stats.framesSent++;
     this.stats.bytesSent += frame.length;
     if (socket.writableLength > this.stats.maxBufferedBytes) this.stats.maxBufferedBytes = socket.writableLength;
@@ -262,15 +305,20 @@ export class LogChannel {
     socket.once('error', (error) => {
       failure ??= error;
     });
+    let connected = false;
     socket.once('connect', () => {
       socket.setTimeout(0);
-      this.attempts = 0;
+      connected = true;
     });
-    this.adopt(socket, () => {
-      // Closed before it ever connected: a failed attempt.
+    this.adopt(socket, (refusal) => {
+      // Closed before it was ready (connect failed, or the handshake did): a failed attempt.
       this.stats.connectFailures++;
       this.attempts++;
-      this.lastConnectError = describeConnectError(failure ?? new Error('connection closed'), this.endpoint, 'primary\'s log channel', this.opts.flag);
+      this.lastConnectError =
+        refusal ??
+        (connected
+          ? `log channel: ${formatEndpoint(this.endpoint)} closed the connection during the cluster-key handshake (does it use the same cluster key?)`
+          : describeConnectError(failure ?? new Error('connection closed'), this.endpoint, 'primary\'s log channel', this.opts.flag));
       const delayMs = Math.min(this.opts.reconnectDelayMs * 2 ** Math.min(this.attempts - 1, 20), this.opts.reconnectMaxMs);
       this.statusHandler?.({ type: 'connect-failed', message: this.lastConnectError, attempt: this.attempts, delayMs });
       this.scheduleRedial(delayMs);
@@ -282,59 +330,86 @@ export class LogChannel {
     this.redialTimer = setTimeout(() => this.redial(), delayMs);
   }
 
-  /** Makes `socket` the channel's connection (replacing any older one) and wires it up. */
-  private adopt(socket: net.Socket, onConnectFailed?: () => void): void {
-    if (this.closed) {
+  /**
+   * Wires up a new connection; once it is ready (at once without a key, after the
+   * handshake with one) it becomes the channel's connection, replacing any older one.
+   */
+  private adopt(socket: net.Socket, onConnectFailed?: (refusal: string | undefined) => void): void {
+    if (this.closed || (this.mode === 'listen' && this.pending.size >= MAX_PENDING)) {
+      if (!this.closed) this.stats.busy++;
       socket.destroy();
       return;
     }
-    const old = this.socket;
-    if (old !== undefined && old !== socket) {
-      this.stats.replaced++;
-      old.destroy();
-    }
-    this.socket = socket;
+    this.pending.add(socket);
+    if (this.mode === 'dial') this.socket = socket;
     socket.setNoDelay(true);
     let peer = `${socket.remoteAddress ?? this.endpoint.host}:${socket.remotePort ?? this.endpoint.port}`;
     let up = false;
-    const reader = new FrameReader({ lengthOffset: 4, minBytes: CHANNEL_FRAME_MIN_BYTES, maxBytes: CHANNEL_FRAME_MAX_BYTES });
-    const onUp = () => {
-      up = true;
+    let refusal: string | undefined;
+    const framed = new FramedSocket(
+      socket,
+      { key: this.opts.clusterKey, role: this.mode === 'listen' ? 'listener' : 'dialer', inner: { lengthOffset: 4, minBytes: CHANNEL_FRAME_MIN_BYTES, maxBytes: CHANNEL_FRAME_MAX_BYTES }, handshakeTimeoutMs: this.opts.handshakeTimeoutMs },
+      {
+        ready: () => {
+          this.pending.delete(socket);
+          if (this.closed) {
+            socket.destroy();
+            return;
+          }
+          const old = this.socket;
+          if (old !== undefined && old !== socket) {
+            this.stats.replaced++;
+            old.destroy();
+          }
+          this.socket = socket;
+          this.framed = framed;
+          up = true;
+          this.attempts = 0;
+          this.stats.connects++;
+          this.statusHandler?.({ type: 'up', peer });
+          for (const w of [...this.upWaiters]) w();
+          if (this.opts.resendOnReconnect && this.lastAck !== undefined) {
+            this.stats.resendsOnReconnect++;
+            this.write(framed, encodeChannel({ type: 'resend', epoch: this.lastAck.epoch, from: this.lastAck.index + 1 }));
+          }
+        },
+        frame: (frame) => {
+          if (this.socket !== socket) return;
+          const bad = this.frameError(frame);
+          if (bad !== undefined) {
+            this.countMalformed(bad);
+            socket.destroy();
+            return;
+          }
+          this.stats.framesReceived++;
+          this.stats.bytesReceived += frame.length;
+          this.frameHandler?.(frame);
+        },
+        refused: (reason, message) => {
+          this.stats.refused[reason]++;
+          refusal = `log channel: refused ${peer}: ${message}`;
+          this.statusHandler?.({ type: 'refused', peer, reason, message: refusal });
+        },
+        malformed: (reason) => this.countMalformed(reason),
+      },
+    );
+    const onConnected = () => {
       peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-      this.stats.connects++;
-      this.statusHandler?.({ type: 'up', peer });
-      for (const w of [...this.upWaiters]) w();
-      if (this.opts.resendOnReconnect && this.lastAck !== undefined) {
-        this.stats.resendsOnReconnect++;
-        this.write(socket, encodeChannel({ type: 'resend', epoch: this.lastAck.epoch, from: this.lastAck.index + 1 }));
-      }
+      framed.start();
     };
-    if (socket.connecting) socket.once('connect', onUp);
-    else onUp();
+    if (socket.connecting) socket.once('connect', onConnected);
+    else onConnected();
     socket.on('error', () => {}); // 'close' follows with the outcome
-    socket.on('data', (chunk: Buffer) => {
-      const { frames, error } = reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
-      for (const frame of frames) {
-        if (this.socket !== socket) return;
-        if (!this.validFrame(frame)) {
-          this.stats.malformedFrames++;
-          socket.destroy();
-          return;
-        }
-        this.stats.framesReceived++;
-        this.stats.bytesReceived += frame.length;
-        this.frameHandler?.(frame);
-      }
-      if (error !== undefined) {
-        this.stats.malformedFrames++;
-        socket.destroy();
-      }
-    });
     socket.on('close', () => {
+      this.pending.delete(socket);
+      if (framed.partialBytes > 0) this.stats.truncatedFrames++;
       const current = this.socket === socket;
-      if (current) this.socket = undefined;
+      if (current) {
+        this.socket = undefined;
+        this.framed = undefined;
+      }
       if (!up) {
-        if (current) onConnectFailed?.();
+        if (current) onConnectFailed?.(refusal);
         return;
       }
       this.stats.disconnects++;
@@ -343,8 +418,14 @@ export class LogChannel {
     });
   }
 
-  private validFrame(frame: Uint8Array): boolean {
-    if (!this.opts.verifyFrames) return frame[0] === CHANNEL_FORMAT_VERSION;
-    return decodeChannel(frame).ok;
+  private countMalformed(reason: FrameReaderError | ChannelDecodeError): void {
+    this.stats.malformedFrames++;
+    this.stats.malformed[reason]++;
+  }
+
+  private frameError(frame: Uint8Array): ChannelDecodeError | undefined {
+    if (!this.opts.verifyFrames) return frame[0] === CHANNEL_FORMAT_VERSION ? undefined : 'channel-bad-version';
+    const d = decodeChannel(frame);
+    return d.ok ? undefined : d.reason;
   }
 }

@@ -10,6 +10,10 @@
  *   log        LogChannel: the primary listens, a backup (or a joiner) dials the live
  *              primary; a backup that was given --log-listen listens too, so that after
  *              going live a new backup can join it
+ *   key        the cluster key (cluster-key.ts), when given: the log channel and the
+ *              embedded arbiter's protocol authenticate the peer and every frame with it;
+ *              a refused peer is one `channel-refused` line (the first of each reason,
+ *              then every 100th) and counted in stats().logChannel.refused
  *   arbiter    ArbiterClient (embedded) or EtcdArbiter (--arbiter etcd://...); requests from
  *              pollArbiter(), answers to handleArbiter(); with etcd, client packets are held
  *              while out of contact (the output fence, arbiter-etcd.ts)
@@ -47,6 +51,7 @@ import { crc32 } from '../tcp/wire/crc32.js';
 import { ArbiterClient } from './arbiter-client.js';
 import { EtcdArbiter, type ReplicaArbiter } from './arbiter-etcd.js';
 import { CaptureFile } from './capture-file.js';
+import type { ClusterKey } from './cluster-key.js';
 import { ProcessClock, wallClockMs, wallClockUs } from './clock.js';
 import { describeConnectError, formatEndpoint, type Endpoint } from './endpoint.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
@@ -92,6 +97,8 @@ export interface ReplicaProcessOptions {
   upstream?: Endpoint;
   /** upstream (issue 6): an app that has not accepted a connection by then is reset towards the client. Default 5000. */
   upstreamConnectTimeoutMs?: number;
+  /** Authenticate the log channel and the embedded arbiter with this key; none: anyone may connect. */
+  clusterKey?: ClusterKey | undefined;
 }
 
 /** One line for the orchestrator: what happened, when (wall clock ms), and details. */
@@ -226,17 +233,17 @@ export class ReplicaProcess {
         arbiter = etcd;
       } else {
         await probeTcp(opts.arbiterAt, 'arbiter', '--arbiter', timeoutMs);
-        const embedded = new ArbiterClient({ server: opts.arbiterAt, service: formatIpv4Addr(opts.service) });
+        const embedded = new ArbiterClient({ server: opts.arbiterAt, service: formatIpv4Addr(opts.service), clusterKey: opts.clusterKey });
         opened.push(() => embedded.close());
         arbiter = embedded;
       }
-      const listenCh = opts.logListen === undefined ? undefined : await LogChannel.listen(opts.logListen, { flag: '--log-listen' });
+      const listenCh = opts.logListen === undefined ? undefined : await LogChannel.listen(opts.logListen, { flag: '--log-listen', clusterKey: opts.clusterKey });
       if (listenCh !== undefined) opened.push(() => listenCh.close());
       const p = new ReplicaProcess(opts, emit, link, arbiter, listenCh);
       opened.push(() => p.closeCaptures());
       p.openCaptures();
       if (opts.role !== 'primary') {
-        const dial = LogChannel.dial(opts.logPeer!, { flag: '--log-peer' });
+        const dial = LogChannel.dial(opts.logPeer!, { flag: '--log-peer', clusterKey: opts.clusterKey });
         p.dialCh = dial;
         opened.push(() => dial.close());
         await dial.whenConnected(timeoutMs);
@@ -271,6 +278,7 @@ export class ReplicaProcess {
       heartbeatMs: this.opts.heartbeatMs,
       failureTimeoutMs: this.opts.failureTimeoutMs,
       outputRule: this.opts.outputRule,
+      clusterKey: this.opts.clusterKey?.toJSON() ?? null,
       captures: this.capturePaths(),
       pid: process.pid,
     });
@@ -365,6 +373,9 @@ export class ReplicaProcess {
       if (this.replica === undefined && (this.opts.role === 'primary' ? ch === this.listenCh : ch === this.dialCh)) this.makeReplica();
     } else if (s.type === 'down') {
       this.emit(this.event('channel-down', { channel: which, peer: s.peer, reason: s.reason }));
+    } else if (s.type === 'refused') {
+      const count = ch.stats.refused[s.reason];
+      if (count === 1 || count % 100 === 0) this.emit(this.event('channel-refused', { channel: which, peer: s.peer, reason: s.reason, count, message: s.message }));
     } else if (s.attempt === 1 || s.attempt % 20 === 0) {
       this.emit(this.event('channel-connect-failed', { channel: which, message: s.message, attempt: s.attempt }));
     }

@@ -1,0 +1,38 @@
+/**
+ * `--cluster-key-file PATH` (or FTCP_CLUSTER_KEY_FILE / FTCP_CLUSTER_KEY in the
+ * environment): the key with which replicas and the embedded arbiter authenticate each
+ * other (src/node/cluster-key.ts). Without one they run unauthenticated, after a one-line
+ * warning on stderr (docs/decisions.md, "No cluster key: allowed, with a warning").
+ */
+import type { Command } from 'commander';
+import { CLUSTER_KEY_ENV, CLUSTER_KEY_FILE_ENV, ClusterKey, ClusterKeyError, loadClusterKey } from '../node/cluster-key.js';
+import { UsageError, type CliIo } from './io.js';
+
+export const CLUSTER_KEY_FLAG = '--cluster-key-file';
+
+export function addClusterKeyOption(command: Command): Command {
+  return command.option(
+    `${CLUSTER_KEY_FLAG} <path>`,
+    `file holding the cluster key (at least 16 bytes; trailing whitespace ignored) with which replicas and the arbiter authenticate each other; ` +
+      `or set ${CLUSTER_KEY_FILE_ENV}=PATH, or ${CLUSTER_KEY_ENV} to the key itself (default: none, unauthenticated, with a warning)`,
+  );
+}
+
+export const CLUSTER_KEY_HELP =
+  `\nCluster key: every process of a cluster must have the same one (${CLUSTER_KEY_FLAG}, ${CLUSTER_KEY_FILE_ENV} or\n` +
+  `${CLUSTER_KEY_ENV}); a peer without it, or with another, is refused with a log line. Make one with\n` +
+  '`openssl rand -hex 32 > cluster.key` and keep it readable by the ftcp user only. It is never printed;\n' +
+  'the start line shows its id (a fingerprint) so that two processes\' keys can be compared.\n';
+
+/** The configured key, or undefined after printing the warning; a key that cannot be used is a UsageError. */
+export function clusterKeyFromFlag(file: string | undefined, io: CliIo, who: string, what: string): ClusterKey | undefined {
+  let key: ClusterKey | undefined;
+  try {
+    key = loadClusterKey(file, process.env, CLUSTER_KEY_FLAG);
+  } catch (error) {
+    if (error instanceof ClusterKeyError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (key === undefined) io.stderr(`warning: ${who}: no cluster key (${CLUSTER_KEY_FLAG}, ${CLUSTER_KEY_FILE_ENV} or ${CLUSTER_KEY_ENV}): ${what} accepts any process that can connect\n`);
+  return key;
+}
