@@ -12,7 +12,7 @@ import { ArbiterStateError } from '../node/arbiter-state.js';
 import { formatEndpoint } from '../node/endpoint.js';
 import { waitForStopSignal } from '../node/signals.js';
 import { LinkError } from '../node/udp-link.js';
-import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag } from './cluster-key-flag.js';
+import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, type CliIo } from './io.js';
 import { parseEndpointFlag } from './net-flags.js';
 
@@ -63,7 +63,7 @@ export function registerArbiterCommand(program: Command, io: CliIo, setExitCode:
 async function runArbiter(flags: ArbiterFlags, io: CliIo): Promise<number> {
   const listen = parseEndpointFlag('--listen', flags.listen);
   const json = flags.json === true;
-  const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, io, 'ftcp arbiter', 'the arbiter');
+  const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile);
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
 
   let server: ArbiterServer;
@@ -80,6 +80,7 @@ async function runArbiter(flags: ArbiterFlags, io: CliIo): Promise<number> {
     }
     throw error;
   }
+  if (clusterKey === undefined) warnNoClusterKey(io, 'ftcp arbiter', 'the arbiter');
   const stop = waitForStopSignal();
   const startedMs = io.nowMs();
   const flagsHeld = server.flags();

@@ -24,15 +24,17 @@ export const CLUSTER_KEY_HELP =
   '`openssl rand -hex 32 > cluster.key` and keep it readable by the ftcp user only. It is never printed;\n' +
   'the start line shows its id (a fingerprint) so that two processes\' keys can be compared.\n';
 
-/** The configured key, or undefined after printing the warning; a key that cannot be used is a UsageError. */
-export function clusterKeyFromFlag(file: string | undefined, io: CliIo, who: string, what: string): ClusterKey | undefined {
-  let key: ClusterKey | undefined;
+/** The configured key, or undefined; a key that cannot be used is a UsageError. */
+export function clusterKeyFromFlag(file: string | undefined): ClusterKey | undefined {
   try {
-    key = loadClusterKey(file, process.env, CLUSTER_KEY_FLAG);
+    return loadClusterKey(file, process.env, CLUSTER_KEY_FLAG);
   } catch (error) {
     if (error instanceof ClusterKeyError) throw new UsageError(error.message);
     throw error;
   }
-  if (key === undefined) io.stderr(`warning: ${who}: no cluster key (${CLUSTER_KEY_FLAG}, ${CLUSTER_KEY_FILE_ENV} or ${CLUSTER_KEY_ENV}): ${what} accepts any process that can connect\n`);
-  return key;
+}
+
+/** The one-line warning of a process that runs without a key (printed once it has started). */
+export function warnNoClusterKey(io: CliIo, who: string, what: string): void {
+  io.stderr(`warning: ${who}: no cluster key (${CLUSTER_KEY_FLAG}, ${CLUSTER_KEY_FILE_ENV} or ${CLUSTER_KEY_ENV}): ${what} accepts any process that can connect\n`);
 }

@@ -19,7 +19,7 @@ import { APP_NAMES, type AppName } from '../proxy/app.js';
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js';
 import { DEFAULT_ARBITER_LISTEN } from './arbiter.js';
 import { parseArbiterFlag } from './arbiter-flag.js';
-import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag } from './cluster-key-flag.js';
+import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
@@ -171,7 +171,7 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
 
 async function runReplica(flags: ReplicaFlags, io: CliIo): Promise<number> {
   const opts = parseFlags(flags);
-  opts.clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, io, `ftcp replica ${opts.name}`, opts.arbiterEtcd === undefined ? 'its log channel and the arbiter' : 'its log channel');
+  opts.clusterKey = clusterKeyFromFlag(flags.clusterKeyFile);
   const json = flags.json === true;
   const print = (e: ReplicaProcessEvent) => io.stdout(json ? `${JSON.stringify(e)}\n` : `${describeEvent(e)}\n`);
   let proc: ReplicaProcess;
@@ -184,6 +184,7 @@ async function runReplica(flags: ReplicaFlags, io: CliIo): Promise<number> {
     }
     throw error;
   }
+  if (opts.clusterKey === undefined) warnNoClusterKey(io, `ftcp replica ${opts.name}`, 'its log channel');
   const stop = waitForStopSignal();
   proc.onFinished = (reason) => stop.stop(reason);
   print(proc.describeStart());

@@ -33,7 +33,12 @@ export interface BackupCounters {
   applied: number;
   acks: number;
   resendRequests: number;
+  /** Entries at or below the last applied index (a regression): dropped. */
   duplicates: number;
+  /** Entries beyond a gap in the index: held (or dropped when too many), a resend asked. */
+  outOfOrder: number;
+  /** Frames of another epoch than the backup's: rejected, never applied. */
+  wrongEpoch: number;
   badFrames: number;
   shadowed: number;
 }
@@ -51,7 +56,7 @@ export interface GoLive {
 
 export class BackupRole {
   epoch: number;
-  readonly counters: BackupCounters = { applied: 0, acks: 0, resendRequests: 0, duplicates: 0, badFrames: 0, shadowed: 0 };
+  readonly counters: BackupCounters = { applied: 0, acks: 0, resendRequests: 0, duplicates: 0, outOfOrder: 0, wrongEpoch: 0, badFrames: 0, shadowed: 0 };
   /** 'following' normally; 'joining' until the snapshot is restored; terminal states after. */
   state: 'joining' | 'following' | 'won' | 'stopped' | 'failed' = 'following';
   private rsmRef: Rsm | undefined;
@@ -114,6 +119,7 @@ export class BackupRole {
       return;
     }
     if (m.epoch !== this.epoch) {
+      this.counters.wrongEpoch++;
       this.out.event({ type: 'rejected', reason: `backup ${this.opts.name}: ${m.type} of epoch ${m.epoch} while in epoch ${this.epoch}` });
       return;
     }
@@ -217,6 +223,7 @@ export class BackupRole {
       return;
     }
     if (e.index > this.nextIndex) {
+      this.counters.outOfOrder++;
       if (this.pending.size < MAX_PENDING_ENTRIES) this.pending.set(e.index, e);
       return;
     }

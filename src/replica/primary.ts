@@ -52,6 +52,8 @@ export interface PrimaryCounters {
   released: number;
   /** Largest hold queue seen, in packets. */
   maxHeld: number;
+  /** Frames from the backup of another epoch (or while alone): rejected. */
+  wrongEpoch: number;
 }
 
 export class PrimaryRole {
@@ -64,7 +66,7 @@ export class PrimaryRole {
   released: number;
   /** Highest index the backup acknowledged. */
   acked: number;
-  readonly counters: PrimaryCounters = { entries: 0, framesSent: 0, heartbeats: 0, resends: 0, released: 0, maxHeld: 0 };
+  readonly counters: PrimaryCounters = { entries: 0, framesSent: 0, heartbeats: 0, resends: 0, released: 0, maxHeld: 0, wrongEpoch: 0 };
   private hold: Held[] = [];
   private heldPackets = 0;
   /** Encoded entries the backup has not acknowledged, for resends. */
@@ -160,6 +162,7 @@ export class PrimaryRole {
       return;
     }
     if (this.alone || m.epoch !== this.epoch) {
+      this.counters.wrongEpoch++;
       this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: ${m.type} of epoch ${m.epoch} while in epoch ${this.epoch}${this.alone ? ' alone' : ''}` });
       return;
     }
