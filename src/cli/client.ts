@@ -17,11 +17,13 @@ import { LOAD_APPS } from '../sim/cluster-load.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_BULK_BYTES, DEFAULT_SERVICE_PORT, parsePort, parsePositiveMs } from './replica.js';
+import { DEFAULT_LINK_BIND } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
 
 interface ClientFlags {
   switch: string;
+  bind: string;
   address: string;
   service: string;
   port: string;
@@ -50,6 +52,7 @@ export function registerClientCommand(program: Command, io: CliIo, setExitCode: 
         'seeded download). Ends with a result line; exit 0 when every stream was intact.',
     )
     .option('--switch <host:port>', 'the switch (`ftcp switch`)', DEFAULT_SWITCH_LISTEN)
+    .option('--bind <host:port>', 'local UDP address of the link to the switch (port 0 picks one)', DEFAULT_LINK_BIND)
     .option('--address <addr>', 'the client\'s virtual address', '192.0.2.1')
     .option('--service <addr>', 'the service\'s virtual address', '192.0.2.10')
     .option('--port <n>', 'the service\'s TCP port', String(DEFAULT_SERVICE_PORT))
@@ -94,6 +97,7 @@ function parseFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number
   const bytes = (t: string) => parseByteCount('--upload-bytes', t);
   return {
     switchAt: parseEndpointFlag('--switch', flags.switch, { allowPortZero: false }),
+    bind: parseEndpointFlag('--bind', flags.bind),
     address: parseVirtualAddressFlag('--address', flags.address),
     service: parseVirtualAddressFlag('--service', flags.service),
     servicePort: parsePort('--port', flags.port),

@@ -9,6 +9,9 @@ import { parseIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
 import { UsageError } from './io.js';
 
 /** HOST:PORT on this machine (IPv4); port 0 allowed when listening. */
+/** Where a replica's or a client's UDP link to the switch binds by default: loopback, any free port. */
+export const DEFAULT_LINK_BIND = '127.0.0.1:0';
+
 export function parseEndpointFlag(flag: string, text: string, opts: { allowPortZero?: boolean } = {}): Endpoint {
   try {
     return parseEndpoint(text, opts);

@@ -21,7 +21,7 @@ import { DEFAULT_ARBITER_LISTEN } from './arbiter.js';
 import { parseArbiterFlag } from './arbiter-flag.js';
 import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
-import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
+import { DEFAULT_LINK_BIND, parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
 
@@ -35,6 +35,7 @@ interface ReplicaFlags {
   peer?: string;
   alone?: boolean;
   switch: string;
+  bind: string;
   arbiter: string;
   logListen?: string;
   logPeer?: string;
@@ -72,6 +73,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--peer <name>', 'the other replica\'s name (default: b for a primary, a for a backup; required with --role join)')
     .option('--alone', 'primary: serve alone at once, without waiting for a backup (one may join later with --role join) (default: off)')
     .option('--switch <host:port>', 'the switch (`ftcp switch`)', DEFAULT_SWITCH_LISTEN)
+    .option('--bind <host:port>', 'local UDP address of the link to the switch (port 0 picks one)', DEFAULT_LINK_BIND)
     .option('--arbiter <host:port|etcd://host:port,...>', 'the arbiter: `ftcp arbiter`, or an etcd cluster (etcd://, its client URLs; keys ftcp/<service>/epoch/<n>)', DEFAULT_ARBITER_LISTEN)
     .option('--log-listen <host:port>', `where the log channel listens (primary: default ${DEFAULT_LOG_LISTEN}; a backup that listens can take a new backup after going live); port 0 picks one`)
     .option('--log-peer <host:port>', 'the live primary\'s --log-listen (backup and join: required)')
@@ -151,6 +153,7 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
     peer,
     alone: flags.alone === true,
     switchAt: parseEndpointFlag('--switch', flags.switch, { allowPortZero: false }),
+    bind: parseEndpointFlag('--bind', flags.bind),
     ...parseArbiterFlag('--arbiter', flags.arbiter),
     ...(logListenText !== undefined ? { logListen: parseEndpointFlag('--log-listen', logListenText) } : {}),
     ...(flags.logPeer !== undefined ? { logPeer: parseEndpointFlag('--log-peer', flags.logPeer, { allowPortZero: false }) } : {}),

@@ -20,6 +20,8 @@ import { LinkError, UdpLink } from './udp-link.js';
 
 export interface LoadClientOptions {
   switchAt: Endpoint;
+  /** The local UDP address of the link to the switch (--bind). Default 127.0.0.1:0. */
+  bind?: Endpoint;
   address: Ipv4Addr;
   service: Ipv4Addr;
   servicePort: number;
@@ -89,7 +91,7 @@ export class LoadClient {
 
   /** Opens the link and claims the client address at the switch; rejects with a one-line LinkError. */
   static async open(opts: LoadClientOptions): Promise<LoadClient> {
-    const link = await UdpLink.open({ peer: opts.switchAt, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
+    const link = await UdpLink.open({ peer: opts.switchAt, ...(opts.bind !== undefined ? { bind: opts.bind } : {}), ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
     try {
       link.announce(opts.address, 0);
       await link.whenRegistered(opts.address, opts.startTimeoutMs ?? 5000);

@@ -73,6 +73,8 @@ export interface ReplicaProcessOptions {
   /** A primary that serves alone from the start (no backup yet; one may join later). */
   alone?: boolean;
   switchAt: Endpoint;
+  /** The local UDP address of the link to the switch (--bind). Default 127.0.0.1:0. */
+  bind?: Endpoint;
   arbiterAt: Endpoint;
   /** etcd arbiter (--arbiter etcd://...): its client endpoints; when set, arbiterAt is not used. */
   arbiterEtcd?: Endpoint[];
@@ -215,7 +217,7 @@ export class ReplicaProcess {
     warmUp(opts.app, opts.upstream !== undefined);
     const opened: Array<() => unknown> = [];
     try {
-      const link = await UdpLink.open({ peer: opts.switchAt, ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
+      const link = await UdpLink.open({ peer: opts.switchAt, ...(opts.bind !== undefined ? { bind: opts.bind } : {}), ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
       opened.push(() => link.close());
       const address = replicaVirtualAddress(opts.name);
       link.announce(address, 0);
