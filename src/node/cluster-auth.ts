@@ -61,7 +61,7 @@ export const AUTH_REFUSAL_TEXT: Record<AuthRefusal, string> = {
   'bad-mac': 'bad frame MAC (tampered with, or from another connection)',
   replay: 'replayed frame (its counter does not increase)',
   'counter-gap': 'frame counter skipped (a frame was removed)',
-  'bad-handshake': 'malformed cluster-key handshake',
+  'bad-handshake': 'malformed cluster-key handshake or envelope',
   'handshake-timeout': 'no cluster-key handshake in time',
 };
 
@@ -129,6 +129,7 @@ export class AuthSession {
   receive(frame: Uint8Array): AuthStep {
     if (this.state === 'refused') return this.refuse('bad-handshake', 'frame after a refusal');
     if (frame.length < HEADER_BYTES || frame[0] !== AUTH_MARKER || frame[1] !== AUTH_VERSION || frame[3] !== 0) return this.refuse('bad-handshake', 'not an envelope of this version');
+    if (new DataView(frame.buffer, frame.byteOffset, frame.length).getUint32(4) !== frame.length) return this.refuse('bad-handshake', 'envelope length field disagrees with the envelope');
     const type = frame[2];
     if (type === TYPE_HELLO && this.state === 'hello') {
       if (frame.length !== AUTH_HELLO_BYTES) return this.refuse('bad-handshake', 'hello of the wrong length');

@@ -238,6 +238,8 @@ export function timelineText(label: string, e: ChildEvent, connections: number):
       return `${name}: REPLICATION FAULT: ${f('message')}`;
     case 'arbiter-error':
       return `${name}: arbiter: ${f('message')}`;
+    case 'channel-refused':
+      return `${name}: ${f('message')}`;
     default:
       return undefined;
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ArbiterClient } from '../../src/node/arbiter-client.js';
 import { ArbiterServer, type ArbiterServerEvent } from '../../src/node/arbiter-server.js';
-import { AuthSession } from '../../src/node/cluster-auth.js';
+import { AUTH_OVERHEAD_BYTES, AuthSession } from '../../src/node/cluster-auth.js';
 import { ClusterKey, ClusterKeyError, loadClusterKey } from '../../src/node/cluster-key.js';
 import { LogChannel, type LogChannelStatus } from '../../src/node/log-channel.js';
 import { decodeChannel, encodeChannel } from '../../src/replica/channel.js';
@@ -99,6 +99,45 @@ describe('cluster key', () => {
       { type: 'refused', reason: 'bad-key' },
       { type: 'refused', reason: 'bad-key' },
     ]);
+  });
+});
+
+describe('every single-bit flip is refused', () => {
+  const ready = () => {
+    const d = new AuthSession(KEY, 'dialer');
+    const l = new AuthSession(KEY, 'listener');
+    const dp = d.receive(l.hello);
+    const lp = l.receive(d.hello);
+    if (dp.type !== 'send' || lp.type !== 'send') throw new Error('no proof');
+    return { d, l, dProof: dp.bytes, lProof: lp.bytes };
+  };
+
+  it('of a sealed data frame, at every bit position: never handed on', () => {
+    const frame = { length: AUTH_OVERHEAD_BYTES + hb(42).length };
+    const outcomes = new Map<string, number>();
+    for (let bit = 0; bit < frame.length * 8; bit++) {
+      const { d, l, dProof, lProof } = ready();
+      d.receive(lProof);
+      l.receive(dProof);
+      const sealed = d.seal(hb(42));
+      sealed[bit >> 3]! ^= 1 << (bit & 7);
+      const step = l.receive(sealed);
+      const key = step.type === 'refused' ? step.reason : step.type;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    }
+    console.log(`${frame.length * 8} single-bit flips of a ${frame.length}-byte sealed frame: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+    expect(outcomes.get('frame')).toBeUndefined();
+    expect([...outcomes.values()].reduce((a, b) => a + b, 0)).toBe(frame.length * 8);
+  });
+
+  it('of a proof, at every bit position: the handshake fails', () => {
+    const { dProof } = ready();
+    for (let bit = 0; bit < dProof.length * 8; bit++) {
+      const { l, dProof: proof } = ready();
+      proof[bit >> 3]! ^= 1 << (bit & 7);
+      expect(l.receive(proof).type, `bit ${bit}`).toBe('refused');
+      expect(l.ready).toBe(false);
+    }
   });
 });
 
