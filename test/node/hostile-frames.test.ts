@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { ArbiterClient } from '../../src/node/arbiter-client.js';
 import { ArbiterServer } from '../../src/node/arbiter-server.js';
 import { ARBITER_FRAME_MAX_BYTES, encodeArbiterFrame } from '../../src/node/arbiter-wire.js';
 import { AuthSession } from '../../src/node/cluster-auth.js';
@@ -174,6 +175,33 @@ describe('arbiter: malformed frames', () => {
     }
   }
 
+  it('a client that gets a malformed answer counts it, drops the connection and asks again on a new one', async () => {
+    let connections = 0;
+    const fake = net.createServer((sock) => {
+      const n = ++connections;
+      sock.on('error', () => {});
+      const reader = new FrameReader({ lengthOffset: 0, minBytes: 8, maxBytes: ARBITER_FRAME_MAX_BYTES });
+      sock.on('data', (chunk: Buffer) => {
+        for (const f of reader.push(new Uint8Array(chunk)).frames) {
+          const id = new DataView(f.buffer, f.byteOffset).getUint32(6 + 10 + 4);
+          const answer = encodeArbiterFrame('192.0.2.10', { type: 'response', id, epoch: 1, replica: 'b', winner: 'b' });
+          if (n === 1) answer[answer.length - 1]! ^= 1; // the first connection answers with a bad CRC
+          sock.write(answer);
+        }
+      });
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', () => r()));
+    closers.push(() => new Promise<void>((r) => fake.close(() => r())));
+    const c = new ArbiterClient({ server: { host: '127.0.0.1', port: (fake.address() as net.AddressInfo).port }, service: '192.0.2.10', reconnectDelayMs: 10 });
+    closers.push(() => c.close());
+    const errors: string[] = [];
+    c.onError((m) => errors.push(m));
+    expect((await c.testAndSet(1, 'b', { timeoutMs: 5000, retryMs: 100 })).winner).toBe('b');
+    expect(c.stats.malformedFrames).toBe(1);
+    expect(c.stats.connects).toBe(2);
+    expect(errors[0]).toMatch(/^the arbiter at 127\.0\.0\.1:\d+ sent a malformed frame; reconnecting/);
+  });
+
   it('a request cut short by the end of its connection is counted and not answered', async () => {
     const s = await ArbiterServer.start({ listen: LOCAL, statePath: join(mkdtempSync(join(dir, 'a-')), 'arbiter.json'), init: true });
     closers.push(() => s.close());
@@ -250,5 +278,18 @@ describe('a backup behind the log channel: entries out of order and from an old 
     expect(events.filter((e) => e.type === 'rejected').length).toBe(2);
     expect(events.filter((e) => e.type === 'fault')).toEqual([]);
     expect(replies.filter((m) => m.type === 'ack').at(-1)).toMatchObject({ index: 3 });
+
+    // The other way: acks and resend requests of another epoch reach a real primary; rejected, counted.
+    const primaryEvents: ReplicaEvent[] = [];
+    primaryCh.onFrame((f) => {
+      p.handleChannel((now += 100), f);
+      for (let e = p.pollEvent(); e !== undefined; e = p.pollEvent()) primaryEvents.push(e);
+    });
+    backupCh.send(encodeChannel({ type: 'ack', epoch: 0, index: 3 }));
+    backupCh.send(encodeChannel({ type: 'resend', epoch: 9, from: 1 }));
+    const pc = () => (p.current as unknown as { counters: Record<string, number>; acked: number });
+    await until(() => pc().counters['wrongEpoch'] === 2, 3000, 'the primary\'s rejections');
+    expect(pc().acked).toBe(0);
+    expect(primaryEvents.filter((e) => e.type === 'rejected').length).toBe(2);
   });
 });
