@@ -4,7 +4,7 @@
 // joins and serves, and the key itself appears in no argv, no output line, no statistics.
 // Without a key, each process says so in one warning line. Timing: TEST_TIMING.
 import * as net from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
@@ -12,7 +12,8 @@ import { ArbiterClient } from '../../src/node/arbiter-client.js';
 import { ClusterKey } from '../../src/node/cluster-key.js';
 import { LiveCluster } from '../../src/node/live-cluster.js';
 import { LogChannel } from '../../src/node/log-channel.js';
-import { encodeChannel } from '../../src/replica/channel.js';
+import { readPcapng } from '../../src/pcap/reader.js';
+import { decodeChannel, encodeChannel } from '../../src/replica/channel.js';
 import { LIVE_SOURCES, TEST_TIMING } from './live-helpers.js';
 import { until } from './net-helpers.js';
 import { describeWithDist } from './process-helpers.js';
@@ -70,6 +71,14 @@ describeWithDist('cluster key with real processes', [...LIVE_SOURCES, 'cli/arbit
     const arbiterStats = cluster.arbiter.events.find((e) => e.event === 'stopped')!['stats'] as { refused: Record<string, number>; granted: number };
     expect(arbiterStats.refused['bad-key']).toBeGreaterThanOrEqual(1);
     expect(arbiterStats.granted).toBe(0);
+    // The log capture holds the frames as the replica sent and accepted them (inner frames,
+    // not envelopes): the format wireshark/ftcp-log.lua dissects, and nothing refused.
+    const log = readPcapng(new Uint8Array(readFileSync(cluster.capturePaths('a').log)));
+    const logIface = log.interfaces.findIndex((i) => i.name === 'log channel');
+    const frames = log.packets.filter((pk) => pk.interfaceId === logIface).map((pk) => pk.data.subarray(28));
+    expect(frames.length).toBeGreaterThan(0);
+    expect(frames.every((f) => decodeChannel(f).ok)).toBe(true);
+    expect(frames.some((f) => f[1] === 5 && new TextDecoder().decode(f).includes('mallory'))).toBe(false);
     // The key is in no argv, no line, no statistics; its id is.
     const started = a.events.find((e) => e.event === 'started')!;
     expect(started['clusterKey']).toEqual({ source: 'FTCP_CLUSTER_KEY', id: expect.stringMatching(/^[0-9a-f]{8}$/) });
