@@ -92,6 +92,8 @@ export interface ReplicaProcessOptions {
   upstream?: Endpoint;
   /** upstream (issue 6): an app that has not accepted a connection by then is reset towards the client. Default 5000. */
   upstreamConnectTimeoutMs?: number;
+  /** upstream (issue 6): 'redis': one RESP command at a time, in log order (resp-sequencer.ts). */
+  upstreamApp?: 'redis';
 }
 
 /** One line for the orchestrator: what happened, when (wall clock ms), and details. */
@@ -306,7 +308,7 @@ export class ReplicaProcess {
       logChannel: (this.listenCh ?? this.dialCh)?.stats ?? null,
       arbiter: this.arbiter.stats,
       logRtt: this.logRtt.summary(), // bench (issue 8)
-      ...(this.upstream !== undefined ? { upstream: { ...this.upstream.stats, divergences: r?.divergence?.count ?? 0, continuedBytes: r?.counters.upstreamContinuedBytes ?? 0 } } : {}), // upstream (issue 6)
+      ...(this.upstream !== undefined ? { upstream: { ...this.upstream.stats, divergences: r?.divergence?.count ?? 0, continuedBytes: r?.counters.upstreamContinuedBytes ?? 0, ...(this.upstream.sequencer !== undefined ? { sequencer: this.upstream.sequencer.stats } : {}) } } : {}), // upstream (issue 6)
       ...(r?.rsm?.appName === 'bulk' ? { bulkUploads: Object.fromEntries((r.rsm.appState as BulkApp).finished) } : {}),
     };
   }
@@ -387,7 +389,7 @@ export class ReplicaProcess {
     this.emit(this.event('replica', { role: this.replica.roleName, epoch: this.replica.epoch, peer: this.replica.peer ?? null }));
     // upstream (issue 6): this replica's own app instance, one socket per client connection.
     if (o.upstream !== undefined) {
-      this.upstream = new UpstreamSockets({ upstream: o.upstream, ...(o.upstreamConnectTimeoutMs !== undefined ? { connectTimeoutMs: o.upstreamConnectTimeoutMs } : {}) }, (conn, action) => {
+      this.upstream = new UpstreamSockets({ upstream: o.upstream, ...(o.upstreamConnectTimeoutMs !== undefined ? { connectTimeoutMs: o.upstreamConnectTimeoutMs } : {}), ...(o.upstreamApp === 'redis' ? { order: 'resp' as const } : {}) }, (conn, action) => {
         if (this.closed || this.replica === undefined) return;
         this.replica.handleUpstream(this.clock.nowUs(), conn, action);
         this.drain();
