@@ -1,6 +1,7 @@
 /**
  * A real `redis-server` (Debian's package) as the upstream app of one replica (issue 6):
- * started on 127.0.0.1 on a free port with persistence off and no config file, stopped by
+ * started on 127.0.0.1 on a free port with persistence off, no config file and a working
+ * directory of its own (removed when it exits), stopped by
  * its pid (SIGTERM, then SIGKILL) by whoever started it, in every exit path. The process
  * is also killed if this one exits without stopping it (an `exit` handler; a kill -9 of the
  * parent leaves it to the caller's cleanup, which stops children by pid).
@@ -9,6 +10,9 @@
  * final check, the state adapter's REPLICAOF and INFO), one command at a time.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as net from 'node:net';
 import type { Endpoint } from './endpoint.js';
 import { freePort } from './etcd-cluster.js';
@@ -33,6 +37,8 @@ function killLeftovers(): void {
   for (const p of live) {
     try {
       if (p.pid !== undefined) process.kill(p.pid, 'SIGKILL');
+      const dir = p.spawnargs[p.spawnargs.indexOf('--dir') + 1];
+      if (dir !== undefined && dir.includes('ftcp-redis-')) rmSync(dir, { recursive: true, force: true });
     } catch {
       // already gone
     }
@@ -48,11 +54,14 @@ export class RedisServer {
     readonly name: string,
     readonly port: number,
     private readonly proc: ChildProcess,
+    /** Its own working directory: a replica's full sync writes an RDB file there, and a server loads one found there at start. */
+    readonly dir: string,
   ) {
     this.exited = new Promise((resolve) =>
       proc.once('exit', () => {
         this.exitedFlag = true;
         live.delete(proc);
+        rmSync(dir, { recursive: true, force: true });
         resolve();
       }),
     );
@@ -77,7 +86,8 @@ export class RedisServer {
   }
 
   /**
-   * Starts one server and waits until it answers PING. No RDB, no AOF; diskless full syncs
+   * Starts one server and waits until it answers on its port, as itself (INFO's process_id;
+   * when another process got the port first, it tries another port). No RDB, no AOF; diskless full syncs
    * with no delay (a joining replica copies the data at once: redis-adapter.ts).
    */
   static async start(name: string, opts: { timeoutMs?: number } = {}): Promise<RedisServer> {
@@ -85,9 +95,11 @@ export class RedisServer {
     let lastError = '';
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort();
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--loglevel', 'warning', '--dir', '/tmp'];
+      const dir = mkdtempSync(join(tmpdir(), `ftcp-redis-${name}-`));
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--loglevel', 'warning', '--dir', dir];
       const proc = spawn(redisServerPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
       if (proc.pid === undefined) {
+        rmSync(dir, { recursive: true, force: true });
         const error = await new Promise<Error>((resolve) => proc.once('error', resolve));
         throw new Error(`could not start redis-server (${error.message}); ${REDIS_INSTALL_HINT}`);
       }
@@ -96,15 +108,17 @@ export class RedisServer {
         exitHook = true;
         process.once('exit', killLeftovers);
       }
-      const server = new RedisServer(name, port, proc);
+      const server = new RedisServer(name, port, proc, dir);
       proc.stderr?.on('data', (d: Buffer) => (lastError = d.toString().trim().split('\n').pop() ?? ''));
       const deadline = Date.now() + timeoutMs;
       while (server.running && Date.now() < deadline) {
         try {
           const c = await RedisConnection.open(server.endpoint, 1000);
           try {
-            const pong = await c.command(['PING']);
-            if (pong.type === 'simple' && pong.value === 'PONG') return server;
+            // The server on that port must be this one (another may have taken the port first).
+            const pid = (await c.info('server')).get('process_id');
+            if (pid === String(server.pid)) return server;
+            if (pid !== undefined) break;
           } finally {
             c.close();
           }
