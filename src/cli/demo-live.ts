@@ -63,7 +63,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
   // issue 7: --client kernel first makes a network namespace and runs this again inside it.
   const kernelNs = o.client === 'kernel' ? o.netnsInner : undefined;
   if (o.client === 'kernel' && kernelNs === undefined) return runKernelDemo(o, io);
-  const noRedis = o.app === 'redis' ? redisMissing() : undefined; // issue 6: redis
+  const noRedis = o.app === 'redis' ? redisMissing(o.client === 'kernel') : undefined; // issue 6: redis
   if (noRedis !== undefined) {
     io.stderr(`error: ftcp demo failover --app redis: ${noRedis}\n`);
     return EXIT.usage;

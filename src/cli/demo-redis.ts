@@ -6,6 +6,8 @@
  * directly, on a connection of its own, for what the client last saw: the shared counter,
  * every connection's own counter and every key it set (the lecture's `a+1=11`, done right).
  */
+import { spawnSync } from 'node:child_process';
+import { REDIS_CLI_INSTALL_HINT } from '../node/redis-cli-load.js';
 import { RedisConnection, RedisServer, redisVersion, REDIS_INSTALL_HINT } from '../node/redis-server.js';
 import { REDIS_COUNTER_KEY, type RedisConnState } from '../node/redis-load.js';
 import { bulkText, describeValue } from '../node/resp.js';
@@ -21,9 +23,11 @@ export interface RedisReport {
   survivor: { replica: string; counter: number | null; clientLast: number; agree: boolean; keysChecked: number; keysDiffering: number } | null;
 }
 
-/** Why --app redis cannot run here, or undefined. */
-export function redisMissing(): string | undefined {
-  return redisVersion() === null ? REDIS_INSTALL_HINT : undefined;
+/** Why --app redis cannot run here (with redis-cli as the client: `kernel`), or undefined. */
+export function redisMissing(kernel: boolean): string | undefined {
+  if (redisVersion() === null) return REDIS_INSTALL_HINT;
+  if (kernel && spawnSync(process.env['REDIS_CLI'] || 'redis-cli', ['--version'], { timeout: 30_000 }).status !== 0) return REDIS_CLI_INSTALL_HINT;
+  return undefined;
 }
 
 /** One redis-server per replica name. Servers started before a failure are stopped again. */

@@ -75,7 +75,6 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
       if (flags.sim === true && flags.client !== 'ftcp') throw new UsageError('--client kernel runs real processes; drop --sim'); // issue 7
       if (flags.app === 'http' && flags.client === 'kernel') throw new UsageError('--app http has no kernel client yet; use --client ftcp'); // issue 6
       if (flags.app === 'redis' && flags.sim === true) throw new UsageError('--app redis runs real redis-server processes; drop --sim'); // issue 6
-      if (flags.app === 'redis' && flags.client === 'kernel') throw new UsageError('--app redis has no kernel client yet; use --client ftcp'); // issue 6
       setExitCode(flags.sim === true ? demoFailover(flags, io) : await liveDemo(flags, io));
     });
 }

@@ -14,6 +14,7 @@
  * keys) is reported, so the orchestrator can ask the surviving Redis directly afterwards.
  */
 import { ClientConn, RequestConn, type ClientLoad } from '../sim/cluster-load.js';
+import type { Prng } from '../tcp/prng.js';
 import { bulkText, concatBytes, describeValue, encodeCommand, RespError, RespReplyParser, type RespValue } from './resp.js';
 
 export const REDIS_COUNTER_KEY = 'ftcp:counter';
@@ -32,26 +33,94 @@ export interface RedisConnState {
 
 type Expect = { kind: 'shared' } | { kind: 'own' } | { kind: 'set' } | { kind: 'get'; key: string; value: string };
 
-export class RedisConn extends RequestConn {
-  private readonly parser = new RespReplyParser();
+/** A reply as the checks see it: an integer, or text (a status, a bulk string; null for nil). */
+export interface RedisReply {
+  int: number | undefined;
+  text: string | null;
+  /** For messages. */
+  shown: string;
+}
+
+export function replyFromResp(r: RespValue): RedisReply {
+  return { int: r.type === 'integer' ? r.value : undefined, text: r.type === 'simple' ? r.value : r.type === 'bulk' ? bulkText(r) : r.type === 'integer' ? String(r.value) : null, shown: describeValue(r) };
+}
+
+/**
+ * The requests and checks of one connection, whatever carries them: RESP on the ftcp stack
+ * (RedisConn) or redis-cli on the kernel's TCP (redis-cli-load.ts).
+ */
+export class RedisChecks {
   private expecting: Expect[] = [];
   private lastShared = 0;
   readonly state: RedisConnState;
 
-  constructor(index: number, load: ClientLoad, seed: number) {
-    super(index, load, seed);
+  constructor(
+    index: number,
+    private readonly rng: Prng,
+    /** Every shared-counter reply of the whole load, in arrival order. */
+    private readonly counterAnswers: number[],
+  ) {
     this.state = { index, counterKey: `ftcp:conn:${index}`, counter: 0, keys: {}, incrs: 0, setGets: 0 };
   }
 
-  protected request(): Uint8Array {
+  /** The commands of request `n` (a pipeline of two); their replies are checked by reply(). */
+  next(n: number): string[][] {
     if (this.rng.below(3) < 2) {
       this.expecting = [{ kind: 'shared' }, { kind: 'own' }];
-      return concatBytes([encodeCommand(['INCR', REDIS_COUNTER_KEY]), encodeCommand(['INCR', this.state.counterKey])]);
+      return [['INCR', REDIS_COUNTER_KEY], ['INCR', this.state.counterKey]];
     }
     const key = `${this.state.counterKey}:k${this.rng.below(4)}`;
-    const value = `v${this.requestsDone}-${this.rng.nextU32().toString(36)}`;
+    const value = `v${n}-${this.rng.nextU32().toString(36)}`;
     this.expecting = [{ kind: 'set' }, { kind: 'get', key, value }];
-    return concatBytes([encodeCommand(['SET', key, value]), encodeCommand(['GET', key])]);
+    return [['SET', key, value], ['GET', key]];
+  }
+
+  /** Replies of the current request still to come. */
+  get awaiting(): number {
+    return this.expecting.length;
+  }
+
+  /** Checks one reply; returns why it is wrong, or undefined. */
+  reply(r: RedisReply): string | undefined {
+    const e = this.expecting.shift();
+    if (e === undefined) return `an unsolicited reply ${r.shown}`;
+    switch (e.kind) {
+      case 'shared':
+        if (r.int === undefined || !(r.int > this.lastShared)) return `INCR ${REDIS_COUNTER_KEY} answered ${r.shown} after :${this.lastShared} (replies must rise)`;
+        this.lastShared = r.int;
+        this.counterAnswers.push(r.int);
+        return undefined;
+      case 'own':
+        if (r.int !== this.state.counter + 1) return `INCR ${this.state.counterKey} answered ${r.shown}, expected :${this.state.counter + 1} (the previous reply plus one)`;
+        this.state.counter = r.int;
+        this.state.incrs++;
+        return undefined;
+      case 'set':
+        return r.text === 'OK' ? undefined : `SET answered ${r.shown}, expected +OK`;
+      case 'get':
+        if (r.text !== e.value) return `GET ${e.key} answered ${r.shown}, expected the value just set ${JSON.stringify(e.value)}`;
+        this.state.keys[e.key] = e.value;
+        this.state.setGets++;
+        return undefined;
+    }
+  }
+}
+
+export class RedisConn extends RequestConn {
+  private readonly parser = new RespReplyParser();
+  private readonly checks: RedisChecks;
+
+  constructor(index: number, load: ClientLoad, seed: number) {
+    super(index, load, seed);
+    this.checks = new RedisChecks(index, this.rng, load.counterAnswers);
+  }
+
+  get state(): RedisConnState {
+    return this.checks.state;
+  }
+
+  protected request(): Uint8Array {
+    return concatBytes(this.checks.next(this.requestsDone).map((c) => encodeCommand(c)));
   }
 
   protected onData(data: Uint8Array): void {
@@ -63,33 +132,9 @@ export class RedisConn extends RequestConn {
     }
     for (const r of replies) {
       if (this.error !== undefined) return;
-      const e = this.expecting.shift();
-      if (e === undefined) return this.fail(`redis: an unsolicited reply ${describeValue(r)} after request ${this.requestsDone}`);
-      const why = this.check(e, r);
+      const why = this.checks.reply(replyFromResp(r));
       if (why !== undefined) return this.fail(`redis: request ${this.requestsDone}: ${why}`);
-      if (this.expecting.length === 0) this.answeredOne();
-    }
-  }
-
-  private check(e: Expect, r: RespValue): string | undefined {
-    switch (e.kind) {
-      case 'shared':
-        if (r.type !== 'integer' || !(r.value > this.lastShared)) return `INCR ${REDIS_COUNTER_KEY} answered ${describeValue(r)} after :${this.lastShared} (replies must rise)`;
-        this.lastShared = r.value;
-        this.load.counterAnswers.push(r.value);
-        return undefined;
-      case 'own':
-        if (r.type !== 'integer' || r.value !== this.state.counter + 1) return `INCR ${this.state.counterKey} answered ${describeValue(r)}, expected :${this.state.counter + 1} (the previous reply plus one)`;
-        this.state.counter = r.value;
-        this.state.incrs++;
-        return undefined;
-      case 'set':
-        return r.type === 'simple' && r.value === 'OK' ? undefined : `SET answered ${describeValue(r)}, expected +OK`;
-      case 'get':
-        if (bulkText(r) !== e.value) return `GET ${e.key} answered ${describeValue(r)}, expected the value just set ${JSON.stringify(e.value)}`;
-        this.state.keys[e.key] = e.value;
-        this.state.setGets++;
-        return undefined;
+      if (this.checks.awaiting === 0) this.answeredOne();
     }
   }
 

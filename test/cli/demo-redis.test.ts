@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkRedisRun } from '../../src/cli/demo-redis.js';
 import { RedisConnection, RedisServer } from '../../src/node/redis-server.js';
+import { bulkText } from '../../src/node/resp.js';
 import { describeRedis } from '../helpers/redis.js';
 import { LIVE_SOURCES, TEST_TIMING } from '../node/live-helpers.js';
 import { describeWithDist } from '../node/process-helpers.js';
@@ -64,6 +65,47 @@ describeRedis('ftcp demo failover --app redis', () => {
       for (const s of Object.values(redis.servers) as Array<{ pid: number }>) expect(alive(s.pid)).toBe(false);
     }, 240_000);
   });
+
+  it('ftcp kernel-client --app redis: redis-cli clients straight to a redis-server check every reply (no root needed)', async () => {
+    const server = await RedisServer.start('direct');
+    try {
+      const r = await cli(['kernel-client', '--host', '127.0.0.1', '--port', String(server.port), '--app', 'redis', '--connections', '2', '--requests', '20', '--think-ms', '0-2', '--progress-ms', '0', '--json']);
+      const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      expect(result.problems).toEqual([]);
+      expect(r.code).toBe(0);
+      expect(result).toMatchObject({ ok: true, app: 'redis', streams: { intact: 2, broken: 0 }, resets: 0, counter: { consecutive: true } });
+      expect(result.redis.conns.map((c: { incrs: number; setGets: number }) => c.incrs + c.setGets)).toEqual([20, 20]);
+      const c = await RedisConnection.open(server.endpoint);
+      expect((await c.ok(['GET', 'ftcp:counter'])).type).toBe('bulk');
+      expect(bulkText(await c.ok(['GET', 'ftcp:counter']))).toBe(String(result.counter.count));
+      c.close();
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
+  it('ftcp kernel-client --app redis: a connection the server drops is broken, not silently reconnected by redis-cli', async () => {
+    const server = await RedisServer.start('drop');
+    try {
+      const run = cli(['kernel-client', '--host', '127.0.0.1', '--port', String(server.port), '--app', 'redis', '--connections', '2', '--requests', '5000', '--think-ms', '1', '--progress-ms', '0', '--json']);
+      const c = await RedisConnection.open(server.endpoint);
+      let killed = 0;
+      while (killed === 0) {
+        await new Promise((r) => setTimeout(r, 100));
+        const k = await c.ok(['CLIENT', 'KILL', 'TYPE', 'normal']);
+        killed = k.type === 'integer' ? k.value : 0;
+      }
+      c.close();
+      const r = await run;
+      const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      expect(r.code).not.toBe(0);
+      expect(result.ok).toBe(false);
+      expect(result.streams.broken).toBe(killed);
+      expect(result.problems.join('\n')).toMatch(/redis-cli: Error: (Server closed the connection|Connection reset by peer)/);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
 
   it('checkRedisRun says which check failed when the surviving Redis disagrees with the client', async () => {
     const server = await RedisServer.start('b');
