@@ -1,10 +1,11 @@
 /**
  * A real `redis-server` (Debian's package) as the upstream app of one replica (issue 6):
  * started on 127.0.0.1 on a free port with persistence off, no config file and a working
- * directory of its own (removed when it exits), stopped by
- * its pid (SIGTERM, then SIGKILL) by whoever started it, in every exit path. The process
- * is also killed if this one exits without stopping it (an `exit` handler; a kill -9 of the
- * parent leaves it to the caller's cleanup, which stops children by pid).
+ * directory of its own (removed when it exits), stopped by its pid (SIGTERM, then SIGKILL)
+ * by whoever started it, in every exit path. If this process exits without stopping it, an
+ * `exit` handler kills it; if this process is killed (kill -9), a watchdog shell around the
+ * server kills it when the pipe from this process closes (WATCHDOG), as ftcp's own children
+ * stop with their orchestrator (docs/decisions.md).
  *
  * RedisConnection: one plain connection to a server for the orchestration (the demo's
  * final check, the state adapter's REPLICAOF and INFO), one command at a time.
@@ -31,19 +32,23 @@ export function redisVersion(): string | null {
   return r.error || r.status !== 0 ? null : (r.stdout.split('\n')[0] ?? '').trim();
 }
 
-const live = new Set<ChildProcess>();
+const live = new Set<RedisServer>();
 let exitHook = false;
 function killLeftovers(): void {
-  for (const p of live) {
-    try {
-      if (p.pid !== undefined) process.kill(p.pid, 'SIGKILL');
-      const dir = p.spawnargs[p.spawnargs.indexOf('--dir') + 1];
-      if (dir !== undefined && dir.includes('ftcp-redis-')) rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // already gone
-    }
-  }
+  for (const s of live) s.kill();
 }
+
+/**
+ * The shell around redis-server ($0 is its path): it prints the server's pid on fd 3, and a
+ * watchdog reading the shell's stdin kills the server at EOF, which comes when the process
+ * that started it ends, however it ends (kill -9 too: the pipe closes). The shell exits when
+ * the server does; the watchdog then removes the server's directory. (Background jobs of a
+ * script read /dev/null unless told otherwise: hence fd 4.)
+ */
+const WATCHDOG =
+  'exec 4<&0; "$0" "$@" 3>&- 4<&- </dev/null & r=$!; echo "$r" >&3; exec 3>&-; ' +
+  '(while read -r _; do :; done; kill "$r" 2>/dev/null; while kill -0 "$r" 2>/dev/null; do sleep 0.1; done; ' +
+  'case "$FTCP_REDIS_DIR" in */ftcp-redis-*) rm -rf "$FTCP_REDIS_DIR" ;; esac) <&4 & exec 4<&-; wait "$r"';
 
 export class RedisServer {
   private exitedFlag = false;
@@ -53,14 +58,19 @@ export class RedisServer {
   private constructor(
     readonly name: string,
     readonly port: number,
-    private readonly proc: ChildProcess,
+    /** The watchdog shell (WATCHDOG); it exits when the server does. */
+    proc: ChildProcess,
+    /** redis-server's own pid (what it is stopped by). */
+    readonly pid: number,
     /** Its own working directory: a replica's full sync writes an RDB file there, and a server loads one found there at start. */
     readonly dir: string,
   ) {
+    live.add(this);
     this.exited = new Promise((resolve) =>
       proc.once('exit', () => {
         this.exitedFlag = true;
-        live.delete(proc);
+        live.delete(this);
+        proc.stdin?.destroy();
         rmSync(dir, { recursive: true, force: true });
         resolve();
       }),
@@ -68,8 +78,14 @@ export class RedisServer {
     proc.stdout?.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-4000)));
   }
 
-  get pid(): number {
-    return this.proc.pid!;
+  /** SIGKILL by pid, at once (this process is exiting). */
+  kill(): void {
+    try {
+      process.kill(this.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   get endpoint(): Endpoint {
@@ -97,19 +113,24 @@ export class RedisServer {
       const port = await freePort();
       const dir = mkdtempSync(join(tmpdir(), `ftcp-redis-${name}-`));
       const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--loglevel', 'warning', '--dir', dir];
-      const proc = spawn(redisServerPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      if (proc.pid === undefined) {
+      const proc = spawn('/bin/sh', ['-c', WATCHDOG, redisServerPath(), ...args], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { ...process.env, FTCP_REDIS_DIR: dir } });
+      proc.stderr?.on('data', (d: Buffer) => (lastError = d.toString().trim().split('\n').pop() ?? ''));
+      const pid = await new Promise<number | undefined>((resolve) => {
+        let text = '';
+        const fd3 = proc.stdio[3] as NodeJS.ReadableStream | null;
+        fd3?.on('data', (d: Buffer) => (text += d.toString()));
+        fd3?.on('end', () => resolve(/^\d+/.test(text) ? Number(text.trim()) : undefined));
+        proc.once('error', () => resolve(undefined));
+      });
+      if (pid === undefined) {
         rmSync(dir, { recursive: true, force: true });
-        const error = await new Promise<Error>((resolve) => proc.once('error', resolve));
-        throw new Error(`could not start redis-server (${error.message}); ${REDIS_INSTALL_HINT}`);
+        throw new Error(`could not start redis-server through /bin/sh${lastError !== '' ? ` (${lastError})` : ''}; ${REDIS_INSTALL_HINT}`);
       }
-      live.add(proc);
       if (!exitHook) {
         exitHook = true;
         process.once('exit', killLeftovers);
       }
-      const server = new RedisServer(name, port, proc, dir);
-      proc.stderr?.on('data', (d: Buffer) => (lastError = d.toString().trim().split('\n').pop() ?? ''));
+      const server = new RedisServer(name, port, proc, pid, dir);
       const deadline = Date.now() + timeoutMs;
       while (server.running && Date.now() < deadline) {
         try {
