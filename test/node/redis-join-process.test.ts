@@ -47,7 +47,7 @@ describeRedis('joining a backup in front of Redis', () => {
       await cluster.startNetwork();
       const a = await cluster.startReplica('a', 'primary', 'b', undefined, ['--alone', ...redisArgs(ra!)]);
       await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
-      const client = await cluster.startClient('client', ['--app', 'redis', '--connections', '3', '--progress-ms', '20', '--requests', '200-250', '--think-ms', '3-10', '--timeout-ms', '120000']);
+      const client = await cluster.startClient('client', ['--app', 'redis', '--connections', '3', '--progress-ms', '20', '--requests', '400-500', '--think-ms', '3-10', '--timeout-ms', '120000']);
       await client.waitFor(midStream, 30_000, 'the first replies');
       // b's Redis starts empty; a's has the counter already.
       expect(await get(rb!, REDIS_COUNTER_KEY)).toBeNull();
