@@ -56,7 +56,7 @@ export function registerClientCommand(program: Command, io: CliIo, setExitCode: 
     .option('--address <addr>', 'the client\'s virtual address', '192.0.2.1')
     .option('--service <addr>', 'the service\'s virtual address', '192.0.2.10')
     .option('--port <n>', 'the service\'s TCP port', String(DEFAULT_SERVICE_PORT))
-    .option('--app <name>', `the app behind the service: ${LOAD_APPS.join(', ')} (http: keep-alive GETs to an --upstream HTTP server, each body naming its request)`, 'counter')
+    .option('--app <name>', `the app behind the service: ${LOAD_APPS.join(', ')} (http: keep-alive GETs to an --upstream HTTP server, each body naming its request;\nredis: RESP INCR and SET/GET pairs to an --upstream-app redis, every reply checked)`, 'counter')
     .option('--connections <n>', 'client connections, 1..1000', '3')
     .option('--seed <s>', 'run seed, 0..4294967295; the same as the replicas\' --seed (bulk checks need it)', '1')
     .option('--requests <n|min-max>', 'echo, counter, kv: requests per connection', '30-60')

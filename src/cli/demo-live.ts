@@ -21,9 +21,11 @@ import { startHttpUpstream, type UpstreamServer } from '../node/upstream-servers
 import { EXIT, type CliIo } from './io.js';
 import { describeKernel, KernelSide, kernelSwitchArgs, runKernelDemo, startKernelClient } from './demo-kernel.js'; // issue 7
 import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, TUN_DEVICE } from '../node/netns.js'; // issue 7
+import type { RedisServer } from '../node/redis-server.js'; // issue 6: redis
+import { checkRedisRun, describeRedis, redisMissing, startRedisUpstreams, type RedisReport } from './demo-redis.js'; // issue 6: redis
 
 export interface LiveDemoOptions {
-  /** 'http' (issue 6): a Node HTTP server upstream of each replica (`ftcp replica --upstream`). */
+  /** 'http' (issue 6): a Node HTTP server upstream of each replica (`ftcp replica --upstream`); 'redis': a redis-server. */
   app: LoadApp;
   connections: number;
   seed: number;
@@ -61,6 +63,11 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
   // issue 7: --client kernel first makes a network namespace and runs this again inside it.
   const kernelNs = o.client === 'kernel' ? o.netnsInner : undefined;
   if (o.client === 'kernel' && kernelNs === undefined) return runKernelDemo(o, io);
+  const noRedis = o.app === 'redis' ? redisMissing(o.client === 'kernel') : undefined; // issue 6: redis
+  if (noRedis !== undefined) {
+    io.stderr(`error: ftcp demo failover --app redis: ${noRedis}\n`);
+    return EXIT.usage;
+  }
   let kernelSide: KernelSide | undefined;
   const dir = join(o.captureDir, `failover-live-${o.app}-seed${o.seed}${o.unsafe ? '-unsafe' : ''}${kernelNs !== undefined ? '-kernel' : ''}`);
   mkdirSync(dir, { recursive: true });
@@ -128,7 +135,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
 
   const cluster = new LiveCluster({
     dir,
-    app: o.app === 'http' ? 'echo' : o.app, // issue 6: with http the replicas' --app only picks their warm-up
+    app: o.app === 'http' || o.app === 'redis' ? 'echo' : o.app, // issue 6: with an upstream app the replicas' --app only picks their warm-up
     seed: o.seed,
     bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000,
     heartbeatMs: o.heartbeatMs,
@@ -157,8 +164,20 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
   let backupExit: ChildEvent | undefined;
   // issue 6: --app http: one Node HTTP server per replica, each replica's own upstream app.
   let upstreams: Record<string, UpstreamServer> | undefined;
-  const upstreamArgs = (name: string) => (upstreams?.[name] !== undefined ? ['--upstream', `127.0.0.1:${upstreams[name].port}`] : []);
+  // issue 6: --app redis: one redis-server per replica, and what the surviving one holds afterwards.
+  let redisServers: Record<string, RedisServer> | undefined;
+  let redisReport: RedisReport | undefined;
+  const upstreamArgs = (name: string) =>
+    redisServers?.[name] !== undefined
+      ? ['--upstream', `127.0.0.1:${redisServers[name].port}`, '--upstream-app', 'redis']
+      : upstreams?.[name] !== undefined
+        ? ['--upstream', `127.0.0.1:${upstreams[name].port}`]
+        : [];
   try {
+    if (o.app === 'redis') {
+      redisServers = await startRedisUpstreams(['a', 'b']);
+      say(`upstream apps: redis-server on 127.0.0.1:${redisServers['a']!.port} (pid ${redisServers['a']!.pid}, for a) and 127.0.0.1:${redisServers['b']!.port} (pid ${redisServers['b']!.pid}, for b), persistence off`);
+    }
     if (o.app === 'http') {
       const [ua, ub] = await Promise.all([startHttpUpstream(), startHttpUpstream()]);
       upstreams = { a: ua!, b: ub! };
@@ -182,6 +201,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     // An unsafe run that breaks leaves streams that never finish: give up on them sooner.
     const loadArgs = ['--connections', String(o.connections), '--progress-ms', '250', '--timeout-ms', o.unsafe ? '8000' : '60000'];
     if (o.app === 'http') loadArgs.push('--app', 'http', '--requests', '100-150', '--think-ms', '1-5'); // issue 6
+    if (o.app === 'redis') loadArgs.push('--app', 'redis', '--requests', '100-150', '--think-ms', '1-5'); // issue 6
     if (o.app === 'echo') loadArgs.push('--requests', `${Math.max(1, Math.round(o.bytes / 3000))}-${Math.max(1, Math.round(o.bytes / 1500))}`);
     client = kernelNs !== undefined ? await startKernelClient(cluster.children, { app: o.app, seed: o.seed, bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000 }, loadArgs) : await cluster.startClient('client', loadArgs);
     const loadStartMs = wallClockMs();
@@ -216,6 +236,13 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     clientResult = await client.waitFor((e) => e.event === 'result', 90_000, 'its result line');
     say(`client: finished: ${JSON.stringify((clientResult['streams'] as object) ?? {})}, resets ${String(clientResult['resets'])}`, typeof clientResult['atMs'] === 'number' ? clientResult['atMs'] : wallClockMs());
     const survivor = failover.by ?? (failover.killed === 'a' ? 'b' : 'a');
+    // issue 6: the surviving replica's Redis, asked directly, against what the client last saw.
+    if (redisServers !== undefined) {
+      const checked = await checkRedisRun(redisServers, killed ? survivor : failover.killed, clientResult);
+      redisReport = checked.report;
+      problems.push(...checked.problems);
+      if (redisReport.survivor !== null) say(`redis: the surviving Redis (${redisReport.survivor.replica}'s) holds ${redisReport.survivor.counter ?? 'nil'}, the client last saw ${redisReport.survivor.clientLast}`);
+    }
     const sv = cluster.replicas.get(survivor);
     if (sv !== undefined && sv.running) {
       await sv.stop();
@@ -230,6 +257,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     await kernelSide?.stop(); // issue 7
     await cluster.stop();
     await Promise.all(Object.values(upstreams ?? {}).map((u) => u.close())); // issue 6
+    await Promise.all(Object.values(redisServers ?? {}).map((r) => r.stop())); // issue 6: redis, by pid
   }
   if (clientResult !== undefined && o.app === 'bulk') problems.push(...checkBulkUploads(clientResult, backupExit));
 
@@ -277,7 +305,8 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     client: { duplicateSegmentsDropped: (clientResult?.['duplicateSegmentsDropped'] as number | undefined) ?? null, retransmits: (clientResult?.['retransmits'] as number | undefined) ?? null },
     splitBrain: split.length,
     ...(clientResult?.['counter'] !== undefined ? { counter: clientResult['counter'] } : {}),
-    ...(o.app === 'http' ? { divergences: divergences.length, divergenceList: divergences.slice(0, 20) } : {}), // issue 6
+    ...(o.app === 'http' || o.app === 'redis' ? { divergences: divergences.length, divergenceList: divergences.slice(0, 20) } : {}), // issue 6
+    ...(redisReport !== undefined ? { redis: redisReport } : {}), // issue 6
     ...(kernelSide !== undefined ? { kernel: kernelSide.report } : {}), // issue 7
     problems,
     captures,
@@ -295,7 +324,8 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
       ...(killed ? [`  after the kill: detected ${after(failover.detectedMs)}, live ${after(failover.liveMs)}, client resumed ${after(failover.clientResumedMs)}`] : []),
       `  re-emitted ${reemitted.segments} segment(s); the primary had sent ${reemitted.sentByPrimary} of them, ${reemitted.identicalToPrimary} byte-identical; ${kernelSide !== undefined ? 'what the kernel dropped is below' : `the client dropped ${String(report.client.duplicateSegmentsDropped)} duplicate segment(s)`}`, // issue 7: kernel
       ...(report.counter !== undefined ? [`  counter: ${JSON.stringify(report.counter)}`] : []),
-      ...(o.app === 'http' ? [`  upstream app: ${divergences.length} divergence(s) between a replica's own HTTP server and the log`] : []), // issue 6
+      ...(o.app === 'http' || o.app === 'redis' ? [`  upstream app: ${divergences.length} divergence(s) between a replica's own ${o.app === 'http' ? 'HTTP server' : 'Redis'} and the log`] : []), // issue 6
+      ...(redisReport !== undefined ? describeRedis(redisReport) : []), // issue 6
       ...(o.app === 'bulk' && clientResult !== undefined && !problems.some((p) => p.startsWith('bulk:')) ? [`  bulk: every upload (${((clientResult['uploads'] as unknown[] | undefined) ?? []).length}) matches the SHA-256 the surviving server app computed`] : []),
       ...(kernelSide !== undefined ? describeKernel(kernelSide.report) : []), // issue 7
       ...problems.slice(0, 10).map((p) => `  problem: ${p.split('\n')[0]}`),

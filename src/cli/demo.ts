@@ -52,7 +52,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     )
     .option('--sim', 'run in the deterministic simulator instead of real processes')
     .option('--seed <s>', 'run seed, 0..4294967295: fixes every random choice (default: from the wall clock, printed)')
-    .option('--app <name>', `the built-in app behind the service: ${APP_NAMES.join(', ')}; or http: an HTTP server upstream of each\nreplica (Node's http on loopback; with --sim the simulator's fake), keep-alive requests (issue 6)`, 'counter')
+    .option('--app <name>', `the built-in app behind the service: ${APP_NAMES.join(', ')}; or http: an HTTP server upstream of each\nreplica (Node's http on loopback; with --sim the simulator's fake), keep-alive requests (issue 6); or redis:\na redis-server per replica, RESP clients (INCR, SET/GET; real processes only)`, 'counter')
     .option('--connections <n>', 'client connections, 1..1000', '3')
     .option('--bytes <n>', 'real processes: bulk: bytes each way per connection; echo: about this many bytes echoed per connection', '1M')
     .option('--kill-after-ms <ms>', 'real processes: kill -9 the primary this long after the load starts', '300')
@@ -74,6 +74,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .action(async (flags: FailoverFlags) => {
       if (flags.sim === true && flags.client !== 'ftcp') throw new UsageError('--client kernel runs real processes; drop --sim'); // issue 7
       if (flags.app === 'http' && flags.client === 'kernel') throw new UsageError('--app http has no kernel client yet; use --client ftcp'); // issue 6
+      if (flags.app === 'redis' && flags.sim === true) throw new UsageError('--app redis runs real redis-server processes; drop --sim'); // issue 6
       setExitCode(flags.sim === true ? demoFailover(flags, io) : await liveDemo(flags, io));
     });
 }

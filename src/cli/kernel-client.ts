@@ -9,6 +9,7 @@
 import type { Command } from 'commander';
 import { wallClockMs } from '../node/clock.js';
 import { KernelLoad, KernelServer } from '../node/kernel-client.js';
+import { RedisCliLoad } from '../node/redis-cli-load.js'; // issue 6/7: redis-cli as the client
 import { waitForStopSignal } from '../node/signals.js';
 import { APP_NAMES } from '../proxy/app.js';
 import { parseRange } from './client.js';
@@ -42,7 +43,7 @@ export function registerKernelClientCommand(program: Command, io: CliIo, setExit
     )
     .option('--host <addr>', 'the service address', '192.0.2.10')
     .option('--port <n>', 'the service\'s TCP port', String(DEFAULT_SERVICE_PORT))
-    .option('--app <name>', `the app behind the service: ${APP_NAMES.join(', ')}`, 'counter')
+    .option('--app <name>', `the app behind the service: ${APP_NAMES.join(', ')}; or redis: one redis-cli per connection, fed\nINCR and SET/GET through its stdin (issue 6)`, 'counter')
     .option('--connections <n>', 'connections, 1..1000', '3')
     .option('--seed <s>', 'run seed (the replicas\' --seed: the bulk stream is derived from it)', '1')
     .option('--requests <n|min-max>', 'echo, counter, kv: requests per connection', '30-60')
@@ -61,14 +62,18 @@ async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<num
   const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
   if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
   const connections = parseIntegerFlag('--connections', flags.connections, 1, 1000);
-  const load = new KernelLoad({
+  const app = flags.app === 'redis' ? 'redis' : parseApp('--app', flags.app);
+  const common = {
     host: flags.host,
     port: parsePort('--port', flags.port),
-    app: parseApp('--app', flags.app),
     connections,
     seed: parseSeed('--seed', flags.seed),
     requests: parseRange('--requests', flags.requests, 1, 1_000_000),
     thinkMs: parseRange('--think-ms', flags.thinkMs, 0, 60_000),
+  };
+  const load = app === 'redis' ? new RedisCliLoad(common) : new KernelLoad({
+    ...common,
+    app,
     bulkBytes,
     uploadBytes: flags.uploadBytes === undefined ? [Math.max(1, Math.floor(bulkBytes / 2)), bulkBytes] : parseRange('--upload-bytes', flags.uploadBytes, 1, 1e12, (t) => parseByteCount('--upload-bytes', t)),
   });
@@ -77,7 +82,7 @@ async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<num
   const json = flags.json === true;
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
   const startedMs = wallClockMs();
-  out(`ftcp kernel-client: ${connections} ${load.o.app} connection(s) to ${flags.host}:${load.o.port} on the kernel's TCP`, { event: 'started', atMs: startedMs, app: load.o.app, connections, kernel: true, pid: process.pid });
+  out(`ftcp kernel-client: ${connections} ${app} connection(s) to ${flags.host}:${load.o.port} on the kernel's TCP`, { event: 'started', atMs: startedMs, app: app, connections, kernel: true, pid: process.pid });
   const stop = waitForStopSignal();
   const onUsr1 = () => load.watchReads(() => out('ftcp kernel-client: first byte after the mark', { event: 'resumed', atMs: wallClockMs() }));
   process.on('SIGUSR1', onUsr1);
@@ -97,7 +102,7 @@ async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<num
     ...(r.counter !== undefined ? [`  counter: ${r.counter.count} answers, ${r.counter.consecutive ? 'exactly 1..n' : 'NOT consecutive'}`] : []),
     ...r.problems.slice(0, 10).map((p) => `  problem: ${p}`),
   ];
-  out(lines.join('\n'), { event: 'result', app: load.o.app, connections, ...r, duplicateSegmentsDropped: null, retransmits: null, stoppedBy: reason, elapsedMs, atMs: wallClockMs() });
+  out(lines.join('\n'), { event: 'result', app: app, connections, ...r, duplicateSegmentsDropped: null, retransmits: null, stoppedBy: reason, elapsedMs, atMs: wallClockMs() });
   return r.ok ? EXIT.ok : r.resets > 0 ? EXIT.connection : reason === 'timeout' ? EXIT.liveness : EXIT.correctness;
 }
 

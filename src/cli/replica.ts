@@ -55,6 +55,7 @@ interface ReplicaFlags {
   upstream?: string;
   upstreamConnectTimeoutMs: string;
   clusterKeyFile?: string;
+  upstreamApp: string;
 }
 
 export function registerReplicaCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -94,6 +95,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--upstream <host:port>', 'serve an app outside ftcp: this replica\'s own instance of it (any TCP server); every client connection gets its own connection to it, and --app only picks the warm-up (default: the built-in --app)')
     .option('--upstream-connect-timeout-ms <ms>', 'with --upstream: an app that has not accepted a connection by then is reset towards the client', '5000');
   addClusterKeyOption(command)
+    .option('--upstream-app <kind>', 'with --upstream: generic (any TCP server), or redis: one RESP command at a time across\nconnections, in log order, so every replica\'s Redis runs the same sequence; and a joining backup\'s Redis\ncopies the primary\'s by Redis replication (REPLICAOF) as of the join snapshot', 'generic')
     .addHelpText(
       'after',
       '\nExit codes: 0 stopped by SIGTERM/SIGINT, fenced, or a backup that lost the test-and-set; 1 a replication\n' +
@@ -145,8 +147,10 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
   const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
   if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
   // upstream (issue 6): a joiner's app instance would start without the primary's app state.
-  if (flags.upstream !== undefined && role === 'join') throw new UsageError(`--role join with --upstream: ${UPSTREAM_JOIN_REFUSED}`);
+  if (flags.upstream !== undefined && role === 'join' && flags.upstreamApp !== 'redis') throw new UsageError(`--role join with --upstream: ${UPSTREAM_JOIN_REFUSED} (--upstream-app redis has one)`);
   if (flags.captureDir !== false && flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty (use --no-capture-dir for none)');
+  if (flags.upstreamApp !== 'generic' && flags.upstreamApp !== 'redis') throw new UsageError(`--upstream-app must be generic or redis, got ${flags.upstreamApp}`);
+  if (flags.upstreamApp === 'redis' && flags.upstream === undefined) throw new UsageError('--upstream-app redis needs --upstream HOST:PORT (the replica\'s own redis-server)');
   return {
     role,
     name: flags.name,
@@ -169,6 +173,7 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
     mtu: parseMtuFlag('--mtu', flags.mtu),
     startTimeoutMs: parsePositiveMs('--start-timeout-ms', flags.startTimeoutMs),
     ...(flags.upstream !== undefined ? { upstream: parseEndpointFlag('--upstream', flags.upstream, { allowPortZero: false }), upstreamConnectTimeoutMs: parsePositiveMs('--upstream-connect-timeout-ms', flags.upstreamConnectTimeoutMs) } : {}),
+    ...(flags.upstreamApp === 'redis' ? { upstreamApp: 'redis' as const } : {}),
   };
 }
 

@@ -234,6 +234,14 @@ export function timelineText(label: string, e: ChildEvent, connections: number):
       return `${name}: new backup ${f('peer')} joins at index ${f('index')} (snapshot ${f('snapshotBytes')} bytes), epoch ${f('epoch')}`;
     case 'joined':
       return `${name}: restored the snapshot at index ${f('index')}, following in epoch ${f('epoch')}`;
+    case 'upstream-join-exported': // issue 6: joining with a state adapter
+      return `${name}: its app paused and idle, state exported for ${f('peer')} at index ${f('index')}`;
+    case 'upstream-join-released':
+      return `${name}: ${f('peer')}'s copy of its app is done; its app takes commands again (paused ${f('pausedMs')} ms)`;
+    case 'upstream-imported':
+      return `${name}: its app is a copy of the primary's as of the snapshot (${f('importMs')} ms); ${f('conns')} app connection(s) opened`;
+    case 'upstream-join-failed':
+      return `${name}: UPSTREAM JOIN FAILED (${f('side')}): ${f('message')}`;
     case 'fault':
       return `${name}: REPLICATION FAULT: ${f('message')}`;
     case 'arbiter-error':

@@ -17,6 +17,7 @@ import { ProcessClock, wallClockMs } from './clock.js';
 import type { Endpoint } from './endpoint.js';
 import { RealHost } from './real-host.js';
 import { LinkError, UdpLink } from './udp-link.js';
+import { makeRedisConn, RedisConn, type RedisConnState } from './redis-load.js'; // issue 6
 
 export interface LoadClientOptions {
   switchAt: Endpoint;
@@ -45,6 +46,8 @@ export interface LoadClientResult {
   streams: { intact: number; broken: number };
   resets: number;
   counter?: { count: number; consecutive: boolean };
+  /** redis (issue 6): what each connection last saw, for the check against the surviving Redis. */
+  redis?: { conns: RedisConnState[] };
   duplicateSegmentsDropped: number;
   retransmits: number;
   bytesReceived: number;
@@ -86,7 +89,7 @@ export class LoadClient {
     };
     // Server connection numbers are socket ids: the listener's, then one per accept.
     const maxConn = 4 * opts.connections + 64;
-    this.load = new ClientLoad(this.host, this.host, loadOptions, (_port, head) => bulkConnFromHead(bulkSeed, head, maxConn));
+    this.load = new ClientLoad(this.host, this.host, loadOptions, (_port, head) => bulkConnFromHead(bulkSeed, head, maxConn), opts.app === 'redis' ? makeRedisConn : undefined);
   }
 
   /** Opens the link and claims the client address at the switch; rejects with a one-line LinkError. */
@@ -139,12 +142,13 @@ export class LoadClient {
       problems,
       conns,
     };
-    if (this.opts.app === 'counter') {
+    if (this.opts.app === 'counter' || this.opts.app === 'redis') {
       const sorted = [...this.load.counterAnswers].sort((x, y) => x - y);
       const consecutive = sorted.every((v, i) => v === i + 1);
       r.counter = { count: sorted.length, consecutive };
       if (!consecutive) problems.push(`counter: the answers are not exactly 1..${sorted.length} (first anomaly near ${sorted.find((v, i) => v !== i + 1)})`);
     }
+    if (this.opts.app === 'redis') r.redis = { conns: this.load.conns.filter((c): c is RedisConn => c instanceof RedisConn).map((c) => c.state) };
     if (this.opts.app === 'bulk') r.uploads = this.load.uploads().map((u) => ({ conn: u.conn ?? null, bytes: u.bytes, sha256: u.sha256 ?? null }));
     r.ok = problems.length === 0;
     return r;

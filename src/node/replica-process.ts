@@ -59,6 +59,8 @@ import { LogRttProbe } from './bench-log-rtt.js'; // bench (issue 8): log-channe
 import { LinkError, UdpLink } from './udp-link.js';
 import { UpstreamSockets } from './upstream-sockets.js'; // upstream (issue 6)
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js'; // upstream (issue 6)
+import { UPSTREAM_ADAPTERS } from './upstream-adapter.js'; // upstream join (issue 6)
+import { UpstreamJoin } from './upstream-join.js'; // upstream join (issue 6)
 
 export type ReplicaStartRole = 'primary' | 'backup' | 'join';
 
@@ -101,6 +103,8 @@ export interface ReplicaProcessOptions {
   upstreamConnectTimeoutMs?: number;
   /** Authenticate the log channel and the embedded arbiter with this key; none: anyone may connect. */
   clusterKey?: ClusterKey | undefined;
+  /** upstream (issue 6): 'redis': one RESP command at a time, in log order (resp-sequencer.ts). */
+  upstreamApp?: 'redis';
 }
 
 /** One line for the orchestrator: what happened, when (wall clock ms), and details. */
@@ -186,6 +190,8 @@ export class ReplicaProcess {
   private lastArbiterError: string | undefined;
   /** upstream (issue 6): this replica's sockets to its own app instance. */
   private upstream: UpstreamSockets | undefined;
+  /** upstream (issue 6): joining with a state adapter (--upstream-app redis). */
+  private upstreamJoin: UpstreamJoin | undefined;
   /** etcd arbiter: client packets held while out of contact (the output fence), in order. */
   private fenceHeld: ServicePacket[] = [];
   /** bench (issue 8): append -> ack round trips of the log channel, reported in stats().logRtt. */
@@ -213,7 +219,7 @@ export class ReplicaProcess {
     if (opts.role === 'primary' && opts.logListen === undefined) throw new LinkError('a primary needs --log-listen HOST:PORT (where its backup connects)');
     if (opts.role !== 'primary' && opts.logPeer === undefined) throw new LinkError(`a ${opts.role === 'join' ? 'joining replica' : 'backup'} needs --log-peer HOST:PORT (the live primary's --log-listen)`);
     // upstream (issue 6): a new backup's app instance would hold none of the primary's app state.
-    if (opts.role === 'join' && opts.upstream !== undefined) throw new LinkError(`replica ${opts.name} cannot join: ${UPSTREAM_JOIN_REFUSED}`);
+    if (opts.role === 'join' && opts.upstream !== undefined && opts.upstreamApp === undefined) throw new LinkError(`replica ${opts.name} cannot join: ${UPSTREAM_JOIN_REFUSED}`);
     warmUp(opts.app, opts.upstream !== undefined);
     const opened: Array<() => unknown> = [];
     try {
@@ -316,7 +322,7 @@ export class ReplicaProcess {
       logChannel: (this.listenCh ?? this.dialCh)?.stats ?? null,
       arbiter: this.arbiter.stats,
       logRtt: this.logRtt.summary(), // bench (issue 8)
-      ...(this.upstream !== undefined ? { upstream: { ...this.upstream.stats, divergences: r?.divergence?.count ?? 0, continuedBytes: r?.counters.upstreamContinuedBytes ?? 0 } } : {}), // upstream (issue 6)
+      ...(this.upstream !== undefined ? { upstream: { ...this.upstream.stats, divergences: r?.divergence?.count ?? 0, continuedBytes: r?.counters.upstreamContinuedBytes ?? 0, ...(this.upstream.sequencer !== undefined ? { sequencer: this.upstream.sequencer.stats } : {}) } } : {}), // upstream (issue 6)
       ...(r?.rsm?.appName === 'bulk' ? { bulkUploads: Object.fromEntries((r.rsm.appState as BulkApp).finished) } : {}),
     };
   }
@@ -393,6 +399,7 @@ export class ReplicaProcess {
       heartbeatMs: o.heartbeatMs,
       failureTimeoutMs: o.failureTimeoutMs,
       outputRule: o.outputRule,
+      ...(o.upstream !== undefined && o.upstreamApp !== undefined ? { upstreamAdapter: o.upstreamApp } : {}), // upstream join (issue 6)
     };
     // Time 0 of the replica's clock is now: both replicas of a new pair create their RSM at 0.
     this.clock = new ProcessClock();
@@ -400,11 +407,13 @@ export class ReplicaProcess {
     this.emit(this.event('replica', { role: this.replica.roleName, epoch: this.replica.epoch, peer: this.replica.peer ?? null }));
     // upstream (issue 6): this replica's own app instance, one socket per client connection.
     if (o.upstream !== undefined) {
-      this.upstream = new UpstreamSockets({ upstream: o.upstream, ...(o.upstreamConnectTimeoutMs !== undefined ? { connectTimeoutMs: o.upstreamConnectTimeoutMs } : {}) }, (conn, action) => {
+      this.upstream = new UpstreamSockets({ upstream: o.upstream, ...(o.upstreamConnectTimeoutMs !== undefined ? { connectTimeoutMs: o.upstreamConnectTimeoutMs } : {}), ...(o.upstreamApp === 'redis' ? { order: 'resp' as const } : {}) }, (conn, action) => {
         if (this.closed || this.replica === undefined) return;
         this.replica.handleUpstream(this.clock.nowUs(), conn, action);
         this.drain();
       });
+      const adapter = o.upstreamApp !== undefined ? UPSTREAM_ADAPTERS.get(o.upstreamApp) : undefined;
+      if (adapter !== undefined) this.upstreamJoin = new UpstreamJoin(adapter, this.upstream, o.upstream, (e) => this.emit(this.event(e.event, { ...e })), () => this.clock.nowUs());
     }
     this.drain();
   }
@@ -509,6 +518,20 @@ export class ReplicaProcess {
         return;
       case 'joined':
         this.emit(this.event('joined', { epoch: e.epoch, index: e.index }));
+        // upstream join (issue 6): make this replica's app a copy of the primary's, as of the snapshot.
+        if (this.upstreamJoin !== undefined && this.replica !== undefined) {
+          this.upstreamJoin.joined(this.replica).catch(() => {
+            // Reported (upstream-join-failed); a backup whose app is not a copy must not go on.
+            this.onFinished?.('failed', true);
+          });
+        }
+        return;
+      case 'join-prepare': // upstream join (issue 6)
+        if (this.upstreamJoin === undefined) {
+          this.replica?.cancelUpstreamJoin(e.peer);
+          return;
+        }
+        void this.upstreamJoin.prepare(() => (this.closed ? undefined : this.replica), e.peer, () => this.drain());
         return;
       case 'fault':
         this.emit(this.event('fault', { message: e.message, mismatch: e.mismatch }));

@@ -8,28 +8,39 @@
  *
  *   primary, at a join request:  pause feeding client bytes upstream, wait until the app has
  *                                answered everything it was sent (quiescent), exportState(),
- *                                take the RSM snapshot at k, resume;
- *   joiner, before restoring:    importState() into its own instance, then open one upstream
- *                                connection per client connection in the snapshot (an
- *                                app with per-connection state needs the adapter to set
- *                                it up again), then replay from k + 1.
+ *                                take the RSM snapshot at k (it carries the export and the
+ *                                client bytes the app has not been sent), resume once
+ *                                released() says the joiner's copy no longer follows;
+ *   joiner, after restoring:     hold client bytes back from its own instance, importState(),
+ *                                open one upstream connection per client connection in the
+ *                                snapshot (an app with per-connection state beyond that
+ *                                would need the adapter to set it up again), then feed it
+ *                                the held bytes and everything from k + 1.
  *
  * The sans-I/O side only knows whether an adapter is configured (ReplicaOptions.
  * upstreamAdapter): without one, the primary refuses the join and a joiner refuses to start,
  * both with UPSTREAM_JOIN_REFUSED (src/replica/primary.ts), never a silent inconsistency.
- * No adapter ships yet (Redis's is the first planned); `ftcp replica --role join --upstream`
- * is a usage error until then.
+ * With an adapter the primary's join is two-step (a `join-prepare` event, then
+ * Replica.completeUpstreamJoin with the exported state, which rides in the snapshot); the
+ * driver's side is upstream-join.ts. The one adapter so far is Redis's (redis-adapter.ts,
+ * `ftcp replica --upstream-app redis`); any other upstream app still cannot take a joiner.
  */
 import type { Endpoint } from './endpoint.js';
+import { RedisStateAdapter } from './redis-adapter.js';
 
 export interface UpstreamStateAdapter {
   /** Its name, as in ReplicaOptions.upstreamAdapter (e.g. 'redis'). */
   readonly name: string;
   /** Primary: a description of the app's state that importState can rebuild (or where to replicate it from). */
   exportState(primaryApp: Endpoint): Promise<Uint8Array>;
+  /**
+   * Primary, after the snapshot went out: resolves once its app may take new writes again
+   * (Redis: the joiner's copy is complete and detached); until then the driver keeps it paused.
+   */
+  released(primaryApp: Endpoint, exported: Uint8Array): Promise<void>;
   /** Joiner: make the local instance a copy of the exported state; resolves once it is. */
   importState(localApp: Endpoint, exported: Uint8Array): Promise<void>;
 }
 
 /** The adapters this build knows, by name. */
-export const UPSTREAM_ADAPTERS: ReadonlyMap<string, UpstreamStateAdapter> = new Map();
+export const UPSTREAM_ADAPTERS: ReadonlyMap<string, UpstreamStateAdapter> = new Map([['redis', new RedisStateAdapter()]]);

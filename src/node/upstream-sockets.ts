@@ -15,10 +15,14 @@
  *
  * Flow control: while the RSM holds more than `pauseAboveBytes` of a connection's logged
  * bytes that the client has not taken yet, its upstream socket is paused.
+ *
+ * `order: 'resp'` (a Redis upstream): client bytes go through a RespSequencer, one whole
+ * command at a time across all connections, in log order (resp-sequencer.ts).
  */
 import * as net from 'node:net';
 import type { UpstreamAction, UpstreamEvent } from '../proxy/upstream.js';
 import type { Endpoint } from './endpoint.js';
+import { RespSequencer } from './resp-sequencer.js';
 
 export interface UpstreamSocketsOptions {
   upstream: Endpoint;
@@ -26,6 +30,8 @@ export interface UpstreamSocketsOptions {
   connectTimeoutMs?: number;
   /** Pause reading an upstream socket while the RSM queues more than this for its client. Default 1 MiB. */
   pauseAboveBytes?: number;
+  /** 'resp': the app is Redis; feed it one command at a time, across connections, in log order. */
+  order?: 'resp';
 }
 
 interface Conn {
@@ -40,12 +46,21 @@ export class UpstreamSockets {
   private readonly conns = new Map<number, Conn>();
   readonly stats = { opened: 0, connected: 0, refused: 0, reset: 0, ended: 0, timeouts: 0, bytesUp: 0, bytesDown: 0, pauses: 0 };
   private closed = false;
+  /** With `order: 'resp'`: the one-command-at-a-time gate between the RSM's events and the sockets. */
+  readonly sequencer: RespSequencer | undefined;
 
   constructor(
     private readonly opts: UpstreamSocketsOptions,
     /** Reports what a socket did (the replica process feeds it to Replica.handleUpstream and drains). */
     private readonly report: (conn: number, action: UpstreamAction) => void,
-  ) {}
+  ) {
+    if (opts.order === 'resp') {
+      this.sequencer = new RespSequencer({
+        write: (conn, bytes) => this.write(conn, bytes),
+        end: (conn) => this.conns.get(conn)?.socket.end(),
+      });
+    }
+  }
 
   handle(e: UpstreamEvent): void {
     if (this.closed) return;
@@ -54,14 +69,15 @@ export class UpstreamSockets {
         this.open(e.conn);
         return;
       case 'data': {
+        if (this.sequencer === undefined) return this.write(e.conn, e.data);
+        const bad = this.sequencer.clientBytes(e.conn, e.data);
         const c = this.conns.get(e.conn);
-        if (c === undefined || c.ended) return;
-        this.stats.bytesUp += e.data.length;
-        c.socket.write(e.data);
+        if (bad !== undefined && c !== undefined) this.fail(e.conn, c, `not RESP from the client: ${bad}`);
         return;
       }
       case 'eof':
-        this.conns.get(e.conn)?.socket.end();
+        if (this.sequencer !== undefined) this.sequencer.clientEof(e.conn);
+        else this.conns.get(e.conn)?.socket.end();
         return;
       case 'closed':
         this.drop(e.conn);
@@ -94,7 +110,17 @@ export class UpstreamSockets {
     for (const conn of [...this.conns.keys()]) this.drop(conn);
   }
 
-  private open(conn: number): void {
+  private write(conn: number, data: Uint8Array): void {
+    const c = this.conns.get(conn);
+    if (c === undefined || c.ended) return;
+    this.stats.bytesUp += data.length;
+    c.socket.write(data);
+  }
+
+  /** Opens the app connection of a client connection (also: a joiner's, for each connection of the snapshot). */
+  open(conn: number): void {
+    if (this.conns.has(conn)) return;
+    this.sequencer?.open(conn);
     this.stats.opened++;
     const socket = net.connect({ host: this.opts.upstream.host, port: this.opts.upstream.port });
     socket.setNoDelay(true);
@@ -113,12 +139,16 @@ export class UpstreamSockets {
     socket.on('data', (data: Buffer) => {
       if (c.ended || this.closed) return;
       this.stats.bytesDown += data.length;
-      this.report(conn, { type: 'data', data: new Uint8Array(data.buffer, data.byteOffset, data.length) });
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
+      this.report(conn, { type: 'data', data: bytes });
+      // After the report: a reply is logged before the next command goes out.
+      this.sequencer?.appBytes(conn, bytes);
     });
     socket.once('end', () => {
       if (c.ended || this.closed) return;
       c.ended = true;
       this.stats.ended++;
+      this.sequencer?.forget(conn);
       this.report(conn, { type: 'end' });
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
@@ -133,6 +163,7 @@ export class UpstreamSockets {
     c.socket.destroy();
     if (c.ended || this.closed) return;
     c.ended = true;
+    this.sequencer?.forget(conn);
     this.report(conn, { type: 'reset', reason });
   }
 
@@ -140,6 +171,7 @@ export class UpstreamSockets {
     const c = this.conns.get(conn);
     if (c === undefined) return;
     this.conns.delete(conn);
+    this.sequencer?.forget(conn);
     clearTimeout(c.timer);
     c.ended = true;
     c.socket.destroy();

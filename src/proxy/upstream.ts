@@ -70,6 +70,12 @@ export class UpstreamBridge {
   private conns = new Map<number, BridgeConn>();
   private events: UpstreamEvent[] = [];
   private logged: LoggedUpstream[] = [];
+  /**
+   * Joining with a state adapter (src/node/upstream-adapter.ts): what the primary's adapter
+   * exported at the snapshot, carried inside that one snapshot (snapshotWith) and handed to
+   * the joiner's driver once (takeImported). Never part of the replicated state or a digest.
+   */
+  private imported: Uint8Array | undefined;
 
   open(conn: number): void {
     this.conns.set(conn, { out: [], outBytes: 0, closing: false });
@@ -151,9 +157,27 @@ export class UpstreamBridge {
     return { conns: [...this.conns].map(([k, c]) => [k, { out: c.out.map(bytesToText), closing: c.closing }]) };
   }
 
+  /** A join's snapshot: the bridge and the app state the joiner's adapter imports. */
+  snapshotWith(appState: Uint8Array): unknown {
+    return { ...(this.snapshot() as object), appState: bytesToText(appState) };
+  }
+
+  /** The joiner: the app state carried by the snapshot it was restored from, once. */
+  takeImported(): Uint8Array | undefined {
+    const s = this.imported;
+    this.imported = undefined;
+    return s;
+  }
+
+  /** Connections open in the RSM, ascending (a joiner opens its own app connection for each). */
+  connIds(): number[] {
+    return [...this.conns.keys()].sort((a, b) => a - b);
+  }
+
   static restore(snap: unknown): UpstreamBridge {
     const b = new UpstreamBridge();
-    const s = snap as { conns: Array<[number, { out: string[]; closing: boolean }]> };
+    const s = snap as { conns: Array<[number, { out: string[]; closing: boolean }]>; appState?: string };
+    if (s.appState !== undefined) b.imported = textToBytes(s.appState);
     for (const [k, c] of s.conns) {
       const out = c.out.map(textToBytes);
       b.conns.set(k, { out, outBytes: out.reduce((n, x) => n + x.length, 0), closing: c.closing });

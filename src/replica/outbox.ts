@@ -83,7 +83,12 @@ export type ReplicaEvent =
   /** A channel frame was rejected (corrupt, stale epoch, ...). */
   | { type: 'rejected'; reason: string }
   /** Upstream app: this replica's own app wrote something else than the log says, first at `offset` of connection `conn`. */
-  | { type: 'divergence'; conn: number; offset: number; what: string };
+  | { type: 'divergence'; conn: number; offset: number; what: string }
+  /**
+   * Upstream app with a state adapter: `peer` asks to join. The driver quiesces its app,
+   * exports its state and calls completeUpstreamJoin (or cancelUpstreamJoin).
+   */
+  | { type: 'join-prepare'; peer: string };
 
 /** Output queues; the roles push, the driver polls. */
 export class Outbox {

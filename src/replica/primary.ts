@@ -76,6 +76,8 @@ export class PrimaryRole {
   private lastSentUs: number;
   private asking: ArbiterAsk | undefined;
   private joinSnapshot: { index: number; messages: ChannelMessage[] } | undefined;
+  /** Upstream app with a state adapter: the joiner whose app state the driver is exporting. */
+  private preparingJoin: string | undefined;
   private nextRequestId: () => number;
   /** RSM time = replica clock + offsetUs. */
   readonly offsetUs: number;
@@ -348,12 +350,38 @@ export class PrimaryRole {
       this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: join from ${name} refused: ${UPSTREAM_JOIN_REFUSED}` });
       return;
     }
+    if (this.rsm.appName === 'upstream') {
+      // Issue 6: the app's state lives outside the RSM. The driver makes the app quiescent and
+      // exports its state, then completeJoin takes the snapshot at that very index.
+      if (this.preparingJoin === undefined) {
+        this.preparingJoin = name;
+        this.out.event({ type: 'join-prepare', peer: name });
+      }
+      return;
+    }
+    this.startJoin(nowUs, name, undefined);
+  }
+
+  /** Upstream app: the driver exported the app's state for `name`; the snapshot is taken now. */
+  completeJoin(nowUs: number, name: string, appState: Uint8Array): boolean {
+    if (this.preparingJoin !== name || !this.alone || this.fenced) return false;
+    this.preparingJoin = undefined;
+    this.startJoin(nowUs, name, appState);
+    return true;
+  }
+
+  /** Upstream app: the export failed; the next join request starts again. */
+  cancelJoin(name: string): void {
+    if (this.preparingJoin === name) this.preparingJoin = undefined;
+  }
+
+  private startJoin(nowUs: number, name: string, appState: Uint8Array | undefined): void {
     // DESIGN.md "Joining": the epoch increments; snapshot at index k; entries from k + 1.
     const epoch = this.epoch + 1;
     this.append(nowUs, { kind: 'epoch', newEpoch: epoch, members: [this.opts.name, name] });
     this.epoch = epoch;
     const k = this.rsm.index;
-    const snapshot = this.rsm.snapshot();
+    const snapshot = this.rsm.snapshot(appState);
     this.alone = false;
     this.peer = name;
     this.acked = k;

@@ -151,6 +151,23 @@ export class Replica {
     this.afterInput();
   }
 
+  /**
+   * Upstream app with a state adapter: the driver has made its app quiescent and exported its
+   * state for the joiner `name` (after a `join-prepare` event): the snapshot is taken now, at
+   * the current index, and carries `appState`. False if the join no longer applies.
+   */
+  completeUpstreamJoin(nowUs: number, name: string, appState: Uint8Array): boolean {
+    const role = this.role;
+    const done = role instanceof PrimaryRole && role.completeJoin(nowUs, name, appState);
+    this.afterInput();
+    return done;
+  }
+
+  /** Upstream app: the driver could not export its app's state for `name`. */
+  cancelUpstreamJoin(name: string): void {
+    if (this.role instanceof PrimaryRole) this.role.cancelJoin(name);
+  }
+
   /** Upstream app: what the driver must do with this replica's app instance, in order. */
   pollUpstream(): UpstreamEvent | undefined {
     return this.out.poll('upstream');

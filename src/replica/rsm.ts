@@ -183,6 +183,10 @@ export class Rsm {
   hasUpstreamConn(conn: number): boolean {
     return this.bridge?.has(conn) ?? false;
   }
+  /** Upstream app, a joiner: the app state its snapshot carried (once), and the connections to open. */
+  takeUpstreamImport(): { appState: Uint8Array | undefined; conns: number[] } {
+    return { appState: this.bridge?.takeImported(), conns: this.bridge?.connIds() ?? [] };
+  }
   /** Upstream app: logged bytes of `conn` waiting for room in the send buffer. */
   upstreamQueued(conn: number): number {
     return this.bridge?.queued(conn) ?? 0;
@@ -298,10 +302,11 @@ export class Rsm {
    *   "FRSM" u8 version, 3 reserved, u32 meta length, meta JSON (config, position, glue),
    *   u32 app length, app JSON, u32 stack length, stack snapshot, u32 CRC-32 of all before it.
    */
-  snapshot(): Uint8Array {
+  snapshot(upstreamAppState?: Uint8Array): Uint8Array {
     const enc = new TextEncoder();
     const meta = enc.encode(JSON.stringify({ config: this.config, position: this.position, listener: this.listener, glue: this.glueState() }));
-    const app = enc.encode(JSON.stringify(this.app.snapshot()));
+    // Upstream app joining with an adapter: its exported state rides in this snapshot only.
+    const app = enc.encode(JSON.stringify(upstreamAppState !== undefined && this.bridge !== undefined ? this.bridge.snapshotWith(upstreamAppState) : this.app.snapshot()));
     const stack = this.stack.snapshot();
     const total = 8 + 4 + meta.length + 4 + app.length + 4 + stack.length + 4;
     const out = new Uint8Array(total);

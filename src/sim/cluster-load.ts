@@ -38,9 +38,13 @@ export interface LoadHost {
   onEvent: ((host: never, event: StackEvent) => void) | undefined;
 }
 
-/** What a load speaks: a built-in app's protocol, or HTTP/1.1 keep-alive (an upstream HTTP server, issue 6). */
-export type LoadApp = AppName | 'http';
-export const LOAD_APPS: readonly LoadApp[] = [...APP_NAMES, 'http'];
+/**
+ * What a load speaks: a built-in app's protocol, HTTP/1.1 keep-alive (an upstream HTTP
+ * server, issue 6), or RESP to a real redis-server (issue 6: real processes only; its
+ * connections are made by src/node/redis-load.ts through ClientLoad's `makeConn`).
+ */
+export type LoadApp = AppName | 'http' | 'redis';
+export const LOAD_APPS: readonly LoadApp[] = [...APP_NAMES, 'http', 'redis'];
 
 export interface LoadOptions {
   app: LoadApp;
@@ -74,7 +78,7 @@ export interface ConnResult {
 
 type Outcome = { kind: 'ok' } | { kind: 'broken'; why: string };
 
-abstract class ClientConn {
+export abstract class ClientConn {
   socket: SocketId | undefined;
   localPort: number | undefined;
   eof = false;
@@ -184,7 +188,7 @@ abstract class ClientConn {
 }
 
 /** Request/response over lines (counter, kv) or raw bytes (echo). */
-abstract class RequestConn extends ClientConn {
+export abstract class RequestConn extends ClientConn {
   protected total: number;
   protected answered = 0;
   constructor(index: number, load: ClientLoad, seed: number) {
@@ -452,11 +456,16 @@ export class ClientLoad {
      * download, to recognise the stream (bulkConnFromHead).
      */
     readonly serverConnOf: (clientPort: number, head: Uint8Array) => number | undefined,
+    /** Makes the connections of a load whose protocol lives outside src/sim (redis). */
+    makeConn?: (index: number, load: ClientLoad, seed: number) => ClientConn,
   ) {
+    if (options.app === 'redis' && makeConn === undefined) throw new Error('the redis load needs its connections from src/node/redis-load.ts (real processes only)');
     for (let i = 0; i < options.connections; i++) {
       const seed = deriveSeed(options.seed, 'client-conn', i);
       const conn =
-        options.app === 'echo'
+        makeConn !== undefined
+          ? makeConn(i, this, seed)
+          : options.app === 'echo'
           ? new EchoConn(i, this, seed)
           : options.app === 'counter'
             ? new CounterConn(i, this, seed)

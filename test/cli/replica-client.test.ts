@@ -62,7 +62,9 @@ describe('ftcp replica: usage errors (exit 2)', () => {
     // issue 6: the upstream proxy
     [['replica', '--role', 'join', '--name', 'c', '--peer', 'a', '--log-peer', '127.0.0.1:9402', '--upstream', '127.0.0.1:8080'], /--role join with --upstream: the upstream app has no state adapter/],
     [['replica', '--role', 'primary', '--name', 'a', '--upstream', 'localhost'], /--upstream: expected HOST:PORT/],
-    [['client', '--app', 'redis'], /--app must be one of echo, counter, kv, bulk, http, got redis/],
+    [['replica', '--role', 'primary', '--name', 'a', '--upstream', '127.0.0.1:6379', '--upstream-app', 'memcached'], /--upstream-app must be generic or redis, got memcached/],
+    [['replica', '--role', 'primary', '--name', 'a', '--upstream-app', 'redis'], /--upstream-app redis needs --upstream HOST:PORT/],
+    [['client', '--app', 'memcached'], /--app must be one of echo, counter, kv, bulk, http, redis, got memcached/],
   ])('%j', async (args, message) => {
     const r = await cli(args);
     expect(r.code).toBe(2);

@@ -104,10 +104,28 @@ describe('replica roles with an upstream app', () => {
     expect(events.find((e) => e.type === 'rejected')).toMatchObject({ reason: expect.stringContaining(UPSTREAM_JOIN_REFUSED) });
     expect(a.peer).toBeUndefined();
     expect(a.epoch).toBe(1);
-    // With an adapter on the primary too, the join goes ahead (snapshot, new epoch).
+    // With an adapter on the primary too, the join goes ahead in two steps: the driver is
+    // asked to make its app quiescent and export its state (join-prepare), and the snapshot
+    // is taken when it hands that state in (completeUpstreamJoin).
     const a2 = Replica.primary(opts('a', { upstreamAdapter: 'test' }), undefined, 0);
+    drainAll(() => a2.pollEvent());
     for (const f of joins) a2.handleChannel(1000, f);
+    const prepared = drainAll(() => a2.pollEvent());
+    expect(prepared.filter((e) => e.type === 'join-prepare')).toEqual([{ type: 'join-prepare', peer: 'c' }]);
+    expect(prepared.some((e) => e.type === 'backup-joined')).toBe(false);
+    expect(a2.epoch).toBe(1);
+    for (const f of joins) a2.handleChannel(1100, f); // asked again meanwhile: still one preparation
+    expect(drainAll(() => a2.pollEvent()).some((e) => e.type === 'join-prepare')).toBe(false);
+    expect(a2.completeUpstreamJoin(1200, 'x', enc.encode('nope'))).toBe(false);
+    expect(a2.completeUpstreamJoin(1200, 'c', enc.encode('app state at k'))).toBe(true);
     expect(drainAll(() => a2.pollEvent()).some((e) => e.type === 'backup-joined')).toBe(true);
     expect(a2.epoch).toBe(2);
+    // The joiner restores the snapshot; the app state it carried is handed out once, outside the replicated state.
+    for (const f of drainAll(() => a2.pollChannel())) c.handleChannel(1300, f);
+    expect(drainAll(() => c.pollEvent()).some((e) => e.type === 'joined')).toBe(true);
+    const imported = c.rsm!.takeUpstreamImport();
+    expect(new TextDecoder().decode(imported.appState)).toBe('app state at k');
+    expect(c.rsm!.takeUpstreamImport().appState).toBeUndefined();
+    expect(c.rsm!.digest()).toBe(a2.rsm!.digest());
   });
 });
