@@ -38,7 +38,7 @@ interface Result {
   error?: string;
   client: string;
   checks: Array<{ check: string; ok: boolean; detail: string }>;
-  kernel: { netns: string; nstat: { delta: { TcpExtTCPDSACKOldSent: number } }; resets: { fromKernel: number; toKernel: number }; tcpdump: { captured: number } };
+  kernel: { netns: string; mtu: number; nstat: { delta: { TcpExtTCPDSACKOldSent: number } }; resets: { fromKernel: number; toKernel: number }; tcpdump: { captured: number } };
   netns: { name: string; removed: boolean };
   timeline: Array<{ text: string }>;
 }
@@ -104,6 +104,7 @@ describeKernel('scenario files with the kernel as the client', () => {
       const { code, result: r } = await scenario([file]);
       expectAllHeld(code, r);
       expect(r.timeline.some((l) => l.text.includes("on the kernel's TCP (nc)"))).toBe(true);
+      expect(r.kernel.mtu).toBe(4000); // tunMtu from the file
     }, 240_000);
 
     it('SIGINT in the middle: exit 130, every process stopped, the namespace removed', async () => {
