@@ -3,7 +3,8 @@
  *
  * Prints the timeline as it happens and each expectation's verdict; exits 1 when one fails
  * (saying which), 2 when the file is not a valid scenario, 4 when a step could not be
- * carried out (a child that did not start, a wait that timed out).
+ * carried out (a child that did not start, a wait that timed out), 130 after SIGINT or
+ * SIGTERM (every child stopped first).
  */
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -47,7 +48,7 @@ export function registerScenarioCommands(program: Command, io: CliIo, setExitCod
     .option('--kernel-tool <name>', 'override the file\'s kernelTool: node (Node net sockets) or nc (echo only)')
     .option('--tun-mtu <bytes>', 'override the file\'s tunMtu, the TUN device\'s MTU (client kernel)')
     .addOption(new Option('--netns-inner <name>', 'internal: this run is the one inside the namespace').hideHelp())
-    .addHelpText('after', '\nExit codes: 0 every expectation held; 1 one failed; 2 the file is not a valid scenario, or\n--client kernel lacks root or socat; 4 a step could not be carried out.\n\nExamples:\n  ftcp scenario run scenarios/failover.yaml\n  ftcp scenario run scenarios/failover.yaml --client kernel')
+    .addHelpText('after', '\nExit codes: 0 every expectation held; 1 one failed; 2 the file is not a valid scenario, or\n--client kernel lacks root or socat; 4 a step could not be carried out; 130 interrupted (SIGINT, SIGTERM).\n\nExamples:\n  ftcp scenario run scenarios/failover.yaml\n  ftcp scenario run scenarios/failover.yaml --client kernel')
     .action(async (file: string, flags: RunFlags) => {
       setExitCode(await runScenarioCommand(file, flags, io));
     });
@@ -83,14 +84,26 @@ async function runScenarioCommand(file: string, flags: RunFlags, io: CliIo): Pro
   if (!json) io.stdout(`scenario ${s.name} (${file}): app ${s.app}, seed ${s.seed}, heartbeat ${s.heartbeatMs} ms, failure timeout ${s.failureTimeoutMs} ms${s.unsafeNoOutputRule ? ', UNSAFE: no output rule' : ''}\n`);
   if (!json && flags.netnsInner !== undefined) io.stdout(`  the clients are the Linux kernel's (${s.kernelTool}), in network namespace ${flags.netnsInner} (TUN device ${TUN_DEVICE} at ${KERNEL_ADDRESS}/24, mtu ${s.tunMtu})\n`); // issue 7
   const kernel = flags.netnsInner !== undefined ? scenarioKernel(s, flags.netnsInner) : undefined;
-  const result = await runScenario(
-    s,
-    dir,
-    (ms, text) => {
-      if (!json) io.stdout(`  ${`+${ms} ms`.padStart(10)}  ${text}\n`);
-    },
-    kernel,
-  );
+  // SIGINT/SIGTERM: the children are stopped and the result printed (130), not cut off.
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => interrupt.abort(signal);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let result;
+  try {
+    result = await runScenario(
+      s,
+      dir,
+      (ms, text) => {
+        if (!json) io.stdout(`  ${`+${ms} ms`.padStart(10)}  ${text}\n`);
+      },
+      kernel,
+      interrupt.signal,
+    );
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   if (json) {
     io.stdout(`${JSON.stringify(result)}\n`);
   } else {
@@ -101,6 +114,7 @@ async function runScenarioCommand(file: string, flags: RunFlags, io: CliIo): Pro
     if (result.kernel !== undefined) io.stdout(`${describeKernel(result.kernel as unknown as KernelReport).join('\n')}\n`); // issue 7
     io.stdout(`captures and event logs: ${dir}/\n`);
   }
+  if (interrupt.signal.aborted) return 130;
   if (result.error !== undefined) return EXIT.connection;
   return result.ok ? EXIT.ok : EXIT.correctness;
 }

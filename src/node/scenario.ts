@@ -247,7 +247,7 @@ export interface ScenarioResult {
 }
 
 /** Runs a scenario in `dir`; `say` gets each timeline line as it happens. */
-export async function runScenario(s: Scenario, dir: string, say: (ms: number, text: string) => void, kernel?: ScenarioKernel): Promise<ScenarioResult> {
+export async function runScenario(s: Scenario, dir: string, say: (ms: number, text: string) => void, kernel?: ScenarioKernel, abort?: AbortSignal): Promise<ScenarioResult> {
   if (s.client === 'kernel' && kernel === undefined) throw new ScenarioError('client: kernel needs the kernel side (run it with ftcp scenario run, as root)');
   const t0 = wallClockMs();
   const timeline: ScenarioResult['timeline'] = [];
@@ -277,8 +277,15 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
     if (client === undefined) throw new ScenarioError('no load was started');
     return client.waitFor((e) => e.event === 'result', timeoutMs, 'the load\'s result');
   };
+  // Interrupted (SIGINT/SIGTERM in the CLI): every child is stopped, so the step waiting on one fails at once.
+  const onAbort = () => {
+    note(`interrupted by ${String(abort?.reason)}: stopping every child`);
+    void cluster.stop();
+  };
+  abort?.addEventListener('abort', onAbort, { once: true });
   try {
     for (const [i, { line, step }] of s.steps.entries()) {
+      if (abort?.aborted === true) throw new ScenarioError(`interrupted by ${String(abort.reason)} before ${line}`);
       switch (step.kind) {
         case 'start-network':
           await cluster.startNetwork();
@@ -357,6 +364,8 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
     error = e instanceof Error ? e.message : String(e);
     note(`error: ${error}`);
   } finally {
+    if (abort?.aborted === true) error ??= `interrupted by ${String(abort.reason)}`;
+    abort?.removeEventListener('abort', onAbort);
     await relay?.close();
     await cluster.stop();
   }

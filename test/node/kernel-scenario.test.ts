@@ -119,8 +119,35 @@ describeKernel('scenario files with the kernel as the client', () => {
       expect(exit.code).toBe(130);
       expect(p.stdout()).toContain(`network namespace ${ns}: removed`);
       expect(listNetns()).not.toContain(ns);
+      // The inner run was told (SIGTERM), stopped its children and still reported the kernel side.
+      expect(p.stdout()).toContain('interrupted by SIGTERM');
+      expect(p.stdout()).toMatch(/tcpdump on ftcp0 .*RST segments: 0 from the kernel, 0 to it/);
     }, 120_000);
   });
+});
+
+describeWithDist('ftcp scenario run: SIGINT', [...LIVE_SOURCES, 'cli/scenario', 'node/scenario'], () => {
+  it('stops every child, prints the result and exits 130', async () => {
+    const file = write('long-ftcp.yaml', ['app: echo', 'steps:', '  - start: network', '  - start: { replica: a, role: primary, peer: b }', '  - start: { replica: b, role: backup, peer: a, logPeer: a }', '  - load: { connections: 1, requests: 100000, thinkMs: 5 }', '  - wait: load-done', ''].join('\n'));
+    const p = startCli(['scenario', 'run', file, '--capture-dir', dir, ...timing]);
+    await p.waitFor(/client started/, 60_000);
+    const pids = [...p.stdout().matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+    expect(pids.length).toBeGreaterThanOrEqual(2);
+    process.kill(p.pid, 'SIGINT');
+    const exit = await p.exited;
+    expect(exit.code).toBe(130);
+    expect(p.stdout()).toContain('interrupted by SIGINT');
+    expect(p.stdout()).toMatch(/result: FAILED/);
+    const alive = pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
+  }, 120_000);
 });
 
 describe('ftcp scenario run --client kernel: what it needs, and bad settings', () => {
