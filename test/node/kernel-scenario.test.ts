@@ -13,7 +13,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { destroyNetns, listNetns } from '../../src/node/netns.js';
 import { cli } from '../cli/cli-helpers.js';
 import { describeKernel } from '../helpers/kernel.js';
-import { bin, describeWithDist, killAll, root, startCli, type Proc } from './process-helpers.js';
+import { bin, describeWithDist, killAll, root, startCli, stillRunning, type Proc } from './process-helpers.js';
 import { LIVE_SOURCES, TEST_TIMING } from './live-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-kernel-scenario-'));
@@ -138,15 +138,7 @@ describeWithDist('ftcp scenario run: SIGINT', [...LIVE_SOURCES, 'cli/scenario', 
     expect(exit.code).toBe(130);
     expect(p.stdout()).toContain('interrupted by SIGINT');
     expect(p.stdout()).toMatch(/result: FAILED/);
-    const alive = pids.filter((pid) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    expect(alive).toEqual([]);
+    expect(stillRunning(pids)).toEqual([]);
   }, 120_000);
 });
 
