@@ -184,7 +184,8 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     await a.waitFor((e) => e.event === 'registered', 20_000, 'the switch\'s confirmation of the service address');
     // An unsafe run that breaks leaves streams that never finish: give up on them sooner.
     const loadArgs = ['--connections', String(o.connections), '--progress-ms', '250', '--timeout-ms', o.unsafe ? '8000' : '60000'];
-    if (o.app === 'http') loadArgs.push('--app', 'http', '--requests', '100-150', '--think-ms', '1-5'); // issue 6
+    // issue 6; issue 7: curl paces by --rate (1000 / mean think time), so 4-6 ms keeps 100 requests past the kill.
+    if (o.app === 'http') loadArgs.push('--app', 'http', '--requests', '100-150', '--think-ms', kernelNs !== undefined ? '4-6' : '1-5');
     if (o.app === 'echo') loadArgs.push('--requests', `${Math.max(1, Math.round(o.bytes / 3000))}-${Math.max(1, Math.round(o.bytes / 1500))}`);
     client = kernelNs !== undefined ? await startKernelClient(cluster.children, { app: o.app, seed: o.seed, bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000, tool: o.kernelTool ?? 'node' }, loadArgs) : await cluster.startClient('client', loadArgs);
     const loadStartMs = wallClockMs();
