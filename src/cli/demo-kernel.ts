@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FTCP_BIN, type Child, type Children } from '../node/children.js';
-import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, kernelModeMissing, Netns, NetnsError, nstatDelta, readNstat, Tcpdump, TUN_BRIDGE_PORT, TUN_DEVICE, TunBridge, type NstatCounters } from '../node/netns.js';
+import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, kernelModeMissing, Netns, NetnsError, nstatDelta, readNstat, rstOnDevice, Tcpdump, TUN_BRIDGE_PORT, TUN_DEVICE, TunBridge, type NstatCounters } from '../node/netns.js';
 import { EXIT, type CliIo } from './io.js';
 import type { LiveDemoOptions } from './demo-live.js';
 
@@ -42,24 +42,37 @@ function innerArgs(o: LiveDemoOptions, netns: string): string[] {
     '--capture-dir', o.captureDir,
     '--client', 'kernel',
     '--tun-mtu', String(o.tunMtu ?? DEFAULT_TUN_MTU),
+    '--kernel-tool', o.kernelTool ?? 'node',
     '--netns-inner', netns,
     ...(o.unsafe ? ['--unsafe-no-output-rule'] : []),
     ...(o.json ? ['--json'] : []),
   ];
 }
 
-/** Outer half: check, make the namespace, run the demo inside it, remove the namespace. */
-export async function runKernelDemo(o: LiveDemoOptions, io: CliIo): Promise<number> {
+/** Outer half of the demo: check, make the namespace, run the demo inside it, remove the namespace. */
+export function runKernelDemo(o: LiveDemoOptions, io: CliIo): Promise<number> {
+  return runInNetns({ command: 'ftcp demo failover --client kernel', args: (ns) => innerArgs(o, ns), json: o.json }, io);
+}
+
+/**
+ * The outer half of every `--client kernel` command (the demo, scenarios): checks for root,
+ * iproute2, socat and /dev/net/tun (names what is missing, exits 2), makes a namespace, runs
+ * `node bin/ftcp.js <args(ns)>` inside it with stdout passed on (with `json`, its last line is
+ * the report and gets `netns: { name, removed, leftoverProcessesKilled }`, and `ok` false when
+ * the namespace is not gone), and removes the namespace at the end, also after an error or
+ * SIGINT/SIGTERM (passed on to the inner run; 130 then).
+ */
+export async function runInNetns(o: { command: string; args: (netns: string) => string[]; json: boolean }, io: CliIo): Promise<number> {
   const missing = kernelModeMissing();
   if (missing.length > 0) {
-    io.stderr(`error: ftcp demo failover --client kernel needs ${missing.join('; ')}\n`);
+    io.stderr(`error: ${o.command} needs ${missing.join('; ')}\n`);
     return EXIT.usage;
   }
   let ns: Netns;
   try {
     ns = Netns.create();
   } catch (error) {
-    io.stderr(`error: ftcp demo failover --client kernel: ${error instanceof NetnsError ? error.message : String(error)}\n`);
+    io.stderr(`error: ${o.command}: ${error instanceof NetnsError ? error.message : String(error)}\n`);
     return EXIT.usage;
   }
   let inner: ReturnType<typeof spawn> | undefined;
@@ -74,7 +87,7 @@ export async function runKernelDemo(o: LiveDemoOptions, io: CliIo): Promise<numb
         // gone
       }
     }
-    // If the demo does not stop by itself, the namespace's processes are killed below.
+    // If the inner run does not stop by itself, the namespace's processes are killed below.
     escalate = setTimeout(() => ns.destroy(), 15_000);
   };
   process.once('SIGINT', onSignal);
@@ -82,7 +95,7 @@ export async function runKernelDemo(o: LiveDemoOptions, io: CliIo): Promise<numb
   let code: number;
   let stdout = '';
   try {
-    const [cmd, args] = ns.wrap(process.execPath, [FTCP_BIN, ...innerArgs(o, ns.name)]);
+    const [cmd, args] = ns.wrap(process.execPath, [FTCP_BIN, ...o.args(ns.name)]);
     inner = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     inner.stdout!.on('data', (d: Buffer) => {
       if (o.json) stdout += d.toString();
@@ -120,6 +133,8 @@ export interface KernelReport {
   mtu: number;
   nstat: { before: NstatCounters; after: NstatCounters | null; delta: NstatCounters | null };
   tcpdump: { file: string; captured: number | null; droppedByKernel: number | null } | null;
+  /** RST segments tcpdump saw on the TUN device (rstOnDevice); null without tcpdump. */
+  resets: { fromKernel: number; toKernel: number } | null;
   notes: string[];
 }
 
@@ -173,6 +188,7 @@ export class KernelSide {
       mtu: o.mtu,
       nstat: { before, after: null, delta: null },
       tcpdump: tcpdump === undefined ? null : { file, captured: null, droppedByKernel: null },
+      resets: null,
       notes,
     });
   }
@@ -187,7 +203,14 @@ export class KernelSide {
       } catch (error) {
         r.notes.push(error instanceof Error ? error.message : String(error));
       }
-      if (this.tcpdump !== undefined && r.tcpdump !== null) Object.assign(r.tcpdump, await this.tcpdump.stop());
+      if (this.tcpdump !== undefined && r.tcpdump !== null) {
+        Object.assign(r.tcpdump, await this.tcpdump.stop());
+        try {
+          r.resets = rstOnDevice(r.tcpdump.file);
+        } catch (error) {
+          r.notes.push(`reading ${r.tcpdump.file}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
       await this.bridge.stop();
     }
     return r;
@@ -199,8 +222,8 @@ export class KernelSide {
 }
 
 /** Starts `ftcp kernel-client` (label 'client', like `ftcp client`) and waits for its started line. */
-export async function startKernelClient(children: Children, o: { app: string; seed: number; bulkBytes: number }, extra: string[]): Promise<Child> {
-  const child = children.start('client', ['kernel-client', '--app', o.app, '--seed', String(o.seed), '--bulk-bytes', String(o.bulkBytes), '--json', ...extra]);
+export async function startKernelClient(children: Children, o: { app: string; seed: number; bulkBytes: number; tool: string }, extra: string[]): Promise<Child> {
+  const child = children.start('client', ['kernel-client', '--app', o.app, '--tool', o.tool, '--seed', String(o.seed), '--bulk-bytes', String(o.bulkBytes), '--json', ...extra]);
   await child.waitFor((e) => e.event === 'started', 20_000, 'its started line');
   return child;
 }
@@ -210,7 +233,29 @@ export function describeKernel(k: KernelReport): string[] {
   const d = k.nstat.delta;
   return [
     `  kernel (nstat in ${k.netns}): ${d === null ? 'counters not read' : `TcpExtTCPDSACKOldSent +${d.TcpExtTCPDSACKOldSent}, TcpExtDelayedACKLost +${d.TcpExtDelayedACKLost}${d.TcpExtTCPDSACKOldSent > 0 ? ': the kernel received duplicate segment(s), dropped them and said so with a D-SACK' : ': the kernel received no duplicate data segment'}`}`,
-    ...(k.tcpdump !== null ? [`  tcpdump on ${k.device} (mtu ${k.mtu}) in the namespace: ${k.tcpdump.file} (${k.tcpdump.captured ?? '?'} packets${k.tcpdump.droppedByKernel ? `; it missed ${k.tcpdump.droppedByKernel}` : ''})`] : []),
+    ...(k.tcpdump !== null ? [`  tcpdump on ${k.device} (mtu ${k.mtu}) in the namespace: ${k.tcpdump.file} (${k.tcpdump.captured ?? '?'} packets${k.tcpdump.droppedByKernel ? `; it missed ${k.tcpdump.droppedByKernel}` : ''}; RST segments: ${k.resets === null ? '?' : `${k.resets.fromKernel} from the kernel, ${k.resets.toKernel} to it`})`] : []),
     ...k.notes.map((n) => `  note: ${n}`),
   ];
+}
+
+/** What the kernel client did, for the report's `client` part: the tool, requests answered and checked, connections curl opened. */
+export function kernelToolSummary(result: Record<string, unknown> | undefined, tool: string): { tool: string; requests: number | null; connectionsOpened: number | null } {
+  const conns = result?.['conns'] as Array<{ requests: number }> | undefined;
+  return {
+    tool,
+    requests: conns === undefined ? null : conns.reduce((n, c) => n + c.requests, 0),
+    connectionsOpened: typeof result?.['connectionsOpened'] === 'number' ? result['connectionsOpened'] : null,
+  };
+}
+
+export function describeKernelTool(s: ReturnType<typeof kernelToolSummary>): string {
+  const what = s.tool === 'curl' ? `HTTP requests, every body checked, on ${s.connectionsOpened ?? '?'} keep-alive connection(s) in all` : s.tool === 'nc' ? 'chunks of the seeded byte pattern sent through nc, every byte compared' : 'requests, every byte checked';
+  return `  kernel client ${s.tool}: ${s.requests ?? '?'} ${what}`;
+}
+
+/** The problem a report's RST count makes (none when no RST crossed the device, or without tcpdump). */
+export function kernelResetProblem(k: KernelReport | undefined): string | undefined {
+  const r = k?.resets;
+  if (r === null || r === undefined || r.fromKernel + r.toKernel === 0) return undefined;
+  return `RST segments crossed the TUN device (tcpdump): ${r.fromKernel} from the kernel, ${r.toKernel} to it`;
 }

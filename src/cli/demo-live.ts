@@ -19,10 +19,11 @@ import { TcpRelay } from '../node/tcp-relay.js';
 import type { LoadApp } from '../sim/cluster-load.js'; // issue 6
 import { startHttpUpstream, type UpstreamServer } from '../node/upstream-servers.js'; // issue 6
 import { EXIT, type CliIo } from './io.js';
-import { describeKernel, KernelSide, kernelSwitchArgs, runKernelDemo, startKernelClient } from './demo-kernel.js'; // issue 7
+import { describeKernel, describeKernelTool, kernelResetProblem, KernelSide, kernelToolSummary, kernelSwitchArgs, runKernelDemo, startKernelClient } from './demo-kernel.js'; // issue 7
 import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, TUN_DEVICE } from '../node/netns.js'; // issue 7
 import type { RedisServer } from '../node/redis-server.js'; // issue 6: redis
 import { checkRedisRun, describeRedis, redisMissing, startRedisUpstreams, type RedisReport } from './demo-redis.js'; // issue 6: redis
+import type { KernelTool } from '../node/kernel-tools.js'; // issue 7
 
 export interface LiveDemoOptions {
   /** 'http' (issue 6): a Node HTTP server upstream of each replica (`ftcp replica --upstream`); 'redis': a redis-server. */
@@ -41,6 +42,8 @@ export interface LiveDemoOptions {
   // ---- issue 7: the kernel as the client (demo-kernel.ts) ----
   client?: 'ftcp' | 'kernel';
   tunMtu?: number;
+  /** The kernel client: node (net sockets), curl (http) or nc (echo); kernel-tools.ts. */
+  kernelTool?: KernelTool;
   /** Set in the run inside the network namespace that the outer run made. */
   netnsInner?: string;
 }
@@ -200,12 +203,13 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     await a.waitFor((e) => e.event === 'registered', 20_000, 'the switch\'s confirmation of the service address');
     // An unsafe run that breaks leaves streams that never finish: give up on them sooner.
     const loadArgs = ['--connections', String(o.connections), '--progress-ms', '250', '--timeout-ms', o.unsafe ? '8000' : '60000'];
-    if (o.app === 'http') loadArgs.push('--app', 'http', '--requests', '100-150', '--think-ms', '1-5'); // issue 6
+    // issue 6; issue 7: curl paces by --rate (1000 / mean think time), so 4-6 ms keeps 100 requests past the kill.
+    if (o.app === 'http') loadArgs.push('--app', 'http', '--requests', '100-150', '--think-ms', kernelNs !== undefined ? '4-6' : '1-5');
     if (o.app === 'redis') loadArgs.push('--app', 'redis', '--requests', '100-150', '--think-ms', '1-5'); // issue 6
     if (o.app === 'echo') loadArgs.push('--requests', `${Math.max(1, Math.round(o.bytes / 3000))}-${Math.max(1, Math.round(o.bytes / 1500))}`);
-    client = kernelNs !== undefined ? await startKernelClient(cluster.children, { app: o.app, seed: o.seed, bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000 }, loadArgs) : await cluster.startClient('client', loadArgs);
+    client = kernelNs !== undefined ? await startKernelClient(cluster.children, { app: o.app, seed: o.seed, bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000, tool: o.kernelTool ?? 'node' }, loadArgs) : await cluster.startClient('client', loadArgs);
     const loadStartMs = wallClockMs();
-    say(`client started (pid ${client.pid}): ${o.connections} ${o.app} connection(s) to 192.0.2.10:7070${kernelNs !== undefined ? ' on the kernel\'s TCP (node net)' : ''}`);
+    say(`client started (pid ${client.pid}): ${o.connections} ${o.app} connection(s) to 192.0.2.10:7070${kernelNs !== undefined ? ` on the kernel's TCP (${o.app === 'redis' ? 'redis-cli, one per connection' : o.kernelTool === 'curl' ? 'curl, one keep-alive connection each' : o.kernelTool === 'nc' ? 'nc -N, a seeded byte pattern each' : 'node net'})` : ''}`);
 
     // The kill, --kill-after-ms after the load started, of whichever replica holds the service.
     const wait = Math.max(0, o.killAfterMs - (wallClockMs() - loadStartMs));
@@ -260,6 +264,9 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     await Promise.all(Object.values(redisServers ?? {}).map((r) => r.stop())); // issue 6: redis, by pid
   }
   if (clientResult !== undefined && o.app === 'bulk') problems.push(...checkBulkUploads(clientResult, backupExit));
+  // issue 7: a reset seen on the wire, whichever tool was the client (nc cannot say).
+  const kernelReset = kernelResetProblem(kernelSide?.report);
+  if (kernelReset !== undefined) problems.push(kernelReset);
 
   // ---- verdicts, from the client's result and the replicas' captures
   const a = readWireView(cluster.capturePaths('a').wire);
@@ -284,7 +291,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     shadow: cluster.capturePaths(survivorName).shadow,
     log: cluster.capturePaths(survivorName).log,
   };
-  const command = `ftcp demo failover${kernelNs !== undefined ? ` --client kernel --tun-mtu ${o.tunMtu ?? DEFAULT_TUN_MTU}` : ''} --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${o.unsafe ? ' --unsafe-no-output-rule' : ''}`;
+  const command = `ftcp demo failover${kernelNs !== undefined ? ` --client kernel --kernel-tool ${o.kernelTool ?? 'node'} --tun-mtu ${o.tunMtu ?? DEFAULT_TUN_MTU}` : ''} --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${o.unsafe ? ' --unsafe-no-output-rule' : ''}`;
   const report = {
     ok,
     seed: o.seed,
@@ -302,7 +309,11 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
       epoch: failover.epoch,
     },
     reemitted,
-    client: { duplicateSegmentsDropped: (clientResult?.['duplicateSegmentsDropped'] as number | undefined) ?? null, retransmits: (clientResult?.['retransmits'] as number | undefined) ?? null },
+    client: {
+      duplicateSegmentsDropped: (clientResult?.['duplicateSegmentsDropped'] as number | undefined) ?? null,
+      retransmits: (clientResult?.['retransmits'] as number | undefined) ?? null,
+      ...(kernelSide !== undefined ? kernelToolSummary(clientResult, o.kernelTool ?? 'node') : {}), // issue 7
+    },
     splitBrain: split.length,
     ...(clientResult?.['counter'] !== undefined ? { counter: clientResult['counter'] } : {}),
     ...(o.app === 'http' || o.app === 'redis' ? { divergences: divergences.length, divergenceList: divergences.slice(0, 20) } : {}), // issue 6
@@ -327,7 +338,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
       ...(o.app === 'http' || o.app === 'redis' ? [`  upstream app: ${divergences.length} divergence(s) between a replica's own ${o.app === 'http' ? 'HTTP server' : 'Redis'} and the log`] : []), // issue 6
       ...(redisReport !== undefined ? describeRedis(redisReport) : []), // issue 6
       ...(o.app === 'bulk' && clientResult !== undefined && !problems.some((p) => p.startsWith('bulk:')) ? [`  bulk: every upload (${((clientResult['uploads'] as unknown[] | undefined) ?? []).length}) matches the SHA-256 the surviving server app computed`] : []),
-      ...(kernelSide !== undefined ? describeKernel(kernelSide.report) : []), // issue 7
+      ...(kernelSide !== undefined ? [describeKernelTool(report.client as ReturnType<typeof kernelToolSummary>), ...describeKernel(kernelSide.report)] : []), // issue 7
       ...problems.slice(0, 10).map((p) => `  problem: ${p.split('\n')[0]}`),
       `captures (pcapng, wall-clock timestamps) in ${dir}/:`,
       `  client.pcapng (the switch's view of the clients), ${failover.killed}.pcapng (primary), ${survivorName}.pcapng (backup), ${survivorName}-shadow.pcapng, ${survivorName}-log.pcapng and ${failover.killed}-log.pcapng (log channel and arbiter)`,

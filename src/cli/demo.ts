@@ -18,6 +18,7 @@ import { CLUSTER_CAPTURES, type ClusterCaptureName } from '../sim/cluster-captur
 import { runCluster, type ClusterResult } from '../sim/cluster.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { runLiveDemo } from './demo-live.js';
+import { defaultKernelTool, parseKernelTool } from './kernel-client.js'; // issue 7
 import { parsePositiveMs } from './replica.js';
 import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
 
@@ -36,6 +37,7 @@ interface FailoverFlags {
   // ---- issue 7: the kernel as the client ----
   client: string;
   tunMtu: string;
+  kernelTool?: string;
   netnsInner?: string;
 }
 
@@ -64,6 +66,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     // ---- issue 7: the kernel as the client (src/cli/demo-kernel.ts) ----
     .option('--client <kind>', 'real processes: ftcp (the load client on the ftcp stack) or kernel (Linux\'s own TCP, through a TUN\ndevice in a network namespace made for the run; needs root and socat)', 'ftcp')
     .option('--tun-mtu <bytes>', '--client kernel: MTU of the TUN device', '1500')
+    .option('--kernel-tool <name>', '--client kernel: node (Node net sockets, every built-in app; the default), curl (--app http, its\ndefault: keep-alive requests, every body checked) or nc (--app echo: a seeded byte pattern, compared byte for byte)')
     .addOption(new Option('--netns-inner <name>', 'internal: this run is the one inside the namespace').hideHelp())
     .addHelpText(
       'after',
@@ -73,8 +76,8 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     )
     .action(async (flags: FailoverFlags) => {
       if (flags.sim === true && flags.client !== 'ftcp') throw new UsageError('--client kernel runs real processes; drop --sim'); // issue 7
-      if (flags.app === 'http' && flags.client === 'kernel') throw new UsageError('--app http has no kernel client yet; use --client ftcp'); // issue 6
       if (flags.app === 'redis' && flags.sim === true) throw new UsageError('--app redis runs real redis-server processes; drop --sim'); // issue 6
+      if (flags.kernelTool !== undefined && flags.client !== 'kernel') throw new UsageError('--kernel-tool needs --client kernel'); // issue 7
       setExitCode(flags.sim === true ? demoFailover(flags, io) : await liveDemo(flags, io));
     });
 }
@@ -111,6 +114,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
       // issue 7: the kernel as the client
       client: parseClientKind(flags.client),
       tunMtu: parseIntegerFlag('--tun-mtu', flags.tunMtu, 576, 65_000),
+      kernelTool: parseKernelTool('--kernel-tool', flags.kernelTool ?? defaultKernelTool(flags.app), flags.app),
       ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}),
     },
     io,

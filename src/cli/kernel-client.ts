@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { wallClockMs } from '../node/clock.js';
 import { KernelLoad, KernelServer } from '../node/kernel-client.js';
 import { RedisCliLoad } from '../node/redis-cli-load.js'; // issue 6/7: redis-cli as the client
+import { CurlLoad, KERNEL_TOOLS, NcLoad, TOOL_APPS, type KernelTool } from '../node/kernel-tools.js';
 import { waitForStopSignal } from '../node/signals.js';
 import { APP_NAMES } from '../proxy/app.js';
 import { parseRange } from './client.js';
@@ -29,6 +30,7 @@ interface KernelClientFlags {
   uploadBytes?: string;
   timeoutMs: string;
   progressMs: string;
+  tool: string;
   json?: boolean;
 }
 
@@ -43,7 +45,8 @@ export function registerKernelClientCommand(program: Command, io: CliIo, setExit
     )
     .option('--host <addr>', 'the service address', '192.0.2.10')
     .option('--port <n>', 'the service\'s TCP port', String(DEFAULT_SERVICE_PORT))
-    .option('--app <name>', `the app behind the service: ${APP_NAMES.join(', ')}; or redis: one redis-cli per connection, fed\nINCR and SET/GET through its stdin (issue 6)`, 'counter')
+    .option('--app <name>', `the app behind the service: ${APP_NAMES.join(', ')}; http with --tool curl; or redis: one redis-cli\nper connection, fed INCR and SET/GET through its stdin (issue 6)`, 'counter')
+    .option('--tool <name>', 'the kernel client: node (Node net sockets, every built-in app), curl (--app http: keep-alive\nrequests, every body checked) or nc (--app echo: a seeded byte pattern, compared byte for byte);\n--app redis always runs redis-cli', 'node')
     .option('--connections <n>', 'connections, 1..1000', '3')
     .option('--seed <s>', 'run seed (the replicas\' --seed: the bulk stream is derived from it)', '1')
     .option('--requests <n|min-max>', 'echo, counter, kv: requests per connection', '30-60')
@@ -58,11 +61,26 @@ export function registerKernelClientCommand(program: Command, io: CliIo, setExit
     });
 }
 
+/** The kernel client used when none is named: curl for http, node for the built-in apps. */
+export function defaultKernelTool(app: string): KernelTool {
+  return app === 'http' ? 'curl' : 'node';
+}
+
+/** --tool: which kernel client, and that it speaks --app. */
+export function parseKernelTool(flag: string, text: string, app: string): KernelTool {
+  if (!(KERNEL_TOOLS as readonly string[]).includes(text)) throw new UsageError(`${flag} must be one of ${KERNEL_TOOLS.join(', ')}, got ${text}`);
+  const tool = text as KernelTool;
+  if (tool !== 'node' && TOOL_APPS[tool] !== app) throw new UsageError(`${flag} ${tool} speaks the ${TOOL_APPS[tool]} app only, not ${app}`);
+  if (tool === 'node' && app === 'http') throw new UsageError(`${flag} node does not speak http; use ${flag} curl`);
+  return tool;
+}
+
 async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<number> {
   const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
   if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
   const connections = parseIntegerFlag('--connections', flags.connections, 1, 1000);
-  const app = flags.app === 'redis' ? 'redis' : parseApp('--app', flags.app);
+  if (flags.app === 'redis' && flags.tool !== 'node' && flags.tool !== 'redis-cli') throw new UsageError(`--app redis runs redis-cli as the client; --tool ${flags.tool} does not speak RESP`);
+  const tool: KernelTool | 'redis-cli' = flags.app === 'redis' ? 'redis-cli' : parseKernelTool('--tool', flags.tool, flags.app);
   const common = {
     host: flags.host,
     port: parsePort('--port', flags.port),
@@ -71,18 +89,26 @@ async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<num
     requests: parseRange('--requests', flags.requests, 1, 1_000_000),
     thinkMs: parseRange('--think-ms', flags.thinkMs, 0, 60_000),
   };
-  const load = app === 'redis' ? new RedisCliLoad(common) : new KernelLoad({
-    ...common,
-    app,
-    bulkBytes,
-    uploadBytes: flags.uploadBytes === undefined ? [Math.max(1, Math.floor(bulkBytes / 2)), bulkBytes] : parseRange('--upload-bytes', flags.uploadBytes, 1, 1e12, (t) => parseByteCount('--upload-bytes', t)),
-  });
+  const load =
+    tool === 'redis-cli'
+      ? new RedisCliLoad(common)
+      : tool === 'curl'
+      ? new CurlLoad(common)
+      : tool === 'nc'
+        ? new NcLoad(common)
+        : new KernelLoad({
+            ...common,
+            app: parseApp('--app', flags.app),
+            bulkBytes,
+            uploadBytes: flags.uploadBytes === undefined ? [Math.max(1, Math.floor(bulkBytes / 2)), bulkBytes] : parseRange('--upload-bytes', flags.uploadBytes, 1, 1e12, (t) => parseByteCount('--upload-bytes', t)),
+          });
+  const app = flags.app;
   const timeoutMs = parseMilliseconds('--timeout-ms', flags.timeoutMs, 3_600_000);
   const progressMs = parseMilliseconds('--progress-ms', flags.progressMs, 3_600_000);
   const json = flags.json === true;
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
   const startedMs = wallClockMs();
-  out(`ftcp kernel-client: ${connections} ${app} connection(s) to ${flags.host}:${load.o.port} on the kernel's TCP`, { event: 'started', atMs: startedMs, app: app, connections, kernel: true, pid: process.pid });
+  out(`ftcp kernel-client: ${connections} ${app} connection(s) to ${flags.host}:${load.o.port} on the kernel's TCP (${tool})`, { event: 'started', atMs: startedMs, app, tool, connections, kernel: true, pid: process.pid });
   const stop = waitForStopSignal();
   const onUsr1 = () => load.watchReads(() => out('ftcp kernel-client: first byte after the mark', { event: 'resumed', atMs: wallClockMs() }));
   process.on('SIGUSR1', onUsr1);
@@ -99,10 +125,10 @@ async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<num
   const elapsedMs = Math.round(wallClockMs() - startedMs);
   const lines = [
     `ftcp kernel-client: ${r.ok ? 'ok' : 'FAILED'}${reason !== 'done' ? ` (stopped: ${reason})` : ''} after ${elapsedMs} ms: ${r.streams.intact} intact, ${r.streams.broken} broken, ${r.resets} reset(s)`,
-    ...(r.counter !== undefined ? [`  counter: ${r.counter.count} answers, ${r.counter.consecutive ? 'exactly 1..n' : 'NOT consecutive'}`] : []),
+    ...('counter' in r && r.counter !== undefined ? [`  counter: ${r.counter.count} answers, ${r.counter.consecutive ? 'exactly 1..n' : 'NOT consecutive'}`] : []),
     ...r.problems.slice(0, 10).map((p) => `  problem: ${p}`),
   ];
-  out(lines.join('\n'), { event: 'result', app: app, connections, ...r, duplicateSegmentsDropped: null, retransmits: null, stoppedBy: reason, elapsedMs, atMs: wallClockMs() });
+  out(lines.join('\n'), { event: 'result', app, tool, connections, ...r, duplicateSegmentsDropped: null, retransmits: null, stoppedBy: reason, elapsedMs, atMs: wallClockMs() });
   return r.ok ? EXIT.ok : r.resets > 0 ? EXIT.connection : reason === 'timeout' ? EXIT.liveness : EXIT.correctness;
 }
 

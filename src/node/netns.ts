@@ -16,7 +16,8 @@
  * command, so a process started through it has the pid we were given.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { readPcap } from '../pcap/classic.js';
 
 /** The kernel side's address (the TUN device's), and the device's name. */
 export const KERNEL_ADDRESS = '192.0.2.1';
@@ -292,7 +293,28 @@ export class Tcpdump {
   }
 }
 
-/** The kernel counters that prove a duplicate was received and dropped (DESIGN.md). */
+/**
+ * RST segments in tcpdump's capture of the TUN device (raw IPv4), by direction: what the
+ * kernel's clients sent (from KERNEL_ADDRESS) and what they received. Only the clients'
+ * traffic crosses the device, so this is "was any client connection reset", whatever the tool.
+ */
+export function rstOnDevice(file: string): { fromKernel: number; toKernel: number } {
+  const out = { fromKernel: 0, toKernel: 0 };
+  const kernel = KERNEL_ADDRESS.split('.').map(Number);
+  for (const p of readPcap(new Uint8Array(readFileSync(file))).packets) {
+    const ihl = ((p[0] ?? 0) & 0x0f) * 4;
+    if (p[0]! >> 4 !== 4 || p[9] !== 6 || p.length < ihl + 14 || (p[ihl + 13]! & 0x04) === 0) continue;
+    if (kernel.every((b, i) => p[12 + i] === b)) out.fromKernel++;
+    else out.toKernel++;
+  }
+  return out;
+}
+
+/**
+ * The kernel counters that prove a duplicate was received and dropped (DESIGN.md). Not
+ * TcpEstabResets: it counts the whole namespace, whose loopback also carries the log
+ * channel and the arbiter, and a kill -9 resets those (rstOnDevice counts the clients').
+ */
 export const NSTAT_COUNTERS = ['TcpExtTCPDSACKOldSent', 'TcpExtDelayedACKLost'] as const;
 export type NstatCounters = Record<(typeof NSTAT_COUNTERS)[number], number>;
 
@@ -302,12 +324,9 @@ export function readNstat(netns?: string): NstatCounters {
   if (!r.ok) throw new NetnsError(`nstat failed: ${r.stderr}`);
   const parsed = JSON.parse(r.stdout) as { kernel?: Record<string, number> };
   const k = parsed.kernel ?? {};
-  return { TcpExtTCPDSACKOldSent: k['TcpExtTCPDSACKOldSent'] ?? 0, TcpExtDelayedACKLost: k['TcpExtDelayedACKLost'] ?? 0 };
+  return Object.fromEntries(NSTAT_COUNTERS.map((c) => [c, k[c] ?? 0])) as NstatCounters;
 }
 
 export function nstatDelta(before: NstatCounters, after: NstatCounters): NstatCounters {
-  return {
-    TcpExtTCPDSACKOldSent: after.TcpExtTCPDSACKOldSent - before.TcpExtTCPDSACKOldSent,
-    TcpExtDelayedACKLost: after.TcpExtDelayedACKLost - before.TcpExtDelayedACKLost,
-  };
+  return Object.fromEntries(NSTAT_COUNTERS.map((c) => [c, after[c] - before[c]])) as NstatCounters;
 }

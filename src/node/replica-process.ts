@@ -318,6 +318,7 @@ export class ReplicaProcess {
       ...this.counts,
       replica: r?.counters ?? null,
       roleCounters: role?.counters ?? null,
+      stack: r?.rsm?.stats() ?? null, // issue 9: drop counters by reason (the fuzzer's report)
       link: { sent: this.link.stats.packetsSent, received: this.link.stats.packetsReceived, dropped: this.link.stats.dropped },
       logChannel: (this.listenCh ?? this.dialCh)?.stats ?? null,
       arbiter: this.arbiter.stats,

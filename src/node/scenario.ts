@@ -18,6 +18,12 @@
  *     - partition: log         # cut the relay between b and its primary; heal: log
  *     - stop: arbiter          # SIGTERM; restart: arbiter (same port, same state file)
  *     - expect: { streams: intact, resets: 0, splitBrain: 0, live: b, counter: consecutive }
+ *
+ * `client: kernel` (issue 7; or `ftcp scenario run --client kernel`) makes the load's
+ * connections the Linux kernel's own sockets, through socat's TUN device in a network
+ * namespace (the CLI makes it and runs the scenario inside; this file gets the kernel side
+ * as a ScenarioKernel). `kernelTool: node | nc` picks the client (nc: echo only);
+ * `tunMtu` the device's MTU.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -26,6 +32,7 @@ import type { Child, ChildEvent } from './children.js';
 import { wallClockMs } from './clock.js';
 import { LiveCluster, readWireView, splitBrainEpochs, timelineText } from './live-cluster.js';
 import { TcpRelay } from './tcp-relay.js';
+import { KERNEL_TOOLS, TOOL_APPS, type KernelTool } from './kernel-tools.js';
 
 export type ScenarioStep =
   | { kind: 'start-network' }
@@ -66,6 +73,23 @@ export interface Scenario {
   unsafeNoOutputRule: boolean;
   bulkBytes: number;
   steps: Array<{ line: string; step: ScenarioStep }>;
+  // ---- issue 7: the kernel as the client ----
+  client: 'ftcp' | 'kernel';
+  /** The kernel client (kernel-tools.ts): node, or nc for echo. */
+  kernelTool: KernelTool;
+  tunMtu: number;
+}
+
+/**
+ * The kernel side of a `client: kernel` run, made by the CLI inside the namespace: the
+ * switch's extra flags, the TUN bridge started once the switch is up, the load client
+ * started in place of `ftcp client`, and the report (nstat, tcpdump) when it stops.
+ */
+export interface ScenarioKernel {
+  switchArgs: string[];
+  start(switchPort: number, dir: string): Promise<string>;
+  startClient(children: LiveCluster['children'], args: string[]): Promise<Child>;
+  stop(): Promise<{ resets: { fromKernel: number; toKernel: number } | null } & Record<string, unknown>>;
 }
 
 /** A scenario file that is not valid: the message names the step and what is wrong. */
@@ -122,7 +146,20 @@ export function parseScenario(doc: unknown, where = 'scenario'): Scenario {
     unsafeNoOutputRule: doc['unsafeNoOutputRule'] === true,
     bulkBytes: num('bulkBytes', 500_000, 1),
     steps,
+    ...parseKernelSettings(doc, app as AppName, where, num),
   };
+}
+
+/** issue 7: `client`, `kernelTool` and `tunMtu`. */
+function parseKernelSettings(doc: Obj, app: AppName, where: string, num: (k: string, dflt: number, min?: number) => number): Pick<Scenario, 'client' | 'kernelTool' | 'tunMtu'> {
+  const client = doc['client'] ?? 'ftcp';
+  if (client !== 'ftcp' && client !== 'kernel') throw new ScenarioError(`${where}: client must be ftcp or kernel, got ${JSON.stringify(client)}`);
+  const tool = doc['kernelTool'] ?? 'node';
+  if (typeof tool !== 'string' || !(KERNEL_TOOLS as readonly string[]).includes(tool) || tool === 'curl') throw new ScenarioError(`${where}: kernelTool must be node or nc, got ${JSON.stringify(tool)}`);
+  if (tool === 'nc' && app !== TOOL_APPS.nc) throw new ScenarioError(`${where}: kernelTool nc speaks the echo app only, not ${app}`);
+  const tunMtu = num('tunMtu', 1500, 576);
+  if (!Number.isInteger(tunMtu) || tunMtu > 65_000) throw new ScenarioError(`${where}: tunMtu must be an integer from 576 to 65000, got ${tunMtu}`);
+  return { client, kernelTool: tool as KernelTool, tunMtu };
 }
 
 function parseStep(raw: unknown, where: string): ScenarioStep {
@@ -204,10 +241,14 @@ export interface ScenarioResult {
   error?: string;
   timeline: Array<{ ms: number; text: string }>;
   dir: string;
+  /** issue 7: with the kernel as the client, its counters and capture (KernelReport). */
+  client: 'ftcp' | 'kernel';
+  kernel?: Record<string, unknown>;
 }
 
 /** Runs a scenario in `dir`; `say` gets each timeline line as it happens. */
-export async function runScenario(s: Scenario, dir: string, say: (ms: number, text: string) => void): Promise<ScenarioResult> {
+export async function runScenario(s: Scenario, dir: string, say: (ms: number, text: string) => void, kernel?: ScenarioKernel, abort?: AbortSignal): Promise<ScenarioResult> {
+  if (s.client === 'kernel' && kernel === undefined) throw new ScenarioError('client: kernel needs the kernel side (run it with ftcp scenario run, as root)');
   const t0 = wallClockMs();
   const timeline: ScenarioResult['timeline'] = [];
   const note = (text: string, atMs = wallClockMs()) => {
@@ -222,7 +263,7 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
     const text = timelineText(label, e, connections);
     if (text !== undefined && !(label === 'client' && e.event === 'progress')) note(text, typeof e['atMs'] === 'number' ? e['atMs'] : wallClockMs());
   };
-  const cluster = new LiveCluster({ dir, app: s.app, seed: s.seed, bulkBytes: s.bulkBytes, heartbeatMs: s.heartbeatMs, failureTimeoutMs: s.failureTimeoutMs, unsafeNoOutputRule: s.unsafeNoOutputRule, onEvent });
+  const cluster = new LiveCluster({ dir, app: s.app, seed: s.seed, bulkBytes: s.bulkBytes, heartbeatMs: s.heartbeatMs, failureTimeoutMs: s.failureTimeoutMs, unsafeNoOutputRule: s.unsafeNoOutputRule, onEvent, ...(kernel !== undefined ? { switchArgs: kernel.switchArgs } : {}) });
   const checks: ScenarioResult['checks'] = [];
   let relay: TcpRelay | undefined;
   let client: Child | undefined;
@@ -236,12 +277,20 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
     if (client === undefined) throw new ScenarioError('no load was started');
     return client.waitFor((e) => e.event === 'result', timeoutMs, 'the load\'s result');
   };
+  // Interrupted (SIGINT/SIGTERM in the CLI): every child is stopped, so the step waiting on one fails at once.
+  const onAbort = () => {
+    note(`interrupted by ${String(abort?.reason)}: stopping every child`);
+    void cluster.stop();
+  };
+  abort?.addEventListener('abort', onAbort, { once: true });
   try {
     for (const [i, { line, step }] of s.steps.entries()) {
+      if (abort?.aborted === true) throw new ScenarioError(`interrupted by ${String(abort.reason)} before ${line}`);
       switch (step.kind) {
         case 'start-network':
           await cluster.startNetwork();
           note(`arbiter on 127.0.0.1:${cluster.arbiterPort}, switch on 127.0.0.1:${cluster.switchPort}`);
+          if (kernel !== undefined) note(await kernel.start(cluster.switchPort, dir)); // issue 7
           break;
         case 'start-replica': {
           let port: number | undefined;
@@ -263,8 +312,8 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
           const args = ['--connections', String(step.connections), '--progress-ms', '20', '--timeout-ms', String(step.timeoutMs)];
           if (step.requests !== undefined) args.push('--requests', step.requests);
           if (step.thinkMs !== undefined) args.push('--think-ms', step.thinkMs);
-          client = await cluster.startClient('client', args);
-          note(`client started: ${step.connections} ${s.app} connection(s)`);
+          client = kernel !== undefined ? await kernel.startClient(cluster.children, args) : await cluster.startClient('client', args);
+          note(`client started: ${step.connections} ${s.app} connection(s)${kernel !== undefined ? ` on the kernel's TCP (${s.kernelTool})` : ''}`);
           break;
         }
         case 'wait-ms':
@@ -315,10 +364,24 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
     error = e instanceof Error ? e.message : String(e);
     note(`error: ${error}`);
   } finally {
+    if (abort?.aborted === true) error ??= `interrupted by ${String(abort.reason)}`;
+    abort?.removeEventListener('abort', onAbort);
     await relay?.close();
     await cluster.stop();
   }
-  return { ok: error === undefined && checks.every((c) => c.ok), name: s.name, checks, ...(error !== undefined ? { error } : {}), timeline, dir };
+  // issue 7: a RST on the TUN device backs up every `resets: 0` the file expects (nc cannot say).
+  const kernelReport = kernel !== undefined ? await kernel.stop() : undefined;
+  const rst = kernelReport?.resets;
+  if (rst !== undefined && rst !== null) {
+    for (const [i, { step }] of s.steps.entries()) {
+      if (step.kind !== 'expect' || step.checks.resets !== 0) continue;
+      const ok = rst.fromKernel + rst.toKernel === 0;
+      const detail = `${rst.fromKernel} RST segment(s) from the kernel, ${rst.toKernel} to it on the TUN device`;
+      checks.push({ step: i + 1, check: 'resets: 0 (on the wire)', ok, detail });
+      note(`expect resets: 0 (on the wire): ${ok ? 'ok' : 'FAILED'} (${detail})`);
+    }
+  }
+  return { ok: error === undefined && checks.every((c) => c.ok), name: s.name, checks, ...(error !== undefined ? { error } : {}), timeline, dir, client: s.client, ...(kernelReport !== undefined ? { kernel: kernelReport } : {}) };
 
   async function evaluate(x: ScenarioExpect): Promise<Array<{ check: string; ok: boolean; detail: string }>> {
     const out: Array<{ check: string; ok: boolean; detail: string }> = [];

@@ -23,10 +23,11 @@ describe('ftcp demo failover --sim --app http', () => {
     expect(r.stdout).toMatch(/upstream app: 0 divergence\(s\)/);
   });
 
-  it('--app http with --client kernel is a usage error', async () => {
-    const r = await cli(['demo', 'failover', '--app', 'http', '--client', 'kernel']);
+  // issue 7: --app http --client kernel runs curl (test/node/kernel-tools.test.ts); the node client speaks no http.
+  it('--app http with --client kernel --kernel-tool node is a usage error', async () => {
+    const r = await cli(['demo', 'failover', '--app', 'http', '--client', 'kernel', '--kernel-tool', 'node']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--app http has no kernel client yet/);
+    expect(r.stderr).toMatch(/--kernel-tool node does not speak http; use --kernel-tool curl/);
   });
 });
 

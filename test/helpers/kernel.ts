@@ -1,6 +1,7 @@
 // Kernel interop tests (issue 7): they need root, iproute2, socat, /dev/net/tun, tcpdump and
 // tshark. describeKernel skips with the reason printed when something is missing, and under
 // CI=true fails instead (CI installs them), like describeTshark (tshark.ts).
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'vitest';
 import { kernelModeMissing } from '../../src/node/netns.js';
 import { tsharkAvailable, TSHARK_INSTALL_HINT } from './tshark.js';
@@ -10,20 +11,30 @@ function inCi(): boolean {
   return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
 }
 
-/** What the kernel tests lack here ('' when nothing). */
-export function kernelTestsMissing(): string {
+/** The kernel clients other than Node (issue 7), with the package that has each. */
+export const KERNEL_TOOL_PACKAGES = { curl: 'curl', nc: 'netcat-openbsd' } as const;
+
+/** What of `tools` is not installed, as install hints. */
+export function toolsMissing(tools: ReadonlyArray<keyof typeof KERNEL_TOOL_PACKAGES>): string[] {
+  // `nc -h` exits 1 on netcat-openbsd; only "cannot run it" counts as missing.
+  return tools.filter((t) => spawnSync(t, t === 'curl' ? ['--version'] : ['-h'], { stdio: 'ignore', timeout: 10_000 }).error !== undefined).map((t) => `${t} (apt-get install -y ${KERNEL_TOOL_PACKAGES[t]})`);
+}
+
+/** What the kernel tests lack here ('' when nothing); `tools`: curl, nc as well. */
+export function kernelTestsMissing(tools: ReadonlyArray<keyof typeof KERNEL_TOOL_PACKAGES> = []): string {
   const missing = kernelModeMissing({ tcpdump: true });
   if (!tsharkAvailable()) missing.push(TSHARK_INSTALL_HINT);
+  missing.push(...toolsMissing(tools));
   return missing.join('; ');
 }
 
-export function describeKernel(name: string, fn: () => void): void {
-  const missing = kernelTestsMissing();
+/** describe() when what is needed is here; else a printed skip, or under CI a failing test. */
+export function describeNeeding(name: string, missing: string, fn: () => void): void {
   if (missing === '') {
     describe(name, fn);
   } else if (inCi()) {
     describe(name, () => {
-      it('needs root, socat, iproute2, tcpdump and tshark (CI has them)', () => {
+      it('needs what is missing here (CI has it)', () => {
         throw new Error(`missing: ${missing}; under CI this is a failure, not a skip`);
       });
     });
@@ -33,19 +44,9 @@ export function describeKernel(name: string, fn: () => void): void {
   }
 }
 
-/** The packets of a classic libpcap file (what tcpdump -w writes), data only. */
-export function readPcap(bytes: Uint8Array): { linkType: number; packets: Uint8Array[] } {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  const magic = view.getUint32(0, true);
-  const little = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-  if (!little && view.getUint32(0, false) !== 0xa1b2c3d4 && view.getUint32(0, false) !== 0xa1b23c4d) throw new Error('not a pcap file');
-  const linkType = view.getUint32(20, little);
-  const packets: Uint8Array[] = [];
-  for (let off = 24; off + 16 <= bytes.length; ) {
-    const caplen = view.getUint32(off + 8, little);
-    if (off + 16 + caplen > bytes.length) break;
-    packets.push(bytes.subarray(off + 16, off + 16 + caplen));
-    off += 16 + caplen;
-  }
-  return { linkType, packets };
+export function describeKernel(name: string, fn: () => void, tools: ReadonlyArray<keyof typeof KERNEL_TOOL_PACKAGES> = []): void {
+  describeNeeding(name, kernelTestsMissing(tools), fn);
 }
+
+/** The packets of a classic libpcap file (what tcpdump -w writes). */
+export { readPcap } from '../../src/pcap/classic.js';

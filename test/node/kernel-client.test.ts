@@ -20,7 +20,7 @@ import { destroyNetns, listNetns, Netns, Tcpdump, TunBridge } from '../../src/no
 import { readPcapng } from '../../src/pcap/reader.js';
 import { describeKernel, readPcap } from '../helpers/kernel.js';
 import { checkCaptureWithTshark, tsharkFields } from '../helpers/tshark.js';
-import { bin, describeWithDist, killAll, startCli, type Proc } from './process-helpers.js';
+import { bin, describeWithDist, killAll, startCli, stillRunning, type Proc } from './process-helpers.js';
 import { LIVE_SOURCES, TEST_TIMING } from './live-helpers.js';
 
 const SERVER_SOURCES = ['cli/main', 'cli/kernel-client', 'node/kernel-client', 'cli/switch', 'node/switch', 'cli/client', 'node/load-client'];
@@ -189,15 +189,7 @@ describeKernel('the Linux kernel as the client, through TUN in a network namespa
       expect(exit.code).toBe(130);
       expect(p.stdout()).toContain(`network namespace ${ns}: removed`);
       expect(listNetns()).not.toContain(ns);
-      const alive = pids.filter((pid) => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      });
-      expect(alive).toEqual([]);
+      expect(stillRunning(pids)).toEqual([]);
     }, 120_000);
   });
 });
