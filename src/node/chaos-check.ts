@@ -13,8 +13,12 @@
  * - epochConflicts(): epochs in which two replicas claimed the service (their `announce`
  *   lines) or emitted client packets (their wire captures): split brain.
  * - arbiterDoubleGrants(): epochs the arbiter granted twice, or answered with two winners.
+ * - streamVerdict(): the client's byte-for-byte result (every byte it read), and with bulk
+ *   the server app's digest of every byte uploaded, as broken streams.
  */
 import type { ChildEvent } from './children.js';
+import { checkBulkUploads } from './live-cluster.js';
+import type { LoadClientResult } from './load-client.js';
 import { formatIpv4Addr } from '../tcp/wire/addr.js';
 import { parseTcpPacket } from '../tcp/wire/packet.js';
 import { seqDiff } from '../tcp/wire/seq.js';
@@ -142,4 +146,25 @@ export function arbiterDoubleGrants(events: readonly ChildEvent[]): number[] {
     if (w.size > 1 || (grants.get(k) ?? 0) > 1) bad.add(epoch);
   }
   return [...bad].sort((x, y) => x - y);
+}
+
+/**
+ * Broken streams from the load client's result (it checked every byte it read, and counts
+ * resets) and, when `uploads` (bulk), the surviving replica's `exit` line, whose app
+ * digested every byte uploaded. No result at all breaks every stream.
+ */
+export function streamVerdict(result: Pick<LoadClientResult, 'streams' | 'resets' | 'problems' | 'uploads'> | undefined, survivorExit: ChildEvent | undefined, uploads: boolean, connections: number): { streams: { intact: number; broken: number }; resets: number; problems: string[] } {
+  if (result === undefined) return { streams: { intact: 0, broken: connections }, resets: 0, problems: ['the client gave no result'] };
+  const streams = { ...result.streams };
+  const problems = result.problems.map((p) => `client: ${p}`);
+  if (result.resets > 0) problems.push(`${result.resets} connection(s) reset`);
+  if (uploads) {
+    const bad = checkBulkUploads(result as unknown as ChildEvent, survivorExit);
+    problems.push(...bad);
+    // An upload the server got wrong breaks a stream the client saw intact.
+    const more = Math.min(bad.length, streams.intact);
+    streams.intact -= more;
+    streams.broken += more;
+  }
+  return { streams, resets: result.resets, problems };
 }

@@ -24,10 +24,10 @@ import type { AppName } from '../proxy/app.js';
 import { readPcapng } from '../pcap/reader.js';
 import { deriveSeed } from '../sim/seed.js';
 import { Prng } from '../tcp/prng.js';
-import { arbiterDoubleGrants, epochConflicts, fencedEmissions } from './chaos-check.js';
+import { arbiterDoubleGrants, epochConflicts, fencedEmissions, streamVerdict } from './chaos-check.js';
 import type { Child, ChildEvent } from './children.js';
 import { wallClockMs } from './clock.js';
-import { checkBulkUploads, compareReemitted, LiveCluster, readWireView, type WireView } from './live-cluster.js';
+import { compareReemitted, LiveCluster, readWireView, type WireView } from './live-cluster.js';
 import { LoadClient, type LoadClientResult } from './load-client.js';
 import { TcpRelay } from './tcp-relay.js';
 import { DEFAULT_SERVICE_ADDRESS } from './switch.js';
@@ -192,7 +192,7 @@ export class ChaosTrial {
    * process to start per trial. Resolves with its result when every stream is done, or
    * after 60 s (streams not done count as stalled).
    */
-  private async startLoad(): Promise<{ done: Promise<LoadClientResult> }> {
+  private async startLoad(): Promise<{ done: Promise<LoadClientResult>; abort: () => void }> {
     const o = this.o;
     const bulkBytes = this.cluster.opts.bulkBytes;
     const requests: [number, number] = this.plan.fault === 'kill-backup-join' ? [500, 700] : [150, 250];
@@ -212,16 +212,17 @@ export class ChaosTrial {
       startTimeoutMs: WAIT_MS,
     });
     client.start();
+    let aborted = false;
     const done = (async () => {
       const deadline = wallClockMs() + 60_000;
-      while (!client.settled && wallClockMs() < deadline) await sleep(20);
+      while (!client.settled && !aborted && wallClockMs() < deadline) await sleep(20);
       // Let the closing handshakes finish (the last ACK of the server's FIN), as `ftcp client` does.
       if (client.settled) await sleep(200);
       const result = client.result();
       await client.close();
       return result;
     })();
-    return { done };
+    return { done, abort: () => (aborted = true) };
   }
 
   /**
@@ -231,6 +232,7 @@ export class ChaosTrial {
   async run(afterFault?: () => void): Promise<TrialResult> {
     const { plan, cluster } = this;
     let clientResult: LoadClientResult | undefined;
+    let load: Awaited<ReturnType<ChaosTrial['startLoad']>> | undefined;
     let survivorExit: ChildEvent | undefined;
     let faulted = false;
     let paused: Child | undefined;
@@ -238,7 +240,7 @@ export class ChaosTrial {
     let failover: TrialResult['failover'] = { by: null, epoch: null, afterMs: null };
     try {
       await this.prepare();
-      const load = await this.startLoad();
+      load = await this.startLoad();
       if (await within(load.done, plan.momentMs)) {
         this.notes.push(`the load finished before the fault at ${plan.momentMs} ms`);
       } else {
@@ -303,7 +305,11 @@ export class ChaosTrial {
         survivorExit = survivor.events.find((e) => e.event === 'exit');
       }
     } catch (error) {
+      // A liveness failure (a process did not start, nobody went live): the streams are not judged.
       this.fail('liveness', error instanceof Error ? error.message.split('\n')[0]! : String(error));
+      load?.abort();
+      await load?.done;
+      load = undefined;
     } finally {
       afterFault?.();
       paused?.signal('SIGCONT');
@@ -315,18 +321,10 @@ export class ChaosTrial {
 
   private judge(clientResult: LoadClientResult | undefined, survivorExit: ChildEvent | undefined, faulted: boolean, failover: TrialResult['failover'], pause: { stopAtMs: number; contAtMs: number }): TrialResult {
     const { plan, cluster } = this;
-    const connections = this.o.connections;
     // Streams: the client checked every byte it read; the survivor's app every byte uploaded.
-    const streams = clientResult?.streams ?? { intact: 0, broken: connections };
-    const resets = clientResult?.resets ?? 0;
-    for (const p of clientResult?.problems ?? []) this.fail('broken', `client: ${p}`);
-    if (clientResult === undefined) this.fail('broken', 'the client gave no result');
-    if (resets > 0) this.fail('broken', `${resets} connection(s) reset`);
-    if (clientResult !== undefined && this.o.app === 'bulk') {
-      const uploads = checkBulkUploads(clientResult as unknown as ChildEvent, survivorExit);
-      for (const u of uploads) this.fail('broken', u);
-      if (uploads.length > 0 && streams.broken === 0) streams.broken = Math.min(connections, uploads.length);
-    }
+    const verdict = streamVerdict(clientResult, survivorExit, this.o.app === 'bulk', this.o.connections);
+    if (clientResult !== undefined || this.failures.length === 0) for (const p of verdict.problems) this.fail('broken', p);
+    const { streams, resets } = verdict;
 
     // Split brain: two replicas announcing, or emitting in, one epoch; the arbiter granting one twice.
     const names = [...cluster.replicas.keys()];

@@ -1,0 +1,55 @@
+// `ftcp chaos` with real processes, in-process through runCli: seed 28 draws the four fault
+// kinds in its first four trials (kill-primary, pause-primary, kill-backup-join, kill-backup),
+// each with its own arbiter, switch and replicas as children. Timing: D 300 ms (TEST_TIMING)
+// on this shared machine; no durations are asserted.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli } from './cli-helpers.js';
+import { CHAOS_FAULTS, planTrial } from '../../src/node/chaos-trial.js';
+import { LIVE_SOURCES, TEST_TIMING } from '../node/live-helpers.js';
+import { describeWithDist } from '../node/process-helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ftcp-chaos-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const timing = ['--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)];
+const SEED = 28;
+const MOMENT_MAX_MS = 150;
+
+describe('ftcp chaos: plans and flags', () => {
+  it('seed 28 draws every fault kind in trials 1..4, and the same plan every time', () => {
+    const plans = [1, 2, 3, 4].map((t) => planTrial({ seed: SEED, faults: CHAOS_FAULTS, momentMaxMs: MOMENT_MAX_MS }, t));
+    expect(new Set(plans.map((p) => p.fault))).toEqual(new Set(CHAOS_FAULTS));
+    expect(planTrial({ seed: SEED, faults: CHAOS_FAULTS, momentMaxMs: MOMENT_MAX_MS }, 2)).toEqual(plans[1]);
+    expect(plans.every((p) => p.momentMs <= MOMENT_MAX_MS)).toBe(true);
+  });
+
+  it('refuses unknown fault kinds and apps', async () => {
+    const bad = await cli(['chaos', '--faults', 'kill-primary,meteor']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--faults: unknown kind meteor/);
+    expect((await cli(['chaos', '--app', 'http'])).code).toBe(2);
+  });
+});
+
+describeWithDist('ftcp chaos (real processes)', [...LIVE_SOURCES, 'cli/switch', 'node/switch', 'node/live-cluster', 'node/tcp-relay'], () => {
+  it('four trials, one of each fault kind: no stream broken, no split brain, the paused primary stepped down', async () => {
+    const r = await cli(['chaos', '--trials', '4', '--seed', String(SEED), '--moment-max-ms', String(MOMENT_MAX_MS), '--capture-dir', dir, '--json', ...timing]);
+    const lines = r.stdout.trim().split('\n');
+    const report = JSON.parse(lines.pop()!);
+    expect(report.failures, r.stdout).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(report).toMatchObject({ ok: true, seed: SEED, trials: 4, passed: 4, broken: 0, splitBrain: 0, nonIdentical: 0, liveness: 0, notFaulted: 0, pausedSteppedDown: 1 });
+    expect(report.faults).toEqual({ 'kill-primary': 1, 'kill-backup': 1, 'kill-backup-join': 1, 'pause-primary': 1 });
+    // A progress line per trial, saying who took over.
+    const trialLines = lines.filter((l) => /^(ok|FAILED) +trial /.test(l));
+    expect(trialLines).toHaveLength(4);
+    expect(trialLines.find((l) => l.includes('kill-primary'))).toMatch(/b live in epoch 2/);
+    expect(trialLines.find((l) => l.includes('kill-backup at'))).toMatch(/a alone in epoch 2/);
+    expect(trialLines.find((l) => l.includes('kill-backup-join'))).toMatch(/c live in epoch 4/);
+    expect(trialLines.find((l) => l.includes('pause-primary'))).toMatch(/b live in epoch 2 .*stepped down, \d+ segment\(s\) after SIGCONT .*0 NOT identical/);
+    // Passing trials leave no run directory behind.
+    expect(readdirSync(join(dir, `chaos-seed${SEED}`))).toEqual([]);
+  }, 300_000);
+});
