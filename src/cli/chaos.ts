@@ -188,7 +188,7 @@ export async function runChaos(flags: ChaosFlags, io: CliIo): Promise<number> {
 function addTrial(t: Totals, r: TrialResult, command: string): void {
   t.trials++;
   t.faults[r.plan.fault]++;
-  if (!r.faulted) t.notFaulted++;
+  if (!r.faulted && r.failures.length === 0) t.notFaulted++;
   const count = (k: FailureKind) => r.failures.filter((f) => f.kind === k).length;
   t.broken += r.failures.some((f) => f.kind === 'broken') ? Math.max(1, r.streams.broken) : 0;
   t.splitBrain += r.splitBrainEpochs.length + r.doubleGrants.length;
@@ -210,7 +210,7 @@ function trialLine(r: TrialResult, of: number): string {
   const p = r.plan;
   const parts = [`trial ${p.trial}${of > 1 ? `/${of}` : ''}: ${p.fault} at ${p.momentMs} ms`];
   const f = r.failover;
-  if (!r.faulted) parts.push('no fault (the load finished first)');
+  if (!r.faulted) parts.push(r.failures.length > 0 ? 'no fault (the trial failed before it)' : 'no fault (the load finished first)');
   else if (f.by !== null) parts.push(`${f.by} ${p.fault === 'kill-backup' || (p.fault === 'kill-backup-join' && f.by !== 'c') ? 'alone' : 'live'} in epoch ${f.epoch} after ${f.afterMs} ms`);
   if (r.paused !== null) parts.push(`paused ${r.paused.pausedMs} ms, ${r.paused.steppedDown ? 'stepped down' : 'DID NOT STEP DOWN'}, ${r.paused.segments} segment(s) after SIGCONT (${r.paused.identical} identical, ${r.paused.noData} without data, ${r.paused.nonIdentical} NOT identical)`);
   if (r.reemitted !== null) parts.push(`re-emitted ${r.reemitted.segments}`);
