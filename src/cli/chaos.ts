@@ -48,6 +48,8 @@ export function registerChaosCommand(program: Command, io: CliIo, setExitCode: (
         '  pause-primary     SIGSTOP of the primary until the backup has taken over, then SIGCONT: the old\n' +
         '                    primary must lose the test-and-set and stop, and whatever it emits after the\n' +
         '                    SIGCONT must be byte-identical to what the new primary sent for that sequence range\n' +
+        '  pause-backup      SIGSTOP of the backup until the primary serves alone, then SIGCONT: the old backup\n' +
+        '                    must lose the test-and-set, stop, and put nothing on the wire\n' +
         'Checked on every trial: no stream broken (no byte lost, duplicated or corrupted, no reset), no two\n' +
         'replicas live in one epoch, no epoch granted twice by the arbiter, re-emitted segments identical.',
     )
@@ -92,6 +94,8 @@ interface Totals {
   nonIdentical: number;
   liveness: number;
   notFaulted: number;
+  /** Trials in which a failure detector fired where no fault was (safe; the trial then tested less than planned). */
+  falseFailovers: number;
   faults: Record<ChaosFault, number>;
   failedByFault: Record<ChaosFault, number>;
   pausedSteppedDown: number;
@@ -135,6 +139,7 @@ export async function runChaos(flags: ChaosFlags, io: CliIo): Promise<number> {
     nonIdentical: 0,
     liveness: 0,
     notFaulted: 0,
+    falseFailovers: 0,
     faults: Object.fromEntries(CHAOS_FAULTS.map((k) => [k, 0])) as Record<ChaosFault, number>,
     failedByFault: Object.fromEntries(CHAOS_FAULTS.map((k) => [k, 0])) as Record<ChaosFault, number>,
     pausedSteppedDown: 0,
@@ -190,7 +195,8 @@ function addTrial(t: Totals, r: TrialResult, command: string): void {
   t.faults[r.plan.fault]++;
   if (!r.faulted && r.failures.length === 0) t.notFaulted++;
   const count = (k: FailureKind) => r.failures.filter((f) => f.kind === k).length;
-  t.broken += r.failures.some((f) => f.kind === 'broken') ? Math.max(1, r.streams.broken) : 0;
+  t.broken += r.failures.some((f) => f.kind === 'broken') ? Math.max(1, r.streams?.broken ?? 0) : 0;
+  if (r.falseFailover) t.falseFailovers++;
   t.splitBrain += r.splitBrainEpochs.length + r.doubleGrants.length;
   t.nonIdentical += count('nonIdentical');
   t.liveness += count('liveness');
@@ -211,10 +217,10 @@ function trialLine(r: TrialResult, of: number): string {
   const parts = [`trial ${p.trial}${of > 1 ? `/${of}` : ''}: ${p.fault} at ${p.momentMs} ms`];
   const f = r.failover;
   if (!r.faulted) parts.push(r.failures.length > 0 ? 'no fault (the trial failed before it)' : 'no fault (the load finished first)');
-  else if (f.by !== null) parts.push(`${f.by} ${p.fault === 'kill-backup' || (p.fault === 'kill-backup-join' && f.by !== 'c') ? 'alone' : 'live'} in epoch ${f.epoch} after ${f.afterMs} ms`);
-  if (r.paused !== null) parts.push(`paused ${r.paused.pausedMs} ms, ${r.paused.steppedDown ? 'stepped down' : 'DID NOT STEP DOWN'}, ${r.paused.segments} segment(s) after SIGCONT (${r.paused.identical} identical, ${r.paused.noData} without data, ${r.paused.nonIdentical} NOT identical)`);
+  else if (f.by !== null) parts.push(`${f.by} ${p.fault === 'kill-backup' || p.fault === 'pause-backup' || (p.fault === 'kill-backup-join' && f.by !== 'c') ? 'alone' : 'live'} in epoch ${f.epoch} after ${f.afterMs} ms`);
+  if (r.paused !== null) parts.push(`${r.paused.who} paused ${r.paused.pausedMs} ms, ${r.paused.steppedDown ? 'stepped down' : 'DID NOT STEP DOWN'}, ${r.paused.segments} segment(s) after SIGCONT (${r.paused.identical} identical, ${r.paused.noData} without data, ${r.paused.nonIdentical} NOT identical)`);
   if (r.reemitted !== null) parts.push(`re-emitted ${r.reemitted.segments}`);
-  parts.push(`streams ${r.streams.intact}/${r.streams.intact + r.streams.broken} intact`);
+  parts.push(r.streams === null ? 'streams not judged' : `streams ${r.streams.intact}/${r.streams.intact + r.streams.broken} intact`);
   const head = `${r.ok ? 'ok    ' : 'FAILED'} ${parts.join('; ')} (${(r.durationMs / 1000).toFixed(1)} s)`;
   const extra = [...r.notes.map((n) => `  note: ${n}`), ...r.failures.slice(0, 8).map((x) => `  ${x.kind}: ${x.text}`)];
   if (!r.ok) extra.push(`  run directory: ${r.dir}`);
@@ -225,7 +231,9 @@ function summary(t: Totals, durationS: number): string {
   const lines = [`chaos: ${t.trials} trial(s) in ${durationS} s`, `  ${'fault'.padEnd(18)} ${'trials'.padStart(7)} ${'failed'.padStart(7)}`];
   for (const k of CHAOS_FAULTS) if (t.faults[k] > 0) lines.push(`  ${k.padEnd(18)} ${String(t.faults[k]).padStart(7)} ${String(t.failedByFault[k]).padStart(7)}`);
   lines.push(`  broken streams ${t.broken}, split brain ${t.splitBrain}, non-identical emissions ${t.nonIdentical}, liveness failures ${t.liveness}`);
-  if (t.faults['pause-primary'] > 0) lines.push(`  paused primaries that stepped down: ${t.pausedSteppedDown}/${t.faults['pause-primary']}; segments they emitted after SIGCONT: ${t.pausedSegmentsAfterCont}`);
+  const pauses = t.faults['pause-primary'] + t.faults['pause-backup'];
+  if (pauses > 0) lines.push(`  paused replicas that stepped down after SIGCONT: ${t.pausedSteppedDown}/${pauses}; client segments they emitted after it: ${t.pausedSegmentsAfterCont}`);
+  if (t.falseFailovers > 0) lines.push(`  ${t.falseFailovers} trial(s) had a false failover (a failure detector fired where no fault was; see their notes)`);
   if (t.notFaulted > 0) lines.push(`  ${t.notFaulted} trial(s) had no fault: the load finished before the moment`);
   if (t.failures.length === 0) lines.push(`ok: ${t.trials} trial(s), 0 failed`);
   else for (const f of t.failures.slice(0, 30)) lines.push(`FAILED trial ${f.trial} (${f.fault}): ${f.failures[0]?.kind}: ${f.failures[0]?.text}\n  reproduce: ${f.command}`);

@@ -8,6 +8,9 @@
  *   kill-backup       kill -9 of the backup; the primary must win the test-and-set, carry on alone
  *   kill-backup-join  as kill-backup, then a new backup c joins the lone primary (state
  *                     transfer) and the primary is killed in turn; c must go live
+ *   pause-backup      SIGSTOP of the backup until the primary has won the test-and-set and
+ *                     serves alone, then SIGCONT: the old backup must lose the test-and-set,
+ *                     stop, and put nothing on the wire
  *   pause-primary     SIGSTOP of the primary until the backup has gone live and holds the
  *                     service address, then SIGCONT: the old primary must lose the
  *                     test-and-set, step down (`lost`, `fenced`, exit), and everything it
@@ -33,7 +36,7 @@ import { TcpRelay } from './tcp-relay.js';
 import { DEFAULT_SERVICE_ADDRESS } from './switch.js';
 import { parseIpv4Addr } from '../tcp/wire/addr.js';
 
-export const CHAOS_FAULTS = ['kill-primary', 'kill-backup', 'kill-backup-join', 'pause-primary'] as const;
+export const CHAOS_FAULTS = ['kill-primary', 'kill-backup', 'kill-backup-join', 'pause-primary', 'pause-backup'] as const;
 export type ChaosFault = (typeof CHAOS_FAULTS)[number];
 export const CHAOS_APPS = ['bulk', 'echo', 'counter', 'kv'] as const satisfies readonly AppName[];
 export type ChaosApp = (typeof CHAOS_APPS)[number];
@@ -62,7 +65,7 @@ export interface TrialPlan {
   momentMs: number;
   /** kill-backup-join: the kill of the primary, this long after c joined. */
   secondMomentMs: number;
-  /** pause-primary: the SIGCONT, this long after the backup holds the service address. */
+  /** pause-primary, pause-backup: the SIGCONT, this long after the other replica holds the service address in its new epoch. */
   pauseExtraMs: number;
 }
 
@@ -73,14 +76,17 @@ export interface TrialResult {
   ok: boolean;
   /** The fault came while the load ran (false: the load had finished before its moment). */
   faulted: boolean;
-  streams: { intact: number; broken: number };
+  /** null when the trial failed before the load had a result (a liveness failure). */
+  streams: { intact: number; broken: number } | null;
   resets: number;
+  /** A failure detector fired where no fault was (see the notes). */
+  falseFailover: boolean;
   splitBrainEpochs: number[];
   doubleGrants: number[];
   failover: { by: string | null; epoch: number | null; afterMs: number | null };
   reemitted: { segments: number; sentByPrimary: number; identicalToPrimary: number } | null;
-  /** pause-primary: what the resumed old primary did. */
-  paused: { steppedDown: boolean; exitCode: number | null; pausedMs: number; segments: number; noData: number; identical: number; nonIdentical: number } | null;
+  /** pause-primary, pause-backup: what the resumed replica did. */
+  paused: { who: string; steppedDown: boolean; exitCode: number | null; pausedMs: number; segments: number; noData: number; identical: number; nonIdentical: number } | null;
   failures: Array<{ kind: FailureKind; text: string }>;
   notes: string[];
   durationMs: number;
@@ -123,6 +129,10 @@ export class ChaosTrial {
   private holder = 'a';
   /** The primary the fault took the service from (none for kill-backup). */
   private superseded: string | undefined;
+  /** A failure detector fired where no fault was (a busy machine): safe, but the trial did not test what it planned. */
+  private falseFailover = false;
+  /** pause-*: the replica that was paused and resumed, and the one that took over meanwhile. */
+  private resumed: { who: string; next: string } | undefined;
   private faultAtMs: number | undefined;
   private readonly t0 = wallClockMs();
   private prepared: Promise<void> | undefined;
@@ -156,6 +166,7 @@ export class ChaosTrial {
     if (e.event === 'registered') this.holder = name;
     if (e.event === 'fault') this.fail('broken', `${name}: replication fault: ${String(e['message'])}`);
     if ((e.event === 'fenced' || e.event === 'stopped' || e.event === 'live') && this.faultAtMs === undefined) {
+      this.falseFailover = true;
       this.notes.push(`${name} ${e.event} before the fault (a false failover: the machine is slow for D ${this.o.failureTimeoutMs} ms)`);
     }
   }
@@ -272,26 +283,44 @@ export class ChaosTrial {
               this.notes.push('the load finished before the second kill');
               break;
             }
+            // The pair must still be one: a primary that suspected its joiner (a busy machine)
+            // won the next epoch alone and c stopped; killing it would leave nobody.
+            const dropped = this.replica(primary).events.find((e) => e.event === 'won' && e['epoch'] !== won['epoch']);
+            if (dropped !== undefined || !c.running) {
+              this.falseFailover = true;
+              this.notes.push(`false failover after the join: ${primary} ${dropped !== undefined ? `suspected c and won epoch ${String(dropped['epoch'])} alone` : 'lost c'}, so it was not killed`);
+              break;
+            }
             this.faultAtMs = wallClockMs();
             this.superseded = primary;
             this.replica(primary).signal('SIGKILL');
             await wentLive('c', `c going live after the kill of ${primary}`);
             break;
           }
-          case 'pause-primary': {
-            this.superseded = primary;
-            paused = this.replica(primary);
+          case 'pause-primary':
+          case 'pause-backup': {
+            // SIGSTOP past D; the other replica takes over (goes live, or wins and serves alone)
+            // and holds the service address in its new epoch; then SIGCONT.
+            const [victim, next] = plan.fault === 'pause-primary' ? [primary, backup] : [backup, primary];
+            if (plan.fault === 'pause-primary') this.superseded = primary;
+            paused = this.replica(victim);
             pause.stopAtMs = wallClockMs();
             paused.signal('SIGSTOP');
-            await wentLive(backup, `${backup} going live while ${primary} is paused`);
-            await this.replica(backup).waitFor((e) => e.event === 'registered' && e['epoch'] === failover.epoch, WAIT_MS, `${backup} holding the service address`);
+            if (plan.fault === 'pause-primary') {
+              await wentLive(next, `${next} going live while ${victim} is paused`);
+            } else {
+              const won = await this.replica(next).waitFor((e) => e.event === 'won', this.o.failureTimeoutMs + WAIT_MS, `${next} winning while ${victim} is paused`);
+              failover = { by: next, epoch: (won['epoch'] as number) + 1, afterMs: Math.round((won['atMs'] as number) - this.faultAtMs) };
+            }
+            await this.replica(next).waitFor((e) => e.event === 'registered' && e['epoch'] === failover.epoch, WAIT_MS, `${next} holding the service address`);
             await sleep(plan.pauseExtraMs);
             pause.contAtMs = wallClockMs();
             paused.signal('SIGCONT');
             const p = paused;
             paused = undefined;
-            await p.waitFor((e) => e.event === 'fenced' || e.event === 'stopped', WAIT_MS, `${primary} stepping down after SIGCONT`);
-            if (!(await within(p.exited, WAIT_MS))) this.fail('liveness', `${primary} did not exit within ${WAIT_MS} ms of stepping down`);
+            this.resumed = { who: victim, next };
+            await p.waitFor((e) => e.event === 'fenced' || e.event === 'stopped', WAIT_MS, `${victim} stepping down after SIGCONT`);
+            if (!(await within(p.exited, WAIT_MS))) this.fail('liveness', `${victim} did not exit within ${WAIT_MS} ms of stepping down`);
             break;
           }
         }
@@ -324,7 +353,8 @@ export class ChaosTrial {
     // Streams: the client checked every byte it read; the survivor's app every byte uploaded.
     const verdict = streamVerdict(clientResult, survivorExit, this.o.app === 'bulk', this.o.connections);
     if (clientResult !== undefined || this.failures.length === 0) for (const p of verdict.problems) this.fail('broken', p);
-    const { streams, resets } = verdict;
+    const streams = clientResult === undefined ? null : verdict.streams;
+    const resets = verdict.resets;
 
     // Split brain: two replicas announcing, or emitting in, one epoch; the arbiter granting one twice.
     const names = [...cluster.replicas.keys()];
@@ -343,7 +373,7 @@ export class ChaosTrial {
     }
 
     let paused: TrialResult['paused'] = null;
-    if (plan.fault === 'pause-primary' && faulted && oldPrimary !== undefined && failover.by !== null && pause.contAtMs > 0) paused = this.judgePause(oldPrimary, failover.by, pause);
+    if (this.resumed !== undefined) paused = this.judgePause(this.resumed.who, this.resumed.next, pause);
 
     const ok = this.failures.length === 0;
     return {
@@ -352,6 +382,7 @@ export class ChaosTrial {
       faulted,
       streams,
       resets,
+      falseFailover: this.falseFailover,
       splitBrainEpochs: split,
       doubleGrants,
       failover,
@@ -364,11 +395,16 @@ export class ChaosTrial {
     };
   }
 
-  /** The resumed old primary: stepped down, and emitted nothing the new primary did not send too. */
+  /**
+   * The resumed replica: it lost the test-and-set, stepped down (a primary is fenced, a
+   * backup stops) and exited; an old primary emitted nothing the new one did not send too,
+   * an old backup nothing at all.
+   */
   private judgePause(old: string, next: string, pause: { stopAtMs: number; contAtMs: number }): NonNullable<TrialResult['paused']> {
     const child = this.cluster.replicas.get(old)!;
-    const steppedDown = child.events.some((e) => e.event === 'lost') && child.events.some((e) => e.event === 'fenced') && child.exit !== undefined;
-    if (!steppedDown) this.fail('liveness', `${old} did not step down after SIGCONT (lost, fenced and exit expected)`);
+    const wasPrimary = this.plan.fault === 'pause-primary';
+    const steppedDown = child.events.some((e) => e.event === 'lost') && child.events.some((e) => e.event === (wasPrimary ? 'fenced' : 'stopped')) && child.exit !== undefined;
+    if (!steppedDown) this.fail('liveness', `${old} did not step down after SIGCONT (lost, ${wasPrimary ? 'fenced' : 'stopped'} and exit expected)`);
     // Half-way through the pause: nothing of the old primary is timestamped there.
     const afterUs = Math.round(((pause.stopAtMs + pause.contAtMs) / 2) * 1000);
     const link = child.events.find((e) => e.event === 'started')?.['link'];
@@ -376,7 +412,8 @@ export class ChaosTrial {
     const reference = capturedPackets(this.cluster.capturePaths(next).wire, 0, (c) => /(?:^|; )O\(\d+\)/.test(c));
     const r = fencedEmissions(emitted, reference);
     for (const p of r.problems) this.fail('nonIdentical', `${old} after SIGCONT: ${p}`);
-    return { steppedDown, exitCode: child.exit?.code ?? null, pausedMs: Math.round(pause.contAtMs - pause.stopAtMs), segments: r.segments, noData: r.noData, identical: r.identical, nonIdentical: r.problems.length };
+    if (!wasPrimary && r.segments > 0) this.fail('nonIdentical', `${old}, a backup, put ${r.segments} client segment(s) on the wire after SIGCONT`);
+    return { who: old, steppedDown, exitCode: child.exit?.code ?? null, pausedMs: Math.round(pause.contAtMs - pause.stopAtMs), segments: r.segments, noData: r.noData, identical: r.identical, nonIdentical: r.problems.length };
   }
 }
 

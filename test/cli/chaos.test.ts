@@ -1,6 +1,6 @@
-// `ftcp chaos` with real processes, in-process through runCli: seed 28 draws the four fault
-// kinds in its first four trials (kill-primary, pause-primary, kill-backup-join, kill-backup),
-// each with its own arbiter, switch and replicas as children. Timing: D 300 ms (TEST_TIMING)
+// `ftcp chaos` with real processes, in-process through runCli: seed 28 draws the five fault
+// kinds in its first five trials (pause-primary, kill-backup-join, pause-backup, kill-primary,
+// kill-backup), each with its own arbiter, switch and replicas as children. Timing: D 300 ms (TEST_TIMING)
 // on this shared machine; no durations are asserted.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,8 +18,8 @@ const SEED = 28;
 const MOMENT_MAX_MS = 150;
 
 describe('ftcp chaos: plans and flags', () => {
-  it('seed 28 draws every fault kind in trials 1..4, and the same plan every time', () => {
-    const plans = [1, 2, 3, 4].map((t) => planTrial({ seed: SEED, faults: CHAOS_FAULTS, momentMaxMs: MOMENT_MAX_MS }, t));
+  it('seed 28 draws every fault kind in trials 1..5, and the same plan every time', () => {
+    const plans = [1, 2, 3, 4, 5].map((t) => planTrial({ seed: SEED, faults: CHAOS_FAULTS, momentMaxMs: MOMENT_MAX_MS }, t));
     expect(new Set(plans.map((p) => p.fault))).toEqual(new Set(CHAOS_FAULTS));
     expect(planTrial({ seed: SEED, faults: CHAOS_FAULTS, momentMaxMs: MOMENT_MAX_MS }, 2)).toEqual(plans[1]);
     expect(plans.every((p) => p.momentMs <= MOMENT_MAX_MS)).toBe(true);
@@ -34,21 +34,22 @@ describe('ftcp chaos: plans and flags', () => {
 });
 
 describeWithDist('ftcp chaos (real processes)', [...LIVE_SOURCES, 'cli/switch', 'node/switch', 'node/live-cluster', 'node/tcp-relay'], () => {
-  it('four trials, one of each fault kind: no stream broken, no split brain, the paused primary stepped down', async () => {
-    const r = await cli(['chaos', '--trials', '4', '--seed', String(SEED), '--moment-max-ms', String(MOMENT_MAX_MS), '--capture-dir', dir, '--json', ...timing]);
+  it('five trials, one of each fault kind: no stream broken, no split brain, the paused replicas stepped down', async () => {
+    const r = await cli(['chaos', '--trials', '5', '--seed', String(SEED), '--moment-max-ms', String(MOMENT_MAX_MS), '--capture-dir', dir, '--json', ...timing]);
     const lines = r.stdout.trim().split('\n');
     const report = JSON.parse(lines.pop()!);
     expect(report.failures, r.stdout).toEqual([]);
     expect(r.code).toBe(0);
-    expect(report).toMatchObject({ ok: true, seed: SEED, trials: 4, passed: 4, broken: 0, splitBrain: 0, nonIdentical: 0, liveness: 0, notFaulted: 0, pausedSteppedDown: 1 });
-    expect(report.faults).toEqual({ 'kill-primary': 1, 'kill-backup': 1, 'kill-backup-join': 1, 'pause-primary': 1 });
+    expect(report).toMatchObject({ ok: true, seed: SEED, trials: 5, passed: 5, broken: 0, splitBrain: 0, nonIdentical: 0, liveness: 0, notFaulted: 0, pausedSteppedDown: 2 });
+    expect(report.faults).toEqual({ 'kill-primary': 1, 'kill-backup': 1, 'kill-backup-join': 1, 'pause-primary': 1, 'pause-backup': 1 });
     // A progress line per trial, saying who took over.
     const trialLines = lines.filter((l) => /^(ok|FAILED) +trial /.test(l));
-    expect(trialLines).toHaveLength(4);
+    expect(trialLines).toHaveLength(5);
     expect(trialLines.find((l) => l.includes('kill-primary'))).toMatch(/b live in epoch 2/);
     expect(trialLines.find((l) => l.includes('kill-backup at'))).toMatch(/a alone in epoch 2/);
     expect(trialLines.find((l) => l.includes('kill-backup-join'))).toMatch(/c live in epoch 4/);
-    expect(trialLines.find((l) => l.includes('pause-primary'))).toMatch(/b live in epoch 2 .*stepped down, \d+ segment\(s\) after SIGCONT .*0 NOT identical/);
+    expect(trialLines.find((l) => l.includes('pause-primary'))).toMatch(/b live in epoch 2; a paused \d+ ms, stepped down, \d+ segment\(s\) after SIGCONT .*0 NOT identical/);
+    expect(trialLines.find((l) => l.includes('pause-backup'))).toMatch(/a alone in epoch 2; b paused \d+ ms, stepped down, 0 segment\(s\) after SIGCONT/);
     // Passing trials leave no run directory behind.
     expect(readdirSync(join(dir, `chaos-seed${SEED}`))).toEqual([]);
   }, 300_000);
