@@ -63,7 +63,7 @@ export function registerChaosCommand(program: Command, io: CliIo, setExitCode: (
     .option('--moment-max-ms <ms>', 'the fault comes 0..this long after the load started', '400')
     .option('--heartbeat-ms <ms>', 'H, the log channel\'s heartbeat', '20')
     .option('--failure-timeout-ms <ms>', 'D, silence before the arbiter is asked (the product\'s 50 ms makes false failovers on a busy machine)', '300')
-    .option('--capture-dir <dir>', 'write each trial\'s captures and event lines to <dir>/chaos-seed<S>/trial-<T>/ (kept for failed trials)', 'captures')
+    .option('--capture-dir <dir>', 'write each trial\'s captures and event lines to <dir>/chaos-seed<S>/trial-<T>/ (kept for failed trials and false failovers)', 'captures')
     .option('--keep', 'keep the run directories of trials that passed too (default: off)')
     .option('--json', 'print one JSON object with the totals as the last line of stdout')
     .addHelpText(
@@ -172,7 +172,8 @@ export async function runChaos(flags: ChaosFlags, io: CliIo): Promise<number> {
       });
       addTrial(totals, r, command(r.plan.trial));
       io.stdout(`${trialLine(r, numbers.length)}\n`);
-      if (r.ok && flags.keep !== true) rmSync(r.dir, { recursive: true, force: true });
+      // Kept: failed trials, and those with a false failover (to see why the detector fired).
+      if (r.ok && !r.falseFailover && flags.keep !== true) rmSync(r.dir, { recursive: true, force: true });
     }
   } finally {
     process.off('SIGINT', onSignal);
@@ -223,7 +224,7 @@ function trialLine(r: TrialResult, of: number): string {
   parts.push(r.streams === null ? 'streams not judged' : `streams ${r.streams.intact}/${r.streams.intact + r.streams.broken} intact`);
   const head = `${r.ok ? 'ok    ' : 'FAILED'} ${parts.join('; ')} (${(r.durationMs / 1000).toFixed(1)} s)`;
   const extra = [...r.notes.map((n) => `  note: ${n}`), ...r.failures.slice(0, 8).map((x) => `  ${x.kind}: ${x.text}`)];
-  if (!r.ok) extra.push(`  run directory: ${r.dir}`);
+  if (!r.ok || r.falseFailover) extra.push(`  run directory: ${r.dir}`);
   return [head, ...extra].join('\n');
 }
 
