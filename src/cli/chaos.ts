@@ -217,7 +217,7 @@ function trialLine(r: TrialResult, of: number): string {
   const p = r.plan;
   const parts = [`trial ${p.trial}${of > 1 ? `/${of}` : ''}: ${p.fault} at ${p.momentMs} ms`];
   const f = r.failover;
-  if (!r.faulted) parts.push(r.failures.length > 0 ? 'no fault (the trial failed before it)' : 'no fault (the load finished first)');
+  if (!r.faulted) parts.push(r.failures.length > 0 ? 'no fault (the trial failed before it)' : r.falseFailover ? 'no fault (a false failover came first)' : 'no fault (the load finished first)');
   else if (f.by !== null) parts.push(`${f.by} ${p.fault === 'kill-backup' || p.fault === 'pause-backup' || (p.fault === 'kill-backup-join' && f.by !== 'c') ? 'alone' : 'live'} in epoch ${f.epoch} after ${f.afterMs} ms`);
   if (r.paused !== null) parts.push(`${r.paused.who} paused ${r.paused.pausedMs} ms, ${r.paused.steppedDown ? 'stepped down' : 'DID NOT STEP DOWN'}, ${r.paused.segments} segment(s) after SIGCONT (${r.paused.identical} identical, ${r.paused.noData} without data, ${r.paused.nonIdentical} NOT identical)`);
   if (r.reemitted !== null) parts.push(`re-emitted ${r.reemitted.segments}`);
@@ -235,7 +235,7 @@ function summary(t: Totals, durationS: number): string {
   const pauses = t.faults['pause-primary'] + t.faults['pause-backup'];
   if (pauses > 0) lines.push(`  paused replicas that stepped down after SIGCONT: ${t.pausedSteppedDown}/${pauses}; client segments they emitted after it: ${t.pausedSegmentsAfterCont}`);
   if (t.falseFailovers > 0) lines.push(`  ${t.falseFailovers} trial(s) had a false failover (a failure detector fired where no fault was; see their notes)`);
-  if (t.notFaulted > 0) lines.push(`  ${t.notFaulted} trial(s) had no fault: the load finished before the moment`);
+  if (t.notFaulted > 0) lines.push(`  ${t.notFaulted} trial(s) had no fault: the load finished before the moment, or a false failover came first`);
   if (t.failures.length === 0) lines.push(`ok: ${t.trials} trial(s), 0 failed`);
   else for (const f of t.failures.slice(0, 30)) lines.push(`FAILED trial ${f.trial} (${f.fault}): ${f.failures[0]?.kind}: ${f.failures[0]?.text}\n  reproduce: ${f.command}`);
   return `${lines.join('\n')}\n`;

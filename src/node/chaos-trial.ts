@@ -254,6 +254,9 @@ export class ChaosTrial {
       load = await this.startLoad();
       if (await within(load.done, plan.momentMs)) {
         this.notes.push(`the load finished before the fault at ${plan.momentMs} ms`);
+      } else if (this.falseFailover) {
+        // The pair is no more (one replica fenced or stopped): the planned fault would test nothing.
+        this.notes.push('no fault injected: a false failover came first');
       } else {
         faulted = true;
         const primary = this.holder;
