@@ -14,7 +14,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { CHAOS_APPS, CHAOS_FAULTS, ChaosTrial, JOIN_LOAD_FACTOR, planTrial, type ChaosApp, type ChaosFault, type ChaosOptions, type FailureKind, type TrialResult } from '../node/chaos-trial.js';
+import { CHAOS_APPS, CHAOS_FAULTS, ChaosTrial, DEFAULT_FAULTS, JOIN_LOAD_FACTOR, planTrial, type ChaosApp, type ChaosFault, type ChaosOptions, type FailureKind, type TrialResult } from '../node/chaos-trial.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parsePositiveMs } from './replica.js';
 import { parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
@@ -50,6 +50,8 @@ export function registerChaosCommand(program: Command, io: CliIo, setExitCode: (
         '                    SIGCONT must be byte-identical to what the new primary sent for that sequence range\n' +
         '  pause-backup      SIGSTOP of the backup until the primary serves alone, then SIGCONT: the old backup\n' +
         '                    must lose the test-and-set, stop, and put nothing on the wire\n' +
+        '  pause-race        (only with --faults) SIGSTOP of the primary for 50..200 % of D, then SIGCONT\n' +
+        '                    whatever happened: it races the backup for the test-and-set; the loser must step down\n' +
         'Checked on every trial: no stream broken (no byte lost, duplicated or corrupted, no reset), no two\n' +
         'replicas live in one epoch, no epoch granted twice by the arbiter, re-emitted segments identical.',
     )
@@ -59,7 +61,7 @@ export function registerChaosCommand(program: Command, io: CliIo, setExitCode: (
     .option('--app <name>', `the built-in app under load: ${CHAOS_APPS.join(', ')} (bulk: uploads and downloads)`, 'bulk')
     .option('--connections <n>', 'client connections per trial, 1..100', '2')
     .option('--bytes <n>', `bulk: bytes each way per connection (kill-backup-join: ${JOIN_LOAD_FACTOR} times as many)`, '300K')
-    .option('--faults <kinds>', `comma-separated fault kinds to draw from: ${CHAOS_FAULTS.join(', ')}`, CHAOS_FAULTS.join(','))
+    .option('--faults <kinds>', `comma-separated fault kinds to draw from: ${CHAOS_FAULTS.join(', ')}`, DEFAULT_FAULTS.join(','))
     .option('--moment-max-ms <ms>', 'the fault comes 0..this long after the load started', '400')
     .option('--heartbeat-ms <ms>', 'H, the log channel\'s heartbeat', '20')
     .option('--failure-timeout-ms <ms>', 'D, silence before the arbiter is asked (the product\'s 50 ms makes false failovers on a busy machine)', '300')
@@ -218,7 +220,7 @@ function trialLine(r: TrialResult, of: number): string {
   const parts = [`trial ${p.trial}${of > 1 ? `/${of}` : ''}: ${p.fault} at ${p.momentMs} ms`];
   const f = r.failover;
   if (!r.faulted) parts.push(r.failures.length > 0 ? 'no fault (the trial failed before it)' : r.falseFailover ? 'no fault (a false failover came first)' : 'no fault (the load finished first)');
-  else if (f.by !== null) parts.push(`${f.by} ${p.fault === 'kill-backup' || p.fault === 'pause-backup' || (p.fault === 'kill-backup-join' && f.by !== 'c') ? 'alone' : 'live'} in epoch ${f.epoch} after ${f.afterMs} ms`);
+  else if (f.by !== null) parts.push(`${f.by} ${p.fault === 'kill-backup' || p.fault === 'pause-backup' || (p.fault === 'pause-race' && f.by === 'a') || (p.fault === 'kill-backup-join' && f.by !== 'c') ? 'alone' : 'live'} in epoch ${f.epoch} after ${f.afterMs} ms`);
   if (r.paused !== null) parts.push(`${r.paused.who} paused ${r.paused.pausedMs} ms, ${r.paused.steppedDown ? 'stepped down' : 'DID NOT STEP DOWN'}, ${r.paused.segments} segment(s) after SIGCONT (${r.paused.identical} identical, ${r.paused.noData} without data, ${r.paused.nonIdentical} NOT identical)`);
   if (r.reemitted !== null) parts.push(`re-emitted ${r.reemitted.segments}`);
   parts.push(r.streams === null ? 'streams not judged' : `streams ${r.streams.intact}/${r.streams.intact + r.streams.broken} intact`);

@@ -11,6 +11,10 @@
  *   pause-backup      SIGSTOP of the backup until the primary has won the test-and-set and
  *                     serves alone, then SIGCONT: the old backup must lose the test-and-set,
  *                     stop, and put nothing on the wire
+ *   pause-race        (not drawn by default) SIGSTOP of the primary for 50..200 % of D, then
+ *                     SIGCONT whatever happened: it races the backup's test-and-set; either
+ *                     may win, the loser must step down, and a fenced old primary is judged
+ *                     as in pause-primary
  *   pause-primary     SIGSTOP of the primary until the backup has gone live and holds the
  *                     service address, then SIGCONT: the old primary must lose the
  *                     test-and-set, step down (`lost`, `fenced`, exit), and everything it
@@ -36,8 +40,10 @@ import { TcpRelay } from './tcp-relay.js';
 import { DEFAULT_SERVICE_ADDRESS } from './switch.js';
 import { parseIpv4Addr } from '../tcp/wire/addr.js';
 
-export const CHAOS_FAULTS = ['kill-primary', 'kill-backup', 'kill-backup-join', 'pause-primary', 'pause-backup'] as const;
+export const CHAOS_FAULTS = ['kill-primary', 'kill-backup', 'kill-backup-join', 'pause-primary', 'pause-backup', 'pause-race'] as const;
 export type ChaosFault = (typeof CHAOS_FAULTS)[number];
+/** What `ftcp chaos` draws from unless --faults says otherwise (the runs in docs/reliability.md). */
+export const DEFAULT_FAULTS: readonly ChaosFault[] = ['kill-primary', 'kill-backup', 'kill-backup-join', 'pause-primary', 'pause-backup'];
 export const CHAOS_APPS = ['bulk', 'echo', 'counter', 'kv'] as const satisfies readonly AppName[];
 export type ChaosApp = (typeof CHAOS_APPS)[number];
 
@@ -67,6 +73,8 @@ export interface TrialPlan {
   secondMomentMs: number;
   /** pause-primary, pause-backup: the SIGCONT, this long after the other replica holds the service address in its new epoch. */
   pauseExtraMs: number;
+  /** pause-race: the SIGSTOP lasts this percentage of D (50..200). */
+  racePausePercent: number;
 }
 
 export type FailureKind = 'broken' | 'splitBrain' | 'nonIdentical' | 'liveness';
@@ -104,6 +112,7 @@ export function planTrial(o: Pick<ChaosOptions, 'seed' | 'faults' | 'momentMaxMs
     momentMs: prng.below(o.momentMaxMs + 1),
     secondMomentMs: prng.below(o.momentMaxMs + 1),
     pauseExtraMs: prng.below(301),
+    racePausePercent: 50 + prng.below(151),
   };
 }
 
@@ -132,7 +141,7 @@ export class ChaosTrial {
   /** A failure detector fired where no fault was (a busy machine): safe, but the trial did not test what it planned. */
   private falseFailover = false;
   /** pause-*: the replica that was paused and resumed, and the one that took over meanwhile. */
-  private resumed: { who: string; next: string } | undefined;
+  private resumed: { who: string; next: string; wasPrimary: boolean } | undefined;
   private faultAtMs: number | undefined;
   private readonly t0 = wallClockMs();
   private prepared: Promise<void> | undefined;
@@ -321,9 +330,43 @@ export class ChaosTrial {
             paused.signal('SIGCONT');
             const p = paused;
             paused = undefined;
-            this.resumed = { who: victim, next };
+            this.resumed = { who: victim, next, wasPrimary: plan.fault === 'pause-primary' };
             await p.waitFor((e) => e.event === 'fenced' || e.event === 'stopped', WAIT_MS, `${victim} stepping down after SIGCONT`);
             if (!(await within(p.exited, WAIT_MS))) this.fail('liveness', `${victim} did not exit within ${WAIT_MS} ms of stepping down`);
+            break;
+          }
+          case 'pause-race': {
+            // SIGCONT whatever happened meanwhile: the resumed primary races the backup's
+            // test-and-set. Whoever loses steps down; nothing else is planned.
+            const a = this.replica(primary);
+            const b = this.replica(backup);
+            paused = a;
+            pause.stopAtMs = wallClockMs();
+            a.signal('SIGSTOP');
+            await sleep(Math.round((this.o.failureTimeoutMs * plan.racePausePercent) / 100));
+            pause.contAtMs = wallClockMs();
+            a.signal('SIGCONT');
+            paused = undefined;
+            // Settled when one of them has lost: a is fenced, or b stopped (or neither, within 4 D).
+            const settleMs = this.o.failureTimeoutMs * 4 + 3000;
+            const settled = new Promise<void>((resolve) => {
+              for (const [c, e] of [[a, 'fenced'], [b, 'stopped']] as const) c.waitFor((x) => x.event === e, settleMs, e).then(() => resolve(), () => undefined);
+            });
+            await within(settled, settleMs);
+            const fenced = a.events.some((e) => e.event === 'fenced');
+            const stopped = b.events.some((e) => e.event === 'stopped');
+            if (fenced) {
+              this.superseded = primary;
+              const live = await b.waitFor((e) => e.event === 'live', WAIT_MS, `${backup} going live`);
+              failover = { by: backup, epoch: live['epoch'] as number, afterMs: Math.round((live['atMs'] as number) - this.faultAtMs) };
+              this.resumed = { who: primary, next: backup, wasPrimary: true };
+            } else if (stopped) {
+              const won = await a.waitFor((e) => e.event === 'won', WAIT_MS, `${primary} winning`);
+              failover = { by: primary, epoch: (won['epoch'] as number) + 1, afterMs: Math.round((won['atMs'] as number) - this.faultAtMs) };
+              this.notes.push(`${primary} won the race: ${backup} stopped`);
+            } else {
+              this.notes.push(`the pause went unnoticed: nobody asked the arbiter, or nobody lost`);
+            }
             break;
           }
         }
@@ -376,7 +419,7 @@ export class ChaosTrial {
     }
 
     let paused: TrialResult['paused'] = null;
-    if (this.resumed !== undefined) paused = this.judgePause(this.resumed.who, this.resumed.next, pause);
+    if (this.resumed !== undefined) paused = this.judgePause(this.resumed.who, this.resumed.next, this.resumed.wasPrimary, pause);
 
     const ok = this.failures.length === 0;
     return {
@@ -403,9 +446,8 @@ export class ChaosTrial {
    * backup stops) and exited; an old primary emitted nothing the new one did not send too,
    * an old backup nothing at all.
    */
-  private judgePause(old: string, next: string, pause: { stopAtMs: number; contAtMs: number }): NonNullable<TrialResult['paused']> {
+  private judgePause(old: string, next: string, wasPrimary: boolean, pause: { stopAtMs: number; contAtMs: number }): NonNullable<TrialResult['paused']> {
     const child = this.cluster.replicas.get(old)!;
-    const wasPrimary = this.plan.fault === 'pause-primary';
     const steppedDown = child.events.some((e) => e.event === 'lost') && child.events.some((e) => e.event === (wasPrimary ? 'fenced' : 'stopped')) && child.exit !== undefined;
     if (!steppedDown) this.fail('liveness', `${old} did not step down after SIGCONT (lost, ${wasPrimary ? 'fenced' : 'stopped'} and exit expected)`);
     // Half-way through the pause: nothing of the old primary is timestamped there.

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from './cli-helpers.js';
-import { CHAOS_FAULTS, planTrial } from '../../src/node/chaos-trial.js';
+import { DEFAULT_FAULTS, planTrial } from '../../src/node/chaos-trial.js';
 import { LIVE_SOURCES, TEST_TIMING } from '../node/live-helpers.js';
 import { describeWithDist } from '../node/process-helpers.js';
 
@@ -19,9 +19,9 @@ const MOMENT_MAX_MS = 150;
 
 describe('ftcp chaos: plans and flags', () => {
   it('seed 28 draws every fault kind in trials 1..5, and the same plan every time', () => {
-    const plans = [1, 2, 3, 4, 5].map((t) => planTrial({ seed: SEED, faults: CHAOS_FAULTS, momentMaxMs: MOMENT_MAX_MS }, t));
-    expect(new Set(plans.map((p) => p.fault))).toEqual(new Set(CHAOS_FAULTS));
-    expect(planTrial({ seed: SEED, faults: CHAOS_FAULTS, momentMaxMs: MOMENT_MAX_MS }, 2)).toEqual(plans[1]);
+    const plans = [1, 2, 3, 4, 5].map((t) => planTrial({ seed: SEED, faults: DEFAULT_FAULTS, momentMaxMs: MOMENT_MAX_MS }, t));
+    expect(new Set(plans.map((p) => p.fault))).toEqual(new Set(DEFAULT_FAULTS));
+    expect(planTrial({ seed: SEED, faults: DEFAULT_FAULTS, momentMaxMs: MOMENT_MAX_MS }, 2)).toEqual(plans[1]);
     expect(plans.every((p) => p.momentMs <= MOMENT_MAX_MS)).toBe(true);
   });
 
@@ -41,7 +41,7 @@ describeWithDist('ftcp chaos (real processes)', [...LIVE_SOURCES, 'cli/switch', 
     expect(report.failures, r.stdout).toEqual([]);
     expect(r.code).toBe(0);
     expect(report).toMatchObject({ ok: true, seed: SEED, trials: 5, passed: 5, broken: 0, splitBrain: 0, nonIdentical: 0, liveness: 0 });
-    expect(report.faults).toEqual({ 'kill-primary': 1, 'kill-backup': 1, 'kill-backup-join': 1, 'pause-primary': 1, 'pause-backup': 1 });
+    expect(report.faults).toEqual({ 'kill-primary': 1, 'kill-backup': 1, 'kill-backup-join': 1, 'pause-primary': 1, 'pause-backup': 1, 'pause-race': 0 });
     // A progress line per trial, saying who took over. A false failover (a failure detector
     // firing on this busy machine, safe but not the planned trial) is a note under the line:
     // such a trial is not held to its plan, and keeps its run directory.
@@ -63,5 +63,16 @@ describeWithDist('ftcp chaos (real processes)', [...LIVE_SOURCES, 'cli/switch', 
     for (const [kind, pattern] of expectations) if (line(kind) !== undefined) expect(line(kind)).toMatch(pattern);
     // Passing trials leave no run directory behind (those with a false failover do).
     expect(readdirSync(join(dir, `chaos-seed${SEED}`))).toHaveLength(kept);
+  }, 300_000);
+
+  it('pause-race: the primary is resumed while the backup may be taking over; whoever loses steps down, nothing breaks', async () => {
+    const r = await cli(['chaos', '--trials', '2', '--seed', '41', '--faults', 'pause-race', '--capture-dir', dir, '--json', ...timing]);
+    const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(report.failures, r.stdout).toEqual([]);
+    expect(report).toMatchObject({ ok: true, trials: 2, broken: 0, splitBrain: 0, nonIdentical: 0 });
+    expect(report.faults['pause-race']).toBe(2);
+    // Each trial says how the race ended: b took over (a stepped down), a won (b stopped), or nobody noticed.
+    const outcomes = r.stdout.split('\n').filter((l) => /^ok +trial /.test(l) || l.includes('note: '));
+    expect(outcomes.join('\n')).toMatch(/(stepped down|won the race|went unnoticed)/);
   }, 300_000);
 });
