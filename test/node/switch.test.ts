@@ -46,6 +46,19 @@ async function host(sw: { local: { host: string; port: number } }): Promise<{ li
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
+/** A client (epoch 0) and a primary holding the service in epoch 1, then a backup that takes it in epoch 2. */
+async function failedOver(sw: UdpSwitch): Promise<Record<'client' | 'primary' | 'backup', Awaited<ReturnType<typeof host>>>> {
+  const client = await host(sw);
+  const primary = await host(sw);
+  const backup = await host(sw);
+  client.link.announce(CLIENT, 0);
+  primary.link.announce(SERVICE, 1);
+  await Promise.all([client.link.whenRegistered(CLIENT), primary.link.whenRegistered(SERVICE)]);
+  backup.link.announce(SERVICE, 2);
+  await backup.link.whenRegistered(SERVICE);
+  return { client, primary, backup };
+}
+
 describe('UdpSwitch', () => {
   it('forwards by destination address, both ways, unchanged, and captures the client-side view', async () => {
     const capture = join(dir, 'forward.pcapng');
@@ -85,16 +98,8 @@ describe('UdpSwitch', () => {
     const sw = await startSwitch(capture);
     const events: SwitchEvent[] = [];
     sw.onEvent((e) => events.push(e));
-    const client = await host(sw);
-    const primary = await host(sw);
-    const backup = await host(sw);
-    client.link.announce(CLIENT, 0);
-    primary.link.announce(SERVICE, 1);
-    await Promise.all([client.link.whenRegistered(CLIENT), primary.link.whenRegistered(SERVICE)]);
-
     // The backup goes live in epoch 2: the gratuitous ARP.
-    backup.link.announce(SERVICE, 2);
-    await backup.link.whenRegistered(SERVICE);
+    const { client, primary, backup } = await failedOver(sw);
     await until(() => primary.link.registration(SERVICE)?.state === 'superseded', 2000, 'the old primary to hear it was superseded');
     expect(primary.link.registration(SERVICE)).toMatchObject({ state: 'superseded', supersededBy: 2, epoch: 1 });
     expect(sw.holder(SERVICE)).toEqual({ host: backup.link.local, epoch: 2 });
@@ -138,14 +143,7 @@ describe('UdpSwitch', () => {
     const capture = join(dir, 'dropped.pcapng');
     const sw = await UdpSwitch.start({ listen: LOCAL, capturePath: capture, captureDropped: true });
     open.push(sw);
-    const client = await host(sw);
-    const primary = await host(sw);
-    const backup = await host(sw);
-    client.link.announce(CLIENT, 0);
-    primary.link.announce(SERVICE, 1);
-    await Promise.all([client.link.whenRegistered(CLIENT), primary.link.whenRegistered(SERVICE)]);
-    backup.link.announce(SERVICE, 2);
-    await backup.link.whenRegistered(SERVICE);
+    const { client, primary, backup } = await failedOver(sw);
     const stale = [tcpPacket(SERVICE, CLIENT, 10, 300), tcpPacket(SERVICE, CLIENT, 10, 301)];
     for (const p of stale) primary.link.send(p);
     const fresh = tcpPacket(SERVICE, CLIENT, 10, 302);
