@@ -18,6 +18,7 @@ import { registerReplicaCommand } from './replica.js';
 import { registerClientCommand } from './client.js';
 import { registerScenarioCommands } from './scenario.js';
 import { registerFuzzCommand } from './fuzz.js'; // issue 9
+import { registerChaosCommand } from './chaos.js'; // issue 9
 
 /** package.json sits two levels up from both src/cli and dist/cli. */
 export function packageVersion(): string {
@@ -45,6 +46,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   registerKernelClientCommand(program, io, setExitCode); // issue 7: the kernel as the client
   registerKernelServerCommand(program, io, setExitCode); // issue 7: the kernel as the server
   registerFuzzCommand(program, io, setExitCode); // issue 9: a packet fuzzer against a live pair
+  registerChaosCommand(program, io, setExitCode); // issue 9: the fault campaign with real processes
   // Subcommands inherit output and exit handling only when set before they are created.
   for (const command of allCommands(program)) command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
   return program;

@@ -26,6 +26,8 @@ interface SwitchFlags {
   json?: boolean;
   /** Static entries, ADDR=HOST:PORT (issue 7: the TUN bridge). */
   static: string[];
+  /** issue 9: capture refused datagrams too. */
+  captureDropped?: boolean;
 }
 
 export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -42,6 +44,7 @@ export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: 
     .option('--service <addr>', 'the replicated service\'s virtual address', DEFAULT_SERVICE_ADDRESS)
     .option('--capture <file>', 'pcapng file of every packet forwarded to or from a client address', DEFAULT_SWITCH_CAPTURE)
     .option('--no-capture', 'write no capture')
+    .option('--capture-dropped', 'also capture the datagrams refused as stale-epoch or not-owner (a second interface; each packet\'s comment names the UDP endpoint it came from) (default: off)')
     .option('--mtu <bytes>', `largest datagram forwarded, 68..${MAX_MTU}`, String(MAX_MTU))
     .option('--json', 'print one JSON object per line (listening, each event, stopped with statistics)')
     // Static entries (issue 7): socat bridging a TUN device cannot register itself.
@@ -68,7 +71,7 @@ async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
 
   let sw: UdpSwitch;
   try {
-    sw = await UdpSwitch.start({ listen, service, mtu, staticHosts, ...(capturePath !== undefined ? { capturePath } : {}) });
+    sw = await UdpSwitch.start({ listen, service, mtu, staticHosts, captureDropped: flags.captureDropped === true, ...(capturePath !== undefined ? { capturePath } : {}) });
   } catch (error) {
     if (error instanceof LinkError) {
       io.stderr(`error: ftcp switch: ${error.message}\n`);

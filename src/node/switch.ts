@@ -21,6 +21,11 @@
  * other than the service address, timestamped with the wall clock, in a pcapng file
  * written block by block (capture-file.ts), with a packet comment when the service
  * address moves.
+ *
+ * With `captureDropped` (issue 9, `ftcp chaos`), the datagrams it refuses as `stale-epoch`
+ * or `not-owner` go to a second interface of the same capture, each with a comment naming
+ * the UDP endpoint it came from: the network's own record of what a fenced replica tried
+ * to send, independent of the replica's captures.
  */
 import * as dgram from 'node:dgram';
 import { formatIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
@@ -94,6 +99,8 @@ export interface SwitchOptions {
    * service address cannot be pinned (its epoch fencing stays as it is).
    */
   staticHosts?: ReadonlyArray<{ address: Ipv4Addr; host: Endpoint }>;
+  /** issue 9: also capture the datagrams refused as stale-epoch or not-owner (a second interface). */
+  captureDropped?: boolean;
 }
 
 interface Holder {
@@ -145,7 +152,7 @@ export class UdpSwitch {
   /** Per host endpoint, the epoch of its latest claim on each address (won or lost). */
   private readonly claims = new Map<string, Map<Ipv4Addr, number>>();
   private eventHandler: ((e: SwitchEvent) => void) | undefined;
-  private capture: { writer: PcapngWriter; file: CaptureFile; iface: number } | undefined;
+  private capture: { writer: PcapngWriter; file: CaptureFile; iface: number; droppedIface?: number } | undefined;
   private pendingComment: string | undefined;
   private closed = false;
   private readonly mtu: number;
@@ -204,6 +211,8 @@ export class UdpSwitch {
         const { writer, file } = openCaptureFile(opts.capturePath, { application: 'ftcp switch' });
         const iface = writer.addInterface('switch', { description: 'client-side view: packets the switch forwarded to or from client addresses' });
         capture = { writer, file, iface };
+        // issue 9: refused datagrams, each commented with the endpoint it came from.
+        if (opts.captureDropped === true) capture.droppedIface = writer.addInterface('switch-dropped', { description: 'datagrams the switch refused: from a host whose claim on the source address is older (stale-epoch) or that does not hold it (not-owner)' });
       } catch (error) {
         socket.close();
         throw error;
@@ -262,7 +271,9 @@ export class UdpSwitch {
     }
     if (source.key !== key) {
       const claimed = this.claims.get(key)?.get(src);
-      this.stats.dropped[claimed !== undefined && claimed < source.epoch ? 'stale-epoch' : 'not-owner']++;
+      const reason = claimed !== undefined && claimed < source.epoch ? 'stale-epoch' : 'not-owner';
+      this.stats.dropped[reason]++;
+      if (this.capture?.droppedIface !== undefined) this.record(bytes, this.capture.droppedIface, `dropped (${reason}) from ${key}`);
       return;
     }
     const target = this.table.get(dst);
@@ -282,12 +293,12 @@ export class UdpSwitch {
     if (this.capture !== undefined && (src !== this.service || dst !== this.service)) this.record(bytes);
   }
 
-  private record(bytes: Uint8Array): void {
+  private record(bytes: Uint8Array, iface?: number, droppedComment?: string): void {
     const capture = this.capture!;
-    const comment = this.pendingComment;
-    this.pendingComment = undefined;
+    const comment = droppedComment ?? this.pendingComment;
+    if (droppedComment === undefined) this.pendingComment = undefined;
     try {
-      capture.writer.writePacket(capture.iface, this.clockUs(), bytes, comment);
+      capture.writer.writePacket(iface ?? capture.iface, this.clockUs(), bytes, comment);
       this.stats.captured++;
     } catch (error) {
       // A full disk must not stop the network: stop capturing, keep forwarding, say so.

@@ -13,7 +13,11 @@
  * Lost: the primary is alive and in charge; the backup stops.
  *
  * A joining backup starts without state: it sends `join` to the primary until it has
- * received the whole snapshot at index k, restores it, and continues from k + 1.
+ * received the whole snapshot at index k, restores it, and continues from k + 1. The
+ * restore runs to completion and, for a large snapshot on a busy machine, can outlast the
+ * failure timeout; so with the last chunk it first says it is alive (`join` with the
+ * snapshot's epoch) and restores at its next timeout, due at once, after the driver has
+ * sent that.
  */
 import type { ArbiterResponse } from './arbiter.js';
 import { decodeAppendEntries, encodeChannel, type ChannelMessage } from './channel.js';
@@ -70,6 +74,8 @@ export class BackupRole {
   readonly peer: string;
   private readonly nextRequestId: () => number;
   private assembly: { index: number; epoch: number; total: number; chunks: Map<number, Uint8Array>; bytes: number } | undefined;
+  /** The whole snapshot, received; restored at the next timeout (after the `join` that says we are alive has gone out). */
+  private restoreDue: { index: number; epoch: number; whole: Uint8Array } | undefined;
 
   constructor(
     rsm: Rsm | undefined,
@@ -151,6 +157,10 @@ export class BackupRole {
 
   handleTimeout(nowUs: number): void {
     if (this.state === 'joining') {
+      if (this.restoreDue !== undefined) {
+        this.restore(this.restoreDue);
+        return;
+      }
       const receiving = this.receivingSnapshot(nowUs);
       if (receiving !== undefined) {
         // A large snapshot can take longer than the failure timeout to arrive: every
@@ -201,6 +211,7 @@ export class BackupRole {
   pollTimeout(): number | undefined {
     switch (this.state) {
       case 'joining': {
+        if (this.restoreDue !== undefined) return this.lastJoinUs;
         const askAgainUs = this.lastJoinUs + this.times.failureUs;
         if (this.assembly === undefined) return askAgainUs;
         // While chunks keep coming: a `join` every heartbeat; once they stop, ask again.
@@ -296,6 +307,7 @@ export class BackupRole {
 
   private onSnapshotChunk(nowUs: number, m: Extract<ChannelMessage, { type: 'snapshot' }>): void {
     this.lastHeardUs = nowUs;
+    if (this.restoreDue !== undefined) return; // a resent chunk of the snapshot we already have
     if (this.assembly === undefined || this.assembly.index !== m.index || this.assembly.epoch !== m.epoch) {
       this.assembly = { index: m.index, epoch: m.epoch, total: m.total, chunks: new Map(), bytes: 0 };
     }
@@ -307,9 +319,17 @@ export class BackupRole {
     const whole = new Uint8Array(a.total);
     for (const [offset, chunk] of a.chunks) whole.set(chunk, offset);
     this.assembly = undefined;
+    // Alive, about to restore (which nothing interrupts): the primary hears it before the silence.
+    this.restoreDue = { index: m.index, epoch: m.epoch, whole };
+    this.lastJoinUs = nowUs;
+    this.send({ type: 'join', epoch: m.epoch, name: this.opts.name });
+  }
+
+  private restore(m: { index: number; epoch: number; whole: Uint8Array }): void {
+    this.restoreDue = undefined;
     let rsm: Rsm;
     try {
-      rsm = Rsm.restore(whole, this.opts.factory);
+      rsm = Rsm.restore(m.whole, this.opts.factory);
     } catch (error) {
       this.out.event({ type: 'rejected', reason: `backup ${this.opts.name}: snapshot at ${m.index}: ${error instanceof Error ? error.message : String(error)}` });
       return;

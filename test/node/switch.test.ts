@@ -46,6 +46,19 @@ async function host(sw: { local: { host: string; port: number } }): Promise<{ li
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
+/** A client (epoch 0) and a primary holding the service in epoch 1, then a backup that takes it in epoch 2. */
+async function failedOver(sw: UdpSwitch): Promise<Record<'client' | 'primary' | 'backup', Awaited<ReturnType<typeof host>>>> {
+  const client = await host(sw);
+  const primary = await host(sw);
+  const backup = await host(sw);
+  client.link.announce(CLIENT, 0);
+  primary.link.announce(SERVICE, 1);
+  await Promise.all([client.link.whenRegistered(CLIENT), primary.link.whenRegistered(SERVICE)]);
+  backup.link.announce(SERVICE, 2);
+  await backup.link.whenRegistered(SERVICE);
+  return { client, primary, backup };
+}
+
 describe('UdpSwitch', () => {
   it('forwards by destination address, both ways, unchanged, and captures the client-side view', async () => {
     const capture = join(dir, 'forward.pcapng');
@@ -85,16 +98,8 @@ describe('UdpSwitch', () => {
     const sw = await startSwitch(capture);
     const events: SwitchEvent[] = [];
     sw.onEvent((e) => events.push(e));
-    const client = await host(sw);
-    const primary = await host(sw);
-    const backup = await host(sw);
-    client.link.announce(CLIENT, 0);
-    primary.link.announce(SERVICE, 1);
-    await Promise.all([client.link.whenRegistered(CLIENT), primary.link.whenRegistered(SERVICE)]);
-
     // The backup goes live in epoch 2: the gratuitous ARP.
-    backup.link.announce(SERVICE, 2);
-    await backup.link.whenRegistered(SERVICE);
+    const { client, primary, backup } = await failedOver(sw);
     await until(() => primary.link.registration(SERVICE)?.state === 'superseded', 2000, 'the old primary to hear it was superseded');
     expect(primary.link.registration(SERVICE)).toMatchObject({ state: 'superseded', supersededBy: 2, epoch: 1 });
     expect(sw.holder(SERVICE)).toEqual({ host: backup.link.local, epoch: 2 });
@@ -132,6 +137,28 @@ describe('UdpSwitch', () => {
     await sw.close();
     const comments = readPcapng(readFileSync(capture)).packets.map((p) => p.comment).filter((c) => c !== undefined);
     expect(comments).toEqual([expect.stringMatching(/service address 192\.0\.2\.10 moved from .* \(epoch 1\) to .* \(epoch 2\)/)]);
+  });
+
+  it('with captureDropped, captures what it refuses on a second interface, naming the sender (issue 9)', async () => {
+    const capture = join(dir, 'dropped.pcapng');
+    const sw = await UdpSwitch.start({ listen: LOCAL, capturePath: capture, captureDropped: true });
+    open.push(sw);
+    const { client, primary, backup } = await failedOver(sw);
+    const stale = [tcpPacket(SERVICE, CLIENT, 10, 300), tcpPacket(SERVICE, CLIENT, 10, 301)];
+    for (const p of stale) primary.link.send(p);
+    const fresh = tcpPacket(SERVICE, CLIENT, 10, 302);
+    backup.link.send(fresh);
+    await until(() => client.got.length === 1 && sw.stats.dropped['stale-epoch'] === 2, 2000, 'the drops');
+    await sw.close();
+    const r = readPcapng(readFileSync(capture));
+    expect(r.interfaces.map((i) => i.name)).toEqual(['switch', 'switch-dropped']);
+    const dropped = r.packets.filter((p) => p.interfaceId === 1);
+    expect(dropped.map((p) => p.comment)).toEqual([`dropped (stale-epoch) from 127.0.0.1:${primary.link.local.port}`, `dropped (stale-epoch) from 127.0.0.1:${primary.link.local.port}`]);
+    expect(dropped.every((p, i) => same(p.data, stale[i]!))).toBe(true);
+    // The forwarded packet stays on the client-side interface, with the move's comment (the
+    // refused packets in between did not take it).
+    const forwarded = r.packets.filter((p) => p.interfaceId === 0 && same(p.data, fresh));
+    expect(forwarded.map((p) => p.comment)).toEqual([expect.stringMatching(/service address 192\.0\.2\.10 moved from .* \(epoch 1\) to .* \(epoch 2\)/)]);
   });
 
   it('gives an unfenced (epoch 0) address to the latest registration', async () => {

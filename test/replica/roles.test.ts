@@ -205,9 +205,37 @@ describe('failure detection, arbiter, fencing', () => {
     expect(again).toEqual([{ type: 'join', epoch: 0, name: 'c' }]);
     p.handleChannel(100_000, encodeChannel(again[0]!));
     expect(decode(drainAll(() => p.pollChannel())).filter((m) => m?.type === 'snapshot').length).toBe(1);
-    // The second half completes the first transfer: c follows.
+    // The second half completes the first transfer: c says it is alive, then restores at its
+    // next timeout (due at once), and follows.
     c.handleChannel(101_000, part(half, whole.chunk.subarray(half)));
+    expect(decode(drainAll(() => c.pollChannel()))).toEqual([{ type: 'join', epoch: whole.epoch, name: 'c' }]);
+    expect(c.roleName).toBe('joining');
+    expect(c.pollTimeout()).toBe(101_000);
+    c.handleTimeout(101_000);
     expect(c.roleName).toBe('backup');
     expect(decode(drainAll(() => c.pollChannel()))).toContainEqual({ type: 'ack', epoch: whole.epoch, index: whole.index });
+  });
+
+  it('a joiner says it is alive before the restore of a snapshot, which can outlast the failure timeout (found by ftcp chaos)', () => {
+    // Under load a 2.3 MB snapshot took 250 ms to restore, the joiner sent nothing meanwhile,
+    // and its primary (D 300 ms) suspected it, won the next epoch alone and dropped it.
+    const p = Replica.primary(opts('a'), undefined, 0);
+    const c = Replica.joiner(opts('c'), 'a', 0);
+    for (const f of drainAll(() => c.pollChannel())) p.handleChannel(1_000, f);
+    const snapshot = drainAll(() => p.pollChannel());
+    for (const f of snapshot) c.handleChannel(40_000, f);
+    // The alive message goes out with the last chunk, before the restore.
+    const alive = drainAll(() => c.pollChannel());
+    expect(alive.map((f) => decodeChannel(f)).map((d) => (d.ok ? d.message.type : d.reason))).toEqual(['join']);
+    for (const f of alive) p.handleChannel(41_000, f);
+    // The restore itself runs at c's next timeout; say it ends 80 ms later (longer than D = 50 ms
+    // after the last chunk, but not after the alive message): the primary has not suspected c.
+    c.handleTimeout(c.pollTimeout()!);
+    p.handleTimeout(89_000);
+    expect(drainAll(() => p.pollEvent()).map((e) => e.type)).not.toContain('suspect');
+    for (const f of drainAll(() => c.pollChannel())) p.handleChannel(120_000, f);
+    expect(c.roleName).toBe('backup');
+    expect(p.roleName).toBe('primary');
+    expect((p.current as { acked: number }).acked).toBe(c.rsm!.index);
   });
 });
