@@ -5,6 +5,8 @@
  * The backing array grows by doubling up to the limit, so an idle connection holds
  * nothing. Only the content and the limit are state; the capacity is not.
  */
+import { crc32 } from './wire/crc32.js';
+
 export class ByteRing {
   private buf: Uint8Array;
   private head = 0;
@@ -88,6 +90,15 @@ export class ByteRing {
   /** The content as one new array (snapshots). */
   toBytes(): Uint8Array {
     return this.peek(0, this.len);
+  }
+
+  /** CRC-32 of the content (the same as crc32(toBytes())), without copying it. */
+  crc32(): number {
+    if (this.len === 0) return 0;
+    const cap = this.buf.length;
+    const first = Math.min(this.len, cap - this.head);
+    const crc = crc32(this.buf, this.head, this.head + first);
+    return first < this.len ? crc32(this.buf, 0, this.len - first, crc) : crc;
   }
 
   static from(limit: number, content: Uint8Array): ByteRing {
