@@ -134,7 +134,7 @@ export class KeyedHashes {
         this.byKey.delete(key);
         this.total = (this.total - old) | 0;
       } else {
-        const h = hashValue(state, key);
+        const h = hashValue(state, key) | 0; // a small integer: no heap number per entry
         this.byKey.set(key, h);
         this.total = (this.total - old + h) | 0;
       }
