@@ -227,14 +227,11 @@ export class LogChannel {
   // ---- internals ----------------------------------------------------------------------
 
   private write(socket: net.Socket, frame: Uint8Array): void {
-    // Frames sent while the event loop handles one batch of I/O go out in one write: cork
-    // until setImmediate, which runs right after the poll phase, so the frames made for
-    // every datagram that arrived together share a syscall (nextTick would uncork after
-    // each datagram's callback: one write per inbound packet).
+    // Frames sent in one turn of the event loop go out in one write (cork until the next tick).
     if (!this.corked) {
       this.corked = true;
       socket.cork();
-      setImmediate(() => {
+      process.nextTick(() => {
         this.corked = false;
         socket.uncork();
       });
