@@ -14,6 +14,12 @@ export const FTCP_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..'
 
 export type ChildEvent = Record<string, unknown> & { event?: string };
 
+/**
+ * Extra node options for every child, space-separated, from FTCP_CHILD_NODE_ARGS: for
+ * profiling (`--cpu-prof --cpu-prof-dir=DIR`, which NODE_OPTIONS does not allow).
+ */
+export const CHILD_NODE_ARGS_ENV = 'FTCP_CHILD_NODE_ARGS';
+
 export class Child {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -31,7 +37,8 @@ export class Child {
     env: Record<string, string> = {},
   ) {
     // Children stop by themselves if this process dies without stopping them (kill -9).
-    this.child = spawn(process.execPath, [FTCP_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, [EXIT_WITH_PARENT_ENV]: '1' } });
+    const nodeArgs = (process.env[CHILD_NODE_ARGS_ENV] ?? '').split(' ').filter((a) => a !== '');
+    this.child = spawn(process.execPath, [...nodeArgs, FTCP_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, [EXIT_WITH_PARENT_ENV]: '1' } });
     if (this.child.pid === undefined) throw new Error(`could not start ${label}`);
     this.pid = this.child.pid;
     this.child.stdout!.on('data', (d: Buffer) => {

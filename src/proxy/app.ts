@@ -11,9 +11,17 @@
  *   pull(conn, max)       up to `max` bytes the app wants sent now (may be empty)
  *   wantsClose(conn)      true once the app has nothing more to send and wants to close
  *   closed(conn)          the connection is gone (forget it)
+ *
+ * For the replicas' divergence digest (src/replica/rsm.ts), at a cost that does not grow
+ * with the number of idle connections:
+ *   connState(conn)       one connection's state as plain data (undefined once forgotten);
+ *                         the RSM rehashes it only for connections an entry touched
+ *   sharedDigest()        a hash of the rest of the state (the counter, the store), kept
+ *                         up to date as it changes
  */
 import { sha256Hex, sha256Init, sha256Update, type Sha256State } from './sha256.js';
 import { streamBytes } from './stream.js';
+import { hashValue, KeyedHashes } from '../tcp/state-hash.js';
 
 export type AppName = 'echo' | 'counter' | 'kv' | 'bulk';
 export const APP_NAMES: readonly AppName[] = ['echo', 'counter', 'kv', 'bulk'];
@@ -28,6 +36,10 @@ export interface App {
   closed(conn: number): void;
   /** The app's whole state as plain, JSON-serialisable data. */
   snapshot(): unknown;
+  /** One connection's part of snapshot(), or undefined when the app does not hold the connection. */
+  connState(conn: number): unknown;
+  /** A hash of the part of the state that belongs to no open connection; cheap (kept up to date). */
+  sharedDigest(): number;
 }
 
 export interface AppOptions {
@@ -98,6 +110,12 @@ abstract class LineApp implements App {
   closed(conn: number): void {
     this.conns.delete(conn);
   }
+  connState(conn: number): unknown {
+    return this.conns.get(conn);
+  }
+  sharedDigest(): number {
+    return 0;
+  }
   protected connsSnapshot(): Array<[number, ConnBuf]> {
     return [...this.conns].map(([k, v]) => [k, { out: [...v.out], line: v.line, eof: v.eof }]);
   }
@@ -133,12 +151,17 @@ export class CounterApp extends LineApp {
   override snapshot(): unknown {
     return { conns: this.connsSnapshot(), value: this.value };
   }
+  override sharedDigest(): number {
+    return hashValue(this.value);
+  }
 }
 
 /** Key-value store: `SET k v` answers OK, `GET k` answers the value or NIL, `DEL k` answers 1 or 0. */
 export class KvApp extends LineApp {
   readonly name = 'kv';
-  data = new Map<string, string>();
+  private data = new Map<string, string>();
+  /** sharedDigest(): the sum (mod 2^32) of every pair's hash, kept up to date by set/delete. */
+  private dataSum = 0;
   static readonly MAX_KEYS = 100_000;
   protected onLine(line: string): string {
     const m = /^(\S+)\s*(\S*)\s*(.*)$/.exec(line.trim());
@@ -146,15 +169,35 @@ export class KvApp extends LineApp {
     const key = m?.[2] ?? '';
     if (cmd === 'SET' && key !== '') {
       if (!this.data.has(key) && this.data.size >= KvApp.MAX_KEYS) return 'ERR store full\n';
-      this.data.set(key, m![3] ?? '');
+      this.put(key, m![3] ?? '');
       return 'OK\n';
     }
     if (cmd === 'GET' && key !== '') return `${this.data.get(key) ?? 'NIL'}\n`;
-    if (cmd === 'DEL' && key !== '') return this.data.delete(key) ? '1\n' : '0\n';
+    if (cmd === 'DEL' && key !== '') return this.put(key, undefined) ? '1\n' : '0\n';
     return `ERR unknown command ${JSON.stringify(line.slice(0, 40))}\n`;
+  }
+  /** Set (or, with undefined, delete) a key; returns whether it was there. */
+  private put(key: string, value: string | undefined): boolean {
+    const old = this.data.get(key);
+    if (old !== undefined) this.dataSum = (this.dataSum - hashValue([key, old])) | 0;
+    if (value === undefined) this.data.delete(key);
+    else {
+      this.data.set(key, value);
+      this.dataSum = (this.dataSum + hashValue([key, value])) | 0;
+    }
+    return old !== undefined;
+  }
+  /** Replace the store (restore). */
+  load(pairs: Array<[string, string]>): void {
+    this.data = new Map();
+    this.dataSum = 0;
+    for (const [k, v] of pairs) this.put(k, v);
   }
   override snapshot(): unknown {
     return { conns: this.connsSnapshot(), data: [...this.data] };
+  }
+  override sharedDigest(): number {
+    return hashValue([this.data.size, this.dataSum]);
   }
 }
 
@@ -177,6 +220,8 @@ export class BulkApp implements App {
   conns = new Map<number, BulkConn>();
   /** Digests of finished uploads, by connection, kept for checking. */
   finished = new Map<number, { received: number; sha256: string }>();
+  /** sharedDigest(): the finished uploads' hashes, rehashed when one is added. */
+  private finishedHashes = new KeyedHashes();
   constructor(opts: AppOptions = {}) {
     this.bytes = opts.bulkBytes ?? 1_000_000;
     this.seed = opts.seed ?? 1;
@@ -195,6 +240,7 @@ export class BulkApp implements App {
     if (c === undefined) return;
     c.eof = true;
     this.finished.set(conn, { received: c.received, sha256: sha256Hex(c.hash) });
+    this.finishedHashes.mark(conn);
   }
   pull(conn: number, max: number): Uint8Array {
     const c = this.conns.get(conn);
@@ -213,6 +259,18 @@ export class BulkApp implements App {
   }
   uploadDigest(conn: number): { received: number; sha256: string } | undefined {
     return this.finished.get(conn);
+  }
+  connState(conn: number): unknown {
+    return this.conns.get(conn);
+  }
+  sharedDigest(): number {
+    return hashValue([this.bytes, this.seed, this.finishedHashes.value((k) => this.finished.get(k))]);
+  }
+  /** Replace the finished uploads (restore). */
+  loadFinished(entries: Array<[number, { received: number; sha256: string }]>): void {
+    this.finished = new Map(entries);
+    this.finishedHashes = new KeyedHashes();
+    for (const [k] of entries) this.finishedHashes.mark(k);
   }
   snapshot(): unknown {
     return {
@@ -255,7 +313,7 @@ export function restoreApp(name: AppName, snap: unknown): App {
     case 'kv': {
       const app = new KvApp();
       (app as unknown as { restoreConns(e: unknown): void }).restoreConns(s.conns);
-      app.data = new Map(s.data as Array<[string, string]>);
+      app.load(s.data as Array<[string, string]>);
       return app;
     }
     case 'bulk': {
@@ -263,7 +321,7 @@ export function restoreApp(name: AppName, snap: unknown): App {
       for (const [k, v] of s.conns as Array<[number, BulkConn]>) {
         app.conns.set(k, { ...v, hash: { h: [...v.hash.h], pending: [...v.hash.pending], length: v.hash.length } });
       }
-      app.finished = new Map(s.finished as Array<[number, { received: number; sha256: string }]>);
+      app.loadFinished(s.finished as Array<[number, { received: number; sha256: string }]>);
       return app;
     }
   }

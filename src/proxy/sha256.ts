@@ -24,37 +24,40 @@ export function sha256Init(): Sha256State {
   return { h: [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19], pending: [], length: 0 };
 }
 
-const W = new Uint32Array(64);
+const W = new Int32Array(64);
+/** K as signed 32-bit words: the rounds below stay in int32 arithmetic (`| 0`), which V8 keeps unboxed. */
+const K32 = Int32Array.from(K);
 
 function compress(h: number[], block: Uint8Array | number[], off: number): void {
   for (let i = 0; i < 16; i++) {
     const j = off + i * 4;
-    W[i] = ((block[j]! << 24) | (block[j + 1]! << 16) | (block[j + 2]! << 8) | block[j + 3]!) >>> 0;
+    W[i] = (block[j]! << 24) | (block[j + 1]! << 16) | (block[j + 2]! << 8) | block[j + 3]!;
   }
   for (let i = 16; i < 64; i++) {
     const a = W[i - 15]!;
     const b = W[i - 2]!;
     const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
     const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
-    W[i] = (W[i - 16]! + s0 + W[i - 7]! + s1) >>> 0;
+    W[i] = (W[i - 16]! + s0 + W[i - 7]! + s1) | 0;
   }
-  let a = h[0]!, b = h[1]!, c = h[2]!, d = h[3]!, e = h[4]!, f = h[5]!, g = h[6]!, hh = h[7]!;
+  let a = h[0]! | 0, b = h[1]! | 0, c = h[2]! | 0, d = h[3]! | 0, e = h[4]! | 0, f = h[5]! | 0, g = h[6]! | 0, hh = h[7]! | 0;
   for (let i = 0; i < 64; i++) {
     const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
     const ch = (e & f) ^ (~e & g);
-    const t1 = (hh + S1 + ch + K[i]! + W[i]!) >>> 0;
+    const t1 = (hh + S1 + ch + K32[i]! + W[i]!) | 0;
     const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
     const maj = (a & b) ^ (a & c) ^ (b & c);
-    const t2 = (S0 + maj) >>> 0;
+    const t2 = (S0 + maj) | 0;
     hh = g;
     g = f;
     f = e;
-    e = (d + t1) >>> 0;
+    e = (d + t1) | 0;
     d = c;
     c = b;
     b = a;
-    a = (t1 + t2) >>> 0;
+    a = (t1 + t2) | 0;
   }
+  // The state stays unsigned, as it is in snapshots.
   h[0] = (h[0]! + a) >>> 0;
   h[1] = (h[1]! + b) >>> 0;
   h[2] = (h[2]! + c) >>> 0;

@@ -14,10 +14,12 @@ function mix(seed: number, block: number): number {
 /** Bytes [offset, offset+length) of the stream with this seed. */
 export function streamBytes(seed: number, offset: number, length: number): Uint8Array {
   const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) {
+  const s = seed >>> 0;
+  // One mix per 4-byte word (byte pos is byte pos % 4 of word floor(pos / 4), little-endian).
+  for (let i = 0; i < length; ) {
     const pos = offset + i;
-    const word = mix(seed >>> 0, Math.floor(pos / 4));
-    out[i] = (word >>> ((pos & 3) * 8)) & 0xff;
+    const word = mix(s, Math.floor(pos / 4));
+    for (let b = pos & 3; b < 4 && i < length; b++, i++) out[i] = (word >>> (b * 8)) & 0xff;
   }
   return out;
 }

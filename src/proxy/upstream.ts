@@ -156,6 +156,15 @@ export class UpstreamBridge {
   snapshot(): unknown {
     return { conns: [...this.conns].map(([k, c]) => [k, { out: c.out.map(bytesToText), closing: c.closing }]) };
   }
+  /** One connection's part of snapshot() (as the divergence digest hashes it), or undefined. */
+  connState(conn: number): unknown {
+    const c = this.conns.get(conn);
+    return c === undefined ? undefined : { out: c.out, closing: c.closing };
+  }
+  /** Nothing but the connections is state. */
+  sharedDigest(): number {
+    return 0;
+  }
 
   /** A join's snapshot: the bridge and the app state the joiner's adapter imports. */
   snapshotWith(appState: Uint8Array): unknown {

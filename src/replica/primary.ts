@@ -266,7 +266,11 @@ export class PrimaryRole {
     }
     if (n > 0) this.hold.splice(0, n);
     if (this.acked > this.released) this.released = this.acked;
-    for (const i of [...this.log.keys()]) if (i <= this.acked) this.log.delete(i);
+    // The log holds consecutive indices in insertion order: stop at the first one not acknowledged.
+    for (const i of this.log.keys()) {
+      if (i > this.acked) break;
+      this.log.delete(i);
+    }
     if (this.joinSnapshot !== undefined && this.acked >= this.joinSnapshot.index) this.joinSnapshot = undefined;
   }
 

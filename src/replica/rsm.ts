@@ -12,9 +12,10 @@
  *
  * After each entry the RSM reports the sequence-number state of every connection the
  * entry touched (SND.UNA, SND.NXT, RCV.NXT and the windows, from stack.info) and, every
- * `digestEvery` entries, a CRC-32 digest of its whole state. The primary puts these in the
- * entry; the backup compares its own after applying it (verifyEntry). A mismatch is a
- * determinism bug.
+ * `digestEvery` entries, a 32-bit digest of its whole state (digest()). The primary puts
+ * these in the entry; the backup compares its own after applying it (verifyEntry). A
+ * mismatch is a determinism bug. The digest is incremental: it rehashes only what changed
+ * since the last one, so its cost does not grow with the number of idle connections.
  *
  * Everything here is a pure function of (state, entry): no clock, no randomness but the
  * stack's seeded PRNG, no I/O.
@@ -22,6 +23,7 @@
 import { createApp, restoreApp, type App, type AppName, type AppOptions } from '../proxy/app.js';
 import { UPSTREAM_APP, UpstreamBridge, type LoggedUpstream, type UpstreamEvent } from '../proxy/upstream.js';
 import { StackError, type SocketId, type SocketInfo, type StackConfig, type StackEvent, type StackStats, type TcpStack } from '../tcp/types.js';
+import { finish, KeyedHashes, mix } from '../tcp/state-hash.js';
 import { crc32 } from '../tcp/wire/crc32.js';
 import type { ConnStateCheck, LogEntry } from './log.js';
 
@@ -43,7 +45,10 @@ export type RsmStack = Pick<
   | 'info'
   | 'stats'
   | 'snapshot'
->;
+> & {
+  /** The stack's state digest, O(connections changed since the last call) (Stack.stateDigest). */
+  stateDigest(): number;
+};
 
 export interface RsmStackFactory {
   create(config: StackConfig): RsmStack;
@@ -90,20 +95,35 @@ export class RsmError extends Error {
   }
 }
 
-/** Per-connection glue state. */
+/** Per-connection glue state (closeCalled and pending are state; remoteKey is an index). */
 interface GlueConn {
   closeCalled: boolean;
   /** Bytes the app produced that the stack did not take yet (at most one byte offered to a full buffer, normally). */
   pending: number[];
+  /** The connection's key in byRemote, or -1. */
+  remoteKey: number;
 }
 
-/** Listener/connection keys of a packet, read from raw IPv4/TCP bytes without validating them. */
-function packetTuple(p: Uint8Array): { src: number; dst: number; sport: number; dport: number } | undefined {
-  if (p.length < 20 || p[0]! >> 4 !== 4 || p[9] !== 6) return undefined;
+/** A connection's remote end as one number (remote address * 2^16 + remote port; exact below 2^48). */
+function remoteKey(addr: number, port: number): number {
+  return addr * 65536 + port;
+}
+
+/**
+ * The byRemote key of a packet of a service connection, read from raw IPv4/TCP bytes
+ * without validating them (the client's end: the source of an inbound packet, the
+ * destination of an outbound one), or -1 when it is not one.
+ */
+function packetRemoteKey(p: Uint8Array, inbound: boolean, servicePort: number): number {
+  if (p.length < 20 || p[0]! >> 4 !== 4 || p[9] !== 6) return -1;
   const ihl = (p[0]! & 0x0f) * 4;
-  if (p.length < ihl + 4) return undefined;
-  const u32 = (o: number) => ((p[o]! << 24) | (p[o + 1]! << 16) | (p[o + 2]! << 8) | p[o + 3]!) >>> 0;
-  return { src: u32(12), dst: u32(16), sport: (p[ihl]! << 8) | p[ihl + 1]!, dport: (p[ihl + 2]! << 8) | p[ihl + 3]! };
+  if (p.length < ihl + 4) return -1;
+  const a = inbound ? 12 : 16;
+  const addr = ((p[a]! << 24) | (p[a + 1]! << 16) | (p[a + 2]! << 8) | p[a + 3]!) >>> 0;
+  const sport = (p[ihl]! << 8) | p[ihl + 1]!;
+  const dport = (p[ihl + 2]! << 8) | p[ihl + 3]!;
+  if ((inbound ? dport : sport) !== servicePort) return -1;
+  return remoteKey(addr, inbound ? sport : dport);
 }
 
 const SNAPSHOT_MAGIC = [0x46, 0x52, 0x53, 0x4d]; // "FRSM"
@@ -128,8 +148,10 @@ export class Rsm {
   private readonly bridge: UpstreamBridge | undefined;
   private listener: SocketId;
   private readonly conns = new Map<SocketId, GlueConn>();
-  /** 4-tuple (remote addr:port) -> connection, for the touched set. */
-  private readonly byRemote = new Map<string, SocketId>();
+  /** Remote end (remoteKey) -> connection, for the touched set; every connection is on the service port. */
+  private readonly byRemote = new Map<number, SocketId>();
+  /** digest(): per connection, the hash of its app and glue state, rehashed when touched. */
+  private readonly connHashes = new KeyedHashes();
   private position: RsmPosition;
   /** While applying: now, outputs and touched connections. */
   private nowUs = 0;
@@ -249,6 +271,9 @@ export class Rsm {
     this.position.index = entry.index;
     this.position.timeUs = entry.timeUs;
     for (const p of this.out) this.touchPacket(p, false);
+    // Every change to a connection's app or glue state happens while handling an event or
+    // an app entry of that connection, which puts it in `touched`.
+    for (const s of this.touched) this.connHashes.mark(s);
     const result: ApplyResult = { packets: this.out, checks: this.checks() };
     const every = this.config.digestEvery ?? 64;
     if (every > 0 && entry.index % every === 0) result.digest = this.digest();
@@ -285,16 +310,26 @@ export class Rsm {
     return undefined;
   }
 
-  /** CRC-32 over the stack snapshot, the app's state and the glue's. */
+  /**
+   * A 32-bit digest of the stack's state, the app's and the glue's: what snapshot()
+   * holds, apart from the position. Equal states give equal digests whatever their
+   * history (a restored RSM gives the original's). It costs O(connections changed since
+   * the last digest): the stack keeps its own per-connection hashes (Stack.stateDigest),
+   * the app keeps a hash of its shared state (App.sharedDigest), and the RSM keeps one per
+   * connection of its app and glue state, rehashed for the connections entries touched.
+   */
   digest(): number {
-    const stackBytes = this.stack.snapshot();
-    // A stack snapshot (src/tcp/snapshot.ts) starts with a 20-byte header that holds the
-    // CRC-32 of its whole payload: hashing the header stands for hashing it all, at a
-    // fraction of the cost (snapshots of full send buffers are megabytes).
-    let crc = isFramedStackSnapshot(stackBytes) ? crc32(stackBytes, 0, 20) : crc32(stackBytes);
-    const rest = new TextEncoder().encode(JSON.stringify([this.app.snapshot(), this.glueState()]));
-    crc = crc32(rest, 0, rest.length, crc);
-    return crc;
+    let h = mix(0, this.stack.stateDigest());
+    h = mix(h, this.app.sharedDigest());
+    h = mix(
+      h,
+      this.connHashes.value((s) => {
+        const g = this.conns.get(s);
+        const a = this.app.connState(s);
+        return g === undefined && a === undefined ? undefined : [a ?? null, g === undefined ? null : { closeCalled: g.closeCalled, pending: g.pending }];
+      }),
+    );
+    return finish(h);
   }
 
   /**
@@ -352,15 +387,16 @@ export class Rsm {
     const stack = factory.restore(parts[2]!.slice());
     const rsm = new Rsm(meta.config, stack, app, meta.listener, meta.position);
     for (const [socket, g] of meta.glue) {
-      rsm.conns.set(socket, { closeCalled: g.closeCalled, pending: [...g.pending] });
+      rsm.conns.set(socket, { closeCalled: g.closeCalled, pending: [...g.pending], remoteKey: -1 });
       rsm.indexRemote(socket);
+      rsm.connHashes.mark(socket);
     }
     return rsm;
   }
 
   // ---- glue -------------------------------------------------------------------------
 
-  private glueState(): Array<[SocketId, GlueConn]> {
+  private glueState(): Array<[SocketId, Pick<GlueConn, 'closeCalled' | 'pending'>]> {
     return [...this.conns].map(([s, g]) => [s, { closeCalled: g.closeCalled, pending: [...g.pending] }]);
   }
 
@@ -380,7 +416,7 @@ export class Rsm {
       case 'incoming':
         if (event.socket !== this.listener) return;
         for (let s = this.guard(() => this.stack.accept(this.listener)); s !== undefined; s = this.guard(() => this.stack.accept(this.listener))) {
-          this.conns.set(s, { closeCalled: false, pending: [] });
+          this.conns.set(s, { closeCalled: false, pending: [], remoteKey: -1 });
           this.touched.add(s);
           const info = this.indexRemote(s);
           this.app.open(s);
@@ -406,7 +442,7 @@ export class Rsm {
         const g = this.conns.get(event.socket);
         if (g === undefined) return;
         this.conns.delete(event.socket);
-        for (const [k, v] of this.byRemote) if (v === event.socket) this.byRemote.delete(k);
+        if (this.byRemote.get(g.remoteKey) === event.socket) this.byRemote.delete(g.remoteKey);
         this.app.closed(event.socket);
         // A connection that ended without our close() (reset, timeout) still holds its handle.
         if (!g.closeCalled) this.guard(() => this.stack.close(this.nowUs, event.socket));
@@ -523,15 +559,17 @@ export class Rsm {
 
   private indexRemote(socket: SocketId): SocketInfo | undefined {
     const info = this.guard(() => this.stack.info(socket));
-    if (info !== undefined) this.byRemote.set(`${info.remoteAddress}:${info.remotePort}:${info.localPort}`, socket);
+    const g = this.conns.get(socket);
+    if (info !== undefined && g !== undefined && info.localPort === this.config.servicePort) {
+      g.remoteKey = remoteKey(info.remoteAddress, info.remotePort);
+      this.byRemote.set(g.remoteKey, socket);
+    }
     return info;
   }
 
   private touchPacket(p: Uint8Array, inbound: boolean): void {
-    const t = packetTuple(p);
-    if (t === undefined) return;
-    const key = inbound ? `${t.src}:${t.sport}:${t.dport}` : `${t.dst}:${t.dport}:${t.sport}`;
-    const s = this.byRemote.get(key);
+    const key = packetRemoteKey(p, inbound, this.config.servicePort);
+    const s = key < 0 ? undefined : this.byRemote.get(key);
     if (s !== undefined) this.touched.add(s);
   }
 
@@ -550,15 +588,6 @@ export class Rsm {
     }
     return out;
   }
-}
-
-const STACK_SNAPSHOT_MAGIC = 'FTCPSNAP';
-
-function isFramedStackSnapshot(b: Uint8Array): boolean {
-  if (b.length < 20) return false;
-  for (let i = 0; i < 8; i++) if (b[i] !== STACK_SNAPSHOT_MAGIC.charCodeAt(i)) return false;
-  const payload = ((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0;
-  return payload === b.length - 20;
 }
 
 function hex32(n: number): string {

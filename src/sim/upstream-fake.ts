@@ -79,6 +79,13 @@ abstract class QueueApp implements Omit<App, 'name'> {
   snapshot(): unknown {
     return null;
   }
+  // Not replicated (each replica runs its own instance): no digest of it either.
+  connState(): unknown {
+    return undefined;
+  }
+  sharedDigest(): number {
+    return 0;
+  }
 }
 
 /** `whoami`: every line is answered with the replica's name. */

@@ -2,16 +2,22 @@
  * A bounded FIFO of bytes in a growable ring: the send buffer and the in-order receive
  * buffer. Appending, dropping a prefix (an ACK) and reading a prefix cost O(bytes moved),
  * never O(bytes held), and peeking at any offset (building a segment) is O(1) to find.
- * The backing array grows by doubling up to the limit, so an idle connection holds
- * nothing. Only the content and the limit are state; the capacity is not.
+ * The backing array grows by doubling up to the limit and is given back when the ring
+ * empties, so an idle connection holds nothing. Only the content and the limit are
+ * state; the capacity is not.
  */
+import { crc32 } from './wire/crc32.js';
+
+/** The backing array of every empty ring (never written: write() allocates before it copies). */
+const EMPTY = new Uint8Array(0);
+
 export class ByteRing {
   private buf: Uint8Array;
   private head = 0;
   private len = 0;
 
   constructor(readonly limit: number) {
-    this.buf = new Uint8Array(0);
+    this.buf = EMPTY;
   }
 
   get length(): number {
@@ -70,24 +76,42 @@ export class ByteRing {
     return out;
   }
 
-  /** Forget n bytes from the front (clamped). */
+  /**
+   * Forget n bytes from the front (clamped). A ring that empties gives its backing array
+   * back, so a connection that went idle after a request holds no buffer (the next
+   * write allocates again).
+   */
   drop(n: number): void {
     const count = Math.min(n, this.len);
     if (count <= 0) return;
     this.len -= count;
-    this.head = this.len === 0 ? 0 : (this.head + count) & (this.buf.length - 1);
+    if (this.len === 0) {
+      this.head = 0;
+      this.buf = EMPTY;
+    } else {
+      this.head = (this.head + count) & (this.buf.length - 1);
+    }
   }
 
   /** Forget everything (RFC 9293: "flush the segment queues"). */
   clear(): void {
     this.len = 0;
     this.head = 0;
-    this.buf = new Uint8Array(0);
+    this.buf = EMPTY;
   }
 
   /** The content as one new array (snapshots). */
   toBytes(): Uint8Array {
     return this.peek(0, this.len);
+  }
+
+  /** CRC-32 of the content (the same as crc32(toBytes())), without copying it. */
+  crc32(): number {
+    if (this.len === 0) return 0;
+    const cap = this.buf.length;
+    const first = Math.min(this.len, cap - this.head);
+    const crc = crc32(this.buf, this.head, this.head + first);
+    return first < this.len ? crc32(this.buf, 0, this.len - first, crc) : crc;
   }
 
   static from(limit: number, content: Uint8Array): ByteRing {

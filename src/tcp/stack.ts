@@ -35,6 +35,7 @@ import { prngBelow, prngNextU32, prngSeed, type PrngState } from './prng.js';
 import { receiveSyn } from './receiver.js';
 import { output, queueData } from './sender.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { finish, KeyedHashes, mixValue } from './state-hash.js';
 import { COOKIE_CHECK_US, cookieSynAck, cookieTcb } from './syncookie.js';
 import { createTcb, type Ctx, type Tcb, type UserEvent } from './tcb.js';
 import { DeadlineHeap, earliest } from './timers.js';
@@ -117,6 +118,8 @@ export class Stack {
   private eventHead = 0;
   private txHead = 0;
   private readonly ctx: StackCtx;
+  /** stateDigest(): each connection's hash, recomputed when marked (derived, rebuilt on restore). */
+  private readonly connHashes = new KeyedHashes();
 
   /** A new stack. (Stack.restore() makes one from a snapshot instead.) */
   constructor(config: StackConfig) {
@@ -160,7 +163,7 @@ export class Stack {
     for (const l of this.st.listeners.values()) this.listenIndex.set(`${l.address}:${l.port}`, l.id);
     for (const tcb of this.st.conns.values()) {
       if (tcb.state !== 'CLOSED') this.tuples.set(tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort, tcb.id);
-      this.schedule(tcb);
+      this.schedule(tcb); // also marks it dirty: its hash is computed at the first stateDigest()
     }
   }
 
@@ -260,6 +263,7 @@ export class Stack {
       if (tcb !== undefined) {
         if (ev.type === 'readable') tcb.readablePending = false;
         else tcb.writablePending = false;
+        this.connHashes.mark(tcb.id);
       }
     }
     return ev;
@@ -310,6 +314,7 @@ export class Stack {
     const tcb = this.st.conns.get(id)!;
     tcb.listenerId = -1;
     tcb.visible = true;
+    this.connHashes.mark(id);
     this.pushEvent({ type: 'connected', socket: id });
     if (tcb.rcvBuf.length > 0) this.ctx.event(tcb, 'readable');
     if (tcb.finReceived) this.pushEvent({ type: 'eof', socket: id });
@@ -447,6 +452,7 @@ export class Stack {
   /** Nagle off (on = true) or on (RFC 1122 4.2.3.4); takes effect at the next output. */
   setNoDelay(s: SocketId, on: boolean): void {
     this.conn(s, 'setNoDelay').noDelay = on;
+    this.connHashes.mark(s);
   }
 
   /** Keep-alive probes (RFC 1122 4.2.3.6) on or off; timings from the config. */
@@ -477,6 +483,25 @@ export class Stack {
   /** What the stack holds right now, by count (O(connections)); never changes the state. */
   held(): StackHeld {
     return heldCounts(this.st.conns.values(), this.st.listeners.values(), this.st.transmitQueue.length - this.txHead, this.st.events.length - this.eventHead);
+  }
+
+  /**
+   * A 32-bit digest of the whole state (what snapshot() holds), for the replicas'
+   * divergence check: equal states give equal digests, whatever their history, and a
+   * stack restored from a snapshot gives the original's. It costs O(connections changed
+   * since the last call), not O(connections): each connection's hash is kept and
+   * recomputed only when the stack touched it, and the hashes are summed (state-hash.ts),
+   * so their order does not matter. Never changes the state.
+   */
+  stateDigest(): number {
+    let h = this.connHashes.value((id) => this.st.conns.get(id));
+    for (const [key, value] of Object.entries(this.st)) {
+      if (key === 'conns') continue;
+      // Queues count from their heads, as in snapshot().
+      const v = key === 'events' ? this.st.events.slice(this.eventHead) : key === 'transmitQueue' ? this.st.transmitQueue.slice(this.txHead) : value;
+      h = mixValue(mixValue(h, key), v);
+    }
+    return finish(h);
   }
 
   /** The whole state as a versioned, checksummed byte value (snapshot.ts). */
@@ -519,6 +544,11 @@ export class Stack {
     d[reason] = (d[reason] ?? 0) + 1;
   }
 
+  /** @internal The TCB changed: its hash is recomputed at the next stateDigest(). */
+  touched(tcb: Tcb): void {
+    this.connHashes.mark(tcb.id);
+  }
+
   /** @internal */
   pushEvent(ev: StackEvent): void {
     this.st.events.push(ev);
@@ -542,6 +572,7 @@ export class Stack {
 
   /** @internal A connection reached CLOSED. */
   closed(tcb: Tcb, error?: ConnectionErrorCode): void {
+    this.connHashes.mark(tcb.id);
     if (this.tuples.get(tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort) === tcb.id) this.tuples.delete(tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort);
     if (tcb.listenerId >= 0) {
       const l = this.st.listeners.get(tcb.listenerId);
@@ -565,6 +596,7 @@ export class Stack {
   // ---------------------------------------------------------------- private
 
   private release(tcb: Tcb): void {
+    this.connHashes.mark(tcb.id);
     this.st.conns.delete(tcb.id);
     this.heapDeadline.delete(tcb.id);
   }
@@ -581,6 +613,7 @@ export class Stack {
   /** Keep the timer heap in step with a TCB's earliest deadline (O(log n) per change). */
   private schedule(tcb: Tcb): void {
     const id = tcb.id;
+    this.connHashes.mark(id); // every path that changes a TCB ends here (or in touched())
     if (tcb.state === 'CLOSED' || !this.st.conns.has(id)) {
       this.heapDeadline.delete(id);
       return;
@@ -634,6 +667,7 @@ export class Stack {
       const tcb = this.st.conns.get(cid);
       if (tcb === undefined) continue;
       tcb.listenerId = -1;
+      this.connHashes.mark(cid);
       userAbort(ctx, tcb);
     }
   }
@@ -779,6 +813,7 @@ class StackCtx implements Ctx {
   }
 
   transmit(tcb: Tcb, seg: TcpSegmentFields): void {
+    this.stack.touched(tcb);
     this.stack.emit(tcb.localAddr, tcb.remoteAddr, seg);
   }
 
@@ -787,6 +822,7 @@ class StackCtx implements Ctx {
   }
 
   event(tcb: Tcb, type: UserEvent): void {
+    this.stack.touched(tcb);
     if (!tcb.visible) return; // accept() replays what matters
     if (type === 'readable') {
       if (tcb.readablePending) return;

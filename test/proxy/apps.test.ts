@@ -41,6 +41,26 @@ describe('seeded stream', () => {
     expect(streamMismatch(5, 10, bad)).toBe(7);
     expect(Buffer.from(streamBytes(6, 0, 64))).not.toEqual(Buffer.from(whole.subarray(0, 64)));
   });
+
+  it('is the same stream as the byte-at-a-time definition, at any offset and length (golden: 3 seeds)', () => {
+    // The definition the stream was first written with: byte pos = byte (pos % 4) of mix(seed, floor(pos / 4)).
+    const reference = (seed: number, offset: number, length: number): Uint8Array => {
+      const out = new Uint8Array(length);
+      for (let i = 0; i < length; i++) {
+        const block = Math.floor((offset + i) / 4);
+        let z = (Math.imul(block, 0x9e3779b9) + (seed >>> 0) + 0x7f4a7c15) >>> 0;
+        z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+        z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+        out[i] = ((z ^ (z >>> 16)) >>> (((offset + i) & 3) * 8)) & 0xff;
+      }
+      return out;
+    };
+    for (const seed of [0, 5, 0xdeadbeef]) {
+      for (const [offset, length] of [[0, 0], [0, 1], [1, 2], [3, 9], [2, 4096], [999_999, 1000], [2 ** 33 + 1, 13]] as const) {
+        expect(Buffer.from(streamBytes(seed, offset, length)), `seed ${seed} at ${offset}+${length}`).toEqual(Buffer.from(reference(seed, offset, length)));
+      }
+    }
+  });
 });
 
 describe('built-in apps', () => {

@@ -103,6 +103,31 @@ describe('RSM snapshot', () => {
     expect(loop.mismatches).toEqual([]);
   });
 
+  it('the incremental digest equals a restored RSM\'s after every entry, for every app, with several connections', () => {
+    for (const app of APP_NAMES) {
+      const loop = new RsmLoop(rsmConfig(app, 1));
+      let last = -1;
+      let compared = 0;
+      const check = () => {
+        if (loop.primary.index === last) return;
+        last = loop.primary.index;
+        expect(Rsm.restore(loop.primary.snapshot(), stackFactory).digest(), `${app} after entry ${last}`).toBe(loop.primary.digest());
+        compared++;
+      };
+      for (let i = 0; i < 3; i++) {
+        const s = loop.client.connect(loop.nowUs, { remoteAddress: SERVICE, remotePort: PORT });
+        loop.drainClient();
+        loop.run(20_000, check);
+        if (app !== 'bulk') loop.client.write(loop.nowUs, s, enc.encode(app === 'kv' ? `SET k${i} v${i}\nGET k${i}\n` : `INCR\nhello ${i}\n`));
+        else loop.client.shutdown(loop.nowUs, s);
+        loop.run(20_000, check);
+      }
+      loop.run(500_000, check);
+      expect(loop.mismatches, app).toEqual([]);
+      expect(compared, app).toBeGreaterThan(10);
+    }
+  });
+
   it('rejects a corrupt, truncated or foreign snapshot', () => {
     const snap = Rsm.create(rsmConfig('kv'), stackFactory).snapshot();
     const flipped = snap.slice();
@@ -155,6 +180,17 @@ describe('state checks catch a tampered replica', () => {
     expect(loop.outputDiffs[0]).toBe(tamperedAt + 1);
     expect(m.socket).toBe(loop.primary.connections()[0]);
     expect(['sndNxt', 'rcvNxt', 'touched']).toContain(m.field);
+  });
+
+  it('a follower whose app state alone differs fails the next digest', () => {
+    const loop = new RsmLoop(rsmConfig('counter', 1));
+    drive(loop, 'counter', 2, 100_000);
+    expect(loop.mismatches).toEqual([]);
+    (loop.followers[0] as unknown as { app: { value: number } }).app.value += 1;
+    const tamperedAt = loop.primary.index;
+    drive(loop, 'counter', 1, 100_000);
+    const m = JSON.parse(loop.mismatches[0]!) as { index: number; field: string };
+    expect(m).toMatchObject({ index: tamperedAt + 1, field: 'digest' });
   });
 
   it('a tampered check value or digest in the entry is caught', () => {

@@ -8,6 +8,7 @@ import { halfSipHash24 } from '../../src/tcp/isn.js';
 import { MAX_SEGMENTS, newReassembly, reassemblyInsert, reassemblyTake } from '../../src/tcp/reassembly.js';
 import { rtoAfterSynTimeout, rtoBackoff, rtoInit, rtoSample } from '../../src/tcp/rto.js';
 import { DeadlineHeap, earliest, newTimers, Timer } from '../../src/tcp/timers.js';
+import { TupleTable } from '../../src/tcp/tuples.js';
 import { bytes, concat } from './harness.js';
 
 describe('ByteRing', () => {
@@ -57,6 +58,42 @@ describe('ByteRing', () => {
     const c = ByteRing.from(r.limit, r.toBytes());
     expect(c.limit).toBe(100);
     expect(c.toBytes()).toEqual(bytes(80, 3).subarray(30));
+  });
+
+  it('holds no backing array while empty: none before the first write, and it is given back when the ring empties', () => {
+    const capacity = (r: ByteRing) => (r as unknown as { buf: Uint8Array }).buf.length;
+    const r = new ByteRing(1 << 20);
+    expect(capacity(r)).toBe(0);
+    r.write(bytes(5000, 4));
+    expect(capacity(r)).toBe(8192);
+    r.drop(4999);
+    expect(capacity(r)).toBe(8192);
+    expect(r.read(10)).toEqual(bytes(5000, 4).subarray(4999));
+    expect(capacity(r)).toBe(0);
+    r.write(bytes(10, 5));
+    expect(r.toBytes()).toEqual(bytes(10, 5));
+  });
+});
+
+describe('TupleTable', () => {
+  it('tells apart connections that share a remote endpoint, and counts them', () => {
+    const t = new TupleTable();
+    t.set(10, 80, 1, 5000, 1);
+    t.set(10, 81, 1, 5000, 2);
+    t.set(11, 80, 1, 5000, 3);
+    t.set(10, 80, 1, 5001, 4);
+    expect(t.size).toBe(4);
+    expect([t.get(10, 80, 1, 5000), t.get(10, 81, 1, 5000), t.get(11, 80, 1, 5000), t.get(10, 80, 1, 5001)]).toEqual([1, 2, 3, 4]);
+    expect(t.get(11, 81, 1, 5000)).toBeUndefined();
+    t.set(10, 81, 1, 5000, 7); // replaces, does not add
+    expect(t.size).toBe(4);
+    t.delete(10, 80, 1, 5000);
+    t.delete(10, 80, 1, 5000); // twice: no change
+    expect(t.size).toBe(3);
+    expect([t.get(10, 80, 1, 5000), t.get(10, 81, 1, 5000), t.get(11, 80, 1, 5000)]).toEqual([undefined, 7, 3]);
+    for (const [la, lp] of [[10, 81], [11, 80]] as const) t.delete(la, lp, 1, 5000);
+    expect(t.size).toBe(1);
+    expect(t.has(10, 80, 1, 5001)).toBe(true);
   });
 });
 
