@@ -147,6 +147,8 @@ export class ChaosTrial {
   private prepared: Promise<void> | undefined;
   /** kill-backup-join: c's way to a's log channel, cut until a serves alone. */
   private joinGate: TcpRelay | undefined;
+  /** kill-backup-join: c's start, settled once the gate is healed. */
+  private joinStarted: Promise<Child> | undefined;
 
   constructor(
     readonly plan: TrialPlan,
@@ -198,7 +200,10 @@ export class ChaosTrial {
       // would displace b's connection.
       this.joinGate = await TcpRelay.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: c.logPorts.get('a')! });
       this.joinGate.cut();
-      await c.startReplica('c', 'join', 'a', undefined, ['--start-timeout-ms', String(WAIT_MS)], this.joinGate.local.port);
+      // Its started line comes once the log channel's handshake (cluster key) has passed,
+      // which needs the gate open: wait for it after the heal, not here.
+      this.joinStarted = c.startReplica('c', 'join', 'a', undefined, ['--start-timeout-ms', String(WAIT_MS)], this.joinGate.local.port);
+      this.joinStarted.catch(() => undefined); // judged after the heal
     })();
     return this.prepared;
   }
@@ -288,6 +293,7 @@ export class ChaosTrial {
             failover = { by: primary, epoch: (won['epoch'] as number) + 1, afterMs: Math.round((won['atMs'] as number) - this.faultAtMs) };
             if (plan.fault === 'kill-backup') break;
             this.joinGate!.heal();
+            await this.joinStarted;
             const c = this.replica('c');
             await c.waitFor((e) => e.event === 'joined', WAIT_MS, `c joining ${primary}`);
             await this.replica(primary).waitFor((e) => e.event === 'backup-joined', WAIT_MS, `${primary} taking c`);
