@@ -184,7 +184,7 @@ export function registerBenchCommand(program: Command, io: CliIo, setExitCode: (
     .option('--json', 'print one JSON object with every figure as the last line of stdout (the report goes to stderr)')
     .option('--only <groups>', `comma-separated groups to run: ${BENCH_GROUPS.join(', ')} (default: all)`)
     .option('--trials <n>', 'failover trials (default: 30, --quick 3)')
-    .option('--connections <n>', 'scale: idle connections (default: 10000, --quick 500)')
+    .option('--connections <n>', 'scale: idle connections, 1..10000 (a replica holds at most 10000: maxConnections) (default: 10000, --quick 500)')
     .addOption(new Option('--netns-inner <name>', 'internal: this run is inside the kernel group\'s network namespace').hideHelp())
     .action(async (flags: BenchFlags) => {
       setExitCode(await runBench(flags, io));
@@ -195,7 +195,7 @@ async function runBench(flags: BenchFlags, io: CliIo): Promise<number> {
   const quick = flags.quick === true;
   const groups = parseGroups(flags.only);
   const trials = parseCount('--trials', flags.trials, 1, 1000) ?? (quick ? 3 : 30);
-  const connections = parseCount('--connections', flags.connections, 1, 16_000) ?? (quick ? 500 : 10_000);
+  const connections = parseCount('--connections', flags.connections, 1, 10_000) ?? (quick ? 500 : 10_000);
   const q = quick ? ' --quick' : '';
   const cmd = (group: BenchGroup, more = '') => `ftcp bench --only ${group}${q}${more}`;
   const figures: Figure[] = [];
