@@ -122,6 +122,7 @@ describe('replica roles with an upstream app', () => {
     expect(a2.epoch).toBe(2);
     // The joiner restores the snapshot; the app state it carried is handed out once, outside the replicated state.
     for (const f of drainAll(() => a2.pollChannel())) c.handleChannel(1300, f);
+    c.handleTimeout(c.pollTimeout()!); // a joiner restores at its next timeout, after saying it is alive
     expect(drainAll(() => c.pollEvent()).some((e) => e.type === 'joined')).toBe(true);
     const imported = c.rsm!.takeUpstreamImport();
     expect(new TextDecoder().decode(imported.appState)).toBe('app state at k');
