@@ -1,16 +1,42 @@
-/** CRC-32 (IEEE 802.3 polynomial, reflected; the same value as zlib's crc32). */
-const TABLE = (() => {
-  const table = new Uint32Array(256);
+/**
+ * CRC-32 (IEEE 802.3 polynomial, reflected; the same value as zlib's crc32), slicing by
+ * eight: eight 256-entry tables let the loop fold eight bytes per step (Intel's
+ * "slicing-by-8"), about four times the speed of the byte-at-a-time loop in V8. The log
+ * channel checks one per frame on each side, so this is on the replicated bulk path.
+ */
+const TABLES = (() => {
+  const t = new Uint32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
+    t[n] = c >>> 0;
   }
-  return table;
+  for (let n = 0; n < 256; n++) {
+    let c = t[n]!;
+    for (let s = 1; s < 8; s++) {
+      c = t[c & 0xff]! ^ (c >>> 8);
+      t[s * 256 + n] = c >>> 0;
+    }
+  }
+  return t;
 })();
 
 export function crc32(buf: Uint8Array, start = 0, end = buf.length, previous = 0): number {
+  const t = TABLES;
   let crc = ~previous >>> 0;
-  for (let i = start; i < end; i++) crc = TABLE[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
+  let i = start;
+  for (const stop = end - 8; i <= stop; i += 8) {
+    const lo = (crc ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24))) >>> 0;
+    crc =
+      t[1792 + (lo & 0xff)]! ^
+      t[1536 + ((lo >>> 8) & 0xff)]! ^
+      t[1280 + ((lo >>> 16) & 0xff)]! ^
+      t[1024 + (lo >>> 24)]! ^
+      t[768 + buf[i + 4]!]! ^
+      t[512 + buf[i + 5]!]! ^
+      t[256 + buf[i + 6]!]! ^
+      t[buf[i + 7]!]!;
+  }
+  for (; i < end; i++) crc = t[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
   return ~crc >>> 0;
 }

@@ -57,6 +57,24 @@ describe('checksum and crc32', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
     expect(crc32(new Uint8Array(0))).toBe(0);
   });
+  it('crc32 by slices of eight equals the bit-at-a-time definition at every length, offset and seed', () => {
+    const bitwise = (b: Uint8Array, start: number, end: number, previous: number): number => {
+      let c = ~previous >>> 0;
+      for (let i = start; i < end; i++) {
+        c ^= b[i]!;
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      }
+      return ~c >>> 0;
+    };
+    const bytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 131 + 7) & 0xff);
+    for (let start = 0; start < 9; start++) {
+      for (let end = start; end <= bytes.length; end += 7) {
+        expect(crc32(bytes, start, end, 0x1234abcd)).toBe(bitwise(bytes, start, end, 0x1234abcd));
+      }
+    }
+    // Chaining: the CRC of a whole equals the CRC of its second part seeded with the first's.
+    expect(crc32(bytes, 100, 300, crc32(bytes, 0, 100))).toBe(crc32(bytes));
+  });
 });
 
 describe('sequence arithmetic', () => {
