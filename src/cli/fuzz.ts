@@ -15,6 +15,7 @@
  * crashes (0), the streams (intact), and both replicas' log index at the end.
  */
 import * as dgram from 'node:dgram';
+import { ControlAuthHost } from '../node/switch-auth.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -142,11 +143,18 @@ async function runFuzz(flags: FuzzFlags, io: CliIo): Promise<number> {
       else sent[d.kind]++;
       sock.send(d.bytes, cluster.switchPort, '127.0.0.1');
     };
+    // issue 9: its own registration is authenticated with the run's cluster key, as a client's.
+    const auth = cluster.clusterKey === undefined ? undefined : new ControlAuthHost(cluster.clusterKey);
+    const register = () => sock.send(auth?.register(fuzzer.self, 0) ?? fuzzer.registration(), cluster.switchPort, '127.0.0.1');
     sock.on('message', (msg) => {
-      if (msg.length > 0 && msg[0] === 0) return; // the switch's control answers
-      for (const d of fuzzer.receive(new Uint8Array(msg.buffer, msg.byteOffset, msg.length))) send(d);
+      const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
+      if (bytes.length > 0 && bytes[0] === 0) {
+        if (auth?.receive(bytes) === 'challenge') register(); // the switch's nonce: register with it
+        return; // the switch's control answers
+      }
+      for (const d of fuzzer.receive(bytes)) send(d);
     });
-    sock.send(fuzzer.registration(), cluster.switchPort, '127.0.0.1');
+    register();
     await sleep(100);
 
     // Load clients one after another while the fuzz runs; every byte checked.
@@ -168,7 +176,7 @@ async function runFuzz(flags: FuzzFlags, io: CliIo): Promise<number> {
     while (wallClockMs() - start < durationMs && interrupted === undefined) {
       due += rate / 100;
       for (; due >= 1; due--) send(fuzzer.next());
-      if (Math.round(wallClockMs() - start) % 1000 < 10) sock.send(fuzzer.registration(), cluster.switchPort, '127.0.0.1'); // keep the address
+      if (Math.round(wallClockMs() - start) % 1000 < 10) register(); // keep the address
       await sleep(10);
     }
     fuzzedMs = Math.round(wallClockMs() - start);
