@@ -17,6 +17,7 @@ import { LOAD_APPS } from '../sim/cluster-load.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_BULK_BYTES, DEFAULT_SERVICE_PORT, parsePort, parsePositiveMs } from './replica.js';
+import { addClusterKeyOption, clusterKeyFromFlag } from './cluster-key-flag.js';
 import { DEFAULT_LINK_BIND } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
@@ -39,10 +40,11 @@ interface ClientFlags {
   mtu: string;
   startTimeoutMs: string;
   json?: boolean;
+  clusterKeyFile?: string;
 }
 
 export function registerClientCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
-  program
+  const command = program
     .command('client')
     .summary('a load generator on the ftcp stack that checks every byte it gets back')
     .description(
@@ -67,7 +69,9 @@ export function registerClientCommand(program: Command, io: CliIo, setExitCode: 
     .option('--progress-ms <ms>', 'print a progress line this often (0: never)', '500')
     .option('--mtu <bytes>', 'largest IP packet on the UDP link', '65000')
     .option('--start-timeout-ms <ms>', 'how long to wait at start for the switch to confirm the client address', '5000')
-    .option('--json', 'print one JSON object per line (started, progress, resumed, result)')
+    .option('--json', 'print one JSON object per line (started, progress, resumed, result)');
+  // issue 9: a keyed switch takes only registrations authenticated with the cluster key.
+  addClusterKeyOption(command)
     .addHelpText(
       'after',
       '\nSIGUSR1: report the time of the first byte read after it (a "resumed" line).\n' +
@@ -113,6 +117,7 @@ function parseFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number
     progressMs: parseMilliseconds('--progress-ms', flags.progressMs, 3_600_000),
     mtu: parseMtuFlag('--mtu', flags.mtu),
     startTimeoutMs: parsePositiveMs('--start-timeout-ms', flags.startTimeoutMs),
+    clusterKey: clusterKeyFromFlag(flags.clusterKeyFile),
   };
 }
 

@@ -1,8 +1,9 @@
 /**
  * `--cluster-key-file PATH` (or FTCP_CLUSTER_KEY_FILE / FTCP_CLUSTER_KEY in the
- * environment): the key with which replicas and the embedded arbiter authenticate each
- * other (src/node/cluster-key.ts). Without one they run unauthenticated, after a one-line
- * warning on stderr (docs/decisions.md, "No cluster key: allowed, with a warning").
+ * environment): the key with which replicas, the embedded arbiter, the switch and the
+ * hosts that register with it authenticate each other (src/node/cluster-key.ts). Without
+ * one they run unauthenticated, after a one-line warning on stderr (docs/decisions.md,
+ * "No cluster key: allowed, with a warning").
  */
 import type { Command } from 'commander';
 import { CLUSTER_KEY_ENV, CLUSTER_KEY_FILE_ENV, ClusterKey, ClusterKeyError, loadClusterKey } from '../node/cluster-key.js';
@@ -13,7 +14,7 @@ export const CLUSTER_KEY_FLAG = '--cluster-key-file';
 export function addClusterKeyOption(command: Command): Command {
   return command.option(
     `${CLUSTER_KEY_FLAG} <path>`,
-    `file holding the cluster key (at least 16 bytes; trailing whitespace ignored) with which replicas and the arbiter authenticate each other; ` +
+    `file holding the cluster key (at least 16 bytes; trailing whitespace ignored) with which replicas, the arbiter, the switch and its hosts authenticate each other; ` +
       `or set ${CLUSTER_KEY_FILE_ENV}=PATH, or ${CLUSTER_KEY_ENV} to the key itself (default: none, unauthenticated, with a warning)`,
   );
 }

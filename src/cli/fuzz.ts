@@ -15,6 +15,7 @@
  * crashes (0), the streams (intact), and both replicas' log index at the end.
  */
 import * as dgram from 'node:dgram';
+import { ControlAuthHost } from '../node/switch-auth.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -142,11 +143,18 @@ async function runFuzz(flags: FuzzFlags, io: CliIo): Promise<number> {
       else sent[d.kind]++;
       sock.send(d.bytes, cluster.switchPort, '127.0.0.1');
     };
+    // issue 9: its own registration is authenticated with the run's cluster key, as a client's.
+    const auth = cluster.clusterKey === undefined ? undefined : new ControlAuthHost(cluster.clusterKey);
+    const register = () => sock.send(auth?.register(fuzzer.self, 0) ?? fuzzer.registration(), cluster.switchPort, '127.0.0.1');
     sock.on('message', (msg) => {
-      if (msg.length > 0 && msg[0] === 0) return; // the switch's control answers
-      for (const d of fuzzer.receive(new Uint8Array(msg.buffer, msg.byteOffset, msg.length))) send(d);
+      const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
+      if (bytes.length > 0 && bytes[0] === 0) {
+        if (auth?.receive(bytes) === 'challenge') register(); // the switch's nonce: register with it
+        return; // the switch's control answers
+      }
+      for (const d of fuzzer.receive(bytes)) send(d);
     });
-    sock.send(fuzzer.registration(), cluster.switchPort, '127.0.0.1');
+    register();
     await sleep(100);
 
     // Load clients one after another while the fuzz runs; every byte checked.
@@ -168,7 +176,7 @@ async function runFuzz(flags: FuzzFlags, io: CliIo): Promise<number> {
     while (wallClockMs() - start < durationMs && interrupted === undefined) {
       due += rate / 100;
       for (; due >= 1; due--) send(fuzzer.next());
-      if (Math.round(wallClockMs() - start) % 1000 < 10) sock.send(fuzzer.registration(), cluster.switchPort, '127.0.0.1'); // keep the address
+      if (Math.round(wallClockMs() - start) % 1000 < 10) register(); // keep the address
       await sleep(10);
     }
     fuzzedMs = Math.round(wallClockMs() - start);
@@ -192,7 +200,7 @@ async function runFuzz(flags: FuzzFlags, io: CliIo): Promise<number> {
   const exitOf = (c: Child | undefined, event: string) => c?.events.find((e) => e.event === event);
   const ra = replicaSummary(exitOf(cluster.replicas.get('a'), 'exit'));
   const rb = replicaSummary(exitOf(cluster.replicas.get('b'), 'exit'));
-  const switchStats = exitOf(cluster.switch, 'stopped')?.['stats'] as { datagramsIn: number; forwarded: number; dropped: Record<string, number>; malformed: Record<string, number> } | undefined;
+  const switchStats = exitOf(cluster.switch, 'stopped')?.['stats'] as { datagramsIn: number; forwarded: number; dropped: Record<string, number>; malformed: Record<string, number>; badAuth?: Record<string, number> } | undefined;
   // A crash: a child that died of anything but our SIGTERM, or printed an uncaught error.
   const crashes = cluster.children.all
     .filter((c) => !c.label.startsWith('client') && c.label !== 'after')
@@ -205,6 +213,9 @@ async function runFuzz(flags: FuzzFlags, io: CliIo): Promise<number> {
   const resets = loads.reduce((n, l) => n + l.resets, 0);
   for (const l of loads) for (const p of l.problems) problems.push(`${l.label}: ${p}`);
   if (resets > 0) problems.push(`${resets} load connection(s) reset`);
+  // issue 9: a spoofed registration taken by the switch would move the service address away from a.
+  const serviceMoves = cluster.switch?.events.filter((e) => e.event === 'moved' && e['address'] === '192.0.2.10').length ?? 0;
+  if (serviceMoves > 0) problems.push(`the switch moved the service address ${serviceMoves} time(s) during the fuzz (a spoofed registration was taken)`);
   if (loads.length === 0 && problems.length === 0) problems.push('no load ran');
   // The backup replays every packet the primary got: at the same index, the same drops.
   const sameIndex = ra !== null && rb !== null && ra.index === rb.index;
@@ -221,7 +232,7 @@ async function runFuzz(flags: FuzzFlags, io: CliIo): Promise<number> {
     rate,
     sent: { total, byKind: sent, handshake },
     replies: fuzzer.replies,
-    switch: switchStats === undefined ? null : { datagramsIn: switchStats.datagramsIn, forwarded: switchStats.forwarded, dropped: nonZero(switchStats.dropped), malformed: switchStats.malformed },
+    switch: switchStats === undefined ? null : { datagramsIn: switchStats.datagramsIn, forwarded: switchStats.forwarded, serviceMoves, dropped: nonZero(switchStats.dropped), malformed: switchStats.malformed, badAuth: nonZero(switchStats.badAuth ?? {}) },
     replicas: { a: ra, b: rb },
     replicating: { alive, primaryIndex: ra?.index ?? null, backupIndex: rb?.index ?? null, dropsMatch },
     crashes: crashes.length,
@@ -238,7 +249,7 @@ async function runFuzz(flags: FuzzFlags, io: CliIo): Promise<number> {
     const lines = [`result: ${ok ? 'ok' : 'FAILED'} after ${fuzzedMs} ms of fuzz`, `  sent ${total} fuzz datagrams (+${handshake} handshake segments of its own connections):`];
     for (const k of FUZZ_KINDS) lines.push(`    ${k.padEnd(16)} ${String(sent[k]).padStart(8)}`);
     lines.push(`  replies from the service: ${fuzzer.replies.segments} segments (${fuzzer.replies.rst} RST, ${fuzzer.replies.synAck} SYN-ACK, ${fuzzer.replies.data} with data)`);
-    if (report.switch !== null) lines.push(`  switch: ${report.switch.datagramsIn} datagrams in, ${report.switch.forwarded} forwarded; dropped ${fmt(report.switch.dropped)}${Object.keys(report.switch.malformed).length > 0 ? ` (malformed: ${fmt(report.switch.malformed)})` : ''}`);
+    if (report.switch !== null) lines.push(`  switch: ${report.switch.datagramsIn} datagrams in, ${report.switch.forwarded} forwarded; dropped ${fmt(report.switch.dropped)}${Object.keys(report.switch.malformed).length > 0 ? ` (malformed: ${fmt(report.switch.malformed)})` : ''}${Object.keys(report.switch.badAuth).length > 0 ? ` (bad-auth: ${fmt(report.switch.badAuth)})` : ''}; the service address moved ${report.switch.serviceMoves} time(s)`);
     for (const [n, r] of [['a', ra], ['b', rb]] as const) if (r !== null) lines.push(`  replica ${n} (${String(r.role)}, log index ${String(r.index)}): drops ${fmt(r.drops)}; RSTs sent ${String(r.resetsSent)}, challenge ACKs ${String(r.challengeAcks)}`);
     lines.push(`  backup's drop counters ${dropsMatch === true ? 'identical to the primary\'s' : dropsMatch === false ? 'DIFFER from the primary\'s' : 'not comparable (different log index at exit)'}`);
     lines.push(`  crashes: ${crashes.length}; streams: ${streams.intact} intact, ${streams.broken} broken over ${loads.length} load(s); resets: ${resets}; both replicas running at the end: ${alive.a && alive.b ? 'yes' : 'NO'}`);

@@ -1,7 +1,8 @@
 /**
  * `ftcp switch`: the loopback network's switch (src/node/switch.ts) as a process.
  *
- *   ftcp switch [--listen HOST:PORT] [--service ADDR] [--capture FILE | --no-capture] [--mtu N] [--json]
+ *   ftcp switch [--listen HOST:PORT] [--service ADDR] [--capture FILE | --no-capture] [--mtu N]
+ *               [--cluster-key-file PATH] [--json]
  *
  * Prints one line when it listens (with the port actually bound, for --listen ...:0), one
  * per address registration or move, and its statistics when SIGTERM or SIGINT stops it.
@@ -9,9 +10,11 @@
 import type { Command } from 'commander';
 import { formatEndpoint, type Endpoint } from '../node/endpoint.js';
 import { waitForStopSignal } from '../node/signals.js';
+import { CONTROL_AUTH_TEXT } from '../node/switch-auth.js';
 import { DEFAULT_SERVICE_ADDRESS, UdpSwitch, type SwitchEvent, type SwitchStats } from '../node/switch.js';
 import { LinkError, MAX_MTU } from '../node/udp-link.js';
 import { formatIpv4Addr } from '../tcp/wire/addr.js';
+import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 
@@ -28,10 +31,11 @@ interface SwitchFlags {
   static: string[];
   /** issue 9: capture refused datagrams too. */
   captureDropped?: boolean;
+  clusterKeyFile?: string;
 }
 
 export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
-  program
+  const command = program
     .command('switch')
     .summary('the UDP switch that carries IP packets between hosts on loopback')
     .description(
@@ -48,12 +52,15 @@ export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: 
     .option('--mtu <bytes>', `largest datagram forwarded, 68..${MAX_MTU}`, String(MAX_MTU))
     .option('--json', 'print one JSON object per line (listening, each event, stopped with statistics)')
     // Static entries (issue 7): socat bridging a TUN device cannot register itself.
-    .option('--static <addr=host:port>', 'pin a virtual address to a UDP endpoint that sends no control datagrams (socat\'s TUN bridge); never moves; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--static <addr=host:port>', 'pin a virtual address to a UDP endpoint that sends no control datagrams (socat\'s TUN bridge); never moves; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[]);
+  // issue 9: with a key, only hosts that hold it may register (src/node/switch-auth.ts).
+  addClusterKeyOption(command)
     .addHelpText(
       'after',
       '\nExit codes: 0 stopped by SIGTERM/SIGINT; 2 bad usage (flags, capture file); 4 cannot listen\n' +
         '(port in use, address not local).\n\n' +
-        'Example:\n  ftcp switch --listen 127.0.0.1:9400 --capture captures/run1/client.pcapng',
+        'Example:\n  ftcp switch --listen 127.0.0.1:9400 --capture captures/run1/client.pcapng\n' +
+        CLUSTER_KEY_HELP,
     )
     .action(async (flags: SwitchFlags) => {
       setExitCode(await runSwitch(flags, io));
@@ -67,11 +74,12 @@ async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
   const capturePath = flags.capture === false ? undefined : flags.capture;
   const json = flags.json === true;
   const staticHosts = flags.static.map((text) => parseStaticFlag(text, service));
+  const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile);
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
 
   let sw: UdpSwitch;
   try {
-    sw = await UdpSwitch.start({ listen, service, mtu, staticHosts, captureDropped: flags.captureDropped === true, ...(capturePath !== undefined ? { capturePath } : {}) });
+    sw = await UdpSwitch.start({ listen, service, mtu, staticHosts, captureDropped: flags.captureDropped === true, clusterKey, ...(capturePath !== undefined ? { capturePath } : {}) });
   } catch (error) {
     if (error instanceof LinkError) {
       io.stderr(`error: ftcp switch: ${error.message}\n`);
@@ -83,13 +91,15 @@ async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
   const stop = waitForStopSignal();
   const startedMs = io.nowMs();
   const where = formatEndpoint(sw.local);
-  out(`ftcp switch: listening on ${where}, service ${formatIpv4Addr(service)}, capture ${capturePath ?? 'none'}`, {
+  if (clusterKey === undefined) warnNoClusterKey(io, 'ftcp switch', 'the switch');
+  out(`ftcp switch: listening on ${where}, service ${formatIpv4Addr(service)}, capture ${capturePath ?? 'none'}, ${clusterKey === undefined ? 'no cluster key' : `cluster key ${clusterKey.id}`}`, {
     event: 'listening',
     address: sw.local.host,
     port: sw.local.port,
     service: formatIpv4Addr(service),
     capture: capturePath ?? null,
     static: staticHosts.map((h) => `${formatIpv4Addr(h.address)}=${formatEndpoint(h.host)}`),
+    clusterKey: clusterKey?.toJSON() ?? null,
   });
   sw.onEvent((e) => {
     if (e.type === 'capture-failed') io.stderr(`error: ftcp switch: ${e.message}; forwarding goes on\n`);
@@ -113,6 +123,7 @@ function parseStaticFlag(text: string, service: number): { address: number; host
 }
 
 function describeEvent(e: Exclude<SwitchEvent, { type: 'capture-failed' }>): string {
+  if (e.type === 'auth-refused') return `refused register from ${formatEndpoint(e.host)}: ${CONTROL_AUTH_TEXT[e.reason]}${e.count > 1 ? ` (${e.count} of this kind so far)` : ''}`;
   const a = formatIpv4Addr(e.address);
   switch (e.type) {
     case 'registered':
@@ -125,6 +136,7 @@ function describeEvent(e: Exclude<SwitchEvent, { type: 'capture-failed' }>): str
 }
 
 function jsonEvent(e: Exclude<SwitchEvent, { type: 'capture-failed' }>): object {
+  if (e.type === 'auth-refused') return { event: 'auth-refused', reason: e.reason, host: formatEndpoint(e.host), count: e.count, message: CONTROL_AUTH_TEXT[e.reason] };
   const base = { event: e.type, address: formatIpv4Addr(e.address), epoch: e.epoch };
   switch (e.type) {
     case 'registered':
@@ -141,12 +153,15 @@ function describeStats(s: SwitchStats, signal: string, seconds: number, sw: UdpS
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${k} ${n}`);
   const malformed = Object.entries(s.malformed).map(([k, n]) => `${k} ${n}`);
+  const badAuth = Object.entries(s.badAuth)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`);
   const holder = sw.holder(sw.service);
   const lines = [
     `ftcp switch: stopped by ${signal} after ${seconds.toFixed(1)} s`,
     `  datagrams in ${s.datagramsIn} (${s.bytesIn} bytes), forwarded ${s.forwarded} (${s.bytesForwarded} bytes), control ${s.controlIn}`,
-    `  dropped: ${drops.length === 0 ? 'none' : drops.join(', ')}${malformed.length > 0 ? ` (malformed: ${malformed.join(', ')})` : ''}`,
-    `  registrations ${s.registrations}, refreshes ${s.refreshes}, refused ${s.refused}, moves ${s.moves}`,
+    `  dropped: ${drops.length === 0 ? 'none' : drops.join(', ')}${malformed.length > 0 ? ` (malformed: ${malformed.join(', ')})` : ''}${badAuth.length > 0 ? ` (bad-auth: ${badAuth.join(', ')})` : ''}`,
+    `  registrations ${s.registrations}, refreshes ${s.refreshes}, refused ${s.refused}, moves ${s.moves}, challenges ${s.challenges}`,
     `  service ${formatIpv4Addr(sw.service)}: ${holder === undefined ? 'never announced' : `epoch ${holder.epoch} at ${formatEndpoint(holder.host)}`}`,
     `  capture: ${capturePath === undefined ? 'none' : `${capturePath} (${s.captured} packets${sw.captureError !== undefined ? `, stopped early: ${sw.captureError}` : ''})`}`,
   ];

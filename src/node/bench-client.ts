@@ -17,6 +17,7 @@ import type { Ipv4Addr } from '../tcp/wire/addr.js';
 import { ProcessClock } from './clock.js';
 import type { Endpoint } from './endpoint.js';
 import { RealHost } from './real-host.js';
+import type { ClusterKey } from './cluster-key.js';
 import { UdpLink } from './udp-link.js';
 
 type Handler = (e: StackEvent) => void;
@@ -28,6 +29,8 @@ export interface BenchClientOptions {
   servicePort: number;
   seed: number;
   maxConnections?: number;
+  /** issue 9: the cluster key of its registration with the switch. */
+  clusterKey?: ClusterKey | undefined;
 }
 
 export class BenchClient {
@@ -42,7 +45,7 @@ export class BenchClient {
   }
 
   static async open(opts: BenchClientOptions): Promise<BenchClient> {
-    const link = await UdpLink.open({ peer: opts.switchAt });
+    const link = await UdpLink.open({ peer: opts.switchAt, clusterKey: opts.clusterKey });
     try {
       link.announce(opts.address, 0);
       await link.whenRegistered(opts.address, 5000);

@@ -88,7 +88,7 @@ export async function stopCluster(cluster: LiveCluster): Promise<void> {
 }
 
 async function withClient<T>(r: Running, address: string, fn: (c: BenchClient) => Promise<T>): Promise<T> {
-  const client = await BenchClient.open({ switchAt: { host: '127.0.0.1', port: r.cluster.switchPort }, address: parseIpv4Addr(address), service: SERVICE, servicePort: SERVICE_PORT, seed: 7 });
+  const client = await BenchClient.open({ switchAt: { host: '127.0.0.1', port: r.cluster.switchPort }, address: parseIpv4Addr(address), service: SERVICE, servicePort: SERVICE_PORT, seed: 7, clusterKey: r.cluster.clusterKey });
   try {
     return await fn(client);
   } finally {

@@ -223,6 +223,7 @@ export class ChaosTrial {
     const requests: [number, number] = this.plan.fault === 'kill-backup-join' ? [500, 700] : [150, 250];
     const client = await LoadClient.open({
       switchAt: { host: '127.0.0.1', port: this.cluster.switchPort },
+      clusterKey: this.cluster.clusterKey,
       address: parseIpv4Addr('192.0.2.1'),
       service: parseIpv4Addr(DEFAULT_SERVICE_ADDRESS),
       servicePort: 7070,

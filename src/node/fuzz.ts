@@ -13,7 +13,9 @@
  * unchanged (replay). Beside those: segments with random flag combinations (SYN, RST, FIN
  * together), in and out of the window; random bytes; stray packets (another protocol, an
  * unrouted destination, a closed port, port 0); segments whose source is the load client's
- * address (the switch must refuse them); corrupt switch control datagrams.
+ * address (the switch must refuse them); corrupt switch control datagrams; well-formed
+ * registrations of the service address with a high epoch, without a MAC or with a forged
+ * one (the keyed switch must refuse them as bad-auth and never move the address).
  *
  * Every choice comes from one seeded PRNG (src/tcp/prng.ts), so a seed gives the same
  * sequence of choices; what the service answers (and so the exact bytes of the segments
@@ -25,6 +27,7 @@ import { foldChecksum, internetChecksum, pseudoHeaderSum, sum16 } from '../tcp/w
 import { buildTcpPacket, parseTcpPacket } from '../tcp/wire/packet.js';
 import { seqAdd, seqGt } from '../tcp/wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption } from '../tcp/wire/tcp.js';
+import { AUTH_CONTROL_BYTES, AUTH_CONTROL_VERSION } from './switch-auth.js';
 import { encodeControl } from './switch-control.js';
 
 /** The fuzzer's own virtual address, and an unrouted one for stray packets. */
@@ -46,6 +49,7 @@ export const FUZZ_KINDS = [
   'stray',
   'spoofed-source',
   'bad-control',
+  'spoofed-register',
 ] as const;
 export type FuzzKind = (typeof FUZZ_KINDS)[number];
 
@@ -223,8 +227,19 @@ export class PacketFuzzer {
         const v = r.below(3);
         if (v === 0) c[4 + r.below(12)]! ^= 1 + r.below(255); // CRC no longer matches
         else if (v === 1) return c.subarray(0, r.below(16)).slice(); // short
-        else c[1] = 2 + r.below(254); // unknown version
+        else c[1] = 3 + r.below(253); // unknown version (2 is the authenticated format)
         return c;
+      }
+      case 'spoofed-register': {
+        // A claim on the service address above any real epoch: bare, or with random bytes for its nonce and MAC.
+        const epoch = 1000 + r.below(1_000_000);
+        if (r.below(2) === 0) return encodeControl({ type: 'register', address: this.o.service, epoch });
+        const d = this.bytes(AUTH_CONTROL_BYTES);
+        d.set([0, AUTH_CONTROL_VERSION, 1, 0], 0);
+        const view = new DataView(d.buffer);
+        view.setUint32(4, this.o.service);
+        view.setUint32(8, epoch);
+        return d;
       }
     }
   }

@@ -46,10 +46,13 @@ export class LiveCluster {
   switchPort = 0;
   readonly replicas = new Map<string, Child>();
   readonly logPorts = new Map<string, number>();
+  /** The children's key, for what runs in this process and registers with the switch (chaos's and the bench's clients, the fuzzer). */
+  readonly clusterKey: ClusterKey | undefined;
   private readonly startTimeoutMs: number;
 
   constructor(readonly opts: LiveClusterOptions) {
     const key = opts.clusterKey ?? ClusterKey.generateText();
+    this.clusterKey = key === false ? undefined : ClusterKey.fromText(key, 'the run\'s cluster key');
     this.children = new Children((c, e) => opts.onEvent?.(c.label, e), key === false ? {} : { [CLUSTER_KEY_ENV]: key });
     this.startTimeoutMs = opts.startTimeoutMs ?? 20_000;
   }

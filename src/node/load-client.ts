@@ -16,6 +16,7 @@ import type { Ipv4Addr } from '../tcp/wire/addr.js';
 import { ProcessClock, wallClockMs } from './clock.js';
 import type { Endpoint } from './endpoint.js';
 import { RealHost } from './real-host.js';
+import type { ClusterKey } from './cluster-key.js';
 import { LinkError, UdpLink } from './udp-link.js';
 import { makeRedisConn, RedisConn, type RedisConnState } from './redis-load.js'; // issue 6
 
@@ -37,6 +38,8 @@ export interface LoadClientOptions {
   uploadBytes: [number, number];
   mtu?: number;
   startTimeoutMs?: number;
+  /** issue 9: the cluster key its registration with the switch is authenticated with. */
+  clusterKey?: ClusterKey | undefined;
 }
 
 export interface LoadClientResult {
@@ -94,7 +97,7 @@ export class LoadClient {
 
   /** Opens the link and claims the client address at the switch; rejects with a one-line LinkError. */
   static async open(opts: LoadClientOptions): Promise<LoadClient> {
-    const link = await UdpLink.open({ peer: opts.switchAt, ...(opts.bind !== undefined ? { bind: opts.bind } : {}), ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
+    const link = await UdpLink.open({ peer: opts.switchAt, clusterKey: opts.clusterKey, ...(opts.bind !== undefined ? { bind: opts.bind } : {}), ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
     try {
       link.announce(opts.address, 0);
       await link.whenRegistered(opts.address, opts.startTimeoutMs ?? 5000);

@@ -223,7 +223,7 @@ export class ReplicaProcess {
     warmUp(opts.app, opts.upstream !== undefined);
     const opened: Array<() => unknown> = [];
     try {
-      const link = await UdpLink.open({ peer: opts.switchAt, ...(opts.bind !== undefined ? { bind: opts.bind } : {}), ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
+      const link = await UdpLink.open({ peer: opts.switchAt, clusterKey: opts.clusterKey, ...(opts.bind !== undefined ? { bind: opts.bind } : {}), ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
       opened.push(() => link.close());
       const address = replicaVirtualAddress(opts.name);
       link.announce(address, 0);

@@ -20,6 +20,10 @@
  *   registered switch -> host: the switch now sends A's packets to this host (E echoed).
  *   superseded switch -> host: another host holds A with epoch E, at least this host's
  *              claim (a register that lost, or a holder told that A moved away).
+ *
+ * This is control format version 1, unauthenticated: what a switch without a cluster key
+ * speaks. With a key, hosts and switch speak version 2 (64 bytes, with a MAC, a nonce and
+ * a counter; issue 9, switch-auth.ts), and a keyed switch refuses version 1 registers.
  */
 import { crc32 } from '../tcp/wire/crc32.js';
 import type { Ipv4Addr } from '../tcp/wire/addr.js';

@@ -22,6 +22,13 @@
  * written block by block (capture-file.ts), with a packet comment when the service
  * address moves.
  *
+ * With a cluster key (issue 9, switch-auth.ts), a `register` must carry a MAC under the
+ * key, the nonce this switch gave its endpoint and a counter above the last one taken
+ * from there; anything else is dropped as `bad-auth` (by reason in `badAuth`), one line
+ * per reason (the first, then every 100th), and never touches the table. Its answers
+ * carry a MAC too. Without a key it takes the unauthenticated format as before, and
+ * refuses the authenticated one (the host has a key the switch lacks).
+ *
  * With `captureDropped` (issue 9, `ftcp chaos`), the datagrams it refuses as `stale-epoch`
  * or `not-owner` go to a second interface of the same capture, each with a comment naming
  * the UDP endpoint it came from: the network's own record of what a fenced replica tried
@@ -32,6 +39,8 @@ import { formatIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
 import type { PcapngWriter } from '../pcap/pcapng.js';
 import { openCaptureFile, type CaptureFile } from './capture-file.js';
 import { describeListenError, formatEndpoint, type Endpoint } from './endpoint.js';
+import type { ClusterKey } from './cluster-key.js';
+import { AUTH_CONTROL_BYTES, CONTROL_AUTH_REFUSALS, ControlAuthSwitch, isAuthControl, type ControlAuthRefusal } from './switch-auth.js';
 import { decodeControl, encodeControl, isControl, type SwitchControl } from './switch-control.js';
 import { acceptDatagram, checkMtu, DEFAULT_MAX_SEND_QUEUE, DEFAULT_SOCKET_BUFFER_BYTES, LinkError, MAX_MTU } from './udp-link.js';
 
@@ -43,6 +52,7 @@ export type SwitchDropReason =
   | 'malformed'
   | 'oversize'
   | 'bad-control'
+  | 'bad-auth'
   | 'unregistered-source'
   | 'stale-epoch'
   | 'not-owner'
@@ -64,7 +74,11 @@ export interface SwitchStats {
   /** Addresses that changed holder. */
   moves: number;
   captured: number;
+  /** Challenges sent (a keyed host's first register, or a nonce this switch did not give). */
+  challenges: number;
   dropped: Record<SwitchDropReason, number>;
+  /** The `bad-auth` drops by reason. */
+  badAuth: Record<ControlAuthRefusal, number>;
   /** Malformed datagrams by parseIpv4 reason. */
   malformed: Record<string, number>;
 }
@@ -73,6 +87,8 @@ export type SwitchEvent =
   | { type: 'registered'; address: Ipv4Addr; epoch: number; host: Endpoint }
   | { type: 'moved'; address: Ipv4Addr; epoch: number; from: Endpoint; fromEpoch: number; to: Endpoint }
   | { type: 'refused'; address: Ipv4Addr; epoch: number; host: Endpoint; holderEpoch: number }
+  /** A control datagram failed the cluster-key check: the first of each reason, then every 100th. */
+  | { type: 'auth-refused'; reason: ControlAuthRefusal; host: Endpoint; count: number }
   /** The capture could not be written (disk full...): it stopped; forwarding goes on. */
   | { type: 'capture-failed'; message: string };
 
@@ -101,6 +117,8 @@ export interface SwitchOptions {
   staticHosts?: ReadonlyArray<{ address: Ipv4Addr; host: Endpoint }>;
   /** issue 9: also capture the datagrams refused as stale-epoch or not-owner (a second interface). */
   captureDropped?: boolean;
+  /** issue 9: registrations must be authenticated with this key (switch-auth.ts). */
+  clusterKey?: ClusterKey | undefined;
 }
 
 interface Holder {
@@ -131,10 +149,12 @@ export class UdpSwitch {
     refused: 0,
     moves: 0,
     captured: 0,
+    challenges: 0,
     dropped: {
       malformed: 0,
       oversize: 0,
       'bad-control': 0,
+      'bad-auth': 0,
       'unregistered-source': 0,
       'stale-epoch': 0,
       'not-owner': 0,
@@ -144,6 +164,7 @@ export class UdpSwitch {
       'send-error': 0,
     },
     malformed: {},
+    badAuth: Object.fromEntries(CONTROL_AUTH_REFUSALS.map((r) => [r, 0])) as Record<ControlAuthRefusal, number>,
   };
   readonly capturePath: string | undefined;
   /** Set when writing the capture failed (it stopped there). */
@@ -159,6 +180,7 @@ export class UdpSwitch {
   private readonly maxHosts: number;
   private readonly maxSendQueue: number;
   private readonly clockUs: () => number;
+  private readonly auth: ControlAuthSwitch | undefined;
 
   private constructor(
     private readonly socket: dgram.Socket,
@@ -174,6 +196,7 @@ export class UdpSwitch {
     this.maxHosts = opts.maxHosts ?? DEFAULT_MAX_HOSTS;
     this.maxSendQueue = opts.maxSendQueue ?? DEFAULT_MAX_SEND_QUEUE;
     this.clockUs = opts.clockUs ?? wallClockUs;
+    this.auth = opts.clusterKey === undefined ? undefined : new ControlAuthSwitch(opts.clusterKey, 4 * this.maxHosts);
     // Static entries (issue 7): pinned before the first datagram.
     for (const s of opts.staticHosts ?? []) {
       this.table.set(s.address, { host: { ...s.host }, key: endpointKey(s.host.host, s.host.port), epoch: 0, pinned: true });
@@ -231,6 +254,11 @@ export class UdpSwitch {
     return h === undefined ? undefined : { host: { ...h.host }, epoch: h.epoch };
   }
 
+  /** True when registrations must be authenticated. */
+  get authenticated(): boolean {
+    return this.auth !== undefined;
+  }
+
   get hosts(): number {
     return this.table.size;
   }
@@ -251,13 +279,7 @@ export class UdpSwitch {
     this.stats.bytesIn += msg.length;
     const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
     if (isControl(bytes)) {
-      const m = decodeControl(bytes);
-      if (m === undefined || m.type !== 'register') {
-        this.stats.dropped['bad-control']++;
-        return;
-      }
-      this.stats.controlIn++;
-      this.register(m, { host: rinfo.address, port: rinfo.port });
+      this.onControl(bytes, { host: rinfo.address, port: rinfo.port });
       return;
     }
     const header = acceptDatagram(bytes, this.mtu, this.stats);
@@ -293,6 +315,52 @@ export class UdpSwitch {
     if (this.capture !== undefined && (src !== this.service || dst !== this.service)) this.record(bytes);
   }
 
+  private onControl(bytes: Uint8Array, host: Endpoint): void {
+    if (isAuthControl(bytes)) {
+      if (this.auth === undefined) {
+        if (bytes.length === AUTH_CONTROL_BYTES) this.refuseAuth('unexpected-mac', host);
+        else this.stats.dropped['bad-control']++;
+        return;
+      }
+      const v = this.auth.check(bytes, endpointKey(host.host, host.port));
+      if (v.ok === true) {
+        this.stats.controlIn++;
+        this.register(v.m, host, v.counter);
+        return;
+      }
+      if (v.ok === false && v.reason === 'malformed') {
+        this.stats.dropped['bad-control']++;
+        return;
+      }
+      if (v.challenge !== undefined) {
+        this.stats.challenges++;
+        this.send(host, v.challenge);
+      }
+      if (v.ok === false) this.refuseAuth(v.reason, host);
+      else this.stats.controlIn++;
+      return;
+    }
+    const m = decodeControl(bytes);
+    if (m === undefined || m.type !== 'register') {
+      this.stats.dropped['bad-control']++;
+      return;
+    }
+    if (this.auth !== undefined) {
+      // A keyless host: tell it the switch has a key (a challenge it cannot use); change nothing.
+      this.send(host, this.auth.keylessAnswer(m.address, m.epoch));
+      this.refuseAuth('no-mac', host);
+      return;
+    }
+    this.stats.controlIn++;
+    this.register(m, host, 0);
+  }
+
+  private refuseAuth(reason: ControlAuthRefusal, host: Endpoint): void {
+    this.stats.dropped['bad-auth']++;
+    const count = ++this.stats.badAuth[reason];
+    if (count === 1 || count % 100 === 0) this.eventHandler?.({ type: 'auth-refused', reason, host, count });
+  }
+
   private record(bytes: Uint8Array, iface?: number, droppedComment?: string): void {
     const capture = this.capture!;
     const comment = droppedComment ?? this.pendingComment;
@@ -315,7 +383,8 @@ export class UdpSwitch {
 
   // ---- the address table ------------------------------------------------------------
 
-  private register(m: SwitchControl, host: Endpoint): void {
+  /** `counter`: the authenticated register's (echoed in the answers to its sender). */
+  private register(m: SwitchControl, host: Endpoint, counter: number): void {
     const key = endpointKey(host.host, host.port);
     const { address, epoch } = m;
     const current = this.table.get(address);
@@ -337,7 +406,7 @@ export class UdpSwitch {
     if (current === undefined) {
       this.table.set(address, { host, key, epoch });
       this.stats.registrations++;
-      this.reply(host, { type: 'registered', address, epoch });
+      this.reply(host, { type: 'registered', address, epoch }, counter);
       this.eventHandler?.({ type: 'registered', address, epoch, host });
       return;
     }
@@ -346,9 +415,9 @@ export class UdpSwitch {
         if (epoch > current.epoch) this.stats.registrations++;
         else this.stats.refreshes++;
         current.epoch = epoch;
-        this.reply(host, { type: 'registered', address, epoch });
+        this.reply(host, { type: 'registered', address, epoch }, counter);
       } else {
-        this.refuse(host, address, epoch, current.epoch);
+        this.refuse(host, address, epoch, current.epoch, counter);
       }
       return;
     }
@@ -356,29 +425,33 @@ export class UdpSwitch {
     // A static entry (issue 7) never moves.
     const wins = current.pinned !== true && (epoch > current.epoch || (epoch === 0 && current.epoch === 0));
     if (!wins) {
-      this.refuse(host, address, epoch, current.epoch);
+      this.refuse(host, address, epoch, current.epoch, counter);
       return;
     }
     const from = current.host;
     this.table.set(address, { host, key, epoch });
     this.stats.registrations++;
     this.stats.moves++;
-    this.reply(host, { type: 'registered', address, epoch });
-    this.reply(from, { type: 'superseded', address, epoch });
+    this.reply(host, { type: 'registered', address, epoch }, counter);
+    this.reply(from, { type: 'superseded', address, epoch }, 0);
     if (address === this.service) {
       this.pendingComment = `switch: service address ${formatIpv4Addr(address)} moved from ${formatEndpoint(from)} (epoch ${current.epoch}) to ${formatEndpoint(host)} (epoch ${epoch})`;
     }
     this.eventHandler?.({ type: 'moved', address, epoch, from, fromEpoch: current.epoch, to: host });
   }
 
-  private refuse(host: Endpoint, address: Ipv4Addr, epoch: number, holderEpoch: number): void {
+  private refuse(host: Endpoint, address: Ipv4Addr, epoch: number, holderEpoch: number, counter: number): void {
     this.stats.refused++;
-    this.reply(host, { type: 'superseded', address, epoch: holderEpoch });
+    this.reply(host, { type: 'superseded', address, epoch: holderEpoch }, counter);
     this.eventHandler?.({ type: 'refused', address, epoch, host, holderEpoch });
   }
 
-  private reply(to: Endpoint, m: SwitchControl): void {
-    this.socket.send(encodeControl(m), to.port, to.host, (error) => {
+  private reply(to: Endpoint, m: SwitchControl, counter: number): void {
+    this.send(to, this.auth === undefined ? encodeControl(m) : this.auth.answer(m, endpointKey(to.host, to.port), counter));
+  }
+
+  private send(to: Endpoint, bytes: Uint8Array): void {
+    this.socket.send(bytes, to.port, to.host, (error) => {
       if (error) this.stats.dropped['send-error']++;
     });
   }

@@ -11,12 +11,16 @@
  *
  * The link also speaks the switch's control datagrams (switch-control.ts): announce()
  * claims a virtual address with an epoch, sends the claim again until the switch answers,
- * then refreshes it every refreshMs so that a restarted switch learns it again.
+ * then refreshes it every refreshMs so that a restarted switch learns it again. With a
+ * cluster key (issue 9, switch-auth.ts) the claims and the switch's answers are
+ * authenticated: an answer that fails the check is counted (`bad-auth`) and ignored.
  */
 import * as dgram from 'node:dgram';
 import { formatIpv4Addr, parseIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
 import { parseIpv4, type Ipv4Header } from '../tcp/wire/ipv4.js';
 import { describeListenError, formatEndpoint, type Endpoint } from './endpoint.js';
+import type { ClusterKey } from './cluster-key.js';
+import { AUTH_CONTROL_BYTES, ControlAuthHost, isAuthControl } from './switch-auth.js';
 import { decodeControl, encodeControl, isControl, type SwitchControl } from './switch-control.js';
 
 /** The largest UDP payload over IPv4 (65535 - 20 - 8): no larger IP packet fits one datagram. */
@@ -55,7 +59,7 @@ export function acceptDatagram(bytes: Uint8Array, mtu: number, stats: DatagramDr
   return parsed.header;
 }
 
-export type LinkDropReason = 'malformed' | 'oversize' | 'foreign' | 'bad-control' | 'send-too-big' | 'send-queue-full' | 'send-error' | 'closed';
+export type LinkDropReason = 'malformed' | 'oversize' | 'foreign' | 'bad-control' | 'bad-auth' | 'send-too-big' | 'send-queue-full' | 'send-error' | 'closed';
 
 export interface UdpLinkStats {
   packetsSent: number;
@@ -84,6 +88,8 @@ export interface UdpLinkOptions {
   maxSendQueue?: number;
   /** The flag named in a bind error ("--bind"). */
   bindFlag?: string;
+  /** issue 9: authenticate the claims with this key (the switch must have the same). */
+  clusterKey?: ClusterKey | undefined;
 }
 
 export type RegistrationState = 'pending' | 'registered' | 'superseded';
@@ -128,7 +134,7 @@ export class UdpLink {
     bytesReceived: 0,
     controlSent: 0,
     controlReceived: 0,
-    dropped: { malformed: 0, oversize: 0, foreign: 0, 'bad-control': 0, 'send-too-big': 0, 'send-queue-full': 0, 'send-error': 0, closed: 0 },
+    dropped: { malformed: 0, oversize: 0, foreign: 0, 'bad-control': 0, 'bad-auth': 0, 'send-too-big': 0, 'send-queue-full': 0, 'send-error': 0, closed: 0 },
     malformed: {},
   };
   private packetHandler: ((packet: Uint8Array) => void) | undefined;
@@ -139,6 +145,9 @@ export class UdpLink {
   private readonly retryMs: number;
   private readonly refreshMs: number;
   private readonly maxSendQueue: number;
+  private readonly auth: ControlAuthHost | undefined;
+  /** Set when a keyless link heard that the switch has a cluster key: it will never confirm a claim. */
+  private keyRefusal: string | undefined;
 
   private constructor(
     private readonly socket: dgram.Socket,
@@ -151,6 +160,7 @@ export class UdpLink {
     this.retryMs = opts.retryMs ?? 50;
     this.refreshMs = opts.refreshMs ?? 1000;
     this.maxSendQueue = opts.maxSendQueue ?? DEFAULT_MAX_SEND_QUEUE;
+    this.auth = opts.clusterKey === undefined ? undefined : new ControlAuthHost(opts.clusterKey);
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     // Asynchronous socket errors (rare for UDP) are counted; the link stays up.
     socket.on('error', () => void this.stats.dropped['send-error']++);
@@ -242,10 +252,12 @@ export class UdpLink {
     if (claim === undefined) return Promise.reject(new LinkError(`no claim on ${formatIpv4Addr(addr)}: call announce() first`));
     if (claim.state === 'registered') return Promise.resolve();
     if (claim.state === 'superseded') return Promise.reject(supersededError(claim));
+    if (this.keyRefusal !== undefined) return Promise.reject(new LinkError(this.keyRefusal));
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         claim.waiters = claim.waiters.filter((w) => w !== waiter);
-        reject(new LinkError(`the switch at ${formatEndpoint(this.peer)} did not confirm ${formatIpv4Addr(addr)} within ${timeoutMs} ms; is \`ftcp switch\` running there?`));
+        const keyNote = this.auth !== undefined ? ' (this host has a cluster key: the switch needs the same one)' : '';
+        reject(new LinkError(`the switch at ${formatEndpoint(this.peer)} did not confirm ${formatIpv4Addr(addr)} within ${timeoutMs} ms; is \`ftcp switch\` running there?${keyNote}`));
       }, timeoutMs);
       const waiter = {
         resolve: () => {
@@ -284,6 +296,23 @@ export class UdpLink {
     }
     const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
     if (isControl(bytes)) {
+      this.onControlDatagram(bytes);
+      return;
+    }
+    if (acceptDatagram(bytes, this.mtu, this.stats) === undefined) return;
+    this.stats.packetsReceived++;
+    this.stats.bytesReceived += bytes.length;
+    this.packetHandler?.(bytes);
+  }
+
+  private onControlDatagram(bytes: Uint8Array): void {
+    if (isAuthControl(bytes) && bytes.length === AUTH_CONTROL_BYTES && this.auth === undefined) {
+      // The switch has a cluster key and this host has none: nothing will be confirmed.
+      this.stats.dropped['bad-auth']++;
+      this.refuseForKey(`the switch at ${formatEndpoint(this.peer)} uses a cluster key and this host has none (set FTCP_CLUSTER_KEY or --cluster-key-file)`);
+      return;
+    }
+    if (this.auth === undefined) {
       const m = decodeControl(bytes);
       if (m === undefined) {
         this.stats.dropped['bad-control']++;
@@ -293,10 +322,34 @@ export class UdpLink {
       this.onControlMessage(m);
       return;
     }
-    if (acceptDatagram(bytes, this.mtu, this.stats) === undefined) return;
-    this.stats.packetsReceived++;
-    this.stats.bytesReceived += bytes.length;
-    this.packetHandler?.(bytes);
+    // Keyed: only authenticated answers count (an unauthenticated one is refused).
+    const r = isAuthControl(bytes) ? this.auth.receive(bytes) : decodeControl(bytes) === undefined ? 'malformed' : 'bad-mac';
+    if (r === 'malformed') {
+      this.stats.dropped['bad-control']++;
+      return;
+    }
+    if (r === 'bad-mac' || r === 'replay') {
+      this.stats.dropped['bad-auth']++;
+      return;
+    }
+    this.stats.controlReceived++;
+    if (r === 'challenge') {
+      // The switch gave a nonce: every live claim again, now.
+      for (const c of this.claims.values()) if (c.state !== 'superseded') this.sendClaim(c);
+      this.schedule();
+      return;
+    }
+    this.onControlMessage(r);
+  }
+
+  private refuseForKey(message: string): void {
+    this.keyRefusal = message;
+    for (const c of this.claims.values()) {
+      if (c.state !== 'pending') continue;
+      const waiters = c.waiters;
+      c.waiters = [];
+      for (const w of waiters) w.reject(new LinkError(message));
+    }
   }
 
   private onControlMessage(m: SwitchControl): void {
@@ -325,7 +378,8 @@ export class UdpLink {
     if (this.closed) return;
     claim.lastSentMs = Date.now();
     this.stats.controlSent++;
-    this.socket.send(encodeControl({ type: 'register', address: claim.address, epoch: claim.epoch }), this.peer.port, this.peer.host, (error) => {
+    const bytes = this.auth !== undefined ? this.auth.register(claim.address, claim.epoch) : encodeControl({ type: 'register', address: claim.address, epoch: claim.epoch });
+    this.socket.send(bytes, this.peer.port, this.peer.host, (error) => {
       if (error) this.stats.dropped['send-error']++;
     });
   }

@@ -35,6 +35,9 @@ describeWithDist('ftcp fuzz against a live pair', [...LIVE_SOURCES, 'cli/fuzz', 
     for (const n of Object.values(r.sent.byKind) as number[]) expect(n).toBeGreaterThan(0);
     expect(r.switch.dropped.malformed).toBeGreaterThan(0);
     expect(r.switch.dropped['bad-control']).toBeGreaterThan(0);
+    expect(r.switch.dropped['bad-auth']).toBeGreaterThan(0); // issue 9: spoofed registrations of the service address
+    expect(r.switch.badAuth['no-mac'] + r.switch.badAuth['bad-mac']).toBe(r.switch.dropped['bad-auth']);
+    expect(r.switch.serviceMoves).toBe(0); // none of them took the service address
     expect(r.switch.dropped['not-owner']).toBeGreaterThan(0); // the spoofed source
     for (const reason of ['tcp-bad-checksum', 'tcp-bad-option', 'unacceptable-segment']) expect(r.replicas.a.drops[reason], reason).toBeGreaterThan(0);
     expect(r.replies.rst).toBeGreaterThan(0);

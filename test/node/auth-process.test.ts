@@ -82,6 +82,11 @@ describeWithDist('cluster key with real processes', [...LIVE_SOURCES, 'cli/arbit
     // The key is in no argv, no line, no statistics; its id is.
     const started = a.events.find((e) => e.event === 'started')!;
     expect(started['clusterKey']).toEqual({ source: 'FTCP_CLUSTER_KEY', id: expect.stringMatching(/^[0-9a-f]{8}$/) });
+    // issue 9: the switch has the same key (its registrations are authenticated) and refused nobody.
+    expect(cluster.switch.events.find((e) => e.event === 'listening')!['clusterKey']).toEqual(started['clusterKey']);
+    const switchStats = cluster.switch.events.find((e) => e.event === 'stopped')!['stats'] as { dropped: Record<string, number>; challenges: number };
+    expect(switchStats.dropped['bad-auth']).toBe(0);
+    expect(switchStats.challenges).toBeGreaterThanOrEqual(3); // a, b, the client: one each at their first register
     for (const c of cluster.children.all) {
       expect(c.args.join(' ')).not.toContain(KEY_TEXT);
       expect(JSON.stringify(c.events) + c.stderr).not.toContain(KEY_TEXT);
@@ -98,9 +103,10 @@ describeWithDist('cluster key with real processes', [...LIVE_SOURCES, 'cli/arbit
     await cluster.startNetwork();
     const a = await cluster.startReplica('a', 'primary', 'b', undefined, ['--alone']);
     await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
-    await until(() => a.stderr.includes('\n') && cluster!.arbiter.stderr.includes('\n'), 10_000, 'the warnings');
+    await until(() => a.stderr.includes('\n') && cluster!.arbiter.stderr.includes('\n') && cluster!.switch.stderr.includes('\n'), 10_000, 'the warnings');
     expect(a.stderr).toMatch(/^warning: ftcp replica a: no cluster key \(--cluster-key-file, FTCP_CLUSTER_KEY_FILE or FTCP_CLUSTER_KEY\): its log channel accepts any process that can connect\n$/);
     expect(cluster.arbiter.stderr).toMatch(/^warning: ftcp arbiter: no cluster key .*: the arbiter accepts any process that can connect\n$/);
+    expect(cluster.switch.stderr).toMatch(/^warning: ftcp switch: no cluster key .*: the switch accepts any process that can connect\n$/);
     expect(a.events.find((e) => e.event === 'started')!['clusterKey']).toBeNull();
   }, 120_000);
 });

@@ -3,6 +3,8 @@
 // the switch and the replicas use); its own connections follow the service's answers.
 import { describe, expect, it } from 'vitest';
 import { FUZZ_KINDS, PacketFuzzer, type FuzzDatagram } from '../../src/node/fuzz.js';
+import { ClusterKey } from '../../src/node/cluster-key.js';
+import { controlMacKey, decodeAuthControl, isAuthControl } from '../../src/node/switch-auth.js';
 import { decodeControl, isControl } from '../../src/node/switch-control.js';
 import { parseIpv4Addr } from '../../src/tcp/wire/addr.js';
 import { parseIpv4 } from '../../src/tcp/wire/ipv4.js';
@@ -11,6 +13,7 @@ import { TCP_ACK, TCP_RST, TCP_SYN } from '../../src/tcp/wire/tcp.js';
 
 const service = parseIpv4Addr('192.0.2.10');
 const make = (seed: number) => new PacketFuzzer(seed, { service, servicePort: 7070, spoof: parseIpv4Addr('192.0.2.1') });
+const anyKey = ClusterKey.fromText(ClusterKey.generateText(), 'test');
 const hex = (d: FuzzDatagram) => `${d.kind}:${Buffer.from(d.bytes).toString('hex')}`;
 
 describe('PacketFuzzer', () => {
@@ -37,7 +40,16 @@ describe('PacketFuzzer', () => {
         case 'bad-control':
           expect(isControl(d.bytes) || d.bytes.length === 0).toBe(true);
           expect(decodeControl(d.bytes)).toBeUndefined();
+          expect(isAuthControl(d.bytes)).toBe(false);
           break;
+        case 'spoofed-register': {
+          // issue 9: well-formed claims on the service address, bare or with a MAC no key made.
+          const bare = decodeControl(d.bytes);
+          if (bare !== undefined) expect(bare).toMatchObject({ type: 'register', address: service, epoch: expect.any(Number) });
+          else expect(d.bytes.length === 64 && decodeAuthControl(d.bytes, controlMacKey(anyKey))).toBe('bad-mac');
+          if (bare !== undefined) expect(bare.epoch).toBeGreaterThanOrEqual(1000);
+          break;
+        }
         case 'spoofed-source': {
           const ip = parseIpv4(d.bytes);
           expect(ip.ok && ip.header.src).toBe(parseIpv4Addr('192.0.2.1'));
