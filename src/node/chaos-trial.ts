@@ -381,8 +381,10 @@ export class ChaosTrial {
       afterFault?.();
       afterFault = undefined;
       clientResult = await load.done;
-      const survivor = this.cluster.replicas.get(this.holder);
-      if (survivor !== undefined && survivor.running) {
+      // The holder is known from the switch's `registered` line, which can still be in the
+      // pipe when the load ends right after a go-live: then the replica that took over is it.
+      const survivor = [this.holder, failover?.by].map((n) => (typeof n === 'string' ? this.cluster.replicas.get(n) : undefined)).find((r) => r?.running === true);
+      if (survivor !== undefined) {
         await survivor.stop();
         survivorExit = survivor.events.find((e) => e.event === 'exit');
       }

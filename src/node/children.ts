@@ -59,14 +59,33 @@ export class Child {
       }
     });
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) =>
-      this.child.on('exit', (code, signal) => {
-        this.exit = { code, signal };
-        resolve(this.exit);
+    // 'exit' can come before the last lines are read from stdout (a replica's exit line
+    // with its statistics): a child counts as exited once both the process has exited and
+    // its stdout has closed, or 1 s after the exit if a grandchild holds stdout open.
+    this.exited = new Promise((resolve) => {
+      let status: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      let outputClosed = false;
+      const finish = () => {
+        if (status === undefined || this.exit !== undefined) return;
+        this.exit = status;
+        resolve(status);
         this.notify();
-      }),
-    );
+      };
+      this.child.stdout!.once('close', () => {
+        outputClosed = true;
+        finish();
+      });
+      this.child.on('exit', (code, signal) => {
+        status = { code, signal };
+        this.reaped = true;
+        if (outputClosed) finish();
+        else setTimeout(finish, 1000).unref();
+      });
+    });
   }
+
+  /** The process is gone (its pid may be reused): never signal it again. */
+  private reaped = false;
 
   get running(): boolean {
     return this.exit === undefined;
@@ -106,7 +125,7 @@ export class Child {
   }
 
   signal(signal: NodeJS.Signals): void {
-    if (this.exit !== undefined) return;
+    if (this.reaped) return;
     try {
       process.kill(this.pid, signal);
     } catch {
