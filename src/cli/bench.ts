@@ -247,7 +247,7 @@ async function runBench(flags: BenchFlags, io: CliIo): Promise<number> {
     });
     if (groups.includes('replicated')) await guard('replicated', async () => {
       const mb = quick ? 2 : 10;
-      const reps = quick ? 1 : 2;
+      const reps = quick ? 1 : 5; // the first run of each is a warm-up in all but name (JIT, cwnd), so best of 2 was one sample
       say(`replicated: processes over the UDP switch; bulk ${mb} MB up and ${mb} MB down at once on one connection, best of ${reps}, through a lone server (--alone) and through a pair`);
       const t = await replicatedThroughput(mb * 1_000_000, reps, steady, say);
       replicatedMBps = t.replicatedMBps;

@@ -116,7 +116,7 @@ export interface ThroughputResult {
   pairBroke: boolean;
 }
 
-/** Bulk upload and download at once on one connection, `reps` times each, median MB/s (both directions counted). */
+/** Bulk upload and download at once on one connection, `reps` times each, the best MB/s (both directions counted). */
 export async function replicatedThroughput(bytes: number, reps: number, pair: PairSettings, say: (s: string) => void): Promise<ThroughputResult> {
   let broke = false;
   const run = async (replicated: boolean) => {
