@@ -16,16 +16,12 @@ import { deriveSeed } from '../sim/seed.js';
 import { Prng } from '../tcp/prng.js';
 import type { KernelConnResult } from './kernel-client.js';
 import { RedisChecks, type RedisConnState } from './redis-load.js';
+import type { ToolLoadOptions } from './kernel-tools.js';
 
 export const REDIS_CLI_INSTALL_HINT = 'redis-cli not installed: apt-get install -y redis-tools (redis-server brings it)';
 
-export interface RedisCliLoadOptions {
-  host: string;
-  port: number;
-  connections: number;
-  seed: number;
-  requests: [number, number];
-  thinkMs: [number, number];
+/** As the other kernel tools' (curl, nc), plus the binary. */
+export interface RedisCliLoadOptions extends ToolLoadOptions {
   /** The redis-cli binary (default $REDIS_CLI or `redis-cli`). */
   redisCli?: string;
 }

@@ -14,22 +14,13 @@ import { RedisConnection, RedisServer } from '../../src/node/redis-server.js';
 import { bulkText } from '../../src/node/resp.js';
 import { describeRedis } from '../helpers/redis.js';
 import { LIVE_SOURCES, TEST_TIMING } from '../node/live-helpers.js';
-import { describeWithDist } from '../node/process-helpers.js';
+import { alive, describeWithDist } from '../node/process-helpers.js';
 import { cli } from './cli-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-demo-redis-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const timing = ['--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)];
 const SOURCES = [...LIVE_SOURCES, 'cli/demo', 'cli/demo-live', 'cli/demo-redis', 'node/live-cluster', 'node/upstream-sockets', 'node/resp', 'node/resp-sequencer', 'node/redis-load', 'node/redis-server'];
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('ftcp demo failover --app redis: usage', () => {
   it('--sim --app redis is a usage error (real redis-server processes only)', async () => {

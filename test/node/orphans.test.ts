@@ -3,7 +3,7 @@
 // and stops as if sent SIGTERM.
 import { spawn } from 'node:child_process';
 import { afterAll, expect, it } from 'vitest';
-import { bin, describeWithDist, root } from './process-helpers.js';
+import { alive, bin, describeWithDist, root } from './process-helpers.js';
 
 const pids: number[] = [];
 afterAll(() => {
@@ -15,15 +15,6 @@ afterAll(() => {
     }
   }
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;

@@ -131,14 +131,17 @@ export async function stopProc(p: Proc, signal: NodeJS.Signals = 'SIGTERM', time
 
 /** Which of `pids` still exist (signal 0). */
 export function stillRunning(pids: readonly number[]): number[] {
-  return pids.filter((pid) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return pids.filter(alive);
+}
+
+/** Whether a process with this pid exists (signal 0). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Teardown: SIGKILL, by pid, every process started here that is still running. */

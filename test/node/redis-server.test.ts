@@ -6,16 +6,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { RedisConnection, RedisServer } from '../../src/node/redis-server.js';
 import { describeRedis } from '../helpers/redis.js';
-import { describeWithDist, root } from './process-helpers.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive, describeWithDist, root } from './process-helpers.js';
 
 async function gone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
