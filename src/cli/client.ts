@@ -22,7 +22,17 @@ import { DEFAULT_LINK_BIND } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
 
-interface ClientFlags {
+/** The flags that shape the load, shared by `ftcp client` and `ftcp kernel-client`. */
+export interface LoadShapeFlags {
+  requests: string;
+  thinkMs: string;
+  bulkBytes: string;
+  uploadBytes?: string;
+  timeoutMs: string;
+  progressMs: string;
+}
+
+interface ClientFlags extends LoadShapeFlags {
   switch: string;
   bind: string;
   address: string;
@@ -31,12 +41,6 @@ interface ClientFlags {
   app: string;
   connections: string;
   seed: string;
-  requests: string;
-  thinkMs: string;
-  bulkBytes: string;
-  uploadBytes?: string;
-  timeoutMs: string;
-  progressMs: string;
   mtu: string;
   startTimeoutMs: string;
   json?: boolean;
@@ -60,13 +64,8 @@ export function registerClientCommand(program: Command, io: CliIo, setExitCode: 
     .option('--port <n>', 'the service\'s TCP port', String(DEFAULT_SERVICE_PORT))
     .option('--app <name>', `the app behind the service: ${LOAD_APPS.join(', ')} (http: keep-alive GETs to an --upstream HTTP server, each body naming its request;\nredis: RESP INCR and SET/GET pairs to an --upstream-app redis, every reply checked)`, 'counter')
     .option('--connections <n>', 'client connections, 1..1000', '3')
-    .option('--seed <s>', 'run seed, 0..4294967295; the same as the replicas\' --seed (bulk checks need it)', '1')
-    .option('--requests <n|min-max>', 'echo, counter, kv: requests per connection', '30-60')
-    .option('--think-ms <n|min-max>', 'pause between an answer and the next request', '2-15')
-    .option('--bulk-bytes <n>', 'bulk: bytes the server sends each connection (the replicas\' --bulk-bytes)', String(DEFAULT_BULK_BYTES))
-    .option('--upload-bytes <n|min-max>', 'bulk: bytes each connection uploads (default: half to all of --bulk-bytes)')
-    .option('--timeout-ms <ms>', 'give up (streams not finished count as stalled) after this long', '60000')
-    .option('--progress-ms <ms>', 'print a progress line this often (0: never)', '500')
+    .option('--seed <s>', 'run seed, 0..4294967295; the same as the replicas\' --seed (bulk checks need it)', '1');
+  addLoadShapeOptions(command, 'bulk: bytes the server sends each connection (the replicas\' --bulk-bytes)', 'give up (streams not finished count as stalled) after this long')
     .option('--mtu <bytes>', 'largest IP packet on the UDP link', '65000')
     .option('--start-timeout-ms <ms>', 'how long to wait at start for the switch to confirm the client address', '5000')
     .option('--json', 'print one JSON object per line (started, progress, resumed, result)');
@@ -95,10 +94,42 @@ export function parseRange(flag: string, text: string, lo: number, hi: number, p
   return [a, b];
 }
 
-function parseFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number; progressMs: number } {
+/** --requests, --think-ms, --bulk-bytes, --upload-bytes, --timeout-ms, --progress-ms, in that order. */
+export function addLoadShapeOptions(command: Command, bulkBytesHelp: string, timeoutHelp: string): Command {
+  return command
+    .option('--requests <n|min-max>', 'echo, counter, kv: requests per connection', '30-60')
+    .option('--think-ms <n|min-max>', 'pause between an answer and the next request', '2-15')
+    .option('--bulk-bytes <n>', bulkBytesHelp, String(DEFAULT_BULK_BYTES))
+    .option('--upload-bytes <n|min-max>', 'bulk: bytes each connection uploads (default: half to all of --bulk-bytes)')
+    .option('--timeout-ms <ms>', timeoutHelp, '60000')
+    .option('--progress-ms <ms>', 'print a progress line this often (0: never)', '500');
+}
+
+export interface LoadShape {
+  requests: [number, number];
+  thinkMs: [number, number];
+  bulkBytes: number;
+  uploadBytes: [number, number];
+  timeoutMs: number;
+  progressMs: number;
+}
+
+export function parseLoadShape(flags: LoadShapeFlags): LoadShape {
   const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
   if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
   const bytes = (t: string) => parseByteCount('--upload-bytes', t);
+  return {
+    requests: parseRange('--requests', flags.requests, 1, 1_000_000),
+    thinkMs: parseRange('--think-ms', flags.thinkMs, 0, 60_000),
+    bulkBytes,
+    uploadBytes: flags.uploadBytes === undefined ? [Math.max(1, Math.floor(bulkBytes / 2)), bulkBytes] : parseRange('--upload-bytes', flags.uploadBytes, 1, 1e12, bytes),
+    timeoutMs: parseMilliseconds('--timeout-ms', flags.timeoutMs, 3_600_000),
+    progressMs: parseMilliseconds('--progress-ms', flags.progressMs, 3_600_000),
+  };
+}
+
+function parseFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number; progressMs: number } {
+  const shape = parseLoadShape(flags);
   return {
     switchAt: parseEndpointFlag('--switch', flags.switch, { allowPortZero: false }),
     bind: parseEndpointFlag('--bind', flags.bind),
@@ -108,13 +139,8 @@ function parseFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number
     app: parseLoadApp('--app', flags.app), // 'http': upstream (issue 6)
     connections: parseIntegerFlag('--connections', flags.connections, 1, 1000),
     seed: parseSeed('--seed', flags.seed),
-    requests: parseRange('--requests', flags.requests, 1, 1_000_000),
-    thinkMs: parseRange('--think-ms', flags.thinkMs, 0, 60_000),
+    ...shape,
     startSpreadMs: 50,
-    bulkBytes,
-    uploadBytes: flags.uploadBytes === undefined ? [Math.max(1, Math.floor(bulkBytes / 2)), bulkBytes] : parseRange('--upload-bytes', flags.uploadBytes, 1, 1e12, bytes),
-    timeoutMs: parseMilliseconds('--timeout-ms', flags.timeoutMs, 3_600_000),
-    progressMs: parseMilliseconds('--progress-ms', flags.progressMs, 3_600_000),
     mtu: parseMtuFlag('--mtu', flags.mtu),
     startTimeoutMs: parsePositiveMs('--start-timeout-ms', flags.startTimeoutMs),
     clusterKey: clusterKeyFromFlag(flags.clusterKeyFile),

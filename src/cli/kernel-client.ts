@@ -13,29 +13,23 @@ import { RedisCliLoad } from '../node/redis-cli-load.js'; // issue 6/7: redis-cl
 import { CurlLoad, KERNEL_TOOLS, NcLoad, TOOL_APPS, type KernelTool } from '../node/kernel-tools.js';
 import { waitForStopSignal } from '../node/signals.js';
 import { APP_NAMES } from '../proxy/app.js';
-import { parseRange } from './client.js';
+import { addLoadShapeOptions, parseLoadShape, type LoadShapeFlags } from './client.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { DEFAULT_BULK_BYTES, DEFAULT_SERVICE_PORT, parseApp, parsePort } from './replica.js';
-import { parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
+import { parseByteCount, parseIntegerFlag, parseSeed } from './validate.js';
 
-interface KernelClientFlags {
+interface KernelClientFlags extends LoadShapeFlags {
   host: string;
   port: string;
   app: string;
   connections: string;
   seed: string;
-  requests: string;
-  thinkMs: string;
-  bulkBytes: string;
-  uploadBytes?: string;
-  timeoutMs: string;
-  progressMs: string;
   tool: string;
   json?: boolean;
 }
 
 export function registerKernelClientCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
-  program
+  const kernelClient = program
     .command('kernel-client')
     .summary('a load generator on the kernel\'s own TCP (Node net sockets) that checks every byte')
     .description(
@@ -48,13 +42,8 @@ export function registerKernelClientCommand(program: Command, io: CliIo, setExit
     .option('--app <name>', `the app behind the service: ${APP_NAMES.join(', ')}; http with --tool curl; or redis: one redis-cli\nper connection, fed INCR and SET/GET through its stdin (issue 6)`, 'counter')
     .option('--tool <name>', 'the kernel client: node (Node net sockets, every built-in app), curl (--app http: keep-alive\nrequests, every body checked) or nc (--app echo: a seeded byte pattern, compared byte for byte);\n--app redis always runs redis-cli', 'node')
     .option('--connections <n>', 'connections, 1..1000', '3')
-    .option('--seed <s>', 'run seed (the replicas\' --seed: the bulk stream is derived from it)', '1')
-    .option('--requests <n|min-max>', 'echo, counter, kv: requests per connection', '30-60')
-    .option('--think-ms <n|min-max>', 'pause between an answer and the next request', '2-15')
-    .option('--bulk-bytes <n>', 'bulk: bytes the server sends each connection', String(DEFAULT_BULK_BYTES))
-    .option('--upload-bytes <n|min-max>', 'bulk: bytes each connection uploads (default: half to all of --bulk-bytes)')
-    .option('--timeout-ms <ms>', 'give up after this long', '60000')
-    .option('--progress-ms <ms>', 'print a progress line this often (0: never)', '500')
+    .option('--seed <s>', 'run seed (the replicas\' --seed: the bulk stream is derived from it)', '1');
+  addLoadShapeOptions(kernelClient, 'bulk: bytes the server sends each connection', 'give up after this long')
     .option('--json', 'print one JSON object per line (started, progress, resumed, result)')
     .action(async (flags: KernelClientFlags) => {
       setExitCode(await runKernelClient(flags, io));
@@ -76,8 +65,7 @@ export function parseKernelTool(flag: string, text: string, app: string): Kernel
 }
 
 async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<number> {
-  const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
-  if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
+  const shape = parseLoadShape(flags);
   const connections = parseIntegerFlag('--connections', flags.connections, 1, 1000);
   if (flags.app === 'redis' && flags.tool !== 'node' && flags.tool !== 'redis-cli') throw new UsageError(`--app redis runs redis-cli as the client; --tool ${flags.tool} does not speak RESP`);
   const tool: KernelTool | 'redis-cli' = flags.app === 'redis' ? 'redis-cli' : parseKernelTool('--tool', flags.tool, flags.app);
@@ -86,8 +74,8 @@ async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<num
     port: parsePort('--port', flags.port),
     connections,
     seed: parseSeed('--seed', flags.seed),
-    requests: parseRange('--requests', flags.requests, 1, 1_000_000),
-    thinkMs: parseRange('--think-ms', flags.thinkMs, 0, 60_000),
+    requests: shape.requests,
+    thinkMs: shape.thinkMs,
   };
   const load =
     tool === 'redis-cli'
@@ -99,12 +87,11 @@ async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<num
         : new KernelLoad({
             ...common,
             app: parseApp('--app', flags.app),
-            bulkBytes,
-            uploadBytes: flags.uploadBytes === undefined ? [Math.max(1, Math.floor(bulkBytes / 2)), bulkBytes] : parseRange('--upload-bytes', flags.uploadBytes, 1, 1e12, (t) => parseByteCount('--upload-bytes', t)),
+            bulkBytes: shape.bulkBytes,
+            uploadBytes: shape.uploadBytes,
           });
   const app = flags.app;
-  const timeoutMs = parseMilliseconds('--timeout-ms', flags.timeoutMs, 3_600_000);
-  const progressMs = parseMilliseconds('--progress-ms', flags.progressMs, 3_600_000);
+  const { timeoutMs, progressMs } = shape;
   const json = flags.json === true;
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
   const startedMs = wallClockMs();
