@@ -14,7 +14,8 @@
 import type { Command } from 'commander';
 import { ReplicaProcess, type ReplicaProcessEvent, type ReplicaProcessOptions, type ReplicaStartRole } from '../node/replica-process.js';
 import { waitForStopSignal } from '../node/signals.js';
-import { LinkError, MAX_MTU } from '../node/udp-link.js';
+import { LinkError } from '../node/udp-link.js';
+import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { APP_NAMES, type AppName } from '../proxy/app.js';
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js';
 import { DEFAULT_ARBITER_LISTEN } from './arbiter.js';
@@ -88,7 +89,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--capture-dir <dir>', 'write <dir>/<name>.pcapng (wire), <name>-shadow.pcapng, <name>-log.pcapng', 'captures')
     .option('--no-capture-dir', 'write no captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (default: off)')
-    .option('--mtu <bytes>', `largest IP packet on the UDP link, 68..${MAX_MTU}`, '65000')
+    .option('--mtu <bytes>', `largest IP packet on the UDP link, 68..${MAX_LOGGED_PACKET_BYTES} (one log entry must carry it); the stack announces MSS = mtu - 40, so both replicas need the same value`, '65000')
     .option('--start-timeout-ms <ms>', 'how long to wait at start for the switch, the arbiter and (backup, join) the primary', '5000')
     .option('--json', 'print one JSON object per line (each event, then the statistics)')
     // upstream (issue 6)
@@ -127,6 +128,13 @@ export function parsePositiveMs(flag: string, text: string): number {
   const v = parseMilliseconds(flag, text, 600_000);
   if (v <= 0) throw new UsageError(`${flag} must be more than 0 ms, got ${text}`);
   return v;
+}
+
+/** --mtu of a replica: a link MTU whose largest packet still fits one log entry. */
+export function parseReplicaMtu(text: string): number {
+  const mtu = parseMtuFlag('--mtu', text);
+  if (mtu > MAX_LOGGED_PACKET_BYTES) throw new UsageError(`--mtu must be at most ${MAX_LOGGED_PACKET_BYTES} on a replica (a packet must fit one log entry of the log channel), got ${text}`);
+  return mtu;
 }
 
 function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
@@ -170,7 +178,7 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
     failureTimeoutMs,
     outputRule: flags.unsafeNoOutputRule !== true,
     ...(flags.captureDir !== false ? { captureDir: flags.captureDir } : {}),
-    mtu: parseMtuFlag('--mtu', flags.mtu),
+    mtu: parseReplicaMtu(flags.mtu),
     startTimeoutMs: parsePositiveMs('--start-timeout-ms', flags.startTimeoutMs),
     ...(flags.upstream !== undefined ? { upstream: parseEndpointFlag('--upstream', flags.upstream, { allowPortZero: false }), upstreamConnectTimeoutMs: parsePositiveMs('--upstream-connect-timeout-ms', flags.upstreamConnectTimeoutMs) } : {}),
     ...(flags.upstreamApp === 'redis' ? { upstreamApp: 'redis' as const } : {}),

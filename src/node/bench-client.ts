@@ -53,7 +53,7 @@ export class BenchClient {
       await link.close();
       throw error;
     }
-    const stack = new Stack({ addresses: [opts.address], seed: opts.seed, maxConnections: opts.maxConnections ?? 20_000 });
+    const stack = new Stack({ addresses: [opts.address], seed: opts.seed, maxConnections: opts.maxConnections ?? 20_000, mtu: link.mtu });
     return new BenchClient(opts, link, new RealHost(stack, link, new ProcessClock()));
   }
 

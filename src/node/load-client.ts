@@ -74,7 +74,7 @@ export class LoadClient {
     readonly link: UdpLink,
   ) {
     const clock = new ProcessClock();
-    const stack = new Stack({ addresses: [opts.address], seed: deriveSeed(opts.seed, 'client-stack') });
+    const stack = new Stack({ addresses: [opts.address], seed: deriveSeed(opts.seed, 'client-stack'), mtu: link.mtu });
     this.host = new RealHost(stack, link, clock);
     const bulkSeed = deriveSeed(opts.seed, 'bulk');
     const loadOptions: LoadOptions = {

@@ -56,7 +56,7 @@ import { ProcessClock, wallClockMs, wallClockUs } from './clock.js';
 import { describeConnectError, formatEndpoint, type Endpoint } from './endpoint.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
 import { LogRttProbe } from './bench-log-rtt.js'; // bench (issue 8): log-channel round trip
-import { LinkError, UdpLink } from './udp-link.js';
+import { DEFAULT_MTU, LinkError, UdpLink } from './udp-link.js';
 import { UpstreamSockets } from './upstream-sockets.js'; // upstream (issue 6)
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js'; // upstream (issue 6)
 import { UPSTREAM_ADAPTERS } from './upstream-adapter.js'; // upstream join (issue 6)
@@ -116,9 +116,11 @@ export interface ReplicaProcessEvent {
 }
 
 /** The RSM configuration both replicas of a run derive from the same flags (as the simulator does). */
-export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes' | 'upstream'>): RsmConfig {
+export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes' | 'upstream' | 'mtu'>): RsmConfig {
   return {
-    stack: { addresses: [o.service], seed: deriveSeed(o.seed, 'service-stack') },
+    // The stack announces the link's MTU - 40 as its MSS (issue 8: one segment per datagram up
+    // to the link's size, not 1460 bytes in a 65000-byte link).
+    stack: { addresses: [o.service], seed: deriveSeed(o.seed, 'service-stack'), mtu: o.mtu ?? DEFAULT_MTU },
     servicePort: o.servicePort,
     app: o.upstream !== undefined ? 'upstream' : o.app, // upstream (issue 6)
     appOptions: { bulkBytes: o.bulkBytes, seed: deriveSeed(o.seed, 'bulk') },

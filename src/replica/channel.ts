@@ -29,11 +29,18 @@ import { crc32 } from '../tcp/wire/crc32.js';
 import { decodeEntry, frameLength, type LogEntry } from './log.js';
 
 export const CHANNEL_FORMAT_VERSION = 1;
-/** Fits one UDP datagram in the simulator's IPv4 wrapping, with room for headers. */
-export const CHANNEL_FRAME_MAX_BYTES = 65_000;
+/**
+ * The largest UDP payload one IPv4 datagram carries (65535 - 20 - 8, RFC 791 / RFC 768):
+ * a frame is one datagram in the simulator and in the log channel's capture.
+ */
+export const CHANNEL_FRAME_MAX_BYTES = 65_507;
 /** Snapshot chunks are this size at most. */
 export const SNAPSHOT_CHUNK_BYTES = 32_768;
 const HEADER_BYTES = 12;
+/** An append frame's bytes besides its entries: header, r, count, CRC. */
+export const APPEND_OVERHEAD_BYTES = HEADER_BYTES + 10 + 4;
+/** The largest log entry one append frame carries. */
+export const ENTRY_MAX_BYTES = CHANNEL_FRAME_MAX_BYTES - APPEND_OVERHEAD_BYTES;
 const TWO32 = 0x1_0000_0000;
 
 export type ChannelMessage =

@@ -13,7 +13,8 @@
  *   16     4    epoch
  *   20     8    time, microseconds (u64)
  *   28     ...  body, by kind (below)
- *   ...    ...  state check: u16 count, then per connection 6 x u32
+ *   ...    ...  state check: u16 count (bit 15 set: the list is cut short, see
+ *                 `checksTruncated`), then per connection 6 x u32
  *                 (socket, sndUna, sndNxt, rcvNxt, sndWnd, rcvWnd);
  *               u8 hasDigest, then u32 digest if set
  *   end-4  4    CRC-32 of every byte before it
@@ -34,7 +35,10 @@ export const LOG_FORMAT_VERSION = 1;
 /** Upper bound on one frame: a 64 KiB IP packet plus headers and state checks, with room. */
 export const LOG_FRAME_MAX_BYTES = 256 * 1024;
 const HEADER_BYTES = 28;
-const MAX_STATE_ENTRIES = 4096;
+export const MAX_STATE_ENTRIES = 4096;
+/** Bytes of one state check (6 x u32). */
+export const CHECK_BYTES = 24;
+const CHECKS_TRUNCATED = 0x8000;
 
 export type AppOp = 'write' | 'shutdown' | 'close' | 'read' | 'abort';
 const APP_OPS: readonly AppOp[] = ['write', 'shutdown', 'close', 'read', 'abort'];
@@ -57,6 +61,12 @@ export interface EntryCommon {
   checks: ConnStateCheck[];
   /** Digest of the whole RSM state after applying the entry, sent every so often. */
   digest?: number;
+  /**
+   * `checks` holds only the first connections the entry touched (in socket order): the
+   * whole list would not fit a channel frame. The backup then compares those and does not
+   * ask for its own touched set to equal the list.
+   */
+  checksTruncated?: boolean;
 }
 
 export type LogEntry =
@@ -127,6 +137,26 @@ class Writer {
   }
 }
 
+/** The encoded size of `entry` (what encodeEntry returns) if it carried `checks` state checks. */
+export function entryBytes(entry: LogEntry, checks = entry.checks.length): number {
+  let body = 0;
+  switch (entry.kind) {
+    case 'packet':
+      body = 4 + entry.packet.length;
+      break;
+    case 'tick':
+      break;
+    case 'app':
+      body = 9 + (entry.op === 'write' ? (entry.data?.length ?? 0) : 0);
+      break;
+    case 'epoch':
+      body = 5;
+      for (const m of entry.members) body += 1 + new TextEncoder().encode(m).length;
+      break;
+  }
+  return HEADER_BYTES + body + 2 + CHECK_BYTES * checks + 1 + (entry.digest !== undefined ? 4 : 0) + 4;
+}
+
 /** Encode one entry as a frame. Throws RangeError on values that cannot be encoded (a caller bug). */
 export function encodeEntry(entry: LogEntry): Uint8Array {
   const w = new Writer(HEADER_BYTES + 64 + (entry.kind === 'packet' ? entry.packet.length : 0));
@@ -170,7 +200,7 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
     }
   }
   if (entry.checks.length > MAX_STATE_ENTRIES) throw new RangeError('log: too many state checks');
-  w.u16(entry.checks.length);
+  w.u16(entry.checks.length | (entry.checksTruncated === true ? CHECKS_TRUNCATED : 0));
   for (const c of entry.checks) {
     w.u32(c.socket);
     w.u32(c.sndUna);
@@ -281,8 +311,10 @@ export function decodeEntry(buf: Uint8Array): LogDecodeResult {
       return { ok: false, reason: 'log-bad-kind' };
   }
   if (!need(2)) return { ok: false, reason: 'log-bad-body' };
-  const count = u16();
-  if (!need(count * 24 + 1)) return { ok: false, reason: 'log-bad-body' };
+  const rawCount = u16();
+  const count = rawCount & ~CHECKS_TRUNCATED;
+  if (count > MAX_STATE_ENTRIES || !need(count * CHECK_BYTES + 1)) return { ok: false, reason: 'log-bad-body' };
+  if ((rawCount & CHECKS_TRUNCATED) !== 0) entry.checksTruncated = true;
   for (let i = 0; i < count; i++) {
     entry.checks.push({ socket: u32(), sndUna: u32(), sndNxt: u32(), rcvNxt: u32(), sndWnd: u32(), rcvWnd: u32() });
   }

@@ -21,8 +21,8 @@
  */
 import type { UpstreamAction } from '../proxy/upstream.js';
 import type { ArbiterResponse } from './arbiter.js';
-import { encodeChannel, snapshotMessages, type ChannelMessage } from './channel.js';
-import { encodeEntry, type LogEntry } from './log.js';
+import { encodeChannel, ENTRY_MAX_BYTES, snapshotMessages, type ChannelMessage } from './channel.js';
+import { CHECK_BYTES, encodeEntry, entryBytes, MAX_STATE_ENTRIES, type LogEntry } from './log.js';
 import { ArbiterAsk, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
 import type { Rsm } from './rsm.js';
 
@@ -43,6 +43,12 @@ export const UPSTREAM_JOIN_REFUSED =
 const APPEND_BUDGET_BYTES = 60_000;
 /** Upstream app: the bytes of one `app` write entry, at most (one entry fits an append frame). */
 export const UPSTREAM_ENTRY_MAX_BYTES = 16_384;
+/**
+ * The largest IP packet the primary logs: its entry (with one state check and a digest)
+ * must fit one append frame. A larger one is dropped and counted (`tooBigToLog`); a replica's
+ * link MTU stops at this size, so only a caller that skips the link's check meets it.
+ */
+export const MAX_LOGGED_PACKET_BYTES = ENTRY_MAX_BYTES - (28 + 4 + 2 + CHECK_BYTES + 1 + 4 + 4);
 
 export interface PrimaryCounters {
   entries: number;
@@ -54,6 +60,8 @@ export interface PrimaryCounters {
   maxHeld: number;
   /** Frames from the backup of another epoch (or while alone): rejected. */
   wrongEpoch: number;
+  /** Service packets larger than MAX_LOGGED_PACKET_BYTES: dropped before the RSM saw them. */
+  tooBigToLog: number;
 }
 
 export class PrimaryRole {
@@ -66,7 +74,7 @@ export class PrimaryRole {
   released: number;
   /** Highest index the backup acknowledged. */
   acked: number;
-  readonly counters: PrimaryCounters = { entries: 0, framesSent: 0, heartbeats: 0, resends: 0, released: 0, maxHeld: 0, wrongEpoch: 0 };
+  readonly counters: PrimaryCounters = { entries: 0, framesSent: 0, heartbeats: 0, resends: 0, released: 0, maxHeld: 0, wrongEpoch: 0, tooBigToLog: 0 };
   private hold: Held[] = [];
   private heldPackets = 0;
   /** Encoded entries the backup has not acknowledged, for resends. */
@@ -121,6 +129,10 @@ export class PrimaryRole {
   /** A packet for the service, from the switch. */
   handleServicePacket(nowUs: number, bytes: Uint8Array): void {
     if (this.fenced) return;
+    if (bytes.length > MAX_LOGGED_PACKET_BYTES) {
+      this.counters.tooBigToLog++;
+      return;
+    }
     this.append(nowUs, { kind: 'packet', packet: bytes });
     this.flush(nowUs);
   }
@@ -235,6 +247,7 @@ export class PrimaryRole {
     if (result.digest !== undefined) entry.digest = result.digest;
     this.counters.entries++;
     if (!this.alone) {
+      this.fitChecks(entry);
       const frame = encodeEntry(entry);
       this.log.set(entry.index, frame);
       this.pendingFrames.push(frame);
@@ -247,6 +260,14 @@ export class PrimaryRole {
       this.heldPackets += result.packets.length;
       if (this.heldPackets > this.counters.maxHeld) this.counters.maxHeld = this.heldPackets;
     }
+  }
+
+  /** Cut the state checks short when the whole list would not fit one append frame (a tick that touched thousands of connections). */
+  private fitChecks(entry: LogEntry): void {
+    if (entry.checks.length <= MAX_STATE_ENTRIES && entryBytes(entry) <= ENTRY_MAX_BYTES) return;
+    const room = Math.min(MAX_STATE_ENTRIES, Math.max(0, Math.floor((ENTRY_MAX_BYTES - entryBytes(entry, 0)) / CHECK_BYTES)));
+    entry.checks = entry.checks.slice(0, room);
+    entry.checksTruncated = true;
   }
 
   private emit(packet: Uint8Array, index: number): void {

@@ -298,9 +298,10 @@ export class Rsm {
         }
       }
     }
-    // The same state gives the same touched set: a connection only we touched is a difference too.
+    // The same state gives the same touched set: a connection only we touched is a difference too
+    // (unless the primary cut its list short to fit a frame).
     const theirs = new Set(entry.checks.map((c) => c.socket));
-    for (const c of mine.checks) {
+    if (entry.checksTruncated !== true) for (const c of mine.checks) {
       if (!theirs.has(c.socket)) return { index: entry.index, socket: c.socket, field: 'touched', primary: 'untouched', backup: 'touched' };
     }
     if (entry.digest !== undefined) {

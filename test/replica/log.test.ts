@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEntry, encodeEntry, frameLength, type LogEntry } from '../../src/replica/log.js';
+import { CHECK_BYTES, decodeEntry, encodeEntry, entryBytes, frameLength, MAX_STATE_ENTRIES, type LogEntry } from '../../src/replica/log.js';
 import { Prng } from '../../src/tcp/prng.js';
 import { crc32 } from '../../src/tcp/wire/crc32.js';
 
@@ -87,5 +87,32 @@ describe('log entry codec', () => {
       }
     }
     expect(accepted).toBeGreaterThan(0);
+  });
+});
+
+describe('entry sizes and cut-short state checks (issue 8: 64 KB packets in one frame)', () => {
+  it('entryBytes gives the encoded size of every kind, with and without a digest', () => {
+    for (const e of samples) {
+      expect(entryBytes(e)).toBe(encodeEntry(e).length);
+      expect(entryBytes(e, e.checks.length + 3)).toBe(encodeEntry(e).length + 3 * CHECK_BYTES);
+    }
+  });
+
+  it('a list of checks cut short round-trips with checksTruncated', () => {
+    const e: LogEntry = { ...samples[1]!, checksTruncated: true } as LogEntry;
+    const r = decodeEntry(encodeEntry(e));
+    expect(r.ok && r.entry.checksTruncated).toBe(true);
+    const plain = decodeEntry(encodeEntry(samples[1]!));
+    expect(plain.ok && plain.entry.checksTruncated).toBe(undefined);
+  });
+
+  it('a check count over the limit is a bad body, not a long read', () => {
+    const frame = encodeEntry(samples[0]!);
+    // Tick: the u16 check count sits right after the 28-byte header.
+    const view = new DataView(frame.buffer, frame.byteOffset, frame.length);
+    view.setUint16(28, MAX_STATE_ENTRIES + 1);
+    view.setUint32(frame.length - 4, crc32(frame, 0, frame.length - 4));
+    const r = decodeEntry(frame);
+    expect(r.ok ? 'ok' : r.reason).toBe('log-bad-body');
   });
 });

@@ -1,7 +1,8 @@
 // The primary and backup roles driven by hand: no network, no simulator, just inputs and polls.
 import { describe, expect, it } from 'vitest';
 import { encodeArbiter, TestAndSetArbiter } from '../../src/replica/arbiter.js';
-import { decodeChannel, encodeChannel } from '../../src/replica/channel.js';
+import { CHANNEL_FRAME_MAX_BYTES, decodeChannel, encodeChannel } from '../../src/replica/channel.js';
+import { MAX_LOGGED_PACKET_BYTES } from '../../src/replica/primary.js';
 import type { ReplicaEvent, ReplicaOptions, ServicePacket } from '../../src/replica/outbox.js';
 import { Replica } from '../../src/replica/replica.js';
 import { stackFactory } from '../../src/replica/stack-factory.js';
@@ -237,5 +238,27 @@ describe('failure detection, arbiter, fencing', () => {
     expect(c.roleName).toBe('backup');
     expect(p.roleName).toBe('primary');
     expect((p.current as { acked: number }).acked).toBe(c.rsm!.index);
+  });
+});
+
+describe('primary: packets as large as a log entry allows (issue 8)', () => {
+  it('logs the largest packet that fits one append frame, and drops and counts a larger one', () => {
+    const p = Replica.primary(opts('a'), 'b', 0);
+    const b = Replica.backup(opts('b'), 'a', 0);
+    drainAll(() => p.pollEvent());
+    // Not a valid TCP segment: the stack drops it, but the primary must log it first.
+    const fits = new Uint8Array(MAX_LOGGED_PACKET_BYTES).fill(0x45, 0, 1);
+    p.handleServicePacket(100, fits);
+    const frames = drainAll(() => p.pollChannel());
+    expect(frames.length).toBe(1);
+    expect(frames[0]!.length).toBeLessThanOrEqual(CHANNEL_FRAME_MAX_BYTES);
+    b.handleChannel(200, frames[0]!);
+    expect(b.rsm!.index).toBe(1);
+    expect((b.current.counters as { applied: number }).applied).toBe(1);
+
+    p.handleServicePacket(300, new Uint8Array(MAX_LOGGED_PACKET_BYTES + 1).fill(0x45, 0, 1));
+    expect(drainAll(() => p.pollChannel())).toEqual([]);
+    expect(p.rsm!.index).toBe(1);
+    expect((p.current.counters as { tooBigToLog: number }).tooBigToLog).toBe(1);
   });
 });
