@@ -163,7 +163,7 @@ export class AuthSession {
     if (counter <= this.received) return this.refuse('replay', `counter ${counter} after ${this.received}`);
     if (counter !== this.received + 1) return this.refuse('counter-gap', `counter ${counter} after ${this.received}`);
     this.received = counter;
-    return { type: 'frame', inner: frame.slice(HEADER_BYTES + COUNTER_BYTES, end) };
+    return { type: 'frame', inner: frame.subarray(HEADER_BYTES + COUNTER_BYTES, end) }; // a view: frames.ts hands out arrays nothing rewrites
   }
 
   private proofMac(role: AuthRole): Buffer {

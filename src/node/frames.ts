@@ -67,11 +67,15 @@ export class FrameReader {
     return this.chunks[0]!.subarray(0, n);
   }
 
-  /** Consumes and returns the first n bytes as a fresh array (n <= buffered). */
+  /**
+   * Consumes and returns the first n bytes (n <= buffered): a view, not a copy (issue 8).
+   * Every chunk is a fresh array from the socket or from merge(), never written again, so a
+   * view stays valid for as long as its holder keeps it.
+   */
   private take(n: number): Uint8Array {
     if (this.chunks[0]!.length < n) this.merge();
     const first = this.chunks[0]!;
-    const out = first.slice(0, n);
+    const out = first.subarray(0, n);
     if (first.length === n) this.chunks.shift();
     else this.chunks[0] = first.subarray(n);
     this.buffered -= n;

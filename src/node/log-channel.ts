@@ -30,7 +30,7 @@
  * sent is ever handed on. Without a key, frames travel bare and anyone may connect.
  */
 import * as net from 'node:net';
-import { CHANNEL_FORMAT_VERSION, CHANNEL_FRAME_MAX_BYTES, decodeChannel, encodeChannel, type ChannelDecodeError } from '../replica/channel.js';
+import { CHANNEL_FORMAT_VERSION, CHANNEL_FRAME_MAX_BYTES, decodeChannel, encodeChannel, type ChannelDecodeError, type ChannelMessage } from '../replica/channel.js';
 import { emptyRefusalCounts, type AuthRefusal } from './cluster-auth.js';
 import type { ClusterKey } from './cluster-key.js';
 import { describeConnectError, describeListenError, formatEndpoint, type Endpoint } from './endpoint.js';
@@ -129,7 +129,7 @@ export class LogChannel {
   /** Connections not yet through the handshake (never more than MAX_PENDING). */
   private readonly pending = new Set<net.Socket>();
   private server: net.Server | undefined;
-  private frameHandler: ((frame: Uint8Array) => void) | undefined;
+  private frameHandler: ((frame: Uint8Array, message: ChannelMessage | undefined) => void) | undefined;
   private statusHandler: ((s: LogChannelStatus) => void) | undefined;
   private lastAck: { epoch: number; index: number } | undefined;
   private corked = false;
@@ -200,7 +200,8 @@ export class LogChannel {
     return this.socket?.writableLength ?? 0;
   }
 
-  onFrame(handler: (frame: Uint8Array) => void): void {
+  /** `message`: the frame decoded (when verifyFrames), so that the receiver need not decode it again. */
+  onFrame(handler: (frame: Uint8Array, message: ChannelMessage | undefined) => void): void {
     this.frameHandler = handler;
   }
 
@@ -375,15 +376,15 @@ export class LogChannel {
         },
         frame: (frame) => {
           if (this.socket !== socket) return;
-          const bad = this.frameError(frame);
-          if (bad !== undefined) {
-            this.countMalformed(bad);
+          const checked = this.checkFrame(frame);
+          if (!checked.ok) {
+            this.countMalformed(checked.reason);
             socket.destroy();
             return;
           }
           this.stats.framesReceived++;
           this.stats.bytesReceived += frame.length;
-          this.frameHandler?.(frame);
+          this.frameHandler?.(frame, checked.message);
         },
         refused: (reason, message) => {
           this.stats.refused[reason]++;
@@ -423,9 +424,9 @@ export class LogChannel {
     this.stats.malformed[reason]++;
   }
 
-  private frameError(frame: Uint8Array): ChannelDecodeError | undefined {
-    if (!this.opts.verifyFrames) return frame[0] === CHANNEL_FORMAT_VERSION ? undefined : 'channel-bad-version';
+  private checkFrame(frame: Uint8Array): { ok: true; message: ChannelMessage | undefined } | { ok: false; reason: ChannelDecodeError } {
+    if (!this.opts.verifyFrames) return frame[0] === CHANNEL_FORMAT_VERSION ? { ok: true, message: undefined } : { ok: false, reason: 'channel-bad-version' };
     const d = decodeChannel(frame);
-    return d.ok ? undefined : d.reason;
+    return d.ok ? { ok: true, message: d.message } : d;
   }
 }

@@ -55,6 +55,7 @@ import type { ClusterKey } from './cluster-key.js';
 import { ProcessClock, wallClockMs, wallClockUs } from './clock.js';
 import { describeConnectError, formatEndpoint, type Endpoint } from './endpoint.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
+import type { ChannelMessage } from '../replica/channel.js';
 import { LogRttProbe } from './bench-log-rtt.js'; // bench (issue 8): log-channel round trip
 import { DEFAULT_MTU, LinkError, UdpLink } from './udp-link.js';
 import { UpstreamSockets } from './upstream-sockets.js'; // upstream (issue 6)
@@ -369,7 +370,7 @@ export class ReplicaProcess {
     });
     for (const ch of [this.listenCh, this.dialCh]) {
       if (ch === undefined) continue;
-      ch.onFrame((frame) => this.onFrame(ch, frame));
+      ch.onFrame((frame, message) => this.onFrame(ch, frame, message));
       ch.onStatus((s) => this.onChannelStatus(ch, s));
     }
     // A channel already up (the dialer waited for it in start()), or a primary alone, makes the replica now.
@@ -421,7 +422,7 @@ export class ReplicaProcess {
     this.drain();
   }
 
-  private onFrame(ch: LogChannel, frame: Uint8Array): void {
+  private onFrame(ch: LogChannel, frame: Uint8Array, message: ChannelMessage | undefined): void {
     const r = this.replica;
     if (this.closed || r === undefined) return;
     // After going live, frames on the old dialled channel (a zombie primary) are not ours to take.
@@ -429,7 +430,9 @@ export class ReplicaProcess {
     this.counts.framesIn++;
     this.logRtt.received(frame, this.clock.nowUs()); // bench (issue 8)
     this.captureLog(frame, false);
-    r.handleChannel(this.clock.nowUs(), frame);
+    // The channel decoded the frame to check it: hand over the message rather than decode it twice.
+    if (message !== undefined) r.handleChannelMessage(this.clock.nowUs(), message);
+    else r.handleChannel(this.clock.nowUs(), frame);
     this.drain();
   }
 

@@ -11,12 +11,27 @@ function mix(seed: number, block: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
+/** The platform stores the low byte of a word first (every platform Node supports today). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** Bytes [offset, offset+length) of the stream with this seed. */
 export function streamBytes(seed: number, offset: number, length: number): Uint8Array {
   const out = new Uint8Array(length);
   const s = seed >>> 0;
   // One mix per 4-byte word (byte pos is byte pos % 4 of word floor(pos / 4), little-endian).
-  for (let i = 0; i < length; ) {
+  let i = 0;
+  // Bytes up to the first word boundary of the stream.
+  for (; i < length && ((offset + i) & 3) !== 0; i++) out[i] = (mix(s, Math.floor((offset + i) / 4)) >>> (((offset + i) & 3) * 8)) & 0xff;
+  if (LITTLE_ENDIAN && ((out.byteOffset + i) & 3) === 0) {
+    // Whole words: a little-endian store writes the word's bytes in stream order (issue 8:
+    // a quarter of the stores of the byte loop; the bulk app makes 10 MB a run).
+    const words = (length - i) >>> 2;
+    const u32 = new Uint32Array(out.buffer, out.byteOffset + i, words);
+    const first = Math.floor((offset + i) / 4);
+    for (let k = 0; k < words; k++) u32[k] = mix(s, first + k);
+    i += words << 2;
+  }
+  for (; i < length; ) {
     const pos = offset + i;
     const word = mix(s, Math.floor(pos / 4));
     for (let b = pos & 3; b < 4 && i < length; b++, i++) out[i] = (word >>> (b * 8)) & 0xff;

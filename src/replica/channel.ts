@@ -173,7 +173,7 @@ export function decodeChannel(buf: Uint8Array): ChannelDecodeResult {
       for (let i = 0; i < count; i++) {
         const n = frameLength(buf, pos);
         if (n === undefined || n < 8 || !need(n)) return bad;
-        entries.push(buf.slice(pos, pos + n));
+        entries.push(buf.subarray(pos, pos + n)); // decodeEntry copies out what an entry keeps
         pos += n;
       }
       message = { type: 'append', epoch, r, entries };

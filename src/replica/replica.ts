@@ -21,7 +21,7 @@ import { DivergenceCheck } from '../proxy/divergence.js';
 import { UPSTREAM_APP, type UpstreamAction, type UpstreamEvent } from '../proxy/upstream.js';
 import { decodeArbiter, type ArbiterRequest } from './arbiter.js';
 import { BackupRole } from './backup.js';
-import { decodeChannel } from './channel.js';
+import { decodeChannel, type ChannelMessage } from './channel.js';
 import { Outbox, resolveTimes, type ReplicaEvent, type ReplicaOptions, type ResolvedTimes, type ServicePacket } from './outbox.js';
 import { PrimaryRole, UPSTREAM_JOIN_REFUSED } from './primary.js';
 import { Rsm } from './rsm.js';
@@ -193,7 +193,12 @@ export class Replica {
       this.out.event({ type: 'rejected', reason: `${this.name}: ${d.reason}` });
       return;
     }
-    this.role.handleChannel(nowUs, d.message);
+    this.handleChannelMessage(nowUs, d.message);
+  }
+
+  /** A frame from the peer replica that the caller already decoded (and so checked: CRC, bounds). */
+  handleChannelMessage(nowUs: number, m: ChannelMessage): void {
+    this.role.handleChannel(nowUs, m);
     this.afterInput();
   }
 

@@ -11,6 +11,35 @@ import { crc32 } from './wire/crc32.js';
 /** The backing array of every empty ring (never written: write() allocates before it copies). */
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Backing arrays given back by rings that emptied, by capacity, for the next ring that
+ * needs one. A bulk receiver's ring empties after every read, and allocating (and zeroing)
+ * 64 KiB again for the next segment cost a tenth of a replica's time in garbage
+ * collection (issue 8). Bounded, so that idle connections still cost nothing: the pool is
+ * per process, not per ring. Which array a ring gets never shows: only bytes [head,
+ * head + len) are ever read.
+ */
+const POOL = new Map<number, Uint8Array[]>();
+const POOL_MAX_BYTES = 4 * 1024 * 1024;
+const POOL_MAX_PER_SIZE = 4;
+let pooledBytes = 0;
+
+function giveBack(buf: Uint8Array): void {
+  if (buf.length === 0 || pooledBytes + buf.length > POOL_MAX_BYTES) return;
+  let list = POOL.get(buf.length);
+  if (list === undefined) POOL.set(buf.length, (list = []));
+  if (list.length >= POOL_MAX_PER_SIZE) return;
+  list.push(buf);
+  pooledBytes += buf.length;
+}
+
+function obtain(capacity: number): Uint8Array {
+  const buf = POOL.get(capacity)?.pop();
+  if (buf === undefined) return new Uint8Array(capacity);
+  pooledBytes -= capacity;
+  return buf;
+}
+
 export class ByteRing {
   private buf: Uint8Array;
   private head = 0;
@@ -87,6 +116,7 @@ export class ByteRing {
     this.len -= count;
     if (this.len === 0) {
       this.head = 0;
+      giveBack(this.buf);
       this.buf = EMPTY;
     } else {
       this.head = (this.head + count) & (this.buf.length - 1);
@@ -97,6 +127,7 @@ export class ByteRing {
   clear(): void {
     this.len = 0;
     this.head = 0;
+    giveBack(this.buf);
     this.buf = EMPTY;
   }
 
@@ -124,8 +155,9 @@ export class ByteRing {
     if (needed <= this.buf.length) return;
     let cap = Math.max(1024, this.buf.length);
     while (cap < needed) cap *= 2;
-    const next = new Uint8Array(cap);
+    const next = obtain(cap);
     if (this.len > 0) next.set(this.peek(0, this.len), 0);
+    giveBack(this.buf);
     this.buf = next;
     this.head = 0;
   }
