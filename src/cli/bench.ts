@@ -256,6 +256,16 @@ async function runBench(flags: BenchFlags, io: CliIo): Promise<number> {
       if (t.pairBroke) say('  note: a false failover split the pair during this measurement (the machine starved a replica for longer than D): part of it ran without a backup, so it is not a measurement of the pair');
       details['throughput'] = t;
       add({ key: 'replicated.throughputRatio', what: 'replicated ÷ unreplicated throughput', value: ratio(t.replicatedMBps, t.aloneMBps), unit: '', command: cmd('replicated') });
+      // Where the CPU goes (issue 8): with every core busy, throughput is cores ÷ CPU per MB,
+      // so the ratio of the two totals is what replication can reach on this machine.
+      const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+      const parts = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(' + ');
+      if (Object.keys(t.aloneCpu).length > 1 && Object.keys(t.pairCpu).length > 1) {
+        say(`  CPU ms per MB moved (median of ${reps}): alone ${parts(t.aloneCpu)} = ${total(t.aloneCpu).toFixed(1)}; pair ${parts(t.pairCpu)} = ${total(t.pairCpu).toFixed(1)}`);
+        add({ key: 'replicated.aloneCpuMsPerMB', what: 'CPU of client, switch and server per MB, lone server', value: total(t.aloneCpu), unit: 'ms', command: cmd('replicated') });
+        add({ key: 'replicated.pairCpuMsPerMB', what: 'CPU of client, switch, primary and backup per MB, pair', value: total(t.pairCpu), unit: 'ms', command: cmd('replicated') });
+        add({ key: 'replicated.cpuRatio', what: 'alone ÷ pair CPU per MB: the throughput ratio when all cores are busy', value: ratio(total(t.aloneCpu), total(t.pairCpu)), unit: '', command: cmd('replicated') });
+      }
       const requests = quick ? 300 : 2000;
       say(`  counter app, one connection, closed loop: ${requests} INCRs (after ${quick ? 50 : 200} unmeasured), lone server then pair`);
       const l = await latency(requests, quick ? 50 : 200, steady);

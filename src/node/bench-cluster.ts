@@ -107,6 +107,9 @@ async function exitStats(c: Child): Promise<Record<string, unknown> | undefined>
   return c.events.find((e) => e.event === 'exit')?.['stats'] as Record<string, unknown> | undefined;
 }
 
+/** CPU milliseconds per MB moved, by process, median over the repetitions (Linux /proc; empty elsewhere). */
+export type CpuPerMB = Record<string, number>;
+
 export interface ThroughputResult {
   aloneMBps: number;
   replicatedMBps: number;
@@ -114,6 +117,25 @@ export interface ThroughputResult {
   reps: number;
   /** The pair lost a replica to a false failover during the measurement: it partly ran alone. */
   pairBroke: boolean;
+  aloneCpu: CpuPerMB;
+  pairCpu: CpuPerMB;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat; undefined off Linux or once it is gone. */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in USER_HZ (100 on Linux).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function medianCpu(rows: CpuPerMB[]): CpuPerMB {
+  const out: CpuPerMB = {};
+  for (const k of Object.keys(rows[0] ?? {})) out[k] = percentile(rows.map((r) => r[k]!), 50);
+  return out;
 }
 
 /** Bulk upload and download at once on one connection, `reps` times each, the best MB/s (both directions counted). */
@@ -121,25 +143,38 @@ export async function replicatedThroughput(bytes: number, reps: number, pair: Pa
   let broke = false;
   const run = async (replicated: boolean) => {
     const r = await startCluster('bulk', bytes, replicated, pair);
+    const pids: Record<string, number> = replicated ? { primary: r.primary.pid, backup: r.backup!.pid, switch: r.cluster.switch.pid } : { server: r.primary.pid, switch: r.cluster.switch.pid };
     try {
       return await withClient(r, '192.0.2.1', async (client) => {
         const rates: number[] = [];
+        const cpu: CpuPerMB[] = [];
         for (let i = 0; i < reps; i++) {
+          const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, processCpuSeconds(pid)]));
+          const self = process.cpuUsage();
           const t = await client.bulk(bytes, 120_000);
-          rates.push((t.uploaded + t.downloaded) / 1e6 / t.seconds);
-          say(`    ${replicated ? 'replicated' : 'alone     '} bulk #${i + 1}: ${t.uploaded} B up + ${t.downloaded} B down in ${t.seconds.toFixed(2)} s = ${rates.at(-1)!.toFixed(1)} MB/s`);
+          const selfUs = process.cpuUsage(self);
+          const mb = (t.uploaded + t.downloaded) / 1e6;
+          rates.push(mb / t.seconds);
+          const row: CpuPerMB = { client: (selfUs.user + selfUs.system) / 1000 / mb };
+          for (const [k, pid] of Object.entries(pids)) {
+            const a = before[k];
+            const b = processCpuSeconds(pid);
+            if (a !== undefined && b !== undefined) row[k] = ((b - a) * 1000) / mb;
+          }
+          cpu.push(row);
+          say(`    ${replicated ? 'replicated' : 'alone     '} bulk #${i + 1}: ${t.uploaded} B up + ${t.downloaded} B down in ${t.seconds.toFixed(2)} s = ${rates.at(-1)!.toFixed(1)} MB/s; CPU ms/MB ${Object.entries(row).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
         }
         // Best of the repetitions: other work on the machine only ever slows a run down.
-        return Math.max(...rates);
+        return { mbps: Math.max(...rates), cpu: medianCpu(cpu) };
       });
     } finally {
       if (replicated) broke = pairBroke(r);
       await stopCluster(r.cluster);
     }
   };
-  const aloneMBps = await run(false);
-  const replicatedMBps = await run(true);
-  return { aloneMBps, replicatedMBps, bytesEachWay: bytes, reps, pairBroke: broke };
+  const alone = await run(false);
+  const repl = await run(true);
+  return { aloneMBps: alone.mbps, replicatedMBps: repl.mbps, bytesEachWay: bytes, reps, pairBroke: broke, aloneCpu: alone.cpu, pairCpu: repl.cpu };
 }
 
 /** Upload only (the server sends 1 byte): log-channel bytes the primary sent ÷ bytes the client uploaded. */

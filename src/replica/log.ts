@@ -268,7 +268,9 @@ export function decodeEntry(buf: Uint8Array): LogDecodeResult {
       if (!need(4)) return { ok: false, reason: 'log-bad-body' };
       const n = u32();
       if (!need(n)) return { ok: false, reason: 'log-bad-body' };
-      entry = { ...common, kind: 'packet', packet: buf.slice(pos, pos + n) };
+      // A view when it starts on an even address (issue 8: no 64 KB copy per entry; the
+      // checksum's word loop needs even alignment), a copy otherwise. Nothing writes to it.
+      entry = { ...common, kind: 'packet', packet: ((buf.byteOffset + pos) & 1) === 0 ? buf.subarray(pos, pos + n) : buf.slice(pos, pos + n) };
       pos += n;
       break;
     }

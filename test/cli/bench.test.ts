@@ -77,6 +77,11 @@ describe('ftcp bench --quick --json (built CLI)', () => {
       'scale.bytesPerConnection',
     ];
     for (const key of keys) expect(typeof out[key], key).toBe('number');
+    // Where the CPU went, per MB moved (Linux /proc): the pair's total is more than the lone server's.
+    if (process.platform === 'linux') {
+      for (const key of ['replicated.aloneCpuMsPerMB', 'replicated.pairCpuMsPerMB', 'replicated.cpuRatio']) expect(out[key], key).toBeGreaterThan(0);
+      expect(out['replicated.pairCpuMsPerMB']).toBeGreaterThan(out['replicated.aloneCpuMsPerMB'] as number);
+    }
     // survived is not measured when the pair split while the connections were opened (null then).
     expect(out).toHaveProperty('scale.survived');
     expect(out).toHaveProperty('kernel.ratio');
