@@ -236,13 +236,24 @@ async function runBench(flags: BenchFlags, io: CliIo): Promise<number> {
     if (groups.includes('stack')) await guard('stack', async () => {
       const mb = quick ? 5 : 50;
       const bytes = mb * 1_000_000;
-      say(`stack: ${mb} MB one way, two ftcp stacks in this process over an in-memory link vs Node net over kernel loopback`);
-      const kernel = await kernelThroughput(bytes);
-      add({ key: 'kernel.loopbackMBps', what: 'Node net over kernel loopback', value: kernel.mbPerS, unit: 'MB/s', command: cmd('stack') });
+      // Best of 3, each side: one 50 MB run lasts ~0.1 s, and a busy moment of the machine
+      // moved a single run's ratio between 0.45 and 0.64 (issue 8).
+      const runs = quick ? 1 : 3;
+      say(`stack: ${mb} MB one way, two ftcp stacks in this process over an in-memory link vs Node net over kernel loopback, best of ${runs}`);
+      const best = async (f: () => Promise<{ mbPerS: number }> | { mbPerS: number }) => {
+        let top = NaN;
+        for (let i = 0; i < runs; i++) {
+          const r = await f();
+          if (!(r.mbPerS <= top)) top = r.mbPerS;
+        }
+        return top;
+      };
+      const kernel = await best(() => kernelThroughput(bytes));
+      add({ key: 'kernel.loopbackMBps', what: 'Node net over kernel loopback', value: kernel, unit: 'MB/s', command: cmd('stack') });
       for (const mtu of [1500, 65535]) {
-        const r = stackThroughput(bytes, mtu);
-        add({ key: `stack.mbps${mtu}`, what: `two ftcp stacks, in-memory link, MTU ${mtu}`, value: r.mbPerS, unit: 'MB/s', command: cmd('stack') });
-        add({ key: `stack.ratio${mtu}`, what: `ftcp stack ÷ kernel loopback, MTU ${mtu}`, value: ratio(r.mbPerS, kernel.mbPerS), unit: '', command: cmd('stack') });
+        const mbps = await best(() => stackThroughput(bytes, mtu));
+        add({ key: `stack.mbps${mtu}`, what: `two ftcp stacks, in-memory link, MTU ${mtu}`, value: mbps, unit: 'MB/s', command: cmd('stack') });
+        add({ key: `stack.ratio${mtu}`, what: `ftcp stack ÷ kernel loopback, MTU ${mtu}`, value: ratio(mbps, kernel), unit: '', command: cmd('stack') });
       }
     });
     if (groups.includes('replicated')) await guard('replicated', async () => {
