@@ -296,7 +296,10 @@ async function runBench(flags: BenchFlags, io: CliIo): Promise<number> {
     });
     if (groups.includes('failover')) await guard('failover', async () => {
       // A transfer of about a second: still running at the kill, over soon after the takeover.
-      const bytes = Number.isFinite(replicatedMBps) ? Math.round(Math.min(50e6, Math.max(1e6, (replicatedMBps * 1e6) / 2))) : 4_000_000;
+      // Without the replicated group's rate: 20 MB each way, about a second for a pair moving
+      // ~40 MB/s up + down (4 MB, the old default, was over before the kill at 250 ms once
+      // segments grew to 64 KB, and the trial measured nothing).
+      const bytes = Number.isFinite(replicatedMBps) ? Math.round(Math.min(50e6, Math.max(1e6, (replicatedMBps * 1e6) / 2))) : 20_000_000;
       const killAfterMs = 250;
       say(`failover: ${trials} trial(s), each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and \`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked); kill -9 of the primary ${killAfterMs} ms into the load; figure: kill -> the client's first byte read after the backup suspected the primary`);
       const times: number[] = [];
