@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Child, ChildEvent } from '../node/children.js';
 import { wallClockMs } from '../node/clock.js';
-import { checkBulkUploads, compareReemitted, LiveCluster, readWireView, splitBrainEpochs, timelineText } from '../node/live-cluster.js';
+import { checkBulkUploads, compareReemitted, DEMO_MTU, LiveCluster, readWireView, splitBrainEpochs, timelineText } from '../node/live-cluster.js';
 import { TcpRelay } from '../node/tcp-relay.js';
 import type { LoadApp } from '../sim/cluster-load.js'; // issue 6
 import { startHttpUpstream, type UpstreamServer } from '../node/upstream-servers.js'; // issue 6
@@ -39,6 +39,8 @@ export interface LiveDemoOptions {
   heartbeatMs: number;
   failureTimeoutMs: number;
   json: boolean;
+  /** The replicas' and the client's link MTU (MSS = mtu - 40). */
+  mtu: number;
   // ---- issue 7: the kernel as the client (demo-kernel.ts) ----
   client?: 'ftcp' | 'kernel';
   tunMtu?: number;
@@ -144,6 +146,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     heartbeatMs: o.heartbeatMs,
     failureTimeoutMs: o.failureTimeoutMs,
     unsafeNoOutputRule: o.unsafe,
+    mtu: o.mtu,
     onEvent,
     ...(kernelNs !== undefined ? { switchArgs: kernelSwitchArgs() } : {}), // issue 7
   });
@@ -291,7 +294,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     shadow: cluster.capturePaths(survivorName).shadow,
     log: cluster.capturePaths(survivorName).log,
   };
-  const command = `ftcp demo failover${kernelNs !== undefined ? ` --client kernel --kernel-tool ${o.kernelTool ?? 'node'} --tun-mtu ${o.tunMtu ?? DEFAULT_TUN_MTU}` : ''} --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${o.unsafe ? ' --unsafe-no-output-rule' : ''}`;
+  const command = `ftcp demo failover${kernelNs !== undefined ? ` --client kernel --kernel-tool ${o.kernelTool ?? 'node'} --tun-mtu ${o.tunMtu ?? DEFAULT_TUN_MTU}` : ''} --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${o.mtu !== DEMO_MTU ? ` --mtu ${o.mtu}` : ''}${o.unsafe ? ' --unsafe-no-output-rule' : ''}`;
   const report = {
     ok,
     seed: o.seed,

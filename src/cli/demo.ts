@@ -17,9 +17,11 @@ import { APP_NAMES } from '../proxy/app.js';
 import { CLUSTER_CAPTURES, type ClusterCaptureName } from '../sim/cluster-capture.js';
 import { runCluster, type ClusterResult } from '../sim/cluster.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
+import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
+import { DEMO_MTU } from '../node/live-cluster.js';
 import { runLiveDemo } from './demo-live.js';
 import { defaultKernelTool, parseKernelTool } from './kernel-client.js'; // issue 7
-import { parsePositiveMs } from './replica.js';
+import { parsePositiveMs, parseReplicaMtu } from './replica.js';
 import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
 
 interface FailoverFlags {
@@ -28,6 +30,7 @@ interface FailoverFlags {
   killAfterMs: string;
   heartbeatMs: string;
   failureTimeoutMs: string;
+  mtu: string;
   seed?: string;
   app: string;
   connections: string;
@@ -58,6 +61,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--connections <n>', 'client connections, 1..1000', '3')
     .option('--bytes <n>', 'real processes: bulk: bytes each way per connection; echo: about this many bytes echoed per connection', '1M')
     .option('--kill-after-ms <ms>', 'real processes: kill -9 the primary this long after the load starts', '300')
+    .option('--mtu <bytes>', `real processes: the replicas' and the client's link MTU, 68..${MAX_LOGGED_PACKET_BYTES} (MSS = mtu - 40)`, String(DEMO_MTU))
     .option('--heartbeat-ms <ms>', 'real processes: H, the log channel\'s heartbeat', '10')
     .option('--failure-timeout-ms <ms>', 'real processes: D, silence before the arbiter is asked', '50')
     .option('--json', 'print the report as one JSON object on the last line of stdout')
@@ -111,6 +115,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
       heartbeatMs,
       failureTimeoutMs,
       json: flags.json === true,
+      mtu: parseReplicaMtu(flags.mtu),
       // issue 7: the kernel as the client
       client: parseClientKind(flags.client),
       tunMtu: parseIntegerFlag('--tun-mtu', flags.tunMtu, 576, 65_000),

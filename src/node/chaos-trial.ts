@@ -34,7 +34,7 @@ import { Prng } from '../tcp/prng.js';
 import { arbiterDoubleGrants, epochConflicts, fencedEmissions, streamVerdict } from './chaos-check.js';
 import type { Child, ChildEvent } from './children.js';
 import { wallClockMs } from './clock.js';
-import { compareReemitted, LiveCluster, readWireView, type WireView } from './live-cluster.js';
+import { compareReemitted, DEMO_MTU, LiveCluster, readWireView, type WireView } from './live-cluster.js';
 import { LoadClient, type LoadClientResult } from './load-client.js';
 import { TcpRelay } from './tcp-relay.js';
 import { DEFAULT_SERVICE_ADDRESS } from './switch.js';
@@ -60,9 +60,18 @@ export interface ChaosOptions {
   momentMaxMs: number;
   heartbeatMs: number;
   failureTimeoutMs: number;
+  /**
+   * The replicas' and the client's link MTU (MSS = mtu - 40). Chaos runs 1500 by default:
+   * many segments in flight at each fault, and a load that lasts long enough for a join and
+   * a second kill (with 64 KB segments 900 KB is gone in tens of milliseconds).
+   */
+  mtu?: number;
   /** Where each trial's run directory goes (trial-N). */
   dir: string;
 }
+
+/** The link MTU of chaos trials unless --mtu says otherwise: the demo's (live-cluster.ts). */
+export const CHAOS_MTU = DEMO_MTU;
 
 export interface TrialPlan {
   trial: number;
@@ -167,6 +176,7 @@ export class ChaosTrial {
       unsafeNoOutputRule: false,
       switchArgs: ['--capture-dropped'],
       startTimeoutMs: WAIT_MS,
+      mtu: o.mtu ?? CHAOS_MTU,
       onEvent: (label, e) => this.onEvent(label, e),
     });
   }
@@ -236,6 +246,7 @@ export class ChaosTrial {
       bulkBytes,
       uploadBytes: [Math.max(1, Math.floor(bulkBytes / 2)), bulkBytes],
       startTimeoutMs: WAIT_MS,
+      mtu: o.mtu ?? CHAOS_MTU,
     });
     client.start();
     let aborted = false;

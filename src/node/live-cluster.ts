@@ -29,6 +29,8 @@ export interface LiveClusterOptions {
   startTimeoutMs?: number;
   /** issue 7: extra `ftcp switch` flags (the TUN bridge's `--static` entry). */
   switchArgs?: string[];
+  /** The replicas' and clients' link MTU (`--mtu`; their stacks announce MSS = mtu - 40). Default: theirs (65000). */
+  mtu?: number;
   /** issue 6, etcd arbiter: the replicas' --arbiter (etcd://...); then no embedded arbiter is started. */
   arbiterUrl?: string;
   /**
@@ -37,6 +39,14 @@ export interface LiveClusterOptions {
    */
   clusterKey?: string | false;
 }
+
+/**
+ * The link MTU of the demo, scenarios and chaos unless told otherwise: Ethernet's. Many
+ * segments are in flight at a fault, so there is something to re-emit, a load lasts past
+ * the moment of its kill, and the captures stay small. (A replica's own default, 65000,
+ * moves a megabyte in a few milliseconds.)
+ */
+export const DEMO_MTU = 1500;
 
 export class LiveCluster {
   readonly children: Children;
@@ -94,6 +104,7 @@ export class LiveCluster {
       '--app', o.app,
       '--seed', String(o.seed),
       '--bulk-bytes', String(o.bulkBytes),
+      ...(o.mtu !== undefined ? ['--mtu', String(o.mtu)] : []),
     ];
   }
 

@@ -8,6 +8,7 @@
  *   app: counter            # echo | counter | kv | bulk
  *   seed: 1
  *   heartbeatMs: 10         # default 10; failureTimeoutMs default 50
+ *   mtu: 1500               # the replicas' and client's link MTU (default 1500, as the demo)
  *   steps:
  *     - start: network                                  # arbiter + switch
  *     - start: { replica: a, role: primary, peer: b }
@@ -30,7 +31,9 @@ import { parse as parseYaml } from 'yaml';
 import { APP_NAMES, type AppName } from '../proxy/app.js';
 import type { Child, ChildEvent } from './children.js';
 import { wallClockMs } from './clock.js';
-import { LiveCluster, readWireView, splitBrainEpochs, timelineText } from './live-cluster.js';
+import { DEMO_MTU, LiveCluster, readWireView, splitBrainEpochs, timelineText } from './live-cluster.js';
+import { MIN_MTU } from './udp-link.js';
+import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { TcpRelay } from './tcp-relay.js';
 import { KERNEL_TOOLS, TOOL_APPS, type KernelTool } from './kernel-tools.js';
 
@@ -72,6 +75,8 @@ export interface Scenario {
   failureTimeoutMs: number;
   unsafeNoOutputRule: boolean;
   bulkBytes: number;
+  /** The replicas' and the client's link MTU (MSS = mtu - 40); 1500 as the demo. */
+  mtu: number;
   steps: Array<{ line: string; step: ScenarioStep }>;
   // ---- issue 7: the kernel as the client ----
   client: 'ftcp' | 'kernel';
@@ -145,9 +150,15 @@ export function parseScenario(doc: unknown, where = 'scenario'): Scenario {
     failureTimeoutMs,
     unsafeNoOutputRule: doc['unsafeNoOutputRule'] === true,
     bulkBytes: num('bulkBytes', 500_000, 1),
+    mtu: scenarioMtu(num('mtu', DEMO_MTU, MIN_MTU), where),
     steps,
     ...parseKernelSettings(doc, app as AppName, where, num),
   };
+}
+
+function scenarioMtu(mtu: number, where: string): number {
+  if (!Number.isInteger(mtu) || mtu > MAX_LOGGED_PACKET_BYTES) throw new ScenarioError(`${where}: mtu must be an integer from ${MIN_MTU} to ${MAX_LOGGED_PACKET_BYTES}, got ${mtu}`);
+  return mtu;
 }
 
 /** issue 7: `client`, `kernelTool` and `tunMtu`. */
@@ -263,7 +274,7 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
     const text = timelineText(label, e, connections);
     if (text !== undefined && !(label === 'client' && e.event === 'progress')) note(text, typeof e['atMs'] === 'number' ? e['atMs'] : wallClockMs());
   };
-  const cluster = new LiveCluster({ dir, app: s.app, seed: s.seed, bulkBytes: s.bulkBytes, heartbeatMs: s.heartbeatMs, failureTimeoutMs: s.failureTimeoutMs, unsafeNoOutputRule: s.unsafeNoOutputRule, onEvent, ...(kernel !== undefined ? { switchArgs: kernel.switchArgs } : {}) });
+  const cluster = new LiveCluster({ dir, app: s.app, seed: s.seed, bulkBytes: s.bulkBytes, heartbeatMs: s.heartbeatMs, failureTimeoutMs: s.failureTimeoutMs, unsafeNoOutputRule: s.unsafeNoOutputRule, mtu: s.mtu, onEvent, ...(kernel !== undefined ? { switchArgs: kernel.switchArgs } : {}) });
   const checks: ScenarioResult['checks'] = [];
   let relay: TcpRelay | undefined;
   let client: Child | undefined;

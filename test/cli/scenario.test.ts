@@ -45,6 +45,7 @@ describe('ftcp scenario run: invalid files (exit 2, before anything starts)', ()
     ['step.yaml', 'steps:\n  - start: network\n  - explode: a\n', /step 2 .*unknown step "explode"/],
     ['role.yaml', 'steps:\n  - start: { replica: b, role: backup }\n', /step 1 .*a backup needs logPeer/],
     ['check.yaml', 'steps:\n  - expect: { happy: true }\n', /unknown check happy/],
+    ['mtu.yaml', 'mtu: 65500\nsteps: [ { start: network } ]\n', /mtu must be an integer from 68 to 65414, got 65500/],
   ])('%s', async (name, text, message) => {
     const path = text === undefined ? join(dir, name) : write(name, text);
     const r = await cli(['scenario', 'run', path, '--capture-dir', dir]);
