@@ -239,9 +239,15 @@ export class PrimaryRole {
     return Math.max(nowUs + this.offsetUs, this.rsm.lastTimeUs);
   }
 
-  /** Append entry i, apply it, and hold (or release) O(i). */
+  /** Append entry i, apply it, and hold (or release) O(i). `input` becomes the entry: callers pass a fresh object. */
   append(nowUs: number, input: EntryInput): void {
-    const entry = { ...input, index: this.rsm.index + 1, epoch: this.epoch, timeUs: this.rsmNow(nowUs), checks: [] } as LogEntry;
+    // Completing the caller's object takes four stores; spreading it into a new one was a
+    // megamorphic clone, ~4 µs per entry in a profile of the counter loop (issue 8).
+    const entry = input as LogEntry;
+    entry.index = this.rsm.index + 1;
+    entry.epoch = this.epoch;
+    entry.timeUs = this.rsmNow(nowUs);
+    entry.checks = [];
     const result = this.rsm.apply(entry);
     entry.checks = result.checks;
     if (result.digest !== undefined) entry.digest = result.digest;
