@@ -256,12 +256,12 @@ export function decodeEntry(buf: Uint8Array): LogDecodeResult {
   const hi = view.getUint32(8);
   const thi = view.getUint32(20);
   if (hi >= 0x200000 || thi >= 0x200000) return { ok: false, reason: 'log-bad-body' };
-  const common: EntryCommon = {
-    index: hi * TWO32 + view.getUint32(12),
-    epoch: view.getUint32(16),
-    timeUs: thi * TWO32 + view.getUint32(24),
-    checks: [],
-  };
+  // The common fields are written out in each literal below: spreading a shared object into
+  // every entry was ~4 µs per entry on the backup (issue 8).
+  const index = hi * TWO32 + view.getUint32(12);
+  const epoch = view.getUint32(16);
+  const timeUs = thi * TWO32 + view.getUint32(24);
+  const checks: ConnStateCheck[] = [];
   let entry: LogEntry;
   switch (buf[1]) {
     case 1: {
@@ -270,12 +270,12 @@ export function decodeEntry(buf: Uint8Array): LogDecodeResult {
       if (!need(n)) return { ok: false, reason: 'log-bad-body' };
       // A view when it starts on an even address (issue 8: no 64 KB copy per entry; the
       // checksum's word loop needs even alignment), a copy otherwise. Nothing writes to it.
-      entry = { ...common, kind: 'packet', packet: ((buf.byteOffset + pos) & 1) === 0 ? buf.subarray(pos, pos + n) : buf.slice(pos, pos + n) };
+      entry = { index, epoch, timeUs, checks, kind: 'packet', packet: ((buf.byteOffset + pos) & 1) === 0 ? buf.subarray(pos, pos + n) : buf.slice(pos, pos + n) };
       pos += n;
       break;
     }
     case 2:
-      entry = { ...common, kind: 'tick' };
+      entry = { index, epoch, timeUs, checks, kind: 'tick' };
       break;
     case 3: {
       if (!need(9)) return { ok: false, reason: 'log-bad-body' };
@@ -285,12 +285,12 @@ export function decodeEntry(buf: Uint8Array): LogDecodeResult {
       const n = u32();
       if (op === 'write') {
         if (!need(n)) return { ok: false, reason: 'log-bad-body' };
-        entry = { ...common, kind: 'app', socket, op, data: buf.slice(pos, pos + n) };
+        entry = { index, epoch, timeUs, checks, kind: 'app', socket, op, data: buf.slice(pos, pos + n) };
         pos += n;
       } else if (op === 'read') {
-        entry = { ...common, kind: 'app', socket, op, amount: n };
+        entry = { index, epoch, timeUs, checks, kind: 'app', socket, op, amount: n };
       } else {
-        entry = { ...common, kind: 'app', socket, op };
+        entry = { index, epoch, timeUs, checks, kind: 'app', socket, op };
       }
       break;
     }
@@ -306,7 +306,7 @@ export function decodeEntry(buf: Uint8Array): LogDecodeResult {
         members.push(new TextDecoder().decode(buf.subarray(pos, pos + n)));
         pos += n;
       }
-      entry = { ...common, kind: 'epoch', newEpoch, members };
+      entry = { index, epoch, timeUs, checks, kind: 'epoch', newEpoch, members };
       break;
     }
     default:
