@@ -14,8 +14,9 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { CHAOS_APPS, CHAOS_FAULTS, CHAOS_MTU, ChaosTrial, DEFAULT_FAULTS, JOIN_LOAD_FACTOR, planTrial, type ChaosApp, type ChaosFault, type ChaosOptions, type FailureKind, type TrialResult } from '../node/chaos-trial.js';
+import { CHAOS_APPS, CHAOS_FAULTS, ChaosTrial, DEFAULT_FAULTS, JOIN_LOAD_FACTOR, planTrial, type ChaosApp, type ChaosFault, type ChaosOptions, type FailureKind, type TrialResult } from '../node/chaos-trial.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
+import { DEMO_MTU } from '../node/live-cluster.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { parsePositiveMs, parseReplicaMtu } from './replica.js';
 import { parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
@@ -63,7 +64,7 @@ export function registerChaosCommand(program: Command, io: CliIo, setExitCode: (
     .option('--app <name>', `the built-in app under load: ${CHAOS_APPS.join(', ')} (bulk: uploads and downloads)`, 'bulk')
     .option('--connections <n>', 'client connections per trial, 1..100', '2')
     .option('--bytes <n>', `bulk: bytes each way per connection (kill-backup-join: ${JOIN_LOAD_FACTOR} times as many)`, '300K')
-    .option('--mtu <bytes>', `the replicas' and the client's link MTU, 68..${MAX_LOGGED_PACKET_BYTES} (MSS = mtu - 40; 1500 keeps many segments in flight at each fault)`, String(CHAOS_MTU))
+    .option('--mtu <bytes>', `the replicas' and the client's link MTU, 68..${MAX_LOGGED_PACKET_BYTES} (MSS = mtu - 40; 1500 keeps many segments in flight at each fault)`, String(DEMO_MTU))
     .option('--faults <kinds>', `comma-separated fault kinds to draw from: ${CHAOS_FAULTS.join(', ')}`, DEFAULT_FAULTS.join(','))
     .option('--moment-max-ms <ms>', 'the fault comes 0..this long after the load started', '400')
     .option('--heartbeat-ms <ms>', 'H, the log channel\'s heartbeat', '20')

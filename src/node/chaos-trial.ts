@@ -70,9 +70,6 @@ export interface ChaosOptions {
   dir: string;
 }
 
-/** The link MTU of chaos trials unless --mtu says otherwise: the demo's (live-cluster.ts). */
-export const CHAOS_MTU = DEMO_MTU;
-
 export interface TrialPlan {
   trial: number;
   seed: number;
@@ -176,7 +173,7 @@ export class ChaosTrial {
       unsafeNoOutputRule: false,
       switchArgs: ['--capture-dropped'],
       startTimeoutMs: WAIT_MS,
-      mtu: o.mtu ?? CHAOS_MTU,
+      mtu: o.mtu ?? DEMO_MTU,
       onEvent: (label, e) => this.onEvent(label, e),
     });
   }
@@ -246,7 +243,7 @@ export class ChaosTrial {
       bulkBytes,
       uploadBytes: [Math.max(1, Math.floor(bulkBytes / 2)), bulkBytes],
       startTimeoutMs: WAIT_MS,
-      mtu: o.mtu ?? CHAOS_MTU,
+      mtu: o.mtu ?? DEMO_MTU,
     });
     client.start();
     let aborted = false;

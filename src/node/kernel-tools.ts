@@ -22,7 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { streamBytes, streamMismatch } from '../proxy/stream.js';
 import { deriveSeed } from '../sim/seed.js';
 import { Prng } from '../tcp/prng.js';
-import type { KernelConnResult } from './kernel-client.js';
+import type { KernelConnResult, KernelLoadOptions } from './kernel-client.js';
 
 export const KERNEL_TOOLS = ['node', 'curl', 'nc'] as const;
 export type KernelTool = (typeof KERNEL_TOOLS)[number];
@@ -30,14 +30,8 @@ export type KernelTool = (typeof KERNEL_TOOLS)[number];
 /** The app each tool speaks; node speaks every built-in app (kernel-client.ts). */
 export const TOOL_APPS: Record<Exclude<KernelTool, 'node'>, string> = { curl: 'http', nc: 'echo' };
 
-export interface ToolLoadOptions {
-  host: string;
-  port: number;
-  connections: number;
-  seed: number;
-  requests: [number, number];
-  thinkMs: [number, number];
-}
+/** The load options a kernel tool takes: those of the node client without app and bulk sizes. */
+export type ToolLoadOptions = Pick<KernelLoadOptions, 'host' | 'port' | 'connections' | 'seed' | 'requests' | 'thinkMs'>;
 
 export interface ToolLoadResult {
   ok: boolean;

@@ -159,7 +159,7 @@ export function entryBytes(entry: LogEntry, checks = entry.checks.length): numbe
 
 /** Encode one entry as a frame. Throws RangeError on values that cannot be encoded (a caller bug). */
 export function encodeEntry(entry: LogEntry): Uint8Array {
-  const w = new Writer(HEADER_BYTES + 64 + (entry.kind === 'packet' ? entry.packet.length : 0));
+  const w = new Writer(entryBytes(entry)); // the exact size: the writer never grows and copies
   w.u8(LOG_FORMAT_VERSION);
   w.u8(KIND_CODE[entry.kind]);
   w.u16(0);

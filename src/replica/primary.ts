@@ -48,7 +48,7 @@ export const UPSTREAM_ENTRY_MAX_BYTES = 16_384;
  * must fit one append frame. A larger one is dropped and counted (`tooBigToLog`); a replica's
  * link MTU stops at this size, so only a caller that skips the link's check meets it.
  */
-export const MAX_LOGGED_PACKET_BYTES = ENTRY_MAX_BYTES - (28 + 4 + 2 + CHECK_BYTES + 1 + 4 + 4);
+export const MAX_LOGGED_PACKET_BYTES = ENTRY_MAX_BYTES - entryBytes({ kind: 'packet', packet: new Uint8Array(0), index: 0, epoch: 0, timeUs: 0, checks: [], digest: 0 }, 1);
 
 export interface PrimaryCounters {
   entries: number;
