@@ -1,6 +1,8 @@
-// Lint rules. The important one: the deterministic layers (src/tcp, src/proxy,
-// src/replica) must not reach the clock, timers, randomness or I/O. Time and seeds
-// come in as arguments (DESIGN.md, "The determinism contract").
+// Lint rules. Two families:
+//  - the layer table of docs/architecture.md: each folder of src/ may import only the
+//    folders below it (no-restricted-imports patterns, one block per folder);
+//  - the determinism contract: src/wire, src/tcp, src/proxy and src/replica never reach
+//    the clock, timers, randomness or I/O. Time and seeds come in as arguments.
 import tseslint from 'typescript-eslint';
 
 const ioModules = [
@@ -8,11 +10,36 @@ const ioModules = [
   'cluster', 'crypto', 'timers', 'timers/promises', 'perf_hooks', 'os', 'process', 'worker_threads',
   'readline', 'stream', 'events',
 ];
-const forbiddenImportPaths = ioModules.flatMap((m) => [m, `node:${m}`]).map((name) => ({
+const ioPaths = ioModules.flatMap((m) => [m, `node:${m}`]).map((name) => ({
   name,
-  message: 'Deterministic layers take time, randomness and I/O as inputs (DESIGN.md determinism contract).',
+  message: 'Deterministic layers take time, randomness and I/O as inputs (docs/architecture.md, determinism).',
 }));
-const forbiddenUpward = ['**/sim/**', '**/node/**', '**/net/**', '**/cli/**', '**/pcap/**', '**/conformance/**'];
+
+/** Which folders of src/ each folder may import (besides itself). Keep in step with docs/architecture.md. */
+export const LAYERS = {
+  wire: [],
+  tcp: ['wire'],
+  proxy: ['tcp', 'wire'],
+  replica: ['tcp', 'proxy', 'wire'],
+  pcap: ['wire'],
+  sim: ['wire', 'tcp', 'proxy', 'replica', 'pcap'],
+  net: ['wire', 'tcp', 'proxy', 'replica', 'pcap'],
+  lab: ['wire', 'tcp', 'proxy', 'replica', 'pcap', 'sim', 'net'],
+  conformance: ['wire', 'tcp', 'sim', 'lab', 'pcap'],
+  cli: ['wire', 'tcp', 'proxy', 'replica', 'pcap', 'sim', 'net', 'lab', 'conformance'],
+};
+const DETERMINISTIC = ['wire', 'tcp', 'proxy', 'replica'];
+
+function layerRule(folder) {
+  const forbidden = Object.keys(LAYERS).filter((f) => f !== folder && !LAYERS[folder].includes(f));
+  const allowed = LAYERS[folder].length === 0 ? 'nothing' : LAYERS[folder].join(', ');
+  const patterns = forbidden.length === 0 ? [] : [{
+    // Any relative path that climbs into a forbidden folder: ../sim/x.js, ../../lab/y.js.
+    group: forbidden.flatMap((f) => [`../${f}/**`, `../../${f}/**`, `../../../${f}/**`, `**/src/${f}/**`]),
+    message: `src/${folder} may import only ${allowed} (docs/architecture.md, the layer table).`,
+  }];
+  return ['error', { paths: DETERMINISTIC.includes(folder) ? ioPaths : [], patterns }];
+}
 
 const msg = 'Not allowed in a deterministic layer: time and randomness come in as arguments.';
 
@@ -24,10 +51,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  ...Object.keys(LAYERS).map((folder) => ({
+    files: [`src/${folder}/**/*.ts`],
+    rules: { 'no-restricted-imports': layerRule(folder) },
+  })),
   {
-    files: ['src/tcp/**/*.ts', 'src/proxy/**/*.ts', 'src/replica/**/*.ts'],
+    files: DETERMINISTIC.map((f) => `src/${f}/**/*.ts`),
     rules: {
-      'no-restricted-imports': ['error', { paths: forbiddenImportPaths, patterns: [{ group: forbiddenUpward, message: 'Dependencies point down only (DESIGN.md, Layers).' }] }],
       'no-restricted-globals': ['error',
         { name: 'setTimeout', message: msg }, { name: 'setInterval', message: msg },
         { name: 'setImmediate', message: msg }, { name: 'clearTimeout', message: msg },
@@ -43,14 +73,8 @@ export default tseslint.config(
       ],
       'no-restricted-syntax': ['error',
         { selector: "NewExpression[callee.name='Date']", message: msg },
-        { selector: "ImportExpression", message: 'No dynamic imports in deterministic layers.' },
+        { selector: 'ImportExpression', message: 'No dynamic imports in deterministic layers.' },
       ],
-    },
-  },
-  {
-    files: ['src/tcp/wire/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { paths: forbiddenImportPaths, patterns: [{ group: ['../*', '!../wire/*'], message: 'src/tcp/wire depends on nothing.' }] }],
     },
   },
 );

@@ -1,9 +1,9 @@
 /**
  * `--arbiter`: the embedded arbiter's HOST:PORT (the default), or an etcd cluster as
- * `etcd://HOST:PORT[,HOST:PORT...]` (src/node/arbiter-etcd.ts).
+ * `etcd://HOST:PORT[,HOST:PORT...]` (src/net/arbiter-etcd.ts).
  */
-import { ETCD_SCHEME } from '../node/arbiter-etcd.js';
-import type { Endpoint } from '../node/endpoint.js';
+import { ETCD_SCHEME } from '../net/arbiter-etcd.js';
+import type { Endpoint } from '../net/endpoint.js';
 import { UsageError } from './io.js';
 import { parseEndpointFlag } from './net-flags.js';
 

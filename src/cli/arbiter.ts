@@ -1,5 +1,5 @@
 /**
- * `ftcp arbiter`: the embedded test-and-set server (src/node/arbiter-server.ts) as a process.
+ * `ftcp arbiter`: the embedded test-and-set server (src/net/arbiter-server.ts) as a process.
  *
  *   ftcp arbiter [--listen HOST:PORT] [--state FILE] [--init] [--cluster-key-file PATH] [--json]
  *
@@ -7,11 +7,11 @@
  * its statistics when SIGTERM or SIGINT stops it.
  */
 import type { Command } from 'commander';
-import { ArbiterServer, type ArbiterServerEvent, type ArbiterServerStats } from '../node/arbiter-server.js';
-import { ArbiterStateError } from '../node/arbiter-state.js';
-import { formatEndpoint } from '../node/endpoint.js';
-import { waitForStopSignal } from '../node/signals.js';
-import { LinkError } from '../node/udp-link.js';
+import { ArbiterServer, type ArbiterServerEvent, type ArbiterServerStats } from '../net/arbiter-server.js';
+import { ArbiterStateError } from '../net/arbiter-state.js';
+import { formatEndpoint } from '../net/endpoint.js';
+import { waitForStopSignal } from '../net/signals.js';
+import { LinkError } from '../net/udp-link.js';
 import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, type CliIo } from './io.js';
 import { parseEndpointFlag } from './net-flags.js';

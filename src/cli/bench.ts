@@ -19,11 +19,12 @@ import { createServer, connect as netConnect, type AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks';
 import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { DEFAULT_PAIR, STEADY_PAIR, failoverTrial, latency, logBytes, replicatedThroughput, scale, stopAllClusters } from '../node/bench-cluster.js';
-import { kernelInner, kernelOuter } from '../node/bench-kernel.js';
-import { jsonNumber, latencyVerdict, percentile, ratio, TARGETS, verdict } from '../node/bench-stats.js';
+import { DEFAULT_PAIR, STEADY_PAIR, failoverTrial, latency, logBytes, replicatedThroughput, scale, stopAllClusters } from '../lab/bench-cluster.js';
+import { kernelInner, kernelOuter } from '../lab/bench-kernel.js';
+import { jsonNumber, latencyVerdict, ratio, TARGETS, verdict } from '../lab/bench-stats.js';
+import { percentile } from '../net/log-rtt.js';
 import { Stack } from '../tcp/stack.js';
-import { parseIpv4Addr } from '../tcp/wire/addr.js';
+import { parseIpv4Addr } from '../wire/addr.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 
 export const BENCH_GROUPS = ['stack', 'replicated', 'failover', 'scale', 'kernel'] as const;

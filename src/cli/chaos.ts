@@ -3,7 +3,7 @@
  *
  *   ftcp chaos --trials N [--seed S] [--only T] [--json] [--app A] [--faults K,...] ...
  *
- * Each trial (src/node/chaos-trial.ts) starts its own arbiter, switch, primary, backup and
+ * Each trial (src/lab/chaos-trial.ts) starts its own arbiter, switch, primary, backup and
  * load client, injects one fault drawn from the trial's seed (kill -9 of the primary or of
  * the backup, the backup's kill followed by a join and the primary's kill, or a SIGSTOP of
  * the primary past the failure timeout then SIGCONT), and checks the streams byte for byte,
@@ -14,9 +14,9 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { CHAOS_APPS, CHAOS_FAULTS, ChaosTrial, DEFAULT_FAULTS, JOIN_LOAD_FACTOR, planTrial, type ChaosApp, type ChaosFault, type ChaosOptions, type FailureKind, type TrialResult } from '../node/chaos-trial.js';
+import { CHAOS_APPS, CHAOS_FAULTS, ChaosTrial, DEFAULT_FAULTS, JOIN_LOAD_FACTOR, planTrial, type ChaosApp, type ChaosFault, type ChaosOptions, type FailureKind, type TrialResult } from '../lab/chaos-trial.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
-import { DEMO_MTU } from '../node/live-cluster.js';
+import { DEMO_MTU } from '../lab/live-cluster.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { parsePositiveMs, parseReplicaMtu } from './replica.js';
 import { parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';

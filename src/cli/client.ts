@@ -1,5 +1,5 @@
 /**
- * `ftcp client`: a load generator on the ftcp stack (src/node/load-client.ts) that checks
+ * `ftcp client`: a load generator on the ftcp stack (src/lab/load-client.ts) that checks
  * every stream byte for byte and ends with a JSON result line.
  *
  *   ftcp client [--switch HOST:PORT] [--app A] [--connections N] [--seed S] [--json] ...
@@ -9,10 +9,10 @@
  * new bytes after the backup went live. SIGTERM/SIGINT stop it early (with the result so far).
  */
 import type { Command } from 'commander';
-import { wallClockMs } from '../node/clock.js';
-import { LoadClient, type LoadClientOptions } from '../node/load-client.js';
-import { waitForStopSignal } from '../node/signals.js';
-import { LinkError } from '../node/udp-link.js';
+import { wallClockMs } from '../net/clock.js';
+import { LoadClient, type LoadClientOptions } from '../lab/load-client.js';
+import { waitForStopSignal } from '../net/signals.js';
+import { LinkError } from '../net/udp-link.js';
 import { LOAD_APPS } from '../sim/cluster-load.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';

@@ -1,12 +1,12 @@
 /**
  * `--cluster-key-file PATH` (or FTCP_CLUSTER_KEY_FILE / FTCP_CLUSTER_KEY in the
  * environment): the key with which replicas, the embedded arbiter, the switch and the
- * hosts that register with it authenticate each other (src/node/cluster-key.ts). Without
+ * hosts that register with it authenticate each other (src/net/cluster-key.ts). Without
  * one they run unauthenticated, after a one-line warning on stderr (docs/decisions.md,
  * "No cluster key: allowed, with a warning").
  */
 import type { Command } from 'commander';
-import { CLUSTER_KEY_ENV, CLUSTER_KEY_FILE_ENV, ClusterKey, ClusterKeyError, loadClusterKey } from '../node/cluster-key.js';
+import { CLUSTER_KEY_ENV, CLUSTER_KEY_FILE_ENV, ClusterKey, ClusterKeyError, loadClusterKey } from '../net/cluster-key.js';
 import { UsageError, type CliIo } from './io.js';
 
 export const CLUSTER_KEY_FLAG = '--cluster-key-file';

@@ -1,6 +1,6 @@
 /**
  * `ftcp demo failover --client kernel` (issue 7): the failover demo with the Linux kernel's
- * own TCP as the client, through a TUN device (src/node/netns.ts).
+ * own TCP as the client, through a TUN device (src/lab/netns.ts).
  *
  * Two halves:
  * - runKernelDemo, in the caller's namespace: checks for root, iproute2, socat and
@@ -18,8 +18,8 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FTCP_BIN, type Child, type Children } from '../node/children.js';
-import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, kernelModeMissing, Netns, NetnsError, nstatDelta, readNstat, rstOnDevice, Tcpdump, TUN_BRIDGE_PORT, TUN_DEVICE, TunBridge, type NstatCounters } from '../node/netns.js';
+import { FTCP_BIN, type Child, type Children } from '../lab/children.js';
+import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, kernelModeMissing, Netns, NetnsError, nstatDelta, readNstat, rstOnDevice, Tcpdump, TUN_BRIDGE_PORT, TUN_DEVICE, TunBridge, type NstatCounters } from '../lab/netns.js';
 import { EXIT, type CliIo } from './io.js';
 import type { LiveDemoOptions } from './demo-live.js';
 

@@ -12,18 +12,18 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Child, ChildEvent } from '../node/children.js';
-import { wallClockMs } from '../node/clock.js';
-import { checkBulkUploads, compareReemitted, DEMO_MTU, LiveCluster, readWireView, splitBrainEpochs, timelineText } from '../node/live-cluster.js';
-import { TcpRelay } from '../node/tcp-relay.js';
+import type { Child, ChildEvent } from '../lab/children.js';
+import { wallClockMs } from '../net/clock.js';
+import { checkBulkUploads, compareReemitted, DEMO_MTU, LiveCluster, readWireView, splitBrainEpochs, timelineText } from '../lab/live-cluster.js';
+import { TcpRelay } from '../lab/tcp-relay.js';
 import type { LoadApp } from '../sim/cluster-load.js'; // issue 6
-import { startHttpUpstream, type UpstreamServer } from '../node/upstream-servers.js'; // issue 6
+import { startHttpUpstream, type UpstreamServer } from '../lab/upstream-servers.js'; // issue 6
 import { EXIT, type CliIo } from './io.js';
 import { describeKernel, describeKernelTool, kernelResetProblem, KernelSide, kernelToolSummary, kernelSwitchArgs, runKernelDemo, startKernelClient } from './demo-kernel.js'; // issue 7
-import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, TUN_DEVICE } from '../node/netns.js'; // issue 7
-import type { RedisServer } from '../node/redis-server.js'; // issue 6: redis
+import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, TUN_DEVICE } from '../lab/netns.js'; // issue 7
+import type { RedisServer } from '../lab/redis-server.js'; // issue 6: redis
 import { checkRedisRun, describeRedis, redisMissing, startRedisUpstreams, type RedisReport } from './demo-redis.js'; // issue 6: redis
-import type { KernelTool } from '../node/kernel-tools.js'; // issue 7
+import type { KernelTool } from '../lab/kernel-tools.js'; // issue 7
 
 export interface LiveDemoOptions {
   /** 'http' (issue 6): a Node HTTP server upstream of each replica (`ftcp replica --upstream`); 'redis': a redis-server. */

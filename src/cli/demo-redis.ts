@@ -1,16 +1,17 @@
 /**
  * `ftcp demo failover --app redis` (issue 6): one real redis-server per replica (Debian's,
- * persistence off, src/node/redis-server.ts), each replica's `--upstream` pointing at its
+ * persistence off, src/lab/redis-server.ts), each replica's `--upstream` pointing at its
  * own, with `--upstream-app redis` (one command at a time, in log order). The client speaks
- * RESP (src/node/redis-load.ts). After the run the surviving replica's Redis is asked
+ * RESP (src/lab/redis-load.ts). After the run the surviving replica's Redis is asked
  * directly, on a connection of its own, for what the client last saw: the shared counter,
  * every connection's own counter and every key it set (the lecture's `a+1=11`, done right).
  */
 import { spawnSync } from 'node:child_process';
-import { REDIS_CLI_INSTALL_HINT } from '../node/redis-cli-load.js';
-import { RedisConnection, RedisServer, redisVersion, REDIS_INSTALL_HINT } from '../node/redis-server.js';
-import { REDIS_COUNTER_KEY, type RedisConnState } from '../node/redis-load.js';
-import { bulkText, describeValue } from '../node/resp.js';
+import { REDIS_CLI_INSTALL_HINT } from '../lab/redis-cli-load.js';
+import { RedisServer, redisVersion, REDIS_INSTALL_HINT } from '../lab/redis-server.js';
+import { RedisConnection } from '../net/redis-connection.js';
+import { REDIS_COUNTER_KEY, type RedisConnState } from '../lab/redis-load.js';
+import { bulkText, describeValue } from '../net/resp.js';
 
 export interface RedisReport {
   version: string | null;

@@ -14,11 +14,11 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { APP_NAMES } from '../proxy/app.js';
-import { CLUSTER_CAPTURES, type ClusterCaptureName } from '../sim/cluster-capture.js';
+import { CLUSTER_CAPTURES, type ClusterCaptureName } from '../pcap/vantage.js';
 import { runCluster, type ClusterResult } from '../sim/cluster.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
-import { DEMO_MTU } from '../node/live-cluster.js';
+import { DEMO_MTU } from '../lab/live-cluster.js';
 import { runLiveDemo } from './demo-live.js';
 import { defaultKernelTool, parseKernelTool } from './kernel-client.js'; // issue 7
 import { parsePositiveMs, parseReplicaMtu } from './replica.js';

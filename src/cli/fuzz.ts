@@ -6,7 +6,7 @@
  *
  * Starts the arbiter, the switch, primary a and backup b (echo app), and load clients one
  * after another for the whole run (`ftcp client`, every byte checked); meanwhile sends R
- * datagrams a second of random and mutated segments (src/node/fuzz.ts) from a host of its
+ * datagrams a second of random and mutated segments (src/lab/fuzz.ts) from a host of its
  * own. Then: one more load after the fuzz (the service still serves), both replicas must
  * still be running in their roles (no failover, no replication fault), and they are
  * stopped together; their exit lines carry the stacks' drop counters, and the switch's its
@@ -15,15 +15,15 @@
  * crashes (0), the streams (intact), and both replicas' log index at the end.
  */
 import * as dgram from 'node:dgram';
-import { ControlAuthHost } from '../node/switch-auth.js';
+import { ControlAuthHost } from '../net/switch-auth.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { Child, ChildEvent } from '../node/children.js';
-import { wallClockMs } from '../node/clock.js';
-import { FUZZ_KINDS, PacketFuzzer, type FuzzDatagram, type FuzzKind } from '../node/fuzz.js';
-import { LiveCluster } from '../node/live-cluster.js';
-import { parseIpv4Addr } from '../tcp/wire/addr.js';
+import type { Child, ChildEvent } from '../lab/children.js';
+import { wallClockMs } from '../net/clock.js';
+import { FUZZ_KINDS, PacketFuzzer, type FuzzDatagram, type FuzzKind } from '../lab/fuzz.js';
+import { LiveCluster } from '../lab/live-cluster.js';
+import { parseIpv4Addr } from '../wire/addr.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { DEFAULT_SERVICE_PORT, parsePositiveMs } from './replica.js';
 import { parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';

@@ -1,5 +1,5 @@
 /**
- * `ftcp kernel-client`: the load generator on real kernel sockets (src/node/kernel-client.ts),
+ * `ftcp kernel-client`: the load generator on real kernel sockets (src/lab/kernel-client.ts),
  * for `ftcp demo failover --client kernel`, which runs it inside its network namespace. It
  * prints the same lines as `ftcp client --json` (started, progress, resumed after SIGUSR1,
  * result), so the demo reads either.
@@ -7,11 +7,11 @@
  *   ftcp kernel-client [--host 192.0.2.10] [--port 7070] [--app A] [--connections N] [--seed S] [--json] ...
  */
 import type { Command } from 'commander';
-import { wallClockMs } from '../node/clock.js';
-import { KernelLoad, KernelServer } from '../node/kernel-client.js';
-import { RedisCliLoad } from '../node/redis-cli-load.js'; // issue 6/7: redis-cli as the client
-import { CurlLoad, KERNEL_TOOLS, NcLoad, TOOL_APPS, type KernelTool } from '../node/kernel-tools.js';
-import { waitForStopSignal } from '../node/signals.js';
+import { wallClockMs } from '../net/clock.js';
+import { KernelLoad, KernelServer } from '../lab/kernel-client.js';
+import { RedisCliLoad } from '../lab/redis-cli-load.js'; // issue 6/7: redis-cli as the client
+import { CurlLoad, KERNEL_TOOLS, NcLoad, TOOL_APPS, type KernelTool } from '../lab/kernel-tools.js';
+import { waitForStopSignal } from '../net/signals.js';
 import { APP_NAMES } from '../proxy/app.js';
 import { addLoadShapeOptions, parseLoadShape, type LoadShapeFlags } from './client.js';
 import { EXIT, UsageError, type CliIo } from './io.js';

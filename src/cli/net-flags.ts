@@ -3,9 +3,9 @@
  * later replica and client), in the style of validate.ts: the message names the flag,
  * says what is expected and repeats what was given.
  */
-import { parseEndpoint, type Endpoint } from '../node/endpoint.js';
-import { checkMtu } from '../node/udp-link.js';
-import { parseIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
+import { parseEndpoint, type Endpoint } from '../net/endpoint.js';
+import { checkMtu } from '../net/udp-link.js';
+import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { UsageError } from './io.js';
 
 /** HOST:PORT on this machine (IPv4); port 0 allowed when listening. */

@@ -1,5 +1,5 @@
 /**
- * `ftcp replica`: one replica of the pair (src/node/replica-process.ts) as a process.
+ * `ftcp replica`: one replica of the pair (src/net/replica-host.ts) as a process.
  *
  *   ftcp replica --role primary --name a --log-listen 127.0.0.1:9402 [--switch ..] [--arbiter ..]
  *   ftcp replica --role backup  --name b --log-peer 127.0.0.1:9402 [--log-listen 127.0.0.1:9403]
@@ -12,9 +12,10 @@
  * lost the test-and-set, has nothing more to do and exits 0.
  */
 import type { Command } from 'commander';
-import { ReplicaProcess, type ReplicaProcessEvent, type ReplicaProcessOptions, type ReplicaStartRole } from '../node/replica-process.js';
-import { waitForStopSignal } from '../node/signals.js';
-import { LinkError } from '../node/udp-link.js';
+import { warmUp } from '../lab/warm-up.js';
+import { ReplicaProcess, type ReplicaProcessEvent, type ReplicaProcessOptions, type ReplicaStartRole } from '../net/replica-host.js';
+import { waitForStopSignal } from '../net/signals.js';
+import { LinkError } from '../net/udp-link.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { APP_NAMES, type AppName } from '../proxy/app.js';
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js';
@@ -188,6 +189,7 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
 async function runReplica(flags: ReplicaFlags, io: CliIo): Promise<number> {
   const opts = parseFlags(flags);
   opts.clusterKey = clusterKeyFromFlag(flags.clusterKeyFile);
+  opts.warmUp = warmUp;
   const json = flags.json === true;
   const print = (e: ReplicaProcessEvent) => io.stdout(json ? `${JSON.stringify(e)}\n` : `${describeEvent(e)}\n`);
   let proc: ReplicaProcess;

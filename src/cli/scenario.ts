@@ -1,5 +1,5 @@
 /**
- * `ftcp scenario run FILE`: a scripted failover demo with real processes (src/node/scenario.ts).
+ * `ftcp scenario run FILE`: a scripted failover demo with real processes (src/lab/scenario.ts).
  *
  * Prints the timeline as it happens and each expectation's verdict; exits 1 when one fails
  * (saying which), 2 when the file is not a valid scenario, 4 when a step could not be
@@ -9,8 +9,8 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { loadScenario, runScenario, ScenarioError, type Scenario, type ScenarioKernel } from '../node/scenario.js';
-import { KERNEL_ADDRESS, TUN_DEVICE } from '../node/netns.js';
+import { loadScenario, runScenario, ScenarioError, type Scenario, type ScenarioKernel } from '../lab/scenario.js';
+import { KERNEL_ADDRESS, TUN_DEVICE } from '../lab/netns.js';
 import { describeKernel, KernelSide, kernelSwitchArgs, runInNetns, startKernelClient, type KernelReport } from './demo-kernel.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseKernelTool } from './kernel-client.js';

@@ -1,5 +1,5 @@
 /**
- * `ftcp switch`: the loopback network's switch (src/node/switch.ts) as a process.
+ * `ftcp switch`: the loopback network's switch (src/net/switch.ts) as a process.
  *
  *   ftcp switch [--listen HOST:PORT] [--service ADDR] [--capture FILE | --no-capture] [--mtu N]
  *               [--cluster-key-file PATH] [--json]
@@ -8,12 +8,12 @@
  * per address registration or move, and its statistics when SIGTERM or SIGINT stops it.
  */
 import type { Command } from 'commander';
-import { formatEndpoint, type Endpoint } from '../node/endpoint.js';
-import { waitForStopSignal } from '../node/signals.js';
-import { CONTROL_AUTH_TEXT } from '../node/switch-auth.js';
-import { DEFAULT_SERVICE_ADDRESS, UdpSwitch, type SwitchEvent, type SwitchStats } from '../node/switch.js';
-import { LinkError, MAX_MTU } from '../node/udp-link.js';
-import { formatIpv4Addr } from '../tcp/wire/addr.js';
+import { formatEndpoint, type Endpoint } from '../net/endpoint.js';
+import { waitForStopSignal } from '../net/signals.js';
+import { CONTROL_AUTH_TEXT } from '../net/switch-auth.js';
+import { DEFAULT_SERVICE_ADDRESS, UdpSwitch, type SwitchEvent, type SwitchStats } from '../net/switch.js';
+import { LinkError, MAX_MTU } from '../net/udp-link.js';
+import { formatIpv4Addr } from '../wire/addr.js';
 import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
@@ -53,7 +53,7 @@ export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: 
     .option('--json', 'print one JSON object per line (listening, each event, stopped with statistics)')
     // Static entries (issue 7): socat bridging a TUN device cannot register itself.
     .option('--static <addr=host:port>', 'pin a virtual address to a UDP endpoint that sends no control datagrams (socat\'s TUN bridge); never moves; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[]);
-  // issue 9: with a key, only hosts that hold it may register (src/node/switch-auth.ts).
+  // issue 9: with a key, only hosts that hold it may register (src/net/switch-auth.ts).
   addClusterKeyOption(command)
     .addHelpText(
       'after',

@@ -1,6 +1,6 @@
 /** Packets, options and times printed the way packetdrill scripts write them. */
-import type { TcpOption } from '../tcp/wire/tcp.js';
-import { formatFlags } from '../tcp/wire/tcp.js';
+import type { TcpOption } from '../wire/tcp.js';
+import { formatFlags } from '../wire/tcp.js';
 import type { PacketEvent } from './script.js';
 
 /** `mss 1460`, `sackOK`, `TS val 1 ecr 0`, `sack 1:2 3:4`, ... */

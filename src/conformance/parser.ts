@@ -14,7 +14,7 @@
  * skipped with a warning. Each event ends at the end of its line (arguments in
  * parentheses may span lines). Errors are ParseError with the line and column.
  */
-import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpOption } from '../tcp/wire/tcp.js';
+import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpOption } from '../wire/tcp.js';
 import { isErrnoName } from './errno.js';
 import { Scanner } from './scanner.js';
 import type { Expr, PacketEvent, Script, ScriptEvent, ScriptOption, SourcePos, SyscallEvent, SyscallName, TimeSpec } from './script.js';

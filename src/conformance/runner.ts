@@ -28,9 +28,9 @@
 import { resolveConfig, type ResolvedConfig } from '../tcp/config.js';
 import { Stack } from '../tcp/stack.js';
 import type { StackConfig } from '../tcp/types.js';
-import { buildTcpPacket, parseTcpPacket } from '../tcp/wire/packet.js';
-import { TCP_ACK, TCP_RST, TCP_SYN, type TcpOption, type TcpSegment } from '../tcp/wire/tcp.js';
-import { formatIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
+import { buildTcpPacket, parseTcpPacket } from '../wire/packet.js';
+import { TCP_ACK, TCP_RST, TCP_SYN, type TcpOption, type TcpSegment } from '../wire/tcp.js';
+import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { formatExpected, formatSeconds, formatSegment } from './format.js';
 import { parseScript, ParseError } from './parser.js';
 import type { PacketEvent, Script, ScriptEvent, SyscallEvent } from './script.js';

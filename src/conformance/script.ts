@@ -3,7 +3,7 @@
  * runner.ts runs it). Sequence and acknowledgment numbers stay as written: relative to the
  * ISN of the side that sent them, as packetdrill's are.
  */
-import type { TcpOption } from '../tcp/wire/tcp.js';
+import type { TcpOption } from '../wire/tcp.js';
 
 /** A place in the script text, 1-based. */
 export interface SourcePos {

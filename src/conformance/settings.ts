@@ -9,7 +9,7 @@
  * else is ignored with a warning.
  */
 import type { StackConfig } from '../tcp/types.js';
-import { parseIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
+import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import type { ScriptOption } from './script.js';
 
 export interface RunSettings {

@@ -7,7 +7,7 @@
  */
 import type { ResolvedConfig } from '../tcp/config.js';
 import { StackError, type ConnectionErrorCode, type SocketId, type StackEvent } from '../tcp/types.js';
-import { parseIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
+import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { describeErrno, errnoValue, ERRNO } from './errno.js';
 import type { Expr, SyscallEvent } from './script.js';
 import type { RunSettings } from './settings.js';

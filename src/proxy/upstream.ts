@@ -71,7 +71,7 @@ export class UpstreamBridge {
   private events: UpstreamEvent[] = [];
   private logged: LoggedUpstream[] = [];
   /**
-   * Joining with a state adapter (src/node/upstream-adapter.ts): what the primary's adapter
+   * Joining with a state adapter (src/net/upstream-adapter.ts): what the primary's adapter
    * exported at the snapshot, carried inside that one snapshot (snapshotWith) and handed to
    * the joiner's driver once (takeImported). Never part of the replicated state or a digest.
    */

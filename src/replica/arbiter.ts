@@ -15,7 +15,7 @@
  *   response only: u8 length + UTF-8 winner name,
  *   u32 CRC-32 of every byte before it.
  */
-import { crc32 } from '../tcp/wire/crc32.js';
+import { crc32 } from '../wire/crc32.js';
 
 export const ARBITER_FORMAT_VERSION = 1;
 

@@ -25,7 +25,7 @@
  * Every frame from the primary carries r, the highest index whose outputs it released.
  * Decoding never throws: a corrupt or truncated frame is a returned reason.
  */
-import { crc32 } from '../tcp/wire/crc32.js';
+import { crc32 } from '../wire/crc32.js';
 import { decodeEntry, frameLength, type LogEntry } from './log.js';
 
 export const CHANNEL_FORMAT_VERSION = 1;

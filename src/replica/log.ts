@@ -29,7 +29,7 @@
  * Decoding never throws and never reads past the buffer: a corrupt, truncated or
  * oversized frame is a returned reason, so the backup rejects it and never applies it.
  */
-import { crc32 } from '../tcp/wire/crc32.js';
+import { crc32 } from '../wire/crc32.js';
 
 export const LOG_FORMAT_VERSION = 1;
 /** Upper bound on one frame: a 64 KiB IP packet plus headers and state checks, with room. */

@@ -22,8 +22,12 @@ import { decodeChannel, type ChannelMessage } from './channel.js';
 import { decodeEntry, frameLength, type LogEntry } from './log.js';
 import type { RsmAppName, RsmConfig } from './rsm.js';
 
-/** UDP port of the log channel in captures (src/sim/cluster-udp.ts re-exports it as LOG_PORT). */
+/** UDP port of the log channel in captures (src/wire/udp.ts re-exports it as LOG_PORT). */
 export const LOG_CHANNEL_UDP_PORT = 47_001;
+/** The log channel between replicas, in captures and in the simulator. */
+export const LOG_PORT = LOG_CHANNEL_UDP_PORT;
+/** The arbiter's test-and-set service, in captures and in the simulator. */
+export const ARBITER_PORT = 47_002;
 export const RSM_CONFIG_TAG = 'ftcp-rsm-config';
 
 /** Where a replay starts when the log starts at entry 1: the fresh RSM every replica created. */

@@ -26,7 +26,7 @@
  *
  * Pure: no files, no clock. The caller reads the captures (src/cli/replay.ts).
  */
-import { formatIpv4Addr } from '../tcp/wire/addr.js';
+import { formatIpv4Addr } from '../wire/addr.js';
 import type { SocketInfo } from '../tcp/types.js';
 import type { LogEntry } from './log.js';
 import type { CapturedOutput, CorruptRecord, DecodedLog, LoggedEntry, ReplayBase } from './replay-input.js';

@@ -24,7 +24,7 @@ import { createApp, restoreApp, type App, type AppName, type AppOptions } from '
 import { UPSTREAM_APP, UpstreamBridge, type LoggedUpstream, type UpstreamEvent } from '../proxy/upstream.js';
 import { StackError, type SocketId, type SocketInfo, type StackConfig, type StackEvent, type StackStats, type TcpStack } from '../tcp/types.js';
 import { finish, KeyedHashes, mix } from '../tcp/state-hash.js';
-import { crc32 } from '../tcp/wire/crc32.js';
+import { crc32 } from '../wire/crc32.js';
 import type { ConnStateCheck, LogEntry } from './log.js';
 
 /** The part of the stack's contract (TcpStack, src/tcp/types.ts) the RSM drives. */

@@ -15,7 +15,7 @@
  * Timestamps are virtual µs, so a fixed seed gives byte-identical files.
  */
 import { PcapngWriter, type BlockSink } from '../pcap/pcapng.js';
-import { formatIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
+import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import type { CopyFate, Network, SendFate } from './network.js';
 
 export interface VantagePoint {

@@ -19,13 +19,13 @@ import { streamBytes } from '../proxy/stream.js';
 import { Prng } from '../tcp/prng.js';
 import type { Stack } from '../tcp/stack.js';
 import type { SocketId, StackEvent } from '../tcp/types.js';
-import type { Ipv4Addr } from '../tcp/wire/addr.js';
-import { deriveSeed } from './seed.js';
+import type { Ipv4Addr } from '../wire/addr.js';
+import { deriveSeed } from '../tcp/seed.js';
 import type { SimTask } from './world.js';
 
 /**
  * What the load needs of its surroundings, so that the same load runs in the simulator
- * (Simulator + Host) and in a real process (src/node/real-host.ts): tasks at a time, and
+ * (Simulator + Host) and in a real process (src/lab/real-host.ts): tasks at a time, and
  * a host that owns the client stack and drains it after every socket call.
  */
 export interface LoadScheduler {
@@ -41,7 +41,7 @@ export interface LoadHost {
 /**
  * What a load speaks: a built-in app's protocol, HTTP/1.1 keep-alive (an upstream HTTP
  * server, issue 6), or RESP to a real redis-server (issue 6: real processes only; its
- * connections are made by src/node/redis-load.ts through ClientLoad's `makeConn`).
+ * connections are made by src/lab/redis-load.ts through ClientLoad's `makeConn`).
  */
 export type LoadApp = AppName | 'http' | 'redis';
 export const LOAD_APPS: readonly LoadApp[] = [...APP_NAMES, 'http', 'redis'];
@@ -301,7 +301,7 @@ class KvConn extends LineConn {
 
 /**
  * HTTP/1.1 keep-alive: request r of connection c is `GET /c<c>/r<r>`; the upstream server
- * answers 200 with the body `/c<c>/r<r>\n` (src/node/upstream-servers.ts, the simulator's
+ * answers 200 with the body `/c<c>/r<r>\n` (src/lab/upstream-servers.ts, the simulator's
  * fake). Every response must come once, whole, in order: its body names its request.
  */
 class HttpConn extends RequestConn {
@@ -459,7 +459,7 @@ export class ClientLoad {
     /** Makes the connections of a load whose protocol lives outside src/sim (redis). */
     makeConn?: (index: number, load: ClientLoad, seed: number) => ClientConn,
   ) {
-    if (options.app === 'redis' && makeConn === undefined) throw new Error('the redis load needs its connections from src/node/redis-load.ts (real processes only)');
+    if (options.app === 'redis' && makeConn === undefined) throw new Error('the redis load needs its connections from src/lab/redis-load.ts (real processes only)');
     for (let i = 0; i < options.connections; i++) {
       const seed = deriveSeed(options.seed, 'client-conn', i);
       const conn =

@@ -13,9 +13,10 @@ import { decodeArbiter, encodeArbiter, TestAndSetArbiter } from '../replica/arbi
 import type { UpstreamEvent } from '../proxy/upstream.js';
 import type { ReplicaEvent, ServicePacket } from '../replica/outbox.js';
 import type { Replica } from '../replica/replica.js';
-import { formatIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
-import type { CaptureFile } from './cluster-capture.js';
-import { ARBITER_PORT, LOG_PORT, parseUdp, udpPacket } from './cluster-udp.js';
+import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
+import type { CaptureFile } from '../pcap/vantage.js';
+import { parseUdp, udpPacket } from '../wire/udp.js';
+import { ARBITER_PORT, LOG_PORT } from '../replica/replay-input.js';
 import type { Network } from './network.js';
 import type { Simulator } from './world.js';
 

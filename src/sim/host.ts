@@ -11,7 +11,7 @@
  * generation is stale does nothing when it pops. That keeps the queue a plain heap.
  */
 import type { StackEvent } from '../tcp/types.js';
-import { formatIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
+import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import type { Network } from './network.js';
 import type { SansIoStack } from './stack-api.js';
 import type { Simulator } from './world.js';

@@ -11,9 +11,9 @@
  * bytes are never touched, and duplicate copies share the (unmodified) buffer.
  */
 import { Prng } from '../tcp/prng.js';
-import { formatIpv4Addr, type Ipv4Addr } from '../tcp/wire/addr.js';
+import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { assertTimeUs } from './clock.js';
-import { deriveSeed } from './seed.js';
+import { deriveSeed } from '../tcp/seed.js';
 import type { Simulator } from './world.js';
 
 export interface LinkParams {

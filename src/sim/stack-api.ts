@@ -3,7 +3,7 @@
  * simulator drives. Written as an interface so the simulator can also drive test doubles
  * and wrappers (MirroredStack) with the same code.
  */
-import type { Ipv4Addr } from '../tcp/wire/addr.js';
+import type { Ipv4Addr } from '../wire/addr.js';
 import type { TcpStack } from '../tcp/types.js';
 
 /** The sans-I/O loop: inputs in, outputs polled. */

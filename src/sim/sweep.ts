@@ -17,7 +17,7 @@
 import { APP_NAMES, type AppName } from '../proxy/app.js';
 import { Prng } from '../tcp/prng.js';
 import { planFaults, runCluster, type ClusterFailureKind, type ClusterOptions, type FaultPlan } from './cluster.js';
-import { deriveSeed } from './seed.js';
+import { deriveSeed } from '../tcp/seed.js';
 
 export const SWEEP_FAULT_KINDS = [
   'client-loss',

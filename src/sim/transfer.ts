@@ -12,14 +12,14 @@ import { createHash, type Hash } from 'node:crypto';
 import type { BlockSink } from '../pcap/pcapng.js';
 import { PcapngBuffer } from '../pcap/pcapng.js';
 import type { SocketId, StackConfig, StackEvent, StackStats } from '../tcp/types.js';
-import { parseIpv4Addr } from '../tcp/wire/addr.js';
+import { parseIpv4Addr } from '../wire/addr.js';
 import { attachCapture } from './capture.js';
 import { formatUs } from './clock.js';
 import { Host } from './host.js';
 import { MirroredStack, type MirrorReport } from './mirror.js';
 import { Network, type FaultCounters, type LinkParams } from './network.js';
 import { PatternStream } from './pattern.js';
-import { deriveSeed } from './seed.js';
+import { deriveSeed } from '../tcp/seed.js';
 import type { StackApi } from './stack-api.js';
 import { Simulator } from './world.js';
 

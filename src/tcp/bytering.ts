@@ -6,7 +6,7 @@
  * empties, so an idle connection holds nothing. Only the content and the limit are
  * state; the capacity is not.
  */
-import { crc32 } from './wire/crc32.js';
+import { crc32 } from '../wire/crc32.js';
 
 /** The backing array of every empty ring (never written: write() allocates before it copies). */
 const EMPTY = new Uint8Array(0);

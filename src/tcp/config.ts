@@ -2,7 +2,7 @@
  * StackConfig with every default filled in and every limit checked (DESIGN.md: every
  * limit is explicit and configurable). A bad configuration is API misuse: StackError EINVAL.
  */
-import type { Ipv4Addr } from './wire/addr.js';
+import type { Ipv4Addr } from '../wire/addr.js';
 import { StackError, type CongestionControlName, type StackConfig } from './types.js';
 
 export interface ResolvedConfig {

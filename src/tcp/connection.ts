@@ -17,8 +17,8 @@ import { canReceiveData, finAcked, type Ctx, type Tcb } from './tcb.js';
 import { pawsRejects, tsRttUs, updateTsRecent } from './timestamps.js';
 import { stopAll, Timer } from './timers.js';
 import type { ConnectionErrorCode } from './types.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqInRange, seqLe, seqLt } from './wire/seq.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from './wire/tcp.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqInRange, seqLe, seqLt } from '../wire/seq.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
 
 const EMPTY = new Uint8Array(0);
 

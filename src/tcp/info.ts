@@ -3,7 +3,7 @@ import { MAX_WINDOW } from './config.js';
 import { freeSpace, rcvWnd } from './receiver.js';
 import type { Tcb } from './tcb.js';
 import type { SocketId, SocketInfo, StackStats } from './types.js';
-import type { Ipv4Addr } from './wire/addr.js';
+import type { Ipv4Addr } from '../wire/addr.js';
 
 export function newStats(): StackStats {
   return {

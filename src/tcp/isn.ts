@@ -8,7 +8,7 @@
  * [localAddr, remoteAddr, localPort << 16 | remotePort]. The 64-bit key is drawn from
  * the stack's PRNG when the stack is made, so it is part of the stack state.
  */
-import type { Ipv4Addr } from './wire/addr.js';
+import type { Ipv4Addr } from '../wire/addr.js';
 
 function rotl(x: number, b: number): number {
   return ((x << b) | (x >>> (32 - b))) >>> 0;

@@ -13,7 +13,7 @@ import { initialWindow } from './congestion.js';
 import { DEFAULT_PEER_MSS, MAX_WSCALE, MIN_MSS, type ResolvedConfig } from './config.js';
 import { ourMss, type Tcb } from './tcb.js';
 import { tsNow } from './timestamps.js';
-import { optionSummary, type SackBlock, type TcpOption } from './wire/tcp.js';
+import { optionSummary, type SackBlock, type TcpOption } from '../wire/tcp.js';
 
 /** Bytes the timestamps option takes on every segment once negotiated: <nop,nop,TS>. */
 export const TS_OPTION_BYTES = 12;

@@ -5,7 +5,7 @@
  * most `limitBytes` of payload and MAX_SEGMENTS pieces; the excess is dropped (the peer
  * retransmits it) and counted as 'reassembly-full' by the caller.
  */
-import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './wire/seq.js';
+import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from '../wire/seq.js';
 
 export interface OooSegment {
   seq: number;

@@ -9,7 +9,7 @@ import { reassemblyInsert, reassemblyTake } from './reassembly.js';
 import { heldOverlap, noteDuplicate, noteSackBlock } from './sackblocks.js';
 import type { Ctx, Tcb } from './tcb.js';
 import { Timer } from './timers.js';
-import { seqAdd, seqDiff } from './wire/seq.js';
+import { seqAdd, seqDiff } from '../wire/seq.js';
 
 /**
  * Free receive-buffer space a window can offer: RCV.BUFF minus what is buffered, and no

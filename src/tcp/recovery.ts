@@ -12,8 +12,8 @@ import { congestionControl } from './congestion.js';
 import { DUP_THRESH, sbApplyOption, sbHighest, sbIsLost, sbLostEnd, sbNextHole, sbTrim, sbUnsacked } from './sack-scoreboard.js';
 import type { Tcb } from './tcb.js';
 import type { StackStats } from './types.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax, seqMin } from './wire/seq.js';
-import type { TcpOption } from './wire/tcp.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax, seqMin } from '../wire/seq.js';
+import type { TcpOption } from '../wire/tcp.js';
 
 export interface RecoveryState {
   /** In fast recovery (RFC 5681 §3.2, RFC 6582) or SACK loss recovery (RFC 6675 §5). */

@@ -7,8 +7,8 @@
  *
  * Sequence numbers are mod 2^32 (wire/seq.ts); a range is [left, right), as SACK blocks.
  */
-import { seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './wire/seq.js';
-import type { SackBlock } from './wire/tcp.js';
+import { seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from '../wire/seq.js';
+import type { SackBlock } from '../wire/tcp.js';
 
 /** RFC 6675 §2 / RFC 5681: DupThresh. */
 export const DUP_THRESH = 3;

@@ -10,8 +10,8 @@
 import { maxSackBlocks } from './options.js';
 import type { Reassembly } from './reassembly.js';
 import type { Ctx, Tcb } from './tcb.js';
-import { seqAdd, seqGe, seqLe, seqLt, seqMax, seqMin } from './wire/seq.js';
-import { TCP_ACK, TCP_RST, TCP_SYN, type SackBlock } from './wire/tcp.js';
+import { seqAdd, seqGe, seqLe, seqLt, seqMax, seqMin } from '../wire/seq.js';
+import { TCP_ACK, TCP_RST, TCP_SYN, type SackBlock } from '../wire/tcp.js';
 
 /** RFC 2018 §3: at most 4 blocks fit in the option space; remembering more is useless. */
 const MAX_REMEMBERED = 4;

@@ -20,8 +20,8 @@ import { sackForSegment } from './sackblocks.js';
 import { canSendData, finSeq, type Ctx, type Tcb } from './tcb.js';
 import { tsRttUs } from './timestamps.js';
 import { Timer } from './timers.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from './wire/seq.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption, type TcpSegment } from './wire/tcp.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../wire/seq.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption, type TcpSegment } from '../wire/tcp.js';
 
 /**
  * Emit one segment from the TCB. Every segment but a bare RST carries ACK = RCV.NXT and

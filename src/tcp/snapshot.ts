@@ -15,7 +15,7 @@
 import { ByteRing } from './bytering.js';
 import type { StackState } from './stack.js';
 import { StackError } from './types.js';
-import { crc32 } from './wire/crc32.js';
+import { crc32 } from '../wire/crc32.js';
 
 /**
  * 2: RFC 7323 / RFC 2018 option state in the TCB.

@@ -51,11 +51,11 @@ import {
   type StackEvent,
   type StackStats,
 } from './types.js';
-import type { Ipv4Addr } from './wire/addr.js';
+import type { Ipv4Addr } from '../wire/addr.js';
 import { TupleTable } from './tuples.js';
-import { buildTcpPacket, parseTcpPacket } from './wire/packet.js';
-import { seqAdd } from './wire/seq.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment, type TcpSegmentFields } from './wire/tcp.js';
+import { buildTcpPacket, parseTcpPacket } from '../wire/packet.js';
+import { seqAdd } from '../wire/seq.js';
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment, type TcpSegmentFields } from '../wire/tcp.js';
 
 export type { StackHeld } from './info.js';
 

@@ -11,7 +11,7 @@
  * through their CRC-32. It is a check against determinism bugs, not a cryptographic hash.
  */
 import { ByteRing } from './bytering.js';
-import { crc32 } from './wire/crc32.js';
+import { crc32 } from '../wire/crc32.js';
 
 const F64 = new Float64Array(1);
 const U32 = new Uint32Array(F64.buffer);

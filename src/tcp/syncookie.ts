@@ -23,8 +23,8 @@ import { negotiate } from './options.js';
 import { receiveSyn } from './receiver.js';
 import { createTcb, ourMss, type Tcb } from './tcb.js';
 import type { SocketId } from './types.js';
-import { seqAdd } from './wire/seq.js';
-import { optionSummary, TCP_ACK, TCP_SYN, type TcpOption, type TcpSegment, type TcpSegmentFields } from './wire/tcp.js';
+import { seqAdd } from '../wire/seq.js';
+import { optionSummary, TCP_ACK, TCP_SYN, type TcpOption, type TcpSegment, type TcpSegmentFields } from '../wire/tcp.js';
 
 /** Linux msstab (IPv4): the MSS values a cookie can carry. */
 export const MSS_TABLE: readonly number[] = [536, 1300, 1440, 1460];

@@ -14,7 +14,7 @@ import { newRecovery, type RecoveryState } from './recovery.js';
 import { rtoInit, type RtoState } from './rto.js';
 import { newTimers } from './timers.js';
 import type { ConnectionErrorCode, DropReason, SocketId, StackStats, TcpStateName } from './types.js';
-import type { SackBlock, TcpSegmentFields } from './wire/tcp.js';
+import type { SackBlock, TcpSegmentFields } from '../wire/tcp.js';
 
 export interface Tcb {
   id: SocketId;

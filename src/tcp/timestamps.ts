@@ -7,7 +7,7 @@
  * from the last logged time continues the clock too.
  */
 import type { Tcb } from './tcb.js';
-import { seqLe } from './wire/seq.js';
+import { seqLe } from '../wire/seq.js';
 
 /** RFC 7323 §5.5: TS.Recent is invalid after 24 days of idleness (2^31 ms at 1 ms per tick would be 24.8). */
 export const PAWS_IDLE_US = 24 * 24 * 3600 * 1_000_000;

@@ -6,7 +6,7 @@
  * All times are integer microseconds of a monotonic clock supplied by the caller.
  * The stack never reads a clock, a random source, a file or a socket.
  */
-import type { Ipv4Addr } from './wire/addr.js';
+import type { Ipv4Addr } from '../wire/addr.js';
 
 /** RFC 9293 §3.3.2 state names, spelled as the RFC prints them. */
 export type TcpStateName =

@@ -1,7 +1,7 @@
 // `--arbiter`: HOST:PORT for the embedded arbiter, etcd://HOST:PORT[,...] for an etcd cluster.
 import { describe, expect, it } from 'vitest';
 import { parseArbiterFlag } from '../../src/cli/arbiter-flag.js';
-import { describeEtcdError } from '../../src/node/arbiter-etcd.js';
+import { describeEtcdError } from '../../src/net/arbiter-etcd.js';
 
 describe('--arbiter', () => {
   it('HOST:PORT is the embedded arbiter', () => {

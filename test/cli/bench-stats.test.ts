@@ -1,8 +1,9 @@
-// The arithmetic of `ftcp bench` (src/node/bench-stats.ts) and the log round-trip probe the
-// replica process reports (src/node/bench-log-rtt.ts): no processes, no timing assertions.
+// The arithmetic of `ftcp bench` (src/lab/bench-stats.ts) and the log round-trip probe the
+// replica process reports (src/net/log-rtt.ts): no processes, no timing assertions.
 import { describe, expect, it } from 'vitest';
-import { LogRttProbe } from '../../src/node/bench-log-rtt.js';
-import { jsonNumber, latencyVerdict, mbPerS, percentile, ratio, verdict } from '../../src/node/bench-stats.js';
+import { LogRttProbe } from '../../src/net/log-rtt.js';
+import { jsonNumber, latencyVerdict, mbPerS, ratio, verdict } from '../../src/lab/bench-stats.js';
+import { percentile } from '../../src/net/log-rtt.js';
 import { encodeChannel } from '../../src/replica/channel.js';
 import { encodeEntry } from '../../src/replica/log.js';
 

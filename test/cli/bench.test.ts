@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FTCP_BIN } from '../../src/node/children.js';
+import { FTCP_BIN } from '../../src/lab/children.js';
 import { benchJson, figureLine, type Figure } from '../../src/cli/bench.js';
 import { cli } from './cli-helpers.js';
 

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from './cli-helpers.js';
-import { DEFAULT_FAULTS, planTrial } from '../../src/node/chaos-trial.js';
-import { LIVE_SOURCES, TEST_TIMING } from '../node/live-helpers.js';
-import { describeWithDist } from '../node/process-helpers.js';
+import { DEFAULT_FAULTS, planTrial } from '../../src/lab/chaos-trial.js';
+import { LIVE_SOURCES, TEST_TIMING } from '../helpers/live.js';
+import { describeWithDist } from '../helpers/process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-chaos-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +33,7 @@ describe('ftcp chaos: plans and flags', () => {
   });
 });
 
-describeWithDist('ftcp chaos (real processes)', [...LIVE_SOURCES, 'cli/switch', 'node/switch', 'node/live-cluster', 'node/tcp-relay'], () => {
+describeWithDist('ftcp chaos (real processes)', [...LIVE_SOURCES, 'cli/switch', 'net/switch', 'lab/live-cluster', 'lab/tcp-relay'], () => {
   it('five trials, one of each fault kind: no stream broken, no split brain, the paused replicas stepped down', async () => {
     const r = await cli(['chaos', '--trials', '5', '--seed', String(SEED), '--moment-max-ms', String(MOMENT_MAX_MS), '--capture-dir', dir, '--json', ...timing]);
     const lines = r.stdout.trim().split('\n');

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { cli } from './cli-helpers.js';
 import { readPcapng } from '../../src/pcap/reader.js';
-import { LIVE_SOURCES, TEST_TIMING } from '../node/live-helpers.js';
-import { describeWithDist } from '../node/process-helpers.js';
+import { LIVE_SOURCES, TEST_TIMING } from '../helpers/live.js';
+import { describeWithDist } from '../helpers/process.js';
 import { checkCaptureWithTshark, itWithTshark, tsharkFields } from '../helpers/tshark.js';
 
 interface LiveReport {
@@ -23,7 +23,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ftcp-demo-live-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const timing = ['--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)];
 
-describeWithDist('ftcp demo failover (real processes)', [...LIVE_SOURCES, 'cli/demo', 'cli/demo-live', 'node/live-cluster'], () => {
+describeWithDist('ftcp demo failover (real processes)', [...LIVE_SOURCES, 'cli/demo', 'cli/demo-live', 'lab/live-cluster'], () => {
   it('--json: the report of the simulated demo, from real processes and a real kill -9', async () => {
     const r = await cli(['demo', 'failover', '--seed', '3', '--app', 'echo', '--connections', '3', '--bytes', '200000', '--kill-after-ms', '150', '--capture-dir', dir, '--json', ...timing]);
     const report = JSON.parse(r.stdout.trim().split('\n').pop()!);

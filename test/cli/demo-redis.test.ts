@@ -10,17 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkRedisRun } from '../../src/cli/demo-redis.js';
-import { RedisConnection, RedisServer } from '../../src/node/redis-server.js';
-import { bulkText } from '../../src/node/resp.js';
+import { RedisServer } from '../../src/lab/redis-server.js';
+import { RedisConnection } from '../../src/net/redis-connection.js';
+import { bulkText } from '../../src/net/resp.js';
 import { describeRedis } from '../helpers/redis.js';
-import { LIVE_SOURCES, TEST_TIMING } from '../node/live-helpers.js';
-import { alive, describeWithDist } from '../node/process-helpers.js';
+import { LIVE_SOURCES, TEST_TIMING } from '../helpers/live.js';
+import { alive, describeWithDist } from '../helpers/process.js';
 import { cli } from './cli-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-demo-redis-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const timing = ['--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)];
-const SOURCES = [...LIVE_SOURCES, 'cli/demo', 'cli/demo-live', 'cli/demo-redis', 'node/live-cluster', 'node/upstream-sockets', 'node/resp', 'node/resp-sequencer', 'node/redis-load', 'node/redis-server'];
+const SOURCES = [...LIVE_SOURCES, 'cli/demo', 'cli/demo-live', 'cli/demo-redis', 'lab/live-cluster', 'net/upstream-sockets', 'net/resp', 'net/resp-sequencer', 'lab/redis-load', 'lab/redis-server'];
 
 describe('ftcp demo failover --app redis: usage', () => {
   it('--sim --app redis is a usage error (real redis-server processes only)', async () => {

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from './cli-helpers.js';
-import { LIVE_SOURCES, TEST_TIMING } from '../node/live-helpers.js';
-import { describeWithDist } from '../node/process-helpers.js';
+import { LIVE_SOURCES, TEST_TIMING } from '../helpers/live.js';
+import { describeWithDist } from '../helpers/process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-demo-upstream-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,7 +23,7 @@ describe('ftcp demo failover --sim --app http', () => {
     expect(r.stdout).toMatch(/upstream app: 0 divergence\(s\)/);
   });
 
-  // issue 7: --app http --client kernel runs curl (test/node/kernel-tools.test.ts); the node client speaks no http.
+  // issue 7: --app http --client kernel runs curl (test/lab/kernel-tools.test.ts); the node client speaks no http.
   it('--app http with --client kernel --kernel-tool node is a usage error', async () => {
     const r = await cli(['demo', 'failover', '--app', 'http', '--client', 'kernel', '--kernel-tool', 'node']);
     expect(r.code).toBe(2);
@@ -31,7 +31,7 @@ describe('ftcp demo failover --sim --app http', () => {
   });
 });
 
-describeWithDist('ftcp demo failover --app http (real processes)', [...LIVE_SOURCES, 'cli/demo', 'cli/demo-live', 'node/live-cluster', 'node/upstream-sockets', 'node/upstream-servers'], () => {
+describeWithDist('ftcp demo failover --app http (real processes)', [...LIVE_SOURCES, 'cli/demo', 'cli/demo-live', 'lab/live-cluster', 'net/upstream-sockets', 'lab/upstream-servers'], () => {
   it('--json: Node HTTP servers behind both replicas, kill -9, every response once and in order', async () => {
     const r = await cli(['demo', 'failover', '--seed', '9', '--app', 'http', '--connections', '3', '--kill-after-ms', '150', '--capture-dir', dir, '--json', ...timing]);
     const report = JSON.parse(r.stdout.trim().split('\n').pop()!);

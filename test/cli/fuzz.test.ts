@@ -8,15 +8,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { LIVE_SOURCES, TEST_TIMING } from '../node/live-helpers.js';
-import { describeWithDist, killAll, startCli } from '../node/process-helpers.js';
+import { LIVE_SOURCES, TEST_TIMING } from '../helpers/live.js';
+import { describeWithDist, killAll, startCli } from '../helpers/process.js';
 import { cli } from './cli-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-fuzz-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => killAll());
 
-describeWithDist('ftcp fuzz against a live pair', [...LIVE_SOURCES, 'cli/fuzz', 'node/fuzz'], () => {
+describeWithDist('ftcp fuzz against a live pair', [...LIVE_SOURCES, 'cli/fuzz', 'lab/fuzz'], () => {
   it('3 s of fuzz: no crash, streams intact, both replicas replicating, drops counted', async () => {
     const p = startCli(['fuzz', '--duration-ms', '3000', '--rate', '600', '--seed', '7', '--json', '--capture-dir', dir, '--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)]);
     const exit = await p.exited;

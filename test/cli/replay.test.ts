@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cli as runCliInProcess } from './cli-helpers.js';
 import { decodeLog, extractLogFrames, extractOutputs } from '../../src/replica/replay-input.js';
 import { formatConnection } from '../../src/replica/replay.js';
-import { CLUSTER_CAPTURES } from '../../src/sim/cluster-capture.js';
+import { CLUSTER_CAPTURES } from '../../src/pcap/vantage.js';
 import { runCluster } from '../../src/sim/cluster.js';
 import { packetsOf, RecordingFactory, tamperLoggedPacket } from '../replica/replay-helpers.js';
 

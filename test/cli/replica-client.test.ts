@@ -1,14 +1,14 @@
 // `ftcp replica` and `ftcp client`, run in-process through runCli: bad flags, bad
 // addresses, unreachable peers and a port in use each give a one-line error that says what
-// to do, and a non-zero exit code. (The processes themselves: test/node/failover-process.test.ts.)
+// to do, and a non-zero exit code. (The processes themselves: test/lab/failover-process.test.ts.)
 import * as net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from './cli-helpers.js';
-import { ArbiterServer } from '../../src/node/arbiter-server.js';
-import { UdpSwitch } from '../../src/node/switch.js';
+import { ArbiterServer } from '../../src/net/arbiter-server.js';
+import { UdpSwitch } from '../../src/net/switch.js';
 
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then released). */

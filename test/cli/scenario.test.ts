@@ -7,15 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from './cli-helpers.js';
-import { LIVE_SOURCES, TEST_TIMING } from '../node/live-helpers.js';
-import { describeWithDist, root } from '../node/process-helpers.js';
+import { LIVE_SOURCES, TEST_TIMING } from '../helpers/live.js';
+import { describeWithDist, root } from '../helpers/process.js';
 
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-scenario-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const timing = ['--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)];
 
-describeWithDist('ftcp scenario run: the example scenarios', [...LIVE_SOURCES, 'cli/scenario', 'node/scenario'], () => {
+describeWithDist('ftcp scenario run: the example scenarios', [...LIVE_SOURCES, 'cli/scenario', 'lab/scenario'], () => {
   it.each(['failover.yaml', 'join-second-failover.yaml', 'log-partition.json', 'arbiter-restart.yaml', 'unsafe.yaml'])(
     '%s: every expectation holds',
     async (file) => {

@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli as runCliInProcess } from './cli-helpers.js';
 import { SWEEP_FAULT_KINDS } from '../../src/sim/sweep.js';
-import { describeWithDist, killAll, startCli } from '../node/process-helpers.js';
+import { describeWithDist, killAll, startCli } from '../helpers/process.js';
 
 /** The CLI in-process, with a fixed wall clock. */
 const cli = (args: string[]) => runCliInProcess(args, () => 1_700_000_000_000);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseScript, ParseError } from '../../src/conformance/parser.js';
 import type { PacketEvent, SyscallEvent } from '../../src/conformance/script.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/tcp/wire/tcp.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/wire/tcp.js';
 
 function packet(text: string): PacketEvent {
   const s = parseScript(text);

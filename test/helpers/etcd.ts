@@ -2,7 +2,7 @@
 // missing, and fails instead under CI=true (CI installs etcd-server), like tshark.ts.
 // describeWithTool is the same for any program a test needs (redis-server: redis.ts).
 import { describe, it } from 'vitest';
-import { ETCD_INSTALL_HINT, etcdPath, etcdVersion } from '../../src/node/etcd-cluster.js';
+import { ETCD_INSTALL_HINT, etcdPath, etcdVersion } from '../../src/lab/etcd-cluster.js';
 
 function inCi(): boolean {
   const ci = process.env['CI'];

@@ -3,7 +3,7 @@
 // CI=true fails instead (CI installs them), like describeTshark (tshark.ts).
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'vitest';
-import { kernelModeMissing } from '../../src/node/netns.js';
+import { kernelModeMissing } from '../../src/lab/netns.js';
 import { tsharkAvailable, TSHARK_INSTALL_HINT } from './tshark.js';
 
 function inCi(): boolean {

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { collectPcapng } from '../../src/pcap/pcapng.js';
 import { readPcapng } from '../../src/pcap/reader.js';
-import { openCaptureFile } from '../../src/node/capture-file.js';
-import { buildTcpPacket, internetChecksum, parseIpv4Addr, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type TcpSegmentFields } from '../../src/tcp/wire/index.js';
+import { openCaptureFile } from '../../src/pcap/capture-file.js';
+import { buildTcpPacket, internetChecksum, parseIpv4Addr, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type TcpSegmentFields } from '../../src/wire/index.js';
 import { checkCaptureWithTshark, describeTshark, tsharkFields, tsharkVersion } from '../helpers/tshark.js';
 
 const CLIENT = parseIpv4Addr('192.0.2.1');

@@ -15,10 +15,11 @@ import { decodeAppendEntries, decodeChannel, encodeChannel, snapshotMessages, ty
 import { encodeEntry, type LogEntry } from '../../src/replica/log.js';
 import { decodeLog, extractLogFrames } from '../../src/replica/replay-input.js';
 import { CLUSTER_ARBITER, CLUSTER_CLIENT, CLUSTER_REPLICAS, CLUSTER_SERVICE, CLUSTER_SERVICE_PORT, runCluster } from '../../src/sim/cluster.js';
-import { ARBITER_PORT, LOG_PORT, parseUdp, udpPacket } from '../../src/sim/cluster-udp.js';
+import { parseUdp, udpPacket } from '../../src/wire/udp.js';
+import { ARBITER_PORT, LOG_PORT } from '../../src/replica/replay-input.js';
 import { Prng } from '../../src/tcp/prng.js';
-import { crc32 } from '../../src/tcp/wire/crc32.js';
-import { buildTcpPacket, formatIpv4Addr, parseTcpPacket, TCP_SYN } from '../../src/tcp/wire/index.js';
+import { crc32 } from '../../src/wire/crc32.js';
+import { buildTcpPacket, formatIpv4Addr, parseTcpPacket, TCP_SYN } from '../../src/wire/index.js';
 import { describeTsharkLua, tsharkLuaFields } from '../helpers/tshark-lua.js';
 import { packetsOf } from '../replica/replay-helpers.js';
 

@@ -3,7 +3,7 @@ import { decodeArbiter, encodeArbiter, TestAndSetArbiter, type ArbiterMessage } 
 import { decodeAppendEntries, decodeChannel, encodeChannel, snapshotMessages, SNAPSHOT_CHUNK_BYTES, type ChannelMessage } from '../../src/replica/channel.js';
 import { encodeEntry } from '../../src/replica/log.js';
 import { Prng } from '../../src/tcp/prng.js';
-import { crc32 } from '../../src/tcp/wire/crc32.js';
+import { crc32 } from '../../src/wire/crc32.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const tick = encodeEntry({ kind: 'tick', index: 7, epoch: 2, timeUs: 1000, checks: [] });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CHECK_BYTES, decodeEntry, encodeEntry, entryBytes, frameLength, MAX_STATE_ENTRIES, type LogEntry } from '../../src/replica/log.js';
 import { Prng } from '../../src/tcp/prng.js';
-import { crc32 } from '../../src/tcp/wire/crc32.js';
+import { crc32 } from '../../src/wire/crc32.js';
 
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 

@@ -8,8 +8,8 @@ import { connectionState, type ConnectionState } from '../../src/replica/replay.
 import type { RsmStack, RsmStackFactory } from '../../src/replica/rsm.js';
 import { stackFactory } from '../../src/replica/stack-factory.js';
 import type { SocketId } from '../../src/tcp/types.js';
-import { foldChecksum, pseudoHeaderSum, sum16 } from '../../src/tcp/wire/checksum.js';
-import { crc32 } from '../../src/tcp/wire/crc32.js';
+import { foldChecksum, pseudoHeaderSum, sum16 } from '../../src/wire/checksum.js';
+import { crc32 } from '../../src/wire/crc32.js';
 
 export function packetsOf(capture: Uint8Array): CapturedPacket[] {
   return readPcapng(capture).packets.map((p, i) => ({ number: i + 1, timeUs: p.timestampUs, data: p.data, comments: p.comments }));

@@ -1,7 +1,7 @@
 // A tiny loop for RSM tests: one client stack talking to one RSM (the "primary"), with every
 // entry also applied to followers; no network, a fixed one-way delay, virtual time.
 import { Stack } from '../../src/tcp/stack.js';
-import { parseIpv4Addr } from '../../src/tcp/wire/addr.js';
+import { parseIpv4Addr } from '../../src/wire/addr.js';
 import type { LogEntry } from '../../src/replica/log.js';
 import { Rsm, type ApplyResult, type RsmConfig } from '../../src/replica/rsm.js';
 import { stackFactory } from '../../src/replica/stack-factory.js';

@@ -235,8 +235,8 @@ describe('state checks catch a tampered replica', () => {
   });
 });
 
-import { parseTcpPacket, buildTcpPacket } from '../../src/tcp/wire/packet.js';
-import { seqAdd } from '../../src/tcp/wire/seq.js';
+import { parseTcpPacket, buildTcpPacket } from '../../src/wire/packet.js';
+import { seqAdd } from '../../src/wire/seq.js';
 function forge(packet: Uint8Array, payload: Uint8Array): Uint8Array {
   const p = parseTcpPacket(packet);
   if (!p.ok) throw new Error('not a TCP packet');

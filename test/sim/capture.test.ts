@@ -9,9 +9,9 @@ import { readPcapng } from '../../src/pcap/reader.js';
 import { attachCapture } from '../../src/sim/capture.js';
 import { Network } from '../../src/sim/network.js';
 import { Simulator } from '../../src/sim/world.js';
-import { parseIpv4Addr } from '../../src/tcp/wire/addr.js';
-import { buildTcpPacket } from '../../src/tcp/wire/packet.js';
-import { TCP_ACK, TCP_PSH } from '../../src/tcp/wire/tcp.js';
+import { parseIpv4Addr } from '../../src/wire/addr.js';
+import { buildTcpPacket } from '../../src/wire/packet.js';
+import { TCP_ACK, TCP_PSH } from '../../src/wire/tcp.js';
 import { checkCaptureWithTshark, itWithTshark } from '../helpers/tshark.js';
 
 const A = parseIpv4Addr('192.0.2.1');

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readPcapng } from '../../src/pcap/reader.js';
 import { APP_NAMES } from '../../src/proxy/app.js';
-import { CLUSTER_CAPTURES } from '../../src/sim/cluster-capture.js';
+import { CLUSTER_CAPTURES } from '../../src/pcap/vantage.js';
 import { runCluster, type ClusterOptions, type ClusterResult } from '../../src/sim/cluster.js';
-import { tcpPayloadLength } from '../../src/sim/cluster-udp.js';
+import { tcpPayloadLength } from '../../src/wire/udp.js';
 import { checkCaptureWithTshark, itWithTshark } from '../helpers/tshark.js';
 
 const cleanLink = { delayUs: 10_000, loss: 0, duplicate: 0, reorder: 0, reorderDelayUs: 1_000 };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EventQueue } from '../../src/sim/events.js';
 import { Simulator } from '../../src/sim/world.js';
 import { Prng } from '../../src/tcp/prng.js';
-import { deriveSeed } from '../../src/sim/seed.js';
+import { deriveSeed } from '../../src/tcp/seed.js';
 import { PatternStream } from '../../src/sim/pattern.js';
 
 describe('EventQueue', () => {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Network, type LinkParams, type SendTrace } from '../../src/sim/network.js';
 import { Simulator } from '../../src/sim/world.js';
-import { parseIpv4Addr, type Ipv4Addr } from '../../src/tcp/wire/addr.js';
+import { parseIpv4Addr, type Ipv4Addr } from '../../src/wire/addr.js';
 
 const A = parseIpv4Addr('192.0.2.1');
 const B = parseIpv4Addr('192.0.2.10');

@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { generateIsn } from '../../src/tcp/isn.js';
 import { Stack } from '../../src/tcp/stack.js';
 import { StackError, type StackErrorCode } from '../../src/tcp/types.js';
-import { parseIpv4Addr } from '../../src/tcp/wire/addr.js';
-import { parseTcpPacket } from '../../src/tcp/wire/packet.js';
-import { TCP_ACK, TCP_SYN } from '../../src/tcp/wire/tcp.js';
+import { parseIpv4Addr } from '../../src/wire/addr.js';
+import { parseTcpPacket } from '../../src/wire/packet.js';
+import { TCP_ACK, TCP_SYN } from '../../src/wire/tcp.js';
 import { established, state } from './fixtures.js';
 import { A_ADDR, B_ADDR, bytes, craft, drainEvents, drainSegments, Pair, SEC } from './harness.js';
 

@@ -10,7 +10,7 @@ import { newStats } from '../../src/tcp/info.js';
 import { Stack } from '../../src/tcp/stack.js';
 import type { Ctx, Tcb } from '../../src/tcp/tcb.js';
 import type { StackConfig } from '../../src/tcp/types.js';
-import { TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../../src/tcp/wire/tcp.js';
+import { TCP_ACK, TCP_RST, TCP_SYN, type TcpSegment } from '../../src/wire/tcp.js';
 import { A_ADDR, B_ADDR, craft, drainEvents, drainSegments, SEC } from './harness.js';
 
 function fakeCtx(limit: number): { ctx: Ctx; tcb: Tcb } {

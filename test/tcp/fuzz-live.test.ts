@@ -11,8 +11,8 @@
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../src/tcp/prng.js';
 import type { DropReason, StackStats } from '../../src/tcp/types.js';
-import { internetChecksum } from '../../src/tcp/wire/checksum.js';
-import { parseIpv4Addr } from '../../src/tcp/wire/addr.js';
+import { internetChecksum } from '../../src/wire/checksum.js';
+import { parseIpv4Addr } from '../../src/wire/addr.js';
 import { bytes, craft, type Pair, type Side } from './harness.js';
 import { hostileTransfer, randomOptions } from './hostile.js';
 

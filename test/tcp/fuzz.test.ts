@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../src/tcp/prng.js';
 import type { Stack } from '../../src/tcp/stack.js';
-import { seqDiff } from '../../src/tcp/wire/seq.js';
-import { parseTcpPacket } from '../../src/tcp/wire/packet.js';
+import { seqDiff } from '../../src/wire/seq.js';
+import { parseTcpPacket } from '../../src/wire/packet.js';
 import { established, finWait2, state } from './fixtures.js';
 import { randomOptions } from './hostile.js';
 import { A_ADDR, B_ADDR, bytes, craft, MS, type Pair } from './harness.js';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Stack } from '../../src/tcp/stack.js';
 import type { StackEvent } from '../../src/tcp/types.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/tcp/wire/tcp.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/wire/tcp.js';
 import { closing, established, finWait1, finWait2, lastAck, SERVER_PORT, state, timeWait } from './fixtures.js';
 import { A_ADDR, B_ADDR, bytes, craft, drainEvents, drainSegments, MS, Pair, readAll, sameBytes, SEC } from './harness.js';
 

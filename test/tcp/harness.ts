@@ -6,9 +6,9 @@
  */
 import { Stack } from '../../src/tcp/stack.js';
 import type { SocketId, SocketInfo, StackConfig, StackEvent } from '../../src/tcp/types.js';
-import { parseIpv4Addr, type Ipv4Addr } from '../../src/tcp/wire/addr.js';
-import { buildTcpPacket, parseTcpPacket } from '../../src/tcp/wire/packet.js';
-import { formatFlags, type TcpOption, type TcpSegment } from '../../src/tcp/wire/tcp.js';
+import { parseIpv4Addr, type Ipv4Addr } from '../../src/wire/addr.js';
+import { buildTcpPacket, parseTcpPacket } from '../../src/wire/packet.js';
+import { formatFlags, type TcpOption, type TcpSegment } from '../../src/wire/tcp.js';
 
 export const A_ADDR = parseIpv4Addr('192.0.2.1');
 export const B_ADDR = parseIpv4Addr('192.0.2.10');

@@ -8,7 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { PatternStream } from '../../src/sim/pattern.js';
 import type { Prng } from '../../src/tcp/prng.js';
 import type { SocketId } from '../../src/tcp/types.js';
-import type { TcpOption } from '../../src/tcp/wire/tcp.js';
+import type { TcpOption } from '../../src/wire/tcp.js';
 import { established } from './fixtures.js';
 import { bytes, type Pair, type PairOptions, type Side } from './harness.js';
 

@@ -8,7 +8,7 @@ import { generateIsn } from '../../src/tcp/isn.js';
 import { prngNextU32, prngSeed } from '../../src/tcp/prng.js';
 import { MAX_QUICK_ACKS } from '../../src/tcp/receiver.js';
 import { Stack } from '../../src/tcp/stack.js';
-import { TCP_ACK, TCP_SYN } from '../../src/tcp/wire/tcp.js';
+import { TCP_ACK, TCP_SYN } from '../../src/wire/tcp.js';
 import { established, SERVER_PORT, state } from './fixtures.js';
 import { A_ADDR, B_ADDR, bytes, concat, craft, drainSegments, MS, Pair, readAll, sameBytes, SEC, type Wire } from './harness.js';
 

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/tcp/config.js';
 import { Stack } from '../../src/tcp/stack.js';
 import { StackError } from '../../src/tcp/types.js';
-import { parseIpv4Addr } from '../../src/tcp/wire/addr.js';
-import { TCP_SYN } from '../../src/tcp/wire/tcp.js';
+import { parseIpv4Addr } from '../../src/wire/addr.js';
+import { TCP_SYN } from '../../src/wire/tcp.js';
 import { A_ADDR, B_ADDR, craft, drainEvents, drainSegments } from './harness.js';
 
 function listening(): Stack {

@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { newReassembly, reassemblyInsert } from '../../src/tcp/reassembly.js';
 import { heldOverlap } from '../../src/tcp/sackblocks.js';
 import { Stack } from '../../src/tcp/stack.js';
-import { buildTcpPacket } from '../../src/tcp/wire/packet.js';
-import { seqGe, seqGt, seqLe, seqLt } from '../../src/tcp/wire/seq.js';
-import type { SackBlock, TcpSegment } from '../../src/tcp/wire/tcp.js';
+import { buildTcpPacket } from '../../src/wire/packet.js';
+import { seqGe, seqGt, seqLe, seqLt } from '../../src/wire/seq.js';
+import type { SackBlock, TcpSegment } from '../../src/wire/tcp.js';
 import { established } from './fixtures.js';
 import { A_ADDR, B_ADDR, bytes, drainSegments, readAll, sameBytes, type Wire } from './harness.js';
 

@@ -4,7 +4,7 @@
  */
 import { Stack } from '../../src/tcp/stack.js';
 import type { SocketId, StackConfig } from '../../src/tcp/types.js';
-import { TCP_ACK, TCP_SYN, type TcpOption, type TcpSegment } from '../../src/tcp/wire/tcp.js';
+import { TCP_ACK, TCP_SYN, type TcpOption, type TcpSegment } from '../../src/wire/tcp.js';
 import { A_ADDR, B_ADDR, craft, drainSegments } from './harness.js';
 
 const PEER = { src: A_ADDR, dst: B_ADDR, srcPort: 4000, dstPort: 80 };

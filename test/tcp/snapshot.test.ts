@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { SNAPSHOT_VERSION } from '../../src/tcp/snapshot.js';
 import { Stack } from '../../src/tcp/stack.js';
 import { StackError } from '../../src/tcp/types.js';
-import { crc32 } from '../../src/tcp/wire/crc32.js';
+import { crc32 } from '../../src/wire/crc32.js';
 import { established, state } from './fixtures.js';
-import { TCP_ACK, TCP_SYN } from '../../src/tcp/wire/tcp.js';
+import { TCP_ACK, TCP_SYN } from '../../src/wire/tcp.js';
 import { A_ADDR, B_ADDR, bytes, concat, craft, drainEvents, drainSegments, Pair, readAll, sameBytes } from './harness.js';
 import { ScriptedPeer } from './scripted-peer.js';
 

@@ -9,7 +9,7 @@ import { ByteRing } from '../../src/tcp/bytering.js';
 import { Stack } from '../../src/tcp/stack.js';
 import { hashValue, KeyedHashes } from '../../src/tcp/state-hash.js';
 import type { SocketId } from '../../src/tcp/types.js';
-import { crc32 } from '../../src/tcp/wire/crc32.js';
+import { crc32 } from '../../src/wire/crc32.js';
 import { B_ADDR, bytes, Pair, type Side } from './harness.js';
 
 describe('hashValue', () => {

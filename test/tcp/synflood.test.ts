@@ -12,9 +12,9 @@ import { Prng } from '../../src/tcp/prng.js';
 import { Stack, type StackHeld } from '../../src/tcp/stack.js';
 import { MSS_TABLE, checkCookie, makeCookie, mssIndex } from '../../src/tcp/syncookie.js';
 import type { SocketId, StackConfig } from '../../src/tcp/types.js';
-import { parseIpv4Addr } from '../../src/tcp/wire/addr.js';
-import { parseTcpPacket } from '../../src/tcp/wire/packet.js';
-import { TCP_ACK, TCP_SYN, type TcpOption } from '../../src/tcp/wire/tcp.js';
+import { parseIpv4Addr } from '../../src/wire/addr.js';
+import { parseTcpPacket } from '../../src/wire/packet.js';
+import { TCP_ACK, TCP_SYN, type TcpOption } from '../../src/wire/tcp.js';
 import { A_ADDR, B_ADDR, bytes, craft, drainSegments, MS, SEC, sameBytes } from './harness.js';
 
 const SEED = Number(process.env.FTCP_FLOOD_SEED ?? 20261130);

@@ -1,0 +1,376 @@
+/**
+ * The process-level measurements of `ftcp bench` (issue 8): real replicas, the switch and
+ * the arbiter as child processes on loopback (live-cluster.ts), measured with the
+ * in-process BenchClient (bench-client.ts) or with `ftcp client` (the failover trials,
+ * whose streams it checks byte for byte).
+ *
+ *   replicatedThroughput   bulk up+down through a replicated pair ÷ through one
+ *                          unreplicated server (`--alone`), same run
+ *   logBytes               log-channel bytes the primary sent ÷ client bytes in, upload only
+ *   latency                counter app, one connection, closed loop: p50 replicated − p50
+ *                          alone; the primary's log round trip (append → ack) p50
+ *   failoverTrials         kill -9 of the primary → the client's first byte from the backup
+ *   scale                  idle connections held by a pair, RSS per connection, survivors
+ *
+ * Every cluster is stopped (each child by pid) before a function returns or throws;
+ * `stopAllClusters()` is for Ctrl-C.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AppName } from '../proxy/app.js';
+import { parseIpv4Addr } from '../wire/addr.js';
+import { BenchClient } from './bench-client.js';
+import { percentile } from '../net/log-rtt.js';
+import type { Child, ChildEvent } from './children.js';
+import { wallClockMs } from '../net/clock.js';
+import { checkBulkUploads, LiveCluster } from './live-cluster.js';
+
+const SERVICE = parseIpv4Addr('192.0.2.10');
+const SERVICE_PORT = 7070;
+const active = new Set<LiveCluster>();
+let runDir: string | undefined;
+
+export interface PairSettings {
+  heartbeatMs: number;
+  failureTimeoutMs: number;
+}
+
+export const DEFAULT_PAIR: PairSettings = { heartbeatMs: 10, failureTimeoutMs: 50 };
+/**
+ * The steady-state measurements (throughput, latency, log bytes, scale) do not depend on D,
+ * but on a busy 2-core machine a replica starved for longer than D = 50 ms is taken for dead
+ * by its peer (a false failover), and the rest of the measurement runs without a backup. They
+ * run with D = 200 ms (the README's advice for loaded machines); the failover trials use the
+ * defaults.
+ */
+export const STEADY_PAIR: PairSettings = { heartbeatMs: 10, failureTimeoutMs: 200 };
+
+function dir(): string {
+  runDir ??= mkdtempSync(join(tmpdir(), 'ftcp-bench-'));
+  return runDir;
+}
+
+/** Stops every cluster still running (Ctrl-C, errors) and removes the run directory. */
+export async function stopAllClusters(): Promise<void> {
+  await Promise.all([...active].map((c) => c.stop().catch(() => undefined)));
+  active.clear();
+  if (runDir !== undefined) rmSync(runDir, { recursive: true, force: true });
+  runDir = undefined;
+}
+
+export interface Running {
+  cluster: LiveCluster;
+  primary: Child;
+  backup: Child | undefined;
+}
+
+/** Arbiter, switch and either a lone primary (`--alone`) or a primary and its backup; no captures. */
+export async function startCluster(app: AppName, bulkBytes: number, replicated: boolean, pair: PairSettings, onEvent?: (label: string, e: ChildEvent) => void, switchArgs?: string[]): Promise<Running> {
+  const sub = mkdtempSync(join(dir(), `${app}-`));
+  const cluster = new LiveCluster({ dir: sub, app, seed: 1, bulkBytes, heartbeatMs: pair.heartbeatMs, failureTimeoutMs: pair.failureTimeoutMs, unsafeNoOutputRule: false, ...(onEvent !== undefined ? { onEvent } : {}), ...(switchArgs !== undefined ? { switchArgs } : {}) });
+  active.add(cluster);
+  try {
+    await cluster.startNetwork();
+    const primary = await cluster.startReplica('a', 'primary', 'b', undefined, replicated ? ['--no-capture-dir'] : ['--alone', '--no-capture-dir']);
+    const backup = replicated ? await cluster.startReplica('b', 'backup', 'a', 'a', ['--no-capture-dir']) : undefined;
+    await primary.waitFor((e) => e.event === 'registered', 20_000, 'the switch\'s confirmation of the service address');
+    return { cluster, primary, backup };
+  } catch (error) {
+    await stopCluster(cluster);
+    throw error;
+  }
+}
+
+export async function stopCluster(cluster: LiveCluster): Promise<void> {
+  active.delete(cluster);
+  await cluster.stop();
+}
+
+async function withClient<T>(r: Running, address: string, fn: (c: BenchClient) => Promise<T>): Promise<T> {
+  const client = await BenchClient.open({ switchAt: { host: '127.0.0.1', port: r.cluster.switchPort }, address: parseIpv4Addr(address), service: SERVICE, servicePort: SERVICE_PORT, seed: 7, clusterKey: r.cluster.clusterKey });
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+/** A replica of the pair suspected the other during a measurement (a false failover on a busy machine). */
+export function pairBroke(r: Running): boolean {
+  return [r.primary, r.backup].some((c) => c?.events.some((e) => e.event === 'suspect') === true);
+}
+
+/** SIGTERMs a replica and returns the stats of its `exit` line. */
+async function exitStats(c: Child): Promise<Record<string, unknown> | undefined> {
+  await c.stop();
+  return c.events.find((e) => e.event === 'exit')?.['stats'] as Record<string, unknown> | undefined;
+}
+
+/** CPU milliseconds per MB moved, by process, median over the repetitions (Linux /proc; empty elsewhere). */
+export type CpuPerMB = Record<string, number>;
+
+export interface ThroughputResult {
+  aloneMBps: number;
+  replicatedMBps: number;
+  bytesEachWay: number;
+  reps: number;
+  /** The pair lost a replica to a false failover during the measurement: it partly ran alone. */
+  pairBroke: boolean;
+  aloneCpu: CpuPerMB;
+  pairCpu: CpuPerMB;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat; undefined off Linux or once it is gone. */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in USER_HZ (100 on Linux).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function medianCpu(rows: CpuPerMB[]): CpuPerMB {
+  const out: CpuPerMB = {};
+  for (const k of Object.keys(rows[0] ?? {})) out[k] = percentile(rows.map((r) => r[k]!), 50);
+  return out;
+}
+
+/** Bulk upload and download at once on one connection, `reps` times each, the best MB/s (both directions counted). */
+export async function replicatedThroughput(bytes: number, reps: number, pair: PairSettings, say: (s: string) => void): Promise<ThroughputResult> {
+  let broke = false;
+  const run = async (replicated: boolean) => {
+    const r = await startCluster('bulk', bytes, replicated, pair);
+    const pids: Record<string, number> = replicated ? { primary: r.primary.pid, backup: r.backup!.pid, switch: r.cluster.switch.pid } : { server: r.primary.pid, switch: r.cluster.switch.pid };
+    try {
+      return await withClient(r, '192.0.2.1', async (client) => {
+        const rates: number[] = [];
+        const cpu: CpuPerMB[] = [];
+        for (let i = 0; i < reps; i++) {
+          const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, processCpuSeconds(pid)]));
+          const self = process.cpuUsage();
+          const t = await client.bulk(bytes, 120_000);
+          const selfUs = process.cpuUsage(self);
+          const mb = (t.uploaded + t.downloaded) / 1e6;
+          rates.push(mb / t.seconds);
+          const row: CpuPerMB = { client: (selfUs.user + selfUs.system) / 1000 / mb };
+          for (const [k, pid] of Object.entries(pids)) {
+            const a = before[k];
+            const b = processCpuSeconds(pid);
+            if (a !== undefined && b !== undefined) row[k] = ((b - a) * 1000) / mb;
+          }
+          cpu.push(row);
+          say(`    ${replicated ? 'replicated' : 'alone     '} bulk #${i + 1}: ${t.uploaded} B up + ${t.downloaded} B down in ${t.seconds.toFixed(2)} s = ${rates.at(-1)!.toFixed(1)} MB/s; CPU ms/MB ${Object.entries(row).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+        }
+        // Best of the repetitions: other work on the machine only ever slows a run down.
+        return { mbps: Math.max(...rates), cpu: medianCpu(cpu) };
+      });
+    } finally {
+      if (replicated) broke = pairBroke(r);
+      await stopCluster(r.cluster);
+    }
+  };
+  const alone = await run(false);
+  const repl = await run(true);
+  return { aloneMBps: alone.mbps, replicatedMBps: repl.mbps, bytesEachWay: bytes, reps, pairBroke: broke, aloneCpu: alone.cpu, pairCpu: repl.cpu };
+}
+
+/** Upload only (the server sends 1 byte): log-channel bytes the primary sent ÷ bytes the client uploaded. */
+export async function logBytes(upload: number, pair: PairSettings): Promise<{ logBytes: number; clientBytes: number; perClientByte: number; pairBroke: boolean }> {
+  const r = await startCluster('bulk', 1, true, pair);
+  try {
+    const t = await withClient(r, '192.0.2.1', (client) => client.bulk(upload, 120_000));
+    const broke = pairBroke(r);
+    const stats = await exitStats(r.primary);
+    const sent = ((stats?.['logChannel'] as Record<string, unknown> | null | undefined)?.['bytesSent'] as number | undefined) ?? NaN;
+    return { logBytes: sent, clientBytes: t.uploaded, perClientByte: sent / t.uploaded, pairBroke: broke };
+  } finally {
+    await stopCluster(r.cluster);
+  }
+}
+
+export interface LatencyResult {
+  aloneP50Us: number;
+  replicatedP50Us: number;
+  aloneP99Us: number;
+  replicatedP99Us: number;
+  logRttP50Us: number;
+  logRttSamples: number;
+  requests: number;
+  pairBroke: boolean;
+}
+
+/** Counter app, one connection, closed loop, `requests` INCRs after `warm` unmeasured ones. */
+export async function latency(requests: number, warm: number, pair: PairSettings): Promise<LatencyResult> {
+  const run = async (replicated: boolean) => {
+    const r = await startCluster('counter', 1, replicated, pair);
+    try {
+      const rtts = await withClient(r, '192.0.2.1', async (client) => {
+        await client.counterLoop(warm, 60_000);
+        return client.counterLoop(requests, 120_000);
+      });
+      const broke = pairBroke(r);
+      const stats = await exitStats(r.primary);
+      const logRtt = stats?.['logRtt'] as { samples: number; p50Us: number | null } | undefined;
+      return { p50: percentile(rtts, 50), p99: percentile(rtts, 99), logRttP50Us: logRtt?.p50Us ?? NaN, logRttSamples: logRtt?.samples ?? 0, broke };
+    } finally {
+      await stopCluster(r.cluster);
+    }
+  };
+  const alone = await run(false);
+  const repl = await run(true);
+  return { aloneP50Us: alone.p50, replicatedP50Us: repl.p50, aloneP99Us: alone.p99, replicatedP99Us: repl.p99, logRttP50Us: repl.logRttP50Us, logRttSamples: repl.logRttSamples, requests, pairBroke: repl.broke };
+}
+
+export interface FailoverTrial {
+  resumedMs: number | null;
+  broken: boolean;
+  /** The backup took over before the kill (a false failover on a busy machine): not a measurement. */
+  invalid: boolean;
+  problems: string[];
+  seconds: number;
+}
+
+/**
+ * One trial: a pair serving `ftcp client --app bulk` (one connection, `bytes` each way);
+ * kill -9 of the primary `killAfterMs` after the client started; the client marks (SIGUSR1)
+ * when the backup reports it suspects the primary (≥ D after the last frame of the dead
+ * primary, so nothing the primary sent can still be on its way), and reports the first
+ * byte it reads after that. Figure: that byte's time − the kill.
+ */
+export async function failoverTrial(bytes: number, killAfterMs: number, pair: PairSettings): Promise<FailoverTrial> {
+  const startedAt = performance.now();
+  const problems: string[] = [];
+  let killAtMs: number | undefined;
+  let client: Child | undefined;
+  let invalid = false;
+  const onEvent = (label: string, e: ChildEvent) => {
+    if (label !== 'replica b' && label !== 'replica a') return;
+    if (killAtMs === undefined && (e.event === 'suspect' || e.event === 'fenced' || e.event === 'stopped')) invalid = true;
+    if (killAtMs !== undefined && label === 'replica b' && e.event === 'suspect') client?.signal('SIGUSR1');
+  };
+  const r = await startCluster('bulk', bytes, true, pair, onEvent);
+  let resumedMs: number | null = null;
+  let result: ChildEvent | undefined;
+  let backupExit: ChildEvent | undefined;
+  try {
+    client = await r.cluster.startClient('client', ['--connections', '1', '--upload-bytes', String(bytes), '--progress-ms', '0', '--timeout-ms', '60000']);
+    const finishedEarly = await Promise.race([new Promise<boolean>((res) => setTimeout(() => res(false), killAfterMs)), client.exited.then(() => true)]);
+    if (finishedEarly) {
+      problems.push(`the transfer finished before the kill at ${killAfterMs} ms`);
+    } else if (invalid) {
+      // The pair already split (no backup left to take over): a kill now measures nothing.
+      problems.push('a false failover split the pair before the kill (the machine starved a replica for longer than D)');
+      client.signal('SIGTERM');
+    } else {
+      killAtMs = wallClockMs();
+      r.primary.signal('SIGKILL');
+      const resumed = await client.waitFor((e) => e.event === 'resumed', 10_000, 'its first byte after the failover').catch((error: unknown) => {
+        problems.push(error instanceof Error ? error.message : String(error));
+        return undefined;
+      });
+      if (resumed !== undefined) resumedMs = (resumed['atMs'] as number) - killAtMs;
+    }
+    result = await client.waitFor((e) => e.event === 'result', 90_000, 'its result line');
+    if (r.backup !== undefined) {
+      await r.backup.stop();
+      backupExit = r.backup.events.find((e) => e.event === 'exit');
+    }
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
+  } finally {
+    await stopCluster(r.cluster);
+  }
+  const clientOk = result?.['ok'] === true;
+  if (result !== undefined) for (const p of (result['problems'] as string[] | undefined) ?? []) problems.push(`client: ${p}`);
+  const uploadProblems = result !== undefined && killAtMs !== undefined ? checkBulkUploads(result, backupExit) : [];
+  problems.push(...uploadProblems);
+  // A trial whose pair split before the kill was stopped early: its stream is unfinished, not broken.
+  return { resumedMs, broken: !invalid && (!clientOk || uploadProblems.length > 0), invalid, problems, seconds: (performance.now() - startedAt) / 1000 };
+}
+
+export interface ScaleResult {
+  target: number;
+  connections: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  backupRssDeltaBytes: number;
+  bytesPerConnection: number;
+  /** Whose RSS bytesPerConnection is: the primary's, or the backup's when the primary exited. */
+  rssOf: 'primary' | 'backup';
+  survived: number;
+  failedOver: boolean;
+  /** The backup went live before the kill (a false failover): the survivors were counted after it instead. */
+  falseFailover: boolean;
+  seconds: number;
+}
+
+/** VmRSS of a process from /proc, bytes; NaN when unreadable. */
+export function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? NaN : Number(m[1]) * 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * `n` idle counter connections held by a replicated pair; the primary's RSS before and after
+ * (÷ connections); then kill -9 of the primary and one GET on every connection: how many the
+ * backup answers.
+ */
+export async function scale(n: number, pair: PairSettings, say: (s: string) => void): Promise<ScaleResult> {
+  const start = performance.now();
+  const r = await startCluster('counter', 1, true, pair);
+  try {
+    return await withClient(r, '192.0.2.1', async (client) => {
+      await new Promise((res) => setTimeout(res, 300));
+      const before = rssBytes(r.primary.pid);
+      const backupBefore = rssBytes(r.backup!.pid);
+      const open = await client.openIdle(n, 16, (k) => {
+        const split = r.backup!.events.find((e) => e.event === 'suspect' || e.event === 'stopped') ?? r.primary.events.find((e) => e.event === 'suspect');
+        say(`    ${k} connections open${split !== undefined ? ` (the pair split: ${String(split['name'])} ${String(split.event)})` : ''}`);
+      });
+      await new Promise((res) => setTimeout(res, 500));
+      const after = rssBytes(r.primary.pid);
+      const backupAfter = rssBytes(r.backup!.pid);
+      say(`    ${open.length} connections ESTABLISHED; primary RSS ${(before / 2 ** 20).toFixed(1)} -> ${(after / 2 ** 20).toFixed(1)} MiB, backup ${(backupBefore / 2 ** 20).toFixed(1)} -> ${(backupAfter / 2 ** 20).toFixed(1)} MiB`);
+      // A pair that split while the connections were opened (a false failover) has no backup
+      // left to take over: a kill then measures nothing, and `survived` is not measured.
+      const falseFailover = [r.primary, r.backup!].some((c) => c.events.some((e) => e.event === 'suspect'));
+      for (const c of [r.primary, r.backup!]) {
+        if (c.running) continue;
+        const last = c.events.filter((e) => e.event !== 'exit').at(-1);
+        say(`    note: ${c.label} exited before the kill (${c.exit?.code ?? c.exit?.signal ?? '?'}); last event ${JSON.stringify(last ?? null).slice(0, 300)}${c.stderrLine()}`);
+      }
+      let live: ChildEvent | undefined;
+      let survived = NaN;
+      if (falseFailover) {
+        say('    the pair split while the connections were opened (a replica was silent for longer than D): no failover to measure, scale.survived not measured');
+      } else {
+        r.primary.signal('SIGKILL');
+        live = await r.backup!.waitFor((e) => e.event === 'live', 20_000, 'going live').catch(() => undefined);
+        survived = live === undefined ? 0 : await client.probe(open, 'GET\n', 256, 15_000);
+      }
+      return {
+        target: n,
+        connections: open.length,
+        rssBeforeBytes: before,
+        rssAfterBytes: after,
+        backupRssDeltaBytes: backupAfter - backupBefore,
+        // The primary's RSS; the backup's when the primary is gone (it lost a false failover).
+        bytesPerConnection: open.length === 0 ? NaN : Number.isFinite(after - before) ? (after - before) / open.length : (backupAfter - backupBefore) / open.length,
+        rssOf: Number.isFinite(after - before) ? 'primary' : 'backup',
+        survived,
+        failedOver: live !== undefined,
+        falseFailover,
+        seconds: (performance.now() - start) / 1000,
+      };
+    });
+  } finally {
+    await stopCluster(r.cluster);
+  }
+}

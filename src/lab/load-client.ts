@@ -1,0 +1,166 @@
+/**
+ * The load generator of a real process (`ftcp client`): an ftcp stack on a virtual client
+ * address, behind a UdpLink to the switch, running the simulator's client load
+ * (src/sim/cluster-load.ts: N connections per app, every byte checked) in real time.
+ *
+ * A real client cannot ask the server which connection number seeds its bulk download,
+ * so it recognises the stream from its first bytes (bulkConnFromHead).
+ *
+ * markResume(): the orchestrator's "from now on" (SIGUSR1 in `ftcp client`); the wall-clock
+ * time of the first byte read after it is reported once through onResumed.
+ */
+import { bulkConnFromHead, ClientLoad, type ConnResult, type LoadApp, type LoadOptions } from '../sim/cluster-load.js';
+import { deriveSeed } from '../tcp/seed.js';
+import { Stack } from '../tcp/stack.js';
+import type { Ipv4Addr } from '../wire/addr.js';
+import { ProcessClock, wallClockMs } from '../net/clock.js';
+import type { Endpoint } from '../net/endpoint.js';
+import { RealHost } from './real-host.js';
+import type { ClusterKey } from '../net/cluster-key.js';
+import { LinkError, UdpLink } from '../net/udp-link.js';
+import { makeRedisConn, RedisConn, type RedisConnState } from './redis-load.js'; // issue 6
+
+export interface LoadClientOptions {
+  switchAt: Endpoint;
+  /** The local UDP address of the link to the switch (--bind). Default 127.0.0.1:0. */
+  bind?: Endpoint;
+  address: Ipv4Addr;
+  service: Ipv4Addr;
+  servicePort: number;
+  app: LoadApp; // 'http': upstream (issue 6)
+  connections: number;
+  /** The run seed (the replicas' --seed: the bulk stream is derived from it). */
+  seed: number;
+  requests: [number, number];
+  thinkMs: [number, number];
+  startSpreadMs: number;
+  bulkBytes: number;
+  uploadBytes: [number, number];
+  mtu?: number;
+  startTimeoutMs?: number;
+  /** issue 9: the cluster key its registration with the switch is authenticated with. */
+  clusterKey?: ClusterKey | undefined;
+}
+
+export interface LoadClientResult {
+  ok: boolean;
+  app: LoadApp; // 'http': upstream (issue 6)
+  connections: number;
+  streams: { intact: number; broken: number };
+  resets: number;
+  counter?: { count: number; consecutive: boolean };
+  /** redis (issue 6): what each connection last saw, for the check against the surviving Redis. */
+  redis?: { conns: RedisConnState[] };
+  duplicateSegmentsDropped: number;
+  retransmits: number;
+  bytesReceived: number;
+  resumedAtMs: number | null;
+  problems: string[];
+  /** bulk: what each connection uploaded, by the server connection that received it (to compare with the server app's digests). */
+  uploads?: Array<{ conn: number | null; bytes: number; sha256: string | null }>;
+  conns: ConnResult[];
+}
+
+export class LoadClient {
+  readonly host: RealHost;
+  readonly load: ClientLoad;
+  /** Called once per markResume(), at the first read after it, with the wall-clock ms. */
+  onResumed: ((atMs: number) => void) | undefined;
+  resumedAtMs: number | null = null;
+  private closed = false;
+
+  private constructor(
+    readonly opts: LoadClientOptions,
+    readonly link: UdpLink,
+  ) {
+    const clock = new ProcessClock();
+    const stack = new Stack({ addresses: [opts.address], seed: deriveSeed(opts.seed, 'client-stack'), mtu: link.mtu });
+    this.host = new RealHost(stack, link, clock);
+    const bulkSeed = deriveSeed(opts.seed, 'bulk');
+    const loadOptions: LoadOptions = {
+      app: opts.app,
+      connections: opts.connections,
+      seed: opts.seed,
+      service: opts.service,
+      port: opts.servicePort,
+      requests: opts.requests,
+      thinkUs: [opts.thinkMs[0] * 1000, opts.thinkMs[1] * 1000],
+      startSpreadUs: opts.startSpreadMs * 1000,
+      bulkSeed,
+      bulkBytes: opts.bulkBytes,
+      uploadBytes: opts.uploadBytes,
+    };
+    // Server connection numbers are socket ids: the listener's, then one per accept.
+    const maxConn = 4 * opts.connections + 64;
+    this.load = new ClientLoad(this.host, this.host, loadOptions, (_port, head) => bulkConnFromHead(bulkSeed, head, maxConn), opts.app === 'redis' ? makeRedisConn : undefined);
+  }
+
+  /** Opens the link and claims the client address at the switch; rejects with a one-line LinkError. */
+  static async open(opts: LoadClientOptions): Promise<LoadClient> {
+    const link = await UdpLink.open({ peer: opts.switchAt, clusterKey: opts.clusterKey, ...(opts.bind !== undefined ? { bind: opts.bind } : {}), ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
+    try {
+      link.announce(opts.address, 0);
+      await link.whenRegistered(opts.address, opts.startTimeoutMs ?? 5000);
+    } catch (error) {
+      await link.close();
+      throw error instanceof LinkError ? new LinkError(error.message.replace('is `ftcp switch` running there?', 'start `ftcp switch` first, or point --switch at it')) : error;
+    }
+    return new LoadClient(opts, link);
+  }
+
+  start(): void {
+    this.load.start();
+  }
+
+  markResume(): void {
+    this.load.watchReads(() => {
+      this.resumedAtMs = wallClockMs();
+      this.onResumed?.(this.resumedAtMs);
+    });
+  }
+
+  get settled(): boolean {
+    return this.load.allSettled;
+  }
+
+  get bytesReceived(): number {
+    return this.load.conns.reduce((n, c) => n + c.bytesReceived, 0);
+  }
+
+  result(): LoadClientResult {
+    const conns = this.load.results();
+    const problems = conns.filter((c) => !c.intact).map((c) => `connection ${c.index} (client port ${c.localPort ?? '?'}): ${c.error ?? 'not intact'}`);
+    const intact = conns.filter((c) => c.intact).length;
+    const stats = this.host.stack.stats();
+    const r: LoadClientResult = {
+      ok: false,
+      app: this.opts.app,
+      connections: this.opts.connections,
+      streams: { intact, broken: conns.length - intact },
+      resets: conns.filter((c) => c.reset).length,
+      duplicateSegmentsDropped: stats.duplicateSegments,
+      retransmits: stats.retransmits,
+      bytesReceived: this.bytesReceived,
+      resumedAtMs: this.resumedAtMs,
+      problems,
+      conns,
+    };
+    if (this.opts.app === 'counter' || this.opts.app === 'redis') {
+      const sorted = [...this.load.counterAnswers].sort((x, y) => x - y);
+      const consecutive = sorted.every((v, i) => v === i + 1);
+      r.counter = { count: sorted.length, consecutive };
+      if (!consecutive) problems.push(`counter: the answers are not exactly 1..${sorted.length} (first anomaly near ${sorted.find((v, i) => v !== i + 1)})`);
+    }
+    if (this.opts.app === 'redis') r.redis = { conns: this.load.conns.filter((c): c is RedisConn => c instanceof RedisConn).map((c) => c.state) };
+    if (this.opts.app === 'bulk') r.uploads = this.load.uploads().map((u) => ({ conn: u.conn ?? null, bytes: u.bytes, sha256: u.sha256 ?? null }));
+    r.ok = problems.length === 0;
+    return r;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.stop();
+    await this.link.close();
+  }
+}

@@ -1,0 +1,651 @@
+/**
+ * One Replica (src/replica/replica.ts) in a real process: the real-world twin of the
+ * simulator's ReplicaNode (src/sim/cluster-nodes.ts).
+ *
+ *   clock      ProcessClock: integer µs since the Replica was made (so the first primary
+ *              and its backup both create their RSM at time 0, the same initial state)
+ *   service    a UdpLink to the switch; the service address is claimed with the epoch
+ *              whenever the replica says `announce`; the replica's own virtual address
+ *              is claimed with epoch 0 at start (that also proves the switch is there)
+ *   log        LogChannel: the primary listens, a backup (or a joiner) dials the live
+ *              primary; a backup that was given --log-listen listens too, so that after
+ *              going live a new backup can join it
+ *   key        the cluster key (cluster-key.ts), when given: the log channel and the
+ *              embedded arbiter's protocol authenticate the peer and every frame with it;
+ *              a refused peer is one `channel-refused` line (the first of each reason,
+ *              then every 100th) and counted in stats().logChannel.refused
+ *   arbiter    ArbiterClient (embedded) or EtcdArbiter (--arbiter etcd://...); requests from
+ *              pollArbiter(), answers to handleArbiter(); with etcd, client packets are held
+ *              while out of contact (the output fence, arbiter-etcd.ts)
+ *   timers     one setTimeout at pollTimeout()'s deadline
+ *   captures   <dir>/<name>.pcapng (client packets it received and put on the wire),
+ *              <dir>/<name>-shadow.pcapng (O(i) generated while a backup),
+ *              <dir>/<name>-log.pcapng (log channel frames and arbiter messages as UDP
+ *              datagrams between virtual addresses, as in the simulator's log capture);
+ *              every block is written at once (kill -9 leaves them readable)
+ *
+ * The Replica is made when the log channel first comes up (the primary: the backup has
+ * connected; the backup: it reached the primary), so that the failure detector does not
+ * count the other process's start-up time as silence.
+ *
+ * After every input it drains the replica: events first (an `announce` must reach the
+ * switch before the re-emitted packets that follow it), then client packets, channel
+ * frames and arbiter requests, then the deadline.
+ */
+import * as net from 'node:net';
+import { join } from 'node:path';
+import { encodeArbiter } from '../replica/arbiter.js';
+import type { ReplicaEvent, ServicePacket } from '../replica/outbox.js';
+import { Replica, type ReplicaRoleName } from '../replica/replica.js';
+import { describeRsmConfig } from '../replica/replay-input.js';
+import type { RsmConfig } from '../replica/rsm.js';
+import { stackFactory } from '../replica/stack-factory.js';
+import type { AppName, BulkApp } from '../proxy/app.js';
+import { CaptureFile as PcapFile } from '../pcap/vantage.js';
+import { describeControlPacket } from '../replica/describe.js';
+import { udpPacket } from '../wire/udp.js';
+import { ARBITER_PORT, LOG_PORT } from '../replica/replay-input.js';
+import { deriveSeed } from '../tcp/seed.js';
+import { formatIpv4Addr, parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
+import { crc32 } from '../wire/crc32.js';
+import { ArbiterClient } from './arbiter-client.js';
+import { EtcdArbiter, type ReplicaArbiter } from './arbiter-etcd.js';
+import { CaptureFile } from '../pcap/capture-file.js';
+import type { ClusterKey } from './cluster-key.js';
+import { ProcessClock, wallClockMs, wallClockUs } from './clock.js';
+import { describeConnectError, formatEndpoint, type Endpoint } from './endpoint.js';
+import { LogChannel, type LogChannelStatus } from './log-channel.js';
+import type { ChannelMessage } from '../replica/channel.js';
+import { LogRttProbe } from './log-rtt.js'; // bench (issue 8): log-channel round trip
+import { DEFAULT_MTU, LinkError, UdpLink } from './udp-link.js';
+import { UpstreamSockets } from './upstream-sockets.js'; // upstream (issue 6)
+import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js'; // upstream (issue 6)
+import { UPSTREAM_ADAPTERS } from './upstream-adapter.js'; // upstream join (issue 6)
+import { UpstreamJoin } from './upstream-join.js'; // upstream join (issue 6)
+
+export type ReplicaStartRole = 'primary' | 'backup' | 'join';
+
+/** The arbiter's virtual address in captures (as in the simulator). */
+export const ARBITER_VIRTUAL_ADDRESS = parseIpv4Addr('192.0.2.2');
+
+export interface ReplicaProcessOptions {
+  role: ReplicaStartRole;
+  name: string;
+  /** The other replica's name: the backup (for a primary) or the primary. */
+  peer: string;
+  /** A primary that serves alone from the start (no backup yet; one may join later). */
+  alone?: boolean;
+  switchAt: Endpoint;
+  /** The local UDP address of the link to the switch (--bind). Default 127.0.0.1:0. */
+  bind?: Endpoint;
+  arbiterAt: Endpoint;
+  /** etcd arbiter (--arbiter etcd://...): its client endpoints; when set, arbiterAt is not used. */
+  arbiterEtcd?: Endpoint[];
+  /** etcd arbiter: L, client packets are held from the last successful contact + L. Default 1000 ms. */
+  etcdContactTimeoutMs?: number;
+  logListen?: Endpoint;
+  logPeer?: Endpoint;
+  service: Ipv4Addr;
+  servicePort: number;
+  app: AppName;
+  /** Run seed; every replica of a pair must use the same (stack seed, bulk stream). */
+  seed: number;
+  bulkBytes: number;
+  heartbeatMs: number;
+  failureTimeoutMs: number;
+  outputRule: boolean;
+  captureDir?: string;
+  mtu?: number;
+  /** How long start() waits for the switch, the arbiter and (backup/join) the primary. */
+  startTimeoutMs?: number;
+  /** upstream (issue 6): each replica's own instance of the app; the RSM runs no built-in app. */
+  upstream?: Endpoint;
+  /** upstream (issue 6): an app that has not accepted a connection by then is reset towards the client. Default 5000. */
+  upstreamConnectTimeoutMs?: number;
+  /** Authenticate the log channel and the embedded arbiter with this key; none: anyone may connect. */
+  clusterKey?: ClusterKey | undefined;
+  /** upstream (issue 6): 'redis': one RESP command at a time, in log order (resp-sequencer.ts). */
+  upstreamApp?: 'redis';
+  /**
+   * Runs before the replica serves, so that the JIT has compiled the hot paths (the CLI
+   * passes src/lab/warm-up.ts): on a busy machine the first packets of a cold process can
+   * block it for longer than the failure timeout, and its peer would rightly take that for
+   * a crash.
+   */
+  warmUp?: (app: AppName, upstream: boolean) => void;
+}
+
+/** One line for the orchestrator: what happened, when (wall clock ms), and details. */
+export interface ReplicaProcessEvent {
+  event: string;
+  name: string;
+  atMs: number;
+  [key: string]: unknown;
+}
+
+/** The RSM configuration both replicas of a run derive from the same flags (as the simulator does). */
+export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes' | 'upstream' | 'mtu'>): RsmConfig {
+  return {
+    // The stack announces the link's MTU - 40 as its MSS (issue 8: one segment per datagram up
+    // to the link's size, not 1460 bytes in a 65000-byte link).
+    stack: { addresses: [o.service], seed: deriveSeed(o.seed, 'service-stack'), mtu: o.mtu ?? DEFAULT_MTU },
+    servicePort: o.servicePort,
+    app: o.upstream !== undefined ? 'upstream' : o.app, // upstream (issue 6)
+    appOptions: { bulkBytes: o.bulkBytes, seed: deriveSeed(o.seed, 'bulk') },
+    digestEvery: 1024,
+  };
+}
+
+/** A replica's virtual address, for captures: a..z are 192.0.2.11.., other names hash into 192.0.2.128..253. */
+export function replicaVirtualAddress(name: string): Ipv4Addr {
+  if (/^[a-z]$/.test(name)) return parseIpv4Addr(`192.0.2.${11 + name.charCodeAt(0) - 97}`);
+  return parseIpv4Addr(`192.0.2.${128 + (crc32(new TextEncoder().encode(name)) % 126)}`);
+}
+
+/** Opens a TCP connection to `at` and closes it: proves something listens there. */
+export function probeTcp(at: Endpoint, what: string, flag: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: at.host, port: at.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new LinkError(describeConnectError(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }), at, what, flag)));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.end();
+      resolve();
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new LinkError(describeConnectError(error, at, what, flag)));
+    });
+  });
+}
+
+interface Captures {
+  wire: { file: PcapFile; disk: CaptureFile; iface: number };
+  log: { file: PcapFile; disk: CaptureFile; logIface: number; arbIface: number };
+  shadow: { file: PcapFile; disk: CaptureFile; iface: number } | undefined;
+}
+
+export class ReplicaProcess {
+  replica: Replica | undefined;
+  readonly address: Ipv4Addr;
+  /** Set when the process should end: the reason, and whether it is a failure. */
+  onFinished: ((reason: string, failed: boolean) => void) | undefined;
+  /** Restarted when the Replica is made: time 0 of the RSM. */
+  private clock = new ProcessClock();
+  private readonly rsmConfig: RsmConfig;
+  private dialCh: LogChannel | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private armedUs: number | undefined;
+  private timerGeneration = 0;
+  private draining = false;
+  private closed = false;
+  private ipId = 0;
+  private captures: Captures | undefined;
+  private lastRole: ReplicaRoleName | undefined;
+  private lastArbiterError: string | undefined;
+  /** upstream (issue 6): this replica's sockets to its own app instance. */
+  private upstream: UpstreamSockets | undefined;
+  /** upstream (issue 6): joining with a state adapter (--upstream-app redis). */
+  private upstreamJoin: UpstreamJoin | undefined;
+  /** etcd arbiter: client packets held while out of contact (the output fence), in order. */
+  private fenceHeld: ServicePacket[] = [];
+  /** bench (issue 8): append -> ack round trips of the log channel, reported in stats().logRtt. */
+  private readonly logRtt = new LogRttProbe();
+  readonly counts = { servicePacketsIn: 0, servicePacketsOut: 0, reemitted: 0, framesIn: 0, framesOut: 0, framesDropped: 0, arbiterRequests: 0, arbiterAnswers: 0, fenceHeld: 0 };
+
+  private constructor(
+    readonly opts: ReplicaProcessOptions,
+    private readonly emit: (e: ReplicaProcessEvent) => void,
+    readonly link: UdpLink,
+    readonly arbiter: ReplicaArbiter,
+    readonly listenCh: LogChannel | undefined,
+  ) {
+    this.address = replicaVirtualAddress(opts.name);
+    this.rsmConfig = replicaRsmConfig(opts);
+  }
+
+  /**
+   * Opens everything and checks that the switch, the arbiter and (backup, join) the
+   * primary's log channel answer. Rejects with a one-line LinkError when one does not, or
+   * when a port is in use; what was opened is closed again.
+   */
+  static async start(opts: ReplicaProcessOptions, emit: (e: ReplicaProcessEvent) => void): Promise<ReplicaProcess> {
+    const timeoutMs = opts.startTimeoutMs ?? 5000;
+    if (opts.role === 'primary' && opts.logListen === undefined) throw new LinkError('a primary needs --log-listen HOST:PORT (where its backup connects)');
+    if (opts.role !== 'primary' && opts.logPeer === undefined) throw new LinkError(`a ${opts.role === 'join' ? 'joining replica' : 'backup'} needs --log-peer HOST:PORT (the live primary's --log-listen)`);
+    // upstream (issue 6): a new backup's app instance would hold none of the primary's app state.
+    if (opts.role === 'join' && opts.upstream !== undefined && opts.upstreamApp === undefined) throw new LinkError(`replica ${opts.name} cannot join: ${UPSTREAM_JOIN_REFUSED}`);
+    opts.warmUp?.(opts.app, opts.upstream !== undefined);
+    const opened: Array<() => unknown> = [];
+    try {
+      const link = await UdpLink.open({ peer: opts.switchAt, clusterKey: opts.clusterKey, ...(opts.bind !== undefined ? { bind: opts.bind } : {}), ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
+      opened.push(() => link.close());
+      const address = replicaVirtualAddress(opts.name);
+      link.announce(address, 0);
+      await link.whenRegistered(address, timeoutMs).catch((error: unknown) => {
+        throw new LinkError(error instanceof LinkError ? error.message.replace('is `ftcp switch` running there?', 'start `ftcp switch` first, or point --switch at it') : String(error));
+      });
+      // ---- etcd arbiter (arbiter-etcd.ts): one successful contact before serving ----
+      let arbiter: ReplicaArbiter;
+      if (opts.arbiterEtcd !== undefined) {
+        const etcd = new EtcdArbiter({ endpoints: opts.arbiterEtcd, service: formatIpv4Addr(opts.service), ...(opts.etcdContactTimeoutMs !== undefined ? { contactTimeoutMs: opts.etcdContactTimeoutMs } : {}) });
+        opened.push(() => etcd.close());
+        await etcd.start(timeoutMs).catch((error: unknown) => {
+          throw new LinkError(error instanceof Error ? error.message : String(error));
+        });
+        arbiter = etcd;
+      } else {
+        await probeTcp(opts.arbiterAt, 'arbiter', '--arbiter', timeoutMs);
+        const embedded = new ArbiterClient({ server: opts.arbiterAt, service: formatIpv4Addr(opts.service), clusterKey: opts.clusterKey });
+        opened.push(() => embedded.close());
+        arbiter = embedded;
+      }
+      const listenCh = opts.logListen === undefined ? undefined : await LogChannel.listen(opts.logListen, { flag: '--log-listen', clusterKey: opts.clusterKey });
+      if (listenCh !== undefined) opened.push(() => listenCh.close());
+      const p = new ReplicaProcess(opts, emit, link, arbiter, listenCh);
+      opened.push(() => p.closeCaptures());
+      p.openCaptures();
+      if (opts.role !== 'primary') {
+        const dial = LogChannel.dial(opts.logPeer!, { flag: '--log-peer', clusterKey: opts.clusterKey });
+        p.dialCh = dial;
+        opened.push(() => dial.close());
+        await dial.whenConnected(timeoutMs);
+      }
+      p.wire();
+      return p;
+    } catch (error) {
+      for (const close of opened.reverse()) await close();
+      throw error;
+    }
+  }
+
+  get roleName(): ReplicaRoleName | 'waiting' {
+    return this.replica?.roleName ?? 'waiting';
+  }
+
+  /** The first event: where it listens, what it waits for. */
+  describeStart(): ReplicaProcessEvent {
+    return this.event('started', {
+      role: this.opts.role,
+      peer: this.opts.peer,
+      alone: this.opts.alone === true,
+      address: formatIpv4Addr(this.address),
+      service: formatIpv4Addr(this.opts.service),
+      link: formatEndpoint(this.link.local),
+      logListen: this.listenCh === undefined ? null : formatEndpoint(this.listenCh.endpoint),
+      logListenPort: this.listenCh?.endpoint.port ?? null,
+      logPeer: this.opts.logPeer === undefined ? null : formatEndpoint(this.opts.logPeer),
+      app: this.opts.app,
+      upstream: this.opts.upstream === undefined ? null : formatEndpoint(this.opts.upstream), // upstream (issue 6)
+      seed: this.opts.seed,
+      heartbeatMs: this.opts.heartbeatMs,
+      failureTimeoutMs: this.opts.failureTimeoutMs,
+      outputRule: this.opts.outputRule,
+      clusterKey: this.opts.clusterKey?.toJSON() ?? null,
+      captures: this.capturePaths(),
+      pid: process.pid,
+    });
+  }
+
+  capturePaths(): { wire: string | null; shadow: string | null; log: string | null } {
+    const dir = this.opts.captureDir;
+    if (dir === undefined) return { wire: null, shadow: null, log: null };
+    return { wire: join(dir, `${this.opts.name}.pcapng`), shadow: join(dir, `${this.opts.name}-shadow.pcapng`), log: join(dir, `${this.opts.name}-log.pcapng`) };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.arbiter.close();
+    this.upstream?.close(); // upstream (issue 6)
+    await Promise.all([this.link.close(), this.listenCh?.close(), this.dialCh?.close()]);
+    this.closeCaptures();
+  }
+
+  stats(): object {
+    const r = this.replica;
+    const role = r?.current;
+    return {
+      role: this.roleName,
+      epoch: r?.epoch ?? null,
+      index: r?.rsm?.index ?? null,
+      ...this.counts,
+      replica: r?.counters ?? null,
+      roleCounters: role?.counters ?? null,
+      stack: r?.rsm?.stats() ?? null, // issue 9: drop counters by reason (the fuzzer's report)
+      link: { sent: this.link.stats.packetsSent, received: this.link.stats.packetsReceived, dropped: this.link.stats.dropped },
+      logChannel: (this.listenCh ?? this.dialCh)?.stats ?? null,
+      arbiter: this.arbiter.stats,
+      logRtt: this.logRtt.summary(), // bench (issue 8)
+      ...(this.upstream !== undefined ? { upstream: { ...this.upstream.stats, divergences: r?.divergence?.count ?? 0, continuedBytes: r?.counters.upstreamContinuedBytes ?? 0, ...(this.upstream.sequencer !== undefined ? { sequencer: this.upstream.sequencer.stats } : {}) } } : {}), // upstream (issue 6)
+      ...(r?.rsm?.appName === 'bulk' ? { bulkUploads: Object.fromEntries((r.rsm.appState as BulkApp).finished) } : {}),
+    };
+  }
+
+  // ---- wiring -------------------------------------------------------------------------
+
+  private event(event: string, fields: Record<string, unknown> = {}): ReplicaProcessEvent {
+    return { event, name: this.opts.name, atMs: wallClockMs(), ...fields };
+  }
+
+  private wire(): void {
+    this.link.onPacket((packet) => {
+      const r = this.replica;
+      if (this.closed || r === undefined) return;
+      this.counts.servicePacketsIn++;
+      r.handleServicePacket(this.clock.nowUs(), packet);
+      this.captureWire(packet, `log entry ${r.rsm?.index ?? '?'}`);
+      this.drain();
+    });
+    this.link.onControl((m) => {
+      if (m.type === 'superseded' && m.address === this.opts.service) this.emit(this.event('superseded', { epoch: m.epoch }));
+    });
+    this.arbiter.onResponse((bytes) => {
+      if (this.closed || this.replica === undefined) return;
+      this.counts.arbiterAnswers++;
+      this.lastArbiterError = undefined;
+      this.captureArbiter(bytes, false);
+      this.replica.handleArbiter(this.clock.nowUs(), bytes);
+      this.drain();
+    });
+    // One line per kind of failure, not one per retry (the replica asks again every D).
+    this.arbiter.onError((message) => {
+      if (message !== this.lastArbiterError) this.emit(this.event('arbiter-error', { message }));
+      this.lastArbiterError = message;
+    });
+    // ---- etcd arbiter: the output fence (docs/decisions.md) ----
+    this.arbiter.onContact?.((inContact, lastContactMs) => {
+      if (this.closed) return;
+      this.emit(this.event(inContact ? 'arbiter-contact' : 'arbiter-fenced', { lastContactMs, held: this.fenceHeld.length }));
+      if (inContact) this.releaseFenceHeld();
+    });
+    for (const ch of [this.listenCh, this.dialCh]) {
+      if (ch === undefined) continue;
+      ch.onFrame((frame, message) => this.onFrame(ch, frame, message));
+      ch.onStatus((s) => this.onChannelStatus(ch, s));
+    }
+    // A channel already up (the dialer waited for it in start()), or a primary alone, makes the replica now.
+    if (this.dialCh?.connected === true || this.opts.alone === true) setImmediate(() => this.makeReplica());
+  }
+
+  private onChannelStatus(ch: LogChannel, s: LogChannelStatus): void {
+    if (this.closed) return;
+    const which = ch === this.listenCh ? 'listen' : 'dial';
+    if (s.type === 'up') {
+      this.emit(this.event('channel-up', { channel: which, peer: s.peer }));
+      if (this.replica === undefined && (this.opts.role === 'primary' ? ch === this.listenCh : ch === this.dialCh)) this.makeReplica();
+    } else if (s.type === 'down') {
+      this.emit(this.event('channel-down', { channel: which, peer: s.peer, reason: s.reason }));
+    } else if (s.type === 'refused') {
+      const count = ch.stats.refused[s.reason];
+      if (count === 1 || count % 100 === 0) this.emit(this.event('channel-refused', { channel: which, peer: s.peer, reason: s.reason, count, message: s.message }));
+    } else if (s.attempt === 1 || s.attempt % 20 === 0) {
+      this.emit(this.event('channel-connect-failed', { channel: which, message: s.message, attempt: s.attempt }));
+    }
+  }
+
+  private makeReplica(): void {
+    if (this.replica !== undefined || this.closed) return;
+    const o = this.opts;
+    const options = {
+      name: o.name,
+      rsm: this.rsmConfig,
+      factory: stackFactory,
+      heartbeatMs: o.heartbeatMs,
+      failureTimeoutMs: o.failureTimeoutMs,
+      outputRule: o.outputRule,
+      ...(o.upstream !== undefined && o.upstreamApp !== undefined ? { upstreamAdapter: o.upstreamApp } : {}), // upstream join (issue 6)
+    };
+    // Time 0 of the replica's clock is now: both replicas of a new pair create their RSM at 0.
+    this.clock = new ProcessClock();
+    this.replica = o.role === 'primary' ? Replica.primary(options, o.alone === true ? undefined : o.peer, 0) : o.role === 'backup' ? Replica.backup(options, o.peer, 0) : Replica.joiner(options, o.peer, 0);
+    this.emit(this.event('replica', { role: this.replica.roleName, epoch: this.replica.epoch, peer: this.replica.peer ?? null }));
+    // upstream (issue 6): this replica's own app instance, one socket per client connection.
+    if (o.upstream !== undefined) {
+      this.upstream = new UpstreamSockets({ upstream: o.upstream, ...(o.upstreamConnectTimeoutMs !== undefined ? { connectTimeoutMs: o.upstreamConnectTimeoutMs } : {}), ...(o.upstreamApp === 'redis' ? { order: 'resp' as const } : {}) }, (conn, action) => {
+        if (this.closed || this.replica === undefined) return;
+        this.replica.handleUpstream(this.clock.nowUs(), conn, action);
+        this.drain();
+      });
+      const adapter = o.upstreamApp !== undefined ? UPSTREAM_ADAPTERS.get(o.upstreamApp) : undefined;
+      if (adapter !== undefined) this.upstreamJoin = new UpstreamJoin(adapter, this.upstream, o.upstream, (e) => this.emit(this.event(e.event, { ...e })), () => this.clock.nowUs());
+    }
+    this.drain();
+  }
+
+  private onFrame(ch: LogChannel, frame: Uint8Array, message: ChannelMessage | undefined): void {
+    const r = this.replica;
+    if (this.closed || r === undefined) return;
+    // After going live, frames on the old dialled channel (a zombie primary) are not ours to take.
+    if (r.live && ch === this.dialCh) return;
+    this.counts.framesIn++;
+    this.logRtt.received(frame, this.clock.nowUs()); // bench (issue 8)
+    this.captureLog(frame, false);
+    // The channel decoded the frame to check it: hand over the message rather than decode it twice.
+    if (message !== undefined) r.handleChannelMessage(this.clock.nowUs(), message);
+    else r.handleChannel(this.clock.nowUs(), frame);
+    this.drain();
+  }
+
+  drain(): void {
+    const r = this.replica;
+    if (this.draining || this.closed || r === undefined) return;
+    this.draining = true;
+    try {
+      for (let e = r.pollEvent(); e !== undefined; e = r.pollEvent()) this.onReplicaEvent(e);
+      for (let p = r.pollTransmit(); p !== undefined; p = r.pollTransmit()) this.transmit(p);
+      // upstream (issue 6): client bytes, EOFs and closes for this replica's own app instance.
+      if (this.upstream !== undefined) {
+        for (let u = r.pollUpstream(); u !== undefined; u = r.pollUpstream()) this.upstream.handle(u);
+        this.upstream.applyBackpressure((conn) => r.rsm?.upstreamQueued(conn) ?? 0);
+      }
+      const ch = r.live ? this.listenCh : this.dialCh;
+      for (let f = r.pollChannel(); f !== undefined; f = r.pollChannel()) {
+        this.captureLog(f, true);
+        this.logRtt.sent(f, this.clock.nowUs()); // bench (issue 8)
+        if (ch !== undefined && ch.send(f)) this.counts.framesOut++;
+        else this.counts.framesDropped++;
+      }
+      for (let q = r.pollArbiter(); q !== undefined; q = r.pollArbiter()) {
+        this.counts.arbiterRequests++;
+        this.captureArbiter(encodeArbiter(q), true);
+        this.arbiter.send(q);
+      }
+      this.arm(r.pollTimeout());
+    } finally {
+      this.draining = false;
+    }
+    this.checkRole(r);
+  }
+
+  private transmit(p: ServicePacket): void {
+    // etcd arbiter: from the last successful contact + L until contact returns, nothing reaches clients.
+    if (this.arbiter.outputAllowed?.() === false || this.fenceHeld.length > 0) {
+      this.fenceHeld.push(p);
+      this.counts.fenceHeld++;
+      return;
+    }
+    const notes = [`O(${p.index}), epoch ${p.epoch}`];
+    if (p.reemitted) notes.push(`re-emitted O(${p.index}) at go-live: delivery by the old primary uncertain`);
+    // Captured before it is sent: the capture holds everything that may have reached the wire.
+    this.captureWire(p.packet, notes.join('; '));
+    this.counts.servicePacketsOut++;
+    if (p.reemitted) this.counts.reemitted++;
+    this.link.send(p.packet);
+  }
+
+  /** etcd arbiter: contact is back; the held client packets go out in order (as if delayed on the wire). */
+  private releaseFenceHeld(): void {
+    const held = this.fenceHeld;
+    this.fenceHeld = [];
+    for (const p of held) this.transmit(p);
+  }
+
+  private onReplicaEvent(e: ReplicaEvent): void {
+    switch (e.type) {
+      case 'announce':
+        this.link.announce(this.opts.service, e.epoch);
+        this.emit(this.event('announce', { epoch: e.epoch, service: formatIpv4Addr(this.opts.service) }));
+        this.link.whenRegistered(this.opts.service, 5000).then(
+          () => this.emit(this.event('registered', { epoch: e.epoch })),
+          (error: unknown) => this.emit(this.event('announce-failed', { epoch: e.epoch, message: error instanceof Error ? error.message : String(error) })),
+        );
+        return;
+      case 'shadow':
+        this.captureShadow(e.index, e.packet);
+        return;
+      case 'suspect':
+        this.emit(this.event('suspect', { epoch: e.epoch, silentMs: e.silentUs / 1000 }));
+        return;
+      case 'won':
+        this.emit(this.event('won', { epoch: e.epoch }));
+        return;
+      case 'lost':
+        this.emit(this.event('lost', { epoch: e.epoch, winner: e.winner }));
+        this.noteAll(`replica ${this.opts.name} lost epoch ${e.epoch} to ${e.winner}`);
+        return;
+      case 'live':
+        this.emit(this.event('live', { epoch: e.epoch, r: e.r, lastIndex: e.lastIndex, reemitted: e.reemitted, reemittedEntries: e.reemittedEntries }));
+        this.captures?.wire.file.note(this.captures.wire.iface, `replica ${this.opts.name} goes live in epoch ${e.epoch}, r = ${e.r}, re-emitting ${e.reemitted} packets`);
+        // The old primary is gone: stop redialling it; a new backup joins through --log-listen.
+        void this.dialCh?.close();
+        return;
+      case 'backup-joined':
+        this.emit(this.event('backup-joined', { peer: e.peer, epoch: e.epoch, index: e.index, snapshotBytes: e.snapshotBytes }));
+        return;
+      case 'joined':
+        this.emit(this.event('joined', { epoch: e.epoch, index: e.index }));
+        // upstream join (issue 6): make this replica's app a copy of the primary's, as of the snapshot.
+        if (this.upstreamJoin !== undefined && this.replica !== undefined) {
+          this.upstreamJoin.joined(this.replica).catch(() => {
+            // Reported (upstream-join-failed); a backup whose app is not a copy must not go on.
+            this.onFinished?.('failed', true);
+          });
+        }
+        return;
+      case 'join-prepare': // upstream join (issue 6)
+        if (this.upstreamJoin === undefined) {
+          this.replica?.cancelUpstreamJoin(e.peer);
+          return;
+        }
+        void this.upstreamJoin.prepare(() => (this.closed ? undefined : this.replica), e.peer, () => this.drain());
+        return;
+      case 'fault':
+        this.emit(this.event('fault', { message: e.message, mismatch: e.mismatch }));
+        return;
+      case 'rejected':
+        this.emit(this.event('rejected', { reason: e.reason }));
+        return;
+      case 'divergence': // upstream (issue 6)
+        this.emit(this.event('divergence', { conn: e.conn, offset: e.offset, what: e.what }));
+        return;
+    }
+  }
+
+  /** Fenced, stopped or failed: nothing more to do in this process. */
+  private checkRole(r: Replica): void {
+    const role = r.roleName;
+    if (role === this.lastRole) return;
+    this.lastRole = role;
+    if (role === 'fenced' || role === 'stopped' || role === 'failed') {
+      this.emit(this.event(role, { epoch: r.epoch }));
+      this.onFinished?.(role, role === 'failed');
+    }
+  }
+
+  private arm(deadlineUs: number | undefined): void {
+    if (deadlineUs === this.armedUs) return;
+    // A generation number retires a timer (or its deferred callback) whose deadline changed.
+    const generation = ++this.timerGeneration;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedUs = deadlineUs;
+    if (deadlineUs === undefined || this.closed) return;
+    this.timer = setTimeout(() => {
+      // Node runs due timers before it polls for I/O: after a busy turn, frames from the peer
+      // may be waiting in the socket. setImmediate runs after the poll phase, so they are
+      // handled first and a busy process does not take its own lag for the peer's silence.
+      setImmediate(() => {
+        if (generation !== this.timerGeneration || this.closed || this.replica === undefined) return;
+        this.timer = undefined;
+        this.armedUs = undefined;
+        this.replica.handleTimeout(this.clock.nowUs());
+        this.drain();
+      });
+    }, Math.max(0, (deadlineUs - this.clock.nowUs()) / 1000));
+  }
+
+  // ---- captures -----------------------------------------------------------------------
+
+  private openCaptures(): void {
+    const paths = this.capturePaths();
+    if (paths.wire === null || paths.log === null) return;
+    const name = this.opts.name;
+    const open = (path: string, what: string) => {
+      const disk = new CaptureFile(path);
+      return { disk, file: new PcapFile(disk.sink, `ftcp replica ${name} (${what})`) };
+    };
+    const wire = open(paths.wire, 'wire view');
+    const wireIface = wire.file.iface(`replica ${name} ${formatIpv4Addr(this.address)}`, `client packets replica ${name} received from the switch and put on the wire (as ${formatIpv4Addr(this.opts.service)})`);
+    const log = open(paths.log, 'log channel');
+    const logIface = log.file.iface('log channel', `frames replica ${name} sent and received on the log channel (UDP ${LOG_PORT}), with a decoded summary as the comment; ${describeRsmConfig({ rsm: this.rsmConfig, startUs: 0 })}`);
+    const arbIface = log.file.iface('arbiter', `test-and-set requests and answers of replica ${name} (UDP ${ARBITER_PORT})`);
+    this.captures = { wire: { ...wire, iface: wireIface }, log: { ...log, logIface, arbIface }, shadow: undefined };
+  }
+
+  private closeCaptures(): void {
+    const c = this.captures;
+    this.captures = undefined;
+    c?.wire.disk.close();
+    c?.log.disk.close();
+    c?.shadow?.disk.close();
+  }
+
+  private captureWire(packet: Uint8Array, comment: string): void {
+    const c = this.captures?.wire;
+    c?.file.write(c.iface, wallClockUs(), packet, comment);
+  }
+
+  private captureShadow(index: number, packet: Uint8Array): void {
+    const c = this.captures;
+    const path = this.capturePaths().shadow;
+    if (c === undefined || path === null) return;
+    if (c.shadow === undefined) {
+      const disk = new CaptureFile(path);
+      const file = new PcapFile(disk.sink, `ftcp replica ${this.opts.name} (shadow)`);
+      c.shadow = { disk, file, iface: file.iface(`shadow of ${this.opts.name}`, `O(i) replica ${this.opts.name} generated while a backup (suppressed)`) };
+    }
+    c.shadow.file.write(c.shadow.iface, wallClockUs(), packet, `shadow: O(${index}), generated while suppressed`);
+  }
+
+  private peerAddress(): Ipv4Addr {
+    return replicaVirtualAddress(this.replica?.peer ?? this.opts.peer);
+  }
+
+  private captureLog(frame: Uint8Array, sent: boolean): void {
+    const c = this.captures?.log;
+    if (c === undefined) return;
+    const [src, dst] = sent ? [this.address, this.peerAddress()] : [this.peerAddress(), this.address];
+    const packet = udpPacket(src, dst, LOG_PORT, LOG_PORT, frame, this.ipId++);
+    c.file.write(c.logIface, wallClockUs(), packet, describeControlPacket(packet).summary);
+  }
+
+  private captureArbiter(message: Uint8Array, sent: boolean): void {
+    const c = this.captures?.log;
+    if (c === undefined) return;
+    const [src, dst] = sent ? [this.address, ARBITER_VIRTUAL_ADDRESS] : [ARBITER_VIRTUAL_ADDRESS, this.address];
+    const packet = udpPacket(src, dst, ARBITER_PORT, ARBITER_PORT, message, this.ipId++);
+    c.file.write(c.arbIface, wallClockUs(), packet, describeControlPacket(packet).summary);
+  }
+
+  private noteAll(text: string): void {
+    const c = this.captures;
+    if (c === undefined) return;
+    c.wire.file.note(c.wire.iface, text);
+    c.log.file.note(c.log.arbIface, text);
+  }
+}

@@ -1,0 +1,19 @@
+// Small helpers for the socket tests of src/net and src/lab.
+import { buildTcpPacket, TCP_ACK } from '../../src/wire/index.js';
+
+/** A valid IPv4/TCP packet with a patterned payload of `payloadBytes`. */
+export function tcpPacket(src: number, dst: number, payloadBytes: number, seq = 1): Uint8Array {
+  const payload = new Uint8Array(payloadBytes).map((_, i) => (i * 7 + seq) & 0xff);
+  return buildTcpPacket({ src, dst, id: seq & 0xffff, dontFragment: true }, { srcPort: 40000, dstPort: 7, seq, ack: 1, flags: TCP_ACK, window: 1000, payload });
+}
+
+/** Polls `cond` every 5 ms until it holds; throws after timeoutMs. */
+export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
