@@ -1,5 +1,5 @@
 /**
- * `ftcp bench` (what `npm run bench` runs): the figures of issue 8, each measured side by
+ * `ftcp bench` (what `npm run bench` runs): the figures, each measured side by
  * side with its reference in the same run and printed with the command that produced it
  * and its target (docs/performance.md says what each one measures and how):
  *
@@ -141,7 +141,7 @@ interface BenchFlags {
   connections?: string;
 }
 
-/** The figures as the JSON object of `--json`: every key as issue 8 names it, then the details. */
+/** The figures as the JSON object of `--json`: every key by its stable name, then the details. */
 export function benchJson(figures: readonly Figure[], extra: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...extra };
   const commands: Record<string, string> = {};
@@ -180,7 +180,7 @@ function parseCount(flag: string, text: string | undefined, lo: number, hi: numb
 export function registerBenchCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
   program
     .command('bench')
-    .description('benchmarks of issue 8: stack, replication, failover, scale (figures with their targets; never asserts)')
+    .description('benchmarks: stack, replication, failover, scale (figures with their targets; never asserts)')
     .option('--quick', 'smaller sizes, fewer trials and connections: under a minute (smoke runs)')
     .option('--json', 'print one JSON object with every figure as the last line of stdout (the report goes to stderr)')
     .option('--only <groups>', `comma-separated groups to run: ${BENCH_GROUPS.join(', ')} (default: all)`)
@@ -238,7 +238,7 @@ async function runBench(flags: BenchFlags, io: CliIo): Promise<number> {
       const mb = quick ? 5 : 50;
       const bytes = mb * 1_000_000;
       // Best of 3, each side: one 50 MB run lasts ~0.1 s, and a busy moment of the machine
-      // moved a single run's ratio between 0.45 and 0.64 (issue 8).
+      // moved a single run's ratio between 0.45 and 0.64.
       const runs = quick ? 1 : 3;
       say(`stack: ${mb} MB one way, two ftcp stacks in this process over an in-memory link vs Node net over kernel loopback, best of ${runs}`);
       const best = async (f: () => Promise<{ mbPerS: number }> | { mbPerS: number }) => {
@@ -268,7 +268,7 @@ async function runBench(flags: BenchFlags, io: CliIo): Promise<number> {
       if (t.pairBroke) say('  note: a false failover split the pair during this measurement (the machine starved a replica for longer than D): part of it ran without a backup, so it is not a measurement of the pair');
       details['throughput'] = t;
       add({ key: 'replicated.throughputRatio', what: 'replicated ÷ unreplicated throughput', value: ratio(t.replicatedMBps, t.aloneMBps), unit: '', command: cmd('replicated') });
-      // Where the CPU goes (issue 8): with every core busy, throughput is cores ÷ CPU per MB,
+      // Where the CPU goes: with every core busy, throughput is cores ÷ CPU per MB,
       // so the ratio of the two totals is what replication can reach on this machine.
       const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
       const parts = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(' + ');

@@ -1,5 +1,5 @@
 /**
- * `ftcp chaos` (issue 9): the fault campaign with real processes.
+ * `ftcp chaos`: the fault campaign with real processes.
  *
  *   ftcp chaos --trials N [--seed S] [--only T] [--json] [--app A] [--faults K,...] ...
  *

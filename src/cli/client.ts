@@ -69,7 +69,7 @@ export function registerClientCommand(program: Command, io: CliIo, setExitCode: 
     .option('--mtu <bytes>', 'largest IP packet on the UDP link', '65000')
     .option('--start-timeout-ms <ms>', 'how long to wait at start for the switch to confirm the client address', '5000')
     .option('--json', 'print one JSON object per line (started, progress, resumed, result)');
-  // issue 9: a keyed switch takes only registrations authenticated with the cluster key.
+  // a keyed switch takes only registrations authenticated with the cluster key.
   addClusterKeyOption(command)
     .addHelpText(
       'after',
@@ -136,7 +136,7 @@ function parseFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number
     address: parseVirtualAddressFlag('--address', flags.address),
     service: parseVirtualAddressFlag('--service', flags.service),
     servicePort: parsePort('--port', flags.port),
-    app: parseLoadApp('--app', flags.app), // 'http': upstream (issue 6)
+    app: parseLoadApp('--app', flags.app), // 'http': upstream
     connections: parseIntegerFlag('--connections', flags.connections, 1, 1000),
     seed: parseSeed('--seed', flags.seed),
     ...shape,

@@ -1,5 +1,5 @@
 /**
- * `ftcp demo failover --client kernel` (issue 7): the failover demo with the Linux kernel's
+ * `ftcp demo failover --client kernel`: the failover demo with the Linux kernel's
  * own TCP as the client, through a TUN device (src/lab/netns.ts).
  *
  * Two halves:

@@ -16,17 +16,16 @@ import type { Child, ChildEvent } from '../lab/children.js';
 import { wallClockMs } from '../net/clock.js';
 import { checkBulkUploads, compareReemitted, DEMO_MTU, LiveCluster, readWireView, splitBrainEpochs, timelineText } from '../lab/live-cluster.js';
 import { TcpRelay } from '../lab/tcp-relay.js';
-import type { LoadApp } from '../sim/cluster-load.js'; // issue 6
-import { startHttpUpstream, type UpstreamServer } from '../lab/upstream-servers.js'; // issue 6
+import type { LoadApp } from '../sim/cluster-load.js';
+import { startHttpUpstream, type UpstreamServer } from '../lab/upstream-servers.js';
 import { EXIT, type CliIo } from './io.js';
-import { describeKernel, describeKernelTool, kernelResetProblem, KernelSide, kernelToolSummary, kernelSwitchArgs, runKernelDemo, startKernelClient } from './demo-kernel.js'; // issue 7
-import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, TUN_DEVICE } from '../lab/netns.js'; // issue 7
-import type { RedisServer } from '../lab/redis-server.js'; // issue 6: redis
-import { checkRedisRun, describeRedis, redisMissing, startRedisUpstreams, type RedisReport } from './demo-redis.js'; // issue 6: redis
-import type { KernelTool } from '../lab/kernel-tools.js'; // issue 7
-
+import { describeKernel, describeKernelTool, kernelResetProblem, KernelSide, kernelToolSummary, kernelSwitchArgs, runKernelDemo, startKernelClient } from './demo-kernel.js';
+import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, TUN_DEVICE } from '../lab/netns.js';
+import type { RedisServer } from '../lab/redis-server.js'; // redis
+import { checkRedisRun, describeRedis, redisMissing, startRedisUpstreams, type RedisReport } from './demo-redis.js'; // redis
+import type { KernelTool } from '../lab/kernel-tools.js';
 export interface LiveDemoOptions {
-  /** 'http' (issue 6): a Node HTTP server upstream of each replica (`ftcp replica --upstream`); 'redis': a redis-server. */
+  /** 'http': a Node HTTP server upstream of each replica (`ftcp replica --upstream`); 'redis': a redis-server. */
   app: LoadApp;
   connections: number;
   seed: number;
@@ -41,7 +40,7 @@ export interface LiveDemoOptions {
   json: boolean;
   /** The replicas' and the client's link MTU (MSS = mtu - 40). */
   mtu: number;
-  // ---- issue 7: the kernel as the client (demo-kernel.ts) ----
+  // ---- the kernel as the client (demo-kernel.ts) ----
   client?: 'ftcp' | 'kernel';
   tunMtu?: number;
   /** The kernel client: node (net sockets), curl (http) or nc (echo); kernel-tools.ts. */
@@ -65,10 +64,10 @@ interface Failover {
 
 /** Runs the demo; resolves with the exit code. */
 export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number> {
-  // issue 7: --client kernel first makes a network namespace and runs this again inside it.
+  // --client kernel first makes a network namespace and runs this again inside it.
   const kernelNs = o.client === 'kernel' ? o.netnsInner : undefined;
   if (o.client === 'kernel' && kernelNs === undefined) return runKernelDemo(o, io);
-  const noRedis = o.app === 'redis' ? redisMissing(o.client === 'kernel') : undefined; // issue 6: redis
+  const noRedis = o.app === 'redis' ? redisMissing(o.client === 'kernel') : undefined; // redis
   if (noRedis !== undefined) {
     io.stderr(`error: ftcp demo failover --app redis: ${noRedis}\n`);
     return EXIT.usage;
@@ -84,7 +83,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     if (!o.json) io.stdout(`  ${`+${ms} ms`.padStart(10)}  ${text}\n`);
   };
   const problems: string[] = [];
-  const divergences: Array<{ replica: string; conn: number; offset: number; what: string }> = []; // issue 6
+  const divergences: Array<{ replica: string; conn: number; offset: number; what: string }> = [];
   const failover: Failover = { killed: 'a', killAtMs: 0, by: null, epoch: null, detectedMs: null, liveMs: null, clientResumedMs: null };
   let killed = false;
   let serviceHolder: string | undefined;
@@ -129,7 +128,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
       case 'fault':
         problems.push(`${name}: replication fault: ${String(e['message'])}`);
         return;
-      case 'divergence': // issue 6: the replica's own upstream app answered otherwise than the log
+      case 'divergence': // the replica's own upstream app answered otherwise than the log
         divergences.push({ replica: name, conn: e['conn'] as number, offset: e['offset'] as number, what: String(e['what']) });
         say(`${name}: DIVERGENCE on connection ${String(e['conn'])} at offset ${String(e['offset'])}: ${String(e['what'])}`, at);
         return;
@@ -140,7 +139,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
 
   const cluster = new LiveCluster({
     dir,
-    app: o.app === 'http' || o.app === 'redis' ? 'echo' : o.app, // issue 6: with an upstream app the replicas' --app only picks their warm-up
+    app: o.app === 'http' || o.app === 'redis' ? 'echo' : o.app, // with an upstream app the replicas' --app only picks their warm-up
     seed: o.seed,
     bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000,
     heartbeatMs: o.heartbeatMs,
@@ -148,7 +147,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     unsafeNoOutputRule: o.unsafe,
     mtu: o.mtu,
     onEvent,
-    ...(kernelNs !== undefined ? { switchArgs: kernelSwitchArgs() } : {}), // issue 7
+    ...(kernelNs !== undefined ? { switchArgs: kernelSwitchArgs() } : {}),
   });
   let relay: TcpRelay | undefined;
   let interrupted: string | undefined;
@@ -161,16 +160,16 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
   process.once('SIGTERM', onSignal);
 
   if (!o.json) {
-    if (kernelNs !== undefined) io.stdout(`demo failover with the Linux kernel as the client, in network namespace ${kernelNs} (its own loopback; TUN device ${TUN_DEVICE} at ${KERNEL_ADDRESS}/24, mtu ${o.tunMtu ?? DEFAULT_TUN_MTU})\n`); // issue 7
+    if (kernelNs !== undefined) io.stdout(`demo failover with the Linux kernel as the client, in network namespace ${kernelNs} (its own loopback; TUN device ${TUN_DEVICE} at ${KERNEL_ADDRESS}/24, mtu ${o.tunMtu ?? DEFAULT_TUN_MTU})\n`);
     io.stdout(`demo failover (real processes on loopback): app ${o.app}, ${o.connections} connection(s), seed ${o.seed}${o.seedFromClock ? ' (from the wall clock)' : ''}${o.unsafe ? ', UNSAFE: no output rule' : ''}\n`);
     io.stdout(`  heartbeat ${o.heartbeatMs} ms, failure timeout ${o.failureTimeoutMs} ms; kill -9 of the primary ${o.killAfterMs} ms after the load starts\n`);
     io.stdout('timeline (wall clock, from the start):\n');
   }
   let clientResult: ChildEvent | undefined;
   let backupExit: ChildEvent | undefined;
-  // issue 6: --app http: one Node HTTP server per replica, each replica's own upstream app.
+  // --app http: one Node HTTP server per replica, each replica's own upstream app.
   let upstreams: Record<string, UpstreamServer> | undefined;
-  // issue 6: --app redis: one redis-server per replica, and what the surviving one holds afterwards.
+  // --app redis: one redis-server per replica, and what the surviving one holds afterwards.
   let redisServers: Record<string, RedisServer> | undefined;
   let redisReport: RedisReport | undefined;
   const upstreamArgs = (name: string) =>
@@ -191,7 +190,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     }
     await cluster.startNetwork();
     say(`arbiter on 127.0.0.1:${cluster.arbiterPort} (pid ${cluster.arbiter.pid}), switch on 127.0.0.1:${cluster.switchPort} (pid ${cluster.switch.pid})`);
-    // issue 7: socat's TUN device, bridged to the switch; tcpdump on it; the kernel's counters.
+    // socat's TUN device, bridged to the switch; tcpdump on it; the kernel's counters.
     if (kernelNs !== undefined) {
       kernelSide = await KernelSide.start({ netns: kernelNs, switchPort: cluster.switchPort, mtu: o.tunMtu ?? DEFAULT_TUN_MTU, dir });
       say(`socat bridges TUN device ${TUN_DEVICE} (${KERNEL_ADDRESS}/24, pid ${kernelSide.bridge.pid}) to the switch${kernelSide.tcpdump !== undefined ? `; tcpdump on it (pid ${kernelSide.tcpdump.pid})` : ''}`);
@@ -206,9 +205,9 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     await a.waitFor((e) => e.event === 'registered', 20_000, 'the switch\'s confirmation of the service address');
     // An unsafe run that breaks leaves streams that never finish: give up on them sooner.
     const loadArgs = ['--connections', String(o.connections), '--progress-ms', '250', '--timeout-ms', o.unsafe ? '8000' : '60000'];
-    // issue 6; issue 7: curl paces by --rate (1000 / mean think time), so 4-6 ms keeps 100 requests past the kill.
+    // curl paces by --rate (1000 / mean think time), so 4-6 ms keeps 100 requests past the kill.
     if (o.app === 'http') loadArgs.push('--app', 'http', '--requests', '100-150', '--think-ms', kernelNs !== undefined ? '4-6' : '1-5');
-    if (o.app === 'redis') loadArgs.push('--app', 'redis', '--requests', '100-150', '--think-ms', '1-5'); // issue 6
+    if (o.app === 'redis') loadArgs.push('--app', 'redis', '--requests', '100-150', '--think-ms', '1-5');
     if (o.app === 'echo') loadArgs.push('--requests', `${Math.max(1, Math.round(o.bytes / 3000))}-${Math.max(1, Math.round(o.bytes / 1500))}`);
     client = kernelNs !== undefined ? await startKernelClient(cluster.children, { app: o.app, seed: o.seed, bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000, tool: o.kernelTool ?? 'node' }, loadArgs) : await cluster.startClient('client', loadArgs);
     const loadStartMs = wallClockMs();
@@ -243,7 +242,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     clientResult = await client.waitFor((e) => e.event === 'result', 90_000, 'its result line');
     say(`client: finished: ${JSON.stringify((clientResult['streams'] as object) ?? {})}, resets ${String(clientResult['resets'])}`, typeof clientResult['atMs'] === 'number' ? clientResult['atMs'] : wallClockMs());
     const survivor = failover.by ?? (failover.killed === 'a' ? 'b' : 'a');
-    // issue 6: the surviving replica's Redis, asked directly, against what the client last saw.
+    // the surviving replica's Redis, asked directly, against what the client last saw.
     if (redisServers !== undefined) {
       const checked = await checkRedisRun(redisServers, killed ? survivor : failover.killed, clientResult);
       redisReport = checked.report;
@@ -261,13 +260,13 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await relay?.close();
-    await kernelSide?.stop(); // issue 7
+    await kernelSide?.stop();
     await cluster.stop();
-    await Promise.all(Object.values(upstreams ?? {}).map((u) => u.close())); // issue 6
-    await Promise.all(Object.values(redisServers ?? {}).map((r) => r.stop())); // issue 6: redis, by pid
+    await Promise.all(Object.values(upstreams ?? {}).map((u) => u.close()));
+    await Promise.all(Object.values(redisServers ?? {}).map((r) => r.stop())); // redis, by pid
   }
   if (clientResult !== undefined && o.app === 'bulk') problems.push(...checkBulkUploads(clientResult, backupExit));
-  // issue 7: a reset seen on the wire, whichever tool was the client (nc cannot say).
+  // a reset seen on the wire, whichever tool was the client (nc cannot say).
   const kernelReset = kernelResetProblem(kernelSide?.report);
   if (kernelReset !== undefined) problems.push(kernelReset);
 
@@ -315,13 +314,13 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
     client: {
       duplicateSegmentsDropped: (clientResult?.['duplicateSegmentsDropped'] as number | undefined) ?? null,
       retransmits: (clientResult?.['retransmits'] as number | undefined) ?? null,
-      ...(kernelSide !== undefined ? kernelToolSummary(clientResult, o.kernelTool ?? 'node') : {}), // issue 7
+      ...(kernelSide !== undefined ? kernelToolSummary(clientResult, o.kernelTool ?? 'node') : {}),
     },
     splitBrain: split.length,
     ...(clientResult?.['counter'] !== undefined ? { counter: clientResult['counter'] } : {}),
-    ...(o.app === 'http' || o.app === 'redis' ? { divergences: divergences.length, divergenceList: divergences.slice(0, 20) } : {}), // issue 6
-    ...(redisReport !== undefined ? { redis: redisReport } : {}), // issue 6
-    ...(kernelSide !== undefined ? { kernel: kernelSide.report } : {}), // issue 7
+    ...(o.app === 'http' || o.app === 'redis' ? { divergences: divergences.length, divergenceList: divergences.slice(0, 20) } : {}),
+    ...(redisReport !== undefined ? { redis: redisReport } : {}),
+    ...(kernelSide !== undefined ? { kernel: kernelSide.report } : {}),
     problems,
     captures,
     command,
@@ -336,12 +335,12 @@ export async function runLiveDemo(o: LiveDemoOptions, io: CliIo): Promise<number
       `result: ${ok ? 'ok' : 'FAILED'}`,
       `  streams: ${streams.intact} intact, ${streams.broken} broken; resets: ${resets}; split brain: ${split.length} epoch(s)`,
       ...(killed ? [`  after the kill: detected ${after(failover.detectedMs)}, live ${after(failover.liveMs)}, client resumed ${after(failover.clientResumedMs)}`] : []),
-      `  re-emitted ${reemitted.segments} segment(s); the primary had sent ${reemitted.sentByPrimary} of them, ${reemitted.identicalToPrimary} byte-identical; ${kernelSide !== undefined ? 'what the kernel dropped is below' : `the client dropped ${String(report.client.duplicateSegmentsDropped)} duplicate segment(s)`}`, // issue 7: kernel
+      `  re-emitted ${reemitted.segments} segment(s); the primary had sent ${reemitted.sentByPrimary} of them, ${reemitted.identicalToPrimary} byte-identical; ${kernelSide !== undefined ? 'what the kernel dropped is below' : `the client dropped ${String(report.client.duplicateSegmentsDropped)} duplicate segment(s)`}`, // kernel
       ...(report.counter !== undefined ? [`  counter: ${JSON.stringify(report.counter)}`] : []),
-      ...(o.app === 'http' || o.app === 'redis' ? [`  upstream app: ${divergences.length} divergence(s) between a replica's own ${o.app === 'http' ? 'HTTP server' : 'Redis'} and the log`] : []), // issue 6
-      ...(redisReport !== undefined ? describeRedis(redisReport) : []), // issue 6
+      ...(o.app === 'http' || o.app === 'redis' ? [`  upstream app: ${divergences.length} divergence(s) between a replica's own ${o.app === 'http' ? 'HTTP server' : 'Redis'} and the log`] : []),
+      ...(redisReport !== undefined ? describeRedis(redisReport) : []),
       ...(o.app === 'bulk' && clientResult !== undefined && !problems.some((p) => p.startsWith('bulk:')) ? [`  bulk: every upload (${((clientResult['uploads'] as unknown[] | undefined) ?? []).length}) matches the SHA-256 the surviving server app computed`] : []),
-      ...(kernelSide !== undefined ? [describeKernelTool(report.client as ReturnType<typeof kernelToolSummary>), ...describeKernel(kernelSide.report)] : []), // issue 7
+      ...(kernelSide !== undefined ? [describeKernelTool(report.client as ReturnType<typeof kernelToolSummary>), ...describeKernel(kernelSide.report)] : []),
       ...problems.slice(0, 10).map((p) => `  problem: ${p.split('\n')[0]}`),
       `captures (pcapng, wall-clock timestamps) in ${dir}/:`,
       `  client.pcapng (the switch's view of the clients), ${failover.killed}.pcapng (primary), ${survivorName}.pcapng (backup), ${survivorName}-shadow.pcapng, ${survivorName}-log.pcapng and ${failover.killed}-log.pcapng (log channel and arbiter)`,

@@ -1,5 +1,5 @@
 /**
- * `ftcp demo failover --app redis` (issue 6): one real redis-server per replica (Debian's,
+ * `ftcp demo failover --app redis`: one real redis-server per replica (Debian's,
  * persistence off, src/lab/redis-server.ts), each replica's `--upstream` pointing at its
  * own, with `--upstream-app redis` (one command at a time, in log order). The client speaks
  * RESP (src/lab/redis-load.ts). After the run the surviving replica's Redis is asked

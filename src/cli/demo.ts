@@ -7,7 +7,7 @@
  * Runs one cluster in the simulator (src/sim/cluster.ts): clients load the service, the
  * primary is killed at a seeded moment, the backup takes over; prints a short timeline and
  * what the clients saw, writes the five captures. With --json the last line of stdout is
- * the report (issue 4): ok, seed, app, connections, streams, resets, failover, reemitted,
+ * the report: ok, seed, app, connections, streams, resets, failover, reemitted,
  * client, splitBrain, captures.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { EXIT, UsageError, type CliIo } from './io.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { DEMO_MTU } from '../lab/live-cluster.js';
 import { runLiveDemo } from './demo-live.js';
-import { defaultKernelTool, parseKernelTool } from './kernel-client.js'; // issue 7
+import { defaultKernelTool, parseKernelTool } from './kernel-client.js';
 import { parsePositiveMs, parseReplicaMtu } from './replica.js';
 import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
 
@@ -37,7 +37,7 @@ interface FailoverFlags {
   json?: boolean;
   captureDir: string;
   unsafeNoOutputRule?: boolean;
-  // ---- issue 7: the kernel as the client ----
+  // ---- the kernel as the client ----
   client: string;
   tunMtu: string;
   kernelTool?: string;
@@ -57,7 +57,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     )
     .option('--sim', 'run in the deterministic simulator instead of real processes')
     .option('--seed <s>', 'run seed, 0..4294967295: fixes every random choice (default: from the wall clock, printed)')
-    .option('--app <name>', `the built-in app behind the service: ${APP_NAMES.join(', ')}; or http: an HTTP server upstream of each\nreplica (Node's http on loopback; with --sim the simulator's fake), keep-alive requests (issue 6); or redis:\na redis-server per replica, RESP clients (INCR, SET/GET; real processes only)`, 'counter')
+    .option('--app <name>', `the built-in app behind the service: ${APP_NAMES.join(', ')}; or http: an HTTP server upstream of each\nreplica (Node's http on loopback; with --sim the simulator's fake), keep-alive requests; or redis:\na redis-server per replica, RESP clients (INCR, SET/GET; real processes only)`, 'counter')
     .option('--connections <n>', 'client connections, 1..1000', '3')
     .option('--bytes <n>', 'real processes: bulk: bytes each way per connection; echo: about this many bytes echoed per connection', '1M')
     .option('--kill-after-ms <ms>', 'real processes: kill -9 the primary this long after the load starts', '300')
@@ -67,7 +67,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--json', 'print the report as one JSON object on the last line of stdout')
     .option('--capture-dir <dir>', 'write the captures to <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng', 'captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (and cut the log\nchannel just before the kill), to see what the output rule prevents')
-    // ---- issue 7: the kernel as the client (src/cli/demo-kernel.ts) ----
+    // ---- the kernel as the client (src/cli/demo-kernel.ts) ----
     .option('--client <kind>', 'real processes: ftcp (the load client on the ftcp stack) or kernel (Linux\'s own TCP, through a TUN\ndevice in a network namespace made for the run; needs root and socat)', 'ftcp')
     .option('--tun-mtu <bytes>', '--client kernel: MTU of the TUN device', '1500')
     .option('--kernel-tool <name>', '--client kernel: node (Node net sockets, every built-in app; the default), curl (--app http, its\ndefault: keep-alive requests, every body checked) or nc (--app echo: a seeded byte pattern, compared byte for byte)')
@@ -79,14 +79,14 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
         'Examples:\n  ftcp demo failover --app bulk --connections 3 --bytes 2M\n  ftcp demo failover --sim --seed 7 --app kv --connections 4 --json',
     )
     .action(async (flags: FailoverFlags) => {
-      if (flags.sim === true && flags.client !== 'ftcp') throw new UsageError('--client kernel runs real processes; drop --sim'); // issue 7
-      if (flags.app === 'redis' && flags.sim === true) throw new UsageError('--app redis runs real redis-server processes; drop --sim'); // issue 6
-      if (flags.kernelTool !== undefined && flags.client !== 'kernel') throw new UsageError('--kernel-tool needs --client kernel'); // issue 7
+      if (flags.sim === true && flags.client !== 'ftcp') throw new UsageError('--client kernel runs real processes; drop --sim');
+      if (flags.app === 'redis' && flags.sim === true) throw new UsageError('--app redis runs real redis-server processes; drop --sim');
+      if (flags.kernelTool !== undefined && flags.client !== 'kernel') throw new UsageError('--kernel-tool needs --client kernel');
       setExitCode(flags.sim === true ? demoFailover(flags, io) : await liveDemo(flags, io));
     });
 }
 
-// ---- issue 7: --client and --tun-mtu ----
+// ---- --client and --tun-mtu ----
 function parseClientKind(text: string): 'ftcp' | 'kernel' {
   if (text !== 'ftcp' && text !== 'kernel') throw new UsageError(`--client must be ftcp or kernel, got ${text}`);
   return text;
@@ -116,7 +116,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
       failureTimeoutMs,
       json: flags.json === true,
       mtu: parseReplicaMtu(flags.mtu),
-      // issue 7: the kernel as the client
+      // the kernel as the client
       client: parseClientKind(flags.client),
       tunMtu: parseIntegerFlag('--tun-mtu', flags.tunMtu, 576, 65_000),
       kernelTool: parseKernelTool('--kernel-tool', flags.kernelTool ?? defaultKernelTool(flags.app), flags.app),
@@ -150,7 +150,7 @@ export function demoFailover(flags: FailoverFlags, io: CliIo): number {
       app,
       connections,
       unsafeNoOutputRule: unsafe,
-      // issue 6: --app http is an upstream app, the simulator's fake HTTP server on each replica.
+      // --app http is an upstream app, the simulator's fake HTTP server on each replica.
       ...(app === 'http' ? { upstream: { app: { kind: 'http' as const } } } : {}),
       capture: (name) => {
         const path = join(dir, `${name}.pcapng`);
@@ -171,7 +171,7 @@ export function demoFailover(flags: FailoverFlags, io: CliIo): number {
   return EXIT[result.failure?.kind ?? 'correctness'];
 }
 
-/** The report of issue 4 (and a little more). */
+/** The demo's report as one JSON object (`--json`). */
 export function jsonReport(r: ClusterResult, captures: Record<ClusterCaptureName, string>): object {
   const f = r.failover;
   return {
@@ -194,7 +194,7 @@ export function jsonReport(r: ClusterResult, captures: Record<ClusterCaptureName
     client: { duplicateSegmentsDropped: r.client.duplicateSegmentsDropped },
     splitBrain: r.splitBrain,
     ...(r.counterAnswers !== undefined ? { counter: r.counterAnswers } : {}),
-    ...(r.divergences !== undefined ? { divergences: r.divergences, divergenceList: r.divergenceList ?? [] } : {}), // issue 6
+    ...(r.divergences !== undefined ? { divergences: r.divergences, divergenceList: r.divergenceList ?? [] } : {}),
     problems: r.problems,
     captures: Object.fromEntries(CLUSTER_CAPTURES.map((n) => [n, captures[n] ?? null])),
     command: r.command,
@@ -225,7 +225,7 @@ function humanReport(r: ClusterResult, seedFromClock: boolean, captures: Record<
   }
   lines.push(`  re-emitted ${r.reemitted.segments} segment(s), ${r.reemitted.identicalToPrimary} byte-identical to the primary's; the client dropped ${r.client.duplicateSegmentsDropped} duplicate segment(s)`);
   if (r.counterAnswers !== undefined) lines.push(`  counter: ${r.counterAnswers.count} answers, ${r.counterAnswers.consecutive ? 'exactly 1..n' : 'NOT consecutive'}`);
-  if (r.divergences !== undefined) lines.push(`  upstream app: ${r.divergences} divergence(s) between a replica's own app and the log; ${r.upstreamContinuedBytes ?? 0} byte(s) continued by the survivor's app`); // issue 6
+  if (r.divergences !== undefined) lines.push(`  upstream app: ${r.divergences} divergence(s) between a replica's own app and the log; ${r.upstreamContinuedBytes ?? 0} byte(s) continued by the survivor's app`);
   for (const problem of r.problems.slice(0, 10)) lines.push(`  problem: ${problem.split('\n')[0]}`);
   if (r.problems.length > 10) lines.push(`  ... and ${r.problems.length - 10} more`);
   lines.push(`  captures: ${CLUSTER_CAPTURES.map((n) => captures[n]).join(', ')}`);

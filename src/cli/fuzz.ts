@@ -1,5 +1,5 @@
 /**
- * `ftcp fuzz` (issue 9, "Hostile and malformed input"): a packet fuzzer against a live
+ * `ftcp fuzz` ("Hostile and malformed input"): a packet fuzzer against a live
  * replica pair, over UDP, through the switch, the way clients reach the replicas.
  *
  *   ftcp fuzz [--duration-ms N] [--seed S] [--rate R] [--json] [--capture-dir D]
@@ -143,7 +143,7 @@ async function runFuzz(flags: FuzzFlags, io: CliIo): Promise<number> {
       else sent[d.kind]++;
       sock.send(d.bytes, cluster.switchPort, '127.0.0.1');
     };
-    // issue 9: its own registration is authenticated with the run's cluster key, as a client's.
+    // its own registration is authenticated with the run's cluster key, as a client's.
     const auth = cluster.clusterKey === undefined ? undefined : new ControlAuthHost(cluster.clusterKey);
     const register = () => sock.send(auth?.register(fuzzer.self, 0) ?? fuzzer.registration(), cluster.switchPort, '127.0.0.1');
     sock.on('message', (msg) => {
@@ -213,7 +213,7 @@ async function runFuzz(flags: FuzzFlags, io: CliIo): Promise<number> {
   const resets = loads.reduce((n, l) => n + l.resets, 0);
   for (const l of loads) for (const p of l.problems) problems.push(`${l.label}: ${p}`);
   if (resets > 0) problems.push(`${resets} load connection(s) reset`);
-  // issue 9: a spoofed registration taken by the switch would move the service address away from a.
+  // a spoofed registration taken by the switch would move the service address away from a.
   const serviceMoves = cluster.switch?.events.filter((e) => e.event === 'moved' && e['address'] === '192.0.2.10').length ?? 0;
   if (serviceMoves > 0) problems.push(`the switch moved the service address ${serviceMoves} time(s) during the fuzz (a spoofed registration was taken)`);
   if (loads.length === 0 && problems.length === 0) problems.push('no load ran');

@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { wallClockMs } from '../net/clock.js';
 import { KernelLoad, KernelServer } from '../lab/kernel-client.js';
-import { RedisCliLoad } from '../lab/redis-cli-load.js'; // issue 6/7: redis-cli as the client
+import { RedisCliLoad } from '../lab/redis-cli-load.js'; // redis-cli as the client
 import { CurlLoad, KERNEL_TOOLS, NcLoad, TOOL_APPS, type KernelTool } from '../lab/kernel-tools.js';
 import { waitForStopSignal } from '../net/signals.js';
 import { APP_NAMES } from '../proxy/app.js';
@@ -39,7 +39,7 @@ export function registerKernelClientCommand(program: Command, io: CliIo, setExit
     )
     .option('--host <addr>', 'the service address', '192.0.2.10')
     .option('--port <n>', 'the service\'s TCP port', String(DEFAULT_SERVICE_PORT))
-    .option('--app <name>', `the app behind the service: ${APP_NAMES.join(', ')}; http with --tool curl; or redis: one redis-cli\nper connection, fed INCR and SET/GET through its stdin (issue 6)`, 'counter')
+    .option('--app <name>', `the app behind the service: ${APP_NAMES.join(', ')}; http with --tool curl; or redis: one redis-cli\nper connection, fed INCR and SET/GET through its stdin`, 'counter')
     .option('--tool <name>', 'the kernel client: node (Node net sockets, every built-in app), curl (--app http: keep-alive\nrequests, every body checked) or nc (--app echo: a seeded byte pattern, compared byte for byte);\n--app redis always runs redis-cli', 'node')
     .option('--connections <n>', 'connections, 1..1000', '3')
     .option('--seed <s>', 'run seed (the replicas\' --seed: the bulk stream is derived from it)', '1');
@@ -119,7 +119,7 @@ async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<num
   return r.ok ? EXIT.ok : r.resets > 0 ? EXIT.connection : reason === 'timeout' ? EXIT.liveness : EXIT.correctness;
 }
 
-// ---- `ftcp kernel-server`: the kernel as the server (issue 7, "ftcp client to a kernel server") ----
+// ---- `ftcp kernel-server`: the kernel as the server ("ftcp client to a kernel server") ----
 
 interface KernelServerFlags {
   listen: string;

@@ -11,15 +11,14 @@ import { registerBenchCommand } from './bench.js';
 import { registerConformanceCommand } from './conformance.js';
 import { registerDemoCommands } from './demo.js';
 import { registerReplayCommand } from './replay.js';
-import { registerKernelClientCommand, registerKernelServerCommand } from './kernel-client.js'; // issue 7
+import { registerKernelClientCommand, registerKernelServerCommand } from './kernel-client.js';
 import { registerSimCommands } from './sim.js';
 import { registerSwitchCommand } from './switch.js';
 import { registerReplicaCommand } from './replica.js';
 import { registerClientCommand } from './client.js';
 import { registerScenarioCommands } from './scenario.js';
-import { registerFuzzCommand } from './fuzz.js'; // issue 9
-import { registerChaosCommand } from './chaos.js'; // issue 9
-
+import { registerFuzzCommand } from './fuzz.js';
+import { registerChaosCommand } from './chaos.js';
 /** package.json sits two levels up from both src/cli and dist/cli. */
 export function packageVersion(): string {
   const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
@@ -43,10 +42,10 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   registerClientCommand(program, io, setExitCode);
   registerScenarioCommands(program, io, setExitCode);
   registerReplayCommand(program, io, setExitCode);
-  registerKernelClientCommand(program, io, setExitCode); // issue 7: the kernel as the client
-  registerKernelServerCommand(program, io, setExitCode); // issue 7: the kernel as the server
-  registerFuzzCommand(program, io, setExitCode); // issue 9: a packet fuzzer against a live pair
-  registerChaosCommand(program, io, setExitCode); // issue 9: the fault campaign with real processes
+  registerKernelClientCommand(program, io, setExitCode); // the kernel as the client
+  registerKernelServerCommand(program, io, setExitCode); // the kernel as the server
+  registerFuzzCommand(program, io, setExitCode); // a packet fuzzer against a live pair
+  registerChaosCommand(program, io, setExitCode); // the fault campaign with real processes
   // Subcommands inherit output and exit handling only when set before they are created.
   for (const command of allCommands(program)) command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
   return program;

@@ -1,5 +1,5 @@
 /**
- * `ftcp replay LOG`: the flight recorder (issue 5). Reads a capture of the log channel,
+ * `ftcp replay LOG`: the flight recorder. Reads a capture of the log channel,
  * replays its entries offline through a fresh RSM (src/replica/replay.ts), checks every
  * entry's CRC and state check and the replayed outputs against the primary's capture,
  * and shows the connections at any index.

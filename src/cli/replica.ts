@@ -53,7 +53,7 @@ interface ReplicaFlags {
   mtu: string;
   startTimeoutMs: string;
   json?: boolean;
-  /** upstream (issue 6) */
+  /** upstream */
   upstream?: string;
   upstreamConnectTimeoutMs: string;
   clusterKeyFile?: string;
@@ -93,7 +93,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--mtu <bytes>', `largest IP packet on the UDP link, 68..${MAX_LOGGED_PACKET_BYTES} (one log entry must carry it); the stack announces MSS = mtu - 40, so both replicas need the same value`, '65000')
     .option('--start-timeout-ms <ms>', 'how long to wait at start for the switch, the arbiter and (backup, join) the primary', '5000')
     .option('--json', 'print one JSON object per line (each event, then the statistics)')
-    // upstream (issue 6)
+    // upstream
     .option('--upstream <host:port>', 'serve an app outside ftcp: this replica\'s own instance of it (any TCP server); every client connection gets its own connection to it, and --app only picks the warm-up (default: the built-in --app)')
     .option('--upstream-connect-timeout-ms <ms>', 'with --upstream: an app that has not accepted a connection by then is reset towards the client', '5000');
   addClusterKeyOption(command)
@@ -155,7 +155,7 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
   if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
   const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
   if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
-  // upstream (issue 6): a joiner's app instance would start without the primary's app state.
+  // upstream: a joiner's app instance would start without the primary's app state.
   if (flags.upstream !== undefined && role === 'join' && flags.upstreamApp !== 'redis') throw new UsageError(`--role join with --upstream: ${UPSTREAM_JOIN_REFUSED} (--upstream-app redis has one)`);
   if (flags.captureDir !== false && flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty (use --no-capture-dir for none)');
   if (flags.upstreamApp !== 'generic' && flags.upstreamApp !== 'redis') throw new UsageError(`--upstream-app must be generic or redis, got ${flags.upstreamApp}`);

@@ -22,7 +22,7 @@ interface RunFlags {
   heartbeatMs?: string;
   failureTimeoutMs?: string;
   json?: boolean;
-  // ---- issue 7: the kernel as the client ----
+  // ---- the kernel as the client ----
   client?: string;
   kernelTool?: string;
   tunMtu?: string;
@@ -43,7 +43,7 @@ export function registerScenarioCommands(program: Command, io: CliIo, setExitCod
     .option('--heartbeat-ms <ms>', 'override the file\'s heartbeatMs (a loaded machine)')
     .option('--failure-timeout-ms <ms>', 'override the file\'s failureTimeoutMs (a loaded machine: false failovers)')
     .option('--json', 'print only the result, as one JSON object')
-    // ---- issue 7: the kernel as the client ----
+    // ---- the kernel as the client ----
     .option('--client <kind>', 'override the file\'s client: ftcp (the load client on the ftcp stack) or kernel (Linux\'s own TCP,\nthrough a TUN device in a network namespace made for the run; needs root and socat)')
     .option('--kernel-tool <name>', 'override the file\'s kernelTool: node (Node net sockets) or nc (echo only)')
     .option('--tun-mtu <bytes>', 'override the file\'s tunMtu, the TUN device\'s MTU (client kernel)')
@@ -67,7 +67,7 @@ async function runScenarioCommand(file: string, flags: RunFlags, io: CliIo): Pro
   if (flags.failureTimeoutMs !== undefined) s.failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
   if (s.failureTimeoutMs <= s.heartbeatMs) throw new UsageError(`the failure timeout (${s.failureTimeoutMs} ms) must be longer than the heartbeat (${s.heartbeatMs} ms)`);
   applyKernelFlags(s, flags);
-  // issue 7: client kernel first makes a network namespace and runs this again inside it.
+  // client kernel first makes a network namespace and runs this again inside it.
   if (s.client === 'kernel' && flags.netnsInner === undefined) {
     const args = (ns: string) => [
       'scenario', 'run', file, '--capture-dir', flags.captureDir,
@@ -82,7 +82,7 @@ async function runScenarioCommand(file: string, flags: RunFlags, io: CliIo): Pro
   mkdirSync(dir, { recursive: true });
   const json = flags.json === true;
   if (!json) io.stdout(`scenario ${s.name} (${file}): app ${s.app}, seed ${s.seed}, heartbeat ${s.heartbeatMs} ms, failure timeout ${s.failureTimeoutMs} ms${s.unsafeNoOutputRule ? ', UNSAFE: no output rule' : ''}\n`);
-  if (!json && flags.netnsInner !== undefined) io.stdout(`  the clients are the Linux kernel's (${s.kernelTool}), in network namespace ${flags.netnsInner} (TUN device ${TUN_DEVICE} at ${KERNEL_ADDRESS}/24, mtu ${s.tunMtu})\n`); // issue 7
+  if (!json && flags.netnsInner !== undefined) io.stdout(`  the clients are the Linux kernel's (${s.kernelTool}), in network namespace ${flags.netnsInner} (TUN device ${TUN_DEVICE} at ${KERNEL_ADDRESS}/24, mtu ${s.tunMtu})\n`);
   const kernel = flags.netnsInner !== undefined ? scenarioKernel(s, flags.netnsInner) : undefined;
   // SIGINT/SIGTERM: the children are stopped and the result printed (130), not cut off.
   const interrupt = new AbortController();
@@ -111,7 +111,7 @@ async function runScenarioCommand(file: string, flags: RunFlags, io: CliIo): Pro
     io.stdout(`result: ${result.ok ? 'ok' : 'FAILED'}: ${result.checks.length - failed.length} of ${result.checks.length} expectation(s) held\n`);
     for (const c of failed) io.stdout(`  step ${c.step}: expected ${c.check}, but ${c.detail}\n`);
     if (result.error !== undefined) io.stdout(`  error: ${result.error}\n`);
-    if (result.kernel !== undefined) io.stdout(`${describeKernel(result.kernel as unknown as KernelReport).join('\n')}\n`); // issue 7
+    if (result.kernel !== undefined) io.stdout(`${describeKernel(result.kernel as unknown as KernelReport).join('\n')}\n`);
     io.stdout(`captures and event logs: ${dir}/\n`);
   }
   if (interrupt.signal.aborted) return 130;
@@ -119,7 +119,7 @@ async function runScenarioCommand(file: string, flags: RunFlags, io: CliIo): Pro
   return result.ok ? EXIT.ok : EXIT.correctness;
 }
 
-// ---- issue 7: the kernel as the client ----
+// ---- the kernel as the client ----
 
 function applyKernelFlags(s: Scenario, flags: RunFlags): void {
   if (flags.client !== undefined) {

@@ -27,9 +27,9 @@ interface SwitchFlags {
   capture: string | false;
   mtu: string;
   json?: boolean;
-  /** Static entries, ADDR=HOST:PORT (issue 7: the TUN bridge). */
+  /** Static entries, ADDR=HOST:PORT (the TUN bridge). */
   static: string[];
-  /** issue 9: capture refused datagrams too. */
+  /** capture refused datagrams too. */
   captureDropped?: boolean;
   clusterKeyFile?: string;
 }
@@ -51,9 +51,9 @@ export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: 
     .option('--capture-dropped', 'also capture the datagrams refused as stale-epoch or not-owner (a second interface; each packet\'s comment names the UDP endpoint it came from) (default: off)')
     .option('--mtu <bytes>', `largest datagram forwarded, 68..${MAX_MTU}`, String(MAX_MTU))
     .option('--json', 'print one JSON object per line (listening, each event, stopped with statistics)')
-    // Static entries (issue 7): socat bridging a TUN device cannot register itself.
+    // Static entries: socat bridging a TUN device cannot register itself.
     .option('--static <addr=host:port>', 'pin a virtual address to a UDP endpoint that sends no control datagrams (socat\'s TUN bridge); never moves; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[]);
-  // issue 9: with a key, only hosts that hold it may register (src/net/switch-auth.ts).
+  // with a key, only hosts that hold it may register (src/net/switch-auth.ts).
   addClusterKeyOption(command)
     .addHelpText(
       'after',
@@ -113,7 +113,7 @@ async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
   return EXIT.ok;
 }
 
-/** --static ADDR=HOST:PORT (issue 7): a virtual address pinned to a UDP endpoint. */
+/** --static ADDR=HOST:PORT: a virtual address pinned to a UDP endpoint. */
 function parseStaticFlag(text: string, service: number): { address: number; host: Endpoint } {
   const eq = text.indexOf('=');
   if (eq < 0) throw new UsageError(`--static must be ADDR=HOST:PORT such as 192.0.2.1=127.0.0.1:9499, got ${text}`);

@@ -1,6 +1,6 @@
 /**
  * Parser for conformance scripts in the packetdrill dialect (DESIGN.md, "Conformance
- * scripts"; issue 3). A script is:
+ * scripts"). A script is:
  *
  *   --tolerance_usecs=10000                      option lines, before any event
  *   0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3

@@ -1,5 +1,5 @@
 /**
- * The in-process client of `ftcp bench` (issue 8): an ftcp stack on a virtual client
+ * The in-process client of `ftcp bench`: an ftcp stack on a virtual client
  * address behind a UdpLink to the switch (as `ftcp client`, src/lab/load-client.ts), with
  * the few measuring loads the benchmarks need and no byte checking (the checking load is
  * `ftcp client`, which the failover trials use):
@@ -29,7 +29,7 @@ export interface BenchClientOptions {
   servicePort: number;
   seed: number;
   maxConnections?: number;
-  /** issue 9: the cluster key of its registration with the switch. */
+  /** the cluster key of its registration with the switch. */
   clusterKey?: ClusterKey | undefined;
 }
 

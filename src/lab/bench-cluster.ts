@@ -1,5 +1,5 @@
 /**
- * The process-level measurements of `ftcp bench` (issue 8): real replicas, the switch and
+ * The process-level measurements of `ftcp bench`: real replicas, the switch and
  * the arbiter as child processes on loopback (live-cluster.ts), measured with the
  * in-process BenchClient (bench-client.ts) or with `ftcp client` (the failover trials,
  * whose streams it checks byte for byte).

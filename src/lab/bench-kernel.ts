@@ -1,6 +1,6 @@
 /**
- * kernel.ratio of `ftcp bench` (issue 8): the Linux kernel's own TCP as the client of a lone
- * ftcp server through the TUN bridge (src/lab/netns.ts, issue 7), ÷ the kernel to itself in
+ * kernel.ratio of `ftcp bench`: the Linux kernel's own TCP as the client of a lone
+ * ftcp server through the TUN bridge (src/lab/netns.ts), ÷ the kernel to itself in
  * the same network namespace. Both sides move `bytes` up and `bytes` down at once on one
  * connection with Node `net` (which is the kernel's TCP).
  *

@@ -14,7 +14,7 @@ export function mbPerS(bytes: number, seconds: number): number {
   return ratio(bytes / 1e6, seconds);
 }
 
-/** A target of issue 8: the figure must be at most / at least `value`, or is only reported. */
+/** A target: the figure must be at most / at least `value`, or is only reported. */
 export interface Target {
   op: '<=' | '>=' | 'report';
   value: number;

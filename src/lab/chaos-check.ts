@@ -1,5 +1,5 @@
 /**
- * The verdicts of a `ftcp chaos` trial (issue 9), as pure functions of what the trial
+ * The verdicts of a `ftcp chaos` trial, as pure functions of what the trial
  * recorded: captured packets and the event lines of the processes. Kept apart from the
  * runner (chaos-trial.ts) so a unit test can feed them doctored data.
  *

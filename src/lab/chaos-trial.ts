@@ -1,5 +1,5 @@
 /**
- * One trial of `ftcp chaos` (issue 9): a replicated pair of real processes under load in
+ * One trial of `ftcp chaos`: a replicated pair of real processes under load in
  * both directions, one fault at a moment drawn from the trial's seed, then the verdicts
  * (chaos-check.ts) from the client's result, the processes' event lines and the captures.
  *

@@ -1,5 +1,5 @@
 /**
- * The packet fuzzer of `ftcp fuzz` (issue 9, "Hostile and malformed input"): random and
+ * The packet fuzzer of `ftcp fuzz` ("Hostile and malformed input"): random and
  * mutated segments for a live replica pair, as UDP datagrams for the switch, from a host
  * of its own (FUZZ_ADDRESS, registered with the switch like any client).
  *

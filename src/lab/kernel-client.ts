@@ -1,5 +1,5 @@
 /**
- * The kernel as the client (issue 7): a load generator on real kernel sockets (Node's
+ * The kernel as the client: a load generator on real kernel sockets (Node's
  * `net`), run inside the project's network namespace, where the kernel routes the service
  * address through the TUN device to the replicas. It speaks the built-in apps' protocols
  * (src/proxy/app.ts) and checks every byte, like the ftcp client (load-client.ts):

@@ -1,5 +1,5 @@
 /**
- * Kernel clients that nobody here wrote (issue 7): `curl` and `nc` (netcat-openbsd), run in
+ * Kernel clients that nobody here wrote: `curl` and `nc` (netcat-openbsd), run in
  * the project's network namespace by `ftcp kernel-client --tool curl|nc`, each checking
  * every byte it gets back, with the same surface as the Node `net` load (kernel-client.ts),
  * so `ftcp kernel-client` prints the same lines whichever tool carries the load.

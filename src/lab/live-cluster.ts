@@ -27,11 +27,11 @@ export interface LiveClusterOptions {
   onEvent?: (label: string, e: ChildEvent) => void;
   /** How long to wait for a child's start line. Default 20 s (a loaded machine starts node slowly). */
   startTimeoutMs?: number;
-  /** issue 7: extra `ftcp switch` flags (the TUN bridge's `--static` entry). */
+  /** extra `ftcp switch` flags (the TUN bridge's `--static` entry). */
   switchArgs?: string[];
   /** The replicas' and clients' link MTU (`--mtu`; their stacks announce MSS = mtu - 40). Default: theirs (65000). */
   mtu?: number;
-  /** issue 6, etcd arbiter: the replicas' --arbiter (etcd://...); then no embedded arbiter is started. */
+  /** etcd arbiter: the replicas' --arbiter (etcd://...); then no embedded arbiter is started. */
   arbiterUrl?: string;
   /**
    * The cluster key every child gets in its environment (FTCP_CLUSTER_KEY, never argv).
@@ -74,7 +74,7 @@ export class LiveCluster {
   /** Starts the arbiter (fresh state file) and the switch (client capture). */
   async startNetwork(): Promise<void> {
     rmSync(this.statePath, { force: true });
-    if (this.opts.arbiterUrl !== undefined) return this.startSwitch(); // issue 6: etcd arbiter
+    if (this.opts.arbiterUrl !== undefined) return this.startSwitch(); // etcd arbiter
     this.arbiter = this.children.start('arbiter', ['arbiter', '--listen', '127.0.0.1:0', '--state', this.statePath, '--init', '--json']);
     this.switch = this.children.start('switch', ['switch', '--listen', '127.0.0.1:0', '--capture', join(this.opts.dir, 'client.pcapng'), '--json', ...(this.opts.switchArgs ?? [])]);
     const [a, s] = await Promise.all([
@@ -85,7 +85,7 @@ export class LiveCluster {
     this.switchPort = s['port'] as number;
   }
 
-  /** issue 6: the switch alone (the arbiter is an etcd cluster). */
+  /** the switch alone (the arbiter is an etcd cluster). */
   private async startSwitch(): Promise<void> {
     this.switch = this.children.start('switch', ['switch', '--listen', '127.0.0.1:0', '--capture', join(this.opts.dir, 'client.pcapng'), '--json', ...(this.opts.switchArgs ?? [])]);
     this.switchPort = (await this.switch.waitFor((e) => e.event === 'listening', this.startTimeoutMs, 'listening line'))['port'] as number;
@@ -248,7 +248,7 @@ export function timelineText(label: string, e: ChildEvent, connections: number):
       return `${name}: new backup ${f('peer')} joins at index ${f('index')} (snapshot ${f('snapshotBytes')} bytes), epoch ${f('epoch')}`;
     case 'joined':
       return `${name}: restored the snapshot at index ${f('index')}, following in epoch ${f('epoch')}`;
-    case 'upstream-join-exported': // issue 6: joining with a state adapter
+    case 'upstream-join-exported': // joining with a state adapter
       return `${name}: its app paused and idle, state exported for ${f('peer')} at index ${f('index')}`;
     case 'upstream-join-released':
       return `${name}: ${f('peer')}'s copy of its app is done; its app takes commands again (paused ${f('pausedMs')} ms)`;

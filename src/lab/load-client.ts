@@ -18,8 +18,7 @@ import type { Endpoint } from '../net/endpoint.js';
 import { RealHost } from './real-host.js';
 import type { ClusterKey } from '../net/cluster-key.js';
 import { LinkError, UdpLink } from '../net/udp-link.js';
-import { makeRedisConn, RedisConn, type RedisConnState } from './redis-load.js'; // issue 6
-
+import { makeRedisConn, RedisConn, type RedisConnState } from './redis-load.js';
 export interface LoadClientOptions {
   switchAt: Endpoint;
   /** The local UDP address of the link to the switch (--bind). Default 127.0.0.1:0. */
@@ -27,7 +26,7 @@ export interface LoadClientOptions {
   address: Ipv4Addr;
   service: Ipv4Addr;
   servicePort: number;
-  app: LoadApp; // 'http': upstream (issue 6)
+  app: LoadApp; // 'http': upstream
   connections: number;
   /** The run seed (the replicas' --seed: the bulk stream is derived from it). */
   seed: number;
@@ -38,18 +37,18 @@ export interface LoadClientOptions {
   uploadBytes: [number, number];
   mtu?: number;
   startTimeoutMs?: number;
-  /** issue 9: the cluster key its registration with the switch is authenticated with. */
+  /** the cluster key its registration with the switch is authenticated with. */
   clusterKey?: ClusterKey | undefined;
 }
 
 export interface LoadClientResult {
   ok: boolean;
-  app: LoadApp; // 'http': upstream (issue 6)
+  app: LoadApp; // 'http': upstream
   connections: number;
   streams: { intact: number; broken: number };
   resets: number;
   counter?: { count: number; consecutive: boolean };
-  /** redis (issue 6): what each connection last saw, for the check against the surviving Redis. */
+  /** redis: what each connection last saw, for the check against the surviving Redis. */
   redis?: { conns: RedisConnState[] };
   duplicateSegmentsDropped: number;
   retransmits: number;

@@ -1,5 +1,5 @@
 /**
- * The TUN bridge to the real Linux kernel (DESIGN.md, "Network"; issue 7): a network
+ * The TUN bridge to the real Linux kernel (DESIGN.md, "Network"): a network
  * namespace that the project makes and removes, a TUN device in it created by socat and
  * bridged over UDP to the switch, and the kernel tools run there (tcpdump on the device,
  * nstat for the kernel's TCP counters).

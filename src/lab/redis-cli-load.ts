@@ -1,5 +1,5 @@
 /**
- * The Redis load with `redis-cli` as the client (issues 6 and 7: `ftcp kernel-client --app
+ * The Redis load with `redis-cli` as the client (`ftcp kernel-client --app
  * redis`, `ftcp demo failover --app redis --client kernel`): one redis-cli process per
  * connection, inside the network namespace, on the kernel's TCP; one long connection each,
  * fed one command per line through its stdin, one reply per line on its stdout (redis-cli's

@@ -1,5 +1,5 @@
 /**
- * The Redis load (`ftcp client --app redis`, issue 6): connections that speak RESP to a
+ * The Redis load (`ftcp client --app redis`): connections that speak RESP to a
  * real redis-server behind the replicated service, and check every reply.
  *
  * Each request is a pipeline of two commands, one outstanding request per connection:

@@ -1,5 +1,5 @@
 /**
- * A real `redis-server` (Debian's package) as the upstream app of one replica (issue 6):
+ * A real `redis-server` (Debian's package) as the upstream app of one replica:
  * started on 127.0.0.1 on a free port with persistence off, no config file and a working
  * directory of its own (removed when it exits), stopped by its pid (SIGTERM, then SIGKILL)
  * by whoever started it, in every exit path. If this process exits without stopping it, an

@@ -20,7 +20,7 @@
  *     - stop: arbiter          # SIGTERM; restart: arbiter (same port, same state file)
  *     - expect: { streams: intact, resets: 0, splitBrain: 0, live: b, counter: consecutive }
  *
- * `client: kernel` (issue 7; or `ftcp scenario run --client kernel`) makes the load's
+ * `client: kernel` (or `ftcp scenario run --client kernel`) makes the load's
  * connections the Linux kernel's own sockets, through socat's TUN device in a network
  * namespace (the CLI makes it and runs the scenario inside; this file gets the kernel side
  * as a ScenarioKernel). `kernelTool: node | nc` picks the client (nc: echo only);
@@ -78,7 +78,7 @@ export interface Scenario {
   /** The replicas' and the client's link MTU (MSS = mtu - 40); 1500 as the demo. */
   mtu: number;
   steps: Array<{ line: string; step: ScenarioStep }>;
-  // ---- issue 7: the kernel as the client ----
+  // ---- the kernel as the client ----
   client: 'ftcp' | 'kernel';
   /** The kernel client (kernel-tools.ts): node, or nc for echo. */
   kernelTool: KernelTool;
@@ -161,7 +161,7 @@ function scenarioMtu(mtu: number, where: string): number {
   return mtu;
 }
 
-/** issue 7: `client`, `kernelTool` and `tunMtu`. */
+/** `client`, `kernelTool` and `tunMtu`. */
 function parseKernelSettings(doc: Obj, app: AppName, where: string, num: (k: string, dflt: number, min?: number) => number): Pick<Scenario, 'client' | 'kernelTool' | 'tunMtu'> {
   const client = doc['client'] ?? 'ftcp';
   if (client !== 'ftcp' && client !== 'kernel') throw new ScenarioError(`${where}: client must be ftcp or kernel, got ${JSON.stringify(client)}`);
@@ -252,7 +252,7 @@ export interface ScenarioResult {
   error?: string;
   timeline: Array<{ ms: number; text: string }>;
   dir: string;
-  /** issue 7: with the kernel as the client, its counters and capture (KernelReport). */
+  /** with the kernel as the client, its counters and capture (KernelReport). */
   client: 'ftcp' | 'kernel';
   kernel?: Record<string, unknown>;
 }
@@ -301,7 +301,7 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
         case 'start-network':
           await cluster.startNetwork();
           note(`arbiter on 127.0.0.1:${cluster.arbiterPort}, switch on 127.0.0.1:${cluster.switchPort}`);
-          if (kernel !== undefined) note(await kernel.start(cluster.switchPort, dir)); // issue 7
+          if (kernel !== undefined) note(await kernel.start(cluster.switchPort, dir));
           break;
         case 'start-replica': {
           let port: number | undefined;
@@ -380,7 +380,7 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
     await relay?.close();
     await cluster.stop();
   }
-  // issue 7: a RST on the TUN device backs up every `resets: 0` the file expects (nc cannot say).
+  // a RST on the TUN device backs up every `resets: 0` the file expects (nc cannot say).
   const kernelReport = kernel !== undefined ? await kernel.stop() : undefined;
   const rst = kernelReport?.resets;
   if (rst !== undefined && rst !== null) {

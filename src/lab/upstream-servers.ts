@@ -1,5 +1,5 @@
 /**
- * Plain upstream apps on loopback for the upstream proxy (issue 6): what a user would put
+ * Plain upstream apps on loopback for the upstream proxy: what a user would put
  * behind `ftcp replica --upstream`, one instance per replica. Used by `ftcp demo failover
  * --app http` and the process-level tests.
  *

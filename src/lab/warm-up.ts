@@ -9,6 +9,6 @@ import { runCluster } from '../sim/cluster.js';
  */
 export function warmUp(app: AppName, upstream = false): void {
   runCluster({ seed: 1, app, connections: 2, noCrash: true, capture: 'none', maxUs: 2_000_000, load: { requests: [10, 10], bulkBytes: 100_000, uploadBytes: [30_000, 30_000] } });
-  // upstream (issue 6): the bridge, the divergence check and app entries too.
+  // upstream: the bridge, the divergence check and app entries too.
   if (upstream) runCluster({ seed: 1, app: 'http', connections: 2, upstream: { app: { kind: 'http' } }, capture: 'none', maxUs: 2_000_000, load: { requests: [10, 10] } });
 }

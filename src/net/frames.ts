@@ -68,7 +68,7 @@ export class FrameReader {
   }
 
   /**
-   * Consumes and returns the first n bytes (n <= buffered): a view, not a copy (issue 8).
+   * Consumes and returns the first n bytes (n <= buffered): a view, not a copy.
    * Every chunk is a fresh array from the socket or from merge(), never written again, so a
    * view stays valid for as long as its holder keeps it.
    */

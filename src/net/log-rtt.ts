@@ -1,5 +1,5 @@
 /**
- * The log channel's own round trip, measured at the primary for `ftcp bench` (issue 8,
+ * The log channel's own round trip, measured at the primary for `ftcp bench` (
  * `logRttP50Us`): from the moment an append frame is handed to the channel to the moment
  * the ack that covers its last entry arrives. The replica process (replica-process.ts)
  * feeds it every frame it sends and receives; its summary goes into the `exit` stats.

@@ -1,6 +1,6 @@
 /**
  * Hands Node's zlib.crc32 (Node >= 20.15) to src/wire/crc32.ts, which cannot import it:
- * the log channel's CRCs over 64 KB entries then run natively (issue 8). Same values as the
+ * the log channel's CRCs over 64 KB entries then run natively. Same values as the
  * JS loop, which stays the fallback and is what the simulator's tests also exercise.
  */
 import zlib from 'node:zlib';

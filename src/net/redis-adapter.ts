@@ -1,5 +1,5 @@
 /**
- * The Redis state adapter (issue 6; upstream-adapter.ts): a joining backup's redis-server
+ * The Redis state adapter (upstream-adapter.ts): a joining backup's redis-server
  * becomes a copy of the primary's by Redis's own replication, as of the join snapshot's
  * index k. The reasoning about the cut is in docs/decisions.md ("Redis join: the cut").
  *

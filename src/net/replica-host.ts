@@ -56,12 +56,12 @@ import { ProcessClock, wallClockMs, wallClockUs } from './clock.js';
 import { describeConnectError, formatEndpoint, type Endpoint } from './endpoint.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
 import type { ChannelMessage } from '../replica/channel.js';
-import { LogRttProbe } from './log-rtt.js'; // bench (issue 8): log-channel round trip
+import { LogRttProbe } from './log-rtt.js'; // bench: log-channel round trip
 import { DEFAULT_MTU, LinkError, UdpLink } from './udp-link.js';
-import { UpstreamSockets } from './upstream-sockets.js'; // upstream (issue 6)
-import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js'; // upstream (issue 6)
-import { UPSTREAM_ADAPTERS } from './upstream-adapter.js'; // upstream join (issue 6)
-import { UpstreamJoin } from './upstream-join.js'; // upstream join (issue 6)
+import { UpstreamSockets } from './upstream-sockets.js'; // upstream
+import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js'; // upstream
+import { UPSTREAM_ADAPTERS } from './upstream-adapter.js'; // upstream join
+import { UpstreamJoin } from './upstream-join.js'; // upstream join
 
 export type ReplicaStartRole = 'primary' | 'backup' | 'join';
 
@@ -98,13 +98,13 @@ export interface ReplicaProcessOptions {
   mtu?: number;
   /** How long start() waits for the switch, the arbiter and (backup/join) the primary. */
   startTimeoutMs?: number;
-  /** upstream (issue 6): each replica's own instance of the app; the RSM runs no built-in app. */
+  /** upstream: each replica's own instance of the app; the RSM runs no built-in app. */
   upstream?: Endpoint;
-  /** upstream (issue 6): an app that has not accepted a connection by then is reset towards the client. Default 5000. */
+  /** upstream: an app that has not accepted a connection by then is reset towards the client. Default 5000. */
   upstreamConnectTimeoutMs?: number;
   /** Authenticate the log channel and the embedded arbiter with this key; none: anyone may connect. */
   clusterKey?: ClusterKey | undefined;
-  /** upstream (issue 6): 'redis': one RESP command at a time, in log order (resp-sequencer.ts). */
+  /** upstream: 'redis': one RESP command at a time, in log order (resp-sequencer.ts). */
   upstreamApp?: 'redis';
   /**
    * Runs before the replica serves, so that the JIT has compiled the hot paths (the CLI
@@ -126,11 +126,11 @@ export interface ReplicaProcessEvent {
 /** The RSM configuration both replicas of a run derive from the same flags (as the simulator does). */
 export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes' | 'upstream' | 'mtu'>): RsmConfig {
   return {
-    // The stack announces the link's MTU - 40 as its MSS (issue 8: one segment per datagram up
+    // The stack announces the link's MTU - 40 as its MSS (one segment per datagram up
     // to the link's size, not 1460 bytes in a 65000-byte link).
     stack: { addresses: [o.service], seed: deriveSeed(o.seed, 'service-stack'), mtu: o.mtu ?? DEFAULT_MTU },
     servicePort: o.servicePort,
-    app: o.upstream !== undefined ? 'upstream' : o.app, // upstream (issue 6)
+    app: o.upstream !== undefined ? 'upstream' : o.app, // upstream
     appOptions: { bulkBytes: o.bulkBytes, seed: deriveSeed(o.seed, 'bulk') },
     digestEvery: 1024,
   };
@@ -186,13 +186,13 @@ export class ReplicaProcess {
   private captures: Captures | undefined;
   private lastRole: ReplicaRoleName | undefined;
   private lastArbiterError: string | undefined;
-  /** upstream (issue 6): this replica's sockets to its own app instance. */
+  /** upstream: this replica's sockets to its own app instance. */
   private upstream: UpstreamSockets | undefined;
-  /** upstream (issue 6): joining with a state adapter (--upstream-app redis). */
+  /** upstream: joining with a state adapter (--upstream-app redis). */
   private upstreamJoin: UpstreamJoin | undefined;
   /** etcd arbiter: client packets held while out of contact (the output fence), in order. */
   private fenceHeld: ServicePacket[] = [];
-  /** bench (issue 8): append -> ack round trips of the log channel, reported in stats().logRtt. */
+  /** bench: append -> ack round trips of the log channel, reported in stats().logRtt. */
   private readonly logRtt = new LogRttProbe();
   readonly counts = { servicePacketsIn: 0, servicePacketsOut: 0, reemitted: 0, framesIn: 0, framesOut: 0, framesDropped: 0, arbiterRequests: 0, arbiterAnswers: 0, fenceHeld: 0 };
 
@@ -216,7 +216,7 @@ export class ReplicaProcess {
     const timeoutMs = opts.startTimeoutMs ?? 5000;
     if (opts.role === 'primary' && opts.logListen === undefined) throw new LinkError('a primary needs --log-listen HOST:PORT (where its backup connects)');
     if (opts.role !== 'primary' && opts.logPeer === undefined) throw new LinkError(`a ${opts.role === 'join' ? 'joining replica' : 'backup'} needs --log-peer HOST:PORT (the live primary's --log-listen)`);
-    // upstream (issue 6): a new backup's app instance would hold none of the primary's app state.
+    // upstream: a new backup's app instance would hold none of the primary's app state.
     if (opts.role === 'join' && opts.upstream !== undefined && opts.upstreamApp === undefined) throw new LinkError(`replica ${opts.name} cannot join: ${UPSTREAM_JOIN_REFUSED}`);
     opts.warmUp?.(opts.app, opts.upstream !== undefined);
     const opened: Array<() => unknown> = [];
@@ -279,7 +279,7 @@ export class ReplicaProcess {
       logListenPort: this.listenCh?.endpoint.port ?? null,
       logPeer: this.opts.logPeer === undefined ? null : formatEndpoint(this.opts.logPeer),
       app: this.opts.app,
-      upstream: this.opts.upstream === undefined ? null : formatEndpoint(this.opts.upstream), // upstream (issue 6)
+      upstream: this.opts.upstream === undefined ? null : formatEndpoint(this.opts.upstream), // upstream
       seed: this.opts.seed,
       heartbeatMs: this.opts.heartbeatMs,
       failureTimeoutMs: this.opts.failureTimeoutMs,
@@ -301,7 +301,7 @@ export class ReplicaProcess {
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.arbiter.close();
-    this.upstream?.close(); // upstream (issue 6)
+    this.upstream?.close(); // upstream
     await Promise.all([this.link.close(), this.listenCh?.close(), this.dialCh?.close()]);
     this.closeCaptures();
   }
@@ -316,12 +316,12 @@ export class ReplicaProcess {
       ...this.counts,
       replica: r?.counters ?? null,
       roleCounters: role?.counters ?? null,
-      stack: r?.rsm?.stats() ?? null, // issue 9: drop counters by reason (the fuzzer's report)
+      stack: r?.rsm?.stats() ?? null, // drop counters by reason (the fuzzer's report)
       link: { sent: this.link.stats.packetsSent, received: this.link.stats.packetsReceived, dropped: this.link.stats.dropped },
       logChannel: (this.listenCh ?? this.dialCh)?.stats ?? null,
       arbiter: this.arbiter.stats,
-      logRtt: this.logRtt.summary(), // bench (issue 8)
-      ...(this.upstream !== undefined ? { upstream: { ...this.upstream.stats, divergences: r?.divergence?.count ?? 0, continuedBytes: r?.counters.upstreamContinuedBytes ?? 0, ...(this.upstream.sequencer !== undefined ? { sequencer: this.upstream.sequencer.stats } : {}) } } : {}), // upstream (issue 6)
+      logRtt: this.logRtt.summary(), // bench
+      ...(this.upstream !== undefined ? { upstream: { ...this.upstream.stats, divergences: r?.divergence?.count ?? 0, continuedBytes: r?.counters.upstreamContinuedBytes ?? 0, ...(this.upstream.sequencer !== undefined ? { sequencer: this.upstream.sequencer.stats } : {}) } } : {}), // upstream
       ...(r?.rsm?.appName === 'bulk' ? { bulkUploads: Object.fromEntries((r.rsm.appState as BulkApp).finished) } : {}),
     };
   }
@@ -398,13 +398,13 @@ export class ReplicaProcess {
       heartbeatMs: o.heartbeatMs,
       failureTimeoutMs: o.failureTimeoutMs,
       outputRule: o.outputRule,
-      ...(o.upstream !== undefined && o.upstreamApp !== undefined ? { upstreamAdapter: o.upstreamApp } : {}), // upstream join (issue 6)
+      ...(o.upstream !== undefined && o.upstreamApp !== undefined ? { upstreamAdapter: o.upstreamApp } : {}), // upstream join
     };
     // Time 0 of the replica's clock is now: both replicas of a new pair create their RSM at 0.
     this.clock = new ProcessClock();
     this.replica = o.role === 'primary' ? Replica.primary(options, o.alone === true ? undefined : o.peer, 0) : o.role === 'backup' ? Replica.backup(options, o.peer, 0) : Replica.joiner(options, o.peer, 0);
     this.emit(this.event('replica', { role: this.replica.roleName, epoch: this.replica.epoch, peer: this.replica.peer ?? null }));
-    // upstream (issue 6): this replica's own app instance, one socket per client connection.
+    // upstream: this replica's own app instance, one socket per client connection.
     if (o.upstream !== undefined) {
       this.upstream = new UpstreamSockets({ upstream: o.upstream, ...(o.upstreamConnectTimeoutMs !== undefined ? { connectTimeoutMs: o.upstreamConnectTimeoutMs } : {}), ...(o.upstreamApp === 'redis' ? { order: 'resp' as const } : {}) }, (conn, action) => {
         if (this.closed || this.replica === undefined) return;
@@ -423,7 +423,7 @@ export class ReplicaProcess {
     // After going live, frames on the old dialled channel (a zombie primary) are not ours to take.
     if (r.live && ch === this.dialCh) return;
     this.counts.framesIn++;
-    this.logRtt.received(frame, this.clock.nowUs()); // bench (issue 8)
+    this.logRtt.received(frame, this.clock.nowUs()); // bench
     this.captureLog(frame, false);
     // The channel decoded the frame to check it: hand over the message rather than decode it twice.
     if (message !== undefined) r.handleChannelMessage(this.clock.nowUs(), message);
@@ -438,7 +438,7 @@ export class ReplicaProcess {
     try {
       for (let e = r.pollEvent(); e !== undefined; e = r.pollEvent()) this.onReplicaEvent(e);
       for (let p = r.pollTransmit(); p !== undefined; p = r.pollTransmit()) this.transmit(p);
-      // upstream (issue 6): client bytes, EOFs and closes for this replica's own app instance.
+      // upstream: client bytes, EOFs and closes for this replica's own app instance.
       if (this.upstream !== undefined) {
         for (let u = r.pollUpstream(); u !== undefined; u = r.pollUpstream()) this.upstream.handle(u);
         this.upstream.applyBackpressure((conn) => r.rsm?.upstreamQueued(conn) ?? 0);
@@ -446,7 +446,7 @@ export class ReplicaProcess {
       const ch = r.live ? this.listenCh : this.dialCh;
       for (let f = r.pollChannel(); f !== undefined; f = r.pollChannel()) {
         this.captureLog(f, true);
-        this.logRtt.sent(f, this.clock.nowUs()); // bench (issue 8)
+        this.logRtt.sent(f, this.clock.nowUs()); // bench
         if (ch !== undefined && ch.send(f)) this.counts.framesOut++;
         else this.counts.framesDropped++;
       }
@@ -519,7 +519,7 @@ export class ReplicaProcess {
         return;
       case 'joined':
         this.emit(this.event('joined', { epoch: e.epoch, index: e.index }));
-        // upstream join (issue 6): make this replica's app a copy of the primary's, as of the snapshot.
+        // upstream join: make this replica's app a copy of the primary's, as of the snapshot.
         if (this.upstreamJoin !== undefined && this.replica !== undefined) {
           this.upstreamJoin.joined(this.replica).catch(() => {
             // Reported (upstream-join-failed); a backup whose app is not a copy must not go on.
@@ -527,7 +527,7 @@ export class ReplicaProcess {
           });
         }
         return;
-      case 'join-prepare': // upstream join (issue 6)
+      case 'join-prepare': // upstream join
         if (this.upstreamJoin === undefined) {
           this.replica?.cancelUpstreamJoin(e.peer);
           return;
@@ -540,7 +540,7 @@ export class ReplicaProcess {
       case 'rejected':
         this.emit(this.event('rejected', { reason: e.reason }));
         return;
-      case 'divergence': // upstream (issue 6)
+      case 'divergence': // upstream
         this.emit(this.event('divergence', { conn: e.conn, offset: e.offset, what: e.what }));
         return;
     }

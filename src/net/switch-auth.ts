@@ -1,5 +1,5 @@
 /**
- * Authenticated switch control datagrams (issue 9): with a cluster key (cluster-key.ts),
+ * Authenticated switch control datagrams: with a cluster key (cluster-key.ts),
  * a host's `register` and the switch's answers carry an HMAC-SHA-256, and a register must
  * echo a nonce the switch gave that host's UDP endpoint, with a counter above the last one
  * the switch took from it (docs/decisions.md, "Switch registrations: a MAC, the switch's

@@ -23,7 +23,7 @@
  *
  * This is control format version 1, unauthenticated: what a switch without a cluster key
  * speaks. With a key, hosts and switch speak version 2 (64 bytes, with a MAC, a nonce and
- * a counter; issue 9, switch-auth.ts), and a keyed switch refuses version 1 registers.
+ * a counter, switch-auth.ts), and a keyed switch refuses version 1 registers.
  */
 import { crc32 } from '../wire/crc32.js';
 import type { Ipv4Addr } from '../wire/addr.js';

@@ -22,14 +22,14 @@
  * written block by block (capture-file.ts), with a packet comment when the service
  * address moves.
  *
- * With a cluster key (issue 9, switch-auth.ts), a `register` must carry a MAC under the
+ * With a cluster key (switch-auth.ts), a `register` must carry a MAC under the
  * key, the nonce this switch gave its endpoint and a counter above the last one taken
  * from there; anything else is dropped as `bad-auth` (by reason in `badAuth`), one line
  * per reason (the first, then every 100th), and never touches the table. Its answers
  * carry a MAC too. Without a key it takes the unauthenticated format as before, and
  * refuses the authenticated one (the host has a key the switch lacks).
  *
- * With `captureDropped` (issue 9, `ftcp chaos`), the datagrams it refuses as `stale-epoch`
+ * With `captureDropped` (`ftcp chaos`), the datagrams it refuses as `stale-epoch`
  * or `not-owner` go to a second interface of the same capture, each with a comment naming
  * the UDP endpoint it came from: the network's own record of what a fenced replica tried
  * to send, independent of the replica's captures.
@@ -107,7 +107,7 @@ export interface SwitchOptions {
   clockUs?: () => number;
   /** The flag named in a listen error. */
   listenFlag?: string;
-  // ---- static entries (the TUN bridge, issue 7) ----
+  // ---- static entries (the TUN bridge) ----
   /**
    * Addresses pinned to a UDP endpoint from the start, for a host that cannot speak the
    * control datagrams (socat bridging a TUN device: src/lab/netns.ts). A pinned address
@@ -115,9 +115,9 @@ export interface SwitchOptions {
    * service address cannot be pinned (its epoch fencing stays as it is).
    */
   staticHosts?: ReadonlyArray<{ address: Ipv4Addr; host: Endpoint }>;
-  /** issue 9: also capture the datagrams refused as stale-epoch or not-owner (a second interface). */
+  /** also capture the datagrams refused as stale-epoch or not-owner (a second interface). */
   captureDropped?: boolean;
-  /** issue 9: registrations must be authenticated with this key (switch-auth.ts). */
+  /** registrations must be authenticated with this key (switch-auth.ts). */
   clusterKey?: ClusterKey | undefined;
 }
 
@@ -197,7 +197,7 @@ export class UdpSwitch {
     this.maxSendQueue = opts.maxSendQueue ?? DEFAULT_MAX_SEND_QUEUE;
     this.clockUs = opts.clockUs ?? wallClockUs;
     this.auth = opts.clusterKey === undefined ? undefined : new ControlAuthSwitch(opts.clusterKey, 4 * this.maxHosts);
-    // Static entries (issue 7): pinned before the first datagram.
+    // Static entries: pinned before the first datagram.
     for (const s of opts.staticHosts ?? []) {
       this.table.set(s.address, { host: { ...s.host }, key: endpointKey(s.host.host, s.host.port), epoch: 0, pinned: true });
     }
@@ -234,7 +234,7 @@ export class UdpSwitch {
         const { writer, file } = openCaptureFile(opts.capturePath, { application: 'ftcp switch' });
         const iface = writer.addInterface('switch', { description: 'client-side view: packets the switch forwarded to or from client addresses' });
         capture = { writer, file, iface };
-        // issue 9: refused datagrams, each commented with the endpoint it came from.
+        // refused datagrams, each commented with the endpoint it came from.
         if (opts.captureDropped === true) capture.droppedIface = writer.addInterface('switch-dropped', { description: 'datagrams the switch refused: from a host whose claim on the source address is older (stale-epoch) or that does not hold it (not-owner)' });
       } catch (error) {
         socket.close();
@@ -422,7 +422,7 @@ export class UdpSwitch {
       return;
     }
     // Another host claims the address: the higher epoch wins; epoch 0 (unfenced) goes to the latest.
-    // A static entry (issue 7) never moves.
+    // A static entry never moves.
     const wins = current.pinned !== true && (epoch > current.epoch || (epoch === 0 && current.epoch === 0));
     if (!wins) {
       this.refuse(host, address, epoch, current.epoch, counter);

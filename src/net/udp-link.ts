@@ -12,7 +12,7 @@
  * The link also speaks the switch's control datagrams (switch-control.ts): announce()
  * claims a virtual address with an epoch, sends the claim again until the switch answers,
  * then refreshes it every refreshMs so that a restarted switch learns it again. With a
- * cluster key (issue 9, switch-auth.ts) the claims and the switch's answers are
+ * cluster key (switch-auth.ts) the claims and the switch's answers are
  * authenticated: an answer that fails the check is counted (`bad-auth`) and ignored.
  */
 import * as dgram from 'node:dgram';
@@ -88,7 +88,7 @@ export interface UdpLinkOptions {
   maxSendQueue?: number;
   /** The flag named in a bind error ("--bind"). */
   bindFlag?: string;
-  /** issue 9: authenticate the claims with this key (the switch must have the same). */
+  /** authenticate the claims with this key (the switch must have the same). */
   clusterKey?: ClusterKey | undefined;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Joining a new backup when the service is an upstream app (issue 6; DESIGN.md "Joining",
+ * Joining a new backup when the service is an upstream app (DESIGN.md "Joining",
  * "Upstream apps"). The RSM snapshot carries the TCP state and the bridge's queues, but the
  * app's own state lives in the primary's app instance: the joiner's instance must become a
  * copy of it, as of the snapshot's index k, before the joiner replays entries from k + 1.

@@ -1,6 +1,6 @@
 /**
  * The driver's side of joining a backup when the service is an upstream app with a state
- * adapter (issue 6; upstream-adapter.ts, redis-adapter.ts). Works on the replica process's
+ * adapter (upstream-adapter.ts, redis-adapter.ts). Works on the replica process's
  * UpstreamSockets and their RespSequencer (the one-command-at-a-time gate is what lets the
  * primary stop its app between two commands, and hand the joiner exactly the client bytes
  * its app has not seen).

@@ -1,5 +1,5 @@
 /**
- * The upstream app's sockets of one replica process (issue 6; DESIGN.md "Upstream apps"):
+ * The upstream app's sockets of one replica process (DESIGN.md "Upstream apps"):
  * every client connection of the RSM gets its own ordinary TCP connection to this
  * replica's instance of the app (`ftcp replica --upstream HOST:PORT`).
  *

@@ -23,8 +23,8 @@ export function streamBytes(seed: number, offset: number, length: number): Uint8
   // Bytes up to the first word boundary of the stream.
   for (; i < length && ((offset + i) & 3) !== 0; i++) out[i] = (mix(s, Math.floor((offset + i) / 4)) >>> (((offset + i) & 3) * 8)) & 0xff;
   if (LITTLE_ENDIAN && ((out.byteOffset + i) & 3) === 0) {
-    // Whole words: a little-endian store writes the word's bytes in stream order (issue 8:
-    // a quarter of the stores of the byte loop; the bulk app makes 10 MB a run).
+    // Whole words: a little-endian store writes the word's bytes in stream order: a
+    // quarter of the stores of the byte loop (the bulk app makes 10 MB a run).
     const words = (length - i) >>> 2;
     const u32 = new Uint32Array(out.buffer, out.byteOffset + i, words);
     const first = Math.floor((offset + i) / 4);

@@ -257,7 +257,7 @@ export function decodeEntry(buf: Uint8Array): LogDecodeResult {
   const thi = view.getUint32(20);
   if (hi >= 0x200000 || thi >= 0x200000) return { ok: false, reason: 'log-bad-body' };
   // The common fields are written out in each literal below: spreading a shared object into
-  // every entry was ~4 µs per entry on the backup (issue 8).
+  // every entry was ~4 µs per entry on the backup.
   const index = hi * TWO32 + view.getUint32(12);
   const epoch = view.getUint32(16);
   const timeUs = thi * TWO32 + view.getUint32(24);
@@ -268,7 +268,7 @@ export function decodeEntry(buf: Uint8Array): LogDecodeResult {
       if (!need(4)) return { ok: false, reason: 'log-bad-body' };
       const n = u32();
       if (!need(n)) return { ok: false, reason: 'log-bad-body' };
-      // A view when it starts on an even address (issue 8: no 64 KB copy per entry; the
+      // A view when it starts on an even address (no 64 KB copy per entry; the
       // checksum's word loop needs even alignment), a copy otherwise. Nothing writes to it.
       entry = { index, epoch, timeUs, checks, kind: 'packet', packet: ((buf.byteOffset + pos) & 1) === 0 ? buf.subarray(pos, pos + n) : buf.slice(pos, pos + n) };
       pos += n;

@@ -242,7 +242,7 @@ export class PrimaryRole {
   /** Append entry i, apply it, and hold (or release) O(i). `input` becomes the entry: callers pass a fresh object. */
   append(nowUs: number, input: EntryInput): void {
     // Completing the caller's object takes four stores; spreading it into a new one was a
-    // megamorphic clone, ~4 µs per entry in a profile of the counter loop (issue 8).
+    // megamorphic clone, ~4 µs per entry in a profile of the counter loop.
     const entry = input as LogEntry;
     entry.index = this.rsm.index + 1;
     entry.epoch = this.epoch;
@@ -376,13 +376,13 @@ export class PrimaryRole {
       return;
     }
     if (this.rsm.appName === 'upstream' && this.opts.upstreamAdapter === undefined) {
-      // Issue 6: the joiner's own app instance would start empty while the RSM's connections
+      // the joiner's own app instance would start empty while the RSM's connections
       // and the app's data live on: refuse, loudly, rather than replicate into an inconsistency.
       this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: join from ${name} refused: ${UPSTREAM_JOIN_REFUSED}` });
       return;
     }
     if (this.rsm.appName === 'upstream') {
-      // Issue 6: the app's state lives outside the RSM. The driver makes the app quiescent and
+      // the app's state lives outside the RSM. The driver makes the app quiescent and
       // exports its state, then completeJoin takes the snapshot at that very index.
       if (this.preparingJoin === undefined) {
         this.preparingJoin = name;

@@ -1,5 +1,5 @@
 /**
- * The flight recorder (`ftcp replay`, issue 5): a recorded log replayed offline through a
+ * The flight recorder (`ftcp replay`): a recorded log replayed offline through a
  * fresh RSM, entry by entry, as a backup would apply it.
  *
  * For every entry it

@@ -40,7 +40,7 @@ export interface LoadHost {
 
 /**
  * What a load speaks: a built-in app's protocol, HTTP/1.1 keep-alive (an upstream HTTP
- * server, issue 6), or RESP to a real redis-server (issue 6: real processes only; its
+ * server), or RESP to a real redis-server (real processes only; its
  * connections are made by src/lab/redis-load.ts through ClientLoad's `makeConn`).
  */
 export type LoadApp = AppName | 'http' | 'redis';

@@ -84,7 +84,7 @@ export interface ReplicaNodeHooks {
   onEvent(node: ReplicaNode, event: ReplicaEvent): void;
   /** After each batch of client packets the replica emitted (the forced-crash trigger looks here). */
   afterTransmit?(node: ReplicaNode, packets: ServicePacket[]): void;
-  /** Upstream app: what this replica's own app instance must do (issue 6). */
+  /** Upstream app: what this replica's own app instance must do. */
   onUpstream?(node: ReplicaNode, event: UpstreamEvent): void;
 }
 

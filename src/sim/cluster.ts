@@ -107,7 +107,7 @@ export interface ClusterOptions {
   capture?: ClusterCaptureMode;
   stackFactory?: RsmStackFactory;
   /**
-   * Issue 6: the service is an upstream app outside the RSM, one fake instance per replica
+   * the service is an upstream app outside the RSM, one fake instance per replica
    * (src/sim/upstream-fake.ts); `app` is then the client load's protocol (echo, counter, kv).
    */
   upstream?: FakeUpstreamOptions;

@@ -1,5 +1,5 @@
 /**
- * A fake upstream app for cluster runs (DESIGN.md "Upstream apps"; issue 6): one instance
+ * A fake upstream app for cluster runs (DESIGN.md "Upstream apps"): one instance
  * per replica, driven by that replica's UpstreamEvents (open, client bytes, EOF, closed)
  * and answering through Replica.handleUpstream after a delay of virtual time, as a server
  * behind a socket would.

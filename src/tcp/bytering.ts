@@ -15,7 +15,7 @@ const EMPTY = new Uint8Array(0);
  * Backing arrays given back by rings that emptied, by capacity, for the next ring that
  * needs one. A bulk receiver's ring empties after every read, and allocating (and zeroing)
  * 64 KiB again for the next segment cost a tenth of a replica's time in garbage
- * collection (issue 8). Bounded, so that idle connections still cost nothing: the pool is
+ * collection. Bounded, so that idle connections still cost nothing: the pool is
  * per process, not per ring. Which array a ring gets never shows: only bytes [head,
  * head + len) are ever read.
  */

@@ -47,7 +47,7 @@ describe('ratio and mbPerS', () => {
 });
 
 describe('targets', () => {
-  it('compares a figure with its issue-8 target in the right direction', () => {
+  it('compares a figure with its target in the right direction', () => {
     expect(verdict('stack.ratio65535', 0.5)).toBe('met');
     expect(verdict('stack.ratio65535', 0.49)).toBe('MISSED');
     expect(verdict('failover.p50Ms', 100)).toBe('met');

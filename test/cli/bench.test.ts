@@ -13,7 +13,7 @@ import { cli } from './cli-helpers.js';
 const fig = (key: string, value: number, extra: Partial<Figure> = {}): Figure => ({ key, what: key, value, unit: '', command: `ftcp bench --only x`, ...extra });
 
 describe('the bench report', () => {
-  it('puts every figure under its issue-8 key, with its command and the missed targets', () => {
+  it('puts every figure under its key, with its command and the missed targets', () => {
     const out = benchJson(
       [fig('stack.ratio65535', 0.3), fig('failover.p50Ms', 80.123456), fig('failover.broken', 0), fig('replicated.latencyOverheadP50Us', 900, { verdict: 'MISSED' }), fig('scale.bytesPerConnection', NaN)],
       { quick: true },
@@ -57,7 +57,7 @@ const built = existsSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..
 if (!built) console.warn('bench --quick --json (built CLI): skipped, dist/cli/main.js is missing: run `npm run build`');
 
 describe('ftcp bench --quick --json (built CLI)', () => {
-  it.skipIf(!built)('prints one JSON object with every issue-8 key as a number', async () => {
+  it.skipIf(!built)('prints one JSON object with every key as a number', async () => {
     const r = spawnSync(process.execPath, [FTCP_BIN, 'bench', '--quick', '--json'], { encoding: 'utf8', timeout: 240_000 });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const lines = r.stdout.trim().split('\n');

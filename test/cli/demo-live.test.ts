@@ -41,7 +41,7 @@ describeWithDist('ftcp demo failover (real processes)', [...LIVE_SOURCES, 'cli/d
     lastReport = report;
   }, 240_000);
 
-  // Issue 7: every capture a real run writes opens in tshark with checksum validation on,
+  // every capture a real run writes opens in tshark with checksum validation on,
   // with no malformed packet, no bad checksum and no expert error; and the re-emitted
   // segments the old primary had already sent show as retransmissions at the client.
   itWithTshark('the captures of that run pass tshark, and re-emitted duplicates show as retransmissions', () => {

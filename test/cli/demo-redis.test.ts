@@ -1,4 +1,4 @@
-// `ftcp demo failover --app redis` (issue 6): a real redis-server behind each replica, RESP
+// `ftcp demo failover --app redis`: a real redis-server behind each replica, RESP
 // clients sending INCR and SET/GET pairs across a kill -9 of the primary. Checked from the
 // JSON report: the shared counter's replies are exactly 1..N, every connection's own counter
 // rose by one per reply and every GET returned the value just set (the client checks these

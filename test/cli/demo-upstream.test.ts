@@ -1,4 +1,4 @@
-// `ftcp demo failover --app http` (issue 6): an HTTP server upstream of each replica, in the
+// `ftcp demo failover --app http`: an HTTP server upstream of each replica, in the
 // simulator (the fake) and with real processes (Node's http on loopback, kill -9 of the
 // primary). The JSON report carries `divergences`.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +23,7 @@ describe('ftcp demo failover --sim --app http', () => {
     expect(r.stdout).toMatch(/upstream app: 0 divergence\(s\)/);
   });
 
-  // issue 7: --app http --client kernel runs curl (test/lab/kernel-tools.test.ts); the node client speaks no http.
+  // --app http --client kernel runs curl (test/lab/kernel-tools.test.ts); the node client speaks no http.
   it('--app http with --client kernel --kernel-tool node is a usage error', async () => {
     const r = await cli(['demo', 'failover', '--app', 'http', '--client', 'kernel', '--kernel-tool', 'node']);
     expect(r.code).toBe(2);

@@ -1,4 +1,4 @@
-// `ftcp fuzz` (issue 9): a short run against a real replica pair (real processes, UDP on
+// `ftcp fuzz`: a short run against a real replica pair (real processes, UDP on
 // loopback). Checked: no crash, every load stream intact, both replicas running in their
 // roles at the end, the backup's drop counters identical to the primary's at the same log
 // index, and the counters moved for the bad input sent (the switch's for what it refuses,
@@ -35,7 +35,7 @@ describeWithDist('ftcp fuzz against a live pair', [...LIVE_SOURCES, 'cli/fuzz', 
     for (const n of Object.values(r.sent.byKind) as number[]) expect(n).toBeGreaterThan(0);
     expect(r.switch.dropped.malformed).toBeGreaterThan(0);
     expect(r.switch.dropped['bad-control']).toBeGreaterThan(0);
-    expect(r.switch.dropped['bad-auth']).toBeGreaterThan(0); // issue 9: spoofed registrations of the service address
+    expect(r.switch.dropped['bad-auth']).toBeGreaterThan(0); // spoofed registrations of the service address
     expect(r.switch.badAuth['no-mac'] + r.switch.badAuth['bad-mac']).toBe(r.switch.dropped['bad-auth']);
     expect(r.switch.serviceMoves).toBe(0); // none of them took the service address
     expect(r.switch.dropped['not-owner']).toBeGreaterThan(0); // the spoofed source

@@ -212,7 +212,7 @@ describe('script structure', () => {
     expect(parseError('hello').detail).toMatch(/^expected an event time/);
   });
 
-  it('parses the example scripts of the issue in full', () => {
+  it('parses the example scripts of the dialect in full', () => {
     const s = parseScript(`
 // Establish a connection.
     0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3

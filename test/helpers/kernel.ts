@@ -1,4 +1,4 @@
-// Kernel interop tests (issue 7): they need root, iproute2, socat, /dev/net/tun, tcpdump and
+// Kernel interop tests: they need root, iproute2, socat, /dev/net/tun, tcpdump and
 // tshark. describeKernel skips with the reason printed when something is missing, and under
 // CI=true fails instead (CI installs them), like describeTshark (tshark.ts).
 import { spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ function inCi(): boolean {
   return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
 }
 
-/** The kernel clients other than Node (issue 7), with the package that has each. */
+/** The kernel clients other than Node, with the package that has each. */
 export const KERNEL_TOOL_PACKAGES = { curl: 'curl', nc: 'netcat-openbsd' } as const;
 
 /** What of `tools` is not installed, as install hints. */

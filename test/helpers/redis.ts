@@ -1,4 +1,4 @@
-// redis-server for the Redis tests (issue 6): skip with a printed reason when it is missing,
+// redis-server for the Redis tests: skip with a printed reason when it is missing,
 // fail instead under CI=true (.ci/run installs redis-server).
 import { REDIS_INSTALL_HINT, redisServerPath, redisVersion } from '../../src/lab/redis-server.js';
 import { describeWithTool } from './etcd.js';

@@ -82,7 +82,7 @@ describeWithDist('cluster key with real processes', [...LIVE_SOURCES, 'cli/arbit
     // The key is in no argv, no line, no statistics; its id is.
     const started = a.events.find((e) => e.event === 'started')!;
     expect(started['clusterKey']).toEqual({ source: 'FTCP_CLUSTER_KEY', id: expect.stringMatching(/^[0-9a-f]{8}$/) });
-    // issue 9: the switch has the same key (its registrations are authenticated) and refused nobody.
+    // the switch has the same key (its registrations are authenticated) and refused nobody.
     expect(cluster.switch.events.find((e) => e.event === 'listening')!['clusterKey']).toEqual(started['clusterKey']);
     const switchStats = cluster.switch.events.find((e) => e.event === 'stopped')!['stats'] as { dropped: Record<string, number>; challenges: number };
     expect(switchStats.dropped['bad-auth']).toBe(0);

@@ -1,4 +1,4 @@
-// The packet generator of `ftcp fuzz` (issue 9), offline: a seed gives the same datagrams;
+// The packet generator of `ftcp fuzz`, offline: a seed gives the same datagrams;
 // each kind is the malformation it says it is (checked with the project's own parsers, which
 // the switch and the replicas use); its own connections follow the service's answers.
 import { describe, expect, it } from 'vitest';
@@ -43,7 +43,7 @@ describe('PacketFuzzer', () => {
           expect(isAuthControl(d.bytes)).toBe(false);
           break;
         case 'spoofed-register': {
-          // issue 9: well-formed claims on the service address, bare or with a MAC no key made.
+          // well-formed claims on the service address, bare or with a MAC no key made.
           const bare = decodeControl(d.bytes);
           if (bare !== undefined) expect(bare).toMatchObject({ type: 'register', address: service, epoch: expect.any(Number) });
           else expect(d.bytes.length === 64 && decodeAuthControl(d.bytes, controlMacKey(anyKey))).toBe('bad-mac');

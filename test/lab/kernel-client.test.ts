@@ -1,4 +1,4 @@
-// The Linux kernel as the client (issue 7): `ftcp demo failover --client kernel` makes a
+// The Linux kernel as the client: `ftcp demo failover --client kernel` makes a
 // network namespace, runs the arbiter, the switch, the replicas, socat's TUN bridge, tcpdump
 // and a kernel-socket client (node net) inside it, kill -9s the primary mid-stream, and
 // removes the namespace at the end. Checked here, from its JSON report and its captures:

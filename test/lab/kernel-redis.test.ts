@@ -1,4 +1,4 @@
-// redis-cli as the client (issues 6 and 7): `ftcp demo failover --app redis --client kernel`
+// redis-cli as the client: `ftcp demo failover --app redis --client kernel`
 // runs one redis-cli per connection inside the project's network namespace, on the kernel's
 // TCP through the TUN device, fed INCR and SET/GET through its stdin, across a kill -9 of the
 // primary. The same checks as with the ftcp client (INCR replies exactly 1..N, each

@@ -1,4 +1,4 @@
-// Scenario files with the Linux kernel as the client (issue 7): `ftcp scenario run FILE
+// Scenario files with the Linux kernel as the client: `ftcp scenario run FILE
 // --client kernel`, or `client: kernel` in the file, runs the scenario inside a network
 // namespace made for it, the load on kernel sockets through socat's TUN device. Checked:
 // every expectation holds (with the on-the-wire `resets: 0` added from tcpdump's capture),

@@ -1,4 +1,4 @@
-// curl and nc as kernel clients (issue 7), src/lab/kernel-tools.ts:
+// curl and nc as kernel clients, src/lab/kernel-tools.ts:
 // - against servers on the host's loopback (no root needed): the checks catch what they
 //   are there for: a wrong body, a connection that was not kept alive, an echoed byte that
 //   differs, an echo cut short;

@@ -1,4 +1,4 @@
-// Joining a backup in front of Redis (issue 6): the Redis state adapter copies the primary's
+// Joining a backup in front of Redis: the Redis state adapter copies the primary's
 // Redis into the joiner's empty one by Redis's own replication (REPLICAOF, full sync, REPLICAOF
 // NO ONE), as of the join snapshot's index; then the primary is killed and the joiner's Redis
 // carries on. The shared INCR counter's replies must stay exactly 1..N across the join and the

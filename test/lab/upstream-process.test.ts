@@ -1,4 +1,4 @@
-// The upstream proxy with real processes (issue 6): each replica connects every client
+// The upstream proxy with real processes: each replica connects every client
 // connection to its own plain Node HTTP server on loopback (`ftcp replica --upstream`);
 // keep-alive connections carry many requests across a kill -9 of the primary. The client
 // (`ftcp client --app http`) checks that every response comes once, whole, in order.

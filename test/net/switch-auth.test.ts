@@ -1,4 +1,4 @@
-// Authenticated switch registrations (issue 9, src/net/switch-auth.ts) over real sockets on
+// Authenticated switch registrations (src/net/switch-auth.ts) over real sockets on
 // 127.0.0.1: a keyed switch refuses a register of the service address without a MAC, with
 // a wrong key, and captured and re-sent (from another port, from the same port, and to a
 // restarted switch); the address table does not change and the client's packets keep

@@ -1,4 +1,4 @@
-// The switch's static entries (issue 7): an address pinned to a UDP endpoint that sends no
+// The switch's static entries: an address pinned to a UDP endpoint that sends no
 // control datagrams (socat's TUN bridge) is routed from the start, forwards what comes from
 // that endpoint, and never moves to another host; the service address cannot be pinned.
 import * as dgram from 'node:dgram';

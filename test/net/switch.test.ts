@@ -139,7 +139,7 @@ describe('UdpSwitch', () => {
     expect(comments).toEqual([expect.stringMatching(/service address 192\.0\.2\.10 moved from .* \(epoch 1\) to .* \(epoch 2\)/)]);
   });
 
-  it('with captureDropped, captures what it refuses on a second interface, naming the sender (issue 9)', async () => {
+  it('with captureDropped, captures what it refuses on a second interface, naming the sender', async () => {
     const capture = join(dir, 'dropped.pcapng');
     const sw = await UdpSwitch.start({ listen: LOCAL, capturePath: capture, captureDropped: true });
     open.push(sw);
@@ -234,7 +234,7 @@ describeWithDist('ftcp switch (process)', ['cli/switch', 'net/switch', 'net/udp-
     expect(p.stdout()).toMatch(/stopped by SIGTERM/);
     expect(p.stdout()).toMatch(/forwarded 10 /);
     expect(p.stdout()).toMatch(/service 192\.0\.2\.10: epoch 1 at 127\.0\.0\.1:\d+/);
-    // issue 9: without a cluster key it says so, once (test/net/switch-auth.test.ts has the keyed switch).
+    // without a cluster key it says so, once (test/net/switch-auth.test.ts has the keyed switch).
     expect(p.stderr()).toBe('warning: ftcp switch: no cluster key (--cluster-key-file, FTCP_CLUSTER_KEY_FILE or FTCP_CLUSTER_KEY): the switch accepts any process that can connect\n');
     expect(existsSync(capture)).toBe(true);
     const r = readPcapng(readFileSync(capture));

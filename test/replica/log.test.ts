@@ -90,7 +90,7 @@ describe('log entry codec', () => {
   });
 });
 
-describe('entry sizes and cut-short state checks (issue 8: 64 KB packets in one frame)', () => {
+describe('entry sizes and cut-short state checks (64 KB packets in one frame)', () => {
   it('entryBytes gives the encoded size of every kind, with and without a digest', () => {
     for (const e of samples) {
       expect(entryBytes(e)).toBe(encodeEntry(e).length);

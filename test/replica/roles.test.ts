@@ -241,7 +241,7 @@ describe('failure detection, arbiter, fencing', () => {
   });
 });
 
-describe('primary: packets as large as a log entry allows (issue 8)', () => {
+describe('primary: packets as large as a log entry allows', () => {
   it('logs the largest packet that fits one append frame, and drops and counts a larger one', () => {
     const p = Replica.primary(opts('a'), 'b', 0);
     const b = Replica.backup(opts('b'), 'a', 0);

@@ -1,4 +1,4 @@
-// The roles with an upstream app, driven by hand (issue 6): what the primary's app writes
+// The roles with an upstream app, driven by hand: what the primary's app writes
 // becomes `app` entries; the backup compares its own app's answers with them; a backup
 // cannot join without a state adapter.
 import { describe, expect, it } from 'vitest';

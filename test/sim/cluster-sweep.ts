@@ -1,4 +1,4 @@
-// The seed sweep of issue 4, shared by one test file per app (so vitest runs them in parallel).
+// The seed sweep, shared by one test file per app (so vitest runs them in parallel).
 // Every seed: random loss, duplication and reordering on the client links, the primary killed
 // at a random moment, sometimes a log-channel partition or a slow arbiter (planFaults).
 // FTCP_SWEEP_SEEDS=N runs N seeds per app (default 100); FTCP_SWEEP_FIRST_SEED moves the window.

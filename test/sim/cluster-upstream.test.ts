@@ -1,4 +1,4 @@
-// Cluster runs with an upstream app (issue 6): one fake app instance per replica
+// Cluster runs with an upstream app: one fake app instance per replica
 // (src/sim/upstream-fake.ts), the primary killed at a seeded moment.
 import { describe, expect, it } from 'vitest';
 import { planFaults, runCluster, type ClusterResult } from '../../src/sim/cluster.js';

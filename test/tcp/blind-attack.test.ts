@@ -1,5 +1,5 @@
 /**
- * RFC 5961 blind attacks (issue 9): an off-path attacker knows the 4-tuple of a connection
+ * RFC 5961 blind attacks: an off-path attacker knows the 4-tuple of a connection
  * carrying 2 MB each way (timestamps, SACK, window scaling and 1 MiB buffers, the
  * defaults) but not its sequence numbers, and sprays both ends with (a) RSTs whose
  * sequence numbers sweep the whole space, (b) SYNs, (c) data segments with guessed

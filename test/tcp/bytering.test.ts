@@ -1,4 +1,4 @@
-// The byte ring under many rings that empty and refill in turn (issue 8: emptied rings
+// The byte ring under many rings that empty and refill in turn (emptied rings
 // give their arrays to a shared pool, and a ring must never see another's bytes).
 import { describe, expect, it } from 'vitest';
 import { ByteRing } from '../../src/tcp/bytering.js';

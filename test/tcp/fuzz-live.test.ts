@@ -1,5 +1,5 @@
 /**
- * A packet fuzzer against stacks whose connection is carrying 2 MB each way (issue 9):
+ * A packet fuzzer against stacks whose connection is carrying 2 MB each way:
  * every tick both stacks get random and mutated packets — garbage bytes, real packets
  * with one bit flipped, well-formed segments for the connection's 4-tuple with random
  * fields and options, stray packets (other ports and addresses, not TCP, fragments, bad

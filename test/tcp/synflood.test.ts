@@ -1,5 +1,5 @@
 /**
- * SYN flood (issue 9; RFC 4987): 100,000 SYNs from spoofed addresses and ports at a
+ * SYN flood (RFC 4987): 100,000 SYNs from spoofed addresses and ports at a
  * listening stack, while legitimate clients (a real Stack on a 1 ms link) keep
  * connecting and sending a message. With SYN cookies (RFC 4987 §3.6, syncookie.ts) the
  * server holds, by count, at most `backlog` half-open connections whatever the rate, each

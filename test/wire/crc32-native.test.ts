@@ -1,4 +1,4 @@
-// issue 8: the log channel's CRCs may run in Node's zlib.crc32, which must give the very same values.
+// the log channel's CRCs may run in Node's zlib.crc32, which must give the very same values.
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { installNativeCrc32 } from '../../src/net/native-crc.js';
