@@ -6,7 +6,7 @@
 --             UDP port 47002.
 --
 -- In a log capture (captures/<run>/log.pcapng) each frame is the payload of a synthetic
--- IPv4/UDP datagram (src/sim/cluster-udp.ts). The inbound IP packet a `packet` entry logs
+-- IPv4/UDP datagram (src/wire/udp.ts). The inbound IP packet a `packet` entry logs
 -- is handed to Wireshark's IP dissector, so the client's segment shows as IP/TCP inside
 -- the entry. Every CRC-32 is checked; a frame the decoders in src/replica would reject is
 -- flagged with expert info (never a Lua error).
@@ -30,7 +30,7 @@ local ENTRY_MAX = 256 * 1024 -- LOG_FRAME_MAX_BYTES
 local SAFE_HI = 0x200000 -- u64 values at or above 2^53 are not indices (decoders reject them)
 
 ---------------------------------------------------------------------------------------------
--- CRC-32 (IEEE 802.3, as zlib and src/tcp/wire/crc32.ts). Wireshark bundles the `bit`
+-- CRC-32 (IEEE 802.3, as zlib and src/wire/crc32.ts). Wireshark bundles the `bit`
 -- library in every version; bit32 is there too up to Lua 5.2.
 local bitlib = bit32 or bit
 local band, bxor, rshift = bitlib.band, bitlib.bxor, bitlib.rshift
