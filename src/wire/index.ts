@@ -7,3 +7,4 @@ export * from './tcp.js';
 export * from './packet.js';
 export * from './ethernet.js';
 export * from './arp.js';
+export * from './bytes.js';

@@ -1,7 +1,9 @@
 // EtherHost against a scripted peer: frames crafted by hand in, frames checked byte by byte out.
 import { describe, expect, it } from 'vitest';
 import { ANNOUNCE_INTERVAL_US, EtherHost, type EtherHostConfig } from '../../src/tcp/ether-host.js';
+import { ETHER_SNAPSHOT_VERSION } from '../../src/tcp/ether-snapshot.js';
 import { prngBelow, prngSeed } from '../../src/tcp/prng.js';
+import { frameSnapshot } from '../../src/tcp/snapshot-frame.js';
 import { Stack } from '../../src/tcp/stack.js';
 import { StackError } from '../../src/tcp/types.js';
 import {
@@ -338,5 +340,11 @@ describe('EtherHost: determinism and snapshots', () => {
     for (const corrupt of [bytes.subarray(0, 10), Uint8Array.from(bytes, (b, i) => (i === bytes.length - 1 ? b ^ 1 : b)), new Uint8Array(bytes.length)]) {
       expect(() => EtherHost.restore(s2, corrupt)).toThrow(/EINVAL/);
     }
+    // A well-framed payload that ends early, or has an extra byte, is corrupt too.
+    const framed = (payload: Uint8Array) => frameSnapshot({ magic: 'FTCPETHR', version: ETHER_SNAPSHOT_VERSION, what: 'x' }, payload);
+    const payload = bytes.subarray(20);
+    expect(() => EtherHost.restore(s2, framed(payload))).not.toThrow();
+    expect(() => EtherHost.restore(s2, framed(payload.subarray(0, payload.length - 1)))).toThrow(/EINVAL.*ends early/);
+    expect(() => EtherHost.restore(s2, framed(Uint8Array.of(...payload, 0)))).toThrow(/EINVAL.*left over/);
   });
 });
