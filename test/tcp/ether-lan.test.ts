@@ -22,6 +22,8 @@ import {
   TCP_SYN,
 } from '../../src/wire/index.js';
 import { echoApp, Lan, makeNode, MS, type Node } from './ether-lan.js';
+import { withEthernetCapture } from '../helpers/ethernet-pcap.js';
+import { checkCaptureWithTshark, itWithTshark, tsharkFields } from '../helpers/tshark.js';
 
 const SERVICE = parseIpv4Addr('192.0.2.10');
 const CLIENT = parseIpv4Addr('192.0.2.1');
@@ -134,6 +136,24 @@ describe('EtherHosts on one segment', () => {
     expect(backup.host.stats().announcementsOut).toBe(2); // RFC 5227 §3: ANNOUNCE_NUM
     expect(client.events.some((e) => e.type === 'closed')).toBe(false);
     expect(client.stack.stats().resetsReceived).toBe(0);
+  });
+
+  itWithTshark('the segment of a failover run reads in tshark with no malformed frame, bad checksum or expert error', () => {
+    const { lan, server, client, socket } = replicatedPair();
+    failOver(lan, server).host.announce(lan.now);
+    echoOnce(lan, client, 'after the crash', socket);
+    lan.runFor(3000 * MS);
+    withEthernetCapture(
+      lan.log.map((l) => l.bytes),
+      (path) => {
+        const check = checkCaptureWithTshark(path);
+        expect(check.packets).toBe(lan.log.length);
+        expect([check.malformed, check.badChecksums, check.expert.error, check.exitCode, check.cutShort]).toEqual([0, 0, 0, 0, false]);
+        expect(check.problems).toEqual([]);
+        const arp = tsharkFields(path, ['arp.opcode', 'arp.isannouncement'], 'arp');
+        expect(arp.rows.filter((r) => r[1]!.includes('1')).length).toBe(2); // the two announcements
+      },
+    );
   });
 
   it('without the announcement the bridge keeps sending to the dead port (the control case)', () => {
