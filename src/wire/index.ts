@@ -5,3 +5,6 @@ export * from './seq.js';
 export * from './ipv4.js';
 export * from './tcp.js';
 export * from './packet.js';
+export * from './ethernet.js';
+export * from './arp.js';
+export * from './bytes.js';
