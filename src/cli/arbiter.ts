@@ -12,7 +12,7 @@ import { ArbiterStateError } from '../net/arbiter-state.js';
 import { formatEndpoint } from '../net/endpoint.js';
 import { waitForStopSignal } from '../net/signals.js';
 import { LinkError } from '../net/udp-link.js';
-import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
+import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, type CliIo } from './io.js';
 import { parseEndpointFlag } from './net-flags.js';
 
@@ -25,6 +25,7 @@ interface ArbiterFlags {
   init?: boolean;
   json?: boolean;
   clusterKeyFile?: string;
+  insecure?: boolean;
 }
 
 export function registerArbiterCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -41,7 +42,7 @@ export function registerArbiterCommand(program: Command, io: CliIo, setExitCode:
     .option('--state <file>', 'the state file holding every flag granted; it must exist unless --init is given', DEFAULT_ARBITER_STATE)
     .option('--init', 'create a fresh, empty state file (and its directory); refused if the file exists (default: off)')
     .option('--json', 'print one JSON object per line (listening, each decision, stopped with statistics)');
-  addClusterKeyOption(command)
+  addInsecureOption(addClusterKeyOption(command))
     .addHelpText(
       'after',
       '\nThe state file is never reset silently. A missing file is an error unless --init is given (use it\n' +
@@ -63,7 +64,7 @@ export function registerArbiterCommand(program: Command, io: CliIo, setExitCode:
 async function runArbiter(flags: ArbiterFlags, io: CliIo): Promise<number> {
   const listen = parseEndpointFlag('--listen', flags.listen);
   const json = flags.json === true;
-  const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile);
+  const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, { insecure: flags.insecure, carries: 'the arbiter protocol', addresses: [['--listen', listen]] });
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
 
   let server: ArbiterServer;

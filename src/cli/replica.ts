@@ -21,7 +21,7 @@ import { APP_NAMES, type AppName } from '../proxy/app.js';
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js';
 import { DEFAULT_ARBITER_LISTEN } from './arbiter.js';
 import { parseArbiterFlag } from './arbiter-flag.js';
-import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
+import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { DEFAULT_LINK_BIND, parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
@@ -57,6 +57,7 @@ interface ReplicaFlags {
   upstream?: string;
   upstreamConnectTimeoutMs: string;
   clusterKeyFile?: string;
+  insecure?: boolean;
   upstreamApp: string;
 }
 
@@ -96,7 +97,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     // upstream
     .option('--upstream <host:port>', 'serve an app outside ftcp: this replica\'s own instance of it (any TCP server); every client connection gets its own connection to it, and --app only picks the warm-up (default: the built-in --app)')
     .option('--upstream-connect-timeout-ms <ms>', 'with --upstream: an app that has not accepted a connection by then is reset towards the client', '5000');
-  addClusterKeyOption(command)
+  addInsecureOption(addClusterKeyOption(command))
     .option('--upstream-app <kind>', 'with --upstream: generic (any TCP server), or redis: one RESP command at a time across\nconnections, in log order, so every replica\'s Redis runs the same sequence; and a joining backup\'s Redis\ncopies the primary\'s by Redis replication (REPLICAOF) as of the join snapshot', 'generic')
     .addHelpText(
       'after',
@@ -188,7 +189,7 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
 
 async function runReplica(flags: ReplicaFlags, io: CliIo): Promise<number> {
   const opts = parseFlags(flags);
-  opts.clusterKey = clusterKeyFromFlag(flags.clusterKeyFile);
+  opts.clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, { insecure: flags.insecure, carries: 'the log channel and the arbiter protocol', addresses: [['--log-listen', opts.logListen], ['--log-peer', opts.logPeer], ['--arbiter', opts.arbiterEtcd === undefined ? opts.arbiterAt : undefined]] });
   opts.warmUp = warmUp;
   const json = flags.json === true;
   const print = (e: ReplicaProcessEvent) => io.stdout(json ? `${JSON.stringify(e)}\n` : `${describeEvent(e)}\n`);

@@ -14,7 +14,7 @@ import { CONTROL_AUTH_TEXT } from '../net/switch-auth.js';
 import { DEFAULT_SERVICE_ADDRESS, UdpSwitch, type SwitchEvent, type SwitchStats } from '../net/switch.js';
 import { LinkError, MAX_MTU } from '../net/udp-link.js';
 import { formatIpv4Addr } from '../wire/addr.js';
-import { addClusterKeyOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
+import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 
@@ -32,6 +32,7 @@ interface SwitchFlags {
   /** capture refused datagrams too. */
   captureDropped?: boolean;
   clusterKeyFile?: string;
+  insecure?: boolean;
 }
 
 export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -54,7 +55,7 @@ export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: 
     // Static entries: socat bridging a TUN device cannot register itself.
     .option('--static <addr=host:port>', 'pin a virtual address to a UDP endpoint that sends no control datagrams (socat\'s TUN bridge); never moves; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[]);
   // with a key, only hosts that hold it may register (src/net/switch-auth.ts).
-  addClusterKeyOption(command)
+  addInsecureOption(addClusterKeyOption(command))
     .addHelpText(
       'after',
       '\nExit codes: 0 stopped by SIGTERM/SIGINT; 2 bad usage (flags, capture file); 4 cannot listen\n' +
@@ -74,7 +75,7 @@ async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
   const capturePath = flags.capture === false ? undefined : flags.capture;
   const json = flags.json === true;
   const staticHosts = flags.static.map((text) => parseStaticFlag(text, service));
-  const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile);
+  const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, { insecure: flags.insecure, carries: 'the registrations of the service address', addresses: [['--listen', listen]] });
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
 
   let sw: UdpSwitch;

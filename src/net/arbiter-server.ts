@@ -14,8 +14,8 @@
  * more, closes everything and reports a fatal event.
  *
  * With a cluster key (cluster-auth.ts), a connection's requests are read only after the
- * handshake proved the client holds the same key, and each one's MAC and counter are
- * checked first: a client without the key, with a wrong one, or replaying or tampering
+ * handshake proved the client holds the same key, and each one is decrypted and its tag
+ * and counter checked first: a client without the key, with a wrong one, or replaying or tampering
  * with a frame is refused (counted by reason, a `refused` event) and is never granted
  * anything.
  */

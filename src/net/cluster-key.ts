@@ -1,9 +1,10 @@
 /**
  * The cluster key: a secret shared by every process of one ftcp cluster (replicas, the
  * embedded arbiter, the switch and its hosts), with which they authenticate each other on
- * the log channel and the arbiter protocol (cluster-auth.ts) and in the switch's control
- * datagrams (switch-auth.ts). Configured by `--cluster-key-file PATH`, or the
- * environment: FTCP_CLUSTER_KEY_FILE (a path) or FTCP_CLUSTER_KEY (the key itself).
+ * the log channel and the arbiter protocol (cluster-auth.ts, which also encrypts them)
+ * and in the switch's control datagrams (switch-auth.ts). Configured by
+ * `--cluster-key-file PATH`, or the environment: FTCP_CLUSTER_KEY_FILE (a path) or
+ * FTCP_CLUSTER_KEY (the key itself).
  *
  * The key is never printed: the object holds it in a private field, and its string, JSON
  * and inspect forms show only where it came from and its id, an 8-hex-digit HMAC of a

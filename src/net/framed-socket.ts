@@ -1,10 +1,11 @@
 /**
  * One TCP connection of the log channel or of the arbiter protocol, as frames: it cuts the
- * byte stream into frames (frames.ts) and, with a cluster key, runs the handshake and
- * checks every frame's MAC and counter (cluster-auth.ts) before the owner sees it.
+ * byte stream into frames (frames.ts) and, with a cluster key, runs the handshake,
+ * encrypts every frame it sends and decrypts and checks the tag and counter of every frame
+ * it receives (cluster-auth.ts) before the owner sees it.
  *
  * Without a key the inner frames travel as they are (the inner protocol's framing). With
- * one, the stream holds only envelopes. The first byte tells which a peer speaks, so a
+ * one, the stream holds only envelopes, and no inner byte travels in clear. The first byte tells which a peer speaks, so a
  * mismatch is refused with a reason that says which side lacks the key.
  *
  * A refusal (auth) or a framing error (length out of bounds) is reported once; the socket
@@ -12,7 +13,7 @@
  * written, so that the peer can still read our proof and see its own mismatch).
  */
 import type * as net from 'node:net';
-import { AUTH_MARKER, AUTH_OVERHEAD_BYTES, AUTH_REFUSAL_TEXT, AuthSession, type AuthRefusal, type AuthRole } from './cluster-auth.js';
+import { AUTH_MARKER, AUTH_REFUSAL_TEXT, AuthSession, envelopeReaderOptions, type AuthRefusal, type AuthRole } from './cluster-auth.js';
 import type { ClusterKey } from './cluster-key.js';
 import { FrameReader, type FrameReaderError, type FrameReaderOptions } from './frames.js';
 
@@ -53,7 +54,7 @@ export class FramedSocket {
   ) {
     const inner = opts.inner;
     this.session = opts.key === undefined ? undefined : new AuthSession(opts.key, opts.role);
-    this.reader = new FrameReader(this.session === undefined ? inner : { lengthOffset: 4, minBytes: 8, maxBytes: inner.maxBytes + AUTH_OVERHEAD_BYTES });
+    this.reader = new FrameReader(this.session === undefined ? inner : envelopeReaderOptions(inner));
     socket.on('data', (chunk: Buffer) => this.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
     socket.on('close', () => this.stopTimer());
   }

@@ -23,8 +23,8 @@
  * type, CRC) is counted and closes the connection (the dialer then reconnects).
  *
  * Cluster key (cluster-auth.ts, framed-socket.ts): with one, a connection carries frames
- * only after the handshake proved that the peer holds the same key, and every frame's MAC
- * and counter are checked before it is handed on. A listener replaces its connection only
+ * only after the handshake proved that the peer holds the same key, every frame travels
+ * encrypted, and its tag and counter are checked before it is handed on. A listener replaces its connection only
  * with one that passed the handshake, so a stranger cannot push the backup off. A refused
  * peer is counted by reason (stats.refused) and reported (status `refused`); nothing it
  * sent is ever handed on. Without a key, frames travel bare and anyone may connect.

@@ -1,7 +1,9 @@
-// The cluster key over real sockets on 127.0.0.1: the log channel and the embedded arbiter
-// take frames only from a peer that proved it holds the same key; a peer with no key or a
-// wrong one, a replayed, removed or tampered frame (by a relay in the middle) is refused,
-// counted, reported in one line, and never handed on.
+// The cluster key, in-process (the AES-256-GCM envelope of cluster-auth.ts, byte for byte)
+// and over real sockets on 127.0.0.1: the log channel and the embedded arbiter take frames
+// only from a peer that proved it holds the same key; a peer with no key, a wrong one or an
+// older envelope version, a replayed, removed or tampered frame (by a relay in the middle)
+// is refused, counted, reported in one line, and never handed on. No inner byte crosses
+// the wire in clear.
 import * as net from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,10 +11,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ArbiterClient } from '../../src/net/arbiter-client.js';
 import { ArbiterServer, type ArbiterServerEvent } from '../../src/net/arbiter-server.js';
-import { AUTH_OVERHEAD_BYTES, AuthSession } from '../../src/net/cluster-auth.js';
+import { createDecipheriv, createHmac } from 'node:crypto';
+import { AUTH_OVERHEAD_BYTES, AUTH_VERSION, AuthSession, envelopeReaderOptions, type AuthStep } from '../../src/net/cluster-auth.js';
 import { ClusterKey, ClusterKeyError, loadClusterKey } from '../../src/net/cluster-key.js';
 import { LogChannel, type LogChannelStatus } from '../../src/net/log-channel.js';
-import { decodeChannel, encodeChannel } from '../../src/replica/channel.js';
+import { FrameReader } from '../../src/net/frames.js';
+import { ARBITER_FRAME_MAX_BYTES, ARBITER_FRAME_MIN_BYTES } from '../../src/net/arbiter-wire.js';
+import { CHANNEL_FRAME_MAX_BYTES, decodeChannel, encodeChannel } from '../../src/replica/channel.js';
 import { envelopeType, mitm, type Mitm } from '../lab/auth-relay.js';
 import { sleep, until } from '../helpers/net.js';
 
@@ -141,6 +146,159 @@ describe('every single-bit flip is refused', () => {
   });
 });
 
+/** A dialer and a listener after the handshake (optionally with fixed nonces, to compute S by hand). */
+function readyPair(dialerKey = KEY, listenerKey = KEY, nonces?: { d: Uint8Array; l: Uint8Array }) {
+  const d = new AuthSession(dialerKey, 'dialer', nonces?.d);
+  const l = new AuthSession(listenerKey, 'listener', nonces?.l);
+  const dp = d.receive(l.hello);
+  const lp = l.receive(d.hello);
+  if (dp.type !== 'send' || lp.type !== 'send') throw new Error('no proof');
+  const atD = d.receive(lp.bytes);
+  const atL = l.receive(dp.bytes);
+  if (atD.type !== 'ready' || atL.type !== 'ready') throw new Error(`not ready: ${JSON.stringify([atD, atL])}`);
+  return { d, l };
+}
+
+const step = (s: AuthStep) => (s.type === 'refused' ? s.reason : s.type);
+const hmac = (key: Uint8Array, text: string) => createHmac('sha256', key).update(text).digest();
+/** A recognizable inner frame: "FTCP-SECRET-" repeated, `bytes` long. */
+const pattern = (bytes: number) => Uint8Array.from(Buffer.alloc(bytes, 'FTCP-SECRET-'));
+
+describe('the AES-256-GCM envelope (in-process)', () => {
+  it('is laid out as the header comment says: decrypting it by hand with the documented keys and nonce gives the inner frame', () => {
+    const nonces = { d: new Uint8Array(16).fill(0xd1), l: new Uint8Array(16).fill(0x1e) };
+    const { d, l } = readyPair(KEY, KEY, nonces);
+    const S = KEY.mac(Buffer.from('ftcp session v2'), nonces.d, nonces.l);
+    for (const [sender, direction] of [[d, 1], [l, 2]] as const) {
+      const inner = pattern(100);
+      sender.seal(hb(1)); // counter 1; the one under test is 2
+      const env = sender.seal(inner);
+      expect(env.length).toBe(inner.length + AUTH_OVERHEAD_BYTES);
+      expect(AUTH_OVERHEAD_BYTES).toBe(8 + 8 + 16);
+      expect([...env.subarray(0, 4)]).toEqual([0xfa, 2, 3, 0]);
+      const view = new DataView(env.buffer);
+      expect(view.getUint32(4)).toBe(env.length);
+      expect(view.getUint32(8) * 2 ** 32 + view.getUint32(12)).toBe(2);
+      const nonce = Buffer.concat([Uint8Array.of(0, 0, 0, direction), env.subarray(8, 16)]);
+      const decipher = createDecipheriv('aes-256-gcm', hmac(S, `ftcp v2 aead ${sender.role}`), nonce, { authTagLength: 16 });
+      decipher.setAAD(env.subarray(0, 16));
+      decipher.setAuthTag(env.subarray(env.length - 16));
+      const plain = Buffer.concat([decipher.update(env.subarray(16, env.length - 16)), decipher.final()]);
+      expect(Uint8Array.from(plain)).toEqual(inner);
+    }
+  });
+
+  it('carries no inner byte in clear: a recognizable pattern is nowhere in the envelope, and equal frames seal differently', () => {
+    const { d, l } = readyPair();
+    const inner = pattern(4096);
+    const needle = Buffer.from('FTCP-SECRET-');
+    expect(Buffer.from(inner).indexOf(needle)).toBe(0); // the search finds it where it is in clear
+    const a = Buffer.from(d.seal(inner));
+    const b = Buffer.from(d.seal(inner));
+    for (const env of [a, b]) {
+      expect(env.indexOf(needle)).toBe(-1);
+      // No 8-byte window of the pattern, at any of its 12 phases, survives.
+      for (let phase = 0; phase < 12; phase++) expect(env.indexOf(Buffer.from(inner.subarray(phase, phase + 8)))).toBe(-1);
+    }
+    expect(a.subarray(16).equals(b.subarray(16))).toBe(false);
+    // All zeros in, no run of zeros out (a keystream, not a copy).
+    const zeros = Buffer.from(d.seal(new Uint8Array(4096)));
+    expect(zeros.subarray(16, zeros.length - 16).indexOf(Buffer.alloc(8))).toBe(-1);
+    expect(l.receive(a)).toEqual({ type: 'frame', inner });
+    expect(l.receive(b)).toEqual({ type: 'frame', inner });
+  });
+
+  it('a flipped bit in the header, the counter, the ciphertext or the tag is refused, by region', () => {
+    const inner = pattern(40);
+    const length = inner.length + AUTH_OVERHEAD_BYTES;
+    const byRegion = new Map<string, Set<string>>();
+    for (let bit = 0; bit < length * 8; bit++) {
+      const { d, l } = readyPair();
+      const env = d.seal(inner);
+      env[bit >> 3]! ^= 1 << (bit & 7);
+      const at = bit >> 3;
+      const region = at < 8 ? 'header' : at < 16 ? 'counter' : at < length - 16 ? 'ciphertext' : 'tag';
+      const got = step(l.receive(env));
+      if (!byRegion.has(region)) byRegion.set(region, new Set());
+      byRegion.get(region)!.add(got);
+    }
+    expect(Object.fromEntries([...byRegion].map(([k, v]) => [k, [...v].sort()]))).toEqual({
+      header: ['bad-handshake'],
+      counter: ['bad-mac'],
+      ciphertext: ['bad-mac'],
+      tag: ['bad-mac'],
+    });
+  });
+
+  it('a replayed, reordered or dropped frame is refused, in both directions', () => {
+    for (const dir of ['dialer', 'listener'] as const) {
+      const cases: Array<[string, number[], string[]]> = [
+        ['in order', [0, 1, 2], ['frame', 'frame', 'frame']],
+        ['replayed', [0, 1, 1], ['frame', 'frame', 'replay']],
+        ['replayed first', [0, 0], ['frame', 'replay']],
+        ['reordered', [0, 2, 1], ['frame', 'counter-gap', 'bad-handshake']],
+        ['second first', [1, 0], ['counter-gap', 'bad-handshake']],
+        ['dropped', [0, 2], ['frame', 'counter-gap']],
+      ];
+      for (const [name, order, want] of cases) {
+        const { d, l } = readyPair();
+        const [from, to] = dir === 'dialer' ? [d, l] : [l, d];
+        const sealed = [0, 1, 2].map((i) => from.seal(hb(i)));
+        expect(order.map((i) => step(to.receive(sealed[i]!))), `${dir}: ${name}`).toEqual(want);
+      }
+    }
+  });
+
+  it('both directions at once, interleaved; a frame sent back to its sender is refused', () => {
+    const { d, l } = readyPair();
+    for (let i = 1; i <= 50; i++) {
+      expect(l.receive(d.seal(hb(i)))).toEqual({ type: 'frame', inner: hb(i) });
+      expect(d.receive(l.seal(hb(1000 + i)))).toEqual({ type: 'frame', inner: hb(1000 + i) });
+    }
+    const fromL = l.seal(hb(7));
+    expect(step(l.receive(fromL))).toBe('bad-mac');
+    expect(d.receive(fromL)).toEqual({ type: 'frame', inner: hb(7) }); // its rightful receiver takes it
+  });
+
+  it('a wrong key is refused: at the proof, and a frame of a session under another key (same nonces) fails its tag', () => {
+    const nonces = { d: new Uint8Array(16).fill(7), l: new Uint8Array(16).fill(9) };
+    const d = new AuthSession(KEY, 'dialer', nonces.d);
+    const l = new AuthSession(WRONG, 'listener', nonces.l);
+    const dp = d.receive(l.hello);
+    const lp = l.receive(d.hello);
+    if (dp.type !== 'send' || lp.type !== 'send') throw new Error('no proof');
+    expect([step(d.receive(lp.bytes)), step(l.receive(dp.bytes))]).toEqual(['bad-key', 'bad-key']);
+    const mine = readyPair(KEY, KEY, nonces);
+    const theirs = readyPair(WRONG, WRONG, nonces);
+    expect(step(mine.l.receive(theirs.d.seal(hb(1))))).toBe('bad-mac');
+    expect(() => d.seal(hb(1))).toThrow(/before the handshake finished/);
+  });
+
+  it('frames of 0 bytes and of the largest size the log channel and the arbiter allow pass through the framing; one byte more is cut off', () => {
+    for (const inner of [{ lengthOffset: 4, minBytes: 16, maxBytes: CHANNEL_FRAME_MAX_BYTES }, { lengthOffset: 0, minBytes: ARBITER_FRAME_MIN_BYTES, maxBytes: ARBITER_FRAME_MAX_BYTES }]) {
+      const { d, l } = readyPair();
+      const reader = new FrameReader(envelopeReaderOptions(inner));
+      const sizes = [0, 1, inner.maxBytes];
+      const frames = sizes.map((n) => pattern(n));
+      const got = reader.push(Buffer.concat(frames.map((f) => d.seal(f))));
+      expect(got.error).toBeUndefined();
+      expect(got.frames.map((f) => f.length)).toEqual(sizes.map((n) => n + AUTH_OVERHEAD_BYTES));
+      expect(got.frames.map((f) => l.receive(f))).toEqual(frames.map((f) => ({ type: 'frame', inner: f })));
+      expect(new FrameReader(envelopeReaderOptions(inner)).push(d.seal(pattern(inner.maxBytes + 1))).error).toBe('frame-too-long');
+    }
+  });
+
+  it('a peer speaking the older envelope version (1, not encrypted) is refused as such; a later version byte change is damage', () => {
+    const l = new AuthSession(KEY, 'listener');
+    const oldHello = Uint8Array.of(0xfa, 1, 1, 0, 0, 0, 0, 24, ...new Uint8Array(16).fill(3));
+    expect(l.receive(oldHello)).toEqual({ type: 'refused', reason: 'wrong-version', detail: 'the peer speaks version 1, an older ftcp (authenticated, not encrypted)' });
+    const { d, l: l2 } = readyPair();
+    const env = d.seal(hb(1));
+    env[1] = 1;
+    expect(step(l2.receive(env))).toBe('bad-handshake');
+  });
+});
+
 describe('log channel with a cluster key (real sockets)', () => {
   it('the right key: frames flow both ways, nothing refused', async () => {
     const l = await listener(KEY);
@@ -253,6 +411,17 @@ describe('log channel with a cluster key (real sockets)', () => {
     expect(l.got).toEqual([1, 2, 10]);
   });
 
+  it('a peer speaking the older envelope version is refused with one line that says so', async () => {
+    const l = await listener(KEY);
+    const old = net.connect(l.ch.endpoint.port, '127.0.0.1');
+    old.on('error', () => {});
+    closers.push(() => old.destroy());
+    old.write(Uint8Array.of(0xfa, 1, 1, 0, 0, 0, 0, 24, ...new Uint8Array(16).fill(5))); // a version-1 hello
+    await until(() => l.ch.stats.refused['wrong-version'] === 1, 3000, 'the version refusal');
+    expect(refusedLine(l.statuses)).toMatch(/^log channel: refused 127\.0\.0\.1:\d+: cluster-key envelope version mismatch \(this process speaks version 2, encrypted; run one ftcp release on every process\): the peer speaks version 1, an older ftcp \(authenticated, not encrypted\)$/);
+    expect(l.ch.stats.connects).toBe(0);
+  });
+
   it('a peer that connects and never finishes the handshake, or sends a bad one, is refused', async () => {
     const l = await listener(KEY, { handshakeTimeoutMs: 200 });
     const silent = net.connect(l.ch.endpoint.port, '127.0.0.1');
@@ -263,7 +432,7 @@ describe('log channel with a cluster key (real sockets)', () => {
     garbage.on('error', () => {});
     closers.push(() => garbage.destroy());
     // An envelope marker, then a proof before any hello.
-    garbage.write(Uint8Array.of(0xfa, 1, 2, 0, 0, 0, 0, 40, ...new Uint8Array(32)));
+    garbage.write(Uint8Array.of(0xfa, AUTH_VERSION, 2, 0, 0, 0, 0, 40, ...new Uint8Array(32)));
     await until(() => l.ch.stats.refused['bad-handshake'] === 1, 3000, 'the bad handshake');
     expect(l.ch.stats.connects).toBe(0);
     await sleep(50);
@@ -324,7 +493,7 @@ describe('arbiter with a cluster key (real sockets)', () => {
     m.rewrite = (f) => {
       if (envelopeType(f) !== 3) return f;
       const g = Uint8Array.from(f);
-      g[g.length - 32 - 4 - 8]! ^= 0x01;
+      g[g.length - 16 - 4 - 8]! ^= 0x01;
       return g;
     };
     await expect(c.testAndSet(3, 'b', { timeoutMs: 600, retryMs: 100 })).rejects.toThrow();

@@ -247,7 +247,7 @@ describeWithDist('ftcp switch (process)', ['cli/switch', 'net/switch', 'net/udp-
     const m = await first.waitFor(/listening on (127\.0\.0\.1:\d+)/);
     const cases: Array<[string[], number, RegExp]> = [
       [['switch', '--listen', m[1]!, '--no-capture'], 4, /^error: ftcp switch: 127\.0\.0\.1:\d+ is already in use .*--listen HOST:PORT/],
-      [['switch', '--listen', '10.255.255.1:0', '--no-capture'], 4, /^error: ftcp switch: 10\.255\.255\.1 is not an address of this machine; use --listen 127\.0\.0\.1:PORT/],
+      [['switch', '--listen', '10.255.255.1:0', '--no-capture', '--insecure'], 4, /^error: ftcp switch: 10\.255\.255\.1 is not an address of this machine; use --listen 127\.0\.0\.1:PORT/],
       [['switch', '--listen', 'localhost:99999'], 2, /^error: --listen: the port must be 0\.\.65535, got 99999/],
       [['switch', '--service', '192.0.2.300'], 2, /^error: --service must be an IPv4 address such as 192\.0\.2\.10, got 192\.0\.2\.300/],
       [['switch', '--mtu', '65535'], 2, /^error: --mtu: MTU must be an integer from 68 to 65507 .*got 65535/],
