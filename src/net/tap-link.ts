@@ -15,8 +15,8 @@
  * that finds the send queue full, is counted and dropped (send returns false).
  */
 import * as dgram from 'node:dgram';
-import { describeListenError, type Endpoint } from './endpoint.js';
-import { DEFAULT_MAX_SEND_QUEUE, DEFAULT_SOCKET_BUFFER_BYTES, LinkError } from './udp-link.js';
+import type { Endpoint } from './endpoint.js';
+import { bindUdpSocket, DEFAULT_MAX_SEND_QUEUE, DEFAULT_SOCKET_BUFFER_BYTES } from './udp-link.js';
 
 /** Destination MAC, source MAC, EtherType (IEEE 802.3 clause 3.1.1); the FCS is not carried. */
 export const ETHERNET_HEADER_BYTES = 14;
@@ -100,20 +100,7 @@ export class TapLink {
   /** Binds 127.0.0.1:port. Rejects with a LinkError (one line, what to do) when it cannot. */
   static async open(opts: TapLinkOptions): Promise<TapLink> {
     if (!Number.isInteger(opts.socatPort) || opts.socatPort < 1 || opts.socatPort > 65535) throw new RangeError(`socatPort must be 1..65535, got ${opts.socatPort}`);
-    const bind = { host: '127.0.0.1', port: opts.port };
-    const bufferBytes = opts.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
-    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: bufferBytes, sendBufferSize: bufferBytes });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error) => {
-        socket.close();
-        reject(new LinkError(describeListenError(error, bind, opts.bindFlag ?? '--tap-port')));
-      };
-      socket.once('error', onError);
-      socket.bind(bind.port, bind.host, () => {
-        socket.off('error', onError);
-        resolve();
-      });
-    });
+    const socket = await bindUdpSocket({ host: '127.0.0.1', port: opts.port }, opts.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES, opts.bindFlag ?? '--tap-port');
     return new TapLink(socket, opts);
   }
 

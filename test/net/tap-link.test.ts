@@ -1,27 +1,17 @@
 // TapLink with real sockets on 127.0.0.1 and a raw dgram socket playing socat (the real
 // socat and TAP device are in test/lab/lan.test.ts).
-import * as dgram from 'node:dgram';
+import type * as dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ETHERNET_HEADER_BYTES, MAX_TAP_FRAME_BYTES, TapLink, tapSocatArgs } from '../../src/net/tap-link.js';
 import { LinkError } from '../../src/net/udp-link.js';
-import { until } from '../helpers/net.js';
+import { openSockets, until } from '../helpers/net.js';
 
-const open: Array<{ close: () => unknown }> = [];
-afterEach(async () => {
-  for (const x of open.splice(0)) await x.close();
-});
-
-async function rawSocket(): Promise<dgram.Socket> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  open.push({ close: () => new Promise<void>((r) => s.close(() => r())) });
-  return s;
-}
+const sockets = openSockets();
+const { rawSocket } = sockets;
+afterEach(() => sockets.closeAll());
 
 async function linkTo(socat: dgram.Socket): Promise<TapLink> {
-  const link = await TapLink.open({ port: 0, socatPort: socat.address().port });
-  open.push(link);
-  return link;
+  return sockets.track(await TapLink.open({ port: 0, socatPort: socat.address().port }));
 }
 
 function frame(bytes: number, fill: number): Uint8Array {
