@@ -87,8 +87,9 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', destroyLive);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // First in line, so that it sees a command's own once() listener before that one removes itself.
+  process.prependListener('SIGINT', onSignal);
+  process.prependListener('SIGTERM', onSignal);
 }
 
 export class NetnsError extends Error {

@@ -6,7 +6,8 @@
 //   socket on the client;
 // - close() leaves no namespace of the run and no socat; a create() that fails on its second
 //   host, or on a delay this kernel cannot make, removes what it made; SIGTERM to a process
-//   holding a LAN removes its namespaces and what runs in them.
+//   holding a LAN removes its namespaces and what runs in them, unless the process has its
+//   own handler, which then does its shutdown its way.
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
@@ -202,24 +203,41 @@ describeNeeding('LAN lab: namespaces, bridges, socat TAP', missing, () => {
     expect(listNetns().filter((n) => n.startsWith(`ftcp-landelay-${process.pid}-`)).length).toBe(delayMissing.length === 0 ? 3 : 0);
   });
 
-  it('removes the namespaces, and what runs in them, when a process holding a LAN gets SIGTERM', async () => {
-    const holder = startProcess(process.execPath, [
+  /** A process in the root namespace holding a LAN, with a sleep in its replica host; `own`: its own SIGTERM handler. */
+  async function holder(own: string): Promise<{ proc: Proc; prefix: string; sleeper: number }> {
+    const proc = startProcess(process.execPath, [
       '--input-type=module',
       '-e',
       `import { spawn } from 'node:child_process';
        const { Lan } = await import(${JSON.stringify(lanUrl)});
        const lan = await Lan.create({ prefix: 'ftcp-lansig', hosts: [{ name: 'r1', role: 'replica' }] });
        const sleeper = spawn(...lan.wrap('r1', 'sleep', ['600']), { stdio: 'ignore' });
+       ${own}
        console.log(JSON.stringify({ prefix: lan.prefix, sleeper: sleeper.pid }));
        setInterval(() => {}, 1000);`,
     ]);
-    const m = await holder.waitFor(/\{"prefix":"([^"]+)","sleeper":(\d+)\}/, 20_000);
+    const m = await proc.waitFor(/\{"prefix":"([^"]+)","sleeper":(\d+)\}/, 20_000);
     const [prefix, sleeper] = [m[1]!, Number(m[2])];
     expect(left(prefix)).toHaveLength(2);
     // `ip netns exec` execs sleep under the same pid: the namespace's one process.
     await until(() => run('ip', ['netns', 'pids', `${prefix}-r1`]).stdout.trim() === String(sleeper), 5000, 'sleep in the namespace');
-    const exit = await stopProc(holder, 'SIGTERM');
+    return { proc, prefix, sleeper };
+  }
+
+  it('removes the namespaces, and what runs in them, when a process holding a LAN gets SIGTERM', async () => {
+    const { proc, prefix, sleeper } = await holder('');
+    const exit = await stopProc(proc, 'SIGTERM');
     expect(exit.signal).toBe('SIGTERM');
+    expect(left(prefix)).toEqual([]);
+    expect(running(sleeper)).toBe(false);
+  });
+
+  it('leaves SIGTERM to a process`s own handler, which closes the LAN its way', async () => {
+    const { proc, prefix, sleeper } = await holder(`process.once('SIGTERM', async () => { console.log('own handler'); const r = await lan.close(); console.log(JSON.stringify({ closed: r.removed })); process.exit(3); });`);
+    const exit = await stopProc(proc, 'SIGTERM');
+    expect(exit.code).toBe(3);
+    expect(proc.stdout()).toContain('own handler');
+    expect(proc.stdout()).toContain('{"closed":true}');
     expect(left(prefix)).toEqual([]);
     expect(running(sleeper)).toBe(false);
   });
