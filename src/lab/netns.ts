@@ -26,12 +26,14 @@ export const TUN_DEVICE = 'ftcp0';
 export const TUN_BRIDGE_PORT = 9499;
 export const DEFAULT_TUN_MTU = 1500;
 
-function run(cmd: string, args: readonly string[]): { ok: boolean; stdout: string; stderr: string } {
+/** Runs a command to completion (10 s at most): ok when it exited 0; stderr trimmed, or the spawn error. */
+export function run(cmd: string, args: readonly string[]): { ok: boolean; stdout: string; stderr: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000 });
   return { ok: r.error === undefined && r.status === 0, stdout: r.stdout ?? '', stderr: (r.stderr ?? '').trim() || (r.error?.message ?? '') };
 }
 
-function hasCommand(cmd: string, args: readonly string[]): boolean {
+/** Whether `cmd` can be started at all (its exit status does not matter). */
+export function hasCommand(cmd: string, args: readonly string[]): boolean {
   const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 10_000 });
   return r.error === undefined;
 }
@@ -64,12 +66,30 @@ let made = 0;
 const live = new Set<Netns>();
 let exitHookInstalled = false;
 
+function destroyLive(): void {
+  for (const ns of [...live]) ns.destroy();
+}
+
+/**
+ * SIGINT/SIGTERM when nothing else listens for it: remove the namespaces, then die of the
+ * signal as Node would have. When another listener is there (a command's own shutdown), it
+ * owns the signal, and the exit hook removes what its shutdown left.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  destroyLive();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  process.kill(process.pid, signal);
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const ns of [...live]) ns.destroy();
-  });
+  process.on('exit', destroyLive);
+  // First in line, so that it sees a command's own once() listener before that one removes itself.
+  process.prependListener('SIGINT', onSignal);
+  process.prependListener('SIGTERM', onSignal);
 }
 
 export class NetnsError extends Error {
@@ -79,7 +99,7 @@ export class NetnsError extends Error {
   }
 }
 
-/** A network namespace made by this process, named ftcp-<pid>-<n>. */
+/** A network namespace made by this process, named ftcp-<pid>-<n> (or as the caller chose). */
 export class Netns {
   private removed = false;
 
@@ -87,7 +107,11 @@ export class Netns {
 
   /** Makes the namespace and brings its loopback up; throws NetnsError with ip's message. */
   static create(prefix = 'ftcp'): Netns {
-    const name = `${prefix}-${process.pid}-${++made}`;
+    return Netns.createNamed(`${prefix}-${process.pid}-${++made}`);
+  }
+
+  /** create() with the exact name (the caller makes it unique); removed on exit like the others. */
+  static createNamed(name: string): Netns {
     const add = run('ip', ['netns', 'add', name]);
     if (!add.ok) throw new NetnsError(`ip netns add ${name} failed: ${add.stderr}`);
     const ns = new Netns(name);
@@ -157,17 +181,17 @@ export function destroyNetns(name: string): { killed: number[]; removed: boolean
 }
 
 /** Spawns `cmd` in `netns` (through `ip netns exec`), or here when netns is undefined (already inside). */
-function spawnIn(netns: string | undefined, cmd: string, args: readonly string[]): ChildProcess {
+export function spawnIn(netns: string | undefined, cmd: string, args: readonly string[]): ChildProcess {
   const [c, a] = netns === undefined ? [cmd, [...args]] : ['ip', ['netns', 'exec', netns, cmd, ...args]];
   return spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function runIn(netns: string | undefined, cmd: string, args: readonly string[]): ReturnType<typeof run> {
+export function runIn(netns: string | undefined, cmd: string, args: readonly string[]): ReturnType<typeof run> {
   return netns === undefined ? run(cmd, args) : run('ip', ['netns', 'exec', netns, cmd, ...args]);
 }
 
 /** A helper process (socat, tcpdump), stopped by pid. */
-class Helper {
+export class Helper {
   stderr = '';
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   readonly exited: Promise<void>;
@@ -206,7 +230,7 @@ class Helper {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface TunBridgeOptions {
   /** The namespace to run in; undefined when this process is already inside it. */

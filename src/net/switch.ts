@@ -38,11 +38,11 @@ import * as dgram from 'node:dgram';
 import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import type { PcapngWriter } from '../pcap/pcapng.js';
 import { openCaptureFile, type CaptureFile } from '../pcap/capture-file.js';
-import { describeListenError, formatEndpoint, type Endpoint } from './endpoint.js';
+import { formatEndpoint, type Endpoint } from './endpoint.js';
 import type { ClusterKey } from './cluster-key.js';
 import { AUTH_CONTROL_BYTES, CONTROL_AUTH_REFUSALS, ControlAuthSwitch, isAuthControl, type ControlAuthRefusal } from './switch-auth.js';
 import { decodeControl, encodeControl, isControl, type SwitchControl } from './switch-control.js';
-import { acceptDatagram, checkMtu, DEFAULT_MAX_SEND_QUEUE, DEFAULT_SOCKET_BUFFER_BYTES, LinkError, MAX_MTU } from './udp-link.js';
+import { acceptDatagram, bindUdpSocket, checkMtu, DEFAULT_MAX_SEND_QUEUE, DEFAULT_SOCKET_BUFFER_BYTES, MAX_MTU } from './udp-link.js';
 
 export const DEFAULT_SERVICE_ADDRESS = '192.0.2.10';
 /** Most addresses the switch keeps; registrations beyond are dropped (counted). */
@@ -215,19 +215,7 @@ export class UdpSwitch {
     for (const s of opts.staticHosts ?? []) {
       if (s.address === (opts.service ?? 0xc000020a)) throw new RangeError(`the service address ${formatIpv4Addr(s.address)} cannot be a static entry`);
     }
-    const bufferBytes = opts.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
-    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: bufferBytes, sendBufferSize: bufferBytes });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error) => {
-        socket.close();
-        reject(new LinkError(describeListenError(error, opts.listen, opts.listenFlag ?? '--listen')));
-      };
-      socket.once('error', onError);
-      socket.bind(opts.listen.port, opts.listen.host, () => {
-        socket.off('error', onError);
-        resolve();
-      });
-    });
+    const socket = await bindUdpSocket(opts.listen, opts.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES, opts.listenFlag ?? '--listen');
     let capture: UdpSwitch['capture'];
     if (opts.capturePath !== undefined) {
       try {

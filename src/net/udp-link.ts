@@ -116,6 +116,26 @@ export class LinkError extends Error {
   }
 }
 
+/**
+ * A UDP socket bound to `bind` with `bufferBytes` of send and receive buffer. Rejects with a
+ * LinkError (one line, naming `flag`) when the address cannot be bound.
+ */
+export async function bindUdpSocket(bind: Endpoint, bufferBytes: number, flag: string): Promise<dgram.Socket> {
+  const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: bufferBytes, sendBufferSize: bufferBytes });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => {
+      socket.close();
+      reject(new LinkError(describeListenError(error, bind, flag)));
+    };
+    socket.once('error', onError);
+    socket.bind(bind.port, bind.host, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+  return socket;
+}
+
 export function checkMtu(mtu: number): number {
   if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) {
     throw new RangeError(`MTU must be an integer from ${MIN_MTU} to ${MAX_MTU} (the largest IPv4 packet one UDP datagram carries), got ${mtu}`);
@@ -170,19 +190,7 @@ export class UdpLink {
   static async open(opts: UdpLinkOptions): Promise<UdpLink> {
     const mtu = checkMtu(opts.mtu ?? DEFAULT_MTU);
     const bind = opts.bind ?? { host: '127.0.0.1', port: 0 };
-    const bufferBytes = opts.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
-    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: bufferBytes, sendBufferSize: bufferBytes });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error) => {
-        socket.close();
-        reject(new LinkError(describeListenError(error, bind, opts.bindFlag ?? '--bind')));
-      };
-      socket.once('error', onError);
-      socket.bind(bind.port, bind.host, () => {
-        socket.off('error', onError);
-        resolve();
-      });
-    });
+    const socket = await bindUdpSocket(bind, opts.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES, opts.bindFlag ?? '--bind');
     return new UdpLink(socket, { ...opts, mtu });
   }
 

@@ -1,4 +1,5 @@
 // Small helpers for the socket tests of src/net and src/lab.
+import * as dgram from 'node:dgram';
 import { buildTcpPacket, TCP_ACK } from '../../src/wire/index.js';
 
 /** A valid IPv4/TCP packet with a patterned payload of `payloadBytes`. */
@@ -17,3 +18,29 @@ export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condi
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * What a socket test opened, closed in teardown:
+ * `const sockets = openSockets(); afterEach(() => sockets.closeAll());`
+ */
+export function openSockets() {
+  const open: Array<{ close: () => unknown }> = [];
+  return {
+    /** Newest last: a test may pop() and close one early. */
+    open,
+    track<T extends { close: () => unknown }>(x: T): T {
+      open.push(x);
+      return x;
+    },
+    /** A plain dgram socket on 127.0.0.1, a free port. */
+    async rawSocket(): Promise<dgram.Socket> {
+      const s = dgram.createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+      open.push({ close: () => new Promise<void>((r) => s.close(() => r())) });
+      return s;
+    },
+    async closeAll(): Promise<void> {
+      for (const x of open.splice(0)) await x.close();
+    },
+  };
+}

@@ -64,7 +64,12 @@ const started = new Set<Proc>();
 
 /** Starts `node bin/ftcp.js ...args`. */
 export function startCli(args: readonly string[], opts: { cwd?: string } = {}): Proc {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: opts.cwd ?? root, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startProcess(process.execPath, [bin, ...args], opts);
+}
+
+/** Starts any command (stdin piped when asked), tracked like startCli's children. */
+export function startProcess(cmd: string, args: readonly string[], opts: { cwd?: string; stdin?: 'ignore' | 'pipe' } = {}): Proc {
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? root, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const listeners = new Set<() => void>();
@@ -79,7 +84,7 @@ export function startCli(args: readonly string[], opts: { cwd?: string } = {}): 
       for (const l of [...listeners]) l();
     }),
   );
-  if (child.pid === undefined) throw new Error(`could not start ${bin}`);
+  if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
   const proc: Proc = {
     child,
     pid: child.pid,

@@ -5,22 +5,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeControl } from '../../src/net/switch-control.js';
 import { checkMtu, MAX_MTU, UdpLink } from '../../src/net/udp-link.js';
 import { parseIpv4Addr } from '../../src/wire/index.js';
-import { tcpPacket, until } from '../helpers/net.js';
+import { openSockets, tcpPacket, until } from '../helpers/net.js';
 
 const A = parseIpv4Addr('192.0.2.1');
 const B = parseIpv4Addr('192.0.2.10');
 
-const open: Array<{ close: () => unknown }> = [];
-afterEach(async () => {
-  for (const x of open.splice(0)) await x.close();
-});
-
-async function rawSocket(): Promise<dgram.Socket> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  open.push({ close: () => new Promise<void>((r) => s.close(() => r())) });
-  return s;
-}
+const sockets = openSockets();
+const { open, rawSocket } = sockets;
+afterEach(() => sockets.closeAll());
 
 /** Ports that were free a moment ago (bound, noted, released). */
 async function freeUdpPorts(n: number): Promise<number[]> {
