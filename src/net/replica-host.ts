@@ -40,6 +40,7 @@ import { encodeArbiter } from '../replica/arbiter.js';
 import type { ReplicaEvent, ServicePacket } from '../replica/outbox.js';
 import { Replica, type ReplicaRoleName } from '../replica/replica.js';
 import { drainReplica } from '../replica/drive.js';
+import { servicePacketComment, shadowTag } from '../replica/capture-tags.js';
 import { describeRsmConfig } from '../replica/replay-input.js';
 import type { RsmConfig } from '../replica/rsm.js';
 import { stackFactory } from '../replica/stack-factory.js';
@@ -475,10 +476,8 @@ export class ReplicaProcess {
       return;
     }
     this.claimService(p.epoch);
-    const notes = [`O(${p.index}), epoch ${p.epoch}`];
-    if (p.reemitted) notes.push(`re-emitted O(${p.index}) at go-live: delivery by the old primary uncertain`);
     // Captured before it is sent: the capture holds everything that may have reached the wire.
-    this.captureWire(p.packet, notes.join('; '));
+    this.captureWire(p.packet, servicePacketComment(p));
     this.counts.servicePacketsOut++;
     if (p.reemitted) this.counts.reemitted++;
     this.link.send(p.packet);
@@ -635,7 +634,7 @@ export class ReplicaProcess {
       const file = new PcapFile(disk.sink, `ftcp replica ${this.opts.name} (shadow)`);
       c.shadow = { disk, file, iface: file.iface(`shadow of ${this.opts.name}`, `O(i) replica ${this.opts.name} generated while a backup (suppressed)`) };
     }
-    c.shadow.file.write(c.shadow.iface, wallClockUs(), packet, `shadow: O(${index}), generated while suppressed`);
+    c.shadow.file.write(c.shadow.iface, wallClockUs(), packet, shadowTag(index));
   }
 
   private peerAddress(): Ipv4Addr {

@@ -15,6 +15,7 @@ import type { UpstreamEvent } from '../proxy/upstream.js';
 import type { ReplicaEvent, ServicePacket } from '../replica/outbox.js';
 import type { Replica } from '../replica/replica.js';
 import { drainReplica } from '../replica/drive.js';
+import { servicePacketComment, shadowTag } from '../replica/capture-tags.js';
 import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import type { CaptureFile } from '../pcap/vantage.js';
 import { parseUdp, udpPacket } from '../wire/udp.js';
@@ -167,7 +168,7 @@ export class ReplicaNode {
         upstream: (u) => this.hooks.onUpstream?.(this, u),
         event: (e) => {
           if (e.type === 'shadow' && this.shadowVantage !== undefined) {
-            this.shadowVantage.file.write(this.shadowVantage.iface, this.sim.nowUs, e.packet, `shadow: O(${e.index}), generated while suppressed`);
+            this.shadowVantage.file.write(this.shadowVantage.iface, this.sim.nowUs, e.packet, shadowTag(e.index));
           }
           this.hooks.onEvent(this, e);
         },
@@ -185,10 +186,8 @@ export class ReplicaNode {
     if (p.reemitted) this.reemittedPackets.push(p.packet);
     const delivered = this.sw.egress(this, p);
     if (this.vantage !== undefined) {
-      const notes: string[] = [`O(${p.index}), epoch ${p.epoch}`];
-      if (p.reemitted) notes.push(`re-emitted O(${p.index}) at go-live: delivery by the old primary uncertain`);
-      if (!delivered) notes.push(`switch: dropped, epoch ${p.epoch} is older than the owner's ${this.sw.ownerEpoch}`);
-      this.vantage.file.write(this.vantage.iface, this.sim.nowUs, p.packet, notes.join('; '));
+      const dropped = delivered ? [] : [`switch: dropped, epoch ${p.epoch} is older than the owner's ${this.sw.ownerEpoch}`];
+      this.vantage.file.write(this.vantage.iface, this.sim.nowUs, p.packet, servicePacketComment(p, dropped));
     }
   }
 
