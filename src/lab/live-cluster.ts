@@ -11,6 +11,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppName } from '../proxy/app.js';
 import { readPcapng } from '../pcap/reader.js';
+import { parseCaptureTag } from '../replica/capture-tags.js';
 import { Child, Children, type ChildEvent } from './children.js';
 import { CLUSTER_KEY_ENV, ClusterKey } from '../net/cluster-key.js';
 
@@ -170,11 +171,11 @@ export function readWireView(path: string): WireView {
   const r = readPcapng(new Uint8Array(readFileSync(path)));
   view.truncated = r.truncated !== undefined;
   for (const p of r.packets) {
-    const m = /(?:^|; )O\(\d+\), epoch (\d+)/.exec(p.comments.join('; '));
-    if (m === null) continue;
+    const tag = parseCaptureTag(p.comments.join('; '));
+    if (tag?.epoch === undefined) continue;
     view.sent.add(Buffer.from(p.data).toString('latin1'));
-    view.epochs.add(Number(m[1]));
-    if (p.comments.some((c) => c.includes('re-emitted'))) view.reemitted.push(p.data);
+    view.epochs.add(tag.epoch);
+    if (tag.reemitted) view.reemitted.push(p.data);
   }
   return view;
 }

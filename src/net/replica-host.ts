@@ -28,15 +28,19 @@
  * connected; the backup: it reached the primary), so that the failure detector does not
  * count the other process's start-up time as silence.
  *
- * After every input it drains the replica: events first (an `announce` must reach the
- * switch before the re-emitted packets that follow it), then client packets, channel
- * frames and arbiter requests, then the deadline.
+ * After every input it drains the replica through the one drive loop (src/replica/drive.ts):
+ * client packets, channel frames, arbiter requests, upstream actions, events, the deadline.
+ * Packets come before the `announce` of the same drain, so the service address is claimed
+ * with a packet's epoch before the first packet of a newer epoch is sent (claimService):
+ * the switch forwards only the holder's packets.
  */
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { encodeArbiter } from '../replica/arbiter.js';
 import type { ReplicaEvent, ServicePacket } from '../replica/outbox.js';
 import { Replica, type ReplicaRoleName } from '../replica/replica.js';
+import { drainReplica } from '../replica/drive.js';
+import { servicePacketComment, shadowTag } from '../replica/capture-tags.js';
 import { describeRsmConfig } from '../replica/replay-input.js';
 import type { RsmConfig } from '../replica/rsm.js';
 import { stackFactory } from '../replica/stack-factory.js';
@@ -181,6 +185,8 @@ export class ReplicaProcess {
   private armedUs: number | undefined;
   private timerGeneration = 0;
   private draining = false;
+  /** The highest epoch this replica has claimed the service address with (claimService). */
+  private claimedEpoch = 0;
   private closed = false;
   private ipId = 0;
   private captures: Captures | undefined;
@@ -436,26 +442,26 @@ export class ReplicaProcess {
     if (this.draining || this.closed || r === undefined) return;
     this.draining = true;
     try {
-      for (let e = r.pollEvent(); e !== undefined; e = r.pollEvent()) this.onReplicaEvent(e);
-      for (let p = r.pollTransmit(); p !== undefined; p = r.pollTransmit()) this.transmit(p);
-      // upstream: client bytes, EOFs and closes for this replica's own app instance.
-      if (this.upstream !== undefined) {
-        for (let u = r.pollUpstream(); u !== undefined; u = r.pollUpstream()) this.upstream.handle(u);
-        this.upstream.applyBackpressure((conn) => r.rsm?.upstreamQueued(conn) ?? 0);
-      }
-      const ch = r.live ? this.listenCh : this.dialCh;
-      for (let f = r.pollChannel(); f !== undefined; f = r.pollChannel()) {
-        this.captureLog(f, true);
-        this.logRtt.sent(f, this.clock.nowUs()); // bench
-        if (ch !== undefined && ch.send(f)) this.counts.framesOut++;
-        else this.counts.framesDropped++;
-      }
-      for (let q = r.pollArbiter(); q !== undefined; q = r.pollArbiter()) {
-        this.counts.arbiterRequests++;
-        this.captureArbiter(encodeArbiter(q), true);
-        this.arbiter.send(q);
-      }
-      this.arm(r.pollTimeout());
+      drainReplica(r, {
+        packet: (p) => this.transmit(p),
+        channel: (f) => {
+          this.captureLog(f, true);
+          this.logRtt.sent(f, this.clock.nowUs()); // bench
+          const ch = r.live ? this.listenCh : this.dialCh;
+          if (ch !== undefined && ch.send(f)) this.counts.framesOut++;
+          else this.counts.framesDropped++;
+        },
+        arbiter: (q) => {
+          this.counts.arbiterRequests++;
+          this.captureArbiter(encodeArbiter(q), true);
+          this.arbiter.send(q);
+        },
+        // upstream: client bytes, EOFs and closes for this replica's own app instance.
+        upstream: (u) => this.upstream?.handle(u),
+        event: (e) => this.onReplicaEvent(e),
+        deadline: (us) => this.arm(us),
+      });
+      this.upstream?.applyBackpressure((conn) => r.rsm?.upstreamQueued(conn) ?? 0);
     } finally {
       this.draining = false;
     }
@@ -469,13 +475,22 @@ export class ReplicaProcess {
       this.counts.fenceHeld++;
       return;
     }
-    const notes = [`O(${p.index}), epoch ${p.epoch}`];
-    if (p.reemitted) notes.push(`re-emitted O(${p.index}) at go-live: delivery by the old primary uncertain`);
+    this.claimService(p.epoch);
     // Captured before it is sent: the capture holds everything that may have reached the wire.
-    this.captureWire(p.packet, notes.join('; '));
+    this.captureWire(p.packet, servicePacketComment(p));
     this.counts.servicePacketsOut++;
     if (p.reemitted) this.counts.reemitted++;
     this.link.send(p.packet);
+  }
+
+  /**
+   * Claims the service address with `epoch` unless already claimed with it or a newer one:
+   * at go-live the re-emitted packets come before the `announce` event (src/replica/drive.ts).
+   */
+  private claimService(epoch: number): void {
+    if (epoch <= this.claimedEpoch) return;
+    this.claimedEpoch = epoch;
+    this.link.announce(this.opts.service, epoch);
   }
 
   /** etcd arbiter: contact is back; the held client packets go out in order (as if delayed on the wire). */
@@ -488,7 +503,7 @@ export class ReplicaProcess {
   private onReplicaEvent(e: ReplicaEvent): void {
     switch (e.type) {
       case 'announce':
-        this.link.announce(this.opts.service, e.epoch);
+        this.claimService(e.epoch);
         this.emit(this.event('announce', { epoch: e.epoch, service: formatIpv4Addr(this.opts.service) }));
         this.link.whenRegistered(this.opts.service, 5000).then(
           () => this.emit(this.event('registered', { epoch: e.epoch })),
@@ -619,7 +634,7 @@ export class ReplicaProcess {
       const file = new PcapFile(disk.sink, `ftcp replica ${this.opts.name} (shadow)`);
       c.shadow = { disk, file, iface: file.iface(`shadow of ${this.opts.name}`, `O(i) replica ${this.opts.name} generated while a backup (suppressed)`) };
     }
-    c.shadow.file.write(c.shadow.iface, wallClockUs(), packet, `shadow: O(${index}), generated while suppressed`);
+    c.shadow.file.write(c.shadow.iface, wallClockUs(), packet, shadowTag(index));
   }
 
   private peerAddress(): Ipv4Addr {

@@ -18,6 +18,7 @@
  */
 import { APP_NAMES } from '../proxy/app.js';
 import { UPSTREAM_APP } from '../proxy/upstream.js';
+import { parseCaptureTag } from './capture-tags.js';
 import { decodeChannel, type ChannelMessage } from './channel.js';
 import { decodeEntry, frameLength, type LogEntry } from './log.js';
 import type { RsmAppName, RsmConfig } from './rsm.js';
@@ -125,16 +126,14 @@ export interface CapturedOutput {
   data: Uint8Array;
 }
 
-const OUTPUT_TAG = /(?:^|; )O\((\d+)\), epoch (\d+)(?:;|$)/;
-
 /** Packets whose comment says `O(i), epoch e`, in capture order. */
 export function extractOutputs(packets: readonly CapturedPacket[]): CapturedOutput[] {
   const out: CapturedOutput[] = [];
   for (const p of packets) {
     for (const c of p.comments) {
-      const m = OUTPUT_TAG.exec(c);
-      if (m === null) continue;
-      out.push({ packet: p.number, index: Number(m[1]), epoch: Number(m[2]), data: p.data });
+      const tag = parseCaptureTag(c);
+      if (tag?.epoch === undefined) continue;
+      out.push({ packet: p.number, index: tag.index, epoch: tag.epoch, data: p.data });
       break;
     }
   }

@@ -2,7 +2,8 @@
  * The machines of a simulated cluster: replica hosts that drive a Replica state machine,
  * the arbiter host, and the switch that owns the service address.
  *
- * A replica host drains its replica after every input, as the sans-I/O contract asks:
+ * A replica host drains its replica after every input, as the sans-I/O contract asks, through
+ * the one drive loop (src/replica/drive.ts, which documents the order):
  * client packets go to the switch (tagged with the replica's epoch), log-channel frames
  * and arbiter requests go on the simulated network as UDP datagrams, events go to the
  * cluster's observer, and pollTimeout() becomes a timer task (a generation number
@@ -13,6 +14,8 @@ import { decodeArbiter, encodeArbiter, TestAndSetArbiter } from '../replica/arbi
 import type { UpstreamEvent } from '../proxy/upstream.js';
 import type { ReplicaEvent, ServicePacket } from '../replica/outbox.js';
 import type { Replica } from '../replica/replica.js';
+import { drainReplica } from '../replica/drive.js';
+import { servicePacketComment, shadowTag } from '../replica/capture-tags.js';
 import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import type { CaptureFile } from '../pcap/vantage.js';
 import { parseUdp, udpPacket } from '../wire/udp.js';
@@ -153,39 +156,38 @@ export class ReplicaNode {
     if (this.draining || r === undefined || this.crashed) return;
     this.draining = true;
     try {
-      const sent: ServicePacket[] = [];
-      for (let p = r.pollTransmit(); p !== undefined; p = r.pollTransmit()) {
-        sent.push(p);
-        this.egressPackets++;
-        this.egressSet.add(Buffer.from(p.packet).toString('latin1'));
-        if (p.reemitted) this.reemittedPackets.push(p.packet);
-        const delivered = this.sw.egress(this, p);
-        if (this.vantage !== undefined) {
-          const notes: string[] = [`O(${p.index}), epoch ${p.epoch}`];
-          if (p.reemitted) notes.push(`re-emitted O(${p.index}) at go-live: delivery by the old primary uncertain`);
-          if (!delivered) notes.push(`switch: dropped, epoch ${p.epoch} is older than the owner's ${this.sw.ownerEpoch}`);
-          this.vantage.file.write(this.vantage.iface, this.sim.nowUs, p.packet, notes.join('; '));
-        }
-      }
-      if (sent.length > 0) this.hooks.afterTransmit?.(this, sent);
-      if (this.crashed) return;
-      for (let f = r.pollChannel(); f !== undefined; f = r.pollChannel()) {
-        const peer = r.peer === undefined ? undefined : this.addressOf(r.peer);
-        if (peer !== undefined) this.network.send(this.address, udpPacket(this.address, peer, LOG_PORT, LOG_PORT, f, this.ipId++));
-      }
-      for (let q = r.pollArbiter(); q !== undefined; q = r.pollArbiter()) {
-        this.network.send(this.address, udpPacket(this.address, this.arbiterAddress, ARBITER_PORT, ARBITER_PORT, encodeArbiter(q), this.ipId++));
-      }
-      for (let u = r.pollUpstream(); u !== undefined; u = r.pollUpstream()) this.hooks.onUpstream?.(this, u);
-      for (let e = r.pollEvent(); e !== undefined; e = r.pollEvent()) {
-        if (e.type === 'shadow' && this.shadowVantage !== undefined) {
-          this.shadowVantage.file.write(this.shadowVantage.iface, this.sim.nowUs, e.packet, `shadow: O(${e.index}), generated while suppressed`);
-        }
-        this.hooks.onEvent(this, e);
-      }
-      this.arm(r.pollTimeout());
+      drainReplica(r, {
+        packet: (p) => this.egress(p),
+        afterPackets: (sent) => this.hooks.afterTransmit?.(this, sent),
+        stopped: () => this.crashed,
+        channel: (f) => {
+          const peer = r.peer === undefined ? undefined : this.addressOf(r.peer);
+          if (peer !== undefined) this.network.send(this.address, udpPacket(this.address, peer, LOG_PORT, LOG_PORT, f, this.ipId++));
+        },
+        arbiter: (q) => this.network.send(this.address, udpPacket(this.address, this.arbiterAddress, ARBITER_PORT, ARBITER_PORT, encodeArbiter(q), this.ipId++)),
+        upstream: (u) => this.hooks.onUpstream?.(this, u),
+        event: (e) => {
+          if (e.type === 'shadow' && this.shadowVantage !== undefined) {
+            this.shadowVantage.file.write(this.shadowVantage.iface, this.sim.nowUs, e.packet, shadowTag(e.index));
+          }
+          this.hooks.onEvent(this, e);
+        },
+        deadline: (us) => this.arm(us),
+      });
     } finally {
       this.draining = false;
+    }
+  }
+
+  /** One client packet: to the switch, counted, and into the capture with its O(i) tag. */
+  private egress(p: ServicePacket): void {
+    this.egressPackets++;
+    this.egressSet.add(Buffer.from(p.packet).toString('latin1'));
+    if (p.reemitted) this.reemittedPackets.push(p.packet);
+    const delivered = this.sw.egress(this, p);
+    if (this.vantage !== undefined) {
+      const dropped = delivered ? [] : [`switch: dropped, epoch ${p.epoch} is older than the owner's ${this.sw.ownerEpoch}`];
+      this.vantage.file.write(this.vantage.iface, this.sim.nowUs, p.packet, servicePacketComment(p, dropped));
     }
   }
 

@@ -312,21 +312,7 @@ export function runTransfer(options: TransferOptions): TransferResult {
     ...options.link,
   });
 
-  const captureMode = options.capture ?? 'memory';
-  const buffers: { name: string; buffer: PcapngBuffer }[] = [];
-  const sinkFor = (name: 'client' | 'server'): BlockSink | undefined => {
-    if (captureMode === 'none') return undefined;
-    if (captureMode === 'memory') {
-      const buffer = new PcapngBuffer();
-      buffers.push({ name, buffer });
-      return buffer.sink;
-    }
-    return captureMode(name);
-  };
-  for (const [name, address] of [['client', CLIENT_ADDRESS], ['server', SERVER_ADDRESS]] as const) {
-    const sink = sinkFor(name);
-    if (sink !== undefined) attachCapture(network, name, address, sink);
-  }
+  const buffers = attachCaptures(network, options.capture ?? 'memory');
 
   const factory = options.stackFactory;
   const makeStack = (name: string, address: number): StackApi =>
@@ -393,19 +379,7 @@ export function runTransfer(options: TransferOptions): TransferResult {
 
   const clientToServer = c2s.result();
   const serverToClient = s2c.result();
-  if (failure === undefined) {
-    for (const [label, r] of [['client->server', clientToServer], ['server->client', serverToClient]] as const) {
-      if (!r.match) {
-        fail('correctness', `${label}: sent ${r.bytesSent} B (sha256 ${r.sha256Sent}) but received ${r.bytesReceived} B ` +
-          `(sha256 ${r.sha256Received})${r.firstMismatchOffset !== undefined ? `, first difference at byte ${r.firstMismatchOffset}` : ''}`);
-      }
-    }
-  }
-  if (failure === undefined && mirror !== undefined) {
-    for (const [label, report] of [['client', mirror.client], ['server', mirror.server]] as const) {
-      if (report.mismatch !== undefined) fail('determinism', `${label} stack restored from its snapshot diverged: ${report.mismatch}`);
-    }
-  }
+  if (failure === undefined) checkTransfer(clientToServer, serverToClient, mirror, fail);
 
   const clientStats = clientHost.stack.stats();
   const serverStats = serverHost.stack.stats();
@@ -426,6 +400,40 @@ export function runTransfer(options: TransferOptions): TransferResult {
   if (failure !== undefined) result.failure = failure;
   if (mirror !== undefined) result.mirror = mirror;
   return result;
+}
+
+/** One pcapng per host, written by a tap on the network; the in-memory ones are returned. */
+function attachCaptures(network: Network, mode: NonNullable<TransferOptions['capture']>): { name: string; buffer: PcapngBuffer }[] {
+  const buffers: { name: string; buffer: PcapngBuffer }[] = [];
+  const sinkFor = (name: 'client' | 'server'): BlockSink | undefined => {
+    if (mode === 'none') return undefined;
+    if (mode === 'memory') {
+      const buffer = new PcapngBuffer();
+      buffers.push({ name, buffer });
+      return buffer.sink;
+    }
+    return mode(name);
+  };
+  for (const [name, address] of [['client', CLIENT_ADDRESS], ['server', SERVER_ADDRESS]] as const) {
+    const sink = sinkFor(name);
+    if (sink !== undefined) attachCapture(network, name, address, sink);
+  }
+  return buffers;
+}
+
+/** The end of a run without failure: both streams arrived intact, and a mirrored stack did not diverge. */
+function checkTransfer(clientToServer: DirectionResult, serverToClient: DirectionResult, mirror: TransferResult['mirror'], fail: (kind: TransferFailureKind, message: string) => void): void {
+  for (const [label, r] of [['client->server', clientToServer], ['server->client', serverToClient]] as const) {
+    if (!r.match) {
+      fail('correctness', `${label}: sent ${r.bytesSent} B (sha256 ${r.sha256Sent}) but received ${r.bytesReceived} B ` +
+        `(sha256 ${r.sha256Received})${r.firstMismatchOffset !== undefined ? `, first difference at byte ${r.firstMismatchOffset}` : ''}`);
+      return;
+    }
+  }
+  if (mirror === undefined) return;
+  for (const [label, report] of [['client', mirror.client], ['server', mirror.server]] as const) {
+    if (report.mismatch !== undefined) fail('determinism', `${label} stack restored from its snapshot diverged: ${report.mismatch}`);
+  }
 }
 
 function startMirror(atUs: number, clientHost: Host<StackApi>, serverHost: Host<StackApi>, factory: StackFactory): NonNullable<TransferResult['mirror']> {
