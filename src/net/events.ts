@@ -52,6 +52,14 @@ function shape<S extends Shape>(s: S): Field<ShapeType<S>> {
   return field<ShapeType<S>>(`{ ${Object.keys(s).join(', ')} }`, (v) => obj.check(v) && shapeProblem(s, v) === undefined);
 }
 
+/** An object with (at least) the fields of `s`; the others unknown. */
+function openShape<S extends Shape>(s: S): Field<ShapeType<S> & Record<string, unknown>> {
+  return shape(s) as Field<ShapeType<S> & Record<string, unknown>>;
+}
+function recordOf<T>(f: Field<T>): Field<Record<string, T>> {
+  return field<Record<string, T>>(`an object of ${f.what}`, (v) => obj.check(v) && Object.values(v).every((x) => f.check(x)));
+}
+
 /** Why `v` does not fit `s` (the first field that does not), or undefined. */
 function shapeProblem(s: Shape, v: Record<string, unknown>): string | undefined {
   for (const [k, f] of Object.entries(s)) {
@@ -122,7 +130,7 @@ export const REPLICA_EVENTS = {
   'upstream-imported': { importMs: num, conns: num, queued: num },
   'upstream-join-failed': { side: oneOf('primary', 'joiner'), message: str },
   /** The last line: why it ended, and its statistics (ReplicaProcess.stats()). */
-  exit: { reason: str, stats: obj },
+  exit: { reason: str, stats: openShape({ bulkUploads: optional(recordOf(shape({ received: num, sha256: str }))) }) },
 } as const satisfies Record<string, Shape>;
 
 // ---- the other children -------------------------------------------------------------------
@@ -204,8 +212,10 @@ export type ArbiterEventLine = OtherEvent<'arbiter'>;
 export type ClientEventLine = OtherEvent<'client'> | OtherEvent<'kernel-client'>;
 export type KernelServerEventLine = OtherEvent<'kernel-server'>;
 
+/** A line may carry more fields than its schema names (a load result's per-client extras): those are unknown. */
+type Open<T> = T extends unknown ? T & { readonly [field: string]: unknown } : never;
 /** Every line a child process prints with --json, and Child's `text` for a line that is not one. */
-export type ChildEvent = ReplicaProcessEvent | SwitchEventLine | ArbiterEventLine | ClientEventLine | KernelServerEventLine | OtherEvent<'child'>;
+export type ChildEvent = Open<ReplicaProcessEvent | SwitchEventLine | ArbiterEventLine | ClientEventLine | KernelServerEventLine | OtherEvent<'child'>>;
 export type ChildEventName = ChildEvent['event'];
 /** The members of the union named `K` (more than one for a name several processes print). */
 export type EventOf<K extends ChildEventName> = Extract<ChildEvent, { event: K }>;
@@ -247,11 +257,11 @@ export function parseChildEvent(line: string): ParsedChildEvent {
 }
 
 /** A replica's line (every one carries the replica's name). */
-export function isReplicaEvent(e: ChildEvent): e is ReplicaProcessEvent {
+export function isReplicaEvent(e: ChildEvent): e is Extract<ChildEvent, ReplicaProcessEvent> {
   return 'name' in e && typeof e.name === 'string' && 'atMs' in e;
 }
 
 /** The replica's line of kind `k`, or undefined (for finding a replica's `registered` or `stopped` among the other processes' lines of that name). */
-export function replicaEvent<K extends ReplicaProcessEventName>(e: ChildEvent, k: K): ReplicaProcessEventOf<K> | undefined {
-  return e.event === k && isReplicaEvent(e) ? (e as unknown as ReplicaProcessEventOf<K>) : undefined;
+export function replicaEvent<K extends ReplicaProcessEventName>(e: ChildEvent, k: K): Extract<ChildEvent, ReplicaProcessEventOf<K>> | undefined {
+  return e.event === k && isReplicaEvent(e) ? (e as Extract<ChildEvent, ReplicaProcessEventOf<K>>) : undefined;
 }
