@@ -35,6 +35,7 @@ import { Network, type FaultCounters, type LinkParams } from './network.js';
 import { deriveSeed } from '../tcp/seed.js';
 import { FakeUpstream, type FakeUpstreamOptions } from './upstream-fake.js';
 import { Simulator } from './world.js';
+import { identicalReemitted, splitBrainEpochs, streamCounts } from '../replica/run-checks.js';
 
 export const CLUSTER_CLIENT = parseIpv4Addr('192.0.2.1');
 export const CLUSTER_ARBITER = parseIpv4Addr('192.0.2.2');
@@ -545,9 +546,9 @@ export function runCluster(options: ClusterOptions): ClusterResult {
   // ---- verdicts
   const conns = load.results();
   for (const c of conns) if (!c.intact) problem(c.reset ? 'connection' : c.error?.startsWith('stalled') ? 'liveness' : 'correctness', `connection ${c.index} (client port ${c.localPort ?? '?'}): ${c.error ?? 'not intact'}`);
-  const intact = conns.filter((c) => c.intact).length;
+  const streams = streamCounts(conns);
   const resets = conns.filter((c) => c.reset).length;
-  const splitEpochs = sw.splitBrainEpochs();
+  const splitEpochs = splitBrainEpochs(sw.emittersByEpoch);
   if (splitEpochs.length > 0) problem('correctness', `split brain: two replicas emitted client packets in epoch(s) ${splitEpochs.join(', ')}`);
   let counterAnswers: ClusterResult['counterAnswers'];
   if (app === 'counter') {
@@ -576,7 +577,7 @@ export function runCluster(options: ClusterOptions): ClusterResult {
     const killed = nodes.get(f.killed);
     const survivor = f.by === undefined ? undefined : nodes.get(f.by);
     if (killed === undefined || survivor === undefined) continue;
-    f.identicalToPrimary = survivor.reemittedPackets.filter((p) => killed.egressSet.has(Buffer.from(p).toString('latin1'))).length;
+    f.identicalToPrimary = identicalReemitted(killed.egressSet, survivor.reemittedPackets);
   }
   const clientStats = clientHost.stack.stats();
   const ordered = problems;
@@ -587,7 +588,7 @@ export function runCluster(options: ClusterOptions): ClusterResult {
     app,
     connections,
     unsafe,
-    streams: { intact, broken: conns.length - intact },
+    streams,
     resets,
     failover: failovers[0] ?? null,
     failovers,
