@@ -13,7 +13,8 @@
  */
 import type { Command } from 'commander';
 import { warmUp } from '../lab/warm-up.js';
-import { ReplicaProcess, type ReplicaProcessEvent, type ReplicaProcessOptions, type ReplicaStartRole } from '../net/replica-host.js';
+import { ReplicaProcess, type ReplicaProcessOptions, type ReplicaStartRole } from '../net/replica-host.js';
+import type { ReplicaProcessEvent } from '../net/events.js';
 import { waitForStopSignal } from '../net/signals.js';
 import { LinkError } from '../net/udp-link.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
@@ -217,28 +218,27 @@ async function runReplica(flags: ReplicaFlags, io: CliIo): Promise<number> {
 
 function describeEvent(e: ReplicaProcessEvent): string {
   const who = `replica ${e.name}`;
-  const f = e as Record<string, unknown>;
   switch (e.event) {
     case 'started':
-      return `${who}: ${String(f['role'])} ${String(f['address'])}, log channel ${f['logListen'] !== null ? `listening on ${String(f['logListen'])}` : ''}${f['logPeer'] !== null ? ` dialling ${String(f['logPeer'])}` : ''}${f['clusterKey'] === null ? ', no cluster key' : `, cluster key ${String((f['clusterKey'] as { id: string }).id)}`}; app ${String(f['app'])}, seed ${String(f['seed'])}, H ${String(f['heartbeatMs'])} ms, D ${String(f['failureTimeoutMs'])} ms${f['role'] === 'primary' && f['alone'] !== true ? `; waiting for backup ${String(f['peer'])}` : ''}`;
+      return `${who}: ${e.role} ${e.address}, log channel ${e.logListen !== null ? `listening on ${e.logListen}` : ''}${e.logPeer !== null ? ` dialling ${e.logPeer}` : ''}${e.clusterKey === null ? ', no cluster key' : `, cluster key ${e.clusterKey.id}`}; app ${e.app}, seed ${e.seed}, H ${e.heartbeatMs} ms, D ${e.failureTimeoutMs} ms${e.role === 'primary' && !e.alone ? `; waiting for backup ${e.peer}` : ''}`;
     case 'replica':
-      return `${who}: ${String(f['role'])} of epoch ${String(f['epoch'])}, ${f['peer'] === null ? 'alone' : `peer ${String(f['peer'])}`}`;
+      return `${who}: ${e.role} of epoch ${e.epoch}, ${e.peer === null ? 'alone' : `peer ${e.peer}`}`;
     case 'announce':
-      return `${who}: announces ${String(f['service'])} with epoch ${String(f['epoch'])}`;
+      return `${who}: announces ${e.service} with epoch ${e.epoch}`;
     case 'registered':
-      return `${who}: the switch gave it the service address (epoch ${String(f['epoch'])})`;
+      return `${who}: the switch gave it the service address (epoch ${e.epoch})`;
     case 'suspect':
-      return `${who}: peer silent for ${String(f['silentMs'])} ms, asks the arbiter for epoch ${String(f['epoch'])}`;
+      return `${who}: peer silent for ${e.silentMs} ms, asks the arbiter for epoch ${e.epoch}`;
     case 'won':
-      return `${who}: won the test-and-set of epoch ${String(f['epoch'])}`;
+      return `${who}: won the test-and-set of epoch ${e.epoch}`;
     case 'lost':
-      return `${who}: lost the test-and-set of epoch ${String(f['epoch'])} to ${String(f['winner'])}`;
+      return `${who}: lost the test-and-set of epoch ${e.epoch} to ${e.winner}`;
     case 'live':
-      return `${who}: LIVE in epoch ${String(f['epoch'])}; re-emits ${String(f['reemitted'])} packets of ${String(f['reemittedEntries'])} entries above r = ${String(f['r'])}`;
+      return `${who}: LIVE in epoch ${e.epoch}; re-emits ${e.reemitted} packets of ${e.reemittedEntries} entries above r = ${e.r}`;
     case 'channel-refused':
-      return `${who}: ${String(f['message'])}${(f['count'] as number) > 1 ? ` (${String(f['count'])} so far)` : ''}`;
+      return `${who}: ${e.message}${e.count > 1 ? ` (${e.count} so far)` : ''}`;
     case 'exit':
-      return `${who}: exits (${String(f['reason'])}); ${JSON.stringify(f['stats'])}`;
+      return `${who}: exits (${e.reason}); ${JSON.stringify(e.stats)}`;
     default: {
       const { event, name, atMs, ...rest } = e;
       void name;

@@ -22,7 +22,8 @@ import type { AppName } from '../proxy/app.js';
 import { parseIpv4Addr } from '../wire/addr.js';
 import { BenchClient } from './bench-client.js';
 import { percentile } from '../net/log-rtt.js';
-import type { Child, ChildEvent } from './children.js';
+import type { Child } from './children.js';
+import type { ChildEvent, ClientResult, EventOf } from '../net/events.js';
 import { wallClockMs } from '../net/clock.js';
 import { checkBulkUploads, LiveCluster } from './live-cluster.js';
 
@@ -104,7 +105,7 @@ export function pairBroke(r: Running): boolean {
 /** SIGTERMs a replica and returns the stats of its `exit` line. */
 async function exitStats(c: Child): Promise<Record<string, unknown> | undefined> {
   await c.stop();
-  return c.events.find((e) => e.event === 'exit')?.['stats'] as Record<string, unknown> | undefined;
+  return c.events.find((e) => e.event === 'exit')?.stats;
 }
 
 /** CPU milliseconds per MB moved, by process, median over the repetitions (Linux /proc; empty elsewhere). */
@@ -253,8 +254,8 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
   };
   const r = await startCluster('bulk', bytes, true, pair, onEvent);
   let resumedMs: number | null = null;
-  let result: ChildEvent | undefined;
-  let backupExit: ChildEvent | undefined;
+  let result: ClientResult | undefined;
+  let backupExit: EventOf<'exit'> | undefined;
   try {
     client = await r.cluster.startClient('client', ['--connections', '1', '--upload-bytes', String(bytes), '--progress-ms', '0', '--timeout-ms', '60000']);
     const finishedEarly = await Promise.race([new Promise<boolean>((res) => setTimeout(() => res(false), killAfterMs)), client.exited.then(() => true)]);
@@ -271,7 +272,7 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
         problems.push(error instanceof Error ? error.message : String(error));
         return undefined;
       });
-      if (resumed !== undefined) resumedMs = (resumed['atMs'] as number) - killAtMs;
+      if (resumed !== undefined) resumedMs = resumed.atMs - killAtMs;
     }
     result = await client.waitFor((e) => e.event === 'result', 90_000, 'its result line');
     if (r.backup !== undefined) {
@@ -283,8 +284,8 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
   } finally {
     await stopCluster(r.cluster);
   }
-  const clientOk = result?.['ok'] === true;
-  if (result !== undefined) for (const p of (result['problems'] as string[] | undefined) ?? []) problems.push(`client: ${p}`);
+  const clientOk = result?.ok === true;
+  if (result !== undefined) for (const p of result.problems) problems.push(`client: ${p}`);
   const uploadProblems = result !== undefined && killAtMs !== undefined ? checkBulkUploads(result, backupExit) : [];
   problems.push(...uploadProblems);
   // A trial whose pair split before the kill was stopped early: its stream is unfinished, not broken.
@@ -332,7 +333,7 @@ export async function scale(n: number, pair: PairSettings, say: (s: string) => v
       const backupBefore = rssBytes(r.backup!.pid);
       const open = await client.openIdle(n, 16, (k) => {
         const split = r.backup!.events.find((e) => e.event === 'suspect' || e.event === 'stopped') ?? r.primary.events.find((e) => e.event === 'suspect');
-        say(`    ${k} connections open${split !== undefined ? ` (the pair split: ${String(split['name'])} ${String(split.event)})` : ''}`);
+        say(`    ${k} connections open${split !== undefined ? ` (the pair split: ${split.name} ${split.event})` : ''}`);
       });
       await new Promise((res) => setTimeout(res, 500));
       const after = rssBytes(r.primary.pid);
@@ -346,7 +347,7 @@ export async function scale(n: number, pair: PairSettings, say: (s: string) => v
         const last = c.events.filter((e) => e.event !== 'exit').at(-1);
         say(`    note: ${c.label} exited before the kill (${c.exit?.code ?? c.exit?.signal ?? '?'}); last event ${JSON.stringify(last ?? null).slice(0, 300)}${c.stderrLine()}`);
       }
-      let live: ChildEvent | undefined;
+      let live: EventOf<'live'> | undefined;
       let survived = NaN;
       if (falseFailover) {
         say('    the pair split while the connections were opened (a replica was silent for longer than D): no failover to measure, scale.survived not measured');

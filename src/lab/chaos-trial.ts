@@ -31,8 +31,10 @@ import type { AppName } from '../proxy/app.js';
 import { readPcapng } from '../pcap/reader.js';
 import { deriveSeed } from '../tcp/seed.js';
 import { Prng } from '../tcp/prng.js';
-import { arbiterDoubleGrants, epochConflicts, fencedEmissions, streamVerdict } from './chaos-check.js';
-import type { Child, ChildEvent } from './children.js';
+import { arbiterDoubleGrants, epochConflicts, streamVerdict } from './chaos-check.js';
+import { fencedEmissions } from '../replica/run-checks.js';
+import type { Child } from './children.js';
+import { isReplicaEvent, replicaEvent, type ChildEvent, type EventOf } from '../net/events.js';
 import { wallClockMs } from '../net/clock.js';
 import { compareReemitted, DEMO_MTU, LiveCluster, readWireView, type WireView } from './live-cluster.js';
 import { LoadClient, type LoadClientResult } from './load-client.js';
@@ -179,10 +181,10 @@ export class ChaosTrial {
   }
 
   private onEvent(label: string, e: ChildEvent): void {
-    if (!label.startsWith('replica ')) return;
-    const name = String(e['name']);
+    if (!label.startsWith('replica ') || !isReplicaEvent(e)) return;
+    const name = e.name;
     if (e.event === 'registered') this.holder = name;
-    if (e.event === 'fault') this.fail('broken', `${name}: replication fault: ${String(e['message'])}`);
+    if (e.event === 'fault') this.fail('broken', `${name}: replication fault: ${e.message}`);
     if ((e.event === 'fenced' || e.event === 'stopped' || e.event === 'live') && this.faultAtMs === undefined) {
       this.falseFailover = true;
       this.notes.push(`${name} ${e.event} before the fault (a false failover: the machine is slow for D ${this.o.failureTimeoutMs} ms)`);
@@ -267,7 +269,7 @@ export class ChaosTrial {
     const { plan, cluster } = this;
     let clientResult: LoadClientResult | undefined;
     let load: Awaited<ReturnType<ChaosTrial['startLoad']>> | undefined;
-    let survivorExit: ChildEvent | undefined;
+    let survivorExit: EventOf<'exit'> | undefined;
     let faulted = false;
     let paused: Child | undefined;
     const pause = { stopAtMs: 0, contAtMs: 0 };
@@ -287,7 +289,7 @@ export class ChaosTrial {
         this.faultAtMs = wallClockMs();
         const wentLive = async (name: string, what: string) => {
           const live = await this.replica(name).waitFor((e) => e.event === 'live', this.o.failureTimeoutMs + WAIT_MS, what);
-          failover = { by: name, epoch: live['epoch'] as number, afterMs: Math.round((live['atMs'] as number) - this.faultAtMs!) };
+          failover = { by: name, epoch: live.epoch, afterMs: Math.round(live.atMs - this.faultAtMs!) };
         };
         switch (plan.fault) {
           case 'kill-primary':
@@ -299,7 +301,7 @@ export class ChaosTrial {
           case 'kill-backup-join': {
             this.replica(backup).signal('SIGKILL');
             const won = await this.replica(primary).waitFor((e) => e.event === 'won', this.o.failureTimeoutMs + WAIT_MS, `${primary} winning after the kill of ${backup}`);
-            failover = { by: primary, epoch: (won['epoch'] as number) + 1, afterMs: Math.round((won['atMs'] as number) - this.faultAtMs) };
+            failover = { by: primary, epoch: won.epoch + 1, afterMs: Math.round(won.atMs - this.faultAtMs) };
             if (plan.fault === 'kill-backup') break;
             this.joinGate!.heal();
             await this.joinStarted;
@@ -312,10 +314,10 @@ export class ChaosTrial {
             }
             // The pair must still be one: a primary that suspected its joiner (a busy machine)
             // won the next epoch alone and c stopped; killing it would leave nobody.
-            const dropped = this.replica(primary).events.find((e) => e.event === 'won' && e['epoch'] !== won['epoch']);
+            const dropped = this.replica(primary).events.find((e) => e.event === 'won' && e.epoch !== won.epoch);
             if (dropped !== undefined || !c.running) {
               this.falseFailover = true;
-              this.notes.push(`false failover after the join: ${primary} ${dropped !== undefined ? `suspected c and won epoch ${String(dropped['epoch'])} alone` : 'lost c'}, so it was not killed`);
+              this.notes.push(`false failover after the join: ${primary} ${dropped !== undefined ? `suspected c and won epoch ${String(dropped.epoch)} alone` : 'lost c'}, so it was not killed`);
               break;
             }
             this.faultAtMs = wallClockMs();
@@ -337,9 +339,9 @@ export class ChaosTrial {
               await wentLive(next, `${next} going live while ${victim} is paused`);
             } else {
               const won = await this.replica(next).waitFor((e) => e.event === 'won', this.o.failureTimeoutMs + WAIT_MS, `${next} winning while ${victim} is paused`);
-              failover = { by: next, epoch: (won['epoch'] as number) + 1, afterMs: Math.round((won['atMs'] as number) - this.faultAtMs) };
+              failover = { by: next, epoch: won.epoch + 1, afterMs: Math.round(won.atMs - this.faultAtMs) };
             }
-            await this.replica(next).waitFor((e) => e.event === 'registered' && e['epoch'] === failover.epoch, WAIT_MS, `${next} holding the service address`);
+            await this.replica(next).waitFor((e) => e.event === 'registered' && e.epoch === failover.epoch, WAIT_MS, `${next} holding the service address`);
             await sleep(plan.pauseExtraMs);
             pause.contAtMs = wallClockMs();
             paused.signal('SIGCONT');
@@ -373,11 +375,11 @@ export class ChaosTrial {
             if (fenced) {
               this.superseded = primary;
               const live = await b.waitFor((e) => e.event === 'live', WAIT_MS, `${backup} going live`);
-              failover = { by: backup, epoch: live['epoch'] as number, afterMs: Math.round((live['atMs'] as number) - this.faultAtMs) };
+              failover = { by: backup, epoch: live.epoch, afterMs: Math.round(live.atMs - this.faultAtMs) };
               this.resumed = { who: primary, next: backup, wasPrimary: true };
             } else if (stopped) {
               const won = await a.waitFor((e) => e.event === 'won', WAIT_MS, `${primary} winning`);
-              failover = { by: primary, epoch: (won['epoch'] as number) + 1, afterMs: Math.round((won['atMs'] as number) - this.faultAtMs) };
+              failover = { by: primary, epoch: won.epoch + 1, afterMs: Math.round(won.atMs - this.faultAtMs) };
               this.notes.push(`${primary} won the race: ${backup} stopped`);
             } else {
               this.notes.push(`the pause went unnoticed: nobody asked the arbiter, or nobody lost`);
@@ -411,7 +413,7 @@ export class ChaosTrial {
     return this.judge(clientResult, survivorExit, faulted, failover, pause);
   }
 
-  private judge(clientResult: LoadClientResult | undefined, survivorExit: ChildEvent | undefined, faulted: boolean, failover: TrialResult['failover'], pause: { stopAtMs: number; contAtMs: number }): TrialResult {
+  private judge(clientResult: LoadClientResult | undefined, survivorExit: EventOf<'exit'> | undefined, faulted: boolean, failover: TrialResult['failover'], pause: { stopAtMs: number; contAtMs: number }): TrialResult {
     const { plan, cluster } = this;
     // Streams: the client checked every byte it read; the survivor's app every byte uploaded.
     const verdict = streamVerdict(clientResult, survivorExit, this.o.app === 'bulk', this.o.connections);
@@ -469,7 +471,7 @@ export class ChaosTrial {
     if (!steppedDown) this.fail('liveness', `${old} did not step down after SIGCONT (lost, ${wasPrimary ? 'fenced' : 'stopped'} and exit expected)`);
     // Half-way through the pause: nothing of the old primary is timestamped there.
     const afterUs = Math.round(((pause.stopAtMs + pause.contAtMs) / 2) * 1000);
-    const link = child.events.find((e) => e.event === 'started')?.['link'];
+    const link = child.events.map((e) => replicaEvent(e, 'started')).find((e) => e !== undefined)?.link;
     const emitted = [...capturedPackets(this.cluster.capturePaths(old).wire, afterUs, (c) => /(?:^|; )O\(\d+\)/.test(c)), ...capturedPackets(join(this.dir, 'client.pcapng'), afterUs, (c) => c === `dropped (stale-epoch) from ${String(link)}` || c === `dropped (not-owner) from ${String(link)}`)];
     const reference = capturedPackets(this.cluster.capturePaths(next).wire, 0, (c) => /(?:^|; )O\(\d+\)/.test(c));
     const r = fencedEmissions(emitted, reference);

@@ -6,13 +6,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EXIT_WITH_PARENT_ENV } from '../net/signals.js';
+import { parseChildEvent, type ChildEvent } from '../net/events.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** bin/ftcp.js, from src/lab (vitest) or dist/lab (the built CLI). */
 export const FTCP_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'ftcp.js');
 
-export type ChildEvent = Record<string, unknown> & { event?: string };
+export type { ChildEvent } from '../net/events.js';
 
 /**
  * Extra node options for every child, space-separated, from FTCP_CHILD_NODE_ARGS: for
@@ -47,12 +48,9 @@ export class Child {
       while ((nl = this.partial.indexOf('\n')) >= 0) {
         const line = this.partial.slice(0, nl);
         this.partial = this.partial.slice(nl + 1);
-        let e: ChildEvent;
-        try {
-          e = JSON.parse(line) as ChildEvent;
-        } catch {
-          e = { event: 'text', text: line };
-        }
+        // A line that is not an event (not JSON, or not fitting net/events.ts) is kept as text, with why.
+        const parsed = parseChildEvent(line);
+        const e: ChildEvent = parsed.ok ? parsed.event : parsed.reason === 'not JSON' ? { event: 'text', text: line } : { event: 'text', text: line, reason: parsed.reason };
         this.events.push(e);
         onEvent?.(this, e);
         this.notify();
@@ -92,6 +90,8 @@ export class Child {
   }
 
   /** Resolves with the first event (already seen or to come) that matches; rejects on exit or timeout. */
+  waitFor<T extends ChildEvent>(match: (e: ChildEvent) => e is T, timeoutMs: number, what: string): Promise<T>;
+  waitFor(match: (e: ChildEvent) => boolean, timeoutMs: number, what: string): Promise<ChildEvent>;
   waitFor(match: (e: ChildEvent) => boolean, timeoutMs: number, what: string): Promise<ChildEvent> {
     return new Promise((resolve, reject) => {
       const check = () => {

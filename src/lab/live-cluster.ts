@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import type { AppName } from '../proxy/app.js';
 import { readPcapng } from '../pcap/reader.js';
 import { parseCaptureTag } from '../replica/capture-tags.js';
-import { Child, Children, type ChildEvent } from './children.js';
+import { Child, Children } from './children.js';
+import { isReplicaEvent, replicaEvent, type ChildEvent, type ClientResult } from '../net/events.js';
+import { bulkUploadProblems, claimsByEpoch, compareReemitted as compareReemittedPackets, packetKey, splitBrainEpochs as splitBrainEpochsOf } from '../replica/run-checks.js';
 import { CLUSTER_KEY_ENV, ClusterKey } from '../net/cluster-key.js';
 
 export interface LiveClusterOptions {
@@ -49,6 +51,11 @@ export interface LiveClusterOptions {
  */
 export const DEMO_MTU = 1500;
 
+/** The switch's or the arbiter's first line: where it listens. */
+function isListening(e: ChildEvent): e is Extract<ChildEvent, { event: 'listening'; port: number }> {
+  return e.event === 'listening' && 'port' in e;
+}
+
 export class LiveCluster {
   readonly children: Children;
   arbiter!: Child;
@@ -78,24 +85,21 @@ export class LiveCluster {
     if (this.opts.arbiterUrl !== undefined) return this.startSwitch(); // etcd arbiter
     this.arbiter = this.children.start('arbiter', ['arbiter', '--listen', '127.0.0.1:0', '--state', this.statePath, '--init', '--json']);
     this.switch = this.children.start('switch', ['switch', '--listen', '127.0.0.1:0', '--capture', join(this.opts.dir, 'client.pcapng'), '--json', ...(this.opts.switchArgs ?? [])]);
-    const [a, s] = await Promise.all([
-      this.arbiter.waitFor((e) => e.event === 'listening', this.startTimeoutMs, 'listening line'),
-      this.switch.waitFor((e) => e.event === 'listening', this.startTimeoutMs, 'listening line'),
-    ]);
-    this.arbiterPort = a['port'] as number;
-    this.switchPort = s['port'] as number;
+    const [a, s] = await Promise.all([this.arbiter.waitFor(isListening, this.startTimeoutMs, 'listening line'), this.switch.waitFor(isListening, this.startTimeoutMs, 'listening line')]);
+    this.arbiterPort = a.port;
+    this.switchPort = s.port;
   }
 
   /** the switch alone (the arbiter is an etcd cluster). */
   private async startSwitch(): Promise<void> {
     this.switch = this.children.start('switch', ['switch', '--listen', '127.0.0.1:0', '--capture', join(this.opts.dir, 'client.pcapng'), '--json', ...(this.opts.switchArgs ?? [])]);
-    this.switchPort = (await this.switch.waitFor((e) => e.event === 'listening', this.startTimeoutMs, 'listening line'))['port'] as number;
+    this.switchPort = (await this.switch.waitFor(isListening, this.startTimeoutMs, 'listening line')).port;
   }
 
   /** Restarts the arbiter on the same port with its state file (no --init). */
   async restartArbiter(): Promise<void> {
     this.arbiter = this.children.start('arbiter', ['arbiter', '--listen', `127.0.0.1:${this.arbiterPort}`, '--state', this.statePath, '--json']);
-    await this.arbiter.waitFor((e) => e.event === 'listening', this.startTimeoutMs, 'listening line');
+    await this.arbiter.waitFor(isListening, this.startTimeoutMs, 'listening line');
   }
 
   commonArgs(): string[] {
@@ -125,8 +129,8 @@ export class LiveCluster {
     args.push(...extra);
     const child = this.children.start(`replica ${name}`, args);
     this.replicas.set(name, child);
-    const started = await child.waitFor((e) => e.event === 'started', this.startTimeoutMs, 'its started line');
-    this.logPorts.set(name, started['logListenPort'] as number);
+    const started = await child.waitFor((e) => replicaEvent(e, 'started') !== undefined, this.startTimeoutMs, 'its started line');
+    this.logPorts.set(name, replicaEvent(started, 'started')!.logListenPort!);
     return child;
   }
 
@@ -173,116 +177,86 @@ export function readWireView(path: string): WireView {
   for (const p of r.packets) {
     const tag = parseCaptureTag(p.comments.join('; '));
     if (tag?.epoch === undefined) continue;
-    view.sent.add(Buffer.from(p.data).toString('latin1'));
+    view.sent.add(packetKey(p.data));
     view.epochs.add(tag.epoch);
     if (tag.reemitted) view.reemitted.push(p.data);
   }
   return view;
 }
 
-/**
- * Identity of a packet without its bytes: IPv4 ID, TCP ports and sequence number. Two
- * packets with the same identity are "the same segment"; byte-identical or not is the
- * question.
- */
-function segmentKey(p: Uint8Array): string {
-  const ihl = (p[0]! & 0x0f) * 4;
-  return Buffer.from([p[4]!, p[5]!, ...p.subarray(ihl, ihl + 8)]).toString('hex');
-}
-
-/**
- * Re-emitted segments of `survivor`; how many of them the killed primary had put on the
- * wire (same IP ID, ports and sequence number: `sentByPrimary`), and how many of those
- * are byte-identical to the primary's (`identicalToPrimary`; equal when all is well).
- * A re-emitted segment the primary never sent (it was still held by the output rule) has
- * nothing to compare with.
- */
+/** Re-emitted segments of `survivor` against what the killed primary put on the wire (run-checks.ts, compareReemitted). */
 export function compareReemitted(killed: WireView, survivor: WireView): { segments: number; sentByPrimary: number; identicalToPrimary: number } {
-  const keys = new Set([...killed.sent].map((k) => segmentKey(Buffer.from(k, 'latin1'))));
-  return {
-    segments: survivor.reemitted.length,
-    sentByPrimary: survivor.reemitted.filter((p) => keys.has(segmentKey(p))).length,
-    identicalToPrimary: survivor.reemitted.filter((p) => killed.sent.has(Buffer.from(p).toString('latin1'))).length,
-  };
+  return compareReemittedPackets(killed.sent, survivor.reemitted);
 }
 
 /** Epochs in which two or more replicas emitted client packets. */
 export function splitBrainEpochs(views: WireView[]): number[] {
-  const count = new Map<number, number>();
-  for (const v of views) for (const e of v.epochs) count.set(e, (count.get(e) ?? 0) + 1);
-  return [...count].filter(([, n]) => n > 1).map(([e]) => e);
+  return splitBrainEpochsOf(claimsByEpoch(views.map((v, i) => [String(i), v.epochs] as const)));
 }
 
 /** One timeline line for an event of a child (label: 'switch', 'client', 'replica NAME', ...), or undefined if it is not worth one. */
 export function timelineText(label: string, e: ChildEvent, connections: number): string | undefined {
-  const name = typeof e['name'] === 'string' ? e['name'] : label;
-  const f = (k: string) => String(e[k]);
   if (label === 'switch') {
-    return e.event === 'moved' && e['address'] === '192.0.2.10' ? `switch: the service address moved from ${f('from')} (epoch ${f('fromEpoch')}) to ${f('to')} (epoch ${f('epoch')})` : undefined;
+    return e.event === 'moved' && e.address === '192.0.2.10' ? `switch: the service address moved from ${e.from} (epoch ${e.fromEpoch}) to ${e.to} (epoch ${e.epoch})` : undefined;
   }
   if (label.startsWith('client')) {
     if (e.event === 'resumed') return `${label}: reads new bytes again (resumed)`;
-    if (e.event === 'progress') return `${label}: ${f('bytesReceived')} bytes received, ${f('settled')}/${connections} connection(s) done`;
+    if (e.event === 'progress') return `${label}: ${e.bytesReceived} bytes received, ${e.settled}/${connections} connection(s) done`;
     return undefined;
   }
-  if (!label.startsWith('replica ')) return undefined;
+  if (!label.startsWith('replica ') || !isReplicaEvent(e)) return undefined;
+  const name = e.name;
   switch (e.event) {
     case 'channel-up':
-      return e['channel'] === 'listen' ? `${name}: a backup connected to its log channel` : undefined;
+      return e.channel === 'listen' ? `${name}: a backup connected to its log channel` : undefined;
     case 'announce':
-      return `${name}: announces the service address ${f('service')}, epoch ${f('epoch')}`;
+      return `${name}: announces the service address ${e.service}, epoch ${e.epoch}`;
     case 'registered':
-      return `switch: ${name} holds the service address (epoch ${f('epoch')})`;
+      return `switch: ${name} holds the service address (epoch ${e.epoch})`;
     case 'suspect':
-      return `${name}: peer silent for ${f('silentMs')} ms, asks the arbiter for epoch ${f('epoch')}`;
+      return `${name}: peer silent for ${e.silentMs} ms, asks the arbiter for epoch ${e.epoch}`;
     case 'won':
-      return `${name}: won the test-and-set of epoch ${f('epoch')}`;
+      return `${name}: won the test-and-set of epoch ${e.epoch}`;
     case 'lost':
-      return `${name}: lost the test-and-set of epoch ${f('epoch')} to ${f('winner')}`;
+      return `${name}: lost the test-and-set of epoch ${e.epoch} to ${e.winner}`;
     case 'fenced':
       return `${name}: fenced, emits nothing more; exits`;
     case 'stopped':
       return `${name}: stops (the other replica is in charge); exits`;
     case 'live':
-      return `${name}: LIVE in epoch ${f('epoch')}; re-emits ${f('reemitted')} packet(s) of ${f('reemittedEntries')} entries above r = ${f('r')}`;
+      return `${name}: LIVE in epoch ${e.epoch}; re-emits ${e.reemitted} packet(s) of ${e.reemittedEntries} entries above r = ${e.r}`;
     case 'backup-joined':
-      return `${name}: new backup ${f('peer')} joins at index ${f('index')} (snapshot ${f('snapshotBytes')} bytes), epoch ${f('epoch')}`;
+      return `${name}: new backup ${e.peer} joins at index ${e.index} (snapshot ${e.snapshotBytes} bytes), epoch ${e.epoch}`;
     case 'joined':
-      return `${name}: restored the snapshot at index ${f('index')}, following in epoch ${f('epoch')}`;
+      return `${name}: restored the snapshot at index ${e.index}, following in epoch ${e.epoch}`;
     case 'upstream-join-exported': // joining with a state adapter
-      return `${name}: its app paused and idle, state exported for ${f('peer')} at index ${f('index')}`;
+      return `${name}: its app paused and idle, state exported for ${e.peer} at index ${String(e.index)}`;
     case 'upstream-join-released':
-      return `${name}: ${f('peer')}'s copy of its app is done; its app takes commands again (paused ${f('pausedMs')} ms)`;
+      return `${name}: ${e.peer}'s copy of its app is done; its app takes commands again (paused ${e.pausedMs} ms)`;
     case 'upstream-imported':
-      return `${name}: its app is a copy of the primary's as of the snapshot (${f('importMs')} ms); ${f('conns')} app connection(s) opened`;
+      return `${name}: its app is a copy of the primary's as of the snapshot (${e.importMs} ms); ${e.conns} app connection(s) opened`;
     case 'upstream-join-failed':
-      return `${name}: UPSTREAM JOIN FAILED (${f('side')}): ${f('message')}`;
+      return `${name}: UPSTREAM JOIN FAILED (${e.side}): ${e.message}`;
     case 'fault':
-      return `${name}: REPLICATION FAULT: ${f('message')}`;
+      return `${name}: REPLICATION FAULT: ${e.message}`;
     case 'arbiter-error':
-      return `${name}: arbiter: ${f('message')}`;
+      return `${name}: arbiter: ${e.message}`;
     case 'channel-refused':
-      return `${name}: ${f('message')}`;
+      return `${name}: ${e.message}`;
     default:
       return undefined;
   }
 }
 
 /**
- * bulk: compares what the client uploaded on each connection with the digests the server
- * app of `replicaExit` (a replica's `exit` event, its stats) computed. Returns the problems.
+ * bulk: compares what the client uploaded on each connection (`uploads` of its result
+ * line) with the digests the server app of `replicaExit` (a replica's `exit` line, its
+ * stats) computed. Returns the problems.
  */
-export function checkBulkUploads(clientResult: ChildEvent, replicaExit: ChildEvent | undefined): string[] {
-  const uploads = (clientResult['uploads'] as Array<{ conn: number | null; bytes: number; sha256: string | null }> | undefined) ?? [];
-  const digests = ((replicaExit?.['stats'] as Record<string, unknown> | undefined)?.['bulkUploads'] as Record<string, { received: number; sha256: string }> | undefined) ?? undefined;
+export function checkBulkUploads(clientResult: ChildEvent | Pick<ClientResult, 'uploads'>, replicaExit: ChildEvent | undefined): string[] {
+  const uploads = ('event' in clientResult ? (clientResult.event === 'result' ? clientResult.uploads : undefined) : clientResult.uploads) ?? [];
+  const digests = replicaExit === undefined ? undefined : replicaEvent(replicaExit, 'exit')?.stats.bulkUploads;
   if (uploads.length === 0) return [];
   if (digests === undefined) return ['bulk: the surviving replica reported no upload digests'];
-  const problems: string[] = [];
-  for (const u of uploads) {
-    const got = u.conn === null ? undefined : digests[String(u.conn)];
-    if (got === undefined || got.received !== u.bytes || got.sha256 !== u.sha256) {
-      problems.push(`bulk: connection ${u.conn ?? '?'} uploaded ${u.bytes} bytes (sha256 ${u.sha256 ?? '?'}) but the server app has ${got === undefined ? 'no digest' : `${got.received} bytes (sha256 ${got.sha256})`}`);
-    }
-  }
-  return problems;
+  return bulkUploadProblems(uploads.map((u) => ({ conn: u.conn ?? '?', bytes: u.bytes, sha256: u.sha256, digest: u.conn === null ? undefined : digests[String(u.conn)] })));
 }

@@ -29,7 +29,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { APP_NAMES, type AppName } from '../proxy/app.js';
-import type { Child, ChildEvent } from './children.js';
+import type { Child } from './children.js';
+import { replicaEvent, type ChildEvent } from '../net/events.js';
+import { claimsByEpoch, splitBrainEpochs as splitBrainEpochsOf, streamsIntact } from '../replica/run-checks.js';
 import { wallClockMs } from '../net/clock.js';
 import { DEMO_MTU, LiveCluster, readWireView, splitBrainEpochs, timelineText } from './live-cluster.js';
 import { MIN_MTU } from '../net/udp-link.js';
@@ -270,7 +272,8 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
   let connections = 3;
   let holder: string | undefined;
   const onEvent = (label: string, e: ChildEvent) => {
-    if (label.startsWith('replica ') && e.event === 'registered') holder = String(e['name']);
+    const registered = label.startsWith('replica ') ? replicaEvent(e, 'registered') : undefined;
+    if (registered !== undefined) holder = registered.name;
     const text = timelineText(label, e, connections);
     if (text !== undefined && !(label === 'client' && e.event === 'progress')) note(text, typeof e['atMs'] === 'number' ? e['atMs'] : wallClockMs());
   };
@@ -332,7 +335,7 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
           break;
         case 'wait-mid-stream':
           if (client === undefined) throw new ScenarioError(`${line}: no load was started`);
-          await client.waitFor((e) => e.event === 'progress' && (e['bytesReceived'] as number) > 0 && e['settled'] === 0, step.timeoutMs, 'the middle of the load');
+          await client.waitFor((e) => e.event === 'progress' && e.bytesReceived > 0 && e.settled === 0, step.timeoutMs, 'the middle of the load');
           break;
         case 'wait-load-done':
           await clientResult(step.timeoutMs);
@@ -402,13 +405,13 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
     };
     if (x.streams !== undefined || x.resets !== undefined || x.counter !== undefined) {
       const r = await clientResult(180_000);
-      const streams = r['streams'] as { intact: number; broken: number };
-      const detail = `${streams.intact} intact, ${streams.broken} broken${(r['problems'] as string[]).length > 0 ? `: ${(r['problems'] as string[])[0]}` : ''}`;
-      if (x.streams === 'intact') push('streams: intact', streams.broken === 0 && streams.intact > 0, detail);
+      const streams = r.streams;
+      const detail = `${streams.intact} intact, ${streams.broken} broken${r.problems.length > 0 ? `: ${r.problems[0]}` : ''}`;
+      if (x.streams === 'intact') push('streams: intact', streamsIntact(streams), detail);
       if (x.streams === 'broken') push('streams: broken', streams.broken > 0, detail);
-      if (x.resets !== undefined) push(`resets: ${x.resets}`, r['resets'] === x.resets, `${String(r['resets'])} reset(s)`);
+      if (x.resets !== undefined) push(`resets: ${x.resets}`, r.resets === x.resets, `${r.resets} reset(s)`);
       if (x.counter !== undefined) {
-        const c = r['counter'] as { count: number; consecutive: boolean } | undefined;
+        const c = r.counter;
         push('counter: consecutive', c?.consecutive === true, c === undefined ? 'not a counter load' : `${c.count} answers${c.consecutive ? ', exactly 1..n' : ', not consecutive'}`);
       }
     }
@@ -436,10 +439,10 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
       push(`${k}: ${name}`, saw, saw ? `${name} reported ${k} and exited ${String(c?.exit?.code)}` : `${name} never reported ${k}`);
     }
     if (x.epochsGrantedOnce === true) {
-      const winners = new Map<number, string[]>();
-      for (const [name, c] of cluster.replicas) for (const e of c.events) if (e.event === 'won') winners.set(e['epoch'] as number, [...(winners.get(e['epoch'] as number) ?? []), name]);
-      const twice = [...winners].filter(([, w]) => w.length > 1);
-      push('epochsGrantedOnce', twice.length === 0, twice.length === 0 ? `epochs won: ${[...winners].map(([e, w]) => `${e} by ${w[0]}`).join(', ') || 'none'}` : twice.map(([e, w]) => `epoch ${e} won by ${w.join(' and ')}`).join('; '));
+      // The go-live side of split brain: two replicas winning one epoch's test-and-set.
+      const winners = claimsByEpoch([...cluster.replicas].map(([name, c]) => [name, c.events.filter((e) => e.event === 'won').map((e) => e.epoch)] as const));
+      const twice = splitBrainEpochsOf(winners);
+      push('epochsGrantedOnce', twice.length === 0, twice.length === 0 ? `epochs won: ${[...winners].map(([e, w]) => `${e} by ${[...w][0]}`).join(', ') || 'none'}` : twice.map((e) => `epoch ${e} won by ${[...winners.get(e)!].join(' and ')}`).join('; '));
     }
     return out;
   }

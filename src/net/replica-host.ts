@@ -66,6 +66,7 @@ import { UpstreamSockets } from './upstream-sockets.js'; // upstream
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js'; // upstream
 import { UPSTREAM_ADAPTERS } from './upstream-adapter.js'; // upstream join
 import { UpstreamJoin } from './upstream-join.js'; // upstream join
+import type { ReplicaProcessEvent, ReplicaProcessEventFields, ReplicaProcessEventName, ReplicaProcessEventOf } from './events.js';
 
 export type ReplicaStartRole = 'primary' | 'backup' | 'join';
 
@@ -117,14 +118,6 @@ export interface ReplicaProcessOptions {
    * a crash.
    */
   warmUp?: (app: AppName, upstream: boolean) => void;
-}
-
-/** One line for the orchestrator: what happened, when (wall clock ms), and details. */
-export interface ReplicaProcessEvent {
-  event: string;
-  name: string;
-  atMs: number;
-  [key: string]: unknown;
 }
 
 /** The RSM configuration both replicas of a run derive from the same flags (as the simulator does). */
@@ -312,7 +305,7 @@ export class ReplicaProcess {
     this.closeCaptures();
   }
 
-  stats(): object {
+  stats(): Record<string, unknown> {
     const r = this.replica;
     const role = r?.current;
     return {
@@ -334,8 +327,9 @@ export class ReplicaProcess {
 
   // ---- wiring -------------------------------------------------------------------------
 
-  private event(event: string, fields: Record<string, unknown> = {}): ReplicaProcessEvent {
-    return { event, name: this.opts.name, atMs: wallClockMs(), ...fields };
+  /** One line for the orchestrator (events.ts): what happened, when (wall clock ms), and details. */
+  private event<K extends ReplicaProcessEventName>(event: K, fields: ReplicaProcessEventFields<K>): ReplicaProcessEventOf<K> {
+    return { event, name: this.opts.name, atMs: wallClockMs(), ...fields } as ReplicaProcessEventOf<K>;
   }
 
   private wire(): void {

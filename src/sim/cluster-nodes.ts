@@ -75,11 +75,6 @@ export class Switch {
     this.network.send(node.address, p.packet);
     return true;
   }
-
-  /** Epochs in which two or more replicas emitted client packets. */
-  splitBrainEpochs(): number[] {
-    return [...this.emittersByEpoch].filter(([, s]) => s.size > 1).map(([e]) => e);
-  }
 }
 
 export interface ReplicaNodeHooks {

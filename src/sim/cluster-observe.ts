@@ -15,6 +15,7 @@ import { clusterCommandLine, type ClusterPlan, type FaultPlan } from './cluster-
 import { formatUs } from './clock.js';
 import type { FaultCounters } from './network.js';
 import type { Simulator } from './world.js';
+import { identicalReemitted, splitBrainEpochs, streamCounts } from '../replica/run-checks.js';
 
 /** A divergence a replica found between its own upstream app and the log. */
 export interface ClusterDivergence {
@@ -131,9 +132,9 @@ export function observeCluster(plan: ClusterPlan, run: ClusterRun, outcome: RunO
   const failovers = obs.failovers;
   const conns = load.results();
   for (const c of conns) if (!c.intact) problem(c.reset ? 'connection' : c.error?.startsWith('stalled') ? 'liveness' : 'correctness', `connection ${c.index} (client port ${c.localPort ?? '?'}): ${c.error ?? 'not intact'}`);
-  const intact = conns.filter((c) => c.intact).length;
+  const streams = streamCounts(conns);
   const resets = conns.filter((c) => c.reset).length;
-  const splitEpochs = sw.splitBrainEpochs();
+  const splitEpochs = splitBrainEpochs(sw.emittersByEpoch);
   if (splitEpochs.length > 0) problem('correctness', `split brain: two replicas emitted client packets in epoch(s) ${splitEpochs.join(', ')}`);
   let counterAnswers: ClusterResult['counterAnswers'];
   if (app === 'counter') {
@@ -162,7 +163,7 @@ export function observeCluster(plan: ClusterPlan, run: ClusterRun, outcome: RunO
     const killed = nodes.get(f.killed);
     const survivor = f.by === undefined ? undefined : nodes.get(f.by);
     if (killed === undefined || survivor === undefined) continue;
-    f.identicalToPrimary = survivor.reemittedPackets.filter((p) => killed.egressSet.has(Buffer.from(p).toString('latin1'))).length;
+    f.identicalToPrimary = identicalReemitted(killed.egressSet, survivor.reemittedPackets);
   }
   const clientStats = run.clientHost.stack.stats();
   const ordered = obs.problems;
@@ -173,7 +174,7 @@ export function observeCluster(plan: ClusterPlan, run: ClusterRun, outcome: RunO
     app,
     connections,
     unsafe,
-    streams: { intact, broken: conns.length - intact },
+    streams,
     resets,
     failover: failovers[0] ?? null,
     failovers,
