@@ -17,7 +17,8 @@
  */
 import { EtherHost, type EtherHostConfig, type EtherHostStats } from '../tcp/ether-host.js';
 import { finish, mix } from '../tcp/state-hash.js';
-import type { ListenOptions, SocketId, SocketInfo, StackConfig, StackEvent, StackStats } from '../tcp/types.js';
+import type { ConnectOptions, ListenOptions, SocketId, SocketInfo, StackConfig, StackEvent, StackStats, TcpStack } from '../tcp/types.js';
+import { StackError } from '../tcp/types.js';
 import { crc32 } from '../wire/crc32.js';
 import { ETHERTYPE_IPV4 } from '../wire/ethernet.js';
 import type { RsmStack, RsmStackFactory } from './rsm.js';
@@ -40,14 +41,14 @@ export class EtherStack implements RsmStack {
   private nowUs: number;
 
   private constructor(
-    readonly inner: RsmStack,
+    readonly inner: RsmStack & Partial<Pick<TcpStack, 'connect'>>,
     readonly host: EtherHost,
     nowUs: number,
   ) {
     this.nowUs = nowUs;
   }
 
-  static create(inner: RsmStack, address: number, link: EtherLinkConfig): EtherStack {
+  static create(inner: RsmStack & Partial<Pick<TcpStack, 'connect'>>, address: number, link: EtherLinkConfig): EtherStack {
     return new EtherStack(inner, new EtherHost(inner, { ...link, address }), 0);
   }
 
@@ -119,6 +120,13 @@ export class EtherStack implements RsmStack {
   listen(nowUs: number, options: ListenOptions): SocketId {
     this.nowUs = nowUs;
     return this.inner.listen(nowUs, options);
+  }
+
+  /** Not used by the RSM (a service only listens); for a client on the same kind of link. */
+  connect(nowUs: number, options: ConnectOptions): SocketId {
+    this.nowUs = nowUs;
+    if (this.inner.connect === undefined) throw new StackError('EINVAL', 'this stack cannot connect');
+    return this.inner.connect(nowUs, options);
   }
 
   accept(listener: SocketId): SocketId | undefined {

@@ -26,6 +26,8 @@ import { StackError, type SocketId, type SocketInfo, type StackConfig, type Stac
 import { finish, KeyedHashes, mix } from '../tcp/state-hash.js';
 import { crc32 } from '../wire/crc32.js';
 import type { ConnStateCheck, LogEntry } from './log.js';
+import { EtherStack, etherStackFactory, ipv4OfFrame, type EtherLinkConfig } from './ether-stack.js';
+import { packetRemoteKey, remoteKey } from './remote-key.js';
 
 /** The part of the stack's contract (TcpStack, src/tcp/types.ts) the RSM drives. */
 export type RsmStack = Pick<
@@ -66,6 +68,12 @@ export interface RsmConfig {
   appOptions?: AppOptions;
   /** A whole-state digest rides on every entry whose index is a multiple of this. Default 64; 0 = never. */
   digestEvery?: number;
+  /**
+   * The service is an Ethernet host (ether-stack.ts): packet entries carry whole Ethernet II
+   * frames, outputs are frames, and the neighbour table is replicated state. Absent: raw
+   * IPv4 packets, as on the UDP switch and in the simulator.
+   */
+  ethernet?: EtherLinkConfig;
 }
 
 /** What applying one entry produced. */
@@ -102,28 +110,6 @@ interface GlueConn {
   pending: number[];
   /** The connection's key in byRemote, or -1. */
   remoteKey: number;
-}
-
-/** A connection's remote end as one number (remote address * 2^16 + remote port; exact below 2^48). */
-function remoteKey(addr: number, port: number): number {
-  return addr * 65536 + port;
-}
-
-/**
- * The byRemote key of a packet of a service connection, read from raw IPv4/TCP bytes
- * without validating them (the client's end: the source of an inbound packet, the
- * destination of an outbound one), or -1 when it is not one.
- */
-function packetRemoteKey(p: Uint8Array, inbound: boolean, servicePort: number): number {
-  if (p.length < 20 || p[0]! >> 4 !== 4 || p[9] !== 6) return -1;
-  const ihl = (p[0]! & 0x0f) * 4;
-  if (p.length < ihl + 4) return -1;
-  const a = inbound ? 12 : 16;
-  const addr = ((p[a]! << 24) | (p[a + 1]! << 16) | (p[a + 2]! << 8) | p[a + 3]!) >>> 0;
-  const sport = (p[ihl]! << 8) | p[ihl + 1]!;
-  const dport = (p[ihl + 2]! << 8) | p[ihl + 3]!;
-  if ((inbound ? dport : sport) !== servicePort) return -1;
-  return remoteKey(addr, inbound ? sport : dport);
 }
 
 const SNAPSHOT_MAGIC = [0x46, 0x52, 0x53, 0x4d]; // "FRSM"
@@ -171,7 +157,7 @@ export class Rsm {
 
   /** A fresh RSM: a new stack listening on the service port at `startUs`. Every replica creates it the same way. */
   static create(config: RsmConfig, factory: RsmStackFactory, startUs = 0): Rsm {
-    const stack = factory.create(config.stack);
+    const stack = config.ethernet === undefined ? factory.create(config.stack) : etherStackFactory(factory, config.ethernet).create(config.stack);
     const listener = stack.listen(startUs, { port: config.servicePort });
     const app = config.app === UPSTREAM_APP ? new UpstreamBridge() : createApp(config.app, config.appOptions);
     const rsm = new Rsm(config, stack, app, listener, { index: 0, epoch: 1, members: [], timeUs: startUs });
@@ -265,6 +251,9 @@ export class Rsm {
       case 'epoch':
         this.position.epoch = entry.newEpoch;
         this.position.members = [...entry.members];
+        // RFC 5227 §3: a new configuration announces the service address, so that the
+        // LAN's bridges and neighbours move to whoever now sends for it.
+        if (this.stack instanceof EtherStack) this.stack.announce(entry.timeUs);
         break;
     }
     this.drain();
@@ -385,7 +374,7 @@ export class Rsm {
     };
     const appSnap: unknown = JSON.parse(dec.decode(parts[1]!));
     const app = meta.config.app === UPSTREAM_APP ? UpstreamBridge.restore(appSnap) : restoreApp(meta.config.app, appSnap);
-    const stack = factory.restore(parts[2]!.slice());
+    const stack = meta.config.ethernet === undefined ? factory.restore(parts[2]!.slice()) : etherStackFactory(factory, meta.config.ethernet).restore(parts[2]!.slice());
     const rsm = new Rsm(meta.config, stack, app, meta.listener, meta.position);
     for (const [socket, g] of meta.glue) {
       rsm.conns.set(socket, { closeCalled: g.closeCalled, pending: [...g.pending], remoteKey: -1 });
@@ -569,7 +558,8 @@ export class Rsm {
   }
 
   private touchPacket(p: Uint8Array, inbound: boolean): void {
-    const key = packetRemoteKey(p, inbound, this.config.servicePort);
+    const ip = this.config.ethernet === undefined ? p : ipv4OfFrame(p);
+    const key = ip === undefined ? -1 : packetRemoteKey(ip, inbound, this.config.servicePort);
     const s = key < 0 ? undefined : this.byRemote.get(key);
     if (s !== undefined) this.touched.add(s);
   }
