@@ -61,7 +61,9 @@ import { describeConnectError, formatEndpoint, type Endpoint } from './endpoint.
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
 import type { ChannelMessage } from '../replica/channel.js';
 import { LogRttProbe } from './log-rtt.js'; // bench: log-channel round trip
-import { DEFAULT_MTU, LinkError, UdpLink } from './udp-link.js';
+import { DEFAULT_MTU, LinkError } from './udp-link.js';
+import { openSwitchLink, openTapLink, type ServiceLink } from './service-link.js';
+import { serviceMacFor, type MacAddr } from '../wire/ethernet.js';
 import { UpstreamSockets } from './upstream-sockets.js'; // upstream
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js'; // upstream
 import { UPSTREAM_ADAPTERS } from './upstream-adapter.js'; // upstream join
@@ -81,6 +83,12 @@ export interface ReplicaProcessOptions {
   /** A primary that serves alone from the start (no backup yet; one may join later). */
   alone?: boolean;
   switchAt: Endpoint;
+  /**
+   * Attach to a TAP device on this host's bridge (through socat) instead of the switch:
+   * the replicated stack is then an Ethernet host with the service MAC (default
+   * serviceMacFor(service), the same on every replica) on a /prefixLength segment.
+   */
+  tap?: { port: number; socatPort: number; prefixLength: number; mac?: MacAddr; gateway?: Ipv4Addr };
   /** The local UDP address of the link to the switch (--bind). Default 127.0.0.1:0. */
   bind?: Endpoint;
   arbiterAt: Endpoint;
@@ -121,7 +129,7 @@ export interface ReplicaProcessOptions {
 }
 
 /** The RSM configuration both replicas of a run derive from the same flags (as the simulator does). */
-export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes' | 'upstream' | 'mtu'>): RsmConfig {
+export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes' | 'upstream' | 'mtu' | 'tap'>): RsmConfig {
   return {
     // The stack announces the link's MTU - 40 as its MSS (one segment per datagram up
     // to the link's size, not 1460 bytes in a 65000-byte link).
@@ -130,6 +138,7 @@ export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'ser
     app: o.upstream !== undefined ? 'upstream' : o.app, // upstream
     appOptions: { bulkBytes: o.bulkBytes, seed: deriveSeed(o.seed, 'bulk') },
     digestEvery: 1024,
+    ...(o.tap !== undefined ? { ethernet: { prefixLength: o.tap.prefixLength, mac: o.tap.mac ?? serviceMacFor(o.service), ...(o.tap.gateway !== undefined ? { gateway: { address: o.tap.gateway } } : {}) } } : {}),
   };
 }
 
@@ -198,7 +207,7 @@ export class ReplicaProcess {
   private constructor(
     readonly opts: ReplicaProcessOptions,
     private readonly emit: (e: ReplicaProcessEvent) => void,
-    readonly link: UdpLink,
+    readonly link: ServiceLink,
     readonly arbiter: ReplicaArbiter,
     readonly listenCh: LogChannel | undefined,
   ) {
@@ -220,13 +229,13 @@ export class ReplicaProcess {
     opts.warmUp?.(opts.app, opts.upstream !== undefined);
     const opened: Array<() => unknown> = [];
     try {
-      const link = await UdpLink.open({ peer: opts.switchAt, clusterKey: opts.clusterKey, ...(opts.bind !== undefined ? { bind: opts.bind } : {}), ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}) });
+      const link = opts.tap !== undefined
+        ? await openTapLink({ port: opts.tap.port, socatPort: opts.tap.socatPort, service: opts.service, serviceMac: opts.tap.mac ?? serviceMacFor(opts.service) })
+        : await openSwitchLink(
+            { switchAt: opts.switchAt, bind: opts.bind, mtu: opts.mtu, clusterKey: opts.clusterKey, service: opts.service, address: replicaVirtualAddress(opts.name), startTimeoutMs: timeoutMs },
+            (error) => new LinkError(error instanceof LinkError ? error.message.replace('is `ftcp switch` running there?', 'start `ftcp switch` first, or point --switch at it') : String(error)),
+          );
       opened.push(() => link.close());
-      const address = replicaVirtualAddress(opts.name);
-      link.announce(address, 0);
-      await link.whenRegistered(address, timeoutMs).catch((error: unknown) => {
-        throw new LinkError(error instanceof LinkError ? error.message.replace('is `ftcp switch` running there?', 'start `ftcp switch` first, or point --switch at it') : String(error));
-      });
       // ---- etcd arbiter (arbiter-etcd.ts): one successful contact before serving ----
       let arbiter: ReplicaArbiter;
       if (opts.arbiterEtcd !== undefined) {
@@ -273,7 +282,7 @@ export class ReplicaProcess {
       alone: this.opts.alone === true,
       address: formatIpv4Addr(this.address),
       service: formatIpv4Addr(this.opts.service),
-      link: formatEndpoint(this.link.local),
+      link: this.link.description,
       logListen: this.listenCh === undefined ? null : formatEndpoint(this.listenCh.endpoint),
       logListenPort: this.listenCh?.endpoint.port ?? null,
       logPeer: this.opts.logPeer === undefined ? null : formatEndpoint(this.opts.logPeer),
@@ -316,7 +325,7 @@ export class ReplicaProcess {
       replica: r?.counters ?? null,
       roleCounters: role?.counters ?? null,
       stack: r?.rsm?.stats() ?? null, // drop counters by reason (the fuzzer's report)
-      link: { sent: this.link.stats.packetsSent, received: this.link.stats.packetsReceived, dropped: this.link.stats.dropped },
+      link: this.link.stats(),
       logChannel: (this.listenCh ?? this.dialCh)?.stats ?? null,
       arbiter: this.arbiter.stats,
       logRtt: this.logRtt.summary(), // bench
@@ -341,9 +350,7 @@ export class ReplicaProcess {
       this.captureWire(packet, `log entry ${r.rsm?.index ?? '?'}`);
       this.drain();
     });
-    this.link.onControl((m) => {
-      if (m.type === 'superseded' && m.address === this.opts.service) this.emit(this.event('superseded', { epoch: m.epoch }));
-    });
+    this.link.onSuperseded((epoch) => this.emit(this.event('superseded', { epoch })));
     this.arbiter.onResponse((bytes) => {
       if (this.closed || this.replica === undefined) return;
       this.counts.arbiterAnswers++;
@@ -484,7 +491,7 @@ export class ReplicaProcess {
   private claimService(epoch: number): void {
     if (epoch <= this.claimedEpoch) return;
     this.claimedEpoch = epoch;
-    this.link.announce(this.opts.service, epoch);
+    this.link.claim(epoch);
   }
 
   /** etcd arbiter: contact is back; the held client packets go out in order (as if delayed on the wire). */
@@ -499,7 +506,7 @@ export class ReplicaProcess {
       case 'announce':
         this.claimService(e.epoch);
         this.emit(this.event('announce', { epoch: e.epoch, service: formatIpv4Addr(this.opts.service) }));
-        this.link.whenRegistered(this.opts.service, 5000).then(
+        this.link.whenClaimed(e.epoch, 5000).then(
           () => this.emit(this.event('registered', { epoch: e.epoch })),
           (error: unknown) => this.emit(this.event('announce-failed', { epoch: e.epoch, message: error instanceof Error ? error.message : String(error) })),
         );
@@ -599,7 +606,7 @@ export class ReplicaProcess {
       return { disk, file: new PcapFile(disk.sink, `ftcp replica ${name} (${what})`) };
     };
     const wire = open(paths.wire, 'wire view');
-    const wireIface = wire.file.iface(`replica ${name} ${formatIpv4Addr(this.address)}`, `client packets replica ${name} received from the switch and put on the wire (as ${formatIpv4Addr(this.opts.service)})`);
+    const wireIface = wire.file.iface(`replica ${name} ${formatIpv4Addr(this.address)}`, `client packets replica ${name} received from the ${this.link.kind === 'tap' ? 'TAP device' : 'switch'} and put on the wire (as ${formatIpv4Addr(this.opts.service)})`, this.link.linkType);
     const log = open(paths.log, 'log channel');
     const logIface = log.file.iface('log channel', `frames replica ${name} sent and received on the log channel (UDP ${LOG_PORT}), with a decoded summary as the comment; ${describeRsmConfig({ rsm: this.rsmConfig, startUs: 0 })}`);
     const arbIface = log.file.iface('arbiter', `test-and-set requests and answers of replica ${name} (UDP ${ARBITER_PORT})`);
@@ -626,7 +633,7 @@ export class ReplicaProcess {
     if (c.shadow === undefined) {
       const disk = new CaptureFile(path);
       const file = new PcapFile(disk.sink, `ftcp replica ${this.opts.name} (shadow)`);
-      c.shadow = { disk, file, iface: file.iface(`shadow of ${this.opts.name}`, `O(i) replica ${this.opts.name} generated while a backup (suppressed)`) };
+      c.shadow = { disk, file, iface: file.iface(`shadow of ${this.opts.name}`, `O(i) replica ${this.opts.name} generated while a backup (suppressed)`, this.link.linkType) };
     }
     c.shadow.file.write(c.shadow.iface, wallClockUs(), packet, shadowTag(index));
   }

@@ -20,6 +20,8 @@
 
 /** LINKTYPE_RAW: raw IPv4/IPv6, the version is taken from the first nibble. */
 export const LINKTYPE_RAW = 101;
+/** LINKTYPE_ETHERNET: IEEE 802.3 Ethernet, the frame without its FCS. */
+export const LINKTYPE_ETHERNET = 1;
 
 /** Largest packet Wireshark accepts (WTAP_MAX_PACKET_SIZE_STANDARD); bigger ones make it stop. */
 export const MAX_CAPTURED_LENGTH = 262_144;
@@ -79,6 +81,8 @@ export interface InterfaceOptions {
   description?: string;
   /** SnapLen (§4.2): 0 (the default) means no limit; longer packets are cut to it. */
   snapLen?: number;
+  /** LinkType (§4.2): LINKTYPE_RAW (the default) or LINKTYPE_ETHERNET. */
+  linkType?: number;
 }
 
 interface PcapngOption {
@@ -227,7 +231,7 @@ export class PcapngWriter {
     if (!Number.isInteger(snapLen) || snapLen < 0 || snapLen >= TWO_POW_32) {
       throw new PcapngError('PCAPNG_BAD_SNAPLEN', `snapLen must be an integer in [0, 2^32), got ${snapLen}`);
     }
-    const block = encodeInterfaceDescription(name, LINKTYPE_RAW, snapLen, opts.description);
+    const block = encodeInterfaceDescription(name, opts.linkType ?? LINKTYPE_RAW, snapLen, opts.description);
     const id = this.interfaces.length;
     this.interfaces.push({ name, snapLen });
     this.sink(block);

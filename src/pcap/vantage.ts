@@ -23,10 +23,10 @@ export class CaptureFile {
     this.writer = new PcapngWriter(sink, { application });
   }
 
-  iface(name: string, description: string): number {
+  iface(name: string, description: string, linkType?: number): number {
     let id = this.interfaces.get(name);
     if (id === undefined) {
-      id = this.writer.addInterface(name, { description });
+      id = this.writer.addInterface(name, { description, ...(linkType !== undefined ? { linkType } : {}) });
       this.interfaces.set(name, id);
     }
     return id;
