@@ -138,7 +138,8 @@ export function parseReplicaMtu(text: string): number {
   return mtu;
 }
 
-function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
+/** The flags of `ftcp replica` as the options of its process (UsageError when one is wrong). */
+export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
   const roles: ReplicaStartRole[] = ['primary', 'backup', 'join'];
   if (flags.role === undefined) throw new UsageError('--role is required: primary, backup or join');
   if (!(roles as string[]).includes(flags.role)) throw new UsageError(`--role must be primary, backup or join, got ${flags.role}`);
@@ -187,7 +188,7 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
 }
 
 async function runReplica(flags: ReplicaFlags, io: CliIo): Promise<number> {
-  const opts = parseFlags(flags);
+  const opts = parseReplicaFlags(flags);
   opts.clusterKey = clusterKeyFromFlag(flags.clusterKeyFile);
   opts.warmUp = warmUp;
   const json = flags.json === true;
