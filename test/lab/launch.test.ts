@@ -84,7 +84,7 @@ describe('the lab\'s argv, as the CLI parses it', () => {
     const r = await parse(replicaArgv(replica));
     expect(r.path).toBe('replica');
     expect(r.flags).toMatchObject({ role: 'backup', name: 'b', peer: 'a', switch: '127.0.0.1:9400', app: 'bulk', seed: '7', bulkBytes: '300000', mtu: '1500', arbiter: '127.0.0.1:9401', logListen: '127.0.0.1:0', logPeer: '127.0.0.1:9402', heartbeatMs: '20', failureTimeoutMs: '300', captureDir: '/tmp/run', unsafeNoOutputRule: true, startTimeoutMs: '9000', json: true });
-    const opts = parseReplicaFlags(r.flags as Parameters<typeof parseReplicaFlags>[0]);
+    const opts = parseReplicaFlags(r.flags as unknown as Parameters<typeof parseReplicaFlags>[0]);
     expect(opts).toMatchObject({ role: 'backup', name: 'b', seed: 7, bulkBytes: 300_000, mtu: 1500, heartbeatMs: 20, failureTimeoutMs: 300, outputRule: false, captureDir: '/tmp/run', logPeer: { host: '127.0.0.1', port: 9402 } });
   });
 
@@ -92,7 +92,7 @@ describe('the lab\'s argv, as the CLI parses it', () => {
     const alone = await parse(replicaArgv({ ...replica, role: 'primary', name: 'a', peer: 'b', logPeer: undefined, captureDir: false, alone: true, upstream: '127.0.0.1:6379', upstreamApp: 'redis' }));
     expect(alone.flags).toMatchObject({ captureDir: false, alone: true, upstream: '127.0.0.1:6379', upstreamApp: 'redis' });
     expect(alone.flags['logPeer']).toBeUndefined();
-    const opts = parseReplicaFlags(alone.flags as Parameters<typeof parseReplicaFlags>[0]);
+    const opts = parseReplicaFlags(alone.flags as unknown as Parameters<typeof parseReplicaFlags>[0]);
     expect(opts).toMatchObject({ role: 'primary', alone: true, upstream: { host: '127.0.0.1', port: 6379 }, upstreamApp: 'redis' });
     expect(opts.captureDir).toBeUndefined();
   });
@@ -101,7 +101,7 @@ describe('the lab\'s argv, as the CLI parses it', () => {
     const r = await parse(clientArgv({ switch: '127.0.0.1:9400', app: 'http', seed: 7, bulkBytes: 1_000_000, mtu: 1500, connections: 4, requests: '80-100', thinkMs: '2-10', uploadBytes: 5000, timeoutMs: 120_000, progressMs: 0 }));
     expect(r.path).toBe('client');
     expect(r.flags).toMatchObject({ switch: '127.0.0.1:9400', app: 'http', seed: '7', bulkBytes: '1000000', mtu: '1500', connections: '4', requests: '80-100', thinkMs: '2-10', uploadBytes: '5000', timeoutMs: '120000', progressMs: '0', json: true });
-    const opts = parseClientFlags(r.flags as Parameters<typeof parseClientFlags>[0]);
+    const opts = parseClientFlags(r.flags as unknown as Parameters<typeof parseClientFlags>[0]);
     expect(opts).toMatchObject({ app: 'http', connections: 4, requests: [80, 100], thinkMs: [2, 10], uploadBytes: [5000, 5000], timeoutMs: 120_000, progressMs: 0, mtu: 1500 });
   });
 
@@ -110,7 +110,7 @@ describe('the lab\'s argv, as the CLI parses it', () => {
     expect(r.path).toBe('kernel-client');
     expect(r.flags).toMatchObject({ app: 'echo', tool: 'nc', seed: '3', bulkBytes: '1000000', connections: '2', requests: '10-20', thinkMs: '1-5', timeoutMs: '60000', progressMs: '250', json: true });
     expect(parseKernelTool('--tool', r.flags['tool'] as string, r.flags['app'] as string)).toBe('nc');
-    expect(parseLoadShape(r.flags as Parameters<typeof parseLoadShape>[0])).toMatchObject({ requests: [10, 20], thinkMs: [1, 5], timeoutMs: 60_000, progressMs: 250 });
+    expect(parseLoadShape(r.flags as unknown as Parameters<typeof parseLoadShape>[0])).toMatchObject({ requests: [10, 20], thinkMs: [1, 5], timeoutMs: 60_000, progressMs: 250 });
   });
 
   it('demo failover, run again inside the namespace', async () => {
