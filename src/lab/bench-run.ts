@@ -24,7 +24,7 @@ import { jsonNumber, latencyVerdict, ratio, TARGETS, verdict } from './bench-sta
 import { percentile } from '../net/log-rtt.js';
 import { Stack } from '../tcp/stack.js';
 import { parseIpv4Addr } from '../wire/addr.js';
-import type { LabIo, RunOutcome } from './io.js';
+import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
 
 export const BENCH_GROUPS = ['stack', 'replicated', 'failover', 'scale', 'kernel'] as const;
 export type BenchGroup = (typeof BENCH_GROUPS)[number];
@@ -211,8 +211,7 @@ export async function runBench(o: BenchOptions, io: LabIo): Promise<RunOutcome> 
     say(`interrupted by ${signal}: stopping every child`);
     void stopAllClusters().then(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stopListening = onStopSignal(onSignal);
   say(`ftcp bench${q}${o.only !== undefined ? ` --only ${o.only}` : ''}: ${new Date().toISOString()}, node ${process.version}, ${availableParallelism()} core(s); failover trials at heartbeat ${DEFAULT_PAIR.heartbeatMs} ms, failure timeout ${DEFAULT_PAIR.failureTimeoutMs} ms; steady-state runs at failure timeout ${STEADY_PAIR.failureTimeoutMs} ms (a busy machine makes false failovers at 50)`);
   say('  figures are ratios measured side by side in this run; absolute times vary with the machine and its load');
   const errors: Record<string, string> = {};
@@ -229,8 +228,7 @@ export async function runBench(o: BenchOptions, io: LabIo): Promise<RunOutcome> 
       }
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     await stopAllClusters();
   }
   const seconds = (performance.now() - started) / 1000;

@@ -11,7 +11,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { CHAOS_FAULTS, ChaosTrial, planTrial, type ChaosFault, type ChaosOptions, type FailureKind, type TrialResult } from './chaos-trial.js';
-import type { LabIo, RunOutcome } from './io.js';
+import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
 
 export interface ChaosRunOptions extends ChaosOptions {
   trials: number;
@@ -81,8 +81,7 @@ async function runTrials(o: ChaosOptions, numbers: readonly number[], io: LabIo,
     void current?.cluster.stop();
     void next?.cluster.stop();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stopListening = onStopSignal(onSignal);
   const make = (t: number) => new ChaosTrial(planTrial(o, t), o);
   try {
     for (let i = 0; i < numbers.length && interrupted === undefined; i++) {
@@ -97,8 +96,7 @@ async function runTrials(o: ChaosOptions, numbers: readonly number[], io: LabIo,
       done(r);
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     await next?.cluster.stop();
   }
   return interrupted !== undefined;

@@ -19,7 +19,7 @@ import { ControlAuthHost } from '../net/switch-auth.js';
 import type { Child, ChildEvent } from './children.js';
 import { wallClockMs } from '../net/clock.js';
 import { FUZZ_KINDS, PacketFuzzer, type FuzzDatagram, type FuzzKind } from './fuzz.js';
-import type { LabIo, RunOutcome } from './io.js';
+import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
 import { SERVICE_PORT } from './launch.js';
 import { LiveCluster } from './live-cluster.js';
 import { parseIpv4Addr } from '../wire/addr.js';
@@ -109,8 +109,7 @@ class FuzzRun {
       this.interrupted = signal;
       void this.cluster.stop();
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stopListening = onStopSignal(onSignal);
     try {
       const [a, b] = await this.startPair();
       const register = await this.openFuzzSocket();
@@ -127,8 +126,7 @@ class FuzzRun {
     } catch (error) {
       this.problems.push(error instanceof Error ? error.message : String(error));
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stopListening();
       this.socket?.close();
       await this.cluster.stop();
     }

@@ -25,3 +25,16 @@ export type RunOutcome = 'ok' | 'correctness' | 'usage' | 'liveness' | 'connecti
 export interface InnerExit {
   innerExitCode: number;
 }
+
+/**
+ * Calls `handler` on the first SIGINT or SIGTERM (a run stops its children and reports);
+ * returns what stops listening, to be called when the run is over.
+ */
+export function onStopSignal(handler: (signal: NodeJS.Signals) => void): () => void {
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}

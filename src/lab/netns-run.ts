@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { FTCP_BIN } from './children.js';
-import type { InnerExit, LabIo, RunOutcome } from './io.js';
+import { onStopSignal, type InnerExit, type LabIo, type RunOutcome } from './io.js';
 import { kernelModeMissing, Netns, NetnsError } from './netns.js';
 
 export interface NetnsRun {
@@ -65,8 +65,7 @@ async function runInside(ns: Netns, o: NetnsRun, io: LabIo): Promise<{ code: num
     // If the inner run does not stop by itself, the namespace's processes are killed below.
     escalate = setTimeout(() => ns.destroy(), 15_000);
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stopListening = onStopSignal(onSignal);
   let stdout = '';
   try {
     const [cmd, args] = ns.wrap(process.execPath, [FTCP_BIN, ...o.args(ns.name)]);
@@ -79,8 +78,7 @@ async function runInside(ns: Netns, o: NetnsRun, io: LabIo): Promise<{ code: num
     const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s !== null ? 128 + 15 : 1))));
     return { code, interrupted, stdout };
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     clearTimeout(escalate);
   }
 }

@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describeKernel, KernelSide, kernelSwitchOptions, startKernelClient, type KernelReport } from './demo/kernel.js';
-import type { InnerExit, LabIo, RunOutcome } from './io.js';
+import { onStopSignal, type InnerExit, type LabIo, type RunOutcome } from './io.js';
 import { scenarioInnerArgv } from './launch.js';
 import { KERNEL_ADDRESS, TUN_DEVICE } from './netns.js';
 import { runInNetns } from './netns-run.js';
@@ -39,8 +39,7 @@ export async function runScenarioFile(s: Scenario, o: ScenarioRunOptions, io: La
   // SIGINT/SIGTERM: the children are stopped and the result printed, not cut off.
   const interrupt = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => interrupt.abort(signal);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stopListening = onStopSignal(onSignal);
   let result: ScenarioResult;
   try {
     const say = (ms: number, text: string) => {
@@ -48,8 +47,7 @@ export async function runScenarioFile(s: Scenario, o: ScenarioRunOptions, io: La
     };
     result = await runScenario(s, dir, say, kernel, interrupt.signal);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
   }
   printScenarioResult(result, dir, o.json, io);
   if (interrupt.signal.aborted) return 'interrupted';

@@ -20,7 +20,7 @@ import { wallClockMs } from '../../net/clock.js';
 import { LiveCluster, timelineText } from '../live-cluster.js';
 import { TcpRelay } from '../tcp-relay.js';
 import { startHttpUpstream, type UpstreamServer } from '../upstream-servers.js';
-import type { InnerExit, LabIo, RunOutcome } from '../io.js';
+import { onStopSignal, type InnerExit, type LabIo, type RunOutcome } from '../io.js';
 import { demoFailoverInnerArgv, loopback, type LoadShape, type ReplicaExtra } from '../launch.js';
 import { runInNetns } from '../netns-run.js';
 import { KernelSide, kernelSwitchOptions, startKernelClient } from './kernel.js';
@@ -135,8 +135,7 @@ export class LiveDemo implements DemoState {
       this.say(`interrupted by ${signal}: stopping every child`);
       void this.cluster.stop();
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stopListening = onStopSignal(onSignal);
     this.printHeader();
     try {
       await this.startUpstreams();
@@ -147,8 +146,7 @@ export class LiveDemo implements DemoState {
     } catch (error) {
       this.problems.push(error instanceof Error ? error.message : String(error));
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stopListening();
       await this.stopEverything();
     }
   }
