@@ -128,7 +128,8 @@ export function parseLoadShape(flags: LoadShapeFlags): LoadShape {
   };
 }
 
-function parseFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number; progressMs: number } {
+/** The flags of `ftcp client` as the options of its load (UsageError when one is wrong). */
+export function parseClientFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number; progressMs: number } {
   const shape = parseLoadShape(flags);
   return {
     switchAt: parseEndpointFlag('--switch', flags.switch, { allowPortZero: false }),
@@ -148,7 +149,7 @@ function parseFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number
 }
 
 async function runClient(flags: ClientFlags, io: CliIo): Promise<number> {
-  const opts = parseFlags(flags);
+  const opts = parseClientFlags(flags);
   const json = flags.json === true;
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
   let client: LoadClient;

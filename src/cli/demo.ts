@@ -16,10 +16,10 @@ import { Option, type Command } from 'commander';
 import { APP_NAMES } from '../proxy/app.js';
 import { CLUSTER_CAPTURES, type ClusterCaptureName } from '../pcap/vantage.js';
 import { runCluster, type ClusterResult } from '../sim/cluster.js';
-import { EXIT, UsageError, type CliIo } from './io.js';
+import { EXIT, exitCodeOf, UsageError, type CliIo } from './io.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { DEMO_MTU } from '../lab/live-cluster.js';
-import { runLiveDemo } from './demo-live.js';
+import { runLiveDemo } from '../lab/demo/live.js';
 import { defaultKernelTool, parseKernelTool } from './kernel-client.js';
 import { parsePositiveMs, parseReplicaMtu } from './replica.js';
 import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
@@ -67,7 +67,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--json', 'print the report as one JSON object on the last line of stdout')
     .option('--capture-dir <dir>', 'write the captures to <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng', 'captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (and cut the log\nchannel just before the kill), to see what the output rule prevents')
-    // ---- the kernel as the client (src/cli/demo-kernel.ts) ----
+    // ---- the kernel as the client (src/lab/demo/kernel.ts) ----
     .option('--client <kind>', 'real processes: ftcp (the load client on the ftcp stack) or kernel (Linux\'s own TCP, through a TUN\ndevice in a network namespace made for the run; needs root and socat)', 'ftcp')
     .option('--tun-mtu <bytes>', '--client kernel: MTU of the TUN device', '1500')
     .option('--kernel-tool <name>', '--client kernel: node (Node net sockets, every built-in app; the default), curl (--app http, its\ndefault: keep-alive requests, every body checked) or nc (--app echo: a seeded byte pattern, compared byte for byte)')
@@ -92,7 +92,7 @@ function parseClientKind(text: string): 'ftcp' | 'kernel' {
   return text;
 }
 
-/** `demo failover` with real processes (demo-live.ts). */
+/** `demo failover` with real processes (src/lab/demo/live.ts). */
 async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
   const seedFromClock = flags.seed === undefined;
   const seed = flags.seed === undefined ? Math.floor(io.nowMs()) % 0x1_0000_0000 : parseSeed('--seed', flags.seed);
@@ -102,7 +102,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
   const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
   const failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
   if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
-  return runLiveDemo(
+  const outcome = await runLiveDemo(
     {
       app: parseLoadApp('--app', flags.app),
       connections: parseIntegerFlag('--connections', flags.connections, 1, 1000),
@@ -124,6 +124,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
     },
     io,
   );
+  return exitCodeOf(outcome);
 }
 
 /** Runs `demo failover --sim` and returns the exit code. */

@@ -1,11 +1,12 @@
-/** What a command may touch of the outside world, so tests can run commands in-process. */
-export interface CliIo {
-  stdout(text: string): void;
-  stderr(text: string): void;
+import type { InnerExit, LabIo, RunOutcome } from '../lab/io.js';
+
+/**
+ * What a command may touch of the outside world, so tests can run commands in-process:
+ * the lab's (stdout, stderr, the wall clock: default seeds, progress pacing) and more.
+ */
+export interface CliIo extends LabIo {
   /** stderr is a terminal: progress lines are shown by default and redrawn in place. */
   stderrIsTty: boolean;
-  /** Wall-clock milliseconds (default seeds, progress pacing). Only the CLI layer reads it. */
-  nowMs(): number;
 }
 
 /**
@@ -45,6 +46,12 @@ export const EXIT = {
   connection: 4,
   crash: 5,
 } as const;
+
+/** The exit code of a lab run's outcome (130 after SIGINT or SIGTERM, as a shell says). */
+export function exitCodeOf(outcome: RunOutcome | InnerExit): number {
+  if (typeof outcome === 'object') return outcome.innerExitCode;
+  return outcome === 'interrupted' ? 130 : EXIT[outcome];
+}
 
 /** A usage error found after parsing (bad flag value): message for stderr, exit code 2. */
 export class UsageError extends Error {

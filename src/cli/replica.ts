@@ -140,7 +140,8 @@ export function parseReplicaMtu(text: string): number {
   return mtu;
 }
 
-function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
+/** The flags of `ftcp replica` as the options of its process (UsageError when one is wrong). */
+export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
   const roles: ReplicaStartRole[] = ['primary', 'backup', 'join'];
   if (flags.role === undefined) throw new UsageError('--role is required: primary, backup or join');
   if (!(roles as string[]).includes(flags.role)) throw new UsageError(`--role must be primary, backup or join, got ${flags.role}`);
@@ -189,7 +190,7 @@ function parseFlags(flags: ReplicaFlags): ReplicaProcessOptions {
 }
 
 async function runReplica(flags: ReplicaFlags, io: CliIo): Promise<number> {
-  const opts = parseFlags(flags);
+  const opts = parseReplicaFlags(flags);
   opts.clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, { insecure: flags.insecure, carries: 'the log channel and the arbiter protocol', addresses: [['--log-listen', opts.logListen], ['--log-peer', opts.logPeer], ['--arbiter', opts.arbiterEtcd === undefined ? opts.arbiterAt : undefined]] });
   opts.warmUp = warmUp;
   const json = flags.json === true;

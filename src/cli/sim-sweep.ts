@@ -8,14 +8,11 @@
  * and the command that reproduces it. With --json the last line of stdout is one object:
  * seeds, passed, faults (count by kind), seedsWith, byApp, byScenario, violations.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { Command } from 'commander';
 import { addToTotals, emptyTotals, LIVENESS_BOUND_US, SWEEP_FAULT_KINDS, type SweepRunResult, type SweepTotals } from '../sim/sweep.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
-import { runSeedSafely, WORKER_MARK, type WorkerReply, type WorkerRequest } from './sweep-worker.js';
+import { runSweepSeeds, sweepWorkerPath } from '../lab/sweep-pool.js';
 import { parseIntegerFlag, parseSeed } from './validate.js';
 
 interface SweepFlags {
@@ -58,12 +55,6 @@ export function registerSweepCommand(sim: Command, io: CliIo, setExitCode: (code
     });
 }
 
-/** The compiled worker beside this file; missing when the sources run directly (tests), then jobs run in-process. */
-function workerPath(): string | undefined {
-  const path = fileURLToPath(new URL('./sweep-worker.js', import.meta.url));
-  return existsSync(path) ? path : undefined;
-}
-
 export async function simSweep(flags: SweepFlags, io: CliIo): Promise<number> {
   const seeds = parseIntegerFlag('--seeds', flags.seeds, 1, MAX_SEEDS);
   const first = parseSeed('--first-seed', flags.firstSeed);
@@ -71,9 +62,8 @@ export async function simSweep(flags: SweepFlags, io: CliIo): Promise<number> {
   let jobs = parseIntegerFlag('--jobs', flags.jobs, 1, availableParallelism());
   const json = flags.json === true;
   const say = (s: string) => (json ? io.stderr(s) : io.stdout(s));
-  const worker = workerPath();
-  if (jobs > 1 && worker === undefined) {
-    io.stderr('sim sweep: the compiled worker (dist/cli/sweep-worker.js) is not there, so the seeds run in this thread; run `npm run build` for --jobs\n');
+  if (jobs > 1 && sweepWorkerPath() === undefined) {
+    io.stderr('sim sweep: the compiled worker (dist/lab/sweep-worker.js) is not there, so the seeds run in this thread; run `npm run build` for --jobs\n');
     jobs = 1;
   }
   jobs = Math.min(jobs, seeds);
@@ -94,11 +84,7 @@ export async function simSweep(flags: SweepFlags, io: CliIo): Promise<number> {
     }
   };
 
-  if (jobs === 1) {
-    for (let seed = first; seed < first + seeds; seed++) onResult(runSeedSafely(seed));
-  } else {
-    await runInWorkers(worker!, first, seeds, jobs, onResult);
-  }
+  await runSweepSeeds(first, seeds, jobs, onResult);
   const wallS = (io.nowMs() - startMs) / 1000;
   if (json) io.stdout(`${JSON.stringify({ ok: totals.violations.length === 0, ...totals, wallSeconds: Number(wallS.toFixed(1)) })}\n`);
   else io.stdout(report(totals, wallS));
@@ -109,41 +95,6 @@ export async function simSweep(flags: SweepFlags, io: CliIo): Promise<number> {
 function firstLine(s: string): string {
   const line = s.split('\n')[0] ?? '';
   return line.length > 300 ? `${line.slice(0, 300)}...` : line;
-}
-
-/** Hand seeds to `jobs` workers, one at a time each, until all are done; results in completion order. */
-function runInWorkers(path: string, first: number, seeds: number, jobs: number, onResult: (r: SweepRunResult) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let next = first;
-    let done = 0;
-    let failed = false;
-    const workers: Worker[] = [];
-    const feed = (w: Worker) => {
-      if (next < first + seeds) w.postMessage({ seed: next++ } satisfies WorkerRequest);
-      else w.postMessage({ stop: true } satisfies WorkerRequest);
-    };
-    for (let i = 0; i < jobs; i++) {
-      const w = new Worker(path, { workerData: WORKER_MARK });
-      workers.push(w);
-      w.on('message', (m: WorkerReply) => {
-        onResult(m.result);
-        done++;
-        if (done === seeds) {
-          // Every seed is in: stop the workers, or their open ports keep the process alive.
-          void Promise.all(workers.map((x) => x.terminate())).then(() => resolve(), reject);
-        } else {
-          feed(w);
-        }
-      });
-      w.on('error', (error) => {
-        if (failed) return;
-        failed = true;
-        for (const x of workers) void x.terminate();
-        reject(error);
-      });
-      feed(w);
-    }
-  });
 }
 
 function report(t: SweepTotals, wallS: number): string {

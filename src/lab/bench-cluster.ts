@@ -25,7 +25,7 @@ import { percentile } from '../net/log-rtt.js';
 import type { Child } from './children.js';
 import type { ChildEvent, ClientResult, EventOf } from '../net/events.js';
 import { wallClockMs } from '../net/clock.js';
-import { checkBulkUploads, LiveCluster } from './live-cluster.js';
+import { checkBulkUploads, LiveCluster, type LiveClusterOptions } from './live-cluster.js';
 
 const SERVICE = parseIpv4Addr('192.0.2.10');
 const SERVICE_PORT = 7070;
@@ -67,14 +67,14 @@ export interface Running {
 }
 
 /** Arbiter, switch and either a lone primary (`--alone`) or a primary and its backup; no captures. */
-export async function startCluster(app: AppName, bulkBytes: number, replicated: boolean, pair: PairSettings, onEvent?: (label: string, e: ChildEvent) => void, switchArgs?: string[]): Promise<Running> {
+export async function startCluster(app: AppName, bulkBytes: number, replicated: boolean, pair: PairSettings, onEvent?: (label: string, e: ChildEvent) => void, switchOptions?: LiveClusterOptions['switchOptions']): Promise<Running> {
   const sub = mkdtempSync(join(dir(), `${app}-`));
-  const cluster = new LiveCluster({ dir: sub, app, seed: 1, bulkBytes, heartbeatMs: pair.heartbeatMs, failureTimeoutMs: pair.failureTimeoutMs, unsafeNoOutputRule: false, ...(onEvent !== undefined ? { onEvent } : {}), ...(switchArgs !== undefined ? { switchArgs } : {}) });
+  const cluster = new LiveCluster({ dir: sub, app, seed: 1, bulkBytes, heartbeatMs: pair.heartbeatMs, failureTimeoutMs: pair.failureTimeoutMs, unsafeNoOutputRule: false, ...(onEvent !== undefined ? { onEvent } : {}), ...(switchOptions !== undefined ? { switchOptions } : {}) });
   active.add(cluster);
   try {
     await cluster.startNetwork();
-    const primary = await cluster.startReplica('a', 'primary', 'b', undefined, replicated ? ['--no-capture-dir'] : ['--alone', '--no-capture-dir']);
-    const backup = replicated ? await cluster.startReplica('b', 'backup', 'a', 'a', ['--no-capture-dir']) : undefined;
+    const primary = await cluster.startReplica('a', 'primary', 'b', undefined, { captureDir: false, ...(replicated ? {} : { alone: true }) });
+    const backup = replicated ? await cluster.startReplica('b', 'backup', 'a', 'a', { captureDir: false }) : undefined;
     await primary.waitFor((e) => e.event === 'registered', 20_000, 'the switch\'s confirmation of the service address');
     return { cluster, primary, backup };
   } catch (error) {
@@ -257,7 +257,7 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
   let result: ClientResult | undefined;
   let backupExit: EventOf<'exit'> | undefined;
   try {
-    client = await r.cluster.startClient('client', ['--connections', '1', '--upload-bytes', String(bytes), '--progress-ms', '0', '--timeout-ms', '60000']);
+    client = await r.cluster.startClient('client', { connections: 1, uploadBytes: bytes, progressMs: 0, timeoutMs: 60_000 });
     const finishedEarly = await Promise.race([new Promise<boolean>((res) => setTimeout(() => res(false), killAfterMs)), client.exited.then(() => true)]);
     if (finishedEarly) {
       problems.push(`the transfer finished before the kill at ${killAfterMs} ms`);

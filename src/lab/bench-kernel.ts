@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { STEADY_PAIR, startCluster, stopCluster } from './bench-cluster.js';
 import { FTCP_BIN } from './children.js';
+import { benchKernelInnerArgv, loopback } from './launch.js';
 import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, kernelModeMissing, Netns, NetnsError, TUN_BRIDGE_PORT, TunBridge } from './netns.js';
 
 export interface KernelBenchResult {
@@ -95,7 +96,7 @@ export async function kernelInner(bytes: number, say: (s: string) => void): Prom
   const kernelMBps = await kernelToKernel(bytes);
   say(`    kernel -> kernel in the namespace: ${kernelMBps.toFixed(1)} MB/s`);
   // The switch sends what is for the kernel's address to socat (as `demo failover --client kernel`).
-  const r = await startCluster('bulk', bytes, false, STEADY_PAIR, undefined, ['--static', `${KERNEL_ADDRESS}=127.0.0.1:${TUN_BRIDGE_PORT}`]);
+  const r = await startCluster('bulk', bytes, false, STEADY_PAIR, undefined, { static: [{ address: KERNEL_ADDRESS, host: loopback(TUN_BRIDGE_PORT) }] });
   let bridge: TunBridge | undefined;
   try {
     bridge = await TunBridge.start({ switchPort: r.cluster.switchPort, mtu: DEFAULT_TUN_MTU });
@@ -123,7 +124,7 @@ export async function kernelOuter(quick: boolean, say: (s: string) => void): Pro
     return { skipped: error instanceof NetnsError ? error.message : String(error) };
   }
   try {
-    const [cmd, args] = ns.wrap(process.execPath, [FTCP_BIN, 'bench', '--only', 'kernel', '--netns-inner', ns.name, '--json', ...(quick ? ['--quick'] : [])]);
+    const [cmd, args] = ns.wrap(process.execPath, [FTCP_BIN, ...benchKernelInnerArgv({ netnsInner: ns.name, quick })]);
     const inner = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     inner.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

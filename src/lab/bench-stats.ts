@@ -1,5 +1,5 @@
 /**
- * Arithmetic of `ftcp bench` (src/cli/bench.ts), kept apart so that it is tested in
+ * Arithmetic of `ftcp bench` (src/lab/bench-run.ts), kept apart so that it is tested in
  * process: ratios of two measurements and the targets a figure is compared with
  * (percentiles live with the log channel's round-trip probe, src/net/log-rtt.ts). A benchmark reports; nothing here asserts a time.
  */

@@ -173,7 +173,7 @@ export class ChaosTrial {
       heartbeatMs: o.heartbeatMs,
       failureTimeoutMs: o.failureTimeoutMs,
       unsafeNoOutputRule: false,
-      switchArgs: ['--capture-dropped'],
+      switchOptions: { captureDropped: true },
       startTimeoutMs: WAIT_MS,
       mtu: o.mtu ?? DEMO_MTU,
       onEvent: (label, e) => this.onEvent(label, e),
@@ -211,7 +211,7 @@ export class ChaosTrial {
       this.joinGate.cut();
       // Its started line comes once the log channel's handshake (cluster key) has passed,
       // which needs the gate open: wait for it after the heal, not here.
-      this.joinStarted = c.startReplica('c', 'join', 'a', undefined, ['--start-timeout-ms', String(WAIT_MS)], this.joinGate.local.port);
+      this.joinStarted = c.startReplica('c', 'join', 'a', undefined, { startTimeoutMs: WAIT_MS }, this.joinGate.local.port);
       this.joinStarted.catch(() => undefined); // judged after the heal
     })();
     return this.prepared;

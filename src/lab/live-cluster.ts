@@ -16,6 +16,7 @@ import { Child, Children } from './children.js';
 import { isReplicaEvent, replicaEvent, type ChildEvent, type ClientResult } from '../net/events.js';
 import { bulkUploadProblems, claimsByEpoch, compareReemitted as compareReemittedPackets, packetKey, splitBrainEpochs as splitBrainEpochsOf } from '../replica/run-checks.js';
 import { CLUSTER_KEY_ENV, ClusterKey } from '../net/cluster-key.js';
+import { arbiterArgv, clientArgv, loopback, replicaArgv, switchArgv, type ClusterCommon, type LoadShape, type ReplicaExtra, type SwitchLaunch } from './launch.js';
 
 export interface LiveClusterOptions {
   /** Run directory: captures, the arbiter's state file. */
@@ -30,8 +31,8 @@ export interface LiveClusterOptions {
   onEvent?: (label: string, e: ChildEvent) => void;
   /** How long to wait for a child's start line. Default 20 s (a loaded machine starts node slowly). */
   startTimeoutMs?: number;
-  /** extra `ftcp switch` flags (the TUN bridge's `--static` entry). */
-  switchArgs?: string[];
+  /** more of `ftcp switch` (the TUN bridge's static entry, refused datagrams captured). */
+  switchOptions?: Pick<SwitchLaunch, 'static' | 'captureDropped'>;
   /** The replicas' and clients' link MTU (`--mtu`; their stacks announce MSS = mtu - 40). Default: theirs (65000). */
   mtu?: number;
   /** etcd arbiter: the replicas' --arbiter (etcd://...); then no embedded arbiter is started. */
@@ -83,8 +84,8 @@ export class LiveCluster {
   async startNetwork(): Promise<void> {
     rmSync(this.statePath, { force: true });
     if (this.opts.arbiterUrl !== undefined) return this.startSwitch(); // etcd arbiter
-    this.arbiter = this.children.start('arbiter', ['arbiter', '--listen', '127.0.0.1:0', '--state', this.statePath, '--init', '--json']);
-    this.switch = this.children.start('switch', ['switch', '--listen', '127.0.0.1:0', '--capture', join(this.opts.dir, 'client.pcapng'), '--json', ...(this.opts.switchArgs ?? [])]);
+    this.arbiter = this.children.start('arbiter', arbiterArgv({ listen: loopback(0), state: this.statePath, init: true }));
+    this.switch = this.children.start('switch', this.switchArgv());
     const [a, s] = await Promise.all([this.arbiter.waitFor(isListening, this.startTimeoutMs, 'listening line'), this.switch.waitFor(isListening, this.startTimeoutMs, 'listening line')]);
     this.arbiterPort = a.port;
     this.switchPort = s.port;
@@ -92,41 +93,53 @@ export class LiveCluster {
 
   /** the switch alone (the arbiter is an etcd cluster). */
   private async startSwitch(): Promise<void> {
-    this.switch = this.children.start('switch', ['switch', '--listen', '127.0.0.1:0', '--capture', join(this.opts.dir, 'client.pcapng'), '--json', ...(this.opts.switchArgs ?? [])]);
+    this.switch = this.children.start('switch', this.switchArgv());
     this.switchPort = (await this.switch.waitFor(isListening, this.startTimeoutMs, 'listening line')).port;
+  }
+
+  private switchArgv(): string[] {
+    return switchArgv({ listen: loopback(0), capture: join(this.opts.dir, 'client.pcapng'), ...this.opts.switchOptions });
   }
 
   /** Restarts the arbiter on the same port with its state file (no --init). */
   async restartArbiter(): Promise<void> {
-    this.arbiter = this.children.start('arbiter', ['arbiter', '--listen', `127.0.0.1:${this.arbiterPort}`, '--state', this.statePath, '--json']);
+    this.arbiter = this.children.start('arbiter', arbiterArgv({ listen: loopback(this.arbiterPort), state: this.statePath }));
     await this.arbiter.waitFor(isListening, this.startTimeoutMs, 'listening line');
   }
 
-  commonArgs(): string[] {
+  /** What every replica and client of this cluster is started with. */
+  common(): ClusterCommon & { app: AppName } {
     const o = this.opts;
-    return [
-      '--switch', `127.0.0.1:${this.switchPort}`,
-      '--app', o.app,
-      '--seed', String(o.seed),
-      '--bulk-bytes', String(o.bulkBytes),
-      ...(o.mtu !== undefined ? ['--mtu', String(o.mtu)] : []),
-    ];
+    return { switch: loopback(this.switchPort), app: o.app, seed: o.seed, bulkBytes: o.bulkBytes, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}) };
   }
 
   /**
    * Starts a replica and waits for its `started` line. `logPeer` is the name of the
-   * replica whose log channel it dials (backup, join). Extra args go last.
+   * replica whose log channel it dials (backup, join); `logPeerPort` a port to dial instead
+   * (a relay's).
    */
-  async startReplica(name: string, role: 'primary' | 'backup' | 'join', peer: string, logPeer?: string, extra: string[] = [], logPeerPort?: number): Promise<Child> {
+  async startReplica(name: string, role: 'primary' | 'backup' | 'join', peer: string, logPeer?: string, extra: ReplicaExtra = {}, logPeerPort?: number): Promise<Child> {
     const o = this.opts;
-    const args = ['replica', '--role', role, '--name', name, '--peer', peer, ...this.commonArgs(), '--arbiter', this.opts.arbiterUrl ?? `127.0.0.1:${this.arbiterPort}`, '--log-listen', '127.0.0.1:0', '--heartbeat-ms', String(o.heartbeatMs), '--failure-timeout-ms', String(o.failureTimeoutMs), '--capture-dir', o.dir, '--json'];
-    if (o.unsafeNoOutputRule) args.push('--unsafe-no-output-rule');
+    let logPeerAt: string | undefined;
     if (logPeer !== undefined || logPeerPort !== undefined) {
       const port = logPeerPort ?? this.logPorts.get(logPeer!);
       if (port === undefined) throw new Error(`no log port known for replica ${logPeer}`);
-      args.push('--log-peer', `127.0.0.1:${port}`);
+      logPeerAt = loopback(port);
     }
-    args.push(...extra);
+    const args = replicaArgv({
+      ...this.common(),
+      role,
+      name,
+      peer,
+      arbiter: this.opts.arbiterUrl ?? loopback(this.arbiterPort),
+      logListen: loopback(0),
+      heartbeatMs: o.heartbeatMs,
+      failureTimeoutMs: o.failureTimeoutMs,
+      captureDir: o.dir,
+      unsafeNoOutputRule: o.unsafeNoOutputRule,
+      ...(logPeerAt !== undefined ? { logPeer: logPeerAt } : {}),
+      ...extra,
+    });
     const child = this.children.start(`replica ${name}`, args);
     this.replicas.set(name, child);
     const started = await child.waitFor((e) => replicaEvent(e, 'started') !== undefined, this.startTimeoutMs, 'its started line');
@@ -134,9 +147,9 @@ export class LiveCluster {
     return child;
   }
 
-  /** Starts a client (`ftcp client --json`) with extra args; waits for its started line. */
-  async startClient(label: string, extra: string[]): Promise<Child> {
-    const child = this.children.start(label, ['client', ...this.commonArgs(), '--json', ...extra]);
+  /** Starts a client (`ftcp client --json`) with a load of this shape; waits for its started line. */
+  async startClient(label: string, load: LoadShape): Promise<Child> {
+    const child = this.children.start(label, clientArgv({ ...this.common(), ...load, app: load.app ?? this.opts.app }));
     await child.waitFor((e) => e.event === 'started', this.startTimeoutMs, 'its started line');
     return child;
   }

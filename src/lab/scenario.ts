@@ -33,7 +33,8 @@ import type { Child } from './children.js';
 import { replicaEvent, type ChildEvent } from '../net/events.js';
 import { claimsByEpoch, splitBrainEpochs as splitBrainEpochsOf, streamsIntact } from '../replica/run-checks.js';
 import { wallClockMs } from '../net/clock.js';
-import { DEMO_MTU, LiveCluster, readWireView, splitBrainEpochs, timelineText } from './live-cluster.js';
+import { DEMO_MTU, LiveCluster, readWireView, splitBrainEpochs, timelineText, type LiveClusterOptions } from './live-cluster.js';
+import type { LoadShape } from './launch.js';
 import { MIN_MTU } from '../net/udp-link.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { TcpRelay } from './tcp-relay.js';
@@ -93,9 +94,9 @@ export interface Scenario {
  * started in place of `ftcp client`, and the report (nstat, tcpdump) when it stops.
  */
 export interface ScenarioKernel {
-  switchArgs: string[];
+  switchOptions: LiveClusterOptions['switchOptions'];
   start(switchPort: number, dir: string): Promise<string>;
-  startClient(children: LiveCluster['children'], args: string[]): Promise<Child>;
+  startClient(children: LiveCluster['children'], load: LoadShape): Promise<Child>;
   stop(): Promise<{ resets: { fromKernel: number; toKernel: number } | null } & Record<string, unknown>>;
 }
 
@@ -277,7 +278,7 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
     const text = timelineText(label, e, connections);
     if (text !== undefined && !(label === 'client' && e.event === 'progress')) note(text, typeof e['atMs'] === 'number' ? e['atMs'] : wallClockMs());
   };
-  const cluster = new LiveCluster({ dir, app: s.app, seed: s.seed, bulkBytes: s.bulkBytes, heartbeatMs: s.heartbeatMs, failureTimeoutMs: s.failureTimeoutMs, unsafeNoOutputRule: s.unsafeNoOutputRule, mtu: s.mtu, onEvent, ...(kernel !== undefined ? { switchArgs: kernel.switchArgs } : {}) });
+  const cluster = new LiveCluster({ dir, app: s.app, seed: s.seed, bulkBytes: s.bulkBytes, heartbeatMs: s.heartbeatMs, failureTimeoutMs: s.failureTimeoutMs, unsafeNoOutputRule: s.unsafeNoOutputRule, mtu: s.mtu, onEvent, ...(kernel !== undefined ? { switchOptions: kernel.switchOptions } : {}) });
   const checks: ScenarioResult['checks'] = [];
   let relay: TcpRelay | undefined;
   let client: Child | undefined;
@@ -314,7 +315,7 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
             relay = await TcpRelay.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: target });
             port = relay.local.port;
           }
-          const c = await cluster.startReplica(step.replica, step.role, step.peer, step.relay ? undefined : step.logPeer, [], port);
+          const c = await cluster.startReplica(step.replica, step.role, step.peer, step.relay ? undefined : step.logPeer, {}, port);
           note(`replica ${step.replica} started as ${step.role} (pid ${c.pid})${step.logPeer !== undefined ? `, dialling ${step.logPeer}${step.relay ? ' through a relay' : ''}` : ''}`);
           break;
         }
@@ -323,10 +324,8 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
           // The service address must be held before the clients connect.
           const deadline = wallClockMs() + 30_000;
           while (holder === undefined && wallClockMs() < deadline) await new Promise((r) => setTimeout(r, 20));
-          const args = ['--connections', String(step.connections), '--progress-ms', '20', '--timeout-ms', String(step.timeoutMs)];
-          if (step.requests !== undefined) args.push('--requests', step.requests);
-          if (step.thinkMs !== undefined) args.push('--think-ms', step.thinkMs);
-          client = kernel !== undefined ? await kernel.startClient(cluster.children, args) : await cluster.startClient('client', args);
+          const load: LoadShape = { connections: step.connections, progressMs: 20, timeoutMs: step.timeoutMs, ...(step.requests !== undefined ? { requests: step.requests } : {}), ...(step.thinkMs !== undefined ? { thinkMs: step.thinkMs } : {}) };
+          client = kernel !== undefined ? await kernel.startClient(cluster.children, load) : await cluster.startClient('client', load);
           note(`client started: ${step.connections} ${s.app} connection(s)${kernel !== undefined ? ` on the kernel's TCP (${s.kernelTool})` : ''}`);
           break;
         }

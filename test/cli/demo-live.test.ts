@@ -23,7 +23,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ftcp-demo-live-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const timing = ['--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)];
 
-describeWithDist('ftcp demo failover (real processes)', [...LIVE_SOURCES, 'cli/demo', 'cli/demo-live', 'lab/live-cluster'], () => {
+describeWithDist('ftcp demo failover (real processes)', [...LIVE_SOURCES, 'cli/demo', 'lab/demo/live', 'lab/demo/report', 'lab/live-cluster'], () => {
   it('--json: the report of the simulated demo, from real processes and a real kill -9', async () => {
     const r = await cli(['demo', 'failover', '--seed', '3', '--app', 'echo', '--connections', '3', '--bytes', '200000', '--kill-after-ms', '150', '--capture-dir', dir, '--json', ...timing]);
     const report = JSON.parse(r.stdout.trim().split('\n').pop()!);

@@ -31,7 +31,7 @@ describe('ftcp demo failover --sim --app http', () => {
   });
 });
 
-describeWithDist('ftcp demo failover --app http (real processes)', [...LIVE_SOURCES, 'cli/demo', 'cli/demo-live', 'lab/live-cluster', 'net/upstream-sockets', 'lab/upstream-servers'], () => {
+describeWithDist('ftcp demo failover --app http (real processes)', [...LIVE_SOURCES, 'cli/demo', 'lab/demo/live', 'lab/demo/report', 'lab/live-cluster', 'net/upstream-sockets', 'lab/upstream-servers'], () => {
   it('--json: Node HTTP servers behind both replicas, kill -9, every response once and in order', async () => {
     const r = await cli(['demo', 'failover', '--seed', '9', '--app', 'http', '--connections', '3', '--kill-after-ms', '150', '--capture-dir', dir, '--json', ...timing]);
     const report = JSON.parse(r.stdout.trim().split('\n').pop()!);

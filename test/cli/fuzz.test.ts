@@ -16,7 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ftcp-fuzz-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => killAll());
 
-describeWithDist('ftcp fuzz against a live pair', [...LIVE_SOURCES, 'cli/fuzz', 'lab/fuzz'], () => {
+describeWithDist('ftcp fuzz against a live pair', [...LIVE_SOURCES, 'cli/fuzz', 'lab/fuzz-run', 'lab/fuzz', 'lab/launch'], () => {
   it('3 s of fuzz: no crash, streams intact, both replicas replicating, drops counted', async () => {
     const p = startCli(['fuzz', '--duration-ms', '3000', '--rate', '600', '--seed', '7', '--json', '--capture-dir', dir, '--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)]);
     const exit = await p.exited;

@@ -42,7 +42,7 @@ describe('ftcp sim sweep', () => {
   });
 });
 
-describeWithDist('ftcp sim sweep --jobs (built CLI)', ['cli/sim-sweep', 'cli/sweep-worker', 'sim/sweep'], () => {
+describeWithDist('ftcp sim sweep --jobs (built CLI)', ['cli/sim-sweep', 'lab/sweep-pool', 'lab/sweep-worker', 'sim/sweep'], () => {
   it('two worker threads give the same totals as one thread', async () => {
     const run = async (jobs: string) => {
       const p = startCli(['sim', 'sweep', '--seeds', '12', '--first-seed', '100', '--jobs', jobs, '--json']);

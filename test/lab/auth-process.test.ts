@@ -58,7 +58,7 @@ describeWithDist('cluster key with real processes', [...LIVE_SOURCES, 'cli/arbit
     // The real backup, with the key: the pair forms and serves a client.
     await cluster.startReplica('b', 'backup', 'a', 'a');
     await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
-    const client = await cluster.startClient('client', ['--connections', '2', '--requests', '20']);
+    const client = await cluster.startClient('client', { connections: 2, requests: '20' });
     const result = await client.waitFor((e) => e.event === 'result', 90_000, 'the result');
     expect(result).toMatchObject({ ok: true, streams: { intact: 2, broken: 0 } });
     expect(a.events.some((e) => e.event === 'replica' && e['peer'] === 'b')).toBe(true);
@@ -101,7 +101,7 @@ describeWithDist('cluster key with real processes', [...LIVE_SOURCES, 'cli/arbit
       return;
     }
     await cluster.startNetwork();
-    const a = await cluster.startReplica('a', 'primary', 'b', undefined, ['--alone']);
+    const a = await cluster.startReplica('a', 'primary', 'b', undefined, { alone: true });
     await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
     await until(() => a.stderr.includes('\n') && cluster!.arbiter.stderr.includes('\n') && cluster!.switch.stderr.includes('\n'), 10_000, 'the warnings');
     expect(a.stderr).toMatch(/^warning: ftcp replica a: no cluster key \(--cluster-key-file, FTCP_CLUSTER_KEY_FILE or FTCP_CLUSTER_KEY\): its log channel accepts any process that can connect\n$/);

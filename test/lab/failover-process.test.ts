@@ -30,7 +30,7 @@ describeWithDist('failover with real processes and kill -9', LIVE_SOURCES, () =>
     const a = await cluster.startReplica('a', 'primary', 'b');
     const b = await cluster.startReplica('b', 'backup', 'a', 'a');
     await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
-    const client = await cluster.startClient('client', ['--connections', '4', '--progress-ms', '20', '--requests', '60-80', ...(app === 'echo' ? ['--think-ms', '5-20'] : [])]);
+    const client = await cluster.startClient('client', { connections: 4, progressMs: 20, requests: '60-80', ...(app === 'echo' ? { thinkMs: '5-20' } : {}) });
     await client.waitFor(midStream, 30_000, 'the first bytes');
     process.kill(a.pid, 'SIGKILL');
 

@@ -24,7 +24,7 @@ describeWithDist('failover, join, second failover with real processes', LIVE_SOU
     const a = await cluster.startReplica('a', 'primary', 'b');
     const b = await cluster.startReplica('b', 'backup', 'a', 'a');
     await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
-    const client = await cluster.startClient('client', ['--connections', '3', '--progress-ms', '20', '--requests', '250-300', '--think-ms', '5-15']);
+    const client = await cluster.startClient('client', { connections: 3, progressMs: 20, requests: '250-300', thinkMs: '5-15' });
     await client.waitFor(midStream, 30_000, 'the first bytes');
     process.kill(a.pid, 'SIGKILL');
     await b.waitFor((e) => e.event === 'live', 30_000, 'b going live');
@@ -54,9 +54,9 @@ describeWithDist('failover, join, second failover with real processes', LIVE_SOU
   it('echo: a primary started --alone takes a joining backup under load, then dies; the joiner takes over', async () => {
     cluster = new LiveCluster({ dir: join(root, 'alone'), app: 'echo', seed: 6, bulkBytes: 100_000, ...TEST_TIMING, unsafeNoOutputRule: false });
     await cluster.startNetwork();
-    const a = await cluster.startReplica('a', 'primary', 'b', undefined, ['--alone']);
+    const a = await cluster.startReplica('a', 'primary', 'b', undefined, { alone: true });
     await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
-    const client = await cluster.startClient('client', ['--connections', '3', '--progress-ms', '20', '--requests', '120-150', '--think-ms', '5-15']);
+    const client = await cluster.startClient('client', { connections: 3, progressMs: 20, requests: '120-150', thinkMs: '5-15' });
     await client.waitFor(midStream, 30_000, 'the first bytes');
     const b = await cluster.startReplica('b', 'join', 'a', 'a');
     expect((await b.waitFor((e) => e.event === 'joined', 30_000, 'b joining'))['epoch']).toBe(2);

@@ -24,7 +24,7 @@ import { bin, describeWithDist, killAll, startCli, stillRunning, type Proc } fro
 import { LIVE_SOURCES, TEST_TIMING } from '../helpers/live.js';
 
 const SERVER_SOURCES = ['cli/main', 'cli/kernel-client', 'lab/kernel-client', 'cli/switch', 'net/switch', 'cli/client', 'lab/load-client'];
-const SOURCES = [...LIVE_SOURCES, 'cli/demo-live', 'cli/demo-kernel', 'cli/kernel-client', 'lab/kernel-client', 'lab/netns', 'net/switch', 'cli/switch'];
+const SOURCES = [...LIVE_SOURCES, 'lab/demo/live', 'lab/demo/kernel', 'lab/netns-run', 'cli/kernel-client', 'lab/kernel-client', 'lab/netns', 'net/switch', 'cli/switch'];
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-kernel-'));
 const outers: Proc[] = [];
 afterEach(async () => {

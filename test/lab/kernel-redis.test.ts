@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const SOURCES = [...LIVE_SOURCES, 'cli/demo-live', 'cli/demo-kernel', 'cli/demo-redis', 'cli/kernel-client', 'lab/redis-cli-load', 'lab/redis-load', 'lab/redis-server', 'net/resp-sequencer', 'lab/netns'];
+const SOURCES = [...LIVE_SOURCES, 'lab/demo/live', 'lab/demo/kernel', 'lab/netns-run', 'lab/demo/redis', 'cli/kernel-client', 'lab/redis-cli-load', 'lab/redis-load', 'lab/redis-server', 'net/resp-sequencer', 'lab/netns'];
 
 describeKernel('redis-cli as the client, through TUN in a network namespace', () => {
   describeRedis('with a redis-server behind each replica', () => {

@@ -25,7 +25,7 @@ afterEach(async () => {
 });
 
 const timing = ['--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)];
-const SOURCES = [...LIVE_SOURCES, 'cli/scenario', 'lab/scenario', 'cli/demo-kernel', 'cli/kernel-client', 'lab/kernel-client', 'lab/kernel-tools', 'lab/netns', 'net/switch', 'cli/switch'];
+const SOURCES = [...LIVE_SOURCES, 'cli/scenario', 'lab/scenario', 'lab/demo/kernel', 'lab/netns-run', 'cli/kernel-client', 'lab/kernel-client', 'lab/kernel-tools', 'lab/netns', 'net/switch', 'cli/switch'];
 
 const write = (name: string, text: string) => {
   const p = join(dir, name);

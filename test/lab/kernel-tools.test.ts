@@ -131,7 +131,7 @@ describe('--kernel-tool usage', () => {
   });
 });
 
-const SOURCES = [...LIVE_SOURCES, 'cli/demo', 'cli/demo-live', 'cli/demo-kernel', 'cli/kernel-client', 'lab/kernel-client', 'lab/kernel-tools', 'lab/netns', 'net/switch', 'cli/switch', 'lab/upstream-servers'];
+const SOURCES = [...LIVE_SOURCES, 'cli/demo', 'lab/demo/live', 'lab/demo/kernel', 'lab/netns-run', 'cli/kernel-client', 'lab/kernel-client', 'lab/kernel-tools', 'lab/netns', 'net/switch', 'cli/switch', 'lab/upstream-servers'];
 const outers: Proc[] = [];
 afterEach(async () => {
   await killAll();

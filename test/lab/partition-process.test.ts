@@ -28,9 +28,9 @@ describeWithDist('partitions and an absent arbiter, with real processes', LIVE_S
     await cluster.startNetwork();
     const a = await cluster.startReplica('a', 'primary', 'b');
     relay = await TcpRelay.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: cluster.logPorts.get('a')! });
-    const b = await cluster.startReplica('b', 'backup', 'a', undefined, [], relay.local.port);
+    const b = await cluster.startReplica('b', 'backup', 'a', undefined, {}, relay.local.port);
     await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
-    const client = await cluster.startClient('client', ['--connections', '3', '--progress-ms', '20', '--requests', '80-100', '--think-ms', '5-15']);
+    const client = await cluster.startClient('client', { connections: 3, progressMs: 20, requests: '80-100', thinkMs: '5-15' });
     await client.waitFor(midStream, 30_000, 'the first bytes');
     relay.cut();
 
@@ -60,7 +60,7 @@ describeWithDist('partitions and an absent arbiter, with real processes', LIVE_S
     const a = await cluster.startReplica('a', 'primary', 'b');
     const b = await cluster.startReplica('b', 'backup', 'a', 'a');
     await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
-    const client = await cluster.startClient('client', ['--connections', '3', '--progress-ms', '20', '--requests', '150-200', '--think-ms', '5-15', '--timeout-ms', '120000']);
+    const client = await cluster.startClient('client', { connections: 3, progressMs: 20, requests: '150-200', thinkMs: '5-15', timeoutMs: 120_000 });
     await client.waitFor(midStream, 30_000, 'the first bytes');
     await cluster.arbiter.stop();
     process.kill(a.pid, 'SIGKILL');

@@ -28,7 +28,7 @@ afterEach(async () => {
 });
 
 const SOURCES = [...LIVE_SOURCES, 'net/upstream-sockets', 'net/upstream-join', 'net/upstream-adapter', 'net/redis-adapter', 'lab/redis-server', 'lab/redis-load', 'net/resp', 'net/resp-sequencer', 'replica/replica', 'replica/primary', 'replica/rsm', 'proxy/upstream'];
-const redisArgs = (s: RedisServer) => ['--upstream', `127.0.0.1:${s.port}`, '--upstream-app', 'redis'];
+const redisArgs = (s: RedisServer) => ({ upstream: `127.0.0.1:${s.port}`, upstreamApp: 'redis' as const });
 
 async function get(s: RedisServer, key: string): Promise<string | null> {
   const c = await RedisConnection.open(s.endpoint);
@@ -46,9 +46,9 @@ describeRedis('joining a backup in front of Redis', () => {
       servers.push(ra!, rb!);
       cluster = new LiveCluster({ dir: root, app: 'echo', seed: 31, bulkBytes: 1000, ...TEST_TIMING, unsafeNoOutputRule: false });
       await cluster.startNetwork();
-      const a = await cluster.startReplica('a', 'primary', 'b', undefined, ['--alone', ...redisArgs(ra!)]);
+      const a = await cluster.startReplica('a', 'primary', 'b', undefined, { alone: true, ...redisArgs(ra!) });
       await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
-      const client = await cluster.startClient('client', ['--app', 'redis', '--connections', '3', '--progress-ms', '20', '--requests', '400-500', '--think-ms', '3-10', '--timeout-ms', '120000']);
+      const client = await cluster.startClient('client', { app: 'redis', connections: 3, progressMs: 20, requests: '400-500', thinkMs: '3-10', timeoutMs: 120_000 });
       await client.waitFor(midStream, 30_000, 'the first replies');
       // b's Redis starts empty; a's has the counter already.
       expect(await get(rb!, REDIS_COUNTER_KEY)).toBeNull();

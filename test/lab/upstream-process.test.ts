@@ -28,8 +28,8 @@ async function startPair(name: string, seed: number, upstreams: [UpstreamServer,
   const at = (i: 0 | 1) => (typeof upstreams === 'string' ? upstreams : `127.0.0.1:${upstreams[i].port}`);
   cluster = new LiveCluster({ dir: join(root, name), app: 'echo', seed, bulkBytes: 1000, ...TEST_TIMING, unsafeNoOutputRule: false });
   await cluster.startNetwork();
-  const a = await cluster.startReplica('a', 'primary', 'b', undefined, ['--upstream', at(0)]);
-  const b = await cluster.startReplica('b', 'backup', 'a', 'a', ['--upstream', at(1)]);
+  const a = await cluster.startReplica('a', 'primary', 'b', undefined, { upstream: at(0) });
+  const b = await cluster.startReplica('b', 'backup', 'a', 'a', { upstream: at(1) });
   await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
   return { cluster, a, b };
 }
@@ -39,7 +39,7 @@ describeWithDist('upstream proxy with real processes and kill -9', SOURCES, () =
     const [ua, ub] = await Promise.all([startHttpUpstream(), startHttpUpstream()]);
     servers.push(ua!, ub!);
     const { cluster, a, b } = await startPair('http', 21, [ua!, ub!]);
-    const client = await cluster.startClient('client', ['--app', 'http', '--connections', '4', '--progress-ms', '20', '--requests', '80-100', '--think-ms', '2-10']);
+    const client = await cluster.startClient('client', { app: 'http', connections: 4, progressMs: 20, requests: '80-100', thinkMs: '2-10' });
     await client.waitFor(midStream, 30_000, 'the first responses');
     const beforeKill = { a: ua!.stats.requests, b: ub!.stats.requests };
     process.kill(a.pid, 'SIGKILL');
@@ -66,7 +66,7 @@ describeWithDist('upstream proxy with real processes and kill -9', SOURCES, () =
     const [ua, ub] = await Promise.all([startHttpUpstream({ servedBy: 'a' }), startHttpUpstream({ servedBy: 'b' })]);
     servers.push(ua!, ub!);
     const { cluster, a, b } = await startPair('nondeterministic', 23, [ua!, ub!]);
-    const client = await cluster.startClient('client', ['--app', 'http', '--connections', '3', '--requests', '10']);
+    const client = await cluster.startClient('client', { app: 'http', connections: 3, requests: '10' });
     const result = await client.waitFor((e) => e.event === 'result', 60_000, 'the result');
     expect(result).toMatchObject({ ok: true, streams: { intact: 3, broken: 0 }, resets: 0 });
     await cluster.stop();
@@ -84,7 +84,7 @@ describeWithDist('upstream proxy with real processes and kill -9', SOURCES, () =
   it('an upstream that refuses connections: the client gets RST on every connection', async () => {
     // Port 1 on loopback: nothing listens there, the kernel refuses at once.
     const { cluster, a } = await startPair('refused', 22, '127.0.0.1:1');
-    const client = await cluster.startClient('client', ['--app', 'http', '--connections', '3', '--requests', '5', '--timeout-ms', '20000']);
+    const client = await cluster.startClient('client', { app: 'http', connections: 3, requests: '5', timeoutMs: 20_000 });
     const result = await client.waitFor((e) => e.event === 'result', 60_000, 'the result');
     expect(result).toMatchObject({ ok: false, resets: 3 });
     await cluster.stop();

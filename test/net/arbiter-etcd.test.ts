@@ -117,7 +117,7 @@ describeEtcd('the arbiter on etcd', () => {
       const a = await cluster.startReplica('a', 'primary', 'b');
       const b = await cluster.startReplica('b', 'backup', 'a', 'a');
       await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
-      const client = await cluster.startClient('client', ['--connections', '3', '--progress-ms', '20', '--requests', '150-200', '--think-ms', '5-15']);
+      const client = await cluster.startClient('client', { connections: 3, progressMs: 20, requests: '150-200', thinkMs: '5-15' });
       await client.waitFor(midStream, 30_000, 'the first bytes');
       return { a, b, client };
     }

@@ -7,11 +7,11 @@
  * every connection's own counter and every key it set (the lecture's `a+1=11`, done right).
  */
 import { spawnSync } from 'node:child_process';
-import { REDIS_CLI_INSTALL_HINT } from '../lab/redis-cli-load.js';
-import { RedisServer, redisVersion, REDIS_INSTALL_HINT } from '../lab/redis-server.js';
-import { RedisConnection } from '../net/redis-connection.js';
-import { REDIS_COUNTER_KEY, type RedisConnState } from '../lab/redis-load.js';
-import { bulkText, describeValue } from '../net/resp.js';
+import { REDIS_CLI_INSTALL_HINT } from '../redis-cli-load.js';
+import { RedisServer, redisVersion, REDIS_INSTALL_HINT } from '../redis-server.js';
+import { RedisConnection } from '../../net/redis-connection.js';
+import { REDIS_COUNTER_KEY, type RedisConnState } from '../redis-load.js';
+import { bulkText, describeValue } from '../../net/resp.js';
 
 export interface RedisReport {
   version: string | null;

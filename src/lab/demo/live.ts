@@ -1,0 +1,335 @@
+/**
+ * `ftcp demo failover` without --sim: the failover demo with real processes on loopback
+ * (the main job; `npm start` runs it).
+ *
+ * Starts the arbiter and the switch, primary a and backup b, and one client process with N
+ * connections; kill -9s the primary --kill-after-ms after the load starts; the backup
+ * suspects it, wins the test-and-set, goes live and re-emits; the client finishes. Prints
+ * the timeline as it happens, then the result, where the captures are and the tshark
+ * command that shows the cut-over (report.ts). With --json the last line of stdout is the
+ * report, with the fields of the simulated demo's report. Every child is stopped, by pid,
+ * on exit, error or Ctrl-C.
+ *
+ * With the kernel as the client, the run first makes a network namespace and runs again
+ * inside it (netns-run.ts); the inner run adds the kernel side (kernel.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Child, ChildEvent } from '../children.js';
+import { wallClockMs } from '../../net/clock.js';
+import { LiveCluster, timelineText } from '../live-cluster.js';
+import { TcpRelay } from '../tcp-relay.js';
+import { startHttpUpstream, type UpstreamServer } from '../upstream-servers.js';
+import { onStopSignal, type InnerExit, type LabIo, type RunOutcome } from '../io.js';
+import { demoFailoverInnerArgv, loopback, type LoadShape, type ReplicaExtra } from '../launch.js';
+import { runInNetns } from '../netns-run.js';
+import { KernelSide, kernelSwitchOptions, startKernelClient } from './kernel.js';
+import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, TUN_DEVICE } from '../netns.js';
+import type { RedisServer } from '../redis-server.js';
+import { checkRedisRun, redisMissing, startRedisUpstreams, type RedisReport } from './redis.js';
+import { demoOutcome, judgeDemo, printDemoReport } from './report.js';
+import type { DemoState, Failover, LiveDemoOptions } from './types.js';
+
+export type { LiveDemoOptions } from './types.js';
+
+/** Unsafe mode: the log channel is cut this long before the kill (less than the failure timeout). */
+const UNSAFE_CUT_BEFORE_KILL_MS = 30;
+
+/** Runs the demo; resolves with how it ended. */
+export async function runLiveDemo(o: LiveDemoOptions, io: LabIo): Promise<RunOutcome | InnerExit> {
+  // --client kernel first makes a network namespace and runs this again inside it.
+  if (o.client === 'kernel' && o.netnsInner === undefined) return runKernelDemo(o, io);
+  const noRedis = o.app === 'redis' ? redisMissing(o.client === 'kernel') : undefined;
+  if (noRedis !== undefined) {
+    io.stderr(`error: ftcp demo failover --app redis: ${noRedis}\n`);
+    return 'usage';
+  }
+  const demo = new LiveDemo(o, io);
+  await demo.run();
+  const report = judgeDemo(demo);
+  printDemoReport(report, demo, io);
+  return demoOutcome(report, demo.interrupted !== undefined);
+}
+
+/** Outer half of `--client kernel`: make the namespace, run the demo inside it, remove the namespace. */
+function runKernelDemo(o: LiveDemoOptions, io: LabIo): Promise<RunOutcome | InnerExit> {
+  const args = (netnsInner: string) =>
+    demoFailoverInnerArgv({
+      seed: o.seed,
+      app: o.app,
+      connections: o.connections,
+      bytes: o.bytes,
+      killAfterMs: o.killAfterMs,
+      heartbeatMs: o.heartbeatMs,
+      failureTimeoutMs: o.failureTimeoutMs,
+      captureDir: o.captureDir,
+      tunMtu: o.tunMtu ?? DEFAULT_TUN_MTU,
+      kernelTool: o.kernelTool ?? 'node',
+      netnsInner,
+      unsafe: o.unsafe,
+      json: o.json,
+    });
+  return runInNetns({ command: 'ftcp demo failover --client kernel', args, json: o.json }, io);
+}
+
+/** One run of the demo: its processes, what it saw of them, and the steps, in order. */
+export class LiveDemo implements DemoState {
+  /** The namespace this run is inside (the kernel as the client). */
+  readonly kernelNs: string | undefined;
+  readonly dir: string;
+  readonly cluster: LiveCluster;
+  readonly timeline: Array<{ ms: number; text: string }> = [];
+  readonly problems: string[] = [];
+  readonly divergences: Array<{ replica: string; conn: number; offset: number; what: string }> = [];
+  readonly failover: Failover = { killed: 'a', killAtMs: 0, by: null, epoch: null, detectedMs: null, liveMs: null, clientResumedMs: null };
+  killed = false;
+  interrupted: string | undefined;
+  clientResult: ChildEvent | undefined;
+  backupExit: ChildEvent | undefined;
+  kernelSide: KernelSide | undefined;
+  redisReport: RedisReport | undefined;
+  private readonly t0 = wallClockMs();
+  private serviceHolder: string | undefined;
+  private client: Child | undefined;
+  private loadStartMs = 0;
+  private lastProgressMs = 0;
+  private lastProgressBytes: unknown;
+  private relay: TcpRelay | undefined;
+  /** --app http: one Node HTTP server per replica, each replica's own upstream app. */
+  private upstreams: Record<string, UpstreamServer> | undefined;
+  /** --app redis: one redis-server per replica. */
+  private redisServers: Record<string, RedisServer> | undefined;
+
+  constructor(
+    readonly o: LiveDemoOptions,
+    private readonly io: LabIo,
+  ) {
+    this.kernelNs = o.client === 'kernel' ? o.netnsInner : undefined;
+    this.dir = join(o.captureDir, `failover-live-${o.app}-seed${o.seed}${o.unsafe ? '-unsafe' : ''}${this.kernelNs !== undefined ? '-kernel' : ''}`);
+    mkdirSync(this.dir, { recursive: true });
+    this.cluster = new LiveCluster({
+      dir: this.dir,
+      app: o.app === 'http' || o.app === 'redis' ? 'echo' : o.app, // with an upstream app the replicas' --app only picks their warm-up
+      seed: o.seed,
+      bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000,
+      heartbeatMs: o.heartbeatMs,
+      failureTimeoutMs: o.failureTimeoutMs,
+      unsafeNoOutputRule: o.unsafe,
+      mtu: o.mtu,
+      onEvent: (label, e) => this.onEvent(label, e),
+      ...(this.kernelNs !== undefined ? { switchOptions: kernelSwitchOptions() } : {}),
+    });
+  }
+
+  /** A timeline line, printed as it happens (not with --json). */
+  say(text: string, atMs = wallClockMs()): void {
+    const ms = Math.max(0, Math.round(atMs - this.t0));
+    this.timeline.push({ ms, text });
+    if (!this.o.json) this.io.stdout(`  ${`+${ms} ms`.padStart(10)}  ${text}\n`);
+  }
+
+  /** Every step, in order; a step that throws is a problem, and the children are stopped in any case. */
+  async run(): Promise<void> {
+    const onSignal = (signal: NodeJS.Signals) => {
+      this.interrupted = signal;
+      this.say(`interrupted by ${signal}: stopping every child`);
+      void this.cluster.stop();
+    };
+    const stopListening = onStopSignal(onSignal);
+    this.printHeader();
+    try {
+      await this.startUpstreams();
+      await this.startCluster();
+      await this.startClient();
+      await this.kill();
+      await this.waitForResult();
+    } catch (error) {
+      this.problems.push(error instanceof Error ? error.message : String(error));
+    } finally {
+      stopListening();
+      await this.stopEverything();
+    }
+  }
+
+  private since(atMs: unknown): number | null {
+    return typeof atMs === 'number' && this.killed ? Math.round((atMs - this.failover.killAtMs) * 100) / 100 : null;
+  }
+
+  private onEvent(label: string, e: ChildEvent): void {
+    const { o, failover } = this;
+    const at = typeof e['atMs'] === 'number' ? e['atMs'] : wallClockMs();
+    const name = typeof e['name'] === 'string' ? e['name'] : label;
+    const progress = label === 'client' && e.event === 'progress';
+    const text = timelineText(label, e, o.connections);
+    if (text !== undefined && (!progress || (at - this.lastProgressMs >= 1000 && e['bytesReceived'] !== this.lastProgressBytes))) {
+      if (progress) {
+        this.lastProgressMs = at;
+        this.lastProgressBytes = e['bytesReceived'];
+      }
+      this.say(text, at);
+    }
+    if (label === 'client' && e.event === 'resumed' && this.killed) failover.clientResumedMs = this.since(at);
+    if (!label.startsWith('replica ')) return;
+    switch (e.event) {
+      case 'registered':
+        this.serviceHolder = name;
+        return;
+      case 'suspect':
+        if (this.killed && name !== failover.killed && failover.detectedMs === null) failover.detectedMs = this.since(at);
+        return;
+      case 'fenced':
+      case 'stopped':
+        if (!this.killed) this.problems.push(`${name} ${e.event} before the kill: a false failover (the machine is slow for --failure-timeout-ms ${o.failureTimeoutMs}; try a larger one)`);
+        return;
+      case 'live':
+        if (this.killed && name !== failover.killed) {
+          failover.liveMs = this.since(at);
+          failover.by = name;
+          failover.epoch = e['epoch'] as number;
+          this.client?.signal('SIGUSR1');
+        }
+        return;
+      case 'fault':
+        this.problems.push(`${name}: replication fault: ${String(e['message'])}`);
+        return;
+      case 'divergence': // the replica's own upstream app answered otherwise than the log
+        this.divergences.push({ replica: name, conn: e['conn'] as number, offset: e['offset'] as number, what: String(e['what']) });
+        this.say(`${name}: DIVERGENCE on connection ${String(e['conn'])} at offset ${String(e['offset'])}: ${String(e['what'])}`, at);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private printHeader(): void {
+    const { o, io } = this;
+    if (o.json) return;
+    if (this.kernelNs !== undefined) io.stdout(`demo failover with the Linux kernel as the client, in network namespace ${this.kernelNs} (its own loopback; TUN device ${TUN_DEVICE} at ${KERNEL_ADDRESS}/24, mtu ${o.tunMtu ?? DEFAULT_TUN_MTU})\n`);
+    io.stdout(`demo failover (real processes on loopback): app ${o.app}, ${o.connections} connection(s), seed ${o.seed}${o.seedFromClock ? ' (from the wall clock)' : ''}${o.unsafe ? ', UNSAFE: no output rule' : ''}\n`);
+    io.stdout(`  heartbeat ${o.heartbeatMs} ms, failure timeout ${o.failureTimeoutMs} ms; kill -9 of the primary ${o.killAfterMs} ms after the load starts\n`);
+    io.stdout('timeline (wall clock, from the start):\n');
+  }
+
+  /** --app redis: a redis-server per replica; --app http: a Node HTTP server per replica. */
+  private async startUpstreams(): Promise<void> {
+    if (this.o.app === 'redis') {
+      const r = await startRedisUpstreams(['a', 'b']);
+      this.redisServers = r;
+      this.say(`upstream apps: redis-server on 127.0.0.1:${r['a']!.port} (pid ${r['a']!.pid}, for a) and 127.0.0.1:${r['b']!.port} (pid ${r['b']!.pid}, for b), persistence off`);
+    }
+    if (this.o.app === 'http') {
+      const [ua, ub] = await Promise.all([startHttpUpstream(), startHttpUpstream()]);
+      this.upstreams = { a: ua!, b: ub! };
+      this.say(`upstream apps: Node HTTP servers on 127.0.0.1:${ua!.port} (for a) and 127.0.0.1:${ub!.port} (for b)`);
+    }
+  }
+
+  /** A replica's own upstream app, if the run has them. */
+  private upstreamOf(name: string): ReplicaExtra {
+    const redis = this.redisServers?.[name];
+    if (redis !== undefined) return { upstream: loopback(redis.port), upstreamApp: 'redis' };
+    const http = this.upstreams?.[name];
+    return http !== undefined ? { upstream: loopback(http.port) } : {};
+  }
+
+  /** The arbiter and the switch (and the kernel side), primary a, backup b; until a holds the service address. */
+  private async startCluster(): Promise<void> {
+    const { cluster, o } = this;
+    await cluster.startNetwork();
+    this.say(`arbiter on 127.0.0.1:${cluster.arbiterPort} (pid ${cluster.arbiter.pid}), switch on 127.0.0.1:${cluster.switchPort} (pid ${cluster.switch.pid})`);
+    // socat's TUN device, bridged to the switch; tcpdump on it; the kernel's counters.
+    if (this.kernelNs !== undefined) {
+      const k = await KernelSide.start({ netns: this.kernelNs, switchPort: cluster.switchPort, mtu: o.tunMtu ?? DEFAULT_TUN_MTU, dir: this.dir });
+      this.kernelSide = k;
+      this.say(`socat bridges TUN device ${TUN_DEVICE} (${KERNEL_ADDRESS}/24, pid ${k.bridge.pid}) to the switch${k.tcpdump !== undefined ? `; tcpdump on it (pid ${k.tcpdump.pid})` : ''}`);
+    }
+    const a = await cluster.startReplica('a', 'primary', 'b', undefined, this.upstreamOf('a'));
+    this.say(`replica a started as primary (pid ${a.pid}), log channel on 127.0.0.1:${cluster.logPorts.get('a')}`);
+    // Unsafe mode, as in the simulator: b reaches a through a relay that is cut just before
+    // the kill, so the last entries never reach b while the clients already saw their outputs.
+    if (o.unsafe) this.relay = await TcpRelay.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: cluster.logPorts.get('a')! });
+    const b = await cluster.startReplica('b', 'backup', 'a', this.relay === undefined ? 'a' : undefined, this.upstreamOf('b'), this.relay?.local.port);
+    this.say(`replica b started as backup (pid ${b.pid}), dialling a`);
+    await a.waitFor((e) => e.event === 'registered', 20_000, 'the switch\'s confirmation of the service address');
+  }
+
+  /** The load's shape, by app. */
+  private load(): LoadShape {
+    const o = this.o;
+    // An unsafe run that breaks leaves streams that never finish: give up on them sooner.
+    const base: LoadShape = { connections: o.connections, progressMs: 250, timeoutMs: o.unsafe ? 8000 : 60_000 };
+    // curl paces by --rate (1000 / mean think time), so 4-6 ms keeps 100 requests past the kill.
+    if (o.app === 'http') return { ...base, app: 'http', requests: '100-150', thinkMs: this.kernelNs !== undefined ? '4-6' : '1-5' };
+    if (o.app === 'redis') return { ...base, app: 'redis', requests: '100-150', thinkMs: '1-5' };
+    if (o.app === 'echo') return { ...base, requests: `${Math.max(1, Math.round(o.bytes / 3000))}-${Math.max(1, Math.round(o.bytes / 1500))}` };
+    return base;
+  }
+
+  private async startClient(): Promise<void> {
+    const o = this.o;
+    const load = this.load();
+    this.client =
+      this.kernelNs !== undefined
+        ? await startKernelClient(this.cluster.children, { ...load, app: load.app ?? o.app, seed: o.seed, bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000, tool: o.kernelTool ?? 'node' })
+        : await this.cluster.startClient('client', load);
+    this.loadStartMs = wallClockMs();
+    const how = o.app === 'redis' ? 'redis-cli, one per connection' : o.kernelTool === 'curl' ? 'curl, one keep-alive connection each' : o.kernelTool === 'nc' ? 'nc -N, a seeded byte pattern each' : 'node net';
+    this.say(`client started (pid ${this.client.pid}): ${o.connections} ${o.app} connection(s) to 192.0.2.10:7070${this.kernelNs !== undefined ? ` on the kernel's TCP (${how})` : ''}`);
+  }
+
+  /** The kill, --kill-after-ms after the load started, of whichever replica holds the service. */
+  private async kill(): Promise<void> {
+    const { o, failover, client } = this;
+    const wait = Math.max(0, o.killAfterMs - (wallClockMs() - this.loadStartMs));
+    let killTimer: NodeJS.Timeout | undefined;
+    const finishedEarly = await Promise.race([new Promise<boolean>((r) => (killTimer = setTimeout(() => r(false), wait))), client!.exited.then(() => true)]);
+    clearTimeout(killTimer);
+    if (this.interrupted !== undefined) throw new Error(`interrupted by ${this.interrupted}`);
+    if (finishedEarly) {
+      this.problems.push(`the load finished before the kill at ${o.killAfterMs} ms; lower --kill-after-ms or raise --bytes`);
+      return;
+    }
+    const victimName = this.serviceHolder ?? 'a';
+    const victim = this.cluster.replicas.get(victimName)!;
+    failover.killed = victimName;
+    if (!victim.running) this.problems.push(`replica ${victimName} had already exited before the kill`);
+    if (this.relay !== undefined) {
+      this.relay.cut();
+      this.say('the log channel between a and b is cut (unsafe mode: so that the missing output rule shows)');
+      await new Promise((r) => setTimeout(r, UNSAFE_CUT_BEFORE_KILL_MS));
+    }
+    failover.killAtMs = wallClockMs();
+    this.killed = true;
+    victim.signal('SIGKILL');
+    this.say(`kill -9 replica ${victimName} (pid ${victim.pid}), the primary, in the middle of the load`, failover.killAtMs);
+  }
+
+  /** The client's result; the surviving Redis asked; the survivor stopped, for its exit line. */
+  private async waitForResult(): Promise<void> {
+    const result = await this.client!.waitFor((e) => e.event === 'result', 90_000, 'its result line');
+    this.clientResult = result;
+    this.say(`client: finished: ${JSON.stringify((result['streams'] as object) ?? {})}, resets ${String(result['resets'])}`, typeof result['atMs'] === 'number' ? result['atMs'] : wallClockMs());
+    const survivor = this.failover.by ?? (this.failover.killed === 'a' ? 'b' : 'a');
+    // the surviving replica's Redis, asked directly, against what the client last saw.
+    if (this.redisServers !== undefined) {
+      const checked = await checkRedisRun(this.redisServers, this.killed ? survivor : this.failover.killed, result);
+      this.redisReport = checked.report;
+      this.problems.push(...checked.problems);
+      const s = checked.report.survivor;
+      if (s !== null) this.say(`redis: the surviving Redis (${s.replica}'s) holds ${s.counter ?? 'nil'}, the client last saw ${s.clientLast}`);
+    }
+    const sv = this.cluster.replicas.get(survivor);
+    if (sv !== undefined && sv.running) {
+      await sv.stop();
+      this.backupExit = sv.events.find((e) => e.event === 'exit');
+    }
+  }
+
+  private async stopEverything(): Promise<void> {
+    await this.relay?.close();
+    await this.kernelSide?.stop();
+    await this.cluster.stop();
+    await Promise.all(Object.values(this.upstreams ?? {}).map((u) => u.close()));
+    await Promise.all(Object.values(this.redisServers ?? {}).map((r) => r.stop())); // by pid
+  }
+}

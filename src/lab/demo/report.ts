@@ -1,0 +1,124 @@
+/**
+ * The live demo's verdicts (from the client's result and the replicas' captures), its
+ * report (the JSON object of --json, with the fields of the simulated demo's report), the
+ * human lines, and how the run ended.
+ */
+import { join } from 'node:path';
+import type { LabIo, RunOutcome } from '../io.js';
+import { compareReemitted, DEMO_MTU, readWireView, splitBrainEpochs, checkBulkUploads } from '../live-cluster.js';
+import { DEFAULT_TUN_MTU } from '../netns.js';
+import { describeKernel, describeKernelTool, kernelResetProblem, kernelToolSummary } from './kernel.js';
+import type { DemoState } from './types.js';
+import { describeRedis } from './redis.js';
+
+export type DemoReport = ReturnType<typeof judgeDemo>;
+
+/** The problems found after the run, added to the demo's own, and the report. */
+export function judgeDemo(d: DemoState) {
+  const { o, failover, killed, clientResult, problems, cluster } = d;
+  if (clientResult !== undefined && o.app === 'bulk') problems.push(...checkBulkUploads(clientResult, d.backupExit));
+  // a reset seen on the wire, whichever tool was the client (nc cannot say).
+  const kernelReset = kernelResetProblem(d.kernelSide?.report);
+  if (kernelReset !== undefined) problems.push(kernelReset);
+
+  const a = readWireView(cluster.capturePaths('a').wire);
+  const b = readWireView(cluster.capturePaths('b').wire);
+  const killedView = failover.killed === 'a' ? a : b;
+  const survivorView = failover.killed === 'a' ? b : a;
+  const reemitted = killed ? compareReemitted(killedView, survivorView) : { segments: 0, sentByPrimary: 0, identicalToPrimary: 0 };
+  if (reemitted.identicalToPrimary !== reemitted.sentByPrimary) problems.push(`${reemitted.sentByPrimary - reemitted.identicalToPrimary} re-emitted segment(s) differ from the primary's copy of the same segment`);
+  const split = splitBrainEpochs([a, b]);
+  if (split.length > 0) problems.push(`split brain: both replicas emitted client packets in epoch(s) ${split.join(', ')}`);
+  if (killed && failover.liveMs === null) problems.push(`replica ${failover.killed} was killed and nobody went live`);
+  const streams = (clientResult?.['streams'] as { intact: number; broken: number } | undefined) ?? { intact: 0, broken: o.connections };
+  const resets = (clientResult?.['resets'] as number | undefined) ?? 0;
+  for (const p of (clientResult?.['problems'] as string[] | undefined) ?? []) problems.push(`client: ${p}`);
+  if (clientResult === undefined && problems.length === 0) problems.push('the client gave no result');
+  const survivorName = failover.killed === 'a' ? 'b' : 'a';
+  const kernel = d.kernelSide !== undefined;
+  return {
+    ok: problems.length === 0,
+    seed: o.seed,
+    app: o.app,
+    connections: o.connections,
+    unsafe: o.unsafe,
+    streams,
+    resets,
+    failover: {
+      detectedMs: failover.detectedMs,
+      liveMs: failover.liveMs,
+      clientResumedMs: failover.clientResumedMs,
+      killed: killed ? failover.killed : null,
+      by: failover.by,
+      epoch: failover.epoch,
+    },
+    reemitted,
+    client: {
+      duplicateSegmentsDropped: (clientResult?.['duplicateSegmentsDropped'] as number | undefined) ?? null,
+      retransmits: (clientResult?.['retransmits'] as number | undefined) ?? null,
+      ...(kernel ? kernelToolSummary(clientResult, o.kernelTool ?? 'node') : {}),
+    },
+    splitBrain: split.length,
+    ...(clientResult?.['counter'] !== undefined ? { counter: clientResult['counter'] } : {}),
+    ...(o.app === 'http' || o.app === 'redis' ? { divergences: d.divergences.length, divergenceList: d.divergences.slice(0, 20) } : {}),
+    ...(d.redisReport !== undefined ? { redis: d.redisReport } : {}),
+    ...(d.kernelSide !== undefined ? { kernel: d.kernelSide.report } : {}),
+    problems,
+    captures: {
+      client: join(d.dir, 'client.pcapng'),
+      primary: cluster.capturePaths(failover.killed).wire,
+      backup: cluster.capturePaths(survivorName).wire,
+      shadow: cluster.capturePaths(survivorName).shadow,
+      log: cluster.capturePaths(survivorName).log,
+    },
+    command: reproduceCommand(d),
+    timeline: d.timeline,
+  };
+}
+
+function reproduceCommand(d: DemoState): string {
+  const o = d.o;
+  const kernel = d.kernelNs !== undefined ? ` --client kernel --kernel-tool ${o.kernelTool ?? 'node'} --tun-mtu ${o.tunMtu ?? DEFAULT_TUN_MTU}` : '';
+  return `ftcp demo failover${kernel} --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${o.mtu !== DEMO_MTU ? ` --mtu ${o.mtu}` : ''}${o.unsafe ? ' --unsafe-no-output-rule' : ''}`;
+}
+
+/** The report as one JSON line (--json), or the human lines. */
+export function printDemoReport(report: DemoReport, d: DemoState, io: LabIo): void {
+  if (d.o.json) {
+    io.stdout(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  const { o, failover } = d;
+  const { streams, resets, reemitted, problems, captures } = report;
+  const after = (v: number | null) => (v === null ? 'never' : `${v} ms`);
+  const survivorName = failover.killed === 'a' ? 'b' : 'a';
+  const upstream = o.app === 'http' || o.app === 'redis';
+  const lines = [
+    `result: ${report.ok ? 'ok' : 'FAILED'}`,
+    `  streams: ${streams.intact} intact, ${streams.broken} broken; resets: ${resets}; split brain: ${report.splitBrain} epoch(s)`,
+    ...(d.killed ? [`  after the kill: detected ${after(failover.detectedMs)}, live ${after(failover.liveMs)}, client resumed ${after(failover.clientResumedMs)}`] : []),
+    `  re-emitted ${reemitted.segments} segment(s); the primary had sent ${reemitted.sentByPrimary} of them, ${reemitted.identicalToPrimary} byte-identical; ${d.kernelSide !== undefined ? 'what the kernel dropped is below' : `the client dropped ${String(report.client.duplicateSegmentsDropped)} duplicate segment(s)`}`,
+    ...(report.counter !== undefined ? [`  counter: ${JSON.stringify(report.counter)}`] : []),
+    ...(upstream ? [`  upstream app: ${d.divergences.length} divergence(s) between a replica's own ${o.app === 'http' ? 'HTTP server' : 'Redis'} and the log`] : []),
+    ...(d.redisReport !== undefined ? describeRedis(d.redisReport) : []),
+    ...(o.app === 'bulk' && d.clientResult !== undefined && !problems.some((p) => p.startsWith('bulk:')) ? [`  bulk: every upload (${((d.clientResult['uploads'] as unknown[] | undefined) ?? []).length}) matches the SHA-256 the surviving server app computed`] : []),
+    ...(d.kernelSide !== undefined ? [describeKernelTool(report.client as ReturnType<typeof kernelToolSummary>), ...describeKernel(d.kernelSide.report)] : []),
+    ...problems.slice(0, 10).map((p) => `  problem: ${p.split('\n')[0]}`),
+    `captures (pcapng, wall-clock timestamps) in ${d.dir}/:`,
+    `  client.pcapng (the switch's view of the clients), ${failover.killed}.pcapng (primary), ${survivorName}.pcapng (backup), ${survivorName}-shadow.pcapng, ${survivorName}-log.pcapng and ${failover.killed}-log.pcapng (log channel and arbiter)`,
+    'the cut-over, as the client saw it (the switch comments the move of the service address):',
+    `  tshark -r ${captures.client} -Y 'frame.comment || tcp.analysis.retransmission || tcp.analysis.duplicate_ack' -T fields -e frame.time_relative -e ip.src -e ip.dst -e tcp.seq -e tcp.len -e frame.comment`,
+    'the re-emitted segments:',
+    `  tshark -r ${captures.backup} -Y 'frame.comment contains "re-emitted"' -T fields -e frame.number -e tcp.seq -e tcp.len -e frame.comment`,
+    `reproduce: ${report.command}`,
+  ];
+  io.stdout(`${lines.join('\n')}\n`);
+}
+
+export function demoOutcome(report: DemoReport, interrupted: boolean): RunOutcome {
+  if (interrupted) return 'interrupted';
+  if (report.ok) return 'ok';
+  if (report.resets > 0) return 'connection';
+  if (report.problems.some((p) => p.includes('nobody went live') || p.includes('stalled'))) return 'liveness';
+  return 'correctness';
+}

@@ -1,0 +1,229 @@
+/**
+ * The command lines of the `ftcp` children the lab starts (`node bin/ftcp.js <argv>`):
+ * one typed option object per kind of child and one function that turns it into argv.
+ * Every flag name the lab passes to a child is written here and nowhere else;
+ * test/lab/launch.test.ts parses each builder's argv with the real CLI.
+ *
+ * Values go in as the CLI reads them (numbers printed in decimal); an option left out is
+ * not passed, so the child's own default applies. Secrets (the cluster key) never go in
+ * argv: they travel in the environment (live-cluster.ts).
+ */
+import type { AppName } from '../proxy/app.js';
+import type { LoadApp } from '../sim/cluster-load.js';
+import type { KernelTool } from './kernel-tools.js';
+
+/** `ftcp replica`'s default --port, which the lab never changes. */
+export const SERVICE_PORT = 7070;
+
+/** HOST:PORT on loopback. */
+export const loopback = (port: number): string => `127.0.0.1:${port}`;
+
+const flag = (name: string, value: string | number | undefined): string[] => (value === undefined ? [] : [name, String(value)]);
+const bool = (name: string, on: boolean | undefined): string[] => (on === true ? [name] : []);
+
+export interface ArbiterLaunch {
+  listen: string;
+  state: string;
+  /** A fresh, empty state file (the first start of a run). */
+  init?: boolean;
+}
+
+export function arbiterArgv(o: ArbiterLaunch): string[] {
+  return ['arbiter', ...flag('--listen', o.listen), ...flag('--state', o.state), ...bool('--init', o.init), '--json'];
+}
+
+/** A virtual address pinned to a UDP endpoint (socat's TUN bridge). */
+export interface StaticEntry {
+  address: string;
+  host: string;
+}
+
+export interface SwitchLaunch {
+  listen: string;
+  /** The client-side capture file; false: none. */
+  capture: string | false;
+  captureDropped?: boolean;
+  static?: readonly StaticEntry[];
+}
+
+export function switchArgv(o: SwitchLaunch): string[] {
+  return [
+    'switch',
+    ...flag('--listen', o.listen),
+    ...(o.capture === false ? ['--no-capture'] : flag('--capture', o.capture)),
+    '--json',
+    ...(o.static ?? []).flatMap((s) => ['--static', `${s.address}=${s.host}`]),
+    ...bool('--capture-dropped', o.captureDropped),
+  ];
+}
+
+/** What every replica and client of one cluster shares (the replicas' --app picks the clients' app too). */
+export interface ClusterCommon {
+  switch: string;
+  app: LoadApp;
+  seed: number;
+  bulkBytes: number;
+  mtu?: number;
+}
+
+function commonArgv(o: ClusterCommon): string[] {
+  return [...flag('--switch', o.switch), ...flag('--app', o.app), ...flag('--seed', o.seed), ...flag('--bulk-bytes', o.bulkBytes), ...flag('--mtu', o.mtu)];
+}
+
+export interface ReplicaLaunch extends ClusterCommon {
+  app: AppName;
+  role: 'primary' | 'backup' | 'join';
+  name: string;
+  peer: string;
+  arbiter: string;
+  logListen: string;
+  logPeer?: string;
+  heartbeatMs: number;
+  failureTimeoutMs: number;
+  /** Where the replica writes its captures; false: none. */
+  captureDir: string | false;
+  unsafeNoOutputRule?: boolean;
+  alone?: boolean;
+  startTimeoutMs?: number;
+  /** The replica's own instance of an app outside ftcp. */
+  upstream?: string;
+  upstreamApp?: 'generic' | 'redis';
+}
+
+/** What a run may change of a replica beyond what its cluster sets. */
+export type ReplicaExtra = Partial<Pick<ReplicaLaunch, 'alone' | 'captureDir' | 'startTimeoutMs' | 'upstream' | 'upstreamApp'>>;
+
+export function replicaArgv(o: ReplicaLaunch): string[] {
+  return [
+    'replica',
+    ...flag('--role', o.role),
+    ...flag('--name', o.name),
+    ...flag('--peer', o.peer),
+    ...commonArgv(o),
+    ...flag('--arbiter', o.arbiter),
+    ...flag('--log-listen', o.logListen),
+    ...flag('--heartbeat-ms', o.heartbeatMs),
+    ...flag('--failure-timeout-ms', o.failureTimeoutMs),
+    ...(o.captureDir === false ? ['--no-capture-dir'] : flag('--capture-dir', o.captureDir)),
+    '--json',
+    ...bool('--unsafe-no-output-rule', o.unsafeNoOutputRule),
+    ...flag('--log-peer', o.logPeer),
+    ...bool('--alone', o.alone),
+    ...flag('--start-timeout-ms', o.startTimeoutMs),
+    ...flag('--upstream', o.upstream),
+    ...flag('--upstream-app', o.upstreamApp),
+  ];
+}
+
+/** The shape of a load (`ftcp client` and `ftcp kernel-client`): ranges as the CLI takes them, "N" or "MIN-MAX". */
+export interface LoadShape {
+  /** The clients' app when it is not the replicas' (an upstream app: http, redis). */
+  app?: LoadApp;
+  connections: number;
+  requests?: string;
+  thinkMs?: string;
+  uploadBytes?: number;
+  timeoutMs?: number;
+  progressMs?: number;
+}
+
+function loadArgv(o: LoadShape): string[] {
+  return [
+    ...flag('--connections', o.connections),
+    ...flag('--requests', o.requests),
+    ...flag('--think-ms', o.thinkMs),
+    ...flag('--upload-bytes', o.uploadBytes),
+    ...flag('--timeout-ms', o.timeoutMs),
+    ...flag('--progress-ms', o.progressMs),
+  ];
+}
+
+export type ClientLaunch = ClusterCommon & LoadShape;
+
+export function clientArgv(o: ClientLaunch): string[] {
+  return ['client', ...commonArgv(o), '--json', ...loadArgv(o)];
+}
+
+export interface KernelClientLaunch extends LoadShape {
+  app: LoadApp;
+  tool: KernelTool;
+  seed: number;
+  bulkBytes: number;
+}
+
+export function kernelClientArgv(o: KernelClientLaunch): string[] {
+  return ['kernel-client', ...flag('--app', o.app), ...flag('--tool', o.tool), ...flag('--seed', o.seed), ...flag('--bulk-bytes', o.bulkBytes), '--json', ...loadArgv(o)];
+}
+
+/** `ftcp demo failover --client kernel`, run again inside the network namespace the outer run made. */
+export interface DemoFailoverInnerLaunch {
+  seed: number;
+  app: LoadApp;
+  connections: number;
+  bytes: number;
+  killAfterMs: number;
+  heartbeatMs: number;
+  failureTimeoutMs: number;
+  captureDir: string;
+  tunMtu: number;
+  kernelTool: KernelTool;
+  netnsInner: string;
+  unsafe: boolean;
+  json: boolean;
+}
+
+export function demoFailoverInnerArgv(o: DemoFailoverInnerLaunch): string[] {
+  return [
+    'demo', 'failover',
+    ...flag('--seed', o.seed),
+    ...flag('--app', o.app),
+    ...flag('--connections', o.connections),
+    ...flag('--bytes', o.bytes),
+    ...flag('--kill-after-ms', o.killAfterMs),
+    ...flag('--heartbeat-ms', o.heartbeatMs),
+    ...flag('--failure-timeout-ms', o.failureTimeoutMs),
+    ...flag('--capture-dir', o.captureDir),
+    '--client', 'kernel',
+    ...flag('--tun-mtu', o.tunMtu),
+    ...flag('--kernel-tool', o.kernelTool),
+    ...flag('--netns-inner', o.netnsInner),
+    ...bool('--unsafe-no-output-rule', o.unsafe),
+    ...bool('--json', o.json),
+  ];
+}
+
+/** `ftcp scenario run FILE --client kernel`, run again inside the network namespace. */
+export interface ScenarioInnerLaunch {
+  file: string;
+  captureDir: string;
+  heartbeatMs: number;
+  failureTimeoutMs: number;
+  kernelTool: KernelTool;
+  tunMtu: number;
+  netnsInner: string;
+  json: boolean;
+}
+
+export function scenarioInnerArgv(o: ScenarioInnerLaunch): string[] {
+  return [
+    'scenario', 'run', o.file,
+    ...flag('--capture-dir', o.captureDir),
+    ...flag('--heartbeat-ms', o.heartbeatMs),
+    ...flag('--failure-timeout-ms', o.failureTimeoutMs),
+    '--client', 'kernel',
+    ...flag('--kernel-tool', o.kernelTool),
+    ...flag('--tun-mtu', o.tunMtu),
+    ...flag('--netns-inner', o.netnsInner),
+    ...bool('--json', o.json),
+  ];
+}
+
+/** `ftcp bench --only kernel`, run again inside the kernel group's network namespace (always --json). */
+export interface BenchKernelInnerLaunch {
+  netnsInner: string;
+  quick: boolean;
+}
+
+export function benchKernelInnerArgv(o: BenchKernelInnerLaunch): string[] {
+  return ['bench', '--only', 'kernel', ...flag('--netns-inner', o.netnsInner), '--json', ...bool('--quick', o.quick)];
+}

@@ -1,0 +1,139 @@
+// The lab's argv builders (src/lab/launch.ts) against the real CLI: each builder's argv is
+// parsed by the commander program of src/cli/program.ts with the command's action replaced by
+// one that keeps the parsed flags, so an unknown flag or a missing value fails here. The flags
+// come out as the builder was told; the replica's and the client's also pass their commands'
+// own validation (parseReplicaFlags, parseClientFlags, parseLoadShape).
+import type { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { parseClientFlags, parseLoadShape } from '../../src/cli/client.js';
+import { parseKernelTool } from '../../src/cli/kernel-client.js';
+import { buildProgram } from '../../src/cli/program.js';
+import { parseReplicaFlags } from '../../src/cli/replica.js';
+import {
+  arbiterArgv,
+  benchKernelInnerArgv,
+  clientArgv,
+  demoFailoverInnerArgv,
+  kernelClientArgv,
+  replicaArgv,
+  scenarioInnerArgv,
+  switchArgv,
+  type ReplicaLaunch,
+} from '../../src/lab/launch.js';
+
+/** Parses argv with the real program; resolves with the command's name path, its flags and its arguments. */
+async function parse(argv: string[]): Promise<{ path: string; flags: Record<string, unknown>; args: string[] }> {
+  let errors = '';
+  const program = buildProgram({ stdout: () => {}, stderr: (t) => void (errors += t), stderrIsTty: false, nowMs: () => 0 }, () => {});
+  let seen: { path: string; flags: Record<string, unknown>; args: string[] } | undefined;
+  const hook = (cmd: Command, path: string) => {
+    for (const sub of cmd.commands) {
+      const p = path === '' ? sub.name() : `${path} ${sub.name()}`;
+      sub.action((...a: unknown[]) => {
+        const c = a[a.length - 1] as Command;
+        seen = { path: p, flags: c.opts(), args: c.args };
+      });
+      hook(sub, p);
+    }
+  };
+  hook(program, '');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    throw new Error(`ftcp ${argv.join(' ')}: ${errors.trim() || String(error)}`);
+  }
+  if (seen === undefined) throw new Error(`ftcp ${argv.join(' ')}: no command ran`);
+  return seen;
+}
+
+const replica: ReplicaLaunch = {
+  switch: '127.0.0.1:9400',
+  app: 'bulk',
+  seed: 7,
+  bulkBytes: 300_000,
+  mtu: 1500,
+  role: 'backup',
+  name: 'b',
+  peer: 'a',
+  arbiter: '127.0.0.1:9401',
+  logListen: '127.0.0.1:0',
+  logPeer: '127.0.0.1:9402',
+  heartbeatMs: 20,
+  failureTimeoutMs: 300,
+  captureDir: '/tmp/run',
+  unsafeNoOutputRule: true,
+  startTimeoutMs: 9000,
+};
+
+describe('the lab\'s argv, as the CLI parses it', () => {
+  it('arbiter: listen, state, init', async () => {
+    const r = await parse(arbiterArgv({ listen: '127.0.0.1:0', state: '/tmp/run/arbiter.json', init: true }));
+    expect(r.path).toBe('arbiter');
+    expect(r.flags).toMatchObject({ listen: '127.0.0.1:0', state: '/tmp/run/arbiter.json', init: true, json: true });
+    expect((await parse(arbiterArgv({ listen: '127.0.0.1:9401', state: 's.json' }))).flags['init']).toBeUndefined();
+  });
+
+  it('switch: capture (or none), static entries, refused datagrams captured', async () => {
+    const r = await parse(switchArgv({ listen: '127.0.0.1:0', capture: '/tmp/run/client.pcapng', static: [{ address: '192.0.2.1', host: '127.0.0.1:9499' }], captureDropped: true }));
+    expect(r.path).toBe('switch');
+    expect(r.flags).toMatchObject({ listen: '127.0.0.1:0', capture: '/tmp/run/client.pcapng', static: ['192.0.2.1=127.0.0.1:9499'], captureDropped: true, json: true });
+    expect((await parse(switchArgv({ listen: '127.0.0.1:0', capture: false }))).flags['capture']).toBe(false);
+  });
+
+  it('replica: every flag the lab sets, accepted by the replica\'s own validation', async () => {
+    const r = await parse(replicaArgv(replica));
+    expect(r.path).toBe('replica');
+    expect(r.flags).toMatchObject({ role: 'backup', name: 'b', peer: 'a', switch: '127.0.0.1:9400', app: 'bulk', seed: '7', bulkBytes: '300000', mtu: '1500', arbiter: '127.0.0.1:9401', logListen: '127.0.0.1:0', logPeer: '127.0.0.1:9402', heartbeatMs: '20', failureTimeoutMs: '300', captureDir: '/tmp/run', unsafeNoOutputRule: true, startTimeoutMs: '9000', json: true });
+    const opts = parseReplicaFlags(r.flags as unknown as Parameters<typeof parseReplicaFlags>[0]);
+    expect(opts).toMatchObject({ role: 'backup', name: 'b', seed: 7, bulkBytes: 300_000, mtu: 1500, heartbeatMs: 20, failureTimeoutMs: 300, outputRule: false, captureDir: '/tmp/run', logPeer: { host: '127.0.0.1', port: 9402 } });
+  });
+
+  it('replica: alone without captures, and an upstream Redis', async () => {
+    const alone = await parse(replicaArgv({ ...replica, role: 'primary', name: 'a', peer: 'b', logPeer: undefined, captureDir: false, alone: true, upstream: '127.0.0.1:6379', upstreamApp: 'redis' }));
+    expect(alone.flags).toMatchObject({ captureDir: false, alone: true, upstream: '127.0.0.1:6379', upstreamApp: 'redis' });
+    expect(alone.flags['logPeer']).toBeUndefined();
+    const opts = parseReplicaFlags(alone.flags as unknown as Parameters<typeof parseReplicaFlags>[0]);
+    expect(opts).toMatchObject({ role: 'primary', alone: true, upstream: { host: '127.0.0.1', port: 6379 }, upstreamApp: 'redis' });
+    expect(opts.captureDir).toBeUndefined();
+  });
+
+  it('client: the cluster\'s common flags and the load\'s shape, accepted by the client\'s own validation', async () => {
+    const r = await parse(clientArgv({ switch: '127.0.0.1:9400', app: 'http', seed: 7, bulkBytes: 1_000_000, mtu: 1500, connections: 4, requests: '80-100', thinkMs: '2-10', uploadBytes: 5000, timeoutMs: 120_000, progressMs: 0 }));
+    expect(r.path).toBe('client');
+    expect(r.flags).toMatchObject({ switch: '127.0.0.1:9400', app: 'http', seed: '7', bulkBytes: '1000000', mtu: '1500', connections: '4', requests: '80-100', thinkMs: '2-10', uploadBytes: '5000', timeoutMs: '120000', progressMs: '0', json: true });
+    const opts = parseClientFlags(r.flags as unknown as Parameters<typeof parseClientFlags>[0]);
+    expect(opts).toMatchObject({ app: 'http', connections: 4, requests: [80, 100], thinkMs: [2, 10], uploadBytes: [5000, 5000], timeoutMs: 120_000, progressMs: 0, mtu: 1500 });
+  });
+
+  it('kernel-client: tool and load, accepted by its validation', async () => {
+    const r = await parse(kernelClientArgv({ app: 'echo', tool: 'nc', seed: 3, bulkBytes: 1_000_000, connections: 2, requests: '10-20', thinkMs: '1-5', timeoutMs: 60_000, progressMs: 250 }));
+    expect(r.path).toBe('kernel-client');
+    expect(r.flags).toMatchObject({ app: 'echo', tool: 'nc', seed: '3', bulkBytes: '1000000', connections: '2', requests: '10-20', thinkMs: '1-5', timeoutMs: '60000', progressMs: '250', json: true });
+    expect(parseKernelTool('--tool', r.flags['tool'] as string, r.flags['app'] as string)).toBe('nc');
+    expect(parseLoadShape(r.flags as unknown as Parameters<typeof parseLoadShape>[0])).toMatchObject({ requests: [10, 20], thinkMs: [1, 5], timeoutMs: 60_000, progressMs: 250 });
+  });
+
+  it('demo failover, run again inside the namespace', async () => {
+    const r = await parse(demoFailoverInnerArgv({ seed: 42, app: 'http', connections: 3, bytes: 1_000_000, killAfterMs: 300, heartbeatMs: 10, failureTimeoutMs: 50, captureDir: 'captures', tunMtu: 1500, kernelTool: 'curl', netnsInner: 'ftcp-1-1', unsafe: true, json: true }));
+    expect(r.path).toBe('demo failover');
+    expect(r.flags).toMatchObject({ seed: '42', app: 'http', connections: '3', bytes: '1000000', killAfterMs: '300', heartbeatMs: '10', failureTimeoutMs: '50', captureDir: 'captures', client: 'kernel', tunMtu: '1500', kernelTool: 'curl', netnsInner: 'ftcp-1-1', unsafeNoOutputRule: true, json: true });
+  });
+
+  it('scenario run, run again inside the namespace', async () => {
+    const r = await parse(scenarioInnerArgv({ file: 'scenarios/failover.yaml', captureDir: 'captures', heartbeatMs: 20, failureTimeoutMs: 300, kernelTool: 'node', tunMtu: 1400, netnsInner: 'ftcp-1-2', json: false }));
+    expect(r.path).toBe('scenario run');
+    expect(r.args).toEqual(['scenarios/failover.yaml']);
+    expect(r.flags).toMatchObject({ captureDir: 'captures', heartbeatMs: '20', failureTimeoutMs: '300', client: 'kernel', kernelTool: 'node', tunMtu: '1400', netnsInner: 'ftcp-1-2' });
+    expect(r.flags['json']).toBeUndefined();
+  });
+
+  it('bench --only kernel, run again inside the namespace', async () => {
+    const r = await parse(benchKernelInnerArgv({ netnsInner: 'ftcp-bench-1', quick: true }));
+    expect(r.path).toBe('bench');
+    expect(r.flags).toMatchObject({ only: 'kernel', netnsInner: 'ftcp-bench-1', json: true, quick: true });
+  });
+
+  it('a flag the CLI does not know fails the parse (the check can fail)', async () => {
+    await expect(parse([...arbiterArgv({ listen: '127.0.0.1:0', state: 's.json' }), '--no-such-flag'])).rejects.toThrow(/no-such-flag/);
+  });
+});
