@@ -13,7 +13,8 @@
  */
 import type { Command } from 'commander';
 import { warmUp } from '../lab/warm-up.js';
-import { ReplicaProcess, type ReplicaProcessOptions, type ReplicaStartRole } from '../net/replica-host.js';
+import { ReplicaProcess } from '../net/replica-host.js';
+import type { ReplicaProcessOptions, ReplicaStartRole } from '../net/replica-options.js';
 import type { ReplicaProcessEvent } from '../net/events.js';
 import { waitForStopSignal } from '../net/signals.js';
 import { LinkError } from '../net/udp-link.js';

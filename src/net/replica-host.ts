@@ -34,7 +34,6 @@
  * with a packet's epoch before the first packet of a newer epoch is sent (claimService):
  * the switch forwards only the holder's packets.
  */
-import * as net from 'node:net';
 import { join } from 'node:path';
 import { encodeArbiter } from '../replica/arbiter.js';
 import type { ReplicaEvent, ServicePacket } from '../replica/outbox.js';
@@ -44,129 +43,29 @@ import { servicePacketComment, shadowTag } from '../replica/capture-tags.js';
 import { describeRsmConfig } from '../replica/replay-input.js';
 import type { RsmConfig } from '../replica/rsm.js';
 import { stackFactory } from '../replica/stack-factory.js';
-import type { AppName, BulkApp } from '../proxy/app.js';
+import type { BulkApp } from '../proxy/app.js';
 import { CaptureFile as PcapFile } from '../pcap/vantage.js';
 import { describeControlPacket } from '../replica/describe.js';
 import { udpPacket } from '../wire/udp.js';
 import { ARBITER_PORT, LOG_PORT } from '../replica/replay-input.js';
-import { deriveSeed } from '../tcp/seed.js';
-import { formatIpv4Addr, parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
-import { crc32 } from '../wire/crc32.js';
+import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { ArbiterClient } from './arbiter-client.js';
 import { EtcdArbiter, type ReplicaArbiter } from './arbiter-etcd.js';
 import { CaptureFile } from '../pcap/capture-file.js';
-import type { ClusterKey } from './cluster-key.js';
 import { ProcessClock, wallClockMs, wallClockUs } from './clock.js';
-import { describeConnectError, formatEndpoint, type Endpoint } from './endpoint.js';
+import { formatEndpoint } from './endpoint.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
 import type { ChannelMessage } from '../replica/channel.js';
 import { LogRttProbe } from './log-rtt.js'; // bench: log-channel round trip
-import { DEFAULT_MTU, LinkError } from './udp-link.js';
+import { LinkError } from './udp-link.js';
 import { openSwitchLink, openTapLink, type ServiceLink } from './service-link.js';
-import { serviceMacFor, type MacAddr } from '../wire/ethernet.js';
+import { serviceMacFor } from '../wire/ethernet.js';
 import { UpstreamSockets } from './upstream-sockets.js'; // upstream
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js'; // upstream
 import { UPSTREAM_ADAPTERS } from './upstream-adapter.js'; // upstream join
 import { UpstreamJoin } from './upstream-join.js'; // upstream join
 import type { ReplicaProcessEvent, ReplicaProcessEventFields, ReplicaProcessEventName, ReplicaProcessEventOf } from './events.js';
-
-export type ReplicaStartRole = 'primary' | 'backup' | 'join';
-
-/** The arbiter's virtual address in captures (as in the simulator). */
-export const ARBITER_VIRTUAL_ADDRESS = parseIpv4Addr('192.0.2.2');
-
-export interface ReplicaProcessOptions {
-  role: ReplicaStartRole;
-  name: string;
-  /** The other replica's name: the backup (for a primary) or the primary. */
-  peer: string;
-  /** A primary that serves alone from the start (no backup yet; one may join later). */
-  alone?: boolean;
-  switchAt: Endpoint;
-  /**
-   * Attach to a TAP device on this host's bridge (through socat) instead of the switch:
-   * the replicated stack is then an Ethernet host with the service MAC (default
-   * serviceMacFor(service), the same on every replica) on a /prefixLength segment.
-   */
-  tap?: { port: number; socatPort: number; prefixLength: number; mac?: MacAddr; gateway?: Ipv4Addr };
-  /** The local UDP address of the link to the switch (--bind). Default 127.0.0.1:0. */
-  bind?: Endpoint;
-  arbiterAt: Endpoint;
-  /** etcd arbiter (--arbiter etcd://...): its client endpoints; when set, arbiterAt is not used. */
-  arbiterEtcd?: Endpoint[];
-  /** etcd arbiter: L, client packets are held from the last successful contact + L. Default 1000 ms. */
-  etcdContactTimeoutMs?: number;
-  logListen?: Endpoint;
-  logPeer?: Endpoint;
-  service: Ipv4Addr;
-  servicePort: number;
-  app: AppName;
-  /** Run seed; every replica of a pair must use the same (stack seed, bulk stream). */
-  seed: number;
-  bulkBytes: number;
-  heartbeatMs: number;
-  failureTimeoutMs: number;
-  outputRule: boolean;
-  captureDir?: string;
-  mtu?: number;
-  /** How long start() waits for the switch, the arbiter and (backup/join) the primary. */
-  startTimeoutMs?: number;
-  /** upstream: each replica's own instance of the app; the RSM runs no built-in app. */
-  upstream?: Endpoint;
-  /** upstream: an app that has not accepted a connection by then is reset towards the client. Default 5000. */
-  upstreamConnectTimeoutMs?: number;
-  /** Authenticate the log channel and the embedded arbiter with this key; none: anyone may connect. */
-  clusterKey?: ClusterKey | undefined;
-  /** upstream: 'redis': one RESP command at a time, in log order (resp-sequencer.ts). */
-  upstreamApp?: 'redis';
-  /**
-   * Runs before the replica serves, so that the JIT has compiled the hot paths (the CLI
-   * passes src/lab/warm-up.ts): on a busy machine the first packets of a cold process can
-   * block it for longer than the failure timeout, and its peer would rightly take that for
-   * a crash.
-   */
-  warmUp?: (app: AppName, upstream: boolean) => void;
-}
-
-/** The RSM configuration both replicas of a run derive from the same flags (as the simulator does). */
-export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes' | 'upstream' | 'mtu' | 'tap'>): RsmConfig {
-  return {
-    // The stack announces the link's MTU - 40 as its MSS (one segment per datagram up
-    // to the link's size, not 1460 bytes in a 65000-byte link).
-    stack: { addresses: [o.service], seed: deriveSeed(o.seed, 'service-stack'), mtu: o.mtu ?? DEFAULT_MTU },
-    servicePort: o.servicePort,
-    app: o.upstream !== undefined ? 'upstream' : o.app, // upstream
-    appOptions: { bulkBytes: o.bulkBytes, seed: deriveSeed(o.seed, 'bulk') },
-    digestEvery: 1024,
-    ...(o.tap !== undefined ? { ethernet: { prefixLength: o.tap.prefixLength, mac: o.tap.mac ?? serviceMacFor(o.service), ...(o.tap.gateway !== undefined ? { gateway: { address: o.tap.gateway } } : {}) } } : {}),
-  };
-}
-
-/** A replica's virtual address, for captures: a..z are 192.0.2.11.., other names hash into 192.0.2.128..253. */
-export function replicaVirtualAddress(name: string): Ipv4Addr {
-  if (/^[a-z]$/.test(name)) return parseIpv4Addr(`192.0.2.${11 + name.charCodeAt(0) - 97}`);
-  return parseIpv4Addr(`192.0.2.${128 + (crc32(new TextEncoder().encode(name)) % 126)}`);
-}
-
-/** Opens a TCP connection to `at` and closes it: proves something listens there. */
-export function probeTcp(at: Endpoint, what: string, flag: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: at.host, port: at.port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new LinkError(describeConnectError(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }), at, what, flag)));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.end();
-      resolve();
-    });
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new LinkError(describeConnectError(error, at, what, flag)));
-    });
-  });
-}
+import { ARBITER_VIRTUAL_ADDRESS, probeTcp, replicaRsmConfig, replicaVirtualAddress, type ReplicaProcessOptions } from './replica-options.js';
 
 interface Captures {
   wire: { file: PcapFile; disk: CaptureFile; iface: number };

@@ -2,7 +2,7 @@
 import type { ChildEvent } from '../../src/lab/children.js';
 
 /** The built files the children run: the tests skip (or fail under CI) when dist/ is stale. */
-export const LIVE_SOURCES = ['cli/main', 'cli/replica', 'cli/client', 'cli/scenario', 'lab/scenario-run', 'lab/launch', 'lab/live-cluster', 'net/replica-host', 'lab/load-client', 'lab/real-host', 'sim/cluster-load'];
+export const LIVE_SOURCES = ['cli/main', 'cli/replica', 'cli/client', 'cli/scenario', 'lab/scenario-run', 'lab/launch', 'lab/live-cluster', 'net/replica-host', 'net/replica-options', 'net/service-link', 'lab/load-client', 'lab/real-host', 'sim/cluster-load'];
 
 /**
  * Timing of the process tests: the machine is shared (2 cores, other suites running), and
