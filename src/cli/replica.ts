@@ -23,6 +23,7 @@ import { APP_NAMES, type AppName } from '../proxy/app.js';
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js';
 import { DEFAULT_ARBITER_LISTEN } from './arbiter.js';
 import { parseArbiterFlag } from './arbiter-flag.js';
+import { isMulticastMac, parseMac, type MacAddr } from '../wire/ethernet.js';
 import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { DEFAULT_LINK_BIND, parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
@@ -61,6 +62,11 @@ interface ReplicaFlags {
   clusterKeyFile?: string;
   insecure?: boolean;
   upstreamApp: string;
+  tapPort?: string;
+  tapSocatPort?: string;
+  servicePrefix: string;
+  serviceMac?: string;
+  gateway?: string;
 }
 
 export function registerReplicaCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -80,6 +86,11 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--alone', 'primary: serve alone at once, without waiting for a backup (one may join later with --role join) (default: off)')
     .option('--switch <host:port>', 'the switch (`ftcp switch`)', DEFAULT_SWITCH_LISTEN)
     .option('--bind <host:port>', 'local UDP address of the link to the switch (port 0 picks one)', DEFAULT_LINK_BIND)
+    .option('--tap-port <n>', 'attach to a TAP device instead of the switch: the UDP port on 127.0.0.1 this replica binds, where\nsocat (`socat -b 65536 TUN,tun-type=tap,iff-no-pi,up,tun-name=tap0 UDP:127.0.0.1:<n>,sourceport=<m>`)\ndelivers the frames of a TAP device on this host\'s bridge; start the replica first, then socat')
+    .option('--tap-socat-port <m>', 'with --tap-port: socat\'s source port, the only one frames are taken from')
+    .option('--service-prefix <len>', 'with --tap-port: the service address\'s on-link prefix length', '24')
+    .option('--service-mac <mac>', 'with --tap-port: the service MAC, the same on every replica (default: 02:66 and the service address)')
+    .option('--gateway <addr>', 'with --tap-port: the router for clients off the prefix (default: none; such clients get no answer)')
     .option('--arbiter <host:port|etcd://host:port,...>', 'the arbiter: `ftcp arbiter`, or an etcd cluster (etcd://, its client URLs; keys ftcp/<service>/epoch/<n>)', DEFAULT_ARBITER_LISTEN)
     .option('--log-listen <host:port>', `where the log channel listens (primary: default ${DEFAULT_LOG_LISTEN}; a backup that listens can take a new backup after going live); port 0 picks one`)
     .option('--log-peer <host:port>', 'the live primary\'s --log-listen (backup and join: required)')
@@ -187,6 +198,7 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
     startTimeoutMs: parsePositiveMs('--start-timeout-ms', flags.startTimeoutMs),
     ...(flags.upstream !== undefined ? { upstream: parseEndpointFlag('--upstream', flags.upstream, { allowPortZero: false }), upstreamConnectTimeoutMs: parsePositiveMs('--upstream-connect-timeout-ms', flags.upstreamConnectTimeoutMs) } : {}),
     ...(flags.upstreamApp === 'redis' ? { upstreamApp: 'redis' as const } : {}),
+    ...parseTapFlags(flags),
   };
 }
 
@@ -248,4 +260,34 @@ function describeEvent(e: ReplicaProcessEvent): string {
       return `${who}: ${event} ${JSON.stringify(rest)}`;
     }
   }
+}
+
+/** --tap-port and its companions: the replica's attachment to a TAP device (none: the switch). */
+function parseTapFlags(flags: ReplicaFlags): Pick<ReplicaProcessOptions, 'tap'> {
+  const tapOnly = (['serviceMac', 'gateway', 'tapSocatPort'] as const).find((k) => flags[k] !== undefined);
+  if (flags.tapPort === undefined) {
+    if (tapOnly !== undefined) throw new UsageError(`--${tapOnly.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --tap-port`);
+    return {};
+  }
+  if (flags.tapSocatPort === undefined) throw new UsageError('--tap-port needs --tap-socat-port: socat\'s source port (sourceport= in its UDP address)');
+  const prefix = /^\d+$/.test(flags.servicePrefix.trim()) ? Number(flags.servicePrefix) : NaN;
+  if (!(prefix >= 8 && prefix <= 30)) throw new UsageError(`--service-prefix must be a prefix length from 8 to 30, got ${flags.servicePrefix}`);
+  let mac: MacAddr | undefined;
+  if (flags.serviceMac !== undefined) {
+    try {
+      mac = parseMac(flags.serviceMac);
+    } catch {
+      throw new UsageError(`--service-mac must be a MAC address like 02:66:c0:00:02:0a, got ${flags.serviceMac}`);
+    }
+    if (isMulticastMac(mac)) throw new UsageError(`--service-mac must be a unicast address (the low bit of its first octet clear), got ${flags.serviceMac}`);
+  }
+  return {
+    tap: {
+      port: parsePort('--tap-port', flags.tapPort),
+      socatPort: parsePort('--tap-socat-port', flags.tapSocatPort),
+      prefixLength: prefix,
+      ...(mac !== undefined ? { mac } : {}),
+      ...(flags.gateway !== undefined ? { gateway: parseVirtualAddressFlag('--gateway', flags.gateway) } : {}),
+    },
+  };
 }
