@@ -2,8 +2,8 @@
  * The connection state machine: RFC 9293 §3.10 event processing for one TCB.
  * SEGMENT ARRIVES for SYN-SENT (§3.10.7.3) and the synchronized states (§3.10.7.4, step
  * by step), the user calls that change state (§3.10.4 CLOSE, §3.10.5 ABORT, half-close),
- * and the timers. LISTEN and CLOSED (§3.10.7.1, §3.10.7.2) live in the stack, which
- * owns the listeners and the demultiplexing. What to transmit is the sender's business:
+ * and the timers. LISTEN and CLOSED (§3.10.7.1, §3.10.7.2) live in listener.ts, the
+ * demultiplexing in the stack. What to transmit is the sender's business:
  * every entry point ends with output().
  */
 import { challengeAck } from './challenge.js';

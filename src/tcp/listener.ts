@@ -6,14 +6,13 @@
  * connection.ts; the demultiplexing that calls these is Stack.handlePacket (stack.ts).
  */
 import { closeTcb, segmentArrives, userAbort } from './connection.js';
-import { generateIsn, timestampOffset } from './isn.js';
 import { negotiate } from './options.js';
 import { prngBelow } from './prng.js';
 import { receiveSyn } from './receiver.js';
 import { output } from './sender.js';
 import type { Listener, StackCore } from './stack-core.js';
 import { COOKIE_CHECK_US, cookieSynAck, cookieTcb } from './syncookie.js';
-import { createTcb, type Tcb } from './tcb.js';
+import type { Tcb } from './tcb.js';
 import { StackError, type SocketId } from './types.js';
 import { seqAdd } from '../wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from '../wire/tcp.js';
@@ -39,7 +38,7 @@ export function ephemeralPort(core: StackCore, la: number, ra: number, rp: numbe
   throw new StackError('EADDRNOTAVAIL', 'connect: no ephemeral port left for this destination');
 }
 
-/** CLOSE or ABORT of a listener (RFC 9293 §3.10.4, LISTEN STATE): it goes, and what it held is reset. */
+/** CLOSE or ABORT of a listener (RFC 9293 §3.10.4 / §3.10.5, LISTEN STATE: delete it); what it held is reset. */
 export function closeListener(core: StackCore, now: number, id: SocketId): void {
   const l = core.st.listeners.get(id)!;
   core.st.listeners.delete(id);
@@ -106,8 +105,7 @@ function cookieAck(core: StackCore, l: Listener, local: number, remote: number, 
   else {
     stats.synCookiesValidated = (stats.synCookiesValidated ?? 0) + 1;
     core.st.nextId++;
-    core.st.conns.set(tcb.id, tcb);
-    core.tuples.set(local, seg.dstPort, remote, seg.srcPort, tcb.id);
+    core.link(tcb);
     stats.connectionsPassive++;
     segmentArrives(ctx, tcb, seg);
     // It always completes (SEG.ACK = ISS + 1 by construction); a cookie connection has no
@@ -148,29 +146,13 @@ export function listenSegment(core: StackCore, l: Listener, local: number, remot
     return;
   }
   const ctx = core.ctx;
-  const id = core.st.nextId++;
-  const iss = generateIsn(ctx.now, core.st.isnKey, local, seg.dstPort, remote, seg.srcPort);
-  const tcb = createTcb(core.cfg, {
-    id,
-    state: 'SYN-RECEIVED',
-    localAddr: local,
-    localPort: seg.dstPort,
-    remoteAddr: remote,
-    remotePort: seg.srcPort,
-    passive: true,
-    listenerId: l.id,
-    visible: false,
-    iss,
-    nowUs: ctx.now,
-    tsOffset: timestampOffset(core.st.isnKey, local, remote),
-  });
+  const tcb = core.newTcb(ctx.now, 'SYN-RECEIVED', local, seg.dstPort, remote, seg.srcPort, l.id);
   // RCV.NXT = SEG.SEQ + 1, IRS = SEG.SEQ; options; then <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
   // Text on the SYN is not acknowledged (the peer sends it again once synchronized).
   receiveSyn(tcb, seg.seq);
   negotiate(tcb, seg.options, core.cfg, ctx.now);
-  core.st.conns.set(id, tcb);
-  core.tuples.set(local, seg.dstPort, remote, seg.srcPort, id);
-  l.synQueue.push(id);
+  core.link(tcb);
+  l.synQueue.push(tcb.id);
   core.st.stats.connectionsPassive++;
   output(ctx, tcb);
   core.schedule(tcb);

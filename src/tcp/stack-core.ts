@@ -8,10 +8,10 @@
 import { newChallengeAckState, type ChallengeAckState } from './challenge.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
 import { newStats } from './info.js';
-import type { IsnKey } from './isn.js';
+import { generateIsn, timestampOffset, type IsnKey } from './isn.js';
 import { prngNextU32, prngSeed, type PrngState } from './prng.js';
 import { KeyedHashes } from './state-hash.js';
-import type { Ctx, Tcb, UserEvent } from './tcb.js';
+import { createTcb, type Ctx, type Tcb, type UserEvent } from './tcb.js';
 import { earliest, TimerSchedule } from './timers.js';
 import { TupleTable } from './tuples.js';
 import { StackError, type ConnectionErrorCode, type DropReason, type SocketId, type StackConfig, type StackEvent, type StackStats } from './types.js';
@@ -198,6 +198,35 @@ export class StackCore {
       return;
     }
     this.timers.set(id, earliest(tcb.timers));
+  }
+
+  /**
+   * A TCB for an OPEN (RFC 9293 §3.10.1) with the next SocketId, its ISN (RFC 6528) and
+   * timestamp offset: active (SYN-SENT, the user holds it) when listenerId is -1, passive
+   * (SYN-RECEIVED, invisible until accepted) otherwise. Not in the tables yet: link() it.
+   */
+  newTcb(now: number, state: 'SYN-SENT' | 'SYN-RECEIVED', la: number, lp: number, ra: number, rp: number, listenerId: SocketId | -1): Tcb {
+    const passive = listenerId >= 0;
+    return createTcb(this.cfg, {
+      id: this.st.nextId++,
+      state,
+      localAddr: la,
+      localPort: lp,
+      remoteAddr: ra,
+      remotePort: rp,
+      passive,
+      listenerId,
+      visible: !passive,
+      iss: generateIsn(now, this.st.isnKey, la, lp, ra, rp),
+      nowUs: now,
+      tsOffset: timestampOffset(this.st.isnKey, la, ra),
+    });
+  }
+
+  /** Put a TCB in the connection table and the 4-tuple index. */
+  link(tcb: Tcb): void {
+    this.st.conns.set(tcb.id, tcb);
+    this.tuples.set(tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort, tcb.id);
   }
 
   findListener(addr: number, port: number): Listener | undefined {

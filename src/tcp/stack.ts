@@ -1,6 +1,8 @@
 /**
- * The sans-I/O TCP/IPv4 stack: demultiplexing, listeners, the socket table, ports, ISNs,
- * statistics and events around the per-connection state machine (connection.ts).
+ * The sans-I/O TCP/IPv4 stack: demultiplexing, the socket API, polling, snapshot and
+ * digest, around the per-connection state machine (connection.ts). The state, its indexes
+ * and the Ctx the connections call back through are stack-core.ts; LISTEN and CLOSED
+ * segments, SYN cookies and ephemeral ports are listener.ts.
  *
  * Driving it (quinn-proto style; DESIGN.md, determinism contract):
  *  - inputs: handlePacket(now, bytes), handleTimeout(now), and the socket calls
@@ -28,13 +30,12 @@
 import { closeTcb, onTimers, segmentArrives, setKeepAlive, userAbort, userClose, userRead, userShutdown } from './connection.js';
 import type { ResolvedConfig } from './config.js';
 import { connectionInfo, heldCounts, listenerInfo, type StackHeld } from './info.js';
-import { generateIsn, timestampOffset } from './isn.js';
 import { closedSegment, closeListener, ephemeralPort, listenSegment, reopensTimeWait } from './listener.js';
 import { output, queueData } from './sender.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { newStackState, restoredState, StackCore, type StackState } from './stack-core.js';
 import { finish, mixValue } from './state-hash.js';
-import { createTcb, type Tcb } from './tcb.js';
+import type { Tcb } from './tcb.js';
 import {
   StackError,
   type ConnectOptions,
@@ -247,28 +248,12 @@ export class Stack {
       lp = ephemeralPort(this.core, la, ra, opts.remotePort);
     }
     const ctx = this.core.ctx.at(now);
-    const id = this.st.nextId++;
-    const iss = generateIsn(now, this.st.isnKey, la, lp, ra, opts.remotePort);
-    const tcb = createTcb(this.cfg, {
-      id,
-      state: 'SYN-SENT',
-      localAddr: la,
-      localPort: lp,
-      remoteAddr: ra,
-      remotePort: opts.remotePort,
-      passive: false,
-      listenerId: -1,
-      visible: true,
-      iss,
-      nowUs: now,
-      tsOffset: timestampOffset(this.st.isnKey, la, ra),
-    });
-    this.st.conns.set(id, tcb);
-    this.core.tuples.set(la, lp, ra, opts.remotePort, id);
+    const tcb = this.core.newTcb(now, 'SYN-SENT', la, lp, ra, opts.remotePort, -1);
+    this.core.link(tcb);
     this.st.stats.connectionsActive++;
     output(ctx, tcb);
     this.core.schedule(tcb);
-    return id;
+    return tcb.id;
   }
 
   /** SEND (RFC 9293 §3.10.2): queue bytes; returns how many the send buffer took (maybe 0). */
