@@ -2,8 +2,8 @@
  * The connection state machine: RFC 9293 §3.10 event processing for one TCB.
  * SEGMENT ARRIVES for SYN-SENT (§3.10.7.3) and the synchronized states (§3.10.7.4, step
  * by step), the user calls that change state (§3.10.4 CLOSE, §3.10.5 ABORT, half-close),
- * and the timers. LISTEN and CLOSED (§3.10.7.1, §3.10.7.2) live in the stack, which
- * owns the listeners and the demultiplexing. What to transmit is the sender's business:
+ * and the timers. LISTEN and CLOSED (§3.10.7.1, §3.10.7.2) live in listener.ts, the
+ * demultiplexing in the stack. What to transmit is the sender's business:
  * every entry point ends with output().
  */
 import { challengeAck } from './challenge.js';
@@ -146,164 +146,214 @@ function handshakeRtt(ctx: Ctx, tcb: Tcb, ack: number, tsEcr: number | undefined
   tcb.rttActive = false;
 }
 
+/** What is left of a segment to process: the first step trims its text, SYN and FIN to the window. */
+interface Arriving {
+  seq: number;
+  syn: boolean;
+  fin: boolean;
+  data: Uint8Array;
+}
+
 /** RFC 9293 §3.10.7.4: SEGMENT ARRIVES in SYN-RECEIVED ... TIME-WAIT. */
 function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
   const rst = (seg.flags & TCP_RST) !== 0;
-  const ack = (seg.flags & TCP_ACK) !== 0;
-  let syn = (seg.flags & TCP_SYN) !== 0;
-  let fin = (seg.flags & TCP_FIN) !== 0;
-  let seq = seg.seq;
-  let data = seg.payload;
+  const syn = (seg.flags & TCP_SYN) !== 0;
   tcb.lastRecvUs = ctx.now;
   tcb.keepAliveProbes = 0;
   // RFC 7323 §2.3: the window of any segment but a SYN is scaled by Snd.Wind.Shift.
   const segWnd = syn ? seg.window : seg.window * 2 ** tcb.sndWscale;
   const ts = tcb.tsOk ? tsOption(seg) : undefined;
+  const a: Arriving = { seq: seg.seq, syn, fin: (seg.flags & TCP_FIN) !== 0, data: seg.payload };
 
+  if (beforeSequenceCheck(ctx, tcb, seg, a, ts)) return;
+  // First, check the sequence number.
+  if (!sequenceCheck(ctx, tcb, a, rst)) return;
+  // Second, check the RST bit.
+  if (rst) {
+    rstArrives(ctx, tcb, seg);
+    return;
+  }
+  // Third, security: not implemented (no IPsec / compartments).
+  // Fourth, check the SYN bit.
+  if (a.syn) {
+    synArrives(ctx, tcb);
+    return;
+  }
+  // Fifth, check the ACK field.
+  if (!ackArrives(ctx, tcb, seg, segWnd, ts)) return;
+  // Sixth, the URG bit: ignored (RFC 9293 §3.8.5 urgent data is not supported).
+  // Seventh and eighth: segment text and FIN.
+  if (a.data.length > 0 || a.fin) textAndFin(ctx, tcb, a.seq, a.data, a.fin);
+}
+
+/**
+ * What comes before the acceptability test: PAWS, a retransmitted FIN in TIME-WAIT, a
+ * repeated SYN in SYN-RECEIVED. True when that is the end of the segment.
+ */
+function beforeSequenceCheck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, a: Arriving, ts: { val: number } | undefined): boolean {
+  const rst = (seg.flags & TCP_RST) !== 0;
   // RFC 7323 §5.3 R1 (PAWS), before the acceptability test: a non-RST segment whose
   // timestamp is older than TS.Recent is acknowledged and dropped.
   if (ts !== undefined && !rst && pawsRejects(tcb, ts.val, ctx.now)) {
     tcb.ackNow = true;
     ctx.drop('paws');
-    return;
+    return true;
   }
-
-  if (tcb.state === 'TIME-WAIT' && !rst && fin && !syn && seqAdd(seq, data.length + 1) === tcb.rcvNxt) {
+  if (tcb.state === 'TIME-WAIT' && !rst && a.fin && !a.syn && seqAdd(a.seq, a.data.length + 1) === tcb.rcvNxt) {
     // RFC 9293 §3.10.7.4 eighth step, TIME-WAIT: a retransmission of the remote FIN.
     // Acknowledge it and restart the 2 MSL timeout.
     ctx.stats.duplicateSegments++;
     tcb.ackNow = true;
     tcb.timers[Timer.Close] = ctx.now + 2 * ctx.cfg.mslMs * 1000;
-    return;
+    return true;
   }
-  if (tcb.state === 'SYN-RECEIVED' && syn && !rst && seq === tcb.irs) {
-    if (!ack) {
+  if (tcb.state === 'SYN-RECEIVED' && a.syn && !rst && a.seq === tcb.irs) {
+    if (!(seg.flags & TCP_ACK)) {
       // The peer retransmitted its SYN: our SYN-ACK was lost. Send it again now (as Linux).
       sendSyn(ctx, tcb, true);
-      return;
+      return true;
     }
     // Simultaneous open: the peer's SYN-ACK repeats the SYN we already have (RFC 9293
     // Figure 8, line 6); take it as an ACK at IRS+1.
-    syn = false;
-    seq = seqAdd(seq, 1);
+    a.syn = false;
+    a.seq = seqAdd(a.seq, 1);
   }
+  return false;
+}
 
-  // First, check the sequence number: the acceptability test.
+/**
+ * RFC 9293 §3.10.7.4 first step: the acceptability test, then the segment trimmed to the
+ * window (in `a`). False when it is not acceptable (and was answered or dropped).
+ */
+function sequenceCheck(ctx: Ctx, tcb: Tcb, a: Arriving, rst: boolean): boolean {
   const wnd = rcvWnd(tcb);
-  const segLen = data.length + (syn ? 1 : 0) + (fin ? 1 : 0);
+  const segLen = a.data.length + (a.syn ? 1 : 0) + (a.fin ? 1 : 0);
   const rcvEnd = seqAdd(tcb.rcvNxt, wnd);
+  const seq = a.seq;
   let acceptable: boolean;
   if (segLen === 0) acceptable = wnd === 0 ? seq === tcb.rcvNxt : seqInRange(seq, tcb.rcvNxt, rcvEnd);
   else acceptable = wnd > 0 && (seqInRange(seq, tcb.rcvNxt, rcvEnd) || seqInRange(seqAdd(seq, segLen - 1), tcb.rcvNxt, rcvEnd));
   if (!acceptable) {
-    if (wnd === 0 && seq === tcb.rcvNxt && !rst && !syn) {
+    if (wnd === 0 && seq === tcb.rcvNxt && !rst && !a.syn) {
       // "If the RCV.WND is zero, no segments will be acceptable, but special allowance
       // should be made to accept valid ACKs, URGs, and RSTs": process the control part.
       // A bare FIN at RCV.NXT is kept too (it takes no buffer space; Linux does the same),
       // so a receiver that is not reading does not make the sender's FIN time out.
-      fin = fin && data.length === 0;
-      data = EMPTY;
+      a.fin = a.fin && a.data.length === 0;
+      a.data = EMPTY;
       tcb.ackNow = true;
     } else {
-      if (syn && !rst && tcb.state !== 'SYN-RECEIVED') {
-        // RFC 5961 §4.2: a SYN in a synchronized state, "irrespective of the sequence
-        // number", gets a challenge ACK (rate-limited, §7), as in Linux.
-        challengeAck(ctx, tcb);
-        ctx.drop('syn-ignored');
-        return;
-      }
-      if (!rst) {
-        tcb.ackNow = true; // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
-        if (seqLe(seqAdd(seq, segLen), tcb.rcvNxt)) {
-          ctx.stats.duplicateSegments++;
-          // RFC 2883 §4: a duplicate below RCV.NXT is reported in a D-SACK block.
-          if (data.length > 0) noteDuplicate(ctx, tcb, seq, seqAdd(seq, data.length));
-        }
-      }
-      ctx.drop(rst ? 'rst-ignored' : 'unacceptable-segment');
-      return;
+      unacceptable(ctx, tcb, a, rst, segLen);
+      return false;
     }
   }
-  // Trim to the window: drop what precedes RCV.NXT (a SYN there included) ...
-  if (seqLt(seq, tcb.rcvNxt)) {
-    let skip = seqDiff(tcb.rcvNxt, seq);
-    if (syn) {
-      syn = false;
-      skip--;
-      seq = seqAdd(seq, 1);
-    }
-    const skipData = Math.min(skip, data.length);
-    if (skipData > 0) {
-      if (!rst) noteDuplicate(ctx, tcb, seq, seqAdd(seq, skipData)); // RFC 2883 §4: partly duplicate
-      data = data.subarray(skipData);
-      seq = seqAdd(seq, skipData);
-      ctx.stats.duplicateSegments++;
-    }
-  }
-  // ... and what lies beyond the right edge (a FIN after trimmed data goes too).
-  const room = seqDiff(rcvEnd, seq);
-  if (data.length > room) {
-    data = data.subarray(0, Math.max(0, room));
-    fin = false;
-  }
+  trimToWindow(ctx, tcb, a, rst, rcvEnd);
+  return true;
+}
 
-  // Second, check the RST bit (with RFC 5961 §3.2, which RFC 9293 describes: reset only
-  // on an exact match with RCV.NXT; an in-window RST gets a challenge ACK).
-  if (rst) {
-    if (seg.seq !== tcb.rcvNxt) {
-      // RFC 5961 §3.2: in the window but not exactly RCV.NXT: a challenge ACK (§7 limits it).
-      challengeAck(ctx, tcb);
-      ctx.drop('rst-ignored');
-      return;
-    }
-    ctx.stats.resetsReceived++;
-    switch (tcb.state) {
-      case 'SYN-RECEIVED':
-        // Passive OPEN: return to LISTEN (the entry leaves the listener's queue, nobody
-        // is told). Active OPEN: the connection was refused.
-        closeTcb(ctx, tcb, tcb.passive ? undefined : 'ECONNREFUSED');
-        return;
-      case 'ESTABLISHED':
-      case 'FIN-WAIT-1':
-      case 'FIN-WAIT-2':
-      case 'CLOSE-WAIT':
-        ctx.stats.connectionsReset++;
-        closeTcb(ctx, tcb, 'ECONNRESET');
-        return;
-      default:
-        // CLOSING, LAST-ACK, TIME-WAIT: enter CLOSED, delete the TCB, return.
-        closeTcb(ctx, tcb);
-        return;
-    }
-  }
-
-  // Third, security: not implemented (no IPsec / compartments).
-
-  // Fourth, check the SYN bit.
-  if (syn) {
-    if (tcb.state === 'SYN-RECEIVED' && tcb.passive) {
-      // "If the connection was initiated with a passive OPEN, then return this
-      // connection to the LISTEN state and return."
-      closeTcb(ctx, tcb);
-      return;
-    }
-    // RFC 5961 §4.2 (RFC 9293 §3.10.7.4): a SYN in a synchronized state gets a challenge ACK.
+/** RFC 9293 §3.10.7.4 first step: a segment outside the window. */
+function unacceptable(ctx: Ctx, tcb: Tcb, a: Arriving, rst: boolean, segLen: number): void {
+  if (a.syn && !rst && tcb.state !== 'SYN-RECEIVED') {
+    // RFC 5961 §4.2: a SYN in a synchronized state, "irrespective of the sequence
+    // number", gets a challenge ACK (rate-limited, §7), as in Linux.
     challengeAck(ctx, tcb);
     ctx.drop('syn-ignored');
     return;
   }
+  if (!rst) {
+    tcb.ackNow = true; // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+    if (seqLe(seqAdd(a.seq, segLen), tcb.rcvNxt)) {
+      ctx.stats.duplicateSegments++;
+      // RFC 2883 §4: a duplicate below RCV.NXT is reported in a D-SACK block.
+      if (a.data.length > 0) noteDuplicate(ctx, tcb, a.seq, seqAdd(a.seq, a.data.length));
+    }
+  }
+  ctx.drop(rst ? 'rst-ignored' : 'unacceptable-segment');
+}
 
-  // Fifth, check the ACK field.
-  if (!ack) {
-    ctx.drop('no-ack-flag');
+/** RFC 9293 §3.10.7.4 first step: keep only what lies in the window. */
+function trimToWindow(ctx: Ctx, tcb: Tcb, a: Arriving, rst: boolean, rcvEnd: number): void {
+  // Drop what precedes RCV.NXT (a SYN there included) ...
+  if (seqLt(a.seq, tcb.rcvNxt)) {
+    let skip = seqDiff(tcb.rcvNxt, a.seq);
+    if (a.syn) {
+      a.syn = false;
+      skip--;
+      a.seq = seqAdd(a.seq, 1);
+    }
+    const skipData = Math.min(skip, a.data.length);
+    if (skipData > 0) {
+      if (!rst) noteDuplicate(ctx, tcb, a.seq, seqAdd(a.seq, skipData)); // RFC 2883 §4: partly duplicate
+      a.data = a.data.subarray(skipData);
+      a.seq = seqAdd(a.seq, skipData);
+      ctx.stats.duplicateSegments++;
+    }
+  }
+  // ... and what lies beyond the right edge (a FIN after trimmed data goes too).
+  const room = seqDiff(rcvEnd, a.seq);
+  if (a.data.length > room) {
+    a.data = a.data.subarray(0, Math.max(0, room));
+    a.fin = false;
+  }
+}
+
+/**
+ * RFC 9293 §3.10.7.4 second step, a RST in the window (with RFC 5961 §3.2, which RFC 9293
+ * describes: reset only on an exact match with RCV.NXT; an in-window RST gets a challenge ACK).
+ */
+function rstArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
+  if (seg.seq !== tcb.rcvNxt) {
+    // RFC 5961 §3.2: in the window but not exactly RCV.NXT: a challenge ACK (§7 limits it).
+    challengeAck(ctx, tcb);
+    ctx.drop('rst-ignored');
     return;
+  }
+  ctx.stats.resetsReceived++;
+  switch (tcb.state) {
+    case 'SYN-RECEIVED':
+      // Passive OPEN: return to LISTEN (the entry leaves the listener's queue, nobody
+      // is told). Active OPEN: the connection was refused.
+      closeTcb(ctx, tcb, tcb.passive ? undefined : 'ECONNREFUSED');
+      return;
+    case 'ESTABLISHED':
+    case 'FIN-WAIT-1':
+    case 'FIN-WAIT-2':
+    case 'CLOSE-WAIT':
+      ctx.stats.connectionsReset++;
+      closeTcb(ctx, tcb, 'ECONNRESET');
+      return;
+    default:
+      // CLOSING, LAST-ACK, TIME-WAIT: enter CLOSED, delete the TCB, return.
+      closeTcb(ctx, tcb);
+      return;
+  }
+}
+
+/** RFC 9293 §3.10.7.4 fourth step: a SYN in the window. */
+function synArrives(ctx: Ctx, tcb: Tcb): void {
+  if (tcb.state === 'SYN-RECEIVED' && tcb.passive) {
+    // "If the connection was initiated with a passive OPEN, then return this
+    // connection to the LISTEN state and return."
+    closeTcb(ctx, tcb);
+    return;
+  }
+  // RFC 5961 §4.2 (RFC 9293 §3.10.7.4): a SYN in a synchronized state gets a challenge ACK.
+  challengeAck(ctx, tcb);
+  ctx.drop('syn-ignored');
+}
+
+/** RFC 9293 §3.10.7.4 fifth step, the ACK field. False when processing stops here. */
+function ackArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, ts: { val: number; ecr: number } | undefined): boolean {
+  if (!(seg.flags & TCP_ACK)) {
+    ctx.drop('no-ack-flag');
+    return false;
   }
   if (tcb.state === 'SYN-RECEIVED') {
     if (!(seqLt(tcb.sndUna, seg.ack) && seqLe(seg.ack, tcb.sndMax))) {
       // Unacceptable ACK: <SEQ=SEG.ACK><CTL=RST>.
       sendRstAt(ctx, tcb, seg.ack);
       ctx.drop('bad-ack');
-      return;
+      return false;
     }
     tcb.sndUna = seg.ack;
     if (seqLt(tcb.sndNxt, tcb.sndUna)) tcb.sndNxt = tcb.sndUna;
@@ -322,7 +372,7 @@ function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
   // TS.Recent, or a far-future TSval would make PAWS drop everything the peer sends.
   if (ts !== undefined && ackAcceptable(tcb, seg.ack)) updateTsRecent(tcb, seg.seq, ts.val, ctx.now);
   if (tcb.state !== 'TIME-WAIT') {
-    if (!processAck(ctx, tcb, seg, segWnd, ts?.ecr)) return;
+    if (!processAck(ctx, tcb, seg, segWnd, ts?.ecr)) return false;
     if (tcb.state === 'FIN-WAIT-1' && finAcked(tcb)) {
       tcb.state = 'FIN-WAIT-2';
       armOrphanTimeout(ctx, tcb);
@@ -330,13 +380,10 @@ function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
       enterTimeWait(ctx, tcb);
     } else if (tcb.state === 'LAST-ACK' && finAcked(tcb)) {
       closeTcb(ctx, tcb);
-      return;
+      return false;
     }
   }
-
-  // Sixth, the URG bit: ignored (RFC 9293 §3.8.5 urgent data is not supported).
-  // Seventh and eighth: segment text and FIN.
-  if (data.length > 0 || fin) textAndFin(ctx, tcb, seq, data, fin);
+  return true;
 }
 
 /** RFC 9293 §3.10.7.4 seventh (segment text) and eighth (FIN) steps. */

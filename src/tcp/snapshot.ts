@@ -1,6 +1,6 @@
 /**
  * snapshot() / restore() framing. The stack's whole state is plain data (StackState in
- * stack.ts), serialised mechanically as JSON, with three tagged encodings:
+ * stack-core.ts), serialised mechanically as JSON, with three tagged encodings:
  * Uint8Array -> {"$u8": base64}, ByteRing -> {"$ring": base64, "limit": n},
  * Map -> {"$map": [[key, value], ...]} in iteration order (which restore preserves).
  *
@@ -13,7 +13,7 @@
  * Anything wrong with the bytes is a StackError('EINVAL') that says what.
  */
 import { ByteRing } from './bytering.js';
-import type { StackState } from './stack.js';
+import type { StackState } from './stack-core.js';
 import { StackError } from './types.js';
 import { crc32 } from '../wire/crc32.js';
 

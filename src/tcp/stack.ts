@@ -1,6 +1,8 @@
 /**
- * The sans-I/O TCP/IPv4 stack: demultiplexing, listeners, the socket table, ports, ISNs,
- * statistics and events around the per-connection state machine (connection.ts).
+ * The sans-I/O TCP/IPv4 stack: demultiplexing, the socket API, polling, snapshot and
+ * digest, around the per-connection state machine (connection.ts). The state, its indexes
+ * and the Ctx the connections call back through are stack-core.ts; LISTEN and CLOSED
+ * segments, SYN cookies and ephemeral ports are listener.ts.
  *
  * Driving it (quinn-proto style; DESIGN.md, determinism contract):
  *  - inputs: handlePacket(now, bytes), handleTimeout(now), and the socket calls
@@ -25,25 +27,18 @@
  * the queue at a time; read until read() returns an empty array to be sure of getting
  * the next 'readable'.
  */
-import { newChallengeAckState, type ChallengeAckState } from './challenge.js';
 import { closeTcb, onTimers, segmentArrives, setKeepAlive, userAbort, userClose, userRead, userShutdown } from './connection.js';
-import { resolveConfig, type ResolvedConfig } from './config.js';
-import { connectionInfo, heldCounts, listenerInfo, newStats, type StackHeld } from './info.js';
-import { generateIsn, timestampOffset, type IsnKey } from './isn.js';
-import { negotiate } from './options.js';
-import { prngBelow, prngNextU32, prngSeed, type PrngState } from './prng.js';
-import { receiveSyn } from './receiver.js';
+import type { ResolvedConfig } from './config.js';
+import { connectionInfo, heldCounts, listenerInfo, type StackHeld } from './info.js';
+import { closedSegment, closeListener, ephemeralPort, listenSegment, reopensTimeWait } from './listener.js';
 import { output, queueData } from './sender.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
-import { finish, KeyedHashes, mixValue } from './state-hash.js';
-import { COOKIE_CHECK_US, cookieSynAck, cookieTcb } from './syncookie.js';
-import { createTcb, type Ctx, type Tcb, type UserEvent } from './tcb.js';
-import { DeadlineHeap, earliest } from './timers.js';
+import { newStackState, restoredState, StackCore, type StackState } from './stack-core.js';
+import { finish, mixValue } from './state-hash.js';
+import type { Tcb } from './tcb.js';
 import {
   StackError,
   type ConnectOptions,
-  type ConnectionErrorCode,
-  type DropReason,
   type ListenOptions,
   type SocketId,
   type SocketInfo,
@@ -51,52 +46,13 @@ import {
   type StackEvent,
   type StackStats,
 } from './types.js';
-import type { Ipv4Addr } from '../wire/addr.js';
-import { TupleTable } from './tuples.js';
-import { buildTcpPacket, parseTcpPacket } from '../wire/packet.js';
-import { seqAdd } from '../wire/seq.js';
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment, type TcpSegmentFields } from '../wire/tcp.js';
+import { parseTcpPacket } from '../wire/packet.js';
 
 export type { StackHeld } from './info.js';
-
-/** A passive OPEN (RFC 9293 §3.10.1) with its queues. */
-export interface Listener {
-  id: SocketId;
-  /** 0 = any of the stack's addresses. */
-  address: Ipv4Addr;
-  port: number;
-  backlog: number;
-  /** Connections in SYN-RECEIVED, oldest first. */
-  synQueue: SocketId[];
-  /** ESTABLISHED (or later) connections waiting for accept(), oldest first. */
-  acceptQueue: SocketId[];
-  /** When this listener last answered a SYN with a cookie (µs), or -1: ACKs are checked for cookies only for a while after (syncookie.ts). */
-  lastCookieUs: number;
-}
-
-/** Everything that changes, as plain data: what snapshot() serialises. */
-export interface StackState {
-  cfg: ResolvedConfig;
-  prng: PrngState;
-  isnKey: IsnKey;
-  /** Next IPv4 Identification value (a per-stack counter). */
-  ipId: number;
-  /** Next SocketId. */
-  nextId: number;
-  stats: StackStats;
-  listeners: Map<SocketId, Listener>;
-  conns: Map<SocketId, Tcb>;
-  events: StackEvent[];
-  transmitQueue: Uint8Array[];
-  /** RFC 5961 §7 challenge-ACK rate counter (challenge.ts). */
-  challenge: ChallengeAckState;
-}
+export type { Listener, StackState } from './stack-core.js';
 
 /** Private constructor argument of restore(). */
 const RESTORE = Symbol('restore');
-
-const EPHEMERAL_FIRST = 49152;
-const EPHEMERAL_COUNT = 65536 - EPHEMERAL_FIRST;
 
 function isPort(p: unknown): p is number {
   return typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 65535;
@@ -108,162 +64,115 @@ function badSource(addr: number): boolean {
 }
 
 export class Stack {
+  /** The state and its derived indexes (stack-core.ts). */
+  private readonly core: StackCore;
   private readonly st: StackState;
   private readonly cfg: ResolvedConfig;
-  // Derived indexes, rebuilt on restore.
-  private readonly tuples = new TupleTable();
-  private readonly listenIndex = new Map<string, SocketId>();
-  private readonly heap = new DeadlineHeap();
-  private readonly heapDeadline = new Map<SocketId, number>();
-  private eventHead = 0;
-  private txHead = 0;
-  private readonly ctx: StackCtx;
-  /** stateDigest(): each connection's hash, recomputed when marked (derived, rebuilt on restore). */
-  private readonly connHashes = new KeyedHashes();
 
   /** A new stack. (Stack.restore() makes one from a snapshot instead.) */
   constructor(config: StackConfig) {
     const restoring = config !== null && typeof config === 'object' ? (config as unknown as { [RESTORE]?: StackState })[RESTORE] : undefined;
-    if (restoring !== undefined) {
-      this.st = restoring;
-      // State added within snapshot format 2 (RFC 5961 §7 counter, RFC 2018 / 2883 report
-      // state, quick ACKs): a snapshot taken by a build without it restores with the
-      // initial values.
-      this.st.challenge ??= newChallengeAckState();
-      this.st.cfg.synCookies ??= true;
-      for (const l of this.st.listeners.values()) l.lastCookieUs ??= -1;
-      for (const tcb of this.st.conns.values()) {
-        tcb.sackRecent ??= [];
-        tcb.dsack ??= [];
-        tcb.quickAcks ??= 0;
-        tcb.lastDataUs ??= -1;
-      }
-    } else {
-      const cfg = resolveConfig(config);
-      const prng = prngSeed(cfg.seed);
-      // RFC 6528 §3: the secret key is drawn once, when the stack is made.
-      const isnKey = { k0: prngNextU32(prng), k1: prngNextU32(prng) };
-      const ipId = prngNextU32(prng) & 0xffff;
-      this.st = {
-        cfg,
-        prng,
-        isnKey,
-        ipId,
-        nextId: 1,
-        stats: newStats(),
-        listeners: new Map(),
-        conns: new Map(),
-        events: [],
-        transmitQueue: [],
-        challenge: newChallengeAckState(),
-      };
-    }
-    this.cfg = this.st.cfg;
-    this.ctx = new StackCtx(this);
-    for (const l of this.st.listeners.values()) this.listenIndex.set(`${l.address}:${l.port}`, l.id);
-    for (const tcb of this.st.conns.values()) {
-      if (tcb.state !== 'CLOSED') this.tuples.set(tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort, tcb.id);
-      this.schedule(tcb); // also marks it dirty: its hash is computed at the first stateDigest()
-    }
+    this.core = new StackCore(restoring !== undefined ? restoredState(restoring) : newStackState(config));
+    this.st = this.core.st;
+    this.cfg = this.core.cfg;
   }
 
   // ---------------------------------------------------------------- driving
 
   /** An inbound IPv4 packet. Never throws: anything wrong with it is a counted drop. */
   handlePacket(now: number, bytes: Uint8Array): void {
-    const ctx = this.ctx.at(now);
+    const ctx = this.core.ctx.at(now);
     if (!(bytes instanceof Uint8Array)) throw new StackError('EINVAL', 'handlePacket: bytes must be a Uint8Array');
     const stats = this.st.stats;
     stats.packetsIn++;
     const parsed = parseTcpPacket(bytes);
     if (!parsed.ok) {
-      this.drop(parsed.reason);
+      this.core.drop(parsed.reason);
       return;
     }
     const { ip, segment: seg } = parsed;
     if (!this.cfg.addresses.includes(ip.dst)) {
-      this.drop('not-for-us');
+      this.core.drop('not-for-us');
       return;
     }
     stats.segmentsIn++;
     if (seg.srcPort === 0 || seg.dstPort === 0) {
-      this.drop('bad-port');
+      this.core.drop('bad-port');
       return;
     }
     if (badSource(ip.src)) {
-      this.drop('other');
+      this.core.drop('other');
       return;
     }
-    const id = this.tuples.get(ip.dst, seg.dstPort, ip.src, seg.srcPort);
+    const id = this.core.tuples.get(ip.dst, seg.dstPort, ip.src, seg.srcPort);
     if (id !== undefined) {
       const tcb = this.st.conns.get(id)!;
-      if (tcb.state === 'TIME-WAIT' && this.reopensTimeWait(tcb, seg)) {
-        const listener = this.findListener(ip.dst, seg.dstPort);
+      if (tcb.state === 'TIME-WAIT' && reopensTimeWait(tcb, seg)) {
+        const listener = this.core.findListener(ip.dst, seg.dstPort);
         if (listener !== undefined) {
           // RFC 1122 4.2.2.13: a new SYN with a higher sequence number may end TIME-WAIT.
           closeTcb(ctx, tcb);
-          this.listenSegment(listener, ip.dst, ip.src, seg);
+          listenSegment(this.core, listener, ip.dst, ip.src, seg);
           return;
         }
       }
       segmentArrives(ctx, tcb, seg);
-      this.schedule(tcb);
+      this.core.schedule(tcb);
       return;
     }
-    const listener = this.findListener(ip.dst, seg.dstPort);
-    if (listener !== undefined) this.listenSegment(listener, ip.dst, ip.src, seg);
-    else this.closedSegment(ip.dst, ip.src, seg);
+    const listener = this.core.findListener(ip.dst, seg.dstPort);
+    if (listener !== undefined) listenSegment(this.core, listener, ip.dst, ip.src, seg);
+    else closedSegment(this.core, ip.dst, ip.src, seg);
   }
 
   /** Fire every timer due at `now`, in (deadline, socket id) order. */
   handleTimeout(now: number): void {
-    const ctx = this.ctx.at(now);
+    const ctx = this.core.ctx.at(now);
+    const conns = this.st.conns;
     for (;;) {
-      const d = this.heap.peekDeadline();
-      if (d === undefined || d > now) break;
-      const id = this.heap.peekId()!;
-      this.heap.pop();
-      const tcb = this.st.conns.get(id);
-      if (tcb === undefined || this.heapDeadline.get(id) !== d) continue; // stale entry
-      this.heapDeadline.delete(id);
+      const id = this.core.timers.popDue(now, (i) => conns.has(i));
+      if (id === undefined) break;
+      const tcb = conns.get(id)!;
       onTimers(ctx, tcb);
-      this.schedule(tcb);
+      this.core.schedule(tcb);
     }
   }
 
   /** The next packet to send (a whole IPv4 packet), or undefined. */
   pollTransmit(): Uint8Array | undefined {
+    const core = this.core;
     const q = this.st.transmitQueue;
-    if (this.txHead >= q.length) return undefined;
-    const p = q[this.txHead++]!;
-    if (this.txHead > 1024 && this.txHead * 2 > q.length) {
-      q.splice(0, this.txHead);
-      this.txHead = 0;
-    } else if (this.txHead === q.length) {
+    if (core.txHead >= q.length) return undefined;
+    const p = q[core.txHead++]!;
+    if (core.txHead > 1024 && core.txHead * 2 > q.length) {
+      q.splice(0, core.txHead);
+      core.txHead = 0;
+    } else if (core.txHead === q.length) {
       q.length = 0;
-      this.txHead = 0;
+      core.txHead = 0;
     }
     return p;
   }
 
   /** The next socket event, or undefined. */
   pollEvent(): StackEvent | undefined {
+    const core = this.core;
     const q = this.st.events;
-    if (this.eventHead >= q.length) return undefined;
-    const ev = q[this.eventHead++]!;
-    if (this.eventHead === q.length) {
+    if (core.eventHead >= q.length) return undefined;
+    const ev = q[core.eventHead++]!;
+    if (core.eventHead === q.length) {
       q.length = 0;
-      this.eventHead = 0;
-    } else if (this.eventHead > 1024 && this.eventHead * 2 > q.length) {
-      q.splice(0, this.eventHead);
-      this.eventHead = 0;
+      core.eventHead = 0;
+    } else if (core.eventHead > 1024 && core.eventHead * 2 > q.length) {
+      q.splice(0, core.eventHead);
+      core.eventHead = 0;
     }
     if (ev.type === 'readable' || ev.type === 'writable') {
       const tcb = this.st.conns.get(ev.socket);
       if (tcb !== undefined) {
         if (ev.type === 'readable') tcb.readablePending = false;
         else tcb.writablePending = false;
-        this.connHashes.mark(tcb.id);
+        core.connHashes.mark(tcb.id);
       }
     }
     return ev;
@@ -271,13 +180,8 @@ export class Stack {
 
   /** Absolute time (µs) of the earliest armed timer, or undefined. */
   pollTimeout(): number | undefined {
-    for (;;) {
-      const d = this.heap.peekDeadline();
-      if (d === undefined) return undefined;
-      const id = this.heap.peekId()!;
-      if (this.st.conns.has(id) && this.heapDeadline.get(id) === d) return d;
-      this.heap.pop();
-    }
+    const conns = this.st.conns;
+    return this.core.timers.next((id) => conns.has(id));
   }
 
   // ---------------------------------------------------------------- socket calls
@@ -298,7 +202,7 @@ export class Stack {
     }
     const id = this.st.nextId++;
     this.st.listeners.set(id, { id, address, port: opts.port, backlog, synQueue: [], acceptQueue: [], lastCookieUs: -1 });
-    this.listenIndex.set(`${address}:${opts.port}`, id);
+    this.core.listenIndex.set(`${address}:${opts.port}`, id);
     return id;
   }
 
@@ -314,10 +218,10 @@ export class Stack {
     const tcb = this.st.conns.get(id)!;
     tcb.listenerId = -1;
     tcb.visible = true;
-    this.connHashes.mark(id);
-    this.pushEvent({ type: 'connected', socket: id });
-    if (tcb.rcvBuf.length > 0) this.ctx.event(tcb, 'readable');
-    if (tcb.finReceived) this.pushEvent({ type: 'eof', socket: id });
+    this.core.connHashes.mark(id);
+    this.core.pushEvent({ type: 'connected', socket: id });
+    if (tcb.rcvBuf.length > 0) this.core.ctx.event(tcb, 'readable');
+    if (tcb.finReceived) this.core.pushEvent({ type: 'eof', socket: id });
     return id;
   }
 
@@ -330,42 +234,26 @@ export class Stack {
     if (!isPort(opts.remotePort)) throw new StackError('EINVAL', `connect: bad remote port ${String(opts.remotePort)}`);
     const la = opts.localAddress ?? this.cfg.addresses[0]!;
     if (!this.cfg.addresses.includes(la)) throw new StackError('EADDRNOTAVAIL', `connect: ${la} is not a local address`);
-    if (this.tuples.size >= this.cfg.maxConnections) {
+    if (this.core.tuples.size >= this.cfg.maxConnections) {
       throw new StackError('EMFILE', `connect: maxConnections (${this.cfg.maxConnections}) reached`);
     }
     let lp: number;
     if (opts.localPort !== undefined) {
       if (!isPort(opts.localPort)) throw new StackError('EINVAL', `connect: bad local port ${String(opts.localPort)}`);
       lp = opts.localPort;
-      if (this.tuples.has(la, lp, ra, opts.remotePort)) {
+      if (this.core.tuples.has(la, lp, ra, opts.remotePort)) {
         throw new StackError('EADDRINUSE', `connect: connection ${la}:${lp} -> ${ra}:${opts.remotePort} exists`);
       }
     } else {
-      lp = this.ephemeralPort(la, ra, opts.remotePort);
+      lp = ephemeralPort(this.core, la, ra, opts.remotePort);
     }
-    const ctx = this.ctx.at(now);
-    const id = this.st.nextId++;
-    const iss = generateIsn(now, this.st.isnKey, la, lp, ra, opts.remotePort);
-    const tcb = createTcb(this.cfg, {
-      id,
-      state: 'SYN-SENT',
-      localAddr: la,
-      localPort: lp,
-      remoteAddr: ra,
-      remotePort: opts.remotePort,
-      passive: false,
-      listenerId: -1,
-      visible: true,
-      iss,
-      nowUs: now,
-      tsOffset: timestampOffset(this.st.isnKey, la, ra),
-    });
-    this.st.conns.set(id, tcb);
-    this.tuples.set(la, lp, ra, opts.remotePort, id);
+    const ctx = this.core.ctx.at(now);
+    const tcb = this.core.newTcb(now, 'SYN-SENT', la, lp, ra, opts.remotePort, -1);
+    this.core.link(tcb);
     this.st.stats.connectionsActive++;
     output(ctx, tcb);
-    this.schedule(tcb);
-    return id;
+    this.core.schedule(tcb);
+    return tcb.id;
   }
 
   /** SEND (RFC 9293 §3.10.2): queue bytes; returns how many the send buffer took (maybe 0). */
@@ -387,8 +275,8 @@ export class Stack {
     if (!(bytes instanceof Uint8Array)) throw new StackError('EINVAL', 'write: bytes must be a Uint8Array');
     if (bytes.length === 0) return 0;
     const n = queueData(tcb, bytes);
-    output(this.ctx.at(now), tcb);
-    this.schedule(tcb);
+    output(this.core.ctx.at(now), tcb);
+    this.core.schedule(tcb);
     return n;
   }
 
@@ -398,8 +286,8 @@ export class Stack {
     if (tcb.userClosed) throw new StackError('EBADF', `read: socket ${s} was closed`);
     const max = maxBytes ?? tcb.rcvBuf.length;
     if (!Number.isInteger(max) || max < 0) throw new StackError('EINVAL', `read: bad maxBytes ${String(maxBytes)}`);
-    const data = userRead(this.ctx.at(now), tcb, max);
-    this.schedule(tcb);
+    const data = userRead(this.core.ctx.at(now), tcb, max);
+    this.core.schedule(tcb);
     return data;
   }
 
@@ -408,8 +296,8 @@ export class Stack {
     const tcb = this.conn(s, 'shutdown');
     if (tcb.userClosed) throw new StackError('EBADF', `shutdown: socket ${s} was closed`);
     if (tcb.state === 'CLOSED') throw new StackError('ENOTCONN', `shutdown: socket ${s} is closed`);
-    userShutdown(this.ctx.at(now), tcb);
-    this.schedule(tcb);
+    userShutdown(this.core.ctx.at(now), tcb);
+    this.core.schedule(tcb);
   }
 
   /**
@@ -419,48 +307,48 @@ export class Stack {
    */
   close(now: number, s: SocketId): void {
     if (this.st.listeners.has(s)) {
-      this.closeListener(now, s);
+      closeListener(this.core, now, s);
       return;
     }
     const tcb = this.conn(s, 'close');
     if (tcb.userClosed) throw new StackError('EBADF', `close: socket ${s} was already closed`);
     if (tcb.state === 'CLOSED') {
       tcb.userClosed = true;
-      this.release(tcb);
+      this.core.release(tcb);
       return;
     }
-    userClose(this.ctx.at(now), tcb);
-    this.schedule(tcb);
+    userClose(this.core.ctx.at(now), tcb);
+    this.core.schedule(tcb);
   }
 
   /** ABORT (RFC 9293 §3.10.5): RST if synchronized, the connection ends at once. */
   abort(now: number, s: SocketId): void {
     if (this.st.listeners.has(s)) {
-      this.closeListener(now, s);
+      closeListener(this.core, now, s);
       return;
     }
     const tcb = this.conn(s, 'abort');
     if (tcb.state === 'CLOSED') {
       tcb.userClosed = true;
-      this.release(tcb);
+      this.core.release(tcb);
       return;
     }
-    userAbort(this.ctx.at(now), tcb);
-    this.schedule(tcb);
+    userAbort(this.core.ctx.at(now), tcb);
+    this.core.schedule(tcb);
   }
 
   /** Nagle off (on = true) or on (RFC 1122 4.2.3.4); takes effect at the next output. */
   setNoDelay(s: SocketId, on: boolean): void {
     this.conn(s, 'setNoDelay').noDelay = on;
-    this.connHashes.mark(s);
+    this.core.connHashes.mark(s);
   }
 
   /** Keep-alive probes (RFC 1122 4.2.3.6) on or off; timings from the config. */
   setKeepAlive(s: SocketId, on: boolean): void {
     const tcb = this.conn(s, 'setKeepAlive');
     if (tcb.state === 'CLOSED') return;
-    setKeepAlive(this.ctx, tcb, on);
-    this.schedule(tcb);
+    setKeepAlive(this.core.ctx, tcb, on);
+    this.core.schedule(tcb);
   }
 
   info(s: SocketId): SocketInfo {
@@ -482,7 +370,7 @@ export class Stack {
 
   /** What the stack holds right now, by count (O(connections)); never changes the state. */
   held(): StackHeld {
-    return heldCounts(this.st.conns.values(), this.st.listeners.values(), this.st.transmitQueue.length - this.txHead, this.st.events.length - this.eventHead);
+    return heldCounts(this.st.conns.values(), this.st.listeners.values(), this.st.transmitQueue.length - this.core.txHead, this.st.events.length - this.core.eventHead);
   }
 
   /**
@@ -494,11 +382,11 @@ export class Stack {
    * so their order does not matter. Never changes the state.
    */
   stateDigest(): number {
-    let h = this.connHashes.value((id) => this.st.conns.get(id));
+    let h = this.core.connHashes.value((id) => this.st.conns.get(id));
     for (const [key, value] of Object.entries(this.st)) {
       if (key === 'conns') continue;
       // Queues count from their heads, as in snapshot().
-      const v = key === 'events' ? this.st.events.slice(this.eventHead) : key === 'transmitQueue' ? this.st.transmitQueue.slice(this.txHead) : value;
+      const v = key === 'events' ? this.st.events.slice(this.core.eventHead) : key === 'transmitQueue' ? this.st.transmitQueue.slice(this.core.txHead) : value;
       h = mixValue(mixValue(h, key), v);
     }
     return finish(h);
@@ -509,8 +397,8 @@ export class Stack {
     // Queues are saved from their heads, so the restored stack polls the same items.
     const state: StackState = {
       ...this.st,
-      events: this.st.events.slice(this.eventHead),
-      transmitQueue: this.st.transmitQueue.slice(this.txHead),
+      events: this.st.events.slice(this.core.eventHead),
+      transmitQueue: this.st.transmitQueue.slice(this.core.txHead),
     };
     return encodeSnapshot(state);
   }
@@ -520,85 +408,11 @@ export class Stack {
     return new Stack({ [RESTORE]: decodeSnapshot(bytes) } as unknown as StackConfig);
   }
 
-  // ---------------------------------------------------------------- internals used by StackCtx
+  // ---------------------------------------------------------------- internals
 
-  /** @internal */
+  /** @internal The live state (tests reach into it). */
   state(): StackState {
     return this.st;
-  }
-
-  /** @internal Emit a segment: wrap in IPv4 and queue it. */
-  emit(src: number, dst: number, seg: TcpSegmentFields): void {
-    const st = this.st;
-    const packet = buildTcpPacket({ src, dst, id: st.ipId, ttl: this.cfg.ttl, dontFragment: true }, seg);
-    st.ipId = (st.ipId + 1) & 0xffff;
-    st.transmitQueue.push(packet);
-    st.stats.packetsOut++;
-    st.stats.segmentsOut++;
-    st.stats.bytesOut += seg.payload?.length ?? 0;
-  }
-
-  /** @internal */
-  drop(reason: DropReason): void {
-    const d = this.st.stats.drops;
-    d[reason] = (d[reason] ?? 0) + 1;
-  }
-
-  /** @internal The TCB changed: its hash is recomputed at the next stateDigest(). */
-  touched(tcb: Tcb): void {
-    this.connHashes.mark(tcb.id);
-  }
-
-  /** @internal */
-  pushEvent(ev: StackEvent): void {
-    this.st.events.push(ev);
-  }
-
-  /** @internal A connection reached ESTABLISHED. */
-  established(tcb: Tcb): void {
-    this.st.stats.connectionsOpened++;
-    if (tcb.passive && tcb.listenerId >= 0) {
-      const l = this.st.listeners.get(tcb.listenerId);
-      if (l !== undefined) {
-        const i = l.synQueue.indexOf(tcb.id);
-        if (i >= 0) l.synQueue.splice(i, 1);
-        l.acceptQueue.push(tcb.id);
-        this.pushEvent({ type: 'incoming', socket: l.id });
-      }
-    } else if (tcb.visible) {
-      this.pushEvent({ type: 'connected', socket: tcb.id });
-    }
-  }
-
-  /** @internal A connection reached CLOSED. */
-  closed(tcb: Tcb, error?: ConnectionErrorCode): void {
-    this.connHashes.mark(tcb.id);
-    if (this.tuples.get(tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort) === tcb.id) this.tuples.delete(tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort);
-    if (tcb.listenerId >= 0) {
-      const l = this.st.listeners.get(tcb.listenerId);
-      if (l !== undefined) {
-        let i = l.synQueue.indexOf(tcb.id);
-        if (i >= 0) l.synQueue.splice(i, 1);
-        i = l.acceptQueue.indexOf(tcb.id);
-        if (i >= 0) l.acceptQueue.splice(i, 1);
-      }
-      tcb.listenerId = -1;
-    }
-    if (!tcb.visible) {
-      this.st.conns.delete(tcb.id);
-      this.heapDeadline.delete(tcb.id);
-      return;
-    }
-    this.pushEvent(error === undefined ? { type: 'closed', socket: tcb.id } : { type: 'closed', socket: tcb.id, error });
-    if (tcb.userClosed) this.release(tcb);
-  }
-
-  // ---------------------------------------------------------------- private
-
-  private release(tcb: Tcb): void {
-    this.connHashes.mark(tcb.id);
-    this.st.conns.delete(tcb.id);
-    this.heapDeadline.delete(tcb.id);
   }
 
   private conn(s: SocketId, call: string): Tcb {
@@ -608,237 +422,5 @@ export class Stack {
       throw new StackError('EBADF', `${call}: no socket ${String(s)}`);
     }
     return tcb;
-  }
-
-  /** Keep the timer heap in step with a TCB's earliest deadline (O(log n) per change). */
-  private schedule(tcb: Tcb): void {
-    const id = tcb.id;
-    this.connHashes.mark(id); // every path that changes a TCB ends here (or in touched())
-    if (tcb.state === 'CLOSED' || !this.st.conns.has(id)) {
-      this.heapDeadline.delete(id);
-      return;
-    }
-    const e = earliest(tcb.timers);
-    if (e < 0) {
-      this.heapDeadline.delete(id);
-      return;
-    }
-    if (this.heapDeadline.get(id) === e) return;
-    this.heapDeadline.set(id, e);
-    this.heap.push(e, id);
-    if (this.heap.size > 4 * this.heapDeadline.size + 1024) this.rebuildHeap();
-  }
-
-  private rebuildHeap(): void {
-    this.heap.clear();
-    for (const [id, d] of this.heapDeadline) this.heap.push(d, id);
-  }
-
-  private findListener(addr: number, port: number): Listener | undefined {
-    const id = this.listenIndex.get(`${addr}:${port}`) ?? this.listenIndex.get(`0:${port}`);
-    return id === undefined ? undefined : this.st.listeners.get(id);
-  }
-
-  private reopensTimeWait(tcb: Tcb, seg: TcpSegment): boolean {
-    const f = seg.flags;
-    return (f & TCP_SYN) !== 0 && (f & (TCP_ACK | TCP_RST)) === 0 && ((seg.seq - tcb.rcvNxt) | 0) > 0;
-  }
-
-  /** Ephemeral port from the PRNG (RFC 6056 style: random start, then the next free one). */
-  private ephemeralPort(la: number, ra: number, rp: number): number {
-    const start = prngBelow(this.st.prng, EPHEMERAL_COUNT);
-    for (let i = 0; i < EPHEMERAL_COUNT; i++) {
-      const port = EPHEMERAL_FIRST + ((start + i) % EPHEMERAL_COUNT);
-      if (this.tuples.has(la, port, ra, rp)) continue;
-      if (this.findListener(la, port) !== undefined) continue;
-      return port;
-    }
-    throw new StackError('EADDRNOTAVAIL', 'connect: no ephemeral port left for this destination');
-  }
-
-  private closeListener(now: number, id: SocketId): void {
-    const l = this.st.listeners.get(id)!;
-    this.st.listeners.delete(id);
-    const key = `${l.address}:${l.port}`;
-    if (this.listenIndex.get(key) === id) this.listenIndex.delete(key);
-    // Connections nobody accepted are reset (as Linux does when a listener closes).
-    const ctx = this.ctx.at(now);
-    for (const cid of [...l.synQueue, ...l.acceptQueue]) {
-      const tcb = this.st.conns.get(cid);
-      if (tcb === undefined) continue;
-      tcb.listenerId = -1;
-      this.connHashes.mark(cid);
-      userAbort(ctx, tcb);
-    }
-  }
-
-  /** RFC 9293 §3.10.7.1: a segment for no connection and no listener. */
-  private closedSegment(local: number, remote: number, seg: TcpSegment): void {
-    if (seg.flags & TCP_RST) {
-      this.drop('rst-ignored'); // "An incoming segment containing a RST is discarded."
-      return;
-    }
-    this.sendReset(local, remote, seg);
-  }
-
-  /**
-   * The reset for a segment that belongs to nothing (RFC 9293 §3.10.7.1):
-   * ACK off: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; ACK on: <SEQ=SEG.ACK><CTL=RST>.
-   */
-  private sendReset(local: number, remote: number, seg: TcpSegment): void {
-    const base = { srcPort: seg.dstPort, dstPort: seg.srcPort, window: 0 };
-    if (seg.flags & TCP_ACK) {
-      this.emit(local, remote, { ...base, seq: seg.ack, ack: 0, flags: TCP_RST });
-    } else {
-      const segLen = seg.payload.length + (seg.flags & TCP_SYN ? 1 : 0) + (seg.flags & TCP_FIN ? 1 : 0);
-      this.emit(local, remote, { ...base, seq: 0, ack: seqAdd(seg.seq, segLen), flags: TCP_RST | TCP_ACK });
-    }
-    this.st.stats.resetsSent++;
-  }
-
-  /** RFC 4987 §3.6: a stateless SYN-ACK whose ISN is a cookie (syncookie.ts). */
-  private sendCookie(l: Listener, local: number, remote: number, seg: TcpSegment): void {
-    this.emit(local, remote, cookieSynAck(this.cfg, this.st.isnKey, this.ctx.now, local, remote, seg));
-    l.lastCookieUs = this.ctx.now;
-    this.st.stats.synCookiesSent = (this.st.stats.synCookiesSent ?? 0) + 1;
-  }
-
-  /**
-   * An ACK at a listener that sent cookies lately: if it carries a good cookie, make the
-   * connection and let it process the ACK (and any data on it). False when it does not
-   * (the caller answers with a RST).
-   */
-  private cookieAck(l: Listener, local: number, remote: number, seg: TcpSegment): boolean {
-    const ctx = this.ctx;
-    if (!this.cfg.synCookies || l.lastCookieUs < 0 || ctx.now - l.lastCookieUs > COOKIE_CHECK_US) return false;
-    const stats = this.st.stats;
-    const tcb = cookieTcb(this.cfg, this.st.isnKey, ctx.now, local, remote, seg, this.st.nextId, l.id);
-    if (tcb === undefined) {
-      stats.synCookiesFailed = (stats.synCookiesFailed ?? 0) + 1;
-      return false;
-    }
-    if (l.acceptQueue.length >= l.backlog) this.drop('listen-backlog-full');
-    else if (this.tuples.size >= this.cfg.maxConnections) this.drop('too-many-connections');
-    else {
-      stats.synCookiesValidated = (stats.synCookiesValidated ?? 0) + 1;
-      this.st.nextId++;
-      this.st.conns.set(tcb.id, tcb);
-      this.tuples.set(local, seg.dstPort, remote, seg.srcPort, tcb.id);
-      stats.connectionsPassive++;
-      segmentArrives(ctx, tcb, seg);
-      // It always completes (SEG.ACK = ISS + 1 by construction); a cookie connection has no
-      // SYN-ACK to retransmit, so one that did not must not linger.
-      if (tcb.state === 'SYN-RECEIVED') closeTcb(ctx, tcb);
-      this.schedule(tcb);
-    }
-    return true;
-  }
-
-  /** RFC 9293 §3.10.7.2: SEGMENT ARRIVES in LISTEN. */
-  private listenSegment(l: Listener, local: number, remote: number, seg: TcpSegment): void {
-    // First, check for a RST: ignore it.
-    if (seg.flags & TCP_RST) {
-      this.drop('rst-ignored');
-      return;
-    }
-    // Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST> (unless it completes a SYN cookie handshake).
-    if (seg.flags & TCP_ACK) {
-      if (!(seg.flags & TCP_SYN) && this.cookieAck(l, local, remote, seg)) return;
-      this.sendReset(local, remote, seg);
-      return;
-    }
-    // Third, check for a SYN.
-    if (!(seg.flags & TCP_SYN)) {
-      this.drop('other'); // fourth: other text or control, drop it
-      return;
-    }
-    if (l.synQueue.length + l.acceptQueue.length >= l.backlog) {
-      // RFC 4987 §3.6: the SYN queue is full: answer with a cookie and hold nothing, unless
-      // the accept queue alone is full (a completed connection would have nowhere to go).
-      if (this.cfg.synCookies && l.acceptQueue.length < l.backlog) this.sendCookie(l, local, remote, seg);
-      else this.drop('listen-backlog-full');
-      return;
-    }
-    if (this.tuples.size >= this.cfg.maxConnections) {
-      this.drop('too-many-connections');
-      return;
-    }
-    const ctx = this.ctx;
-    const id = this.st.nextId++;
-    const iss = generateIsn(ctx.now, this.st.isnKey, local, seg.dstPort, remote, seg.srcPort);
-    const tcb = createTcb(this.cfg, {
-      id,
-      state: 'SYN-RECEIVED',
-      localAddr: local,
-      localPort: seg.dstPort,
-      remoteAddr: remote,
-      remotePort: seg.srcPort,
-      passive: true,
-      listenerId: l.id,
-      visible: false,
-      iss,
-      nowUs: ctx.now,
-      tsOffset: timestampOffset(this.st.isnKey, local, remote),
-    });
-    // RCV.NXT = SEG.SEQ + 1, IRS = SEG.SEQ; options; then <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
-    // Text on the SYN is not acknowledged (the peer sends it again once synchronized).
-    receiveSyn(tcb, seg.seq);
-    negotiate(tcb, seg.options, this.cfg, ctx.now);
-    this.st.conns.set(id, tcb);
-    this.tuples.set(local, seg.dstPort, remote, seg.srcPort, id);
-    l.synQueue.push(id);
-    this.st.stats.connectionsPassive++;
-    output(ctx, tcb);
-    this.schedule(tcb);
-  }
-}
-
-/** The Ctx that connection code sees: the stack's config, counters and outputs, and `now`. */
-class StackCtx implements Ctx {
-  now = 0;
-  readonly cfg: ResolvedConfig;
-  readonly stats: StackStats;
-  readonly challenge: ChallengeAckState;
-
-  constructor(private readonly stack: Stack) {
-    this.cfg = stack.state().cfg;
-    this.stats = stack.state().stats;
-    this.challenge = stack.state().challenge;
-  }
-
-  at(now: number): this {
-    if (!Number.isFinite(now)) throw new StackError('EINVAL', `now must be a finite number of µs, got ${String(now)}`);
-    this.now = now;
-    return this;
-  }
-
-  transmit(tcb: Tcb, seg: TcpSegmentFields): void {
-    this.stack.touched(tcb);
-    this.stack.emit(tcb.localAddr, tcb.remoteAddr, seg);
-  }
-
-  drop(reason: DropReason): void {
-    this.stack.drop(reason);
-  }
-
-  event(tcb: Tcb, type: UserEvent): void {
-    this.stack.touched(tcb);
-    if (!tcb.visible) return; // accept() replays what matters
-    if (type === 'readable') {
-      if (tcb.readablePending) return;
-      tcb.readablePending = true;
-    } else if (type === 'writable') {
-      if (tcb.writablePending) return;
-      tcb.writablePending = true;
-    }
-    this.stack.pushEvent({ type, socket: tcb.id });
-  }
-
-  onEstablished(tcb: Tcb): void {
-    this.stack.established(tcb);
-  }
-
-  onClosed(tcb: Tcb, error?: ConnectionErrorCode): void {
-    this.stack.closed(tcb, error);
   }
 }

@@ -114,3 +114,57 @@ export class DeadlineHeap {
     this.ids[b] = id;
   }
 }
+
+/**
+ * Each connection's earliest deadline, kept in a DeadlineHeap with lazy deletion: a
+ * changed deadline pushes a new entry and the old one is skipped when it surfaces.
+ */
+export class TimerSchedule {
+  private readonly heap = new DeadlineHeap();
+  private readonly deadlines = new Map<number, number>();
+
+  /** Connection `id`'s earliest deadline is now `e` (-1: none). O(log n) per change. */
+  set(id: number, e: number): void {
+    if (e < 0) {
+      this.deadlines.delete(id);
+      return;
+    }
+    if (this.deadlines.get(id) === e) return;
+    this.deadlines.set(id, e);
+    this.heap.push(e, id);
+    if (this.heap.size > 4 * this.deadlines.size + 1024) this.rebuild();
+  }
+
+  delete(id: number): void {
+    this.deadlines.delete(id);
+  }
+
+  /** The next connection due at `now`, in (deadline, id) order, taken off the schedule; stale entries and ids `live` rejects are skipped. */
+  popDue(now: number, live: (id: number) => boolean): number | undefined {
+    for (;;) {
+      const d = this.heap.peekDeadline();
+      if (d === undefined || d > now) return undefined;
+      const id = this.heap.peekId()!;
+      this.heap.pop();
+      if (!live(id) || this.deadlines.get(id) !== d) continue; // stale entry
+      this.deadlines.delete(id);
+      return id;
+    }
+  }
+
+  /** The earliest deadline of a connection `live` accepts, or undefined (stale entries are dropped on the way). */
+  next(live: (id: number) => boolean): number | undefined {
+    for (;;) {
+      const d = this.heap.peekDeadline();
+      if (d === undefined) return undefined;
+      const id = this.heap.peekId()!;
+      if (live(id) && this.deadlines.get(id) === d) return d;
+      this.heap.pop();
+    }
+  }
+
+  private rebuild(): void {
+    this.heap.clear();
+    for (const [id, d] of this.deadlines) this.heap.push(d, id);
+  }
+}
