@@ -7,12 +7,12 @@
  * packets are compared byte for byte with the old primary's, and the epochs each replica
  * emitted in show whether two were live in one epoch (split brain).
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppName } from '../proxy/app.js';
 import { readPcapng } from '../pcap/reader.js';
 import { parseCaptureTag } from '../replica/capture-tags.js';
-import { Child, Children } from './children.js';
+import { Child, Children, saveChildLines } from './children.js';
 import { isReplicaEvent, replicaEvent, type ChildEvent, type ClientResult } from '../net/events.js';
 import { bulkUploadProblems, claimsByEpoch, compareReemitted as compareReemittedPackets, packetKey, splitBrainEpochs as splitBrainEpochsOf } from '../replica/run-checks.js';
 import { CLUSTER_KEY_ENV, ClusterKey } from '../net/cluster-key.js';
@@ -161,14 +161,7 @@ export class LiveCluster {
   /** Stops every child and leaves each one's lines in <dir>/<label>.jsonl (stderr in <label>.stderr when any). */
   async stop(): Promise<void> {
     await this.children.stopAll();
-    const seen = new Map<string, number>();
-    for (const c of this.children.all) {
-      const n = seen.get(c.label) ?? 0;
-      seen.set(c.label, n + 1);
-      const base = join(this.opts.dir, `${c.label.replace(/\s+/g, '-')}${n > 0 ? `-${n + 1}` : ''}`);
-      writeFileSync(`${base}.jsonl`, c.events.map((e) => JSON.stringify(e)).join('\n') + '\n');
-      if (c.stderr !== '') writeFileSync(`${base}.stderr`, c.stderr);
-    }
+    saveChildLines(this.children.all, this.opts.dir);
   }
 }
 
