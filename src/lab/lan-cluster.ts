@@ -34,7 +34,7 @@ import { Child, Children, saveChildLines } from './children.js';
 import { Lan, LAN_BRIDGE, SERVICE_ADDRESS, type LanHost } from './lan.js';
 import { arbiterArgv, kernelClientArgv, replicaArgv, type KernelClientLaunch } from './launch.js';
 import { DEMO_MTU, readWireView, type WireView } from './live-cluster.js';
-import { nstatDelta, readNstat, Tcpdump, type NstatCounters } from './netns.js';
+import { nstatDelta, readNstat, run, Tcpdump, type NstatCounters } from './netns.js';
 
 export const LAN_ARBITER_PORT = 9400;
 export const LAN_LOG_PORT = 9402;
@@ -72,6 +72,8 @@ export interface LanClusterReport {
   bridge: { device: string; file: string; captured: number | null; droppedByKernel: number | null };
   /** The client namespace's counters before and after the load (c1's kernel). */
   nstat: { netns: string; before: NstatCounters | null; after: NstatCounters | null; delta: NstatCounters | null };
+  /** Where the LAN's bridge last learned the service MAC (its fdb, read at stop): the port and its host. */
+  serviceMacAt: { port: string; host: string | null } | null;
   notes: string[];
 }
 
@@ -99,6 +101,7 @@ export class LanCluster {
       serviceMac: LAN_SERVICE_MAC,
       bridge: { device: LAN_BRIDGE, file: join(opts.dir, 'bridge.pcap'), captured: null, droppedByKernel: null },
       nstat: { netns: lan.host('c1').netns, before: null, after: null, delta: null },
+      serviceMacAt: null,
       notes: [],
     };
   }
@@ -195,6 +198,15 @@ export class LanCluster {
     return { a: readWireView(this.capturePaths('a').wire), b: readWireView(this.capturePaths('b').wire) };
   }
 
+  /** The LAN bridge's port for the service MAC (`bridge fdb`), and whose it is; null when it has not learned it. */
+  serviceMacPort(): { port: string; host: string | null } | null {
+    const r = run('bridge', ['-n', this.lan.switchNetns, '-j', 'fdb', 'show', 'br', LAN_BRIDGE]);
+    if (!r.ok) return null;
+    const entry = (JSON.parse(r.stdout) as Array<{ mac?: string; ifname?: string }>).find((e) => e.mac === LAN_SERVICE_MAC);
+    if (entry?.ifname === undefined) return null;
+    return { port: entry.ifname, host: this.lan.hosts.find((h) => h.switchPort === entry.ifname)?.name ?? null };
+  }
+
   /**
    * Stops every child (by pid), reads c1's counters again, stops tcpdump (flushing
    * bridge.pcap), leaves each child's lines in the run directory, and removes the LAN.
@@ -214,6 +226,7 @@ export class LanCluster {
           r.notes.push(error instanceof Error ? error.message : String(error));
         }
       }
+      r.serviceMacAt = this.serviceMacPort();
       if (this.dump !== undefined) Object.assign(r.bridge, await this.dump.stop());
       saveChildLines(this.children.all, this.opts.dir);
     } finally {
