@@ -33,7 +33,7 @@ import { TCP_RST } from '../wire/tcp.js';
 import { Child, Children, saveChildLines } from './children.js';
 import { Lan, LAN_BRIDGE, SERVICE_ADDRESS, type LanHost } from './lan.js';
 import { arbiterArgv, kernelClientArgv, replicaArgv, type KernelClientLaunch } from './launch.js';
-import { DEMO_MTU, readWireView, type WireView } from './live-cluster.js';
+import { DEMO_MTU, readWireView, replicaCapturePaths, type ReplicaCapturePaths, type WireView } from './live-cluster.js';
 import { nstatDelta, readNstat, run, Tcpdump, type NstatCounters } from './netns.js';
 
 export const LAN_ARBITER_PORT = 9400;
@@ -188,9 +188,8 @@ export class LanCluster {
     return atMs;
   }
 
-  capturePaths(name: string): { wire: string; shadow: string; log: string } {
-    const dir = this.opts.dir;
-    return { wire: join(dir, `${name}.pcapng`), shadow: join(dir, `${name}-shadow.pcapng`), log: join(dir, `${name}-log.pcapng`) };
+  capturePaths(name: string): ReplicaCapturePaths {
+    return replicaCapturePaths(this.opts.dir, name);
   }
 
   /** What each replica put on the wire (its own capture). */

@@ -11,6 +11,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppName } from '../proxy/app.js';
 import { readPcapng } from '../pcap/reader.js';
+import { LINKTYPE_ETHERNET } from '../pcap/pcapng.js';
+import { ETHERNET_HEADER_BYTES } from '../wire/ethernet.js';
 import { parseCaptureTag } from '../replica/capture-tags.js';
 import { Child, Children, saveChildLines } from './children.js';
 import { isReplicaEvent, replicaEvent, type ChildEvent, type ClientResult } from '../net/events.js';
@@ -154,8 +156,8 @@ export class LiveCluster {
     return child;
   }
 
-  capturePaths(name: string): { wire: string; shadow: string; log: string } {
-    return { wire: join(this.opts.dir, `${name}.pcapng`), shadow: join(this.opts.dir, `${name}-shadow.pcapng`), log: join(this.opts.dir, `${name}-log.pcapng`) };
+  capturePaths(name: string): ReplicaCapturePaths {
+    return replicaCapturePaths(this.opts.dir, name);
   }
 
   /** Stops every child and leaves each one's lines in <dir>/<label>.jsonl (stderr in <label>.stderr when any). */
@@ -163,6 +165,17 @@ export class LiveCluster {
     await this.children.stopAll();
     saveChildLines(this.children.all, this.opts.dir);
   }
+}
+
+export interface ReplicaCapturePaths {
+  wire: string;
+  shadow: string;
+  log: string;
+}
+
+/** Where `ftcp replica --capture-dir DIR --name NAME` writes its captures. */
+export function replicaCapturePaths(dir: string, name: string): ReplicaCapturePaths {
+  return { wire: join(dir, `${name}.pcapng`), shadow: join(dir, `${name}-shadow.pcapng`), log: join(dir, `${name}-log.pcapng`) };
 }
 
 /** What one replica put on the wire, from its capture. */
@@ -173,13 +186,16 @@ export interface WireView {
   /** Epochs it emitted client packets in. */
   epochs: Set<number>;
   truncated: boolean;
+  /** 14 when the capture holds Ethernet frames (a replica on a TAP device), else 0 (raw IPv4). */
+  linkHeaderBytes: number;
 }
 
 export function readWireView(path: string): WireView {
-  const view: WireView = { sent: new Set(), reemitted: [], epochs: new Set(), truncated: false };
+  const view: WireView = { sent: new Set(), reemitted: [], epochs: new Set(), truncated: false, linkHeaderBytes: 0 };
   if (!existsSync(path)) return view;
   const r = readPcapng(new Uint8Array(readFileSync(path)));
   view.truncated = r.truncated !== undefined;
+  if (r.interfaces.some((i) => i.linkType === LINKTYPE_ETHERNET)) view.linkHeaderBytes = ETHERNET_HEADER_BYTES;
   for (const p of r.packets) {
     const tag = parseCaptureTag(p.comments.join('; '));
     if (tag?.epoch === undefined) continue;
@@ -192,7 +208,7 @@ export function readWireView(path: string): WireView {
 
 /** Re-emitted segments of `survivor` against what the killed primary put on the wire (run-checks.ts, compareReemitted). */
 export function compareReemitted(killed: WireView, survivor: WireView): { segments: number; sentByPrimary: number; identicalToPrimary: number } {
-  return compareReemittedPackets(killed.sent, survivor.reemitted);
+  return compareReemittedPackets(killed.sent, survivor.reemitted, survivor.linkHeaderBytes);
 }
 
 /** Epochs in which two or more replicas emitted client packets. */

@@ -7,6 +7,7 @@
 //   and a gratuitous ARP from the service MAC for the service address after the kill; the
 //   bridge's fdb then has the service MAC on b's port;
 // - no split brain: the replicas' own captures show each epoch emitted by one replica only;
+//   what b re-emitted that a had sent is byte-identical to a's frame;
 // - tshark reads every capture without a malformed frame; what the replicated stack put on
 //   the wire has good checksums (the hosts' kernels leave theirs to offload);
 // - nothing of the run is left: its namespaces and socat are gone.
@@ -16,7 +17,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { garpAfter, LanCluster, readBridgeCapture } from '../../src/lab/lan-cluster.js';
 import { lanMissing } from '../../src/lab/lan.js';
-import { splitBrainEpochs } from '../../src/lab/live-cluster.js';
+import { compareReemitted, splitBrainEpochs } from '../../src/lab/live-cluster.js';
 import { listNetns } from '../../src/lab/netns.js';
 import { replicaEvent, type ChildEvent } from '../../src/net/events.js';
 import type { LoadApp } from '../../src/sim/cluster-load.js';
@@ -69,6 +70,9 @@ async function failover(app: LoadApp): Promise<void> {
   expect(splitBrainEpochs([views.a, views.b])).toEqual([]);
   expect([...views.a.epochs]).toEqual([1]);
   expect(views.b.epochs.has(2)).toBe(true);
+  // What b re-emitted and a had already sent is byte-identical, Ethernet header included.
+  const reemitted = compareReemitted(views.a, views.b);
+  expect(reemitted.identicalToPrimary).toBe(reemitted.sentByPrimary);
 
   // tshark: no malformed frame anywhere; the replicated stack's own segments have good checksums.
   for (const file of [report.bridge.file, ...(['a', 'b'] as const).flatMap((n) => Object.values(cluster.capturePaths(n)))]) {
