@@ -72,6 +72,17 @@ function runKernelDemo(o: LiveDemoOptions, io: LabIo): Promise<RunOutcome | Inne
   return runInNetns({ command: 'ftcp demo failover --client kernel', args, json: o.json }, io);
 }
 
+/** The load's shape, by app (`kernel`: the kernel's TCP is the client). */
+export function demoLoad(o: LiveDemoOptions, kernel: boolean): LoadShape {
+  // An unsafe run that breaks leaves streams that never finish: give up on them sooner.
+  const base: LoadShape = { connections: o.connections, progressMs: 250, timeoutMs: o.unsafe ? 8000 : 60_000 };
+  // curl paces by --rate (1000 / mean think time), so 4-6 ms keeps 100 requests past the kill.
+  if (o.app === 'http') return { ...base, app: 'http', requests: '100-150', thinkMs: kernel ? '4-6' : '1-5' };
+  if (o.app === 'redis') return { ...base, app: 'redis', requests: '100-150', thinkMs: '1-5' };
+  if (o.app === 'echo') return { ...base, requests: `${Math.max(1, Math.round(o.bytes / 3000))}-${Math.max(1, Math.round(o.bytes / 1500))}` };
+  return base;
+}
+
 /** One run of the demo: its processes, what it saw of them, and the steps, in order. */
 export class LiveDemo implements DemoState {
   /** The namespace this run is inside (the kernel as the client). */
@@ -253,21 +264,9 @@ export class LiveDemo implements DemoState {
     await a.waitFor((e) => e.event === 'registered', 20_000, 'the switch\'s confirmation of the service address');
   }
 
-  /** The load's shape, by app. */
-  private load(): LoadShape {
-    const o = this.o;
-    // An unsafe run that breaks leaves streams that never finish: give up on them sooner.
-    const base: LoadShape = { connections: o.connections, progressMs: 250, timeoutMs: o.unsafe ? 8000 : 60_000 };
-    // curl paces by --rate (1000 / mean think time), so 4-6 ms keeps 100 requests past the kill.
-    if (o.app === 'http') return { ...base, app: 'http', requests: '100-150', thinkMs: this.kernelNs !== undefined ? '4-6' : '1-5' };
-    if (o.app === 'redis') return { ...base, app: 'redis', requests: '100-150', thinkMs: '1-5' };
-    if (o.app === 'echo') return { ...base, requests: `${Math.max(1, Math.round(o.bytes / 3000))}-${Math.max(1, Math.round(o.bytes / 1500))}` };
-    return base;
-  }
-
   private async startClient(): Promise<void> {
     const o = this.o;
-    const load = this.load();
+    const load = demoLoad(o, this.kernelNs !== undefined);
     this.client =
       this.kernelNs !== undefined
         ? await startKernelClient(this.cluster.children, { ...load, app: load.app ?? o.app, seed: o.seed, bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000, tool: o.kernelTool ?? 'node' })
