@@ -21,7 +21,6 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AppName } from '../proxy/app.js';
 import { wallClockMs } from '../net/clock.js';
 import { CLUSTER_KEY_ENV, ClusterKey } from '../net/cluster-key.js';
 import { replicaEvent, type ChildEvent } from '../net/events.js';
@@ -33,7 +32,7 @@ import { TCP_RST } from '../wire/tcp.js';
 import { Child, Children, saveChildLines } from './children.js';
 import { Lan, LAN_BRIDGE, SERVICE_ADDRESS, type LanHost } from './lan.js';
 import { arbiterArgv, kernelClientArgv, replicaArgv, type KernelClientLaunch } from './launch.js';
-import { DEMO_MTU, readWireView, replicaCapturePaths, type ReplicaCapturePaths, type WireView } from './live-cluster.js';
+import { DEMO_MTU, readWireView, replicaCapturePaths, type ClusterRunOptions, type ReplicaCapturePaths, type WireView } from './live-cluster.js';
 import { nstatDelta, readNstat, run, Tcpdump, type NstatCounters } from './netns.js';
 
 export const LAN_ARBITER_PORT = 9400;
@@ -44,14 +43,7 @@ export const LAN_TAP_SOCAT_PORT = 9602;
 /** The service MAC both replicas use (their default for 192.0.2.10). */
 export const LAN_SERVICE_MAC = formatMac(serviceMacFor(parseIpv4Addr(SERVICE_ADDRESS)));
 
-export interface LanClusterOptions {
-  /** Run directory: captures, the arbiter's state file, each child's lines. */
-  dir: string;
-  app: AppName;
-  seed: number;
-  bulkBytes: number;
-  heartbeatMs: number;
-  failureTimeoutMs: number;
+export interface LanClusterOptions extends ClusterRunOptions {
   /** The LAN's MTU and the replicas' --mtu; default 1500. */
   mtu?: number;
   /** netem delay on the replica hosts' links, each way (lan.ts; fails in one line without netem). */

@@ -20,14 +20,18 @@ import { bulkUploadProblems, claimsByEpoch, compareReemitted as compareReemitted
 import { CLUSTER_KEY_ENV, ClusterKey } from '../net/cluster-key.js';
 import { arbiterArgv, clientArgv, loopback, replicaArgv, switchArgv, type ClusterCommon, type LoadShape, type ReplicaExtra, type SwitchLaunch } from './launch.js';
 
-export interface LiveClusterOptions {
-  /** Run directory: captures, the arbiter's state file. */
+/** What every cluster of real processes is run with (this file's and lan-cluster.ts's). */
+export interface ClusterRunOptions {
+  /** Run directory: captures, the arbiter's state file, each child's lines. */
   dir: string;
   app: AppName;
   seed: number;
   bulkBytes: number;
   heartbeatMs: number;
   failureTimeoutMs: number;
+}
+
+export interface LiveClusterOptions extends ClusterRunOptions {
   unsafeNoOutputRule: boolean;
   /** Every event line of every child. */
   onEvent?: (label: string, e: ChildEvent) => void;

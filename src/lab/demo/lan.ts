@@ -20,7 +20,7 @@ import { lanMissing, SERVICE_ADDRESS } from '../lan.js';
 import { garpAfter, LanCluster, LAN_SERVICE_MAC, readBridgeCapture, type BridgeView } from '../lan-cluster.js';
 import { replicaCapturePaths, timelineText } from '../live-cluster.js';
 import { kernelModeMissing } from '../netns.js';
-import { demoLoad } from './live.js';
+import { demoLoad, runSteps, sayOnTimeline } from './live.js';
 import { demoOutcome, judgeDemo, printDemoReport } from './report.js';
 import type { DemoState, Failover, LanDemoSide, LiveDemoOptions } from './types.js';
 
@@ -73,9 +73,7 @@ class LanDemo implements DemoState {
   }
 
   say(text: string, atMs = wallClockMs()): void {
-    const ms = Math.max(0, Math.round(atMs - this.t0));
-    this.timeline.push({ ms, text });
-    if (!this.o.json) this.io.stdout(`  ${`+${ms} ms`.padStart(10)}  ${text}\n`);
+    sayOnTimeline(this, this.io, this.t0, text, atMs);
   }
 
   async run(): Promise<void> {
@@ -85,16 +83,10 @@ class LanDemo implements DemoState {
       void this.lanCluster?.stop();
     });
     this.printHeader();
-    try {
-      await this.start();
-      await this.kill();
-      await this.waitForResult();
-    } catch (error) {
-      this.problems.push(error instanceof Error ? error.message : String(error));
-    } finally {
+    await runSteps(this.problems, [() => this.start(), () => this.kill(), () => this.waitForResult()], async () => {
       stopListening();
       await this.finish();
-    }
+    });
   }
 
   private printHeader(): void {

@@ -83,6 +83,24 @@ export function demoLoad(o: LiveDemoOptions, kernel: boolean): LoadShape {
   return base;
 }
 
+/** A timeline line at `atMs` (ms from `t0`), printed as it happens unless the run prints JSON. */
+export function sayOnTimeline(d: { readonly timeline: Array<{ ms: number; text: string }>; readonly o: LiveDemoOptions }, io: LabIo, t0: number, text: string, atMs: number): void {
+  const ms = Math.max(0, Math.round(atMs - t0));
+  d.timeline.push({ ms, text });
+  if (!d.o.json) io.stdout(`  ${`+${ms} ms`.padStart(10)}  ${text}\n`);
+}
+
+/** The steps of a run in order; one that throws is a problem; `cleanup` runs in any case. */
+export async function runSteps(problems: string[], steps: ReadonlyArray<() => Promise<void>>, cleanup: () => Promise<void>): Promise<void> {
+  try {
+    for (const step of steps) await step();
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
+  } finally {
+    await cleanup();
+  }
+}
+
 /** One run of the demo: its processes, what it saw of them, and the steps, in order. */
 export class LiveDemo implements DemoState {
   /** The namespace this run is inside (the kernel as the client). */
@@ -134,9 +152,7 @@ export class LiveDemo implements DemoState {
 
   /** A timeline line, printed as it happens (not with --json). */
   say(text: string, atMs = wallClockMs()): void {
-    const ms = Math.max(0, Math.round(atMs - this.t0));
-    this.timeline.push({ ms, text });
-    if (!this.o.json) this.io.stdout(`  ${`+${ms} ms`.padStart(10)}  ${text}\n`);
+    sayOnTimeline(this, this.io, this.t0, text, atMs);
   }
 
   /** Every step, in order; a step that throws is a problem, and the children are stopped in any case. */
@@ -148,18 +164,11 @@ export class LiveDemo implements DemoState {
     };
     const stopListening = onStopSignal(onSignal);
     this.printHeader();
-    try {
-      await this.startUpstreams();
-      await this.startCluster();
-      await this.startClient();
-      await this.kill();
-      await this.waitForResult();
-    } catch (error) {
-      this.problems.push(error instanceof Error ? error.message : String(error));
-    } finally {
+    const steps = [() => this.startUpstreams(), () => this.startCluster(), () => this.startClient(), () => this.kill(), () => this.waitForResult()];
+    await runSteps(this.problems, steps, async () => {
       stopListening();
       await this.stopEverything();
-    }
+    });
   }
 
   private since(atMs: unknown): number | null {
