@@ -20,6 +20,8 @@ import { EXIT, exitCodeOf, UsageError, type CliIo } from './io.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { DEMO_MTU } from '../lab/live-cluster.js';
 import { runLiveDemo } from '../lab/demo/live.js';
+import { runLanDemo } from '../lab/demo/lan.js';
+import type { LiveDemoOptions } from '../lab/demo/types.js';
 import { defaultKernelTool, parseKernelTool } from './kernel-client.js';
 import { parsePositiveMs, parseReplicaMtu } from './replica.js';
 import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
@@ -38,10 +40,13 @@ interface FailoverFlags {
   captureDir: string;
   unsafeNoOutputRule?: boolean;
   // ---- the kernel as the client ----
-  client: string;
+  client?: string;
   tunMtu: string;
   kernelTool?: string;
   netnsInner?: string;
+  // ---- a real Linux bridge ----
+  network: string;
+  linkDelayMs?: string;
 }
 
 export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -68,9 +73,12 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--capture-dir <dir>', 'write the captures to <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng', 'captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (and cut the log\nchannel just before the kill), to see what the output rule prevents')
     // ---- the kernel as the client (src/lab/demo/kernel.ts) ----
-    .option('--client <kind>', 'real processes: ftcp (the load client on the ftcp stack) or kernel (Linux\'s own TCP, through a TUN\ndevice in a network namespace made for the run; needs root and socat)', 'ftcp')
+    .option('--client <kind>', 'real processes: ftcp (the load client on the ftcp stack) or kernel (Linux\'s own TCP, through a TUN\ndevice in a network namespace made for the run; needs root and socat) (default: ftcp; kernel with --network lan)')
     .option('--tun-mtu <bytes>', '--client kernel: MTU of the TUN device', '1500')
     .option('--kernel-tool <name>', '--client kernel: node (Node net sockets, every built-in app; the default), curl (--app http, its\ndefault: keep-alive requests, every body checked) or nc (--app echo: a seeded byte pattern, compared byte for byte)')
+    // ---- a real Linux bridge (src/lab/demo/lan.ts) ----
+    .option('--network <kind>', 'real processes: loopback (the UDP switch) or lan: network namespaces on a Linux bridge, each replica\nbehind a TAP device on its host\'s bridge, the arbiter and a kernel client on hosts of their own; the new\nprimary\'s gratuitous ARP moves the service (needs root, socat, tcpdump; the kernel is the client)', 'loopback')
+    .option('--link-delay-ms <ms>', '--network lan: netem delay on the replica hosts\' links, each way (needs the kernel\'s netem)')
     .addOption(new Option('--netns-inner <name>', 'internal: this run is the one inside the namespace').hideHelp())
     .addHelpText(
       'after',
@@ -79,11 +87,23 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
         'Examples:\n  ftcp demo failover --app bulk --connections 3 --bytes 2M\n  ftcp demo failover --sim --seed 7 --app kv --connections 4 --json',
     )
     .action(async (flags: FailoverFlags) => {
-      if (flags.sim === true && flags.client !== 'ftcp') throw new UsageError('--client kernel runs real processes; drop --sim');
+      const lan = parseNetwork(flags) === 'lan';
+      if (lan && flags.sim === true) throw new UsageError('--network lan runs real processes on a Linux bridge; drop --sim');
+      if (lan && flags.client === 'ftcp') throw new UsageError('--network lan has the kernel\'s TCP as the client; drop --client ftcp');
+      if (flags.sim === true && flags.client === 'kernel') throw new UsageError('--client kernel runs real processes; drop --sim');
       if (flags.app === 'redis' && flags.sim === true) throw new UsageError('--app redis runs real redis-server processes; drop --sim');
-      if (flags.kernelTool !== undefined && flags.client !== 'kernel') throw new UsageError('--kernel-tool needs --client kernel');
+      if (flags.kernelTool !== undefined && flags.client !== 'kernel' && !lan) throw new UsageError('--kernel-tool needs --client kernel or --network lan');
       setExitCode(flags.sim === true ? demoFailover(flags, io) : await liveDemo(flags, io));
     });
+}
+
+// ---- --network and --link-delay-ms ----
+function parseNetwork(flags: FailoverFlags): 'loopback' | 'lan' {
+  if (flags.network !== 'loopback' && flags.network !== 'lan') throw new UsageError(`--network must be loopback or lan, got ${flags.network}`);
+  if (flags.linkDelayMs !== undefined && flags.network !== 'lan') throw new UsageError('--link-delay-ms needs --network lan');
+  if (flags.network === 'lan' && (flags.app === 'http' || flags.app === 'redis')) throw new UsageError(`--network lan runs a built-in app (${APP_NAMES.join(', ')}); --app ${flags.app} is for --network loopback`);
+  if (flags.network === 'lan' && flags.unsafeNoOutputRule === true) throw new UsageError('--unsafe-no-output-rule is for --network loopback (it cuts the log channel through a relay there)');
+  return flags.network;
 }
 
 // ---- --client and --tun-mtu ----
@@ -102,29 +122,29 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
   const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
   const failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
   if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
-  const outcome = await runLiveDemo(
-    {
-      app: parseLoadApp('--app', flags.app),
-      connections: parseIntegerFlag('--connections', flags.connections, 1, 1000),
-      seed,
-      seedFromClock,
-      bytes,
-      killAfterMs: parseMilliseconds('--kill-after-ms', flags.killAfterMs, 600_000),
-      captureDir: flags.captureDir,
-      unsafe: flags.unsafeNoOutputRule === true,
-      heartbeatMs,
-      failureTimeoutMs,
-      json: flags.json === true,
-      mtu: parseReplicaMtu(flags.mtu),
-      // the kernel as the client
-      client: parseClientKind(flags.client),
-      tunMtu: parseIntegerFlag('--tun-mtu', flags.tunMtu, 576, 65_000),
-      kernelTool: parseKernelTool('--kernel-tool', flags.kernelTool ?? defaultKernelTool(flags.app), flags.app),
-      ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}),
-    },
-    io,
-  );
-  return exitCodeOf(outcome);
+  const network = parseNetwork(flags);
+  const options: LiveDemoOptions = {
+    app: parseLoadApp('--app', flags.app),
+    connections: parseIntegerFlag('--connections', flags.connections, 1, 1000),
+    seed,
+    seedFromClock,
+    bytes,
+    killAfterMs: parseMilliseconds('--kill-after-ms', flags.killAfterMs, 600_000),
+    captureDir: flags.captureDir,
+    unsafe: flags.unsafeNoOutputRule === true,
+    heartbeatMs,
+    failureTimeoutMs,
+    json: flags.json === true,
+    mtu: parseReplicaMtu(flags.mtu),
+    // the kernel as the client
+    client: network === 'lan' ? 'kernel' : parseClientKind(flags.client ?? 'ftcp'),
+    tunMtu: parseIntegerFlag('--tun-mtu', flags.tunMtu, 576, 65_000),
+    kernelTool: parseKernelTool('--kernel-tool', flags.kernelTool ?? defaultKernelTool(flags.app), flags.app),
+    ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}),
+    network,
+    ...(flags.linkDelayMs !== undefined ? { linkDelayMs: parseMilliseconds('--link-delay-ms', flags.linkDelayMs, 60_000) } : {}),
+  };
+  return exitCodeOf(network === 'lan' ? await runLanDemo(options, io) : await runLiveDemo(options, io));
 }
 
 /** Runs `demo failover --sim` and returns the exit code. */

@@ -5,6 +5,7 @@
  * error and on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { EXIT_WITH_PARENT_ENV } from '../net/signals.js';
 import { parseChildEvent, type ChildEvent } from '../net/events.js';
 import { dirname, join } from 'node:path';
@@ -21,6 +22,12 @@ export type { ChildEvent } from '../net/events.js';
  */
 export const CHILD_NODE_ARGS_ENV = 'FTCP_CHILD_NODE_ARGS';
 
+/**
+ * How a child is run: `node bin/ftcp.js ...` as given, or wrapped (`ip netns exec NS node ...`,
+ * lan.ts's wrap). The wrapper must exec the command, so that the pid is the child's own.
+ */
+export type Wrap = (cmd: string, args: readonly string[]) => [string, string[]];
+
 export class Child {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -36,10 +43,12 @@ export class Child {
     readonly args: readonly string[],
     onEvent?: (c: Child, e: ChildEvent) => void,
     env: Record<string, string> = {},
+    wrap?: Wrap,
   ) {
     // Children stop by themselves if this process dies without stopping them (kill -9).
     const nodeArgs = (process.env[CHILD_NODE_ARGS_ENV] ?? '').split(' ').filter((a) => a !== '');
-    this.child = spawn(process.execPath, [...nodeArgs, FTCP_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, [EXIT_WITH_PARENT_ENV]: '1' } });
+    const [command, argv] = (wrap ?? ((c, a) => [c, [...a]]))(process.execPath, [...nodeArgs, FTCP_BIN, ...args]);
+    this.child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, [EXIT_WITH_PARENT_ENV]: '1' } });
     if (this.child.pid === undefined) throw new Error(`could not start ${label}`);
     this.pid = this.child.pid;
     this.child.stdout!.on('data', (d: Buffer) => {
@@ -162,8 +171,9 @@ export class Children {
     process.on('exit', this.onExit);
   }
 
-  start(label: string, args: readonly string[]): Child {
-    const c = new Child(label, args, this.onEvent, this.env);
+  /** `wrap`: run it through a wrapper that execs it (another network namespace). */
+  start(label: string, args: readonly string[], wrap?: Wrap): Child {
+    const c = new Child(label, args, this.onEvent, this.env, wrap);
     this.all.push(c);
     return c;
   }
@@ -171,5 +181,17 @@ export class Children {
   async stopAll(graceMs = 3000): Promise<void> {
     await Promise.all(this.all.map((c) => c.stop(graceMs)));
     process.off('exit', this.onExit);
+  }
+}
+
+/** Leaves each child's lines in <dir>/<label>.jsonl (stderr in <label>.stderr when any); a label seen again gets -2, -3, ... */
+export function saveChildLines(children: readonly Child[], dir: string): void {
+  const seen = new Map<string, number>();
+  for (const c of children) {
+    const n = seen.get(c.label) ?? 0;
+    seen.set(c.label, n + 1);
+    const base = join(dir, `${c.label.replace(/\s+/g, '-')}${n > 0 ? `-${n + 1}` : ''}`);
+    writeFileSync(`${base}.jsonl`, c.events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    if (c.stderr !== '') writeFileSync(`${base}.stderr`, c.stderr);
   }
 }

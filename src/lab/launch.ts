@@ -59,7 +59,8 @@ export function switchArgv(o: SwitchLaunch): string[] {
 
 /** What every replica and client of one cluster shares (the replicas' --app picks the clients' app too). */
 export interface ClusterCommon {
-  switch: string;
+  /** `ftcp switch`'s address; left out by a replica on a TAP device (it has no switch). */
+  switch?: string;
   app: LoadApp;
   seed: number;
   bulkBytes: number;
@@ -88,6 +89,16 @@ export interface ReplicaLaunch extends ClusterCommon {
   /** The replica's own instance of an app outside ftcp. */
   upstream?: string;
   upstreamApp?: 'generic' | 'redis';
+  /** On a TAP device of its host's bridge instead of the switch (lan-cluster.ts): --tap-port and companions. */
+  tap?: ReplicaTap;
+}
+
+export interface ReplicaTap {
+  port: number;
+  socatPort: number;
+  servicePrefix?: number;
+  serviceMac?: string;
+  gateway?: string;
 }
 
 /** What a run may change of a replica beyond what its cluster sets. */
@@ -112,6 +123,11 @@ export function replicaArgv(o: ReplicaLaunch): string[] {
     ...flag('--start-timeout-ms', o.startTimeoutMs),
     ...flag('--upstream', o.upstream),
     ...flag('--upstream-app', o.upstreamApp),
+    ...flag('--tap-port', o.tap?.port),
+    ...flag('--tap-socat-port', o.tap?.socatPort),
+    ...flag('--service-prefix', o.tap?.servicePrefix),
+    ...flag('--service-mac', o.tap?.serviceMac),
+    ...flag('--gateway', o.tap?.gateway),
   ];
 }
 

@@ -7,25 +7,31 @@
  * packets are compared byte for byte with the old primary's, and the epochs each replica
  * emitted in show whether two were live in one epoch (split brain).
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppName } from '../proxy/app.js';
 import { readPcapng } from '../pcap/reader.js';
+import { LINKTYPE_ETHERNET } from '../pcap/pcapng.js';
+import { ETHERNET_HEADER_BYTES } from '../wire/ethernet.js';
 import { parseCaptureTag } from '../replica/capture-tags.js';
-import { Child, Children } from './children.js';
+import { Child, Children, saveChildLines } from './children.js';
 import { isReplicaEvent, replicaEvent, type ChildEvent, type ClientResult } from '../net/events.js';
 import { bulkUploadProblems, claimsByEpoch, compareReemitted as compareReemittedPackets, packetKey, splitBrainEpochs as splitBrainEpochsOf } from '../replica/run-checks.js';
 import { CLUSTER_KEY_ENV, ClusterKey } from '../net/cluster-key.js';
 import { arbiterArgv, clientArgv, loopback, replicaArgv, switchArgv, type ClusterCommon, type LoadShape, type ReplicaExtra, type SwitchLaunch } from './launch.js';
 
-export interface LiveClusterOptions {
-  /** Run directory: captures, the arbiter's state file. */
+/** What every cluster of real processes is run with (this file's and lan-cluster.ts's). */
+export interface ClusterRunOptions {
+  /** Run directory: captures, the arbiter's state file, each child's lines. */
   dir: string;
   app: AppName;
   seed: number;
   bulkBytes: number;
   heartbeatMs: number;
   failureTimeoutMs: number;
+}
+
+export interface LiveClusterOptions extends ClusterRunOptions {
   unsafeNoOutputRule: boolean;
   /** Every event line of every child. */
   onEvent?: (label: string, e: ChildEvent) => void;
@@ -154,22 +160,26 @@ export class LiveCluster {
     return child;
   }
 
-  capturePaths(name: string): { wire: string; shadow: string; log: string } {
-    return { wire: join(this.opts.dir, `${name}.pcapng`), shadow: join(this.opts.dir, `${name}-shadow.pcapng`), log: join(this.opts.dir, `${name}-log.pcapng`) };
+  capturePaths(name: string): ReplicaCapturePaths {
+    return replicaCapturePaths(this.opts.dir, name);
   }
 
   /** Stops every child and leaves each one's lines in <dir>/<label>.jsonl (stderr in <label>.stderr when any). */
   async stop(): Promise<void> {
     await this.children.stopAll();
-    const seen = new Map<string, number>();
-    for (const c of this.children.all) {
-      const n = seen.get(c.label) ?? 0;
-      seen.set(c.label, n + 1);
-      const base = join(this.opts.dir, `${c.label.replace(/\s+/g, '-')}${n > 0 ? `-${n + 1}` : ''}`);
-      writeFileSync(`${base}.jsonl`, c.events.map((e) => JSON.stringify(e)).join('\n') + '\n');
-      if (c.stderr !== '') writeFileSync(`${base}.stderr`, c.stderr);
-    }
+    saveChildLines(this.children.all, this.opts.dir);
   }
+}
+
+export interface ReplicaCapturePaths {
+  wire: string;
+  shadow: string;
+  log: string;
+}
+
+/** Where `ftcp replica --capture-dir DIR --name NAME` writes its captures. */
+export function replicaCapturePaths(dir: string, name: string): ReplicaCapturePaths {
+  return { wire: join(dir, `${name}.pcapng`), shadow: join(dir, `${name}-shadow.pcapng`), log: join(dir, `${name}-log.pcapng`) };
 }
 
 /** What one replica put on the wire, from its capture. */
@@ -180,13 +190,16 @@ export interface WireView {
   /** Epochs it emitted client packets in. */
   epochs: Set<number>;
   truncated: boolean;
+  /** 14 when the capture holds Ethernet frames (a replica on a TAP device), else 0 (raw IPv4). */
+  linkHeaderBytes: number;
 }
 
 export function readWireView(path: string): WireView {
-  const view: WireView = { sent: new Set(), reemitted: [], epochs: new Set(), truncated: false };
+  const view: WireView = { sent: new Set(), reemitted: [], epochs: new Set(), truncated: false, linkHeaderBytes: 0 };
   if (!existsSync(path)) return view;
   const r = readPcapng(new Uint8Array(readFileSync(path)));
   view.truncated = r.truncated !== undefined;
+  if (r.interfaces.some((i) => i.linkType === LINKTYPE_ETHERNET)) view.linkHeaderBytes = ETHERNET_HEADER_BYTES;
   for (const p of r.packets) {
     const tag = parseCaptureTag(p.comments.join('; '));
     if (tag?.epoch === undefined) continue;
@@ -199,7 +212,7 @@ export function readWireView(path: string): WireView {
 
 /** Re-emitted segments of `survivor` against what the killed primary put on the wire (run-checks.ts, compareReemitted). */
 export function compareReemitted(killed: WireView, survivor: WireView): { segments: number; sentByPrimary: number; identicalToPrimary: number } {
-  return compareReemittedPackets(killed.sent, survivor.reemitted);
+  return compareReemittedPackets(killed.sent, survivor.reemitted, survivor.linkHeaderBytes);
 }
 
 /** Epochs in which two or more replicas emitted client packets. */

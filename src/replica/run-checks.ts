@@ -117,11 +117,14 @@ export function packetKey(p: Uint8Array): string {
 /**
  * Identity of a packet without its bytes: IPv4 ID, TCP ports and sequence number. Two
  * packets with the same identity are "the same segment"; byte-identical or not is the
- * question.
+ * question. `linkHeaderBytes`: where the IPv4 header starts (14 in an Ethernet II frame); a
+ * frame that holds no IPv4 packet (an ARP) is its own identity.
  */
-function segmentKey(p: Uint8Array): string {
-  const ihl = (p[0]! & 0x0f) * 4;
-  return packetKey(Uint8Array.from([p[4]!, p[5]!, ...p.subarray(ihl, ihl + 8)]));
+function segmentKey(p: Uint8Array, linkHeaderBytes: number): string {
+  const ip = p.subarray(linkHeaderBytes);
+  if (ip.length < 20 || ip[0]! >> 4 !== 4) return packetKey(p);
+  const ihl = (ip[0]! & 0x0f) * 4;
+  return packetKey(Uint8Array.from([ip[4]!, ip[5]!, ...ip.subarray(ihl, ihl + 8)]));
 }
 
 /** How many of the re-emitted packets are byte-identical to one the old primary sent (`sent`: packetKey()s). */
@@ -136,11 +139,11 @@ export function identicalReemitted(sent: ReadonlySet<string>, reemitted: readonl
  * re-emitted segment the primary never sent (it was still held by the output rule) has
  * nothing to compare with.
  */
-export function compareReemitted(sent: ReadonlySet<string>, reemitted: readonly Uint8Array[]): { segments: number; sentByPrimary: number; identicalToPrimary: number } {
-  const keys = new Set([...sent].map((k) => segmentKey(Uint8Array.from(k, (c) => c.charCodeAt(0)))));
+export function compareReemitted(sent: ReadonlySet<string>, reemitted: readonly Uint8Array[], linkHeaderBytes = 0): { segments: number; sentByPrimary: number; identicalToPrimary: number } {
+  const keys = new Set([...sent].map((k) => segmentKey(Uint8Array.from(k, (c) => c.charCodeAt(0)), linkHeaderBytes)));
   return {
     segments: reemitted.length,
-    sentByPrimary: reemitted.filter((p) => keys.has(segmentKey(p))).length,
+    sentByPrimary: reemitted.filter((p) => keys.has(segmentKey(p, linkHeaderBytes))).length,
     identicalToPrimary: identicalReemitted(sent, reemitted),
   };
 }

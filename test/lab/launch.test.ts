@@ -97,6 +97,15 @@ describe('the lab\'s argv, as the CLI parses it', () => {
     expect(opts.captureDir).toBeUndefined();
   });
 
+  it('replica: on a TAP device (no switch), with every --tap companion', async () => {
+    const argv = replicaArgv({ ...replica, switch: undefined, tap: { port: 9601, socatPort: 9602, servicePrefix: 24, serviceMac: '02:66:c0:00:02:0a', gateway: '192.0.2.1' } });
+    expect(argv).not.toContain('--switch');
+    const tap = await parse(argv);
+    expect(tap.flags).toMatchObject({ tapPort: '9601', tapSocatPort: '9602', servicePrefix: '24', serviceMac: '02:66:c0:00:02:0a', gateway: '192.0.2.1' });
+    const opts = parseReplicaFlags(tap.flags as unknown as Parameters<typeof parseReplicaFlags>[0]);
+    expect(opts.tap).toMatchObject({ port: 9601, socatPort: 9602, prefixLength: 24, mac: 0x0266c000020a });
+  });
+
   it('client: the cluster\'s common flags and the load\'s shape, accepted by the client\'s own validation', async () => {
     const r = await parse(clientArgv({ switch: '127.0.0.1:9400', app: 'http', seed: 7, bulkBytes: 1_000_000, mtu: 1500, connections: 4, requests: '80-100', thinkMs: '2-10', uploadBytes: 5000, timeoutMs: 120_000, progressMs: 0 }));
     expect(r.path).toBe('client');

@@ -122,4 +122,17 @@ describe('re-emitted segments', () => {
     expect(compareReemitted(keys, [differs, sent[0]!])).toEqual({ segments: 2, sentByPrimary: 2, identicalToPrimary: 1 });
     expect(identicalReemitted(keys, [differs])).toBe(0);
   });
+
+  it('finds the IPv4 header after an Ethernet header (captures of a replica on a TAP device)', () => {
+    const eth = (p: Uint8Array, src = 0x66) => Uint8Array.from([2, 0, 0xc0, 0, 2, 0x18, 2, src, 0xc0, 0, 2, 0x0a, 0x08, 0x00, ...p]);
+    const frames = new Set(sent.map((p) => packetKey(eth(p))));
+    expect(compareReemitted(frames, [eth(sent[1]!)], 14)).toEqual({ segments: 1, sentByPrimary: 1, identicalToPrimary: 1 });
+    // Every frame to one client has the same first bytes: another segment is not "the same segment".
+    expect(compareReemitted(frames, [eth(seg(11, '!', TCP_ACK | TCP_PSH, 7))], 14)).toEqual({ segments: 1, sentByPrimary: 0, identicalToPrimary: 0 });
+    // The same segment from another MAC is not byte-identical.
+    expect(compareReemitted(frames, [eth(sent[0]!, 0x67)], 14)).toEqual({ segments: 1, sentByPrimary: 1, identicalToPrimary: 0 });
+    // An ARP frame is its own identity.
+    const arp = Uint8Array.from([...eth(new Uint8Array(28)).subarray(0, 12), 0x08, 0x06, ...new Uint8Array(28).fill(1)]);
+    expect(compareReemitted(new Set([packetKey(arp)]), [arp], 14)).toEqual({ segments: 1, sentByPrimary: 1, identicalToPrimary: 1 });
+  });
 });

@@ -72,6 +72,35 @@ function runKernelDemo(o: LiveDemoOptions, io: LabIo): Promise<RunOutcome | Inne
   return runInNetns({ command: 'ftcp demo failover --client kernel', args, json: o.json }, io);
 }
 
+/** The load's shape, by app (`kernel`: the kernel's TCP is the client). */
+export function demoLoad(o: LiveDemoOptions, kernel: boolean): LoadShape {
+  // An unsafe run that breaks leaves streams that never finish: give up on them sooner.
+  const base: LoadShape = { connections: o.connections, progressMs: 250, timeoutMs: o.unsafe ? 8000 : 60_000 };
+  // curl paces by --rate (1000 / mean think time), so 4-6 ms keeps 100 requests past the kill.
+  if (o.app === 'http') return { ...base, app: 'http', requests: '100-150', thinkMs: kernel ? '4-6' : '1-5' };
+  if (o.app === 'redis') return { ...base, app: 'redis', requests: '100-150', thinkMs: '1-5' };
+  if (o.app === 'echo') return { ...base, requests: `${Math.max(1, Math.round(o.bytes / 3000))}-${Math.max(1, Math.round(o.bytes / 1500))}` };
+  return base;
+}
+
+/** A timeline line at `atMs` (ms from `t0`), printed as it happens unless the run prints JSON. */
+export function sayOnTimeline(d: { readonly timeline: Array<{ ms: number; text: string }>; readonly o: LiveDemoOptions }, io: LabIo, t0: number, text: string, atMs: number): void {
+  const ms = Math.max(0, Math.round(atMs - t0));
+  d.timeline.push({ ms, text });
+  if (!d.o.json) io.stdout(`  ${`+${ms} ms`.padStart(10)}  ${text}\n`);
+}
+
+/** The steps of a run in order; one that throws is a problem; `cleanup` runs in any case. */
+export async function runSteps(problems: string[], steps: ReadonlyArray<() => Promise<void>>, cleanup: () => Promise<void>): Promise<void> {
+  try {
+    for (const step of steps) await step();
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
+  } finally {
+    await cleanup();
+  }
+}
+
 /** One run of the demo: its processes, what it saw of them, and the steps, in order. */
 export class LiveDemo implements DemoState {
   /** The namespace this run is inside (the kernel as the client). */
@@ -123,9 +152,7 @@ export class LiveDemo implements DemoState {
 
   /** A timeline line, printed as it happens (not with --json). */
   say(text: string, atMs = wallClockMs()): void {
-    const ms = Math.max(0, Math.round(atMs - this.t0));
-    this.timeline.push({ ms, text });
-    if (!this.o.json) this.io.stdout(`  ${`+${ms} ms`.padStart(10)}  ${text}\n`);
+    sayOnTimeline(this, this.io, this.t0, text, atMs);
   }
 
   /** Every step, in order; a step that throws is a problem, and the children are stopped in any case. */
@@ -137,18 +164,11 @@ export class LiveDemo implements DemoState {
     };
     const stopListening = onStopSignal(onSignal);
     this.printHeader();
-    try {
-      await this.startUpstreams();
-      await this.startCluster();
-      await this.startClient();
-      await this.kill();
-      await this.waitForResult();
-    } catch (error) {
-      this.problems.push(error instanceof Error ? error.message : String(error));
-    } finally {
+    const steps = [() => this.startUpstreams(), () => this.startCluster(), () => this.startClient(), () => this.kill(), () => this.waitForResult()];
+    await runSteps(this.problems, steps, async () => {
       stopListening();
       await this.stopEverything();
-    }
+    });
   }
 
   private since(atMs: unknown): number | null {
@@ -253,21 +273,9 @@ export class LiveDemo implements DemoState {
     await a.waitFor((e) => e.event === 'registered', 20_000, 'the switch\'s confirmation of the service address');
   }
 
-  /** The load's shape, by app. */
-  private load(): LoadShape {
-    const o = this.o;
-    // An unsafe run that breaks leaves streams that never finish: give up on them sooner.
-    const base: LoadShape = { connections: o.connections, progressMs: 250, timeoutMs: o.unsafe ? 8000 : 60_000 };
-    // curl paces by --rate (1000 / mean think time), so 4-6 ms keeps 100 requests past the kill.
-    if (o.app === 'http') return { ...base, app: 'http', requests: '100-150', thinkMs: this.kernelNs !== undefined ? '4-6' : '1-5' };
-    if (o.app === 'redis') return { ...base, app: 'redis', requests: '100-150', thinkMs: '1-5' };
-    if (o.app === 'echo') return { ...base, requests: `${Math.max(1, Math.round(o.bytes / 3000))}-${Math.max(1, Math.round(o.bytes / 1500))}` };
-    return base;
-  }
-
   private async startClient(): Promise<void> {
     const o = this.o;
-    const load = this.load();
+    const load = demoLoad(o, this.kernelNs !== undefined);
     this.client =
       this.kernelNs !== undefined
         ? await startKernelClient(this.cluster.children, { ...load, app: load.app ?? o.app, seed: o.seed, bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000, tool: o.kernelTool ?? 'node' })

@@ -10,6 +10,7 @@ import { DEFAULT_TUN_MTU } from '../netns.js';
 import { describeKernel, describeKernelTool, kernelResetProblem, kernelToolSummary } from './kernel.js';
 import type { DemoState } from './types.js';
 import { describeRedis } from './redis.js';
+import { describeLan, lanCaptureLines, lanJson, lanProblems } from './lan-report.js';
 
 export type DemoReport = ReturnType<typeof judgeDemo>;
 
@@ -30,12 +31,13 @@ export function judgeDemo(d: DemoState) {
   const split = splitBrainEpochs([a, b]);
   if (split.length > 0) problems.push(`split brain: both replicas emitted client packets in epoch(s) ${split.join(', ')}`);
   if (killed && failover.liveMs === null) problems.push(`replica ${failover.killed} was killed and nobody went live`);
+  if (d.lan !== undefined) problems.push(...lanProblems(d.lan, killed, failover.killed === 'a' ? 'b' : 'a'));
   const streams = (clientResult?.['streams'] as { intact: number; broken: number } | undefined) ?? { intact: 0, broken: o.connections };
   const resets = (clientResult?.['resets'] as number | undefined) ?? 0;
   for (const p of (clientResult?.['problems'] as string[] | undefined) ?? []) problems.push(`client: ${p}`);
   if (clientResult === undefined && problems.length === 0) problems.push('the client gave no result');
   const survivorName = failover.killed === 'a' ? 'b' : 'a';
-  const kernel = d.kernelSide !== undefined;
+  const kernel = d.kernelSide !== undefined || d.lan !== undefined;
   return {
     ok: problems.length === 0,
     seed: o.seed,
@@ -63,9 +65,10 @@ export function judgeDemo(d: DemoState) {
     ...(o.app === 'http' || o.app === 'redis' ? { divergences: d.divergences.length, divergenceList: d.divergences.slice(0, 20) } : {}),
     ...(d.redisReport !== undefined ? { redis: d.redisReport } : {}),
     ...(d.kernelSide !== undefined ? { kernel: d.kernelSide.report } : {}),
+    ...(d.lan !== undefined ? { lan: lanJson(d.lan, killed ? failover.killAtMs : null) } : {}),
     problems,
     captures: {
-      client: join(d.dir, 'client.pcapng'),
+      client: d.lan !== undefined ? d.lan.report.bridge.file : join(d.dir, 'client.pcapng'),
       primary: cluster.capturePaths(failover.killed).wire,
       backup: cluster.capturePaths(survivorName).wire,
       shadow: cluster.capturePaths(survivorName).shadow,
@@ -78,7 +81,8 @@ export function judgeDemo(d: DemoState) {
 
 function reproduceCommand(d: DemoState): string {
   const o = d.o;
-  const kernel = d.kernelNs !== undefined ? ` --client kernel --kernel-tool ${o.kernelTool ?? 'node'} --tun-mtu ${o.tunMtu ?? DEFAULT_TUN_MTU}` : '';
+  const lan = o.network === 'lan' ? ` --network lan --kernel-tool ${o.kernelTool ?? 'node'}${o.linkDelayMs ? ` --link-delay-ms ${o.linkDelayMs}` : ''}` : '';
+  const kernel = d.kernelNs !== undefined ? ` --client kernel --kernel-tool ${o.kernelTool ?? 'node'} --tun-mtu ${o.tunMtu ?? DEFAULT_TUN_MTU}` : lan;
   return `ftcp demo failover${kernel} --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${o.mtu !== DEMO_MTU ? ` --mtu ${o.mtu}` : ''}${o.unsafe ? ' --unsafe-no-output-rule' : ''}`;
 }
 
@@ -97,22 +101,29 @@ export function printDemoReport(report: DemoReport, d: DemoState, io: LabIo): vo
     `result: ${report.ok ? 'ok' : 'FAILED'}`,
     `  streams: ${streams.intact} intact, ${streams.broken} broken; resets: ${resets}; split brain: ${report.splitBrain} epoch(s)`,
     ...(d.killed ? [`  after the kill: detected ${after(failover.detectedMs)}, live ${after(failover.liveMs)}, client resumed ${after(failover.clientResumedMs)}`] : []),
-    `  re-emitted ${reemitted.segments} segment(s); the primary had sent ${reemitted.sentByPrimary} of them, ${reemitted.identicalToPrimary} byte-identical; ${d.kernelSide !== undefined ? 'what the kernel dropped is below' : `the client dropped ${String(report.client.duplicateSegmentsDropped)} duplicate segment(s)`}`,
+    `  re-emitted ${reemitted.segments} segment(s); the primary had sent ${reemitted.sentByPrimary} of them, ${reemitted.identicalToPrimary} byte-identical; ${d.kernelSide !== undefined || d.lan !== undefined ? 'what the kernel dropped is below' : `the client dropped ${String(report.client.duplicateSegmentsDropped)} duplicate segment(s)`}`,
     ...(report.counter !== undefined ? [`  counter: ${JSON.stringify(report.counter)}`] : []),
     ...(upstream ? [`  upstream app: ${d.divergences.length} divergence(s) between a replica's own ${o.app === 'http' ? 'HTTP server' : 'Redis'} and the log`] : []),
     ...(d.redisReport !== undefined ? describeRedis(d.redisReport) : []),
     ...(o.app === 'bulk' && d.clientResult !== undefined && !problems.some((p) => p.startsWith('bulk:')) ? [`  bulk: every upload (${((d.clientResult['uploads'] as unknown[] | undefined) ?? []).length}) matches the SHA-256 the surviving server app computed`] : []),
     ...(d.kernelSide !== undefined ? [describeKernelTool(report.client as ReturnType<typeof kernelToolSummary>), ...describeKernel(d.kernelSide.report)] : []),
+    ...(d.lan !== undefined ? [describeKernelTool(report.client as ReturnType<typeof kernelToolSummary>), ...describeLan(d.lan, d.killed ? failover.killAtMs : null)] : []),
     ...problems.slice(0, 10).map((p) => `  problem: ${p.split('\n')[0]}`),
-    `captures (pcapng, wall-clock timestamps) in ${d.dir}/:`,
-    `  client.pcapng (the switch's view of the clients), ${failover.killed}.pcapng (primary), ${survivorName}.pcapng (backup), ${survivorName}-shadow.pcapng, ${survivorName}-log.pcapng and ${failover.killed}-log.pcapng (log channel and arbiter)`,
-    'the cut-over, as the client saw it (the switch comments the move of the service address):',
-    `  tshark -r ${captures.client} -Y 'frame.comment || tcp.analysis.retransmission || tcp.analysis.duplicate_ack' -T fields -e frame.time_relative -e ip.src -e ip.dst -e tcp.seq -e tcp.len -e frame.comment`,
+    ...(d.lan !== undefined ? lanCaptureLines(d.lan, d.dir, failover.killed, survivorName) : loopbackCaptureLines(d, captures.client, failover.killed, survivorName)),
     'the re-emitted segments:',
     `  tshark -r ${captures.backup} -Y 'frame.comment contains "re-emitted"' -T fields -e frame.number -e tcp.seq -e tcp.len -e frame.comment`,
     `reproduce: ${report.command}`,
   ];
   io.stdout(`${lines.join('\n')}\n`);
+}
+
+function loopbackCaptureLines(d: DemoState, client: string, killed: string, survivorName: string): string[] {
+  return [
+    `captures (pcapng, wall-clock timestamps) in ${d.dir}/:`,
+    `  client.pcapng (the switch's view of the clients), ${killed}.pcapng (primary), ${survivorName}.pcapng (backup), ${survivorName}-shadow.pcapng, ${survivorName}-log.pcapng and ${killed}-log.pcapng (log channel and arbiter)`,
+    'the cut-over, as the client saw it (the switch comments the move of the service address):',
+    `  tshark -r ${client} -Y 'frame.comment || tcp.analysis.retransmission || tcp.analysis.duplicate_ack' -T fields -e frame.time_relative -e ip.src -e ip.dst -e tcp.seq -e tcp.len -e frame.comment`,
+  ];
 }
 
 export function demoOutcome(report: DemoReport, interrupted: boolean): RunOutcome {

@@ -2,6 +2,7 @@
 import type { ChildEvent } from '../children.js';
 import type { KernelTool } from '../kernel-tools.js';
 import type { LiveCluster } from '../live-cluster.js';
+import type { BridgeView, GarpFrame, LanClusterReport } from '../lan-cluster.js';
 import type { LoadApp } from '../../sim/cluster-load.js';
 import type { KernelSide } from './kernel.js';
 import type { RedisReport } from './redis.js';
@@ -29,6 +30,11 @@ export interface LiveDemoOptions {
   kernelTool?: KernelTool;
   /** Set in the run inside the network namespace that the outer run made. */
   netnsInner?: string;
+  // ---- a real Linux bridge (lan.ts) ----
+  /** loopback: the UDP switch (default); lan: namespaces on a Linux bridge, replicas on TAP devices, the kernel as the client. */
+  network?: 'loopback' | 'lan';
+  /** --network lan: netem delay on the replica hosts' links, each way. */
+  linkDelayMs?: number;
 }
 
 export interface Failover {
@@ -47,7 +53,8 @@ export interface DemoState {
   /** The namespace this run is inside (the kernel as the client). */
   readonly kernelNs: string | undefined;
   readonly dir: string;
-  readonly cluster: LiveCluster;
+  /** Where the replicas' captures are. */
+  readonly cluster: Pick<LiveCluster, 'capturePaths'>;
   readonly timeline: ReadonlyArray<{ ms: number; text: string }>;
   /** What went wrong; the report adds its own verdicts. */
   readonly problems: string[];
@@ -58,4 +65,15 @@ export interface DemoState {
   readonly backupExit: ChildEvent | undefined;
   readonly kernelSide: KernelSide | undefined;
   readonly redisReport: RedisReport | undefined;
+  /** --network lan: the LAN's side (lan.ts). */
+  readonly lan?: LanDemoSide | undefined;
+}
+
+/** What a run on a Linux bridge saw of the LAN. */
+export interface LanDemoSide {
+  report: LanClusterReport;
+  /** The bridge capture read back (null when it could not be). */
+  bridge: BridgeView | null;
+  /** The first gratuitous ARP of the service at or after the kill. */
+  garpAfterKill: GarpFrame | null;
 }

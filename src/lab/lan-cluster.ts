@@ -1,0 +1,278 @@
+/**
+ * A replicated pair on a real Linux bridge (DESIGN.md, "Network": the production shape):
+ * a Lan (lan.ts) with replica hosts a and b, an arbiter host arb and a client host c1.
+ *
+ *   arb  `ftcp arbiter --listen <arb>:9400` in arb's namespace
+ *   a    `ftcp replica --role primary --tap-port 9601 --tap-socat-port 9602 --log-listen <a>:9402`
+ *   b    `ftcp replica --role backup ... --log-peer <a>:9402`, the same service MAC (the default)
+ *   c1   `ftcp kernel-client` against 192.0.2.10:7070, on c1's kernel TCP
+ *
+ * Each replica is started first and its TAP device attached once it has bound its tap port
+ * (socat exits when its first frame is refused); b's is attached at start, long before it
+ * is needed. Every child gets the run's cluster key in its environment (never argv): the
+ * log channel and the arbiter protocol cross the LAN. tcpdump on the LAN's bridge (in the
+ * switch's namespace) writes bridge.pcap; the replicas write their own pcapng; nstat in
+ * c1's namespace counts what the client's kernel dropped as duplicates.
+ *
+ * kill('a') is `kill -9` by pid; b goes live, its RSM emits the gratuitous ARPs, and the
+ * LAN's bridge moves the service MAC to b's port. stop() removes everything (children by
+ * pid, tcpdump, socat, every namespace), also after an error; process exit and Ctrl-C are
+ * covered by Children's and netns.ts's hooks.
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { wallClockMs } from '../net/clock.js';
+import { CLUSTER_KEY_ENV, ClusterKey } from '../net/cluster-key.js';
+import { replicaEvent, type ChildEvent } from '../net/events.js';
+import { readPcap } from '../pcap/classic.js';
+import { parseIpv4Addr } from '../wire/addr.js';
+import { parseArp } from '../wire/arp.js';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, formatMac, parseEthernet, parseMac, serviceMacFor } from '../wire/ethernet.js';
+import { TCP_RST } from '../wire/tcp.js';
+import { Child, Children, saveChildLines } from './children.js';
+import { Lan, LAN_BRIDGE, SERVICE_ADDRESS, type LanHost } from './lan.js';
+import { arbiterArgv, kernelClientArgv, replicaArgv, type KernelClientLaunch } from './launch.js';
+import { DEMO_MTU, readWireView, replicaCapturePaths, type ClusterRunOptions, type ReplicaCapturePaths, type WireView } from './live-cluster.js';
+import { nstatDelta, readNstat, run, Tcpdump, type NstatCounters } from './netns.js';
+
+export const LAN_ARBITER_PORT = 9400;
+export const LAN_LOG_PORT = 9402;
+/** The replica's TapLink port and socat's source port, on each replica host's own loopback. */
+export const LAN_TAP_PORT = 9601;
+export const LAN_TAP_SOCAT_PORT = 9602;
+/** The service MAC both replicas use (their default for 192.0.2.10). */
+export const LAN_SERVICE_MAC = formatMac(serviceMacFor(parseIpv4Addr(SERVICE_ADDRESS)));
+
+export interface LanClusterOptions extends ClusterRunOptions {
+  /** The LAN's MTU and the replicas' --mtu; default 1500. */
+  mtu?: number;
+  /** netem delay on the replica hosts' links, each way (lan.ts; fails in one line without netem). */
+  linkDelayMs?: number;
+  /** Every event line of every child. */
+  onEvent?: (label: string, e: ChildEvent) => void;
+  /** Each step of building the LAN. */
+  log?: (line: string) => void;
+  /** How long to wait for a child's start line; default 20 s. */
+  startTimeoutMs?: number;
+}
+
+/** The LAN's side of a run, for reports. */
+export interface LanClusterReport {
+  prefix: string;
+  hosts: Array<Pick<LanHost, 'name' | 'role' | 'address' | 'mac' | 'netns' | 'delayMs'>>;
+  serviceMac: string;
+  bridge: { device: string; file: string; captured: number | null; droppedByKernel: number | null };
+  /** The client namespace's counters before and after the load (c1's kernel). */
+  nstat: { netns: string; before: NstatCounters | null; after: NstatCounters | null; delta: NstatCounters | null };
+  /** Where the LAN's bridge last learned the service MAC (its fdb, read at stop): the port and its host. */
+  serviceMacAt: { port: string; host: string | null } | null;
+  notes: string[];
+}
+
+const isListening = (e: ChildEvent): e is Extract<ChildEvent, { event: 'listening'; port: number }> => e.event === 'listening' && 'port' in e;
+
+export class LanCluster {
+  readonly children: Children;
+  readonly replicas = new Map<string, Child>();
+  arbiter: Child | undefined;
+  client: Child | undefined;
+  private dump: Tcpdump | undefined;
+  private stopped = false;
+  readonly report: LanClusterReport;
+  private readonly startTimeoutMs: number;
+
+  private constructor(
+    readonly lan: Lan,
+    readonly opts: LanClusterOptions,
+  ) {
+    this.children = new Children((c, e) => opts.onEvent?.(c.label, e), { [CLUSTER_KEY_ENV]: ClusterKey.generateText() });
+    this.startTimeoutMs = opts.startTimeoutMs ?? 20_000;
+    this.report = {
+      prefix: lan.prefix,
+      hosts: lan.hosts.map((h) => ({ name: h.name, role: h.role, address: h.address, mac: h.mac, netns: h.netns, delayMs: h.delayMs })),
+      serviceMac: LAN_SERVICE_MAC,
+      bridge: { device: LAN_BRIDGE, file: join(opts.dir, 'bridge.pcap'), captured: null, droppedByKernel: null },
+      nstat: { netns: lan.host('c1').netns, before: null, after: null, delta: null },
+      serviceMacAt: null,
+      notes: [],
+    };
+  }
+
+  /** Builds the LAN and starts tcpdump, the arbiter, a and b with their TAP devices; until a serves. On failure everything made is removed. */
+  static async start(o: LanClusterOptions): Promise<LanCluster> {
+    const lan = await Lan.create({
+      hosts: [
+        { name: 'a', role: 'replica' },
+        { name: 'b', role: 'replica' },
+        { name: 'arb', role: 'arbiter' },
+        { name: 'c1', role: 'client' },
+      ],
+      mtu: o.mtu ?? DEMO_MTU,
+      ...(o.linkDelayMs !== undefined && o.linkDelayMs > 0 ? { linkDelayMs: o.linkDelayMs } : {}),
+      prefix: 'ftcp-lanc',
+      ...(o.log !== undefined ? { log: o.log } : {}),
+    });
+    const cluster = new LanCluster(lan, o);
+    try {
+      await cluster.startAll();
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  private async startAll(): Promise<void> {
+    const { lan, opts } = this;
+    this.dump = await Tcpdump.start({ netns: lan.switchNetns, device: LAN_BRIDGE, file: this.report.bridge.file });
+    const state = join(opts.dir, 'arbiter.json');
+    rmSync(state, { force: true });
+    this.arbiter = this.children.start('arbiter', arbiterArgv({ listen: `${lan.host('arb').address}:${LAN_ARBITER_PORT}`, state, init: true }), (c, a) => lan.wrap('arb', c, a));
+    await this.arbiter.waitFor(isListening, this.startTimeoutMs, 'its listening line');
+    const a = await this.startReplica('a', 'primary');
+    await this.startReplica('b', 'backup');
+    await a.waitFor((e) => replicaEvent(e, 'registered') !== undefined, this.startTimeoutMs, 'serving the service address');
+  }
+
+  /** A replica in its host's namespace, then socat's TAP device on its bridge once its tap port is bound. */
+  private async startReplica(name: 'a' | 'b', role: 'primary' | 'backup'): Promise<Child> {
+    const { lan, opts } = this;
+    const peer = name === 'a' ? 'b' : 'a';
+    const args = replicaArgv({
+      app: opts.app,
+      seed: opts.seed,
+      bulkBytes: opts.bulkBytes,
+      mtu: opts.mtu ?? DEMO_MTU,
+      role,
+      name,
+      peer,
+      arbiter: `${lan.host('arb').address}:${LAN_ARBITER_PORT}`,
+      logListen: `${lan.host(name).address}:${LAN_LOG_PORT}`,
+      ...(role === 'backup' ? { logPeer: `${lan.host(peer).address}:${LAN_LOG_PORT}` } : {}),
+      heartbeatMs: opts.heartbeatMs,
+      failureTimeoutMs: opts.failureTimeoutMs,
+      captureDir: opts.dir,
+      tap: { port: LAN_TAP_PORT, socatPort: LAN_TAP_SOCAT_PORT },
+    });
+    const child = this.children.start(`replica ${name}`, args, (c, a) => lan.wrap(name, c, a));
+    this.replicas.set(name, child);
+    await child.waitFor((e) => replicaEvent(e, 'started') !== undefined, this.startTimeoutMs, 'its started line');
+    await lan.attachTap(name, { port: LAN_TAP_PORT, socatPort: LAN_TAP_SOCAT_PORT });
+    return child;
+  }
+
+  /** `ftcp kernel-client` in c1's namespace against 192.0.2.10:7070 (label 'client'); the counters are read first. */
+  async startClient(o: KernelClientLaunch): Promise<Child> {
+    const netns = this.report.nstat.netns;
+    this.report.nstat.before = readNstat(netns);
+    const child = this.children.start('client', kernelClientArgv(o), (c, a) => this.lan.wrap('c1', c, a));
+    this.client = child;
+    await child.waitFor((e) => e.event === 'started', this.startTimeoutMs, 'its started line');
+    return child;
+  }
+
+  /** kill -9 of a replica's process, by pid; the wall-clock ms of the signal. */
+  kill(name: string): number {
+    const victim = this.replicas.get(name);
+    if (victim === undefined) throw new Error(`no replica ${name}`);
+    const atMs = wallClockMs();
+    victim.signal('SIGKILL');
+    return atMs;
+  }
+
+  capturePaths(name: string): ReplicaCapturePaths {
+    return replicaCapturePaths(this.opts.dir, name);
+  }
+
+  /** What each replica put on the wire (its own capture). */
+  wireViews(): Record<'a' | 'b', WireView> {
+    return { a: readWireView(this.capturePaths('a').wire), b: readWireView(this.capturePaths('b').wire) };
+  }
+
+  /** The LAN bridge's port for the service MAC (`bridge fdb`), and whose it is; null when it has not learned it. */
+  serviceMacPort(): { port: string; host: string | null } | null {
+    const r = run('bridge', ['-n', this.lan.switchNetns, '-j', 'fdb', 'show', 'br', LAN_BRIDGE]);
+    if (!r.ok) return null;
+    const entry = (JSON.parse(r.stdout) as Array<{ mac?: string; ifname?: string }>).find((e) => e.mac === LAN_SERVICE_MAC);
+    if (entry?.ifname === undefined) return null;
+    return { port: entry.ifname, host: this.lan.hosts.find((h) => h.switchPort === entry.ifname)?.name ?? null };
+  }
+
+  /**
+   * Stops every child (by pid), reads c1's counters again, stops tcpdump (flushing
+   * bridge.pcap), leaves each child's lines in the run directory, and removes the LAN.
+   * Stopping twice is harmless.
+   */
+  async stop(): Promise<LanClusterReport> {
+    if (this.stopped) return this.report;
+    this.stopped = true;
+    const r = this.report;
+    try {
+      await this.children.stopAll();
+      if (r.nstat.before !== null) {
+        try {
+          r.nstat.after = readNstat(r.nstat.netns);
+          r.nstat.delta = nstatDelta(r.nstat.before, r.nstat.after);
+        } catch (error) {
+          r.notes.push(error instanceof Error ? error.message : String(error));
+        }
+      }
+      r.serviceMacAt = this.serviceMacPort();
+      if (this.dump !== undefined) Object.assign(r.bridge, await this.dump.stop());
+      saveChildLines(this.children.all, this.opts.dir);
+    } finally {
+      const closed = await this.lan.close();
+      if (!closed.removed) r.notes.push(`some namespaces of ${this.lan.prefix} could not be removed`);
+    }
+    return r;
+  }
+}
+
+/** One gratuitous ARP in the bridge capture: its frame number (1-based, as tshark counts) and time. */
+export interface GarpFrame {
+  frame: number;
+  atMs: number;
+}
+
+/** What the LAN's bridge carried, as tcpdump saw it. */
+export interface BridgeView {
+  frames: number;
+  /** RST segments from or to the service address (the clients' connections; a killed replica's own log channel may reset). */
+  serviceResets: number;
+  /** RFC 5227 announcements from the service MAC for the service address. */
+  garps: GarpFrame[];
+}
+
+/** Reads bridge.pcap (classic pcap, Ethernet): frames, resets of the service's connections, gratuitous ARPs of the service. */
+export function readBridgeCapture(file: string, service = SERVICE_ADDRESS, serviceMac = LAN_SERVICE_MAC): BridgeView {
+  const { packets, timesUs } = readPcap(new Uint8Array(readFileSync(file)));
+  const addr = parseIpv4Addr(service);
+  const mac = parseMac(serviceMac);
+  const view: BridgeView = { frames: packets.length, serviceResets: 0, garps: [] };
+  packets.forEach((frame, i) => {
+    const eth = parseEthernet(frame);
+    if (!eth.ok) return;
+    if (eth.header.etherType === ETHERTYPE_ARP) {
+      const arp = parseArp(eth.payload);
+      // RFC 5227 §3: an announcement has the sender's address as both sender and target.
+      if (arp.ok && eth.header.src === mac && arp.arp.senderMac === mac && arp.arp.senderIp === addr && arp.arp.targetIp === addr) view.garps.push({ frame: i + 1, atMs: timesUs[i]! / 1000 });
+      return;
+    }
+    const ip = eth.payload;
+    if (eth.header.etherType !== ETHERTYPE_IPV4 || ip.length < 20 || ip[9] !== 6) return;
+    const ihl = (ip[0]! & 0x0f) * 4;
+    const src = readU32(ip, 12);
+    const dst = readU32(ip, 16);
+    if ((src === addr || dst === addr) && ip.length >= ihl + 14 && (ip[ihl + 13]! & TCP_RST) !== 0) view.serviceResets++;
+  });
+  return view;
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+/** The first gratuitous ARP at or after `atMs` (the kill), or undefined. */
+export function garpAfter(view: BridgeView, atMs: number): GarpFrame | undefined {
+  return view.garps.find((g) => g.atMs >= atMs);
+}

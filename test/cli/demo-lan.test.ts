@@ -1,0 +1,65 @@
+// `ftcp demo failover --network lan`, run in-process through runCli: the failover demo on a
+// real Linux bridge (src/lab/demo/lan.ts): replicas behind TAP devices in their own network
+// namespaces, the kernel client in another; kill -9 of the primary. --json's report says ok,
+// names the new primary's gratuitous ARP in the bridge capture, the bridge's fdb entry on
+// b's port and the client namespace's nstat counters; the run leaves no namespace behind.
+// The flags that do not fit a LAN are refused in one line (these need no root).
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli } from './cli-helpers.js';
+import { lanDemoMissing } from '../../src/lab/demo/lan.js';
+import { listNetns } from '../../src/lab/netns.js';
+import { describeNeeding } from '../helpers/kernel.js';
+import { distProblem } from '../helpers/process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ftcp-demo-lan-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const missing = [...lanDemoMissing({}), distProblem(['cli/main', 'cli/replica', 'cli/kernel-client', 'net/replica-host', 'net/service-link']) ?? ''].filter((m) => m !== '').join('; ');
+
+describeNeeding('ftcp demo failover --network lan', missing, () => {
+  it('--json: ok, the GARP after the kill in the bridge capture, the service MAC on b`s port, nstat read', async () => {
+    const r = await cli(['demo', 'failover', '--network', 'lan', '--seed', '4', '--app', 'counter', '--connections', '3', '--kill-after-ms', '300', '--capture-dir', dir, '--json']);
+    const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(report.problems, r.stdout + r.stderr).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(report).toMatchObject({ ok: true, seed: 4, app: 'counter', connections: 3, streams: { intact: 3, broken: 0 }, resets: 0, splitBrain: 0, failover: { killed: 'a', by: 'b', epoch: 2 } });
+    expect(report.counter).toMatchObject({ consecutive: true });
+    expect(report.lan.garpAfterKill.frame).toBeGreaterThan(0);
+    expect(report.lan.serviceMacAt.host).toBe('b');
+    expect(report.lan.bridgeCapture.serviceResets).toBe(0);
+    expect(Object.keys(report.lan.nstat.delta).sort()).toEqual(['TcpExtDelayedACKLost', 'TcpExtTCPDSACKOldSent']);
+    expect(report.captures.client).toBe(report.lan.bridgeCapture.file);
+    for (const name of ['client', 'primary', 'backup', 'log']) expect(existsSync(report.captures[name])).toBe(true);
+    expect(report.command).toMatch(/^ftcp demo failover --network lan /);
+    expect(listNetns().filter((n) => n.startsWith(`${report.lan.prefix}-`))).toEqual([]);
+  }, 180_000);
+});
+
+describe('ftcp demo failover --network lan: refused flags', () => {
+  it.each([
+    [['--sim'], /^error: --network lan runs real processes on a Linux bridge; drop --sim\n$/],
+    [['--client', 'ftcp'], /^error: --network lan has the kernel's TCP as the client; drop --client ftcp\n$/],
+    [['--app', 'http'], /^error: --network lan runs a built-in app .*; --app http is for --network loopback\n$/],
+    [['--unsafe-no-output-rule'], /^error: --unsafe-no-output-rule is for --network loopback/],
+  ])('%j', async (extra, message) => {
+    const r = await cli(['demo', 'failover', '--network', 'lan', ...extra, '--capture-dir', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('--link-delay-ms needs --network lan; --network takes loopback or lan', async () => {
+    expect((await cli(['demo', 'failover', '--link-delay-ms', '5', '--capture-dir', dir])).stderr).toBe('error: --link-delay-ms needs --network lan\n');
+    expect((await cli(['demo', 'failover', '--network', 'wan', '--capture-dir', dir])).stderr).toBe('error: --network must be loopback or lan, got wan\n');
+  });
+
+  it('--link-delay-ms without netem in this kernel: one line, exit 2', async () => {
+    const netem = lanDemoMissing({ linkDelayMs: 20 }).find((m) => m.startsWith('netem'));
+    if (netem === undefined) return; // this kernel has netem: the delay is made (test/lab/lan.test.ts)
+    const r = await cli(['demo', 'failover', '--network', 'lan', '--link-delay-ms', '20', '--capture-dir', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: ftcp demo failover --network lan --link-delay-ms 20 needs netem for link delays: [^\n]*\n$/);
+  });
+});
