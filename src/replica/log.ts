@@ -30,6 +30,7 @@
  * oversized frame is a returned reason, so the backup rejects it and never applies it.
  */
 import { crc32 } from '../wire/crc32.js';
+import { ByteWriter } from '../wire/bytes.js';
 
 export const LOG_FORMAT_VERSION = 1;
 /** Upper bound on one frame: a 64 KiB IP packet plus headers and state checks, with room. */
@@ -89,54 +90,6 @@ export type LogDecodeResult = { ok: true; entry: LogEntry; bytes: number } | { o
 const KIND_CODE = { packet: 1, tick: 2, app: 3, epoch: 4 } as const;
 const TWO32 = 0x1_0000_0000;
 
-class Writer {
-  private buf: Uint8Array;
-  private view: DataView;
-  pos = 0;
-  constructor(size: number) {
-    this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
-  }
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
-    next.set(this.buf);
-    this.buf = next;
-    this.view = new DataView(next.buffer);
-  }
-  u8(v: number): void {
-    this.ensure(1);
-    this.view.setUint8(this.pos, v);
-    this.pos += 1;
-  }
-  u16(v: number): void {
-    this.ensure(2);
-    this.view.setUint16(this.pos, v);
-    this.pos += 2;
-  }
-  u32(v: number): void {
-    this.ensure(4);
-    this.view.setUint32(this.pos, v >>> 0);
-    this.pos += 4;
-  }
-  u64(v: number): void {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`log: not a non-negative safe integer: ${v}`);
-    this.u32(Math.floor(v / TWO32));
-    this.u32(v % TWO32);
-  }
-  bytes(b: Uint8Array): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-  finish(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
-  }
-  patchU32(at: number, v: number): void {
-    this.view.setUint32(at, v >>> 0);
-  }
-}
-
 /** The encoded size of `entry` (what encodeEntry returns) if it carried `checks` state checks. */
 export function entryBytes(entry: LogEntry, checks = entry.checks.length): number {
   let body = 0;
@@ -159,7 +112,7 @@ export function entryBytes(entry: LogEntry, checks = entry.checks.length): numbe
 
 /** Encode one entry as a frame. Throws RangeError on values that cannot be encoded (a caller bug). */
 export function encodeEntry(entry: LogEntry): Uint8Array {
-  const w = new Writer(entryBytes(entry)); // the exact size: the writer never grows and copies
+  const w = new ByteWriter(entryBytes(entry)); // the exact size: the writer never grows and copies
   w.u8(LOG_FORMAT_VERSION);
   w.u8(KIND_CODE[entry.kind]);
   w.u16(0);

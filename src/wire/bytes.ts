@@ -61,6 +61,10 @@ export class ByteWriter {
   finish(): Uint8Array {
     return this.buf.subarray(0, this.pos);
   }
+  /** Overwrites a u32 already written at `at` (a length known only at the end). */
+  patchU32(at: number, v: number): void {
+    this.view.setUint32(at, v >>> 0);
+  }
 }
 
 export class ByteReader {
