@@ -38,7 +38,7 @@ describeRedis('redis-server as a child process', () => {
 
   describeWithDist('the watchdog', ['lab/redis-server', 'net/resp'], () => {
     it('a kill -9 of the process that started it stops the server too, and its directory is removed', async () => {
-      const script = `import { RedisServer } from ${JSON.stringify(join(root, 'dist', 'node', 'redis-server.js'))}; const s = await RedisServer.start('orphan'); console.log(s.pid, s.dir); setInterval(() => {}, 1000);`;
+      const script = `import { RedisServer } from ${JSON.stringify(join(root, 'dist', 'lab', 'redis-server.js'))}; const s = await RedisServer.start('orphan'); console.log(s.pid, s.dir); setInterval(() => {}, 1000);`;
       const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
       const [pid, dir] = await new Promise<[number, string]>((resolve, reject) => {
         parent.stdout!.once('data', (d: Buffer) => {
