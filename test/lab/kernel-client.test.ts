@@ -15,7 +15,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, expect, it } from 'vitest';
 import { destroyNetns, listNetns, Netns, Tcpdump, TunBridge } from '../../src/lab/netns.js';
 import { readPcapng } from '../../src/pcap/reader.js';
 import { describeKernel, readPcap } from '../helpers/kernel.js';
@@ -292,11 +292,10 @@ describeKernel('an ftcp client to a kernel server, through TUN in a network name
   });
 });
 
-describe('ftcp demo failover --client kernel without what it needs', () => {
+describeWithDist('ftcp demo failover --client kernel without what it needs', ['cli/main'], () => {
   it('names what is missing and exits 2 (no socat, no ip on PATH)', () => {
     const empty = mkdtempSync(join(dir, 'path-'));
     const r = spawnSync(process.execPath, [bin, 'demo', 'failover', '--client', 'kernel'], { encoding: 'utf8', env: { ...process.env, PATH: empty }, timeout: 60_000 });
-    if (r.stderr.includes('dist/cli/main.js is missing')) return;
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/needs .*socat \(apt-get install -y socat\)/);
     expect(r.stderr).toContain('ip from iproute2');
@@ -305,7 +304,6 @@ describe('ftcp demo failover --client kernel without what it needs', () => {
   it('names root when run without it (as nobody, when the tests run as root)', () => {
     const asNobody = process.getuid?.() === 0;
     const r = spawnSync(process.execPath, [bin, 'demo', 'failover', '--client', 'kernel'], { encoding: 'utf8', timeout: 60_000, ...(asNobody ? { uid: 65534, gid: 65534 } : {}) });
-    if (r.stderr.includes('dist/cli/main.js is missing')) return;
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/needs root \(running as uid \d+/);
   }, 60_000);

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, expect, it } from 'vitest';
 import { destroyNetns, listNetns } from '../../src/lab/netns.js';
 import { cli } from '../cli/cli-helpers.js';
 import { describeKernel } from '../helpers/kernel.js';
@@ -142,11 +142,10 @@ describeWithDist('ftcp scenario run: SIGINT', [...LIVE_SOURCES, 'cli/scenario', 
   }, 120_000);
 });
 
-describe('ftcp scenario run --client kernel: what it needs, and bad settings', () => {
+describeWithDist('ftcp scenario run --client kernel: what it needs, and bad settings', ['cli/main'], () => {
   it('without socat and ip on PATH: names what is missing and exits 2', () => {
     const empty = mkdtempSync(join(dir, 'path-'));
     const r = spawnSync(process.execPath, [bin, 'scenario', 'run', join(root, 'scenarios', 'failover.yaml'), '--client', 'kernel', '--capture-dir', dir], { encoding: 'utf8', env: { ...process.env, PATH: empty }, timeout: 60_000 });
-    if (r.stderr.includes('dist/cli/main.js is missing')) return;
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/ftcp scenario run --client kernel needs .*socat \(apt-get install -y socat\)/);
   }, 60_000);
