@@ -11,7 +11,7 @@
  *   mtu: 1500               # the replicas' and client's link MTU (default 1500, as the demo)
  *   steps:
  *     - start: network                                  # arbiter + switch
- *     - start: { replica: a, role: primary, peer: b }
+ *     - start: { replica: a, role: primary, peer: b }   # alone: true serves with no backup
  *     - start: { replica: b, role: backup, peer: a, logPeer: a, relay: true }
  *     - load: { connections: 3, requests: 100-150, thinkMs: 5-15 }
  *     - wait: mid-stream       # or load-done, a number of ms, or { event: live, replica: b }
@@ -39,10 +39,11 @@ import { MIN_MTU } from '../net/udp-link.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { TcpRelay } from './tcp-relay.js';
 import { KERNEL_TOOLS, TOOL_APPS, type KernelTool } from './kernel-tools.js';
+import { checkScenarioNames, EXPECT_CHECKS, locator, ScenarioError, type Locate } from './scenario-schema.js';
 
 export type ScenarioStep =
   | { kind: 'start-network' }
-  | { kind: 'start-replica'; replica: string; role: 'primary' | 'backup' | 'join'; peer: string; logPeer?: string; relay: boolean }
+  | { kind: 'start-replica'; replica: string; role: 'primary' | 'backup' | 'join'; peer: string; logPeer?: string; relay: boolean; alone: boolean }
   | { kind: 'load'; connections: number; requests?: string; thinkMs?: string; timeoutMs: number }
   | { kind: 'wait-ms'; ms: number }
   | { kind: 'wait-mid-stream'; timeoutMs: number }
@@ -100,13 +101,7 @@ export interface ScenarioKernel {
   stop(): Promise<{ resets: { fromKernel: number; toKernel: number } | null } & Record<string, unknown>>;
 }
 
-/** A scenario file that is not valid: the message names the step and what is wrong. */
-export class ScenarioError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ScenarioError';
-  }
-}
+export { ScenarioError };
 
 type Obj = Record<string, unknown>;
 const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -125,25 +120,28 @@ export function loadScenario(path: string): Scenario {
   } catch (error) {
     throw new ScenarioError(`${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
   }
-  return parseScenario(doc, path);
+  const at = locator(text, path);
+  checkScenarioNames(doc, at);
+  return parseScenario(doc, path, at);
 }
 
-export function parseScenario(doc: unknown, where = 'scenario'): Scenario {
+/** Checks a parsed scenario's values; `at` gives the file:line of a key (loadScenario). */
+export function parseScenario(doc: unknown, where = 'scenario', at: Locate = () => where): Scenario {
   if (!isObj(doc)) throw new ScenarioError(`${where}: expected a mapping with name, app and steps`);
   const num = (k: string, dflt: number, min = 0): number => {
     const v = doc[k] ?? dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new ScenarioError(`${where}: ${k} must be a number >= ${min}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new ScenarioError(`${at([k])}: ${k} must be a number >= ${min}, got ${JSON.stringify(v)}`);
     return v;
   };
   const app = doc['app'] ?? 'counter';
-  if (typeof app !== 'string' || !(APP_NAMES as readonly string[]).includes(app)) throw new ScenarioError(`${where}: app must be one of ${APP_NAMES.join(', ')}, got ${JSON.stringify(app)}`);
+  if (typeof app !== 'string' || !(APP_NAMES as readonly string[]).includes(app)) throw new ScenarioError(`${at(['app'])}: app must be one of ${APP_NAMES.join(', ')}, got ${JSON.stringify(app)}`);
   if (!Array.isArray(doc['steps']) || doc['steps'].length === 0) throw new ScenarioError(`${where}: steps must be a non-empty list`);
   const heartbeatMs = num('heartbeatMs', 10, 1);
   const failureTimeoutMs = num('failureTimeoutMs', 50, 1);
   if (failureTimeoutMs <= heartbeatMs) throw new ScenarioError(`${where}: failureTimeoutMs (${failureTimeoutMs}) must be longer than heartbeatMs (${heartbeatMs})`);
   const steps = doc['steps'].map((raw: unknown, i: number) => {
     const line = `step ${i + 1} (${JSON.stringify(raw)})`;
-    return { line, step: parseStep(raw, `${where}: ${line}`) };
+    return { line, step: parseStep(raw, `${at(['steps', i])}: ${line}`) };
   });
   return {
     name: typeof doc['name'] === 'string' ? doc['name'] : where,
@@ -204,7 +202,7 @@ function parseStep(raw: unknown, where: string): ScenarioStep {
       const replica = str(v, 'replica')!;
       const logPeer = str(v, 'logPeer', false);
       if (role !== 'primary' && logPeer === undefined) fail(`a ${role} needs logPeer: the replica whose log channel it dials`);
-      return { kind: 'start-replica', replica, role, peer: str(v, 'peer', role === 'join') ?? (role === 'primary' ? 'b' : 'a'), ...(logPeer !== undefined ? { logPeer } : {}), relay: v['relay'] === true };
+      return { kind: 'start-replica', replica, role, peer: str(v, 'peer', role === 'join') ?? (role === 'primary' ? 'b' : 'a'), ...(logPeer !== undefined ? { logPeer } : {}), relay: v['relay'] === true, alone: v['alone'] === true };
     }
     case 'load': {
       const o = isObj(v) ? v : {};
@@ -234,8 +232,7 @@ function parseStep(raw: unknown, where: string): ScenarioStep {
       return { kind: key };
     case 'expect': {
       if (!isObj(v)) return fail('expect takes a mapping of checks');
-      const known = ['streams', 'survivors', 'resets', 'splitBrain', 'live', 'fenced', 'stopped', 'counter', 'epochsGrantedOnce'];
-      for (const k of Object.keys(v)) if (!known.includes(k)) fail(`unknown check ${k} (known: ${known.join(', ')})`);
+      for (const k of Object.keys(v)) if (!(EXPECT_CHECKS as readonly string[]).includes(k)) fail(`unknown check ${k} (known: ${EXPECT_CHECKS.join(', ')})`);
       if (v['streams'] !== undefined && v['streams'] !== 'intact' && v['streams'] !== 'broken') fail('streams: "intact" or "broken"');
       if (v['counter'] !== undefined && v['counter'] !== 'consecutive') fail('counter: the only check is "consecutive"');
       for (const k of ['resets', 'splitBrain', 'survivors']) if (v[k] !== undefined && typeof v[k] !== 'number') fail(`${k} must be a number`);
@@ -315,8 +312,8 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
             relay = await TcpRelay.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: target });
             port = relay.local.port;
           }
-          const c = await cluster.startReplica(step.replica, step.role, step.peer, step.relay ? undefined : step.logPeer, {}, port);
-          note(`replica ${step.replica} started as ${step.role} (pid ${c.pid})${step.logPeer !== undefined ? `, dialling ${step.logPeer}${step.relay ? ' through a relay' : ''}` : ''}`);
+          const c = await cluster.startReplica(step.replica, step.role, step.peer, step.relay ? undefined : step.logPeer, step.alone ? { alone: true } : {}, port);
+          note(`replica ${step.replica} started as ${step.role}${step.alone ? ' serving alone' : ''} (pid ${c.pid})${step.logPeer !== undefined ? `, dialling ${step.logPeer}${step.relay ? ' through a relay' : ''}` : ''}`);
           break;
         }
         case 'load': {

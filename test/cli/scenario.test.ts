@@ -30,6 +30,8 @@ describeWithDist('ftcp scenario run: the example scenarios', [...LIVE_SOURCES, '
   );
 });
 
+const PAIR = 'steps:\n  - start: network\n  - start: { replica: a, role: primary, peer: b }\n  - start: { replica: b, role: backup, peer: a, logPeer: a }\n';
+
 describe('ftcp scenario run: invalid files (exit 2, before anything starts)', () => {
   const write = (name: string, text: string) => {
     const p = join(dir, name);
@@ -42,10 +44,21 @@ describe('ftcp scenario run: invalid files (exit 2, before anything starts)', ()
     ['bad.json', '{ "steps": [', /bad\.json is not valid JSON/],
     ['nosteps.yaml', 'name: x\napp: counter\n', /steps must be a non-empty list/],
     ['app.yaml', 'app: redis\nsteps: [ { start: network } ]\n', /app must be one of echo, counter, kv, bulk, got "redis"/],
-    ['step.yaml', 'steps:\n  - start: network\n  - explode: a\n', /step 2 .*unknown step "explode"/],
+    ['step.yaml', 'steps:\n  - start: network\n  - explode: a\n', /step\.yaml:3: unknown step "explode" \(valid: start, load/],
     ['role.yaml', 'steps:\n  - start: { replica: b, role: backup }\n', /step 1 .*a backup needs logPeer/],
-    ['check.yaml', 'steps:\n  - expect: { happy: true }\n', /unknown check happy/],
+    ['check.yaml', 'steps:\n  - expect: { happy: true }\n', /check\.yaml:2: unknown check "happy"/],
     ['mtu.yaml', 'mtu: 65500\nsteps: [ { start: network } ]\n', /mtu must be an integer from 68 to 65414, got 65500/],
+    // the whole file is checked before anything starts: file:line and the nearest valid word
+    ['key.yaml', 'name: x\nheartbeatMS: 30\nsteps: [ { start: network } ]\n', /key\.yaml:2: unknown key "heartbeatMS" \(did you mean heartbeatMs\?\)/],
+    ['kill.yaml', `${PAIR}  - kill: z\n`, /kill\.yaml:5: kill "z": not a replica started before this step/],
+    ['event.yaml', `${PAIR}  - wait: { event: liev, replica: b }\n`, /event\.yaml:5: unknown event "liev" \(did you mean live\?\)/],
+    ['wait-replica.yaml', `${PAIR}  - wait: { event: live, replica: bb }\n`, /wait-replica\.yaml:5: replica "bb" is not a replica started before this step \(did you mean b\?\)/],
+    ['step-kind.yaml', `${PAIR}  - kil: a\n`, /step-kind\.yaml:5: unknown step "kil" \(did you mean kill\?\)/],
+    ['start-key.yaml', 'steps:\n  - start: network\n  - start: { replica: a, role: primary, peer: b, alnoe: true }\n', /start-key\.yaml:3: unknown key in start: "alnoe" \(did you mean alone\?\)/],
+    ['lone.yaml', 'steps:\n  - start: network\n  - start: { replica: a, role: primary, peer: b }\n', /lone\.yaml:3: peer "b" is started by no step \(a primary with no backup needs alone: true\)/],
+    ['alone-backup.yaml', `${PAIR}  - start: { replica: c, role: join, peer: a, logPeer: a, alone: true }\n`, /alone-backup\.yaml:5: alone: true is for a primary/],
+    ['late-log-peer.yaml', 'steps:\n  - start: { replica: b, role: backup, peer: a, logPeer: a }\n  - start: { replica: a, role: primary, peer: b }\n', /late-log-peer\.yaml:2: logPeer "a" is not a replica started before this step/],
+    ['json-key.json', '{\n  "name": "x",\n  "sed": 3,\n  "steps": [ { "start": "network" } ]\n}\n', /json-key\.json:3: unknown key "sed" \(did you mean seed\?\)/],
   ])('%s', async (name, text, message) => {
     const path = text === undefined ? join(dir, name) : write(name, text);
     const r = await cli(['scenario', 'run', path, '--capture-dir', dir]);
