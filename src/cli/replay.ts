@@ -7,7 +7,8 @@
  *   ftcp replay LOG [--at N] [--conn ADDR:PORT|ID] [--primary FILE] [--rsm-config FILE] [--json]
  *
  * Exit codes (io.ts): 0 the replay agrees with the capture; 1 it does not (an output
- * differs, a state check fails, or a corrupt entry with no intact copy cut the log);
+ * differs, a state check fails, a corrupt entry with no intact copy cut the log, or the
+ * file is damaged somewhere other than a cut tail);
  * 2 bad usage or unreadable input (a missing file, not pcapng, no log frames, --at
  * outside the log, an unknown connection).
  */
@@ -45,7 +46,8 @@ export function registerReplayCommand(program: Command, io: CliIo, setExitCode: 
     .addHelpText(
       'after',
       '\nExit codes: 0 the replay matches the capture; 1 an output or a state check differs, or a corrupt\n' +
-        'entry with no intact copy cuts the log short; 2 bad usage or unreadable input.\n\n' +
+        'entry with no intact copy cuts the log short, or the file is damaged (not just cut short at its end);\n' +
+        '2 bad usage or unreadable input.\n\n' +
         'Example:\n  ftcp demo failover --sim --seed 9 --app kv --connections 2 --capture-dir /tmp/c\n  ftcp replay /tmp/c/failover-kv-seed9/log.pcapng --at 12 --conn 192.0.2.1:55728',
     )
     .action((log: string, flags: ReplayFlags) => {
@@ -53,7 +55,7 @@ export function registerReplayCommand(program: Command, io: CliIo, setExitCode: 
     });
 }
 
-function readCapture(path: string, what: string): PcapngReadResult {
+function readCapture(path: string, what: string, resync = false): PcapngReadResult {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(readFileSync(path));
@@ -62,7 +64,7 @@ function readCapture(path: string, what: string): PcapngReadResult {
     throw new UsageError(`${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : error instanceof Error ? error.message : String(error)}`);
   }
   try {
-    return readPcapng(bytes);
+    return readPcapng(bytes, { resync });
   } catch (error) {
     throw new UsageError(`${what} ${path} is not a pcapng capture (${error instanceof Error ? error.message : String(error)})`);
   }
@@ -96,8 +98,12 @@ function findConnection(r: ReplayResult, text: string): ConnectionState {
 /** Runs `replay` and returns the exit code. */
 export function replayCommand(logPath: string, flags: ReplayFlags, io: CliIo): number {
   const at = flags.at === undefined ? undefined : parseAt(flags.at);
-  const logCapture = readCapture(logPath, 'LOG');
-  const frames = extractLogFrames(packetsOf(logCapture));
+  const logCapture = readCapture(logPath, 'LOG', true);
+  // Damage inside the file (not a cut tail): replay what precedes it, then fail saying where.
+  const damaged = logCapture.damaged;
+  const readable = damaged === undefined ? logCapture : { ...logCapture, packets: logCapture.packets.slice(0, damaged.packetsBefore) };
+  const frames = extractLogFrames(packetsOf(readable));
+  if (damaged !== undefined && frames.length === 0) throw new UsageError(`LOG ${logPath} is damaged before its first log-channel frame (${damaged.message})`);
   if (frames.length === 0) throw new UsageError(`LOG ${logPath} holds no log-channel frames (IPv4/UDP port 47001): is it the log.pcapng of a run?`);
 
   let base: ReplayBase | undefined;
@@ -133,7 +139,7 @@ export function replayCommand(logPath: string, flags: ReplayFlags, io: CliIo): n
   const conn = flags.conn === undefined ? undefined : findConnection(result, flags.conn);
 
   const lostEntries = result.corrupt.filter((c) => !c.recovered);
-  const ok = result.checks.failed === 0 && result.outputs.mismatchedEntries === 0 && lostEntries.length === 0 && result.segments.every((s) => s.gap === undefined);
+  const ok = damaged === undefined && result.checks.failed === 0 && result.outputs.mismatchedEntries === 0 && lostEntries.length === 0 && result.segments.every((s) => s.gap === undefined);
   const lines: string[] = [];
   const cfg = base === undefined ? 'none in the capture' : `app ${base.rsm.app}, service port ${base.rsm.servicePort}, stack seed ${base.rsm.stack.seed}`;
   lines.push(`replay ${logPath}: ${frames.length} log-channel frames, ${result.logged} entries (${result.duplicates} sent again), RSM config: ${cfg}`);
@@ -178,19 +184,26 @@ export function replayCommand(logPath: string, flags: ReplayFlags, io: CliIo): n
     lines.push(`connections at entry ${result.index}: ${result.connections.length}`);
     for (const c of result.connections) lines.push(`  ${formatConnection(c)}`);
   }
-  lines.push(`result: ${ok ? 'ok, the replay agrees with the capture' : 'MISMATCH'}`);
+  if (damaged !== undefined) lines.push(`LOG is damaged: ${damaged.message}; replayed ${result.applied} of the ${entriesPresent(logCapture)} entries present (those past the damage are not replayed)`);
+  lines.push(`result: ${ok ? 'ok, the replay agrees with the capture' : damaged !== undefined ? 'DAMAGED' : 'MISMATCH'}`);
   io.stdout(`${lines.join('\n')}\n`);
-  if (flags.json === true) io.stdout(`${JSON.stringify(jsonResult(logPath, primaryPath, base, result, conn, ok))}\n`);
+  if (flags.json === true) io.stdout(`${JSON.stringify(jsonResult(logPath, primaryPath, base, result, conn, ok, damaged))}\n`);
   return ok ? EXIT.ok : EXIT.correctness;
+}
+
+/** Distinct entry indices in every readable packet of the capture, past any damage too. */
+function entriesPresent(capture: PcapngReadResult): number {
+  return new Set(decodeLog(extractLogFrames(packetsOf(capture))).entries.map((e) => e.entry.index)).size;
 }
 
 function hex(v: number | undefined): string {
   return v === undefined ? '(none)' : v.toString(16).padStart(2, '0');
 }
 
-function jsonResult(log: string, primary: string | undefined, base: ReplayBase | undefined, r: ReplayResult, conn: ConnectionState | undefined, ok: boolean): object {
+function jsonResult(log: string, primary: string | undefined, base: ReplayBase | undefined, r: ReplayResult, conn: ConnectionState | undefined, ok: boolean, damaged: PcapngReadResult['damaged']): object {
   return {
     ok,
+    damaged: damaged ?? null,
     log,
     primary: primary ?? null,
     config: base ?? null,

@@ -5,7 +5,10 @@
 // block by its length (§3.1), reads either byte order (§3.6.1), and never reads past the buffer.
 // A final block that the buffer cuts short is reported in `truncated`, not thrown; a complete
 // block that breaks the format (bad lengths, a packet on an undeclared interface) throws
-// PcapngError('PCAPNG_MALFORMED').
+// PcapngError('PCAPNG_MALFORMED'), unless the caller asks to resynchronise ({ resync: true }):
+// then the first such block is reported in `damaged` and reading goes on at the next block
+// that is whole (a known type whose leading and trailing lengths agree, §3.1). A block that
+// claims to run past the end while a whole block follows it is damage, not a cut tail.
 
 import {
   BLOCK_EPB,
@@ -68,6 +71,25 @@ export interface PcapngReadResult {
   completeLength: number;
   /** Set when the buffer ends inside a block (e.g. a writer killed mid-write). */
   truncated?: PcapngTruncation;
+  /** With resync: the first block that breaks the format, and how many packets were read before it. */
+  damaged?: { offset: number; message: string; packetsBefore: number };
+}
+
+export interface PcapngReadOptions {
+  /** Report the first malformed block in `damaged` and read on from the next whole block, instead of throwing. */
+  resync?: boolean;
+}
+
+/** The offset of the next whole block at or after `from` (4-byte aligned), or undefined. */
+function nextWholeBlock(bytes: Uint8Array, view: DataView, from: number, le: boolean): number | undefined {
+  for (let p = from; p + 12 <= bytes.length; p += 4) {
+    const type = view.getUint32(p, le);
+    if (type !== BLOCK_EPB && type !== BLOCK_IDB && type !== BLOCK_SHB) continue;
+    const total = view.getUint32(p + 4, le);
+    if (total < 12 || total % 4 !== 0 || total > bytes.length - p) continue;
+    if (view.getUint32(p + total - 4, le) === total) return p;
+  }
+  return undefined;
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -114,7 +136,7 @@ function toMicroseconds(raw: bigint, tsresol: number): number {
 }
 
 /** Parses a whole pcapng file held in memory. */
-export function readPcapng(bytes: Uint8Array): PcapngReadResult {
+export function readPcapng(bytes: Uint8Array, options: PcapngReadOptions = {}): PcapngReadResult {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const result: PcapngReadResult = { sections: [], interfaces: [], packets: [], skippedBlocks: 0, completeLength: 0 };
   let le = true;
@@ -142,10 +164,26 @@ export function readPcapng(bytes: Uint8Array): PcapngReadResult {
     }
     type = view.getUint32(at, le);
     const total = view.getUint32(at + 4, le);
-    if (total > available) {
+    if (total > available && !(options.resync === true && nextWholeBlock(bytes, view, at + 4, le) !== undefined)) {
       result.truncated = { offset: at, available, declaredLength: total };
       break;
     }
+    try {
+      readBlock(at, type, total);
+    } catch (error) {
+      if (!(options.resync === true && error instanceof PcapngError && at > 0)) throw error;
+      result.damaged ??= { offset: at, message: error.message.replace(/^PCAPNG_\w+: /, ''), packetsBefore: result.packets.length };
+      at = nextWholeBlock(bytes, view, at + 4, le) ?? bytes.length;
+      result.completeLength = at;
+      continue;
+    }
+    at += total;
+    result.completeLength = at;
+  }
+  return result;
+
+  function readBlock(at: number, type: number, total: number): void {
+    if (total > bytes.length - at) malformed(at, `block total length ${total} runs past the end of the file, and whole blocks follow it`);
     if (total < 12 || total % 4 !== 0) malformed(at, `block total length ${total} is < 12 or not a multiple of 4 (§3.1)`);
     const trailer = view.getUint32(at + total - 4, le);
     if (trailer !== total) malformed(at, `trailing block total length ${trailer} differs from ${total} (§3.1)`);
@@ -208,8 +246,5 @@ export function readPcapng(bytes: Uint8Array): PcapngReadResult {
     } else {
       result.skippedBlocks++;
     }
-    at += total;
-    result.completeLength = at;
   }
-  return result;
 }

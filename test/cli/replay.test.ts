@@ -117,6 +117,36 @@ describe('ftcp replay: other inputs', () => {
     expect(r.stdout).toMatch(/note: LOG ends inside a block at byte \d+ \(its writer was killed\)/);
     expect(r.stdout).toContain('state checks: ');
     expect(r.code).toBeLessThanOrEqual(1);
+    expect(r.stdout).not.toContain('damaged');
+  });
+
+  it('10 bytes flipped inside the file (not a cut tail): exit 1, the damaged block\'s offset, entries replayed of those present', async () => {
+    const bytes = run.captures.log!;
+    expect(bytes.length).toBeGreaterThan(4000);
+    for (const at of [3000, 1500, Math.floor(bytes.length / 2)]) {
+      const damaged = new Uint8Array(bytes);
+      for (let i = at; i < at + 10; i++) damaged[i] = damaged[i]! ^ 0xff;
+      const path = join(dir, `flipped-${at}.pcapng`);
+      writeFileSync(path, damaged);
+      const r = await cli(['replay', path, '--primary', join(runDir, 'primary.pcapng'), '--json']);
+      expect(r.code, `flipped at ${at}: ${r.stdout}${r.stderr}`).not.toBe(0);
+      expect(r.stdout + r.stderr).not.toContain('result: ok');
+      if (r.code === 1 && lastJson(r.stdout).damaged !== null) {
+        expect(r.stdout).toMatch(/LOG is damaged: block at offset \d+: .*; replayed \d+ of the \d+ entries present/);
+        expect(r.stdout).toContain('result: DAMAGED');
+        expect(lastJson(r.stdout).damaged).toMatchObject({ offset: expect.any(Number) });
+      }
+    }
+    // offset 3000 lands in a block's lengths here: the reader itself must call it damage
+    const damaged = new Uint8Array(bytes);
+    for (let i = 3000; i < 3010; i++) damaged[i] = damaged[i]! ^ 0xff;
+    writeFileSync(join(dir, 'flipped.pcapng'), damaged);
+    const r = await cli(['replay', join(dir, 'flipped.pcapng')]);
+    expect(r.code).toBe(1);
+    const m = /replayed (\d+) of the (\d+) entries present/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(Number(m![1])).toBeLessThan(Number(m![2]));
+    expect(Number(m![2])).toBeGreaterThan(lastIndex - 5);
   });
 
   it('--rsm-config: the capture\'s own config replays the same; another stack seed fails the first state check', async () => {
