@@ -12,7 +12,7 @@ import { exitCodeOf, UsageError, type CliIo } from './io.js';
 import { DEMO_MTU } from '../lab/live-cluster.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { parsePositiveMs, parseReplicaMtu } from './replica.js';
-import { parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
+import { checkOutputDir, parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
 
 interface ChaosFlags {
   trials: string;
@@ -94,6 +94,7 @@ async function chaosCommand(flags: ChaosFlags, io: CliIo): Promise<number> {
   if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
   const bytes = parseByteCount('--bytes', flags.bytes);
   if (bytes < 1) throw new UsageError(`--bytes must be at least 1, got ${flags.bytes}`);
+  checkOutputDir('--capture-dir', flags.captureDir);
   const o: ChaosOptions = {
     seed,
     app: flags.app as ChaosApp,

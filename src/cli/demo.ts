@@ -24,7 +24,7 @@ import { runLanDemo } from '../lab/demo/lan.js';
 import type { LiveDemoOptions } from '../lab/demo/types.js';
 import { defaultKernelTool, parseKernelTool } from './kernel-client.js';
 import { parsePositiveMs, parseReplicaMtu } from './replica.js';
-import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
+import { checkOutputDir, parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
 
 interface FailoverFlags {
   sim?: boolean;
@@ -118,7 +118,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
   const seed = flags.seed === undefined ? Math.floor(io.nowMs()) % 0x1_0000_0000 : parseSeed('--seed', flags.seed);
   const bytes = parseByteCount('--bytes', flags.bytes);
   if (bytes < 1) throw new UsageError(`--bytes must be at least 1, got ${flags.bytes}`);
-  if (flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty');
+  checkOutputDir('--capture-dir', flags.captureDir);
   const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
   const failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
   if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
@@ -154,7 +154,7 @@ export function demoFailover(flags: FailoverFlags, io: CliIo): number {
   const app = parseLoadApp('--app', flags.app);
   const connections = parseIntegerFlag('--connections', flags.connections, 1, 1000);
   const unsafe = flags.unsafeNoOutputRule === true;
-  if (flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty');
+  checkOutputDir('--capture-dir', flags.captureDir);
 
   const dir = join(flags.captureDir, `failover-${app}-seed${seed}${unsafe ? '-unsafe' : ''}`);
   try {

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { runFuzz } from '../lab/fuzz-run.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
 import { parsePositiveMs } from './replica.js';
-import { parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
+import { checkOutputDir, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
 
 interface FuzzFlags {
   durationMs: string;
@@ -52,6 +52,6 @@ async function fuzzCommand(flags: FuzzFlags, io: CliIo): Promise<number> {
   const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
   const failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
   if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
-  if (flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty');
+  checkOutputDir('--capture-dir', flags.captureDir);
   return exitCodeOf(await runFuzz({ durationMs, seed, seedFromClock, rate, heartbeatMs, failureTimeoutMs, captureDir: flags.captureDir, json: flags.json === true }, io));
 }

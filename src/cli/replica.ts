@@ -28,7 +28,7 @@ import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFro
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { DEFAULT_LINK_BIND, parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
-import { parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
+import { checkOutputDir, parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
 
 export const DEFAULT_LOG_LISTEN = '127.0.0.1:9402';
 export const DEFAULT_SERVICE_PORT = 7070;
@@ -173,6 +173,7 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
   // upstream: a joiner's app instance would start without the primary's app state.
   if (flags.upstream !== undefined && role === 'join' && flags.upstreamApp !== 'redis') throw new UsageError(`--role join with --upstream: ${UPSTREAM_JOIN_REFUSED} (--upstream-app redis has one)`);
   if (flags.captureDir !== false && flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty (use --no-capture-dir for none)');
+  if (flags.captureDir !== false) checkOutputDir('--capture-dir', flags.captureDir);
   if (flags.upstreamApp !== 'generic' && flags.upstreamApp !== 'redis') throw new UsageError(`--upstream-app must be generic or redis, got ${flags.upstreamApp}`);
   if (flags.upstreamApp === 'redis' && flags.upstream === undefined) throw new UsageError('--upstream-app redis needs --upstream HOST:PORT (the replica\'s own redis-server)');
   return {

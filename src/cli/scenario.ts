@@ -13,7 +13,7 @@ import { runScenarioFile } from '../lab/scenario-run.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
 import { parseKernelTool } from './kernel-client.js';
 import { parsePositiveMs } from './replica.js';
-import { parseIntegerFlag } from './validate.js';
+import { checkOutputDir, parseIntegerFlag } from './validate.js';
 
 interface RunFlags {
   captureDir: string;
@@ -60,7 +60,7 @@ async function runScenarioCommand(file: string, flags: RunFlags, io: CliIo): Pro
     if (error instanceof ScenarioError) throw new UsageError(error.message);
     throw error;
   }
-  if (flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty');
+  checkOutputDir('--capture-dir', flags.captureDir);
   if (flags.heartbeatMs !== undefined) s.heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
   if (flags.failureTimeoutMs !== undefined) s.failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
   if (s.failureTimeoutMs <= s.heartbeatMs) throw new UsageError(`the failure timeout (${s.failureTimeoutMs} ms) must be longer than the heartbeat (${s.heartbeatMs} ms)`);

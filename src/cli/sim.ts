@@ -13,7 +13,7 @@ import { defaultStackFactory } from '../sim/default-stack.js';
 import { runTransfer, transferCommandLine, type TransferOptions, type TransferResult } from '../sim/transfer.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { registerSweepCommand } from './sim-sweep.js';
-import { parseByteCount, parseMilliseconds, parseProbability, parseSeed } from './validate.js';
+import { checkOutputDir, parseByteCount, parseMilliseconds, parseProbability, parseSeed } from './validate.js';
 
 interface TransferFlags {
   bytes: string;
@@ -97,6 +97,7 @@ export function simTransfer(flags: TransferFlags, io: CliIo): number {
   const fds: number[] = [];
   let capture: TransferOptions['capture'] = 'none';
   if (flags.capture !== undefined) {
+    checkOutputDir('--capture', flags.capture);
     const dir = join(flags.capture, `transfer-seed${options.seed}`);
     try {
       mkdirSync(dir, { recursive: true });

@@ -17,6 +17,7 @@ import { formatIpv4Addr } from '../wire/addr.js';
 import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
+import { checkOutputFile } from './validate.js';
 
 export const DEFAULT_SWITCH_LISTEN = '127.0.0.1:9400';
 export const DEFAULT_SWITCH_CAPTURE = 'captures/client.pcapng';
@@ -73,6 +74,7 @@ async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
   const service = parseVirtualAddressFlag('--service', flags.service);
   const mtu = parseMtuFlag('--mtu', flags.mtu);
   const capturePath = flags.capture === false ? undefined : flags.capture;
+  if (capturePath !== undefined) checkOutputFile('--capture', capturePath);
   const json = flags.json === true;
   const staticHosts = flags.static.map((text) => parseStaticFlag(text, service));
   const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, { insecure: flags.insecure, carries: 'the registrations of the service address', addresses: [['--listen', listen]] });

@@ -2,6 +2,8 @@
  * Flag validation with messages that name the flag, say what is expected and repeat what
  * was given: "--loss must be a probability between 0 and 1, got 1.5".
  */
+import { accessSync, constants, statSync, type Stats } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { LOAD_APPS, type LoadApp } from '../sim/cluster-load.js';
 import { UsageError } from './io.js';
 
@@ -77,4 +79,65 @@ function strictNumber(text: string): number | undefined {
   if (!/^[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) return undefined;
   const value = Number(t);
   return Number.isFinite(value) ? value : undefined;
+}
+
+// ---- output paths ------------------------------------------------------------------------
+
+/** Kernel file systems: a capture written there fails or blocks (a read of /proc/... never ends). */
+const KERNEL_FILE_SYSTEMS = ['/proc', '/sys', '/dev'];
+
+/** The path's nearest part that exists (itself, or an ancestor), and its stat. */
+function nearestExisting(path: string): { at: string; stat: Stats } {
+  let at = resolve(path);
+  for (;;) {
+    try {
+      return { at, stat: statSync(at) };
+    } catch {
+      const up = dirname(at);
+      if (up === at) throw new UsageError(`cannot find any part of ${path}`);
+      at = up;
+    }
+  }
+}
+
+function checkWritableDir(flag: string, given: string, dir: string): void {
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`${flag} ${given}: ${dir === resolve(given) ? 'the directory' : `its parent ${dir}`} is not writable (${code === 'EROFS' ? 'a read-only file system' : (code ?? 'no access')})`);
+  }
+}
+
+function checkNotKernel(flag: string, given: string): void {
+  const abs = resolve(given);
+  const fs = KERNEL_FILE_SYSTEMS.find((k) => abs === k || abs.startsWith(`${k}/`));
+  if (fs !== undefined) throw new UsageError(`${flag} ${given}: ${fs} is a kernel file system, not a place for output; give a directory on disk`);
+}
+
+/**
+ * An output directory (--capture-dir): empty, in /proc, /sys or /dev, an existing file, or
+ * one that cannot be made or written is refused with one line, before anything starts.
+ * It is not created here.
+ */
+export function checkOutputDir(flag: string, dir: string): void {
+  if (dir.trim() === '') throw new UsageError(`${flag} must not be empty`);
+  checkNotKernel(flag, dir);
+  const { at, stat } = nearestExisting(dir);
+  if (!stat.isDirectory()) throw new UsageError(at === resolve(dir) ? `${flag} ${dir}: is a file, not a directory` : `${flag} ${dir}: ${at} is a file, so no directory can be made under it`);
+  checkWritableDir(flag, dir, at);
+}
+
+/** An output file (--capture FILE): not a directory, not in a kernel file system, in a directory that can be written. */
+export function checkOutputFile(flag: string, file: string): void {
+  if (file.trim() === '') throw new UsageError(`${flag} must not be empty`);
+  checkNotKernel(flag, file);
+  const { at, stat } = nearestExisting(file);
+  if (at === resolve(file)) {
+    if (stat.isDirectory()) throw new UsageError(`${flag} ${file}: is a directory; give a file name`);
+    checkWritableDir(flag, file, dirname(at));
+    return;
+  }
+  if (!stat.isDirectory()) throw new UsageError(`${flag} ${file}: ${at} is a file, so no directory can be made under it`);
+  checkWritableDir(flag, file, at);
 }
