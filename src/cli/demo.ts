@@ -50,7 +50,7 @@ interface FailoverFlags {
 }
 
 export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
-  const demo = program.command('demo').description('scripted demonstrations of failover').showHelpAfterError();
+  const demo = program.command('demo').description('scripted demonstrations of failover');
   demo
     .command('failover')
     .description(

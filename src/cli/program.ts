@@ -48,7 +48,15 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   registerChaosCommand(program, io, setExitCode); // the fault campaign with real processes
   // Subcommands inherit output and exit handling only when set before they are created.
   for (const command of allCommands(program)) command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
+  showDefaultsUnquoted(program);
   return program;
+}
+
+/** Help shows `(default: captures)`, not commander's JSON `(default: "captures")`. */
+function showDefaultsUnquoted(program: Command): void {
+  for (const command of [program, ...allCommands(program)]) {
+    for (const o of command.options) if (typeof o.defaultValue === 'string' && o.defaultValueDescription === undefined) o.defaultValueDescription = o.defaultValue;
+  }
 }
 
 function allCommands(command: Command): Command[] {

@@ -17,7 +17,7 @@ import { ReplicaProcess } from '../net/replica-host.js';
 import type { ReplicaProcessOptions, ReplicaStartRole } from '../net/replica-options.js';
 import type { ReplicaProcessEvent } from '../net/events.js';
 import { waitForStopSignal } from '../net/signals.js';
-import { LinkError } from '../net/udp-link.js';
+import { LinkError, MIN_MTU } from '../net/udp-link.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { APP_NAMES, type AppName } from '../proxy/app.js';
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js';
@@ -26,9 +26,9 @@ import { parseArbiterFlag } from './arbiter-flag.js';
 import { isMulticastMac, parseMac, type MacAddr } from '../wire/ethernet.js';
 import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
-import { DEFAULT_LINK_BIND, parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
+import { DEFAULT_LINK_BIND, parseEndpointFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
-import { checkOutputDir, parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
+import { checkOutputDir, parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
 
 export const DEFAULT_LOG_LISTEN = '127.0.0.1:9402';
 export const DEFAULT_SERVICE_PORT = 7070;
@@ -147,9 +147,8 @@ export function parsePositiveMs(flag: string, text: string): number {
 
 /** --mtu of a replica: a link MTU whose largest packet still fits one log entry. */
 export function parseReplicaMtu(text: string): number {
-  const mtu = parseMtuFlag('--mtu', text);
-  if (mtu > MAX_LOGGED_PACKET_BYTES) throw new UsageError(`--mtu must be at most ${MAX_LOGGED_PACKET_BYTES} on a replica (a packet must fit one log entry of the log channel), got ${text}`);
-  return mtu;
+  // the range the help states: one log entry of the log channel must carry the largest packet
+  return parseIntegerFlag('--mtu', text, MIN_MTU, MAX_LOGGED_PACKET_BYTES);
 }
 
 /** The flags of `ftcp replica` as the options of its process (UsageError when one is wrong). */
