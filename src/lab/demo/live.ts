@@ -101,6 +101,9 @@ export async function runSteps(problems: string[], steps: ReadonlyArray<() => Pr
   }
 }
 
+/** A replica's events that mean a failover happened; before the kill, a false one. */
+const FALSE_FAILOVER_EVENTS: readonly string[] = ['won', 'lost', 'live', 'fenced', 'stopped'];
+
 /** One run of the demo: its processes, what it saw of them, and the steps, in order. */
 export class LiveDemo implements DemoState {
   /** The namespace this run is inside (the kernel as the client). */
@@ -113,6 +116,11 @@ export class LiveDemo implements DemoState {
   readonly failover: Failover = { killed: 'a', killAtMs: 0, by: null, epoch: null, detectedMs: null, liveMs: null, clientResumedMs: null };
   killed = false;
   interrupted: string | undefined;
+  falseFailover: string | undefined;
+  /** Both replicas should be running: the kill step has not happened (nor been skipped). */
+  private beforeKill = true;
+  /** Resolves the kill step's wait at a false failover. */
+  private onFalseFailover: (() => void) | undefined;
   clientResult: ChildEvent | undefined;
   backupExit: ChildEvent | undefined;
   kernelSide: KernelSide | undefined;
@@ -190,16 +198,20 @@ export class LiveDemo implements DemoState {
     }
     if (label === 'client' && e.event === 'resumed' && this.killed) failover.clientResumedMs = this.since(at);
     if (!label.startsWith('replica ')) return;
+    if (this.beforeKill && this.interrupted === undefined && this.falseFailover === undefined && FALSE_FAILOVER_EVENTS.includes(e.event)) {
+      const epoch = typeof e['epoch'] === 'number' ? ` in epoch ${e['epoch']}` : '';
+      this.falseFailover =
+        `replica ${name} reported ${e.event}${epoch} while both replicas were running: this machine is too slow for heartbeat ${o.heartbeatMs} ms and failure timeout ${o.failureTimeoutMs} ms; ` +
+        `rerun with --heartbeat-ms ${o.heartbeatMs * 5} --failure-timeout-ms ${o.failureTimeoutMs * 5}`;
+      this.say(`a false failover: ${name} ${e.event}${epoch} before the kill; the demo stops here`, at);
+      this.onFalseFailover?.();
+    }
     switch (e.event) {
       case 'registered':
         this.serviceHolder = name;
         return;
       case 'suspect':
         if (this.killed && name !== failover.killed && failover.detectedMs === null) failover.detectedMs = this.since(at);
-        return;
-      case 'fenced':
-      case 'stopped':
-        if (!this.killed) this.problems.push(`${name} ${e.event} before the kill: a false failover (the machine is slow for --failure-timeout-ms ${o.failureTimeoutMs}; try a larger one)`);
         return;
       case 'live':
         if (this.killed && name !== failover.killed) {
@@ -290,10 +302,16 @@ export class LiveDemo implements DemoState {
     const { o, failover, client } = this;
     const wait = Math.max(0, o.killAfterMs - (wallClockMs() - this.loadStartMs));
     let killTimer: NodeJS.Timeout | undefined;
-    const finishedEarly = await Promise.race([new Promise<boolean>((r) => (killTimer = setTimeout(() => r(false), wait))), client!.exited.then(() => true)]);
+    const falseFailover = new Promise<boolean>((r) => {
+      this.onFalseFailover = () => r(false);
+      if (this.falseFailover !== undefined) r(false);
+    });
+    const finishedEarly = await Promise.race([new Promise<boolean>((r) => (killTimer = setTimeout(() => r(false), wait))), client!.exited.then(() => true), falseFailover]);
     clearTimeout(killTimer);
     if (this.interrupted !== undefined) throw new Error(`interrupted by ${this.interrupted}`);
+    if (this.falseFailover !== undefined) throw new Error(`a false failover before the kill: ${this.falseFailover}`);
     if (finishedEarly) {
+      this.beforeKill = false;
       this.problems.push(`the load finished before the kill at ${o.killAfterMs} ms; lower --kill-after-ms or raise --bytes`);
       return;
     }
@@ -301,6 +319,7 @@ export class LiveDemo implements DemoState {
     const victim = this.cluster.replicas.get(victimName)!;
     failover.killed = victimName;
     if (!victim.running) this.problems.push(`replica ${victimName} had already exited before the kill`);
+    this.beforeKill = false; // from here on a failover is the demo's own (unsafe mode cuts the log channel first)
     if (this.relay !== undefined) {
       this.relay.cut();
       this.say('the log channel between a and b is cut (unsafe mode: so that the missing output rule shows)');

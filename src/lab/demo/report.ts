@@ -75,6 +75,8 @@ export function judgeDemo(d: DemoState) {
       log: cluster.capturePaths(survivorName).log,
     },
     command: reproduceCommand(d),
+    interrupted: d.interrupted ?? null,
+    falseFailover: d.falseFailover ?? null,
     timeline: d.timeline,
   };
 }
@@ -83,7 +85,8 @@ function reproduceCommand(d: DemoState): string {
   const o = d.o;
   const lan = o.network === 'lan' ? ` --network lan --kernel-tool ${o.kernelTool ?? 'node'}${o.linkDelayMs ? ` --link-delay-ms ${o.linkDelayMs}` : ''}` : '';
   const kernel = d.kernelNs !== undefined ? ` --client kernel --kernel-tool ${o.kernelTool ?? 'node'} --tun-mtu ${o.tunMtu ?? DEFAULT_TUN_MTU}` : lan;
-  return `ftcp demo failover${kernel} --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${o.mtu !== DEMO_MTU ? ` --mtu ${o.mtu}` : ''}${o.unsafe ? ' --unsafe-no-output-rule' : ''}`;
+  const timing = ` --heartbeat-ms ${o.heartbeatMs} --failure-timeout-ms ${o.failureTimeoutMs}`;
+  return `ftcp demo failover${kernel} --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${timing}${o.mtu !== DEMO_MTU ? ` --mtu ${o.mtu}` : ''}${o.unsafe ? ' --unsafe-no-output-rule' : ''} --capture-dir ${o.captureDir}`;
 }
 
 /** The report as one JSON line (--json), or the human lines. */
@@ -93,6 +96,10 @@ export function printDemoReport(report: DemoReport, d: DemoState, io: LabIo): vo
     return;
   }
   const { o, failover } = d;
+  if (d.interrupted !== undefined || d.falseFailover !== undefined) {
+    io.stdout(`${stoppedEarlyLines(report, d).join('\n')}\n`);
+    return;
+  }
   const { streams, resets, reemitted, problems, captures } = report;
   const after = (v: number | null) => (v === null ? 'never' : `${v} ms`);
   const survivorName = failover.killed === 'a' ? 'b' : 'a';
@@ -115,6 +122,12 @@ export function printDemoReport(report: DemoReport, d: DemoState, io: LabIo): vo
     `reproduce: ${report.command}`,
   ];
   io.stdout(`${lines.join('\n')}\n`);
+}
+
+/** A run that did not get to its verdict: interrupted, or stopped at a false failover. */
+function stoppedEarlyLines(report: DemoReport, d: DemoState): string[] {
+  const head = d.interrupted !== undefined ? [`result: interrupted by ${d.interrupted}; every child was stopped, nothing was judged`] : ['result: FAILED: a false failover before the kill, so the demo stopped there', `  ${d.falseFailover}`];
+  return [...head, `captures and event lines so far: ${d.dir}/`, `reproduce: ${report.command}`];
 }
 
 function loopbackCaptureLines(d: DemoState, client: string, killed: string, survivorName: string): string[] {

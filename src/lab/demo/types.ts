@@ -67,6 +67,10 @@ export interface DemoState {
   readonly redisReport: RedisReport | undefined;
   /** --network lan: the LAN's side (lan.ts). */
   readonly lan?: LanDemoSide | undefined;
+  /** The signal that stopped the run (SIGINT, SIGTERM), if one did. */
+  readonly interrupted?: string | undefined;
+  /** A failover before the kill (the machine too slow for the timing): what happened and what to change. */
+  readonly falseFailover?: string | undefined;
 }
 
 /** What a run on a Linux bridge saw of the LAN. */
