@@ -28,6 +28,7 @@ import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFro
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { DEFAULT_LINK_BIND, parseEndpointFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
+import { describeFields, exitSummary } from './replica-lines.js';
 import { checkOutputDir, parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
 
 export const DEFAULT_LOG_LISTEN = '127.0.0.1:9402';
@@ -252,12 +253,13 @@ function describeEvent(e: ReplicaProcessEvent): string {
     case 'channel-refused':
       return `${who}: ${e.message}${e.count > 1 ? ` (${e.count} so far)` : ''}`;
     case 'exit':
-      return `${who}: exits (${e.reason}); ${JSON.stringify(e.stats)}`;
+      return exitSummary(who, e.reason, e.stats).join('\n');
     default: {
       const { event, name, atMs, ...rest } = e;
       void name;
       void atMs;
-      return `${who}: ${event} ${JSON.stringify(rest)}`;
+      const fields = describeFields(rest);
+      return `${who}: ${event}${fields !== '' ? `: ${fields}` : ''}`;
     }
   }
 }
