@@ -130,8 +130,8 @@ describe('ftcp sim transfer', () => {
     for (const flag of ['--bytes <n>', '--seed <s>', '--loss <p>', '--dup <p>', '--reorder <p>', '--corrupt <p>', '--delay-ms <ms>', '--capture <dir>', '--json', '--progress']) {
       expect(r.stdout).toContain(flag);
     }
-    expect(r.stdout).toContain('(default: "1000000")');
-    expect(r.stdout).toContain('(default: "10")');
+    expect(r.stdout).toContain('(default: 1000000)');
+    expect(r.stdout).toContain('(default: 10)');
     expect(r.stdout.replace(/\s+/g, ' ')).toContain('(default: from the wall clock, printed)');
     expect(r.stdout).toMatch(/Exit codes: 0 ok/);
   });
