@@ -29,7 +29,7 @@ import { EXIT, UsageError, type CliIo } from './io.js';
 import { DEFAULT_LINK_BIND, parseEndpointFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { describeFields, exitSummary } from './replica-lines.js';
-import { checkOutputDir, parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
+import { checkOutputDir, parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
 
 export const DEFAULT_LOG_LISTEN = '127.0.0.1:9402';
 export const DEFAULT_SERVICE_PORT = 7070;
@@ -149,7 +149,10 @@ export function parsePositiveMs(flag: string, text: string): number {
 /** --mtu of a replica: a link MTU whose largest packet still fits one log entry. */
 export function parseReplicaMtu(text: string): number {
   // the range the help states: one log entry of the log channel must carry the largest packet
-  return parseIntegerFlag('--mtu', text, MIN_MTU, MAX_LOGGED_PACKET_BYTES);
+  const t = text.trim();
+  const mtu = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (!(mtu >= MIN_MTU && mtu <= MAX_LOGGED_PACKET_BYTES)) throw new UsageError(`--mtu must be an integer from ${MIN_MTU} to ${MAX_LOGGED_PACKET_BYTES} on a replica (a packet must fit one log entry of the log channel), got ${text}`);
+  return mtu;
 }
 
 /** The flags of `ftcp replica` as the options of its process (UsageError when one is wrong). */

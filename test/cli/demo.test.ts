@@ -55,7 +55,7 @@ describe('ftcp demo failover', () => {
   it.each([
     [['demo', 'failover', '--seed', '1', '--kill-after-ms', 'soon'], /--kill-after-ms must be a number of milliseconds/],
     [['demo', 'failover', '--seed', '1', '--bytes', 'lots'], /--bytes must be a whole number of bytes/],
-    [['demo', 'failover', '--seed', '1', '--mtu', '65500'], /--mtu must be an integer from 68 to 65414, got 65500/],
+    [['demo', 'failover', '--seed', '1', '--mtu', '65500'], /--mtu must be an integer from 68 to 65414 on a replica .*, got 65500/],
     [['demo', 'failover', '--seed', '1', '--heartbeat-ms', '50', '--failure-timeout-ms', '20'], /--failure-timeout-ms \(20\) must be longer than --heartbeat-ms \(50\)/],
     [['demo', 'failover', '--app', 'memcached'], /--app must be one of echo, counter, kv, bulk, http, redis, got memcached/],
     [['demo', 'failover', '--sim', '--app', 'redis'], /--app redis runs real redis-server processes; drop --sim/],

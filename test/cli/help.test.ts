@@ -44,12 +44,12 @@ describe('usage errors', () => {
   it('--mtu 10 on a replica names the range the help states', async () => {
     const r = await cli(['replica', '--role', 'primary', '--name', 'a', '--peer', 'b', '--mtu', '10', '--no-capture-dir']);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`error: --mtu must be an integer from 68 to ${MAX_LOGGED_PACKET_BYTES}, got 10`);
+    expect(r.stderr.trim()).toBe(`error: --mtu must be an integer from 68 to ${MAX_LOGGED_PACKET_BYTES} on a replica (a packet must fit one log entry of the log channel), got 10`);
     const replica = commands.find((c) => c.name() === 'replica')!;
     expect(replica.helpInformation().replace(/\s+/g, ' ')).toContain(`68..${MAX_LOGGED_PACKET_BYTES}`);
   });
   it('--mtu 10 on the demo says the same', async () => {
     const r = await cli(['demo', 'failover', '--mtu', '10']);
-    expect(r.stderr.trim()).toBe(`error: --mtu must be an integer from 68 to ${MAX_LOGGED_PACKET_BYTES}, got 10`);
+    expect(r.stderr.trim()).toBe(`error: --mtu must be an integer from 68 to ${MAX_LOGGED_PACKET_BYTES} on a replica (a packet must fit one log entry of the log channel), got 10`);
   });
 });

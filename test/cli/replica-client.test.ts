@@ -60,7 +60,7 @@ describe('ftcp replica: usage errors (exit 2)', () => {
     [['replica', '--role', 'primary', '--name', 'a', '--peer', 'a'], /--peer must differ from --name/],
     [['replica', '--role', 'primary', '--name', 'a', '--bogus'], /unknown option '--bogus'/],
     // the largest packet must fit one log entry
-    [['replica', '--role', 'primary', '--name', 'a', '--mtu', '65500'], /--mtu must be at most 65414 on a replica \(a packet must fit one log entry of the log channel\), got 65500/],
+    [['replica', '--role', 'primary', '--name', 'a', '--mtu', '65500'], /--mtu must be an integer from 68 to 65414 on a replica \(a packet must fit one log entry of the log channel\), got 65500/],
     // the upstream proxy
     [['replica', '--role', 'join', '--name', 'c', '--peer', 'a', '--log-peer', '127.0.0.1:9402', '--upstream', '127.0.0.1:8080'], /--role join with --upstream: the upstream app has no state adapter/],
     [['replica', '--role', 'primary', '--name', 'a', '--upstream', 'localhost'], /--upstream: expected HOST:PORT/],
