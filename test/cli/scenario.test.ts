@@ -16,7 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const timing = ['--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)];
 
 describeWithDist('ftcp scenario run: the example scenarios', [...LIVE_SOURCES, 'cli/scenario', 'lab/scenario'], () => {
-  it.each(['failover.yaml', 'join-second-failover.yaml', 'log-partition.json', 'arbiter-restart.yaml', 'unsafe.yaml'])(
+  it.each(['failover.yaml', 'join-second-failover.yaml', 'log-partition.json', 'arbiter-restart.yaml', 'unsafe.yaml', 'alone.yaml'])(
     '%s: every expectation holds',
     async (file) => {
       const r = await cli(['scenario', 'run', join(root, 'scenarios', file), '--capture-dir', dir, '--json', ...timing]);
