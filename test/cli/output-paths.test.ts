@@ -1,14 +1,16 @@
 // Output paths are checked before anything starts: an existing file given as a directory,
 // a path in /proc, a directory that cannot be written (and, for a file, a directory given
 // as one) each get one line and exit 2, never a stack trace or a hang.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from './cli-helpers.js';
-import { root } from '../helpers/process.js';
+import { bin, root } from '../helpers/process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-paths-'));
+chmodSync(dir, 0o755); // so that user nobody (below, when root) can reach the locked directory
 const file = join(dir, 'a-file');
 writeFileSync(file, 'x');
 const locked = join(dir, 'locked');
@@ -19,7 +21,16 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 const isRoot = process.getuid?.() === 0;
-if (isRoot) console.log('output-paths: running as root, which may write a mode 0500 directory: the unwritable-directory cases are not run');
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+if (isRoot && SETPRIV === undefined) console.log('output-paths: running as root (which may write a mode 0500 directory) without setpriv to drop to user nobody: the unwritable-directory cases are not run');
+
+/** The CLI as user nobody when we are root (root writes anywhere): the built bin/ftcp.js under setpriv. */
+async function cliUnprivileged(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  if (!isRoot) return cli(args);
+  const r = spawnSync(SETPRIV!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, ...args], { cwd: root, encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+const canDropRoot = !isRoot || SETPRIV !== undefined || process.env['CI'] === 'true';
 
 /** Each command, with the flag under test last. */
 const DIR_COMMANDS: Array<[string, string[]]> = [
@@ -49,8 +60,8 @@ describe.each(DIR_COMMANDS)('%s: a bad output directory', (_name, args) => {
   it('/proc/foo', async () => {
     expectOneLine(await cli([...args, '/proc/foo']), /\/proc is a kernel file system/);
   }, 20_000);
-  it.skipIf(isRoot)('an unwritable directory', async () => {
-    expectOneLine(await cli([...args, join(locked, 'out')]), /is not writable/);
+  it.skipIf(!canDropRoot)('an unwritable directory', async () => {
+    expectOneLine(await cliUnprivileged([...args, join(locked, 'out')]), /is not writable/);
   }, 20_000);
 });
 
@@ -65,7 +76,7 @@ describe('switch --capture FILE', () => {
   it('under a file', async () => {
     expectOneLine(await cli([...args, join(file, 'x.pcapng')]), /is a file, so no directory can be made under it/);
   }, 20_000);
-  it.skipIf(isRoot)('in an unwritable directory', async () => {
-    expectOneLine(await cli([...args, join(locked, 'x.pcapng')]), /is not writable/);
+  it.skipIf(!canDropRoot)('in an unwritable directory', async () => {
+    expectOneLine(await cliUnprivileged([...args, join(locked, 'x.pcapng')]), /is not writable/);
   }, 20_000);
 });
