@@ -186,7 +186,7 @@ export function demoFailover(flags: FailoverFlags, io: CliIo): number {
     for (const fd of fds) closeSync(fd);
   }
 
-  io.stdout(humanReport(result, seedFromClock, paths));
+  io.stdout(humanReport(result, seedFromClock, paths, flags.captureDir));
   if (flags.json === true) io.stdout(`${JSON.stringify(jsonReport(result, paths))}\n`);
   if (result.ok) return EXIT.ok;
   return EXIT[result.failure?.kind ?? 'correctness'];
@@ -225,11 +225,11 @@ export function jsonReport(r: ClusterResult, captures: Record<ClusterCaptureName
 const ms = (us: number) => `${(us / 1000).toFixed(3)} ms`;
 const pct = (p: number) => `${(p * 100).toFixed(1)}%`;
 
-function humanReport(r: ClusterResult, seedFromClock: boolean, captures: Record<ClusterCaptureName, string>): string {
+function humanReport(r: ClusterResult, seedFromClock: boolean, captures: Record<ClusterCaptureName, string>, captureDir: string): string {
   const lines: string[] = [];
   const p = r.plan;
   lines.push(`demo failover (simulated): app ${r.app}, ${r.connections} connection(s), seed ${r.seed}${seedFromClock ? ' (from the wall clock)' : ''}${r.unsafe ? ', UNSAFE: no output rule' : ''}`);
-  lines.push(`  reproduce: ${r.command}`);
+  lines.push(`  reproduce: ${r.command} --capture-dir ${captureDir}`);
   const partition = p.logPartition === undefined ? 'no log partition' : `log channel cut ${ms(p.logPartition.fromUs)}..${ms(p.logPartition.toUs)}`;
   lines.push(
     `  faults: client links ${ms(p.clientLink.delayUs)} one way, loss ${pct(p.clientLink.loss)}, dup ${pct(p.clientLink.duplicate)}, ` +

@@ -32,7 +32,7 @@ describe('ftcp demo failover', () => {
     }
     expect(r.stdout).toMatch(/kill: replica a crashes/);
     expect(r.stdout).toMatch(/b: LIVE in epoch 2/);
-    expect(r.stdout).toMatch(/reproduce: ftcp demo failover --sim --seed 3 --app kv --connections 2/);
+    expect(r.stdout).toMatch(/reproduce: ftcp demo failover --sim --seed 3 --app kv --connections 2 --capture-dir \S+$/m);
   });
 
   it('without --json prints no JSON', async () => {
