@@ -70,7 +70,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--heartbeat-ms <ms>', 'real processes: H, the log channel\'s heartbeat', '10')
     .option('--failure-timeout-ms <ms>', 'real processes: D, silence before the arbiter is asked', '50')
     .option('--json', 'print the report as one JSON object on the last line of stdout')
-    .option('--capture-dir <dir>', 'write the captures to <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng', 'captures')
+    .option('--capture-dir <dir>', 'write the captures to <dir>/failover-live-<app>-seed<S>/{client,a,b,b-shadow,a-log,b-log}.pcapng\n(with --sim: <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng)', 'captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (and cut the log\nchannel just before the kill), to see what the output rule prevents')
     // ---- the kernel as the client (src/lab/demo/kernel.ts) ----
     .option('--client <kind>', 'real processes: ftcp (the load client on the ftcp stack) or kernel (Linux\'s own TCP, through a TUN\ndevice in a network namespace made for the run; needs root and socat) (default: ftcp; kernel with --network lan)')
