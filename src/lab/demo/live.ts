@@ -20,6 +20,7 @@ import { wallClockMs } from '../../net/clock.js';
 import { LiveCluster, timelineText } from '../live-cluster.js';
 import { TcpRelay } from '../tcp-relay.js';
 import { startHttpUpstream, type UpstreamServer } from '../upstream-servers.js';
+import { OrderedLines } from '../ordered-lines.js';
 import { onStopSignal, type InnerExit, type LabIo, type RunOutcome } from '../io.js';
 import { demoFailoverInnerArgv, loopback, type LoadShape, type ReplicaExtra } from '../launch.js';
 import { runInNetns } from '../netns-run.js';
@@ -158,9 +159,12 @@ export class LiveDemo implements DemoState {
     });
   }
 
-  /** A timeline line, printed as it happens (not with --json). */
+  /** Timeline lines, released in time order (ordered-lines.ts). */
+  private readonly ordered = new OrderedLines((text, atMs) => sayOnTimeline(this, this.io, this.t0, text, atMs));
+
+  /** A timeline line, printed as it happens (not with --json), within a short reordering window. */
   say(text: string, atMs = wallClockMs()): void {
-    sayOnTimeline(this, this.io, this.t0, text, atMs);
+    this.ordered.add(text, atMs);
   }
 
   /** Every step, in order; a step that throws is a problem, and the children are stopped in any case. */
@@ -176,6 +180,7 @@ export class LiveDemo implements DemoState {
     await runSteps(this.problems, steps, async () => {
       stopListening();
       await this.stopEverything();
+      this.ordered.flush();
     });
   }
 
