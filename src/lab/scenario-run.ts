@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describeKernel, KernelSide, kernelSwitchOptions, startKernelClient, type KernelReport } from './demo/kernel.js';
+import { OrderedLines } from './ordered-lines.js';
 import { onStopSignal, type InnerExit, type LabIo, type RunOutcome } from './io.js';
 import { scenarioInnerArgv } from './launch.js';
 import { KERNEL_ADDRESS, TUN_DEVICE } from './netns.js';
@@ -42,10 +43,16 @@ export async function runScenarioFile(s: Scenario, o: ScenarioRunOptions, io: La
   const stopListening = onStopSignal(onSignal);
   let result: ScenarioResult;
   try {
-    const say = (ms: number, text: string) => {
+    // lines from several processes, released in time order (ordered-lines.ts)
+    const ordered = new OrderedLines((text, ms) => {
       if (!o.json) io.stdout(`  ${`+${ms} ms`.padStart(10)}  ${text}\n`);
-    };
-    result = await runScenario(s, dir, say, kernel, interrupt.signal);
+    });
+    try {
+      result = await runScenario(s, dir, (ms, text) => ordered.add(text, ms), kernel, interrupt.signal);
+    } finally {
+      ordered.flush();
+    }
+    result.timeline.sort((a, b) => a.ms - b.ms);
   } finally {
     stopListening();
   }
