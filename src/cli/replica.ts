@@ -24,6 +24,7 @@ import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js';
 import { DEFAULT_ARBITER_LISTEN } from './arbiter.js';
 import { parseArbiterFlag } from './arbiter-flag.js';
 import { isMulticastMac, parseMac, type MacAddr } from '../wire/ethernet.js';
+import { addCaptureLiveOption, describeCaptureLive, openCaptureLive } from './capture-live-flag.js';
 import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { DEFAULT_LINK_BIND, parseEndpointFlag, parseVirtualAddressFlag } from './net-flags.js';
@@ -36,6 +37,7 @@ export const DEFAULT_SERVICE_PORT = 7070;
 export const DEFAULT_BULK_BYTES = 1_000_000;
 
 interface ReplicaFlags {
+  captureLive?: string;
   role?: string;
   name?: string;
   peer?: string;
@@ -111,7 +113,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     // upstream
     .option('--upstream <host:port>', 'serve an app outside ftcp: this replica\'s own instance of it (any TCP server); every client connection gets its own connection to it, and --app only picks the warm-up (default: the built-in --app)')
     .option('--upstream-connect-timeout-ms <ms>', 'with --upstream: an app that has not accepted a connection by then is reset towards the client', '5000');
-  addInsecureOption(addClusterKeyOption(command))
+  addInsecureOption(addClusterKeyOption(addCaptureLiveOption(command)))
     .option('--upstream-app <kind>', 'with --upstream: generic (any TCP server), or redis: one RESP command at a time across\nconnections, in log order, so every replica\'s Redis runs the same sequence; and a joining backup\'s Redis\ncopies the primary\'s by Redis replication (REPLICAOF) as of the join snapshot', 'generic')
     .addHelpText(
       'after',
@@ -206,8 +208,11 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
   };
 }
 
-async function runReplica(flags: ReplicaFlags, io: CliIo): Promise<number> {
+async function runReplica(flags: ReplicaFlags, cliIo: CliIo): Promise<number> {
   const opts = parseReplicaFlags(flags);
+  if (flags.captureLive !== undefined && opts.captureDir === undefined) throw new UsageError('--capture-live streams the wire capture, which --no-capture-dir turns off; drop one of them');
+  const { live, io } = openCaptureLive(flags.captureLive, cliIo);
+  if (live !== undefined) opts.live = live;
   opts.clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, { insecure: flags.insecure, carries: 'the log channel and the arbiter protocol', addresses: [['--log-listen', opts.logListen], ['--log-peer', opts.logPeer], ['--arbiter', opts.arbiterEtcd === undefined ? opts.arbiterAt : undefined]] });
   opts.warmUp = warmUp;
   const json = flags.json === true;
@@ -216,6 +221,7 @@ async function runReplica(flags: ReplicaFlags, io: CliIo): Promise<number> {
   try {
     proc = await ReplicaProcess.start(opts, print);
   } catch (error) {
+    await live?.close();
     if (error instanceof LinkError) {
       io.stderr(`error: ftcp replica ${opts.name}: ${error.message}\n`);
       return EXIT.connection;
@@ -231,6 +237,7 @@ async function runReplica(flags: ReplicaFlags, io: CliIo): Promise<number> {
   const failed = reason === 'failed';
   await proc.close();
   print({ event: 'exit', name: opts.name, atMs: io.nowMs(), reason, stats: proc.stats() });
+  if (live !== undefined) io.stderr(`replica ${opts.name}: ${describeCaptureLive(live)}\n`);
   return failed ? EXIT.correctness : EXIT.ok;
 }
 

@@ -18,6 +18,7 @@ import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFro
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { checkOutputFile } from './validate.js';
+import { addCaptureLiveOption, describeCaptureLive, openCaptureLive } from './capture-live-flag.js';
 
 export const DEFAULT_SWITCH_LISTEN = '127.0.0.1:9400';
 export const DEFAULT_SWITCH_CAPTURE = 'captures/client.pcapng';
@@ -34,6 +35,7 @@ interface SwitchFlags {
   captureDropped?: boolean;
   clusterKeyFile?: string;
   insecure?: boolean;
+  captureLive?: string;
 }
 
 export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -56,12 +58,13 @@ export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: 
     // Static entries: socat bridging a TUN device cannot register itself.
     .option('--static <addr=host:port>', 'pin a virtual address to a UDP endpoint that sends no control datagrams (socat\'s TUN bridge); never moves; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[]);
   // with a key, only hosts that hold it may register (src/net/switch-auth.ts).
-  addInsecureOption(addClusterKeyOption(command))
+  addInsecureOption(addClusterKeyOption(addCaptureLiveOption(command)))
     .addHelpText(
       'after',
       '\nExit codes: 0 stopped by SIGTERM/SIGINT; 2 bad usage (flags, capture file); 4 cannot listen\n' +
         '(port in use, address not local).\n\n' +
-        'Example:\n  ftcp switch --listen 127.0.0.1:9400 --capture captures/run1/client.pcapng\n' +
+        'Examples:\n  ftcp switch --listen 127.0.0.1:9400 --capture captures/run1/client.pcapng\n' +
+        '  ftcp switch --listen 127.0.0.1:9400 --capture-live - | wireshark -k -i -\n' +
         CLUSTER_KEY_HELP,
     )
     .action(async (flags: SwitchFlags) => {
@@ -69,7 +72,7 @@ export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: 
     });
 }
 
-async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
+async function runSwitch(flags: SwitchFlags, cliIo: CliIo): Promise<number> {
   const listen = parseEndpointFlag('--listen', flags.listen);
   const service = parseVirtualAddressFlag('--service', flags.service);
   const mtu = parseMtuFlag('--mtu', flags.mtu);
@@ -78,12 +81,14 @@ async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
   const json = flags.json === true;
   const staticHosts = flags.static.map((text) => parseStaticFlag(text, service));
   const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, { insecure: flags.insecure, carries: 'the registrations of the service address', addresses: [['--listen', listen]] });
+  const { live, io } = openCaptureLive(flags.captureLive, cliIo);
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
 
   let sw: UdpSwitch;
   try {
-    sw = await UdpSwitch.start({ listen, service, mtu, staticHosts, captureDropped: flags.captureDropped === true, clusterKey, ...(capturePath !== undefined ? { capturePath } : {}) });
+    sw = await UdpSwitch.start({ listen, service, mtu, staticHosts, captureDropped: flags.captureDropped === true, clusterKey, live, ...(capturePath !== undefined ? { capturePath } : {}) });
   } catch (error) {
+    await live?.close();
     if (error instanceof LinkError) {
       io.stderr(`error: ftcp switch: ${error.message}\n`);
       return EXIT.connection;
@@ -112,7 +117,8 @@ async function runSwitch(flags: SwitchFlags, io: CliIo): Promise<number> {
   const signal = await stop.stopped;
   await sw.close();
   const seconds = (io.nowMs() - startedMs) / 1000;
-  out(describeStats(sw.stats, signal, seconds, sw, capturePath), { event: 'stopped', signal, seconds, capture: capturePath ?? null, stats: sw.stats });
+  const liveLine = live === undefined ? '' : `\n${describeCaptureLive(live)}`;
+  out(describeStats(sw.stats, signal, seconds, sw, capturePath) + liveLine, { event: 'stopped', signal, seconds, capture: capturePath ?? null, stats: sw.stats, live: live?.stats ?? null });
   return EXIT.ok;
 }
 

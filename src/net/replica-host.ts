@@ -52,6 +52,7 @@ import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { ArbiterClient } from './arbiter-client.js';
 import { EtcdArbiter, type ReplicaArbiter } from './arbiter-etcd.js';
 import { CaptureFile } from '../pcap/capture-file.js';
+import { teeSinks, type LiveCapture } from '../pcap/live-sink.js';
 import { ProcessClock, wallClockMs, wallClockUs } from './clock.js';
 import { formatEndpoint } from './endpoint.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
@@ -211,6 +212,7 @@ export class ReplicaProcess {
     this.upstream?.close(); // upstream
     await Promise.all([this.link.close(), this.listenCh?.close(), this.dialCh?.close()]);
     this.closeCaptures();
+    await this.opts.live?.close();
   }
 
   stats(): Record<string, unknown> {
@@ -500,11 +502,11 @@ export class ReplicaProcess {
     const paths = this.capturePaths();
     if (paths.wire === null || paths.log === null) return;
     const name = this.opts.name;
-    const open = (path: string, what: string) => {
+    const open = (path: string, what: string, live?: LiveCapture) => {
       const disk = new CaptureFile(path);
-      return { disk, file: new PcapFile(disk.sink, `ftcp replica ${name} (${what})`) };
+      return { disk, file: new PcapFile(live === undefined ? disk.sink : teeSinks(disk.sink, live.sink), `ftcp replica ${name} (${what})`) };
     };
-    const wire = open(paths.wire, 'wire view');
+    const wire = open(paths.wire, 'wire view', this.opts.live);
     const wireIface = wire.file.iface(`replica ${name} ${formatIpv4Addr(this.address)}`, `client packets replica ${name} received from the ${this.link.kind === 'tap' ? 'TAP device' : 'switch'} and put on the wire (as ${formatIpv4Addr(this.opts.service)})`, this.link.linkType);
     const log = open(paths.log, 'log channel');
     const logIface = log.file.iface('log channel', `frames replica ${name} sent and received on the log channel (UDP ${LOG_PORT}), with a decoded summary as the comment; ${describeRsmConfig({ rsm: this.rsmConfig, startUs: 0 })}`);

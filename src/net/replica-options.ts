@@ -5,6 +5,7 @@
  */
 import * as net from 'node:net';
 import type { AppName } from '../proxy/app.js';
+import type { LiveCapture } from '../pcap/live-sink.js';
 import type { RsmConfig } from '../replica/rsm.js';
 import { deriveSeed } from '../tcp/seed.js';
 import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
@@ -52,6 +53,8 @@ export interface ReplicaProcessOptions {
   failureTimeoutMs: number;
   outputRule: boolean;
   captureDir?: string;
+  /** also stream the wire capture live (needs captureDir) */
+  live?: LiveCapture;
   mtu?: number;
   /** How long start() waits for the switch, the arbiter and (backup/join) the primary. */
   startTimeoutMs?: number;

@@ -36,8 +36,9 @@
  */
 import * as dgram from 'node:dgram';
 import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
-import type { PcapngWriter } from '../pcap/pcapng.js';
-import { openCaptureFile, type CaptureFile } from '../pcap/capture-file.js';
+import { PcapngWriter } from '../pcap/pcapng.js';
+import { CaptureFile } from '../pcap/capture-file.js';
+import { teeSinks, type LiveCapture } from '../pcap/live-sink.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
 import type { ClusterKey } from './cluster-key.js';
 import { AUTH_CONTROL_BYTES, CONTROL_AUTH_REFUSALS, ControlAuthSwitch, isAuthControl, type ControlAuthRefusal } from './switch-auth.js';
@@ -98,6 +99,8 @@ export interface SwitchOptions {
   service?: Ipv4Addr;
   /** pcapng file of the client-side view; none when undefined. */
   capturePath?: string;
+  /** also stream the capture live (a FIFO, a file, or stdout) as it is written */
+  live?: LiveCapture;
   /** Largest datagram forwarded; default 65507 (the largest UDP payload). */
   mtu?: number;
   maxHosts?: number;
@@ -167,13 +170,15 @@ export class UdpSwitch {
     badAuth: Object.fromEntries(CONTROL_AUTH_REFUSALS.map((r) => [r, 0])) as Record<ControlAuthRefusal, number>,
   };
   readonly capturePath: string | undefined;
+  /** The live stream of the capture, when asked for. */
+  readonly live: LiveCapture | undefined;
   /** Set when writing the capture failed (it stopped there). */
   captureError: string | undefined;
   private readonly table = new Map<Ipv4Addr, Holder>();
   /** Per host endpoint, the epoch of its latest claim on each address (won or lost). */
   private readonly claims = new Map<string, Map<Ipv4Addr, number>>();
   private eventHandler: ((e: SwitchEvent) => void) | undefined;
-  private capture: { writer: PcapngWriter; file: CaptureFile; iface: number; droppedIface?: number } | undefined;
+  private capture: { writer: PcapngWriter; file: CaptureFile | undefined; iface: number; droppedIface?: number } | undefined;
   private pendingComment: string | undefined;
   private closed = false;
   private readonly mtu: number;
@@ -191,6 +196,7 @@ export class UdpSwitch {
     this.local = { host: a.address, port: a.port };
     this.service = opts.service ?? 0xc000020a;
     this.capturePath = opts.capturePath;
+    this.live = opts.live;
     this.capture = capture;
     this.mtu = opts.mtu ?? MAX_MTU;
     this.maxHosts = opts.maxHosts ?? DEFAULT_MAX_HOSTS;
@@ -217,14 +223,18 @@ export class UdpSwitch {
     }
     const socket = await bindUdpSocket(opts.listen, opts.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES, opts.listenFlag ?? '--listen');
     let capture: UdpSwitch['capture'];
-    if (opts.capturePath !== undefined) {
+    if (opts.capturePath !== undefined || opts.live !== undefined) {
+      let file: CaptureFile | undefined;
       try {
-        const { writer, file } = openCaptureFile(opts.capturePath, { application: 'ftcp switch' });
+        file = opts.capturePath === undefined ? undefined : new CaptureFile(opts.capturePath);
+        const sinks = [file?.sink, opts.live?.sink].filter((sink) => sink !== undefined);
+        const writer = new PcapngWriter(teeSinks(...sinks), { application: 'ftcp switch' });
         const iface = writer.addInterface('switch', { description: 'client-side view: packets the switch forwarded to or from client addresses' });
         capture = { writer, file, iface };
         // refused datagrams, each commented with the endpoint it came from.
         if (opts.captureDropped === true) capture.droppedIface = writer.addInterface('switch-dropped', { description: 'datagrams the switch refused: from a host whose claim on the source address is older (stale-epoch) or that does not hold it (not-owner)' });
       } catch (error) {
+        file?.close();
         socket.close();
         throw error;
       }
@@ -255,7 +265,8 @@ export class UdpSwitch {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.capture?.file.close();
+    this.capture?.file?.close();
+    await this.live?.close();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
@@ -361,7 +372,7 @@ export class UdpSwitch {
       this.capture = undefined;
       this.captureError = error instanceof Error ? error.message : String(error);
       try {
-        capture.file.close();
+        capture.file?.close();
       } catch {
         // already reported
       }
