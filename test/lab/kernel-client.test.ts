@@ -12,10 +12,10 @@
 // - the namespace is gone afterwards, also after SIGINT; without root or socat the command
 //   says what is missing and exits 2.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, expect, it } from 'vitest';
+import { afterAll, afterEach, expect, it, onTestFinished } from 'vitest';
 import { destroyNetns, listNetns, Netns, Tcpdump, TunBridge } from '../../src/lab/netns.js';
 import { readPcapng } from '../../src/pcap/reader.js';
 import { describeKernel, readPcap } from '../helpers/kernel.js';
@@ -303,7 +303,11 @@ describeWithDist('ftcp demo failover --client kernel without what it needs', ['c
 
   it('names root when run without it (as nobody, when the tests run as root)', () => {
     const asNobody = process.getuid?.() === 0;
-    const r = spawnSync(process.execPath, [bin, 'demo', 'failover', '--client', 'kernel'], { encoding: 'utf8', timeout: 60_000, ...(asNobody ? { uid: 65534, gid: 65534 } : {}) });
+    // A capture directory nobody may write, so the root check is what fails (paths are checked first).
+    const captures = mkdtempSync(join(tmpdir(), 'ftcp-nobody-'));
+    chmodSync(captures, 0o777);
+    onTestFinished(() => rmSync(captures, { recursive: true, force: true }));
+    const r = spawnSync(process.execPath, [bin, 'demo', 'failover', '--client', 'kernel', '--capture-dir', captures], { encoding: 'utf8', timeout: 60_000, ...(asNobody ? { uid: 65534, gid: 65534 } : {}) });
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/needs root \(running as uid \d+/);
   }, 60_000);
