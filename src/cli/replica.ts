@@ -118,7 +118,8 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .addHelpText(
       'after',
       '\nExit codes: 0 stopped by SIGTERM/SIGINT, fenced, or a backup that lost the test-and-set; 1 a replication\n' +
-        'fault; 2 bad usage; 4 cannot listen (port in use) or cannot reach the switch, the arbiter or the primary.\n' +
+        'fault; 2 bad usage, or --role backup facing a primary that serves without a backup (it says to use --role join);\n' +
+        '4 cannot listen (port in use) or cannot reach the switch, the arbiter or the primary.\n' +
         CLUSTER_KEY_HELP +
         '\n' +
         'Example (with `ftcp switch` and `ftcp arbiter --init` running on their default ports):\n' +
@@ -238,6 +239,10 @@ async function runReplica(flags: ReplicaFlags, cliIo: CliIo): Promise<number> {
   await proc.close();
   print({ event: 'exit', name: opts.name, atMs: io.nowMs(), reason, stats: proc.stats() });
   if (live !== undefined) io.stderr(`replica ${opts.name}: ${describeCaptureLive(live)}\n`);
+  if (reason === 'wrong-role') {
+    io.stderr(`error: ftcp replica ${opts.name}: it was started as a backup of a primary that serves without one; start it with --role join instead (the line above says how)\n`);
+    return EXIT.usage;
+  }
   return failed ? EXIT.correctness : EXIT.ok;
 }
 
@@ -260,6 +265,8 @@ function describeEvent(e: ReplicaProcessEvent): string {
       return `${who}: lost the test-and-set of epoch ${e.epoch} to ${e.winner}`;
     case 'live':
       return `${who}: LIVE in epoch ${e.epoch}; re-emits ${e.reemitted} packets of ${e.reemittedEntries} entries above r = ${e.r}`;
+    case 'wrong-role':
+      return `${who}: ${e.message}`;
     case 'channel-refused':
       return `${who}: ${e.message}${e.count > 1 ? ` (${e.count} so far)` : ''}`;
     case 'exit':

@@ -124,6 +124,8 @@ export const REPLICA_EVENTS = {
   fenced: epoch,
   stopped: epoch,
   failed: epoch,
+  /** a backup that heard nothing from its primary: it must be started with --role join */
+  'wrong-role': { message: str },
   // joining with a state adapter (upstream-join.ts)
   'upstream-join-exported': { peer: str, index: nullable(num), pausedMs: num, queued: num, partial: num },
   'upstream-join-released': { peer: str, pausedMs: num },

@@ -102,6 +102,10 @@ export class ReplicaProcess {
   private fenceHeld: ServicePacket[] = [];
   /** bench: append -> ack round trips of the log channel, reported in stats().logRtt. */
   private readonly logRtt = new LogRttProbe();
+  /** Set once refuseBlindTakeover() has stopped this backup. */
+  private wrongRole = false;
+  /** Any frame at all came in on the dialled channel (the primary's). */
+  private heardPrimary = false;
   readonly counts = { servicePacketsIn: 0, servicePacketsOut: 0, reemitted: 0, framesIn: 0, framesOut: 0, framesDropped: 0, arbiterRequests: 0, arbiterAnswers: 0, fenceHeld: 0 };
 
   private constructor(
@@ -326,6 +330,7 @@ export class ReplicaProcess {
   }
 
   private onFrame(ch: LogChannel, frame: Uint8Array, message: ChannelMessage | undefined): void {
+    if (ch === this.dialCh) this.heardPrimary = true;
     const r = this.replica;
     if (this.closed || r === undefined) return;
     // After going live, frames on the old dialled channel (a zombie primary) are not ours to take.
@@ -354,6 +359,7 @@ export class ReplicaProcess {
           else this.counts.framesDropped++;
         },
         arbiter: (q) => {
+          if (this.refuseBlindTakeover()) return;
           this.counts.arbiterRequests++;
           this.captureArbiter(encodeArbiter(q), true);
           this.arbiter.send(q);
@@ -416,6 +422,7 @@ export class ReplicaProcess {
         this.captureShadow(e.index, e.packet);
         return;
       case 'suspect':
+        if (this.wrongRole) return; // it asked nobody: refuseBlindTakeover() stopped it
         this.emit(this.event('suspect', { epoch: e.epoch, silentMs: e.silentUs / 1000 }));
         return;
       case 'won':
@@ -461,6 +468,32 @@ export class ReplicaProcess {
         this.emit(this.event('divergence', { conn: e.conn, offset: e.offset, what: e.what }));
         return;
     }
+  }
+
+  /**
+   * A backup whose log channel is up but which never received one frame on it faces a
+   * primary that serves without it (started --alone, or live after a failover), and such a
+   * primary takes a new backup only through a join. Asking the arbiter would either lose
+   * (and stop, silently) or win and fence a healthy primary with an empty state machine.
+   * So it stops here, before the test-and-set, and says what to run instead.
+   */
+  private refuseBlindTakeover(): boolean {
+    if (this.opts.role !== 'backup' || this.heardPrimary || this.replica?.live === true) return false;
+    // A primary killed before its first frame closed the channel (kill -9 closes its sockets):
+    // that one is dead, and a backup with an empty state machine may take over. A channel
+    // still up and silent for D is a primary that serves without this backup.
+    if (this.dialCh?.connected !== true) return false;
+    if (this.wrongRole) return true;
+    this.wrongRole = true;
+    const o = this.opts;
+    const logPeer = o.logPeer === undefined ? 'HOST:PORT' : `${o.logPeer.host}:${o.logPeer.port}`;
+    const message =
+      `backup ${o.name} heard nothing from primary ${o.peer} on the log channel in ${o.failureTimeoutMs} ms: ` +
+      `a primary that serves without a backup (--alone, or live after a failover) takes a new one only by a join; ` +
+      `run ftcp replica --role join --name ${o.name} --peer ${o.peer} --log-peer ${logPeer} (with this replica's other flags)`;
+    this.emit(this.event('wrong-role', { message }));
+    this.onFinished?.('wrong-role', true);
+    return true;
   }
 
   /** Fenced, stopped or failed: nothing more to do in this process. */
