@@ -119,6 +119,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
       'after',
       '\nExit codes: 0 stopped by SIGTERM/SIGINT, fenced, or a backup that lost the test-and-set; 1 a replication\n' +
         'fault; 2 bad usage, or --role backup facing a primary that serves without a backup (it says to use --role join);\n' +
+        '3 the switch holds the service for a higher epoch from an earlier run (it says what to restart);\n' +
         '4 cannot listen (port in use) or cannot reach the switch, the arbiter or the primary.\n' +
         CLUSTER_KEY_HELP +
         '\n' +
@@ -239,6 +240,14 @@ async function runReplica(flags: ReplicaFlags, cliIo: CliIo): Promise<number> {
   await proc.close();
   print({ event: 'exit', name: opts.name, atMs: io.nowMs(), reason, stats: proc.stats() });
   if (live !== undefined) io.stderr(`replica ${opts.name}: ${describeCaptureLive(live)}\n`);
+  if (reason === 'stale-epoch') {
+    io.stderr(`error: ftcp replica ${opts.name}: the service address belongs to a higher epoch from an earlier run; restart what the line above names, then this pair\n`);
+    return EXIT.liveness;
+  }
+  if (reason === 'config-mismatch') {
+    io.stderr(`error: ftcp replica ${opts.name}: its peer is configured differently (the line above lists each difference); start both with the same flags\n`);
+    return EXIT.usage;
+  }
   if (reason === 'wrong-role') {
     io.stderr(`error: ftcp replica ${opts.name}: it was started as a backup of a primary that serves without one; start it with --role join instead (the line above says how)\n`);
     return EXIT.usage;
@@ -266,6 +275,8 @@ function describeEvent(e: ReplicaProcessEvent): string {
     case 'live':
       return `${who}: LIVE in epoch ${e.epoch}; re-emits ${e.reemitted} packets of ${e.reemittedEntries} entries above r = ${e.r}`;
     case 'wrong-role':
+    case 'stale-epoch':
+    case 'config-mismatch':
       return `${who}: ${e.message}`;
     case 'channel-refused':
       return `${who}: ${e.message}${e.count > 1 ? ` (${e.count} so far)` : ''}`;

@@ -102,7 +102,7 @@ export interface ReplicaTap {
 }
 
 /** What a run may change of a replica beyond what its cluster sets. */
-export type ReplicaExtra = Partial<Pick<ReplicaLaunch, 'alone' | 'captureDir' | 'startTimeoutMs' | 'upstream' | 'upstreamApp'>>;
+export type ReplicaExtra = Partial<Pick<ReplicaLaunch, 'alone' | 'captureDir' | 'startTimeoutMs' | 'upstream' | 'upstreamApp' | 'seed'>>;
 
 export function replicaArgv(o: ReplicaLaunch): string[] {
   return [

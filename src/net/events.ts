@@ -126,6 +126,10 @@ export const REPLICA_EVENTS = {
   failed: epoch,
   /** a backup that heard nothing from its primary: it must be started with --role join */
   'wrong-role': { message: str },
+  /** the peer on the log channel is configured differently (handshake-check.ts) */
+  'config-mismatch': { peer: str, differences: arrayOf(str), message: str },
+  /** the switch holds the service for a higher epoch than this replica ever had */
+  'stale-epoch': { epoch: num, message: str },
   // joining with a state adapter (upstream-join.ts)
   'upstream-join-exported': { peer: str, index: nullable(num), pausedMs: num, queued: num, partial: num },
   'upstream-join-released': { peer: str, pausedMs: num },

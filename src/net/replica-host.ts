@@ -39,24 +39,20 @@ import { encodeArbiter } from '../replica/arbiter.js';
 import type { ReplicaEvent, ServicePacket } from '../replica/outbox.js';
 import { Replica, type ReplicaRoleName } from '../replica/replica.js';
 import { drainReplica } from '../replica/drive.js';
-import { servicePacketComment, shadowTag } from '../replica/capture-tags.js';
+import { servicePacketComment } from '../replica/capture-tags.js';
+import { ReplicaCaptures } from './replica-captures.js';
 import { describeRsmConfig } from '../replica/replay-input.js';
 import type { RsmConfig } from '../replica/rsm.js';
 import { stackFactory } from '../replica/stack-factory.js';
 import type { BulkApp } from '../proxy/app.js';
-import { CaptureFile as PcapFile } from '../pcap/vantage.js';
-import { describeControlPacket } from '../replica/describe.js';
-import { udpPacket } from '../wire/udp.js';
-import { ARBITER_PORT, LOG_PORT } from '../replica/replay-input.js';
 import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { ArbiterClient } from './arbiter-client.js';
 import { EtcdArbiter, type ReplicaArbiter } from './arbiter-etcd.js';
-import { CaptureFile } from '../pcap/capture-file.js';
-import { teeSinks, type LiveCapture } from '../pcap/live-sink.js';
-import { ProcessClock, wallClockMs, wallClockUs } from './clock.js';
+import { ProcessClock, wallClockMs } from './clock.js';
 import { formatEndpoint } from './endpoint.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
-import type { ChannelMessage } from '../replica/channel.js';
+import { CHANNEL_TYPE_HELLO, decodeChannel, encodeChannel, type ChannelMessage } from '../replica/channel.js';
+import { compareHello, decodeHello, encodeHello, helloFields, type HelloFields } from './handshake-check.js';
 import { LogRttProbe } from './log-rtt.js'; // bench: log-channel round trip
 import { LinkError } from './udp-link.js';
 import { openSwitchLink, openTapLink, type ServiceLink } from './service-link.js';
@@ -68,11 +64,6 @@ import { UpstreamJoin } from './upstream-join.js'; // upstream join
 import type { ReplicaProcessEvent, ReplicaProcessEventFields, ReplicaProcessEventName, ReplicaProcessEventOf } from './events.js';
 import { ARBITER_VIRTUAL_ADDRESS, probeTcp, replicaRsmConfig, replicaVirtualAddress, type ReplicaProcessOptions } from './replica-options.js';
 
-interface Captures {
-  wire: { file: PcapFile; disk: CaptureFile; iface: number };
-  log: { file: PcapFile; disk: CaptureFile; logIface: number; arbIface: number };
-  shadow: { file: PcapFile; disk: CaptureFile; iface: number } | undefined;
-}
 
 export class ReplicaProcess {
   replica: Replica | undefined;
@@ -90,8 +81,7 @@ export class ReplicaProcess {
   /** The highest epoch this replica has claimed the service address with (claimService). */
   private claimedEpoch = 0;
   private closed = false;
-  private ipId = 0;
-  private captures: Captures | undefined;
+  private captures: ReplicaCaptures | undefined;
   private lastRole: ReplicaRoleName | undefined;
   private lastArbiterError: string | undefined;
   /** upstream: this replica's sockets to its own app instance. */
@@ -104,6 +94,11 @@ export class ReplicaProcess {
   private readonly logRtt = new LogRttProbe();
   /** Set once refuseBlindTakeover() has stopped this backup. */
   private wrongRole = false;
+  /** What the peer must share with us (handshake-check.ts). */
+  private readonly hello: HelloFields;
+  /** The service address was granted to this replica at least once; set once checkStaleEpoch() stopped it. */
+  private registeredOnce = false;
+  private staleEpoch = false;
   /** Any frame at all came in on the dialled channel (the primary's). */
   private heardPrimary = false;
   readonly counts = { servicePacketsIn: 0, servicePacketsOut: 0, reemitted: 0, framesIn: 0, framesOut: 0, framesDropped: 0, arbiterRequests: 0, arbiterAnswers: 0, fenceHeld: 0 };
@@ -117,6 +112,7 @@ export class ReplicaProcess {
   ) {
     this.address = replicaVirtualAddress(opts.name);
     this.rsmConfig = replicaRsmConfig(opts);
+    this.hello = helloFields(opts);
   }
 
   /**
@@ -252,15 +248,18 @@ export class ReplicaProcess {
       if (this.closed || r === undefined) return;
       this.counts.servicePacketsIn++;
       r.handleServicePacket(this.clock.nowUs(), packet);
-      this.captureWire(packet, `log entry ${r.rsm?.index ?? '?'}`);
+      this.captures?.wire(packet, `log entry ${r.rsm?.index ?? '?'}`);
       this.drain();
     });
-    this.link.onSuperseded((epoch) => this.emit(this.event('superseded', { epoch })));
+    this.link.onSuperseded((epoch) => {
+      this.emit(this.event('superseded', { epoch }));
+      this.checkStaleEpoch(epoch);
+    });
     this.arbiter.onResponse((bytes) => {
       if (this.closed || this.replica === undefined) return;
       this.counts.arbiterAnswers++;
       this.lastArbiterError = undefined;
-      this.captureArbiter(bytes, false);
+      this.captures?.arbiter(bytes, false);
       this.replica.handleArbiter(this.clock.nowUs(), bytes);
       this.drain();
     });
@@ -280,6 +279,8 @@ export class ReplicaProcess {
       ch.onFrame((frame, message) => this.onFrame(ch, frame, message));
       ch.onStatus((s) => this.onChannelStatus(ch, s));
     }
+    // The dialer's first connection came up in start(), before onStatus: its hello goes now.
+    if (this.dialCh?.connected === true) this.sendHello(this.dialCh);
     // A channel already up (the dialer waited for it in start()), or a primary alone, makes the replica now.
     if (this.dialCh?.connected === true || this.opts.alone === true) setImmediate(() => this.makeReplica());
   }
@@ -289,6 +290,7 @@ export class ReplicaProcess {
     const which = ch === this.listenCh ? 'listen' : 'dial';
     if (s.type === 'up') {
       this.emit(this.event('channel-up', { channel: which, peer: s.peer }));
+      this.sendHello(ch);
       if (this.replica === undefined && (this.opts.role === 'primary' ? ch === this.listenCh : ch === this.dialCh)) this.makeReplica();
     } else if (s.type === 'down') {
       this.emit(this.event('channel-down', { channel: which, peer: s.peer, reason: s.reason }));
@@ -329,7 +331,30 @@ export class ReplicaProcess {
     this.drain();
   }
 
+  private sendHello(ch: LogChannel): void {
+    ch.send(encodeChannel({ type: 'hello', epoch: 0, text: encodeHello(this.hello) }));
+  }
+
+  /** The peer's configuration: a difference is one line, and a backup or joiner stops (exit 2). */
+  private onHello(ch: LogChannel, text: string): void {
+    const theirs = decodeHello(text);
+    const dialled = ch === this.dialCh;
+    const diffs = compareHello(this.hello, theirs, dialled ? this.opts.peer : undefined);
+    if (diffs.length === 0) return;
+    const message = `replica ${theirs['name'] ?? '?'} at the other end of the log channel is configured differently: ${diffs.join('; ')}. Start both replicas with the same flags`;
+    this.emit(this.event('config-mismatch', { peer: theirs['name'] ?? '?', differences: diffs, message }));
+    if (dialled && this.replica?.live !== true) this.onFinished?.('config-mismatch', true);
+  }
+
   private onFrame(ch: LogChannel, frame: Uint8Array, message: ChannelMessage | undefined): void {
+    if (frame[1] === CHANNEL_TYPE_HELLO) {
+      const m = message ?? (() => {
+        const d = decodeChannel(frame);
+        return d.ok ? d.message : undefined;
+      })();
+      if (m?.type === 'hello' && !this.closed) this.onHello(ch, m.text);
+      return;
+    }
     if (ch === this.dialCh) this.heardPrimary = true;
     const r = this.replica;
     if (this.closed || r === undefined) return;
@@ -337,7 +362,7 @@ export class ReplicaProcess {
     if (r.live && ch === this.dialCh) return;
     this.counts.framesIn++;
     this.logRtt.received(frame, this.clock.nowUs()); // bench
-    this.captureLog(frame, false);
+    this.captures?.log(frame, false, this.peerAddress());
     // The channel decoded the frame to check it: hand over the message rather than decode it twice.
     if (message !== undefined) r.handleChannelMessage(this.clock.nowUs(), message);
     else r.handleChannel(this.clock.nowUs(), frame);
@@ -352,7 +377,7 @@ export class ReplicaProcess {
       drainReplica(r, {
         packet: (p) => this.transmit(p),
         channel: (f) => {
-          this.captureLog(f, true);
+          this.captures?.log(f, true, this.peerAddress());
           this.logRtt.sent(f, this.clock.nowUs()); // bench
           const ch = r.live ? this.listenCh : this.dialCh;
           if (ch !== undefined && ch.send(f)) this.counts.framesOut++;
@@ -361,7 +386,7 @@ export class ReplicaProcess {
         arbiter: (q) => {
           if (this.refuseBlindTakeover()) return;
           this.counts.arbiterRequests++;
-          this.captureArbiter(encodeArbiter(q), true);
+          this.captures?.arbiter(encodeArbiter(q), true);
           this.arbiter.send(q);
         },
         // upstream: client bytes, EOFs and closes for this replica's own app instance.
@@ -385,7 +410,7 @@ export class ReplicaProcess {
     }
     this.claimService(p.epoch);
     // Captured before it is sent: the capture holds everything that may have reached the wire.
-    this.captureWire(p.packet, servicePacketComment(p));
+    this.captures?.wire(p.packet, servicePacketComment(p));
     this.counts.servicePacketsOut++;
     if (p.reemitted) this.counts.reemitted++;
     this.link.send(p.packet);
@@ -414,12 +439,15 @@ export class ReplicaProcess {
         this.claimService(e.epoch);
         this.emit(this.event('announce', { epoch: e.epoch, service: formatIpv4Addr(this.opts.service) }));
         this.link.whenClaimed(e.epoch, 5000).then(
-          () => this.emit(this.event('registered', { epoch: e.epoch })),
+          () => {
+            this.registeredOnce = true;
+            this.emit(this.event('registered', { epoch: e.epoch }));
+          },
           (error: unknown) => this.emit(this.event('announce-failed', { epoch: e.epoch, message: error instanceof Error ? error.message : String(error) })),
         );
         return;
       case 'shadow':
-        this.captureShadow(e.index, e.packet);
+        this.captures?.shadow(e.index, e.packet);
         return;
       case 'suspect':
         if (this.wrongRole) return; // it asked nobody: refuseBlindTakeover() stopped it
@@ -430,11 +458,11 @@ export class ReplicaProcess {
         return;
       case 'lost':
         this.emit(this.event('lost', { epoch: e.epoch, winner: e.winner }));
-        this.noteAll(`replica ${this.opts.name} lost epoch ${e.epoch} to ${e.winner}`);
+        this.captures?.noteAll(`replica ${this.opts.name} lost epoch ${e.epoch} to ${e.winner}`);
         return;
       case 'live':
         this.emit(this.event('live', { epoch: e.epoch, r: e.r, lastIndex: e.lastIndex, reemitted: e.reemitted, reemittedEntries: e.reemittedEntries }));
-        this.captures?.wire.file.note(this.captures.wire.iface, `replica ${this.opts.name} goes live in epoch ${e.epoch}, r = ${e.r}, re-emitting ${e.reemitted} packets`);
+        this.captures?.noteWire(`replica ${this.opts.name} goes live in epoch ${e.epoch}, r = ${e.r}, re-emitting ${e.reemitted} packets`);
         // The old primary is gone: stop redialling it; a new backup joins through --log-listen.
         void this.dialCh?.close();
         return;
@@ -496,6 +524,24 @@ export class ReplicaProcess {
     return true;
   }
 
+  /**
+   * The network refused our very first claim of the service for a higher epoch than ours:
+   * it remembers a cluster from an earlier run (a switch that outlived its replicas), so no
+   * client packet will ever reach this one. Serving on would leave clients timing out, so it
+   * stops (exit 3) with what to restart. A replica that held the service before and is then
+   * superseded is ordinary fencing, handled by the arbiter's answers.
+   */
+  private checkStaleEpoch(theirs: number): void {
+    const ours = this.replica?.epoch ?? 0;
+    if (this.registeredOnce || this.staleEpoch || theirs <= ours) return;
+    this.staleEpoch = true;
+    const message =
+      `the ${this.link.kind === 'tap' ? 'network' : 'switch'} gives ${formatIpv4Addr(this.opts.service)} to epoch ${theirs}, above this replica's epoch ${ours}: ` +
+      `it remembers a pair from an earlier run. Stop this pair, restart ${this.link.kind === 'tap' ? 'the replicas of that run or move it off the address' : '`ftcp switch` (a new switch starts with no claims)'}, then start the pair again`;
+    this.emit(this.event('stale-epoch', { epoch: theirs, message }));
+    this.onFinished?.('stale-epoch', true);
+  }
+
   /** Fenced, stopped or failed: nothing more to do in this process. */
   private checkRole(r: Replica): void {
     const role = r.roleName;
@@ -529,73 +575,30 @@ export class ReplicaProcess {
     }, Math.max(0, (deadlineUs - this.clock.nowUs()) / 1000));
   }
 
-  // ---- captures -----------------------------------------------------------------------
+  // ---- captures (replica-captures.ts) ---------------------------------------------------
 
   private openCaptures(): void {
     const paths = this.capturePaths();
-    if (paths.wire === null || paths.log === null) return;
-    const name = this.opts.name;
-    const open = (path: string, what: string, live?: LiveCapture) => {
-      const disk = new CaptureFile(path);
-      return { disk, file: new PcapFile(live === undefined ? disk.sink : teeSinks(disk.sink, live.sink), `ftcp replica ${name} (${what})`) };
-    };
-    const wire = open(paths.wire, 'wire view', this.opts.live);
-    const wireIface = wire.file.iface(`replica ${name} ${formatIpv4Addr(this.address)}`, `client packets replica ${name} received from the ${this.link.kind === 'tap' ? 'TAP device' : 'switch'} and put on the wire (as ${formatIpv4Addr(this.opts.service)})`, this.link.linkType);
-    const log = open(paths.log, 'log channel');
-    const logIface = log.file.iface('log channel', `frames replica ${name} sent and received on the log channel (UDP ${LOG_PORT}), with a decoded summary as the comment; ${describeRsmConfig({ rsm: this.rsmConfig, startUs: 0 })}`);
-    const arbIface = log.file.iface('arbiter', `test-and-set requests and answers of replica ${name} (UDP ${ARBITER_PORT})`);
-    this.captures = { wire: { ...wire, iface: wireIface }, log: { ...log, logIface, arbIface }, shadow: undefined };
+    if (paths.wire === null || paths.log === null || paths.shadow === null) return;
+    this.captures = new ReplicaCaptures({
+      name: this.opts.name,
+      address: this.address,
+      service: this.opts.service,
+      arbiterAddress: ARBITER_VIRTUAL_ADDRESS,
+      linkKind: this.link.kind,
+      linkType: this.link.linkType,
+      rsmDescription: describeRsmConfig({ rsm: this.rsmConfig, startUs: 0 }),
+      paths: { wire: paths.wire, shadow: paths.shadow, log: paths.log },
+      live: this.opts.live,
+    });
   }
 
   private closeCaptures(): void {
-    const c = this.captures;
+    this.captures?.close();
     this.captures = undefined;
-    c?.wire.disk.close();
-    c?.log.disk.close();
-    c?.shadow?.disk.close();
-  }
-
-  private captureWire(packet: Uint8Array, comment: string): void {
-    const c = this.captures?.wire;
-    c?.file.write(c.iface, wallClockUs(), packet, comment);
-  }
-
-  private captureShadow(index: number, packet: Uint8Array): void {
-    const c = this.captures;
-    const path = this.capturePaths().shadow;
-    if (c === undefined || path === null) return;
-    if (c.shadow === undefined) {
-      const disk = new CaptureFile(path);
-      const file = new PcapFile(disk.sink, `ftcp replica ${this.opts.name} (shadow)`);
-      c.shadow = { disk, file, iface: file.iface(`shadow of ${this.opts.name}`, `O(i) replica ${this.opts.name} generated while a backup (suppressed)`, this.link.linkType) };
-    }
-    c.shadow.file.write(c.shadow.iface, wallClockUs(), packet, shadowTag(index));
   }
 
   private peerAddress(): Ipv4Addr {
     return replicaVirtualAddress(this.replica?.peer ?? this.opts.peer);
-  }
-
-  private captureLog(frame: Uint8Array, sent: boolean): void {
-    const c = this.captures?.log;
-    if (c === undefined) return;
-    const [src, dst] = sent ? [this.address, this.peerAddress()] : [this.peerAddress(), this.address];
-    const packet = udpPacket(src, dst, LOG_PORT, LOG_PORT, frame, this.ipId++);
-    c.file.write(c.logIface, wallClockUs(), packet, describeControlPacket(packet).summary);
-  }
-
-  private captureArbiter(message: Uint8Array, sent: boolean): void {
-    const c = this.captures?.log;
-    if (c === undefined) return;
-    const [src, dst] = sent ? [this.address, ARBITER_VIRTUAL_ADDRESS] : [ARBITER_VIRTUAL_ADDRESS, this.address];
-    const packet = udpPacket(src, dst, ARBITER_PORT, ARBITER_PORT, message, this.ipId++);
-    c.file.write(c.arbIface, wallClockUs(), packet, describeControlPacket(packet).summary);
-  }
-
-  private noteAll(text: string): void {
-    const c = this.captures;
-    if (c === undefined) return;
-    c.wire.file.note(c.wire.iface, text);
-    c.log.file.note(c.log.arbIface, text);
   }
 }

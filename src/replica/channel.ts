@@ -6,7 +6,7 @@
  *
  *   offset size field
  *   0      1    format version (CHANNEL_FORMAT_VERSION)
- *   1      1    type: 1 append, 2 heartbeat, 3 ack, 4 resend, 5 join, 6 snapshot
+ *   1      1    type: 1 append, 2 heartbeat, 3 ack, 4 resend, 5 join, 6 snapshot, 7 hello
  *   2      2    reserved, zero
  *   4      4    frame length in bytes, CRC included
  *   8      4    epoch of the sender
@@ -21,6 +21,9 @@
  *   resend:    u64 first index wanted
  *   join:      u8 name length, UTF-8 name of the joining replica
  *   snapshot:  u64 index k, u32 total bytes, u32 offset, u32 chunk length, the chunk
+ *   hello:     u16 length, UTF-8 text: the sender's configuration as key=value lines, sent
+ *              by each side when a connection comes up and compared by the receiving
+ *              process before any entry flows (never handed to the roles)
  *
  * Every frame from the primary carries r, the highest index whose outputs it released.
  * Decoding never throws: a corrupt or truncated frame is a returned reason.
@@ -49,7 +52,8 @@ export type ChannelMessage =
   | { type: 'ack'; epoch: number; index: number }
   | { type: 'resend'; epoch: number; from: number }
   | { type: 'join'; epoch: number; name: string }
-  | { type: 'snapshot'; epoch: number; index: number; total: number; offset: number; chunk: Uint8Array };
+  | { type: 'snapshot'; epoch: number; index: number; total: number; offset: number; chunk: Uint8Array }
+  | { type: 'hello'; epoch: number; text: string };
 
 export type ChannelDecodeError =
   | 'channel-truncated'
@@ -61,7 +65,10 @@ export type ChannelDecodeError =
 
 export type ChannelDecodeResult = { ok: true; message: ChannelMessage } | { ok: false; reason: ChannelDecodeError };
 
-const TYPE_CODE = { append: 1, heartbeat: 2, ack: 3, resend: 4, join: 5, snapshot: 6 } as const;
+/** The type byte of a `hello` frame (offset 1), which the receiving process handles itself. */
+export const CHANNEL_TYPE_HELLO = 7;
+
+const TYPE_CODE = { append: 1, heartbeat: 2, ack: 3, resend: 4, join: 5, snapshot: 6, hello: 7 } as const;
 
 function u64(view: DataView, at: number, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`channel: not a non-negative safe integer: ${v}`);
@@ -82,6 +89,8 @@ function bodyLength(m: ChannelMessage): number {
       return 1 + new TextEncoder().encode(m.name).length;
     case 'snapshot':
       return 8 + 12 + m.chunk.length;
+    case 'hello':
+      return 2 + new TextEncoder().encode(m.text).length;
   }
 }
 
@@ -136,6 +145,14 @@ export function encodeChannel(m: ChannelMessage): Uint8Array {
       out.set(m.chunk, pos + 20);
       pos += 20 + m.chunk.length;
       break;
+    case 'hello': {
+      const text = new TextEncoder().encode(m.text);
+      if (text.length > 0xffff) throw new RangeError('channel: hello text too long');
+      view.setUint16(pos, text.length);
+      out.set(text, pos + 2);
+      pos += 2 + text.length;
+      break;
+    }
   }
   view.setUint32(pos, crc32(out, 0, pos));
   return out;
@@ -214,6 +231,15 @@ export function decodeChannel(buf: Uint8Array): ChannelDecodeResult {
       pos += 12;
       if (!need(n) || offset + n > total) return bad;
       message = { type: 'snapshot', epoch, index, total, offset, chunk: buf.slice(pos, pos + n) };
+      pos += n;
+      break;
+    }
+    case 7: {
+      if (!need(2)) return bad;
+      const n = view.getUint16(pos);
+      pos += 2;
+      if (!need(n)) return bad;
+      message = { type: 'hello', epoch, text: new TextDecoder().decode(buf.subarray(pos, pos + n)) };
       pos += n;
       break;
     }

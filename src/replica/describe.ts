@@ -36,5 +36,7 @@ export function describeControlPacket(bytes: Uint8Array): { arbiter: boolean; su
       return { arbiter: false, summary: `log: ${m.name} asks to join` };
     case 'snapshot':
       return { arbiter: false, summary: `log: snapshot at index ${m.index}, bytes ${m.offset}..${m.offset + m.chunk.length} of ${m.total}, epoch ${m.epoch}` };
+    case 'hello':
+      return { arbiter: false, summary: `log: hello, ${m.text.split('\n').join(', ')}` };
   }
 }

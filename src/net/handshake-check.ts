@@ -1,0 +1,75 @@
+/**
+ * The configuration both replicas of a pair must share, exchanged in a `hello` frame on
+ * every log-channel connection (src/replica/channel.ts) and compared before any entry
+ * flows. Replicas started with different apps, seeds or MTUs used to be accepted, and the
+ * backup died at the first connection with "replication fault (a determinism bug)"; now the
+ * difference is one line at connect time.
+ */
+
+import { formatMac } from '../wire/ethernet.js';
+import { formatIpv4Addr } from '../wire/addr.js';
+import { DEFAULT_MTU } from './udp-link.js';
+import type { ReplicaProcessOptions } from './replica-options.js';
+
+/** Keys in the order they are shown, each with the flag that sets it. */
+const KEYS: ReadonlyArray<readonly [key: string, flag: string]> = [
+  ['app', '--app / --upstream'],
+  ['upstream', '--upstream-app'],
+  ['seed', '--seed'],
+  ['mtu', '--mtu'],
+  ['service', '--service'],
+  ['port', '--port'],
+  ['bulk-bytes', '--bulk-bytes'],
+  ['output-rule', '--unsafe-no-output-rule'],
+  ['network', '--tap-port / --switch'],
+];
+
+export type HelloFields = Record<string, string>;
+
+/** What this replica must agree on with its peer, as text fields. */
+export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'upstream' | 'upstreamApp' | 'seed' | 'mtu' | 'service' | 'servicePort' | 'bulkBytes' | 'outputRule' | 'tap'>): HelloFields {
+  return {
+    name: o.name,
+    app: o.upstream !== undefined ? 'upstream' : o.app,
+    upstream: o.upstream === undefined ? 'none' : (o.upstreamApp ?? 'generic'),
+    seed: String(o.seed),
+    mtu: String(o.mtu ?? DEFAULT_MTU),
+    service: formatIpv4Addr(o.service),
+    port: String(o.servicePort),
+    'bulk-bytes': String(o.bulkBytes),
+    'output-rule': o.outputRule ? 'on' : 'off',
+    network: o.tap === undefined ? 'switch' : `ethernet /${o.tap.prefixLength}${o.tap.mac !== undefined ? ` ${formatMac(o.tap.mac)}` : ''}`,
+  };
+}
+
+export function encodeHello(fields: HelloFields): string {
+  return Object.entries(fields)
+    .map(([k, v]) => `${k}=${v.replace(/\n/g, ' ')}`)
+    .join('\n');
+}
+
+export function decodeHello(text: string): HelloFields {
+  const out: HelloFields = {};
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * The differences between our fields and the peer's, one phrase each (empty: they agree).
+ * `expectPeer`: the name this replica was told its peer has (--peer), checked when given.
+ */
+export function compareHello(mine: HelloFields, theirs: HelloFields, expectPeer?: string): string[] {
+  const me = mine['name'] ?? '?';
+  const them = theirs['name'] ?? '?';
+  const out: string[] = [];
+  if (expectPeer !== undefined && them !== expectPeer) out.push(`--peer names ${expectPeer}, but the replica at --log-peer is ${them}`);
+  for (const [key, flag] of KEYS) {
+    const a = mine[key];
+    const b = theirs[key];
+    if (a !== b) out.push(`${key} (${flag}): ${me} has ${a ?? 'nothing'}, ${them} has ${b ?? 'nothing'}`);
+  }
+  return out;
+}
