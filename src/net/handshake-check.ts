@@ -9,6 +9,8 @@
 import { formatMac } from '../wire/ethernet.js';
 import { formatIpv4Addr } from '../wire/addr.js';
 import { DEFAULT_MTU } from './udp-link.js';
+import type { Endpoint } from './endpoint.js';
+import { RedisConnection } from './redis-connection.js';
 import type { ReplicaProcessOptions } from './replica-options.js';
 
 /** Keys in the order they are shown, each with the flag that sets it. */
@@ -26,9 +28,13 @@ const KEYS: ReadonlyArray<readonly [key: string, flag: string]> = [
 
 export type HelloFields = Record<string, string>;
 
-/** What this replica must agree on with its peer, as text fields. */
-export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'upstream' | 'upstreamApp' | 'seed' | 'mtu' | 'service' | 'servicePort' | 'bulkBytes' | 'outputRule' | 'tap'>): HelloFields {
+/**
+ * What this replica must agree on with its peer, as text fields; `upstreamId` names its
+ * upstream app's instance where the app can tell (Redis's run_id), which must differ.
+ */
+export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'upstream' | 'upstreamApp' | 'seed' | 'mtu' | 'service' | 'servicePort' | 'bulkBytes' | 'outputRule' | 'tap'>, upstreamId?: string): HelloFields {
   return {
+    ...(upstreamId !== undefined ? { 'upstream-id': upstreamId } : {}),
     name: o.name,
     app: o.upstream !== undefined ? 'upstream' : o.app,
     upstream: o.upstream === undefined ? 'none' : (o.upstreamApp ?? 'generic'),
@@ -71,5 +77,23 @@ export function compareHello(mine: HelloFields, theirs: HelloFields, expectPeer?
     const b = theirs[key];
     if (a !== b) out.push(`${key} (${flag}): ${me} has ${a ?? 'nothing'}, ${them} has ${b ?? 'nothing'}`);
   }
+  const id = mine['upstream-id'];
+  if (id !== undefined && id === theirs['upstream-id']) {
+    out.push(`${me} and ${them} use one upstream instance (${id}): every command would be applied twice; give each replica its own (--upstream)`);
+  }
   return out;
+}
+
+/** The run_id of the Redis at `at` (`INFO server`), or undefined when it cannot be had. */
+export async function redisRunId(at: Endpoint, timeoutMs: number): Promise<string | undefined> {
+  let conn: RedisConnection | undefined;
+  try {
+    conn = await RedisConnection.open(at, timeoutMs);
+    const id = (await conn.info('server')).get('run_id');
+    return id === undefined ? undefined : `redis run_id ${id}`;
+  } catch {
+    return undefined; // unreachable: the upstream check at the first connection says so
+  } finally {
+    conn?.close();
+  }
 }

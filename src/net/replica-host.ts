@@ -52,7 +52,7 @@ import { ProcessClock, wallClockMs } from './clock.js';
 import { formatEndpoint } from './endpoint.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
 import { CHANNEL_TYPE_HELLO, decodeChannel, encodeChannel, type ChannelMessage } from '../replica/channel.js';
-import { compareHello, decodeHello, encodeHello, helloFields, type HelloFields } from './handshake-check.js';
+import { compareHello, decodeHello, encodeHello, helloFields, redisRunId, type HelloFields } from './handshake-check.js';
 import { LogRttProbe } from './log-rtt.js'; // bench: log-channel round trip
 import { LinkError } from './udp-link.js';
 import { openSwitchLink, openTapLink, type ServiceLink } from './service-link.js';
@@ -109,10 +109,11 @@ export class ReplicaProcess {
     readonly link: ServiceLink,
     readonly arbiter: ReplicaArbiter,
     readonly listenCh: LogChannel | undefined,
+    upstreamId: string | undefined,
   ) {
     this.address = replicaVirtualAddress(opts.name);
     this.rsmConfig = replicaRsmConfig(opts);
-    this.hello = helloFields(opts);
+    this.hello = helloFields(opts, upstreamId);
   }
 
   /**
@@ -127,6 +128,7 @@ export class ReplicaProcess {
     // upstream: a new backup's app instance would hold none of the primary's app state.
     if (opts.role === 'join' && opts.upstream !== undefined && opts.upstreamApp === undefined) throw new LinkError(`replica ${opts.name} cannot join: ${UPSTREAM_JOIN_REFUSED}`);
     opts.warmUp?.(opts.app, opts.upstream !== undefined);
+    const upstreamId = opts.upstreamApp === 'redis' && opts.upstream !== undefined ? await redisRunId(opts.upstream, timeoutMs) : undefined;
     const opened: Array<() => unknown> = [];
     try {
       const link = opts.tap !== undefined
@@ -153,7 +155,7 @@ export class ReplicaProcess {
       }
       const listenCh = opts.logListen === undefined ? undefined : await LogChannel.listen(opts.logListen, { flag: '--log-listen', clusterKey: opts.clusterKey });
       if (listenCh !== undefined) opened.push(() => listenCh.close());
-      const p = new ReplicaProcess(opts, emit, link, arbiter, listenCh);
+      const p = new ReplicaProcess(opts, emit, link, arbiter, listenCh, upstreamId);
       opened.push(() => p.closeCaptures());
       p.openCaptures();
       if (opts.role !== 'primary') {

@@ -51,3 +51,13 @@ function ieeeCrc32(b: Uint8Array, s: number, e: number): number {
   }
   return (c ^ 0xffffffff) >>> 0;
 }
+
+describe('one upstream instance for both replicas', () => {
+  it('the same run_id is a difference; different ones are not', () => {
+    const a = helloFields(base, 'redis run_id 1111');
+    expect(compareHello(a, helloFields({ ...base, name: 'b' }, 'redis run_id 2222'), 'b')).toEqual([]);
+    expect(compareHello(a, helloFields({ ...base, name: 'b' }, 'redis run_id 1111'), 'b')).toEqual([
+      'a and b use one upstream instance (redis run_id 1111): every command would be applied twice; give each replica its own (--upstream)',
+    ]);
+  });
+});
