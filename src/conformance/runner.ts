@@ -58,6 +58,8 @@ export interface RunResult {
 export interface RunOptions {
   /** Default: the real stack, `new Stack(config)`. */
   createStack?: ConformanceStackFactory;
+  /** Overrides the script's --tolerance_usecs (the command line's --tolerance-usecs). */
+  toleranceUs?: number;
 }
 
 export const defaultStackFactory: ConformanceStackFactory = (config) => new Stack(config);
@@ -95,8 +97,10 @@ export function runScriptText(text: string, options: RunOptions = {}): RunResult
 export function runScript(script: Script, options: RunOptions = {}): RunResult {
   const warnings = [...script.warnings];
   try {
+    if (script.events.length === 0) throw new OptionError(1, 'the script has no events: nothing to check');
     const resolved = resolveSettings(script.options);
     warnings.push(...resolved.warnings);
+    if (options.toleranceUs !== undefined) resolved.settings.toleranceUs = options.toleranceUs;
     new Run(script, resolved.settings, options.createStack ?? defaultStackFactory, warnings).run();
     return { ok: true, warnings };
   } catch (error) {

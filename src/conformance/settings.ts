@@ -6,7 +6,8 @@
  * `--recv_buffer_bytes=4096`, `--challenge_ack_limit=2`, ...), the boolean ones as 0 or
  * 1 (`--sack=0`, `--dsack=0`, `--timestamps=0`, `--window_scaling=0`, `--syn_cookies=0`), and
  * `--congestion_control=newreno|cubic` (Linux's net.ipv4.tcp_congestion_control). Anything
- * else is ignored with a warning.
+ * else is an error naming its line: an option silently ignored would let a script pass that
+ * did not run as written.
  */
 import type { StackConfig } from '../tcp/types.js';
 import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
@@ -153,7 +154,7 @@ export function resolveSettings(options: readonly ScriptOption[]): { settings: R
         if (o.value !== 'ipv4') throw new OptionError(o.line, `--ip_version: only ipv4 is supported, got ${o.value ?? '(no value)'}`);
         break;
       default:
-        warnings.push(`line ${o.line}: unknown option --${o.name} ignored`);
+        throw new OptionError(o.line, `unknown option --${o.name}: the runner cannot honour it (remove it, or see docs/conformance.md for the options it knows)`);
     }
   }
   return { settings, warnings };

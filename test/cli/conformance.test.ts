@@ -22,7 +22,7 @@ const FAIL = `// RFC 9293 §3.10.7.1, with the wrong expectation on line 3.
 0.1 < S 0:0(0) win 65535
  +0 > R 0:0(0)
 `;
-const WARN = `--bogus_option=1
+const WARN = `\`sysctl -q net.ipv4.tcp_sack=1\`
 0.1 < . 1:1(0) ack 5 win 65535
  +0 > R 5:5(0)
 `;
@@ -34,6 +34,13 @@ writeFileSync(join(dir, 'a', 'pass.pkt'), PASS);
 writeFileSync(join(dir, 'a', 'b', 'fail.pkt'), FAIL);
 writeFileSync(join(dir, 'a', 'b', 'warn.pkt'), WARN);
 writeFileSync(join(dir, 'a', 'notes.txt'), 'not a script');
+mkdirSync(join(dir, 'errors'));
+writeFileSync(join(dir, 'errors', 'bogus-option.pkt'), `--frobnicate=1\n${PASS}`);
+writeFileSync(join(dir, 'errors', 'empty.pkt'), '// nothing but a comment\n');
+mkdirSync(join(dir, 'withpending', 'pending'), { recursive: true });
+writeFileSync(join(dir, 'withpending', 'pass.pkt'), PASS);
+writeFileSync(join(dir, 'withpending', 'pending', 'fail.pkt'), FAIL);
+writeFileSync(join(dir, 'withpending', 'marked.pkt'), `// pending: not implemented yet\n${FAIL}`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('ftcp conformance', () => {
@@ -47,7 +54,7 @@ describe('ftcp conformance', () => {
       '2 passed, 1 failed',
       '',
     ]);
-    expect(r.stderr).toBe(`warning: ${join(dir, 'a', 'b', 'warn.pkt')}: line 1: unknown option --bogus_option ignored\n`);
+    expect(r.stderr).toBe(`warning: ${join(dir, 'a', 'b', 'warn.pkt')}: line 1: shell command not run (the runner has no shell or interpreter)\n`);
   });
 
   it('exits 0 when every script passes', async () => {
@@ -60,19 +67,62 @@ describe('ftcp conformance', () => {
     const r = await cli(['conformance', '--json', join(dir, 'a')]);
     expect(r.code).toBe(1);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
-    const json = JSON.parse(r.stdout) as { passed: number; failed: number; results: { path: string; ok: boolean; line?: number; expected?: string; actual?: string; warnings: string[] }[] };
-    expect(json.passed).toBe(2);
-    expect(json.failed).toBe(1);
-    expect(json.results[0]).toMatchObject({ path: join(dir, 'a', 'b', 'fail.pkt'), ok: false, line: 3, expected: '> R 0:0(0)', warnings: [] });
-    expect(json.results[1]).toEqual({ path: join(dir, 'a', 'b', 'warn.pkt'), ok: true, warnings: ['line 1: unknown option --bogus_option ignored'] });
+    const json = JSON.parse(r.stdout) as { passed: number; failed: number; errors: number; crashed: number; pending: number; results: { path: string; ok: boolean; line?: number; expected?: string; actual?: string; warnings: string[] }[] };
+    expect(json).toMatchObject({ passed: 2, failed: 1, errors: 0, crashed: 0, pending: 0 });
+    expect(json.results[0]).toMatchObject({ path: join(dir, 'a', 'b', 'fail.pkt'), ok: false, status: 'FAIL', pending: false, line: 3, expected: '> R 0:0(0)', warnings: [] });
+    expect(json.results[1]).toEqual({ path: join(dir, 'a', 'b', 'warn.pkt'), ok: true, status: 'ok', pending: false, warnings: ['line 1: shell command not run (the runner has no shell or interpreter)'] });
   });
 
   it('reports a parse error with its line and column', async () => {
     const bad = join(dir, 'bad.pkt');
     writeFileSync(bad, '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 listen(3) = 0\n');
     const r = await cli(['conformance', bad]);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`FAIL ${bad}:2: column 4: listen takes 2 arguments, got 1\n`);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain(`ERROR ${bad}:2: column 4: listen takes 2 arguments, got 1\n`);
+  });
+
+  it('an unknown option or an empty script is an ERROR (exit 2), never a pass', async () => {
+    const r = await cli(['conformance', join(dir, 'errors')]);
+    expect(r.code).toBe(2);
+    expect(r.stdout.split('\n')).toEqual([
+      `ERROR ${join(dir, 'errors', 'bogus-option.pkt')}:1: unknown option --frobnicate: the runner cannot honour it (remove it, or see docs/conformance.md for the options it knows)`,
+      `ERROR ${join(dir, 'errors', 'empty.pkt')}:1: the script has no events: nothing to check`,
+      '0 passed, 0 failed, 2 errors',
+      '',
+    ]);
+  });
+
+  it('a FAIL beside an ERROR: the ERROR decides the exit code (2)', async () => {
+    const r = await cli(['conformance', join(dir, 'a', 'b', 'fail.pkt'), join(dir, 'errors', 'empty.pkt')]);
+    expect(r.code).toBe(2);
+  });
+
+  it('pending scripts (a pending/ folder, or a // pending: line) are run and shown but not counted', async () => {
+    const r = await cli(['conformance', join(dir, 'withpending')]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toContain(`PENDING (FAIL) ${join(dir, 'withpending', 'marked.pkt')}:4: expected: > R 0:0(0)  actual: > R. 0:0(0) ack 1 win 0 (ports 8080>44444, at 0.100 s) [flags differ]`);
+    expect(lines.some((l) => l.startsWith(`PENDING (FAIL) ${join(dir, 'withpending', 'pending', 'fail.pkt')}:3`))).toBe(true);
+    expect(lines.at(-1)).toBe('1 passed, 0 failed, 2 pending');
+  });
+
+  it('--tolerance-usecs overrides the scripts\' tolerance; a bad value is one line, exit 2', async () => {
+    const late = join(dir, 'late.pkt');
+    // The RST comes at 0.1 s; the script says 0.103 s: 3 ms off, inside the default 4 ms.
+    writeFileSync(late, '0.1 < S 0:0(0) win 65535\n0.103 > R. 0:0(0) ack 1\n');
+    expect((await cli(['conformance', late])).code).toBe(0);
+    const tight = await cli(['conformance', '--tolerance-usecs', '1000', late]);
+    expect(tight.code).toBe(1);
+    expect(tight.stdout).toMatch(/^FAIL .*late\.pkt:2:/m);
+    const bad = await cli(['conformance', '--tolerance-usecs', 'soon', late]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('error: --tolerance-usecs must be an integer from 0 to 60000000 (microseconds), got soon\n');
+  });
+
+  it('the help\'s own example works: the project\'s corpus, pending scripts included, exits 0', async () => {
+    const r = await cli(['conformance', 'test/conformance']);
+    expect(r.code, r.stdout.split('\n').filter((l) => !l.startsWith('ok')).join('\n')).toBe(0);
+    expect(r.stdout).toMatch(/^\d+ passed, 0 failed, \d+ pending$/m);
   });
 
   it('refuses a missing path or a directory without scripts (exit 2)', async () => {

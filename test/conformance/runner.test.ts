@@ -75,10 +75,14 @@ describe('passing scripts', () => {
     expect(r.failure?.message).toBeUndefined();
   });
 
-  it('reports unknown options and shell commands as warnings, and still runs', () => {
-    const r = run('--no_such_option=1\n--ip_version=ipv4\n`true`\n' + PASSIVE);
+  it('reports shell commands as warnings and still runs; an unknown option is the script\'s error at its line', () => {
+    const r = run('--ip_version=ipv4\n`true`\n' + PASSIVE);
     expect(r.ok).toBe(true);
-    expect(r.warnings).toEqual(['line 3: shell command not run (the runner has no shell or interpreter)', 'line 1: unknown option --no_such_option ignored']);
+    expect(r.warnings).toEqual(['line 2: shell command not run (the runner has no shell or interpreter)']);
+    const bad = run('--no_such_option=1\n' + PASSIVE);
+    expect(bad.ok).toBe(false);
+    expect(bad.failure).toMatchObject({ line: 1, kind: 'script' });
+    expect(bad.failure?.message).toMatch(/unknown option --no_such_option/);
   });
 
   it('is deterministic: the same script gives the same packets every run', () => {
