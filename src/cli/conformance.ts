@@ -14,11 +14,15 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { runScriptText, type RunFailure, type RunResult } from '../conformance/runner.js';
+import { openCaptureFile } from '../pcap/capture-file.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
+import { checkOutputFile } from './validate.js';
 
 interface ConformanceFlags {
   json?: boolean;
   toleranceUsecs?: string;
+  verbose?: boolean;
+  capture?: string;
 }
 
 /**
@@ -48,6 +52,8 @@ export function registerConformanceCommand(program: Command, io: CliIo, setExitC
     .description('run TCP conformance scripts (packetdrill dialect) against the stack in virtual time')
     .argument('<path...>', '.pkt script files, or directories searched recursively for *.pkt')
     .option('--json', 'print exactly one JSON object: {passed, failed, errors, crashed, pending, results: [{path, status, pending, line?, expected?, actual?, warnings}]}')
+    .option('-v, --verbose', 'print every packet of each script as it happens: < what the script injected, > what the stack sent (in script terms, with its line and time)')
+    .option('--capture <file>', 'write every packet of the run to a pcapng file, one interface per script, virtual time as timestamps')
     .option('--tolerance-usecs <us>', 'how far from its scripted time a packet or call may happen, for every script (overrides the scripts\' --tolerance_usecs; default: theirs, else 4000)')
     .addHelpText(
       'after',
@@ -68,27 +74,43 @@ export function registerConformanceCommand(program: Command, io: CliIo, setExitC
 function conformance(paths: string[], flags: ConformanceFlags, io: CliIo): number {
   const toleranceUs = flags.toleranceUsecs === undefined ? undefined : parseTolerance(flags.toleranceUsecs);
   const files = collectScripts(paths);
+  if (flags.capture !== undefined) checkOutputFile('--capture', flags.capture);
+  const capture = flags.capture === undefined ? undefined : openCaptureFile(flags.capture, { application: 'ftcp conformance' });
+  const verbose = flags.verbose === true && flags.json !== true;
   const reports = files.map((path) => {
     const text = readFileSync(path, 'utf8');
-    return reportOf(path, isPending(path, text), runScriptText(text, toleranceUs === undefined ? {} : { toleranceUs }));
+    const iface = capture?.writer.addInterface(path, { description: `conformance script ${path}: 192.0.2.1 is the script, the stack the other address; virtual time` });
+    if (verbose) io.stdout(`${path}\n`);
+    const onPacket = verbose || capture !== undefined
+      ? (direction: '<' | '>', timeUs: number, bytes: Uint8Array, what: string) => {
+          if (verbose) io.stdout(`  ${direction} ${what}\n`);
+          if (iface !== undefined) capture!.writer.writePacket(iface, timeUs, bytes, `${direction} ${what}`);
+        }
+      : undefined;
+    const report = reportOf(path, isPending(path, text), runScriptText(text, { ...(toleranceUs !== undefined ? { toleranceUs } : {}), ...(onPacket !== undefined ? { onPacket } : {}) }));
+    if (flags.json !== true) printReport(report, io);
+    return report;
   });
+  capture?.file.close();
   const counted = reports.filter((r) => !r.pending);
   const count = (status: ScriptStatus) => counted.filter((r) => r.status === status).length;
   const totals = { passed: count('ok'), failed: count('FAIL'), errors: count('ERROR'), crashed: count('CRASH'), pending: reports.length - counted.length };
   if (flags.json === true) {
     io.stdout(`${JSON.stringify({ ...totals, results: reports })}\n`);
   } else {
-    for (const r of reports) {
-      for (const w of r.warnings) io.stderr(`warning: ${r.path}: ${w}\n`);
-      const label = r.pending ? `PENDING (${r.status === 'ok' ? 'passes now: move it out of pending' : r.status})` : r.status;
-      io.stdout(r.status === 'ok' && !r.pending ? `ok   ${r.path}\n` : `${label} ${r.path}${r.line !== undefined ? `:${r.line}` : ''}${r.message !== undefined ? `: ${r.message}` : ''}\n`);
-    }
     const parts = [`${totals.passed} passed`, `${totals.failed} failed`, ...(totals.errors > 0 ? [`${totals.errors} errors`] : []), ...(totals.crashed > 0 ? [`${totals.crashed} crashed`] : []), ...(totals.pending > 0 ? [`${totals.pending} pending`] : [])];
     io.stdout(`${parts.join(', ')}\n`);
   }
   if (totals.crashed > 0) return EXIT.crash;
   if (totals.errors > 0) return EXIT.usage;
   return totals.failed > 0 ? EXIT.correctness : EXIT.ok;
+}
+
+/** A script's line, printed as soon as it has run (so a long run shows its progress). */
+function printReport(r: ScriptReport, io: CliIo): void {
+  for (const w of r.warnings) io.stderr(`warning: ${r.path}: ${w}\n`);
+  const label = r.pending ? `PENDING (${r.status === 'ok' ? 'passes now: move it out of pending' : r.status})` : r.status;
+  io.stdout(r.status === 'ok' && !r.pending ? `ok   ${r.path}\n` : `${label} ${r.path}${r.line !== undefined ? `:${r.line}` : ''}${r.message !== undefined ? `: ${r.message}` : ''}\n`);
 }
 
 function parseTolerance(text: string): number {

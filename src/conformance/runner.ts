@@ -60,6 +60,8 @@ export interface RunOptions {
   createStack?: ConformanceStackFactory;
   /** Overrides the script's --tolerance_usecs (the command line's --tolerance-usecs). */
   toleranceUs?: number;
+  /** Every packet of the run as it happens: '<' injected by the script, '>' sent by the stack, in script terms. */
+  onPacket?: (direction: '<' | '>', timeUs: number, bytes: Uint8Array, text: string) => void;
 }
 
 export const defaultStackFactory: ConformanceStackFactory = (config) => new Stack(config);
@@ -101,7 +103,7 @@ export function runScript(script: Script, options: RunOptions = {}): RunResult {
     const resolved = resolveSettings(script.options);
     warnings.push(...resolved.warnings);
     if (options.toleranceUs !== undefined) resolved.settings.toleranceUs = options.toleranceUs;
-    new Run(script, resolved.settings, options.createStack ?? defaultStackFactory, warnings).run();
+    new Run(script, resolved.settings, options.createStack ?? defaultStackFactory, warnings, options.onPacket).run();
     return { ok: true, warnings };
   } catch (error) {
     if (error instanceof Failure) return { ok: false, warnings, failure: error.failure };
@@ -158,6 +160,7 @@ class Run {
     private readonly settings: RunSettings,
     createStack: ConformanceStackFactory,
     private readonly warnings: string[],
+    private readonly onPacket?: RunOptions['onPacket'],
   ) {
     const config: StackConfig = { ...settings.config, addresses: [settings.localAddress], seed: settings.seed };
     const optionLine = script.options[0]?.line ?? 1;
@@ -305,7 +308,9 @@ class Run {
     if (seg.flags & TCP_SYN) this.ourIsn.set(key, seg.seq);
     let ourIsn = this.ourIsn.get(key) ?? 0;
     if (this.newAttempt.delete(key) && (seg.flags & (TCP_SYN | TCP_RST)) === TCP_RST) ourIsn = 0;
-    this.queue.push({ timeUs: this.now, src: parsed.ip.src, dst: parsed.ip.dst, seg, ourIsn });
+    const sent = { timeUs: this.now, src: parsed.ip.src, dst: parsed.ip.dst, seg, ourIsn };
+    this.queue.push(sent);
+    this.onPacket?.('>', this.now, bytes, this.describe(sent));
   }
 
   private isnOf(localPort: number, remotePort: number): number {
@@ -365,6 +370,7 @@ class Run {
       },
     );
     if ((e.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) this.newAttempt.add(`${localPort}:${remotePort}`);
+    this.onPacket?.('<', this.now, bytes, `${formatSegment({ ...e, ports: { src: remotePort, dst: localPort } })} (script line ${e.line}, at ${formatSeconds(this.now)} s)`);
     this.callStack('an inbound packet', () => this.stack.handlePacket(this.now, bytes));
     this.drain();
     this.lastEventUs = t;

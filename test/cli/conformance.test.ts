@@ -1,10 +1,11 @@
 // `ftcp conformance PATH...`, run in-process through runCli.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
+import { readPcapng } from '../../src/pcap/reader.js';
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -140,5 +141,24 @@ describe('ftcp conformance', () => {
     const r = await cli(['conformance', 'test/conformance/handshake', 'test/conformance/close']);
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toMatch(/^\d+ passed, 0 failed$/m);
+  });
+
+  it('-v prints every packet in script terms; --capture writes them to a pcapng, one interface per script', async () => {
+    const capture = join(dir, 'run.pcapng');
+    const r = await cli(['conformance', '-v', '--capture', capture, join(dir, 'a', 'pass.pkt'), join(dir, 'a', 'b', 'fail.pkt')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.split('\n').slice(0, 4)).toEqual([
+      join(dir, 'a', 'pass.pkt'),
+      '  < 44444>8080 S 0:0(0) win 65535 (script line 2, at 0.100 s)',
+      '  > R. 0:0(0) ack 1 win 0 (ports 8080>44444, at 0.100 s)',
+      `ok   ${join(dir, 'a', 'pass.pkt')}`,
+    ]);
+    const pcap = readPcapng(new Uint8Array(readFileSync(capture)));
+    expect(pcap.interfaces.map((i) => i.name)).toEqual([join(dir, 'a', 'pass.pkt'), join(dir, 'a', 'b', 'fail.pkt')]);
+    expect(pcap.packets).toHaveLength(4);
+    expect(pcap.packets[1]!.comment).toBe('> R. 0:0(0) ack 1 win 0 (ports 8080>44444, at 0.100 s)');
+    const bad = await cli(['conformance', '--capture', join(dir, 'a', 'pass.pkt', 'x.pcapng'), join(dir, 'a', 'pass.pkt')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
