@@ -85,6 +85,18 @@ describe('passing scripts', () => {
     expect(bad.failure?.message).toMatch(/unknown option --no_such_option/);
   });
 
+  it('takes one large scripted segment for the MSS-sized ones the stack sends (TSO/GSO, as the public suites assume)', () => {
+    const ok = run(PASSIVE + '   +0 write(4, ..., 3000) = 3000\n   +0 > P. 1:3001(3000) ack 1\n');
+    expect(ok.failure?.message).toBeUndefined();
+    // Split differently than sent: two scripted segments of 1500 cannot be cut from 1000s.
+    const split = run(PASSIVE + '   +0 write(4, ..., 3000) = 3000\n   +0 > . 1:1501(1500) ack 1\n');
+    expect(split.failure).toMatchObject({ kind: 'mismatch', line: PASSIVE_LINES + 2 });
+    // More than was sent at once is not made up from later segments of another kind.
+    const tooLong = run(PASSIVE + '   +0 write(4, ..., 3000) = 3000\n   +0 > P. 1:4001(4000) ack 1\n');
+    expect(tooLong.failure).toMatchObject({ kind: 'mismatch', line: PASSIVE_LINES + 2 });
+    expect(tooLong.failure?.message).toMatch(/payload length differs/);
+  });
+
   it('is deterministic: the same script gives the same packets every run', () => {
     const script = PASSIVE + '   +0 write(4, ..., 3000) = 3000\n   +0 > . 1:1001(1000) ack 1\n   +0 > . 1001:2001(1000) ack 1\n   +0 > P. 2001:3001(1000) ack 1\n';
     const capture = (): string[] => {
