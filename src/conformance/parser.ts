@@ -209,6 +209,7 @@ class ScriptParser {
     const seq = s.readBounded('start sequence number', 0, U32_MAX);
     s.expect(':', "':' in start:end(length)");
     const seqEnd = s.readBounded('end sequence number', 0, U32_MAX);
+    s.skipSpace(false); // `1:11 (10)`, as some public scripts write it
     s.expect('(', "'(' in start:end(length)");
     const payloadLength = s.readBounded('payload length', 0, 65535);
     s.expect(')', "')' in start:end(length)");
@@ -247,9 +248,9 @@ class ScriptParser {
         s.expectedFail(allowed.length === 0 ? 'end of line after the options' : `${allowed.join(', ')} or end of line`);
       }
     }
-    if (ack !== undefined && (flags & TCP_ACK) === 0) {
-      s.fail(`'ack ${ack}' given but the flags '${flagsText}' have no ACK ('.')`, pos);
-    }
+    // `ack N` without the ACK flag, as packetdrill takes it: the acknowledgment field is
+    // written (inbound) but the flag stays clear, so the receiver must ignore it
+    // (RFC 9293 §3.1: the field is significant only when ACK is set).
     const text = s.text.slice(textStart, s.offset).replace(/\s*(\/\/.*|\/\*[\s\S]*)?$/, '');
     return { type: 'packet', ...pos, time, direction, ports, flags, flagsText, seq, payloadLength, ack, window, urgentPointer, options, text };
   }

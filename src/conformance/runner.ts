@@ -474,7 +474,7 @@ class Run {
     if (seg.flags !== e.flags) return 'flags differ';
     if ((seg.seq - sent.ourIsn) >>> 0 !== e.seq) return 'sequence number differs';
     if (seg.payload.length !== e.payloadLength) return 'payload length differs';
-    if (e.ack !== undefined && (seg.ack - this.settings.remoteIsn) >>> 0 !== e.ack) return 'ack number differs';
+    if (e.ack !== undefined && (e.flags & TCP_ACK) !== 0 && (seg.ack - this.settings.remoteIsn) >>> 0 !== e.ack) return 'ack number differs';
     if (e.window !== undefined && seg.window !== e.window) return 'window differs';
     if (e.urgentPointer !== undefined && seg.urgentPointer !== e.urgentPointer) return 'urgent pointer differs';
     if (e.options !== 'any' && !optionsEqual(e.options, this.relativeOptions(seg.options, this.settings.remoteIsn))) return 'options differ';

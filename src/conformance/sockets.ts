@@ -103,8 +103,13 @@ export class SocketTable {
     return st;
   }
 
-  private allocate(kind: Fd['kind'], socket: SocketId | undefined, from?: Fd): Fd {
+  /**
+   * A new descriptor: the number the script expects the call to return when it names a free
+   * one (scripts choose their fds, as packetdrill maps them), else the lowest free from 3.
+   */
+  private allocate(kind: Fd['kind'], socket: SocketId | undefined, from?: Fd, wanted?: Expr): Fd {
     let fd = 3;
+    if (wanted?.kind === 'int' && wanted.value >= 3 && wanted.value <= 65535 && !this.fds.has(wanted.value)) fd = wanted.value;
     while (this.fds.has(fd)) fd++;
     const entry: Fd = {
       fd,
@@ -145,15 +150,16 @@ export class SocketTable {
       case 'listen':
         return this.listen(ctx, fd, intArg(e, 1));
       case 'accept':
-        return this.accept(ctx, fd);
+        return this.accept(ctx, fd, e.result);
       case 'connect':
         return this.connect(ctx, fd, e.args[1]!, state);
       case 'write':
       case 'send':
         return this.write(ctx, fd, intArg(e, 2), state);
       case 'read':
-      case 'recv':
         return this.read(ctx, fd, intArg(e, 2));
+      case 'recv':
+        return this.recv(ctx, fd, intArg(e, 2), recvFlags(ctx, e.args[3]));
       case 'shutdown':
         return this.shutdown(ctx, fd, wordArg(e, 1));
       case 'close':
@@ -170,7 +176,7 @@ export class SocketTable {
   private socket(ctx: CallContext, e: SyscallEvent): CallOutcome {
     const type = e.args[1]!;
     if (type.kind === 'word' && type.name !== 'SOCK_STREAM') ctx.unsupported(`only SOCK_STREAM sockets are supported, got ${type.name}`);
-    return ok(this.allocate('socket', undefined).fd);
+    return ok(this.allocate('socket', undefined, undefined, e.result).fd);
   }
 
   private bind(ctx: CallContext, fd: Fd, addr: Expr): CallOutcome {
@@ -193,11 +199,11 @@ export class SocketTable {
     return ok(0);
   }
 
-  private accept(ctx: CallContext, fd: Fd): CallOutcome {
+  private accept(ctx: CallContext, fd: Fd, wanted: Expr): CallOutcome {
     if (fd.kind !== 'listener') return err('EINVAL');
     const socket = ctx.stack.accept(fd.socket!);
     if (socket === undefined) return fd.nonBlocking ? err('EAGAIN') : BLOCK;
-    const conn = this.allocate('connection', socket, fd);
+    const conn = this.allocate('connection', socket, fd, wanted);
     this.statusOf(socket).connected = true;
     this.applyOptions(ctx, conn);
     return ok(conn.fd);
@@ -280,6 +286,24 @@ export class SocketTable {
     if (st.error !== undefined) return this.takeError(st);
     if (count === 0 || st.eof || st.closed || fd.shutRd) return ok(0);
     return fd.nonBlocking ? err('EAGAIN') : BLOCK;
+  }
+
+  /**
+   * recv(2) with its flags: MSG_PEEK reports what is buffered without taking it (the window
+   * does not move, as on Linux); MSG_DONTWAIT makes this one call non-blocking.
+   */
+  private recv(ctx: CallContext, fd: Fd, count: number, flags: { peek: boolean; dontWait: boolean }): CallOutcome {
+    if (!flags.peek) {
+      const outcome = this.read(ctx, fd, count);
+      return outcome === BLOCK && flags.dontWait ? err('EAGAIN') : outcome;
+    }
+    if (fd.kind !== 'connection') return err('ENOTCONN');
+    const st = this.statusOf(fd.socket!);
+    const buffered = st.closed ? 0 : ctx.stack.info(fd.socket!).readable;
+    if (count > 0 && buffered > 0 && !fd.shutRd) return ok(Math.min(count, buffered));
+    if (st.error !== undefined) return this.takeError(st);
+    if (count === 0 || st.eof || st.closed || fd.shutRd) return ok(0);
+    return fd.nonBlocking || flags.dontWait ? err('EAGAIN') : BLOCK;
   }
 
   private shutdown(ctx: CallContext, fd: Fd, how: string): CallOutcome {
@@ -491,4 +515,17 @@ export function exprText(e: Expr): string {
 /** `= 3`, `= -1 EAGAIN (Resource temporarily unavailable)` */
 export function formatOutcome(o: { value: number; errno?: string }): string {
   return o.errno === undefined ? `= ${o.value}` : `= ${o.value} ${describeErrno(o.errno)}`;
+}
+
+/** recv(2)'s flags argument: 0, MSG_PEEK, MSG_DONTWAIT or both or'ed; any other is unsupported (an ERROR, never ignored). */
+function recvFlags(ctx: CallContext, arg: Expr | undefined): { peek: boolean; dontWait: boolean } {
+  const out = { peek: false, dontWait: false };
+  if (arg === undefined || (arg.kind === 'int' && arg.value === 0)) return out;
+  const items = arg.kind === 'or' ? arg.items : [arg];
+  for (const item of items) {
+    if (item.kind === 'word' && item.name === 'MSG_PEEK') out.peek = true;
+    else if (item.kind === 'word' && item.name === 'MSG_DONTWAIT') out.dontWait = true;
+    else if (!(item.kind === 'int' && item.value === 0)) ctx.unsupported(`recv flags: only MSG_PEEK and MSG_DONTWAIT are supported, got ${item.kind === 'word' ? item.name : item.kind}`);
+  }
+  return out;
 }

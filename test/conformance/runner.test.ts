@@ -97,6 +97,22 @@ describe('passing scripts', () => {
     expect(tooLong.failure?.message).toMatch(/payload length differs/);
   });
 
+  it('speaks the public suites\' dialect: script-chosen fds, a space before (len), ack without the ACK flag', () => {
+    const fds = run(PASSIVE.replace(/\b3\b/g, '5').replace('accept(5, ..., ...) = 4', 'accept(5, ..., ...) = 7') + '  +.1 < P. 1:11 (10) ack 1 win 65535\n   +0 > . 1:1(0) ack 11\n   +0 read(7, ..., 10) = 10\n');
+    expect(fds.failure?.message).toBeUndefined();
+    // An ack number without the flag is written but ignored by the stack (RFC 9293 §3.1): the data is dropped, nothing is sent.
+    const noAckFlag = run(PASSIVE + '  +.1 < P 1:11(10) ack 1 win 65535\n  +.1 read(4, ..., 10) = -1 EAGAIN (Resource temporarily unavailable)\n'.replace('read(4', 'recv(4').replace('10) =', '10, MSG_DONTWAIT) ='));
+    expect(noAckFlag.failure?.message).toBeUndefined();
+  });
+
+  it('recv flags: MSG_PEEK leaves the bytes for the next read; MSG_DONTWAIT does not block; others are an ERROR', () => {
+    const peek = run(PASSIVE + '  +.1 < P. 1:11(10) ack 1 win 65535\n   +0 > . 1:1(0) ack 11\n   +0 recv(4, ..., 100, MSG_PEEK) = 10\n   +0 recv(4, ..., 100, MSG_PEEK) = 10\n   +0 read(4, ..., 100) = 10\n   +0 recv(4, ..., 100, MSG_DONTWAIT) = -1 EAGAIN (Resource temporarily unavailable)\n');
+    expect(peek.failure?.message).toBeUndefined();
+    const other = run(PASSIVE + '   +0 recv(4, ..., 100, MSG_WAITALL) = 0\n');
+    expect(other.failure).toMatchObject({ kind: 'script', line: PASSIVE_LINES + 1 });
+    expect(other.failure?.message).toMatch(/only MSG_PEEK and MSG_DONTWAIT are supported, got MSG_WAITALL/);
+  });
+
   it('is deterministic: the same script gives the same packets every run', () => {
     const script = PASSIVE + '   +0 write(4, ..., 3000) = 3000\n   +0 > . 1:1001(1000) ack 1\n   +0 > . 1001:2001(1000) ack 1\n   +0 > P. 2001:3001(1000) ack 1\n';
     const capture = (): string[] => {
@@ -183,9 +199,10 @@ describe('failing scripts', () => {
   });
 
   it('fails a socket call that returns something else', () => {
-    const f = failed(PASSIVE.replace('accept(3, ..., ...) = 4', 'accept(3, ..., ...) = 5'));
+    // The script chooses the descriptor number; a taken one cannot be returned twice.
+    const f = failed(PASSIVE.replace('accept(3, ..., ...) = 4', 'accept(3, ..., ...) = 3'));
     expect(f.line).toBe(PASSIVE_LINES);
-    expect(f.expected).toBe('accept(3, ..., ...) = 5');
+    expect(f.expected).toBe('accept(3, ..., ...) = 3');
     expect(f.actual).toBe('accept returned 4');
     const g = failed(PASSIVE + '   +0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n   +0 read(4, ..., 10) = 10\n');
     expect(g.line).toBe(PASSIVE_LINES + 2);
