@@ -91,6 +91,16 @@ export function receiveText(ctx: Ctx, tcb: Tcb, seq: number, data: Uint8Array, f
     return false;
   }
   if (data.length > 0) enterQuickAck(ctx, tcb);
+  if (data.length > 0 && tcb.ooo.segs.length > 0) {
+    // RFC 2883 §4: an in-order segment that also repeats bytes held out of order is a
+    // duplicate too; those bytes go in a D-SACK block (below RCV.NXT once delivered), as
+    // Linux reports them (tcp_ofo_queue's tcp_dsack_extend).
+    const dup = heldOverlap(tcb.ooo, seq, seqAdd(seq, data.length));
+    if (dup !== undefined) {
+      ctx.stats.duplicateSegments++;
+      noteDuplicate(ctx, tcb, dup.left, dup.right);
+    }
+  }
   let delivered = 0;
   if (data.length > 0) delivered += deliver(tcb, data);
   let finNow = fin;
