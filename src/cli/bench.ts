@@ -4,9 +4,12 @@
  */
 import { Option, type Command } from 'commander';
 import { BENCH_GROUPS, runBench, type BenchGroup } from '../lab/bench-run.js';
+import { MAX_CPU_HOGS, withCpuHogs } from '../lab/cpu-hogs.js';
+import { parseCpuHogs } from './cpu-hogs-flag.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
 
 interface BenchFlags {
+  cpuHogs: string;
   netnsInner?: string;
   quick?: boolean;
   json?: boolean;
@@ -34,6 +37,7 @@ export function registerBenchCommand(program: Command, io: CliIo, setExitCode: (
     .command('bench')
     .description('benchmarks: stack, replication, failover, scale (figures with their targets; never asserts)')
     .option('--quick', 'smaller sizes, fewer trials and connections: under a minute (smoke runs)')
+    .option('--cpu-hogs <n>', `run N busy processes beside the whole bench, 0..${MAX_CPU_HOGS} (failover figures on an overloaded machine; the report says how many)`, '0')
     .option('--json', 'print one JSON object with every figure as the last line of stdout (the report goes to stderr)')
     .option('--only <groups>', `comma-separated groups to run: ${BENCH_GROUPS.join(', ')} (default: all)`)
     .option('--trials <n>', 'failover trials (default: 30, --quick 3)')
@@ -49,7 +53,8 @@ function benchCommand(flags: BenchFlags, io: CliIo): Promise<number> {
   const groups = parseGroups(flags.only);
   const trials = parseCount('--trials', flags.trials, 1, 1000) ?? (quick ? 3 : 30);
   const connections = parseCount('--connections', flags.connections, 1, 10_000) ?? (quick ? 500 : 10_000);
-  return runBench(
+  const hogs = flags.netnsInner === undefined ? parseCpuHogs(flags.cpuHogs) : 0; // the outer run holds the hogs
+  return withCpuHogs(hogs, io, () => runBench(
     {
       groups,
       quick,
@@ -62,5 +67,5 @@ function benchCommand(flags: BenchFlags, io: CliIo): Promise<number> {
       ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}),
     },
     io,
-  ).then(exitCodeOf);
+  )).then(exitCodeOf);
 }

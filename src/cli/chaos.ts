@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CHAOS_APPS, CHAOS_FAULTS, DEFAULT_FAULTS, JOIN_LOAD_FACTOR, type ChaosApp, type ChaosFault, type ChaosOptions } from '../lab/chaos-trial.js';
 import { runChaos } from '../lab/chaos-run.js';
+import { MAX_CPU_HOGS, withCpuHogs } from '../lab/cpu-hogs.js';
+import { parseCpuHogs } from './cpu-hogs-flag.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
 import { DEMO_MTU } from '../lab/live-cluster.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
@@ -15,6 +17,7 @@ import { parsePositiveMs, parseReplicaMtu } from './replica.js';
 import { checkOutputDir, parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
 
 interface ChaosFlags {
+  cpuHogs: string;
   trials: string;
   seed?: string;
   only?: string;
@@ -65,6 +68,7 @@ export function registerChaosCommand(program: Command, io: CliIo, setExitCode: (
     .option('--capture-dir <dir>', 'write each trial\'s captures and event lines to <dir>/chaos-seed<S>/trial-<T>/ (kept for failed trials and false failovers)', 'captures')
     .option('--keep', 'keep the run directories of trials that passed too (default: off)')
     .option('--json', 'print one JSON object with the totals as the last line of stdout')
+    .option('--cpu-hogs <n>', `run N busy processes beside every trial, 0..${MAX_CPU_HOGS}, to try failure detection on an overloaded machine`, '0')
     .addHelpText(
       'after',
       '\nExit codes: 0 every trial passed; 1 a stream broke, split brain, or a non-identical emission;\n' +
@@ -107,6 +111,6 @@ async function chaosCommand(flags: ChaosFlags, io: CliIo): Promise<number> {
     mtu: parseReplicaMtu(flags.mtu),
     dir: join(flags.captureDir, `chaos-seed${seed}`),
   };
-  const outcome = await runChaos({ ...o, trials, seedFromClock, keep: flags.keep === true, json: flags.json === true, ...(only !== undefined ? { only } : {}) }, io);
+  const outcome = await withCpuHogs(parseCpuHogs(flags.cpuHogs), io, () => runChaos({ ...o, trials, seedFromClock, keep: flags.keep === true, json: flags.json === true, ...(only !== undefined ? { only } : {}) }, io));
   return exitCodeOf(outcome);
 }

@@ -20,6 +20,8 @@ import { EXIT, exitCodeOf, UsageError, type CliIo } from './io.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { DEMO_MTU } from '../lab/live-cluster.js';
 import { runLiveDemo } from '../lab/demo/live.js';
+import { MAX_CPU_HOGS, withCpuHogs } from '../lab/cpu-hogs.js';
+import { parseCpuHogs } from './cpu-hogs-flag.js';
 import { runLanDemo } from '../lab/demo/lan.js';
 import type { LiveDemoOptions } from '../lab/demo/types.js';
 import { defaultKernelTool, parseKernelTool } from './kernel-client.js';
@@ -27,6 +29,7 @@ import { parsePositiveMs, parseReplicaMtu } from './replica.js';
 import { checkOutputDir, parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
 
 interface FailoverFlags {
+  cpuHogs: string;
   sim?: boolean;
   bytes: string;
   killAfterMs: string;
@@ -70,6 +73,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--heartbeat-ms <ms>', 'real processes: H, the log channel\'s heartbeat', '10')
     .option('--failure-timeout-ms <ms>', 'real processes: D, silence before the arbiter is asked', '50')
     .option('--json', 'print the report as one JSON object on the last line of stdout')
+    .option('--cpu-hogs <n>', `real processes only: run N busy processes beside the demo, 0..${MAX_CPU_HOGS}, to try failure detection on an overloaded machine`, '0')
     .option('--capture-dir <dir>', 'write the captures to <dir>/failover-live-<app>-seed<S>/{client,a,b,b-shadow,a-log,b-log}.pcapng\n(with --sim: <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng)', 'captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (and cut the log\nchannel just before the kill), to see what the output rule prevents')
     // ---- the kernel as the client (src/lab/demo/kernel.ts) ----
@@ -93,7 +97,9 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
       if (flags.sim === true && flags.client === 'kernel') throw new UsageError('--client kernel runs real processes; drop --sim');
       if (flags.app === 'redis' && flags.sim === true) throw new UsageError('--app redis runs real redis-server processes; drop --sim');
       if (flags.kernelTool !== undefined && flags.client !== 'kernel' && !lan) throw new UsageError('--kernel-tool needs --client kernel or --network lan');
-      setExitCode(flags.sim === true ? demoFailover(flags, io) : await liveDemo(flags, io));
+      const hogs = parseCpuHogs(flags.cpuHogs);
+      if (hogs > 0 && flags.sim === true) throw new UsageError('--cpu-hogs loads the machine for real processes; drop --sim (the simulator runs in virtual time)');
+      setExitCode(flags.sim === true ? demoFailover(flags, io) : await withCpuHogs(hogs, io, () => liveDemo(flags, io)));
     });
 }
 
