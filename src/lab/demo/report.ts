@@ -47,6 +47,7 @@ export function judgeDemo(d: DemoState) {
     streams,
     resets,
     failover: {
+      killAtMs: killed ? failover.killAtMs : null,
       detectedMs: failover.detectedMs,
       liveMs: failover.liveMs,
       clientResumedMs: failover.clientResumedMs,

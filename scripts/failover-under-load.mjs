@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// Runs `ftcp demo failover --json --cpu-hogs N` K times (seeds 1..K) and counts what the
+// failure detector did on an overloaded machine: runs that were ok, false failovers (a
+// replica fenced or stopped before the kill), broken streams, resets, and the time from the
+// kill to go-live. Prints one line per run and a summary; exits 1 when any run broke a
+// stream or reset a connection.
+//
+//   node scripts/failover-under-load.mjs [--runs K] [--hogs N] [-- extra demo flags...]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const args = process.argv.slice(2);
+const extraAt = args.indexOf('--');
+const extra = extraAt < 0 ? [] : args.slice(extraAt + 1);
+const own = extraAt < 0 ? args : args.slice(0, extraAt);
+const value = (flag, fallback) => {
+  const i = own.indexOf(flag);
+  if (i < 0) return fallback;
+  const n = Number(own[i + 1]);
+  if (!Number.isInteger(n) || n < 0) {
+    process.stderr.write(`error: ${flag} needs a whole number, got ${own[i + 1] ?? 'nothing'}\n`);
+    process.exit(2);
+  }
+  return n;
+};
+for (const a of own) if (a.startsWith('--') && a !== '--runs' && a !== '--hogs') {
+  process.stderr.write(`error: unknown option ${a} (the options are --runs K, --hogs N, and -- before demo flags)\n`);
+  process.exit(2);
+}
+const runs = value('--runs', 10);
+const hogs = value('--hogs', 6);
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ftcp.js');
+const dir = mkdtempSync(join(tmpdir(), 'ftcp-under-load-'));
+const totals = { ok: 0, falseFailovers: 0, broken: 0, resets: 0, failed: 0 };
+const liveMs = [];
+try {
+  for (let seed = 1; seed <= runs; seed++) {
+    const r = spawnSync(process.execPath, [bin, 'demo', 'failover', '--json', '--cpu-hogs', String(hogs), '--seed', String(seed), '--capture-dir', dir, ...extra], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const last = r.stdout.trim().split('\n').at(-1) ?? '';
+    let report;
+    try {
+      report = JSON.parse(last);
+    } catch {
+      totals.failed++;
+      process.stdout.write(`run ${seed}: no report (exit ${r.status}): ${r.stderr.trim().split('\n').at(-1) ?? ''}\n`);
+      continue;
+    }
+    const broken = report.streams?.broken ?? 0;
+    const resets = report.resets ?? 0;
+    const falseFailover = report.falseFailover !== null && report.falseFailover !== undefined;
+    if (report.ok) totals.ok++;
+    if (falseFailover) totals.falseFailovers++;
+    totals.broken += broken;
+    totals.resets += resets;
+    const f = report.failover ?? {};
+    const killToLive = typeof f.liveMs === 'number' && typeof f.killAtMs === 'number' ? f.liveMs - f.killAtMs : undefined;
+    if (killToLive !== undefined) liveMs.push(killToLive);
+    process.stdout.write(`run ${seed}: ${report.ok ? 'ok' : 'FAILED'}${falseFailover ? ', false failover' : ''}, ${broken} broken, ${resets} resets, live ${killToLive === undefined ? '-' : killToLive.toFixed(0)} ms after the kill\n`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+liveMs.sort((a, b) => a - b);
+const p = (q) => (liveMs.length === 0 ? '-' : liveMs[Math.min(liveMs.length - 1, Math.floor(q * liveMs.length))].toFixed(0));
+process.stdout.write(`${runs} runs with ${hogs} hogs: ${totals.ok} ok, ${totals.falseFailovers} false failovers, ${totals.broken} broken streams, ${totals.resets} resets, ${totals.failed} without a report; kill to live p50 ${p(0.5)} ms, max ${p(1)} ms; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
+process.exit(totals.broken > 0 || totals.resets > 0 ? 1 : 0);
