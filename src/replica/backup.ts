@@ -22,6 +22,7 @@
 import type { ArbiterResponse } from './arbiter.js';
 import { decodeAppendEntries, encodeChannel, type ChannelMessage } from './channel.js';
 import type { LogEntry } from './log.js';
+import { FailureDetector } from './failure-detector.js';
 import { ArbiterAsk, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
 import { Rsm, RsmError } from './rsm.js';
 
@@ -67,7 +68,9 @@ export class BackupRole {
   private rKnown: number;
   private readonly pending = new Map<number, LogEntry>();
   private shadow: Shadowed[] = [];
+  /** Last frame heard (the snapshot transfer's liveness); the detector judges silence once following. */
   private lastHeardUs: number;
+  private readonly detector: FailureDetector;
   private lastResend = { from: -1, atUs: -Infinity };
   private lastJoinUs: number;
   private asking: ArbiterAsk | undefined;
@@ -89,6 +92,7 @@ export class BackupRole {
     this.peer = init.peer;
     this.rKnown = rsm?.index ?? 0;
     this.lastHeardUs = init.nowUs;
+    this.detector = new FailureDetector(init.nowUs, { minUs: times.failureUs, maxUs: times.failureMaxUs });
     this.lastJoinUs = init.nowUs;
     this.nextRequestId = init.nextRequestId;
     if (rsm === undefined) {
@@ -130,6 +134,7 @@ export class BackupRole {
       return;
     }
     this.lastHeardUs = nowUs;
+    this.detector.heard(nowUs);
     switch (m.type) {
       case 'append': {
         this.learnR(m.r);
@@ -178,8 +183,8 @@ export class BackupRole {
     }
     if (this.state !== 'following') return;
     if (this.asking === undefined) {
-      if (nowUs - this.lastHeardUs >= this.times.failureUs) {
-        this.out.event({ type: 'suspect', epoch: this.epoch, silentUs: nowUs - this.lastHeardUs });
+      if (this.detector.suspects(nowUs)) {
+        this.out.event({ type: 'suspect', epoch: this.epoch, silentUs: nowUs - this.detector.lastHeard });
         this.asking = new ArbiterAsk(this.epoch, this.nextRequestId(), this.opts.name, nowUs, this.out);
       }
     } else {
@@ -188,6 +193,11 @@ export class BackupRole {
   }
 
   /** Returns the hand-over when this response makes the backup the winner. */
+  /** This replica's own event loop did not run from fromUs to toUs: that silence is not the peer's. */
+  noteStall(fromUs: number, toUs: number): void {
+    this.detector.noteStall(fromUs, toUs);
+  }
+
   handleArbiter(_nowUs: number, r: ArbiterResponse): GoLive | undefined {
     if (this.state !== 'following' || this.asking === undefined || !this.asking.matches(r)) return undefined;
     this.asking = undefined;
@@ -220,7 +230,7 @@ export class BackupRole {
         return aliveUs < receivingUntilUs ? aliveUs : Math.max(askAgainUs, receivingUntilUs);
       }
       case 'following':
-        return this.asking === undefined ? this.lastHeardUs + this.times.failureUs : this.asking.deadline(this.times.arbiterRetryUs);
+        return this.asking === undefined ? this.detector.deadline() : this.asking.deadline(this.times.arbiterRetryUs);
       default:
         return undefined;
     }
@@ -342,6 +352,7 @@ export class BackupRole {
     this.epoch = m.epoch;
     this.rKnown = m.index;
     this.state = 'following';
+    this.detector.reset(this.lastHeardUs);
     this.out.event({ type: 'joined', epoch: m.epoch, index: m.index });
     this.send({ type: 'ack', epoch: this.epoch, index: m.index });
     this.counters.acks++;

@@ -18,6 +18,11 @@ export interface ReplicaOptions {
   heartbeatMs?: number;
   /** D: a peer silent this long is suspected, and the arbiter is asked. Default 50 ms. */
   failureTimeoutMs?: number;
+  /**
+   * Dmax: the failure detector may stretch D up to this when the peer's silences have been
+   * longer (failure-detector.ts). Default D: a fixed timeout.
+   */
+  failureTimeoutMaxMs?: number;
   /** An unanswered arbiter request is sent again after this long. Default D. */
   arbiterRetryMs?: number;
   /**
@@ -37,17 +42,20 @@ export interface ReplicaOptions {
 export interface ResolvedTimes {
   heartbeatUs: number;
   failureUs: number;
+  failureMaxUs: number;
   arbiterRetryUs: number;
 }
 
 export function resolveTimes(o: ReplicaOptions): ResolvedTimes {
   const heartbeatMs = o.heartbeatMs ?? 10;
   const failureMs = o.failureTimeoutMs ?? 50;
+  const failureMaxMs = o.failureTimeoutMaxMs ?? failureMs;
   const retryMs = o.arbiterRetryMs ?? failureMs;
-  for (const [name, v] of [['heartbeatMs', heartbeatMs], ['failureTimeoutMs', failureMs], ['arbiterRetryMs', retryMs]] as const) {
+  for (const [name, v] of [['heartbeatMs', heartbeatMs], ['failureTimeoutMs', failureMs], ['failureTimeoutMaxMs', failureMaxMs], ['arbiterRetryMs', retryMs]] as const) {
     if (!(v > 0 && Number.isFinite(v))) throw new RangeError(`replica ${name} must be a positive number, got ${v}`);
   }
-  return { heartbeatUs: Math.round(heartbeatMs * 1000), failureUs: Math.round(failureMs * 1000), arbiterRetryUs: Math.round(retryMs * 1000) };
+  if (failureMaxMs < failureMs) throw new RangeError(`replica failureTimeoutMaxMs (${failureMaxMs}) must be at least failureTimeoutMs (${failureMs})`);
+  return { heartbeatUs: Math.round(heartbeatMs * 1000), failureUs: Math.round(failureMs * 1000), failureMaxUs: Math.round(failureMaxMs * 1000), arbiterRetryUs: Math.round(retryMs * 1000) };
 }
 
 /** A packet for the clients, released (or re-emitted) by a live replica. */

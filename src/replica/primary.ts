@@ -23,6 +23,7 @@ import type { UpstreamAction } from '../proxy/upstream.js';
 import type { ArbiterResponse } from './arbiter.js';
 import { encodeChannel, ENTRY_MAX_BYTES, snapshotMessages, type ChannelMessage } from './channel.js';
 import { CHECK_BYTES, encodeEntry, entryBytes, MAX_STATE_ENTRIES, type LogEntry } from './log.js';
+import { FailureDetector } from './failure-detector.js';
 import { ArbiterAsk, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
 import type { Rsm } from './rsm.js';
 
@@ -80,7 +81,7 @@ export class PrimaryRole {
   /** Encoded entries the backup has not acknowledged, for resends. */
   private readonly log = new Map<number, Uint8Array>();
   private pendingFrames: Uint8Array[] = [];
-  private lastHeardUs: number;
+  private readonly detector: FailureDetector;
   private lastSentUs: number;
   private asking: ArbiterAsk | undefined;
   private joinSnapshot: { index: number; messages: ChannelMessage[] } | undefined;
@@ -103,7 +104,7 @@ export class PrimaryRole {
     this.offsetUs = init.offsetUs;
     this.released = rsm.index;
     this.acked = rsm.index;
-    this.lastHeardUs = init.nowUs;
+    this.detector = new FailureDetector(init.nowUs, { minUs: times.failureUs, maxUs: times.failureMaxUs });
     this.lastSentUs = init.nowUs;
     this.nextRequestId = init.nextRequestId;
   }
@@ -155,8 +156,8 @@ export class PrimaryRole {
     const deadline = this.rsm.pollTimeout();
     if (deadline !== undefined && deadline <= this.rsmNow(nowUs)) this.append(nowUs, { kind: 'tick' });
     if (!this.alone) {
-      if (this.asking === undefined && nowUs - this.lastHeardUs >= this.times.failureUs) {
-        this.out.event({ type: 'suspect', epoch: this.epoch, silentUs: nowUs - this.lastHeardUs });
+      if (this.asking === undefined && this.detector.suspects(nowUs)) {
+        this.out.event({ type: 'suspect', epoch: this.epoch, silentUs: nowUs - this.detector.lastHeard });
         this.asking = new ArbiterAsk(this.epoch, this.nextRequestId(), this.opts.name, nowUs, this.out);
       } else {
         this.asking?.retry(nowUs, this.times.arbiterRetryUs, this.out);
@@ -167,6 +168,11 @@ export class PrimaryRole {
       this.send(nowUs, { type: 'heartbeat', epoch: this.epoch, r: this.released, lastIndex: this.rsm.index });
       this.counters.heartbeats++;
     }
+  }
+
+  /** This replica's own event loop did not run from fromUs to toUs: that silence is not the peer's. */
+  noteStall(fromUs: number, toUs: number): void {
+    this.detector.noteStall(fromUs, toUs);
   }
 
   handleChannel(nowUs: number, m: ChannelMessage): void {
@@ -180,7 +186,7 @@ export class PrimaryRole {
       this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: ${m.type} of epoch ${m.epoch} while in epoch ${this.epoch}${this.alone ? ' alone' : ''}` });
       return;
     }
-    this.lastHeardUs = nowUs;
+    this.detector.heard(nowUs);
     switch (m.type) {
       case 'ack':
         if (m.index > this.acked) this.onAck(m.index);
@@ -228,7 +234,7 @@ export class PrimaryRole {
     if (d !== undefined) at(d - this.offsetUs);
     if (!this.alone) {
       at(this.lastSentUs + this.times.heartbeatUs);
-      at(this.asking === undefined ? this.lastHeardUs + this.times.failureUs : this.asking.deadline(this.times.arbiterRetryUs));
+      at(this.asking === undefined ? this.detector.deadline() : this.asking.deadline(this.times.arbiterRetryUs));
     }
     return t;
   }
@@ -368,7 +374,7 @@ export class PrimaryRole {
       if (name === this.peer && this.joinSnapshot !== undefined) {
         // The joiner is alive (DESIGN.md "Liveness in both directions"). With our epoch it is
         // still receiving the snapshot; with epoch 0 it lost it and asks again: send it again.
-        this.lastHeardUs = nowUs;
+        this.detector.heard(nowUs);
         if (theirEpoch !== this.epoch) for (const m of this.joinSnapshot.messages) this.send(nowUs, m);
       } else {
         this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: join from ${name} while paired with ${this.peer ?? '?'}` });
@@ -417,7 +423,7 @@ export class PrimaryRole {
     this.peer = name;
     this.acked = k;
     this.released = k;
-    this.lastHeardUs = nowUs;
+    this.detector.reset(nowUs);
     this.joinSnapshot = { index: k, messages: snapshotMessages(epoch, k, snapshot) };
     for (const m of this.joinSnapshot.messages) this.send(nowUs, m);
     this.out.event({ type: 'backup-joined', peer: name, epoch, index: k, snapshotBytes: snapshot.length });

@@ -127,6 +127,14 @@ export class Replica {
     return this.role;
   }
 
+  /**
+   * The driver saw this replica's own event loop stalled from fromUs to toUs (its clock):
+   * the failure detector does not count that silence against the peer.
+   */
+  handleStall(fromUs: number, toUs: number): void {
+    this.role.noteStall(fromUs, toUs);
+  }
+
   handleServicePacket(nowUs: number, bytes: Uint8Array): void {
     if (this.role instanceof PrimaryRole) this.role.handleServicePacket(nowUs, bytes);
     else this.counters.servicePacketsIgnored++;

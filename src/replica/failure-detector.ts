@@ -1,0 +1,140 @@
+/**
+ * The failure detector: when may a replica call its silent peer suspected? (docs/design.md
+ * "Failure detection".) It tells "dead" from "slow" with two pieces of evidence:
+ *
+ * - **How long a live peer has gone silent before.** Every frame heard from the peer ends
+ *   a gap; the detector keeps the recent gaps and sets the timeout to
+ *   max(mean + k·σ of the window, `peakFactor` × the largest gap seen, decaying), clamped to
+ *   [D, Dmax]. A quiet machine keeps D; a machine that once left the peer unscheduled for
+ *   120 ms waits up to 2 × 120 ms next time. (An accrual detector in the spirit of phi
+ *   accrual, Hayashibara et al. 2004, with the distribution replaced by mean, spread and
+ *   the worst gap, which is what a scheduler's stalls look like.)
+ * - **Its own stalls.** The driver reports when this replica's own event loop did not
+ *   run (noteStall). Silence that fell while we ourselves were stalled says nothing about
+ *   the peer: it is subtracted from the silence (capped at Dmax per silence).
+ *
+ * Until `warmupSamples` gaps are known the timeout is Dmax: no history, no confidence.
+ *
+ * Worst case for a dead peer: Dmax after its last frame, plus at most Dmax more of our
+ * own stalls. With Dmax = D (the default) the detector is the fixed timeout D and adds
+ * nothing: no warm-up, no credit.
+ *
+ * Pure and deterministic: integer µs of the replica's clock come in; no clock is read.
+ */
+
+export interface DetectorOptions {
+  /** D: the shortest timeout, µs. */
+  minUs: number;
+  /** Dmax: the longest timeout, µs (= minUs: a fixed timeout). */
+  maxUs: number;
+  /** Gaps kept for mean and σ. Default 128. */
+  window?: number;
+  /** k in mean + k·σ. Default 4. */
+  k?: number;
+  /** The largest recent gap times this. Default 2. */
+  peakFactor?: number;
+  /** The largest gap's weight halves every this many µs. Default 30 s. */
+  peakHalfLifeUs?: number;
+  /** Gaps needed before the timeout leaves Dmax. Default 8. */
+  warmupSamples?: number;
+}
+
+export class FailureDetector {
+  private readonly gaps: number[] = [];
+  private next = 0;
+  private sum = 0;
+  private sumSq = 0;
+  private peak = { gapUs: 0, atUs: 0 };
+  private lastHeardUs: number;
+  /** Own stall time since the last frame heard, µs. */
+  private creditUs = 0;
+  private readonly o: Required<DetectorOptions>;
+
+  constructor(nowUs: number, opts: DetectorOptions) {
+    if (!(opts.minUs > 0) || opts.maxUs < opts.minUs) throw new RangeError(`failure detector: need 0 < D <= Dmax, got D ${opts.minUs} µs, Dmax ${opts.maxUs} µs`);
+    this.o = { window: 128, k: 4, peakFactor: 2, peakHalfLifeUs: 30_000_000, warmupSamples: 8, ...opts };
+    this.lastHeardUs = nowUs;
+  }
+
+  /** Fixed timeout: Dmax = D. */
+  get adaptive(): boolean {
+    return this.o.maxUs > this.o.minUs;
+  }
+
+  get lastHeard(): number {
+    return this.lastHeardUs;
+  }
+
+  get samples(): number {
+    return this.gaps.length;
+  }
+
+  /** A frame from the peer arrived at nowUs. */
+  heard(nowUs: number): void {
+    if (this.adaptive && nowUs > this.lastHeardUs) this.record(Math.max(0, nowUs - this.lastHeardUs - this.creditUs), nowUs);
+    if (nowUs > this.lastHeardUs) this.lastHeardUs = nowUs;
+    this.creditUs = 0;
+  }
+
+  /** Restart the silence at nowUs without a sample (a new peer, a new epoch). */
+  reset(nowUs: number): void {
+    this.lastHeardUs = nowUs;
+    this.creditUs = 0;
+  }
+
+  /** This replica's own event loop did not run from fromUs to toUs. */
+  noteStall(fromUs: number, toUs: number): void {
+    if (!this.adaptive) return;
+    const from = Math.max(fromUs, this.lastHeardUs);
+    if (toUs > from) this.creditUs = Math.min(this.o.maxUs, this.creditUs + (toUs - from));
+  }
+
+  /** The current timeout, µs. */
+  timeoutUs(nowUs: number): number {
+    const { minUs, maxUs } = this.o;
+    if (!this.adaptive) return minUs;
+    const n = this.gaps.length;
+    if (n < this.o.warmupSamples) return maxUs;
+    const mean = this.sum / n;
+    const sigma = Math.sqrt(Math.max(0, this.sumSq / n - mean * mean));
+    const age = Math.max(0, nowUs - this.peak.atUs);
+    const peak = this.peak.gapUs * Math.pow(2, -age / this.o.peakHalfLifeUs);
+    const want = Math.max(mean + this.o.k * sigma, this.o.peakFactor * peak);
+    return Math.round(Math.min(maxUs, Math.max(minUs, want)));
+  }
+
+  /** Silence that counts against the peer: since its last frame, less our own stalls. */
+  silenceUs(nowUs: number): number {
+    return nowUs - this.lastHeardUs - this.creditUs;
+  }
+
+  suspects(nowUs: number): boolean {
+    return this.silenceUs(nowUs) >= this.timeoutUs(nowUs);
+  }
+
+  /**
+   * When to look again (the replica's clock, integer µs). The timeout only shrinks as the
+   * largest gap decays, so at this time suspects() holds unless a frame or a stall came
+   * first: it may be late by the decay since the last frame, never early.
+   */
+  deadline(): number {
+    return this.lastHeardUs + this.creditUs + this.timeoutUs(this.lastHeardUs);
+  }
+
+  private record(gapUs: number, nowUs: number): void {
+    const w = this.o.window;
+    if (this.gaps.length < w) {
+      this.gaps.push(gapUs);
+    } else {
+      const old = this.gaps[this.next]!;
+      this.sum -= old;
+      this.sumSq -= old * old;
+      this.gaps[this.next] = gapUs;
+      this.next = (this.next + 1) % w;
+    }
+    this.sum += gapUs;
+    this.sumSq += gapUs * gapUs;
+    const age = Math.max(0, nowUs - this.peak.atUs);
+    if (gapUs >= this.peak.gapUs * Math.pow(2, -age / this.o.peakHalfLifeUs)) this.peak = { gapUs, atUs: nowUs };
+  }
+}
