@@ -15,6 +15,7 @@ import { registerKernelClientCommand, registerKernelServerCommand } from './kern
 import { registerSimCommands } from './sim.js';
 import { registerSwitchCommand } from './switch.js';
 import { registerReplicaCommand } from './replica.js';
+import { registerServeCommand } from './serve.js';
 import { registerClientCommand } from './client.js';
 import { registerScenarioCommands } from './scenario.js';
 import { registerFuzzCommand } from './fuzz.js';
@@ -39,6 +40,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   registerSwitchCommand(program, io, setExitCode);
   registerArbiterCommand(program, io, setExitCode);
   registerReplicaCommand(program, io, setExitCode);
+  registerServeCommand(program, io, setExitCode); // a replica as a service from a config file
   registerClientCommand(program, io, setExitCode);
   registerScenarioCommands(program, io, setExitCode);
   registerReplayCommand(program, io, setExitCode);

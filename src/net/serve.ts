@@ -1,0 +1,173 @@
+/**
+ * The supervisor of `ftcp serve`: runs one replica host (replica-host.ts) in this process
+ * and, when that run ends (fenced, lost the test-and-set, failed, or could not reach its
+ * peer), starts another one after a backoff, so that a replica rejoins by itself.
+ *
+ * The role of each run is chosen, not configured: if one of the configured peers' log
+ * channels answers, this replica joins it as a backup (a snapshot of the live primary);
+ * if none does, it starts as the first primary alone. It also serves the Prometheus text
+ * of metrics.ts on an HTTP listener.
+ */
+import { createServer, type Server } from 'node:http';
+import type { ReplicaProcessEvent } from './events.js';
+import { formatMetrics, type MetricsSnapshot, type ServeRole } from './metrics.js';
+import { ReplicaProcess } from './replica-host.js';
+import { probeTcp, type ReplicaProcessOptions } from './replica-options.js';
+import type { ServeConfig } from './serve-config.js';
+import { replicaOptionsFor, type ServeRun } from './serve-options.js';
+import type { Endpoint } from './endpoint.js';
+
+/** How long a peer's log channel has to answer the probe that picks the role. */
+const PROBE_MS = 300;
+/** The backoff doubles after each failed run, up to this many times rejoin-backoff-ms. */
+const MAX_BACKOFF_FACTOR = 16;
+
+export interface ServeHooks {
+  /** Every event of every run, and the supervisor's own ("serve-run", "serve-restart"). */
+  emit: (e: ReplicaProcessEvent | Record<string, unknown>) => void;
+  /** Extra fields of each run's options (cluster key, warm-up). */
+  extend?: (o: ReplicaProcessOptions) => void;
+  nowMs: () => number;
+}
+
+export class ServeSupervisor {
+  private proc: ReplicaProcess | undefined;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private metricsServer: Server | undefined;
+  private readonly m: MetricsSnapshot;
+  private livesAsPrimary = 0;
+
+  constructor(
+    private readonly config: ServeConfig,
+    private readonly hooks: ServeHooks,
+  ) {
+    this.m = { name: config.name, role: 'starting', epoch: 0, logLagEntries: 0, logLagBytes: 0, heldOutputBytes: 0, connections: 0, failovers: 0, restarts: 0, divergences: 0, drops: {} };
+  }
+
+  /** Listens for metrics (rejects with the listen error, e.g. port in use). */
+  async listenMetrics(at: Endpoint): Promise<Endpoint> {
+    const server = createServer((req, res) => {
+      if (req.url !== '/metrics' && req.url !== '/') {
+        res.writeHead(404).end('not found: try /metrics\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(formatMetrics(this.snapshot()));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(at.port, at.host, () => resolve());
+    });
+    this.metricsServer = server;
+    const a = server.address();
+    return { host: at.host, port: typeof a === 'object' && a !== null ? a.port : at.port };
+  }
+
+  snapshot(): MetricsSnapshot {
+    const s = { ...this.m, drops: { ...this.m.drops } };
+    const p = this.proc;
+    if (p === undefined) return s;
+    const st = p.stats() as { epoch: number | null; stack: { drops?: Record<string, number>; connections?: number } | null; logChannel: { unacked?: number; unackedBytes?: number } | null; roleCounters: { heldBytes?: number } | null; upstream?: { divergences?: number } };
+    if (st.epoch !== null) s.epoch = st.epoch;
+    const r = p.roleName;
+    s.role = r === 'primary' ? 'primary' : r === 'backup' ? 'backup' : s.role;
+    s.logLagEntries = st.logChannel?.unacked ?? 0;
+    s.logLagBytes = st.logChannel?.unackedBytes ?? 0;
+    s.heldOutputBytes = st.roleCounters?.heldBytes ?? 0;
+    s.connections = st.stack?.connections ?? 0;
+    s.divergences += st.upstream?.divergences ?? 0;
+    for (const [k, v] of Object.entries(st.stack?.drops ?? {})) s.drops[k] = (s.drops[k] ?? 0) + v;
+    s.drops.link = p.counts.framesDropped;
+    return s;
+  }
+
+  /** Runs until stop(): one replica host at a time. */
+  async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      const run = await this.chooseRun();
+      if (this.stopping) break;
+      const role: ServeRole = run.role === 'primary' ? 'primary' : 'joining';
+      this.m.role = role;
+      this.hooks.emit({ event: 'serve-run', name: this.config.name, atMs: this.hooks.nowMs(), role: run.role, ...(run.role === 'join' ? { via: run.via.name } : {}) });
+      const reason = await this.runOnce(run);
+      if (this.stopping) break;
+      failures = reason === 'unreachable' ? failures + 1 : 0;
+      this.m.restarts++;
+      this.m.role = 'starting';
+      const backoff = this.config.rejoinBackoffMs * Math.min(MAX_BACKOFF_FACTOR, 2 ** Math.min(failures, 4));
+      this.hooks.emit({ event: 'serve-restart', name: this.config.name, atMs: this.hooks.nowMs(), reason, backoffMs: backoff });
+      await this.sleep(backoff);
+    }
+    this.m.role = 'stopped';
+  }
+
+  private async chooseRun(): Promise<ServeRun> {
+    for (const peer of this.config.peers) {
+      try {
+        await probeTcp(peer.address, `peer ${peer.name}`, 'log.peers', PROBE_MS);
+        return { role: 'join', via: peer };
+      } catch {
+        // not up: try the next peer
+      }
+    }
+    return { role: 'primary' };
+  }
+
+  /** One run of the replica host; resolves with why it ended. */
+  private async runOnce(run: ServeRun): Promise<string> {
+    const opts = replicaOptionsFor(this.config, run);
+    this.hooks.extend?.(opts);
+    let proc: ReplicaProcess;
+    try {
+      proc = await ReplicaProcess.start(opts, (e) => this.onEvent(e));
+    } catch (error) {
+      this.hooks.emit({ event: 'serve-unreachable', name: this.config.name, atMs: this.hooks.nowMs(), message: error instanceof Error ? error.message.split('\n')[0] : String(error) });
+      return 'unreachable';
+    }
+    this.proc = proc;
+    const reason = await new Promise<string>((resolve) => {
+      proc.onFinished = (r) => resolve(r);
+      this.wake = () => resolve('stopped');
+      this.hooks.emit(proc.describeStart());
+    });
+    this.wake = undefined;
+    // Keep this run's counters in the totals before the next run starts from zero.
+    const last = this.snapshot();
+    this.m.drops = last.drops;
+    this.m.divergences = last.divergences;
+    this.proc = undefined;
+    await proc.close();
+    return reason;
+  }
+
+  private onEvent(e: ReplicaProcessEvent): void {
+    if (e.event === 'live') {
+      this.livesAsPrimary++;
+      // The first primary goes live without a failover; every later 'live' is one.
+      if (this.livesAsPrimary > 1 || this.m.restarts > 0 || (this.proc !== undefined && this.proc.opts.role !== 'primary')) this.m.failovers++;
+    }
+    if (e.event === 'fault') this.m.divergences++;
+    this.hooks.emit(e);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await new Promise<void>((resolve) => (this.metricsServer === undefined ? resolve() : this.metricsServer.close(() => resolve())));
+  }
+
+  stats(): Record<string, unknown> {
+    return { ...this.snapshot(), host: this.proc?.stats() ?? null };
+  }
+}
