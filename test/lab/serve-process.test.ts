@@ -73,7 +73,7 @@ describeWithDist('ftcp serve: roles by themselves, with real processes', ['cli/s
     process.kill(a.pid, 'SIGKILL');
     await b.waitFor(/"event":"live"/, 30_000);
 
-    a = startCli(['serve', '--config', cfgA]);
+    a = startCli(['serve', '--config', cfgA, '--metrics-listen', `127.0.0.1:${ma}`]);
     await a.waitFor(/"event":"serve-run","name":"a","atMs":\d+,"role":"join","via":"b"/, 30_000);
     await a.waitFor(/"event":"joined"/, 30_000);
     await b.waitFor(/"event":"backup-joined"/, 30_000);
@@ -81,6 +81,10 @@ describeWithDist('ftcp serve: roles by themselves, with real processes', ['cli/s
     process.kill(b.pid, 'SIGKILL');
     await a.waitFor(/"event":"live"/, 30_000);
     expect(count(a, /"event":"live"/)).toBe(1);
+    const after = await (await fetch(`http://127.0.0.1:${ma}/metrics`)).text();
+    expect(after).toMatch(/ftcp_role\{replica="a",role="primary"\} 1/);
+    expect(after).toMatch(/ftcp_failovers_total\{replica="a"\} 1/);
+    expect(after).toMatch(/ftcp_epoch\{replica="a"\} [3-9]/);
 
     const result = JSON.parse((await client.waitFor(/\{"event":"result".*\}/, 150_000))[0]);
     expect(result.problems).toEqual([]);
