@@ -11,9 +11,8 @@ export interface MetricsSnapshot {
   role: ServeRole;
   epoch: number;
   logLagEntries: number;
-  logLagBytes: number;
-  heldOutputBytes: number;
-  connections: number;
+  heldOutputPackets: number;
+  connectionsOpened: number;
   failovers: number;
   restarts: number;
   divergences: number;
@@ -39,9 +38,8 @@ export function formatMetrics(s: MetricsSnapshot): string {
   family(lines, 'ftcp_role', 'gauge', 'This replica\'s role: 1 for the current one.', ROLES.map((role) => [`{${r},role="${role}"}`, role === s.role ? 1 : 0]));
   family(lines, 'ftcp_epoch', 'gauge', 'The arbiter epoch this replica last won or followed.', [[l, s.epoch]]);
   family(lines, 'ftcp_log_lag_entries', 'gauge', 'Log entries sent to the backup and not yet acknowledged.', [[l, s.logLagEntries]]);
-  family(lines, 'ftcp_log_lag_bytes', 'gauge', 'Bytes of log entries sent to the backup and not yet acknowledged.', [[l, s.logLagBytes]]);
-  family(lines, 'ftcp_held_output_bytes', 'gauge', 'Output held until the backup has the log entry that produced it.', [[l, s.heldOutputBytes]]);
-  family(lines, 'ftcp_connections', 'gauge', 'Open client connections of the service.', [[l, s.connections]]);
+  family(lines, 'ftcp_held_output_packets', 'gauge', 'Output packets held until the backup has the log entry that produced them.', [[l, s.heldOutputPackets]]);
+  family(lines, 'ftcp_connections_opened_total', 'counter', 'Client connections of the service that reached ESTABLISHED in the current run.', [[l, s.connectionsOpened]]);
   family(lines, 'ftcp_failovers_total', 'counter', 'Times this replica took over as primary after its peer failed.', [[l, s.failovers]]);
   family(lines, 'ftcp_restarts_total', 'counter', 'Times the replica host was restarted (fenced, lost, or failed) and rejoined.', [[l, s.restarts]]);
   family(lines, 'ftcp_divergences_total', 'counter', 'Replay divergences the backup detected.', [[l, s.divergences]]);

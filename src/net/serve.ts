@@ -42,7 +42,7 @@ export class ServeSupervisor {
     private readonly config: ServeConfig,
     private readonly hooks: ServeHooks,
   ) {
-    this.m = { name: config.name, role: 'starting', epoch: 0, logLagEntries: 0, logLagBytes: 0, heldOutputBytes: 0, connections: 0, failovers: 0, restarts: 0, divergences: 0, drops: {} };
+    this.m = { name: config.name, role: 'starting', epoch: 0, logLagEntries: 0, heldOutputPackets: 0, connectionsOpened: 0, failovers: 0, restarts: 0, divergences: 0, drops: {} };
   }
 
   /** Listens for metrics (rejects with the listen error, e.g. port in use). */
@@ -67,14 +67,19 @@ export class ServeSupervisor {
     const s = { ...this.m, drops: { ...this.m.drops } };
     const p = this.proc;
     if (p === undefined) return s;
-    const st = p.stats() as { epoch: number | null; stack: { drops?: Record<string, number>; connections?: number } | null; logChannel: { unacked?: number; unackedBytes?: number } | null; roleCounters: { heldBytes?: number } | null; upstream?: { divergences?: number } };
+    const st = p.stats() as { epoch: number | null; stack: { drops?: Record<string, number>; connectionsOpened?: number } | null; upstream?: { divergences?: number } };
     if (st.epoch !== null) s.epoch = st.epoch;
     const r = p.roleName;
     s.role = r === 'primary' ? 'primary' : r === 'backup' ? 'backup' : s.role;
-    s.logLagEntries = st.logChannel?.unacked ?? 0;
-    s.logLagBytes = st.logChannel?.unackedBytes ?? 0;
-    s.heldOutputBytes = st.roleCounters?.heldBytes ?? 0;
-    s.connections = st.stack?.connections ?? 0;
+    const cur = p.replica?.current;
+    if (cur !== undefined && 'holding' in cur) {
+      s.logLagEntries = cur.lastIndex - cur.acked;
+      s.heldOutputPackets = cur.holding;
+    } else {
+      s.logLagEntries = 0;
+      s.heldOutputPackets = 0;
+    }
+    s.connectionsOpened = st.stack?.connectionsOpened ?? 0;
     s.divergences += st.upstream?.divergences ?? 0;
     for (const [k, v] of Object.entries(st.stack?.drops ?? {})) s.drops[k] = (s.drops[k] ?? 0) + v;
     s.drops.link = p.counts.framesDropped;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { escapeLabel, formatMetrics } from '../../src/net/metrics.js';
 
 describe('Prometheus text exposition', () => {
-  const text = formatMetrics({ name: 'a"1', role: 'backup', epoch: 3, logLagEntries: 2, logLagBytes: 140, heldOutputBytes: 0, connections: 5, failovers: 1, restarts: 2, divergences: 0, drops: { 'bad-checksum': 4, 'no-listener': 1 } });
+  const text = formatMetrics({ name: 'a"1', role: 'backup', epoch: 3, logLagEntries: 2, heldOutputPackets: 0, connectionsOpened: 5, failovers: 1, restarts: 2, divergences: 0, drops: { 'bad-checksum': 4, 'no-listener': 1 } });
   const lines = text.split('\n');
 
   it('every family has HELP and TYPE before its samples, and the text ends with a newline', () => {
@@ -20,8 +20,8 @@ describe('Prometheus text exposition', () => {
     expect(lines).toContain('ftcp_role{replica="a\\"1",role="backup"} 1');
     expect(lines).toContain('ftcp_role{replica="a\\"1",role="primary"} 0');
     expect(lines).toContain('# TYPE ftcp_failovers_total counter');
+    expect(lines).toContain('ftcp_connections_opened_total{replica="a\\"1"} 5');
     expect(lines).toContain('ftcp_epoch{replica="a\\"1"} 3');
-    expect(lines).toContain('ftcp_log_lag_bytes{replica="a\\"1"} 140');
     expect(lines).toContain('ftcp_drops_total{replica="a\\"1",reason="bad-checksum"} 4');
     expect(lines).toContain('ftcp_drops_total{replica="a\\"1",reason="no-listener"} 1');
   });

@@ -1,0 +1,97 @@
+// Two `ftcp serve` processes on loopback (switch and arbiter in this process): the first
+// serves, the second joins by itself; kill -9 the primary -> the survivor serves; restart
+// the killed one -> it joins the survivor as a backup by itself; kill -9 the new primary
+// -> it serves, and the client's streams stay intact through both failovers. SIGTERM: exit 0.
+import * as net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { ArbiterServer } from '../../src/net/arbiter-server.js';
+import { UdpSwitch } from '../../src/net/switch.js';
+import { describeWithDist, killAll, startCli, stopProc, type Proc } from '../helpers/process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ftcp-serve-proc-'));
+let sw: UdpSwitch | undefined;
+let arbiter: ArbiterServer | undefined;
+afterAll(async () => {
+  await killAll();
+  await sw?.close();
+  await arbiter?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+function config(name: string, listen: number, peer: string, peerPort: number): string {
+  const path = join(dir, `${name}.yaml`);
+  writeFileSync(
+    path,
+    [
+      `name: ${name}`,
+      'service: { address: 192.0.2.10, port: 7070, app: counter, seed: 3 }',
+      `arbiter: 127.0.0.1:${arbiter!.local.port}`,
+      `log: { listen: 127.0.0.1:${listen}, peers: [ { name: ${peer}, address: 127.0.0.1:${peerPort} } ] }`,
+      `network: { switch: 127.0.0.1:${sw!.local.port} }`,
+      'timing: { heartbeat-ms: 20, failure-timeout-ms: 300, rejoin-backoff-ms: 200 }',
+      `capture-dir: ${dir}`,
+    ].join('\n'),
+  );
+  return path;
+}
+
+/** How many stdout lines match `re`. */
+function count(p: Proc, re: RegExp): number {
+  return p.stdout().split('\n').filter((l) => re.test(l)).length;
+}
+
+describeWithDist('ftcp serve: roles by themselves, with real processes', ['cli/serve', 'net/serve', 'net/serve-config', 'net/serve-options', 'net/metrics'], () => {
+  it('first serves, second joins; two kill -9 failovers with a rejoin between; streams intact', async () => {
+    sw = await UdpSwitch.start({ listen: { host: '127.0.0.1', port: 0 } });
+    arbiter = await ArbiterServer.start({ listen: { host: '127.0.0.1', port: 0 }, statePath: join(dir, 'arbiter.json'), init: true });
+    const [pa, pb, ma] = [await freePort(), await freePort(), await freePort()];
+    const cfgA = config('a', pa, 'b', pb);
+    const cfgB = config('b', pb, 'a', pa);
+    let a = startCli(['serve', '--config', cfgA, '--metrics-listen', `127.0.0.1:${ma}`]);
+    await a.waitFor(/"event":"registered"/, 30_000);
+    expect(a.stdout()).toMatch(/"event":"serve-run","name":"a","atMs":\d+,"role":"primary"/);
+    const b = startCli(['serve', '--config', cfgB]);
+    await b.waitFor(/"event":"serve-run","name":"b","atMs":\d+,"role":"join","via":"a"/, 30_000);
+    await b.waitFor(/"event":"joined"/, 30_000);
+    const metrics = await (await fetch(`http://127.0.0.1:${ma}/metrics`)).text();
+    expect(metrics).toMatch(/ftcp_role\{replica="a",role="primary"\} 1/);
+
+    const client = startCli(['client', '--switch', `127.0.0.1:${sw.local.port}`, '--app', 'counter', '--seed', '3', '--connections', '3', '--requests', '300-350', '--think-ms', '5-15', '--progress-ms', '50', '--timeout-ms', '120000', '--json']);
+    await client.waitFor(/"event":"progress".*"bytesReceived":[1-9]/, 30_000);
+
+    process.kill(a.pid, 'SIGKILL');
+    await b.waitFor(/"event":"live"/, 30_000);
+
+    a = startCli(['serve', '--config', cfgA, '--metrics-listen', `127.0.0.1:${ma}`]);
+    await a.waitFor(/"event":"serve-run","name":"a","atMs":\d+,"role":"join","via":"b"/, 30_000);
+    await a.waitFor(/"event":"joined"/, 30_000);
+    await b.waitFor(/"event":"backup-joined"/, 30_000);
+
+    process.kill(b.pid, 'SIGKILL');
+    await a.waitFor(/"event":"live"/, 30_000);
+    expect(count(a, /"event":"live"/)).toBe(1);
+    const after = await (await fetch(`http://127.0.0.1:${ma}/metrics`)).text();
+    expect(after).toMatch(/ftcp_role\{replica="a",role="primary"\} 1/);
+    expect(after).toMatch(/ftcp_failovers_total\{replica="a"\} 1/);
+    expect(after).toMatch(/ftcp_epoch\{replica="a"\} [3-9]/);
+
+    const result = JSON.parse((await client.waitFor(/\{"event":"result".*\}/, 150_000))[0]);
+    expect(result.problems).toEqual([]);
+    expect(result).toMatchObject({ ok: true, streams: { intact: 3, broken: 0 }, resets: 0, counter: { consecutive: true } });
+
+    const exit = await stopProc(a, 'SIGTERM');
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(a.stdout()).toMatch(/"event":"exit","name":"a".*"reason":"SIGTERM"/);
+  }, 300_000);
+});
