@@ -5,8 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { CHAOS_APPS, type ChaosApp } from '../lab/chaos-trial.js';
-import { Soak, SOAK_FAULTS } from '../lab/soak.js';
+import { Soak, SOAK_APPS, SOAK_FAULTS, type SoakApp } from '../lab/soak.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
 import { parsePositiveMs } from './replica.js';
 import { parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
@@ -45,11 +44,11 @@ export function registerSoakCommand(program: Command, io: CliIo, setExitCode: (c
         'the next fault comes once it has joined. One line per fault; at the end the faults survived, broken\n' +
         'streams, resets, false failovers (a failure detector firing where no fault was) and the VmRSS of each\n' +
         'replica over time, with whether the pair\'s RSS stayed flat (last sixth of the run within 10 % of the\n' +
-        'first sixth after a warm-up of a tenth).',
+        'first sixth after a warm-up of a tenth; judged in runs of 10 minutes or more).',
     )
     .option('--duration <d>', 'how long: a whole number with s, m or h (90s, 10m, 1h)', '1h')
     .option('--seed <s>', 'seed of the fault sequence and the load, 0..4294967295 (default: from the wall clock, printed)')
-    .option('--app <name>', `the built-in app under load: ${CHAOS_APPS.join(', ')}`, 'counter')
+    .option('--app <name>', `the built-in app under load: ${SOAK_APPS.join(', ')} (counter is left out: its count runs across clients, and each load round is a new client)`, 'echo')
     .option('--connections <n>', 'client connections per load round, 1..50', '2')
     .option('--interval-ms <ms>', 'quiet time after redundancy is restored, before the next fault', '3000')
     .option('--heartbeat-ms <ms>', 'H, the log channel\'s heartbeat', '20')
@@ -65,7 +64,7 @@ export function registerSoakCommand(program: Command, io: CliIo, setExitCode: (c
 async function soakCommand(flags: SoakFlags, io: CliIo): Promise<number> {
   const durationS = parseDuration(flags.duration);
   const seed = flags.seed === undefined ? Math.floor(io.nowMs()) % 0x1_0000_0000 : parseSeed('--seed', flags.seed);
-  if (!(CHAOS_APPS as readonly string[]).includes(flags.app)) throw new UsageError(`--app must be one of ${CHAOS_APPS.join(', ')}, got ${flags.app}`);
+  if (!(SOAK_APPS as readonly string[]).includes(flags.app)) throw new UsageError(`--app must be one of ${SOAK_APPS.join(', ')}, got ${flags.app}`);
   const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
   const failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
   if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
@@ -73,7 +72,7 @@ async function soakCommand(flags: SoakFlags, io: CliIo): Promise<number> {
     {
       durationS,
       seed,
-      app: flags.app as ChaosApp,
+      app: flags.app as SoakApp,
       connections: parseIntegerFlag('--connections', flags.connections, 1, 50),
       intervalMs: parseMilliseconds('--interval-ms', flags.intervalMs, 600_000),
       heartbeatMs,

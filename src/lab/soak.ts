@@ -22,15 +22,17 @@ import { parseIpv4Addr } from '../wire/addr.js';
 import { Prng } from '../tcp/prng.js';
 import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
 import { rssVerdict, vmRssKiB, type RssSample, type RssVerdict } from './soak-rss.js';
-import type { ChaosApp } from './chaos-trial.js';
 
 export const SOAK_FAULTS = ['kill-primary', 'kill-backup', 'pause-primary', 'pause-backup', 'arbiter-restart'] as const;
 export type SoakFault = (typeof SOAK_FAULTS)[number];
+/** The apps whose every byte a fresh client per round can check on its own. */
+export const SOAK_APPS = ['echo', 'bulk'] as const;
+export type SoakApp = (typeof SOAK_APPS)[number];
 
 export interface SoakOptions {
   durationS: number;
   seed: number;
-  app: ChaosApp;
+  app: SoakApp;
   connections: number;
   /** Quiet time after redundancy is restored, before the next fault. */
   intervalMs: number;
@@ -67,6 +69,14 @@ export interface SoakResult {
 }
 
 const WAIT_MS = 30_000;
+/**
+ * Each load round is a new client host at 192.0.2.40..119: clear of the arbiter (.2), the
+ * service (.10), replicas a..z (.11..) and the hashed names of joiners (.128..253).
+ */
+const CLIENT_BASE = 40;
+const CLIENT_ADDRESSES = 80;
+/** Runs at least this long fail when the pair's RSS is not flat. */
+export const RSS_JUDGED_FROM_S = 600;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The events after which a replica no longer is one of a healthy pair. */
@@ -82,6 +92,8 @@ export class Soak {
   /** Replicas a planned fault may make fail over; any other failover event is false. */
   private expected = new Set<string>();
   private stopping = false;
+  /** The load could not go on: the faults stop too. */
+  private loadDead = false;
   private readonly prng: Prng;
 
   constructor(
@@ -139,13 +151,17 @@ export class Soak {
       await this.cluster.startReplica('a', 'primary', 'b');
       await this.cluster.startReplica('b', 'backup', 'a', 'a');
       await this.replica('a').waitFor((e) => e.event === 'registered', WAIT_MS, 'the service address');
-      load = this.loadLoop();
+      // A load round that cannot even start (the switch refused it) ends the soak as a problem.
+      load = this.loadLoop().catch((e: unknown) => {
+        if (!this.stopping) this.r.problems.push(`load: ${e instanceof Error ? e.message : String(e)}`);
+        this.loadDead = true;
+      });
       await this.faultLoop();
     } catch (error) {
       if (!this.r.interrupted) this.r.problems.push(error instanceof Error ? error.message.split('\n')[0]! : String(error));
     } finally {
       this.stopping = true;
-      await load?.catch((e: unknown) => this.r.problems.push(`load: ${String(e)}`));
+      await load;
       clearInterval(sampler);
       stopListening();
       await this.cluster.stop();
@@ -155,7 +171,7 @@ export class Soak {
 
   private async faultLoop(): Promise<void> {
     const end = this.t0 + this.o.durationS * 1000;
-    while (!this.stopping && wallClockMs() + this.o.intervalMs < end) {
+    while (!this.stopping && !this.loadDead && wallClockMs() + this.o.intervalMs < end) {
       await sleep(this.o.intervalMs);
       if (this.stopping) return;
       const fault = SOAK_FAULTS[this.prng.below(SOAK_FAULTS.length)]!;
@@ -192,18 +208,20 @@ export class Soak {
     const [victim, survivor] = victimIsPrimary ? [p, b] : [b, p];
     this.expected = new Set([victim, survivor]);
     const pause = fault.startsWith('pause');
+    // Only what comes after the fault: a survivor that took over before has older `won`/`live` lines.
+    const at = wallClockMs();
     this.replica(victim).signal(pause ? 'SIGSTOP' : 'SIGKILL');
     const within = this.o.failureTimeoutMs + WAIT_MS;
     const what = `${survivor} taking over from ${victim}`;
     // A backup that goes live serves in the epoch it won; a primary that won serves in the next.
-    const epoch = victimIsPrimary
-      ? (await this.replica(survivor).waitFor((e) => e.event === 'live', within, what)).epoch
-      : (await this.replica(survivor).waitFor((e) => e.event === 'won', within, what)).epoch + 1;
+    const since = (e: ChildEvent) => Number(e.atMs) >= at;
+    const took = await this.replica(survivor).waitFor((e) => e.event === (victimIsPrimary ? 'live' : 'won') && since(e), within, what);
+    const epoch = Number(took.epoch) + (victimIsPrimary ? 0 : 1);
     await this.replica(survivor).waitFor((e) => e.event === 'registered' && e.epoch === epoch, WAIT_MS, `${survivor} holding the service address`);
     if (pause) {
       const v = this.replica(victim);
       v.signal('SIGCONT');
-      await v.waitFor((e) => e.event === (victimIsPrimary ? 'fenced' : 'stopped'), WAIT_MS, `${victim} stepping down after SIGCONT`);
+      await v.waitFor((e) => e.event === (victimIsPrimary ? 'fenced' : 'stopped') && since(e), WAIT_MS, `${victim} stepping down after SIGCONT`);
     }
     await this.replica(victim).exited;
     // Redundancy back: a new process joins the survivor (state transfer) as its backup.
@@ -211,7 +229,7 @@ export class Soak {
     this.expected = new Set();
     const c = await this.cluster.startReplica(joiner, 'join', survivor, survivor, { startTimeoutMs: WAIT_MS });
     await c.waitFor((e) => e.event === 'joined', WAIT_MS, `${joiner} joining ${survivor}`);
-    await this.replica(survivor).waitFor((e) => e.event === 'backup-joined', WAIT_MS, `${survivor} taking ${joiner}`);
+    await this.replica(survivor).waitFor((e) => e.event === 'backup-joined' && e.peer === joiner, WAIT_MS, `${survivor} taking ${joiner}`);
     [this.primary, this.backup] = [survivor, joiner];
   }
 
@@ -222,7 +240,7 @@ export class Soak {
       const client = await LoadClient.open({
         switchAt: { host: '127.0.0.1', port: this.cluster.switchPort },
         clusterKey: this.cluster.clusterKey,
-        address: parseIpv4Addr(`192.0.2.${1 + (round % 200)}`),
+        address: parseIpv4Addr(`192.0.2.${CLIENT_BASE + (round % CLIENT_ADDRESSES)}`),
         service: parseIpv4Addr(DEFAULT_SERVICE_ADDRESS),
         servicePort: 7070,
         app: this.o.app,
@@ -268,6 +286,8 @@ export class Soak {
     const r = this.r;
     r.durationS = Number(this.elapsedS.toFixed(1));
     r.rss.verdict = rssVerdict(r.rss.samples, r.durationS);
+    // RSS is judged from ten minutes on: in a shorter run the windows are mostly node's own warm-up.
+    if (r.durationS >= RSS_JUDGED_FROM_S && r.rss.verdict.flat === false) r.problems.push(`the pair's RSS is not flat: ${r.rss.verdict.firstKiB} -> ${r.rss.verdict.lastKiB} KiB`);
     r.ok = !r.interrupted && r.problems.length === 0 && r.streams.broken === 0 && r.resets === 0 && r.faultsSurvived === r.faults.length && r.faults.length > 0;
     this.io.stdout(summaryText(r));
     if (this.o.json) this.io.stdout(`${JSON.stringify(r)}\n`);
@@ -289,7 +309,7 @@ function summaryText(r: SoakResult): string {
     `soak: ${r.durationS} s; faults ${r.faults.length} (${byKind}), survived ${r.faultsSurvived}`,
     `  restored after: ${restored.length === 0 ? 'n/a' : `median ${restored[Math.floor(restored.length / 2)]} ms, max ${restored[restored.length - 1]} ms`}`,
     `  load rounds ${r.loadRounds}; streams ${r.streams.intact} intact, ${r.streams.broken} broken; resets ${r.resets}; false failovers ${r.falseFailovers}`,
-    `  RSS of the pair: ${v.firstKiB ?? '?'} KiB (first ${v.windowS} s window after ${v.warmUpS} s warm-up) -> ${v.lastKiB ?? '?'} KiB (last ${v.windowS} s): ${v.flat === null ? 'too few samples to judge' : v.flat ? 'flat (within 10 %)' : 'NOT flat'}`,
+    `  RSS of the pair: ${v.firstKiB ?? '?'} KiB (first ${v.windowS} s window after ${v.warmUpS} s warm-up) -> ${v.lastKiB ?? '?'} KiB (last ${v.windowS} s): ${v.flat === null ? 'too few samples to judge' : v.flat ? 'flat (within 10 %)' : 'NOT flat'}${r.durationS < RSS_JUDGED_FROM_S ? ' (not judged under 10 minutes)' : ''}`,
   ];
   for (const [name, s] of rssPerReplica(r.rss.samples)) lines.push(`    ${name.padEnd(4)} ${s}`);
   for (const p of r.problems.slice(0, 20)) lines.push(`  problem: ${p}`);
