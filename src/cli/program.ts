@@ -20,6 +20,7 @@ import { registerClientCommand } from './client.js';
 import { registerScenarioCommands } from './scenario.js';
 import { registerFuzzCommand } from './fuzz.js';
 import { registerChaosCommand } from './chaos.js';
+import { registerSoakCommand } from './soak.js';
 /** package.json sits two levels up from both src/cli and dist/cli. */
 export function packageVersion(): string {
   const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
@@ -48,6 +49,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   registerKernelServerCommand(program, io, setExitCode); // the kernel as the server
   registerFuzzCommand(program, io, setExitCode); // a packet fuzzer against a live pair
   registerChaosCommand(program, io, setExitCode); // the fault campaign with real processes
+  registerSoakCommand(program, io, setExitCode); // faults for a long time, redundancy restored after each
   // Subcommands inherit output and exit handling only when set before they are created.
   for (const command of allCommands(program)) command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
   showDefaultsUnquoted(program);

@@ -1,0 +1,75 @@
+// `ftcp soak`: its flags (no processes), and a short run with real processes on loopback
+// (arbiter, switch, replicas as children, the load client in-process). Timing: D 300 ms
+// (TEST_TIMING) on this shared machine; no durations are asserted.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli } from './cli-helpers.js';
+import { parseDuration } from '../../src/cli/soak.js';
+import { rssVerdict } from '../../src/lab/soak-rss.js';
+import { LIVE_SOURCES, TEST_TIMING } from '../helpers/live.js';
+import { describeWithDist } from '../helpers/process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ftcp-soak-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ftcp soak: flags', () => {
+  it('reads 90s, 10m and 1h', () => {
+    expect([parseDuration('90s'), parseDuration('10m'), parseDuration('1h')]).toEqual([90, 600, 3600]);
+  });
+
+  it.each([['5x'], ['1.5h'], ['5s'], ['25h'], ['-3m'], ['']])('refuses --duration %j with one line and exit 2', async (d) => {
+    const r = await cli(['soak', '--duration', d]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--duration must be/);
+  });
+
+  it('refuses the counter app, a bad interval and D not above H', async () => {
+    expect((await cli(['soak', '--app', 'counter'])).stderr).toMatch(/--app must be one of echo, bulk/);
+    expect((await cli(['soak', '--interval-ms', 'soon'])).code).toBe(2);
+    expect((await cli(['soak', '--heartbeat-ms', '50', '--failure-timeout-ms', '40'])).code).toBe(2);
+  });
+
+  it('--help names the faults and the exit codes', async () => {
+    const r = await cli(['soak', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/kill-primary, kill-backup, pause-primary, pause-backup, arbiter-restart/);
+    expect(r.stdout).toMatch(/--duration <d>/);
+    expect(r.stdout).toMatch(/130 interrupted/);
+  });
+
+  it('RSS is flat when the last window is within 10 % of the first after warm-up', () => {
+    const series = (f: (t: number) => number) => Array.from({ length: 61 }, (_, t) => ({ atS: t, pairKiB: f(t), byReplica: {} }));
+    expect(rssVerdict(series(() => 100_000), 60).flat).toBe(true);
+    expect(rssVerdict(series((t) => 100_000 + t * 1000), 60).flat).toBe(false);
+    expect(rssVerdict(series(() => 1), 60)).toMatchObject({ warmUpS: 6, windowS: 10 });
+    expect(rssVerdict([], 60).flat).toBe(null);
+  });
+});
+
+describeWithDist('ftcp soak (real processes)', [...LIVE_SOURCES, 'cli/soak', 'lab/soak', 'lab/soak-rss', 'lab/live-cluster'], () => {
+  it('40 s: faults happened, redundancy was restored after each, 0 broken streams, 0 resets', async () => {
+    const r = await cli(['soak', '--duration', '40s', '--seed', '3', '--interval-ms', '1500', '--dir', dir, '--json', '--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)]);
+    const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(report.problems, r.stdout).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(report.faults.length).toBeGreaterThanOrEqual(3);
+    expect(report.faultsSurvived).toBe(report.faults.length);
+    for (const f of report.faults) {
+      expect(f.restoredAfterMs, JSON.stringify(f)).toBeGreaterThan(0);
+      expect(f.primary).not.toBe(f.backup);
+    }
+    // A replica fault leaves a new backup (a joiner) behind it.
+    const replicaFaults = report.faults.filter((f: { fault: string }) => f.fault !== 'arbiter-restart');
+    expect(new Set(replicaFaults.map((f: { backup: string }) => f.backup)).size).toBe(replicaFaults.length);
+    expect(report.streams.broken).toBe(0);
+    expect(report.streams.intact).toBeGreaterThan(0);
+    expect(report.resets).toBe(0);
+    expect(report.falseFailovers).toBe(0);
+    expect(report.rss.samples.length).toBeGreaterThan(5);
+    // One progress line per fault.
+    expect(r.stdout.match(/^ok +fault \d+ at [\d.]+ s: [a-z-]+; restored after \d+ ms/gm)).toHaveLength(report.faults.length);
+  }, 180_000);
+});
