@@ -13,11 +13,23 @@ import { lanDemoMissing } from '../../src/lab/demo/lan.js';
 import { listNetns } from '../../src/lab/netns.js';
 import { describeNeeding } from '../helpers/kernel.js';
 import { distProblem } from '../helpers/process.js';
+import { checkCaptureWithTshark, TSHARK_INSTALL_HINT, tsharkAvailable } from '../helpers/tshark.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-demo-lan-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const missing = [...lanDemoMissing(), distProblem(['cli/main', 'cli/replica', 'cli/kernel-client', 'net/replica-host', 'net/service-link']) ?? ''].filter((m) => m !== '').join('; ');
+const missing = [...lanDemoMissing(), tsharkAvailable() ? '' : TSHARK_INSTALL_HINT, distProblem(['cli/main', 'cli/replica', 'cli/kernel-client', 'net/replica-host', 'net/service-link']) ?? ''].filter((m) => m !== '').join('; ');
+
+/** tshark reads the bridge capture and every replica capture of the run with no malformed frame. */
+function expectCapturesClean(report: { lan: { bridgeCapture: { file: string } }; captures: Record<string, string> }): void {
+  const files = [report.lan.bridgeCapture.file, ...['primary', 'backup', 'shadow', 'log'].map((k) => report.captures[k]!).filter((f) => existsSync(f))];
+  expect(files.length).toBeGreaterThanOrEqual(4);
+  for (const file of files) {
+    const check = checkCaptureWithTshark(file);
+    expect({ file, malformed: check.malformed, exitCode: check.exitCode, cutShort: check.cutShort }, check.stderr).toEqual({ file, malformed: 0, exitCode: 0, cutShort: false });
+    expect(check.packets, file).toBeGreaterThan(0);
+  }
+}
 
 describeNeeding('ftcp demo failover --network lan', missing, () => {
   it('--json: ok, the GARP after the kill in the bridge capture, the service MAC on b`s port, nstat read', async () => {
@@ -35,6 +47,7 @@ describeNeeding('ftcp demo failover --network lan', missing, () => {
     for (const name of ['client', 'primary', 'backup', 'log']) expect(existsSync(report.captures[name])).toBe(true);
     expect(report.command).toMatch(/^ftcp demo failover --network lan /);
     expect(listNetns().filter((n) => n.startsWith(`${report.lan.prefix}-`))).toEqual([]);
+    expectCapturesClean(report);
   }, 180_000);
 
   it('--link-delay-ms 5: netem where the kernel has it, else the delaying log relay; still ok, no RST, no split brain', async () => {
@@ -51,6 +64,7 @@ describeNeeding('ftcp demo failover --network lan', missing, () => {
     expect(report.lan.bridgeCapture.serviceResets).toBe(0);
     expect(Object.keys(report.lan.nstat.delta).sort()).toEqual(['TcpExtDelayedACKLost', 'TcpExtTCPDSACKOldSent']);
     expect(listNetns().filter((n) => n.startsWith(`${report.lan.prefix}-`))).toEqual([]);
+    expectCapturesClean(report);
   }, 180_000);
 });
 
