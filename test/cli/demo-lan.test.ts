@@ -4,9 +4,11 @@
 // names the new primary's gratuitous ARP in the bridge capture, the bridge's fdb entry on
 // b's port and the client namespace's nstat counters; the run leaves no namespace behind.
 // The flags that do not fit a LAN are refused in one line (these need no root).
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from './cli-helpers.js';
 import { lanDemoMissing } from '../../src/lab/demo/lan.js';
@@ -78,6 +80,19 @@ describe('ftcp demo failover --network lan: refused flags', () => {
     const r = await cli(['demo', 'failover', '--network', 'lan', ...extra, '--capture-dir', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+
+  it('no socat on PATH (the TAP device cannot be made): one line naming it, exit 2, nothing built', () => {
+    const bin = join(dir, 'path-without-socat');
+    mkdirSync(bin, { recursive: true });
+    for (const tool of ['ip', 'tc', 'tcpdump']) {
+      const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+      if (found !== '') symlinkSync(found, join(bin, tool));
+    }
+    const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/ftcp.js', import.meta.url)), 'demo', 'failover', '--network', 'lan', '--capture-dir', dir], { encoding: 'utf8', env: { ...process.env, PATH: bin }, timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^error: ftcp demo failover --network lan needs [^\n]*socat[^\n]*\n$/);
   });
 
   it('--link-delay-ms needs --network lan; --network takes loopback or lan', async () => {
