@@ -82,7 +82,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--kernel-tool <name>', '--client kernel: node (Node net sockets, every built-in app; the default), curl (--app http, its\ndefault: keep-alive requests, every body checked) or nc (--app echo: a seeded byte pattern, compared byte for byte)')
     // ---- a real Linux bridge (src/lab/demo/lan.ts) ----
     .option('--network <kind>', 'real processes: loopback (the UDP switch) or lan: network namespaces on a Linux bridge, each replica\nbehind a TAP device on its host\'s bridge, the arbiter and a kernel client on hosts of their own; the new\nprimary\'s gratuitous ARP moves the service (needs root, socat, tcpdump; the kernel is the client)', 'loopback')
-    .option('--link-delay-ms <ms>', '--network lan: netem delay on the replica hosts\' links, each way (needs the kernel\'s netem)')
+    .option('--link-delay-ms <ms>', '--network lan: delay between the replica hosts, each way (netem on their links; without netem, a delaying relay\non the log channel)')
     .addOption(new Option('--netns-inner <name>', 'internal: this run is the one inside the namespace').hideHelp())
     .addHelpText(
       'after',

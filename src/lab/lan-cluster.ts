@@ -30,7 +30,8 @@ import { parseArp } from '../wire/arp.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, formatMac, parseEthernet, parseMac, serviceMacFor } from '../wire/ethernet.js';
 import { TCP_RST } from '../wire/tcp.js';
 import { Child, Children, saveChildLines } from './children.js';
-import { Lan, LAN_BRIDGE, SERVICE_ADDRESS, type LanHost } from './lan.js';
+import { startLogDelayRelay, type LogDelayRelay } from './lan-delay.js';
+import { hasNetem, Lan, LAN_BRIDGE, SERVICE_ADDRESS, type LanHost } from './lan.js';
 import { arbiterArgv, kernelClientArgv, replicaArgv, type KernelClientLaunch } from './launch.js';
 import { DEMO_MTU, readWireView, replicaCapturePaths, type ClusterRunOptions, type ReplicaCapturePaths, type WireView } from './live-cluster.js';
 import { nstatDelta, readNstat, run, Tcpdump, type NstatCounters } from './netns.js';
@@ -46,7 +47,7 @@ export const LAN_SERVICE_MAC = formatMac(serviceMacFor(parseIpv4Addr(SERVICE_ADD
 export interface LanClusterOptions extends ClusterRunOptions {
   /** The LAN's MTU and the replicas' --mtu; default 1500. */
   mtu?: number;
-  /** netem delay on the replica hosts' links, each way (lan.ts; fails in one line without netem). */
+  /** Delay between the replica hosts, each way: netem on their links when the kernel has it, else a delaying relay on the log channel (lan-delay.ts). */
   linkDelayMs?: number;
   /** Every event line of every child. */
   onEvent?: (label: string, e: ChildEvent) => void;
@@ -66,6 +67,8 @@ export interface LanClusterReport {
   nstat: { netns: string; before: NstatCounters | null; after: NstatCounters | null; delta: NstatCounters | null };
   /** Where the LAN's bridge last learned the service MAC (its fdb, read at stop): the port and its host. */
   serviceMacAt: { port: string; host: string | null } | null;
+  /** How --link-delay-ms was applied: netem on the replica hosts' links, or the delaying relay on the log channel. */
+  linkDelay: { ms: number; by: 'netem' | 'log-relay' } | null;
   notes: string[];
 }
 
@@ -77,6 +80,7 @@ export class LanCluster {
   arbiter: Child | undefined;
   client: Child | undefined;
   private dump: Tcpdump | undefined;
+  private delayRelay: LogDelayRelay | undefined;
   private stopped = false;
   readonly report: LanClusterReport;
   private readonly startTimeoutMs: number;
@@ -94,12 +98,15 @@ export class LanCluster {
       bridge: { device: LAN_BRIDGE, file: join(opts.dir, 'bridge.pcap'), captured: null, droppedByKernel: null },
       nstat: { netns: lan.host('c1').netns, before: null, after: null, delta: null },
       serviceMacAt: null,
+      linkDelay: null,
       notes: [],
     };
   }
 
   /** Builds the LAN and starts tcpdump, the arbiter, a and b with their TAP devices; until a serves. On failure everything made is removed. */
   static async start(o: LanClusterOptions): Promise<LanCluster> {
+    const delayMs = o.linkDelayMs ?? 0;
+    const netem = delayMs > 0 && hasNetem();
     const lan = await Lan.create({
       hosts: [
         { name: 'a', role: 'replica' },
@@ -108,11 +115,12 @@ export class LanCluster {
         { name: 'c1', role: 'client' },
       ],
       mtu: o.mtu ?? DEMO_MTU,
-      ...(o.linkDelayMs !== undefined && o.linkDelayMs > 0 ? { linkDelayMs: o.linkDelayMs } : {}),
+      ...(netem ? { linkDelayMs: delayMs } : {}),
       prefix: 'ftcp-lanc',
       ...(o.log !== undefined ? { log: o.log } : {}),
     });
     const cluster = new LanCluster(lan, o);
+    if (delayMs > 0) cluster.report.linkDelay = { ms: delayMs, by: netem ? 'netem' : 'log-relay' };
     try {
       await cluster.startAll();
     } catch (error) {
@@ -130,6 +138,9 @@ export class LanCluster {
     this.arbiter = this.children.start('arbiter', arbiterArgv({ listen: `${lan.host('arb').address}:${LAN_ARBITER_PORT}`, state, init: true }), (c, a) => lan.wrap('arb', c, a));
     await this.arbiter.waitFor(isListening, this.startTimeoutMs, 'its listening line');
     const a = await this.startReplica('a', 'primary');
+    if (this.report.linkDelay?.by === 'log-relay') {
+      this.delayRelay = await startLogDelayRelay(lan.host('b').netns, `${lan.host('a').address}:${LAN_LOG_PORT}`, this.report.linkDelay.ms, this.startTimeoutMs);
+    }
     await this.startReplica('b', 'backup');
     await a.waitFor((e) => replicaEvent(e, 'registered') !== undefined, this.startTimeoutMs, 'serving the service address');
   }
@@ -148,7 +159,7 @@ export class LanCluster {
       peer,
       arbiter: `${lan.host('arb').address}:${LAN_ARBITER_PORT}`,
       logListen: `${lan.host(name).address}:${LAN_LOG_PORT}`,
-      ...(role === 'backup' ? { logPeer: `${lan.host(peer).address}:${LAN_LOG_PORT}` } : {}),
+      ...(role === 'backup' ? { logPeer: this.delayRelay?.listen ?? `${lan.host(peer).address}:${LAN_LOG_PORT}` } : {}),
       heartbeatMs: opts.heartbeatMs,
       failureTimeoutMs: opts.failureTimeoutMs,
       captureDir: opts.dir,
@@ -209,6 +220,7 @@ export class LanCluster {
     const r = this.report;
     try {
       await this.children.stopAll();
+      await this.delayRelay?.stop();
       if (r.nstat.before !== null) {
         try {
           r.nstat.after = readNstat(r.nstat.netns);

@@ -105,7 +105,7 @@ export function lanMac(address: string): string {
 let netemAvailable: boolean | undefined;
 
 /** Whether this kernel has netem: tried once on the loopback of a namespace made for it. */
-function hasNetem(): boolean {
+export function hasNetem(): boolean {
   if (netemAvailable === undefined) {
     const probe = Netns.create('ftcp-probe');
     netemAvailable = run('tc', ['-n', probe.name, 'qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', '1ms']).ok;

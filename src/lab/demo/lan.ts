@@ -24,15 +24,15 @@ import { demoLoad, runSteps, sayOnTimeline } from './live.js';
 import { demoOutcome, judgeDemo, printDemoReport } from './report.js';
 import type { DemoState, Failover, LanDemoSide, LiveDemoOptions } from './types.js';
 
-/** What `--network lan` lacks on this machine, one sentence each (netem only with a link delay). */
-export function lanDemoMissing(o: Pick<LiveDemoOptions, 'linkDelayMs'>): string[] {
-  const missing = lanMissing({ delay: (o.linkDelayMs ?? 0) > 0 });
+/** What `--network lan` lacks on this machine, one sentence each (a link delay without netem goes through a delaying relay, lan-delay.ts). */
+export function lanDemoMissing(): string[] {
+  const missing = lanMissing();
   for (const m of kernelModeMissing({ tcpdump: true })) if (!missing.includes(m)) missing.push(m);
   return missing;
 }
 
 export async function runLanDemo(o: LiveDemoOptions, io: LabIo): Promise<RunOutcome> {
-  const missing = lanDemoMissing(o);
+  const missing = lanDemoMissing();
   if (missing.length > 0) {
     io.stderr(`error: ftcp demo failover --network lan${o.linkDelayMs ? ` --link-delay-ms ${o.linkDelayMs}` : ''} needs ${missing.join('; ')}\n`);
     return 'usage';
@@ -93,7 +93,7 @@ class LanDemo implements DemoState {
     const { o, io } = this;
     if (o.json) return;
     io.stdout(`demo failover on a Linux bridge (network namespaces; replicas behind TAP devices; the kernel's TCP as the client): app ${o.app}, ${o.connections} connection(s), seed ${o.seed}${o.seedFromClock ? ' (from the wall clock)' : ''}\n`);
-    io.stdout(`  heartbeat ${o.heartbeatMs} ms, failure timeout ${o.failureTimeoutMs} ms; kill -9 of the primary ${o.killAfterMs} ms after the load starts${o.linkDelayMs ? `; ${o.linkDelayMs} ms netem delay each way on the replica hosts' links` : ''}\n`);
+    io.stdout(`  heartbeat ${o.heartbeatMs} ms, failure timeout ${o.failureTimeoutMs} ms; kill -9 of the primary ${o.killAfterMs} ms after the load starts${o.linkDelayMs ? `; ${o.linkDelayMs} ms delay each way between the replica hosts (netem on their links, or a delaying relay on the log channel where the kernel has no netem)` : ''}\n`);
     io.stdout('timeline (wall clock, from the start):\n');
   }
 
