@@ -38,6 +38,7 @@ interface FailoverFlags {
   connections: string;
   json?: boolean;
   captureDir: string;
+  report?: boolean;
   unsafeNoOutputRule?: boolean;
   // ---- the kernel as the client ----
   client?: string;
@@ -70,6 +71,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--heartbeat-ms <ms>', 'real processes: H, the log channel\'s heartbeat', '10')
     .option('--failure-timeout-ms <ms>', 'real processes: D, silence before the arbiter is asked', '50')
     .option('--json', 'print the report as one JSON object on the last line of stdout')
+    .option('--no-report', 'real processes: do not write report.json and report.html (the page of the run) beside the captures')
     .option('--capture-dir <dir>', 'write the captures to <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng', 'captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (and cut the log\nchannel just before the kill), to see what the output rule prevents')
     // ---- the kernel as the client (src/lab/demo/kernel.ts) ----
@@ -135,6 +137,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
     heartbeatMs,
     failureTimeoutMs,
     json: flags.json === true,
+    noReport: flags.report === false,
     mtu: parseReplicaMtu(flags.mtu),
     // the kernel as the client
     client: network === 'lan' ? 'kernel' : parseClientKind(flags.client ?? 'ftcp'),
