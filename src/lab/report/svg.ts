@@ -52,9 +52,9 @@ export function sequenceSvg(model: ReportModel): string {
     const t = (m.timeUs - model.startUs) / 1000;
     const cls = `mark ${m.kind}${m.identical === true ? ' identical' : m.identical === false ? ' different' : ''}`;
     const tip = `${m.label}${m.ref ? ` (frame ${m.ref.split('#')[1]} of ${m.ref.split('#')[0]})` : ''}`;
-    const tag = m.kind === 'reemitted' ? (m.identical ? 're-sent, byte-identical' : 're-sent, not on the old primary’s wire') : m.kind === 'packet' || m.kind === 'log' || m.kind === 'held' ? '' : m.kind;
+    const tag = m.kind === 'reemitted' ? (m.identical ? 're-sent, byte-identical' : 're-sent, not on the old primary’s wire') : m.kind === 'packet' || m.kind === 'log' || m.kind === 'held' || m.kind === 'event' ? '' : m.kind;
     const shape = m.kind === 'kill' ? `<text x="${x(m.lane) - 5}" y="${y + 4}" fill="${COLOR.kill}" font-size="14">✖</text>` : `<circle cx="${x(m.lane)}" cy="${y}" r="${m.kind === 'packet' || m.kind === 'log' ? 3 : 5}" fill="${COLOR[m.kind]}"/>`;
-    const body = `<text x="4" y="${y + 4}" fill="#888">${t.toFixed(3)}</text>${shape}<text x="${x(m.lane) + 8}" y="${y + 4}" fill="${COLOR[m.kind]}">${esc(tag || m.label.slice(0, 22))}</text><title>${esc(tip)}</title>`;
+    const body = `<text x="4" y="${y + 4}" fill="#888">${t.toFixed(3)}</text>${shape}<text x="${x(m.lane) + 8}" y="${y + 4}" fill="${COLOR[m.kind]}">${esc(tag ? `${tag}: ${m.label}`.slice(0, 60) : m.label.slice(0, 40))}</text><title>${esc(tip)}</title>`;
     const link = m.ref ? `<a href="#f-${esc(m.ref)}">${body}</a>` : body;
     out.push(`<g class="${cls}" data-t="${m.timeUs - model.startUs}" data-kind="${m.kind}"${m.ref ? ` data-frame="${esc(m.ref)}"` : ''}>${link}</g>`);
   });
