@@ -41,6 +41,7 @@ interface FailoverFlags {
   connections: string;
   json?: boolean;
   captureDir: string;
+  report?: boolean;
   unsafeNoOutputRule?: boolean;
   // ---- the kernel as the client ----
   client?: string;
@@ -74,6 +75,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--failure-timeout-ms <ms>', 'real processes: D, silence before the arbiter is asked', '50')
     .option('--json', 'print the report as one JSON object on the last line of stdout')
     .option('--cpu-hogs <n>', `real processes only: run N busy processes beside the demo, 0..${MAX_CPU_HOGS}, to try failure detection on an overloaded machine`, '0')
+    .option('--no-report', 'real processes: do not write report.json and report.html (the page of the run) beside the captures')
     .option('--capture-dir <dir>', 'write the captures to <dir>/failover-live-<app>-seed<S>/{client,a,b,b-shadow,a-log,b-log}.pcapng\n(with --sim: <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng)', 'captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (and cut the log\nchannel just before the kill), to see what the output rule prevents')
     // ---- the kernel as the client (src/lab/demo/kernel.ts) ----
@@ -141,6 +143,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
     heartbeatMs,
     failureTimeoutMs,
     json: flags.json === true,
+    noReport: flags.report === false,
     mtu: parseReplicaMtu(flags.mtu),
     // the kernel as the client
     client: network === 'lan' ? 'kernel' : parseClientKind(flags.client ?? 'ftcp'),

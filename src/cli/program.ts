@@ -21,6 +21,7 @@ import { registerScenarioCommands } from './scenario.js';
 import { registerFuzzCommand } from './fuzz.js';
 import { registerChaosCommand } from './chaos.js';
 import { registerSoakCommand } from './soak.js';
+import { registerReportCommand } from './report.js';
 /** package.json sits two levels up from both src/cli and dist/cli. */
 export function packageVersion(): string {
   const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
@@ -45,6 +46,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   registerClientCommand(program, io, setExitCode);
   registerScenarioCommands(program, io, setExitCode);
   registerReplayCommand(program, io, setExitCode);
+  registerReportCommand(program, io, setExitCode);
   registerKernelClientCommand(program, io, setExitCode); // the kernel as the client
   registerKernelServerCommand(program, io, setExitCode); // the kernel as the server
   registerFuzzCommand(program, io, setExitCode); // a packet fuzzer against a live pair

@@ -28,6 +28,7 @@ import { KernelSide, kernelSwitchOptions, startKernelClient } from './kernel.js'
 import { DEFAULT_TUN_MTU, KERNEL_ADDRESS, TUN_DEVICE } from '../netns.js';
 import type { RedisServer } from '../redis-server.js';
 import { checkRedisRun, redisMissing, startRedisUpstreams, type RedisReport } from './redis.js';
+import { writeRunReport } from '../report/write-run.js';
 import { demoOutcome, judgeDemo, printDemoReport } from './report.js';
 import type { DemoState, Failover, LiveDemoOptions } from './types.js';
 
@@ -49,6 +50,7 @@ export async function runLiveDemo(o: LiveDemoOptions, io: LabIo): Promise<RunOut
   await demo.run();
   const report = judgeDemo(demo);
   printDemoReport(report, demo, io);
+  if (o.noReport !== true) writeRunReport(demo.dir, report, io, o.json);
   return demoOutcome(report, demo.interrupted !== undefined);
 }
 

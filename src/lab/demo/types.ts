@@ -8,6 +8,8 @@ import type { KernelSide } from './kernel.js';
 import type { RedisReport } from './redis.js';
 
 export interface LiveDemoOptions {
+  /** Skip report.json and report.html in the run folder (`--no-report`). */
+  noReport?: boolean;
   /** 'http': a Node HTTP server upstream of each replica (`ftcp replica --upstream`); 'redis': a redis-server. */
   app: LoadApp;
   connections: number;

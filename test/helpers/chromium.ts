@@ -1,0 +1,31 @@
+// Headless Chromium for the report page: the DOM after its script ran (--dump-dom) and a
+// screenshot. Skips with a printed reason when chromium is missing; a failure under CI=true
+// (scripts/setup installs Debian's chromium).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { describeWithTool } from './etcd.js';
+
+const CHROMIUM = process.env['FTCP_CHROMIUM'] ?? 'chromium';
+const HINT = 'apt-get install chromium';
+
+function chromiumVersion(): string | null {
+  const r = spawnSync(CHROMIUM, ['--version'], { encoding: 'utf8', timeout: 20_000 });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+// Root has no user namespace sandbox here; the page is our own file.
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage'];
+
+export function describeChromium(name: string, fn: () => void): void {
+  describeWithTool(name, chromiumVersion(), HINT, `${HINT} (looked for "${CHROMIUM}")`, fn);
+}
+
+/** The DOM of `file` after load, as Chromium serialises it. */
+export function dumpDom(file: string): string {
+  return execFileSync(CHROMIUM, [...FLAGS, '--dump-dom', pathToFileURL(file).href], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
+}
+
+/** Writes a PNG of `file` to `png`. */
+export function screenshot(file: string, png: string): void {
+  execFileSync(CHROMIUM, [...FLAGS, `--screenshot=${png}`, '--window-size=1400,2000', pathToFileURL(file).href], { timeout: 120_000, stdio: 'ignore' });
+}
