@@ -80,7 +80,10 @@ async function failover(app: LoadApp): Promise<void> {
     const check = checkCaptureWithTshark(file);
     expect(check.packets, file).toBeGreaterThan(0);
     expect({ file, malformed: check.malformed, cutShort: check.cutShort }).toEqual({ file, malformed: 0, cutShort: false });
-    if (!file.endsWith('bridge.pcap')) expect({ file, bad: check.badChecksums }).toEqual({ file, bad: 0 });
+    // A replica's capture also holds the frames it received, and a client's kernel may hand the
+    // bridge a frame whose checksum it left to offload (counted and dropped by the stack): only
+    // the service's own segments must all be good.
+    if (!file.endsWith('bridge.pcap')) expect({ file, bad: tsharkFields(file, ['frame.number'], 'ip.src == 192.0.2.10 && (tcp.checksum.status == 0 || ip.checksum.status == 0)').rows }).toEqual({ file, bad: [] });
   }
   const badFromService = tsharkFields(report.bridge.file, ['frame.number'], 'ip.src == 192.0.2.10 && (tcp.checksum.status == 0 || ip.checksum.status == 0)');
   expect(badFromService.rows).toEqual([]);
