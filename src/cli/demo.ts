@@ -33,6 +33,7 @@ interface FailoverFlags {
   sim?: boolean;
   bytes: string;
   killAfterMs: string;
+  killMoment: string;
   heartbeatMs: string;
   failureTimeoutMs: string;
   mtu: string;
@@ -70,6 +71,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--connections <n>', 'client connections, 1..1000', '3')
     .option('--bytes <n>', 'real processes: bulk: bytes each way per connection; echo: about this many bytes echoed per connection', '1M')
     .option('--kill-after-ms <ms>', 'real processes: kill -9 the primary this long after the load starts', '300')
+    .option('--kill-moment <m>', 'real processes on loopback: in-flight (the primary dies with output the client has but the backup\nwas not told of, so the backup re-sends it and the client drops the duplicate; arranged on the log\nchannel through a relay) or any (a plain kill at --kill-after-ms, whatever is in flight)', 'in-flight')
     .option('--mtu <bytes>', `real processes: the replicas' and the client's link MTU, 68..${MAX_LOGGED_PACKET_BYTES} (MSS = mtu - 40)`, String(DEMO_MTU))
     .option('--heartbeat-ms <ms>', 'real processes: H, the log channel\'s heartbeat', '10')
     .option('--failure-timeout-ms <ms>', 'real processes: D, silence before the arbiter is asked', '50')
@@ -114,6 +116,12 @@ function parseNetwork(flags: FailoverFlags): 'loopback' | 'lan' {
   return flags.network;
 }
 
+// ---- --kill-moment ----
+function parseKillMoment(text: string): 'in-flight' | 'any' {
+  if (text !== 'in-flight' && text !== 'any') throw new UsageError(`--kill-moment must be in-flight or any, got ${text}`);
+  return text;
+}
+
 // ---- --client and --tun-mtu ----
 function parseClientKind(text: string): 'ftcp' | 'kernel' {
   if (text !== 'ftcp' && text !== 'kernel') throw new UsageError(`--client must be ftcp or kernel, got ${text}`);
@@ -138,6 +146,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
     seedFromClock,
     bytes,
     killAfterMs: parseMilliseconds('--kill-after-ms', flags.killAfterMs, 600_000),
+    killMoment: parseKillMoment(flags.killMoment),
     captureDir: flags.captureDir,
     unsafe: flags.unsafeNoOutputRule === true,
     heartbeatMs,

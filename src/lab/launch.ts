@@ -186,6 +186,7 @@ export interface DemoFailoverInnerLaunch {
   netnsInner: string;
   unsafe: boolean;
   json: boolean;
+  killMoment?: 'in-flight' | 'any';
 }
 
 export function demoFailoverInnerArgv(o: DemoFailoverInnerLaunch): string[] {
@@ -196,6 +197,7 @@ export function demoFailoverInnerArgv(o: DemoFailoverInnerLaunch): string[] {
     ...flag('--connections', o.connections),
     ...flag('--bytes', o.bytes),
     ...flag('--kill-after-ms', o.killAfterMs),
+    ...flag('--kill-moment', o.killMoment),
     ...flag('--heartbeat-ms', o.heartbeatMs),
     ...flag('--failure-timeout-ms', o.failureTimeoutMs),
     ...flag('--capture-dir', o.captureDir),

@@ -5,14 +5,45 @@
  *
  *   cut()   destroys every relayed connection and, until heal(), destroys new ones at once
  *   heal()  lets connections through again
+ *   gate(direction, mode)  per direction, on the open connections: pass the bytes, hold
+ *           them (until the next 'pass', which sends them on in order) or drop them
  */
 import * as net from 'node:net';
+import { Transform, type TransformCallback } from 'node:stream';
 import { describeListenError, type Endpoint } from '../net/endpoint.js';
 import { LinkError } from '../net/udp-link.js';
+
+/** Which way bytes go: from the connecting side to the target, or back. */
+export type RelayDirection = 'toTarget' | 'fromTarget';
+export type GateMode = 'pass' | 'hold' | 'drop';
+
+/** A stream in one direction of the relay that passes, holds or drops what goes through. */
+class Gate extends Transform {
+  private mode: GateMode = 'pass';
+  private held: Buffer[] = [];
+
+  set(mode: GateMode): void {
+    this.mode = mode;
+    if (mode === 'drop') this.held = [];
+    if (mode !== 'pass') return;
+    for (const chunk of this.held) this.push(chunk);
+    this.held = [];
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.mode === 'pass') this.push(chunk);
+    else if (this.mode === 'hold') this.held.push(chunk);
+    done();
+  }
+}
 
 export class TcpRelay {
   readonly local: Endpoint;
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  private readonly gates = new Map<RelayDirection, Set<Gate>>([
+    ['toTarget', new Set()],
+    ['fromTarget', new Set()],
+  ]);
   private isCut = false;
   connections = 0;
   refused = 0;
@@ -53,6 +84,13 @@ export class TcpRelay {
     this.isCut = false;
   }
 
+  /** Pass, hold or drop the bytes of every open connection going `direction`; returns how many connections it applied to. */
+  gate(direction: RelayDirection, mode: GateMode): number {
+    const gates = this.gates.get(direction)!;
+    for (const g of gates) g.set(mode);
+    return gates.size;
+  }
+
   async close(): Promise<void> {
     this.cut();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -68,8 +106,14 @@ export class TcpRelay {
     const outbound = net.connect({ host: this.target.host, port: this.target.port, noDelay: true });
     const pair: [net.Socket, net.Socket] = [inbound, outbound];
     this.pairs.add(pair);
+    const toTarget = new Gate();
+    const fromTarget = new Gate();
+    this.gates.get('toTarget')!.add(toTarget);
+    this.gates.get('fromTarget')!.add(fromTarget);
     const end = () => {
       this.pairs.delete(pair);
+      this.gates.get('toTarget')!.delete(toTarget);
+      this.gates.get('fromTarget')!.delete(fromTarget);
       inbound.destroy();
       outbound.destroy();
     };
@@ -77,7 +121,7 @@ export class TcpRelay {
       s.on('error', end);
       s.on('close', end);
     }
-    inbound.pipe(outbound);
-    outbound.pipe(inbound);
+    inbound.pipe(toTarget).pipe(outbound);
+    outbound.pipe(fromTarget).pipe(inbound);
   }
 }

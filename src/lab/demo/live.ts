@@ -30,6 +30,7 @@ import type { RedisServer } from '../redis-server.js';
 import { checkRedisRun, redisMissing, startRedisUpstreams, type RedisReport } from './redis.js';
 import { writeRunReport } from '../report/write-run.js';
 import { demoOutcome, judgeDemo, printDemoReport } from './report.js';
+import { arrangeInFlightOutput, inFlightTiming } from './in-flight.js';
 import type { DemoState, Failover, LiveDemoOptions } from './types.js';
 
 export type { LiveDemoOptions } from './types.js';
@@ -63,6 +64,7 @@ function runKernelDemo(o: LiveDemoOptions, io: LabIo): Promise<RunOutcome | Inne
       connections: o.connections,
       bytes: o.bytes,
       killAfterMs: o.killAfterMs,
+      ...(o.killMoment !== undefined ? { killMoment: o.killMoment } : {}),
       heartbeatMs: o.heartbeatMs,
       failureTimeoutMs: o.failureTimeoutMs,
       captureDir: o.captureDir,
@@ -135,6 +137,8 @@ export class LiveDemo implements DemoState {
   private lastProgressMs = 0;
   private lastProgressBytes: unknown;
   private relay: TcpRelay | undefined;
+  /** Kill with output in flight (in-flight.ts): b dials a through `relay`, which arranges the moment. */
+  private readonly inFlight: boolean;
   /** --app http: one Node HTTP server per replica, each replica's own upstream app. */
   private upstreams: Record<string, UpstreamServer> | undefined;
   /** --app redis: one redis-server per replica. */
@@ -145,6 +149,7 @@ export class LiveDemo implements DemoState {
     private readonly io: LabIo,
   ) {
     this.kernelNs = o.client === 'kernel' ? o.netnsInner : undefined;
+    this.inFlight = !o.unsafe && (o.killMoment ?? 'in-flight') === 'in-flight';
     this.dir = join(o.captureDir, `failover-live-${o.app}-seed${o.seed}${o.unsafe ? '-unsafe' : ''}${this.kernelNs !== undefined ? '-kernel' : ''}`);
     mkdirSync(this.dir, { recursive: true });
     this.cluster = new LiveCluster({
@@ -222,6 +227,7 @@ export class LiveDemo implements DemoState {
         return;
       case 'live':
         if (this.killed && name !== failover.killed) {
+          failover.goLive = { r: e['r'] as number, lastIndex: e['lastIndex'] as number, reemitted: e['reemitted'] as number, reemittedEntries: e['reemittedEntries'] as number };
           failover.liveMs = this.since(at);
           failover.by = name;
           failover.epoch = e['epoch'] as number;
@@ -245,7 +251,7 @@ export class LiveDemo implements DemoState {
     if (o.json) return;
     if (this.kernelNs !== undefined) io.stdout(`demo failover with the Linux kernel as the client, in network namespace ${this.kernelNs} (its own loopback; TUN device ${TUN_DEVICE} at ${KERNEL_ADDRESS}/24, mtu ${o.tunMtu ?? DEFAULT_TUN_MTU})\n`);
     io.stdout(`demo failover (real processes on loopback): app ${o.app}, ${o.connections} connection(s), seed ${o.seed}${o.seedFromClock ? ' (from the wall clock)' : ''}${o.unsafe ? ', UNSAFE: no output rule' : ''}\n`);
-    io.stdout(`  heartbeat ${o.heartbeatMs} ms, failure timeout ${o.failureTimeoutMs} ms; kill -9 of the primary ${o.killAfterMs} ms after the load starts\n`);
+    io.stdout(`  heartbeat ${o.heartbeatMs} ms, failure timeout ${o.failureTimeoutMs} ms; kill -9 of the primary ${o.killAfterMs} ms after the load starts${this.inFlight ? ', with output in flight (b dials a through the demo\'s relay)' : ''}\n`);
     io.stdout('timeline (wall clock, from the start):\n');
   }
 
@@ -286,7 +292,7 @@ export class LiveDemo implements DemoState {
     this.say(`replica a started as primary (pid ${a.pid}), log channel on 127.0.0.1:${cluster.logPorts.get('a')}`);
     // Unsafe mode, as in the simulator: b reaches a through a relay that is cut just before
     // the kill, so the last entries never reach b while the clients already saw their outputs.
-    if (o.unsafe) this.relay = await TcpRelay.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: cluster.logPorts.get('a')! });
+    if (o.unsafe || this.inFlight) this.relay = await TcpRelay.start({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: cluster.logPorts.get('a')! });
     const b = await cluster.startReplica('b', 'backup', 'a', this.relay === undefined ? 'a' : undefined, this.upstreamOf('b'), this.relay?.local.port);
     this.say(`replica b started as backup (pid ${b.pid}), dialling a`);
     await a.waitFor((e) => e.event === 'registered', 20_000, 'the switch\'s confirmation of the service address');
@@ -326,8 +332,13 @@ export class LiveDemo implements DemoState {
     const victim = this.cluster.replicas.get(victimName)!;
     failover.killed = victimName;
     if (!victim.running) this.problems.push(`replica ${victimName} had already exited before the kill`);
+    // The moment: the primary dies with output the client has and the backup was not told of (in-flight.ts).
+    if (this.inFlight && this.relay !== undefined && victimName === 'a') {
+      const plain = await arrangeInFlightOutput(this.relay, inFlightTiming(o.heartbeatMs, o.failureTimeoutMs), { primary: 'a', backup: 'b' }, (text) => this.say(text));
+      if (plain !== undefined) this.say(`${plain}: a plain kill`);
+    }
     this.beforeKill = false; // from here on a failover is the demo's own (unsafe mode cuts the log channel first)
-    if (this.relay !== undefined) {
+    if (o.unsafe && this.relay !== undefined) {
       this.relay.cut();
       this.say('the log channel between a and b is cut (unsafe mode: so that the missing output rule shows)');
       await new Promise((r) => setTimeout(r, UNSAFE_CUT_BEFORE_KILL_MS));

@@ -11,6 +11,7 @@ import { describeKernel, describeKernelTool, kernelResetProblem, kernelToolSumma
 import type { DemoState } from './types.js';
 import { describeRedis } from './redis.js';
 import { describeLan, lanCaptureLines, lanJson, lanProblems } from './lan-report.js';
+import { droppedAsDuplicate, resentLines, resentSegments, whyNoDuplicate } from './resent.js';
 
 export type DemoReport = ReturnType<typeof judgeDemo>;
 
@@ -38,6 +39,9 @@ export function judgeDemo(d: DemoState) {
   if (clientResult === undefined && problems.length === 0) problems.push('the client gave no result');
   const survivorName = failover.killed === 'a' ? 'b' : 'a';
   const kernel = d.kernelSide !== undefined || d.lan !== undefined;
+  // Each re-sent segment and the client's answer to it (loopback: the switch saw the clients).
+  const resent = killed && d.lan === undefined ? resentSegments({ survivor: cluster.capturePaths(survivorName).wire, survivorName, killed: cluster.capturePaths(failover.killed).wire, client: join(d.dir, 'client.pcapng') }) : [];
+  const whyNone = killed && d.lan === undefined ? whyNoDuplicate(resent, failover.goLive, survivorName, failover.killed) : undefined;
   return {
     ok: problems.length === 0,
     seed: o.seed,
@@ -55,7 +59,8 @@ export function judgeDemo(d: DemoState) {
       by: failover.by,
       epoch: failover.epoch,
     },
-    reemitted,
+    reemitted: { ...reemitted, droppedByClient: resent.filter(droppedAsDuplicate).length, ...(whyNone !== undefined ? { whyNoDuplicate: whyNone } : {}) },
+    resent,
     client: {
       duplicateSegmentsDropped: (clientResult?.['duplicateSegmentsDropped'] as number | undefined) ?? null,
       retransmits: (clientResult?.['retransmits'] as number | undefined) ?? null,
@@ -87,7 +92,8 @@ function reproduceCommand(d: DemoState): string {
   const lan = o.network === 'lan' ? ` --network lan --kernel-tool ${o.kernelTool ?? 'node'}${o.linkDelayMs ? ` --link-delay-ms ${o.linkDelayMs}` : ''}` : '';
   const kernel = d.kernelNs !== undefined ? ` --client kernel --kernel-tool ${o.kernelTool ?? 'node'} --tun-mtu ${o.tunMtu ?? DEFAULT_TUN_MTU}` : lan;
   const timing = ` --heartbeat-ms ${o.heartbeatMs} --failure-timeout-ms ${o.failureTimeoutMs}`;
-  return `ftcp demo failover${kernel} --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${timing}${o.mtu !== DEMO_MTU ? ` --mtu ${o.mtu}` : ''}${o.unsafe ? ' --unsafe-no-output-rule' : ''} --capture-dir ${o.captureDir}`;
+  const moment = o.killMoment === 'any' ? ' --kill-moment any' : '';
+  return `ftcp demo failover${kernel} --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${moment}${timing}${o.mtu !== DEMO_MTU ? ` --mtu ${o.mtu}` : ''}${o.unsafe ? ' --unsafe-no-output-rule' : ''} --capture-dir ${o.captureDir}`;
 }
 
 /** The report as one JSON line (--json), or the human lines. */
@@ -110,6 +116,8 @@ export function printDemoReport(report: DemoReport, d: DemoState, io: LabIo): vo
     `  streams: ${streams.intact} intact, ${streams.broken} broken; resets: ${resets}; split brain: ${report.splitBrain} epoch(s)`,
     ...(d.killed ? [`  after the kill: detected ${after(failover.detectedMs)}, live ${after(failover.liveMs)}, client resumed ${after(failover.clientResumedMs)}`] : []),
     `  re-emitted ${reemitted.segments} segment(s); the primary had sent ${reemitted.sentByPrimary} of them, ${reemitted.identicalToPrimary} byte-identical; ${d.kernelSide !== undefined || d.lan !== undefined ? 'what the kernel dropped is below' : `the client dropped ${String(report.client.duplicateSegmentsDropped)} duplicate segment(s)`}`,
+    ...(report.resent.length > 0 ? ['  what the client did with each re-sent segment (from the captures):', ...resentLines(report.resent, failover.killed)] : []),
+    ...(reemitted.whyNoDuplicate !== undefined ? [`  ${reemitted.whyNoDuplicate}`] : []),
     ...(report.counter !== undefined ? [`  counter: ${JSON.stringify(report.counter)}`] : []),
     ...(upstream ? [`  upstream app: ${d.divergences.length} divergence(s) between a replica's own ${o.app === 'http' ? 'HTTP server' : 'Redis'} and the log`] : []),
     ...(d.redisReport !== undefined ? describeRedis(d.redisReport) : []),

@@ -6,6 +6,7 @@ import type { BridgeView, GarpFrame, LanClusterReport } from '../lan-cluster.js'
 import type { LoadApp } from '../../sim/cluster-load.js';
 import type { KernelSide } from './kernel.js';
 import type { RedisReport } from './redis.js';
+import type { GoLiveNote } from './resent.js';
 
 export interface LiveDemoOptions {
   /** Skip report.json and report.html in the run folder (`--no-report`). */
@@ -18,6 +19,8 @@ export interface LiveDemoOptions {
   /** bulk: bytes each way per connection; echo: about this many bytes echoed per connection. */
   bytes: number;
   killAfterMs: number;
+  /** in-flight (default): the primary dies with output the backup must re-send (in-flight.ts); any: a plain kill at killAfterMs. */
+  killMoment?: 'in-flight' | 'any';
   captureDir: string;
   unsafe: boolean;
   heartbeatMs: number;
@@ -47,6 +50,8 @@ export interface Failover {
   detectedMs: number | null;
   liveMs: number | null;
   clientResumedMs: number | null;
+  /** What the survivor said at go-live: r, its last index, what it re-sent. */
+  goLive?: GoLiveNote;
 }
 
 /** A run's processes and what it saw of them, as the report reads them (live.ts's LiveDemo). */

@@ -1,0 +1,202 @@
+/**
+ * What the client did with each segment the survivor re-sent at go-live, read from the
+ * captures: the survivor's (which segments were re-sent), the killed primary's (had it sent
+ * the same bytes?) and the switch's view of the clients (the re-sent copy arriving, and the
+ * client's next segment on that connection: its answer).
+ *
+ * A data segment the client already had is not acceptable (RFC 9293 §3.10.7.4: its data lies
+ * below RCV.NXT); the client drops it and acknowledges at once, with the same ACK as before
+ * (a duplicate ACK), or with a D-SACK block naming the dropped bytes (RFC 2883 §4: a first
+ * SACK block at or below the cumulative ACK).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { readPcapng } from '../../pcap/reader.js';
+import { parseCaptureTag } from '../../replica/capture-tags.js';
+import { packetKey } from '../../replica/run-checks.js';
+import { formatIpv4Addr } from '../../wire/addr.js';
+import { parseTcpPacket } from '../../wire/packet.js';
+import { seqDiff } from '../../wire/seq.js';
+import { TCP_FIN, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
+
+/** How the client answered a re-sent segment. */
+export type ClientAnswer =
+  /** the same cumulative ACK as before: the segment was dropped as a duplicate */
+  | 'duplicate-ack'
+  /** a D-SACK block for it: dropped as a duplicate, and said so */
+  | 'd-sack'
+  /** the ACK moved past it: the client did not have it and took it */
+  | 'accepted'
+  /** a pure ACK: there is nothing in it to drop or to answer */
+  | 'no-answer-due'
+  /** the re-sent copy never showed in the client capture, or nothing came back after it */
+  | 'unseen';
+
+export interface ResentSegment {
+  /** "file#frame" of the re-sent copy in the survivor's capture. */
+  ref: string;
+  /** The client end, address:port. */
+  client: string;
+  seq: number;
+  len: number;
+  /** The old primary had put a segment with the same IP ID, ports and sequence number on the wire. */
+  sentByPrimary: boolean;
+  /** ... with exactly these bytes. */
+  identical: boolean;
+  answer: ClientAnswer;
+  /** "client.pcapng#frame" of the answer, when there is one. */
+  answerRef: string | null;
+  /** The client's ACK in its answer. */
+  answerAck: number | null;
+}
+
+interface Captured {
+  frame: number;
+  data: Uint8Array;
+  comment: string;
+}
+
+function readCapture(path: string): Captured[] {
+  if (!existsSync(path)) return [];
+  const r = readPcapng(new Uint8Array(readFileSync(path)));
+  // The loopback demo's captures hold raw IPv4 packets (no link header).
+  return r.packets.map((p, i) => ({ frame: i + 1, data: p.data, comment: p.comments.join('; ') }));
+}
+
+interface Seg {
+  /** client address:port, the connection's key. */
+  client: string;
+  fromClient: boolean;
+  seq: number;
+  ack: number;
+  len: number;
+  pure: boolean;
+  dsack: boolean;
+}
+
+function segOf(data: Uint8Array, service: string): Seg | undefined {
+  const r = parseTcpPacket(data, false);
+  if (!r.ok) return undefined;
+  const s = r.segment;
+  const src = formatIpv4Addr(r.ip.src);
+  const fromClient = src !== service;
+  const client = fromClient ? `${src}:${s.srcPort}` : `${formatIpv4Addr(r.ip.dst)}:${s.dstPort}`;
+  const sack = s.options.find((o) => o.kind === 'sack');
+  const dsack = sack !== undefined && sack.kind === 'sack' && sack.blocks.length > 0 && seqDiff(sack.blocks[0]!.left, s.ack) < 0;
+  const pure = s.payload.length === 0 && (s.flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0;
+  return { client, fromClient, seq: s.seq, ack: s.ack, len: s.payload.length, pure, dsack };
+}
+
+/** The IP ID, ports and sequence number of a packet: "the same segment", byte-identical or not. */
+function identityOf(data: Uint8Array): string {
+  const ihl = (data[0]! & 0x0f) * 4;
+  return packetKey(Uint8Array.from([data[4]!, data[5]!, ...data.subarray(ihl, ihl + 8)]));
+}
+
+/** Paths of the three captures, and the service address (the re-sent segments' source). */
+export interface ResentInputs {
+  survivor: string;
+  survivorName: string;
+  killed: string;
+  client: string;
+  service?: string;
+}
+
+/** Every re-sent segment of the survivor and what the client did with it. */
+export function resentSegments(inputs: ResentInputs): ResentSegment[] {
+  const service = inputs.service ?? '192.0.2.10';
+  const resent = readCapture(inputs.survivor).filter((p) => parseCaptureTag(p.comment)?.reemitted === true);
+  if (resent.length === 0) return [];
+  const primary = readCapture(inputs.killed).filter((p) => parseCaptureTag(p.comment)?.epoch !== undefined);
+  const sentBytes = new Set(primary.map((p) => packetKey(p.data)));
+  const sentIds = new Set(primary.map((p) => identityOf(p.data)));
+  const client = readCapture(inputs.client);
+  const used = new Set<number>();
+  return resent.map((p) => {
+    const key = packetKey(p.data);
+    const seg = segOf(p.data, service);
+    const base = {
+      ref: `${inputs.survivorName}.pcapng#${p.frame}`,
+      client: seg?.client ?? '?',
+      seq: seg?.seq ?? 0,
+      len: seg?.len ?? 0,
+      sentByPrimary: sentIds.has(identityOf(p.data)),
+      identical: sentBytes.has(key),
+    };
+    if (seg === undefined) return { ...base, answer: 'unseen' as const, answerRef: null, answerAck: null };
+    if (seg.pure) return { ...base, answer: 'no-answer-due' as const, answerRef: null, answerAck: null };
+    return { ...base, ...answerTo(client, key, seg, service, used) };
+  });
+}
+
+/** The client's answer to the last copy of `key` in the client capture. */
+function answerTo(client: readonly Captured[], key: string, seg: Seg, service: string, used: Set<number>): Pick<ResentSegment, 'answer' | 'answerRef' | 'answerAck'> {
+  let at = -1;
+  for (let i = client.length - 1; i >= 0; i--) {
+    if (packetKey(client[i]!.data) === key) {
+      at = i;
+      break;
+    }
+  }
+  if (at < 0) return { answer: 'unseen', answerRef: null, answerAck: null };
+  // The client's ACK just before the re-sent copy arrived, on this connection.
+  let before: number | undefined;
+  for (let i = at - 1; i >= 0 && before === undefined; i--) {
+    const s = segOf(client[i]!.data, service);
+    if (s?.fromClient === true && s.client === seg.client) before = s.ack;
+  }
+  for (let i = at + 1; i < client.length; i++) {
+    const s = segOf(client[i]!.data, service);
+    if (s === undefined || !s.fromClient || s.client !== seg.client || used.has(i)) continue;
+    used.add(i);
+    const ref = `client.pcapng#${client[i]!.frame}`;
+    if (s.dsack) return { answer: 'd-sack', answerRef: ref, answerAck: s.ack };
+    const unchanged = before !== undefined && s.ack === before && seqDiff(s.ack, seg.seq + seg.len) >= 0;
+    return { answer: unchanged ? 'duplicate-ack' : 'accepted', answerRef: ref, answerAck: s.ack };
+  }
+  return { answer: 'unseen', answerRef: null, answerAck: null };
+}
+
+/** A re-sent segment the client had and dropped as a duplicate. */
+export function droppedAsDuplicate(s: ResentSegment): boolean {
+  return s.identical && (s.answer === 'duplicate-ack' || s.answer === 'd-sack');
+}
+
+const ANSWER_TEXT: Record<ClientAnswer, (s: ResentSegment) => string> = {
+  'duplicate-ack': (s) => `the client had it and dropped it: duplicate ACK ${String(s.answerAck)} (${String(s.answerRef)})`,
+  'd-sack': (s) => `the client had it and dropped it: ACK ${String(s.answerAck)} with a D-SACK for it (${String(s.answerRef)})`,
+  accepted: (s) => `the client did not have it and took it: ACK ${String(s.answerAck)} (${String(s.answerRef)})`,
+  'no-answer-due': () => 'a pure ACK: nothing in it for the client to drop or answer',
+  unseen: () => 'no answer from the client seen in client.pcapng',
+};
+
+/** One line per re-sent segment (at most `max`), what the primary had sent and what the client did. */
+export function resentLines(segments: readonly ResentSegment[], killedName: string, max = 8): string[] {
+  const lines = segments.slice(0, max).map((s) => {
+    const had = s.identical ? `byte-identical to what ${killedName} sent` : s.sentByPrimary ? `DIFFERENT from what ${killedName} sent` : `${killedName} never sent it (still held by the output rule)`;
+    return `    ${s.ref} to ${s.client}, seq ${s.seq}, ${s.len} byte(s): ${had}; ${ANSWER_TEXT[s.answer](s)}`;
+  });
+  if (segments.length > max) lines.push(`    ... and ${segments.length - max} more`);
+  return lines;
+}
+
+/** What the survivor said at go-live (its `live` event). */
+export interface GoLiveNote {
+  r: number;
+  lastIndex: number;
+  reemitted: number;
+  reemittedEntries: number;
+}
+
+/** Why a failover re-sent nothing, or nothing the client already had; undefined when it did. */
+export function whyNoDuplicate(segments: readonly ResentSegment[], live: GoLiveNote | undefined, survivorName: string, killedName: string): string | undefined {
+  if (segments.some(droppedAsDuplicate)) return undefined;
+  if (live !== undefined && live.reemittedEntries === 0) {
+    return `nothing to re-send: ${survivorName} had been told (r = ${live.r}) that every output up to its last entry ${live.lastIndex} was released, so no delivery was uncertain`;
+  }
+  if (live !== undefined && live.reemitted === 0) return `the ${live.reemittedEntries} entries above r = ${live.r} had no output to re-send`;
+  if (segments.length > 0 && segments.every((s) => !s.sentByPrimary)) {
+    return `no duplicate: ${killedName} still held ${segments.length === 1 ? 'it' : 'them'} under the output rule (${survivorName}'s acknowledgement had not reached it), so the client got ${segments.length === 1 ? 'it' : 'them'} for the first time`;
+  }
+  if (segments.length > 0 && segments.every((s) => s.answer === 'no-answer-due' || !s.sentByPrimary)) return 'no duplicate to drop: what the primary had sent of them were pure ACKs';
+  return segments.length > 0 ? 'no duplicate dropped: see each segment above' : undefined;
+}
