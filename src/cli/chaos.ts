@@ -32,6 +32,7 @@ interface ChaosFlags {
   captureDir: string;
   keep?: boolean;
   json?: boolean;
+  report?: boolean;
 }
 
 export function registerChaosCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -68,6 +69,7 @@ export function registerChaosCommand(program: Command, io: CliIo, setExitCode: (
     .option('--capture-dir <dir>', 'write each trial\'s captures and event lines to <dir>/chaos-seed<S>/trial-<T>/ (kept for failed trials and false failovers)', 'captures')
     .option('--keep', 'keep the run directories of trials that passed too (default: off)')
     .option('--json', 'print one JSON object with the totals as the last line of stdout')
+    .option('--no-report', 'do not write report.json and report.html (the page of the trial) in the run directories kept')
     .option('--cpu-hogs <n>', `run N busy processes beside every trial, 0..${MAX_CPU_HOGS}, to try failure detection on an overloaded machine`, '0')
     .addHelpText(
       'after',
@@ -111,6 +113,6 @@ async function chaosCommand(flags: ChaosFlags, io: CliIo): Promise<number> {
     mtu: parseReplicaMtu(flags.mtu),
     dir: join(flags.captureDir, `chaos-seed${seed}`),
   };
-  const outcome = await withCpuHogs(parseCpuHogs(flags.cpuHogs), io, () => runChaos({ ...o, trials, seedFromClock, keep: flags.keep === true, json: flags.json === true, ...(only !== undefined ? { only } : {}) }, io));
+  const outcome = await withCpuHogs(parseCpuHogs(flags.cpuHogs), io, () => runChaos({ ...o, trials, seedFromClock, keep: flags.keep === true, json: flags.json === true, noReport: flags.report === false, ...(only !== undefined ? { only } : {}) }, io));
   return exitCodeOf(outcome);
 }

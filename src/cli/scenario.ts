@@ -20,6 +20,7 @@ interface RunFlags {
   heartbeatMs?: string;
   failureTimeoutMs?: string;
   json?: boolean;
+  report?: boolean;
   // ---- the kernel as the client ----
   client?: string;
   kernelTool?: string;
@@ -41,6 +42,7 @@ export function registerScenarioCommands(program: Command, io: CliIo, setExitCod
     .option('--heartbeat-ms <ms>', 'override the file\'s heartbeatMs (a loaded machine)')
     .option('--failure-timeout-ms <ms>', 'override the file\'s failureTimeoutMs (a loaded machine: false failovers)')
     .option('--json', 'print only the result, as one JSON object')
+    .option('--no-report', 'do not write report.json and report.html (the page of the run) in the run directory')
     // ---- the kernel as the client ----
     .option('--client <kind>', 'override the file\'s client: ftcp (the load client on the ftcp stack) or kernel (Linux\'s own TCP,\nthrough a TUN device in a network namespace made for the run; needs root and socat)')
     .option('--kernel-tool <name>', 'override the file\'s kernelTool: node (Node net sockets) or nc (echo only)')
@@ -65,7 +67,7 @@ async function runScenarioCommand(file: string, flags: RunFlags, io: CliIo): Pro
   if (flags.failureTimeoutMs !== undefined) s.failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
   if (s.failureTimeoutMs <= s.heartbeatMs) throw new UsageError(`the failure timeout (${s.failureTimeoutMs} ms) must be longer than the heartbeat (${s.heartbeatMs} ms)`);
   applyKernelFlags(s, flags);
-  const outcome = await runScenarioFile(s, { file, captureDir: flags.captureDir, json: flags.json === true, ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}) }, io);
+  const outcome = await runScenarioFile(s, { file, captureDir: flags.captureDir, json: flags.json === true, noReport: flags.report === false, ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}) }, io);
   return exitCodeOf(outcome);
 }
 

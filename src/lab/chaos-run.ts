@@ -12,6 +12,8 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { CHAOS_FAULTS, ChaosTrial, planTrial, type ChaosFault, type ChaosOptions, type FailureKind, type TrialResult } from './chaos-trial.js';
 import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
+import { chaosTrialVerdict } from './report/verdicts.js';
+import { writeRunReport } from './report/write-run.js';
 
 export interface ChaosRunOptions extends ChaosOptions {
   trials: number;
@@ -21,6 +23,8 @@ export interface ChaosRunOptions extends ChaosOptions {
   /** Keep the run directories of trials that passed too. */
   keep: boolean;
   json: boolean;
+  /** Skip report.json and report.html in the run directories kept (`--no-report`). */
+  noReport?: boolean;
 }
 
 interface Totals {
@@ -53,8 +57,9 @@ export async function runChaos(o: ChaosRunOptions, io: LabIo): Promise<RunOutcom
   const interrupted = await runTrials(o, numbers, io, (r) => {
     addTrial(totals, r, `ftcp chaos --seed ${o.seed} --only ${r.plan.trial} ${flagsText}`);
     io.stdout(`${trialLine(r, numbers.length)}\n`);
-    // Kept: failed trials, and those with a false failover (to see why the detector fired).
+    // Kept: failed trials, and those with a false failover (to see why the detector fired); each with its page.
     if (r.ok && !r.falseFailover && !o.keep) rmSync(r.dir, { recursive: true, force: true });
+    else if (o.noReport !== true) writeRunReport(r.dir, chaosTrialVerdict(r), io, o.json);
   });
   const durationS = Number(((io.nowMs() - startMs) / 1000).toFixed(1));
   io.stdout(summary(totals, durationS));

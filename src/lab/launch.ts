@@ -187,6 +187,7 @@ export interface DemoFailoverInnerLaunch {
   unsafe: boolean;
   json: boolean;
   killMoment?: 'in-flight' | 'any';
+  noReport?: boolean;
 }
 
 export function demoFailoverInnerArgv(o: DemoFailoverInnerLaunch): string[] {
@@ -207,6 +208,7 @@ export function demoFailoverInnerArgv(o: DemoFailoverInnerLaunch): string[] {
     ...flag('--netns-inner', o.netnsInner),
     ...bool('--unsafe-no-output-rule', o.unsafe),
     ...bool('--json', o.json),
+    ...bool('--no-report', o.noReport),
   ];
 }
 
@@ -220,6 +222,7 @@ export interface ScenarioInnerLaunch {
   tunMtu: number;
   netnsInner: string;
   json: boolean;
+  noReport?: boolean;
 }
 
 export function scenarioInnerArgv(o: ScenarioInnerLaunch): string[] {
@@ -233,6 +236,7 @@ export function scenarioInnerArgv(o: ScenarioInnerLaunch): string[] {
     ...flag('--tun-mtu', o.tunMtu),
     ...flag('--netns-inner', o.netnsInner),
     ...bool('--json', o.json),
+    ...bool('--no-report', o.noReport),
   ];
 }
 

@@ -12,6 +12,8 @@ import { onStopSignal, type InnerExit, type LabIo, type RunOutcome } from './io.
 import { scenarioInnerArgv } from './launch.js';
 import { KERNEL_ADDRESS, TUN_DEVICE } from './netns.js';
 import { runInNetns } from './netns-run.js';
+import { writeRunReport } from './report/write-run.js';
+import { scenarioVerdict } from './report/verdicts.js';
 import { runScenario, ScenarioError, type Scenario, type ScenarioKernel, type ScenarioResult } from './scenario.js';
 
 export interface ScenarioRunOptions {
@@ -22,13 +24,15 @@ export interface ScenarioRunOptions {
   json: boolean;
   /** Set in the run inside the network namespace that the outer run made. */
   netnsInner?: string;
+  /** Skip report.json and report.html in the run folder (`--no-report`). */
+  noReport?: boolean;
 }
 
 /** Runs the scenario `s` (loaded and checked from o.file); resolves with how it ended. */
 export async function runScenarioFile(s: Scenario, o: ScenarioRunOptions, io: LabIo): Promise<RunOutcome | InnerExit> {
   // client kernel first makes a network namespace and runs this again inside it.
   if (s.client === 'kernel' && o.netnsInner === undefined) {
-    const args = (netnsInner: string) => scenarioInnerArgv({ file: o.file, captureDir: o.captureDir, heartbeatMs: s.heartbeatMs, failureTimeoutMs: s.failureTimeoutMs, kernelTool: s.kernelTool, tunMtu: s.tunMtu, netnsInner, json: o.json });
+    const args = (netnsInner: string) => scenarioInnerArgv({ file: o.file, captureDir: o.captureDir, heartbeatMs: s.heartbeatMs, failureTimeoutMs: s.failureTimeoutMs, kernelTool: s.kernelTool, tunMtu: s.tunMtu, netnsInner, json: o.json, noReport: o.noReport === true });
     return runInNetns({ command: 'ftcp scenario run --client kernel', args, json: o.json }, io);
   }
   const stamp = new Date(io.nowMs()).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
@@ -57,6 +61,7 @@ export async function runScenarioFile(s: Scenario, o: ScenarioRunOptions, io: La
     stopListening();
   }
   printScenarioResult(result, dir, o.json, io);
+  if (o.noReport !== true) writeRunReport(dir, scenarioVerdict(result), io, o.json);
   if (interrupt.signal.aborted) return 'interrupted';
   if (result.error !== undefined) return 'connection';
   return result.ok ? 'ok' : 'correctness';

@@ -73,6 +73,7 @@ function runKernelDemo(o: LiveDemoOptions, io: LabIo): Promise<RunOutcome | Inne
       netnsInner,
       unsafe: o.unsafe,
       json: o.json,
+      noReport: o.noReport === true,
     });
   return runInNetns({ command: 'ftcp demo failover --client kernel', args, json: o.json }, io);
 }
@@ -139,6 +140,9 @@ export class LiveDemo implements DemoState {
   private relay: TcpRelay | undefined;
   /** Kill with output in flight (in-flight.ts): b dials a through `relay`, which arranges the moment. */
   private readonly inFlight: boolean;
+  /** The client has reported bytes received (its progress lines): the load is flowing. */
+  private flowing = false;
+  private onFlowing: (() => void) | undefined;
   /** --app http: one Node HTTP server per replica, each replica's own upstream app. */
   private upstreams: Record<string, UpstreamServer> | undefined;
   /** --app redis: one redis-server per replica. */
@@ -209,6 +213,10 @@ export class LiveDemo implements DemoState {
       this.say(text, at);
     }
     if (label === 'client' && e.event === 'resumed' && this.killed) failover.clientResumedMs = this.since(at);
+    if (progress && typeof e['bytesReceived'] === 'number' && e['bytesReceived'] > 0) {
+      this.flowing = true;
+      this.onFlowing?.();
+    }
     if (!label.startsWith('replica ')) return;
     if (this.beforeKill && this.interrupted === undefined && this.falseFailover === undefined && FALSE_FAILOVER_EVENTS.includes(e.event)) {
       const epoch = typeof e['epoch'] === 'number' ? ` in epoch ${e['epoch']}` : '';
@@ -319,7 +327,11 @@ export class LiveDemo implements DemoState {
       this.onFalseFailover = () => r(false);
       if (this.falseFailover !== undefined) r(false);
     });
-    const finishedEarly = await Promise.race([new Promise<boolean>((r) => (killTimer = setTimeout(() => r(false), wait))), client!.exited.then(() => true), falseFailover]);
+    const timer = new Promise<void>((r) => (killTimer = setTimeout(r, wait)));
+    // With output in flight, the kill also waits for the load to flow (the client's progress
+    // lines; the kernel's client has none): on a slow machine 300 ms can still be the handshakes.
+    const due = this.inFlight && this.kernelNs === undefined ? timer.then(() => this.loadFlowing()) : timer;
+    const finishedEarly = await Promise.race([due.then(() => false), client!.exited.then(() => true), falseFailover]);
     clearTimeout(killTimer);
     if (this.interrupted !== undefined) throw new Error(`interrupted by ${this.interrupted}`);
     if (this.falseFailover !== undefined) throw new Error(`a false failover before the kill: ${this.falseFailover}`);
@@ -347,6 +359,11 @@ export class LiveDemo implements DemoState {
     this.killed = true;
     victim.signal('SIGKILL');
     this.say(`kill -9 replica ${victimName} (pid ${victim.pid}), the primary, in the middle of the load`, failover.killAtMs);
+  }
+
+  /** Resolves once the client has reported bytes received. */
+  private loadFlowing(): Promise<void> {
+    return this.flowing ? Promise.resolve() : new Promise((r) => (this.onFlowing = r));
   }
 
   /** The client's result; the surviving Redis asked; the survivor stopped, for its exit line. */

@@ -26,7 +26,7 @@ export type ClientAnswer =
   | 'd-sack'
   /** the ACK moved past it: the client did not have it and took it */
   | 'accepted'
-  /** a pure ACK: there is nothing in it to drop or to answer */
+  /** a pure ACK at RCV.NXT: acceptable, nothing in it to drop or to answer */
   | 'no-answer-due'
   /** the re-sent copy never showed in the client capture, or nothing came back after it */
   | 'unseen';
@@ -38,6 +38,8 @@ export interface ResentSegment {
   client: string;
   seq: number;
   len: number;
+  /** SYN and FIN, when set ('' for neither). */
+  flags: string;
   /** The old primary had put a segment with the same IP ID, ports and sequence number on the wire. */
   sentByPrimary: boolean;
   /** ... with exactly these bytes. */
@@ -69,6 +71,9 @@ interface Seg {
   seq: number;
   ack: number;
   len: number;
+  flags: string;
+  /** Sequence space it occupies: SYN + payload + FIN. */
+  space: number;
   pure: boolean;
   dsack: boolean;
 }
@@ -83,7 +88,9 @@ function segOf(data: Uint8Array, service: string): Seg | undefined {
   const sack = s.options.find((o) => o.kind === 'sack');
   const dsack = sack !== undefined && sack.kind === 'sack' && sack.blocks.length > 0 && seqDiff(sack.blocks[0]!.left, s.ack) < 0;
   const pure = s.payload.length === 0 && (s.flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0;
-  return { client, fromClient, seq: s.seq, ack: s.ack, len: s.payload.length, pure, dsack };
+  const flags = [s.flags & TCP_SYN ? 'SYN' : '', s.flags & TCP_FIN ? 'FIN' : ''].filter(Boolean).join('+');
+  const space = s.payload.length + (s.flags & TCP_SYN ? 1 : 0) + (s.flags & TCP_FIN ? 1 : 0);
+  return { client, fromClient, seq: s.seq, ack: s.ack, len: s.payload.length, flags, space, pure, dsack };
 }
 
 /** The IP ID, ports and sequence number of a packet: "the same segment", byte-identical or not. */
@@ -119,11 +126,11 @@ export function resentSegments(inputs: ResentInputs): ResentSegment[] {
       client: seg?.client ?? '?',
       seq: seg?.seq ?? 0,
       len: seg?.len ?? 0,
+      flags: seg?.flags ?? '',
       sentByPrimary: sentIds.has(identityOf(p.data)),
       identical: sentBytes.has(key),
     };
     if (seg === undefined) return { ...base, answer: 'unseen' as const, answerRef: null, answerAck: null };
-    if (seg.pure) return { ...base, answer: 'no-answer-due' as const, answerRef: null, answerAck: null };
     return { ...base, ...answerTo(client, key, seg, service, used) };
   });
 }
@@ -144,14 +151,17 @@ function answerTo(client: readonly Captured[], key: string, seg: Seg, service: s
     const s = segOf(client[i]!.data, service);
     if (s?.fromClient === true && s.client === seg.client) before = s.ack;
   }
+  // Had it: all of its sequence space lies below RCV.NXT (a pure ACK: its SEG.SEQ does). Such a
+  // segment is not acceptable (RFC 9293 §3.10.7.4) and is answered; a pure ACK at RCV.NXT is not.
+  const had = before !== undefined && (seg.pure ? seqDiff(before, seg.seq) > 0 : seqDiff(before, seg.seq + seg.space) >= 0);
+  if (seg.pure && !had) return { answer: 'no-answer-due', answerRef: null, answerAck: null };
   for (let i = at + 1; i < client.length; i++) {
     const s = segOf(client[i]!.data, service);
     if (s === undefined || !s.fromClient || s.client !== seg.client || used.has(i)) continue;
     used.add(i);
     const ref = `client.pcapng#${client[i]!.frame}`;
     if (s.dsack) return { answer: 'd-sack', answerRef: ref, answerAck: s.ack };
-    const unchanged = before !== undefined && s.ack === before && seqDiff(s.ack, seg.seq + seg.len) >= 0;
-    return { answer: unchanged ? 'duplicate-ack' : 'accepted', answerRef: ref, answerAck: s.ack };
+    return { answer: had && s.ack === before ? 'duplicate-ack' : 'accepted', answerRef: ref, answerAck: s.ack };
   }
   return { answer: 'unseen', answerRef: null, answerAck: null };
 }
@@ -165,7 +175,7 @@ const ANSWER_TEXT: Record<ClientAnswer, (s: ResentSegment) => string> = {
   'duplicate-ack': (s) => `the client had it and dropped it: duplicate ACK ${String(s.answerAck)} (${String(s.answerRef)})`,
   'd-sack': (s) => `the client had it and dropped it: ACK ${String(s.answerAck)} with a D-SACK for it (${String(s.answerRef)})`,
   accepted: (s) => `the client did not have it and took it: ACK ${String(s.answerAck)} (${String(s.answerRef)})`,
-  'no-answer-due': () => 'a pure ACK: nothing in it for the client to drop or answer',
+  'no-answer-due': () => 'a pure ACK at the client\'s next expected byte: nothing in it to drop or answer',
   unseen: () => 'no answer from the client seen in client.pcapng',
 };
 
@@ -173,7 +183,8 @@ const ANSWER_TEXT: Record<ClientAnswer, (s: ResentSegment) => string> = {
 export function resentLines(segments: readonly ResentSegment[], killedName: string, max = 8): string[] {
   const lines = segments.slice(0, max).map((s) => {
     const had = s.identical ? `byte-identical to what ${killedName} sent` : s.sentByPrimary ? `DIFFERENT from what ${killedName} sent` : `${killedName} never sent it (still held by the output rule)`;
-    return `    ${s.ref} to ${s.client}, seq ${s.seq}, ${s.len} byte(s): ${had}; ${ANSWER_TEXT[s.answer](s)}`;
+    const what = s.len === 0 && s.flags === '' ? 'a pure ACK' : `${s.flags !== '' ? `${s.flags}, ` : ''}${s.len} byte(s)`;
+    return `    ${s.ref} to ${s.client}, seq ${s.seq}, ${what}: ${had}; ${ANSWER_TEXT[s.answer](s)}`;
   });
   if (segments.length > max) lines.push(`    ... and ${segments.length - max} more`);
   return lines;
@@ -197,6 +208,6 @@ export function whyNoDuplicate(segments: readonly ResentSegment[], live: GoLiveN
   if (segments.length > 0 && segments.every((s) => !s.sentByPrimary)) {
     return `no duplicate: ${killedName} still held ${segments.length === 1 ? 'it' : 'them'} under the output rule (${survivorName}'s acknowledgement had not reached it), so the client got ${segments.length === 1 ? 'it' : 'them'} for the first time`;
   }
-  if (segments.length > 0 && segments.every((s) => s.answer === 'no-answer-due' || !s.sentByPrimary)) return 'no duplicate to drop: what the primary had sent of them were pure ACKs';
+  if (segments.length > 0 && segments.every((s) => s.answer === 'no-answer-due' || !s.sentByPrimary)) return 'no duplicate to drop: what the primary had sent of them were pure ACKs the client could take';
   return segments.length > 0 ? 'no duplicate dropped: see each segment above' : undefined;
 }
