@@ -11,7 +11,7 @@ import { describeWithDist } from '../helpers/process.js';
 
 describeWithDist('report page of a demo run', ['lab/report/html', 'lab/demo/live', 'cli/demo'], () => {
   describeChromium('report page in headless Chromium', () => {
-    it('draws the kill, go-live, re-sent segments and the client\'s answer row, and loads nothing', () => {
+    it('draws the kill, go-live, re-sent segments and the client\'s answer to them, and loads nothing', () => {
       const caps = mkdtempSync(join(tmpdir(), 'ftcp-report-'));
       // Generous timeouts: the machine is shared; a false failover is not what this tests.
       const out = execFileSync('node', ['bin/ftcp.js', 'demo', 'failover', '--seed', '7', '--failure-timeout-ms', '300', '--heartbeat-ms', '30', '--capture-dir', caps], { encoding: 'utf8', timeout: 240_000 });
@@ -26,9 +26,14 @@ describeWithDist('report page of a demo run', ['lab/report/html', 'lab/demo/live
       expect(dom).toContain('data-kind="live"');
       expect(dom).toMatch(/data-kind="reemitted"[^>]*data-frame="b\.pcapng#\d+"/);
       expect(dom).toContain('client answers (dup ACK / D-SACK after go-live)');
-      const verdict = JSON.parse(readFileSync(join(page!, '..', 'report.json'), 'utf8')) as { reemitted: { identicalToPrimary: number } };
-      // A byte-identical re-sent segment reached a client that had it: its answer is drawn.
-      if (verdict.reemitted.identicalToPrimary > 0) expect(dom).toContain('data-kind="answer"');
+      // The demo kills the primary with output in flight: a byte-identical re-sent segment
+      // reaches a client that had it, and its answer (duplicate ACK or D-SACK) is drawn.
+      const verdict = JSON.parse(readFileSync(join(page!, '..', 'report.json'), 'utf8')) as { reemitted: { identicalToPrimary: number; droppedByClient: number } };
+      expect(verdict.reemitted.identicalToPrimary, out).toBeGreaterThan(0);
+      expect(verdict.reemitted.droppedByClient, out).toBeGreaterThan(0);
+      expect(out).toMatch(/the client had it and dropped it: (duplicate ACK|ACK \d+ with a D-SACK)/);
+      expect(dom).toContain('data-kind="answer"');
+      expect(dom).toMatch(/client answers a re-sent segment: (D-SACK|duplicate ACK)/);
 
       const png = join(page!, '..', 'report.png');
       screenshot(page!, png);
