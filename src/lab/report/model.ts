@@ -172,6 +172,10 @@ function checksOf(run: RunFolder, marks: readonly Mark[], wire: [string, ReportP
   const c = compareReemitted(sent, reData.map((p) => p.data));
   rows.push(['re-emitted segments (captures)', `${reemitted.length}; the old primary had sent ${c.sentByPrimary}, ${c.identicalToPrimary} byte-identical`]);
   rows.push(['client answers (dup ACK / D-SACK after go-live)', String(marks.filter((m) => m.kind === 'answer').length)]);
-  if (reemitted.length === 0) rows.push(['why nothing was re-sent', 'the survivor held no output the old primary might not have delivered (or no failover happened)']);
+  // The demo's own reading of the captures (src/lab/demo/resent.ts), when the verdict has it.
+  const demo = v?.['reemitted'] as { droppedByClient?: unknown; whyNoDuplicate?: unknown } | undefined;
+  if (typeof demo?.droppedByClient === 'number') rows.push(['re-sent segments the client had and dropped', String(demo.droppedByClient)]);
+  if (typeof demo?.whyNoDuplicate === 'string') rows.push(['why no duplicate', demo.whyNoDuplicate]);
+  else if (reemitted.length === 0) rows.push(['why nothing was re-sent', 'the survivor held no output the old primary might not have delivered (or no failover happened)']);
   return rows;
 }
