@@ -169,7 +169,7 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
   if (flags.alone === true && role !== 'primary') throw new UsageError('--alone is for --role primary only');
   if (role === 'join' && flags.peer === undefined) throw new UsageError('--role join needs --peer NAME: the name of the live primary it joins');
   const peer = flags.peer ?? (role === 'primary' ? 'b' : 'a');
-  if (peer === flags.name) throw new UsageError(`--peer must differ from --name (${peer})`);
+  if (peer === flags.name) throw new UsageError(flags.peer === undefined ? `--peer defaults to ${peer} for --role ${role}, which is this replica's --name; give --peer NAME (the other replica's name)` : `--peer must differ from --name (${peer})`);
   const logListenText = flags.logListen ?? (role === 'primary' ? DEFAULT_LOG_LISTEN : undefined);
   if (role !== 'primary' && flags.logPeer === undefined) throw new UsageError(`--role ${role} needs --log-peer HOST:PORT: the live primary's --log-listen`);
   const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
