@@ -6,6 +6,7 @@
  *     belongs to, so a typo is one line saying what to type instead.
  */
 import type { Command } from 'commander';
+import { suggestion } from '../lab/nearest-word.js';
 
 function commandPath(command: Command): string {
   const names: string[] = [];
@@ -21,6 +22,13 @@ export function missingSubcommandLine(group: Command): string {
   return `error: ${path} needs a subcommand: ${subs.join(', ')} (${path} ${subs[0] ?? ''} --help for its options)`;
 }
 
+/** The first line of a group's help shown as an error: `ftcp help nope`, or no subcommand at all. */
+function errorLine(group: Command): string {
+  const [first, asked] = group.args;
+  if (first === 'help' && asked !== undefined) return `error: ${commandPath(group)} help: unknown command '${asked}' (${suggestion(asked, group.commands.map((c) => c.name()))})`;
+  return missingSubcommandLine(group);
+}
+
 /** "error: unknown option '--sed'\n(Did you mean --seed?)" becomes one line. */
 export function foldSuggestion(text: string): string {
   return text.replace(/\n\(Did you mean ([^)]*)\?\)/, ' (did you mean $1?)');
@@ -30,6 +38,6 @@ export function foldSuggestion(text: string): string {
 export function configureGroupErrors(program: Command, all: readonly Command[], writeErr: (text: string) => void): void {
   for (const command of [program, ...all]) {
     command.configureOutput({ outputError: (text) => writeErr(foldSuggestion(text)) });
-    if (command.commands.length > 0) command.addHelpText('before', (context) => (context.error ? `${missingSubcommandLine(command)}\n` : ''));
+    if (command.commands.length > 0) command.addHelpText('before', (context) => (context.error ? `${errorLine(command)}\n` : ''));
   }
 }
