@@ -201,13 +201,15 @@ async function runClient(flags: ClientFlags, io: CliIo): Promise<number> {
   // nobody serving: say so plainly instead of "0 answers" and a verdict on no data.
   const unanswered = !result.ok && result.conns.every((c) => c.bytesReceived === 0);
   const nobody = `ftcp client: nobody answered at ${flags.service}:${opts.servicePort} within ${elapsedMs} ms: not one byte came back on any of ${opts.connections} connection(s) (is a replica serving it, registered with the switch at ${flags.switch}?)`;
-  const lines = unanswered ? [nobody] : [
+  // The verdict is an error line on stderr (stdout, in human mode, keeps only the run's own lines).
+  if (unanswered) io.stderr(`error: ${nobody}\n`);
+  const lines = unanswered ? [] : [
     `ftcp client: ${result.ok ? 'ok' : 'FAILED'}${reason !== 'done' ? ` (stopped: ${reason})` : ''} after ${elapsedMs} ms: ${result.streams.intact} intact, ${result.streams.broken} broken, ${result.resets} reset(s); ${result.duplicateSegmentsDropped} duplicate segment(s) dropped, ${result.retransmits} retransmit(s)`,
     ...(result.counter !== undefined ? [`  counter: ${result.counter.count} answers, ${result.counter.consecutive ? 'exactly 1..n' : 'NOT consecutive'}`] : []),
     ...result.problems.slice(0, 10).map((p) => `  problem: ${p}`),
   ];
   const { conns, ...summary } = result;
-  out(lines.join('\n'), { event: 'result', ...summary, ...(unanswered ? { unanswered: true } : {}), stoppedBy: reason, elapsedMs, conns: conns.map((c) => ({ index: c.index, localPort: c.localPort ?? null, intact: c.intact, reset: c.reset, bytesReceived: c.bytesReceived, requests: c.requests, ...(c.error !== undefined ? { error: c.error } : {}) })) });
+  if (!(unanswered && !json)) out(lines.join('\n'), { event: 'result', ...summary, ...(unanswered ? { unanswered: true } : {}), stoppedBy: reason, elapsedMs, conns: conns.map((c) => ({ index: c.index, localPort: c.localPort ?? null, intact: c.intact, reset: c.reset, bytesReceived: c.bytesReceived, requests: c.requests, ...(c.error !== undefined ? { error: c.error } : {}) })) });
   if (result.ok) return EXIT.ok;
   if (result.resets > 0) return EXIT.connection;
   if (result.conns.some((c) => c.error?.startsWith('stalled') === true)) return EXIT.liveness;

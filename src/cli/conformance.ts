@@ -87,7 +87,7 @@ function conformance(paths: string[], flags: ConformanceFlags, io: CliIo): numbe
           if (iface !== undefined) capture!.writer.writePacket(iface, timeUs, bytes, `${direction} ${what}`);
         }
       : undefined;
-    const report = reportOf(path, isPending(path, text), runScriptText(text, { ...(toleranceUs !== undefined ? { toleranceUs } : {}), ...(onPacket !== undefined ? { onPacket } : {}) }));
+    const report = BINARY.test(text) ? binaryReport(path) : reportOf(path, isPending(path, text), runScriptText(text, { ...(toleranceUs !== undefined ? { toleranceUs } : {}), ...(onPacket !== undefined ? { onPacket } : {}) }));
     if (flags.json !== true) printReport(report, io);
     return report;
   });
@@ -101,6 +101,8 @@ function conformance(paths: string[], flags: ConformanceFlags, io: CliIo): numbe
     const parts = [`${totals.passed} passed`, `${totals.failed} failed`, ...(totals.errors > 0 ? [`${totals.errors} errors`] : []), ...(totals.crashed > 0 ? [`${totals.crashed} crashed`] : []), ...(totals.pending > 0 ? [`${totals.pending} pending`] : [])];
     io.stdout(`${parts.join(', ')}\n`);
   }
+  const firstError = counted.find((r) => r.status === 'ERROR');
+  if (firstError !== undefined) io.stderr(`error: ${totals.errors === 1 ? '' : `${totals.errors} scripts could not be run; the first: `}${firstError.path}${firstError.line !== undefined ? `:${firstError.line}` : ''}: ${firstError.message ?? 'error'}\n`);
   if (totals.crashed > 0) return EXIT.crash;
   if (totals.errors > 0) return EXIT.usage;
   return totals.failed > 0 ? EXIT.correctness : EXIT.ok;
@@ -121,6 +123,13 @@ function parseTolerance(text: string): number {
 /** A script the corpus keeps for a behaviour not implemented yet. */
 function isPending(path: string, text: string): boolean {
   return /(^|[\\/])pending[\\/]/.test(path) || /^\s*\/\/\s*pending:/m.test(text);
+}
+
+/** NUL bytes or undecodable UTF-8: not a text script at all (a capture, an image, ...). */
+const BINARY = /[\u0000\uFFFD]/;
+
+function binaryReport(path: string): ScriptReport {
+  return { path, ok: false, status: 'ERROR', pending: false, line: 1, message: 'binary data, not a script (give a packetdrill .pkt text file)', warnings: [] };
 }
 
 const STATUS_OF: Record<RunFailure['kind'], ScriptStatus> = { mismatch: 'FAIL', parse: 'ERROR', script: 'ERROR', crash: 'CRASH' };

@@ -110,6 +110,13 @@ async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<num
   const r = load.result();
   load.destroyAll();
   const elapsedMs = Math.round(wallClockMs() - startedMs);
+  // Not one connection made, nor one byte back: say so in one line, not a verdict on no data.
+  const unreachable = !r.ok && r.bytesReceived === 0 && r.conns.length > 0 && r.conns.every((c) => c.error !== undefined && CONNECT_FAILURE.test(c.error));
+  if (unreachable) {
+    io.stderr(`error: ftcp kernel-client: cannot connect to ${flags.host}:${load.o.port} (${r.conns[0]!.error}); is the service up, and --host/--port right?\n`);
+    if (json) out('', { event: 'result', app, tool, connections, ...r, unreachable: true, stoppedBy: reason, elapsedMs, atMs: wallClockMs() });
+    return EXIT.connection;
+  }
   const lines = [
     `ftcp kernel-client: ${r.ok ? 'ok' : 'FAILED'}${reason !== 'done' ? ` (stopped: ${reason})` : ''} after ${elapsedMs} ms: ${r.streams.intact} intact, ${r.streams.broken} broken, ${r.resets} reset(s)`,
     ...('counter' in r && r.counter !== undefined ? [`  counter: ${r.counter.count} answers, ${r.counter.consecutive ? 'exactly 1..n' : 'NOT consecutive'}`] : []),
@@ -118,6 +125,9 @@ async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<num
   out(lines.join('\n'), { event: 'result', app, tool, connections, ...r, duplicateSegmentsDropped: null, retransmits: null, stoppedBy: reason, elapsedMs, atMs: wallClockMs() });
   return r.ok ? EXIT.ok : r.resets > 0 ? EXIT.connection : reason === 'timeout' ? EXIT.liveness : EXIT.correctness;
 }
+
+/** A connection that never got as far as connecting (refused, no such host, no route). */
+const CONNECT_FAILURE = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL/;
 
 // ---- `ftcp kernel-server`: the kernel as the server ("ftcp client to a kernel server") ----
 

@@ -22,6 +22,7 @@ import { registerFuzzCommand } from './fuzz.js';
 import { registerChaosCommand } from './chaos.js';
 import { registerSoakCommand } from './soak.js';
 import { registerReportCommand } from './report.js';
+import { configureGroupErrors } from './group-commands.js';
 /** package.json sits two levels up from both src/cli and dist/cli. */
 export function packageVersion(): string {
   const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
@@ -54,6 +55,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   registerSoakCommand(program, io, setExitCode); // faults for a long time, redundancy restored after each
   // Subcommands inherit output and exit handling only when set before they are created.
   for (const command of allCommands(program)) command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
+  configureGroupErrors(program, allCommands(program), io.stderr); // a group without a subcommand, a typo's suggestion: one line
   showDefaultsUnquoted(program);
   return program;
 }

@@ -65,6 +65,7 @@ interface ReplicaFlags {
   clusterKeyFile?: string;
   insecure?: boolean;
   upstreamApp: string;
+  upstreamStateless?: boolean;
   tapPort?: string;
   tapSocatPort?: string;
   servicePrefix: string;
@@ -115,6 +116,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--upstream-connect-timeout-ms <ms>', 'with --upstream: an app that has not accepted a connection by then is reset towards the client', '5000');
   addInsecureOption(addClusterKeyOption(addCaptureLiveOption(command)))
     .option('--upstream-app <kind>', 'with --upstream: generic (any TCP server), or redis: one RESP command at a time across\nconnections, in log order, so every replica\'s Redis runs the same sequence; and a joining backup\'s Redis\ncopies the primary\'s by Redis replication (REPLICAOF) as of the join snapshot', 'generic')
+    .option('--upstream-stateless', UPSTREAM_STATELESS_HELP)
     .addHelpText(
       'after',
       '\nExit codes: 0 stopped by SIGTERM/SIGINT, fenced, or a backup that lost the test-and-set; 1 a replication\n' +
@@ -159,6 +161,24 @@ export function parseReplicaMtu(text: string): number {
   return mtu;
 }
 
+const UPSTREAM_STATELESS_HELP =
+  'with --upstream (generic): the upstream keeps no state across requests nor per connection beyond one request\n' +
+  '(a stateless HTTP server, say), so a backup may join a primary that serves alone: it opens its own connections to\n' +
+  'its own instance and takes the state transfer without the app\'s state. This is the operator\'s assertion; nothing\n' +
+  'checks it. A request in progress at the join reaches only the primary\'s instance (the joiner counts a divergence\n' +
+  'on that connection), and an app that does keep state would serve the joiner\'s clients from an empty copy after a\n' +
+  'failover. Give it to both replicas (default: off; a generic upstream cannot take a joiner)';
+
+/** --upstream-app and --upstream-stateless as the process option: none (generic, no joiner), redis, or stateless. */
+function parseUpstreamKind(flags: ReplicaFlags): 'redis' | 'stateless' | undefined {
+  if (flags.upstreamApp !== 'generic' && flags.upstreamApp !== 'redis') throw new UsageError(`--upstream-app must be generic or redis, got ${flags.upstreamApp}`);
+  if (flags.upstreamApp === 'redis' && flags.upstream === undefined) throw new UsageError('--upstream-app redis needs --upstream HOST:PORT (the replica\'s own redis-server)');
+  if (flags.upstreamStateless !== true) return flags.upstreamApp === 'redis' ? 'redis' : undefined;
+  if (flags.upstream === undefined) throw new UsageError('--upstream-stateless is about an --upstream app; add --upstream HOST:PORT, or drop it (built-in apps join without it)');
+  if (flags.upstreamApp === 'redis') throw new UsageError('--upstream-stateless is for a generic upstream; Redis keeps state, and --upstream-app redis copies it at a join: drop --upstream-stateless');
+  return 'stateless';
+}
+
 /** The flags of `ftcp replica` as the options of its process (UsageError when one is wrong). */
 export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
   const roles: ReplicaStartRole[] = ['primary', 'backup', 'join'];
@@ -169,7 +189,7 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
   if (flags.alone === true && role !== 'primary') throw new UsageError('--alone is for --role primary only');
   if (role === 'join' && flags.peer === undefined) throw new UsageError('--role join needs --peer NAME: the name of the live primary it joins');
   const peer = flags.peer ?? (role === 'primary' ? 'b' : 'a');
-  if (peer === flags.name) throw new UsageError(`--peer must differ from --name (${peer})`);
+  if (peer === flags.name) throw new UsageError(flags.peer === undefined ? `--peer defaults to ${peer} for --role ${role}, which is this replica's --name; give --peer NAME (the other replica's name)` : `--peer must differ from --name (${peer})`);
   const logListenText = flags.logListen ?? (role === 'primary' ? DEFAULT_LOG_LISTEN : undefined);
   if (role !== 'primary' && flags.logPeer === undefined) throw new UsageError(`--role ${role} needs --log-peer HOST:PORT: the live primary's --log-listen`);
   const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
@@ -178,11 +198,10 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
   const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
   if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
   // upstream: a joiner's app instance would start without the primary's app state.
-  if (flags.upstream !== undefined && role === 'join' && flags.upstreamApp !== 'redis') throw new UsageError(`--role join with --upstream: ${UPSTREAM_JOIN_REFUSED} (--upstream-app redis has one)`);
+  const upstreamApp = parseUpstreamKind(flags);
+  if (flags.upstream !== undefined && role === 'join' && upstreamApp === undefined) throw new UsageError(`--role join with --upstream: ${UPSTREAM_JOIN_REFUSED}; --upstream-app redis has one, and --upstream-stateless (on both replicas) joins an app that keeps no state`);
   if (flags.captureDir !== false && flags.captureDir.trim() === '') throw new UsageError('--capture-dir must not be empty (use --no-capture-dir for none)');
   if (flags.captureDir !== false) checkOutputDir('--capture-dir', flags.captureDir);
-  if (flags.upstreamApp !== 'generic' && flags.upstreamApp !== 'redis') throw new UsageError(`--upstream-app must be generic or redis, got ${flags.upstreamApp}`);
-  if (flags.upstreamApp === 'redis' && flags.upstream === undefined) throw new UsageError('--upstream-app redis needs --upstream HOST:PORT (the replica\'s own redis-server)');
   return {
     role,
     name: flags.name,
@@ -205,7 +224,7 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
     mtu: parseReplicaMtu(flags.mtu),
     startTimeoutMs: parsePositiveMs('--start-timeout-ms', flags.startTimeoutMs),
     ...(flags.upstream !== undefined ? { upstream: parseEndpointFlag('--upstream', flags.upstream, { allowPortZero: false }), upstreamConnectTimeoutMs: parsePositiveMs('--upstream-connect-timeout-ms', flags.upstreamConnectTimeoutMs) } : {}),
-    ...(flags.upstreamApp === 'redis' ? { upstreamApp: 'redis' as const } : {}),
+    ...(upstreamApp !== undefined ? { upstreamApp } : {}),
     ...parseTapFlags(flags),
   };
 }

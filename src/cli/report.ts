@@ -19,7 +19,7 @@ export function registerReportCommand(program: Command, io: CliIo, setExitCode: 
         setExitCode(EXIT.ok);
       } catch (error) {
         if (!(error instanceof ReportInputError)) throw error;
-        io.stderr(`ftcp report: ${error.message}\n`);
+        io.stderr(`error: ftcp report: ${error.message}\n`);
         setExitCode(EXIT.usage);
       }
     });

@@ -89,6 +89,7 @@ export function simTransfer(flags: TransferFlags, io: CliIo): number {
   const { options, seedFromClock } = transferOptions(flags, io);
   const command = transferCommandLine(options);
   const json = flags.json === true;
+  if (flags.capture !== undefined) checkOutputDir('--capture', flags.capture); // before the first line of output
   const startLine = `sim transfer: seed ${options.seed}${seedFromClock ? ' (from the wall clock)' : ''}; reproduce with: ${command}\n`;
   if (json) io.stderr(startLine);
   else io.stdout(startLine);

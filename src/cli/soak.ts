@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { Soak, SOAK_APPS, SOAK_FAULTS, type SoakApp } from '../lab/soak.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
 import { parsePositiveMs } from './replica.js';
-import { parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
+import { checkOutputDir, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
 
 interface SoakFlags {
   duration: string;
@@ -68,6 +68,7 @@ async function soakCommand(flags: SoakFlags, io: CliIo): Promise<number> {
   const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
   const failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
   if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
+  checkOutputDir('--dir', flags.dir);
   const soak = new Soak(
     {
       durationS,

@@ -89,6 +89,8 @@ export interface ReplicaLaunch extends ClusterCommon {
   /** The replica's own instance of an app outside ftcp. */
   upstream?: string;
   upstreamApp?: 'generic' | 'redis';
+  /** --upstream-stateless: a generic upstream a backup may join. */
+  upstreamStateless?: boolean;
   /** On a TAP device of its host's bridge instead of the switch (lan-cluster.ts): --tap-port and companions. */
   tap?: ReplicaTap;
 }
@@ -102,7 +104,7 @@ export interface ReplicaTap {
 }
 
 /** What a run may change of a replica beyond what its cluster sets. */
-export type ReplicaExtra = Partial<Pick<ReplicaLaunch, 'alone' | 'captureDir' | 'startTimeoutMs' | 'upstream' | 'upstreamApp' | 'seed'>>;
+export type ReplicaExtra = Partial<Pick<ReplicaLaunch, 'alone' | 'captureDir' | 'startTimeoutMs' | 'upstream' | 'upstreamApp' | 'upstreamStateless' | 'seed'>>;
 
 export function replicaArgv(o: ReplicaLaunch): string[] {
   return [
@@ -123,6 +125,7 @@ export function replicaArgv(o: ReplicaLaunch): string[] {
     ...flag('--start-timeout-ms', o.startTimeoutMs),
     ...flag('--upstream', o.upstream),
     ...flag('--upstream-app', o.upstreamApp),
+    ...bool('--upstream-stateless', o.upstreamStateless),
     ...flag('--tap-port', o.tap?.port),
     ...flag('--tap-socat-port', o.tap?.socatPort),
     ...flag('--service-prefix', o.tap?.servicePrefix),

@@ -16,7 +16,7 @@ import type { ReplicaProcessOptions } from './replica-options.js';
 /** Keys in the order they are shown, each with the flag that sets it. */
 const KEYS: ReadonlyArray<readonly [key: string, flag: string]> = [
   ['app', '--app / --upstream'],
-  ['upstream', '--upstream-app'],
+  ['upstream', '--upstream-app / --upstream-stateless'],
   ['seed', '--seed'],
   ['mtu', '--mtu'],
   ['service', '--service'],
@@ -37,7 +37,7 @@ export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'ups
     ...(upstreamId !== undefined ? { 'upstream-id': upstreamId } : {}),
     name: o.name,
     app: o.upstream !== undefined ? 'upstream' : o.app,
-    upstream: o.upstream === undefined ? 'none' : (o.upstreamApp ?? 'generic'),
+    upstream: o.upstream === undefined ? 'none' : o.upstreamApp === 'stateless' ? 'generic, stateless' : (o.upstreamApp ?? 'generic'),
     seed: String(o.seed),
     mtu: String(o.mtu ?? DEFAULT_MTU),
     service: formatIpv4Addr(o.service),

@@ -64,8 +64,8 @@ export interface ReplicaProcessOptions {
   upstreamConnectTimeoutMs?: number;
   /** Authenticate the log channel and the embedded arbiter with this key; none: anyone may connect. */
   clusterKey?: ClusterKey | undefined;
-  /** upstream: 'redis': one RESP command at a time, in log order (resp-sequencer.ts). */
-  upstreamApp?: 'redis';
+  /** upstream: 'redis': one RESP command at a time, in log order (resp-sequencer.ts); 'stateless': a generic app a backup may join without its state (upstream-adapter.ts). */
+  upstreamApp?: 'redis' | 'stateless';
   /**
    * Runs before the replica serves, so that the JIT has compiled the hot paths (the CLI
    * passes src/lab/warm-up.ts): on a busy machine the first packets of a cold process can

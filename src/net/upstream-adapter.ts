@@ -22,8 +22,11 @@
  * both with UPSTREAM_JOIN_REFUSED (src/replica/primary.ts), never a silent inconsistency.
  * With an adapter the primary's join is two-step (a `join-prepare` event, then
  * Replica.completeUpstreamJoin with the exported state, which rides in the snapshot); the
- * driver's side is upstream-join.ts. The one adapter so far is Redis's (redis-adapter.ts,
- * `ftcp replica --upstream-app redis`); any other upstream app still cannot take a joiner.
+ * driver's side is upstream-join.ts. The adapters: Redis's (redis-adapter.ts,
+ * `ftcp replica --upstream-app redis`), and the stateless one (`--upstream-stateless`): the
+ * operator asserts that the app keeps no state a joiner's instance would lack (a stateless
+ * HTTP server), so nothing is exported, nothing is paused, and the joiner only opens its
+ * own connections. Any other upstream app still cannot take a joiner.
  */
 import type { Endpoint } from './endpoint.js';
 import { RedisStateAdapter } from './redis-adapter.js';
@@ -31,6 +34,8 @@ import { RedisStateAdapter } from './redis-adapter.js';
 export interface UpstreamStateAdapter {
   /** Its name, as in ReplicaOptions.upstreamAdapter (e.g. 'redis'). */
   readonly name: string;
+  /** The app has no state to copy: the join needs no pause, so no sequencer (the driver skips both). */
+  readonly stateless?: boolean;
   /** Primary: a description of the app's state that importState can rebuild (or where to replicate it from). */
   exportState(primaryApp: Endpoint): Promise<Uint8Array>;
   /**
@@ -42,5 +47,29 @@ export interface UpstreamStateAdapter {
   importState(localApp: Endpoint, exported: Uint8Array): Promise<void>;
 }
 
+/**
+ * `--upstream-stateless`: the operator's word that the upstream keeps no state across
+ * requests (nor per connection beyond one request), so a joiner's own instance is as good
+ * as the primary's the moment it opens its connections. The risk, stated in the help and
+ * docs/decisions.md: a request in progress on a connection at the join reaches only the
+ * primary's instance, and the joiner's copy of that connection counts a divergence.
+ */
+export class StatelessAdapter implements UpstreamStateAdapter {
+  readonly name = 'stateless';
+  readonly stateless = true;
+  exportState(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(0));
+  }
+  released(): Promise<void> {
+    return Promise.resolve();
+  }
+  importState(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 /** The adapters this build knows, by name. */
-export const UPSTREAM_ADAPTERS: ReadonlyMap<string, UpstreamStateAdapter> = new Map([['redis', new RedisStateAdapter()]]);
+export const UPSTREAM_ADAPTERS: ReadonlyMap<string, UpstreamStateAdapter> = new Map<string, UpstreamStateAdapter>([
+  ['redis', new RedisStateAdapter()],
+  ['stateless', new StatelessAdapter()],
+]);

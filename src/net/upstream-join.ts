@@ -12,6 +12,9 @@
  *
  * Joiner, on `joined`: pause its sequencer, open one app connection per client connection of
  * the snapshot, restore the primary's pending bytes, import the app's state, then resume.
+ *
+ * A stateless app (StatelessAdapter, `--upstream-stateless`) has no sequencer: the primary
+ * takes the snapshot at once with an empty export, and the joiner only opens its connections.
  */
 import type { Replica } from '../replica/replica.js';
 import type { Endpoint } from './endpoint.js';
@@ -26,6 +29,9 @@ interface JoinState {
   state: string;
   pending: { queue: Array<{ conn: number; bytes: string }>; partial: Array<{ conn: number; bytes: string }>; eof: number[] };
 }
+
+/** A stateless app's join: no sequencer, so nothing held back from it. */
+const NOTHING_PENDING: SequencerPending = { queue: [], partial: [], eof: [] };
 
 const latin1 = (b: Uint8Array) => Buffer.from(b).toString('latin1');
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
@@ -45,9 +51,10 @@ export class UpstreamJoin {
     private readonly nowUs: () => number,
   ) {}
 
+  /** The sequencer that lets the app be paused between two commands; none for a stateless app (nothing to pause for). */
   private get sequencer() {
     const s = this.sockets.sequencer;
-    if (s === undefined) throw new Error('joining with a state adapter needs --upstream-app redis (the sequencer)');
+    if (s === undefined && this.adapter.stateless !== true) throw new Error('joining with a state adapter needs --upstream-app redis (the sequencer)');
     return s;
   }
 
@@ -55,22 +62,22 @@ export class UpstreamJoin {
   async prepare(replica: () => Replica | undefined, peer: string, drain: () => void): Promise<void> {
     const seq = this.sequencer;
     const t0 = Date.now();
-    seq.pause();
+    seq?.pause();
     let exported: Uint8Array | undefined;
     try {
-      await seq.whenIdle();
+      await seq?.whenIdle();
       exported = await this.adapter.exportState(this.app);
       // The cut: nothing has been written to the app since whenIdle (paused), so its state is
       // the export's; the snapshot is taken now, in this same turn, with what the app has not seen.
       const r = replica();
-      const p = seq.pending();
+      const p = seq?.pending() ?? NOTHING_PENDING;
       const state: JoinState = {
         adapter: this.adapter.name,
         state: latin1(exported),
         pending: { queue: p.queue.map((q) => ({ conn: q.conn, bytes: latin1(q.bytes) })), partial: p.partial.map((q) => ({ conn: q.conn, bytes: latin1(q.bytes) })), eof: p.eof },
       };
       if (r === undefined || !r.completeUpstreamJoin(this.nowUs(), peer, new TextEncoder().encode(JSON.stringify(state)))) {
-        seq.resume();
+        seq?.resume();
         return;
       }
       this.emit({ event: 'upstream-join-exported', peer, index: r.rsm?.index ?? null, pausedMs: Date.now() - t0, queued: p.queue.length, partial: p.partial.length });
@@ -81,7 +88,7 @@ export class UpstreamJoin {
       replica()?.cancelUpstreamJoin(peer);
       this.emit({ event: 'upstream-join-failed', side: 'primary', message: error instanceof Error ? error.message : String(error) });
     } finally {
-      seq.resume();
+      seq?.resume();
       drain();
     }
   }
@@ -91,21 +98,21 @@ export class UpstreamJoin {
     const seq = this.sequencer;
     const t0 = Date.now();
     const { appState, conns } = replica.rsm?.takeUpstreamImport() ?? { appState: undefined, conns: [] };
-    seq.pause();
+    seq?.pause();
     try {
       if (appState === undefined) throw new Error('the snapshot carries no app state (the primary has no state adapter?)');
       const s = JSON.parse(new TextDecoder().decode(appState)) as JoinState;
       if (s.adapter !== this.adapter.name) throw new Error(`the primary's app state is for the ${s.adapter} adapter, this replica has ${this.adapter.name}`);
       for (const conn of conns) this.sockets.open(conn);
       const pending: SequencerPending = { queue: s.pending.queue.map((q) => ({ conn: q.conn, bytes: bytes(q.bytes) })), partial: s.pending.partial.map((q) => ({ conn: q.conn, bytes: bytes(q.bytes) })), eof: s.pending.eof };
-      seq.restorePending(pending);
+      seq?.restorePending(pending);
       await this.adapter.importState(this.app, bytes(s.state));
-      this.emit({ event: 'upstream-imported', importMs: Date.now() - t0, conns: conns.length, queued: seq.pending().queue.length });
+      this.emit({ event: 'upstream-imported', importMs: Date.now() - t0, conns: conns.length, queued: seq?.pending().queue.length ?? 0 });
     } catch (error) {
       this.emit({ event: 'upstream-join-failed', side: 'joiner', message: error instanceof Error ? error.message : String(error) });
       throw error;
     } finally {
-      seq.resume();
+      seq?.resume();
     }
   }
 }
