@@ -1,4 +1,5 @@
 /** Text tables of `ftcp experiment` (the JSON is the report object itself). */
+import type { StateTransferReport } from '../lab/experiment-state-run.js';
 import type { ModesReport } from '../sim/experiment-modes.js';
 
 /** Columns padded to their widest cell; the first `left` columns left-aligned, the rest right-aligned. */
@@ -35,6 +36,23 @@ export function formatModesReport(r: ModesReport): string {
   }
   for (const row of r.rows) {
     if (row.steady.unsettled > 0) out += `  note: ${row.workload} under ${row.mode}: ${row.steady.unsettled} steady run(s) did not settle\n`;
+  }
+  return out;
+}
+
+export function formatStateReport(r: StateTransferReport): string {
+  const o = r.options;
+  let out =
+    `experiment state-transfer: workloads ${o.workloads.join(', ')}; seeds ${o.seeds.join(', ')}; no kill\n` +
+    '  shipped: bytes from the primary to the backup per byte of client payload (both directions);\n' +
+    '  dirty: checkpoints shipping only the 4 KiB pages of the snapshot that changed. Virtual time.\n\n';
+  const header = ['workload', 'method', 'shipped/B', 'dirty/B', 'checkpoints', 'mean KB', 'KB/s', 'p50 ms', 'p99 ms', 'complete'];
+  const rows = r.rows.map((x) => [x.workload, x.method, String(x.shippedPerClientByte), dash(x.dirtyPerClientByte), dash(x.checkpoints), dash(x.meanCheckpointKB), String(x.throughputKBps), dash(x.p50Ms), dash(x.p99Ms), x.complete ? 'yes' : 'NO']);
+  out += formatTable(header, rows);
+  out += `\n  CPU ms per MB of client payload (${r.cpu}):\n`;
+  for (const w of o.workloads) {
+    const mine = r.rows.filter((x) => x.workload === w);
+    out += `    ${w}: ${mine.map((x) => `${x.method} ${x.cpuMsPerMB}${x.addedCpuMsPerMB !== undefined ? ` (${x.addedCpuMsPerMB >= 0 ? '+' : ''}${x.addedCpuMsPerMB})` : ''}`).join(', ')}\n`;
   }
   return out;
 }

@@ -10,8 +10,10 @@ import type { Command } from 'commander';
 import { OUTPUT_MODES, type OutputMode } from '../replica/output-mode.js';
 import { MODES_DEFAULTS, MODES_WORKLOAD_NAMES, MODES_WORKLOADS, runModesExperiment, type ModesWorkload } from '../sim/experiment-modes.js';
 import { formatModesReport } from './experiment-format.js';
-import { EXIT, UsageError, type CliIo } from './io.js';
-import { parseMilliseconds, parseProbability, parseSeed } from './validate.js';
+import { EXIT, type CliIo } from './io.js';
+import { parseNameList, parseSeedList } from './experiment-list.js';
+import { registerStateTransferCommand } from './experiment-state.js';
+import { parseMilliseconds, parseProbability } from './validate.js';
 
 interface ModesFlags {
   seeds: string;
@@ -21,9 +23,6 @@ interface ModesFlags {
   lossyMs: string;
   json?: boolean;
 }
-
-/** At most this many seeds per experiment (each seed is a few runs per mode and workload). */
-export const MAX_EXPERIMENT_SEEDS = 200;
 
 export function registerExperimentCommands(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
   const experiment = program.command('experiment').description('measured answers in the simulator: output modes (what the output rule costs and buys), replicating operations against shipping state');
@@ -52,6 +51,7 @@ export function registerExperimentCommands(program: Command, io: CliIo, setExitC
     .action((flags: ModesFlags) => {
       setExitCode(experimentModes(flags, io));
     });
+  registerStateTransferCommand(experiment, io, setExitCode);
 }
 
 function experimentModes(flags: ModesFlags, io: CliIo): number {
@@ -66,31 +66,4 @@ function experimentModes(flags: ModesFlags, io: CliIo): number {
   const ruleBroke = report.rows.some((r) => r.mode === 'output-rule' && r.anomalySeeds.length > 0);
   if (ruleBroke) io.stderr('experiment modes: the output rule showed an anomaly: that is a bug; repeat it with the seed shown\n');
   return ruleBroke ? EXIT.correctness : EXIT.ok;
-}
-
-/** "1,2,5" or "1-30" or a mix: distinct seeds in the order given. */
-export function parseSeedList(flag: string, text: string): number[] {
-  const seeds: number[] = [];
-  for (const part of text.split(',')) {
-    const range = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(part);
-    if (range !== null) {
-      const lo = parseSeed(flag, range[1]!);
-      const hi = parseSeed(flag, range[2]!);
-      if (hi < lo || hi - lo >= MAX_EXPERIMENT_SEEDS) throw new UsageError(`${flag} range ${part.trim()} must go upwards and hold at most ${MAX_EXPERIMENT_SEEDS} seeds`);
-      for (let s = lo; s <= hi; s++) seeds.push(s);
-    } else {
-      seeds.push(parseSeed(flag, part));
-    }
-  }
-  const distinct = [...new Set(seeds)];
-  if (distinct.length > MAX_EXPERIMENT_SEEDS) throw new UsageError(`${flag} holds ${distinct.length} seeds; at most ${MAX_EXPERIMENT_SEEDS}`);
-  return distinct;
-}
-
-/** Names from a fixed set, comma-separated, at least one. */
-export function parseNameList<T extends string>(flag: string, text: string, allowed: readonly T[]): T[] {
-  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (names.length === 0) throw new UsageError(`${flag} needs at least one of ${allowed.join(', ')}`);
-  for (const n of names) if (!(allowed as readonly string[]).includes(n)) throw new UsageError(`${flag}: ${n} is not one of ${allowed.join(', ')}`);
-  return [...new Set(names)] as T[];
 }

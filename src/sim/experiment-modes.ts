@@ -133,14 +133,15 @@ interface SteadyRun {
   settled: boolean;
 }
 
-function baseOptions(workload: ModesWorkload, mode: OutputMode, seed: number): ClusterOptions {
+/** The cluster options of a workload under a mode, for one seed (no seeded log partition, no captures). */
+export function modesClusterOptions(workload: ModesWorkload, mode: OutputMode, seed: number): ClusterOptions {
   const w = MODES_WORKLOADS[workload];
   // No seeded log partition: each run's only log-channel fault is the one the experiment adds.
   return { seed, ...w.options, load: { ...('load' in w.options ? w.options.load : {}) } as ClusterOptions['load'], outputMode: mode, faults: { logPartition: undefined }, capture: 'none', maxUs: 10_000_000 };
 }
 
 function steadyRun(workload: ModesWorkload, mode: OutputMode, seed: number): SteadyRun {
-  const run = new ClusterRun(planCluster({ ...baseOptions(workload, mode, seed), noCrash: true }));
+  const run = new ClusterRun(planCluster({ ...modesClusterOptions(workload, mode, seed), noCrash: true }));
   const outcome = run.run();
   const durationUs = outcome.settledUs ?? run.sim.nowUs;
   // Payload accepted in order, both ways: by the client, and by the primary's stack.
@@ -169,7 +170,7 @@ export function modesKillUs(workload: ModesWorkload, seed: number): number {
 
 function failoverRun(workload: ModesWorkload, mode: OutputMode, seed: number, o: ModesOptions): FailoverFigures {
   const killUs = modesKillUs(workload, seed);
-  const options = baseOptions(workload, mode, seed);
+  const options = modesClusterOptions(workload, mode, seed);
   const plan = planCluster({ ...options, faults: { ...options.faults, crashAtUs: killUs } });
   const run = new ClusterRun(plan);
   const a = CLUSTER_REPLICAS.a!;
