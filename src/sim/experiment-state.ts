@@ -18,7 +18,8 @@
  *
  * The client, its link faults and the log channel's delay come from the seed, the same for
  * every method. Links have delay but no bandwidth limit, for the log and the checkpoints
- * alike: bytes shipped are counted, not charged in time. CPU is measured outside (the lab).
+ * alike: bytes shipped are counted, not charged in time. CPU is measured outside (the lab),
+ * through the simulator's task meter, on the servers' tasks only (isServerTask).
  */
 import { Rsm } from '../replica/rsm.js';
 import type { LogEntry } from '../replica/log.js';
@@ -26,7 +27,7 @@ import { LOG_PORT } from '../replica/replay-input.js';
 import { stackFactory } from '../replica/stack-factory.js';
 import { deriveSeed } from '../tcp/seed.js';
 import { Stack } from '../tcp/stack.js';
-import type { Ipv4Addr } from '../wire/addr.js';
+import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { parseUdp } from '../wire/udp.js';
 import { ClusterRun } from './cluster-build.js';
 import { ClientLoad } from './cluster-load.js';
@@ -34,7 +35,7 @@ import { CLUSTER_CLIENT, CLUSTER_REPLICAS, CLUSTER_SERVICE, planCluster, type Cl
 import { modesClusterOptions, type ModesWorkload } from './experiment-modes.js';
 import { Host } from './host.js';
 import { Network } from './network.js';
-import { Simulator } from './world.js';
+import { Simulator, type SimTask } from './world.js';
 
 export type StateMethod = { kind: 'lone' } | { kind: 'log' } | { kind: 'checkpoint'; intervalUs: number };
 
@@ -67,14 +68,29 @@ export function stateMethodName(m: StateMethod): string {
   return m.kind === 'checkpoint' ? `checkpoint ${m.intervalUs / 1000} ms` : m.kind;
 }
 
-/** One run; deterministic (the lab measures its CPU). */
-export function runStateMethod(workload: ModesWorkload, seed: number, method: StateMethod): StateRunFigures {
+/** The simulator's wrapper of every task (Simulator.meter): how the lab measures CPU. */
+export type TaskMeter = (task: SimTask, run: () => void) => void;
+
+const SERVER_TARGETS = new Set([...Object.values(CLUSTER_REPLICAS), CLUSTER_SERVICE].map((a) => formatIpv4Addr(a)));
+/**
+ * True for a task that is the servers' work: a packet delivered to the service address or to
+ * a replica (log frames included), a replica's timer, the checkpointing server's timers and
+ * checkpoints. Not the client's, the arbiter's, or the network's scheduling.
+ */
+export function isServerTask(task: SimTask): boolean {
+  return SERVER_TARGETS.has(task.target) || task.target.startsWith('replica ') || task.target === CHECKPOINT_TARGET;
+}
+const CHECKPOINT_TARGET = 'checkpointing server';
+
+/** One run; deterministic, whatever `meter` measures. */
+export function runStateMethod(workload: ModesWorkload, seed: number, method: StateMethod, meter?: TaskMeter): StateRunFigures {
   const plan = planCluster({ ...modesClusterOptions(workload, 'output-rule', seed), noCrash: true });
-  return method.kind === 'log' ? logRun(plan, workload) : checkpointRun(plan, workload, method.kind === 'lone' ? 0 : method.intervalUs);
+  return method.kind === 'log' ? logRun(plan, workload, meter) : checkpointRun(plan, workload, method.kind === 'lone' ? 0 : method.intervalUs, meter);
 }
 
-function logRun(plan: ClusterPlan, workload: ModesWorkload): StateRunFigures {
+function logRun(plan: ClusterPlan, workload: ModesWorkload, meter: TaskMeter | undefined): StateRunFigures {
   const run = new ClusterRun(plan);
+  run.sim.meter = meter;
   const a = CLUSTER_REPLICAS.a!;
   const b = CLUSTER_REPLICAS.b!;
   let shipped = 0;
@@ -144,7 +160,7 @@ class CheckpointServer {
     if (deadline === undefined) return;
     this.sim.schedule(Math.max(deadline, this.sim.nowUs), {
       kind: 'timer',
-      target: 'checkpointing server',
+      target: CHECKPOINT_TARGET,
       run: () => {
         if (generation === this.timerGeneration) this.apply({ kind: 'tick' } as LogEntry, this.sim.nowUs);
       },
@@ -152,7 +168,7 @@ class CheckpointServer {
   }
 
   private scheduleCheckpoint(atUs: number): void {
-    this.sim.schedule(atUs, { kind: 'checkpoint', target: 'checkpointing server', run: () => this.checkpoint() });
+    this.sim.schedule(atUs, { kind: 'checkpoint', target: CHECKPOINT_TARGET, run: () => this.checkpoint() });
   }
 
   /** Snapshot, ship, and release what was held once the backup's ack is back. */
@@ -171,7 +187,7 @@ class CheckpointServer {
     if (release.length === 0) return;
     this.sim.schedule(this.sim.nowUs + this.rttUs, {
       kind: 'checkpoint-ack',
-      target: 'checkpointing server',
+      target: CHECKPOINT_TARGET,
       run: () => {
         for (const p of release) this.network.send(CLUSTER_SERVICE, p);
       },
@@ -212,8 +228,9 @@ function samePage(old: Uint8Array, snap: Uint8Array, at: number, end: number): b
   return true;
 }
 
-function checkpointRun(plan: ClusterPlan, workload: ModesWorkload, intervalUs: number): StateRunFigures {
+function checkpointRun(plan: ClusterPlan, workload: ModesWorkload, intervalUs: number, meter: TaskMeter | undefined): StateRunFigures {
   const sim = new Simulator();
+  sim.meter = meter;
   const { clientLink, logDelayUs } = plan.faults;
   const network = new Network(sim, deriveSeed(plan.seed, 'network'), { ...clientLink, jitterUs: 0, corrupt: clientLink.corrupt ?? 0 });
   const server = new CheckpointServer(sim, network, plan, intervalUs, 2 * logDelayUs);
