@@ -6,7 +6,7 @@
  * side by side, never mixed.
  */
 import { isServerTask, runStateMethod, stateMethodName, type StateMethod, type StateRunFigures, type TaskMeter } from '../sim/experiment-state.js';
-import type { ModesWorkload } from '../sim/experiment-modes.js';
+import { percentile, round, type ModesWorkload } from '../sim/experiment-modes.js';
 
 export interface StateTransferOptions {
   seeds: number[];
@@ -108,17 +108,8 @@ function aggregate(workload: ModesWorkload, method: string, runs: StateRunFigure
     row.meanCheckpointKB = round(sum((r) => r.shippedBytes) / Math.max(1, checkpoints) / 1000, 1);
   }
   if (lat.length > 0) {
-    row.p50Ms = round(pct(lat, 0.5) / 1000, 2);
-    row.p99Ms = round(pct(lat, 0.99) / 1000, 2);
+    row.p50Ms = round(percentile(lat, 0.5) / 1000, 2);
+    row.p99Ms = round(percentile(lat, 0.99) / 1000, 2);
   }
   return row;
-}
-
-function pct(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }

@@ -236,8 +236,10 @@ function compareAtGoLive(run: ClusterRun, survivor: ReplicaNode): LostAtGoLive {
     const si = byPort.get(ci.localPort);
     // Not accepted yet: the survivor may hold it mid-handshake (its SYN-ACK is all the client has); a lost SYN shows as a reset.
     if (si === undefined && clientGot <= 1 && clientAcked <= 1) continue;
-    const made = si === undefined ? 0 : (si.sndNxt - si.iss) >>> 0;
-    const got = si === undefined ? 0 : (si.rcvNxt - si.irs) >>> 0;
+    // Not accepted by the survivor: it may still hold the connection half open (and re-send
+    // its SYN-ACK), so only what lies beyond the two SYNs counts as lost.
+    const made = si === undefined ? 1 : (si.sndNxt - si.iss) >>> 0;
+    const got = si === undefined ? 1 : (si.rcvNxt - si.irs) >>> 0;
     if (si === undefined) out.missing++;
     const o = Math.max(0, clientGot - made);
     const i = Math.max(0, clientAcked - got);
@@ -250,11 +252,12 @@ function compareAtGoLive(run: ClusterRun, survivor: ReplicaNode): LostAtGoLive {
   return out;
 }
 
-function percentile(sorted: number[], q: number): number {
+/** The q-quantile of sorted values (nearest rank). */
+export function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
-function round(v: number, digits: number): number {
+export function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 }
