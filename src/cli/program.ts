@@ -23,6 +23,7 @@ import { registerChaosCommand } from './chaos.js';
 import { registerSoakCommand } from './soak.js';
 import { registerReportCommand } from './report.js';
 import { configureGroupErrors } from './group-commands.js';
+import { registerExperimentCommands } from './experiment.js';
 /** package.json sits two levels up from both src/cli and dist/cli. */
 export function packageVersion(): string {
   const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
@@ -53,6 +54,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   registerFuzzCommand(program, io, setExitCode); // a packet fuzzer against a live pair
   registerChaosCommand(program, io, setExitCode); // the fault campaign with real processes
   registerSoakCommand(program, io, setExitCode); // faults for a long time, redundancy restored after each
+  registerExperimentCommands(program, io, setExitCode); // measured answers in the simulator: output modes, state transfer
   // Subcommands inherit output and exit handling only when set before they are created.
   for (const command of allCommands(program)) command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
   configureGroupErrors(program, allCommands(program), io.stderr); // a group without a subcommand, a typo's suggestion: one line

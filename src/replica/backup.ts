@@ -24,6 +24,7 @@ import { decodeAppendEntries, encodeChannel, type ChannelMessage } from './chann
 import type { LogEntry } from './log.js';
 import { FailureDetector } from './failure-detector.js';
 import { ArbiterAsk, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
+import { outputModeOf } from './output-mode.js';
 import { Rsm, RsmError } from './rsm.js';
 
 /** Entries received beyond a gap are kept (up to this many) until the gap is filled. */
@@ -79,6 +80,9 @@ export class BackupRole {
   private assembly: { index: number; epoch: number; total: number; chunks: Map<number, Uint8Array>; bytes: number } | undefined;
   /** The whole snapshot, received; restored at the next timeout (after the `join` that says we are alive has gone out). */
   private restoreDue: { index: number; epoch: number; whole: Uint8Array } | undefined;
+  /** The unsafe 'ack-on-receipt' mode (output-mode.ts): acks say the highest index received, gaps or not. */
+  private readonly ackOnReceipt: boolean;
+  private highestReceived = 0;
 
   constructor(
     rsm: Rsm | undefined,
@@ -95,6 +99,7 @@ export class BackupRole {
     this.detector = new FailureDetector(init.nowUs, { minUs: times.failureUs, maxUs: times.failureMaxUs });
     this.lastJoinUs = init.nowUs;
     this.nextRequestId = init.nextRequestId;
+    this.ackOnReceipt = outputModeOf(opts) === 'ack-on-receipt';
     if (rsm === undefined) {
       this.state = 'joining';
       this.send({ type: 'join', epoch: 0, name: opts.name });
@@ -140,7 +145,10 @@ export class BackupRole {
         this.learnR(m.r);
         const { entries, bad } = decodeAppendEntries(m.entries);
         if (bad > 0) this.counters.badFrames += bad;
-        for (const e of entries) this.offer(e);
+        for (const e of entries) {
+          if (e.index > this.highestReceived) this.highestReceived = e.index;
+          this.offer(e);
+        }
         if (this.state !== 'following') return;
         if (bad > 0 || this.pending.size > 0) this.requestResend(nowUs);
         break;
@@ -156,7 +164,7 @@ export class BackupRole {
         this.out.event({ type: 'rejected', reason: `backup ${this.opts.name}: unexpected ${m.type}` });
         return;
     }
-    this.send({ type: 'ack', epoch: this.epoch, index: this.nextIndex - 1 });
+    this.send({ type: 'ack', epoch: this.epoch, index: this.ackOnReceipt ? Math.max(this.nextIndex - 1, this.highestReceived) : this.nextIndex - 1 });
     this.counters.acks++;
   }
 

@@ -7,6 +7,7 @@
  */
 import type { ArbiterRequest, ArbiterResponse } from './arbiter.js';
 import type { UpstreamEvent } from '../proxy/upstream.js';
+import type { OutputMode } from './output-mode.js';
 import type { RsmConfig, RsmStackFactory, StateMismatch } from './rsm.js';
 
 export interface ReplicaOptions {
@@ -30,6 +31,11 @@ export interface ReplicaOptions {
    * O(i) at once, before the backup has entry i, so a failover can lose what clients saw.
    */
   outputRule?: boolean;
+  /**
+   * When output waits for the backup (output-mode.ts); wins over `outputRule`. Default
+   * 'output-rule'. The others are the unsafe modes `ftcp experiment modes` measures.
+   */
+  outputMode?: OutputMode;
   /** Most entries per append frame. Default 64. */
   maxEntriesPerFrame?: number;
   /**

@@ -25,6 +25,7 @@ import { encodeChannel, ENTRY_MAX_BYTES, snapshotMessages, type ChannelMessage }
 import { CHECK_BYTES, encodeEntry, entryBytes, MAX_STATE_ENTRIES, type LogEntry } from './log.js';
 import { FailureDetector } from './failure-detector.js';
 import { ArbiterAsk, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
+import { isPureAck, outputModeOf, type OutputMode } from './output-mode.js';
 import type { Rsm } from './rsm.js';
 
 /** Distributes a union over Omit so each variant keeps its own fields. */
@@ -90,6 +91,8 @@ export class PrimaryRole {
   private nextRequestId: () => number;
   /** RSM time = replica clock + offsetUs. */
   readonly offsetUs: number;
+  /** When output may go (output-mode.ts); the output rule unless an experiment says otherwise. */
+  private readonly mode: OutputMode;
 
   constructor(
     readonly rsm: Rsm,
@@ -102,6 +105,7 @@ export class PrimaryRole {
     this.peer = init.peer;
     this.alone = init.peer === undefined;
     this.offsetUs = init.offsetUs;
+    this.mode = outputModeOf(opts);
     this.released = rsm.index;
     this.acked = rsm.index;
     this.detector = new FailureDetector(init.nowUs, { minUs: times.failureUs, maxUs: times.failureMaxUs });
@@ -119,10 +123,6 @@ export class PrimaryRole {
 
   get askingArbiter(): boolean {
     return this.asking !== undefined;
-  }
-
-  private get outputRule(): boolean {
-    return this.opts.outputRule ?? true;
   }
 
   // ---- inputs -----------------------------------------------------------------------
@@ -264,14 +264,27 @@ export class PrimaryRole {
       this.log.set(entry.index, frame);
       this.pendingFrames.push(frame);
     }
-    if (this.alone || !this.outputRule) {
+    if (this.alone || this.mode === 'async') {
       for (const packet of result.packets) this.emit(packet, entry.index);
       this.released = entry.index;
     } else if (result.packets.length > 0) {
-      this.hold.push({ index: entry.index, packets: result.packets });
-      this.heldPackets += result.packets.length;
+      const held = this.mode === 'acks-at-once' ? this.releasePureAcks(result.packets, entry.index) : result.packets;
+      if (held.length === 0) return;
+      this.hold.push({ index: entry.index, packets: held });
+      this.heldPackets += held.length;
       if (this.heldPackets > this.counters.maxHeld) this.counters.maxHeld = this.heldPackets;
     }
+  }
+
+  /** The semi-synchronous 'acks-at-once' mode (unsafe): pure ACKs go now; returns what must wait. */
+  private releasePureAcks(packets: Uint8Array[], index: number): Uint8Array[] {
+    const ethernet = this.opts.rsm.ethernet !== undefined;
+    const wait: Uint8Array[] = [];
+    for (const p of packets) {
+      if (isPureAck(p, ethernet)) this.emit(p, index);
+      else wait.push(p);
+    }
+    return wait;
   }
 
   /** Cut the state checks short when the whole list would not fit one append frame (a tick that touched thousands of connections). */

@@ -180,6 +180,7 @@ export class ClusterRun {
       rsm: this.plan.rsm,
       factory: options.stackFactory ?? defaultRsmFactory,
       outputRule: !this.plan.unsafe,
+      ...(options.outputMode !== undefined ? { outputMode: options.outputMode } : {}),
       ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
       ...(options.failureTimeoutMs !== undefined ? { failureTimeoutMs: options.failureTimeoutMs } : {}),
     };
@@ -239,6 +240,7 @@ export class ClusterRun {
       case 'live': {
         obs.say(`${node.name}: LIVE in epoch ${e.epoch}; re-emits ${e.reemitted} packets of ${e.reemittedEntries} entries above r = ${e.r} (last index ${e.lastIndex})`);
         node.vantage?.file.note(node.vantage.iface, `replica ${node.name} goes live in epoch ${e.epoch}, r = ${e.r}, re-emitting ${e.reemitted} packets`);
+        obs.onLive?.(node);
         const f = obs.openFailover();
         if (f !== undefined) {
           f.liveMs = obs.ms(f.killUs);

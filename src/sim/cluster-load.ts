@@ -199,17 +199,20 @@ export abstract class RequestConn extends ClientConn {
   protected onOpen(): void {
     this.next();
   }
+  private sentAtUs = 0;
   protected next(): void {
     if (this.requestsDone >= this.total) {
       this.shutdown();
       return;
     }
     this.requestsDone++;
+    this.sentAtUs = this.load.host.nowUs;
     this.send(this.request());
   }
   /** One answer complete: think, then the next request. */
   protected answeredOne(): void {
     this.answered++;
+    this.load.latenciesUs.push(this.load.host.nowUs - this.sentAtUs);
     this.later(() => this.next());
   }
   protected abstract request(): Uint8Array;
@@ -442,6 +445,8 @@ export class ClientLoad {
   readonly conns: ClientConn[] = [];
   /** Every counter answer, in arrival order. */
   readonly counterAnswers: number[] = [];
+  /** Request/response loads: each answer's latency, µs from the request's write to its last byte read. */
+  readonly latenciesUs: number[] = [];
   private readonly bySocket = new Map<SocketId, ClientConn>();
   /** "Client resumed": called once, on the first client read after watchReads() was called. */
   private resumed: ((nowUs: number) => void) | undefined;

@@ -87,6 +87,8 @@ export class ClusterObserver {
   readonly divergences: ClusterDivergence[] = [];
   /** Which server connection serves which client port (every replica must agree). */
   readonly serverConn = new Map<number, { conn: number; by: string }>();
+  /** Called when a replica goes live, before anything else happens (the experiments look at both stacks then). */
+  onLive: ((node: ReplicaNode) => void) | undefined;
 
   constructor(private readonly sim: Simulator) {}
 

@@ -6,6 +6,7 @@
  */
 import type { AppName } from '../proxy/app.js';
 import type { ClusterCaptureMode } from '../pcap/vantage.js';
+import type { OutputMode } from '../replica/output-mode.js';
 import type { RsmConfig, RsmStackFactory } from '../replica/rsm.js';
 import { Prng } from '../tcp/prng.js';
 import { deriveSeed } from '../tcp/seed.js';
@@ -75,6 +76,8 @@ export interface ClusterOptions {
   killBackup?: boolean;
   /** The unsafe teaching mode: no output rule (and a log partition just before the kill, so it shows). */
   unsafeNoOutputRule?: boolean;
+  /** When output waits for the backup (src/replica/output-mode.ts), for `ftcp experiment modes`; no fault of its own. Default: the output rule. */
+  outputMode?: OutputMode;
   heartbeatMs?: number;
   failureTimeoutMs?: number;
   digestEvery?: number;
