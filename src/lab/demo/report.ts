@@ -60,7 +60,8 @@ export function judgeDemo(d: DemoState) {
       epoch: failover.epoch,
     },
     reemitted: { ...reemitted, droppedByClient: resent.filter(droppedAsDuplicate).length, ...(whyNone !== undefined ? { whyNoDuplicate: whyNone } : {}) },
-    resent,
+    // each re-sent segment and the client's answer (the first 100; the counts above are of all)
+    resent: resent.slice(0, 100),
     client: {
       duplicateSegmentsDropped: (clientResult?.['duplicateSegmentsDropped'] as number | undefined) ?? null,
       retransmits: (clientResult?.['retransmits'] as number | undefined) ?? null,
