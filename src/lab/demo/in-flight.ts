@@ -52,7 +52,7 @@ export async function arrangeInFlightOutput(relay: TcpRelay, t: InFlightTiming, 
   await sleep(t.holdMs);
   relay.gate('fromTarget', 'drop');
   relay.gate('toTarget', 'pass');
-  say(`${names.backup}'s acknowledgements go through, and ${names.primary}'s frames to ${names.backup} are lost from here on: ${names.primary} releases the outputs, ${names.backup} is never told`);
+  say(`${names.backup}'s acknowledgements go through, and ${names.primary}'s frames to ${names.backup} are lost from here on: ${names.primary} releases the outputs, ${names.backup} is never told (its failure timeout runs from here)`);
   await sleep(t.loseMs);
   return undefined;
 }

@@ -60,7 +60,8 @@ export function judgeDemo(d: DemoState) {
       epoch: failover.epoch,
     },
     reemitted: { ...reemitted, droppedByClient: resent.filter(droppedAsDuplicate).length, ...(whyNone !== undefined ? { whyNoDuplicate: whyNone } : {}) },
-    resent,
+    // each re-sent segment and the client's answer (the first 100; the counts above are of all)
+    resent: resent.slice(0, 100),
     client: {
       duplicateSegmentsDropped: (clientResult?.['duplicateSegmentsDropped'] as number | undefined) ?? null,
       retransmits: (clientResult?.['retransmits'] as number | undefined) ?? null,
@@ -116,7 +117,7 @@ export function printDemoReport(report: DemoReport, d: DemoState, io: LabIo): vo
     `  streams: ${streams.intact} intact, ${streams.broken} broken; resets: ${resets}; split brain: ${report.splitBrain} epoch(s)`,
     ...(d.killed ? [`  after the kill: detected ${after(failover.detectedMs)}, live ${after(failover.liveMs)}, client resumed ${after(failover.clientResumedMs)}`] : []),
     `  re-emitted ${reemitted.segments} segment(s); the primary had sent ${reemitted.sentByPrimary} of them, ${reemitted.identicalToPrimary} byte-identical; ${d.kernelSide !== undefined || d.lan !== undefined ? 'what the kernel dropped is below' : `the client dropped ${String(report.client.duplicateSegmentsDropped)} duplicate segment(s)`}`,
-    ...(report.resent.length > 0 ? [`  what the client did with each re-sent segment (from the captures; ${reemitted.droppedByClient} it had and dropped as duplicates):`, ...resentLines(report.resent, failover.killed)] : []),
+    ...(report.resent.length > 0 ? [`  what the client did with each re-sent segment (from the captures; ${reemitted.droppedByClient} it had and dropped as duplicates):`, ...resentLines(report.resent, failover.killed, 8, reemitted.segments)] : []),
     ...(reemitted.whyNoDuplicate !== undefined ? [`  ${reemitted.whyNoDuplicate}`] : []),
     ...(report.counter !== undefined ? [`  counter: ${JSON.stringify(report.counter)}`] : []),
     ...(upstream ? [`  upstream app: ${d.divergences.length} divergence(s) between a replica's own ${o.app === 'http' ? 'HTTP server' : 'Redis'} and the log`] : []),

@@ -179,14 +179,14 @@ const ANSWER_TEXT: Record<ClientAnswer, (s: ResentSegment) => string> = {
   unseen: () => 'no answer from the client seen in client.pcapng',
 };
 
-/** One line per re-sent segment (at most `max`), what the primary had sent and what the client did. */
-export function resentLines(segments: readonly ResentSegment[], killedName: string, max = 8): string[] {
+/** One line per re-sent segment (at most `max` of `total`), what the primary had sent and what the client did. */
+export function resentLines(segments: readonly ResentSegment[], killedName: string, max = 8, total = segments.length): string[] {
   const lines = segments.slice(0, max).map((s) => {
     const had = s.identical ? `byte-identical to what ${killedName} sent` : s.sentByPrimary ? `DIFFERENT from what ${killedName} sent` : `${killedName} never sent it (still held by the output rule)`;
     const what = s.len === 0 && s.flags === '' ? 'a pure ACK' : `${s.flags !== '' ? `${s.flags}, ` : ''}${s.len} byte(s)`;
     return `    ${s.ref} to ${s.client}, seq ${s.seq}, ${what}: ${had}; ${ANSWER_TEXT[s.answer](s)}`;
   });
-  if (segments.length > max) lines.push(`    ... and ${segments.length - max} more`);
+  if (total > max) lines.push(`    ... and ${total - Math.min(max, segments.length)} more`);
   return lines;
 }
 
