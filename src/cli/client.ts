@@ -131,6 +131,7 @@ export function parseLoadShape(flags: LoadShapeFlags): LoadShape {
 /** The flags of `ftcp client` as the options of its load (UsageError when one is wrong). */
 export function parseClientFlags(flags: ClientFlags): LoadClientOptions & { timeoutMs: number; progressMs: number } {
   const shape = parseLoadShape(flags);
+  if (flags.address.trim() === flags.service.trim()) throw new UsageError(`--address is the client's own virtual address and must differ from --service (${flags.service}); the default is 192.0.2.1`);
   return {
     switchAt: parseEndpointFlag('--switch', flags.switch, { allowPortZero: false }),
     bind: parseEndpointFlag('--bind', flags.bind),

@@ -22,6 +22,7 @@ import { DEMO_MTU } from '../lab/live-cluster.js';
 import { runLiveDemo } from '../lab/demo/live.js';
 import { MAX_CPU_HOGS, withCpuHogs } from '../lab/cpu-hogs.js';
 import { parseCpuHogs } from './cpu-hogs-flag.js';
+import { refuseLiveOnlyFlags } from './live-only-flags.js';
 import { runLanDemo } from '../lab/demo/lan.js';
 import type { LiveDemoOptions } from '../lab/demo/types.js';
 import { defaultKernelTool, parseKernelTool } from './kernel-client.js';
@@ -94,7 +95,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
         '3 a stream stalled or nobody went live; 4 a connection was reset; 5 the code threw.\n\n' +
         'Examples:\n  ftcp demo failover --app bulk --connections 3 --bytes 2M\n  ftcp demo failover --sim --seed 7 --app kv --connections 4 --json',
     )
-    .action(async (flags: FailoverFlags) => {
+    .action(async (flags: FailoverFlags, command: Command) => {
       const lan = parseNetwork(flags) === 'lan';
       if (lan && flags.sim === true) throw new UsageError('--network lan runs real processes on a Linux bridge; drop --sim');
       if (lan && flags.client === 'ftcp') throw new UsageError('--network lan has the kernel\'s TCP as the client; drop --client ftcp');
@@ -103,6 +104,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
       if (flags.kernelTool !== undefined && flags.client !== 'kernel' && !lan) throw new UsageError('--kernel-tool needs --client kernel or --network lan');
       const hogs = parseCpuHogs(flags.cpuHogs);
       if (hogs > 0 && flags.sim === true) throw new UsageError('--cpu-hogs loads the machine for real processes; drop --sim (the simulator runs in virtual time)');
+      if (flags.sim === true) refuseLiveOnlyFlags(command); // --kill-after-ms, --bytes, ... would be ignored
       setExitCode(flags.sim === true ? demoFailover(flags, io) : await withCpuHogs(hogs, io, () => liveDemo(flags, io)));
     });
 }

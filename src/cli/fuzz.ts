@@ -46,6 +46,7 @@ export function registerFuzzCommand(program: Command, io: CliIo, setExitCode: (c
 
 async function fuzzCommand(flags: FuzzFlags, io: CliIo): Promise<number> {
   const durationMs = parseMilliseconds('--duration-ms', flags.durationMs, 24 * 3_600_000);
+  if (durationMs < 1) throw new UsageError(`--duration-ms must be at least 1 (a run of 0 ms sends nothing), got ${flags.durationMs}`);
   const seedFromClock = flags.seed === undefined;
   const seed = flags.seed === undefined ? Math.floor(io.nowMs()) % 0x1_0000_0000 : parseSeed('--seed', flags.seed);
   const rate = parseIntegerFlag('--rate', flags.rate, 1, 20_000);

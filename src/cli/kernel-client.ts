@@ -110,12 +110,13 @@ async function runKernelClient(flags: KernelClientFlags, io: CliIo): Promise<num
   const r = load.result();
   load.destroyAll();
   const elapsedMs = Math.round(wallClockMs() - startedMs);
-  // Not one connection made, nor one byte back: say so in one line, not a verdict on no data.
-  const unreachable = !r.ok && r.bytesReceived === 0 && r.conns.length > 0 && r.conns.every((c) => c.error !== undefined && CONNECT_FAILURE.test(c.error));
-  if (unreachable) {
-    io.stderr(`error: ftcp kernel-client: cannot connect to ${flags.host}:${load.o.port} (${r.conns[0]!.error}); is the service up, and --host/--port right?\n`);
-    if (json) out('', { event: 'result', app, tool, connections, ...r, unreachable: true, stoppedBy: reason, elapsedMs, atMs: wallClockMs() });
-    return EXIT.connection;
+  // Not one byte back on any connection: say so in one line, not a verdict on no data.
+  if (!r.ok && r.bytesReceived === 0) {
+    const refused = r.conns.length > 0 && r.conns.every((c) => c.error !== undefined && CONNECT_FAILURE.test(c.error));
+    const why = refused ? `cannot connect to ${flags.host}:${load.o.port} (${r.conns[0]!.error})` : `nobody answered at ${flags.host}:${load.o.port} within ${elapsedMs} ms: not one byte came back on any of ${connections} connection(s)`;
+    io.stderr(`error: ftcp kernel-client: ${why}; is the service up, and --host/--port right?\n`);
+    if (json) out('', { event: 'result', app, tool, connections, ...r, unanswered: true, stoppedBy: reason, elapsedMs, atMs: wallClockMs() });
+    return refused ? EXIT.connection : reason === 'timeout' ? EXIT.liveness : EXIT.correctness;
   }
   const lines = [
     `ftcp kernel-client: ${r.ok ? 'ok' : 'FAILED'}${reason !== 'done' ? ` (stopped: ${reason})` : ''} after ${elapsedMs} ms: ${r.streams.intact} intact, ${r.streams.broken} broken, ${r.resets} reset(s)`,

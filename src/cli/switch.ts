@@ -80,6 +80,9 @@ async function runSwitch(flags: SwitchFlags, cliIo: CliIo): Promise<number> {
   if (capturePath !== undefined) checkOutputFile('--capture', capturePath);
   const json = flags.json === true;
   const staticHosts = flags.static.map((text) => parseStaticFlag(text, service));
+  const pinned = staticHosts.map((h) => formatIpv4Addr(h.address));
+  const twice = pinned.find((a, i) => pinned.indexOf(a) !== i);
+  if (twice !== undefined) throw new UsageError(`--static pins ${twice} twice; give each address one HOST:PORT`);
   const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, { insecure: flags.insecure, carries: 'the registrations of the service address', addresses: [['--listen', listen]] });
   const { live, io } = openCaptureLive(flags.captureLive, cliIo);
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);

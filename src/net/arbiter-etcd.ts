@@ -26,10 +26,13 @@
  * again every arbiterRetryMs. A request for an (epoch, replica) already in flight is not
  * sent twice.
  */
-import { noop } from 'cockatiel';
-import { Etcd3 } from 'etcd3';
+import { createRequire } from 'node:module';
+import type { noop as Noop } from 'cockatiel';
+import type { Etcd3 } from 'etcd3';
 import { encodeArbiter, type ArbiterRequest, type ArbiterResponse } from '../replica/arbiter.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
+
+const load = createRequire(import.meta.url);
 
 /** What ReplicaProcess needs of an arbiter: ArbiterClient (embedded) and EtcdArbiter both fit. */
 export interface ReplicaArbiter {
@@ -109,7 +112,11 @@ export class EtcdArbiter implements ReplicaArbiter {
     const contactTimeoutMs = opts.contactTimeoutMs ?? 1000;
     this.opts = { contactTimeoutMs, keepAliveMs: Math.max(10, Math.floor(contactTimeoutMs / 4)), requestTimeoutMs: Math.max(10, Math.floor(contactTimeoutMs / 2)), flag: '--arbiter', ...opts };
     const deadlineMs = this.opts.requestTimeoutMs;
-    this.client = new Etcd3({
+    // etcd3 (and its gRPC) is loaded here, on first use, not when any `ftcp` command starts:
+    // it is half the start-up time of every command that never talks to etcd.
+    const { Etcd3: Client } = load('etcd3') as { Etcd3: typeof Etcd3 };
+    const { noop } = load('cockatiel') as { noop: typeof Noop };
+    this.client = new Client({
       hosts: opts.endpoints.map((e) => `http://${formatEndpoint(e)}`),
       dialTimeout: deadlineMs,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + deadlineMs }),

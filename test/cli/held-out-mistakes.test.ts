@@ -99,6 +99,11 @@ const MISTAKES: Mistake[] = [
   { args: ['replica', '--role', 'join', '--name', 'b', '--peer', 'a', '--log-peer', '127.0.0.1:9402', '--upstream', '127.0.0.1:8080'], says: /--upstream-stateless/ },
   { args: ['demo', 'failover', '--sim', '--network', 'lan'], says: /--network lan runs real processes.*drop --sim/ },
   { args: ['demo', 'failover', '--sim', '--client', 'kernel'], says: /--client kernel runs real processes; drop --sim/ },
+  { args: ['demo', 'failover', '--sim', '--kill-after-ms', '100'], says: /--kill-after-ms is for real processes; with --sim it would be ignored/ },
+  { args: ['switch', '--listen', '127.0.0.1:0', '--static', '192.0.2.1=127.0.0.1:9', '--static', '192.0.2.1=127.0.0.1:8'], says: /--static pins 192\.0\.2\.1 twice/ },
+  { args: ['client', '--address', '192.0.2.10'], says: /--address .* must differ from --service/ },
+  { args: ['fuzz', '--duration-ms', '0'], says: /--duration-ms must be at least 1/ },
+  { args: ['replica', '--role', 'primary', '--name', 'a', '--upstream-stateless'], says: /--upstream-stateless is about an --upstream app/ },
   { args: ['serve'], says: /--config FILE is required/ },
   { args: ['conformance'], says: /missing required argument 'path'/ },
   { args: ['replay'], says: /missing required argument 'log'/ },
@@ -169,7 +174,7 @@ function run(args: string[], limitMs: number): Promise<{ code: number | null; st
   });
 }
 
-describeWithDist('operator mistakes: one line, a non-zero exit, no stack trace, no hang', ['cli/main', 'cli/program', 'cli/group-commands', 'cli/last-resort', 'cli/replica', 'cli/client', 'cli/kernel-client', 'cli/conformance', 'cli/soak', 'cli/report', 'cli/sim'], () => {
+describeWithDist('operator mistakes: one line, a non-zero exit, no stack trace, no hang', ['cli/main', 'cli/program', 'cli/group-commands', 'cli/last-resort', 'cli/replica', 'cli/client', 'cli/kernel-client', 'cli/conformance', 'cli/soak', 'cli/report', 'cli/sim', 'cli/switch', 'cli/fuzz', 'cli/demo', 'cli/live-only-flags'], () => {
   it('holds at least 40 mistakes', () => {
     expect(MISTAKES.length).toBeGreaterThanOrEqual(40);
   });
