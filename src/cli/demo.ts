@@ -109,7 +109,6 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
 function parseNetwork(flags: FailoverFlags): 'loopback' | 'lan' {
   if (flags.network !== 'loopback' && flags.network !== 'lan') throw new UsageError(`--network must be loopback or lan, got ${flags.network}`);
   if (flags.linkDelayMs !== undefined && flags.network !== 'lan') throw new UsageError('--link-delay-ms needs --network lan');
-  if (flags.network === 'lan' && (flags.app === 'http' || flags.app === 'redis')) throw new UsageError(`--network lan runs a built-in app (${APP_NAMES.join(', ')}); --app ${flags.app} is for --network loopback`);
   if (flags.network === 'lan' && flags.unsafeNoOutputRule === true) throw new UsageError('--unsafe-no-output-rule is for --network loopback (it cuts the log channel through a relay there)');
   return flags.network;
 }

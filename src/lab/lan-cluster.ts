@@ -31,6 +31,7 @@ import { ETHERTYPE_ARP, ETHERTYPE_IPV4, formatMac, parseEthernet, parseMac, serv
 import { TCP_RST } from '../wire/tcp.js';
 import { Child, Children, saveChildLines } from './children.js';
 import { startLogDelayRelay, type LogDelayRelay } from './lan-delay.js';
+import { startLanUpstream, type LanUpstream, type LanUpstreamApp } from './lan-upstream.js';
 import { hasNetem, Lan, LAN_BRIDGE, SERVICE_ADDRESS, type LanHost } from './lan.js';
 import { arbiterArgv, kernelClientArgv, replicaArgv, type KernelClientLaunch } from './launch.js';
 import { DEMO_MTU, readWireView, replicaCapturePaths, type ClusterRunOptions, type ReplicaCapturePaths, type WireView } from './live-cluster.js';
@@ -55,6 +56,8 @@ export interface LanClusterOptions extends ClusterRunOptions {
   log?: (line: string) => void;
   /** How long to wait for a child's start line; default 20 s. */
   startTimeoutMs?: number;
+  /** Each replica host runs its own instance of this app, and its replica proxies to it (lan-upstream.ts). */
+  upstream?: LanUpstreamApp;
 }
 
 /** The LAN's side of a run, for reports. */
@@ -77,6 +80,8 @@ const isListening = (e: ChildEvent): e is Extract<ChildEvent, { event: 'listenin
 export class LanCluster {
   readonly children: Children;
   readonly replicas = new Map<string, Child>();
+  /** Each replica host's own app instance, with --upstream. */
+  readonly upstreams = new Map<string, LanUpstream>();
   arbiter: Child | undefined;
   client: Child | undefined;
   private dump: Tcpdump | undefined;
@@ -149,6 +154,11 @@ export class LanCluster {
   private async startReplica(name: 'a' | 'b', role: 'primary' | 'backup'): Promise<Child> {
     const { lan, opts } = this;
     const peer = name === 'a' ? 'b' : 'a';
+    let upstream: LanUpstream | undefined;
+    if (opts.upstream !== undefined) {
+      upstream = await startLanUpstream(lan, name, opts.upstream, this.startTimeoutMs);
+      this.upstreams.set(name, upstream);
+    }
     const args = replicaArgv({
       app: opts.app,
       seed: opts.seed,
@@ -164,6 +174,7 @@ export class LanCluster {
       failureTimeoutMs: opts.failureTimeoutMs,
       captureDir: opts.dir,
       tap: { port: LAN_TAP_PORT, socatPort: LAN_TAP_SOCAT_PORT },
+      ...(upstream !== undefined ? { upstream: upstream.address, ...(upstream.app === 'redis' ? { upstreamApp: 'redis' as const } : {}) } : {}),
     });
     const child = this.children.start(`replica ${name}`, args, (c, a) => lan.wrap(name, c, a));
     this.replicas.set(name, child);
@@ -221,6 +232,7 @@ export class LanCluster {
     try {
       await this.children.stopAll();
       await this.delayRelay?.stop();
+      for (const u of this.upstreams.values()) await u.stop();
       if (r.nstat.before !== null) {
         try {
           r.nstat.after = readNstat(r.nstat.netns);

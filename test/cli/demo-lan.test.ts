@@ -74,7 +74,6 @@ describe('ftcp demo failover --network lan: refused flags', () => {
   it.each([
     [['--sim'], /^error: --network lan runs real processes on a Linux bridge; drop --sim\n$/],
     [['--client', 'ftcp'], /^error: --network lan has the kernel's TCP as the client; drop --client ftcp\n$/],
-    [['--app', 'http'], /^error: --network lan runs a built-in app .*; --app http is for --network loopback\n$/],
     [['--unsafe-no-output-rule'], /^error: --unsafe-no-output-rule is for --network loopback/],
   ])('%j', async (extra, message) => {
     const r = await cli(['demo', 'failover', '--network', 'lan', ...extra, '--capture-dir', dir]);
