@@ -97,6 +97,8 @@ describe('ftcp demo failover --network lan: refused flags', () => {
   it('--link-delay-ms needs --network lan; --network takes loopback or lan', async () => {
     expect((await cli(['demo', 'failover', '--link-delay-ms', '5', '--capture-dir', dir])).stderr).toBe('error: --link-delay-ms needs --network lan\n');
     expect((await cli(['demo', 'failover', '--network', 'wan', '--capture-dir', dir])).stderr).toBe('error: --network must be loopback or lan, got wan\n');
+    expect((await cli(['demo', 'failover', '--arbiter', 'etcd', '--capture-dir', dir])).stderr).toMatch(/^error: --arbiter needs --network lan /);
+    expect((await cli(['demo', 'failover', '--network', 'lan', '--arbiter', 'zookeeper', '--capture-dir', dir])).stderr).toBe('error: --arbiter must be embedded or etcd, got zookeeper\n');
   });
 
 });

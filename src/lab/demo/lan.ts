@@ -19,23 +19,26 @@ import { onStopSignal, type LabIo, type RunOutcome } from '../io.js';
 import { lanMissing, SERVICE_ADDRESS } from '../lan.js';
 import { garpAfter, LanCluster, LAN_SERVICE_MAC, readBridgeCapture, type BridgeView } from '../lan-cluster.js';
 import { replicaCapturePaths, timelineText } from '../live-cluster.js';
-import { kernelModeMissing } from '../netns.js';
+import { ETCD_INSTALL_HINT, etcdVersion } from '../etcd-cluster.js';
+import { hasCommand, kernelModeMissing } from '../netns.js';
 import { demoLoad, runSteps, sayOnTimeline } from './live.js';
 import { demoOutcome, judgeDemo, printDemoReport } from './report.js';
 import { checkRedisRun, redisMissing, type RedisReport } from './redis.js';
 import type { DemoState, Failover, LanDemoSide, LiveDemoOptions } from './types.js';
 
 /** What `--network lan` lacks on this machine, one sentence each (a link delay without netem goes through a delaying relay, lan-delay.ts). */
-export function lanDemoMissing(): string[] {
+export function lanDemoMissing(o: { etcd?: boolean } = {}): string[] {
   const missing = lanMissing();
   for (const m of kernelModeMissing({ tcpdump: true })) if (!missing.includes(m)) missing.push(m);
+  if (o.etcd === true && etcdVersion() === null) missing.push(ETCD_INSTALL_HINT);
+  if (o.etcd === true && !hasCommand('curl', ['--version'])) missing.push('curl, to ask the etcd members for their health (apt-get install -y curl)');
   return missing;
 }
 
 export async function runLanDemo(o: LiveDemoOptions, io: LabIo): Promise<RunOutcome> {
-  const missing = lanDemoMissing();
+  const missing = lanDemoMissing({ etcd: o.arbiter === 'etcd' });
   if (missing.length > 0) {
-    io.stderr(`error: ftcp demo failover --network lan${o.linkDelayMs ? ` --link-delay-ms ${o.linkDelayMs}` : ''} needs ${missing.join('; ')}\n`);
+    io.stderr(`error: ftcp demo failover --network lan${o.linkDelayMs ? ` --link-delay-ms ${o.linkDelayMs}` : ''}${o.arbiter === 'etcd' ? ' --arbiter etcd' : ''} needs ${missing.join('; ')}\n`);
     return 'usage';
   }
   const noRedis = o.app === 'redis' ? redisMissing(true) : undefined;
@@ -149,11 +152,13 @@ class LanDemo implements DemoState {
       mtu: o.mtu,
       ...(o.linkDelayMs !== undefined ? { linkDelayMs: o.linkDelayMs } : {}),
       ...(o.app === 'http' || o.app === 'redis' ? { upstream: o.app } : {}),
+      ...(o.arbiter === 'etcd' ? { arbiter: 'etcd' as const } : {}),
       onEvent: (label, e) => this.onEvent(label, e),
     });
     this.lanCluster = c;
     const host = (n: string) => c.lan.host(n);
-    this.say(`LAN ${c.lan.prefix}: bridge lan0 in ${c.lan.switchNetns}, tcpdump on it; arbiter on ${host('arb').address}:9400 (pid ${c.arbiter!.pid})`);
+    const arbiter = c.etcd !== undefined ? `etcd cluster ${c.arbiterAddress} (members on a, b and arb, pids ${[0, 1, 2].map((i) => c.etcd!.pid(i)).join(', ')})` : `arbiter on ${c.arbiterAddress} (pid ${c.arbiter!.pid})`;
+    this.say(`LAN ${c.lan.prefix}: bridge lan0 in ${c.lan.switchNetns}, tcpdump on it; ${arbiter}`);
     for (const u of c.upstreams.values()) this.say(`upstream app on ${u.host}: ${u.app === 'redis' ? 'redis-server' : 'a Node HTTP server'} on its own loopback ${u.address} (pid ${u.pid}), replica ${u.host}'s --upstream`);
     for (const n of ['a', 'b'] as const) this.say(`replica ${n} (pid ${c.replicas.get(n)!.pid}) on ${host(n).address}, behind tap0 on br0 (socat pid ${c.lan.tap(n)!.pid}), service ${SERVICE_ADDRESS} at ${LAN_SERVICE_MAC}`);
     const load = demoLoad(o, true);
