@@ -82,6 +82,13 @@ export interface LanClusterReport {
   linkDelay: { ms: number; by: 'netem' | 'log-relay' } | null;
   /** The replicas' --arbiter: the embedded arbiter's address, or the etcd members' URL. */
   arbiter: { kind: 'embedded' | 'etcd'; address: string } | null;
+  /**
+   * Address conflicts the replicated stack counted on the wire, from each replica that
+   * stopped with its counters (a killed one has none; its survivor replayed the same log):
+   * ARP from another MAC claiming the service address, frames from the service MAC that
+   * were not the replica's own (a MAC collision).
+   */
+  conflicts: Array<{ replica: string; arpConflict: number; ownSource: number }>;
   notes: string[];
 }
 
@@ -117,6 +124,7 @@ export class LanCluster {
       serviceMacAt: null,
       linkDelay: null,
       arbiter: null,
+      conflicts: [],
       notes: [],
     };
   }
@@ -256,6 +264,10 @@ export class LanCluster {
     const r = this.report;
     try {
       await this.children.stopAll();
+      r.conflicts = [...this.replicas].flatMap(([name, c]) => {
+        const drops = (c.events.find((e) => e.event === 'exit')?.['stats'] as { ether?: { drops?: Record<string, number> } } | undefined)?.ether?.drops;
+        return drops === undefined ? [] : [{ replica: name, arpConflict: drops['arp-conflict'] ?? 0, ownSource: drops['own-source'] ?? 0 }];
+      });
       await this.delayRelay?.stop();
       for (const u of this.upstreams.values()) await u.stop();
       await this.etcd?.stop();

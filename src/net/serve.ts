@@ -67,7 +67,7 @@ export class ServeSupervisor {
     const s = { ...this.m, drops: { ...this.m.drops } };
     const p = this.proc;
     if (p === undefined) return s;
-    const st = p.stats() as { epoch: number | null; stack: { drops?: Record<string, number>; connectionsOpened?: number } | null; upstream?: { divergences?: number } };
+    const st = p.stats() as { epoch: number | null; stack: { drops?: Record<string, number>; connectionsOpened?: number } | null; ether?: { drops?: Record<string, number> }; upstream?: { divergences?: number } };
     if (st.epoch !== null) s.epoch = st.epoch;
     const r = p.roleName;
     s.role = r === 'primary' ? 'primary' : r === 'backup' ? 'backup' : s.role;
@@ -81,7 +81,7 @@ export class ServeSupervisor {
     }
     s.connectionsOpened = st.stack?.connectionsOpened ?? 0;
     s.divergences += st.upstream?.divergences ?? 0;
-    for (const [k, v] of Object.entries(st.stack?.drops ?? {})) s.drops[k] = (s.drops[k] ?? 0) + v;
+    for (const [k, v] of [...Object.entries(st.stack?.drops ?? {}), ...Object.entries(st.ether?.drops ?? {})]) s.drops[k] = (s.drops[k] ?? 0) + v;
     s.drops.link = p.counts.framesDropped;
     return s;
   }
