@@ -8,6 +8,8 @@
 //   after the run) holds what the client last saw of every key;
 // - the new primary's gratuitous ARP in the bridge capture; the service MAC on b's port;
 // - nothing of the run is left: no namespace, no app process.
+// And `--arbiter etcd`: the same failover with the arbiter on three etcd members, one in
+// each of the hosts a, b and arb; the report names them.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,5 +70,15 @@ describeNeeding('ftcp demo failover --network lan with an upstream app per repli
     const servers = Object.values(report.redis.servers) as Array<{ port: number; pid: number }>;
     expect(servers.map((s) => s.port)).toEqual([9700, 9700]);
     for (const s of servers) expect(pidAlive(s.pid)).toBe(false);
+  }, 180_000);
+});
+
+describeNeeding('ftcp demo failover --network lan --arbiter etcd', [...lanDemoMissing({ etcd: true }), distProblem(['cli/main', 'cli/replica', 'net/arbiter-etcd', 'lab/etcd-cluster']) ?? ''].filter((m) => m !== '').join('; '), () => {
+  it('--arbiter etcd: ok across the failover; the replicas` arbiter is the three members on a, b and arb', async () => {
+    const report = await lanDemo(['--arbiter', 'etcd', '--app', 'counter', '--kill-after-ms', '300', '--seed', '8'], 'etcd');
+    const hosts = Object.fromEntries((report.lan.hosts as Array<{ name: string; address: string }>).map((h) => [h.name, h.address]));
+    expect(report.lan.arbiter).toEqual({ kind: 'etcd', address: `etcd://${hosts['a']}:2379,${hosts['b']}:2379,${hosts['arb']}:2379` });
+    expect(report.counter).toMatchObject({ consecutive: true });
+    expect(report.command).toMatch(/ --arbiter etcd /);
   }, 180_000);
 });
