@@ -53,6 +53,7 @@ interface FailoverFlags {
   // ---- a real Linux bridge ----
   network: string;
   linkDelayMs?: string;
+  arbiter?: string;
 }
 
 export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -87,6 +88,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--kernel-tool <name>', '--client kernel: node (Node net sockets, every built-in app; the default), curl (--app http, its\ndefault: keep-alive requests, every body checked) or nc (--app echo: a seeded byte pattern, compared byte for byte)')
     // ---- a real Linux bridge (src/lab/demo/lan.ts) ----
     .option('--network <kind>', 'real processes: loopback (the UDP switch) or lan: network namespaces on a Linux bridge, each replica\nbehind a TAP device on its host\'s bridge, the arbiter and a kernel client on hosts of their own; the new\nprimary\'s gratuitous ARP moves the service (needs root, socat, tcpdump; the kernel is the client)', 'loopback')
+    .option('--arbiter <kind>', '--network lan: embedded (ftcp arbiter on a host of its own; the default) or etcd (a three-member etcd\ncluster, one member on each replica host and on the arbiter host)')
     .option('--link-delay-ms <ms>', '--network lan: delay between the replica hosts, each way (netem on their links; without netem, a delaying relay\non the log channel)')
     .addOption(new Option('--netns-inner <name>', 'internal: this run is the one inside the namespace').hideHelp())
     .addHelpText(
@@ -113,7 +115,8 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
 function parseNetwork(flags: FailoverFlags): 'loopback' | 'lan' {
   if (flags.network !== 'loopback' && flags.network !== 'lan') throw new UsageError(`--network must be loopback or lan, got ${flags.network}`);
   if (flags.linkDelayMs !== undefined && flags.network !== 'lan') throw new UsageError('--link-delay-ms needs --network lan');
-  if (flags.network === 'lan' && (flags.app === 'http' || flags.app === 'redis')) throw new UsageError(`--network lan runs a built-in app (${APP_NAMES.join(', ')}); --app ${flags.app} is for --network loopback`);
+  if (flags.arbiter !== undefined && flags.network !== 'lan') throw new UsageError('--arbiter needs --network lan (on loopback the demo runs the embedded arbiter)');
+  if (flags.arbiter !== undefined && flags.arbiter !== 'embedded' && flags.arbiter !== 'etcd') throw new UsageError(`--arbiter must be embedded or etcd, got ${flags.arbiter}`);
   if (flags.network === 'lan' && flags.unsafeNoOutputRule === true) throw new UsageError('--unsafe-no-output-rule is for --network loopback (it cuts the log channel through a relay there)');
   return flags.network;
 }
@@ -163,6 +166,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
     ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}),
     network,
     ...(flags.linkDelayMs !== undefined ? { linkDelayMs: parseMilliseconds('--link-delay-ms', flags.linkDelayMs, 60_000) } : {}),
+    ...(flags.arbiter === 'etcd' ? { arbiter: 'etcd' as const } : {}),
   };
   return exitCodeOf(network === 'lan' ? await runLanDemo(options, io) : await runLiveDemo(options, io));
 }

@@ -27,7 +27,8 @@ export function registerServeCommand(program: Command, io: CliIo, setExitCode: (
     .description(
       'Runs one replica of the replicated service from a YAML config file (see docs/deploy.md and docs/examples/ftcp.yaml). ' +
         'The whole file is checked before anything starts. The replica picks its role by itself: if a configured peer\'s ' +
-        'log channel answers, it joins that peer as a backup; otherwise it serves as the first primary. When a run ends ' +
+        'log channel answers, it joins that peer as a backup; otherwise the arbiter decides: the one replica that wins ' +
+        'the start of epoch 1 serves as the first primary, every other one joins it as a backup. When a run ends ' +
         '(fenced, lost the test-and-set, or its peer was unreachable) it starts again as a backup after a backoff.',
     )
     .option('--config <file>', 'the YAML config file (required)')

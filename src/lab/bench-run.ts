@@ -11,6 +11,7 @@
  *   failover    kill -9 of the primary to the client's first byte from the backup (failover.*)
  *   scale       idle connections held by a pair, memory per connection, survivors (scale.*)
  *   kernel      kernel client through TUN (kernel.ratio; says why when skipped)
+ *   lan         failover on the LAN lab, kernel client (lan.*; not with --quick; bench-lan.ts)
  *
  * Benchmarks are not tests: nothing here asserts a time; a figure that misses its target
  * is reported as such. Every child process is stopped by pid, also on error and Ctrl-C.
@@ -20,13 +21,14 @@ import { performance } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_PAIR, STEADY_PAIR, failoverTrial, latency, logBytes, replicatedThroughput, scale, stopAllClusters } from './bench-cluster.js';
 import { kernelInner, kernelOuter } from './bench-kernel.js';
+import { benchLan } from './bench-lan.js';
 import { jsonNumber, latencyVerdict, ratio, TARGETS, verdict } from './bench-stats.js';
 import { percentile } from '../net/log-rtt.js';
 import { Stack } from '../tcp/stack.js';
 import { parseIpv4Addr } from '../wire/addr.js';
 import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
 
-export const BENCH_GROUPS = ['stack', 'replicated', 'failover', 'scale', 'kernel'] as const;
+export const BENCH_GROUPS = ['stack', 'replicated', 'failover', 'scale', 'kernel', 'lan'] as const;
 export type BenchGroup = (typeof BENCH_GROUPS)[number];
 
 export interface Figure {
@@ -169,7 +171,7 @@ export interface BenchOptions {
 }
 
 /** What every group of a run shares: where it prints, how it adds a figure, its details. */
-interface BenchContext {
+export interface BenchContext {
   o: BenchOptions;
   say: (s: string) => void;
   add: (f: Figure) => void;
@@ -186,6 +188,7 @@ const GROUPS: Record<BenchGroup, (c: BenchContext) => Promise<void>> = {
   failover: benchFailover,
   scale: benchScale,
   kernel: benchKernel,
+  lan: benchLan,
 };
 
 /** Runs the groups in order; a group that fails (a child that cannot start, a transfer that stalls) is reported, and the others still run. */

@@ -2,6 +2,10 @@
  * A local etcd cluster on loopback (Debian's etcd-server, 3.4) for the tests and demos of
  * the etcd arbiter (arbiter-etcd.ts): N members on free ports, data directories and logs
  * under one directory, each member a child process stopped or killed by its pid.
+ *
+ * With `hosts` (the LAN lab, lan-cluster.ts) member i runs in hosts[i]'s network namespace
+ * (`ip netns exec`, which execs: the pid is etcd's) on that host's address, ports 2379 and
+ * 2380 as in a real deployment, and its health is asked by curl in the same namespace.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
@@ -35,8 +39,19 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Where a member runs on the LAN lab: a host's namespace and address. */
+export interface EtcdHost {
+  netns: string;
+  address: string;
+}
+
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+
 interface Member {
   name: string;
+  host: string;
+  netns: string | undefined;
   clientPort: number;
   peerPort: number;
   dataDir: string;
@@ -52,11 +67,15 @@ export class EtcdCluster {
   ) {}
 
   /** Starts `size` members under `dir` and waits until the cluster has a leader. */
-  static async start(dir: string, opts: { size?: number; timeoutMs?: number } = {}): Promise<EtcdCluster> {
-    const size = opts.size ?? 3;
+  static async start(dir: string, opts: { size?: number; timeoutMs?: number; hosts?: readonly EtcdHost[] } = {}): Promise<EtcdCluster> {
+    const size = opts.hosts?.length ?? opts.size ?? 3;
     mkdirSync(dir, { recursive: true });
     const members: Member[] = [];
-    for (let i = 0; i < size; i++) members.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort(), dataDir: join(dir, `m${i}.etcd`), proc: undefined, exited: undefined });
+    for (let i = 0; i < size; i++) {
+      const at = opts.hosts?.[i];
+      const ports = at === undefined ? { clientPort: await freePort(), peerPort: await freePort() } : { clientPort: ETCD_CLIENT_PORT, peerPort: ETCD_PEER_PORT };
+      members.push({ name: `m${i}`, host: at?.address ?? '127.0.0.1', netns: at?.netns, ...ports, dataDir: join(dir, `m${i}.etcd`), proc: undefined, exited: undefined });
+    }
     const cluster = new EtcdCluster(dir, members, `ftcp-${process.pid}-${Date.now()}`);
     try {
       for (let i = 0; i < size; i++) cluster.spawn(i);
@@ -73,10 +92,10 @@ export class EtcdCluster {
   }
 
   endpoints(): Endpoint[] {
-    return this.members.map((m) => ({ host: '127.0.0.1', port: m.clientPort }));
+    return this.members.map((m) => ({ host: m.host, port: m.clientPort }));
   }
 
-  /** `etcd://127.0.0.1:p0,127.0.0.1:p1,...`: the --arbiter value. */
+  /** `etcd://host0:p0,host1:p1,...`: the --arbiter value. */
   url(): string {
     return formatEtcdUrl(this.endpoints());
   }
@@ -107,7 +126,7 @@ export class EtcdCluster {
       const running = this.members.filter((m) => m.proc !== undefined);
       const dead = running.find((m) => m.proc!.exitCode !== null || m.proc!.signalCode !== null);
       if (dead !== undefined) throw new Error(`etcd member ${dead.name} exited (${dead.proc!.exitCode ?? dead.proc!.signalCode}); see ${join(this.dir, `${dead.name}.log`)}`);
-      const answers = await Promise.all(running.map((m) => health(m.clientPort)));
+      const answers = await Promise.all(running.map((m) => health(m)));
       if (answers.every((a) => a === true)) return;
       last = answers.find((a) => a !== true) as string;
       if (Date.now() >= until) throw new Error(`the etcd cluster in ${this.dir} is not healthy after ${timeoutMs} ms: ${last}`);
@@ -134,8 +153,8 @@ export class EtcdCluster {
 
   private spawn(i: number): void {
     const m = this.members[i]!;
-    const url = (port: number) => `http://127.0.0.1:${port}`;
-    const initial = this.members.map((x) => `${x.name}=${url(x.peerPort)}`).join(',');
+    const url = (port: number, host = m.host) => `http://${host}:${port}`;
+    const initial = this.members.map((x) => `${x.name}=${url(x.peerPort, x.host)}`).join(',');
     const args = [
       '--name', m.name,
       '--data-dir', m.dataDir,
@@ -152,7 +171,8 @@ export class EtcdCluster {
       '--log-level', 'warn',
     ];
     const log = openSync(join(this.dir, `${m.name}.log`), 'a');
-    const proc = spawn(etcdPath(), args, { stdio: ['ignore', log, log] });
+    const [cmd, argv] = m.netns === undefined ? [etcdPath(), args] : ['ip', ['netns', 'exec', m.netns, etcdPath(), ...args]];
+    const proc = spawn(cmd, argv, { stdio: ['ignore', log, log] });
     closeSync(log);
     m.proc = proc;
     m.exited = new Promise((resolve) => {
@@ -163,13 +183,25 @@ export class EtcdCluster {
   }
 }
 
-/** true when the member at `port` says it is healthy, else why not. */
-async function health(port: number): Promise<true | string> {
+/** true when the member says it is healthy, else why not (in a namespace: asked by curl there). */
+async function health(m: Member): Promise<true | string> {
+  const url = `http://${m.host}:${m.clientPort}/health`;
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) });
-    const body = (await res.json()) as { health?: string; reason?: string };
-    return body.health === 'true' ? true : `member :${port}: ${body.reason ?? JSON.stringify(body)}`;
+    let text: string;
+    if (m.netns === undefined) {
+      text = await (await fetch(url, { signal: AbortSignal.timeout(2000) })).text();
+    } else {
+      text = await new Promise<string>((resolve, reject) => {
+        const curl = spawn('ip', ['netns', 'exec', m.netns!, 'curl', '-s', '-m', '2', url], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let out = '';
+        curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        curl.once('error', reject);
+        curl.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`curl exited ${code ?? 'by a signal'}`))));
+      });
+    }
+    const body = JSON.parse(text) as { health?: string; reason?: string };
+    return body.health === 'true' ? true : `member ${m.host}:${m.clientPort}: ${body.reason ?? JSON.stringify(body)}`;
   } catch (error) {
-    return `member :${port}: ${error instanceof Error ? error.message : String(error)}`;
+    return `member ${m.host}:${m.clientPort}: ${error instanceof Error ? error.message : String(error)}`;
   }
 }

@@ -2,7 +2,9 @@
  * A replicated pair on a real Linux bridge (DESIGN.md, "Network": the production shape):
  * a Lan (lan.ts) with replica hosts a and b, an arbiter host arb and a client host c1.
  *
- *   arb  `ftcp arbiter --listen <arb>:9400` in arb's namespace
+ *   arb  `ftcp arbiter --listen <arb>:9400` in arb's namespace; or, with arbiter 'etcd', an
+ *        etcd member on each of a, b and arb (<host>:2379) and the replicas' --arbiter etcd://...
+ *   a, b with upstream 'http' or 'redis': each host's own instance of the app (lan-upstream.ts)
  *   a    `ftcp replica --role primary --tap-port 9601 --tap-socat-port 9602 --log-listen <a>:9402`
  *   b    `ftcp replica --role backup ... --log-peer <a>:9402`, the same service MAC (the default)
  *   c1   `ftcp kernel-client` against 192.0.2.10:7070, on c1's kernel TCP
@@ -31,6 +33,9 @@ import { ETHERTYPE_ARP, ETHERTYPE_IPV4, formatMac, parseEthernet, parseMac, serv
 import { TCP_RST } from '../wire/tcp.js';
 import { Child, Children, saveChildLines } from './children.js';
 import { startLogDelayRelay, type LogDelayRelay } from './lan-delay.js';
+import { formatEtcdUrl } from '../net/arbiter-etcd.js';
+import { ETCD_CLIENT_PORT, EtcdCluster } from './etcd-cluster.js';
+import { startLanUpstream, type LanUpstream, type LanUpstreamApp } from './lan-upstream.js';
 import { hasNetem, Lan, LAN_BRIDGE, SERVICE_ADDRESS, type LanHost } from './lan.js';
 import { arbiterArgv, kernelClientArgv, replicaArgv, type KernelClientLaunch } from './launch.js';
 import { DEMO_MTU, readWireView, replicaCapturePaths, type ClusterRunOptions, type ReplicaCapturePaths, type WireView } from './live-cluster.js';
@@ -38,6 +43,8 @@ import { nstatDelta, readNstat, run, Tcpdump, type NstatCounters } from './netns
 
 export const LAN_ARBITER_PORT = 9400;
 export const LAN_LOG_PORT = 9402;
+/** With --arbiter etcd, the hosts of the etcd members m0, m1, m2. */
+export const LAN_ETCD_HOSTS = ['a', 'b', 'arb'] as const;
 /** The replica's TapLink port and socat's source port, on each replica host's own loopback. */
 export const LAN_TAP_PORT = 9601;
 export const LAN_TAP_SOCAT_PORT = 9602;
@@ -55,6 +62,10 @@ export interface LanClusterOptions extends ClusterRunOptions {
   log?: (line: string) => void;
   /** How long to wait for a child's start line; default 20 s. */
   startTimeoutMs?: number;
+  /** Each replica host runs its own instance of this app, and its replica proxies to it (lan-upstream.ts). */
+  upstream?: LanUpstreamApp;
+  /** The arbiter: `ftcp arbiter` on host arb (default), or a three-member etcd cluster, one member on each of a, b and arb. */
+  arbiter?: 'embedded' | 'etcd';
 }
 
 /** The LAN's side of a run, for reports. */
@@ -69,6 +80,15 @@ export interface LanClusterReport {
   serviceMacAt: { port: string; host: string | null } | null;
   /** How --link-delay-ms was applied: netem on the replica hosts' links, or the delaying relay on the log channel. */
   linkDelay: { ms: number; by: 'netem' | 'log-relay' } | null;
+  /** The replicas' --arbiter: the embedded arbiter's address, or the etcd members' URL. */
+  arbiter: { kind: 'embedded' | 'etcd'; address: string } | null;
+  /**
+   * Address conflicts the replicated stack counted on the wire, from each replica that
+   * stopped with its counters (a killed one has none; its survivor replayed the same log):
+   * ARP from another MAC claiming the service address, frames from the service MAC that
+   * were not the replica's own (a MAC collision).
+   */
+  conflicts: Array<{ replica: string; arpConflict: number; ownSource: number }>;
   notes: string[];
 }
 
@@ -77,7 +97,11 @@ const isListening = (e: ChildEvent): e is Extract<ChildEvent, { event: 'listenin
 export class LanCluster {
   readonly children: Children;
   readonly replicas = new Map<string, Child>();
+  /** Each replica host's own app instance, with --upstream. */
+  readonly upstreams = new Map<string, LanUpstream>();
   arbiter: Child | undefined;
+  /** With arbiter 'etcd': members m0, m1, m2 on hosts a, b, arb. */
+  etcd: EtcdCluster | undefined;
   client: Child | undefined;
   private dump: Tcpdump | undefined;
   private delayRelay: LogDelayRelay | undefined;
@@ -99,6 +123,8 @@ export class LanCluster {
       nstat: { netns: lan.host('c1').netns, before: null, after: null, delta: null },
       serviceMacAt: null,
       linkDelay: null,
+      arbiter: null,
+      conflicts: [],
       notes: [],
     };
   }
@@ -133,10 +159,17 @@ export class LanCluster {
   private async startAll(): Promise<void> {
     const { lan, opts } = this;
     this.dump = await Tcpdump.start({ netns: lan.switchNetns, device: LAN_BRIDGE, file: this.report.bridge.file });
-    const state = join(opts.dir, 'arbiter.json');
-    rmSync(state, { force: true });
-    this.arbiter = this.children.start('arbiter', arbiterArgv({ listen: `${lan.host('arb').address}:${LAN_ARBITER_PORT}`, state, init: true }), (c, a) => lan.wrap('arb', c, a));
-    await this.arbiter.waitFor(isListening, this.startTimeoutMs, 'its listening line');
+    this.report.arbiter = { kind: opts.arbiter ?? 'embedded', address: this.arbiterAddress };
+    if (opts.arbiter === 'etcd') {
+      const etcdDir = join(opts.dir, 'etcd');
+      rmSync(etcdDir, { recursive: true, force: true });
+      this.etcd = await EtcdCluster.start(etcdDir, { hosts: LAN_ETCD_HOSTS.map((h) => ({ netns: lan.host(h).netns, address: lan.host(h).address })), timeoutMs: Math.max(30_000, this.startTimeoutMs) });
+    } else {
+      const state = join(opts.dir, 'arbiter.json');
+      rmSync(state, { force: true });
+      this.arbiter = this.children.start('arbiter', arbiterArgv({ listen: this.arbiterAddress, state, init: true }), (c, a) => lan.wrap('arb', c, a));
+      await this.arbiter.waitFor(isListening, this.startTimeoutMs, 'its listening line');
+    }
     const a = await this.startReplica('a', 'primary');
     if (this.report.linkDelay?.by === 'log-relay') {
       this.delayRelay = await startLogDelayRelay(lan.host('b').netns, `${lan.host('a').address}:${LAN_LOG_PORT}`, this.report.linkDelay.ms, this.startTimeoutMs);
@@ -145,10 +178,20 @@ export class LanCluster {
     await a.waitFor((e) => replicaEvent(e, 'registered') !== undefined, this.startTimeoutMs, 'serving the service address');
   }
 
+  /** The replicas' --arbiter: the embedded arbiter on arb, or etcd://a:2379,b:2379,arb:2379. */
+  get arbiterAddress(): string {
+    return this.opts.arbiter === 'etcd' ? formatEtcdUrl(LAN_ETCD_HOSTS.map((h) => ({ host: this.lan.host(h).address, port: ETCD_CLIENT_PORT }))) : `${this.lan.host('arb').address}:${LAN_ARBITER_PORT}`;
+  }
+
   /** A replica in its host's namespace, then socat's TAP device on its bridge once its tap port is bound. */
   private async startReplica(name: 'a' | 'b', role: 'primary' | 'backup'): Promise<Child> {
     const { lan, opts } = this;
     const peer = name === 'a' ? 'b' : 'a';
+    let upstream: LanUpstream | undefined;
+    if (opts.upstream !== undefined) {
+      upstream = await startLanUpstream(lan, name, opts.upstream, this.startTimeoutMs);
+      this.upstreams.set(name, upstream);
+    }
     const args = replicaArgv({
       app: opts.app,
       seed: opts.seed,
@@ -157,13 +200,14 @@ export class LanCluster {
       role,
       name,
       peer,
-      arbiter: `${lan.host('arb').address}:${LAN_ARBITER_PORT}`,
+      arbiter: this.arbiterAddress,
       logListen: `${lan.host(name).address}:${LAN_LOG_PORT}`,
       ...(role === 'backup' ? { logPeer: this.delayRelay?.listen ?? `${lan.host(peer).address}:${LAN_LOG_PORT}` } : {}),
       heartbeatMs: opts.heartbeatMs,
       failureTimeoutMs: opts.failureTimeoutMs,
       captureDir: opts.dir,
       tap: { port: LAN_TAP_PORT, socatPort: LAN_TAP_SOCAT_PORT },
+      ...(upstream !== undefined ? { upstream: upstream.address, ...(upstream.app === 'redis' ? { upstreamApp: 'redis' as const } : {}) } : {}),
     });
     const child = this.children.start(`replica ${name}`, args, (c, a) => lan.wrap(name, c, a));
     this.replicas.set(name, child);
@@ -220,7 +264,13 @@ export class LanCluster {
     const r = this.report;
     try {
       await this.children.stopAll();
+      r.conflicts = [...this.replicas].flatMap(([name, c]) => {
+        const drops = (c.events.find((e) => e.event === 'exit')?.['stats'] as { ether?: { drops?: Record<string, number> } } | undefined)?.ether?.drops;
+        return drops === undefined ? [] : [{ replica: name, arpConflict: drops['arp-conflict'] ?? 0, ownSource: drops['own-source'] ?? 0 }];
+      });
       await this.delayRelay?.stop();
+      for (const u of this.upstreams.values()) await u.stop();
+      await this.etcd?.stop();
       if (r.nstat.before !== null) {
         try {
           r.nstat.after = readNstat(r.nstat.netns);

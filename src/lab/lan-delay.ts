@@ -21,9 +21,19 @@ export interface LogDelayRelay {
 
 export async function startLogDelayRelay(netns: string, target: string, delayMs: number, timeoutMs: number): Promise<LogDelayRelay> {
   const [host, port] = target.split(':');
+  const helper = await startLabMain(netns, 'delay-relay-main.js', ['127.0.0.1', String(LAN_LOG_RELAY_PORT), host ?? '', port ?? '', String(delayMs)], timeoutMs, 'the log-channel delay relay');
+  return { listen: `127.0.0.1:${LAN_LOG_RELAY_PORT}`, pid: helper.pid, stop: () => helper.stop('SIGTERM', 1000) };
+}
+
+/**
+ * A built `dist/lab/<script>` run by node in `netns`, once it has printed its
+ * `{"event":"listening"}` line; an Error naming `what` (and its first stderr line) when it
+ * exits or stays silent for `timeoutMs`. Stopped by pid through the Helper.
+ */
+export async function startLabMain(netns: string, script: string, args: readonly string[], timeoutMs: number, what: string): Promise<Helper> {
   // The built script, beside the CLI's own build (this module may be running from src/ under a test).
-  const script = join(dirname(FTCP_BIN), '..', 'dist', 'lab', 'delay-relay-main.js');
-  const child = spawnIn(netns, process.execPath, [script, '127.0.0.1', String(LAN_LOG_RELAY_PORT), host ?? '', port ?? '', String(delayMs)]);
+  const path = join(dirname(FTCP_BIN), '..', 'dist', 'lab', script);
+  const child = spawnIn(netns, process.execPath, [path, ...args]);
   let out = '';
   const ready = new Promise<boolean>((resolve) => {
     child.stdout?.on('data', (d: Buffer) => {
@@ -36,7 +46,7 @@ export async function startLogDelayRelay(netns: string, target: string, delayMs:
   const helper = new Helper(child);
   if (!(await ready)) {
     await helper.stop('SIGKILL');
-    throw new Error(`the log-channel delay relay in ${netns} did not start: ${helper.stderr.trim().split('\n')[0] ?? 'no output'}`);
+    throw new Error(`${what} in ${netns} did not start: ${helper.stderr.trim().split('\n')[0] || 'no output'}`);
   }
-  return { listen: `127.0.0.1:${LAN_LOG_RELAY_PORT}`, pid: helper.pid, stop: () => helper.stop('SIGTERM', 1000) };
+  return helper;
 }

@@ -21,6 +21,7 @@
  * so does process exit, and SIGINT/SIGTERM when nothing else handles them (netns.ts). A
  * create() that fails removes what it made before it throws.
  */
+import { spawnSync } from 'node:child_process';
 import { formatIpv4Addr, parseIpv4Addr } from '../wire/addr.js';
 import { tapSocatArgs } from '../net/tap-link.js';
 import { hasCommand, Helper, kernelModeMissing, Netns, run, runIn, sleep, spawnIn } from './netns.js';
@@ -249,6 +250,18 @@ export class Lan {
     }
     this.log(`attached ${TAP_DEVICE} to ${HOST_BRIDGE} in ${host.netns}: socat ${argv.join(' ')} (pid ${attachment.pid})`);
     return attachment;
+  }
+
+  /**
+   * Puts one whole Ethernet frame (no FCS) on a client or arbiter host's link, as that host
+   * would, through a packet socket (`socat -u STDIN INTERFACE:eth0`): how a test shows
+   * another host claiming the service's addresses.
+   */
+  sendFrame(hostName: string, frame: Uint8Array): void {
+    const host = this.host(hostName);
+    if (host.role === 'replica') throw new LanError(`${host.name} is a replica host; send frames from a client or arbiter host`);
+    const r = spawnSync('ip', ['netns', 'exec', host.netns, 'socat', '-u', 'STDIN', `INTERFACE:${HOST_PORT}`], { input: frame, timeout: 10_000 });
+    if (r.error !== undefined || r.status !== 0) throw new LanError(`sending a frame from ${host.name} failed: ${oneLine(r.stderr?.toString() ?? r.error?.message ?? '')}`);
   }
 
   /** Stops a host's socat (SIGTERM, by pid); its TAP device goes with it. Harmless when none. */

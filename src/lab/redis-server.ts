@@ -14,12 +14,18 @@ import { join } from 'node:path';
 import type { Endpoint } from '../net/endpoint.js';
 import { freePort } from './etcd-cluster.js';
 import { RedisConnection } from '../net/redis-connection.js';
+import { bulkText, describeValue } from '../net/resp.js';
 
 export const REDIS_INSTALL_HINT = 'redis-server not installed: apt-get install -y redis-server';
 
 /** The redis-server binary: $REDIS_SERVER if set, else `redis-server` on PATH. */
 export function redisServerPath(): string {
   return process.env['REDIS_SERVER'] || 'redis-server';
+}
+
+/** The redis-cli binary: $REDIS_CLI if set, else `redis-cli` on PATH. */
+export function redisCliPath(): string {
+  return process.env['REDIS_CLI'] || 'redis-cli';
 }
 
 /** The first line of `redis-server --version`, or null when it cannot be run. */
@@ -60,6 +66,8 @@ export class RedisServer {
     readonly pid: number,
     /** Its own working directory: a replica's full sync writes an RDB file there, and a server loads one found there at start. */
     readonly dir: string,
+    /** The network namespace it runs in (its 127.0.0.1 is that namespace's), or undefined: this one's. */
+    readonly netns?: string,
   ) {
     live.add(this);
     this.exited = new Promise((resolve) =>
@@ -100,16 +108,20 @@ export class RedisServer {
   /**
    * Starts one server and waits until it answers on its port, as itself (INFO's process_id;
    * when another process got the port first, it tries another port). No RDB, no AOF; diskless full syncs
-   * with no delay (a joining replica copies the data at once: redis-adapter.ts).
+   * with no delay (a joining replica copies the data at once: redis-adapter.ts). With `netns`
+   * it runs in that namespace (`ip netns exec`, which execs: the pids stay ours) on `port`
+   * there, and is asked through redis-cli run in the namespace.
    */
-  static async start(name: string, opts: { timeoutMs?: number } = {}): Promise<RedisServer> {
+  static async start(name: string, opts: { timeoutMs?: number; netns?: string; port?: number } = {}): Promise<RedisServer> {
     const timeoutMs = opts.timeoutMs ?? 20_000;
     let lastError = '';
     for (let attempt = 0; attempt < 3; attempt++) {
-      const port = await freePort();
+      const port = opts.port ?? (await freePort());
       const dir = mkdtempSync(join(tmpdir(), `ftcp-redis-${name}-`));
       const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--loglevel', 'warning', '--dir', dir];
-      const proc = spawn('/bin/sh', ['-c', WATCHDOG, redisServerPath(), ...args], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { ...process.env, FTCP_REDIS_DIR: dir } });
+      const shell = ['/bin/sh', '-c', WATCHDOG, redisServerPath(), ...args];
+      const [cmd, argv] = opts.netns === undefined ? [shell[0]!, shell.slice(1)] : ['ip', ['netns', 'exec', opts.netns, ...shell]];
+      const proc = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { ...process.env, FTCP_REDIS_DIR: dir } });
       proc.stderr?.on('data', (d: Buffer) => (lastError = d.toString().trim().split('\n').pop() ?? ''));
       const pid = await new Promise<number | undefined>((resolve) => {
         let text = '';
@@ -126,28 +138,58 @@ export class RedisServer {
         exitHook = true;
         process.once('exit', killLeftovers);
       }
-      const server = new RedisServer(name, port, proc, pid, dir);
+      const server = new RedisServer(name, port, proc, pid, dir, opts.netns);
       const deadline = Date.now() + timeoutMs;
       while (server.running && Date.now() < deadline) {
-        try {
-          const c = await RedisConnection.open(server.endpoint, 1000);
-          try {
-            // The server on that port must be this one (another may have taken the port first).
-            const pid = (await c.info('server')).get('process_id');
-            if (pid === String(server.pid)) return server;
-            if (pid !== undefined) break;
-          } finally {
-            c.close();
-          }
-        } catch {
-          // not listening yet
-        }
+        // The server on that port must be this one (another may have taken the port first).
+        const answered = await server.processId();
+        if (answered === String(server.pid)) return server;
+        if (answered !== undefined) break;
         await new Promise((r) => setTimeout(r, 50));
       }
       lastError ||= server.log.trim().split('\n').pop() ?? '';
       await server.stop();
+      if (opts.port !== undefined) break;
     }
     throw new Error(`redis-server ${name} did not start${lastError !== '' ? `: ${lastError}` : ''}`);
+  }
+
+  /** INFO's process_id of whatever answers on the port, or undefined when nothing does. */
+  private async processId(): Promise<string | undefined> {
+    if (this.netns !== undefined) {
+      const r = spawnSync('ip', ['netns', 'exec', this.netns, redisCliPath(), '-p', String(this.port), 'INFO', 'server'], { encoding: 'utf8', timeout: 5000 });
+      return /process_id:(\d+)/.exec(r.stdout ?? '')?.[1];
+    }
+    try {
+      const c = await RedisConnection.open(this.endpoint, 1000);
+      try {
+        return (await c.info('server')).get('process_id');
+      } finally {
+        c.close();
+      }
+    } catch {
+      return undefined; // not listening yet
+    }
+  }
+
+  /** GET of each key (null: no such key), on a connection of its own (redis-cli's MGET in its namespace). */
+  async mget(keys: readonly string[]): Promise<Array<string | null>> {
+    if (keys.length === 0) return [];
+    if (this.netns !== undefined) {
+      const r = spawnSync('ip', ['netns', 'exec', this.netns, redisCliPath(), '-p', String(this.port), '--json', 'MGET', ...keys], { encoding: 'utf8', timeout: 10_000, maxBuffer: 64 << 20 });
+      if (r.status !== 0) throw new Error(`redis-cli MGET in ${this.netns} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+      const values = JSON.parse(r.stdout) as unknown;
+      if (!Array.isArray(values) || values.length !== keys.length) throw new Error(`redis-cli MGET in ${this.netns}: unexpected answer ${r.stdout.slice(0, 80)}`);
+      return values.map((v) => (v === null ? null : String(v)));
+    }
+    const c = await RedisConnection.open(this.endpoint);
+    try {
+      const v = await c.ok(['MGET', ...keys]);
+      if (v.type !== 'array' || v.value === null) throw new Error(`MGET answered ${describeValue(v)}`);
+      return v.value.map((x) => bulkText(x));
+    } finally {
+      c.close();
+    }
   }
 
   /** SIGTERM by pid, SIGKILL after `graceMs`; resolves once it has exited. Stopping twice is harmless. */

@@ -228,6 +228,7 @@ export class ReplicaProcess {
       replica: r?.counters ?? null,
       roleCounters: role?.counters ?? null,
       stack: r?.rsm?.stats() ?? null, // drop counters by reason (the fuzzer's report)
+      ...(r?.rsm?.etherStats() !== undefined ? { ether: r.rsm.etherStats() } : {}), // on a TAP device: ARP, address conflicts
       link: this.link.stats(),
       logChannel: (this.listenCh ?? this.dialCh)?.stats ?? null,
       arbiter: this.arbiter.stats,

@@ -5,8 +5,10 @@
  *
  * The role of each run is chosen, not configured: if one of the configured peers' log
  * channels answers, this replica joins it as a backup (a snapshot of the live primary);
- * if none does, it starts as the first primary alone. It also serves the Prometheus text
- * of metrics.ts on an HTTP listener.
+ * if none does, it asks the arbiter who starts epoch 1 (serve-claim.ts): the winner serves
+ * as the first primary alone, every other replica joins the winner as a backup, so two
+ * replicas started at the same moment never both serve. It also serves the Prometheus
+ * text of metrics.ts on an HTTP listener.
  */
 import { createServer, type Server } from 'node:http';
 import type { ReplicaProcessEvent } from './events.js';
@@ -15,6 +17,7 @@ import { ReplicaProcess } from './replica-host.js';
 import { probeTcp, type ReplicaProcessOptions } from './replica-options.js';
 import type { ServeConfig } from './serve-config.js';
 import { replicaOptionsFor, type ServeRun } from './serve-options.js';
+import { claimStart, START_CLAIM_EPOCH } from './serve-claim.js';
 import type { Endpoint } from './endpoint.js';
 
 /** How long a peer's log channel has to answer the probe that picks the role. */
@@ -67,7 +70,7 @@ export class ServeSupervisor {
     const s = { ...this.m, drops: { ...this.m.drops } };
     const p = this.proc;
     if (p === undefined) return s;
-    const st = p.stats() as { epoch: number | null; stack: { drops?: Record<string, number>; connectionsOpened?: number } | null; upstream?: { divergences?: number } };
+    const st = p.stats() as { epoch: number | null; stack: { drops?: Record<string, number>; connectionsOpened?: number } | null; ether?: { drops?: Record<string, number> }; upstream?: { divergences?: number } };
     if (st.epoch !== null) s.epoch = st.epoch;
     const r = p.roleName;
     s.role = r === 'primary' ? 'primary' : r === 'backup' ? 'backup' : s.role;
@@ -81,7 +84,7 @@ export class ServeSupervisor {
     }
     s.connectionsOpened = st.stack?.connectionsOpened ?? 0;
     s.divergences += st.upstream?.divergences ?? 0;
-    for (const [k, v] of Object.entries(st.stack?.drops ?? {})) s.drops[k] = (s.drops[k] ?? 0) + v;
+    for (const [k, v] of [...Object.entries(st.stack?.drops ?? {}), ...Object.entries(st.ether?.drops ?? {})]) s.drops[k] = (s.drops[k] ?? 0) + v;
     s.drops.link = p.counts.framesDropped;
     return s;
   }
@@ -92,12 +95,15 @@ export class ServeSupervisor {
     while (!this.stopping) {
       const run = await this.chooseRun();
       if (this.stopping) break;
-      const role: ServeRole = run.role === 'primary' ? 'primary' : 'joining';
-      this.m.role = role;
-      this.hooks.emit({ event: 'serve-run', name: this.config.name, atMs: this.hooks.nowMs(), role: run.role, ...(run.role === 'join' ? { via: run.via.name } : {}) });
-      const reason = await this.runOnce(run);
+      let reason = 'no-claim';
+      if (run !== undefined) {
+        const role: ServeRole = run.role === 'primary' ? 'primary' : 'joining';
+        this.m.role = role;
+        this.hooks.emit({ event: 'serve-run', name: this.config.name, atMs: this.hooks.nowMs(), role: run.role, ...(run.role === 'join' ? { via: run.via.name } : {}) });
+        reason = await this.runOnce(run);
+      }
       if (this.stopping) break;
-      failures = reason === 'unreachable' ? failures + 1 : 0;
+      failures = reason === 'unreachable' || reason === 'no-claim' ? failures + 1 : 0;
       this.m.restarts++;
       this.m.role = 'starting';
       const backoff = this.config.rejoinBackoffMs * Math.min(MAX_BACKOFF_FACTOR, 2 ** Math.min(failures, 4));
@@ -107,7 +113,8 @@ export class ServeSupervisor {
     this.m.role = 'stopped';
   }
 
-  private async chooseRun(): Promise<ServeRun> {
+  /** Join a peer whose log channel answers; else the arbiter's start claim decides; undefined: no decision (try again after a backoff). */
+  private async chooseRun(): Promise<ServeRun | undefined> {
     for (const peer of this.config.peers) {
       try {
         await probeTcp(peer.address, `peer ${peer.name}`, 'log.peers', PROBE_MS);
@@ -116,7 +123,20 @@ export class ServeSupervisor {
         // not up: try the next peer
       }
     }
-    return { role: 'primary' };
+    const opts = replicaOptionsFor(this.config, { role: 'primary' });
+    this.hooks.extend?.(opts);
+    const claim = await claimStart(opts, this.config.startTimeoutMs);
+    const base = { event: 'serve-claim', name: this.config.name, atMs: this.hooks.nowMs(), epoch: START_CLAIM_EPOCH + 1 };
+    if ('error' in claim) {
+      this.hooks.emit({ ...base, winner: null, message: `the arbiter did not answer who starts epoch ${START_CLAIM_EPOCH + 1}: ${claim.error}` });
+      return undefined;
+    }
+    this.hooks.emit({ ...base, winner: claim.winner, won: claim.winner === this.config.name });
+    if (claim.winner === this.config.name) return { role: 'primary' };
+    const via = this.config.peers.find((p) => p.name === claim.winner);
+    if (via !== undefined) return { role: 'join', via };
+    this.hooks.emit({ event: 'serve-unreachable', name: this.config.name, atMs: this.hooks.nowMs(), message: `${claim.winner} started epoch ${START_CLAIM_EPOCH + 1} but is not in log.peers; add it there to join it` });
+    return undefined;
   }
 
   /** One run of the replica host; resolves with why it ended. */

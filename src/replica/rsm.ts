@@ -26,6 +26,7 @@ import { StackError, type SocketId, type SocketInfo, type StackConfig, type Stac
 import { finish, KeyedHashes, mix } from '../tcp/state-hash.js';
 import { crc32 } from '../wire/crc32.js';
 import type { ConnStateCheck, LogEntry } from './log.js';
+import type { EtherHostStats } from '../tcp/ether-host.js';
 import { EtherStack, etherStackFactory, ipv4OfFrame, type EtherLinkConfig } from './ether-stack.js';
 import { packetRemoteKey, remoteKey } from './remote-key.js';
 
@@ -213,6 +214,10 @@ export class Rsm {
   }
   stats(): StackStats {
     return this.stack.stats();
+  }
+  /** The Ethernet host's counters (ARP, drops such as another host claiming the service address), on a LAN; else undefined. */
+  etherStats(): EtherHostStats | undefined {
+    return this.stack instanceof EtherStack ? this.stack.etherStats() : undefined;
   }
   info(socket: SocketId): SocketInfo {
     return this.stack.info(socket);

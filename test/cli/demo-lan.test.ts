@@ -74,7 +74,6 @@ describe('ftcp demo failover --network lan: refused flags', () => {
   it.each([
     [['--sim'], /^error: --network lan runs real processes on a Linux bridge; drop --sim\n$/],
     [['--client', 'ftcp'], /^error: --network lan has the kernel's TCP as the client; drop --client ftcp\n$/],
-    [['--app', 'http'], /^error: --network lan runs a built-in app .*; --app http is for --network loopback\n$/],
     [['--unsafe-no-output-rule'], /^error: --unsafe-no-output-rule is for --network loopback/],
   ])('%j', async (extra, message) => {
     const r = await cli(['demo', 'failover', '--network', 'lan', ...extra, '--capture-dir', dir]);
@@ -98,6 +97,8 @@ describe('ftcp demo failover --network lan: refused flags', () => {
   it('--link-delay-ms needs --network lan; --network takes loopback or lan', async () => {
     expect((await cli(['demo', 'failover', '--link-delay-ms', '5', '--capture-dir', dir])).stderr).toBe('error: --link-delay-ms needs --network lan\n');
     expect((await cli(['demo', 'failover', '--network', 'wan', '--capture-dir', dir])).stderr).toBe('error: --network must be loopback or lan, got wan\n');
+    expect((await cli(['demo', 'failover', '--arbiter', 'etcd', '--capture-dir', dir])).stderr).toMatch(/^error: --arbiter needs --network lan /);
+    expect((await cli(['demo', 'failover', '--network', 'lan', '--arbiter', 'zookeeper', '--capture-dir', dir])).stderr).toBe('error: --arbiter must be embedded or etcd, got zookeeper\n');
   });
 
 });

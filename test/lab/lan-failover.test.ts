@@ -5,7 +5,7 @@
 //   counter, the answers across connections are exactly 1..n);
 // - the bridge capture (tcpdump on the LAN's bridge) holds no RST of a service connection,
 //   and a gratuitous ARP from the service MAC for the service address after the kill; the
-//   bridge's fdb then has the service MAC on b's port;
+//   bridge's fdb then has the service MAC on b's port; no address conflict was counted;
 // - no split brain: the replicas' own captures show each epoch emitted by one replica only;
 //   what b re-emitted that a had sent is byte-identical to a's frame;
 // - tshark reads every capture without a malformed frame; what the replicated stack put on
@@ -38,7 +38,7 @@ async function failover(app: LoadApp): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ftcp-lanfo-'));
   dirs.push(dir);
   const seed = 11;
-  const cluster = await LanCluster.start({ dir, app: app as 'counter' | 'echo', seed, bulkBytes: 1_000_000, heartbeatMs: 10, failureTimeoutMs: 50 });
+  const cluster = await LanCluster.start({ dir, app: app as 'counter' | 'echo', seed, bulkBytes: 1_000_000, heartbeatMs: 25, failureTimeoutMs: 300 });
   clusters.push(cluster);
   const client = await cluster.startClient({ app, tool: 'node', seed, bulkBytes: 1_000_000, connections: 3, requests: '300-400', progressMs: 100, timeoutMs: 60_000 });
   // Under load: the client has read answers and has not finished.
@@ -64,6 +64,8 @@ async function failover(app: LoadApp): Promise<void> {
   const garp = garpAfter(bridge, killAtMs);
   expect(garp, `gratuitous ARPs: ${JSON.stringify(bridge.garps)}, kill at ${killAtMs}`).toBeDefined();
   expect(report.serviceMacAt).toEqual({ port: cluster.lan.host('b').switchPort, host: 'b' });
+  // Nobody else claimed the service's addresses: the survivor's counters (a's inputs replayed, then its own) show no conflict.
+  expect(report.conflicts).toEqual([{ replica: 'b', arpConflict: 0, ownSource: 0 }]);
 
   // No split brain: a emitted in epoch 1 only, b from epoch 2 on, never both in one.
   const views = cluster.wireViews();

@@ -2,6 +2,8 @@
 // serves, the second joins by itself; kill -9 the primary -> the survivor serves; restart
 // the killed one -> it joins the survivor as a backup by itself; kill -9 the new primary
 // -> it serves, and the client's streams stay intact through both failovers. SIGTERM: exit 0.
+// Two `ftcp serve` started at the same moment (no peer answers either): the arbiter's start
+// claim makes exactly one the primary; the other joins it as a backup by itself.
 import * as net from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,10 +16,12 @@ import { describeWithDist, killAll, startCli, stopProc, type Proc } from '../hel
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-serve-proc-'));
 let sw: UdpSwitch | undefined;
 let arbiter: ArbiterServer | undefined;
+const others: Array<{ close(): Promise<void> }> = [];
 afterAll(async () => {
   await killAll();
   await sw?.close();
   await arbiter?.close();
+  for (const o of others) await o.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -29,16 +33,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function config(name: string, listen: number, peer: string, peerPort: number): string {
-  const path = join(dir, `${name}.yaml`);
+function config(name: string, listen: number, peer: string, peerPort: number, at = { arbiter: arbiter!.local.port, sw: sw!.local.port, tag: '' }): string {
+  const path = join(dir, `${name}${at.tag}.yaml`);
   writeFileSync(
     path,
     [
       `name: ${name}`,
       'service: { address: 192.0.2.10, port: 7070, app: counter, seed: 3 }',
-      `arbiter: 127.0.0.1:${arbiter!.local.port}`,
+      `arbiter: 127.0.0.1:${at.arbiter}`,
       `log: { listen: 127.0.0.1:${listen}, peers: [ { name: ${peer}, address: 127.0.0.1:${peerPort} } ] }`,
-      `network: { switch: 127.0.0.1:${sw!.local.port} }`,
+      `network: { switch: 127.0.0.1:${at.sw} }`,
       'timing: { heartbeat-ms: 20, failure-timeout-ms: 300, rejoin-backoff-ms: 200 }',
       `capture-dir: ${dir}`,
     ].join('\n'),
@@ -61,6 +65,7 @@ describeWithDist('ftcp serve: roles by themselves, with real processes', ['cli/s
     let a = startCli(['serve', '--config', cfgA, '--metrics-listen', `127.0.0.1:${ma}`]);
     await a.waitFor(/"event":"registered"/, 30_000);
     expect(a.stdout()).toMatch(/"event":"serve-run","name":"a","atMs":\d+,"role":"primary"/);
+    expect(a.stdout()).toMatch(/"event":"serve-claim","name":"a","atMs":\d+,"epoch":1,"winner":"a","won":true/);
     const b = startCli(['serve', '--config', cfgB]);
     await b.waitFor(/"event":"serve-run","name":"b","atMs":\d+,"role":"join","via":"a"/, 30_000);
     await b.waitFor(/"event":"joined"/, 30_000);
@@ -94,4 +99,28 @@ describeWithDist('ftcp serve: roles by themselves, with real processes', ['cli/s
     expect(exit).toEqual({ code: 0, signal: null });
     expect(a.stdout()).toMatch(/"event":"exit","name":"a".*"reason":"SIGTERM"/);
   }, 300_000);
+
+  it('two started at the same moment: exactly one wins the start of epoch 1 and serves, the other joins it', async () => {
+    const sw2 = await UdpSwitch.start({ listen: { host: '127.0.0.1', port: 0 } });
+    others.push(sw2);
+    const arb2 = await ArbiterServer.start({ listen: { host: '127.0.0.1', port: 0 }, statePath: join(dir, 'arbiter-race.json'), init: true });
+    others.push(arb2);
+    const [pa, pb] = [await freePort(), await freePort()];
+    const at = { arbiter: arb2.local.port, sw: sw2.local.port, tag: '-race' };
+    const procs = { a: startCli(['serve', '--config', config('a', pa, 'b', pb, at)]), b: startCli(['serve', '--config', config('b', pb, 'a', pa, at)]) };
+    // Both ask the arbiter; both answers name the same winner.
+    await Promise.all(Object.values(procs).map((p) => p.waitFor(/"event":"serve-claim"/, 30_000)));
+    const claims = Object.values(procs).map((p) => JSON.parse(p.stdout().split('\n').find((l) => l.includes('"serve-claim"'))!));
+    expect(new Set(claims.map((c) => c.winner)).size).toBe(1);
+    const winner = claims[0].winner as 'a' | 'b';
+    const loser = winner === 'a' ? 'b' : 'a';
+    expect(claims.filter((c) => c.won === true).map((c) => c.name)).toEqual([winner]);
+    await procs[winner].waitFor(/"event":"registered"/, 30_000);
+    await procs[loser].waitFor(new RegExp(`"event":"serve-run","name":"${loser}","atMs":\\d+,"role":"join","via":"${winner}"`), 30_000);
+    await procs[loser].waitFor(/"event":"joined"/, 30_000);
+    // Exactly one primary: one run as primary in all, and the loser never served.
+    expect(count(procs.a, /"event":"serve-run".*"role":"primary"/) + count(procs.b, /"event":"serve-run".*"role":"primary"/)).toBe(1);
+    expect(count(procs[loser], /"event":"(registered|live|announce)"/)).toBe(0);
+    for (const p of Object.values(procs)) expect(await stopProc(p, 'SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 120_000);
 });

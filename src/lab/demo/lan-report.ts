@@ -29,6 +29,8 @@ export function lanJson(lan: LanDemoSide, killAtMs: number | null) {
     garpAfterKill: g === null ? null : { frame: g.frame, afterKillMs: killAtMs === null ? null : Math.round((g.atMs - killAtMs) * 100) / 100 },
     serviceMacAt: lan.report.serviceMacAt,
     linkDelay: lan.report.linkDelay,
+    arbiter: lan.report.arbiter,
+    conflicts: lan.report.conflicts,
     nstat: lan.report.nstat,
     notes: lan.report.notes,
   };
@@ -41,9 +43,10 @@ export function describeLan(lan: LanDemoSide, killAtMs: number | null): string[]
   const d = report.nstat.delta;
   const g = j.garpAfterKill;
   return [
-    `  LAN: ${report.hosts.map((h) => `${h.name} ${h.address}${h.delayMs > 0 ? ` (+${h.delayMs} ms each way)` : ''}`).join(', ')}; service 192.0.2.10 at ${report.serviceMac} behind each replica's TAP device${report.linkDelay?.by === 'log-relay' ? `; log channel a<->b through a relay delaying ${report.linkDelay.ms} ms each way (no netem here)` : ''}`,
+    `  LAN: ${report.hosts.map((h) => `${h.name} ${h.address}${h.delayMs > 0 ? ` (+${h.delayMs} ms each way)` : ''}`).join(', ')}; service 192.0.2.10 at ${report.serviceMac} behind each replica's TAP device${report.arbiter?.kind === 'etcd' ? `; arbiter: etcd, one member on each of a, b, arb (${report.arbiter.address})` : ''}${report.linkDelay?.by === 'log-relay' ? `; log channel a<->b through a relay delaying ${report.linkDelay.ms} ms each way (no netem here)` : ''}`,
     `  gratuitous ARP after the kill: ${g === null ? 'NONE' : `frame ${g.frame} of ${basename(report.bridge.file)}${g.afterKillMs === null ? '' : `, +${g.afterKillMs} ms after the kill`}`}; the bridge's fdb has the service MAC on ${report.serviceMacAt === null ? 'no port' : `${report.serviceMacAt.port} (${report.serviceMacAt.host ?? '?'})`}`,
     `  kernel (nstat in ${report.nstat.netns}): ${d === null ? 'counters not read' : `TcpExtTCPDSACKOldSent +${d.TcpExtTCPDSACKOldSent}, TcpExtDelayedACKLost +${d.TcpExtDelayedACKLost}${d.TcpExtTCPDSACKOldSent > 0 ? ': the client\'s kernel received duplicate segment(s), dropped them and said so with a D-SACK' : ': the client\'s kernel received no duplicate data segment'}`}`,
+    `  address conflicts on the wire (the replicated stack's counters): ${report.conflicts.length === 0 ? 'not read (no replica stopped with its counters)' : report.conflicts.map((c) => `${c.replica}: ${c.arpConflict} ARP from another MAC for 192.0.2.10, ${c.ownSource} frame(s) from the service MAC not its own`).join('; ')}`,
     `  tcpdump on the LAN's bridge ${report.bridge.device}: ${report.bridge.file} (${bridge?.frames ?? '?'} frames${report.bridge.droppedByKernel ? `; it missed ${report.bridge.droppedByKernel}` : ''}; RST segments of service connections: ${bridge?.serviceResets ?? '?'})`,
     ...report.notes.map((n) => `  note: ${n}`),
   ];

@@ -19,22 +19,31 @@ import { onStopSignal, type LabIo, type RunOutcome } from '../io.js';
 import { lanMissing, SERVICE_ADDRESS } from '../lan.js';
 import { garpAfter, LanCluster, LAN_SERVICE_MAC, readBridgeCapture, type BridgeView } from '../lan-cluster.js';
 import { replicaCapturePaths, timelineText } from '../live-cluster.js';
-import { kernelModeMissing } from '../netns.js';
+import { ETCD_INSTALL_HINT, etcdVersion } from '../etcd-cluster.js';
+import { hasCommand, kernelModeMissing } from '../netns.js';
 import { demoLoad, runSteps, sayOnTimeline } from './live.js';
 import { demoOutcome, judgeDemo, printDemoReport } from './report.js';
+import { checkRedisRun, redisMissing, type RedisReport } from './redis.js';
 import type { DemoState, Failover, LanDemoSide, LiveDemoOptions } from './types.js';
 
 /** What `--network lan` lacks on this machine, one sentence each (a link delay without netem goes through a delaying relay, lan-delay.ts). */
-export function lanDemoMissing(): string[] {
+export function lanDemoMissing(o: { etcd?: boolean } = {}): string[] {
   const missing = lanMissing();
   for (const m of kernelModeMissing({ tcpdump: true })) if (!missing.includes(m)) missing.push(m);
+  if (o.etcd === true && etcdVersion() === null) missing.push(ETCD_INSTALL_HINT);
+  if (o.etcd === true && !hasCommand('curl', ['--version'])) missing.push('curl, to ask the etcd members for their health (apt-get install -y curl)');
   return missing;
 }
 
 export async function runLanDemo(o: LiveDemoOptions, io: LabIo): Promise<RunOutcome> {
-  const missing = lanDemoMissing();
+  const missing = lanDemoMissing({ etcd: o.arbiter === 'etcd' });
   if (missing.length > 0) {
-    io.stderr(`error: ftcp demo failover --network lan${o.linkDelayMs ? ` --link-delay-ms ${o.linkDelayMs}` : ''} needs ${missing.join('; ')}\n`);
+    io.stderr(`error: ftcp demo failover --network lan${o.linkDelayMs ? ` --link-delay-ms ${o.linkDelayMs}` : ''}${o.arbiter === 'etcd' ? ' --arbiter etcd' : ''} needs ${missing.join('; ')}\n`);
+    return 'usage';
+  }
+  const noRedis = o.app === 'redis' ? redisMissing(true) : undefined;
+  if (noRedis !== undefined) {
+    io.stderr(`error: ftcp demo failover --network lan --app redis: ${noRedis}\n`);
     return 'usage';
   }
   const demo = new LanDemo(o, io);
@@ -50,10 +59,10 @@ class LanDemo implements DemoState {
   readonly cluster: DemoState['cluster'];
   readonly timeline: Array<{ ms: number; text: string }> = [];
   readonly problems: string[] = [];
-  readonly divergences = [];
+  readonly divergences: Array<DemoState['divergences'][number]> = [];
   readonly failover: Failover = { killed: 'a', killAtMs: 0, by: null, epoch: null, detectedMs: null, liveMs: null, clientResumedMs: null };
   readonly kernelSide = undefined;
-  readonly redisReport = undefined;
+  redisReport: RedisReport | undefined;
   killed = false;
   interrupted: string | undefined;
   clientResult: ChildEvent | undefined;
@@ -112,6 +121,11 @@ class LanDemo implements DemoState {
     if (e.event === 'suspect' && this.killed && name !== failover.killed && failover.detectedMs === null) failover.detectedMs = this.since(at);
     if ((e.event === 'fenced' || e.event === 'stopped') && !this.killed) this.problems.push(`${name} ${e.event} before the kill: a false failover (try a larger --failure-timeout-ms than ${this.o.failureTimeoutMs})`);
     if (e.event === 'fault') this.problems.push(`${name}: replication fault: ${String(e['message'])}`);
+    if (e.event === 'divergence') {
+      // The replica's own upstream app answered otherwise than the log.
+      this.divergences.push({ replica: name, conn: e['conn'] as number, offset: e['offset'] as number, what: String(e['what']) });
+      this.say(`${name}: DIVERGENCE on connection ${String(e['conn'])} at offset ${String(e['offset'])}: ${String(e['what'])}`, at);
+    }
     const live = replicaEvent(e, 'live');
     if (live !== undefined && this.killed && name !== failover.killed) {
       failover.liveMs = this.since(at);
@@ -137,15 +151,20 @@ class LanDemo implements DemoState {
       failureTimeoutMs: o.failureTimeoutMs,
       mtu: o.mtu,
       ...(o.linkDelayMs !== undefined ? { linkDelayMs: o.linkDelayMs } : {}),
+      ...(o.app === 'http' || o.app === 'redis' ? { upstream: o.app } : {}),
+      ...(o.arbiter === 'etcd' ? { arbiter: 'etcd' as const } : {}),
       onEvent: (label, e) => this.onEvent(label, e),
     });
     this.lanCluster = c;
     const host = (n: string) => c.lan.host(n);
-    this.say(`LAN ${c.lan.prefix}: bridge lan0 in ${c.lan.switchNetns}, tcpdump on it; arbiter on ${host('arb').address}:9400 (pid ${c.arbiter!.pid})`);
+    const arbiter = c.etcd !== undefined ? `etcd cluster ${c.arbiterAddress} (members on a, b and arb, pids ${[0, 1, 2].map((i) => c.etcd!.pid(i)).join(', ')})` : `arbiter on ${c.arbiterAddress} (pid ${c.arbiter!.pid})`;
+    this.say(`LAN ${c.lan.prefix}: bridge lan0 in ${c.lan.switchNetns}, tcpdump on it; ${arbiter}`);
+    for (const u of c.upstreams.values()) this.say(`upstream app on ${u.host}: ${u.app === 'redis' ? 'redis-server' : 'a Node HTTP server'} on its own loopback ${u.address} (pid ${u.pid}), replica ${u.host}'s --upstream`);
     for (const n of ['a', 'b'] as const) this.say(`replica ${n} (pid ${c.replicas.get(n)!.pid}) on ${host(n).address}, behind tap0 on br0 (socat pid ${c.lan.tap(n)!.pid}), service ${SERVICE_ADDRESS} at ${LAN_SERVICE_MAC}`);
     const load = demoLoad(o, true);
     const client = await c.startClient({ ...load, app: load.app ?? o.app, seed: o.seed, bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000, tool: o.kernelTool ?? 'node' });
-    this.say(`client started in ${host('c1').netns} (pid ${client.pid}): ${o.connections} ${o.app} connection(s) from ${host('c1').address} to ${SERVICE_ADDRESS}:7070 on the kernel's TCP`);
+    const how = o.app === 'redis' ? 'redis-cli, one per connection' : o.kernelTool === 'curl' ? 'curl, one keep-alive connection each' : o.kernelTool === 'nc' ? 'nc -N' : 'node net';
+    this.say(`client started in ${host('c1').netns} (pid ${client.pid}, ${how}): ${o.connections} ${o.app} connection(s) from ${host('c1').address} to ${SERVICE_ADDRESS}:7070 on the kernel's TCP`);
   }
 
   private async kill(): Promise<void> {
@@ -169,6 +188,15 @@ class LanDemo implements DemoState {
     const result = await c.client!.waitFor((e) => e.event === 'result', 90_000, 'its result line');
     this.clientResult = result;
     this.say(`client: finished: ${JSON.stringify((result['streams'] as object) ?? {})}, resets ${String(result['resets'])}`, typeof result['atMs'] === 'number' ? result['atMs'] : wallClockMs());
+    if (this.o.app === 'redis') {
+      // Asked before the LAN goes: the survivor's redis-server lives in its host's namespace.
+      const servers = Object.fromEntries([...c.upstreams].flatMap(([n, u]) => (u.redis !== undefined ? [[n, u.redis]] : [])));
+      const checked = await checkRedisRun(servers, this.killed ? 'b' : 'a', result);
+      this.redisReport = checked.report;
+      this.problems.push(...checked.problems);
+      const s = checked.report.survivor;
+      if (s !== null) this.say(`redis: the surviving Redis (${s.replica}'s) holds ${s.counter ?? 'nil'}, the client last saw ${s.clientLast}`);
+    }
     const survivor = c.replicas.get('b');
     if (survivor !== undefined && survivor.running) {
       await survivor.stop();

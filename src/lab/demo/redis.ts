@@ -9,9 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { REDIS_CLI_INSTALL_HINT } from '../redis-cli-load.js';
 import { RedisServer, redisVersion, REDIS_INSTALL_HINT } from '../redis-server.js';
-import { RedisConnection } from '../../net/redis-connection.js';
 import { REDIS_COUNTER_KEY, type RedisConnState } from '../redis-load.js';
-import { bulkText, describeValue } from '../../net/resp.js';
 
 export interface RedisReport {
   version: string | null;
@@ -66,33 +64,27 @@ export async function checkRedisRun(
   if (counter !== undefined && counter.count === 0) problems.push('redis: the client saw no INCR reply');
   const server = survivor !== undefined ? servers[survivor] : undefined;
   if (server === undefined || clientResult === undefined) return { report, problems };
-  let c: RedisConnection | undefined;
   try {
-    c = await RedisConnection.open(server.endpoint);
-    const got = await c.ok(['GET', REDIS_COUNTER_KEY]);
-    const value = bulkText(got);
-    const clientLast = counter?.count ?? 0;
-    const stored = value === null ? null : Number(value);
-    let checked = 0;
-    let differing = 0;
-    const expect = async (key: string, want: string) => {
-      checked++;
-      const v = await c!.ok(['GET', key]);
-      if (bulkText(v) !== want) {
-        differing++;
-        if (differing <= 5) problems.push(`redis: the surviving Redis (${survivor}) holds ${key} = ${describeValue(v)}, the client last saw ${JSON.stringify(want)}`);
-      }
-    };
+    // What the client last saw of each key: the shared counter, each connection's own counter and every key it set.
+    const want = new Map<string, string>();
     for (const conn of conns) {
-      if (conn.counter > 0) await expect(conn.counterKey, String(conn.counter));
-      for (const [k, v] of Object.entries(conn.keys)) await expect(k, v);
+      if (conn.counter > 0) want.set(conn.counterKey, String(conn.counter));
+      for (const [k, v] of Object.entries(conn.keys)) want.set(k, v);
     }
-    report.survivor = { replica: survivor!, counter: stored, clientLast, agree: stored === clientLast, keysChecked: checked, keysDiffering: differing };
+    const keys = [...want.keys()];
+    const [value, ...got] = await server.mget([REDIS_COUNTER_KEY, ...keys]);
+    const clientLast = counter?.count ?? 0;
+    const stored = value === null || value === undefined ? null : Number(value);
+    let differing = 0;
+    keys.forEach((key, i) => {
+      if (got[i] === want.get(key)) return;
+      differing++;
+      if (differing <= 5) problems.push(`redis: the surviving Redis (${survivor}) holds ${key} = ${got[i] === null ? '$nil' : `$${JSON.stringify(got[i]?.slice(0, 40))}`}, the client last saw ${JSON.stringify(want.get(key))}`);
+    });
+    report.survivor = { replica: survivor!, counter: stored, clientLast, agree: stored === clientLast, keysChecked: keys.length, keysDiffering: differing };
     if (stored !== clientLast) problems.push(`redis: the surviving Redis (${survivor}) holds ${REDIS_COUNTER_KEY} = ${value ?? 'nil'}, the client last saw ${clientLast}`);
   } catch (error) {
     problems.push(`redis: could not ask the surviving Redis (${survivor}): ${error instanceof Error ? error.message : String(error)}`);
-  } finally {
-    c?.close();
   }
   return { report, problems };
 }

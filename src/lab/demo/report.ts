@@ -90,7 +90,7 @@ export function judgeDemo(d: DemoState) {
 
 function reproduceCommand(d: DemoState): string {
   const o = d.o;
-  const lan = o.network === 'lan' ? ` --network lan --kernel-tool ${o.kernelTool ?? 'node'}${o.linkDelayMs ? ` --link-delay-ms ${o.linkDelayMs}` : ''}` : '';
+  const lan = o.network === 'lan' ? ` --network lan --kernel-tool ${o.kernelTool ?? 'node'}${o.linkDelayMs ? ` --link-delay-ms ${o.linkDelayMs}` : ''}${o.arbiter === 'etcd' ? ' --arbiter etcd' : ''}` : '';
   const kernel = d.kernelNs !== undefined ? ` --client kernel --kernel-tool ${o.kernelTool ?? 'node'} --tun-mtu ${o.tunMtu ?? DEFAULT_TUN_MTU}` : lan;
   const timing = ` --heartbeat-ms ${o.heartbeatMs} --failure-timeout-ms ${o.failureTimeoutMs}`;
   const moment = o.killMoment === 'any' ? ' --kill-moment any' : '';

@@ -40,6 +40,8 @@ export interface LiveDemoOptions {
   network?: 'loopback' | 'lan';
   /** --network lan: netem delay on the replica hosts' links, each way. */
   linkDelayMs?: number;
+  /** --network lan: the arbiter on a three-member etcd cluster, one member per host. */
+  arbiter?: 'etcd';
 }
 
 export interface Failover {
