@@ -1,15 +1,18 @@
 /**
  * The helper the linux target runs inside its network namespace (`ip netns exec NS python3
- * -u -c HELPER_PY TUN_NAME`): it opens the TUN device (the TUNSETIFF ioctl on /dev/net/tun,
+ * -u -c HELPER_PY TUN_NAME CC`): it opens the TUN device (the TUNSETIFF ioctl on /dev/net/tun,
  * no packet-information header) and makes the socket calls on real kernel sockets, driven by
  * one JSON object per line on stdin and answering one per line on stdout:
  *
- *   -> {"id":1,"op":"inject","hex":"4500..."}          <- {"ev":"ok","id":1}
+ *   -> {"id":1,"op":"inject","hex":"4500..."}   <- {"ev":"ret","id":1,"value":0,"ts":100,"t":101}
  *   -> {"id":2,"op":"call","call":"accept","fd":3,"newfd":4,"mayBlock":true}
- *   <- {"ev":"blocked","id":2} ... {"ev":"ret","id":2,"value":4,"t":123}
+ *   <- {"ev":"blocked","id":2,"ts":120} ... {"ev":"ret","id":2,"value":4,"ts":120,"t":5123}
  *   <- {"ev":"pkt","t":123456,"hex":"4500..."}      every packet the kernel sends
  *
- * Times `t` are CLOCK_MONOTONIC microseconds, the clock Node's process.hrtime reads too.
+ * Every socket gets the congestion control named by the second argument (TCP_CONGESTION,
+ * which root may set to any loaded one; the sysctl in a namespace only takes those the host
+ * allows). `ts` is when the helper began a command, `t` when it ended or when a packet
+ * came. Times are CLOCK_MONOTONIC microseconds, the clock Node's process.hrtime reads too.
  * A call that may block runs in its own thread; when it has not returned within 2 ms the
  * helper says "blocked" and goes on reading commands (packetdrill's syscall thread), and
  * its "ret" comes when it returns. Errors are errno names. Descriptors are the script's
@@ -22,6 +25,8 @@ TUNSETIFF = 0x400454ca
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 name = sys.argv[1]
+congestion = sys.argv[2].encode()
+TCP_CONGESTION = 13
 tun = os.open('/dev/net/tun', os.O_RDWR)
 fcntl.ioctl(tun, TUNSETIFF, struct.pack('16sH', name.encode(), IFF_TUN | IFF_NO_PI))
 lock = threading.Lock()
@@ -73,6 +78,7 @@ def do_call(c):
     k = c['call']
     if k == 'socket':
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        s.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, congestion)
         socks[c['newfd']] = s
         return c['newfd'], {}
     s = sock(c)
@@ -132,10 +138,10 @@ def do_call(c):
 def call(c):
     try:
         value, extra = do_call(c)
-        out = {'ev': 'ret', 'id': c['id'], 'value': value, 't': now()}
+        out = {'ev': 'ret', 'id': c['id'], 'value': value, 't': now(), 'ts': c['ts']}
         out.update(extra)
     except OSError as e:
-        out = {'ev': 'ret', 'id': c['id'], 'value': -1, 'errno': errno.errorcode.get(e.errno, str(e.errno)), 't': now()}
+        out = {'ev': 'ret', 'id': c['id'], 'value': -1, 'errno': errno.errorcode.get(e.errno, str(e.errno)), 't': now(), 'ts': c['ts']}
         if c['call'] == 'connect':
             try:
                 out['lport'] = sock(c).getsockname()[1]
@@ -148,15 +154,16 @@ emit({'ev': 'ready', 't': now()})
 for line in sys.stdin:
     c = json.loads(line)
     op = c['op']
+    c['ts'] = now()
     if op == 'inject':
         os.write(tun, bytes.fromhex(c['hex']))
-        emit({'ev': 'ok', 'id': c['id']})
+        emit({'ev': 'ret', 'id': c['id'], 'value': 0, 't': now(), 'ts': c['ts']})
     elif op == 'call' and c.get('mayBlock'):
         th = threading.Thread(target=call, args=(c,), daemon=True)
         th.start()
         th.join(0.002)
         if th.is_alive():
-            emit({'ev': 'blocked', 'id': c['id']})
+            emit({'ev': 'blocked', 'id': c['id'], 'ts': c['ts']})
     elif op == 'call':
         call(c)
     elif op == 'quit':

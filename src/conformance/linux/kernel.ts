@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { hasCommand, kernelModeMissing, Netns, NetnsError, run } from '../../lab/netns.js';
+import { kernelModeMissing, Netns, NetnsError, run } from '../../lab/netns.js';
 import { HELPER_PY } from './helper-py.js';
 
 export const CONFORMANCE_TUN = 'ftcpc0';
@@ -21,10 +21,24 @@ export class LinuxTargetError extends Error {
   }
 }
 
+let python: string | undefined;
+
+/**
+ * The python3 interpreter's own path, asked once: a version manager's `python3` may be a
+ * shell shim that takes seconds to start, and the helper starts once per script.
+ */
+function pythonExecutable(): string | undefined {
+  if (python === undefined) {
+    const r = run('python3', ['-c', 'import socket, sys; print(sys.executable)']);
+    if (r.ok && r.stdout.trim() !== '') python = r.stdout.trim();
+  }
+  return python;
+}
+
 /** What the linux target lacks on this machine, one sentence each (empty when nothing). */
 export function linuxTargetMissing(): string[] {
-  const missing = kernelModeMissing();
-  if (!hasCommand('python3', ['-c', 'import socket'])) missing.push('python3 (apt-get install -y python3)');
+  const missing = kernelModeMissing().filter((m) => !m.startsWith('socat'));
+  if (pythonExecutable() === undefined) missing.push('python3 (apt-get install -y python3)');
   return missing;
 }
 
@@ -34,6 +48,8 @@ export interface KernelSetup {
   mtu: number;
   /** name=value, set inside the namespace only. */
   sysctls: Record<string, string>;
+  /** Congestion control of every socket (TCP_CONGESTION): cubic, reno. */
+  congestionControl: string;
   /** Minimum RTO of the route through the device (`ip route ... rto_min`), when the script sets one. */
   rtoMinMs?: number;
 }
@@ -41,7 +57,8 @@ export interface KernelSetup {
 export interface CallReturn {
   value: number;
   errno?: string;
-  /** CLOCK_MONOTONIC µs when the call returned. */
+  /** CLOCK_MONOTONIC µs when the helper began the call, and when it returned. */
+  ts: number;
   t: number;
   lport?: number;
   optval?: number;
@@ -55,15 +72,26 @@ interface HelperMessage extends Partial<CallReturn> {
   hex?: string;
 }
 
+/** A call found blocking: when the helper began it. */
+export interface Blocked {
+  blockedSince: number;
+}
+
 /** A call in flight: `started` settles when it returned or was found blocking, `done` when it returned. */
 export interface CallHandle {
-  started: Promise<'blocked' | CallReturn>;
+  started: Promise<Blocked | CallReturn>;
   done: Promise<CallReturn>;
 }
 
 interface CallWaiter {
-  resolveStarted: (v: 'blocked' | CallReturn) => void;
+  resolveStarted: (v: Blocked | CallReturn) => void;
   resolveDone: (v: CallReturn) => void;
+}
+
+/** What a call gets when the helper is gone (the run reports the helper's failure). */
+function helperGone(): CallReturn {
+  const t = monotonicUs();
+  return { value: -1, errno: 'EHELPER', ts: t, t };
 }
 
 /** CLOCK_MONOTONIC in µs, as the helper's time.monotonic_ns() reads it. */
@@ -88,7 +116,7 @@ export class KernelHost {
     this.exited = new Promise((resolve) =>
       child.on('exit', (code, signal) => {
         this.exitedWith = `the helper exited (${code ?? signal})${this.stderr.trim() === '' ? '' : `: ${this.stderr.trim().split('\n').pop()}`}`;
-        for (const w of this.waiters.values()) w.resolveDone({ value: -1, errno: 'EHELPER', t: monotonicUs() });
+        for (const w of this.waiters.values()) w.resolveDone(helperGone());
         this.onExit?.();
         resolve();
       }),
@@ -109,7 +137,7 @@ export class KernelHost {
       const sysctls = Object.entries(setup.sysctls).map(([k, v]) => `${k}=${v}`);
       const sys = run('ip', ['netns', 'exec', netns.name, 'sysctl', '-q', '-w', ...sysctls]);
       if (!sys.ok) throw new LinuxTargetError(`setting sysctls in ${netns.name} failed: ${sys.stderr}`);
-      const child = spawn('ip', ['netns', 'exec', netns.name, 'python3', '-u', '-c', HELPER_PY, CONFORMANCE_TUN], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn('ip', ['netns', 'exec', netns.name, pythonExecutable() ?? 'python3', '-u', '-c', HELPER_PY, CONFORMANCE_TUN, setup.congestionControl], { stdio: ['pipe', 'pipe', 'pipe'] });
       const host = new KernelHost(netns, child, onPacket);
       await host.waitReady();
       host.configure(setup);
@@ -167,10 +195,10 @@ export class KernelHost {
     const w = m.id === undefined ? undefined : this.waiters.get(m.id);
     if (w === undefined) return;
     if (m.ev === 'blocked') {
-      w.resolveStarted('blocked');
+      w.resolveStarted({ blockedSince: m.ts! });
       return;
     }
-    const ret: CallReturn = { value: m.value!, t: m.t! };
+    const ret: CallReturn = { value: m.value!, ts: m.ts!, t: m.t! };
     for (const k of ['errno', 'lport', 'optval', 'onoff', 'linger'] as const) if (m[k] !== undefined) (ret as unknown as Record<string, unknown>)[k] = m[k];
     this.waiters.delete(m.id!);
     w.resolveStarted(ret);
@@ -182,19 +210,24 @@ export class KernelHost {
     return this.exitedWith;
   }
 
-  inject(bytes: Uint8Array): void {
-    this.send({ id: this.nextId++, op: 'inject', hex: Buffer.from(bytes).toString('hex') });
+  /** Writes a packet into the device; resolves when it is written (`ts`, `t`: before and after). */
+  inject(bytes: Uint8Array): Promise<CallReturn> {
+    return this.command({ op: 'inject', hex: Buffer.from(bytes).toString('hex') }).done;
   }
 
   call(args: Record<string, unknown>, mayBlock: boolean): CallHandle {
+    return this.command({ op: 'call', mayBlock, ...args });
+  }
+
+  private command(args: Record<string, unknown>): CallHandle {
     const id = this.nextId++;
     let resolveStarted!: CallWaiter['resolveStarted'];
     let resolveDone!: CallWaiter['resolveDone'];
-    const started = new Promise<'blocked' | CallReturn>((r) => (resolveStarted = r));
+    const started = new Promise<Blocked | CallReturn>((r) => (resolveStarted = r));
     const done = new Promise<CallReturn>((r) => (resolveDone = r));
     this.waiters.set(id, { resolveStarted, resolveDone });
-    if (this.exitedWith !== undefined) resolveDone({ value: -1, errno: 'EHELPER', t: monotonicUs() });
-    else this.send({ id, op: 'call', mayBlock, ...args });
+    if (this.exitedWith !== undefined) resolveDone(helperGone());
+    else this.send({ id, ...args });
     void done.then((r) => resolveStarted(r));
     return { started, done };
   }

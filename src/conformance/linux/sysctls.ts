@@ -1,8 +1,9 @@
 /**
  * What a script's options mean to the linux target: the sysctls of the namespace the
  * script runs in. The base is packetdrill's own gtests/net/common/defaults.sh where it
- * bears on TCP without fast open, ECN or MPTCP (SACK, D-SACK, timestamps, CUBIC, RACK and
- * TLP, F-RTO, no slow start after idle, syncookies); an option that has a Linux knob sets
+ * bears on TCP without fast open, ECN or MPTCP (SACK, D-SACK, timestamps, RACK and TLP,
+ * F-RTO, no slow start after idle, syncookies; CUBIC is set per socket by the helper, since
+ * a namespace's sysctl only takes what the host allows); an option that has a Linux knob sets
  * it; any other option is an error naming its line, never ignored.
  */
 import { formatIpv4Addr, type Ipv4Addr } from '../../wire/addr.js';
@@ -20,7 +21,6 @@ export const BASE_SYSCTLS: Readonly<Record<string, string>> = {
   'net.ipv4.tcp_window_scaling': '1',
   'net.ipv4.tcp_frto': '2',
   'net.ipv4.tcp_reordering': '3',
-  'net.ipv4.tcp_congestion_control': 'cubic',
   'net.ipv4.tcp_slow_start_after_idle': '0',
   'net.ipv4.tcp_early_retrans': '4',
   'net.ipv4.tcp_recovery': '1',
@@ -68,6 +68,7 @@ function in192(addr: Ipv4Addr): boolean {
 export function linuxSetup(options: readonly ScriptOption[], settings: RunSettings): KernelSetup {
   const sysctls: Record<string, string> = { ...BASE_SYSCTLS };
   let rtoMinMs: number | undefined;
+  let congestionControl = 'cubic';
   for (const o of options) {
     const value = o.value ?? '';
     if (RUNNER_OPTIONS.has(o.name) || NO_EFFECT.has(o.name)) continue;
@@ -84,7 +85,7 @@ export function linuxSetup(options: readonly ScriptOption[], settings: RunSettin
       continue;
     }
     if (o.name === 'congestion_control') {
-      sysctls['net.ipv4.tcp_congestion_control'] = value === 'newreno' ? 'reno' : value;
+      congestionControl = value === 'newreno' ? 'reno' : value;
       continue;
     }
     if (o.name === 'rto_min_ms') {
@@ -99,5 +100,5 @@ export function linuxSetup(options: readonly ScriptOption[], settings: RunSettin
   }
   if (settings.localAddress === settings.remoteAddress) throw new OptionError(line, '--local_ip and --remote_ip must differ');
   const mtu = settings.config.mtu ?? 1500;
-  return { localAddress: formatIpv4Addr(settings.localAddress), mtu, sysctls, ...(rtoMinMs !== undefined ? { rtoMinMs } : {}) };
+  return { localAddress: formatIpv4Addr(settings.localAddress), mtu, sysctls, congestionControl, ...(rtoMinMs !== undefined ? { rtoMinMs } : {}) };
 }
