@@ -25,7 +25,7 @@ function actualAt(run: TargetRun, line: number): string {
   const f = run.result.failure;
   if (f !== undefined && f.line === line) return f.kind === 'mismatch' ? `failed (${f.actual})` : `could not run it (${f.expected})`;
   if (f !== undefined && f.line < line) return `stopped at line ${f.line}`;
-  return 'nothing';
+  return f === undefined ? 'nothing' : `no result before it stopped at line ${f.line}`;
 }
 
 export function differences(a: TargetRun, b: TargetRun): Difference[] {

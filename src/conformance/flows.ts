@@ -57,6 +57,8 @@ export class Flows {
   sent(timeUs: number, src: Ipv4Addr, dst: Ipv4Addr, seg: TcpSegment): Sent {
     const key = `${seg.srcPort}:${seg.dstPort}`;
     if (seg.flags & TCP_SYN) this.ourIsn.set(key, seg.seq);
+    // An active open's SYN names the flow (packetdrill learns it the same way), even while connect() blocks.
+    if ((seg.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) this.connected(seg.srcPort, seg.dstPort);
     let ourIsn = this.ourIsn.get(key) ?? 0;
     if (this.newAttempt.delete(key) && (seg.flags & (TCP_SYN | TCP_RST)) === TCP_RST) ourIsn = 0;
     return { timeUs, src, dst, seg, ourIsn };

@@ -136,6 +136,7 @@ def do_call(c):
     return 0, {}
 
 def call(c):
+    c['ts'] = now()
     try:
         value, extra = do_call(c)
         out = {'ev': 'ret', 'id': c['id'], 'value': value, 't': now(), 'ts': c['ts']}

@@ -137,7 +137,7 @@ export class KernelHost {
       const sysctls = Object.entries(setup.sysctls).map(([k, v]) => `${k}=${v}`);
       const sys = run('ip', ['netns', 'exec', netns.name, 'sysctl', '-q', '-w', ...sysctls]);
       if (!sys.ok) throw new LinuxTargetError(`setting sysctls in ${netns.name} failed: ${sys.stderr}`);
-      const child = spawn('ip', ['netns', 'exec', netns.name, pythonExecutable() ?? 'python3', '-u', '-c', HELPER_PY, CONFORMANCE_TUN, setup.congestionControl], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn('ip', ['netns', 'exec', netns.name, 'nice', '-n', '-10', pythonExecutable() ?? 'python3', '-u', '-c', HELPER_PY, CONFORMANCE_TUN, setup.congestionControl], { stdio: ['pipe', 'pipe', 'pipe'] });
       const host = new KernelHost(netns, child, onPacket);
       await host.waitReady();
       host.configure(setup);

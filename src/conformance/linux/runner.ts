@@ -278,7 +278,8 @@ class LinuxRun {
       this.pending = { event: e, handle, endUs };
       return;
     }
-    this.finish(e, first, plan.mayBlock ? endUs : undefined);
+    // Back before the helper called it blocked: at once, however long the helper took on a loaded machine.
+    this.finish(e, first, e.end === undefined ? undefined : endUs);
   }
 
   /** Wait for a blocking call still running (before the next call, and at the end). */
@@ -294,7 +295,7 @@ class LinuxRun {
     this.finish(p.event, ret, p.endUs);
   }
 
-  /** A call's result; `endUs` undefined: a call that cannot block, whose time is not checked. */
+  /** A call's result; `endUs` undefined: a call that returned at once, as it should. */
   private finish(e: SyscallEvent, ret: CallReturn, endUs: number | undefined): void {
     if (ret.errno === 'EHELPER') throw failure(e.line, 'script', `the linux target failed: ${this.host.failure ?? 'the helper exited'}`, '');
     const at = ret.t - this.t0;

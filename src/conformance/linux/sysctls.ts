@@ -29,6 +29,14 @@ export const BASE_SYSCTLS: Readonly<Record<string, string>> = {
   'net.ipv4.tcp_fastopen': '0',
   'net.ipv4.tcp_syncookies': '1',
   'net.ipv4.tcp_no_metrics_save': '1',
+  // packetdrill's buffer sizes: a 15 MiB receive buffer maximum gives window scale 8.
+  'net.ipv4.tcp_rmem': '4096 540000 15728640',
+  'net.ipv4.tcp_wmem': '4096 262144 4194304',
+  'net.ipv4.tcp_syn_retries': '5',
+  'net.ipv4.tcp_synack_retries': '5',
+  'net.ipv4.tcp_pacing_ss_ratio': '200',
+  'net.ipv4.tcp_pacing_ca_ratio': '120',
+  'net.ipv4.tcp_notsent_lowat': '4294967295',
 };
 
 /** Options that are the runner's business and mean the same on both targets. */
