@@ -62,10 +62,10 @@ export function registerConformanceCommand(program: Command, io: CliIo, setExitC
     .command('conformance')
     .description('run TCP conformance scripts (packetdrill dialect) against the stack in virtual time')
     .argument('<path...>', '.pkt script files, or directories searched recursively for *.pkt')
-    .option('--target <target>', 'ftcp (the stack, virtual time), linux (the kernel in a network namespace through a TUN device, real time; needs root, socat... see below) or both (each, then the lines where they differ)', 'ftcp')
+    .option('--target <target>', 'ftcp (the stack, virtual time), linux (the kernel in a network namespace through a TUN device, real time; needs root, see below) or both (each, then the lines where they differ)', 'ftcp')
     .option('--json', 'print exactly one JSON object: {passed, failed, errors, crashed, pending, results: [{path, target?, status, pending, line?, expected?, actual?, warnings}], differences?: [{path, line, actual: {ftcp, linux}}]}')
     .option('-v, --verbose', 'print every packet of each script as it happens: < what the script injected, > what the stack sent (in script terms, with its line and time)')
-    .option('--capture <file>', 'write every packet of the run to a pcapng file, one interface per script, virtual time as timestamps')
+    .option('--capture <file>', 'write every packet of the run to a pcapng file, one interface per script (and target), virtual (ftcp) or real (linux) time as timestamps')
     .option('--tolerance-usecs <us>', 'how far from its scripted time a packet or call may happen, for every script (overrides the scripts\' --tolerance_usecs; default: theirs, else 4000)')
     .addHelpText(
       'after',
