@@ -88,6 +88,7 @@ class LinuxRun {
   private wake: (() => void) | undefined;
   private t0 = 0;
   private slippedUs = 0;
+  private readonly unlogged: { sent: Sent; bytes: Uint8Array }[] = [];
   private lastEventUs = 0;
   private index = 0;
   private line = 0;
@@ -135,8 +136,16 @@ class LinuxRun {
     // Kept in helper time until taken: the script's clock may still move (slip()).
     const sent = this.flows.sent(t, parsed.ip.src, parsed.ip.dst, parsed.segment);
     this.queue.push(sent);
-    this.options.onPacket?.('>', t - this.t0, bytes, describeSent(this.scriptTime(sent), this.settings.remoteIsn));
+    this.unlogged.push({ sent, bytes });
     this.wake?.();
+  }
+
+  /** onPacket for the kernel's packets, once the script's clock is settled for them (after a slip). */
+  private flushLog(): void {
+    for (const { sent, bytes } of this.unlogged.splice(0)) {
+      const s = this.scriptTime(sent);
+      this.options.onPacket?.('>', s.timeUs, bytes, describeSent(s, this.settings.remoteIsn));
+    }
   }
 
   async run(host: KernelHost): Promise<void> {
@@ -153,6 +162,7 @@ class LinuxRun {
     }
     await this.settlePending();
     await sleep((this.lastEventUs + this.settings.toleranceUs - this.now()) / 1000);
+    this.flushLog();
     if (this.slippedUs > this.settings.toleranceUs) {
       this.warnings.push(`the helper ran ${formatSeconds(this.slippedUs)} s late in all (a loaded machine?); the script's clock moved with it`);
     }
@@ -185,6 +195,7 @@ class LinuxRun {
       });
       this.wake = undefined;
     }
+    this.flushLog();
     return true;
   }
 
@@ -194,8 +205,10 @@ class LinuxRun {
     this.checkStale(t);
     const ports = this.flows.inboundPorts(e);
     const bytes = this.flows.inbound(e, ports);
-    this.options.onPacket?.('<', this.now(), bytes, `${formatSegment({ ...e, ports })} (script line ${e.line}, at ${formatSeconds(this.now())} s)`);
-    this.slip(t, (await this.host.inject(bytes)).ts);
+    const at = (await this.host.inject(bytes)).ts;
+    this.slip(t, at);
+    this.options.onPacket?.('<', at - this.t0, bytes, `${formatSegment({ ...e, ports })} (script line ${e.line}, at ${formatSeconds(at - this.t0)} s)`);
+    this.flushLog();
     this.lastEventUs = t;
   }
 
@@ -274,6 +287,7 @@ class LinuxRun {
     const handle = this.host.call(plan.args, plan.mayBlock);
     const first = await handle.started;
     this.slip(t, 'blockedSince' in first ? first.blockedSince : first.ts);
+    this.flushLog();
     if ('blockedSince' in first) {
       this.pending = { event: e, handle, endUs };
       return;
