@@ -1,6 +1,8 @@
 /**
  * `ftcp conformance PATH...`: run packetdrill-dialect scripts against the stack, one fresh
- * stack per script, in virtual time. Directories are searched recursively for *.pkt.
+ * stack per script, in virtual time; `--target linux` against the Linux kernel in a network
+ * namespace of its own per script, in real time; `--target both` against each, then prints
+ * the lines where they differ. Directories are searched recursively for *.pkt.
  *
  *   ok   test/conformance/handshake/passive-open.pkt
  *   FAIL test/conformance/close/fin-wait-2.pkt:14: expected: > F. 1:1(0) ack 2  actual: > . 1:1(0) ack 2 ...
@@ -13,7 +15,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { runScriptText, type RunFailure, type RunResult } from '../conformance/runner.js';
+import { differences, formatDifference, type Difference } from '../conformance/compare.js';
+import { linuxTargetMissing } from '../conformance/linux/kernel.js';
+import { LinuxTargetError, runScriptTextLinux } from '../conformance/linux/runner.js';
+import { runScriptText, type RunFailure, type RunOptions, type RunResult } from '../conformance/runner.js';
 import { openCaptureFile } from '../pcap/capture-file.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { checkOutputFile } from './validate.js';
@@ -23,7 +28,11 @@ interface ConformanceFlags {
   toleranceUsecs?: string;
   verbose?: boolean;
   capture?: string;
+  target?: string;
 }
+
+const TARGETS = { ftcp: ['ftcp'], linux: ['linux'], both: ['ftcp', 'linux'] } as const;
+type TargetName = 'ftcp' | 'linux';
 
 /**
  * ok: passed. FAIL: the stack did something else than the script says. ERROR: the script
@@ -38,6 +47,8 @@ export interface ScriptReport {
   ok: boolean;
   status: ScriptStatus;
   pending: boolean;
+  /** With --target linux or both: which target this result is from. */
+  target?: TargetName;
   line?: number;
   expected?: string;
   actual?: string;
@@ -51,9 +62,10 @@ export function registerConformanceCommand(program: Command, io: CliIo, setExitC
     .command('conformance')
     .description('run TCP conformance scripts (packetdrill dialect) against the stack in virtual time')
     .argument('<path...>', '.pkt script files, or directories searched recursively for *.pkt')
-    .option('--json', 'print exactly one JSON object: {passed, failed, errors, crashed, pending, results: [{path, status, pending, line?, expected?, actual?, warnings}]}')
+    .option('--target <target>', 'ftcp (the stack, virtual time), linux (the kernel in a network namespace through a TUN device, real time; needs root, see below) or both (each, then the lines where they differ)', 'ftcp')
+    .option('--json', 'print exactly one JSON object: {passed, failed, errors, crashed, pending, results: [{path, target?, status, pending, line?, expected?, actual?, warnings}], differences?: [{path, line, actual: {ftcp, linux}}]}')
     .option('-v, --verbose', 'print every packet of each script as it happens: < what the script injected, > what the stack sent (in script terms, with its line and time)')
-    .option('--capture <file>', 'write every packet of the run to a pcapng file, one interface per script, virtual time as timestamps')
+    .option('--capture <file>', 'write every packet of the run to a pcapng file, one interface per script (and target), virtual (ftcp) or real (linux) time as timestamps')
     .option('--tolerance-usecs <us>', 'how far from its scripted time a packet or call may happen, for every script (overrides the scripts\' --tolerance_usecs; default: theirs, else 4000)')
     .addHelpText(
       'after',
@@ -61,45 +73,95 @@ export function registerConformanceCommand(program: Command, io: CliIo, setExitC
         '(192.0.2.1). The first mismatch is reported with its script line, what was expected and what the\n' +
         'stack did. A script under a pending/ folder, or with a `// pending: why` line, is run and shown\n' +
         'as PENDING (a behaviour not implemented yet) without counting against the run.\n\n' +
+        '--target linux runs each script against the Linux kernel: a network namespace made for the\n' +
+        'script and removed after it (also on failure and Ctrl-C), the kernel at the stack\'s address on a\n' +
+        'TUN device, sysctls set as packetdrill\'s defaults inside the namespace only, socket calls made by\n' +
+        'a python3 helper there; times are real, within the tolerance. It needs root, ip (iproute2),\n' +
+        '/dev/net/tun and python3. An option or call the kernel side cannot honour is an ERROR at its\n' +
+        'line. --target both runs ftcp then linux and prints, per script, "line N: ftcp ..., linux ...".\n\n' +
         'Exit codes: 0 every counted script passed; 1 a script FAILed (the stack did something else);\n' +
         '2 bad usage, or a script ERROR (syntax, an option or call the runner cannot honour, no events);\n' +
         '5 the stack CRASHed. The worst one decides.\n\n' +
-        'Example:\n  ftcp conformance test/conformance',
+        'Examples:\n  ftcp conformance test/conformance\n  ftcp conformance --target both test/conformance/handshake/passive-open.pkt',
     )
-    .action((paths: string[], flags: ConformanceFlags) => {
-      setExitCode(conformance(paths, flags, io));
+    .action(async (paths: string[], flags: ConformanceFlags) => {
+      setExitCode(await conformance(paths, flags, io));
     });
 }
 
-function conformance(paths: string[], flags: ConformanceFlags, io: CliIo): number {
+async function conformance(paths: string[], flags: ConformanceFlags, io: CliIo): Promise<number> {
+  const target = flags.target ?? 'ftcp';
+  if (!Object.hasOwn(TARGETS, target)) throw new UsageError(`--target must be ftcp, linux or both, got ${target}`);
+  const targets: readonly TargetName[] = TARGETS[target as keyof typeof TARGETS];
   const toleranceUs = flags.toleranceUsecs === undefined ? undefined : parseTolerance(flags.toleranceUsecs);
   const files = collectScripts(paths);
+  if (target !== 'ftcp') {
+    const missing = linuxTargetMissing();
+    if (missing.length > 0) throw new UsageError(`--target ${target} needs ${missing.join('; ')}`);
+  }
   if (flags.capture !== undefined) checkOutputFile('--capture', flags.capture);
   const capture = flags.capture === undefined ? undefined : openCaptureFile(flags.capture, { application: 'ftcp conformance' });
   const verbose = flags.verbose === true && flags.json !== true;
-  const reports = files.map((path) => {
+  const reports: ScriptReport[] = [];
+  const diffs: (Difference & { path: string })[] = [];
+  for (const path of files) {
     const text = readFileSync(path, 'utf8');
-    const iface = capture?.writer.addInterface(path, { description: `conformance script ${path}: 192.0.2.1 is the script, the stack the other address; virtual time` });
-    if (verbose) io.stdout(`${path}\n`);
-    const onPacket = verbose || capture !== undefined
-      ? (direction: '<' | '>', timeUs: number, bytes: Uint8Array, what: string) => {
-          if (verbose) io.stdout(`  ${direction} ${what}\n`);
-          if (iface !== undefined) capture!.writer.writePacket(iface, timeUs, bytes, `${direction} ${what}`);
-        }
-      : undefined;
-    const report = BINARY.test(text) ? binaryReport(path) : reportOf(path, isPending(path, text), runScriptText(text, { ...(toleranceUs !== undefined ? { toleranceUs } : {}), ...(onPacket !== undefined ? { onPacket } : {}) }));
-    if (flags.json !== true) printReport(report, io);
-    return report;
-  });
+    if (BINARY.test(text)) {
+      const report = binaryReport(path);
+      if (flags.json !== true) printReport(report, io);
+      reports.push(report);
+      continue;
+    }
+    const runs = [];
+    for (const name of targets) {
+      const label = target === 'ftcp' ? path : `${path} (${name})`;
+      const iface = capture?.writer.addInterface(label, { description: `conformance script ${label}: the script is the remote address, the ${name === 'ftcp' ? 'stack' : 'kernel'} the local one; ${name === 'ftcp' ? 'virtual' : 'real'} time` });
+      if (verbose) io.stdout(`${label}\n`);
+      const onPacket = verbose || capture !== undefined
+        ? (direction: '<' | '>', timeUs: number, bytes: Uint8Array, what: string) => {
+            if (verbose) io.stdout(`  ${direction} ${what}\n`);
+            if (iface !== undefined) capture!.writer.writePacket(iface, Math.max(0, timeUs), bytes, `${direction} ${what}`);
+          }
+        : undefined;
+      const lines = new Map<number, string>();
+      const options: RunOptions = { ...(toleranceUs !== undefined ? { toleranceUs } : {}), ...(onPacket !== undefined ? { onPacket } : {}), ...(targets.length > 1 ? { trace: (line: number, actual: string) => void lines.set(line, actual) } : {}) };
+      const result = name === 'ftcp' ? runScriptText(text, options) : await runLinux(text, options);
+      const report = reportOf(path, isPending(path, text), result, target === 'ftcp' ? undefined : name);
+      if (flags.json !== true) printReport(report, io);
+      reports.push(report);
+      runs.push({ name, lines, result });
+    }
+    if (runs.length === 2) {
+      const found = differences(runs[0]!, runs[1]!);
+      for (const d of found) if (flags.json !== true) io.stdout(`  ${formatDifference(d)}\n`);
+      diffs.push(...found.map((d) => ({ path, ...d })));
+    }
+  }
   capture?.file.close();
+  return finish(reports, target === 'both' ? diffs : undefined, flags, io);
+}
+
+/** The linux target's run; a namespace that could not be made is that script's ERROR. */
+async function runLinux(text: string, options: RunOptions): Promise<RunResult> {
+  try {
+    return await runScriptTextLinux(text, options);
+  } catch (error) {
+    if (!(error instanceof LinuxTargetError)) throw error;
+    const message = `the linux target could not run the script: ${error.message}`;
+    return { ok: false, warnings: [], failure: { line: 1, kind: 'script', expected: message, actual: '', message: `script line 1: ${message}` } };
+  }
+}
+
+/** Totals, the JSON object or the summary line, and the exit code: the worst result decides. */
+function finish(reports: ScriptReport[], diffs: (Difference & { path: string })[] | undefined, flags: ConformanceFlags, io: CliIo): number {
   const counted = reports.filter((r) => !r.pending);
   const count = (status: ScriptStatus) => counted.filter((r) => r.status === status).length;
   const totals = { passed: count('ok'), failed: count('FAIL'), errors: count('ERROR'), crashed: count('CRASH'), pending: reports.length - counted.length };
   if (flags.json === true) {
-    io.stdout(`${JSON.stringify({ ...totals, results: reports })}\n`);
+    io.stdout(`${JSON.stringify({ ...totals, results: reports, ...(diffs !== undefined ? { differences: diffs } : {}) })}\n`);
   } else {
     const parts = [`${totals.passed} passed`, `${totals.failed} failed`, ...(totals.errors > 0 ? [`${totals.errors} errors`] : []), ...(totals.crashed > 0 ? [`${totals.crashed} crashed`] : []), ...(totals.pending > 0 ? [`${totals.pending} pending`] : [])];
-    io.stdout(`${parts.join(', ')}\n`);
+    io.stdout(`${parts.join(', ')}${diffs !== undefined ? `; ${diffs.length} line${diffs.length === 1 ? '' : 's'} where ftcp and linux differ` : ''}\n`);
   }
   const firstError = counted.find((r) => r.status === 'ERROR');
   if (firstError !== undefined) io.stderr(`error: ${totals.errors === 1 ? '' : `${totals.errors} scripts could not be run; the first: `}${firstError.path}${firstError.line !== undefined ? `:${firstError.line}` : ''}: ${firstError.message ?? 'error'}\n`);
@@ -112,7 +174,8 @@ function conformance(paths: string[], flags: ConformanceFlags, io: CliIo): numbe
 function printReport(r: ScriptReport, io: CliIo): void {
   for (const w of r.warnings) io.stderr(`warning: ${r.path}: ${w}\n`);
   const label = r.pending ? `PENDING (${r.status === 'ok' ? 'passes now: move it out of pending' : r.status})` : r.status;
-  io.stdout(r.status === 'ok' && !r.pending ? `ok   ${r.path}\n` : `${label} ${r.path}${r.line !== undefined ? `:${r.line}` : ''}${r.message !== undefined ? `: ${r.message}` : ''}\n`);
+  const target = r.target === undefined ? '' : ` (${r.target})`;
+  io.stdout(r.status === 'ok' && !r.pending ? `ok   ${r.path}${target}\n` : `${label} ${r.path}${r.line !== undefined ? `:${r.line}` : ''}${target}${r.message !== undefined ? `: ${r.message}` : ''}\n`);
 }
 
 function parseTolerance(text: string): number {
@@ -134,12 +197,13 @@ function binaryReport(path: string): ScriptReport {
 
 const STATUS_OF: Record<RunFailure['kind'], ScriptStatus> = { mismatch: 'FAIL', parse: 'ERROR', script: 'ERROR', crash: 'CRASH' };
 
-function reportOf(path: string, pending: boolean, result: RunResult): ScriptReport {
+function reportOf(path: string, pending: boolean, result: RunResult, target: TargetName | undefined): ScriptReport {
   const f = result.failure;
-  if (f === undefined) return { path, ok: true, status: 'ok', pending, warnings: result.warnings };
+  const which = target === undefined ? {} : { target };
+  if (f === undefined) return { path, ...which, ok: true, status: 'ok', pending, warnings: result.warnings };
   // The text line already names the path and line: keep the column of a parse error, drop the rest of the prefix.
   const message = f.message.replace(/^script line \d+(, column (\d+))?: /, (_m, _c, column: string | undefined) => (column === undefined ? '' : `column ${column}: `));
-  return { path, ok: false, status: STATUS_OF[f.kind], pending, line: f.line, expected: f.expected, actual: f.actual, message, warnings: result.warnings };
+  return { path, ...which, ok: false, status: STATUS_OF[f.kind], pending, line: f.line, expected: f.expected, actual: f.actual, message, warnings: result.warnings };
 }
 
 /** The .pkt files named by `paths` (files as given, directories recursively, sorted), or a UsageError. */

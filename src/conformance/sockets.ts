@@ -60,8 +60,10 @@ export interface CallContext {
   readonly settings: RunSettings;
   readonly config: ResolvedConfig;
   warn(message: string): void;
-  /** The ports inbound packets use when the script does not write them. */
-  setDefaultFlow(localPort: number, remotePort: number): void;
+  /** connect() from `localPort`: inbound packets without written ports come from `remotePort` to it. */
+  connected(localPort: number, remotePort: number): void;
+  /** listen() on `port`: the next SYN without written ports opens a new passive connection. */
+  listened(port: number): void;
   /** A result the script did not expect (throws). */
   mismatch(expected: string, actual: string): never;
   /** The script asks for something the runner cannot do (throws). */
@@ -195,7 +197,7 @@ export class SocketTable {
     const options = fd.boundAddress === undefined ? { port, backlog: Math.max(1, backlog) } : { port, address: fd.boundAddress, backlog: Math.max(1, backlog) };
     fd.socket = ctx.stack.listen(ctx.now, options);
     fd.kind = 'listener';
-    ctx.setDefaultFlow(port, ctx.settings.remotePort);
+    ctx.listened(port);
     return ok(0);
   }
 
@@ -239,7 +241,7 @@ export class SocketTable {
       fd.socket = socket;
       fd.connectCalled = true;
       this.applyOptions(ctx, fd);
-      ctx.setDefaultFlow(ctx.stack.info(socket).localPort, remotePort);
+      ctx.connected(ctx.stack.info(socket).localPort, remotePort);
       if (fd.nonBlocking) return err('EINPROGRESS');
     }
     const st = this.statusOf(fd.socket!);
@@ -423,17 +425,17 @@ export class SocketTable {
   }
 }
 
-function intArg(e: SyscallEvent, i: number): number {
+export function intArg(e: SyscallEvent, i: number): number {
   const a = e.args[i]!;
   return a.kind === 'int' ? a.value : NaN;
 }
 
-function wordArg(e: SyscallEvent, i: number): string {
+export function wordArg(e: SyscallEvent, i: number): string {
   const a = e.args[i];
   return a?.kind === 'word' ? a.name : '';
 }
 
-function unwrapArray(e: Expr): Expr {
+export function unwrapArray(e: Expr): Expr {
   return e.kind === 'array' && e.items.length === 1 ? e.items[0]! : e;
 }
 
@@ -456,7 +458,7 @@ export function evaluate(ctx: Pick<CallContext, 'unsupported'>, e: Expr): number
   }
 }
 
-function structField(ctx: Pick<CallContext, 'unsupported'>, e: Expr, name: string): number {
+export function structField(ctx: Pick<CallContext, 'unsupported'>, e: Expr, name: string): number {
   if (e.kind === 'struct') {
     for (const item of e.items) if (item.kind === 'assign' && item.name === name) return evaluate(ctx, item.value);
   }
@@ -464,7 +466,7 @@ function structField(ctx: Pick<CallContext, 'unsupported'>, e: Expr, name: strin
 }
 
 /** `{sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("192.0.2.1")}` or `...`. */
-function sockaddr(ctx: Pick<CallContext, 'unsupported'>, e: Expr): { port: number | undefined; address: Ipv4Addr | undefined } {
+export function sockaddr(ctx: Pick<CallContext, 'unsupported'>, e: Expr): { port: number | undefined; address: Ipv4Addr | undefined } {
   if (e.kind === 'ellipsis') return { port: undefined, address: undefined };
   if (e.kind !== 'struct') return ctx.unsupported(`expected ... or {sa_family=AF_INET, sin_port=htons(N), sin_addr=inet_addr("a.b.c.d")} (line ${e.line}, column ${e.column})`);
   let port: number | undefined;

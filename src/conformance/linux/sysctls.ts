@@ -1,0 +1,112 @@
+/**
+ * What a script's options mean to the linux target: the sysctls of the namespace the
+ * script runs in. The base is packetdrill's own gtests/net/common/defaults.sh where it
+ * bears on TCP without fast open, ECN or MPTCP (SACK, D-SACK, timestamps, RACK and TLP,
+ * F-RTO, no slow start after idle, syncookies; CUBIC is set per socket by the helper, since
+ * a namespace's sysctl only takes what the host allows); an option that has a Linux knob sets
+ * it; any other option is an error naming its line, never ignored.
+ */
+import { formatIpv4Addr, type Ipv4Addr } from '../../wire/addr.js';
+import type { ScriptOption } from '../script.js';
+import { OptionError, type RunSettings } from '../settings.js';
+import type { KernelSetup } from './kernel.js';
+
+/** The namespace's sysctls before the script's options (docs/conformance.md lists them). */
+export const BASE_SYSCTLS: Readonly<Record<string, string>> = {
+  'net.ipv6.conf.all.disable_ipv6': '1',
+  'net.ipv6.conf.default.disable_ipv6': '1',
+  'net.ipv4.tcp_timestamps': '1',
+  'net.ipv4.tcp_sack': '1',
+  'net.ipv4.tcp_dsack': '1',
+  'net.ipv4.tcp_window_scaling': '1',
+  'net.ipv4.tcp_frto': '2',
+  'net.ipv4.tcp_reordering': '3',
+  'net.ipv4.tcp_slow_start_after_idle': '0',
+  'net.ipv4.tcp_early_retrans': '4',
+  'net.ipv4.tcp_recovery': '1',
+  'net.ipv4.tcp_tso_win_divisor': '3',
+  'net.ipv4.tcp_ecn': '0',
+  'net.ipv4.tcp_fastopen': '0',
+  'net.ipv4.tcp_syncookies': '1',
+  'net.ipv4.tcp_no_metrics_save': '1',
+  // packetdrill's buffer sizes: a 15 MiB receive buffer maximum gives window scale 8.
+  'net.ipv4.tcp_rmem': '4096 540000 15728640',
+  'net.ipv4.tcp_wmem': '4096 262144 4194304',
+  'net.ipv4.tcp_syn_retries': '5',
+  'net.ipv4.tcp_synack_retries': '5',
+  'net.ipv4.tcp_pacing_ss_ratio': '200',
+  'net.ipv4.tcp_pacing_ca_ratio': '120',
+  'net.ipv4.tcp_notsent_lowat': '4294967295',
+};
+
+/** Options that are the runner's business and mean the same on both targets. */
+const RUNNER_OPTIONS = new Set(['tolerance_usecs', 'local_ip', 'remote_ip', 'bind_port', 'connect_port', 'remote_port', 'remote_isn', 'ip_version', 'mtu']);
+
+/** ftcp's seed picks its ISNs and ports; the kernel draws its own, and scripts see neither. */
+const NO_EFFECT = new Set(['seed']);
+
+/** Boolean and count options with a sysctl of the same meaning. */
+const SYSCTL_OF: Readonly<Record<string, string[]>> = {
+  sack: ['net.ipv4.tcp_sack'],
+  dsack: ['net.ipv4.tcp_dsack'],
+  timestamps: ['net.ipv4.tcp_timestamps'],
+  window_scaling: ['net.ipv4.tcp_window_scaling'],
+  syn_cookies: ['net.ipv4.tcp_syncookies'],
+  syn_retries: ['net.ipv4.tcp_syn_retries', 'net.ipv4.tcp_synack_retries'],
+  max_retries: ['net.ipv4.tcp_retries2'],
+  keep_alive_probes: ['net.ipv4.tcp_keepalive_probes'],
+  ttl: ['net.ipv4.ip_default_ttl'],
+  challenge_ack_limit: ['net.ipv4.tcp_challenge_ack_limit'],
+};
+
+/** Millisecond options whose sysctl counts seconds. */
+const SECONDS_SYSCTL_OF: Readonly<Record<string, string>> = {
+  keep_alive_idle_ms: 'net.ipv4.tcp_keepalive_time',
+  keep_alive_interval_ms: 'net.ipv4.tcp_keepalive_intvl',
+};
+
+function in192(addr: Ipv4Addr): boolean {
+  return formatIpv4Addr(addr).startsWith('192.0.2.');
+}
+
+/**
+ * The namespace for a script: its sysctls and addresses. `settings` is what
+ * resolveSettings made of the same options (values already checked there).
+ */
+export function linuxSetup(options: readonly ScriptOption[], settings: RunSettings): KernelSetup {
+  const sysctls: Record<string, string> = { ...BASE_SYSCTLS };
+  let rtoMinMs: number | undefined;
+  let congestionControl = 'cubic';
+  for (const o of options) {
+    const value = o.value ?? '';
+    if (RUNNER_OPTIONS.has(o.name) || NO_EFFECT.has(o.name)) continue;
+    const names = SYSCTL_OF[o.name];
+    if (names !== undefined) {
+      for (const n of names) sysctls[n] = value;
+      continue;
+    }
+    const seconds = SECONDS_SYSCTL_OF[o.name];
+    if (seconds !== undefined) {
+      const ms = Number(value);
+      if (ms % 1000 !== 0 || ms === 0) throw new OptionError(o.line, `--${o.name}=${value}: the linux target sets ${seconds}, which counts whole seconds`);
+      sysctls[seconds] = String(ms / 1000);
+      continue;
+    }
+    if (o.name === 'congestion_control') {
+      congestionControl = value === 'newreno' ? 'reno' : value;
+      continue;
+    }
+    if (o.name === 'rto_min_ms') {
+      rtoMinMs = Number(value);
+      continue;
+    }
+    throw new OptionError(o.line, `--${o.name}: the linux target cannot honour it (no per-namespace Linux setting does the same; see docs/conformance.md)`);
+  }
+  const line = options.find((o) => o.name === 'local_ip' || o.name === 'remote_ip')?.line ?? 1;
+  if (!in192(settings.localAddress) || !in192(settings.remoteAddress)) {
+    throw new OptionError(line, `the linux target needs --local_ip and --remote_ip in 192.0.2.0/24, got ${formatIpv4Addr(settings.localAddress)} and ${formatIpv4Addr(settings.remoteAddress)}`);
+  }
+  if (settings.localAddress === settings.remoteAddress) throw new OptionError(line, '--local_ip and --remote_ip must differ');
+  const mtu = settings.config.mtu ?? 1500;
+  return { localAddress: formatIpv4Addr(settings.localAddress), mtu, sysctls, congestionControl, ...(rtoMinMs !== undefined ? { rtoMinMs } : {}) };
+}
