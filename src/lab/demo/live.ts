@@ -211,7 +211,8 @@ export class LiveDemo implements DemoState {
       const epoch = typeof e['epoch'] === 'number' ? ` in epoch ${e['epoch']}` : '';
       this.falseFailover =
         `replica ${name} reported ${e.event}${epoch} while both replicas were running: this machine is too slow for heartbeat ${o.heartbeatMs} ms and failure timeout ${o.failureTimeoutMs} ms; ` +
-        `rerun with --heartbeat-ms ${o.heartbeatMs * 5} --failure-timeout-ms ${o.failureTimeoutMs * 5}`;
+        `rerun with --heartbeat-ms ${o.heartbeatMs * 5} --failure-timeout-ms ${o.failureTimeoutMs * 5}` +
+        (o.failureTimeoutMaxMs === undefined ? `, or let the failure detector adapt: --failure-timeout-max-ms ${o.failureTimeoutMs * 10}` : '');
       this.say(`a false failover: ${name} ${e.event}${epoch} before the kill; the demo stops here`, at);
       this.onFalseFailover?.();
     }
