@@ -45,14 +45,22 @@ describe('stall watch', () => {
     const stalls: Array<[number, number]> = [];
     const t0 = performance.now();
     const w = new StallWatch(() => Math.round((performance.now() - t0) * 1000), (from, to) => stalls.push([from, to]), { periodMs: 2, slackMs: 2 }).start();
-    const busyUntil = performance.now() + 60;
     await new Promise((r) => setTimeout(r, 5));
+    const busyUntil = performance.now() + 60;
     while (performance.now() < busyUntil) {
       // this process's own loop is blocked: that is what the watch must see
     }
     await new Promise((r) => setTimeout(r, 10));
     w.stop();
-    expect(stalls.length).toBeGreaterThanOrEqual(1);
+    const seen = stalls.length;
+    expect(seen).toBeGreaterThanOrEqual(1);
     expect(w.stats.longestMs).toBeGreaterThanOrEqual(40);
+    // Stopped: a later block of the loop goes unseen.
+    const until = performance.now() + 30;
+    while (performance.now() < until) {
+      // blocked again
+    }
+    await new Promise((r) => setTimeout(r, 10));
+    expect(stalls.length).toBe(seen);
   });
 });
