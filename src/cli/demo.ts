@@ -82,7 +82,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--capture-dir <dir>', 'write the captures to <dir>/failover-live-<app>-seed<S>/{client,a,b,b-shadow,a-log,b-log}.pcapng\n(with --sim: <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng)', 'captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (and cut the log\nchannel just before the kill), to see what the output rule prevents')
     // ---- the kernel as the client (src/lab/demo/kernel.ts) ----
-    .option('--client <kind>', 'real processes: ftcp (the load client on the ftcp stack) or kernel (Linux\'s own TCP, through a TUN\ndevice in a network namespace made for the run; needs root and socat) (default: ftcp; kernel with --network lan)')
+    .option('--client <kind>', 'real processes: ftcp (the load client, on ftcp\'s own stack) or kernel (Linux\'s own TCP, through a TUN\ndevice in a network namespace made for the run; needs root and socat) (default: ftcp; kernel with --network lan)')
     .option('--tun-mtu <bytes>', '--client kernel: MTU of the TUN device', '1500')
     .option('--kernel-tool <name>', '--client kernel: node (Node net sockets, every built-in app; the default), curl (--app http, its\ndefault: keep-alive requests, every body checked) or nc (--app echo: a seeded byte pattern, compared byte for byte)')
     // ---- a real Linux bridge (src/lab/demo/lan.ts) ----
