@@ -65,7 +65,7 @@ local p_log = Proto("ftcplog", "FTCP log channel")
 local p_arb = Proto("ftcparb", "FTCP arbiter (test-and-set)")
 
 local FRAME_TYPES = { [1] = "append", [2] = "heartbeat", [3] = "ack", [4] = "resend", [5] = "join", [6] = "snapshot" }
-local ENTRY_KINDS = { [1] = "packet", [2] = "tick", [3] = "app", [4] = "epoch" }
+local ENTRY_KINDS = { [1] = "packet", [2] = "tick", [3] = "app", [4] = "epoch", [5] = "retransmit" }
 local APP_OPS = { [1] = "write", [2] = "shutdown", [3] = "close", [4] = "read", [5] = "abort" }
 local CRC_STATUS = { [0] = "Bad", [1] = "Good", [2] = "Unverified" }
 local ARB_TYPES = { [1] = "request", [2] = "response" }
@@ -108,6 +108,8 @@ local f = {
   e_new_epoch = ProtoField.uint32("ftcplog.entry.new_epoch", "New epoch"),
   e_member_count = ProtoField.uint8("ftcplog.entry.member_count", "Members"),
   e_member = ProtoField.string("ftcplog.entry.member", "Member"),
+  e_skip_count = ProtoField.uint32("ftcplog.entry.skip_count", "Connections skipped (segment at SND.UNA re-emitted)"),
+  e_skip = ProtoField.uint32("ftcplog.entry.skip", "Skipped socket"),
   e_check_count = ProtoField.uint16("ftcplog.entry.check_count", "State checks"),
   check = ProtoField.none("ftcplog.check", "State check"),
   c_socket = ProtoField.uint32("ftcplog.check.socket", "Socket"),
@@ -301,6 +303,16 @@ local function dissect_entry_fields(tvb, pinfo, item)
       if not need(1 + k) then return bad("Member name runs past the entry") end
       item:add(f.e_member, tvb:range(pos + 1, k))
       pos = pos + 1 + k
+    end
+  elseif kind == "retransmit" then
+    if not need(4) then return bad("Retransmit entry ends before its count") end
+    local skipped = tvb:range(pos, 4):uint()
+    item:add(f.e_skip_count, tvb:range(pos, 4))
+    pos = pos + 4
+    if not need(skipped * 4) then return bad("Retransmit entry's sockets run past the entry") end
+    for _ = 1, skipped do
+      item:add(f.e_skip, tvb:range(pos, 4))
+      pos = pos + 4
     end
   end
   if not need(2) then return bad("Entry ends before its state checks") end

@@ -4,11 +4,14 @@
  */
 import { Option, type Command } from 'commander';
 import { BENCH_GROUPS, runBench, type BenchGroup } from '../lab/bench-run.js';
+import { DEFAULT_PAIR } from '../lab/bench-cluster.js';
 import { MAX_CPU_HOGS, withCpuHogs } from '../lab/cpu-hogs.js';
 import { parseCpuHogs } from './cpu-hogs-flag.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
+import { FAILURE_TIMEOUT_MAX_HELP, optional, parseFailureTimeoutMax } from './failure-timeout-max-flag.js';
 
 interface BenchFlags {
+  failureTimeoutMaxMs?: string;
   cpuHogs: string;
   netnsInner?: string;
   quick?: boolean;
@@ -42,6 +45,7 @@ export function registerBenchCommand(program: Command, io: CliIo, setExitCode: (
     .option('--only <groups>', `comma-separated groups to run: ${BENCH_GROUPS.join(', ')} (default: all)`)
     .option('--trials <n>', 'failover trials (default: 30, --quick 3)')
     .option('--connections <n>', 'scale: idle connections, 1..10000 (a replica holds at most 10000: maxConnections) (default: 10000, --quick 500)')
+    .option('--failure-timeout-max-ms <ms>', `failover trials: ${FAILURE_TIMEOUT_MAX_HELP}`)
     .addOption(new Option('--netns-inner <name>', 'internal: this run is inside the kernel group\'s network namespace').hideHelp())
     .action(async (flags: BenchFlags) => {
       setExitCode(await benchCommand(flags, io));
@@ -64,6 +68,7 @@ function benchCommand(flags: BenchFlags, io: CliIo): Promise<number> {
       trialsGiven: flags.trials !== undefined,
       connections,
       connectionsGiven: flags.connections !== undefined,
+      ...optional('failureTimeoutMaxMs', parseFailureTimeoutMax(flags.failureTimeoutMaxMs, DEFAULT_PAIR.failureTimeoutMs)),
       ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}),
     },
     io,

@@ -11,6 +11,7 @@ import { runChaos } from '../lab/chaos-run.js';
 import { MAX_CPU_HOGS, withCpuHogs } from '../lab/cpu-hogs.js';
 import { parseCpuHogs } from './cpu-hogs-flag.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
+import { FAILURE_TIMEOUT_MAX_HELP, optional, parseFailureTimeoutMax } from './failure-timeout-max-flag.js';
 import { DEMO_MTU } from '../lab/live-cluster.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { parsePositiveMs, parseReplicaMtu } from './replica.js';
@@ -29,6 +30,7 @@ interface ChaosFlags {
   momentMaxMs: string;
   heartbeatMs: string;
   failureTimeoutMs: string;
+  failureTimeoutMaxMs?: string;
   captureDir: string;
   keep?: boolean;
   json?: boolean;
@@ -66,6 +68,7 @@ export function registerChaosCommand(program: Command, io: CliIo, setExitCode: (
     .option('--moment-max-ms <ms>', 'the fault comes 0..this long after the load started', '400')
     .option('--heartbeat-ms <ms>', 'H, the log channel\'s heartbeat', '20')
     .option('--failure-timeout-ms <ms>', 'D, silence before the arbiter is asked (the product\'s 50 ms makes false failovers on a busy machine)', '300')
+    .option('--failure-timeout-max-ms <ms>', FAILURE_TIMEOUT_MAX_HELP)
     .option('--capture-dir <dir>', 'write each trial\'s captures and event lines to <dir>/chaos-seed<S>/trial-<T>/ (kept for failed trials and false failovers)', 'captures')
     .option('--keep', 'keep the run directories of trials that passed too (default: off)')
     .option('--json', 'print one JSON object with the totals as the last line of stdout')
@@ -110,6 +113,7 @@ async function chaosCommand(flags: ChaosFlags, io: CliIo): Promise<number> {
     momentMaxMs: parseMilliseconds('--moment-max-ms', flags.momentMaxMs, 60_000),
     heartbeatMs,
     failureTimeoutMs,
+    ...optional('failureTimeoutMaxMs', parseFailureTimeoutMax(flags.failureTimeoutMaxMs, failureTimeoutMs)),
     mtu: parseReplicaMtu(flags.mtu),
     dir: join(flags.captureDir, `chaos-seed${seed}`),
   };

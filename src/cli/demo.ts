@@ -17,6 +17,7 @@ import { APP_NAMES } from '../proxy/app.js';
 import { CLUSTER_CAPTURES, type ClusterCaptureName } from '../pcap/vantage.js';
 import { runCluster, type ClusterResult } from '../sim/cluster.js';
 import { EXIT, exitCodeOf, UsageError, type CliIo } from './io.js';
+import { FAILURE_TIMEOUT_MAX_HELP, optional, parseFailureTimeoutMax } from './failure-timeout-max-flag.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { DEMO_MTU } from '../lab/live-cluster.js';
 import { runLiveDemo } from '../lab/demo/live.js';
@@ -37,6 +38,7 @@ interface FailoverFlags {
   killMoment: string;
   heartbeatMs: string;
   failureTimeoutMs: string;
+  failureTimeoutMaxMs?: string;
   mtu: string;
   seed?: string;
   app: string;
@@ -77,13 +79,14 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--mtu <bytes>', `real processes: the replicas' and the client's link MTU, 68..${MAX_LOGGED_PACKET_BYTES} (MSS = mtu - 40)`, String(DEMO_MTU))
     .option('--heartbeat-ms <ms>', 'real processes: H, the log channel\'s heartbeat', '10')
     .option('--failure-timeout-ms <ms>', 'real processes: D, silence before the arbiter is asked', '50')
+    .option('--failure-timeout-max-ms <ms>', `real processes: ${FAILURE_TIMEOUT_MAX_HELP}`)
     .option('--json', 'print the report as one JSON object on the last line of stdout')
     .option('--cpu-hogs <n>', `real processes only: run N busy processes beside the demo, 0..${MAX_CPU_HOGS}, to try failure detection on an overloaded machine`, '0')
     .option('--no-report', 'real processes: do not write report.json and report.html (the page of the run) beside the captures')
     .option('--capture-dir <dir>', 'write the captures to <dir>/failover-live-<app>-seed<S>/{client,a,b,b-shadow,a-log,b-log}.pcapng\n(with --sim: <dir>/failover-<app>-seed<S>/{client,primary,backup,shadow,log}.pcapng)', 'captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (and cut the log\nchannel just before the kill), to see what the output rule prevents')
     // ---- the kernel as the client (src/lab/demo/kernel.ts) ----
-    .option('--client <kind>', 'real processes: ftcp (the load client on the ftcp stack) or kernel (Linux\'s own TCP, through a TUN\ndevice in a network namespace made for the run; needs root and socat) (default: ftcp; kernel with --network lan)')
+    .option('--client <kind>', 'real processes: ftcp (the load client, on ftcp\'s own stack) or kernel (Linux\'s own TCP, through a TUN\ndevice in a network namespace made for the run; needs root and socat) (default: ftcp; kernel with --network lan)')
     .option('--tun-mtu <bytes>', '--client kernel: MTU of the TUN device', '1500')
     .option('--kernel-tool <name>', '--client kernel: node (Node net sockets, every built-in app; the default), curl (--app http, its\ndefault: keep-alive requests, every body checked) or nc (--app echo: a seeded byte pattern, compared byte for byte)')
     // ---- a real Linux bridge (src/lab/demo/lan.ts) ----
@@ -156,6 +159,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
     unsafe: flags.unsafeNoOutputRule === true,
     heartbeatMs,
     failureTimeoutMs,
+    ...optional('failureTimeoutMaxMs', parseFailureTimeoutMax(flags.failureTimeoutMaxMs, failureTimeoutMs)),
     json: flags.json === true,
     noReport: flags.report === false,
     mtu: parseReplicaMtu(flags.mtu),

@@ -27,6 +27,7 @@ import { isMulticastMac, parseMac, type MacAddr } from '../wire/ethernet.js';
 import { addCaptureLiveOption, describeCaptureLive, openCaptureLive } from './capture-live-flag.js';
 import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
+import { FAILURE_TIMEOUT_MAX_HELP, optional, parseFailureTimeoutMax } from './failure-timeout-max-flag.js';
 import { DEFAULT_LINK_BIND, parseEndpointFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { describeFields, exitSummary } from './replica-lines.js';
@@ -54,6 +55,7 @@ interface ReplicaFlags {
   bulkBytes: string;
   heartbeatMs: string;
   failureTimeoutMs: string;
+  failureTimeoutMaxMs?: string;
   captureDir: string | false;
   unsafeNoOutputRule?: boolean;
   mtu: string;
@@ -105,6 +107,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--bulk-bytes <n>', 'bulk: bytes the app sends each connection', String(DEFAULT_BULK_BYTES))
     .option('--heartbeat-ms <ms>', 'H: heartbeat interval of the log channel', '10')
     .option('--failure-timeout-ms <ms>', 'D: a peer silent this long is suspected and the arbiter is asked', '50')
+    .option('--failure-timeout-max-ms <ms>', FAILURE_TIMEOUT_MAX_HELP)
     .option('--capture-dir <dir>', 'write <dir>/<name>.pcapng (wire), <name>-shadow.pcapng, <name>-log.pcapng', 'captures')
     .option('--no-capture-dir', 'write no captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (default: off)')
@@ -219,6 +222,7 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
     bulkBytes,
     heartbeatMs,
     failureTimeoutMs,
+    ...optional('failureTimeoutMaxMs', parseFailureTimeoutMax(flags.failureTimeoutMaxMs, failureTimeoutMs)),
     outputRule: flags.unsafeNoOutputRule !== true,
     ...(flags.captureDir !== false ? { captureDir: flags.captureDir } : {}),
     mtu: parseReplicaMtu(flags.mtu),

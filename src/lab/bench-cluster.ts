@@ -35,6 +35,8 @@ let runDir: string | undefined;
 export interface PairSettings {
   heartbeatMs: number;
   failureTimeoutMs: number;
+  /** Dmax of the failure detectors; none: D. */
+  failureTimeoutMaxMs?: number;
 }
 
 export const DEFAULT_PAIR: PairSettings = { heartbeatMs: 10, failureTimeoutMs: 50 };
@@ -69,7 +71,7 @@ export interface Running {
 /** Arbiter, switch and either a lone primary (`--alone`) or a primary and its backup; no captures. */
 export async function startCluster(app: AppName, bulkBytes: number, replicated: boolean, pair: PairSettings, onEvent?: (label: string, e: ChildEvent) => void, switchOptions?: LiveClusterOptions['switchOptions']): Promise<Running> {
   const sub = mkdtempSync(join(dir(), `${app}-`));
-  const cluster = new LiveCluster({ dir: sub, app, seed: 1, bulkBytes, heartbeatMs: pair.heartbeatMs, failureTimeoutMs: pair.failureTimeoutMs, unsafeNoOutputRule: false, ...(onEvent !== undefined ? { onEvent } : {}), ...(switchOptions !== undefined ? { switchOptions } : {}) });
+  const cluster = new LiveCluster({ dir: sub, app, seed: 1, bulkBytes, heartbeatMs: pair.heartbeatMs, failureTimeoutMs: pair.failureTimeoutMs, ...(pair.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: pair.failureTimeoutMaxMs } : {}), unsafeNoOutputRule: false, ...(onEvent !== undefined ? { onEvent } : {}), ...(switchOptions !== undefined ? { switchOptions } : {}) });
   active.add(cluster);
   try {
     await cluster.startNetwork();

@@ -166,6 +166,8 @@ export interface BenchOptions {
   trialsGiven: boolean;
   connections: number;
   connectionsGiven: boolean;
+  /** Failover trials: Dmax of the failure detectors (none: D). */
+  failureTimeoutMaxMs?: number;
   /** Set in the kernel group's run inside its network namespace. */
   netnsInner?: string;
 }
@@ -316,7 +318,7 @@ async function benchReplicated(c: BenchContext): Promise<void> {
 async function benchFailover(c: BenchContext): Promise<void> {
   const { o, say, add, cmd, details } = c;
   const { trials } = o;
-  const pair = DEFAULT_PAIR;
+  const pair = o.failureTimeoutMaxMs === undefined ? DEFAULT_PAIR : { ...DEFAULT_PAIR, failureTimeoutMaxMs: o.failureTimeoutMaxMs };
   const replicatedMBps = c.replicatedMBps;
   // A transfer of about a second: still running at the kill, over soon after the takeover.
   // Without the replicated group's rate: 20 MB each way, about a second for a pair moving

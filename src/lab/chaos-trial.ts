@@ -62,6 +62,8 @@ export interface ChaosOptions {
   momentMaxMs: number;
   heartbeatMs: number;
   failureTimeoutMs: number;
+  /** Dmax of the replicas' failure detectors; none: D. */
+  failureTimeoutMaxMs?: number;
   /**
    * The replicas' and the client's link MTU (MSS = mtu - 40). Chaos runs 1500 by default:
    * many segments in flight at each fault, and a load that lasts long enough for a join and
@@ -172,6 +174,7 @@ export class ChaosTrial {
       bulkBytes,
       heartbeatMs: o.heartbeatMs,
       failureTimeoutMs: o.failureTimeoutMs,
+      ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
       unsafeNoOutputRule: false,
       switchOptions: { captureDropped: true },
       startTimeoutMs: WAIT_MS,

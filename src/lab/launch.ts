@@ -81,6 +81,8 @@ export interface ReplicaLaunch extends ClusterCommon {
   logPeer?: string;
   heartbeatMs: number;
   failureTimeoutMs: number;
+  /** Dmax of the failure detector (--failure-timeout-max-ms); none: D. */
+  failureTimeoutMaxMs?: number;
   /** Where the replica writes its captures; false: none. */
   captureDir: string | false;
   unsafeNoOutputRule?: boolean;
@@ -117,6 +119,7 @@ export function replicaArgv(o: ReplicaLaunch): string[] {
     ...flag('--log-listen', o.logListen),
     ...flag('--heartbeat-ms', o.heartbeatMs),
     ...flag('--failure-timeout-ms', o.failureTimeoutMs),
+    ...flag('--failure-timeout-max-ms', o.failureTimeoutMaxMs),
     ...(o.captureDir === false ? ['--no-capture-dir'] : flag('--capture-dir', o.captureDir)),
     '--json',
     ...bool('--unsafe-no-output-rule', o.unsafeNoOutputRule),
@@ -183,6 +186,7 @@ export interface DemoFailoverInnerLaunch {
   killAfterMs: number;
   heartbeatMs: number;
   failureTimeoutMs: number;
+  failureTimeoutMaxMs?: number;
   captureDir: string;
   tunMtu: number;
   kernelTool: KernelTool;
@@ -204,6 +208,7 @@ export function demoFailoverInnerArgv(o: DemoFailoverInnerLaunch): string[] {
     ...flag('--kill-moment', o.killMoment),
     ...flag('--heartbeat-ms', o.heartbeatMs),
     ...flag('--failure-timeout-ms', o.failureTimeoutMs),
+    ...flag('--failure-timeout-max-ms', o.failureTimeoutMaxMs),
     ...flag('--capture-dir', o.captureDir),
     '--client', 'kernel',
     ...flag('--tun-mtu', o.tunMtu),

@@ -29,6 +29,8 @@ export interface ClusterRunOptions {
   bulkBytes: number;
   heartbeatMs: number;
   failureTimeoutMs: number;
+  /** Dmax of the replicas' failure detectors; none: D (a fixed timeout). */
+  failureTimeoutMaxMs?: number;
 }
 
 export interface LiveClusterOptions extends ClusterRunOptions {
@@ -141,6 +143,7 @@ export class LiveCluster {
       logListen: loopback(0),
       heartbeatMs: o.heartbeatMs,
       failureTimeoutMs: o.failureTimeoutMs,
+      ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
       captureDir: o.dir,
       unsafeNoOutputRule: o.unsafeNoOutputRule,
       ...(logPeerAt !== undefined ? { logPeer: logPeerAt } : {}),

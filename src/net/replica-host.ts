@@ -54,6 +54,7 @@ import { LogChannel, type LogChannelStatus } from './log-channel.js';
 import { CHANNEL_TYPE_HELLO, decodeChannel, encodeChannel, type ChannelMessage } from '../replica/channel.js';
 import { compareHello, decodeHello, encodeHello, helloFields, redisRunId, type HelloFields } from './handshake-check.js';
 import { LogRttProbe } from './log-rtt.js'; // bench: log-channel round trip
+import { StallWatch } from './stall-watch.js';
 import { LinkError } from './udp-link.js';
 import { openSwitchLink, openTapLink, type ServiceLink } from './service-link.js';
 import { serviceMacFor } from '../wire/ethernet.js';
@@ -92,6 +93,7 @@ export class ReplicaProcess {
   private fenceHeld: ServicePacket[] = [];
   /** bench: append -> ack round trips of the log channel, reported in stats().logRtt. */
   private readonly logRtt = new LogRttProbe();
+  private stallWatch: StallWatch | undefined; // own event-loop stalls, for the failure detector
   /** Set once refuseBlindTakeover() has stopped this backup. */
   private wrongRole = false;
   /** What the peer must share with us (handshake-check.ts). */
@@ -210,6 +212,7 @@ export class ReplicaProcess {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    this.stallWatch?.stop();
     this.arbiter.close();
     this.upstream?.close(); // upstream
     await Promise.all([this.link.close(), this.listenCh?.close(), this.dialCh?.close()]);
@@ -233,6 +236,7 @@ export class ReplicaProcess {
       logChannel: (this.listenCh ?? this.dialCh)?.stats ?? null,
       arbiter: this.arbiter.stats,
       logRtt: this.logRtt.summary(), // bench
+      stalls: this.stallWatch?.stats ?? null,
       ...(this.upstream !== undefined ? { upstream: { ...this.upstream.stats, divergences: r?.divergence?.count ?? 0, continuedBytes: r?.counters.upstreamContinuedBytes ?? 0, ...(this.upstream.sequencer !== undefined ? { sequencer: this.upstream.sequencer.stats } : {}) } } : {}), // upstream
       ...(r?.rsm?.appName === 'bulk' ? { bulkUploads: Object.fromEntries((r.rsm.appState as BulkApp).finished) } : {}),
     };
@@ -314,6 +318,7 @@ export class ReplicaProcess {
       factory: stackFactory,
       heartbeatMs: o.heartbeatMs,
       failureTimeoutMs: o.failureTimeoutMs,
+      ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
       outputRule: o.outputRule,
       ...(o.upstream !== undefined && o.upstreamApp !== undefined ? { upstreamAdapter: o.upstreamApp } : {}), // upstream join
     };
@@ -321,6 +326,7 @@ export class ReplicaProcess {
     this.clock = new ProcessClock();
     this.replica = o.role === 'primary' ? Replica.primary(options, o.alone === true ? undefined : o.peer, 0) : o.role === 'backup' ? Replica.backup(options, o.peer, 0) : Replica.joiner(options, o.peer, 0);
     this.emit(this.event('replica', { role: this.replica.roleName, epoch: this.replica.epoch, peer: this.replica.peer ?? null }));
+    this.stallWatch = new StallWatch(() => this.clock.nowUs(), (from, to) => this.replica?.handleStall(from, to)).start(); // own stalls are not the peer's silence
     // upstream: this replica's own app instance, one socket per client connection.
     if (o.upstream !== undefined) {
       this.upstream = new UpstreamSockets({ upstream: o.upstream, ...(o.upstreamConnectTimeoutMs !== undefined ? { connectTimeoutMs: o.upstreamConnectTimeoutMs } : {}), ...(o.upstreamApp === 'redis' ? { order: 'resp' as const } : {}) }, (conn, action) => {
@@ -366,6 +372,7 @@ export class ReplicaProcess {
     this.counts.framesIn++;
     this.logRtt.received(frame, this.clock.nowUs()); // bench
     this.captures?.log(frame, false, this.peerAddress());
+    this.stallWatch?.check();
     // The channel decoded the frame to check it: hand over the message rather than decode it twice.
     if (message !== undefined) r.handleChannelMessage(this.clock.nowUs(), message);
     else r.handleChannel(this.clock.nowUs(), frame);
@@ -572,6 +579,7 @@ export class ReplicaProcess {
         if (generation !== this.timerGeneration || this.closed || this.replica === undefined) return;
         this.timer = undefined;
         this.armedUs = undefined;
+        this.stallWatch?.check();
         this.replica.handleTimeout(this.clock.nowUs());
         this.drain();
       });

@@ -51,6 +51,8 @@ export interface ReplicaProcessOptions {
   bulkBytes: number;
   heartbeatMs: number;
   failureTimeoutMs: number;
+  /** Dmax: the failure detector stretches D up to this after long silences of a live peer (failure-detector.ts). Default D. */
+  failureTimeoutMaxMs?: number;
   outputRule: boolean;
   captureDir?: string;
   /** also stream the wire capture live (needs captureDir) */

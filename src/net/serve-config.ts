@@ -10,7 +10,7 @@
  *   arbiter: 127.0.0.1:9400      # or etcd://HOST:PORT,HOST:PORT
  *   log: { listen: 0.0.0.0:9402, peers: [ { name: b, address: 10.0.0.2:9402 } ] }
  *   network: { switch: 127.0.0.1:9401 }   # or tap: { port, socat-port, prefix, mac, gateway }
- *   timing: { heartbeat-ms: 10, failure-timeout-ms: 50, rejoin-backoff-ms: 200 }
+ *   timing: { heartbeat-ms: 10, failure-timeout-ms: 50, rejoin-backoff-ms: 200 }   # failure-timeout-max-ms: Dmax (default D)
  *   capture-dir: captures        # optional
  *   cluster-key-file: key.hex    # optional
  */
@@ -44,6 +44,8 @@ export interface ServeConfig {
   tap?: ServeTap;
   heartbeatMs: number;
   failureTimeoutMs: number;
+  /** Dmax of the failure detector (timing.failure-timeout-max-ms); none: D. */
+  failureTimeoutMaxMs?: number;
   rejoinBackoffMs: number;
   startTimeoutMs: number;
   captureDir?: string;
@@ -61,7 +63,7 @@ const SCHEMA: Record<string, readonly string[] | null> = {
   'log.peers[]': ['name', 'address'],
   network: ['switch', 'tap'],
   'network.tap': ['port', 'socat-port', 'prefix', 'mac', 'gateway'],
-  timing: ['heartbeat-ms', 'failure-timeout-ms', 'rejoin-backoff-ms', 'start-timeout-ms'],
+  timing: ['heartbeat-ms', 'failure-timeout-ms', 'failure-timeout-max-ms', 'rejoin-backoff-ms', 'start-timeout-ms'],
 };
 
 /** Edit distance, for "did you mean". */
@@ -242,6 +244,8 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   const heartbeatMs = ms('heartbeat-ms', 10);
   const failureTimeoutMs = ms('failure-timeout-ms', 50);
   if (failureTimeoutMs <= heartbeatMs) r.fail(timing.get('failure-timeout-ms')?.value ?? root, 'timing.failure-timeout-ms', `(${failureTimeoutMs}) must be longer than timing.heartbeat-ms (${heartbeatMs})`);
+  const failureTimeoutMaxMs = opt(timing, 'failure-timeout-max-ms', (q) => intOf(r, q, 'timing.failure-timeout-max-ms', 1, 600_000));
+  if (failureTimeoutMaxMs !== undefined && failureTimeoutMaxMs < failureTimeoutMs) r.fail(timing.get('failure-timeout-max-ms')!.value ?? root, 'timing.failure-timeout-max-ms', `(${failureTimeoutMaxMs}) must be at least timing.failure-timeout-ms (${failureTimeoutMs})`);
   const name = req(r, top, 'name', 'name', root, (p) => nameOf(r, p, 'name'));
   const peers = req(r, log, 'listen', 'log.listen', logPair.value, () => readPeersOrEmpty(r, log));
   for (const peer of peers) if (peer.name === name) r.fail(log.get('peers')!.value, 'log.peers', `names this replica itself (${name}); list the other replicas`);
@@ -262,6 +266,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     ...readNetwork(r, netPair),
     heartbeatMs,
     failureTimeoutMs,
+    ...(failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs } : {}),
     rejoinBackoffMs: ms('rejoin-backoff-ms', 200),
     startTimeoutMs: ms('start-timeout-ms', 5000),
     mtu: opt(top, 'mtu', (q) => intOf(r, q, 'mtu', 68, 65000)) ?? 65000,

@@ -31,6 +31,7 @@ export function replicaOptionsFor(c: ServeConfig, run: ServeRun): ReplicaProcess
     bulkBytes: c.service.bulkBytes,
     heartbeatMs: c.heartbeatMs,
     failureTimeoutMs: c.failureTimeoutMs,
+    ...(c.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: c.failureTimeoutMaxMs } : {}),
     outputRule: true,
     ...(c.captureDir !== undefined ? { captureDir: c.captureDir } : {}),
     mtu: c.mtu,

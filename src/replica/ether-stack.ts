@@ -158,6 +158,11 @@ export class EtherStack implements RsmStack {
     return this.inner.abort(nowUs, socket);
   }
 
+  retransmitUnacked(nowUs: number, skip: ReadonlySet<SocketId>): number {
+    this.nowUs = nowUs;
+    return this.inner.retransmitUnacked(nowUs, skip);
+  }
+
   info(socket: SocketId): SocketInfo {
     return this.inner.info(socket);
   }

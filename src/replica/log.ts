@@ -6,7 +6,7 @@
  *
  *   offset size field
  *   0      1    format version (LOG_FORMAT_VERSION)
- *   1      1    kind: 1 packet, 2 tick, 3 app, 4 epoch
+ *   1      1    kind: 1 packet, 2 tick, 3 app, 4 epoch, 5 retransmit
  *   2      2    reserved, zero
  *   4      4    frame length in bytes, CRC included
  *   8      8    index (u64; entries are numbered 1, 2, 3 ... without gaps)
@@ -25,6 +25,7 @@
  *   app:    u32 socket, u8 op (1 write, 2 shutdown, 3 close, 4 read, 5 abort),
  *           u32 n (write: byte count followed by the bytes; read: amount; else 0)
  *   epoch:  u32 new epoch, u8 member count, per member u8 length + UTF-8 name
+ *   retransmit: u32 count, per socket u32 (the connections skipped)
  *
  * Decoding never throws and never reads past the buffer: a corrupt, truncated or
  * oversized frame is a returned reason, so the backup rejects it and never applies it.
@@ -74,7 +75,13 @@ export type LogEntry =
   | (EntryCommon & { kind: 'packet'; packet: Uint8Array })
   | (EntryCommon & { kind: 'tick' })
   | (EntryCommon & { kind: 'app'; socket: number; op: AppOp; data?: Uint8Array; amount?: number })
-  | (EntryCommon & { kind: 'epoch'; newEpoch: number; members: string[] });
+  | (EntryCommon & { kind: 'epoch'; newEpoch: number; members: string[] })
+  /**
+   * Go-live of a new primary: every connection with unacknowledged sequence space retransmits
+   * its first unacknowledged segment now, but the sockets in `skip` (whose segment at SND.UNA
+   * was just re-emitted).
+   */
+  | (EntryCommon & { kind: 'retransmit'; skip: number[] });
 
 export type LogDecodeError =
   | 'log-truncated'
@@ -87,7 +94,9 @@ export type LogDecodeError =
 
 export type LogDecodeResult = { ok: true; entry: LogEntry; bytes: number } | { ok: false; reason: LogDecodeError };
 
-const KIND_CODE = { packet: 1, tick: 2, app: 3, epoch: 4 } as const;
+const KIND_CODE = { packet: 1, tick: 2, app: 3, epoch: 4, retransmit: 5 } as const;
+/** Most sockets one retransmit entry skips (the entry stays well inside an append frame). */
+export const MAX_RETRANSMIT_SKIP = 8192;
 const TWO32 = 0x1_0000_0000;
 
 /** The encoded size of `entry` (what encodeEntry returns) if it carried `checks` state checks. */
@@ -105,6 +114,9 @@ export function entryBytes(entry: LogEntry, checks = entry.checks.length): numbe
     case 'epoch':
       body = 5;
       for (const m of entry.members) body += 1 + new TextEncoder().encode(m).length;
+      break;
+    case 'retransmit':
+      body = 4 + 4 * entry.skip.length;
       break;
   }
   return HEADER_BYTES + body + 2 + CHECK_BYTES * checks + 1 + (entry.digest !== undefined ? 4 : 0) + 4;
@@ -151,6 +163,11 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       }
       break;
     }
+    case 'retransmit':
+      if (entry.skip.length > MAX_RETRANSMIT_SKIP) throw new RangeError('log: too many sockets skipped');
+      w.u32(entry.skip.length);
+      for (const socket of entry.skip) w.u32(socket);
+      break;
   }
   if (entry.checks.length > MAX_STATE_ENTRIES) throw new RangeError('log: too many state checks');
   w.u16(entry.checks.length | (entry.checksTruncated === true ? CHECKS_TRUNCATED : 0));
@@ -260,6 +277,15 @@ export function decodeEntry(buf: Uint8Array): LogDecodeResult {
         pos += n;
       }
       entry = { index, epoch, timeUs, checks, kind: 'epoch', newEpoch, members };
+      break;
+    }
+    case 5: {
+      if (!need(4)) return { ok: false, reason: 'log-bad-body' };
+      const n = u32();
+      if (n > MAX_RETRANSMIT_SKIP || !need(4 * n)) return { ok: false, reason: 'log-bad-body' };
+      const skip: number[] = [];
+      for (let i = 0; i < n; i++) skip.push(u32());
+      entry = { index, epoch, timeUs, checks, kind: 'retransmit', skip };
       break;
     }
     default:

@@ -15,13 +15,15 @@
  * Going live (DESIGN.md, "Going live"): the backup's RSM becomes a lone primary's, in
  * epoch e + 1. It re-emits the shadowed O(i) with i > r in order, continues the RSM's
  * clock from the last logged time (offset = last logged time - now), announces the
- * service address with the new epoch, and serves alone until a new backup joins.
+ * service address with the new epoch, serves alone until a new backup joins, and restarts
+ * every flow at once (go-live.ts).
  */
 import { DivergenceCheck } from '../proxy/divergence.js';
 import { UPSTREAM_APP, type UpstreamAction, type UpstreamEvent } from '../proxy/upstream.js';
 import { decodeArbiter, type ArbiterRequest } from './arbiter.js';
 import { BackupRole } from './backup.js';
 import { decodeChannel, type ChannelMessage } from './channel.js';
+import { reemittedFlows } from './go-live.js';
 import { Outbox, resolveTimes, type ReplicaEvent, type ReplicaOptions, type ResolvedTimes, type ServicePacket } from './outbox.js';
 import { PrimaryRole, UPSTREAM_JOIN_REFUSED } from './primary.js';
 import { Rsm } from './rsm.js';
@@ -239,6 +241,8 @@ export class Replica {
     // Step 3: take over the service address. Step 4: serve alone (the role is alone).
     this.out.event({ type: 'announce', epoch });
     this.role.append(nowUs, { kind: 'epoch', newEpoch: epoch, members: [this.name] });
+    // Step 5: every flow with unacknowledged data restarts now, not at a timeout (go-live.ts).
+    this.role.append(nowUs, { kind: 'retransmit', skip: reemittedFlows(handOver.rsm, handOver.reemit.flatMap((s) => s.packets)) });
     this.afterInput();
     // Upstream app: what this replica's own app wrote beyond the logged prefix continues each stream.
     const check = this.divergence;

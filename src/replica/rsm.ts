@@ -45,6 +45,7 @@ export type RsmStack = Pick<
   | 'shutdown'
   | 'close'
   | 'abort'
+  | 'retransmitUnacked'
   | 'info'
   | 'stats'
   | 'snapshot'
@@ -222,6 +223,13 @@ export class Rsm {
   info(socket: SocketId): SocketInfo {
     return this.stack.info(socket);
   }
+  /** The connection a packet this RSM emitted belongs to (an output of apply()), if it still has one. */
+  outputSocket(packet: Uint8Array): SocketId | undefined {
+    const ip = this.config.ethernet === undefined ? packet : ipv4OfFrame(packet);
+    const key = ip === undefined ? -1 : packetRemoteKey(ip, false, this.config.servicePort);
+    return key < 0 ? undefined : this.byRemote.get(key);
+  }
+
   /** Connections the glue holds, in accept order. */
   connections(): SocketId[] {
     return [...this.conns.keys()];
@@ -259,6 +267,10 @@ export class Rsm {
         // RFC 5227 §3: a new configuration announces the service address, so that the
         // LAN's bridges and neighbours move to whoever now sends for it.
         if (this.stack instanceof EtherStack) this.stack.announce(entry.timeUs);
+        break;
+      case 'retransmit':
+        // Go-live: every flow restarts at once (go-live.ts), not at the client's RTO.
+        this.stack.retransmitUnacked(entry.timeUs, new Set(entry.skip));
         break;
     }
     this.drain();

@@ -403,6 +403,25 @@ export function onRetransmitTimeout(ctx: Ctx, tcb: Tcb): boolean {
 }
 
 /**
+ * A new primary has just taken over this connection (a failover's go-live): retransmit the
+ * first unacknowledged segment now instead of waiting for a timer that ran on the old
+ * primary's schedule (RFC 9293 §3.8.1: retransmit what is not acknowledged; RFC 6298 (5.4)
+ * the earliest unacknowledged segment, then (5.6) restart the timer), in the synchronized
+ * states only: a handshake is left to its SYN-ACK timer and the client's SYN retransmission
+ * (its connection has no handle the RSM could name). Unlike a timeout it neither backs the RTO off (5.5) nor
+ * shrinks cwnd (RFC 5681 §3.1): nothing says the path lost anything; the replica did. It
+ * never sends into a zero window (the persist timer probes that) nor SACKed data. Returns
+ * whether a segment went out.
+ */
+export function retransmitAtGoLive(ctx: Ctx, tcb: Tcb): boolean {
+  if (!canSendData(tcb.state) || tcb.sndUna === tcb.sndMax || tcb.sndWnd === 0) return false;
+  const end = retransmitFirst(ctx, tcb);
+  if (end === tcb.sndUna) return false;
+  tcb.timers[Timer.Retransmit] = ctx.now + tcb.rto.rtoUs;
+  return true;
+}
+
+/**
  * The persist timer expired. With a zero window, probe it: a segment the receiver must
  * answer with an ACK carrying its current window (Linux's <SEQ=SND.UNA-1>, no data; the
  * RFC 1122 4.2.2.17 probe). With a small non-zero window that SWS avoidance refused,

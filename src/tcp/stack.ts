@@ -31,7 +31,7 @@ import { closeTcb, onTimers, segmentArrives, setKeepAlive, userAbort, userClose,
 import type { ResolvedConfig } from './config.js';
 import { connectionInfo, heldCounts, listenerInfo, type StackHeld } from './info.js';
 import { closedSegment, closeListener, ephemeralPort, listenSegment, reopensTimeWait } from './listener.js';
-import { output, queueData } from './sender.js';
+import { output, queueData, retransmitAtGoLive } from './sender.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { newStackState, restoredState, StackCore, type StackState } from './stack-core.js';
 import { finish, mixValue } from './state-hash.js';
@@ -335,6 +335,22 @@ export class Stack {
     }
     userAbort(this.core.ctx.at(now), tcb);
     this.core.schedule(tcb);
+  }
+
+  /**
+   * A failover's go-live: every connection with unacknowledged sequence space, in SocketId
+   * order, retransmits its first unacknowledged segment now (sender.ts retransmitAtGoLive),
+   * except those in `skip`. Returns how many did.
+   */
+  retransmitUnacked(now: number, skip: ReadonlySet<SocketId>): number {
+    let n = 0;
+    for (const id of [...this.st.conns.keys()].sort((a, b) => a - b)) {
+      const tcb = this.st.conns.get(id)!;
+      if (skip.has(id) || tcb.state === 'CLOSED') continue;
+      if (retransmitAtGoLive(this.core.ctx.at(now), tcb)) n++;
+      this.core.schedule(tcb);
+    }
+    return n;
   }
 
   /** Nagle off (on = true) or on (RFC 1122 4.2.3.4); takes effect at the next output. */

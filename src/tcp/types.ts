@@ -267,6 +267,8 @@ export interface TcpStack {
   shutdown(nowUs: number, socket: SocketId): unknown;
   close(nowUs: number, socket: SocketId): unknown;
   abort(nowUs: number, socket: SocketId): unknown;
+  /** Go-live: retransmit each connection's first unacknowledged segment now, but those in `skip`; returns how many. */
+  retransmitUnacked(nowUs: number, skip: ReadonlySet<SocketId>): number;
   setNoDelay(socket: SocketId, on: boolean): unknown;
   setKeepAlive(socket: SocketId, on: boolean): unknown;
   /** Inspection and state. */

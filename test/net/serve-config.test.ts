@@ -72,6 +72,9 @@ describe('ftcp serve config', () => {
     expect(errorOf(GOOD.replace('    - name: b', '    - name: a'))).toMatch(/^f\.yaml:9: log\.peers: names this replica itself/);
     expect(errorOf(`${GOOD}\n  tap: { port: 1, socat-port: 2 }`)).toMatch(/^f\.yaml:11: network: needs exactly one of switch or tap/);
     expect(errorOf(`${GOOD}\ntiming: { heartbeat-ms: 50, failure-timeout-ms: 50 }`)).toMatch(/^f\.yaml:13: timing\.failure-timeout-ms: \(50\) must be longer/);
+    expect(errorOf(`${GOOD}\ntiming: { failure-timeout-ms: 50, failure-timeout-max-ms: 40 }`)).toMatch(/^f\.yaml:13: timing\.failure-timeout-max-ms: \(40\) must be at least timing\.failure-timeout-ms \(50\)/);
+    expect(parseServeConfig(`${GOOD}\ntiming: { failure-timeout-ms: 50, failure-timeout-max-ms: 400 }`, 'f.yaml').failureTimeoutMaxMs).toBe(400);
+    expect(parseServeConfig(GOOD, 'f.yaml').failureTimeoutMaxMs).toBeUndefined();
     expect(errorOf(GOOD.replace('  port: 7070', '  port: 7070\n  app: countr'))).toMatch(/^f\.yaml:5: service\.app: must be one of .*did you mean counter/);
   });
 

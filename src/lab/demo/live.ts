@@ -67,6 +67,7 @@ function runKernelDemo(o: LiveDemoOptions, io: LabIo): Promise<RunOutcome | Inne
       ...(o.killMoment !== undefined ? { killMoment: o.killMoment } : {}),
       heartbeatMs: o.heartbeatMs,
       failureTimeoutMs: o.failureTimeoutMs,
+      ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
       captureDir: o.captureDir,
       tunMtu: o.tunMtu ?? DEFAULT_TUN_MTU,
       kernelTool: o.kernelTool ?? 'node',
@@ -163,6 +164,7 @@ export class LiveDemo implements DemoState {
       bulkBytes: o.app === 'bulk' ? o.bytes : 1_000_000,
       heartbeatMs: o.heartbeatMs,
       failureTimeoutMs: o.failureTimeoutMs,
+      ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
       unsafeNoOutputRule: o.unsafe,
       mtu: o.mtu,
       onEvent: (label, e) => this.onEvent(label, e),
@@ -222,7 +224,8 @@ export class LiveDemo implements DemoState {
       const epoch = typeof e['epoch'] === 'number' ? ` in epoch ${e['epoch']}` : '';
       this.falseFailover =
         `replica ${name} reported ${e.event}${epoch} while both replicas were running: this machine is too slow for heartbeat ${o.heartbeatMs} ms and failure timeout ${o.failureTimeoutMs} ms; ` +
-        `rerun with --heartbeat-ms ${o.heartbeatMs * 5} --failure-timeout-ms ${o.failureTimeoutMs * 5}`;
+        `rerun with --heartbeat-ms ${o.heartbeatMs * 5} --failure-timeout-ms ${o.failureTimeoutMs * 5}` +
+        (o.failureTimeoutMaxMs === undefined ? `, or let the failure detector adapt: --failure-timeout-max-ms ${o.failureTimeoutMs * 10}` : '');
       this.say(`a false failover: ${name} ${e.event}${epoch} before the kill; the demo stops here`, at);
       this.onFalseFailover?.();
     }

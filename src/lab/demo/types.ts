@@ -25,6 +25,8 @@ export interface LiveDemoOptions {
   unsafe: boolean;
   heartbeatMs: number;
   failureTimeoutMs: number;
+  /** Dmax of the replicas' failure detectors; none: D. */
+  failureTimeoutMaxMs?: number;
   json: boolean;
   /** The replicas' and the client's link MTU (MSS = mtu - 40). */
   mtu: number;
