@@ -12,6 +12,10 @@
  * current epoch. Won: go live (the caller turns it into a lone primary, see goLive()).
  * Lost: the primary is alive and in charge; the backup stops.
  *
+ * Planned switchover: the primary's `handover` gives r and its last index. Once every entry
+ * up to it is applied, the backup asks the arbiter at once, without waiting for silence;
+ * client packets the primary forwarded meanwhile are kept and become input when live.
+ *
  * A joining backup starts without state: it sends `join` to the primary until it has
  * received the whole snapshot at index k, restores it, and continues from k + 1. The
  * restore runs to completion and, for a large snapshot on a busy machine, can outlast the
@@ -28,6 +32,8 @@ import { Rsm, RsmError } from './rsm.js';
 
 /** Entries received beyond a gap are kept (up to this many) until the gap is filled. */
 const MAX_PENDING_ENTRIES = 8192;
+/** Client packets forwarded by a primary handing over, kept at most (the rest: the clients send again). */
+const MAX_FORWARDED_PACKETS = 4096;
 
 interface Shadowed {
   index: number;
@@ -57,6 +63,10 @@ export interface GoLive {
   r: number;
   /** Shadowed outputs of entries above r, in order: their delivery is uncertain. */
   reemit: Shadowed[];
+  /** A planned switchover (the primary handed over), not a failover. */
+  switchover: boolean;
+  /** Client packets the primary forwarded while handing over: input of the new primary, in order. */
+  forwarded: Uint8Array[];
 }
 
 export class BackupRole {
@@ -79,6 +89,9 @@ export class BackupRole {
   private assembly: { index: number; epoch: number; total: number; chunks: Map<number, Uint8Array>; bytes: number } | undefined;
   /** The whole snapshot, received; restored at the next timeout (after the `join` that says we are alive has gone out). */
   private restoreDue: { index: number; epoch: number; whole: Uint8Array } | undefined;
+  /** The primary is handing over: its last index. */
+  private handover: { lastIndex: number } | undefined;
+  private forwarded: Uint8Array[] = [];
 
   constructor(
     rsm: Rsm | undefined,
@@ -149,6 +162,14 @@ export class BackupRole {
         this.learnR(m.r);
         if (m.lastIndex >= this.nextIndex) this.requestResend(nowUs);
         break;
+      case 'handover':
+        this.learnR(m.r);
+        this.handover = { lastIndex: m.lastIndex };
+        if (m.lastIndex >= this.nextIndex) this.requestResend(nowUs);
+        break;
+      case 'forward':
+        if (this.handover !== undefined && this.forwarded.length < MAX_FORWARDED_PACKETS) this.forwarded.push(m.packet);
+        return;
       case 'snapshot':
         // A snapshot we already restored, sent again: the ack below tells the primary we have it.
         break;
@@ -158,6 +179,14 @@ export class BackupRole {
     }
     this.send({ type: 'ack', epoch: this.epoch, index: this.nextIndex - 1 });
     this.counters.acks++;
+    this.takeOverWhenCaughtUp(nowUs);
+  }
+
+  /** Handing over: every entry up to the primary's last index is applied, so ask the arbiter now. */
+  private takeOverWhenCaughtUp(nowUs: number): void {
+    if (this.handover === undefined || this.asking !== undefined || this.state !== 'following' || this.nextIndex <= this.handover.lastIndex) return;
+    this.out.event({ type: 'taking-over', epoch: this.epoch, lastIndex: this.handover.lastIndex });
+    this.asking = new ArbiterAsk(this.epoch, this.nextRequestId(), this.opts.name, nowUs, this.out);
   }
 
   handleTimeout(nowUs: number): void {
@@ -215,7 +244,9 @@ export class BackupRole {
     this.pending.clear();
     const reemit = this.shadow.filter((s) => s.index > this.rKnown);
     this.shadow = [];
-    return { rsm: this.rsmRef!, wonEpoch: r.epoch, r: this.rKnown, reemit };
+    const forwarded = this.forwarded;
+    this.forwarded = [];
+    return { rsm: this.rsmRef!, wonEpoch: r.epoch, r: this.rKnown, reemit, switchover: this.handover !== undefined, forwarded };
   }
 
   pollTimeout(): number | undefined {
