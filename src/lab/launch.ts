@@ -91,6 +91,8 @@ export interface ReplicaLaunch extends ClusterCommon {
   upstreamApp?: 'generic' | 'redis';
   /** On a TAP device of its host's bridge instead of the switch (lan-cluster.ts): --tap-port and companions. */
   tap?: ReplicaTap;
+  /** Its control socket (`ftcp switchover --control`). */
+  control?: string;
 }
 
 export interface ReplicaTap {
@@ -102,7 +104,7 @@ export interface ReplicaTap {
 }
 
 /** What a run may change of a replica beyond what its cluster sets. */
-export type ReplicaExtra = Partial<Pick<ReplicaLaunch, 'alone' | 'captureDir' | 'startTimeoutMs' | 'upstream' | 'upstreamApp' | 'seed'>>;
+export type ReplicaExtra = Partial<Pick<ReplicaLaunch, 'alone' | 'captureDir' | 'startTimeoutMs' | 'upstream' | 'upstreamApp' | 'seed' | 'control'>>;
 
 export function replicaArgv(o: ReplicaLaunch): string[] {
   return [
@@ -128,7 +130,13 @@ export function replicaArgv(o: ReplicaLaunch): string[] {
     ...flag('--service-prefix', o.tap?.servicePrefix),
     ...flag('--service-mac', o.tap?.serviceMac),
     ...flag('--gateway', o.tap?.gateway),
+    ...flag('--control', o.control),
   ];
+}
+
+/** `ftcp switchover`: ask the primary on `control` to hand over (planned switchover). */
+export function switchoverArgv(o: { control: string; timeoutMs?: number }): string[] {
+  return ['switchover', ...flag('--control', o.control), ...flag('--timeout-ms', o.timeoutMs), '--json'];
 }
 
 /** The shape of a load (`ftcp client` and `ftcp kernel-client`): ranges as the CLI takes them, "N" or "MIN-MAX". */
