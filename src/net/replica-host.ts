@@ -488,8 +488,8 @@ export class ReplicaProcess {
         this.emit(this.event('live', { epoch: e.epoch, r: e.r, lastIndex: e.lastIndex, reemitted: e.reemitted, reemittedEntries: e.reemittedEntries, reason: e.reason }));
         this.captures?.noteWire(`replica ${this.opts.name} goes live in epoch ${e.epoch}, r = ${e.r}, re-emitting ${e.reemitted} packets`);
         // The old primary is gone: stop redialling it; a new backup joins through --log-listen.
-        // After a switchover, once its `handover` (corked until the next tick) has left for the old primary.
-        if (e.reason === 'switchover') setImmediate(() => void this.dialCh?.close());
+        // After a switchover, once its `handover` has left for the old primary.
+        if (e.reason === 'switchover') this.dialCh?.closeAfterSent();
         else void this.dialCh?.close();
         return;
       case 'backup-joined':
