@@ -31,6 +31,8 @@ export function parseControlPath(text: string, forListening: boolean): string {
     const dir = dirname(text);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--control ${text}: the directory ${dir} does not exist`);
     if (existsSync(text) && !statSync(text).isSocket()) throw new UsageError(`--control ${text}: a file that is not a socket is there; pick another path`);
+  } else if (existsSync(text) && !statSync(text).isSocket()) {
+    throw new UsageError(`--control ${text} is not a socket: give the path of the replica's --control`);
   }
   return text;
 }
