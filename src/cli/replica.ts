@@ -284,7 +284,9 @@ function describeEvent(e: ReplicaProcessEvent): string {
     case 'lost':
       return `${who}: lost the test-and-set of epoch ${e.epoch} to ${e.winner}`;
     case 'live':
-      return `${who}: LIVE in epoch ${e.epoch}; re-emits ${e.reemitted} packets of ${e.reemittedEntries} entries above r = ${e.r}`;
+      return `${who}: LIVE in epoch ${e.epoch}${e.reason === 'switchover' ? ' (planned switchover)' : ''}; re-emits ${e.reemitted} packets of ${e.reemittedEntries} entries above r = ${e.r}`;
+    case 'handed-over':
+      return `${who}: handed the service over to ${e.peer}, live in epoch ${e.epoch}; emits nothing more and exits`;
     case 'wrong-role':
     case 'handover-refused':
     case 'stale-epoch':
