@@ -316,6 +316,7 @@ export class ReplicaProcess {
     } else if (s.type === 'down') {
       this.emit(this.event('channel-down', { channel: which, peer: s.peer, reason: s.reason }));
       this.handover.channelDown();
+      if (ch === this.dialCh && this.replica?.live === true) void ch.close(); // the old primary is gone: no redial
     } else if (s.type === 'refused') {
       const count = ch.stats.refused[s.reason];
       if (count === 1 || count % 100 === 0) this.emit(this.event('channel-refused', { channel: which, peer: s.peer, reason: s.reason, count, message: s.message }));
@@ -380,8 +381,13 @@ export class ReplicaProcess {
     if (ch === this.dialCh) this.heardPrimary = true;
     const r = this.replica;
     if (this.closed || r === undefined) return;
-    // After going live, frames on the old dialled channel (a zombie primary) are not ours to take.
-    if (r.live && ch === this.dialCh) return;
+    // After going live, frames on the old dialled channel (a zombie primary) are not ours to take,
+    // but for the client packets an old primary that handed over still forwards.
+    if (r.live && ch === this.dialCh) {
+      if (message?.type === 'forward') r.handleServicePacket(this.clock.nowUs(), message.packet);
+      this.drain();
+      return;
+    }
     this.counts.framesIn++;
     this.logRtt.received(frame, this.clock.nowUs()); // bench
     this.captures?.log(frame, false, this.peerAddress());
@@ -488,8 +494,8 @@ export class ReplicaProcess {
         this.emit(this.event('live', { epoch: e.epoch, r: e.r, lastIndex: e.lastIndex, reemitted: e.reemitted, reemittedEntries: e.reemittedEntries, reason: e.reason }));
         this.captures?.noteWire(`replica ${this.opts.name} goes live in epoch ${e.epoch}, r = ${e.r}, re-emitting ${e.reemitted} packets`);
         // The old primary is gone: stop redialling it; a new backup joins through --log-listen.
-        // After a switchover, once its `handover` has left for the old primary.
-        if (e.reason === 'switchover') this.dialCh?.closeAfterSent();
+        // After a switchover the old primary forwards late client packets until it exits (channel-down closes it).
+        if (e.reason === 'switchover') setTimeout(() => this.dialCh?.closeAfterSent(), 2000).unref();
         else void this.dialCh?.close();
         return;
       case 'backup-joined':
@@ -528,7 +534,9 @@ export class ReplicaProcess {
       case 'handed-over':
       case 'handover-failed':
         this.emit(e.type === 'handed-over' ? this.event('handed-over', { epoch: e.epoch, peer: e.peer }) : this.event('handover-failed', { epoch: e.epoch, peer: e.peer, reason: e.reason }));
-        if (this.handover.onEvent(e)) this.onFinished?.('handed-over', false);
+        // Handed over: late client packets in its socket are forwarded for a moment, then it exits.
+        if (e.type === 'handover-failed') this.handover.onEvent(e);
+        else setTimeout(() => this.handover.onEvent(e) && this.onFinished?.('handed-over', false), Math.max(20, 2 * this.opts.heartbeatMs));
         return;
       case 'divergence': // upstream
         this.emit(this.event('divergence', { conn: e.conn, offset: e.offset, what: e.what }));

@@ -141,12 +141,13 @@ export class PrimaryRole {
 
   /** A packet for the service, from the switch. */
   handleServicePacket(nowUs: number, bytes: Uint8Array): void {
-    if (this.fenced) return;
-    if (this.handingOver) {
+    // Handing over, and handed over until the process goes: a late client packet goes to the new primary.
+    if (this.handingOver && (!this.fenced || this.handedOver)) {
       this.counters.forwarded++;
       this.send(nowUs, { type: 'forward', epoch: this.epoch, packet: bytes });
       return;
     }
+    if (this.fenced) return;
     if (bytes.length > MAX_LOGGED_PACKET_BYTES) {
       this.counters.tooBigToLog++;
       return;

@@ -126,10 +126,12 @@ describe('planned switchover of a pair', () => {
     expect(a.roleName).toBe('handed-over');
     expect(a.live).toBe(false);
     a.handleTimeout(10_000_000);
-    a.handleServicePacket(10_000_001, new Uint8Array([0x45, 0, 0, 20]));
-    expect(drainAll(() => a.pollTransmit())).toEqual([]);
     expect(drainAll(() => a.pollChannel())).toEqual([]);
     expect(a.pollTimeout()).toBeUndefined();
+    // A late client packet (still in its socket) is forwarded to the new primary, never answered.
+    a.handleServicePacket(10_000_001, new Uint8Array([0x45, 0, 0, 20]));
+    expect(drainAll(() => a.pollTransmit())).toEqual([]);
+    expect(decoded(drainAll(() => a.pollChannel())).map((m) => m.type)).toEqual(['forward']);
   });
 
   it('a backup that falls silent during the handover: the primary wins and serves alone again', () => {
