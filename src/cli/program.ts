@@ -24,6 +24,7 @@ import { registerSoakCommand } from './soak.js';
 import { registerReportCommand } from './report.js';
 import { configureGroupErrors } from './group-commands.js';
 import { registerExperimentCommands } from './experiment.js';
+import { registerSwitchoverCommand } from './switchover.js';
 /** package.json sits two levels up from both src/cli and dist/cli. */
 export function packageVersion(): string {
   const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
@@ -44,6 +45,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   registerSwitchCommand(program, io, setExitCode);
   registerArbiterCommand(program, io, setExitCode);
   registerReplicaCommand(program, io, setExitCode);
+  registerSwitchoverCommand(program, io, setExitCode); // planned switchover of a running pair
   registerServeCommand(program, io, setExitCode); // a replica as a service from a config file
   registerClientCommand(program, io, setExitCode);
   registerScenarioCommands(program, io, setExitCode);

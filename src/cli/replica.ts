@@ -32,6 +32,7 @@ import { DEFAULT_LINK_BIND, parseEndpointFlag, parseVirtualAddressFlag } from '.
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { describeFields, exitSummary } from './replica-lines.js';
 import { checkOutputDir, parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
+import { CONTROL_OPTION_HELP, controlOpenError, handOverOnSigterm, openReplicaControl, parseControlPath } from './switchover.js'; // planned switchover
 
 export const DEFAULT_LOG_LISTEN = '127.0.0.1:9402';
 export const DEFAULT_SERVICE_PORT = 7070;
@@ -73,6 +74,7 @@ interface ReplicaFlags {
   servicePrefix: string;
   serviceMac?: string;
   gateway?: string;
+  control?: string;
 }
 
 export function registerReplicaCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -114,6 +116,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--mtu <bytes>', `largest IP packet on the UDP link, 68..${MAX_LOGGED_PACKET_BYTES} (one log entry must carry it); the stack announces MSS = mtu - 40, so both replicas need the same value`, '65000')
     .option('--start-timeout-ms <ms>', 'how long to wait at start for the switch, the arbiter and (backup, join) the primary', '5000')
     .option('--json', 'print one JSON object per line (each event, then the statistics)')
+    .option('--control <path>', CONTROL_OPTION_HELP)
     // upstream
     .option('--upstream <host:port>', 'serve an app outside ftcp: this replica\'s own instance of it (any TCP server); every client connection gets its own connection to it, and --app only picks the warm-up (default: the built-in --app)')
     .option('--upstream-connect-timeout-ms <ms>', 'with --upstream: an app that has not accepted a connection by then is reset towards the client', '5000');
@@ -122,7 +125,9 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--upstream-stateless', UPSTREAM_STATELESS_HELP)
     .addHelpText(
       'after',
-      '\nExit codes: 0 stopped by SIGTERM/SIGINT, fenced, or a backup that lost the test-and-set; 1 a replication\n' +
+      '\nSIGTERM of a primary with a live backup hands the service over first (as `ftcp switchover`), then exits;\n' +
+        'SIGINT, or a primary without a backup, stops at once.\n' +
+        '\nExit codes: 0 stopped by SIGTERM/SIGINT, handed over, fenced, or a backup that lost the test-and-set; 1 a replication\n' +
         'fault; 2 bad usage, or --role backup facing a primary that serves without a backup (it says to use --role join);\n' +
         '3 the switch holds the service for a higher epoch from an earlier run (it says what to restart);\n' +
         '4 cannot listen (port in use) or cannot reach the switch, the arbiter or the primary.\n' +
@@ -242,10 +247,14 @@ async function runReplica(flags: ReplicaFlags, cliIo: CliIo): Promise<number> {
   opts.warmUp = warmUp;
   const json = flags.json === true;
   const print = (e: ReplicaProcessEvent) => io.stdout(json ? `${JSON.stringify(e)}\n` : `${describeEvent(e)}\n`);
-  let proc: ReplicaProcess;
+  let proc: ReplicaProcess | undefined;
+  const controlPath = flags.control === undefined ? undefined : parseControlPath(flags.control, true);
+  const control = controlPath === undefined ? undefined : await openReplicaControl(controlPath, () => proc).catch((error: unknown) => controlOpenError(error, opts.name, io));
+  if (typeof control === 'number') return control;
   try {
     proc = await ReplicaProcess.start(opts, print);
   } catch (error) {
+    await control?.close();
     await live?.close();
     if (error instanceof LinkError) {
       io.stderr(`error: ftcp replica ${opts.name}: ${error.message}\n`);
@@ -257,8 +266,10 @@ async function runReplica(flags: ReplicaFlags, cliIo: CliIo): Promise<number> {
   const stop = waitForStopSignal();
   proc.onFinished = (reason) => stop.stop(reason);
   print(proc.describeStart());
-  const reason = await stop.stopped;
+  let reason = await stop.stopped;
   stop.dispose();
+  if (reason === 'SIGTERM') reason = await handOverOnSigterm(proc, opts.failureTimeoutMs);
+  await control?.close();
   const failed = reason === 'failed';
   await proc.close();
   print({ event: 'exit', name: opts.name, atMs: io.nowMs(), reason, stats: proc.stats() });
@@ -296,8 +307,11 @@ function describeEvent(e: ReplicaProcessEvent): string {
     case 'lost':
       return `${who}: lost the test-and-set of epoch ${e.epoch} to ${e.winner}`;
     case 'live':
-      return `${who}: LIVE in epoch ${e.epoch}; re-emits ${e.reemitted} packets of ${e.reemittedEntries} entries above r = ${e.r}`;
+      return `${who}: LIVE in epoch ${e.epoch}${e.reason === 'switchover' ? ' (planned switchover)' : ''}; re-emits ${e.reemitted} packets of ${e.reemittedEntries} entries above r = ${e.r}`;
+    case 'handed-over':
+      return `${who}: handed the service over to ${e.peer}, live in epoch ${e.epoch}; emits nothing more and exits`;
     case 'wrong-role':
+    case 'handover-refused':
     case 'stale-epoch':
     case 'config-mismatch':
       return `${who}: ${e.message}`;

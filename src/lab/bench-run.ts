@@ -9,6 +9,7 @@
  *               one unreplicated server; counter latency overhead and the log round trip;
  *               log-channel bytes per client byte (replicated.*, logRttP50Us, log.*)
  *   failover    kill -9 of the primary to the client's first byte from the backup (failover.*)
+ *   switchover  SIGTERM of the primary (a planned handover) to the client's next byte (switchover.*)
  *   scale       idle connections held by a pair, memory per connection, survivors (scale.*)
  *   kernel      kernel client through TUN (kernel.ratio; says why when skipped)
  *   lan         failover on the LAN lab, kernel client (lan.*; not with --quick; bench-lan.ts)
@@ -27,8 +28,9 @@ import { percentile } from '../net/log-rtt.js';
 import { Stack } from '../tcp/stack.js';
 import { parseIpv4Addr } from '../wire/addr.js';
 import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
+import { benchSwitchover } from './bench-switchover.js';
 
-export const BENCH_GROUPS = ['stack', 'replicated', 'failover', 'scale', 'kernel', 'lan'] as const;
+export const BENCH_GROUPS = ['stack', 'replicated', 'failover', 'switchover', 'scale', 'kernel', 'lan'] as const;
 export type BenchGroup = (typeof BENCH_GROUPS)[number];
 
 export interface Figure {
@@ -188,6 +190,7 @@ const GROUPS: Record<BenchGroup, (c: BenchContext) => Promise<void>> = {
   stack: benchStack,
   replicated: benchReplicated,
   failover: benchFailover,
+  switchover: benchSwitchover, // bench-switchover.ts; not in --quick
   scale: benchScale,
   kernel: benchKernel,
   lan: benchLan,

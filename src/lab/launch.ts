@@ -95,6 +95,8 @@ export interface ReplicaLaunch extends ClusterCommon {
   upstreamStateless?: boolean;
   /** On a TAP device of its host's bridge instead of the switch (lan-cluster.ts): --tap-port and companions. */
   tap?: ReplicaTap;
+  /** Its control socket (`ftcp switchover --control`). */
+  control?: string;
 }
 
 export interface ReplicaTap {
@@ -106,7 +108,7 @@ export interface ReplicaTap {
 }
 
 /** What a run may change of a replica beyond what its cluster sets. */
-export type ReplicaExtra = Partial<Pick<ReplicaLaunch, 'alone' | 'captureDir' | 'startTimeoutMs' | 'upstream' | 'upstreamApp' | 'upstreamStateless' | 'seed'>>;
+export type ReplicaExtra = Partial<Pick<ReplicaLaunch, 'alone' | 'captureDir' | 'startTimeoutMs' | 'upstream' | 'upstreamApp' | 'upstreamStateless' | 'seed' | 'control'>>;
 
 export function replicaArgv(o: ReplicaLaunch): string[] {
   return [
@@ -134,7 +136,13 @@ export function replicaArgv(o: ReplicaLaunch): string[] {
     ...flag('--service-prefix', o.tap?.servicePrefix),
     ...flag('--service-mac', o.tap?.serviceMac),
     ...flag('--gateway', o.tap?.gateway),
+    ...flag('--control', o.control),
   ];
+}
+
+/** `ftcp switchover`: ask the primary on `control` to hand over (planned switchover). */
+export function switchoverArgv(o: { control: string; timeoutMs?: number }): string[] {
+  return ['switchover', ...flag('--control', o.control), ...flag('--timeout-ms', o.timeoutMs), '--json'];
 }
 
 /** The shape of a load (`ftcp client` and `ftcp kernel-client`): ranges as the CLI takes them, "N" or "MIN-MAX". */

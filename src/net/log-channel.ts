@@ -262,6 +262,20 @@ export class LogChannel {
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /**
+   * Closes once what was sent has left (a last frame that must arrive, as a new primary's
+   * `handover` to the old one): no redial; the socket is ended, not destroyed, so frames
+   * still queued in it go out first.
+   */
+  closeAfterSent(): void {
+    if (this.closed) return;
+    const socket = this.socket;
+    this.socket = undefined;
+    void this.close();
+    socket?.end();
+    setTimeout(() => socket?.destroy(), 2000).unref();
+  }
+
   /** Test hook and scenario tool: break the current connection as a network fault would. */
   breakConnection(): void {
     this.socket?.destroy();

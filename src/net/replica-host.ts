@@ -51,7 +51,9 @@ import { EtcdArbiter, type ReplicaArbiter } from './arbiter-etcd.js';
 import { ProcessClock, wallClockMs } from './clock.js';
 import { formatEndpoint } from './endpoint.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
-import { CHANNEL_TYPE_HELLO, decodeChannel, encodeChannel, type ChannelMessage } from '../replica/channel.js';
+import { CHANNEL_TYPE_HANDOVER, CHANNEL_TYPE_HELLO, decodeChannel, encodeChannel, type ChannelMessage } from '../replica/channel.js';
+import { HandoverWatch, type HandoverStart, type HandoverTrigger } from './switchover.js'; // planned switchover
+import { PrimaryRole } from '../replica/primary.js';
 import { compareHello, decodeHello, encodeHello, helloFields, redisRunId, type HelloFields } from './handshake-check.js';
 import { LogRttProbe } from './log-rtt.js'; // bench: log-channel round trip
 import { StallWatch } from './stall-watch.js';
@@ -103,6 +105,8 @@ export class ReplicaProcess {
   private staleEpoch = false;
   /** Any frame at all came in on the dialled channel (the primary's). */
   private heardPrimary = false;
+  /** Planned switchover: the handover under way, if any (switchover.ts). */
+  private readonly handover: HandoverWatch;
   readonly counts = { servicePacketsIn: 0, servicePacketsOut: 0, reemitted: 0, framesIn: 0, framesOut: 0, framesDropped: 0, arbiterRequests: 0, arbiterAnswers: 0, fenceHeld: 0 };
 
   private constructor(
@@ -116,6 +120,21 @@ export class ReplicaProcess {
     this.address = replicaVirtualAddress(opts.name);
     this.rsmConfig = replicaRsmConfig(opts);
     this.hello = helloFields(opts, upstreamId);
+    this.handover = new HandoverWatch(opts.name);
+  }
+
+  /** Planned switchover (switchover.ts): hands the service to the backup, or says why it cannot. */
+  handOver(by: HandoverTrigger): HandoverStart {
+    const r = this.replica;
+    const refused = this.closed || r === undefined ? 'it has no backup to hand over to (none has connected)' : this.handover.active ? 'it is already handing over' : r.handOver(this.clock.nowUs());
+    if (refused !== undefined) {
+      const message = `${by === 'SIGTERM' ? 'SIGTERM: stops without a handover' : 'no switchover'}: ${refused}`;
+      this.emit(this.event('handover-refused', { message, by }));
+      return { refused: `replica ${this.opts.name}: ${message}` };
+    }
+    const done = this.handover.start(by);
+    this.drain();
+    return { done };
   }
 
   /**
@@ -301,6 +320,8 @@ export class ReplicaProcess {
       if (this.replica === undefined && (this.opts.role === 'primary' ? ch === this.listenCh : ch === this.dialCh)) this.makeReplica();
     } else if (s.type === 'down') {
       this.emit(this.event('channel-down', { channel: which, peer: s.peer, reason: s.reason }));
+      this.handover.channelDown();
+      if (ch === this.dialCh && this.replica?.live === true) void ch.close(); // the old primary is gone: no redial
     } else if (s.type === 'refused') {
       const count = ch.stats.refused[s.reason];
       if (count === 1 || count % 100 === 0) this.emit(this.event('channel-refused', { channel: which, peer: s.peer, reason: s.reason, count, message: s.message }));
@@ -367,8 +388,13 @@ export class ReplicaProcess {
     if (ch === this.dialCh) this.heardPrimary = true;
     const r = this.replica;
     if (this.closed || r === undefined) return;
-    // After going live, frames on the old dialled channel (a zombie primary) are not ours to take.
-    if (r.live && ch === this.dialCh) return;
+    // After going live, frames on the old dialled channel (a zombie primary) are not ours to take,
+    // but for the client packets an old primary that handed over still forwards.
+    if (r.live && ch === this.dialCh) {
+      if (message?.type === 'forward') r.handleServicePacket(this.clock.nowUs(), message.packet);
+      this.drain();
+      return;
+    }
     this.counts.framesIn++;
     this.logRtt.received(frame, this.clock.nowUs()); // bench
     this.captures?.log(frame, false, this.peerAddress());
@@ -389,7 +415,9 @@ export class ReplicaProcess {
         channel: (f) => {
           this.captures?.log(f, true, this.peerAddress());
           this.logRtt.sent(f, this.clock.nowUs()); // bench
-          const ch = r.live ? this.listenCh : this.dialCh;
+          // A new primary's `handover` (it is live) goes back to the old primary, on the dialled channel.
+          const toOldPrimary = f[1] === CHANNEL_TYPE_HANDOVER && r.current instanceof PrimaryRole && !r.current.handingOver;
+          const ch = r.live && !toOldPrimary ? this.listenCh : this.dialCh;
           if (ch !== undefined && ch.send(f)) this.counts.framesOut++;
           else this.counts.framesDropped++;
         },
@@ -471,10 +499,12 @@ export class ReplicaProcess {
         this.captures?.noteAll(`replica ${this.opts.name} lost epoch ${e.epoch} to ${e.winner}`);
         return;
       case 'live':
-        this.emit(this.event('live', { epoch: e.epoch, r: e.r, lastIndex: e.lastIndex, reemitted: e.reemitted, reemittedEntries: e.reemittedEntries }));
+        this.emit(this.event('live', { epoch: e.epoch, r: e.r, lastIndex: e.lastIndex, reemitted: e.reemitted, reemittedEntries: e.reemittedEntries, reason: e.reason }));
         this.captures?.noteWire(`replica ${this.opts.name} goes live in epoch ${e.epoch}, r = ${e.r}, re-emitting ${e.reemitted} packets`);
         // The old primary is gone: stop redialling it; a new backup joins through --log-listen.
-        void this.dialCh?.close();
+        // After a switchover the old primary forwards late client packets until it exits (channel-down closes it).
+        if (e.reason === 'switchover') setTimeout(() => this.dialCh?.closeAfterSent(), 2000).unref();
+        else void this.dialCh?.close();
         return;
       case 'backup-joined':
         this.emit(this.event('backup-joined', { peer: e.peer, epoch: e.epoch, index: e.index, snapshotBytes: e.snapshotBytes }));
@@ -501,6 +531,20 @@ export class ReplicaProcess {
         return;
       case 'rejected':
         this.emit(this.event('rejected', { reason: e.reason }));
+        return;
+      // planned switchover
+      case 'handover':
+        this.emit(this.event('handover', { epoch: e.epoch, peer: e.peer, r: e.r, lastIndex: e.lastIndex, held: e.held, by: this.handover.by ?? 'SIGTERM' }));
+        return;
+      case 'taking-over':
+        this.emit(this.event('taking-over', { epoch: e.epoch, lastIndex: e.lastIndex }));
+        return;
+      case 'handed-over':
+      case 'handover-failed':
+        this.emit(e.type === 'handed-over' ? this.event('handed-over', { epoch: e.epoch, peer: e.peer }) : this.event('handover-failed', { epoch: e.epoch, peer: e.peer, reason: e.reason }));
+        // Handed over: late client packets in its socket are forwarded for a moment, then it exits.
+        if (e.type === 'handover-failed') this.handover.onEvent(e);
+        else setTimeout(() => this.handover.onEvent(e) && this.onFinished?.('handed-over', false), Math.max(20, 2 * this.opts.heartbeatMs));
         return;
       case 'divergence': // upstream
         this.emit(this.event('divergence', { conn: e.conn, offset: e.offset, what: e.what }));

@@ -12,6 +12,10 @@
  * current epoch. Won: go live (the caller turns it into a lone primary, see goLive()).
  * Lost: the primary is alive and in charge; the backup stops.
  *
+ * Planned switchover: the primary's `handover` gives r and its last index. Once every entry
+ * up to it is applied, the backup asks the arbiter at once, without waiting for silence;
+ * client packets the primary forwarded meanwhile are kept and become input when live.
+ *
  * A joining backup starts without state: it sends `join` to the primary until it has
  * received the whole snapshot at index k, restores it, and continues from k + 1. The
  * restore runs to completion and, for a large snapshot on a busy machine, can outlast the
@@ -29,6 +33,8 @@ import { Rsm, RsmError } from './rsm.js';
 
 /** Entries received beyond a gap are kept (up to this many) until the gap is filled. */
 const MAX_PENDING_ENTRIES = 8192;
+/** Client packets forwarded by a primary handing over, kept at most (the rest: the clients send again). */
+const MAX_FORWARDED_PACKETS = 4096;
 
 interface Shadowed {
   index: number;
@@ -58,6 +64,10 @@ export interface GoLive {
   r: number;
   /** Shadowed outputs of entries above r, in order: their delivery is uncertain. */
   reemit: Shadowed[];
+  /** A planned switchover (the primary handed over), not a failover. */
+  switchover: boolean;
+  /** Client packets the primary forwarded while handing over: input of the new primary, in order. */
+  forwarded: Uint8Array[];
 }
 
 export class BackupRole {
@@ -83,6 +93,9 @@ export class BackupRole {
   /** The unsafe 'ack-on-receipt' mode (output-mode.ts): acks say the highest index received, gaps or not. */
   private readonly ackOnReceipt: boolean;
   private highestReceived = 0;
+  /** The primary is handing over: its last index. */
+  private handover: { lastIndex: number } | undefined;
+  private forwarded: Uint8Array[] = [];
 
   constructor(
     rsm: Rsm | undefined,
@@ -157,6 +170,14 @@ export class BackupRole {
         this.learnR(m.r);
         if (m.lastIndex >= this.nextIndex) this.requestResend(nowUs);
         break;
+      case 'handover':
+        this.learnR(m.r);
+        this.handover = { lastIndex: m.lastIndex };
+        if (m.lastIndex >= this.nextIndex) this.requestResend(nowUs);
+        break;
+      case 'forward':
+        if (this.handover !== undefined && this.forwarded.length < MAX_FORWARDED_PACKETS) this.forwarded.push(m.packet);
+        return;
       case 'snapshot':
         // A snapshot we already restored, sent again: the ack below tells the primary we have it.
         break;
@@ -166,6 +187,14 @@ export class BackupRole {
     }
     this.send({ type: 'ack', epoch: this.epoch, index: this.ackOnReceipt ? Math.max(this.nextIndex - 1, this.highestReceived) : this.nextIndex - 1 });
     this.counters.acks++;
+    this.takeOverWhenCaughtUp(nowUs);
+  }
+
+  /** Handing over: every entry up to the primary's last index is applied, so ask the arbiter now. */
+  private takeOverWhenCaughtUp(nowUs: number): void {
+    if (this.handover === undefined || this.asking !== undefined || this.state !== 'following' || this.nextIndex <= this.handover.lastIndex) return;
+    this.out.event({ type: 'taking-over', epoch: this.epoch, lastIndex: this.handover.lastIndex });
+    this.asking = new ArbiterAsk(this.epoch, this.nextRequestId(), this.opts.name, nowUs, this.out);
   }
 
   handleTimeout(nowUs: number): void {
@@ -223,7 +252,9 @@ export class BackupRole {
     this.pending.clear();
     const reemit = this.shadow.filter((s) => s.index > this.rKnown);
     this.shadow = [];
-    return { rsm: this.rsmRef!, wonEpoch: r.epoch, r: this.rKnown, reemit };
+    const forwarded = this.forwarded;
+    this.forwarded = [];
+    return { rsm: this.rsmRef!, wonEpoch: r.epoch, r: this.rKnown, reemit, switchover: this.handover !== undefined, forwarded };
   }
 
   pollTimeout(): number | undefined {

@@ -6,7 +6,8 @@
  *
  *   offset size field
  *   0      1    format version (CHANNEL_FORMAT_VERSION)
- *   1      1    type: 1 append, 2 heartbeat, 3 ack, 4 resend, 5 join, 6 snapshot, 7 hello
+ *   1      1    type: 1 append, 2 heartbeat, 3 ack, 4 resend, 5 join, 6 snapshot, 7 hello,
+ *                   8 handover, 9 forward
  *   2      2    reserved, zero
  *   4      4    frame length in bytes, CRC included
  *   8      4    epoch of the sender
@@ -24,6 +25,12 @@
  *   hello:     u16 length, UTF-8 text: the sender's configuration as key=value lines, sent
  *              by each side when a connection comes up and compared by the receiving
  *              process before any entry flows (never handed to the roles)
+ *   handover:  u64 r, u64 last index appended. From the primary (planned switchover): it
+ *              takes no more input and releases nothing more; the backup applies up to the
+ *              last index and takes over. From the backup, with its new epoch: it is live,
+ *              the old primary may go (both fields are then the backup's r and last index)
+ *   forward:   the bytes of one client packet that reached a primary handing over: it
+ *              did not log it; the backup takes it as input once live
  *
  * Every frame from the primary carries r, the highest index whose outputs it released.
  * Decoding never throws: a corrupt or truncated frame is a returned reason.
@@ -53,7 +60,9 @@ export type ChannelMessage =
   | { type: 'resend'; epoch: number; from: number }
   | { type: 'join'; epoch: number; name: string }
   | { type: 'snapshot'; epoch: number; index: number; total: number; offset: number; chunk: Uint8Array }
-  | { type: 'hello'; epoch: number; text: string };
+  | { type: 'hello'; epoch: number; text: string }
+  | { type: 'handover'; epoch: number; r: number; lastIndex: number }
+  | { type: 'forward'; epoch: number; packet: Uint8Array };
 
 export type ChannelDecodeError =
   | 'channel-truncated'
@@ -67,8 +76,12 @@ export type ChannelDecodeResult = { ok: true; message: ChannelMessage } | { ok: 
 
 /** The type byte of a `hello` frame (offset 1), which the receiving process handles itself. */
 export const CHANNEL_TYPE_HELLO = 7;
+/** The type byte of a `handover` frame (offset 1). */
+export const CHANNEL_TYPE_HANDOVER = 8;
+/** The type byte of a `forward` frame (offset 1). */
+export const CHANNEL_TYPE_FORWARD = 9;
 
-const TYPE_CODE = { append: 1, heartbeat: 2, ack: 3, resend: 4, join: 5, snapshot: 6, hello: 7 } as const;
+const TYPE_CODE = { append: 1, heartbeat: 2, ack: 3, resend: 4, join: 5, snapshot: 6, hello: 7, handover: 8, forward: 9 } as const;
 
 function u64(view: DataView, at: number, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`channel: not a non-negative safe integer: ${v}`);
@@ -81,7 +94,10 @@ function bodyLength(m: ChannelMessage): number {
     case 'append':
       return 8 + 2 + m.entries.reduce((n, e) => n + e.length, 0);
     case 'heartbeat':
+    case 'handover':
       return 16;
+    case 'forward':
+      return m.packet.length;
     case 'ack':
     case 'resend':
       return 8;
@@ -117,9 +133,14 @@ export function encodeChannel(m: ChannelMessage): Uint8Array {
       }
       break;
     case 'heartbeat':
+    case 'handover':
       u64(view, pos, m.r);
       u64(view, pos + 8, m.lastIndex);
       pos += 16;
+      break;
+    case 'forward':
+      out.set(m.packet, pos);
+      pos += m.packet.length;
       break;
     case 'ack':
       u64(view, pos, m.index);
@@ -196,14 +217,20 @@ export function decodeChannel(buf: Uint8Array): ChannelDecodeResult {
       message = { type: 'append', epoch, r, entries };
       break;
     }
-    case 2: {
+    case 2:
+    case 8: {
       if (!need(16)) return bad;
       const r = rd64();
       const lastIndex = rd64();
       if (r === undefined || lastIndex === undefined) return bad;
-      message = { type: 'heartbeat', epoch, r, lastIndex };
+      message = { type: buf[1] === 2 ? 'heartbeat' : 'handover', epoch, r, lastIndex };
       break;
     }
+    case 9:
+      if (pos === end) return bad; // an empty packet is nobody's
+      message = { type: 'forward', epoch, packet: buf.slice(pos, end) };
+      pos = end;
+      break;
     case 3:
     case 4: {
       if (!need(8)) return bad;

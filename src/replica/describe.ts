@@ -38,5 +38,9 @@ export function describeControlPacket(bytes: Uint8Array): { arbiter: boolean; su
       return { arbiter: false, summary: `log: snapshot at index ${m.index}, bytes ${m.offset}..${m.offset + m.chunk.length} of ${m.total}, epoch ${m.epoch}` };
     case 'hello':
       return { arbiter: false, summary: `log: hello, ${m.text.split('\n').join(', ')}` };
+    case 'handover':
+      return { arbiter: false, summary: `log: handover r = ${m.r}, last index ${m.lastIndex}, epoch ${m.epoch}` };
+    case 'forward':
+      return { arbiter: false, summary: `log: forwarded client packet of ${m.packet.length} bytes, epoch ${m.epoch}` };
   }
 }

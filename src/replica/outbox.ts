@@ -87,7 +87,15 @@ export type ReplicaEvent =
   /** Lost the test-and-set of `epoch`: a primary fences itself, a backup stops. */
   | { type: 'lost'; epoch: number; winner: string }
   /** The backup went live: re-emitted `reemitted` packets of entries above r. */
-  | { type: 'live'; epoch: number; r: number; lastIndex: number; reemitted: number; reemittedEntries: number }
+  | { type: 'live'; epoch: number; r: number; lastIndex: number; reemitted: number; reemittedEntries: number; reason: 'failover' | 'switchover' }
+  /** Planned switchover, the primary: it takes no more input and hands over to `peer` at `lastIndex` (r released, `held` packets held). */
+  | { type: 'handover'; epoch: number; peer: string; r: number; lastIndex: number; held: number }
+  /** Planned switchover, the backup: it has the log up to `lastIndex` and asks the arbiter for `epoch`. */
+  | { type: 'taking-over'; epoch: number; lastIndex: number }
+  /** Planned switchover, the primary: `peer` is live in `epoch`; this replica emits nothing more. */
+  | { type: 'handed-over'; epoch: number; peer: string }
+  /** Planned switchover, the primary: it won the test-and-set of `epoch` itself (the backup fell silent) and serves alone. */
+  | { type: 'handover-failed'; epoch: number; peer: string; reason: string }
   /** A primary took a new backup: snapshot at index k, pair epoch `epoch`. */
   | { type: 'backup-joined'; peer: string; epoch: number; index: number; snapshotBytes: number }
   /** A joining backup restored the snapshot at `index`. */

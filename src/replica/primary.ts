@@ -16,6 +16,12 @@
  * members), snapshot the RSM at that index k, send it, and stream entries from k + 1
  * under the output rule again.
  *
+ * Planned switchover (handover): the primary stops taking input (a client packet that still
+ * reaches it is forwarded to the backup unlogged), flushes the log, sends `handover` with r
+ * and its last index, and from then on releases nothing: the backup re-emits what was held,
+ * as at a failover. The backup's `handover` in the next epoch says it is live: done, and
+ * silent for ever. A backup silent for D meanwhile is a failover the other way round.
+ *
  * Clock: the RSM's time is the replica's clock plus `offsetUs` (0 for the first primary;
  * a backup that goes live continues from the last logged time), never going backwards.
  */
@@ -64,6 +70,8 @@ export interface PrimaryCounters {
   wrongEpoch: number;
   /** Service packets larger than MAX_LOGGED_PACKET_BYTES: dropped before the RSM saw them. */
   tooBigToLog: number;
+  /** Client packets that reached it while handing over: sent to the backup unlogged. */
+  forwarded: number;
 }
 
 export class PrimaryRole {
@@ -76,7 +84,11 @@ export class PrimaryRole {
   released: number;
   /** Highest index the backup acknowledged. */
   acked: number;
-  readonly counters: PrimaryCounters = { entries: 0, framesSent: 0, heartbeats: 0, resends: 0, released: 0, maxHeld: 0, wrongEpoch: 0, tooBigToLog: 0 };
+  readonly counters: PrimaryCounters = { entries: 0, framesSent: 0, heartbeats: 0, resends: 0, released: 0, maxHeld: 0, wrongEpoch: 0, tooBigToLog: 0, forwarded: 0 };
+  /** Handing the service over to the backup (startHandover): no input, no release. */
+  handingOver = false;
+  /** The backup took the service over (its `handover`, or it won the test-and-set): this role is done. */
+  handedOver = false;
   private hold: Held[] = [];
   private heldPackets = 0;
   /** Encoded entries the backup has not acknowledged, for resends. */
@@ -129,6 +141,12 @@ export class PrimaryRole {
 
   /** A packet for the service, from the switch. */
   handleServicePacket(nowUs: number, bytes: Uint8Array): void {
+    // Handing over, and handed over until the process goes: a late client packet goes to the new primary.
+    if (this.handingOver && (!this.fenced || this.handedOver)) {
+      this.counters.forwarded++;
+      this.send(nowUs, { type: 'forward', epoch: this.epoch, packet: bytes });
+      return;
+    }
     if (this.fenced) return;
     if (bytes.length > MAX_LOGGED_PACKET_BYTES) {
       this.counters.tooBigToLog++;
@@ -140,7 +158,8 @@ export class PrimaryRole {
 
   /** Upstream app: what the primary's own app did on `conn` becomes `app` entries (DESIGN.md "Upstream apps"). */
   handleUpstream(nowUs: number, conn: number, action: UpstreamAction): void {
-    if (this.fenced) return;
+    // Handing over: the backup's own app instance did the same, and continues the stream live.
+    if (this.fenced || this.handingOver) return;
     if (action.type === 'data') {
       for (let at = 0; at < action.data.length; at += UPSTREAM_ENTRY_MAX_BYTES) {
         this.append(nowUs, { kind: 'app', socket: conn, op: 'write', data: action.data.subarray(at, at + UPSTREAM_ENTRY_MAX_BYTES) });
@@ -153,7 +172,7 @@ export class PrimaryRole {
 
   handleTimeout(nowUs: number): void {
     if (this.fenced) return;
-    const deadline = this.rsm.pollTimeout();
+    const deadline = this.handingOver ? undefined : this.rsm.pollTimeout();
     if (deadline !== undefined && deadline <= this.rsmNow(nowUs)) this.append(nowUs, { kind: 'tick' });
     if (!this.alone) {
       if (this.asking === undefined && this.detector.suspects(nowUs)) {
@@ -181,6 +200,10 @@ export class PrimaryRole {
       this.handleJoin(nowUs, m.name, m.epoch);
       return;
     }
+    if (m.type === 'handover' && this.handingOver && m.epoch > this.epoch) {
+      this.finishHandover(m.epoch);
+      return;
+    }
     if (this.alone || m.epoch !== this.epoch) {
       this.counters.wrongEpoch++;
       this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: ${m.type} of epoch ${m.epoch} while in epoch ${this.epoch}${this.alone ? ' alone' : ''}` });
@@ -205,6 +228,8 @@ export class PrimaryRole {
     this.asking = undefined;
     if (r.winner !== this.opts.name) {
       // DESIGN.md: "If it loses, it stops at once and never emits again (fencing)."
+      // Handing over, that is the backup live in the next epoch: the handover is done.
+      if (this.handingOver) this.handedOver = true;
       this.fenced = true;
       this.hold = [];
       this.heldPackets = 0;
@@ -213,10 +238,15 @@ export class PrimaryRole {
       this.out.clear('transmit');
       this.out.clear('channel');
       this.out.event({ type: 'lost', epoch: r.epoch, winner: r.winner });
+      if (this.handedOver) this.out.event({ type: 'handed-over', epoch: r.epoch + 1, peer: r.winner });
       return;
     }
     // Won: serve alone in epoch + 1; everything held goes out, in order.
     this.out.event({ type: 'won', epoch: r.epoch });
+    if (this.handingOver) {
+      this.handingOver = false;
+      this.out.event({ type: 'handover-failed', epoch: r.epoch, peer: this.peer ?? '?', reason: 'the backup fell silent before it took over' });
+    }
     this.epoch = r.epoch + 1;
     this.becomeAlone();
     this.out.event({ type: 'announce', epoch: this.epoch });
@@ -230,7 +260,7 @@ export class PrimaryRole {
     const at = (v: number | undefined) => {
       if (v !== undefined && (t === undefined || v < t)) t = v;
     };
-    const d = this.rsm.pollTimeout();
+    const d = this.handingOver ? undefined : this.rsm.pollTimeout();
     if (d !== undefined) at(d - this.offsetUs);
     if (!this.alone) {
       at(this.lastSentUs + this.times.heartbeatUs);
@@ -303,6 +333,17 @@ export class PrimaryRole {
   /** The backup has applied every entry up to j: release O(i) for i <= j, in order. */
   private onAck(j: number): void {
     this.acked = Math.min(j, this.rsm.index);
+    // Handing over, nothing more is released: the backup re-emits what is held above r.
+    if (!this.handingOver) this.releaseAcked();
+    // The log holds consecutive indices in insertion order: stop at the first one not acknowledged.
+    for (const i of this.log.keys()) {
+      if (i > this.acked) break;
+      this.log.delete(i);
+    }
+    if (this.joinSnapshot !== undefined && this.acked >= this.joinSnapshot.index) this.joinSnapshot = undefined;
+  }
+
+  private releaseAcked(): void {
     let n = 0;
     while (n < this.hold.length && this.hold[n]!.index <= this.acked) {
       const h = this.hold[n]!;
@@ -312,12 +353,34 @@ export class PrimaryRole {
     }
     if (n > 0) this.hold.splice(0, n);
     if (this.acked > this.released) this.released = this.acked;
-    // The log holds consecutive indices in insertion order: stop at the first one not acknowledged.
-    for (const i of this.log.keys()) {
-      if (i > this.acked) break;
-      this.log.delete(i);
-    }
-    if (this.joinSnapshot !== undefined && this.acked >= this.joinSnapshot.index) this.joinSnapshot = undefined;
+  }
+
+  // ---- planned switchover ------------------------------------------------------------
+
+  /** Hands the service to the backup (see the header); the reason it cannot, or undefined when it started. */
+  startHandover(nowUs: number): string | undefined {
+    if (this.fenced) return 'it is fenced';
+    if (this.handingOver) return 'it is already handing over';
+    if (this.alone || this.peer === undefined) return 'it has no backup to hand over to';
+    if (this.joinSnapshot !== undefined) return `its backup ${this.peer} has not acknowledged the join snapshot yet`;
+    if (this.asking !== undefined) return `it suspects its backup ${this.peer} and is asking the arbiter`;
+    this.handingOver = true;
+    this.flush(nowUs);
+    this.send(nowUs, { type: 'handover', epoch: this.epoch, r: this.released, lastIndex: this.rsm.index });
+    this.out.event({ type: 'handover', epoch: this.epoch, peer: this.peer, r: this.released, lastIndex: this.rsm.index, held: this.heldPackets });
+    return undefined;
+  }
+
+  /** The backup is live in `epoch`: this primary never emits again. */
+  private finishHandover(epoch: number): void {
+    this.handedOver = true;
+    this.fenced = true;
+    this.hold = [];
+    this.heldPackets = 0;
+    this.pendingFrames = [];
+    this.log.clear();
+    this.out.clear('transmit');
+    this.out.event({ type: 'handed-over', epoch, peer: this.peer ?? '?' });
   }
 
   private becomeAlone(): void {

@@ -22,13 +22,13 @@ import { DivergenceCheck } from '../proxy/divergence.js';
 import { UPSTREAM_APP, type UpstreamAction, type UpstreamEvent } from '../proxy/upstream.js';
 import { decodeArbiter, type ArbiterRequest } from './arbiter.js';
 import { BackupRole } from './backup.js';
-import { decodeChannel, type ChannelMessage } from './channel.js';
+import { decodeChannel, encodeChannel, type ChannelMessage } from './channel.js';
 import { reemittedFlows } from './go-live.js';
 import { Outbox, resolveTimes, type ReplicaEvent, type ReplicaOptions, type ResolvedTimes, type ServicePacket } from './outbox.js';
 import { PrimaryRole, UPSTREAM_JOIN_REFUSED } from './primary.js';
 import { Rsm } from './rsm.js';
 
-export type ReplicaRoleName = 'primary' | 'backup' | 'joining' | 'fenced' | 'stopped' | 'failed';
+export type ReplicaRoleName = 'primary' | 'backup' | 'joining' | 'fenced' | 'handed-over' | 'stopped' | 'failed';
 
 export interface ReplicaCounters {
   channelRejected: number;
@@ -93,7 +93,7 @@ export class Replica {
 
   get roleName(): ReplicaRoleName {
     const r = this.role;
-    if (r instanceof PrimaryRole) return r.fenced ? 'fenced' : 'primary';
+    if (r instanceof PrimaryRole) return r.handedOver ? 'handed-over' : r.fenced ? 'fenced' : 'primary';
     switch (r.state) {
       case 'joining':
         return 'joining';
@@ -135,6 +135,19 @@ export class Replica {
    */
   handleStall(fromUs: number, toUs: number): void {
     this.role.noteStall(fromUs, toUs);
+  }
+
+  /**
+   * Planned switchover (an operator's command, or SIGTERM of the process): a primary with a
+   * backup hands the service over (PrimaryRole.startHandover). Returns why it cannot, or
+   * undefined when the handover started (its end is a `handed-over` or `handover-failed` event).
+   */
+  handOver(nowUs: number): string | undefined {
+    const role = this.role;
+    if (!(role instanceof PrimaryRole)) return role.state === 'following' ? `it is the backup of ${role.peer}, not the primary` : `it is a ${this.roleName} replica, not the primary`;
+    const refused = role.startHandover(nowUs);
+    this.afterInput();
+    return refused;
   }
 
   handleServicePacket(nowUs: number, bytes: Uint8Array): void {
@@ -237,12 +250,16 @@ export class Replica {
     // Step 2: the RSM clock continues from the last logged time; the stack's timers run from now on.
     const offsetUs = handOver.rsm.lastTimeUs - nowUs;
     this.role = new PrimaryRole(handOver.rsm, this.opts, this.times, this.out, { epoch, peer: undefined, offsetUs, nowUs, nextRequestId: this.nextRequestId });
-    this.out.event({ type: 'live', epoch, r: handOver.r, lastIndex: handOver.rsm.index, reemitted, reemittedEntries: handOver.reemit.length });
+    this.out.event({ type: 'live', epoch, r: handOver.r, lastIndex: handOver.rsm.index, reemitted, reemittedEntries: handOver.reemit.length, reason: handOver.switchover ? 'switchover' : 'failover' });
+    // A planned switchover: tell the old primary it may go (it then emits nothing more).
+    if (handOver.switchover) this.out.channel(encodeChannel({ type: 'handover', epoch, r: handOver.r, lastIndex: handOver.rsm.index }));
     // Step 3: take over the service address. Step 4: serve alone (the role is alone).
     this.out.event({ type: 'announce', epoch });
     this.role.append(nowUs, { kind: 'epoch', newEpoch: epoch, members: [this.name] });
     // Step 5: every flow with unacknowledged data restarts now, not at a timeout (go-live.ts).
     this.role.append(nowUs, { kind: 'retransmit', skip: reemittedFlows(handOver.rsm, handOver.reemit.flatMap((s) => s.packets)) });
+    // What reached the old primary while it handed over is this primary's first input.
+    for (const packet of handOver.forwarded) this.role.handleServicePacket(nowUs, packet);
     this.afterInput();
     // Upstream app: what this replica's own app wrote beyond the logged prefix continues each stream.
     const check = this.divergence;

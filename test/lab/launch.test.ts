@@ -18,6 +18,7 @@ import {
   replicaArgv,
   scenarioInnerArgv,
   switchArgv,
+  switchoverArgv,
   type ReplicaLaunch,
 } from '../../src/lab/launch.js';
 
@@ -95,6 +96,13 @@ describe('the lab\'s argv, as the CLI parses it', () => {
     const opts = parseReplicaFlags(alone.flags as unknown as Parameters<typeof parseReplicaFlags>[0]);
     expect(opts).toMatchObject({ role: 'primary', alone: true, upstream: { host: '127.0.0.1', port: 6379 }, upstreamApp: 'redis' });
     expect(opts.captureDir).toBeUndefined();
+  });
+
+  it('replica with a control socket, and ftcp switchover', async () => {
+    expect((await parse(replicaArgv({ ...replica, control: '/tmp/run/b.sock' }))).flags).toMatchObject({ control: '/tmp/run/b.sock' });
+    const r = await parse(switchoverArgv({ control: '/tmp/run/a.sock', timeoutMs: 5000 }));
+    expect(r.path).toBe('switchover');
+    expect(r.flags).toMatchObject({ control: '/tmp/run/a.sock', timeoutMs: '5000', json: true });
   });
 
   it('replica: on a TAP device (no switch), with every --tap companion', async () => {

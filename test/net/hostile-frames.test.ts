@@ -81,7 +81,7 @@ const BOTH = [undefined, KEY];
 const CHANNEL_CASES: Array<{ name: string; bytes: Uint8Array; counter: string; keys: Array<ClusterKey | undefined> }> = [
   { name: 'corrupt (CRC)', bytes: reCrc(hb, () => {}).map((b, i, a) => (i === a.length - 1 ? b ^ 1 : b)), counter: 'channel-bad-crc', keys: BOTH },
   { name: 'bad version', bytes: reCrc(hb, (f) => (f[0] = 2)), counter: 'channel-bad-version', keys: BOTH },
-  { name: 'unknown type', bytes: reCrc(hb, (f) => (f[1] = 9)), counter: 'channel-bad-type', keys: BOTH },
+  { name: 'unknown type', bytes: reCrc(hb, (f) => (f[1] = 10)), counter: 'channel-bad-type', keys: BOTH },
   { name: 'body shorter than its type needs', bytes: reCrc(encodeChannel({ type: 'ack', epoch: 1, index: 1 }), (f) => (f[1] = 2)), counter: 'channel-bad-body', keys: BOTH },
   { name: 'length field disagreeing with the frame', bytes: reCrc(hb, (_, v) => v.setUint32(4, hb.length - 1)), counter: 'channel-bad-length', keys: [KEY] },
   // Framing errors: seen in the envelope's place when keyed, so only bare.

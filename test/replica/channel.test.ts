@@ -57,7 +57,7 @@ describe('log channel codec', () => {
     v[0] = 2;
     expect(decodeChannel(v)).toEqual({ ok: false, reason: 'channel-bad-version' });
     const t = f.slice();
-    t[1] = 9;
+    t[1] = 10;
     new DataView(t.buffer).setUint32(t.length - 4, crc32(t, 0, t.length - 4));
     expect(decodeChannel(t)).toEqual({ ok: false, reason: 'channel-bad-type' });
   });
