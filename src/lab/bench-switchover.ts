@@ -22,6 +22,8 @@ export interface SwitchoverTrial {
   primaryExit: number | null;
   /** The backup's go-live reason ('switchover' expected). */
   liveReason: string | null;
+  /** Where the pause went: each step's wall-clock time after SIGTERM (the replicas' own event times), ms. */
+  stagesMs: Partial<Record<'handover' | 'taking-over' | 'won' | 'live', number>>;
   broken: boolean;
   /** A replica suspected its peer: no measurement of a planned switchover. */
   invalid: boolean;
@@ -35,8 +37,11 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
   let client: Child | undefined;
   let invalid = false;
   let liveReason: string | null = null;
+  let atMs: number | undefined;
+  const stagesMs: SwitchoverTrial['stagesMs'] = {};
   const onEvent = (label: string, e: ChildEvent) => {
     if (label !== 'replica b' && label !== 'replica a') return;
+    if (atMs !== undefined && (e.event === 'handover' || e.event === 'taking-over' || e.event === 'won' || e.event === 'live') && typeof e['atMs'] === 'number') stagesMs[e.event] = Math.round((e['atMs'] - atMs) * 10) / 10;
     if (e.event === 'suspect') invalid = true;
     if (label === 'replica b' && e.event === 'live') {
       liveReason = String(e['reason']);
@@ -53,13 +58,13 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
     if (finishedEarly) problems.push(`the transfer finished before the switchover at ${afterMs} ms`);
     else if (invalid) problems.push('a false failover split the pair before the switchover');
     else {
-      const atMs = wallClockMs();
+      atMs = wallClockMs();
       r.primary.signal('SIGTERM');
       const resumed = await client.waitFor((e) => e.event === 'resumed', 10_000, 'its first byte after the switchover').catch((error: unknown) => {
         problems.push(error instanceof Error ? error.message : String(error));
         return undefined;
       });
-      if (resumed !== undefined) pauseMs = resumed.atMs - atMs;
+      if (resumed !== undefined) pauseMs = resumed.atMs - (atMs ?? resumed.atMs);
       primaryExit = (await r.primary.exited).code;
     }
     const result = await client.waitFor((e) => e.event === 'result', 90_000, 'its result line');
@@ -71,7 +76,7 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
     await stopCluster(r.cluster);
   }
   if (primaryExit !== null && primaryExit !== 0) problems.push(`the old primary exited ${primaryExit}`);
-  return { pauseMs, primaryExit, liveReason, broken: !clientOk, invalid, problems, seconds: (performance.now() - startedAt) / 1000 };
+  return { pauseMs, primaryExit, liveReason, stagesMs, broken: !clientOk, invalid, problems, seconds: (performance.now() - startedAt) / 1000 };
 }
 
 /** What the bench run hands a group (bench-run.ts's BenchContext, the fields used here). */
@@ -122,7 +127,7 @@ export async function benchSwitchover(c: SwitchoverBenchContext, pair: PairSetti
     if (!t.invalid) valid++;
     if (!t.invalid && t.pauseMs !== null && t.liveReason === 'switchover') times.push(t.pauseMs);
     if (t.broken) broken++;
-    say(`    trial ${i + 1} (${t.seconds.toFixed(1)} s): ${t.invalid ? 'a replica suspected its peer (not counted)' : `resumed ${t.pauseMs === null ? 'never' : `${t.pauseMs.toFixed(1)} ms`} after SIGTERM`}${t.broken ? ', BROKEN stream' : ''}${t.problems.length > 0 ? `; ${t.problems[0]}` : ''}`);
+    say(`    trial ${i + 1} (${t.seconds.toFixed(1)} s): ${t.invalid ? 'a replica suspected its peer (not counted)' : `resumed ${t.pauseMs === null ? 'never' : `${t.pauseMs.toFixed(1)} ms`} after SIGTERM (${Object.entries(t.stagesMs).map(([k, v]) => `${k} +${v}`).join(', ')})`}${t.broken ? ', BROKEN stream' : ''}${t.problems.length > 0 ? `; ${t.problems[0]}` : ''}`);
   }
   details['switchover'] = { bytes, afterMs, trials: trialDetails };
   const command = cmd('switchover', o.trialsGiven ? ` --trials ${trials}` : '');
