@@ -115,8 +115,9 @@ describe('planned switchover of a pair', () => {
     expect(b.live).toBe(true);
     const out = drainAll(() => b.pollTransmit());
     expect(out.every((p) => p.epoch === 2)).toBe(true);
-    // The forwarded packet became the new primary's input: logged after the epoch entry.
-    expect(b.rsm!.index).toBe(idx + 2);
+    // The forwarded packet became the new primary's input: logged after the epoch entry and
+    // the go-live retransmit entry (go-live.ts).
+    expect(b.rsm!.index).toBe(idx + 3);
     const confirm = decoded(drainAll(() => b.pollChannel())).find((m) => m.type === 'handover');
     expect(confirm).toMatchObject({ epoch: 2 });
 
