@@ -50,6 +50,7 @@ const onLoopback = (e: Endpoint) => parseIpv4Addr(e.host) >>> 24 === 127;
  * no key with an address of `check` off loopback unless --insecure is given.
  */
 export function clusterKeyFromFlag(file: string | undefined, check?: CleartextCheck): ClusterKey | undefined {
+  if (file !== undefined && check?.insecure === true) throw new UsageError(`${INSECURE_FLAG} runs without a cluster key, and ${CLUSTER_KEY_FLAG} gives one: drop one of them`);
   let key: ClusterKey | undefined;
   try {
     key = loadClusterKey(file, process.env, CLUSTER_KEY_FLAG);

@@ -104,6 +104,7 @@ const MISTAKES: Mistake[] = [
   { args: ['client', '--address', '192.0.2.10'], says: /--address .* must differ from --service/ },
   { args: ['fuzz', '--duration-ms', '0'], says: /--duration-ms must be at least 1/ },
   { args: ['replica', '--role', 'primary', '--name', 'a', '--upstream-stateless'], says: /--upstream-stateless is about an --upstream app/ },
+  { args: ['switch', '--listen', '127.0.0.1:0', '--cluster-key-file', at('README.md'), '--insecure'], says: /--insecure runs without a cluster key, and --cluster-key-file gives one/ },
   { args: ['serve'], says: /--config FILE is required/ },
   { args: ['conformance'], says: /missing required argument 'path'/ },
   { args: ['replay'], says: /missing required argument 'log'/ },
@@ -174,7 +175,7 @@ function run(args: string[], limitMs: number): Promise<{ code: number | null; st
   });
 }
 
-describeWithDist('operator mistakes: one line, a non-zero exit, no stack trace, no hang', ['cli/main', 'cli/program', 'cli/group-commands', 'cli/last-resort', 'cli/replica', 'cli/client', 'cli/kernel-client', 'cli/conformance', 'cli/soak', 'cli/report', 'cli/sim', 'cli/switch', 'cli/fuzz', 'cli/demo', 'cli/live-only-flags'], () => {
+describeWithDist('operator mistakes: one line, a non-zero exit, no stack trace, no hang', ['cli/main', 'cli/program', 'cli/group-commands', 'cli/last-resort', 'cli/replica', 'cli/client', 'cli/kernel-client', 'cli/conformance', 'cli/soak', 'cli/report', 'cli/sim', 'cli/switch', 'cli/fuzz', 'cli/demo', 'cli/live-only-flags', 'cli/cluster-key-flag'], () => {
   it('holds at least 40 mistakes', () => {
     expect(MISTAKES.length).toBeGreaterThanOrEqual(40);
   });
