@@ -76,10 +76,20 @@ export class FailureDetector {
     this.creditUs = 0;
   }
 
-  /** Restart the silence at nowUs without a sample (a new peer, a new epoch). */
-  reset(nowUs: number): void {
+  /**
+   * Restart the silence at nowUs without a sample (a new epoch). With `newPeer`, forget the
+   * gaps too: a new peer (a joiner, which goes quiet while it restores its snapshot) gets
+   * the warm-up at Dmax, not the timeout learned from the one before it.
+   */
+  reset(nowUs: number, newPeer = false): void {
     this.lastHeardUs = nowUs;
     this.creditUs = 0;
+    if (!newPeer) return;
+    this.gaps.length = 0;
+    this.next = 0;
+    this.sum = 0;
+    this.sumSq = 0;
+    this.peak = { gapUs: 0, atUs: 0 };
   }
 
   /** This replica's own event loop did not run from fromUs to toUs. */

@@ -499,7 +499,7 @@ export class PrimaryRole {
     this.peer = name;
     this.acked = k;
     this.released = k;
-    this.detector.reset(nowUs);
+    this.detector.reset(nowUs, true);
     this.joinSnapshot = { index: k, messages: snapshotMessages(epoch, k, snapshot) };
     for (const m of this.joinSnapshot.messages) this.send(nowUs, m);
     this.out.event({ type: 'backup-joined', peer: name, epoch, index: k, snapshotBytes: snapshot.length });

@@ -24,7 +24,7 @@ import { describeTsharkLua, tsharkLuaFields } from '../helpers/tshark-lua.js';
 import { packetsOf } from '../replica/replay-helpers.js';
 
 const FRAME_TYPES = ['append', 'heartbeat', 'ack', 'resend', 'join', 'snapshot'];
-const ENTRY_KINDS = ['packet', 'tick', 'app', 'epoch'];
+const ENTRY_KINDS = ['packet', 'tick', 'app', 'epoch', 'retransmit'];
 const PI_ERROR = '8388608';
 
 const FIELDS = [
@@ -33,7 +33,7 @@ const FIELDS = [
   'ftcplog.ack', 'ftcplog.resend_from', 'ftcplog.join.name', 'ftcplog.snapshot.index', 'ftcplog.snapshot.offset', 'ftcplog.snapshot.chunk_length',
   'ftcplog.entry.index', 'ftcplog.entry.epoch', 'ftcplog.entry.kind', 'ftcplog.entry.time', 'ftcplog.entry.crc.status',
   'ftcplog.entry.check_count', 'ftcplog.check.socket', 'ftcplog.check.rcv_nxt', 'ftcplog.entry.digest',
-  'ftcplog.entry.app.op', 'ftcplog.entry.app.n', 'ftcplog.entry.new_epoch', 'ftcplog.entry.member',
+  'ftcplog.entry.app.op', 'ftcplog.entry.app.n', 'ftcplog.entry.new_epoch', 'ftcplog.entry.member', 'ftcplog.entry.skip_count', 'ftcplog.entry.skip',
   'ftcparb.type', 'ftcparb.epoch', 'ftcparb.replica', 'ftcparb.winner', 'ftcparb.won', 'ftcparb.crc.status',
   'ip.src', 'ip.dst', 'tcp.srcport', 'tcp.dstport',
   '_ws.malformed', '_ws.expert.severity', '_ws.expert.message',
@@ -393,6 +393,7 @@ function handBuilt(port = LOG_PORT): { bytes: Uint8Array; entries: LogEntry[]; m
     { ...common(4, 2, 4_000), kind: 'app', socket: 3, op: 'read', amount: 100 },
     { ...common(5, 2, 5_000), kind: 'app', socket: 3, op: 'close' },
     { ...common(6, 2, 5_000_000_123), kind: 'epoch', newEpoch: 2, members: ['a', 'b'] },
+    { ...common(7, 2, 5_000_000_123), kind: 'retransmit', skip: [3, 70_000] },
   ];
   const frames = entries.map(encodeEntry);
   const messages: ChannelMessage[] = [
@@ -402,7 +403,7 @@ function handBuilt(port = LOG_PORT): { bytes: Uint8Array; entries: LogEntry[]; m
     { type: 'resend', epoch: 1, from: 2 },
     { type: 'append', epoch: 2, r: 3, entries: frames.slice(3) },
     { type: 'join', epoch: 2, name: 'c' },
-    ...snapshotMessages(2, 6, new Uint8Array(40_000).map((_, i) => i & 0xff)),
+    ...snapshotMessages(2, 7, new Uint8Array(40_000).map((_, i) => i & 0xff)),
   ];
   const { writer, buffer } = collectPcapng();
   const logIf = writer.addInterface('log channel');
@@ -434,7 +435,7 @@ describeTsharkLua('wireshark/ftcp-log.lua on every frame type and entry kind', (
     expect(all('ftcplog.entry.kind').map((k) => ENTRY_KINDS[Number(k) - 1])).toEqual(entries.map((e) => e.kind));
     expect(num(all('ftcplog.entry.epoch'))).toEqual(entries.map((e) => e.epoch));
     expect(num(all('ftcplog.entry.time'))).toEqual(entries.map((e) => e.timeUs)); // 5_000_000_123 needs all 64 bits
-    expect(num(all('ftcplog.entry.check_count'))).toEqual([0, 1, 2, 0, 0, 0]);
+    expect(num(all('ftcplog.entry.check_count'))).toEqual([0, 1, 2, 0, 0, 0, 0]);
     expect(num(all('ftcplog.check.socket'))).toEqual([3, 3, 4]);
     expect(num(all('ftcplog.check.rcv_nxt'))).toEqual([4_000_000_000, 4_000_000_000, 4_000_000_000]);
     expect(all('ftcplog.entry.digest')).toEqual(['0xdeadbeef']);
@@ -442,6 +443,8 @@ describeTsharkLua('wireshark/ftcp-log.lua on every frame type and entry kind', (
     expect(num(all('ftcplog.entry.app.n'))).toEqual([5, 100, 0]);
     expect(num(all('ftcplog.entry.new_epoch'))).toEqual([2]);
     expect(all('ftcplog.entry.member')).toEqual(['a', 'b']);
+    expect(num(all('ftcplog.entry.skip_count'))).toEqual([2]);
+    expect(num(all('ftcplog.entry.skip'))).toEqual([3, 70_000]);
     expect(num(all('tcp.srcport'))).toEqual([40001]);
     expect(num(all('ftcplog.r'))).toEqual([0, 3, 3]);
     expect(num(all('ftcplog.last_index'))).toEqual([3]);

@@ -105,6 +105,18 @@ describe('failure detector', () => {
     for (const now of [0, 2100, 2200, 5000, 9000]) expect(a.timeoutUs(now * MS)).toBe(b.timeoutUs(now * MS));
   });
 
+  it('a new peer starts with the warm-up at Dmax, not with the timeout learned from the one before', () => {
+    const d = heardAt(every(10, 100));
+    expect(d.timeoutUs(1000 * MS)).toBe(D);
+    d.reset(1000 * MS, true);
+    expect(d.samples).toBe(0);
+    expect(d.timeoutUs(1000 * MS)).toBe(DMAX);
+    expect(d.suspects(1000 * MS + DMAX - 1)).toBe(false);
+    const same = heardAt(every(10, 100));
+    same.reset(1000 * MS);
+    expect(same.timeoutUs(1000 * MS)).toBe(D);
+  });
+
   it('rejects Dmax below D', () => {
     expect(() => new FailureDetector(0, { minUs: D, maxUs: D - 1 })).toThrow(/Dmax/);
   });
