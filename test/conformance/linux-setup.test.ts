@@ -5,6 +5,7 @@ import { parseScript } from '../../src/conformance/parser.js';
 import { OptionError, resolveSettings } from '../../src/conformance/settings.js';
 import { BASE_SYSCTLS, linuxSetup } from '../../src/conformance/linux/sysctls.js';
 import { planCall } from '../../src/conformance/linux/calls.js';
+import { runScriptTextLinux } from '../../src/conformance/linux/runner.js';
 import type { SyscallEvent } from '../../src/conformance/script.js';
 
 function setup(text: string) {
@@ -63,5 +64,12 @@ describe('planCall', () => {
   it('refuses what the helper cannot make', () => {
     expect(() => planCall(ctx, call('0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3'), () => 3)).toThrow('only SOCK_STREAM');
     expect(() => planCall(ctx, call('0 recv(4, ..., 10, MSG_ERRQUEUE) = 10'), () => 0)).toThrow('cannot pass the flag MSG_ERRQUEUE');
+  });
+});
+
+describe('runScriptTextLinux before any kernel is touched', () => {
+  it('refuses a script longer than an hour of real time, at its line', async () => {
+    const r = await runScriptTextLinux('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+4000 close(3) = 0\n');
+    expect(r.failure).toMatchObject({ line: 2, kind: 'script', message: expect.stringContaining('runs in real time, and this line is at 4000.000 s') });
   });
 });

@@ -27,6 +27,20 @@ import { linuxSetup } from './sysctls.js';
 
 export type LinuxRunOptions = Pick<RunOptions, 'toleranceUs' | 'onPacket' | 'trace'>;
 
+/** The longest script the linux target runs: it waits out every scripted second. */
+const MAX_SCRIPT_US = 3_600_000_000;
+
+/** A script whose lines reach past MAX_SCRIPT_US (a 24-day idle period, say) is an ERROR at the first such line. */
+function checkDuration(script: Script): void {
+  let t = 0;
+  for (const e of script.events) {
+    const time = e.time;
+    if (time.kind === 'absolute' || time.kind === 'absolute-range') t = time.us;
+    else if (time.kind === 'relative' || time.kind === 'relative-range') t += time.us;
+    if (t > MAX_SCRIPT_US) throw new OptionError(e.line, `the linux target runs in real time, and this line is at ${formatSeconds(t)} s (more than an hour)`);
+  }
+}
+
 /** How long `*` (any time) waits for a packet, in real time. */
 const ANY_TIME_LIMIT_US = 60_000_000;
 
@@ -61,6 +75,7 @@ export async function runScriptTextLinux(text: string, options: LinuxRunOptions 
     warnings.push(...resolved.warnings);
     const settings = resolved.settings;
     if (options.toleranceUs !== undefined) settings.toleranceUs = options.toleranceUs;
+    checkDuration(script);
     const setup = linuxSetup(script.options, settings);
     const run = new LinuxRun(script, settings, warnings, options);
     host = await KernelHost.start(setup, (t, bytes) => run.received(t, bytes));
