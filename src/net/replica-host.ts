@@ -34,7 +34,6 @@
  * with a packet's epoch before the first packet of a newer epoch is sent (claimService):
  * the switch forwards only the holder's packets.
  */
-import { join } from 'node:path';
 import { encodeArbiter } from '../replica/arbiter.js';
 import type { ReplicaEvent, ServicePacket } from '../replica/outbox.js';
 import { Replica, type ReplicaRoleName } from '../replica/replica.js';
@@ -44,12 +43,10 @@ import { ReplicaCaptures } from './replica-captures.js';
 import { describeRsmConfig } from '../replica/replay-input.js';
 import type { RsmConfig } from '../replica/rsm.js';
 import { stackFactory } from '../replica/stack-factory.js';
-import type { BulkApp } from '../proxy/app.js';
 import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { ArbiterClient } from './arbiter-client.js';
 import { EtcdArbiter, type ReplicaArbiter } from './arbiter-etcd.js';
 import { ProcessClock, wallClockMs } from './clock.js';
-import { formatEndpoint } from './endpoint.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
 import { CHANNEL_TYPE_HANDOVER, CHANNEL_TYPE_HELLO, decodeChannel, encodeChannel, type ChannelMessage } from '../replica/channel.js';
 import { HandoverWatch, type HandoverStart, type HandoverTrigger } from './switchover.js'; // planned switchover
@@ -57,6 +54,8 @@ import { PrimaryRole } from '../replica/primary.js';
 import { compareHello, decodeHello, encodeHello, helloFields, redisRunId, type HelloFields } from './handshake-check.js';
 import { LogRttProbe } from './log-rtt.js'; // bench: log-channel round trip
 import { StallWatch } from './stall-watch.js';
+import { hostStats, replicaCapturePaths, startedFields, type CapturePaths } from './replica-host-report.js';
+import { OperatorStops } from './operator-stops.js';
 import { LinkError } from './udp-link.js';
 import { openSwitchLink, openTapLink, type ServiceLink } from './service-link.js';
 import { serviceMacFor } from '../wire/ethernet.js';
@@ -96,15 +95,10 @@ export class ReplicaProcess {
   /** bench: append -> ack round trips of the log channel, reported in stats().logRtt. */
   private readonly logRtt = new LogRttProbe();
   private stallWatch: StallWatch | undefined; // own event-loop stalls, for the failure detector
-  /** Set once refuseBlindTakeover() has stopped this backup. */
-  private wrongRole = false;
   /** What the peer must share with us (handshake-check.ts). */
   private readonly hello: HelloFields;
-  /** The service address was granted to this replica at least once; set once checkStaleEpoch() stopped it. */
-  private registeredOnce = false;
-  private staleEpoch = false;
-  /** Any frame at all came in on the dialled channel (the primary's). */
-  private heardPrimary = false;
+  /** The mistakes it stops on once running: a blind takeover, a stale epoch (operator-stops.ts). */
+  private readonly stops: OperatorStops;
   /** Planned switchover: the handover under way, if any (switchover.ts). */
   private readonly handover: HandoverWatch;
   readonly counts = { servicePacketsIn: 0, servicePacketsOut: 0, reemitted: 0, framesIn: 0, framesOut: 0, framesDropped: 0, arbiterRequests: 0, arbiterAnswers: 0, fenceHeld: 0 };
@@ -121,6 +115,7 @@ export class ReplicaProcess {
     this.rsmConfig = replicaRsmConfig(opts);
     this.hello = helloFields(opts, upstreamId);
     this.handover = new HandoverWatch(opts.name);
+    this.stops = new OperatorStops(opts, link.kind);
   }
 
   /** Planned switchover (switchover.ts): hands the service to the backup, or says why it cannot. */
@@ -199,32 +194,11 @@ export class ReplicaProcess {
 
   /** The first event: where it listens, what it waits for. */
   describeStart(): ReplicaProcessEvent {
-    return this.event('started', {
-      role: this.opts.role,
-      peer: this.opts.peer,
-      alone: this.opts.alone === true,
-      address: formatIpv4Addr(this.address),
-      service: formatIpv4Addr(this.opts.service),
-      link: this.link.description,
-      logListen: this.listenCh === undefined ? null : formatEndpoint(this.listenCh.endpoint),
-      logListenPort: this.listenCh?.endpoint.port ?? null,
-      logPeer: this.opts.logPeer === undefined ? null : formatEndpoint(this.opts.logPeer),
-      app: this.opts.app,
-      upstream: this.opts.upstream === undefined ? null : formatEndpoint(this.opts.upstream), // upstream
-      seed: this.opts.seed,
-      heartbeatMs: this.opts.heartbeatMs,
-      failureTimeoutMs: this.opts.failureTimeoutMs,
-      outputRule: this.opts.outputRule,
-      clusterKey: this.opts.clusterKey?.toJSON() ?? null,
-      captures: this.capturePaths(),
-      pid: process.pid,
-    });
+    return this.event('started', startedFields(this.opts, this.address, this.link, this.listenCh));
   }
 
-  capturePaths(): { wire: string | null; shadow: string | null; log: string | null } {
-    const dir = this.opts.captureDir;
-    if (dir === undefined) return { wire: null, shadow: null, log: null };
-    return { wire: join(dir, `${this.opts.name}.pcapng`), shadow: join(dir, `${this.opts.name}-shadow.pcapng`), log: join(dir, `${this.opts.name}-log.pcapng`) };
+  capturePaths(): CapturePaths {
+    return replicaCapturePaths(this.opts);
   }
 
   async close(): Promise<void> {
@@ -240,25 +214,8 @@ export class ReplicaProcess {
   }
 
   stats(): Record<string, unknown> {
-    const r = this.replica;
-    const role = r?.current;
-    return {
-      role: this.roleName,
-      epoch: r?.epoch ?? null,
-      index: r?.rsm?.index ?? null,
-      ...this.counts,
-      replica: r?.counters ?? null,
-      roleCounters: role?.counters ?? null,
-      stack: r?.rsm?.stats() ?? null, // drop counters by reason (the fuzzer's report)
-      ...(r?.rsm?.etherStats() !== undefined ? { ether: r.rsm.etherStats() } : {}), // on a TAP device: ARP, address conflicts
-      link: this.link.stats(),
-      logChannel: (this.listenCh ?? this.dialCh)?.stats ?? null,
-      arbiter: this.arbiter.stats,
-      logRtt: this.logRtt.summary(), // bench
-      stalls: this.stallWatch?.stats ?? null,
-      ...(this.upstream !== undefined ? { upstream: { ...this.upstream.stats, divergences: r?.divergence?.count ?? 0, continuedBytes: r?.counters.upstreamContinuedBytes ?? 0, ...(this.upstream.sequencer !== undefined ? { sequencer: this.upstream.sequencer.stats } : {}) } } : {}), // upstream
-      ...(r?.rsm?.appName === 'bulk' ? { bulkUploads: Object.fromEntries((r.rsm.appState as BulkApp).finished) } : {}),
-    };
+    const channel = this.listenCh ?? this.dialCh;
+    return hostStats({ roleName: this.roleName, replica: this.replica, counts: this.counts, link: this.link, channel, arbiter: this.arbiter, logRtt: this.logRtt, stallWatch: this.stallWatch, upstream: this.upstream });
   }
 
   // ---- wiring -------------------------------------------------------------------------
@@ -385,7 +342,7 @@ export class ReplicaProcess {
       if (m?.type === 'hello' && !this.closed) this.onHello(ch, m.text);
       return;
     }
-    if (ch === this.dialCh) this.heardPrimary = true;
+    if (ch === this.dialCh) this.stops.heardPrimary = true;
     const r = this.replica;
     if (this.closed || r === undefined) return;
     // After going live, frames on the old dialled channel (a zombie primary) are not ours to take,
@@ -478,7 +435,7 @@ export class ReplicaProcess {
         this.emit(this.event('announce', { epoch: e.epoch, service: formatIpv4Addr(this.opts.service) }));
         this.link.whenClaimed(e.epoch, 5000).then(
           () => {
-            this.registeredOnce = true;
+            this.stops.registeredOnce = true;
             this.emit(this.event('registered', { epoch: e.epoch }));
           },
           (error: unknown) => this.emit(this.event('announce-failed', { epoch: e.epoch, message: error instanceof Error ? error.message : String(error) })),
@@ -488,7 +445,7 @@ export class ReplicaProcess {
         this.captures?.shadow(e.index, e.packet);
         return;
       case 'suspect':
-        if (this.wrongRole) return; // it asked nobody: refuseBlindTakeover() stopped it
+        if (this.stops.wrongRole) return; // it asked nobody: refuseBlindTakeover() stopped it
         this.emit(this.event('suspect', { epoch: e.epoch, silentMs: e.silentUs / 1000 }));
         return;
       case 'won':
@@ -552,46 +509,20 @@ export class ReplicaProcess {
     }
   }
 
-  /**
-   * A backup whose log channel is up but which never received one frame on it faces a
-   * primary that serves without it (started --alone, or live after a failover), and such a
-   * primary takes a new backup only through a join. Asking the arbiter would either lose
-   * (and stop, silently) or win and fence a healthy primary with an empty state machine.
-   * So it stops here, before the test-and-set, and says what to run instead.
-   */
+  /** A backup facing a primary that serves without it stops before the test-and-set (operator-stops.ts). */
   private refuseBlindTakeover(): boolean {
-    if (this.opts.role !== 'backup' || this.heardPrimary || this.replica?.live === true) return false;
-    // A primary killed before its first frame closed the channel (kill -9 closes its sockets):
-    // that one is dead, and a backup with an empty state machine may take over. A channel
-    // still up and silent for D is a primary that serves without this backup.
-    if (this.dialCh?.connected !== true) return false;
-    if (this.wrongRole) return true;
-    this.wrongRole = true;
-    const o = this.opts;
-    const logPeer = o.logPeer === undefined ? 'HOST:PORT' : `${o.logPeer.host}:${o.logPeer.port}`;
-    const message =
-      `backup ${o.name} heard nothing from primary ${o.peer} on the log channel in ${o.failureTimeoutMs} ms: ` +
-      `a primary that serves without a backup (--alone, or live after a failover) takes a new one only by a join; ` +
-      `run ftcp replica --role join --name ${o.name} --peer ${o.peer} --log-peer ${logPeer} (with this replica's other flags)`;
-    this.emit(this.event('wrong-role', { message }));
-    this.onFinished?.('wrong-role', true);
-    return true;
+    const verdict = this.stops.blindTakeover(this.replica?.live === true, this.dialCh?.connected === true);
+    if (verdict.message !== undefined) {
+      this.emit(this.event('wrong-role', { message: verdict.message }));
+      this.onFinished?.('wrong-role', true);
+    }
+    return verdict.stop;
   }
 
-  /**
-   * The network refused our very first claim of the service for a higher epoch than ours:
-   * it remembers a cluster from an earlier run (a switch that outlived its replicas), so no
-   * client packet will ever reach this one. Serving on would leave clients timing out, so it
-   * stops (exit 3) with what to restart. A replica that held the service before and is then
-   * superseded is ordinary fencing, handled by the arbiter's answers.
-   */
+  /** A network that gives the service address to an earlier run's newer epoch: stop, exit 3 (operator-stops.ts). */
   private checkStaleEpoch(theirs: number): void {
-    const ours = this.replica?.epoch ?? 0;
-    if (this.registeredOnce || this.staleEpoch || theirs <= ours) return;
-    this.staleEpoch = true;
-    const message =
-      `the ${this.link.kind === 'tap' ? 'network' : 'switch'} gives ${formatIpv4Addr(this.opts.service)} to epoch ${theirs}, above this replica's epoch ${ours}: ` +
-      `it remembers a pair from an earlier run. Stop this pair, restart ${this.link.kind === 'tap' ? 'the replicas of that run or move it off the address' : '`ftcp switch` (a new switch starts with no claims)'}, then start the pair again`;
+    const message = this.stops.staleEpochMessage(theirs, this.replica?.epoch ?? 0);
+    if (message === undefined) return;
     this.emit(this.event('stale-epoch', { epoch: theirs, message }));
     this.onFinished?.('stale-epoch', true);
   }
