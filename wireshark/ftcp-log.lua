@@ -64,7 +64,7 @@ end
 local p_log = Proto("ftcplog", "FTCP log channel")
 local p_arb = Proto("ftcparb", "FTCP arbiter (test-and-set)")
 
-local FRAME_TYPES = { [1] = "append", [2] = "heartbeat", [3] = "ack", [4] = "resend", [5] = "join", [6] = "snapshot" }
+local FRAME_TYPES = { [1] = "append", [2] = "heartbeat", [3] = "ack", [4] = "resend", [5] = "join", [6] = "snapshot", [7] = "hello", [8] = "handover", [9] = "forward" }
 local ENTRY_KINDS = { [1] = "packet", [2] = "tick", [3] = "app", [4] = "epoch", [5] = "retransmit" }
 local APP_OPS = { [1] = "write", [2] = "shutdown", [3] = "close", [4] = "read", [5] = "abort" }
 local CRC_STATUS = { [0] = "Bad", [1] = "Good", [2] = "Unverified" }
@@ -88,6 +88,9 @@ local f = {
   snap_offset = ProtoField.uint32("ftcplog.snapshot.offset", "Chunk offset"),
   snap_len = ProtoField.uint32("ftcplog.snapshot.chunk_length", "Chunk length"),
   snap_chunk = ProtoField.bytes("ftcplog.snapshot.chunk", "Chunk"),
+  hello_len = ProtoField.uint16("ftcplog.hello.length", "Hello text length"),
+  hello_text = ProtoField.string("ftcplog.hello.text", "Configuration (JSON)"),
+  forward_packet = ProtoField.bytes("ftcplog.forward.packet", "Forwarded client packet"),
   crc = ProtoField.uint32("ftcplog.crc", "CRC-32", base.HEX),
   crc_status = ProtoField.uint8("ftcplog.crc.status", "CRC status", base.DEC, CRC_STATUS),
 
@@ -517,6 +520,37 @@ local function dissect_log(tvb, pinfo, tree)
     else
       ok = false
     end
+  elseif ftype == "hello" then
+    -- The configuration the replicas compare before any entry (src/net/handshake-check.ts).
+    if need(2) then
+      local k = tvb:range(pos, 2):uint()
+      root:add(f.hello_len, tvb:range(pos, 2))
+      pos = pos + 2
+      if need(k) then
+        if k > 0 then root:add(f.hello_text, tvb:range(pos, k)) end
+        pos = pos + k
+        summary = string.format("hello (%d bytes of configuration), epoch %d", k, epoch)
+      else
+        ok = false
+      end
+    else
+      ok = false
+    end
+  elseif ftype == "handover" then
+    -- Planned switchover: the primary's r and the last index it logged.
+    if need(16) then
+      local r = u64(f.r, "r")
+      local last = u64(f.last_index, "Last index")
+      summary = string.format("handover r = %s, last index %s, epoch %d", r, last, epoch)
+    else
+      ok = false
+    end
+  elseif ftype == "forward" then
+    -- A client packet that reached the old primary during a switchover, unlogged.
+    local k = end_ - pos
+    if k > 0 then root:add(f.forward_packet, tvb:range(pos, k)) end
+    pos = end_
+    summary = string.format("forward %d-byte client packet, epoch %d", k, epoch)
   end
   if ok == false then
     malformed(root, string.format("The %s body ends early", ftype))

@@ -142,10 +142,16 @@ export class Child {
     }
   }
 
-  /** SIGTERM, then SIGKILL if it has not exited after graceMs. */
+  /**
+   * What stop() sends first. A replica is stopped with SIGINT, at once: SIGTERM of a primary
+   * with a backup is a planned switchover, which a cluster being stopped as a whole must not start.
+   */
+  stopSignal: NodeJS.Signals = 'SIGTERM';
+
+  /** stopSignal, then SIGKILL if it has not exited after graceMs. */
   async stop(graceMs = 3000): Promise<void> {
     if (this.exit !== undefined) return;
-    this.signal('SIGTERM');
+    this.signal(this.stopSignal);
     const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);

@@ -210,6 +210,7 @@ export class LanCluster {
       ...(upstream !== undefined ? { upstream: upstream.address, ...(upstream.app === 'redis' ? { upstreamApp: 'redis' as const } : {}) } : {}),
     });
     const child = this.children.start(`replica ${name}`, args, (c, a) => lan.wrap(name, c, a));
+    child.stopSignal = 'SIGINT'; // stopping the cluster stops it at once, without a handover
     this.replicas.set(name, child);
     await child.waitFor((e) => replicaEvent(e, 'started') !== undefined, this.startTimeoutMs, 'its started line');
     await lan.attachTap(name, { port: LAN_TAP_PORT, socatPort: LAN_TAP_SOCAT_PORT });

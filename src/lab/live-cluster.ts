@@ -150,6 +150,7 @@ export class LiveCluster {
       ...extra,
     });
     const child = this.children.start(`replica ${name}`, args);
+    child.stopSignal = 'SIGINT'; // stopping the cluster stops it at once, without a handover
     this.replicas.set(name, child);
     const started = await child.waitFor((e) => replicaEvent(e, 'started') !== undefined, this.startTimeoutMs, 'its started line');
     this.logPorts.set(name, replicaEvent(started, 'started')!.logListenPort!);

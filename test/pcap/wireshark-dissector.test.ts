@@ -23,14 +23,14 @@ import { buildTcpPacket, formatIpv4Addr, parseTcpPacket, TCP_SYN } from '../../s
 import { describeTsharkLua, tsharkLuaFields } from '../helpers/tshark-lua.js';
 import { packetsOf } from '../replica/replay-helpers.js';
 
-const FRAME_TYPES = ['append', 'heartbeat', 'ack', 'resend', 'join', 'snapshot'];
+const FRAME_TYPES = ['append', 'heartbeat', 'ack', 'resend', 'join', 'snapshot', 'hello', 'handover', 'forward'];
 const ENTRY_KINDS = ['packet', 'tick', 'app', 'epoch', 'retransmit'];
 const PI_ERROR = '8388608';
 
 const FIELDS = [
   'frame.number', '_ws.col.Protocol', '_ws.col.Info', 'frame.protocols', 'frame.comment',
   'ftcplog.type', 'ftcplog.epoch', 'ftcplog.r', 'ftcplog.last_index', 'ftcplog.crc.status',
-  'ftcplog.ack', 'ftcplog.resend_from', 'ftcplog.join.name', 'ftcplog.snapshot.index', 'ftcplog.snapshot.offset', 'ftcplog.snapshot.chunk_length',
+  'ftcplog.ack', 'ftcplog.resend_from', 'ftcplog.join.name', 'ftcplog.hello.text', 'ftcplog.forward.packet', 'ftcplog.snapshot.index', 'ftcplog.snapshot.offset', 'ftcplog.snapshot.chunk_length',
   'ftcplog.entry.index', 'ftcplog.entry.epoch', 'ftcplog.entry.kind', 'ftcplog.entry.time', 'ftcplog.entry.crc.status',
   'ftcplog.entry.check_count', 'ftcplog.check.socket', 'ftcplog.check.rcv_nxt', 'ftcplog.entry.digest',
   'ftcplog.entry.app.op', 'ftcplog.entry.app.n', 'ftcplog.entry.new_epoch', 'ftcplog.entry.member', 'ftcplog.entry.skip_count', 'ftcplog.entry.skip',
@@ -252,9 +252,9 @@ describeTsharkLua('wireshark/ftcp-log.lua on a simulated log capture', () => {
     add(h2, (p) => void (p[0] = 2), /Unknown log-channel format version 2/);
     const k1 = find(isType('ack'));
     add(k1, (p) => {
-      p[1] = 9;
+      p[1] = 200;
       setCrc(p);
-    }, /Unknown frame type 9/);
+    }, /Unknown frame type 200/);
     const k2 = find(isType('ack'), k1);
     add(k2, (p) => p.slice(0, 10), /shorter than the 16-byte header/);
     const r1 = find((d) => d.proto === 'arbiter');
@@ -404,6 +404,9 @@ function handBuilt(port = LOG_PORT): { bytes: Uint8Array; entries: LogEntry[]; m
     { type: 'append', epoch: 2, r: 3, entries: frames.slice(3) },
     { type: 'join', epoch: 2, name: 'c' },
     ...snapshotMessages(2, 7, new Uint8Array(40_000).map((_, i) => i & 0xff)),
+    { type: 'hello', epoch: 2, text: '{"app":"counter"}' },
+    { type: 'handover', epoch: 2, r: 6, lastIndex: 7 },
+    { type: 'forward', epoch: 2, packet: syn },
   ];
   const { writer, buffer } = collectPcapng();
   const logIf = writer.addInterface('log channel');
@@ -446,8 +449,10 @@ describeTsharkLua('wireshark/ftcp-log.lua on every frame type and entry kind', (
     expect(num(all('ftcplog.entry.skip_count'))).toEqual([2]);
     expect(num(all('ftcplog.entry.skip'))).toEqual([3, 70_000]);
     expect(num(all('tcp.srcport'))).toEqual([40001]);
-    expect(num(all('ftcplog.r'))).toEqual([0, 3, 3]);
-    expect(num(all('ftcplog.last_index'))).toEqual([3]);
+    expect(num(all('ftcplog.r'))).toEqual([0, 3, 3, 6]);
+    expect(num(all('ftcplog.last_index'))).toEqual([3, 7]);
+    expect(all('ftcplog.hello.text')).toEqual(['{"app":"counter"}']);
+    expect(all('ftcplog.forward.packet')).toHaveLength(1);
     expect(num(all('ftcplog.ack'))).toEqual([3]);
     expect(num(all('ftcplog.resend_from'))).toEqual([2]);
     expect(all('ftcplog.join.name')).toEqual(['c']);
