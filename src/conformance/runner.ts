@@ -34,7 +34,7 @@ import { parseScript, ParseError } from './parser.js';
 import type { PacketEvent, Script, ScriptEvent, SyscallEvent } from './script.js';
 import { OptionError, resolveSettings, type RunSettings } from './settings.js';
 import { Flows } from './flows.js';
-import { aggregate, compareSent, describeSent, sentText, type Sent } from './segments.js';
+import { aggregate, compareSent, describeSent, expectWindow, sentText, type Sent } from './segments.js';
 import { formatOutcome, SocketTable, evaluate, type CallContext, type CallOutcome, type CallState } from './sockets.js';
 import type { ConformanceStack, ConformanceStackFactory } from './target.js';
 
@@ -312,25 +312,9 @@ class Run {
 
   private outbound(e: PacketEvent): void {
     const tol = this.settings.toleranceUs;
-    let lo: number;
-    let hi: number;
-    let nominal: number | undefined;
-    const t = e.time;
-    if (t.kind === 'any') {
-      lo = -Infinity;
-      hi = this.now + ANY_TIME_LIMIT_US;
-    } else if (t.kind === 'absolute-range' || t.kind === 'relative-range') {
-      const base = t.kind === 'relative-range' ? this.lastEventUs : 0;
-      lo = base + t.us - tol;
-      hi = base + t.endUs + tol;
-    } else {
-      nominal = this.eventTime(e);
-      lo = nominal - tol;
-      hi = nominal + tol;
-    }
-    const when = nominal !== undefined ? `at ${formatSeconds(nominal)} s` : t.kind === 'any' ? 'at any time' : `between ${formatSeconds(lo + tol)} and ${formatSeconds(hi - tol)} s`;
+    const { lo, hi, nominal, when } = expectWindow(e, tol, { nowUs: this.now, lastEventUs: this.lastEventUs, anyLimitUs: ANY_TIME_LIMIT_US }, () => this.eventTime(e));
     // `*` waits for the stack's timers, but not past the point where nothing is left to happen.
-    this.runUntil(hi, () => this.queue.length > 0, t.kind !== 'any');
+    this.runUntil(hi, () => this.queue.length > 0, e.time.kind !== 'any');
     const head = this.queue.shift();
     if (head === undefined) {
       this.trace?.(e.line, 'sent nothing');

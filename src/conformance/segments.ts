@@ -160,3 +160,37 @@ export function optionsEqual(expected: readonly TcpOption[], actual: readonly Tc
     }
   });
 }
+
+/** When an expected outbound packet may come, and the words for it in a mismatch. */
+export interface ExpectWindow {
+  lo: number;
+  hi: number;
+  /** The scripted time, for a line with one (not a range, not `*`). */
+  nominal: number | undefined;
+  when: string;
+}
+
+/**
+ * The window of an outbound line: its time ± the tolerance, a scripted range widened by it,
+ * or `*` (any time, up to `anyLimitUs` from now). `nominalUs` is the line's own time.
+ */
+export function expectWindow(e: PacketEvent, toleranceUs: number, at: { nowUs: number; lastEventUs: number; anyLimitUs: number }, nominalUs: () => number): ExpectWindow {
+  const t = e.time;
+  let lo: number;
+  let hi: number;
+  let nominal: number | undefined;
+  if (t.kind === 'any') {
+    lo = -Infinity;
+    hi = at.nowUs + at.anyLimitUs;
+  } else if (t.kind === 'absolute-range' || t.kind === 'relative-range') {
+    const base = t.kind === 'relative-range' ? at.lastEventUs : 0;
+    lo = base + t.us - toleranceUs;
+    hi = base + t.endUs + toleranceUs;
+  } else {
+    nominal = nominalUs();
+    lo = nominal - toleranceUs;
+    hi = nominal + toleranceUs;
+  }
+  const when = nominal !== undefined ? `at ${formatSeconds(nominal)} s` : t.kind === 'any' ? 'at any time' : `between ${formatSeconds(lo + toleranceUs)} and ${formatSeconds(hi - toleranceUs)} s`;
+  return { lo, hi, nominal, when };
+}

@@ -230,12 +230,7 @@ export class PrimaryRole {
       // DESIGN.md: "If it loses, it stops at once and never emits again (fencing)."
       // Handing over, that is the backup live in the next epoch: the handover is done.
       if (this.handingOver) this.handedOver = true;
-      this.fenced = true;
-      this.hold = [];
-      this.heldPackets = 0;
-      this.pendingFrames = [];
-      this.log.clear();
-      this.out.clear('transmit');
+      this.fence();
       this.out.clear('channel');
       this.out.event({ type: 'lost', epoch: r.epoch, winner: r.winner });
       if (this.handedOver) this.out.event({ type: 'handed-over', epoch: r.epoch + 1, peer: r.winner });
@@ -374,13 +369,18 @@ export class PrimaryRole {
   /** The backup is live in `epoch`: this primary never emits again. */
   private finishHandover(epoch: number): void {
     this.handedOver = true;
+    this.fence();
+    this.out.event({ type: 'handed-over', epoch, peer: this.peer ?? '?' });
+  }
+
+  /** Never emits again: held output, unsent frames and the log are dropped. */
+  private fence(): void {
     this.fenced = true;
     this.hold = [];
     this.heldPackets = 0;
     this.pendingFrames = [];
     this.log.clear();
     this.out.clear('transmit');
-    this.out.event({ type: 'handed-over', epoch, peer: this.peer ?? '?' });
   }
 
   private becomeAlone(): void {

@@ -17,7 +17,7 @@ import { Flows } from '../flows.js';
 import { parseScript, ParseError } from '../parser.js';
 import type { RunFailure, RunOptions, RunResult } from '../runner.js';
 import type { PacketEvent, Script, ScriptEvent, SyscallEvent } from '../script.js';
-import { aggregate, compareSent, describeSent, sentText, type Sent } from '../segments.js';
+import { aggregate, compareSent, describeSent, expectWindow, sentText, type Sent } from '../segments.js';
 import { OptionError, resolveSettings, type RunSettings } from '../settings.js';
 import { evaluate, exprText, formatOutcome, unwrapArray } from '../sockets.js';
 import { describeErrno, ERRNO } from '../errno.js';
@@ -238,23 +238,7 @@ class LinuxRun {
 
   private async outbound(e: PacketEvent): Promise<void> {
     const tol = this.settings.toleranceUs;
-    const t = e.time;
-    let lo: number;
-    let hi: number;
-    let nominal: number | undefined;
-    if (t.kind === 'any') {
-      lo = -Infinity;
-      hi = this.now() + ANY_TIME_LIMIT_US;
-    } else if (t.kind === 'absolute-range' || t.kind === 'relative-range') {
-      const base = t.kind === 'relative-range' ? this.lastEventUs : 0;
-      lo = base + t.us - tol;
-      hi = base + t.endUs + tol;
-    } else {
-      nominal = this.eventTime(e);
-      lo = nominal - tol;
-      hi = nominal + tol;
-    }
-    const when = nominal !== undefined ? `at ${formatSeconds(nominal)} s` : t.kind === 'any' ? 'at any time' : `between ${formatSeconds(lo + tol)} and ${formatSeconds(hi - tol)} s`;
+    const { lo, hi, nominal, when } = expectWindow(e, tol, { nowUs: this.now(), lastEventUs: this.lastEventUs, anyLimitUs: ANY_TIME_LIMIT_US }, () => this.eventTime(e));
     if (!(await this.waitPacket(hi))) {
       this.options.trace?.(e.line, 'sent nothing');
       throw failure(e.line, 'mismatch', `${formatExpected(e)} ${when}`, `nothing sent by ${formatSeconds(this.now())} s`);
