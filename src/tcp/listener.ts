@@ -8,6 +8,7 @@
 import { closeTcb, segmentArrives, userAbort } from './connection.js';
 import { negotiate } from './options.js';
 import { prngBelow } from './prng.js';
+import { applyOptions } from './sockopts.js';
 import { receiveSyn } from './receiver.js';
 import { output } from './sender.js';
 import type { Listener, StackCore } from './stack-core.js';
@@ -100,6 +101,8 @@ function cookieAck(core: StackCore, l: Listener, local: number, remote: number, 
     stats.synCookiesFailed = (stats.synCookiesFailed ?? 0) + 1;
     return false;
   }
+  // The listener's options (its SYN-ACK, stateless, announced the stack's MSS and buffer).
+  applyOptions(tcb, l.options);
   if (l.acceptQueue.length >= l.backlog) core.drop('listen-backlog-full');
   else if (core.tuples.size >= core.cfg.maxConnections) core.drop('too-many-connections');
   else {
