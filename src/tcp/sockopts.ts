@@ -104,16 +104,19 @@ function setOptional<K extends 'mssClamp' | 'cork' | 'userTimeoutMs'>(tcb: Tcb, 
  * the SYN) has gone unacknowledged that long, whatever the retry count (the "USER
  * TIMEOUT" event of §3.10.8). As Linux (retrans_stamp), the time counts from the first
  * retransmission at this SND.UNA, and for a SYN from the SYN itself (`rtoUs` earlier,
- * nothing restarts that timer). Call at every retransmission-timer expiry, before
- * retransmitting.
+ * nothing restarts that timer); the first expiry at this SND.UNA always retransmits, so a
+ * timeout shorter than the RTO still gets one retransmission. Call at every
+ * retransmission-timer expiry, before retransmitting.
  */
 export function retransmitTimedOut(ctx: Ctx, tcb: Tcb, rtoUs: number): boolean {
   const limit = tcb.userTimeoutMs;
   if (limit === undefined) return false;
   if (tcb.userTimeoutFromUs === undefined || tcb.userTimeoutUna !== tcb.sndUna) {
+    // The first expiry always retransmits (Linux: nothing has been retransmitted yet).
     const syn = tcb.state === 'SYN-SENT' || tcb.state === 'SYN-RECEIVED';
     tcb.userTimeoutFromUs = syn ? ctx.now - rtoUs : ctx.now;
     tcb.userTimeoutUna = tcb.sndUna;
+    return false;
   }
   return ctx.now - tcb.userTimeoutFromUs >= limit * 1000;
 }
