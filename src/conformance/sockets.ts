@@ -8,7 +8,7 @@
 import type { ResolvedConfig } from '../tcp/config.js';
 import { StackError, type ConnectionErrorCode, type SocketId, type StackEvent } from '../tcp/types.js';
 import type { Ipv4Addr } from '../wire/addr.js';
-import { evaluate, intArg, iovLengths, O_NONBLOCK, O_RDWR, sockaddr, wordArg } from './exprs.js';
+import { evaluate, exprText, intArg, iovLengths, O_NONBLOCK, O_RDWR, sockaddr, wordArg } from './exprs.js';
 import type { Expr, SyscallEvent } from './script.js';
 import type { RunSettings } from './settings.js';
 import { getsockopt, ioctl, setsockopt, type OptionContext, type OptionFd, type OptionOutcome } from './sockopts.js';
@@ -148,8 +148,9 @@ export class SocketTable {
       case 'connect':
         return this.connect(ctx, fd, e.args[1]!, state);
       case 'write':
-      case 'send':
         return this.write(ctx, fd, intArg(e, 2), state);
+      case 'send':
+        return this.send(ctx, fd, intArg(e, 2), sendFlags(ctx, 'send', e.args[3]), state);
       case 'read':
         return this.read(ctx, fd, intArg(e, 2));
       case 'recv':
@@ -269,19 +270,18 @@ export class SocketTable {
 
   /**
    * sendmsg(2) on a TCP socket: the bytes of every iov entry, in order, as one write (the
-   * address is ignored on a connected socket, as on Linux). Flags: 0, MSG_DONTWAIT (this call
-   * does not block) and MSG_NOSIGNAL (no SIGPIPE to suppress here); any other is an ERROR.
+   * address is ignored on a connected socket, as on Linux), with send(2)'s flags.
    */
   private sendmsg(ctx: CallContext, fd: Fd, e: SyscallEvent, state: CallState): CallOutcome {
-    let dontWait = false;
-    const flags = e.args[2]!;
-    for (const item of flags.kind === 'or' ? flags.items : [flags]) {
-      if (item.kind === 'int' && item.value === 0) continue;
-      if (item.kind === 'word' && item.name === 'MSG_DONTWAIT') dontWait = true;
-      else if (!(item.kind === 'word' && item.name === 'MSG_NOSIGNAL')) ctx.unsupported(`sendmsg flags: only MSG_DONTWAIT and MSG_NOSIGNAL are supported, got ${item.kind === 'word' ? item.name : item.kind}`);
-    }
-    const outcome = this.write(ctx, fd, iovLengths(e.args[1]!).reduce((a, b) => a + b, 0), state);
-    return outcome === BLOCK && dontWait ? (state.progress > 0 ? ok(state.progress) : err('EAGAIN')) : outcome;
+    const count = iovLengths(e.args[1]!).reduce((a, b) => a + b, 0);
+    return this.send(ctx, fd, count, sendFlags(ctx, 'sendmsg', e.args[2]), state);
+  }
+
+  /** send(2): a write with MSG_DONTWAIT (this call does not block) and MSG_MORE (this write's push holds a small tail). */
+  private send(ctx: CallContext, fd: Fd, count: number, flags: { dontWait: boolean; more: boolean }, state: CallState): CallOutcome {
+    const outcome = this.write(ctx, fd, count, state, flags.more);
+    if (outcome !== BLOCK || !flags.dontWait) return outcome;
+    return state.progress > 0 ? ok(state.progress) : err('EAGAIN');
   }
 
   private takeError(st: SocketStatus): CallOutcome {
@@ -290,14 +290,14 @@ export class SocketTable {
     return err(e);
   }
 
-  private write(ctx: CallContext, fd: Fd, count: number, state: CallState): CallOutcome {
+  private write(ctx: CallContext, fd: Fd, count: number, state: CallState, more = false): CallOutcome {
     if (fd.kind !== 'connection') return err('EPIPE');
     const st = this.statusOf(fd.socket!);
     if (st.error !== undefined) return state.progress > 0 ? ok(state.progress) : this.takeError(st);
     if (st.closed) return state.progress > 0 ? ok(state.progress) : err('EPIPE');
     if (!st.connected) return fd.nonBlocking ? err('EAGAIN') : BLOCK;
     if (count === 0) return ok(0);
-    const written = ctx.stack.write(ctx.now, fd.socket!, new Uint8Array(count - state.progress));
+    const written = ctx.stack.write(ctx.now, fd.socket!, new Uint8Array(count - state.progress), more);
     state.progress += written;
     if (state.progress === count) return ok(count);
     if (fd.nonBlocking) return state.progress > 0 ? ok(state.progress) : err('EAGAIN');
@@ -375,6 +375,22 @@ export class SocketTable {
 
 function done(o: OptionOutcome): CallOutcome {
   return o.errno === undefined ? ok(o.value) : err(o.errno);
+}
+
+/**
+ * send(2)'s and sendmsg(2)'s flags: 0, MSG_DONTWAIT, MSG_MORE, and MSG_NOSIGNAL (there is no
+ * SIGPIPE here to suppress); any other is unsupported (an ERROR, never ignored).
+ */
+function sendFlags(ctx: CallContext, call: string, arg: Expr | undefined): { dontWait: boolean; more: boolean } {
+  const out = { dontWait: false, more: false };
+  if (arg === undefined) return out;
+  for (const item of arg.kind === 'or' ? arg.items : [arg]) {
+    if (item.kind === 'int' && item.value === 0) continue;
+    if (item.kind === 'word' && item.name === 'MSG_DONTWAIT') out.dontWait = true;
+    else if (item.kind === 'word' && item.name === 'MSG_MORE') out.more = true;
+    else if (!(item.kind === 'word' && item.name === 'MSG_NOSIGNAL')) ctx.unsupported(`${call} flags: only MSG_DONTWAIT, MSG_MORE and MSG_NOSIGNAL are supported, got ${item.kind === 'word' ? item.name : exprText(item)}`);
+  }
+  return out;
 }
 
 /** recv(2)'s flags argument: 0, MSG_PEEK, MSG_DONTWAIT or both or'ed; any other is unsupported (an ERROR, never ignored). */

@@ -262,8 +262,13 @@ export class Stack {
     return tcb.id;
   }
 
-  /** SEND (RFC 9293 §3.10.2): queue bytes; returns how many the send buffer took (maybe 0). */
-  write(now: number, s: SocketId, bytes: Uint8Array): number {
+  /**
+   * SEND (RFC 9293 §3.10.2): queue bytes; returns how many the send buffer took (maybe 0).
+   * `more` is Linux's MSG_MORE (no RFC has it): this write's own push holds a less-than-full
+   * tail as TCP_CORK would; the next output (an ACK, a timer, another write) follows the
+   * usual rules, and the persist timer sends it if nothing else does.
+   */
+  write(now: number, s: SocketId, bytes: Uint8Array, more = false): number {
     const tcb = this.conn(s, 'write');
     if (tcb.userClosed) throw new StackError('EBADF', `write: socket ${s} was closed`);
     if (tcb.finQueued) throw new StackError('EPIPE', `write: socket ${s} was shut down for writing`);
@@ -281,7 +286,10 @@ export class Stack {
     if (!(bytes instanceof Uint8Array)) throw new StackError('EINVAL', 'write: bytes must be a Uint8Array');
     if (bytes.length === 0) return 0;
     const n = queueData(tcb, bytes);
+    const corked = tcb.cork;
+    if (more) tcb.cork = true;
     output(this.core.ctx.at(now), tcb);
+    if (more && corked === undefined) delete tcb.cork;
     this.core.schedule(tcb);
     return n;
   }

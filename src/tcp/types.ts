@@ -284,7 +284,8 @@ export interface TcpStack {
   listen(nowUs: number, options: ListenOptions): SocketId;
   accept(listener: SocketId): SocketId | undefined;
   connect(nowUs: number, options: ConnectOptions): SocketId;
-  write(nowUs: number, socket: SocketId, bytes: Uint8Array): number;
+  /** `more`: Linux MSG_MORE, this write's push holds a less-than-full tail (stack.ts). */
+  write(nowUs: number, socket: SocketId, bytes: Uint8Array, more?: boolean): number;
   read(nowUs: number, socket: SocketId, maxBytes?: number): Uint8Array;
   shutdown(nowUs: number, socket: SocketId): unknown;
   close(nowUs: number, socket: SocketId): unknown;
