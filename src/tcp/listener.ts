@@ -8,7 +8,6 @@
 import { closeTcb, segmentArrives, userAbort } from './connection.js';
 import { negotiate } from './options.js';
 import { prngBelow } from './prng.js';
-import { applyOptions } from './sockopts.js';
 import { receiveSyn } from './receiver.js';
 import { output } from './sender.js';
 import type { Listener, StackCore } from './stack-core.js';
@@ -82,7 +81,7 @@ function sendReset(core: StackCore, local: number, remote: number, seg: TcpSegme
 
 /** RFC 4987 §3.6: a stateless SYN-ACK whose ISN is a cookie (syncookie.ts). */
 function sendCookie(core: StackCore, l: Listener, local: number, remote: number, seg: TcpSegment): void {
-  core.emit(local, remote, cookieSynAck(core.cfg, core.st.isnKey, core.ctx.now, local, remote, seg));
+  core.emit(local, remote, cookieSynAck(core.cfg, core.st.isnKey, core.ctx.now, local, remote, seg, l.options));
   l.lastCookieUs = core.ctx.now;
   core.st.stats.synCookiesSent = (core.st.stats.synCookiesSent ?? 0) + 1;
 }
@@ -96,13 +95,11 @@ function cookieAck(core: StackCore, l: Listener, local: number, remote: number, 
   const ctx = core.ctx;
   if (!core.cfg.synCookies || l.lastCookieUs < 0 || ctx.now - l.lastCookieUs > COOKIE_CHECK_US) return false;
   const stats = core.st.stats;
-  const tcb = cookieTcb(core.cfg, core.st.isnKey, ctx.now, local, remote, seg, core.st.nextId, l.id);
+  const tcb = cookieTcb(core.cfg, core.st.isnKey, ctx.now, local, remote, seg, core.st.nextId, l.id, l.options);
   if (tcb === undefined) {
     stats.synCookiesFailed = (stats.synCookiesFailed ?? 0) + 1;
     return false;
   }
-  // The listener's options (its SYN-ACK, stateless, announced the stack's MSS and buffer).
-  applyOptions(tcb, l.options);
   if (l.acceptQueue.length >= l.backlog) core.drop('listen-backlog-full');
   else if (core.tuples.size >= core.cfg.maxConnections) core.drop('too-many-connections');
   else {

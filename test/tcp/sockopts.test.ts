@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { Stack } from '../../src/tcp/stack.js';
 import { StackError } from '../../src/tcp/types.js';
 import { SERVER_PORT, established } from './fixtures.js';
-import { B_ADDR, MS, Pair, SEC, bytes } from './harness.js';
+import { A_ADDR, B_ADDR, MS, Pair, SEC, bytes, craft, drainSegments } from './harness.js';
+import { TCP_ACK, TCP_SYN } from '../../src/wire/tcp.js';
 
 describe('per-socket options', () => {
   it('a listener passes its options to the connections it accepts, before the SYN-ACK', () => {
@@ -77,5 +78,27 @@ describe('per-socket options', () => {
     c.p.runUntil(() => c.p.events.b.some((e) => e.type === 'closed'), start + 600 * SEC);
     expect(c.p.events.b.find((e) => e.type === 'closed')).toEqual({ type: 'closed', socket: c.sb, error: 'ETIMEDOUT' });
     expect(c.p.now - start).toBeLessThan(60 * SEC);
+  });
+
+  it('a SYN cookie carries the MSS clamp and receive buffer of the listener, and its connection gets the options', () => {
+    const server = new Stack({ addresses: [B_ADDR], seed: 2 });
+    const now = SEC;
+    const lb = server.listen(now, { port: SERVER_PORT, backlog: 1, options: { maxSegment: 700, recvBufferBytes: 5000, userTimeoutMs: 900 } });
+    const syn = (srcPort: number): Uint8Array => craft({ src: A_ADDR, dst: B_ADDR, srcPort, dstPort: SERVER_PORT, seq: 1000, flags: TCP_SYN, options: [{ kind: 'mss', mss: 1460 }] });
+    server.handlePacket(now, syn(40000)); // fills the backlog
+    const held = drainSegments(server)[0]!;
+    server.handlePacket(now, syn(40001)); // answered with a cookie
+    const cookie = drainSegments(server)[0]!;
+    expect(server.stats().synCookiesSent).toBe(1);
+    for (const synAck of [held, cookie]) {
+      expect(synAck.window).toBe(5000);
+      expect(synAck.options.find((o) => o.kind === 'mss')).toEqual({ kind: 'mss', mss: 700 });
+    }
+    server.handlePacket(now + MS, craft({ src: A_ADDR, dst: B_ADDR, srcPort: 40001, dstPort: SERVER_PORT, seq: 1001, ack: cookie.seq + 1, flags: TCP_ACK }));
+    expect(server.stats().synCookiesValidated).toBe(1);
+    const sb = server.accept(lb)!;
+    expect(server.info(sb).remotePort).toBe(40001);
+    expect(server.info(sb).mss).toBeLessThanOrEqual(700);
+    expect(server.socketOptions(sb)).toMatchObject({ maxSegment: 700, recvBufferBytes: 5000, userTimeoutMs: 900 });
   });
 });
