@@ -73,7 +73,8 @@ export function setsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
       return ok(0);
     case 'TCP_NODELAY':
       fd.noDelay = value !== 0;
-      if (fd.kind === 'connection') ctx.stack.setNoDelay(fd.socket!, fd.noDelay);
+      // Through the options, so that turning Nagle off pushes what is held (a cork's too), as on Linux.
+      if (fd.kind === 'connection') ctx.stack.setSocketOptions(ctx.now, fd.socket!, { noDelay: fd.noDelay });
       return ok(0);
     case 'SO_KEEPALIVE':
       fd.keepAlive = value !== 0;

@@ -32,7 +32,9 @@ export function validateOptions(o: SocketOptions | undefined): void {
   check('sendBufferBytes', o.sendBufferBytes, (n) => n >= 1 && n <= MAX_BUFFER, `an integer in [1, ${MAX_BUFFER}]`);
   check('maxSegment', o.maxSegment, (n) => n === 0 || (n >= MIN_MSS && n <= MAX_MSS_CLAMP), `0 or an integer in [${MIN_MSS}, ${MAX_MSS_CLAMP}]`);
   check('userTimeoutMs', o.userTimeoutMs, (n) => n >= 0 && n <= 0x7fffffff, 'a non-negative integer');
-  if (o.cork !== undefined && typeof o.cork !== 'boolean') throw new StackError('EINVAL', `socket option cork must be a boolean, got ${String(o.cork)}`);
+  for (const k of ['cork', 'noDelay'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new StackError('EINVAL', `socket option ${k} must be a boolean, got ${String(o[k])}`);
+  }
 }
 
 /** `base` with the options given in `o` replacing its own (a listener's stored set). */
@@ -50,6 +52,7 @@ export function filledOptions(cfg: ResolvedConfig, o: SocketOptions | undefined)
     maxSegment: o?.maxSegment ?? 0,
     userTimeoutMs: o?.userTimeoutMs ?? 0,
     cork: o?.cork ?? false,
+    noDelay: o?.noDelay ?? false,
   };
 }
 
@@ -62,6 +65,7 @@ export function tcbOptions(cfg: ResolvedConfig, tcb: Tcb): Required<SocketOption
     maxSegment: tcb.mssClamp ?? 0,
     userTimeoutMs: tcb.userTimeoutMs ?? 0,
     cork: tcb.cork ?? false,
+    noDelay: tcb.noDelay,
   };
 }
 
@@ -82,6 +86,7 @@ export function applyOptions(tcb: Tcb, o: SocketOptions | undefined): void {
   if (o.sendBufferBytes !== undefined) tcb.sndBuf = resized(tcb.sndBuf, o.sendBufferBytes);
   if (o.maxSegment !== undefined) setOptional(tcb, 'mssClamp', o.maxSegment === 0 ? undefined : o.maxSegment);
   if (o.cork !== undefined) setOptional(tcb, 'cork', o.cork ? true : undefined);
+  if (o.noDelay !== undefined) tcb.noDelay = o.noDelay;
   if (o.userTimeoutMs !== undefined) {
     setOptional(tcb, 'userTimeoutMs', o.userTimeoutMs === 0 ? undefined : o.userTimeoutMs);
     if (o.userTimeoutMs === 0) {

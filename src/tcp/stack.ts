@@ -383,7 +383,8 @@ export class Stack {
 
   /**
    * Per-socket options (sockopts.ts) of a listener (for the connections it accepts from now
-   * on) or a connection; those left out keep their value. Uncorking sends what was held.
+   * on) or a connection; those left out keep their value. Uncorking sends what was held, and
+   * so does turning Nagle off (once, even through a cork, as Linux does).
    */
   setSocketOptions(now: number, s: SocketId, options: SocketOptions): void {
     validateOptions(options);
@@ -396,7 +397,11 @@ export class Stack {
     applyOptions(tcb, options);
     this.core.connHashes.mark(s);
     if (tcb.state === 'CLOSED') return;
+    // Turning Nagle off pushes what is held, through a cork too, this once (Linux TCP_NAGLE_PUSH).
+    const corked = options.noDelay === true ? tcb.cork : undefined;
+    if (corked !== undefined) delete tcb.cork;
     output(this.core.ctx.at(now), tcb);
+    if (corked !== undefined) tcb.cork = corked;
     this.core.schedule(tcb);
   }
 

@@ -114,6 +114,8 @@ export interface SocketOptions {
   userTimeoutMs?: number;
   /** Linux TCP_CORK (not an RFC option): hold less-than-full segments until uncorked or the persist timer fires. */
   cork?: boolean;
+  /** Nagle off (RFC 1122 4.2.3.4), as setNoDelay(); turning it on pushes what is held, a held cork's tail included (Linux). */
+  noDelay?: boolean;
 }
 
 export interface ConnectOptions {
