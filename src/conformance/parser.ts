@@ -50,7 +50,12 @@ const SYSCALL_ARITY: Readonly<Record<SyscallName, readonly number[]>> = {
   recv: [4],
   shutdown: [2],
   close: [1],
+  sendmsg: [3],
+  ioctl: [3],
 };
+
+/** ioctl requests the runner answers: the bytes queued to read (SIOCINQ = FIONREAD) or not yet acknowledged (SIOCOUTQ). */
+export const IOCTL_REQUESTS: readonly string[] = ['SIOCINQ', 'FIONREAD', 'SIOCOUTQ'];
 
 /** Socket options the runner understands, with the level they belong to. */
 export const SOCKET_OPTIONS: Readonly<Record<string, 'SOL_SOCKET' | 'IPPROTO_TCP'>> = {
@@ -62,6 +67,8 @@ export const SOCKET_OPTIONS: Readonly<Record<string, 'SOL_SOCKET' | 'IPPROTO_TCP
   SO_LINGER: 'SOL_SOCKET',
   TCP_NODELAY: 'IPPROTO_TCP',
   TCP_MAXSEG: 'IPPROTO_TCP',
+  TCP_CORK: 'IPPROTO_TCP',
+  TCP_USER_TIMEOUT: 'IPPROTO_TCP',
 };
 
 const OPTION_HELP = 'mss N, wscale N, sackOK, sack a:b ..., TS val X ecr Y, nop, eol';
@@ -428,7 +435,15 @@ class ScriptParser {
     if (s.isWordStart()) {
       const name = s.readWord();
       s.skipSpace(newlines);
-      if (s.accept('(')) return { kind: 'call', name, args: this.parseExprList(')'), ...pos };
+      if (s.accept('(')) {
+        const args = this.parseExprList(')');
+        // `msg_iov(1)=[...]` inside a struct (strace's and packetdrill's struct msghdr): a sized field.
+        if (s.peek() === '=' && s.peek(1) !== '=' && newlines) {
+          s.next();
+          return { kind: 'assign', name, size: args, value: this.parseExpr(newlines), ...pos };
+        }
+        return { kind: 'call', name, args, ...pos };
+      }
       if (s.peek() === '=' && s.peek(1) !== '=' && newlines) {
         s.next();
         return { kind: 'assign', name, value: this.parseExpr(newlines), ...pos };
@@ -463,6 +478,13 @@ class ScriptParser {
       const count = e.args[2]!;
       if (count.kind !== 'int' || count.value < 0) s.fail(`the byte count of ${e.name} must be a non-negative integer`, count);
     }
+    if (e.name === 'sendmsg') this.validateMsghdr(e.args[1]!);
+    if (e.name === 'ioctl') {
+      const req = e.args[1]!;
+      if (!(req.kind === 'word' && IOCTL_REQUESTS.includes(req.name))) s.fail(`unsupported ioctl request (supported: ${IOCTL_REQUESTS.join(', ')})`, req);
+      const arg = e.args[2]!;
+      if (arg.kind !== 'ellipsis' && !(arg.kind === 'array' && arg.items.length === 1)) s.fail(`the third argument of ioctl is [N] or ...`, arg);
+    }
     if (e.name === 'listen') {
       const backlog = e.args[1]!;
       if (backlog.kind !== 'int') s.fail('the backlog of listen must be an integer', backlog);
@@ -478,6 +500,32 @@ class ScriptParser {
     }
     if (e.errno !== undefined && !(e.result.kind === 'int' && e.result.value === -1)) {
       s.fail(`an errno (${e.errno}) goes with a return value of -1`, e.result);
+    }
+  }
+  /**
+   * sendmsg's `{msg_name(...)=..., msg_iov(N)=[{..., LEN}, ...], msg_flags=0}`: the iov lengths
+   * are what is sent; a control message (msg_control) is not something the runner can pass.
+   */
+  private validateMsghdr(msg: Expr): void {
+    const s = this.s;
+    if (msg.kind !== 'struct') return s.fail('the second argument of sendmsg is {msg_name(...)=..., msg_iov(N)=[{..., LEN}], msg_flags=0}', msg);
+    let iov: Expr | undefined;
+    for (const item of msg.items) {
+      if (item.kind !== 'assign') return s.fail('expected name=value in the struct msghdr', item);
+      if (item.name === 'msg_iov') iov = item;
+      else if (item.name === 'msg_control' || (item.name === 'msg_controllen' && !(item.value.kind === 'int' && item.value.value === 0))) {
+        return s.fail('sendmsg with a control message (msg_control) is not supported', item);
+      } else if (!['msg_name', 'msg_flags', 'msg_controllen', 'msg_namelen'].includes(item.name)) {
+        return s.fail(`unknown struct msghdr field ${item.name}`, item);
+      }
+    }
+    if (iov?.kind !== 'assign' || iov.value.kind !== 'array') return s.fail('sendmsg needs msg_iov(N)=[{..., LEN}, ...]', iov ?? msg);
+    const items = iov.value.items;
+    const size = iov.size?.[0];
+    if (size !== undefined && !(size.kind === 'int' && size.value === items.length)) s.fail(`msg_iov(${size.kind === 'int' ? size.value : '?'}) does not match the ${items.length} entries given`, size);
+    for (const entry of items) {
+      const len = entry.kind === 'struct' && entry.items.length === 2 ? entry.items[1]! : undefined;
+      if (len?.kind !== 'int' || len.value < 0) s.fail('an iov entry is {..., LEN} with a non-negative LEN', entry);
     }
   }
 }

@@ -35,7 +35,8 @@ import type { PacketEvent, Script, ScriptEvent, SyscallEvent } from './script.js
 import { OptionError, resolveSettings, type RunSettings } from './settings.js';
 import { Flows } from './flows.js';
 import { aggregate, compareSent, describeSent, expectWindow, sentText, type Sent } from './segments.js';
-import { formatOutcome, SocketTable, evaluate, type CallContext, type CallOutcome, type CallState } from './sockets.js';
+import { evaluate, formatOutcome } from './exprs.js';
+import { SocketTable, type CallContext, type CallOutcome, type CallState } from './sockets.js';
 import type { ConformanceStack, ConformanceStackFactory } from './target.js';
 
 export interface RunFailure {

@@ -66,8 +66,8 @@ export type Expr = SourcePos &
     | { kind: 'string'; value: string }
     /** `O_RDWR|O_NONBLOCK` */
     | { kind: 'or'; items: Expr[] }
-    /** `sin_port=htons(8080)` inside braces, or `name=value` as an argument */
-    | { kind: 'assign'; name: string; value: Expr }
+    /** `sin_port=htons(8080)` inside braces, or `name=value` as an argument; `msg_iov(1)=[...]` has a size */
+    | { kind: 'assign'; name: string; value: Expr; size?: Expr[] }
     /** `[1]` */
     | { kind: 'array'; items: Expr[] }
     /** `{onoff=1, linger=0}` */
@@ -90,7 +90,9 @@ export type SyscallName =
   | 'send'
   | 'recv'
   | 'shutdown'
-  | 'close';
+  | 'close'
+  | 'sendmsg'
+  | 'ioctl';
 
 export interface SyscallEvent extends SourcePos {
   type: 'syscall';

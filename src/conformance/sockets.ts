@@ -7,17 +7,12 @@
  */
 import type { ResolvedConfig } from '../tcp/config.js';
 import { StackError, type ConnectionErrorCode, type SocketId, type StackEvent } from '../tcp/types.js';
-import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
-import { describeErrno, errnoValue, ERRNO } from './errno.js';
+import type { Ipv4Addr } from '../wire/addr.js';
+import { evaluate, exprText, intArg, iovLengths, O_NONBLOCK, O_RDWR, sockaddr, wordArg } from './exprs.js';
 import type { Expr, SyscallEvent } from './script.js';
 import type { RunSettings } from './settings.js';
+import { getsockopt, ioctl, setsockopt, type OptionContext, type OptionFd, type OptionOutcome } from './sockopts.js';
 import type { ConformanceStack } from './target.js';
-
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_RDWR = 2;
-const O_NONBLOCK = 0x800;
-const FLAG_CONSTANTS: Readonly<Record<string, number>> = { O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK };
 
 /** What the connection behind a SocketId has told us through events. */
 interface SocketStatus {
@@ -28,16 +23,9 @@ interface SocketStatus {
   error: ConnectionErrorCode | undefined;
 }
 
-interface Fd {
+interface Fd extends OptionFd {
   fd: number;
-  kind: 'socket' | 'listener' | 'connection';
-  socket: SocketId | undefined;
   nonBlocking: boolean;
-  noDelay: boolean;
-  keepAlive: boolean;
-  reuseAddr: boolean;
-  /** SO_LINGER {onoff=1, linger=0}: close() aborts (RST). */
-  lingerZero: boolean;
   boundPort: number | undefined;
   boundAddress: Ipv4Addr | undefined;
   shutRd: boolean;
@@ -122,6 +110,10 @@ export class SocketTable {
       keepAlive: from?.keepAlive ?? false,
       reuseAddr: false,
       lingerZero: false,
+      // An accepted socket starts with its listener's options (the stack applied them already).
+      options: { ...from?.options },
+      rcvBufReported: from?.rcvBufReported,
+      sndBufReported: from?.sndBufReported,
       boundPort: undefined,
       boundAddress: undefined,
       shutRd: false,
@@ -156,8 +148,9 @@ export class SocketTable {
       case 'connect':
         return this.connect(ctx, fd, e.args[1]!, state);
       case 'write':
-      case 'send':
         return this.write(ctx, fd, intArg(e, 2), state);
+      case 'send':
+        return this.send(ctx, fd, intArg(e, 2), sendFlags(ctx, 'send', e.args[3]), state);
       case 'read':
         return this.read(ctx, fd, intArg(e, 2));
       case 'recv':
@@ -168,10 +161,16 @@ export class SocketTable {
         return this.close(ctx, fd);
       case 'fcntl':
         return this.fcntl(ctx, fd, e);
+      case 'sendmsg':
+        return this.sendmsg(ctx, fd, e, state);
       case 'setsockopt':
-        return this.setsockopt(ctx, fd, wordArg(e, 2), e.args[3]!);
+        return done(setsockopt(this.optionContext(ctx), fd, wordArg(e, 2), e.args[3]!));
       case 'getsockopt':
-        return this.getsockopt(ctx, fd, wordArg(e, 2), e.args[3]!);
+        return done(getsockopt(this.optionContext(ctx), fd, wordArg(e, 2), e.args[3]!));
+      case 'ioctl': {
+        const gone = fd.socket !== undefined && fd.kind === 'connection' && this.statusOf(fd.socket).closed;
+        return done(ioctl(this.optionContext(ctx), fd, wordArg(e, 1), e.args[2]!, gone));
+      }
     }
   }
 
@@ -194,7 +193,7 @@ export class SocketTable {
     if (fd.kind === 'listener') return ok(0);
     if (fd.kind !== 'socket') return err('EINVAL');
     const port = fd.boundPort ?? ctx.settings.bindPort;
-    const options = fd.boundAddress === undefined ? { port, backlog: Math.max(1, backlog) } : { port, address: fd.boundAddress, backlog: Math.max(1, backlog) };
+    const options = { port, backlog: Math.max(1, backlog), options: fd.options, ...(fd.boundAddress === undefined ? {} : { address: fd.boundAddress }) };
     fd.socket = ctx.stack.listen(ctx.now, options);
     fd.kind = 'listener';
     ctx.listened(port);
@@ -233,6 +232,7 @@ export class SocketTable {
       const options = {
         remoteAddress: sa.address ?? ctx.settings.remoteAddress,
         remotePort,
+        options: fd.options,
         ...(fd.boundPort === undefined ? {} : { localPort: fd.boundPort }),
         ...(fd.boundAddress === undefined ? {} : { localAddress: fd.boundAddress }),
       };
@@ -251,20 +251,53 @@ export class SocketTable {
     return BLOCK;
   }
 
+  private optionContext(ctx: CallContext): OptionContext {
+    return {
+      stack: ctx.stack,
+      now: ctx.now,
+      config: ctx.config,
+      warn: (m) => ctx.warn(m),
+      mismatch: (expected, actual) => ctx.mismatch(expected, actual),
+      unsupported: (m) => ctx.unsupported(m),
+      takeSoError: (fd) => {
+        const st = fd.socket === undefined ? undefined : this.statusOf(fd.socket);
+        const e = st?.error;
+        if (st !== undefined) st.error = undefined;
+        return e;
+      },
+    };
+  }
+
+  /**
+   * sendmsg(2) on a TCP socket: the bytes of every iov entry, in order, as one write (the
+   * address is ignored on a connected socket, as on Linux), with send(2)'s flags.
+   */
+  private sendmsg(ctx: CallContext, fd: Fd, e: SyscallEvent, state: CallState): CallOutcome {
+    const count = iovLengths(e.args[1]!).reduce((a, b) => a + b, 0);
+    return this.send(ctx, fd, count, sendFlags(ctx, 'sendmsg', e.args[2]), state);
+  }
+
+  /** send(2): a write with MSG_DONTWAIT (this call does not block) and MSG_MORE (this write's push holds a small tail). */
+  private send(ctx: CallContext, fd: Fd, count: number, flags: { dontWait: boolean; more: boolean }, state: CallState): CallOutcome {
+    const outcome = this.write(ctx, fd, count, state, flags.more);
+    if (outcome !== BLOCK || !flags.dontWait) return outcome;
+    return state.progress > 0 ? ok(state.progress) : err('EAGAIN');
+  }
+
   private takeError(st: SocketStatus): CallOutcome {
     const e = st.error!;
     st.error = undefined;
     return err(e);
   }
 
-  private write(ctx: CallContext, fd: Fd, count: number, state: CallState): CallOutcome {
+  private write(ctx: CallContext, fd: Fd, count: number, state: CallState, more = false): CallOutcome {
     if (fd.kind !== 'connection') return err('EPIPE');
     const st = this.statusOf(fd.socket!);
     if (st.error !== undefined) return state.progress > 0 ? ok(state.progress) : this.takeError(st);
     if (st.closed) return state.progress > 0 ? ok(state.progress) : err('EPIPE');
     if (!st.connected) return fd.nonBlocking ? err('EAGAIN') : BLOCK;
     if (count === 0) return ok(0);
-    const written = ctx.stack.write(ctx.now, fd.socket!, new Uint8Array(count - state.progress));
+    const written = ctx.stack.write(ctx.now, fd.socket!, new Uint8Array(count - state.progress), more);
     state.progress += written;
     if (state.progress === count) return ok(count);
     if (fd.nonBlocking) return state.progress > 0 ? ok(state.progress) : err('EAGAIN');
@@ -338,185 +371,26 @@ export class SocketTable {
     fd.nonBlocking = (evaluate(ctx, arg) & O_NONBLOCK) !== 0;
     return ok(0);
   }
+}
 
-  private setsockopt(ctx: CallContext, fd: Fd, name: string, valueExpr: Expr): CallOutcome {
-    if (name === 'SO_LINGER') {
-      const onoff = structField(ctx, valueExpr, 'onoff');
-      const linger = structField(ctx, valueExpr, 'linger');
-      fd.lingerZero = onoff !== 0 && linger === 0;
-      if (onoff !== 0 && linger !== 0) ctx.warn(`SO_LINGER with linger=${linger}: close() does not wait for unsent data`);
-      return ok(0);
-    }
-    const value = evaluate(ctx, unwrapArray(valueExpr));
-    switch (name) {
-      case 'SO_REUSEADDR':
-        fd.reuseAddr = value !== 0;
-        return ok(0);
-      case 'TCP_NODELAY':
-        fd.noDelay = value !== 0;
-        if (fd.kind === 'connection') ctx.stack.setNoDelay(fd.socket!, fd.noDelay);
-        return ok(0);
-      case 'SO_KEEPALIVE':
-        fd.keepAlive = value !== 0;
-        if (fd.kind === 'connection') ctx.stack.setKeepAlive(fd.socket!, fd.keepAlive);
-        return ok(0);
-      case 'SO_RCVBUF':
-      case 'SO_SNDBUF':
-        ctx.warn(`setsockopt ${name} ignored: buffer sizes are per stack in ftcp (use --${name === 'SO_RCVBUF' ? 'recv' : 'send'}_buffer_bytes)`);
-        return ok(0);
-      case 'TCP_MAXSEG':
-        ctx.warn('setsockopt TCP_MAXSEG ignored: the MSS follows the MTU (use --mtu)');
-        return ok(0);
-      default:
-        return err('ENOPROTOOPT');
-    }
+function done(o: OptionOutcome): CallOutcome {
+  return o.errno === undefined ? ok(o.value) : err(o.errno);
+}
+
+/**
+ * send(2)'s and sendmsg(2)'s flags: 0, MSG_DONTWAIT, MSG_MORE, and MSG_NOSIGNAL (there is no
+ * SIGPIPE here to suppress); any other is unsupported (an ERROR, never ignored).
+ */
+function sendFlags(ctx: CallContext, call: string, arg: Expr | undefined): { dontWait: boolean; more: boolean } {
+  const out = { dontWait: false, more: false };
+  if (arg === undefined) return out;
+  for (const item of arg.kind === 'or' ? arg.items : [arg]) {
+    if (item.kind === 'int' && item.value === 0) continue;
+    if (item.kind === 'word' && item.name === 'MSG_DONTWAIT') out.dontWait = true;
+    else if (item.kind === 'word' && item.name === 'MSG_MORE') out.more = true;
+    else if (!(item.kind === 'word' && item.name === 'MSG_NOSIGNAL')) ctx.unsupported(`${call} flags: only MSG_DONTWAIT, MSG_MORE and MSG_NOSIGNAL are supported, got ${item.kind === 'word' ? item.name : exprText(item)}`);
   }
-
-  private getsockopt(ctx: CallContext, fd: Fd, name: string, valueExpr: Expr): CallOutcome {
-    if (name === 'SO_LINGER') {
-      if (valueExpr.kind !== 'ellipsis') {
-        const onoff = structField(ctx, valueExpr, 'onoff');
-        const linger = structField(ctx, valueExpr, 'linger');
-        const actual = fd.lingerZero ? [1, 0] : [0, 0];
-        if (onoff !== actual[0] || linger !== actual[1]) {
-          ctx.mismatch(`SO_LINGER {onoff=${onoff}, linger=${linger}}`, `{onoff=${actual[0]}, linger=${actual[1]}}`);
-        }
-      }
-      return ok(0);
-    }
-    let actual: number;
-    let shown: string | undefined;
-    switch (name) {
-      case 'SO_ERROR': {
-        const st = fd.socket === undefined ? undefined : this.statusOf(fd.socket);
-        const e = st?.error;
-        if (st !== undefined) st.error = undefined;
-        actual = e === undefined ? 0 : ERRNO[e]!.value;
-        shown = e === undefined ? undefined : describeErrno(e);
-        break;
-      }
-      case 'SO_REUSEADDR':
-        actual = fd.reuseAddr ? 1 : 0;
-        break;
-      case 'TCP_NODELAY':
-        actual = fd.noDelay ? 1 : 0;
-        break;
-      case 'SO_KEEPALIVE':
-        actual = fd.keepAlive ? 1 : 0;
-        break;
-      case 'SO_RCVBUF':
-        actual = ctx.config.recvBufferBytes;
-        break;
-      case 'SO_SNDBUF':
-        actual = ctx.config.sendBufferBytes;
-        break;
-      case 'TCP_MAXSEG':
-        actual = fd.kind === 'connection' ? ctx.stack.info(fd.socket!).mss : ctx.config.mtu - 40;
-        break;
-      default:
-        return err('ENOPROTOOPT');
-    }
-    const inner = unwrapArray(valueExpr);
-    if (inner.kind !== 'ellipsis') {
-      const expected = evaluate(ctx, inner);
-      if (expected !== actual) ctx.mismatch(`${name} = ${exprText(inner)}`, `${name} = ${shown ?? actual}`);
-    }
-    return ok(0);
-  }
-}
-
-export function intArg(e: SyscallEvent, i: number): number {
-  const a = e.args[i]!;
-  return a.kind === 'int' ? a.value : NaN;
-}
-
-export function wordArg(e: SyscallEvent, i: number): string {
-  const a = e.args[i];
-  return a?.kind === 'word' ? a.name : '';
-}
-
-export function unwrapArray(e: Expr): Expr {
-  return e.kind === 'array' && e.items.length === 1 ? e.items[0]! : e;
-}
-
-/** The integer value of a constant expression: numbers, O_* flags, errno names, and ORs of them. */
-export function evaluate(ctx: Pick<CallContext, 'unsupported'>, e: Expr): number {
-  switch (e.kind) {
-    case 'int':
-      return e.value;
-    case 'word': {
-      const flag = FLAG_CONSTANTS[e.name];
-      if (flag !== undefined) return flag;
-      const errno = errnoValue(e.name);
-      if (errno !== undefined) return errno;
-      return ctx.unsupported(`unknown constant ${e.name} (line ${e.line}, column ${e.column})`);
-    }
-    case 'or':
-      return e.items.reduce((acc, item) => acc | evaluate(ctx, item), 0);
-    default:
-      return ctx.unsupported(`expected a number here (line ${e.line}, column ${e.column})`);
-  }
-}
-
-export function structField(ctx: Pick<CallContext, 'unsupported'>, e: Expr, name: string): number {
-  if (e.kind === 'struct') {
-    for (const item of e.items) if (item.kind === 'assign' && item.name === name) return evaluate(ctx, item.value);
-  }
-  return ctx.unsupported(`expected {onoff=N, linger=N} with a field ${name} (line ${e.line}, column ${e.column})`);
-}
-
-/** `{sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("192.0.2.1")}` or `...`. */
-export function sockaddr(ctx: Pick<CallContext, 'unsupported'>, e: Expr): { port: number | undefined; address: Ipv4Addr | undefined } {
-  if (e.kind === 'ellipsis') return { port: undefined, address: undefined };
-  if (e.kind !== 'struct') return ctx.unsupported(`expected ... or {sa_family=AF_INET, sin_port=htons(N), sin_addr=inet_addr("a.b.c.d")} (line ${e.line}, column ${e.column})`);
-  let port: number | undefined;
-  let address: Ipv4Addr | undefined;
-  for (const item of e.items) {
-    if (item.kind !== 'assign') continue;
-    const v = item.value;
-    if (item.name === 'sin_port') {
-      port = v.kind === 'call' && v.name === 'htons' && v.args.length === 1 ? evaluate(ctx, v.args[0]!) : evaluate(ctx, v);
-    } else if (item.name === 'sin_addr') {
-      const arg = v.kind === 'call' && v.name === 'inet_addr' ? v.args[0] : undefined;
-      if (arg?.kind !== 'string') return ctx.unsupported(`sin_addr must be inet_addr("a.b.c.d") (line ${v.line}, column ${v.column})`);
-      try {
-        address = parseIpv4Addr(arg.value);
-      } catch {
-        return ctx.unsupported(`not an IPv4 address: ${arg.value}`);
-      }
-    } else if (item.name === 'sa_family' && !(v.kind === 'word' && v.name === 'AF_INET')) {
-      return ctx.unsupported('only AF_INET addresses are supported');
-    }
-  }
-  return { port, address };
-}
-
-export function exprText(e: Expr): string {
-  switch (e.kind) {
-    case 'ellipsis':
-      return '...';
-    case 'int':
-      return String(e.value);
-    case 'word':
-      return e.name;
-    case 'string':
-      return JSON.stringify(e.value);
-    case 'or':
-      return e.items.map(exprText).join('|');
-    case 'assign':
-      return `${e.name}=${exprText(e.value)}`;
-    case 'array':
-      return `[${e.items.map(exprText).join(', ')}]`;
-    case 'struct':
-      return `{${e.items.map(exprText).join(', ')}}`;
-    case 'call':
-      return `${e.name}(${e.args.map(exprText).join(', ')})`;
-  }
-}
-
-/** `= 3`, `= -1 EAGAIN (Resource temporarily unavailable)` */
-export function formatOutcome(o: { value: number; errno?: string }): string {
-  return o.errno === undefined ? `= ${o.value}` : `= ${o.value} ${describeErrno(o.errno)}`;
+  return out;
 }
 
 /** recv(2)'s flags argument: 0, MSG_PEEK, MSG_DONTWAIT or both or'ed; any other is unsupported (an ERROR, never ignored). */

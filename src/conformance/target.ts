@@ -8,7 +8,7 @@ export type ConformanceStack = Pick<
   TcpStack,
   | 'handlePacket' | 'handleTimeout' | 'pollTransmit' | 'pollEvent' | 'pollTimeout'
   | 'listen' | 'accept' | 'connect' | 'write' | 'read' | 'shutdown' | 'close' | 'abort'
-  | 'setNoDelay' | 'setKeepAlive' | 'info'
+  | 'setNoDelay' | 'setKeepAlive' | 'setSocketOptions' | 'socketOptions' | 'info'
 >;
 
 export type ConformanceStackFactory = (config: StackConfig) => ConformanceStack;

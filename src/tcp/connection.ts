@@ -12,6 +12,7 @@ import { clearReassembly } from './reassembly.js';
 import { rcvWnd, readData, receiveSyn, receiveText } from './receiver.js';
 import { rtoAfterSynTimeout, rtoSample } from './rto.js';
 import { noteDuplicate } from './sackblocks.js';
+import { clampRetransmitTimer, keepAliveTimedOut, persistTimedOut, retransmitTimedOut } from './sockopts.js';
 import { ackAcceptable, hasPendingOutput, onPersistTimeout, onRetransmitTimeout, output, processAck, sendRst, sendSyn, transmit, updateWindow } from './sender.js';
 import { canReceiveData, finAcked, type Ctx, type Tcb } from './tcb.js';
 import { pawsRejects, tsRttUs, updateTsRecent } from './timestamps.js';
@@ -441,12 +442,21 @@ export function onTimers(ctx: Ctx, tcb: Tcb): void {
       return;
     }
   }
-  if (due(Timer.Retransmit) && !onRetransmitTimeout(ctx, tcb)) {
-    // RFC 1122 4.2.3.5 R2 / RFC 9293 §3.8.3: give up, tell the user ETIMEDOUT.
-    closeTcb(ctx, tcb, 'ETIMEDOUT');
-    return;
+  if (due(Timer.Retransmit)) {
+    // RFC 1122 4.2.3.5 R2 / RFC 9293 §3.8.3: give up (retries, or the user timeout), tell the user ETIMEDOUT.
+    if (retransmitTimedOut(ctx, tcb, tcb.rto.rtoUs) || !onRetransmitTimeout(ctx, tcb)) {
+      closeTcb(ctx, tcb, 'ETIMEDOUT');
+      return;
+    }
+    clampRetransmitTimer(tcb);
   }
-  if (due(Timer.Persist)) onPersistTimeout(ctx, tcb);
+  if (due(Timer.Persist)) {
+    if (persistTimedOut(ctx, tcb)) {
+      closeTcb(ctx, tcb, 'ETIMEDOUT');
+      return;
+    }
+    onPersistTimeout(ctx, tcb);
+  }
   if (due(Timer.DelayedAck)) {
     t[Timer.DelayedAck] = -1;
     tcb.ackNow = true;
@@ -478,7 +488,7 @@ function onKeepAlive(ctx: Ctx, tcb: Tcb): boolean {
     t[Timer.KeepAlive] = ctx.now + idleUs; // the retransmission timer watches the peer
     return true;
   }
-  if (tcb.keepAliveProbes >= cfg.keepAliveProbes) return false;
+  if (keepAliveTimedOut(ctx, tcb) ?? tcb.keepAliveProbes >= cfg.keepAliveProbes) return false;
   // A probe with no data and SEG.SEQ = SND.NXT - 1: the peer must answer with an ACK.
   transmit(ctx, tcb, seqAdd(tcb.sndMax, -1), TCP_ACK);
   tcb.keepAliveProbes++;

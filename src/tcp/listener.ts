@@ -81,7 +81,7 @@ function sendReset(core: StackCore, local: number, remote: number, seg: TcpSegme
 
 /** RFC 4987 §3.6: a stateless SYN-ACK whose ISN is a cookie (syncookie.ts). */
 function sendCookie(core: StackCore, l: Listener, local: number, remote: number, seg: TcpSegment): void {
-  core.emit(local, remote, cookieSynAck(core.cfg, core.st.isnKey, core.ctx.now, local, remote, seg));
+  core.emit(local, remote, cookieSynAck(core.cfg, core.st.isnKey, core.ctx.now, local, remote, seg, l.options));
   l.lastCookieUs = core.ctx.now;
   core.st.stats.synCookiesSent = (core.st.stats.synCookiesSent ?? 0) + 1;
 }
@@ -95,7 +95,7 @@ function cookieAck(core: StackCore, l: Listener, local: number, remote: number, 
   const ctx = core.ctx;
   if (!core.cfg.synCookies || l.lastCookieUs < 0 || ctx.now - l.lastCookieUs > COOKIE_CHECK_US) return false;
   const stats = core.st.stats;
-  const tcb = cookieTcb(core.cfg, core.st.isnKey, ctx.now, local, remote, seg, core.st.nextId, l.id);
+  const tcb = cookieTcb(core.cfg, core.st.isnKey, ctx.now, local, remote, seg, core.st.nextId, l.id, l.options);
   if (tcb === undefined) {
     stats.synCookiesFailed = (stats.synCookiesFailed ?? 0) + 1;
     return false;

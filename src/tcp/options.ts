@@ -28,7 +28,7 @@ export function synOptions(tcb: Tcb, cfg: ResolvedConfig, nowUs: number): TcpOpt
   const sack = active ? cfg.sack : tcb.sackOk;
   const ws = active ? cfg.windowScaling : tcb.wscaleOk;
   // RFC 9293 §3.7.1 / RFC 6691: announce mtu - 40 (IPv4 and TCP fixed headers).
-  const out: TcpOption[] = [{ kind: 'mss', mss: ourMss(cfg) }];
+  const out: TcpOption[] = [{ kind: 'mss', mss: ourMss(cfg, tcb) }];
   if (ts) {
     // RFC 7323 §3.2: TSecr is 0 on a SYN, TS.Recent (the peer's SYN TSval) on a SYN-ACK.
     const tsOpt: TcpOption = { kind: 'ts', val: tsNow(tcb, nowUs), ecr: active ? 0 : tcb.tsRecent };
@@ -65,7 +65,7 @@ export function negotiate(tcb: Tcb, options: readonly TcpOption[], cfg: Resolved
   }
   // RFC 2018 §2: SACK is used only if both sides sent SACK-permitted.
   tcb.sackOk = cfg.sack && summary.sackOk;
-  const ours = ourMss(cfg);
+  const ours = ourMss(cfg, tcb);
   // Effective send MSS: the smaller of the two; never below a floor (Linux TCP_MIN_MSS),
   // so a peer announcing a tiny MSS cannot make us emit a flood of tiny segments. RFC 6691
   // §3: the MSS excludes options, so the timestamps every segment carries come off it

@@ -93,6 +93,9 @@ export function sendSyn(ctx: Ctx, tcb: Tcb, countRetransmit = true): void {
 function sendable(tcb: Tcb, len: number, avail: number): boolean {
   if (len >= tcb.sndMss) return true; // a full-sized segment
   if (seqLt(tcb.sndNxt, tcb.sndMax)) return true; // retransmission (going back after an RTO)
+  // TCP_CORK, a Linux socket option (no RFC has it): only full segments, or the one that
+  // carries the FIN; the persist timer sends a held tail (sockopts.ts), as Linux's probe timer does.
+  if (tcb.cork === true) return tcb.finQueued && len === avail;
   // All queued data fits: send if Nagle allows (no unacknowledged data) or is off.
   if (len === avail && (tcb.noDelay || tcb.sndMax === tcb.sndUna)) return true;
   // Sender SWS avoidance: at least Fs = 1/2 of the largest window the peer offered.

@@ -11,10 +11,11 @@ import { newStats } from './info.js';
 import { generateIsn, timestampOffset, type IsnKey } from './isn.js';
 import { prngNextU32, prngSeed, type PrngState } from './prng.js';
 import { KeyedHashes } from './state-hash.js';
+import { applyOptions } from './sockopts.js';
 import { createTcb, type Ctx, type Tcb, type UserEvent } from './tcb.js';
 import { earliest, TimerSchedule } from './timers.js';
 import { TupleTable } from './tuples.js';
-import { StackError, type ConnectionErrorCode, type DropReason, type SocketId, type StackConfig, type StackEvent, type StackStats } from './types.js';
+import { StackError, type ConnectionErrorCode, type DropReason, type SocketId, type SocketOptions, type StackConfig, type StackEvent, type StackStats } from './types.js';
 import type { Ipv4Addr } from '../wire/addr.js';
 import { buildTcpPacket } from '../wire/packet.js';
 import type { TcpSegmentFields } from '../wire/tcp.js';
@@ -32,6 +33,8 @@ export interface Listener {
   acceptQueue: SocketId[];
   /** When this listener last answered a SYN with a cookie (µs), or -1: ACKs are checked for cookies only for a while after (syncookie.ts). */
   lastCookieUs: number;
+  /** Per-socket options its connections inherit (sockopts.ts); absent when none was set. */
+  options?: SocketOptions;
 }
 
 /** Everything that changes, as plain data: what snapshot() serialises. */
@@ -207,7 +210,7 @@ export class StackCore {
    */
   newTcb(now: number, state: 'SYN-SENT' | 'SYN-RECEIVED', la: number, lp: number, ra: number, rp: number, listenerId: SocketId | -1): Tcb {
     const passive = listenerId >= 0;
-    return createTcb(this.cfg, {
+    const tcb = createTcb(this.cfg, {
       id: this.st.nextId++,
       state,
       localAddr: la,
@@ -221,6 +224,9 @@ export class StackCore {
       nowUs: now,
       tsOffset: timestampOffset(this.st.isnKey, la, ra),
     });
+    // A passive open inherits its listener's options before the SYN-ACK (window, MSS).
+    if (passive) applyOptions(tcb, this.st.listeners.get(listenerId)?.options);
+    return tcb;
   }
 
   /** Put a TCB in the connection table and the 4-tuple index. */

@@ -33,6 +33,7 @@ import { connectionInfo, heldCounts, listenerInfo, type StackHeld } from './info
 import { closedSegment, closeListener, ephemeralPort, listenSegment, reopensTimeWait } from './listener.js';
 import { output, queueData, retransmitAtGoLive } from './sender.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { applyOptions, filledOptions, mergeOptions, tcbOptions, validateOptions } from './sockopts.js';
 import { newStackState, restoredState, StackCore, type StackState } from './stack-core.js';
 import { finish, mixValue } from './state-hash.js';
 import type { Tcb } from './tcb.js';
@@ -42,6 +43,7 @@ import {
   type ListenOptions,
   type SocketId,
   type SocketInfo,
+  type SocketOptions,
   type StackConfig,
   type StackEvent,
   type StackStats,
@@ -200,8 +202,10 @@ export class Stack {
         throw new StackError('EADDRINUSE', `listen: port ${opts.port} already has a listener`);
       }
     }
+    validateOptions(opts.options);
     const id = this.st.nextId++;
-    this.st.listeners.set(id, { id, address, port: opts.port, backlog, synQueue: [], acceptQueue: [], lastCookieUs: -1 });
+    const options = opts.options === undefined || Object.keys(opts.options).length === 0 ? {} : { options: mergeOptions(undefined, opts.options) };
+    this.st.listeners.set(id, { id, address, port: opts.port, backlog, synQueue: [], acceptQueue: [], lastCookieUs: -1, ...options });
     this.core.listenIndex.set(`${address}:${opts.port}`, id);
     return id;
   }
@@ -232,6 +236,7 @@ export class Stack {
       throw new StackError('EINVAL', `connect: bad remote address ${String(ra)}`);
     }
     if (!isPort(opts.remotePort)) throw new StackError('EINVAL', `connect: bad remote port ${String(opts.remotePort)}`);
+    validateOptions(opts.options);
     const la = opts.localAddress ?? this.cfg.addresses[0]!;
     if (!this.cfg.addresses.includes(la)) throw new StackError('EADDRNOTAVAIL', `connect: ${la} is not a local address`);
     if (this.core.tuples.size >= this.cfg.maxConnections) {
@@ -249,6 +254,7 @@ export class Stack {
     }
     const ctx = this.core.ctx.at(now);
     const tcb = this.core.newTcb(now, 'SYN-SENT', la, lp, ra, opts.remotePort, -1);
+    applyOptions(tcb, opts.options);
     this.core.link(tcb);
     this.st.stats.connectionsActive++;
     output(ctx, tcb);
@@ -256,8 +262,13 @@ export class Stack {
     return tcb.id;
   }
 
-  /** SEND (RFC 9293 §3.10.2): queue bytes; returns how many the send buffer took (maybe 0). */
-  write(now: number, s: SocketId, bytes: Uint8Array): number {
+  /**
+   * SEND (RFC 9293 §3.10.2): queue bytes; returns how many the send buffer took (maybe 0).
+   * `more` is Linux's MSG_MORE (no RFC has it): this write's own push holds a less-than-full
+   * tail as TCP_CORK would; the next output (an ACK, a timer, another write) follows the
+   * usual rules, and the persist timer sends it if nothing else does.
+   */
+  write(now: number, s: SocketId, bytes: Uint8Array, more = false): number {
     const tcb = this.conn(s, 'write');
     if (tcb.userClosed) throw new StackError('EBADF', `write: socket ${s} was closed`);
     if (tcb.finQueued) throw new StackError('EPIPE', `write: socket ${s} was shut down for writing`);
@@ -275,7 +286,10 @@ export class Stack {
     if (!(bytes instanceof Uint8Array)) throw new StackError('EINVAL', 'write: bytes must be a Uint8Array');
     if (bytes.length === 0) return 0;
     const n = queueData(tcb, bytes);
+    const corked = tcb.cork;
+    if (more) tcb.cork = true;
     output(this.core.ctx.at(now), tcb);
+    if (more && corked === undefined) delete tcb.cork;
     this.core.schedule(tcb);
     return n;
   }
@@ -365,6 +379,37 @@ export class Stack {
     if (tcb.state === 'CLOSED') return;
     setKeepAlive(this.core.ctx, tcb, on);
     this.core.schedule(tcb);
+  }
+
+  /**
+   * Per-socket options (sockopts.ts) of a listener (for the connections it accepts from now
+   * on) or a connection; those left out keep their value. Uncorking sends what was held, and
+   * so does turning Nagle off (once, even through a cork, as Linux does).
+   */
+  setSocketOptions(now: number, s: SocketId, options: SocketOptions): void {
+    validateOptions(options);
+    const l = this.st.listeners.get(s);
+    if (l !== undefined) {
+      l.options = mergeOptions(l.options, options);
+      return;
+    }
+    const tcb = this.conn(s, 'setSocketOptions');
+    applyOptions(tcb, options);
+    this.core.connHashes.mark(s);
+    if (tcb.state === 'CLOSED') return;
+    // Turning Nagle off pushes what is held, through a cork too, this once (Linux TCP_NAGLE_PUSH).
+    const corked = options.noDelay === true ? tcb.cork : undefined;
+    if (corked !== undefined) delete tcb.cork;
+    output(this.core.ctx.at(now), tcb);
+    if (corked !== undefined) tcb.cork = corked;
+    this.core.schedule(tcb);
+  }
+
+  /** The options in force on a listener or a connection. */
+  socketOptions(s: SocketId): Required<SocketOptions> {
+    const l = this.st.listeners.get(s);
+    if (l !== undefined) return filledOptions(this.cfg, l.options);
+    return tcbOptions(this.cfg, this.conn(s, 'socketOptions'));
   }
 
   info(s: SocketId): SocketInfo {

@@ -21,8 +21,9 @@ import { DEFAULT_PEER_MSS, MAX_WINDOW, type ResolvedConfig } from './config.js';
 import { halfSipHash24, timestampOffset, type IsnKey } from './isn.js';
 import { negotiate } from './options.js';
 import { receiveSyn } from './receiver.js';
+import { applyOptions } from './sockopts.js';
 import { createTcb, ourMss, type Tcb } from './tcb.js';
-import type { SocketId } from './types.js';
+import type { SocketId, SocketOptions } from './types.js';
 import { seqAdd } from '../wire/seq.js';
 import { optionSummary, TCP_ACK, TCP_SYN, type TcpOption, type TcpSegment, type TcpSegmentFields } from '../wire/tcp.js';
 
@@ -104,9 +105,10 @@ function offer(cfg: ResolvedConfig, syn: TcpSegment): Offer & { tsVal: number } 
  * its TSval: our clock `tsNow` rounded down to a multiple of 64 ms with the options in
  * the low 6 bits (never above tsNow, so the connection's TS clock stays monotonic).
  */
-export function cookieSynAckOptions(cfg: ResolvedConfig, syn: TcpSegment, tsNow: number): TcpOption[] {
+export function cookieSynAckOptions(cfg: ResolvedConfig, syn: TcpSegment, tsNow: number, clamp?: number): TcpOption[] {
   const o = offer(cfg, syn);
-  const out: TcpOption[] = [{ kind: 'mss', mss: ourMss(cfg) }];
+  // RFC 6691: the listener's MSS clamp (sockopts.ts), as on a SYN-ACK with state.
+  const out: TcpOption[] = [{ kind: 'mss', mss: clamp === undefined || clamp === 0 ? ourMss(cfg) : Math.min(ourMss(cfg), clamp) }];
   if (o.ts) {
     const bits = (o.peerWscale >= 0 ? o.peerWscale : TS_WSCALE_MASK) | (o.sack ? TS_SACK : 0);
     let val = ((tsNow & ~((1 << TS_BITS) - 1)) | bits) >>> 0;
@@ -143,8 +145,11 @@ export function cookieSynOptions(cfg: ResolvedConfig, ack: TcpSegment, mssIdx: n
   return out;
 }
 
-/** The cookie SYN-ACK answering `syn` (from remote to local): <SEQ=cookie><ACK=SEG.SEQ+1><CTL=SYN,ACK>. */
-export function cookieSynAck(cfg: ResolvedConfig, key: IsnKey, nowUs: number, local: number, remote: number, syn: TcpSegment): TcpSegmentFields {
+/**
+ * The cookie SYN-ACK answering `syn` (from remote to local): <SEQ=cookie><ACK=SEG.SEQ+1><CTL=SYN,ACK>,
+ * with the listener's receive buffer and MSS clamp when it has them (`opts`).
+ */
+export function cookieSynAck(cfg: ResolvedConfig, key: IsnKey, nowUs: number, local: number, remote: number, syn: TcpSegment, opts?: SocketOptions): TcpSegmentFields {
   const mss = optionSummary(syn.options).mss ?? DEFAULT_PEER_MSS;
   const iss = makeCookie(key, nowUs, local, syn.dstPort, remote, syn.srcPort, syn.seq, mssIndex(mss));
   // Our TS clock for this pair, as the connection will have it (timestamps.ts tsNow).
@@ -155,8 +160,8 @@ export function cookieSynAck(cfg: ResolvedConfig, key: IsnKey, nowUs: number, lo
     seq: iss,
     ack: seqAdd(syn.seq, 1),
     flags: TCP_SYN | TCP_ACK,
-    window: Math.min(cfg.recvBufferBytes, MAX_WINDOW), // RFC 7323 §2.2: a SYN-ACK window is never scaled
-    options: cookieSynAckOptions(cfg, syn, tsNow),
+    window: Math.min(opts?.recvBufferBytes ?? cfg.recvBufferBytes, MAX_WINDOW), // RFC 7323 §2.2: a SYN-ACK window is never scaled
+    options: cookieSynAckOptions(cfg, syn, tsNow, opts?.maxSegment),
   };
 }
 
@@ -165,7 +170,7 @@ export function cookieSynAck(cfg: ResolvedConfig, key: IsnKey, nowUs: number, lo
  * our SYN-ACK had gone out (SND.NXT = ISS + 1, Last.ACK.sent = RCV.NXT), ready to process
  * the ACK; undefined when SEG.ACK - 1 is not a good cookie for the tuple and SEG.SEQ - 1.
  */
-export function cookieTcb(cfg: ResolvedConfig, key: IsnKey, nowUs: number, local: number, remote: number, ack: TcpSegment, id: SocketId, listenerId: SocketId): Tcb | undefined {
+export function cookieTcb(cfg: ResolvedConfig, key: IsnKey, nowUs: number, local: number, remote: number, ack: TcpSegment, id: SocketId, listenerId: SocketId, opts?: SocketOptions): Tcb | undefined {
   const peerIsn = seqAdd(ack.seq, -1);
   const iss = seqAdd(ack.ack, -1);
   const idx = checkCookie(key, nowUs, local, ack.dstPort, remote, ack.srcPort, peerIsn, iss);
@@ -185,6 +190,8 @@ export function cookieTcb(cfg: ResolvedConfig, key: IsnKey, nowUs: number, local
     nowUs,
     tsOffset: timestampOffset(key, local, remote),
   });
+  // The listener's options, before the MSS is negotiated (its clamp counts).
+  applyOptions(tcb, opts);
   receiveSyn(tcb, peerIsn);
   negotiate(tcb, options, cfg, nowUs);
   tcb.sndNxt = tcb.sndMax = seqAdd(iss, 1);

@@ -137,6 +137,20 @@ export interface Tcb {
   /** Event coalescing: a 'readable' / 'writable' event is queued and not yet polled. */
   readablePending: boolean;
   writablePending: boolean;
+
+  // ---- Per-socket options (sockopts.ts). Absent = off, so a TCB that never had one
+  // snapshots and hashes as before they existed.
+  /** MSS clamp (Linux TCP_MAXSEG), bytes. */
+  mssClamp?: number;
+  /** Linux TCP_CORK: hold less-than-full segments. */
+  cork?: boolean;
+  /** RFC 9293 §3.8.3 user timeout, ms. */
+  userTimeoutMs?: number;
+  /** When the user timeout started counting (µs), and the SND.UNA it counts for. */
+  userTimeoutFromUs?: number;
+  userTimeoutUna?: number;
+  /** When the persist timer's probing under a user timeout began (µs). */
+  userTimeoutProbeUs?: number;
 }
 
 export type UserEvent = 'connected' | 'readable' | 'writable' | 'eof';
@@ -175,8 +189,10 @@ export interface TcbInit {
   tsOffset: number;
 }
 
-export function ourMss(cfg: ResolvedConfig): number {
-  return cfg.mtu - IP_TCP_HEADER_BYTES;
+export function ourMss(cfg: ResolvedConfig, tcb?: Tcb): number {
+  const mss = cfg.mtu - IP_TCP_HEADER_BYTES;
+  // RFC 6691 / RFC 9293 §3.7.1: the user may ask for a smaller MSS (Linux TCP_MAXSEG).
+  return tcb?.mssClamp === undefined ? mss : Math.min(mss, tcb.mssClamp);
 }
 
 export function createTcb(cfg: ResolvedConfig, init: TcbInit): Tcb {

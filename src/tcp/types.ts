@@ -94,6 +94,28 @@ export interface ListenOptions {
   /** Local address to listen on; default: any of the stack's addresses. */
   address?: Ipv4Addr;
   backlog?: number;
+  /** Per-socket options, inherited by every connection the listener accepts (as Linux's are). */
+  options?: SocketOptions;
+}
+
+/**
+ * Per-socket options (src/tcp/sockopts.ts), set at connect() or listen() or later with
+ * setSocketOptions(). An option left out keeps its value (at first: the stack's config,
+ * or off).
+ */
+export interface SocketOptions {
+  /** Receive buffer, bytes: bounds the window offered (RFC 9293 §3.8.6). Default config.recvBufferBytes. */
+  recvBufferBytes?: number;
+  /** Send buffer, bytes: what write() can queue. Default config.sendBufferBytes. */
+  sendBufferBytes?: number;
+  /** MSS clamp (Linux TCP_MAXSEG): the MSS we announce and the most we send per segment (RFC 6691); 0 = none. Takes effect at the handshake. */
+  maxSegment?: number;
+  /** RFC 9293 §3.8.3 user timeout (Linux TCP_USER_TIMEOUT), ms: unacknowledged data older than this ends the connection with ETIMEDOUT; 0 = off (the retry count decides). */
+  userTimeoutMs?: number;
+  /** Linux TCP_CORK (not an RFC option): hold less-than-full segments until uncorked or the persist timer fires. */
+  cork?: boolean;
+  /** Nagle off (RFC 1122 4.2.3.4), as setNoDelay(); turning it on pushes what is held, a held cork's tail included (Linux). */
+  noDelay?: boolean;
 }
 
 export interface ConnectOptions {
@@ -103,6 +125,8 @@ export interface ConnectOptions {
   localAddress?: Ipv4Addr;
   /** Default: an ephemeral port (49152-65535) chosen by the stack's PRNG. */
   localPort?: number;
+  /** Per-socket options in force from the SYN on. */
+  options?: SocketOptions;
 }
 
 /** Why a connection ended abnormally. */
@@ -262,7 +286,8 @@ export interface TcpStack {
   listen(nowUs: number, options: ListenOptions): SocketId;
   accept(listener: SocketId): SocketId | undefined;
   connect(nowUs: number, options: ConnectOptions): SocketId;
-  write(nowUs: number, socket: SocketId, bytes: Uint8Array): number;
+  /** `more`: Linux MSG_MORE, this write's push holds a less-than-full tail (stack.ts). */
+  write(nowUs: number, socket: SocketId, bytes: Uint8Array, more?: boolean): number;
   read(nowUs: number, socket: SocketId, maxBytes?: number): Uint8Array;
   shutdown(nowUs: number, socket: SocketId): unknown;
   close(nowUs: number, socket: SocketId): unknown;
@@ -271,6 +296,10 @@ export interface TcpStack {
   retransmitUnacked(nowUs: number, skip: ReadonlySet<SocketId>): number;
   setNoDelay(socket: SocketId, on: boolean): unknown;
   setKeepAlive(socket: SocketId, on: boolean): unknown;
+  /** Per-socket options of a listener or a connection (those left out keep their value). */
+  setSocketOptions(nowUs: number, socket: SocketId, options: SocketOptions): unknown;
+  /** The options in force on a listener or a connection, every field filled in. */
+  socketOptions(socket: SocketId): Required<SocketOptions>;
   /** Inspection and state. */
   info(socket: SocketId): SocketInfo;
   sockets(): SocketId[];

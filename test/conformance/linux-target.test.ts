@@ -4,7 +4,7 @@
 // failure). The tolerance is widened to 25 ms: the machines this runs on are shared, and
 // what is checked here is behaviour, not the scheduler.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -38,6 +38,16 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
     const r = await cli(['conformance', '--target', 'linux', ...TOLERANCE, ...scripts.map(ours)]);
     expect(r.stdout).toContain(`${scripts.length} passed, 0 failed`);
     for (const s of scripts) expect(r.stdout).toContain(`ok   ${ours(s)} (linux)`);
+    expect(r.code).toBe(0);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('our socket-level option scripts (buffers, MSS clamp, cork, user timeout, ioctl, sendmsg) pass on ftcp and on Linux', { timeout: 180_000 }, async () => {
+    const scripts = readdirSync('test/conformance/sockopt').filter((f) => f.endsWith('.pkt')).sort();
+    expect(scripts.length).toBeGreaterThanOrEqual(10);
+    const r = await cli(['conformance', '--target', 'both', ...TOLERANCE, ...scripts.map((s) => ours(`sockopt/${s}`))]);
+    expect(r.stdout).toContain(`${2 * scripts.length} passed, 0 failed`);
+    for (const s of scripts) for (const t of ['ftcp', 'linux']) expect(r.stdout).toContain(`ok   ${ours(`sockopt/${s}`)} (${t})`);
     expect(r.code).toBe(0);
     expect(leftovers()).toEqual([]);
   });

@@ -183,6 +183,43 @@ describe('socket calls', () => {
   });
 });
 
+describe('sendmsg, ioctl and the socket-level options', () => {
+  it('reads a struct msghdr with sized fields, over several lines', () => {
+    const c = syscall('0 sendmsg(4, {msg_name(...)=...,\n      msg_iov(2)=[{..., 300}, {..., 400}], msg_flags=0}, MSG_DONTWAIT) = 700');
+    expect(c.name).toBe('sendmsg');
+    const msg = c.args[1]!;
+    expect(msg.kind).toBe('struct');
+    const items = msg.kind === 'struct' ? msg.items : [];
+    expect(items.map((i) => (i.kind === 'assign' ? i.name : i.kind))).toEqual(['msg_name', 'msg_iov', 'msg_flags']);
+    const iov = items[1]!;
+    expect(iov.kind === 'assign' && iov.size).toMatchObject([{ kind: 'int', value: 2, line: 2 }]);
+    expect(iov.kind === 'assign' && iov.value.kind === 'array' ? iov.value.items.length : 0).toBe(2);
+    expect(c.args[2]).toMatchObject({ kind: 'word', name: 'MSG_DONTWAIT' });
+  });
+
+  it('rejects a msghdr it cannot send: a wrong count, a bad entry, a control message, no iov', () => {
+    expect(parseError('0 sendmsg(4, {msg_name(...)=..., msg_iov(2)=[{..., 1}], msg_flags=0}, 0) = 1').detail).toBe('msg_iov(2) does not match the 1 entries given');
+    expect(parseError('0 sendmsg(4, {msg_iov(1)=[{..., -1}], msg_flags=0}, 0) = 1').detail).toBe('an iov entry is {..., LEN} with a non-negative LEN');
+    expect(parseError('0 sendmsg(4, {msg_iov(1)=[{..., 1}], msg_controllen=28, msg_flags=0}, 0) = 1').detail).toMatch(/control message/);
+    expect(parseError('0 sendmsg(4, {msg_flags=0}, 0) = 1').detail).toMatch(/needs msg_iov/);
+    expect(parseError('0 sendmsg(4, ..., 0) = 1').detail).toMatch(/^the second argument of sendmsg/);
+    expect(parseError('0 sendmsg(4, {msg_iov(1)=[{..., 1}], msg_bogus=1}, 0) = 1').detail).toBe('unknown struct msghdr field msg_bogus');
+  });
+
+  it('reads ioctl SIOCINQ, FIONREAD and SIOCOUTQ with [N] or ..., and nothing else', () => {
+    for (const req of ['SIOCINQ', 'FIONREAD', 'SIOCOUTQ']) expect(syscall(`0 ioctl(4, ${req}, [1000]) = 0`).args[1]).toMatchObject({ kind: 'word', name: req });
+    expect(syscall('0 ioctl(4, SIOCOUTQ, ...) = 0').args[2]!.kind).toBe('ellipsis');
+    expect(parseError('0 ioctl(4, SIOCGSTAMP, [0]) = 0').detail).toBe('unsupported ioctl request (supported: SIOCINQ, FIONREAD, SIOCOUTQ)');
+    expect(parseError('0 ioctl(4, SIOCINQ, 5) = 0').detail).toBe('the third argument of ioctl is [N] or ...');
+  });
+
+  it('knows TCP_CORK and TCP_USER_TIMEOUT at the TCP level', () => {
+    expect(syscall('0 setsockopt(4, SOL_TCP, TCP_USER_TIMEOUT, [3000], 4) = 0').args[2]).toMatchObject({ name: 'TCP_USER_TIMEOUT' });
+    expect(syscall('0 setsockopt(4, IPPROTO_TCP, TCP_CORK, [1], 4) = 0').args[2]).toMatchObject({ name: 'TCP_CORK' });
+    expect(parseError('0 setsockopt(4, SOL_SOCKET, TCP_CORK, [1], 4) = 0').detail).toBe('TCP_CORK is an option of level IPPROTO_TCP');
+  });
+});
+
 describe('script structure', () => {
   it('reads leading options, comments of both kinds, and skips shell commands with a warning', () => {
     const s = parseScript(

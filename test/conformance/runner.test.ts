@@ -247,6 +247,25 @@ describe('failing scripts', () => {
   });
 });
 
+describe('sendmsg, ioctl and the socket-level options', () => {
+  it('fails an ioctl or getsockopt whose value differs, naming both', () => {
+    const f = failed(PASSIVE + '   +0 ioctl(4, SIOCINQ, [10]) = 0\n');
+    expect([f.line, f.expected, f.actual]).toEqual([PASSIVE_LINES + 1, 'ioctl(4, SIOCINQ, [10]) = 0 with SIOCINQ = 10', 'SIOCINQ = 0']);
+    const g = failed(PASSIVE + '   +0 setsockopt(4, SOL_TCP, TCP_USER_TIMEOUT, [100], 4) = 0\n   +0 getsockopt(4, SOL_TCP, TCP_USER_TIMEOUT, [200], [4]) = 0\n');
+    expect([g.line, g.actual]).toEqual([PASSIVE_LINES + 2, 'TCP_USER_TIMEOUT = 100']);
+  });
+
+  it('a sendmsg flag it cannot honour is a script error at its line, never ignored', () => {
+    const f = failed(PASSIVE + '   +0 sendmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 10}], msg_flags=0}, MSG_OOB) = 10\n');
+    expect([f.kind, f.line, f.expected]).toEqual(['script', PASSIVE_LINES + 1, 'sendmsg flags: only MSG_DONTWAIT, MSG_MORE and MSG_NOSIGNAL are supported, got MSG_OOB']);
+  });
+
+  it('a held corked write does not go out before the persist timer', () => {
+    const f = failed(PASSIVE + '   +0 setsockopt(4, IPPROTO_TCP, TCP_CORK, [1], 4) = 0\n   +0 write(4, ..., 10) = 10\n   +0 > P. 1:11(10) ack 1\n');
+    expect(f.actual).toMatch(/^nothing sent by/);
+  });
+});
+
 describe('a stack that misbehaves', () => {
   function wrapped(override: Partial<ConformanceStack>): (text: string) => RunResult {
     return (text) =>

@@ -6,7 +6,7 @@
 import { formatIpv4Addr } from '../../wire/addr.js';
 import type { Expr, SyscallEvent } from '../script.js';
 import type { RunSettings } from '../settings.js';
-import { evaluate, exprText, intArg, sockaddr, structField, unwrapArray, wordArg } from '../sockets.js';
+import { evaluate, exprText, intArg, iovLengths, sockaddr, structField, unwrapArray, wordArg } from '../exprs.js';
 
 export interface CallPlan {
   /** What the helper is sent (without id and op). */
@@ -29,6 +29,8 @@ const OPTIONS = new Set([
 ]);
 const MSG_FLAGS = new Set(['MSG_PEEK', 'MSG_DONTWAIT', 'MSG_WAITALL', 'MSG_MORE', 'MSG_NOSIGNAL', 'MSG_OOB']);
 const HOW = new Set(['SHUT_RD', 'SHUT_WR', 'SHUT_RDWR']);
+const IOCTLS = new Set(['SIOCINQ', 'FIONREAD', 'SIOCOUTQ']);
+
 
 function msgFlags(ctx: PlanContext, arg: Expr | undefined): string[] {
   if (arg === undefined || (arg.kind === 'int' && arg.value === 0)) return [];
@@ -102,6 +104,13 @@ export function planCall(ctx: PlanContext, e: SyscallEvent, newFd: () => number)
     }
     case 'getsockopt':
       return quick({ fd, ...sockopt(ctx, e) });
+    case 'sendmsg':
+      return blocking({ fd, iov: iovLengths(e.args[1]!), flags: msgFlags(ctx, e.args[2]) });
+    case 'ioctl': {
+      const request = wordArg(e, 1);
+      if (!IOCTLS.has(request)) ctx.unsupported(`the linux target cannot make the ioctl ${exprText(e.args[1] ?? e.result)}`);
+      return quick({ fd, request });
+    }
     default:
       return ctx.unsupported(`the linux target cannot make the call ${String((e as { name: string }).name)}`);
   }

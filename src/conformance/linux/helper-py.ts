@@ -60,6 +60,7 @@ OPTS = {
     'TCP_NOTSENT_LOWAT': 25, 'IP_TOS': socket.IP_TOS, 'IP_TTL': socket.IP_TTL,
 }
 MSG = {'MSG_PEEK': socket.MSG_PEEK, 'MSG_DONTWAIT': socket.MSG_DONTWAIT, 'MSG_WAITALL': socket.MSG_WAITALL, 'MSG_MORE': 0x8000, 'MSG_NOSIGNAL': 0x4000, 'MSG_OOB': socket.MSG_OOB}
+IOCTLS = {'SIOCINQ': 0x541B, 'FIONREAD': 0x541B, 'SIOCOUTQ': 0x5411}
 HOW = {'SHUT_RD': socket.SHUT_RD, 'SHUT_WR': socket.SHUT_WR, 'SHUT_RDWR': socket.SHUT_RDWR}
 
 def flags(names):
@@ -105,6 +106,11 @@ def do_call(c):
         return os.write(fd, bytes(c['len'])), {}
     elif k == 'send':
         return s.send(bytes(c['len']), flags(c['flags'])), {}
+    elif k == 'sendmsg':
+        return s.sendmsg([bytes(n) for n in c['iov']], [], flags(c['flags'])), {}
+    elif k == 'ioctl':
+        got = fcntl.ioctl(fd, IOCTLS[c['request']], struct.pack('i', 0))
+        return 0, {'optval': struct.unpack('i', got)[0]}
     elif k == 'read':
         return len(os.read(fd, c['len'])), {}
     elif k == 'recv':

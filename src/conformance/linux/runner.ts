@@ -19,7 +19,7 @@ import type { RunFailure, RunOptions, RunResult } from '../runner.js';
 import type { PacketEvent, Script, ScriptEvent, SyscallEvent } from '../script.js';
 import { aggregate, compareSent, describeSent, expectWindow, sentText, type Sent } from '../segments.js';
 import { OptionError, resolveSettings, type RunSettings } from '../settings.js';
-import { evaluate, exprText, formatOutcome, unwrapArray } from '../sockets.js';
+import { evaluate, exprText, formatOutcome, unwrapArray } from '../exprs.js';
 import { describeErrno, ERRNO } from '../errno.js';
 import { planCall, type PlanContext } from './calls.js';
 import { KernelHost, LinuxTargetError, monotonicUs, type CallHandle, type CallReturn } from './kernel.js';
@@ -349,11 +349,12 @@ class LinuxRun {
     return plan.args.port as number;
   }
 
-  /** getsockopt: the value the kernel gave against the script's. */
+  /** getsockopt and ioctl: the value the kernel gave against the script's. */
   private checkOption(e: SyscallEvent, ret: CallReturn): void {
-    if (e.name !== 'getsockopt' || ret.value !== 0) return;
-    const name = e.args[2]?.kind === 'word' ? e.args[2].name : '';
-    const valueExpr = e.args[3];
+    if ((e.name !== 'getsockopt' && e.name !== 'ioctl') || ret.value !== 0) return;
+    const at = e.name === 'ioctl' ? 1 : 2;
+    const name = e.args[at]?.kind === 'word' ? e.args[at].name : '';
+    const valueExpr = e.args[at + 1];
     if (valueExpr === undefined || valueExpr.kind === 'ellipsis') return;
     if (name === 'SO_LINGER') {
       const want = exprText(valueExpr).replace(/\s/g, '');

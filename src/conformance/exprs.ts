@@ -1,0 +1,123 @@
+/**
+ * Arguments of a script's socket calls as values: integers, constant names, struct
+ * fields, socket addresses, and their text for messages. Shared by both targets.
+ */
+import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
+import { describeErrno, errnoValue } from './errno.js';
+import type { Expr, SyscallEvent } from './script.js';
+
+const O_RDONLY = 0;
+const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_NONBLOCK = 0x800;
+const FLAG_CONSTANTS: Readonly<Record<string, number>> = { O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK };
+
+/** What evaluating needs: a way to refuse what cannot be evaluated (the script's ERROR). */
+export interface EvalContext {
+  unsupported(message: string): never;
+}
+
+export function intArg(e: SyscallEvent, i: number): number {
+  const a = e.args[i]!;
+  return a.kind === 'int' ? a.value : NaN;
+}
+
+export function wordArg(e: SyscallEvent, i: number): string {
+  const a = e.args[i];
+  return a?.kind === 'word' ? a.name : '';
+}
+
+export function unwrapArray(e: Expr): Expr {
+  return e.kind === 'array' && e.items.length === 1 ? e.items[0]! : e;
+}
+
+/** The integer value of a constant expression: numbers, O_* flags, errno names, and ORs of them. */
+export function evaluate(ctx: EvalContext, e: Expr): number {
+  switch (e.kind) {
+    case 'int':
+      return e.value;
+    case 'word': {
+      const flag = FLAG_CONSTANTS[e.name];
+      if (flag !== undefined) return flag;
+      const errno = errnoValue(e.name);
+      if (errno !== undefined) return errno;
+      return ctx.unsupported(`unknown constant ${e.name} (line ${e.line}, column ${e.column})`);
+    }
+    case 'or':
+      return e.items.reduce((acc, item) => acc | evaluate(ctx, item), 0);
+    default:
+      return ctx.unsupported(`expected a number here (line ${e.line}, column ${e.column})`);
+  }
+}
+
+export function structField(ctx: EvalContext, e: Expr, name: string): number {
+  if (e.kind === 'struct') {
+    for (const item of e.items) if (item.kind === 'assign' && item.name === name) return evaluate(ctx, item.value);
+  }
+  return ctx.unsupported(`expected {onoff=N, linger=N} with a field ${name} (line ${e.line}, column ${e.column})`);
+}
+
+/** `{sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("192.0.2.1")}` or `...`. */
+export function sockaddr(ctx: EvalContext, e: Expr): { port: number | undefined; address: Ipv4Addr | undefined } {
+  if (e.kind === 'ellipsis') return { port: undefined, address: undefined };
+  if (e.kind !== 'struct') return ctx.unsupported(`expected ... or {sa_family=AF_INET, sin_port=htons(N), sin_addr=inet_addr("a.b.c.d")} (line ${e.line}, column ${e.column})`);
+  let port: number | undefined;
+  let address: Ipv4Addr | undefined;
+  for (const item of e.items) {
+    if (item.kind !== 'assign') continue;
+    const v = item.value;
+    if (item.name === 'sin_port') {
+      port = v.kind === 'call' && v.name === 'htons' && v.args.length === 1 ? evaluate(ctx, v.args[0]!) : evaluate(ctx, v);
+    } else if (item.name === 'sin_addr') {
+      const arg = v.kind === 'call' && v.name === 'inet_addr' ? v.args[0] : undefined;
+      if (arg?.kind !== 'string') return ctx.unsupported(`sin_addr must be inet_addr("a.b.c.d") (line ${v.line}, column ${v.column})`);
+      try {
+        address = parseIpv4Addr(arg.value);
+      } catch {
+        return ctx.unsupported(`not an IPv4 address: ${arg.value}`);
+      }
+    } else if (item.name === 'sa_family' && !(v.kind === 'word' && v.name === 'AF_INET')) {
+      return ctx.unsupported('only AF_INET addresses are supported');
+    }
+  }
+  return { port, address };
+}
+
+export function exprText(e: Expr): string {
+  switch (e.kind) {
+    case 'ellipsis':
+      return '...';
+    case 'int':
+      return String(e.value);
+    case 'word':
+      return e.name;
+    case 'string':
+      return JSON.stringify(e.value);
+    case 'or':
+      return e.items.map(exprText).join('|');
+    case 'assign':
+      return `${e.name}${e.size === undefined ? '' : `(${e.size.map(exprText).join(', ')})`}=${exprText(e.value)}`;
+    case 'array':
+      return `[${e.items.map(exprText).join(', ')}]`;
+    case 'struct':
+      return `{${e.items.map(exprText).join(', ')}}`;
+    case 'call':
+      return `${e.name}(${e.args.map(exprText).join(', ')})`;
+  }
+}
+
+/** `= 3`, `= -1 EAGAIN (Resource temporarily unavailable)` */
+export function formatOutcome(o: { value: number; errno?: string }): string {
+  return o.errno === undefined ? `= ${o.value}` : `= ${o.value} ${describeErrno(o.errno)}`;
+}
+
+/** sendmsg's iov lengths, in order (the parser checked the struct's shape). */
+export function iovLengths(msg: Expr): number[] {
+  if (msg.kind !== 'struct') return [];
+  const iov = msg.items.find((i) => i.kind === 'assign' && i.name === 'msg_iov');
+  if (iov?.kind !== 'assign' || iov.value.kind !== 'array') return [];
+  return iov.value.items.map((entry) => {
+    const len = entry.kind === 'struct' ? entry.items[1] : undefined;
+    return len?.kind === 'int' ? len.value : 0;
+  });
+}
