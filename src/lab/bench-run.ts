@@ -374,7 +374,9 @@ async function benchScale(c: BenchContext): Promise<void> {
   const { primary, backup } = s.bytesPerConnection;
   add({ key: 'scale.connections', what: `idle connections ESTABLISHED through the pair (${s.clientAddresses} client address(es))`, value: s.connections, unit: '', command });
   add({ key: 'scale.connectPerSecond', what: 'handshakes completed per second while opening them', value: s.connectPerSecond, unit: '/s', command });
-  add({ key: 'scale.bytesPerConnection', what: 'the larger replica RSS delta ÷ connections (primary, backup below)', value: Math.max(primary, backup), unit: 'B (RSS)', command });
+  // The larger of the two; the one measured when a replica exited before the reading (a false failover).
+  const measured = [primary, backup].filter(Number.isFinite);
+  add({ key: 'scale.bytesPerConnection', what: 'the larger replica RSS delta ÷ connections (primary, backup below)', value: measured.length > 0 ? Math.max(...measured) : NaN, unit: 'B (RSS)', command });
   add({ key: 'scale.bytesPerConnection.primary', what: 'primary RSS delta ÷ connections', value: primary, unit: 'B (RSS)', command });
   add({ key: 'scale.bytesPerConnection.backup', what: 'backup RSS delta ÷ connections', value: backup, unit: 'B (RSS)', command });
   add({ key: 'scale.failoverMs', what: 'kill -9 of the primary -> the backup live', value: s.failoverMs, unit: 'ms', command });
