@@ -5,6 +5,8 @@
 import { Option, type Command } from 'commander';
 import { BENCH_GROUPS, runBench, type BenchGroup } from '../lab/bench-run.js';
 import { DEFAULT_PAIR } from '../lab/bench-cluster.js';
+import { MAX_SCALE_CONNECTIONS } from '../lab/bench-scale.js';
+import { ENDS_PER_ADDRESS } from '../lab/bench-client.js';
 import { MAX_CPU_HOGS, withCpuHogs } from '../lab/cpu-hogs.js';
 import { parseCpuHogs } from './cpu-hogs-flag.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
@@ -44,7 +46,7 @@ export function registerBenchCommand(program: Command, io: CliIo, setExitCode: (
     .option('--json', 'print one JSON object with every figure as the last line of stdout (the report goes to stderr)')
     .option('--only <groups>', `comma-separated groups to run: ${BENCH_GROUPS.join(', ')} (default: all)`)
     .option('--trials <n>', 'failover trials (default: 30, --quick 3)')
-    .option('--connections <n>', 'scale: idle connections, 1..10000 (a replica holds at most 10000: maxConnections) (default: 10000, --quick 500)')
+    .option('--connections <n>', `scale: idle connections, 1..${MAX_SCALE_CONNECTIONS} (the replicas get --max-connections to match; the client uses one address of 192.0.2.0/24 per ${ENDS_PER_ADDRESS}) (default: 100000, --quick 500)`)
     .option('--failure-timeout-max-ms <ms>', `failover trials: ${FAILURE_TIMEOUT_MAX_HELP}`)
     .addOption(new Option('--netns-inner <name>', 'internal: this run is inside the kernel group\'s network namespace').hideHelp())
     .action(async (flags: BenchFlags) => {
@@ -56,7 +58,7 @@ function benchCommand(flags: BenchFlags, io: CliIo): Promise<number> {
   const quick = flags.quick === true;
   const groups = parseGroups(flags.only);
   const trials = parseCount('--trials', flags.trials, 1, 1000) ?? (quick ? 3 : 30);
-  const connections = parseCount('--connections', flags.connections, 1, 10_000) ?? (quick ? 500 : 10_000);
+  const connections = parseCount('--connections', flags.connections, 1, MAX_SCALE_CONNECTIONS) ?? (quick ? 500 : 100_000);
   const hogs = flags.netnsInner === undefined ? parseCpuHogs(flags.cpuHogs) : 0; // the outer run holds the hogs
   return withCpuHogs(hogs, io, () => runBench(
     {

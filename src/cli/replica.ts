@@ -14,7 +14,7 @@
 import type { Command } from 'commander';
 import { warmUp } from '../lab/warm-up.js';
 import { ReplicaProcess } from '../net/replica-host.js';
-import type { ReplicaProcessOptions, ReplicaStartRole } from '../net/replica-options.js';
+import { DEFAULT_MAX_CONNECTIONS, MAX_MAX_CONNECTIONS, type ReplicaProcessOptions, type ReplicaStartRole } from '../net/replica-options.js';
 import type { ReplicaProcessEvent } from '../net/events.js';
 import { waitForStopSignal } from '../net/signals.js';
 import { LinkError, MIN_MTU } from '../net/udp-link.js';
@@ -60,6 +60,7 @@ interface ReplicaFlags {
   captureDir: string | false;
   unsafeNoOutputRule?: boolean;
   mtu: string;
+  maxConnections: string;
   startTimeoutMs: string;
   json?: boolean;
   /** upstream */
@@ -114,6 +115,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--no-capture-dir', 'write no captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (default: off)')
     .option('--mtu <bytes>', `largest IP packet on the UDP link, 68..${MAX_LOGGED_PACKET_BYTES} (one log entry must carry it); the stack announces MSS = mtu - 40, so both replicas need the same value`, '65000')
+    .option('--max-connections <n>', `the most client connections the replicated stack holds, 1..${MAX_MAX_CONNECTIONS} (a SYN beyond them is dropped and counted); both replicas need the same value`, String(DEFAULT_MAX_CONNECTIONS))
     .option('--start-timeout-ms <ms>', 'how long to wait at start for the switch, the arbiter and (backup, join) the primary', '5000')
     .option('--json', 'print one JSON object per line (each event, then the statistics)')
     .option('--control <path>', CONTROL_OPTION_HELP)
@@ -167,6 +169,14 @@ export function parseReplicaMtu(text: string): number {
   const mtu = /^\d+$/.test(t) ? Number(t) : NaN;
   if (!(mtu >= MIN_MTU && mtu <= MAX_LOGGED_PACKET_BYTES)) throw new UsageError(`--mtu must be an integer from ${MIN_MTU} to ${MAX_LOGGED_PACKET_BYTES} on a replica (a packet must fit one log entry of the log channel), got ${text}`);
   return mtu;
+}
+
+/** --max-connections of a replica. */
+function parseMaxConnections(text: string): number {
+  const t = text.trim();
+  const n = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (!(n >= 1 && n <= MAX_MAX_CONNECTIONS)) throw new UsageError(`--max-connections must be an integer from 1 to ${MAX_MAX_CONNECTIONS}, got ${text}`);
+  return n;
 }
 
 const UPSTREAM_STATELESS_HELP =
@@ -231,6 +241,7 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
     outputRule: flags.unsafeNoOutputRule !== true,
     ...(flags.captureDir !== false ? { captureDir: flags.captureDir } : {}),
     mtu: parseReplicaMtu(flags.mtu),
+    maxConnections: parseMaxConnections(flags.maxConnections),
     startTimeoutMs: parsePositiveMs('--start-timeout-ms', flags.startTimeoutMs),
     ...(flags.upstream !== undefined ? { upstream: parseEndpointFlag('--upstream', flags.upstream, { allowPortZero: false }), upstreamConnectTimeoutMs: parsePositiveMs('--upstream-connect-timeout-ms', flags.upstreamConnectTimeoutMs) } : {}),
     ...(upstreamApp !== undefined ? { upstreamApp } : {}),

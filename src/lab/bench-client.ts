@@ -8,8 +8,10 @@
  *                          read the server's stream to its end; wall time of the whole
  *   counterLoop(n)         one counter connection, closed loop (one INCR in flight): the
  *                          round trip of each request, µs
- *   openIdle(n, window)    n idle connections, at most `window` handshakes at once
- *   probe(sockets, cmd)    one request on every connection; how many answered
+ *   openIdle(n, window)    n idle connections, at most `window` handshakes at once, from
+ *                          each address in turn (explicit ports: more than one address's
+ *                          ephemeral range)
+ *   probe(sockets, cmd)    one request on every connection; how many answered (rightly)
  */
 import { Stack } from '../tcp/stack.js';
 import type { SocketId, StackEvent } from '../tcp/types.js';
@@ -22,9 +24,21 @@ import { UdpLink } from '../net/udp-link.js';
 
 type Handler = (e: StackEvent) => void;
 
+/** The local end of a connection openIdle() opens. */
+export interface LocalEnd {
+  localAddress: Ipv4Addr;
+  localPort: number;
+}
+
+/** Ports openIdle() uses on each address: 1024.., ENDS_PER_ADDRESS of them. */
+export const ENDS_PER_ADDRESS = 60_000;
+const FIRST_PORT = 1024;
+
 export interface BenchClientOptions {
   switchAt: Endpoint;
   address: Ipv4Addr;
+  /** More client addresses, announced to the switch too (openIdle spreads its connections over all). */
+  moreAddresses?: readonly Ipv4Addr[];
   service: Ipv4Addr;
   servicePort: number;
   seed: number;
@@ -47,13 +61,14 @@ export class BenchClient {
   static async open(opts: BenchClientOptions): Promise<BenchClient> {
     const link = await UdpLink.open({ peer: opts.switchAt, clusterKey: opts.clusterKey });
     try {
-      link.announce(opts.address, 0);
-      await link.whenRegistered(opts.address, 5000);
+      const all = [opts.address, ...(opts.moreAddresses ?? [])];
+      for (const a of all) link.announce(a, 0);
+      for (const a of all) await link.whenRegistered(a, 5000);
     } catch (error) {
       await link.close();
       throw error;
     }
-    const stack = new Stack({ addresses: [opts.address], seed: opts.seed, maxConnections: opts.maxConnections ?? 20_000, mtu: link.mtu });
+    const stack = new Stack({ addresses: [opts.address, ...(opts.moreAddresses ?? [])], seed: opts.seed, maxConnections: opts.maxConnections ?? 20_000, mtu: link.mtu });
     return new BenchClient(opts, link, new RealHost(stack, link, new ProcessClock()));
   }
 
@@ -63,12 +78,12 @@ export class BenchClient {
   }
 
   /** Opens a connection; `on` gets its later events. Resolves when ESTABLISHED. */
-  connect(on: Handler = () => undefined, timeoutMs = 10_000): Promise<SocketId> {
+  connect(on: Handler = () => undefined, timeoutMs = 10_000, local?: LocalEnd): Promise<SocketId> {
     return new Promise((resolve, reject) => {
       let s: SocketId;
       const timer = setTimeout(() => reject(new Error('bench client: connect timed out')), timeoutMs);
       try {
-        s = this.host.act((st, now) => st.connect(now, { remoteAddress: this.opts.service, remotePort: this.opts.servicePort }));
+        s = this.host.act((st, now) => st.connect(now, { remoteAddress: this.opts.service, remotePort: this.opts.servicePort, ...local }));
       } catch (error) {
         clearTimeout(timer);
         reject(error instanceof Error ? error : new Error(String(error)));
@@ -203,15 +218,19 @@ export class BenchClient {
   }
 
   /** Opens `n` idle connections, at most `window` handshakes at a time; resolves with those ESTABLISHED. */
-  async openIdle(n: number, window: number, onProgress?: (open: number) => void): Promise<SocketId[]> {
+  async openIdle(n: number, window: number, onProgress?: (open: number) => void, perAddress = ENDS_PER_ADDRESS): Promise<SocketId[]> {
     const open: SocketId[] = [];
+    const addresses = [this.opts.address, ...(this.opts.moreAddresses ?? [])];
+    if (n > addresses.length * perAddress || perAddress > ENDS_PER_ADDRESS) throw new Error(`bench client: ${n} connections at ${perAddress} per address need ${Math.ceil(n / perAddress)} client addresses, it has ${addresses.length}`);
     let next = 0;
     let failed = 0;
     const worker = async () => {
       while (next < n) {
-        next++;
+        const i = next++;
+        // One address after the other, each port once: a connection never reuses a 4-tuple.
+        const local = { localAddress: addresses[Math.floor(i / perAddress)]!, localPort: FIRST_PORT + (i % perAddress) };
         try {
-          open.push(await this.connect(() => undefined, 30_000));
+          open.push(await this.connect(() => undefined, 30_000, local));
           if (open.length % 1000 === 0) onProgress?.(open.length);
         } catch {
           failed++;
@@ -225,14 +244,16 @@ export class BenchClient {
 
   /**
    * Sends `request` on each socket (at most `window` outstanding) and counts the sockets that
-   * answered with a line within `timeoutMs` of their request.
+   * answered with a line within `timeoutMs` of their request (and, given `right`, a line it
+   * accepts).
    */
-  async probe(sockets: readonly SocketId[], request: string, window: number, timeoutMs: number): Promise<number> {
+  async probe(sockets: readonly SocketId[], request: string, window: number, timeoutMs: number, right?: (line: string) => boolean): Promise<number> {
     const bytes = new TextEncoder().encode(request);
     let answered = 0;
     let next = 0;
     const one = (s: SocketId) =>
       new Promise<boolean>((resolve) => {
+        let got = '';
         const timer = setTimeout(() => {
           this.handlers.set(s, () => undefined);
           resolve(false);
@@ -241,10 +262,13 @@ export class BenchClient {
           if (e.type === 'closed') {
             clearTimeout(timer);
             resolve(false);
-          } else if (e.type === 'readable' && this.drainRead(s, true).bytes.some((b) => b.includes(10))) {
+          } else if (e.type === 'readable') {
+            for (const b of this.drainRead(s, true).bytes) got += Buffer.from(b).toString('latin1');
+            const nl = got.indexOf('\n');
+            if (nl < 0) return;
             clearTimeout(timer);
             this.handlers.set(s, () => undefined);
-            resolve(true);
+            resolve(right === undefined || right(got.slice(0, nl)));
           }
         });
         try {

@@ -28,8 +28,10 @@ export const TARGETS: Record<string, Target> = {
   'failover.p99Ms': { op: '<=', value: 200, text: '<= 200 ms' },
   'failover.broken': { op: '<=', value: 0, text: '0' },
   'log.bytesPerClientByte': { op: '<=', value: 1.1, text: '<= 1.10' },
-  'scale.connections': { op: '>=', value: 10_000, text: '10,000' },
-  'scale.bytesPerConnection': { op: '<=', value: 8192, text: '<= 8 KiB' },
+  'scale.connections': { op: '>=', value: 100_000, text: '100,000' },
+  'scale.bytesPerConnection': { op: '<=', value: 4096, text: '<= 4 KiB' },
+  'scale.bytesPerConnection.primary': { op: '<=', value: 4096, text: '<= 4 KiB' },
+  'scale.bytesPerConnection.backup': { op: '<=', value: 4096, text: '<= 4 KiB' },
 };
 
 /** 'met', 'MISSED' or 'report' (no target, or the figure is not a number). */

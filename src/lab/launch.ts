@@ -97,6 +97,8 @@ export interface ReplicaLaunch extends ClusterCommon {
   tap?: ReplicaTap;
   /** Its control socket (`ftcp switchover --control`). */
   control?: string;
+  /** --max-connections; none: the replica's default. */
+  maxConnections?: number;
 }
 
 export interface ReplicaTap {
@@ -108,7 +110,7 @@ export interface ReplicaTap {
 }
 
 /** What a run may change of a replica beyond what its cluster sets. */
-export type ReplicaExtra = Partial<Pick<ReplicaLaunch, 'alone' | 'captureDir' | 'startTimeoutMs' | 'upstream' | 'upstreamApp' | 'upstreamStateless' | 'seed' | 'control'>>;
+export type ReplicaExtra = Partial<Pick<ReplicaLaunch, 'alone' | 'captureDir' | 'startTimeoutMs' | 'upstream' | 'upstreamApp' | 'upstreamStateless' | 'seed' | 'control' | 'maxConnections'>>;
 
 export function replicaArgv(o: ReplicaLaunch): string[] {
   return [
@@ -137,6 +139,7 @@ export function replicaArgv(o: ReplicaLaunch): string[] {
     ...flag('--service-mac', o.tap?.serviceMac),
     ...flag('--gateway', o.tap?.gateway),
     ...flag('--control', o.control),
+    ...flag('--max-connections', o.maxConnections),
   ];
 }
 

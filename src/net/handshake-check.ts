@@ -9,6 +9,7 @@
 import { formatMac } from '../wire/ethernet.js';
 import { formatIpv4Addr } from '../wire/addr.js';
 import { DEFAULT_MTU } from './udp-link.js';
+import { DEFAULT_MAX_CONNECTIONS } from './replica-options.js';
 import type { Endpoint } from './endpoint.js';
 import { RedisConnection } from './redis-connection.js';
 import type { ReplicaProcessOptions } from './replica-options.js';
@@ -19,6 +20,7 @@ const KEYS: ReadonlyArray<readonly [key: string, flag: string]> = [
   ['upstream', '--upstream-app / --upstream-stateless'],
   ['seed', '--seed'],
   ['mtu', '--mtu'],
+  ['max-connections', '--max-connections'],
   ['service', '--service'],
   ['port', '--port'],
   ['bulk-bytes', '--bulk-bytes'],
@@ -32,7 +34,7 @@ export type HelloFields = Record<string, string>;
  * What this replica must agree on with its peer, as text fields; `upstreamId` names its
  * upstream app's instance where the app can tell (Redis's run_id), which must differ.
  */
-export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'upstream' | 'upstreamApp' | 'seed' | 'mtu' | 'service' | 'servicePort' | 'bulkBytes' | 'outputRule' | 'tap'>, upstreamId?: string): HelloFields {
+export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'upstream' | 'upstreamApp' | 'seed' | 'mtu' | 'maxConnections' | 'service' | 'servicePort' | 'bulkBytes' | 'outputRule' | 'tap'>, upstreamId?: string): HelloFields {
   return {
     ...(upstreamId !== undefined ? { 'upstream-id': upstreamId } : {}),
     name: o.name,
@@ -40,6 +42,7 @@ export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'ups
     upstream: o.upstream === undefined ? 'none' : o.upstreamApp === 'stateless' ? 'generic, stateless' : (o.upstreamApp ?? 'generic'),
     seed: String(o.seed),
     mtu: String(o.mtu ?? DEFAULT_MTU),
+    'max-connections': String(o.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
     service: formatIpv4Addr(o.service),
     port: String(o.servicePort),
     'bulk-bytes': String(o.bulkBytes),

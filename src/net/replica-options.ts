@@ -58,6 +58,8 @@ export interface ReplicaProcessOptions {
   /** also stream the wire capture live (needs captureDir) */
   live?: LiveCapture;
   mtu?: number;
+  /** The most connections the replicated stack holds (--max-connections); default the stack's (10000). Both replicas must agree. */
+  maxConnections?: number;
   /** How long start() waits for the switch, the arbiter and (backup/join) the primary. */
   startTimeoutMs?: number;
   /** upstream: each replica's own instance of the app; the RSM runs no built-in app. */
@@ -77,12 +79,16 @@ export interface ReplicaProcessOptions {
   warmUp?: (app: AppName, upstream: boolean) => void;
 }
 
+/** --max-connections: the stack's own default, and the most a replica accepts (a replica holds ~2.5 KiB per idle connection). */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+export const MAX_MAX_CONNECTIONS = 1_000_000;
+
 /** The RSM configuration both replicas of a run derive from the same flags (as the simulator does). */
-export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes' | 'upstream' | 'mtu' | 'tap'>): RsmConfig {
+export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes' | 'upstream' | 'mtu' | 'tap' | 'maxConnections'>): RsmConfig {
   return {
     // The stack announces the link's MTU - 40 as its MSS (one segment per datagram up
     // to the link's size, not 1460 bytes in a 65000-byte link).
-    stack: { addresses: [o.service], seed: deriveSeed(o.seed, 'service-stack'), mtu: o.mtu ?? DEFAULT_MTU },
+    stack: { addresses: [o.service], seed: deriveSeed(o.seed, 'service-stack'), mtu: o.mtu ?? DEFAULT_MTU, ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}) },
     servicePort: o.servicePort,
     app: o.upstream !== undefined ? 'upstream' : o.app, // upstream
     appOptions: { bulkBytes: o.bulkBytes, seed: deriveSeed(o.seed, 'bulk') },

@@ -62,16 +62,28 @@ function pushText(out: number[], text: string): void {
 
 /** Per-connection output queue and input line buffer, shared by the line-based apps. */
 interface ConnBuf {
+  /** NO_OUT while empty (an idle connection holds no array of its own); writeOut() gives it one. */
   out: number[];
   line: string;
   eof: boolean;
 }
 
+/** The shared, frozen `out` of every connection with nothing to send (a push throws: use writeOut()). */
+const NO_OUT = Object.freeze([]) as unknown as number[];
+
+/** c.out, made its own array if it was the shared empty one. */
+function writeOut(c: ConnBuf): number[] {
+  if (c.out === NO_OUT) c.out = [];
+  return c.out;
+}
+
+const restoredOut = (out: number[]): number[] => (out.length > 0 ? [...out] : NO_OUT);
+
 abstract class LineApp implements App {
   abstract readonly name: AppName;
   protected conns = new Map<number, ConnBuf>();
   open(conn: number): void {
-    this.conns.set(conn, { out: [], line: '', eof: false });
+    this.conns.set(conn, { out: NO_OUT, line: '', eof: false });
   }
   receive(conn: number, data: Uint8Array): void {
     const c = this.conns.get(conn);
@@ -84,12 +96,12 @@ abstract class LineApp implements App {
     while ((nl = c.line.indexOf('\n')) >= 0) {
       const line = c.line.slice(0, nl).replace(/\r$/, '');
       c.line = c.line.slice(nl + 1);
-      pushText(c.out, this.onLine(line));
+      pushText(writeOut(c), this.onLine(line));
     }
     // Bound the line buffer: a client that never sends a newline cannot grow it forever.
     if (c.line.length > 4096) {
       c.line = '';
-      pushText(c.out, 'ERR line too long\n');
+      pushText(writeOut(c), 'ERR line too long\n');
     }
   }
   protected abstract onLine(line: string): string;
@@ -101,7 +113,9 @@ abstract class LineApp implements App {
     const c = this.conns.get(conn);
     if (c === undefined || c.out.length === 0 || max <= 0) return new Uint8Array(0);
     const n = Math.min(max, c.out.length);
-    return Uint8Array.from(c.out.splice(0, n));
+    const bytes = Uint8Array.from(c.out.splice(0, n));
+    if (c.out.length === 0) c.out = NO_OUT;
+    return bytes;
   }
   wantsClose(conn: number): boolean {
     const c = this.conns.get(conn);
@@ -120,7 +134,7 @@ abstract class LineApp implements App {
     return [...this.conns].map(([k, v]) => [k, { out: [...v.out], line: v.line, eof: v.eof }]);
   }
   protected restoreConns(entries: Array<[number, ConnBuf]>): void {
-    this.conns = new Map(entries.map(([k, v]) => [k, { out: [...v.out], line: v.line, eof: v.eof }]));
+    this.conns = new Map(entries.map(([k, v]) => [k, { out: restoredOut(v.out), line: v.line, eof: v.eof }]));
   }
   snapshot(): unknown {
     return { conns: this.connsSnapshot() };
@@ -131,7 +145,8 @@ abstract class LineApp implements App {
 export class EchoApp extends LineApp {
   readonly name = 'echo';
   protected override onBytes(c: ConnBuf, data: Uint8Array): void {
-    for (const b of data) c.out.push(b);
+    const out = writeOut(c);
+    for (const b of data) out.push(b);
   }
   protected onLine(line: string): string {
     return line;

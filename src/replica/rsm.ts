@@ -114,6 +114,12 @@ interface GlueConn {
   remoteKey: number;
 }
 
+/**
+ * The `pending` of every connection with nothing pending: one shared, frozen empty array, so
+ * an idle connection holds none of its own (a push would throw; pump() gives it its own first).
+ */
+const NO_PENDING = Object.freeze([]) as unknown as number[];
+
 const SNAPSHOT_MAGIC = [0x46, 0x52, 0x53, 0x4d]; // "FRSM"
 export const RSM_SNAPSHOT_VERSION = 1;
 
@@ -394,7 +400,7 @@ export class Rsm {
     const stack = meta.config.ethernet === undefined ? factory.restore(parts[2]!.slice()) : etherStackFactory(factory, meta.config.ethernet).restore(parts[2]!.slice());
     const rsm = new Rsm(meta.config, stack, app, meta.listener, meta.position);
     for (const [socket, g] of meta.glue) {
-      rsm.conns.set(socket, { closeCalled: g.closeCalled, pending: [...g.pending], remoteKey: -1 });
+      rsm.conns.set(socket, { closeCalled: g.closeCalled, pending: g.pending.length > 0 ? [...g.pending] : NO_PENDING, remoteKey: -1 });
       rsm.indexRemote(socket);
       rsm.connHashes.mark(socket);
     }
@@ -423,7 +429,7 @@ export class Rsm {
       case 'incoming':
         if (event.socket !== this.listener) return;
         for (let s = this.guard(() => this.stack.accept(this.listener)); s !== undefined; s = this.guard(() => this.stack.accept(this.listener))) {
-          this.conns.set(s, { closeCalled: false, pending: [], remoteKey: -1 });
+          this.conns.set(s, { closeCalled: false, pending: NO_PENDING, remoteKey: -1 });
           this.touched.add(s);
           const info = this.indexRemote(s);
           this.app.open(s);
@@ -477,6 +483,7 @@ export class Rsm {
         const n = this.guard(() => this.stack.write(this.nowUs, socket, chunk)) ?? 0;
         g.pending.splice(0, n);
         if (g.pending.length > 0) return;
+        g.pending = NO_PENDING;
       }
       const info = this.guard(() => this.stack.info(socket));
       if (info === undefined) break;
@@ -487,6 +494,7 @@ export class Rsm {
       const n = this.guard(() => this.stack.write(this.nowUs, socket, data));
       if (n === undefined) return;
       if (n < data.length) {
+        if (g.pending === NO_PENDING) g.pending = [];
         for (let i = n; i < data.length; i++) g.pending.push(data[i]!);
         return;
       }
@@ -544,7 +552,7 @@ export class Rsm {
         const g = this.conns.get(socket);
         if (g === undefined || g.closeCalled) return;
         g.closeCalled = true;
-        g.pending = [];
+        g.pending = NO_PENDING;
         // RFC 9293 §3.10.4 (ABORT): the peer gets RST; the stack reports 'closed'.
         this.guard(() => this.stack.abort(this.nowUs, socket));
         return;

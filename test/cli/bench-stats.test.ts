@@ -54,8 +54,9 @@ describe('targets', () => {
     expect(verdict('failover.p99Ms', 201)).toBe('MISSED');
     expect(verdict('failover.broken', 1)).toBe('MISSED');
     expect(verdict('log.bytesPerClientByte', 1.2)).toBe('MISSED');
-    expect(verdict('scale.bytesPerConnection', 8192)).toBe('met');
-    expect(verdict('scale.connections', 9999)).toBe('MISSED');
+    expect(verdict('scale.bytesPerConnection', 4096)).toBe('met');
+    expect(verdict('scale.bytesPerConnection.backup', 4097)).toBe('MISSED');
+    expect(verdict('scale.connections', 99_999)).toBe('MISSED');
     expect(verdict('stack.ratio1500', 0.01)).toBe('report');
     expect(verdict('failover.p50Ms', NaN)).toBe('report');
   });

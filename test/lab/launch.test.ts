@@ -98,6 +98,14 @@ describe('the lab\'s argv, as the CLI parses it', () => {
     expect(opts.captureDir).toBeUndefined();
   });
 
+  it('replica with --max-connections, which its own validation reads as a number', async () => {
+    const r = await parse(replicaArgv({ ...replica, maxConnections: 100_000 }));
+    expect(r.flags).toMatchObject({ maxConnections: '100000' });
+    expect(parseReplicaFlags(r.flags as never)).toMatchObject({ maxConnections: 100_000 });
+    expect(parseReplicaFlags((await parse(replicaArgv(replica))).flags as never)).toMatchObject({ maxConnections: 10_000 });
+    for (const bad of ['0', '1000001', 'many']) expect(() => parseReplicaFlags({ ...(r.flags as object), maxConnections: bad } as never)).toThrow(/--max-connections must be an integer from 1 to 1000000/);
+  });
+
   it('replica with a control socket, and ftcp switchover', async () => {
     expect((await parse(replicaArgv({ ...replica, control: '/tmp/run/b.sock' }))).flags).toMatchObject({ control: '/tmp/run/b.sock' });
     const r = await parse(switchoverArgv({ control: '/tmp/run/a.sock', timeoutMs: 5000 }));

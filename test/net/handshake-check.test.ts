@@ -35,6 +35,9 @@ describe('hello', () => {
       'seed (--seed): a has 1, b has 2',
       'mtu (--mtu): a has 1500, b has 9000',
     ]);
+    // --max-connections: the default and 10000 given are the same; 100000 on one side is a difference.
+    expect(compareHello(a, helloFields({ ...base, name: 'b', maxConnections: 10_000 }), 'b')).toEqual([]);
+    expect(compareHello(a, helloFields({ ...base, name: 'b', maxConnections: 100_000 }), 'b')).toEqual(['max-connections (--max-connections): a has 10000, b has 100000']);
   });
 
   it('a dialler told --peer x that reaches y says so', () => {

@@ -64,6 +64,26 @@ describe('seeded stream', () => {
 });
 
 describe('built-in apps', () => {
+  it('line apps: an idle connection\'s empty output is shared until it has output, and each answers alone, also after a restore', () => {
+    for (const name of ['echo', 'counter'] as const) {
+      const app = createApp(name);
+      app.open(1);
+      app.open(2);
+      const line = name === 'echo' ? 'hi\n' : 'INCR\n';
+      const answer = (n: number) => (name === 'echo' ? 'hi\n' : `${n}\n`);
+      expect(talk(app, 1, line)).toBe(answer(1));
+      expect(str(app.pull(2, 100))).toBe('');
+      expect(talk(app, 1, line)).toBe(answer(2)); // its output emptied, then filled again
+      app.receive(2, text(line));
+      const copy = restoreApp(name, JSON.parse(JSON.stringify(app.snapshot())));
+      expect(str(copy.pull(2, 100))).toBe(answer(3));
+      expect(str(copy.pull(1, 100))).toBe('');
+      expect(talk(copy, 1, line)).toBe(answer(4));
+      expect(talk(copy, 2, line)).toBe(answer(5));
+      expect(str(app.pull(2, 100))).toBe(answer(3)); // the original is untouched by the copy
+    }
+  });
+
   it('echo returns every byte, in order, and closes after EOF', () => {
     const app = createApp('echo');
     app.open(1);

@@ -246,3 +246,38 @@ function forge(packet: Uint8Array, payload: Uint8Array): Uint8Array {
     { srcPort: seg.srcPort, dstPort: seg.dstPort, seq: seqAdd(seg.seq, seg.payload.length), ack: seg.ack, flags: seg.flags, window: seg.window, options: seg.options.filter((o) => o.kind !== 'ts'), payload },
   );
 }
+
+describe('RSM glue: bytes the send buffer did not take', () => {
+  it('echo of more than the buffers hold while the client does not read: held back, then every byte in order after a snapshot', () => {
+    const loop = new RsmLoop({ ...rsmConfig('echo'), stack: { addresses: [SERVICE], seed: 1234, sendBufferBytes: 4096, recvBufferBytes: 4096 } });
+    const s = loop.client.connect(loop.nowUs, { remoteAddress: SERVICE, remotePort: PORT });
+    loop.drainClient();
+    const sent = streamBytes(9, 0, 1_500_000);
+    let written = 0;
+    let got: number[] = [];
+    const write = () => {
+      try {
+        if (written < sent.length) written += loop.client.write(loop.nowUs, s, sent.subarray(written, written + 8192));
+      } catch {
+        /* not yet connected */
+      }
+    };
+    // The client writes and never reads: its receive buffer (1 MiB) fills, its window closes,
+    // the server's 4 KiB send buffer fills, and the echo's next bytes wait in the glue.
+    loop.run(1_000_000, write);
+    expect(written).toBe(sent.length);
+    expect(loop.client.info(s).readable).toBeGreaterThan(1_000_000); // its window closed: the rest waits at the server
+    // A follower restored from a snapshot now continues with the glue's pending bytes.
+    const restored = Rsm.restore(loop.primary.snapshot(), stackFactory);
+    expect(restored.digest()).toBe(loop.primary.digest());
+    loop.run(3_000_000, () => {
+      write();
+      for (let d = loop.client.read(loop.nowUs, s); d.length > 0; d = loop.client.read(loop.nowUs, s)) got = got.concat([...d]);
+    });
+    expect(written).toBe(sent.length);
+    expect(got.length).toBe(sent.length);
+    expect(Buffer.from(got).equals(Buffer.from(sent))).toBe(true);
+    expect(loop.mismatches).toEqual([]);
+    expect(loop.outputDiffs).toEqual([]);
+  });
+});
