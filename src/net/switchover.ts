@@ -34,6 +34,8 @@ export type HandoverStart = { refused: string } | { done: Promise<HandoverOutcom
 /** One handover at a time, settled by the replica's events. */
 export class HandoverWatch {
   private pending: { by: HandoverTrigger; resolve: (o: HandoverOutcome) => void } | undefined;
+  /** When the last handover was asked for (the signal's or the control command's arrival), wall clock ms. */
+  private askedAtMs: number | undefined;
 
   constructor(private readonly name: string) {}
 
@@ -45,7 +47,13 @@ export class HandoverWatch {
     return this.pending?.by;
   }
 
-  start(by: HandoverTrigger): Promise<HandoverOutcome> {
+  /** The `handover` line's askedAtMs. */
+  askedAt(): { askedAtMs?: number } {
+    return this.askedAtMs !== undefined ? { askedAtMs: this.askedAtMs } : {};
+  }
+
+  start(by: HandoverTrigger, askedAtMs?: number): Promise<HandoverOutcome> {
+    this.askedAtMs = askedAtMs;
     return new Promise((resolve) => (this.pending = { by, resolve }));
   }
 
