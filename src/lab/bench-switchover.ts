@@ -127,6 +127,11 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
       client?.signal('SIGUSR1');
     }
   };
+  // An event line's time is when the drain that emitted it ended: the backup's request to the
+  // arbiter (applied) can come before the line that says the handover arrived.
+  const received = () => {
+    if (abs.received !== undefined && abs.applied !== undefined && abs.applied < abs.received) abs.received = abs.applied;
+  };
   const w = workload(load, bytes);
   const r = await startCluster(w.app, bytes, true, pair, onEvent);
   let pauseMs: number | null = null;
@@ -159,6 +164,7 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
     await stopCluster(r.cluster);
   }
   if (primaryExit !== null && primaryExit !== 0) problems.push(`the old primary exited ${primaryExit}`);
+  received();
   return { pauseMs, primaryExit, liveReason, atMs: abs, stepMs: switchoverSteps(abs), queuedBytes, inFlight, behind, persistMs, broken: !clientOk, invalid, problems, seconds: (performance.now() - startedAt) / 1000 };
 }
 

@@ -239,6 +239,7 @@ export class ReplicaProcess {
     });
     this.link.onSuperseded((epoch) => {
       this.emit(this.event('superseded', { epoch }));
+      this.handover.addressMoved();
       this.checkStaleEpoch(epoch);
     });
     this.arbiter.onResponse((bytes) => {
@@ -507,9 +508,9 @@ export class ReplicaProcess {
       case 'handed-over':
       case 'handover-failed':
         this.emit(e.type === 'handed-over' ? this.event('handed-over', { epoch: e.epoch, peer: e.peer }) : this.event('handover-failed', { epoch: e.epoch, peer: e.peer, reason: e.reason }));
-        // Handed over: late client packets in its socket are forwarded for a moment, then it exits.
+        // Handed over: late client packets are forwarded until the address has moved (and a moment more), then it exits.
         if (e.type === 'handover-failed') this.handover.onEvent(e);
-        else setTimeout(() => this.handover.onEvent(e) && this.onFinished?.('handed-over', false), Math.max(20, 2 * this.opts.heartbeatMs));
+        else this.handover.finishWhenMoved(e, Math.max(20, 2 * this.opts.heartbeatMs), Math.max(1000, this.opts.failureTimeoutMs), () => this.onFinished?.('handed-over', false));
         return;
       case 'divergence': // upstream
         this.emit(this.event('divergence', { conn: e.conn, offset: e.offset, what: e.what }));
