@@ -114,9 +114,8 @@ export class ArbiterClient {
   private lastActivityMs = 0;
   /** When the request answered last was written (wall clock ms), for the replica's timings. */
   private answeredSentAtMs: number | undefined;
-  /** The connection the watchdog closed (a request went unanswered), or recycleIdle() replaced. */
+  /** The connection the watchdog closed (a request went unanswered). */
   private timedOutSocket: net.Socket | undefined;
-  private recycledSocket: net.Socket | undefined;
   private readonly opts: Required<Omit<ArbiterClientOptions, 'clusterKey'>> & { clusterKey: ClusterKey | undefined };
 
   constructor(opts: ArbiterClientOptions) {
@@ -302,19 +301,17 @@ export class ArbiterClient {
       const lost = this.outstanding.size;
       this.outstanding.clear();
       const timedOut = this.timedOutSocket === socket;
-      const recycled = this.recycledSocket === socket;
-      this.timedOutSocket = this.recycledSocket = undefined;
+      this.timedOutSocket = undefined;
       if (this.closed) return;
       // Nothing was asked on it (keepConnected): count it, try again in the background, and
       // leave requests free to connect at once.
       if (this.keepAlive && this.queue.length === 0 && lost === 0 && !timedOut) {
-        if (recycled) this.stats.recycled++;
-        else if (opened) this.stats.disconnects++;
+        if (opened) this.stats.disconnects++;
         else {
           this.stats.connectFailures++;
           this.stats.backgroundFailures++;
         }
-        this.reconnectInBackground(recycled ? 0 : undefined);
+        this.reconnectInBackground();
         return;
       }
       this.retryAfterMs = Date.now() + this.backoffMs;
@@ -338,11 +335,11 @@ export class ArbiterClient {
     });
   }
 
-  /** keepConnected(): the next attempt, after `delayMs` (default: the background backoff, doubling). */
-  private reconnectInBackground(delayMs?: number): void {
+  /** keepConnected(): the next attempt, after the background backoff (doubling). */
+  private reconnectInBackground(): void {
     if (this.closed || this.backgroundTimer !== undefined) return;
-    const wait = delayMs ?? this.backgroundBackoffMs;
-    if (delayMs === undefined) this.backgroundBackoffMs = Math.min(this.backgroundBackoffMs * 2, this.opts.reconnectMaxMs);
+    const wait = this.backgroundBackoffMs;
+    this.backgroundBackoffMs = Math.min(this.backgroundBackoffMs * 2, this.opts.reconnectMaxMs);
     this.backgroundTimer = setTimeout(() => {
       this.backgroundTimer = undefined;
       if (this.state === 'idle' && !this.closed) this.connect();
@@ -354,8 +351,15 @@ export class ArbiterClient {
   private recycleIdle(): void {
     if (this.state !== 'open' || this.outstanding.size > 0 || this.queue.length > 0) return;
     if (wallClockMs() - this.lastActivityMs < this.opts.idleRecycleMs) return;
-    this.recycledSocket = this.socket;
-    this.socket?.destroy();
+    // Detached before it closes: a request from now on waits for the new connection rather
+    // than being written to this one (its close is then not ours to handle).
+    const old = this.socket;
+    this.socket = undefined;
+    this.framed = undefined;
+    this.state = 'idle';
+    old?.destroy();
+    this.stats.recycled++;
+    this.connect();
   }
 
   private report(message: string): void {
