@@ -7,6 +7,7 @@ import { BENCH_GROUPS, runBench, type BenchGroup } from '../lab/bench-run.js';
 import { DEFAULT_PAIR } from '../lab/bench-cluster.js';
 import { MAX_SCALE_CONNECTIONS } from '../lab/bench-scale.js';
 import { ENDS_PER_ADDRESS } from '../lab/bench-client.js';
+import { SWITCHOVER_LOADS, type SwitchoverLoad } from '../lab/bench-switchover.js';
 import { MAX_CPU_HOGS, withCpuHogs } from '../lab/cpu-hogs.js';
 import { parseCpuHogs } from './cpu-hogs-flag.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
@@ -21,6 +22,7 @@ interface BenchFlags {
   only?: string;
   trials?: string;
   connections?: string;
+  switchoverLoad?: string;
 }
 
 function parseGroups(text: string | undefined): BenchGroup[] {
@@ -37,6 +39,13 @@ function parseCount(flag: string, text: string | undefined, lo: number, hi: numb
   return n;
 }
 
+function parseSwitchoverLoad(text: string | undefined): SwitchoverLoad | undefined {
+  if (text === undefined) return undefined;
+  const load = SWITCHOVER_LOADS.find((l) => l === text.trim());
+  if (load === undefined) throw new UsageError(`--switchover-load must be ${SWITCHOVER_LOADS.join(' or ')}, got ${text}`);
+  return load;
+}
+
 export function registerBenchCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
   program
     .command('bench')
@@ -48,6 +57,7 @@ export function registerBenchCommand(program: Command, io: CliIo, setExitCode: (
     .option('--trials <n>', 'failover trials (default: 30, --quick 3)')
     .option('--connections <n>', `scale: idle connections, 1..${MAX_SCALE_CONNECTIONS} (the replicas get --max-connections to match; the client uses one address of 192.0.2.0/24 per ${ENDS_PER_ADDRESS}) (default: 100000, --quick 500)`)
     .option('--failure-timeout-max-ms <ms>', `failover trials: ${FAILURE_TIMEOUT_MAX_HELP}`)
+    .option('--switchover-load <load>', `switchover trials' workload: ${SWITCHOVER_LOADS.join(' (one 5 MB transfer each way) or ')} (one connection of small requests) (default: bulk)`)
     .addOption(new Option('--netns-inner <name>', 'internal: this run is inside the kernel group\'s network namespace').hideHelp())
     .action(async (flags: BenchFlags) => {
       setExitCode(await benchCommand(flags, io));
@@ -59,6 +69,7 @@ function benchCommand(flags: BenchFlags, io: CliIo): Promise<number> {
   const groups = parseGroups(flags.only);
   const trials = parseCount('--trials', flags.trials, 1, 1000) ?? (quick ? 3 : 30);
   const connections = parseCount('--connections', flags.connections, 1, MAX_SCALE_CONNECTIONS) ?? (quick ? 500 : 100_000);
+  const switchoverLoad = parseSwitchoverLoad(flags.switchoverLoad);
   const hogs = flags.netnsInner === undefined ? parseCpuHogs(flags.cpuHogs) : 0; // the outer run holds the hogs
   return withCpuHogs(hogs, io, () => runBench(
     {
@@ -70,6 +81,7 @@ function benchCommand(flags: BenchFlags, io: CliIo): Promise<number> {
       trialsGiven: flags.trials !== undefined,
       connections,
       connectionsGiven: flags.connections !== undefined,
+      ...(switchoverLoad !== undefined ? { switchoverLoad } : {}),
       ...optional('failureTimeoutMaxMs', parseFailureTimeoutMax(flags.failureTimeoutMaxMs, DEFAULT_PAIR.failureTimeoutMs)),
       ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}),
     },

@@ -279,7 +279,7 @@ async function runReplica(flags: ReplicaFlags, cliIo: CliIo): Promise<number> {
   print(proc.describeStart());
   let reason = await stop.stopped;
   stop.dispose();
-  if (reason === 'SIGTERM') reason = await handOverOnSigterm(proc, opts.failureTimeoutMs);
+  if (reason === 'SIGTERM') reason = await handOverOnSigterm(proc, opts.failureTimeoutMs, stop.atMs);
   await control?.close();
   const failed = reason === 'failed';
   await proc.close();
@@ -319,6 +319,10 @@ function describeEvent(e: ReplicaProcessEvent): string {
       return `${who}: lost the test-and-set of epoch ${e.epoch} to ${e.winner}`;
     case 'live':
       return `${who}: LIVE in epoch ${e.epoch}${e.reason === 'switchover' ? ' (planned switchover)' : ''}; re-emits ${e.reemitted} packets of ${e.reemittedEntries} entries above r = ${e.r}`;
+    case 'handover':
+      return `${who}: hands the service over to ${e.peer} (${e.by}): no more input, last index ${e.lastIndex}, r = ${e.r}, ${e.held} packets held`;
+    case 'handover-received':
+      return `${who}: the primary hands over at index ${e.lastIndex}${e.behind > 0 ? ` (${e.behind} entries still to come)` : ''}`;
     case 'handed-over':
       return `${who}: handed the service over to ${e.peer}, live in epoch ${e.epoch}; emits nothing more and exits`;
     case 'wrong-role':

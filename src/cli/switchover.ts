@@ -70,10 +70,10 @@ async function* answerControl(command: string, proc: ReplicaProcess | undefined)
  * bounded: a handover that has not ended after 5 D + 2 s stops too (the old primary emits
  * nothing after handing over, so stopping then is safe).
  */
-export async function handOverOnSigterm(proc: ReplicaProcess, failureTimeoutMs: number): Promise<string> {
+export async function handOverOnSigterm(proc: ReplicaProcess, failureTimeoutMs: number, signalAtMs?: number): Promise<string> {
   // A backup or a joiner has nothing to hand over; a primary says why it cannot.
   if (proc.replica?.live !== true && !(proc.replica === undefined && proc.opts.role === 'primary')) return 'SIGTERM';
-  const h = proc.handOver('SIGTERM');
+  const h = proc.handOver('SIGTERM', signalAtMs);
   if ('refused' in h) return 'SIGTERM';
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<{ ok: false; message: string }>((resolve) => {

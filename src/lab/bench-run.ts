@@ -29,7 +29,7 @@ import { percentile } from '../net/log-rtt.js';
 import { Stack } from '../tcp/stack.js';
 import { parseIpv4Addr } from '../wire/addr.js';
 import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
-import { benchSwitchover } from './bench-switchover.js';
+import { benchSwitchover, type SwitchoverLoad } from './bench-switchover.js';
 
 export const BENCH_GROUPS = ['stack', 'replicated', 'failover', 'switchover', 'scale', 'kernel', 'lan'] as const;
 export type BenchGroup = (typeof BENCH_GROUPS)[number];
@@ -171,6 +171,8 @@ export interface BenchOptions {
   connectionsGiven: boolean;
   /** Failover trials: Dmax of the failure detectors (none: D). */
   failureTimeoutMaxMs?: number;
+  /** Switchover trials' workload (default bulk). */
+  switchoverLoad?: SwitchoverLoad;
   /** Set in the kernel group's run inside its network namespace. */
   netnsInner?: string;
 }

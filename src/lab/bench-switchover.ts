@@ -12,8 +12,26 @@
  */
 import { wallClockMs } from '../net/clock.js';
 import type { Child, ChildEvent } from './children.js';
+import type { LoadShape } from './launch.js';
 import { startCluster, stopCluster, type PairSettings } from './bench-cluster.js';
 import { percentile } from '../net/log-rtt.js';
+
+/** The steps of a switchover, in order, each the wall-clock time of an event line (ms). */
+export const SWITCHOVER_STEPS = [
+  ['asked', 'the primary handles SIGTERM'],
+  ['handover', 'the primary stops input and sends handover'],
+  ['received', 'the backup reads handover'],
+  ['applied', 'the backup has applied the log and asks the arbiter'],
+  ['sent', 'the test-and-set is written to the arbiter'],
+  ['granted', 'the arbiter\'s grant reaches the backup'],
+  ['live', 'the backup is live (it re-emitted what was held)'],
+  ['resumed', 'the client reads its next byte'],
+] as const;
+export type SwitchoverStep = (typeof SWITCHOVER_STEPS)[number][0];
+
+/** The workload of the trials: bulk (one 5 MB transfer each way) or light (one connection of small requests). */
+export type SwitchoverLoad = 'bulk' | 'light';
+export const SWITCHOVER_LOADS: readonly SwitchoverLoad[] = ['bulk', 'light'];
 
 export interface SwitchoverTrial {
   /** SIGTERM of the primary -> the client's first byte read after the backup went live; null if never. */
@@ -22,8 +40,18 @@ export interface SwitchoverTrial {
   primaryExit: number | null;
   /** The backup's go-live reason ('switchover' expected). */
   liveReason: string | null;
-  /** Where the pause went: each step's wall-clock time after SIGTERM (the replicas' own event times), ms. */
-  stagesMs: Partial<Record<'handover' | 'taking-over' | 'won' | 'live', number>>;
+  /** Each step's wall-clock time after SIGTERM (the processes' own event times), ms. */
+  atMs: Partial<Record<SwitchoverStep, number>>;
+  /** Each step's time after the step before it (the first: after SIGTERM), ms; where the pause went. */
+  stepMs: Partial<Record<SwitchoverStep, number>>;
+  /** Log-channel bytes queued in the primary's socket behind which its handover went (the kernel's buffers not counted). */
+  queuedBytes: number | null;
+  /** Entries logged above r when the primary handed over (sent or in flight, not yet acknowledged). */
+  inFlight: number | null;
+  /** Entries the backup still lacked when the handover frame reached it. */
+  behind: number | null;
+  /** The arbiter's write + fsync + rename + directory fsync of the grant, ms. */
+  persistMs: number | null;
   broken: boolean;
   /** A replica suspected its peer: no measurement of a planned switchover. */
   invalid: boolean;
@@ -31,40 +59,100 @@ export interface SwitchoverTrial {
   seconds: number;
 }
 
-export async function switchoverTrial(bytes: number, afterMs: number, pair: PairSettings): Promise<SwitchoverTrial> {
+const round1 = (v: number) => Math.round(v * 10) / 10;
+
+/** The steps' times after SIGTERM, and each one's time after the step before it. */
+export function switchoverSteps(atMs: Partial<Record<SwitchoverStep, number>>): Partial<Record<SwitchoverStep, number>> {
+  const steps: Partial<Record<SwitchoverStep, number>> = {};
+  let before = 0;
+  for (const [step] of SWITCHOVER_STEPS) {
+    const at = atMs[step];
+    if (at === undefined) continue;
+    steps[step] = round1(at - before);
+    before = at;
+  }
+  return steps;
+}
+
+/** The workload's client and the pair's app. */
+function workload(load: SwitchoverLoad, bytes: number): { app: 'bulk' | 'counter'; client: LoadShape } {
+  return load === 'bulk'
+    ? { app: 'bulk', client: { connections: 1, uploadBytes: bytes, progressMs: 0, timeoutMs: 60_000 } }
+    : { app: 'counter', client: { connections: 1, requests: `${LIGHT_REQUESTS}-${LIGHT_REQUESTS}`, thinkMs: LIGHT_THINK_MS, progressMs: 0, timeoutMs: 60_000 } };
+}
+
+/** Light load: one connection, a request every 1-2 ms plus its round trip (about a second of requests). */
+const LIGHT_REQUESTS = 400;
+const LIGHT_THINK_MS = '1-2';
+
+export async function switchoverTrial(bytes: number, afterMs: number, pair: PairSettings, load: SwitchoverLoad = 'bulk'): Promise<SwitchoverTrial> {
   const startedAt = performance.now();
   const problems: string[] = [];
   let client: Child | undefined;
   let invalid = false;
   let liveReason: string | null = null;
-  let atMs: number | undefined;
-  const stagesMs: SwitchoverTrial['stagesMs'] = {};
+  let termAtMs: number | undefined;
+  const abs: Partial<Record<SwitchoverStep, number>> = {};
+  let queuedBytes: number | null = null;
+  let inFlight: number | null = null;
+  let behind: number | null = null;
+  let persistMs: number | null = null;
+  const at = (step: SwitchoverStep, v: unknown) => {
+    if (termAtMs !== undefined && typeof v === 'number') abs[step] = round1(v - termAtMs);
+  };
   const onEvent = (label: string, e: ChildEvent) => {
+    if (label === 'arbiter' && e.event === 'granted' && e.winner === 'b' && termAtMs !== undefined) persistMs = round1(e.persistUs / 1000);
     if (label !== 'replica b' && label !== 'replica a') return;
-    if (atMs !== undefined && (e.event === 'handover' || e.event === 'taking-over' || e.event === 'won' || e.event === 'live') && typeof e['atMs'] === 'number') stagesMs[e.event] = Math.round((e['atMs'] - atMs) * 10) / 10;
     if (e.event === 'suspect') invalid = true;
-    if (label === 'replica b' && e.event === 'live') {
-      liveReason = String(e['reason']);
+    if (termAtMs === undefined) return;
+    if (label === 'replica a' && e.event === 'handover') {
+      at('asked', e.askedAtMs);
+      at('handover', e.atMs);
+      queuedBytes = e.queuedBytes ?? null;
+      inFlight = e.lastIndex - e.r;
+    }
+    if (label !== 'replica b') return;
+    if (e.event === 'handover-received') {
+      at('received', e.atMs);
+      behind = e.behind;
+    }
+    if (e.event === 'won') {
+      at('applied', e.askedAtMs);
+      at('sent', e.sentAtMs);
+      at('granted', e.answeredAtMs);
+    }
+    if (e.event === 'live') {
+      at('live', e.atMs);
+      liveReason = e.reason;
       client?.signal('SIGUSR1');
     }
   };
-  const r = await startCluster('bulk', bytes, true, pair, onEvent);
+  // An event line's time is when the drain that emitted it ended: the backup's request to the
+  // arbiter (applied) can come before the line that says the handover arrived.
+  const received = () => {
+    if (abs.received !== undefined && abs.applied !== undefined && abs.applied < abs.received) abs.received = abs.applied;
+  };
+  const w = workload(load, bytes);
+  const r = await startCluster(w.app, bytes, true, pair, onEvent);
   let pauseMs: number | null = null;
   let primaryExit: number | null = null;
   let clientOk = false;
   try {
-    client = await r.cluster.startClient('client', { connections: 1, uploadBytes: bytes, progressMs: 0, timeoutMs: 60_000 });
+    client = await r.cluster.startClient('client', w.client);
     const finishedEarly = await Promise.race([new Promise<boolean>((res) => setTimeout(() => res(false), afterMs)), client.exited.then(() => true)]);
     if (finishedEarly) problems.push(`the transfer finished before the switchover at ${afterMs} ms`);
     else if (invalid) problems.push('a false failover split the pair before the switchover');
     else {
-      atMs = wallClockMs();
+      termAtMs = wallClockMs();
       r.primary.signal('SIGTERM');
       const resumed = await client.waitFor((e) => e.event === 'resumed', 10_000, 'its first byte after the switchover').catch((error: unknown) => {
         problems.push(error instanceof Error ? error.message : String(error));
         return undefined;
       });
-      if (resumed !== undefined) pauseMs = resumed.atMs - (atMs ?? resumed.atMs);
+      if (resumed !== undefined) {
+        pauseMs = resumed.atMs - termAtMs;
+        at('resumed', resumed.atMs);
+      }
       primaryExit = (await r.primary.exited).code;
     }
     const result = await client.waitFor((e) => e.event === 'result', 90_000, 'its result line');
@@ -76,12 +164,13 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
     await stopCluster(r.cluster);
   }
   if (primaryExit !== null && primaryExit !== 0) problems.push(`the old primary exited ${primaryExit}`);
-  return { pauseMs, primaryExit, liveReason, stagesMs, broken: !clientOk, invalid, problems, seconds: (performance.now() - startedAt) / 1000 };
+  received();
+  return { pauseMs, primaryExit, liveReason, atMs: abs, stepMs: switchoverSteps(abs), queuedBytes, inFlight, behind, persistMs, broken: !clientOk, invalid, problems, seconds: (performance.now() - startedAt) / 1000 };
 }
 
 /** What the bench run hands a group (bench-run.ts's BenchContext, the fields used here). */
 export interface SwitchoverBenchContext {
-  o: { quick: boolean; trials: number; trialsGiven: boolean };
+  o: { quick: boolean; trials: number; trialsGiven: boolean; switchoverLoad?: SwitchoverLoad };
   say: (s: string) => void;
   add: (f: { key: string; what: string; value: number; unit: string; command: string }) => void;
   cmd: (group: 'switchover', more?: string) => string;
@@ -99,24 +188,45 @@ const DEFAULT_TRIALS = 10;
  */
 export const SWITCHOVER_PAIR: PairSettings = { heartbeatMs: 10, failureTimeoutMs: 300 };
 
+/** One trial's line: the pause, then each step's share of it. */
+function describeTrial(t: SwitchoverTrial): string {
+  if (t.invalid) return 'a replica suspected its peer (not counted)';
+  const steps = SWITCHOVER_STEPS.filter(([k]) => t.stepMs[k] !== undefined).map(([k]) => `${k} +${t.stepMs[k]}`);
+  const extra = [t.inFlight !== null ? `${t.inFlight} entries unacknowledged at handover` : '', t.queuedBytes !== null ? `${t.queuedBytes} B queued in its socket` : '', t.persistMs !== null ? `fsync'ed grant ${t.persistMs} ms` : ''].filter((x) => x !== '');
+  return `resumed ${t.pauseMs === null ? 'never' : `${t.pauseMs.toFixed(1)} ms`} after SIGTERM (${steps.join(', ')}${extra.length > 0 ? `; ${extra.join(', ')}` : ''})`;
+}
+
+/** The median of each step over the measured trials (where it was seen). */
+export function medianSteps(trials: readonly SwitchoverTrial[]): Partial<Record<SwitchoverStep, number>> {
+  const out: Partial<Record<SwitchoverStep, number>> = {};
+  for (const [k] of SWITCHOVER_STEPS) {
+    const v = trials.map((t) => t.stepMs[k]).filter((x): x is number => x !== undefined);
+    if (v.length > 0) out[k] = round1(percentile(v, 50));
+  }
+  return out;
+}
+
 export async function benchSwitchover(c: SwitchoverBenchContext, pair: PairSettings = SWITCHOVER_PAIR): Promise<void> {
   const { o, say, add, cmd, details } = c;
   if (o.quick) {
     say('switchover: not in --quick (every trial starts a pair); run `ftcp bench --only switchover`');
     return;
   }
+  const load = o.switchoverLoad ?? 'bulk';
   const trials = o.trialsGiven ? o.trials : DEFAULT_TRIALS;
   const bytes = 5_000_000;
   const afterMs = 250;
-  say(`switchover: ${trials} trial(s), each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and \`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked); SIGTERM of the primary ${afterMs} ms into the load (it hands over to the backup); figure: SIGTERM -> the client's first byte read after the backup went live`);
+  const what = load === 'bulk' ? `\`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked)` : `\`ftcp client --app counter\` (1 connection, ${LIGHT_REQUESTS} requests ${LIGHT_THINK_MS} ms apart, every answer checked)`;
+  say(`switchover: ${trials} trial(s), ${load} load, each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and ${what}; SIGTERM of the primary ${afterMs} ms into the load (it hands over to the backup); figure: SIGTERM -> the client's first byte read after the backup went live`);
   const times: number[] = [];
   const trialDetails: unknown[] = [];
+  const measured: SwitchoverTrial[] = [];
   let broken = 0;
   for (let i = 0, valid = 0; valid < trials && i < trials + Math.ceil(trials / 2); i++) {
     if (c.interrupted !== undefined) break;
     let t: SwitchoverTrial;
     try {
-      t = await switchoverTrial(bytes, afterMs, pair);
+      t = await switchoverTrial(bytes, afterMs, pair, load);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       trialDetails.push({ error: message });
@@ -125,14 +235,20 @@ export async function benchSwitchover(c: SwitchoverBenchContext, pair: PairSetti
     }
     trialDetails.push(t);
     if (!t.invalid) valid++;
-    if (!t.invalid && t.pauseMs !== null && t.liveReason === 'switchover') times.push(t.pauseMs);
+    if (!t.invalid && t.pauseMs !== null && t.liveReason === 'switchover') {
+      times.push(t.pauseMs);
+      measured.push(t);
+    }
     if (t.broken) broken++;
-    say(`    trial ${i + 1} (${t.seconds.toFixed(1)} s): ${t.invalid ? 'a replica suspected its peer (not counted)' : `resumed ${t.pauseMs === null ? 'never' : `${t.pauseMs.toFixed(1)} ms`} after SIGTERM (${Object.entries(t.stagesMs).map(([k, v]) => `${k} +${v}`).join(', ')})`}${t.broken ? ', BROKEN stream' : ''}${t.problems.length > 0 ? `; ${t.problems[0]}` : ''}`);
+    say(`    trial ${i + 1} (${t.seconds.toFixed(1)} s): ${describeTrial(t)}${t.broken ? ', BROKEN stream' : ''}${t.problems.length > 0 ? `; ${t.problems[0]}` : ''}`);
   }
-  details['switchover'] = { bytes, afterMs, trials: trialDetails };
-  const command = cmd('switchover', o.trialsGiven ? ` --trials ${trials}` : '');
-  add({ key: 'switchover.p50Ms', what: 'SIGTERM of the primary -> client next byte, p50', value: percentile(times, 50), unit: 'ms', command });
-  add({ key: 'switchover.p99Ms', what: 'SIGTERM of the primary -> client next byte, p99', value: percentile(times, 99), unit: 'ms', command });
-  add({ key: 'switchover.trials', what: 'trials measured', value: times.length, unit: '', command });
-  add({ key: 'switchover.broken', what: 'trials whose stream was not intact', value: broken, unit: '', command });
+  const stepsP50Ms = medianSteps(measured);
+  if (measured.length > 0) say(`    median of each step (ms after the step before): ${SWITCHOVER_STEPS.filter(([k]) => stepsP50Ms[k] !== undefined).map(([k, text]) => `${k} ${stepsP50Ms[k]} (${text})`).join('; ')}`);
+  details['switchover'] = { load, bytes: load === 'bulk' ? bytes : null, afterMs, steps: Object.fromEntries(SWITCHOVER_STEPS), stepsP50Ms, trials: trialDetails };
+  const command = cmd('switchover', `${o.trialsGiven ? ` --trials ${trials}` : ''}${load !== 'bulk' ? ` --switchover-load ${load}` : ''}`);
+  const key = load === 'bulk' ? 'switchover' : `switchover.${load}`;
+  add({ key: `${key}.p50Ms`, what: `SIGTERM of the primary -> client next byte, p50 (${load} load)`, value: percentile(times, 50), unit: 'ms', command });
+  add({ key: `${key}.p99Ms`, what: `SIGTERM of the primary -> client next byte, p99 (${load} load)`, value: percentile(times, 99), unit: 'ms', command });
+  add({ key: `${key}.trials`, what: 'trials measured', value: times.length, unit: '', command });
+  add({ key: `${key}.broken`, what: 'trials whose stream was not intact', value: broken, unit: '', command });
 }

@@ -15,6 +15,16 @@
  * connecting wait in a small bounded queue. An open connection on which a request has
  * waited requestTimeoutMs with no answer to anything meanwhile is presumed dead and closed.
  *
+ * keepConnected() (a replica): the connection is opened at once and reopened whenever it
+ * closes, before anything is asked, so that a test-and-set costs one round trip rather
+ * than a connect (and a cluster-key handshake) first. These background attempts never
+ * stand in a request's way: their failures are counted (backgroundFailures), not
+ * reported, and their backoff is their own; a request finding no connection connects at
+ * once, and only failures of connections that carried requests are reported and delay
+ * the next request-driven attempt. An idle connection is replaced every idleRecycleMs,
+ * by the client, so that it is never the arbiter's idle timeout that closes a connection
+ * a request has just been written to.
+ *
  * With a cluster key (cluster-auth.ts), a connection is open only once the handshake proved
  * that the arbiter holds the same key, and every answer's MAC and counter are checked; a
  * refusal is reported (one line, the reason) and counted, and the connection closed.
@@ -27,6 +37,7 @@ import type { ArbiterRequest, ArbiterResponse } from '../replica/arbiter.js';
 import { ARBITER_FRAME_MAX_BYTES, ARBITER_FRAME_MIN_BYTES, decodeArbiterFrame, encodeArbiterFrame } from './arbiter-wire.js';
 import { emptyRefusalCounts, type AuthRefusal } from './cluster-auth.js';
 import type { ClusterKey } from './cluster-key.js';
+import { wallClockMs } from './clock.js';
 import { describeConnectError, formatEndpoint, type Endpoint } from './endpoint.js';
 import { FramedSocket } from './framed-socket.js';
 
@@ -46,6 +57,8 @@ export interface ArbiterClientOptions {
   maxQueued?: number;
   /** The flag named in error messages ("--arbiter"). */
   flag?: string;
+  /** keepConnected(): an idle connection is replaced after this long. Default 20 s (the arbiter closes idle ones after 60 s). */
+  idleRecycleMs?: number;
   /** Authenticate the arbiter and every frame with this key. Default none. */
   clusterKey?: ClusterKey | undefined;
 }
@@ -64,12 +77,16 @@ export interface ArbiterClientStats {
   malformedFrames: number;
   /** Connections refused by the cluster-key check (either side's), by reason. */
   refused: Record<AuthRefusal, number>;
+  /** keepConnected(): connect attempts made before anything was asked that failed (not reported). */
+  backgroundFailures: number;
+  /** keepConnected(): idle connections replaced. */
+  recycled: number;
 }
 
 type ConnState = 'idle' | 'connecting' | 'open';
 
 export class ArbiterClient {
-  readonly stats: ArbiterClientStats = { requestsSent: 0, responses: 0, connects: 0, connectFailures: 0, timeouts: 0, disconnects: 0, dropped: 0, malformedFrames: 0, refused: emptyRefusalCounts() };
+  readonly stats: ArbiterClientStats = { requestsSent: 0, responses: 0, connects: 0, connectFailures: 0, timeouts: 0, disconnects: 0, dropped: 0, malformedFrames: 0, refused: emptyRefusalCounts(), backgroundFailures: 0, recycled: 0 };
   private socket: net.Socket | undefined;
   private framed: FramedSocket | undefined;
   private state: ConnState = 'idle';
@@ -89,6 +106,16 @@ export class ArbiterClient {
   private closed = false;
   private nextId = 0x8000_0000;
   private lastResponseMs = 0;
+  /** keepConnected(): reconnect in the background; its timer and backoff (apart from requests'). */
+  private keepAlive = false;
+  private backgroundTimer: NodeJS.Timeout | undefined;
+  private backgroundBackoffMs: number;
+  private recycleTimer: NodeJS.Timeout | undefined;
+  private lastActivityMs = 0;
+  /** When the request answered last was written (wall clock ms), for the replica's timings. */
+  private answeredSentAtMs: number | undefined;
+  /** The connection the watchdog closed (a request went unanswered). */
+  private timedOutSocket: net.Socket | undefined;
   private readonly opts: Required<Omit<ArbiterClientOptions, 'clusterKey'>> & { clusterKey: ClusterKey | undefined };
 
   constructor(opts: ArbiterClientOptions) {
@@ -100,9 +127,30 @@ export class ArbiterClient {
       maxQueued: 16,
       flag: '--arbiter',
       clusterKey: undefined,
+      idleRecycleMs: 20_000,
       ...opts,
     };
     this.backoffMs = this.opts.reconnectDelayMs;
+    this.backgroundBackoffMs = this.opts.reconnectDelayMs;
+  }
+
+  /**
+   * Opens the connection now and keeps one open from now on (see the header): a replica's
+   * test-and-set then costs one round trip. Returns this.
+   */
+  keepConnected(): this {
+    if (this.keepAlive || this.closed) return this;
+    this.keepAlive = true;
+    if (this.state === 'idle') this.connect();
+    const period = Math.max(10, Math.floor(this.opts.idleRecycleMs / 4));
+    this.recycleTimer = setInterval(() => this.recycleIdle(), period);
+    this.recycleTimer.unref();
+    return this;
+  }
+
+  /** When the request whose answer came last was written to the arbiter (wall clock ms). */
+  answeredRequestSentAtMs(): number | undefined {
+    return this.answeredSentAtMs;
   }
 
   get connected(): boolean {
@@ -171,6 +219,8 @@ export class ArbiterClient {
     if (this.closed) return;
     this.closed = true;
     if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
+    if (this.backgroundTimer !== undefined) clearTimeout(this.backgroundTimer);
+    if (this.recycleTimer !== undefined) clearInterval(this.recycleTimer);
     this.stopWatchdog();
     this.stats.dropped += this.queue.length;
     this.queue = [];
@@ -195,6 +245,8 @@ export class ArbiterClient {
   }
 
   private connect(): void {
+    if (this.backgroundTimer !== undefined) clearTimeout(this.backgroundTimer);
+    this.backgroundTimer = undefined;
     this.state = 'connecting';
     const { host, port } = this.opts.server;
     const socket = net.connect({ host, port, noDelay: true });
@@ -218,6 +270,8 @@ export class ArbiterClient {
           this.state = 'open';
           this.stats.connects++;
           this.backoffMs = this.opts.reconnectDelayMs;
+          this.backgroundBackoffMs = this.opts.reconnectDelayMs;
+          this.lastActivityMs = wallClockMs();
           const queued = this.queue;
           this.queue = [];
           for (const r of queued) this.write(r);
@@ -246,9 +300,23 @@ export class ArbiterClient {
       this.stopWatchdog();
       const lost = this.outstanding.size;
       this.outstanding.clear();
+      const timedOut = this.timedOutSocket === socket;
+      this.timedOutSocket = undefined;
       if (this.closed) return;
+      // Nothing was asked on it (keepConnected): count it, try again in the background, and
+      // leave requests free to connect at once.
+      if (this.keepAlive && this.queue.length === 0 && lost === 0 && !timedOut) {
+        if (opened) this.stats.disconnects++;
+        else {
+          this.stats.connectFailures++;
+          this.stats.backgroundFailures++;
+        }
+        this.reconnectInBackground();
+        return;
+      }
       this.retryAfterMs = Date.now() + this.backoffMs;
       this.backoffMs = Math.min(this.backoffMs * 2, this.opts.reconnectMaxMs);
+      if (this.keepAlive) this.reconnectInBackground();
       if (!opened) {
         this.stats.connectFailures++;
         this.stats.dropped += this.queue.length;
@@ -267,6 +335,33 @@ export class ArbiterClient {
     });
   }
 
+  /** keepConnected(): the next attempt, after the background backoff (doubling). */
+  private reconnectInBackground(): void {
+    if (this.closed || this.backgroundTimer !== undefined) return;
+    const wait = this.backgroundBackoffMs;
+    this.backgroundBackoffMs = Math.min(this.backgroundBackoffMs * 2, this.opts.reconnectMaxMs);
+    this.backgroundTimer = setTimeout(() => {
+      this.backgroundTimer = undefined;
+      if (this.state === 'idle' && !this.closed) this.connect();
+    }, wait);
+    this.backgroundTimer.unref();
+  }
+
+  /** keepConnected(): replaces a connection idle for idleRecycleMs (nothing asked, nothing waiting). */
+  private recycleIdle(): void {
+    if (this.state !== 'open' || this.outstanding.size > 0 || this.queue.length > 0) return;
+    if (wallClockMs() - this.lastActivityMs < this.opts.idleRecycleMs) return;
+    // Detached before it closes: a request from now on waits for the new connection rather
+    // than being written to this one (its close is then not ours to handle).
+    const old = this.socket;
+    this.socket = undefined;
+    this.framed = undefined;
+    this.state = 'idle';
+    old?.destroy();
+    this.stats.recycled++;
+    this.connect();
+  }
+
   private report(message: string): void {
     this.lastError = message;
     this.errorCount++;
@@ -277,7 +372,8 @@ export class ArbiterClient {
     const socket = this.socket!;
     socket.write(this.framed!.seal(encodeArbiterFrame(this.opts.service, r)));
     this.stats.requestsSent++;
-    this.outstanding.set(requestKey(r), Date.now());
+    this.lastActivityMs = wallClockMs();
+    this.outstanding.set(requestKey(r), this.lastActivityMs);
     this.startWatchdog();
   }
 
@@ -288,10 +384,11 @@ export class ArbiterClient {
       return;
     }
     const r = d.frame.message;
+    this.answeredSentAtMs = this.outstanding.get(requestKey(r));
     this.outstanding.delete(requestKey(r));
     if (this.outstanding.size === 0) this.stopWatchdog();
     this.stats.responses++;
-    this.lastResponseMs = Date.now();
+    this.lastResponseMs = this.lastActivityMs = wallClockMs();
     this.responseHandler?.(d.frame.messageBytes, r);
     for (const w of [...this.waiters]) w(r);
   }
@@ -307,13 +404,14 @@ export class ArbiterClient {
     if (this.watchdog !== undefined) return;
     const period = Math.max(10, Math.floor(this.opts.requestTimeoutMs / 4));
     this.watchdog = setInterval(() => {
-      const now = Date.now();
+      const now = wallClockMs();
       for (const sentMs of this.outstanding.values()) {
         // Progress counts: a server answering others in turn (each after an fsync) is alive.
         if (now - Math.max(sentMs, this.lastResponseMs) < this.opts.requestTimeoutMs) continue;
         this.stats.timeouts++;
         this.report(`the arbiter at ${formatEndpoint(this.opts.server)} did not answer within ${this.opts.requestTimeoutMs} ms; reconnecting`);
         this.outstanding.clear(); // reported here, not again as lost by the close
+        this.timedOutSocket = this.socket;
         this.socket?.destroy();
         return;
       }

@@ -46,6 +46,8 @@ export interface ReplicaArbiter {
   outputAllowed?(): boolean;
   /** Contact lost (false) and regained (true), with the time of the last successful contact. */
   onContact?(handler: (inContact: boolean, lastContactMs: number) => void): void;
+  /** When the request answered last was sent (wall clock ms), for the replica's timings. */
+  answeredRequestSentAtMs?(): number | undefined;
 }
 
 export interface EtcdArbiterOptions {

@@ -113,11 +113,15 @@ export const REPLICA_EVENTS = {
   registered: epoch,
   'announce-failed': { epoch: num, message: str },
   suspect: { epoch: num, silentMs: num },
-  won: epoch,
+  /** When the replica asked first, when the request answered was written, when the answer arrived (wall clock ms). */
+  won: { epoch: num, askedAtMs: optional(num), sentAtMs: optional(num), answeredAtMs: optional(num) },
   lost: { epoch: num, winner: str },
   live: { epoch: num, r: num, lastIndex: num, reemitted: num, reemittedEntries: num, reason: oneOf('failover', 'switchover') },
   // planned switchover (switchover.ts)
-  handover: { epoch: num, peer: str, r: num, lastIndex: num, held: num, by: str },
+  /** askedAtMs: when SIGTERM or `ftcp switchover` reached the process; queuedBytes: log-channel bytes queued ahead of the handover frame. */
+  handover: { epoch: num, peer: str, r: num, lastIndex: num, held: num, by: str, askedAtMs: optional(num), queuedBytes: optional(num) },
+  /** the backup: the primary's handover arrived, `behind` entries short of its last index */
+  'handover-received': { epoch: num, lastIndex: num, behind: num },
   'taking-over': { epoch: num, lastIndex: num },
   'handed-over': { epoch: num, peer: str },
   'handover-failed': { epoch: num, peer: str, reason: str },

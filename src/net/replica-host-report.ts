@@ -88,3 +88,30 @@ export function hostStats(h: HostParts): Record<string, unknown> {
     ...(r?.rsm?.appName === 'bulk' ? { bulkUploads: Object.fromEntries((r.rsm.appState as BulkApp).finished) } : {}),
   };
 }
+
+/**
+ * When a replica's test-and-set was asked first, written to the arbiter and answered (wall
+ * clock ms): the `won` line's timings, which the switchover bench reads.
+ */
+export class ArbiterTimes {
+  private ask: { epoch: number; atMs: number } | undefined;
+  private answeredAtMs: number | undefined;
+
+  constructor(private readonly arbiter: ReplicaArbiter) {}
+
+  /** A request for `epoch` goes to the arbiter (the first one for an epoch is kept). */
+  asked(epoch: number, nowMs: number): void {
+    if (this.ask?.epoch !== epoch) this.ask = { epoch, atMs: nowMs };
+  }
+
+  answered(nowMs: number): void {
+    this.answeredAtMs = nowMs;
+  }
+
+  /** The `won` line's fields for `epoch`. */
+  won(epoch: number): ReplicaProcessEventFields<'won'> {
+    const askedAtMs = this.ask?.epoch === epoch ? this.ask.atMs : undefined;
+    const sentAtMs = this.arbiter.answeredRequestSentAtMs?.();
+    return { epoch, ...(askedAtMs !== undefined ? { askedAtMs } : {}), ...(sentAtMs !== undefined ? { sentAtMs } : {}), ...(this.answeredAtMs !== undefined ? { answeredAtMs: this.answeredAtMs } : {}) };
+  }
+}

@@ -54,7 +54,7 @@ import { PrimaryRole } from '../replica/primary.js';
 import { compareHello, decodeHello, encodeHello, helloFields, redisRunId, type HelloFields } from './handshake-check.js';
 import { LogRttProbe } from './log-rtt.js'; // bench: log-channel round trip
 import { StallWatch } from './stall-watch.js';
-import { hostStats, replicaCapturePaths, startedFields, type CapturePaths } from './replica-host-report.js';
+import { ArbiterTimes, hostStats, replicaCapturePaths, startedFields, type CapturePaths } from './replica-host-report.js';
 import { OperatorStops } from './operator-stops.js';
 import { LinkError } from './udp-link.js';
 import { openSwitchLink, openTapLink, type ServiceLink } from './service-link.js';
@@ -101,6 +101,7 @@ export class ReplicaProcess {
   private readonly stops: OperatorStops;
   /** Planned switchover: the handover under way, if any (switchover.ts). */
   private readonly handover: HandoverWatch;
+  private readonly arbiterTimes: ArbiterTimes;
   readonly counts = { servicePacketsIn: 0, servicePacketsOut: 0, reemitted: 0, framesIn: 0, framesOut: 0, framesDropped: 0, arbiterRequests: 0, arbiterAnswers: 0, fenceHeld: 0 };
 
   private constructor(
@@ -116,10 +117,11 @@ export class ReplicaProcess {
     this.hello = helloFields(opts, upstreamId);
     this.handover = new HandoverWatch(opts.name);
     this.stops = new OperatorStops(opts, link.kind);
+    this.arbiterTimes = new ArbiterTimes(arbiter);
   }
 
   /** Planned switchover (switchover.ts): hands the service to the backup, or says why it cannot. */
-  handOver(by: HandoverTrigger): HandoverStart {
+  handOver(by: HandoverTrigger, askedAtMs?: number): HandoverStart {
     const r = this.replica;
     const refused = this.closed || r === undefined ? 'it has no backup to hand over to (none has connected)' : this.handover.active ? 'it is already handing over' : r.handOver(this.clock.nowUs());
     if (refused !== undefined) {
@@ -127,7 +129,7 @@ export class ReplicaProcess {
       this.emit(this.event('handover-refused', { message, by }));
       return { refused: `replica ${this.opts.name}: ${message}` };
     }
-    const done = this.handover.start(by);
+    const done = this.handover.start(by, askedAtMs ?? wallClockMs());
     this.drain();
     return { done };
   }
@@ -165,7 +167,8 @@ export class ReplicaProcess {
         arbiter = etcd;
       } else {
         await probeTcp(opts.arbiterAt, 'arbiter', '--arbiter', timeoutMs);
-        const embedded = new ArbiterClient({ server: opts.arbiterAt, service: formatIpv4Addr(opts.service), clusterKey: opts.clusterKey });
+        // Connected before anything is asked: a test-and-set is then one round trip (arbiter-client.ts).
+        const embedded = new ArbiterClient({ server: opts.arbiterAt, service: formatIpv4Addr(opts.service), clusterKey: opts.clusterKey }).keepConnected();
         opened.push(() => embedded.close());
         arbiter = embedded;
       }
@@ -236,12 +239,14 @@ export class ReplicaProcess {
     });
     this.link.onSuperseded((epoch) => {
       this.emit(this.event('superseded', { epoch }));
+      this.handover.addressMoved();
       this.checkStaleEpoch(epoch);
     });
     this.arbiter.onResponse((bytes) => {
       if (this.closed || this.replica === undefined) return;
       this.counts.arbiterAnswers++;
       this.lastArbiterError = undefined;
+      this.arbiterTimes.answered(wallClockMs());
       this.captures?.arbiter(bytes, false);
       this.replica.handleArbiter(this.clock.nowUs(), bytes);
       this.drain();
@@ -381,6 +386,7 @@ export class ReplicaProcess {
         arbiter: (q) => {
           if (this.refuseBlindTakeover()) return;
           this.counts.arbiterRequests++;
+          this.arbiterTimes.asked(q.epoch, wallClockMs());
           this.captures?.arbiter(encodeArbiter(q), true);
           this.arbiter.send(q);
         },
@@ -449,7 +455,7 @@ export class ReplicaProcess {
         this.emit(this.event('suspect', { epoch: e.epoch, silentMs: e.silentUs / 1000 }));
         return;
       case 'won':
-        this.emit(this.event('won', { epoch: e.epoch }));
+        this.emit(this.event('won', this.arbiterTimes.won(e.epoch)));
         return;
       case 'lost':
         this.emit(this.event('lost', { epoch: e.epoch, winner: e.winner }));
@@ -491,7 +497,10 @@ export class ReplicaProcess {
         return;
       // planned switchover
       case 'handover':
-        this.emit(this.event('handover', { epoch: e.epoch, peer: e.peer, r: e.r, lastIndex: e.lastIndex, held: e.held, by: this.handover.by ?? 'SIGTERM' }));
+        this.emit(this.event('handover', { epoch: e.epoch, peer: e.peer, r: e.r, lastIndex: e.lastIndex, held: e.held, by: this.handover.by ?? 'SIGTERM', ...this.handover.askedAt(), queuedBytes: this.listenCh?.bufferedBytes ?? 0 }));
+        return;
+      case 'handover-received':
+        this.emit(this.event('handover-received', { epoch: e.epoch, lastIndex: e.lastIndex, behind: e.behind }));
         return;
       case 'taking-over':
         this.emit(this.event('taking-over', { epoch: e.epoch, lastIndex: e.lastIndex }));
@@ -499,9 +508,9 @@ export class ReplicaProcess {
       case 'handed-over':
       case 'handover-failed':
         this.emit(e.type === 'handed-over' ? this.event('handed-over', { epoch: e.epoch, peer: e.peer }) : this.event('handover-failed', { epoch: e.epoch, peer: e.peer, reason: e.reason }));
-        // Handed over: late client packets in its socket are forwarded for a moment, then it exits.
+        // Handed over: late client packets are forwarded until the address has moved (and a moment more), then it exits.
         if (e.type === 'handover-failed') this.handover.onEvent(e);
-        else setTimeout(() => this.handover.onEvent(e) && this.onFinished?.('handed-over', false), Math.max(20, 2 * this.opts.heartbeatMs));
+        else this.handover.finishWhenMoved(e, Math.max(20, 2 * this.opts.heartbeatMs), Math.max(1000, this.opts.failureTimeoutMs), () => this.onFinished?.('handed-over', false));
         return;
       case 'divergence': // upstream
         this.emit(this.event('divergence', { conn: e.conn, offset: e.offset, what: e.what }));

@@ -3,9 +3,13 @@
  * SIGTERM or SIGINT. The handlers are removed when the first signal arrives (or on
  * dispose), so a second signal falls back to Node's default and ends the process at once.
  */
+import { wallClockMs } from './clock.js';
+
 export interface StopSignal {
   /** Resolves with the signal's name, or the reason given to stop(). */
   readonly stopped: Promise<string>;
+  /** When the first signal (or stop()) arrived, wall clock ms; undefined before. */
+  readonly atMs: number | undefined;
   /** Resolves `stopped` as if a signal came (for errors that end the process cleanly). */
   stop(reason: string): void;
   dispose(): void;
@@ -23,7 +27,9 @@ const PARENT_CHECK_MS = 250;
 export function waitForStopSignal(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): StopSignal {
   let resolveStopped!: (s: string) => void;
   const stopped = new Promise<string>((resolve) => (resolveStopped = resolve));
+  let atMs: number | undefined;
   const handler = (signal: string) => {
+    atMs ??= wallClockMs();
     dispose();
     resolveStopped(signal);
   };
@@ -43,6 +49,9 @@ export function waitForStopSignal(signals: readonly NodeJS.Signals[] = ['SIGTERM
   }
   return {
     stopped,
+    get atMs() {
+      return atMs;
+    },
     stop: (reason) => handler(reason),
     dispose,
   };

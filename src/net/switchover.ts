@@ -34,6 +34,10 @@ export type HandoverStart = { refused: string } | { done: Promise<HandoverOutcom
 /** One handover at a time, settled by the replica's events. */
 export class HandoverWatch {
   private pending: { by: HandoverTrigger; resolve: (o: HandoverOutcome) => void } | undefined;
+  /** When the last handover was asked for (the signal's or the control command's arrival), wall clock ms. */
+  private askedAtMs: number | undefined;
+  private moved = false;
+  private onMoved: (() => void) | undefined;
 
   constructor(private readonly name: string) {}
 
@@ -45,7 +49,13 @@ export class HandoverWatch {
     return this.pending?.by;
   }
 
-  start(by: HandoverTrigger): Promise<HandoverOutcome> {
+  /** The `handover` line's askedAtMs. */
+  askedAt(): { askedAtMs?: number } {
+    return this.askedAtMs !== undefined ? { askedAtMs: this.askedAtMs } : {};
+  }
+
+  start(by: HandoverTrigger, askedAtMs?: number): Promise<HandoverOutcome> {
+    this.askedAtMs = askedAtMs;
     return new Promise((resolve) => (this.pending = { by, resolve }));
   }
 
@@ -57,6 +67,34 @@ export class HandoverWatch {
     }
     if (e.type === 'handover-failed') this.settle({ ok: false, message: `replica ${this.name} could not hand over to ${e.peer}: ${e.reason}; it serves alone in epoch ${e.epoch + 1}` });
     return false;
+  }
+
+  /** The switch moved the service address away from this replica (its `superseded`). */
+  addressMoved(): void {
+    this.moved = true;
+    const then = this.onMoved;
+    this.onMoved = undefined;
+    then?.();
+  }
+
+  /**
+   * Handed over (`e`): the old primary forwards late client packets until the switch says
+   * the address moved, since every packet the switch sent here before the move is read
+   * before that answer (one socket, in order); then `graceMs` more to forward them, and it
+   * is done (`finish`). Without that answer (a TAP link, a lost datagram), after boundMs.
+   */
+  finishWhenMoved(e: ReplicaEvent, graceMs: number, boundMs: number, finish: () => void): void {
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(bound);
+      setTimeout(() => this.onEvent(e) && finish(), graceMs);
+    };
+    const bound = setTimeout(end, boundMs);
+    bound.unref();
+    if (this.moved) end();
+    else this.onMoved = end;
   }
 
   /** The log channel went down: with SIGTERM the backup is going too, so stop waiting. */

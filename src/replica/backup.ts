@@ -173,6 +173,7 @@ export class BackupRole {
       case 'handover':
         this.learnR(m.r);
         this.handover = { lastIndex: m.lastIndex };
+        this.out.event({ type: 'handover-received', epoch: this.epoch, lastIndex: m.lastIndex, behind: Math.max(0, m.lastIndex - (this.nextIndex - 1)) });
         if (m.lastIndex >= this.nextIndex) this.requestResend(nowUs);
         break;
       case 'forward':

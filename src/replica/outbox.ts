@@ -90,6 +90,8 @@ export type ReplicaEvent =
   | { type: 'live'; epoch: number; r: number; lastIndex: number; reemitted: number; reemittedEntries: number; reason: 'failover' | 'switchover' }
   /** Planned switchover, the primary: it takes no more input and hands over to `peer` at `lastIndex` (r released, `held` packets held). */
   | { type: 'handover'; epoch: number; peer: string; r: number; lastIndex: number; held: number }
+  /** Planned switchover, the backup: the primary's handover arrived, `behind` entries short of its `lastIndex`. */
+  | { type: 'handover-received'; epoch: number; lastIndex: number; behind: number }
   /** Planned switchover, the backup: it has the log up to `lastIndex` and asks the arbiter for `epoch`. */
   | { type: 'taking-over'; epoch: number; lastIndex: number }
   /** Planned switchover, the primary: `peer` is live in `epoch`; this replica emits nothing more. */

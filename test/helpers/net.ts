@@ -1,5 +1,6 @@
 // Small helpers for the socket tests of src/net and src/lab.
 import * as dgram from 'node:dgram';
+import * as net from 'node:net';
 import { buildTcpPacket, TCP_ACK } from '../../src/wire/index.js';
 
 /** A valid IPv4/TCP packet with a patterned payload of `payloadBytes`. */
@@ -43,4 +44,13 @@ export function openSockets() {
       for (const x of open.splice(0)) await x.close();
     },
   };
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
+export async function freeTcpPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  return port;
 }

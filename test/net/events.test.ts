@@ -27,6 +27,7 @@ const SAMPLES: Record<string, Record<string, unknown>> = {
   'replica lost': { event: 'lost', ...replica, epoch: 1, winner: 'b' },
   'replica live': { event: 'live', ...replica, epoch: 2, r: 10, lastIndex: 12, reemitted: 3, reemittedEntries: 2, reason: 'failover' },
   'replica handover': { event: 'handover', ...replica, epoch: 1, peer: 'b', r: 10, lastIndex: 12, held: 2, by: 'SIGTERM' },
+  'replica handover-received': { event: 'handover-received', ...replica, epoch: 1, lastIndex: 12, behind: 0 },
   'replica taking-over': { event: 'taking-over', ...replica, epoch: 1, lastIndex: 12 },
   'replica handed-over': { event: 'handed-over', ...replica, epoch: 2, peer: 'b' },
   'replica handover-failed': { event: 'handover-failed', ...replica, epoch: 1, peer: 'b', reason: 'the backup fell silent before it took over' },

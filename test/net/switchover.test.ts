@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ControlServer, HandoverWatch, sendControl, type ControlReply } from '../../src/net/switchover.js';
+import { until } from '../helpers/net.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ftcp-ctl-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -40,8 +41,10 @@ describe('control socket', () => {
   it('close() lets an answer under way finish first', async () => {
     const path = join(root, 'b.sock');
     const server = await ControlServer.listen(path, replies);
-    const pending = sendControl(path, 'switchover', 5000);
-    await new Promise((r) => setTimeout(r, 5)); // the first reply is out, the second not yet
+    let firstReply!: () => void;
+    const firstSeen = new Promise<void>((r) => (firstReply = r));
+    const pending = sendControl(path, 'switchover', 5000, () => firstReply());
+    await firstSeen; // the first reply is out, the second not yet (a loaded machine may take longer to accept)
     await server.close();
     const r = await pending;
     expect(r.connected && r.replies.map((x) => x.stage)).toEqual(['handing-over', 'done']);
@@ -89,5 +92,31 @@ describe('handover watch', () => {
     w.channelDown();
     expect(await term).toMatchObject({ ok: false });
     expect(w.active).toBe(false);
+  });
+
+  it('handed over: done only once the switch has moved the address (then a grace), or at the bound without word from it', async () => {
+    const handed = { type: 'handed-over', epoch: 2, peer: 'b' } as const;
+    // The address moves after the handover: nothing ends before the switch's word.
+    const w = new HandoverWatch('a');
+    const done = w.start('SIGTERM');
+    let finished = false;
+    w.finishWhenMoved(handed, 1, 600_000, () => (finished = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(finished).toBe(false);
+    expect(w.active).toBe(true);
+    w.addressMoved();
+    expect(await done).toMatchObject({ ok: true, epoch: 2 });
+    await until(() => finished, 5000, 'the finish');
+    // The address moved before the handover ended: done after the grace alone.
+    const early = new HandoverWatch('a');
+    const earlyDone = early.start('ftcp switchover');
+    early.addressMoved();
+    early.finishWhenMoved(handed, 1, 600_000, () => {});
+    expect(await earlyDone).toMatchObject({ ok: true });
+    // No word from the switch (a TAP link, a lost datagram): the bound ends it.
+    const silent = new HandoverWatch('a');
+    const silentDone = silent.start('SIGTERM');
+    silent.finishWhenMoved(handed, 1, 20, () => {});
+    expect(await silentDone).toMatchObject({ ok: true });
   });
 });
