@@ -19,6 +19,7 @@ const KEYS: ReadonlyArray<readonly [key: string, flag: string]> = [
   ['upstream', '--upstream-app / --upstream-stateless'],
   ['seed', '--seed'],
   ['mtu', '--mtu'],
+  ['profile', '--profile'],
   ['service', '--service'],
   ['port', '--port'],
   ['bulk-bytes', '--bulk-bytes'],
@@ -26,13 +27,16 @@ const KEYS: ReadonlyArray<readonly [key: string, flag: string]> = [
   ['network', '--tap-port / --switch'],
 ];
 
+/** Fields added after the first builds: what a hello without them means. */
+const ABSENT_MEANS: Readonly<Record<string, string>> = { profile: 'rfc' };
+
 export type HelloFields = Record<string, string>;
 
 /**
  * What this replica must agree on with its peer, as text fields; `upstreamId` names its
  * upstream app's instance where the app can tell (Redis's run_id), which must differ.
  */
-export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'upstream' | 'upstreamApp' | 'seed' | 'mtu' | 'service' | 'servicePort' | 'bulkBytes' | 'outputRule' | 'tap'>, upstreamId?: string): HelloFields {
+export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'upstream' | 'upstreamApp' | 'seed' | 'mtu' | 'service' | 'servicePort' | 'bulkBytes' | 'outputRule' | 'tap' | 'profile'>, upstreamId?: string): HelloFields {
   return {
     ...(upstreamId !== undefined ? { 'upstream-id': upstreamId } : {}),
     name: o.name,
@@ -40,6 +44,7 @@ export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'ups
     upstream: o.upstream === undefined ? 'none' : o.upstreamApp === 'stateless' ? 'generic, stateless' : (o.upstreamApp ?? 'generic'),
     seed: String(o.seed),
     mtu: String(o.mtu ?? DEFAULT_MTU),
+    profile: o.profile ?? 'rfc',
     service: formatIpv4Addr(o.service),
     port: String(o.servicePort),
     'bulk-bytes': String(o.bulkBytes),
@@ -73,8 +78,9 @@ export function compareHello(mine: HelloFields, theirs: HelloFields, expectPeer?
   const out: string[] = [];
   if (expectPeer !== undefined && them !== expectPeer) out.push(`--peer names ${expectPeer}, but the replica at --log-peer is ${them}`);
   for (const [key, flag] of KEYS) {
-    const a = mine[key];
-    const b = theirs[key];
+    // A peer whose hello has no such field (an older build) has its default.
+    const a = mine[key] ?? ABSENT_MEANS[key];
+    const b = theirs[key] ?? ABSENT_MEANS[key];
     if (a !== b) out.push(`${key} (${flag}): ${me} has ${a ?? 'nothing'}, ${them} has ${b ?? 'nothing'}`);
   }
   const id = mine['upstream-id'];

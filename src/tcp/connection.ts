@@ -8,6 +8,7 @@
  */
 import { challengeAck } from './challenge.js';
 import { negotiate } from './options.js';
+import { delayedAckFired, delayFinAck, readFlushesAck } from './profile.js';
 import { clearReassembly } from './reassembly.js';
 import { rcvWnd, readData, receiveSyn, receiveText } from './receiver.js';
 import { rtoAfterSynTimeout, rtoSample } from './rto.js';
@@ -414,6 +415,7 @@ function processFin(ctx: Ctx, tcb: Tcb): void {
     case 'SYN-RECEIVED':
     case 'ESTABLISHED':
       tcb.state = 'CLOSE-WAIT';
+      if (delayFinAck(ctx, tcb)) tcb.ackNow = false; // profile 'linux': the delayed-ACK timer answers
       break;
     case 'FIN-WAIT-1':
       // Our FIN acknowledged (by this segment's ACK, processed above): TIME-WAIT; else CLOSING.
@@ -450,6 +452,7 @@ export function onTimers(ctx: Ctx, tcb: Tcb): void {
   if (due(Timer.DelayedAck)) {
     t[Timer.DelayedAck] = -1;
     tcb.ackNow = true;
+    delayedAckFired(tcb);
   }
   if (due(Timer.KeepAlive) && !onKeepAlive(ctx, tcb)) {
     closeTcb(ctx, tcb, 'ETIMEDOUT');
@@ -566,6 +569,7 @@ export function userAbort(ctx: Ctx, tcb: Tcb): void {
 /** RECEIVE (RFC 9293 §3.10.3): buffered bytes; may send a window update. */
 export function userRead(ctx: Ctx, tcb: Tcb, maxBytes: number): Uint8Array {
   const data = readData(tcb, maxBytes);
+  if (readFlushesAck(ctx.cfg, tcb, data.length)) tcb.ackNow = true;
   if (tcb.ackNow && tcb.state !== 'CLOSED') output(ctx, tcb);
   return data;
 }

@@ -31,6 +31,7 @@ import { closeTcb, onTimers, segmentArrives, setKeepAlive, userAbort, userClose,
 import type { ResolvedConfig } from './config.js';
 import { connectionInfo, heldCounts, listenerInfo, type StackHeld } from './info.js';
 import { closedSegment, closeListener, ephemeralPort, listenSegment, reopensTimeWait } from './listener.js';
+import { noteWriteEnd } from './profile.js';
 import { output, queueData, retransmitAtGoLive } from './sender.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { newStackState, restoredState, StackCore, type StackState } from './stack-core.js';
@@ -275,6 +276,7 @@ export class Stack {
     if (!(bytes instanceof Uint8Array)) throw new StackError('EINVAL', 'write: bytes must be a Uint8Array');
     if (bytes.length === 0) return 0;
     const n = queueData(tcb, bytes);
+    if (n > 0) noteWriteEnd(this.core.cfg, tcb, (tcb.sndBufSeq + tcb.sndBuf.length) >>> 0);
     output(this.core.ctx.at(now), tcb);
     this.core.schedule(tcb);
     return n;
