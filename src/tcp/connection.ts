@@ -402,11 +402,12 @@ function textAndFin(ctx: Ctx, tcb: Tcb, seq: number, data: Uint8Array, fin: bool
     data = data.subarray(0, Math.max(0, room));
     fin = false;
   }
-  if (receiveText(ctx, tcb, seq, data, fin)) processFin(ctx, tcb);
+  const held = tcb.ooo.segs.length > 0 || tcb.ooo.finSeq >= 0; // a gap this segment may fill
+  if (receiveText(ctx, tcb, seq, data, fin)) processFin(ctx, tcb, held);
 }
 
 /** RFC 9293 §3.10.7.4 eighth step: the FIN is in sequence. */
-function processFin(ctx: Ctx, tcb: Tcb): void {
+function processFin(ctx: Ctx, tcb: Tcb, gapFilled: boolean): void {
   tcb.rcvNxt = seqAdd(tcb.rcvNxt, 1);
   tcb.finReceived = true;
   tcb.ackNow = true;
@@ -415,7 +416,7 @@ function processFin(ctx: Ctx, tcb: Tcb): void {
     case 'SYN-RECEIVED':
     case 'ESTABLISHED':
       tcb.state = 'CLOSE-WAIT';
-      if (delayFinAck(ctx, tcb)) tcb.ackNow = false; // profile 'linux': the delayed-ACK timer answers
+      if (delayFinAck(ctx, tcb, gapFilled)) tcb.ackNow = false; // profile 'linux': the delayed-ACK timer answers
       break;
     case 'FIN-WAIT-1':
       // Our FIN acknowledged (by this segment's ACK, processed above): TIME-WAIT; else CLOSING.

@@ -129,12 +129,14 @@ export function delayedAckFired(tcb: Tcb): void {
  * The peer's FIN moved ESTABLISHED to CLOSE-WAIT. RFC 9293 §3.10.7.4 (eighth step) asks for
  * an ACK of the FIN without saying when; Linux (tcp_fin) enters interactive mode and delays
  * that ACK by the delayed-ACK time, or sends it at once when no data ever arrived (its ATO
- * is still 0). Returns true when the ACK is delayed (profile 'linux' only).
+ * is still 0) or when the FIN came with a filled gap (RFC 5681 §4.2 asks for an immediate
+ * ACK then, as Linux's ICSK_ACK_NOW). Returns true when the ACK is delayed (profile
+ * 'linux' only).
  */
-export function delayFinAck(ctx: Ctx, tcb: Tcb): boolean {
+export function delayFinAck(ctx: Ctx, tcb: Tcb, gapFilled: boolean): boolean {
   if (ctx.cfg.profile !== 'linux') return false;
   linux(tcb).pingpong = true;
-  if (tcb.lastDataUs < 0 || ctx.cfg.delayedAckMs === 0) return false;
+  if (gapFilled || tcb.lastDataUs < 0 || ctx.cfg.delayedAckMs === 0) return false;
   if (tcb.timers[Timer.DelayedAck]! < 0) tcb.timers[Timer.DelayedAck] = ctx.now + ctx.cfg.delayedAckMs * 1000;
   return true;
 }

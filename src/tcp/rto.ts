@@ -36,8 +36,8 @@ function clamp(rtoUs: number, b: RtoBounds): number {
  * RFC 6298 (2.2)/(2.3): RTO = SRTT + max(G, K*RTTVAR), then (2.4) rounded up to RTO.min.
  * Profile 'linux' puts the minimum on the variance term instead, RTO = SRTT +
  * max(K*RTTVAR, RTO.min) (Linux's tcp_set_rto with rttvar_us floored at tcp_rto_min): never
- * below what (2.4) gives, so RFC 6298 (2.4)'s "SHOULD be rounded up" still holds; the RTO
- * is larger by up to SRTT. RFC 6298 §4 lets an implementation choose a more conservative RTO.
+ * below what (2.4) gives, which sets only a lower bound ((2.5) an upper one), so both hold;
+ * the RTO is larger by up to SRTT.
  */
 function rtoFromEstimate(s: RtoState, b: RtoBounds): number {
   if (b.profile === 'linux') return Math.min(s.srttUs + Math.max(4 * s.rttvarUs, b.rtoMinMs * 1000), b.rtoMaxMs * 1000);
