@@ -20,6 +20,7 @@ import { linuxTargetMissing } from '../conformance/linux/kernel.js';
 import { LinuxTargetError, runScriptTextLinux } from '../conformance/linux/runner.js';
 import { runScriptText, type RunFailure, type RunOptions, type RunResult } from '../conformance/runner.js';
 import { openCaptureFile } from '../pcap/capture-file.js';
+import { STACK_PROFILES, type StackProfile } from '../tcp/types.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { checkOutputFile } from './validate.js';
 
@@ -29,6 +30,7 @@ interface ConformanceFlags {
   verbose?: boolean;
   capture?: string;
   target?: string;
+  profile?: string;
 }
 
 const TARGETS = { ftcp: ['ftcp'], linux: ['linux'], both: ['ftcp', 'linux'] } as const;
@@ -66,6 +68,7 @@ export function registerConformanceCommand(program: Command, io: CliIo, setExitC
     .option('--json', 'print exactly one JSON object: {passed, failed, errors, crashed, pending, results: [{path, target?, status, pending, line?, expected?, actual?, warnings}], differences?: [{path, line, actual: {ftcp, linux}}]}')
     .option('-v, --verbose', 'print every packet of each script as it happens: < what the script injected, > what the stack sent (in script terms, with its line and time)')
     .option('--capture <file>', 'write every packet of the run to a pcapng file, one interface per script (and target), virtual (ftcp) or real (linux) time as timestamps')
+    .option('--profile <profile>', 'the stack\'s choices where the RFCs allow more than one: rfc (default) or linux (Linux\'s: PSH per write, interactive-mode ACKs, RTO floor on RTTVAR, slow start per segment, ...; see docs/conformance.md); a script\'s own --profile=... wins; the linux target is always Linux')
     .option('--tolerance-usecs <us>', 'how far from its scripted time a packet or call may happen, for every script (overrides the scripts\' --tolerance_usecs; default: theirs, else 4000)')
     .addHelpText(
       'after',
@@ -82,7 +85,7 @@ export function registerConformanceCommand(program: Command, io: CliIo, setExitC
         'Exit codes: 0 every counted script passed; 1 a script FAILed (the stack did something else);\n' +
         '2 bad usage, or a script ERROR (syntax, an option or call the runner cannot honour, no events);\n' +
         '5 the stack CRASHed. The worst one decides.\n\n' +
-        'Examples:\n  ftcp conformance test/conformance\n  ftcp conformance --target both test/conformance/handshake/passive-open.pkt',
+        'Examples:\n  ftcp conformance test/conformance\n  ftcp conformance --target both --profile linux test/conformance/nagle\n  ftcp conformance --target both test/conformance/handshake/passive-open.pkt',
     )
     .action(async (paths: string[], flags: ConformanceFlags) => {
       setExitCode(await conformance(paths, flags, io));
@@ -94,6 +97,8 @@ async function conformance(paths: string[], flags: ConformanceFlags, io: CliIo):
   if (!Object.hasOwn(TARGETS, target)) throw new UsageError(`--target must be ftcp, linux or both, got ${target}`);
   const targets: readonly TargetName[] = TARGETS[target as keyof typeof TARGETS];
   const toleranceUs = flags.toleranceUsecs === undefined ? undefined : parseTolerance(flags.toleranceUsecs);
+  const profile = flags.profile;
+  if (profile !== undefined && !(STACK_PROFILES as readonly string[]).includes(profile)) throw new UsageError(`--profile must be ${STACK_PROFILES.join(' or ')}, got ${profile}`);
   const files = collectScripts(paths);
   if (target !== 'ftcp') {
     const missing = linuxTargetMissing();
@@ -124,7 +129,7 @@ async function conformance(paths: string[], flags: ConformanceFlags, io: CliIo):
           }
         : undefined;
       const lines = new Map<number, string>();
-      const options: RunOptions = { ...(toleranceUs !== undefined ? { toleranceUs } : {}), ...(onPacket !== undefined ? { onPacket } : {}), ...(targets.length > 1 ? { trace: (line: number, actual: string) => void lines.set(line, actual) } : {}) };
+      const options: RunOptions = { ...(toleranceUs !== undefined ? { toleranceUs } : {}), ...(profile !== undefined && name === 'ftcp' ? { profile: profile as StackProfile } : {}), ...(onPacket !== undefined ? { onPacket } : {}), ...(targets.length > 1 ? { trace: (line: number, actual: string) => void lines.set(line, actual) } : {}) };
       const result = name === 'ftcp' ? runScriptText(text, options) : await runLinux(text, options);
       const report = reportOf(path, isPending(path, text), result, target === 'ftcp' ? undefined : name);
       if (flags.json !== true) printReport(report, io);

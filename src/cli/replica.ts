@@ -32,6 +32,7 @@ import { DEFAULT_LINK_BIND, parseEndpointFlag, parseVirtualAddressFlag } from '.
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { describeFields, exitSummary } from './replica-lines.js';
 import { checkOutputDir, parseByteCount, parseMilliseconds, parseSeed } from './validate.js';
+import { STACK_PROFILES, type StackProfile } from '../tcp/types.js';
 import { CONTROL_OPTION_HELP, controlOpenError, handOverOnSigterm, openReplicaControl, parseControlPath } from './switchover.js'; // planned switchover
 
 export const DEFAULT_LOG_LISTEN = '127.0.0.1:9402';
@@ -61,6 +62,7 @@ interface ReplicaFlags {
   unsafeNoOutputRule?: boolean;
   mtu: string;
   maxConnections: string;
+  profile?: string;
   startTimeoutMs: string;
   json?: boolean;
   /** upstream */
@@ -116,6 +118,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (default: off)')
     .option('--mtu <bytes>', `largest IP packet on the UDP link, 68..${MAX_LOGGED_PACKET_BYTES} (one log entry must carry it); the stack announces MSS = mtu - 40, so both replicas need the same value`, '65000')
     .option('--max-connections <n>', `the most client connections the replicated stack holds, 1..${MAX_MAX_CONNECTIONS} (a SYN beyond them is dropped and counted); both replicas need the same value`, String(DEFAULT_MAX_CONNECTIONS))
+    .option('--profile <profile>', 'the stack\'s choices where the RFCs allow more than one: rfc (default) or linux (docs/conformance.md, "Profiles"); the same on every replica')
     .option('--start-timeout-ms <ms>', 'how long to wait at start for the switch, the arbiter and (backup, join) the primary', '5000')
     .option('--json', 'print one JSON object per line (each event, then the statistics)')
     .option('--control <path>', CONTROL_OPTION_HELP)
@@ -160,6 +163,12 @@ export function parsePositiveMs(flag: string, text: string): number {
   const v = parseMilliseconds(flag, text, 600_000);
   if (v <= 0) throw new UsageError(`${flag} must be more than 0 ms, got ${text}`);
   return v;
+}
+
+/** --profile: rfc or linux. */
+function parseProfile(text: string): StackProfile {
+  if (!(STACK_PROFILES as readonly string[]).includes(text)) throw new UsageError(`--profile must be ${STACK_PROFILES.join(' or ')}, got ${text}`);
+  return text as StackProfile;
 }
 
 /** --mtu of a replica: a link MTU whose largest packet still fits one log entry. */
@@ -242,6 +251,7 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
     ...(flags.captureDir !== false ? { captureDir: flags.captureDir } : {}),
     mtu: parseReplicaMtu(flags.mtu),
     maxConnections: parseMaxConnections(flags.maxConnections),
+    ...(flags.profile !== undefined ? { profile: parseProfile(flags.profile) } : {}),
     startTimeoutMs: parsePositiveMs('--start-timeout-ms', flags.startTimeoutMs),
     ...(flags.upstream !== undefined ? { upstream: parseEndpointFlag('--upstream', flags.upstream, { allowPortZero: false }), upstreamConnectTimeoutMs: parsePositiveMs('--upstream-connect-timeout-ms', flags.upstreamConnectTimeoutMs) } : {}),
     ...(upstreamApp !== undefined ? { upstreamApp } : {}),

@@ -27,7 +27,7 @@
  */
 import { resolveConfig, type ResolvedConfig } from '../tcp/config.js';
 import { Stack } from '../tcp/stack.js';
-import type { StackConfig } from '../tcp/types.js';
+import type { StackConfig, StackProfile } from '../tcp/types.js';
 import { parseTcpPacket } from '../wire/packet.js';
 import { formatExpected, formatSeconds, formatSegment } from './format.js';
 import { parseScript, ParseError } from './parser.js';
@@ -65,6 +65,8 @@ export interface RunOptions {
   onPacket?: (direction: '<' | '>', timeUs: number, bytes: Uint8Array, text: string) => void;
   /** What the target did at each line it reached: `sent S. 0:0(0) ...`, `returned = 3` (for comparing targets). */
   trace?: (line: number, actual: string) => void;
+  /** The stack's profile for scripts that do not choose one with `--profile` (the command line's --profile). */
+  profile?: StackProfile;
 }
 
 export const defaultStackFactory: ConformanceStackFactory = (config) => new Stack(config);
@@ -105,6 +107,7 @@ export function runScript(script: Script, options: RunOptions = {}): RunResult {
     const resolved = resolveSettings(script.options);
     warnings.push(...resolved.warnings);
     if (options.toleranceUs !== undefined) resolved.settings.toleranceUs = options.toleranceUs;
+    if (options.profile !== undefined) resolved.settings.config.profile ??= options.profile;
     new Run(script, resolved.settings, options.createStack ?? defaultStackFactory, warnings, options.onPacket, options.trace).run();
     return { ok: true, warnings };
   } catch (error) {

@@ -5,11 +5,13 @@
  * `--seed`, every numeric StackConfig field in snake case (`--msl_ms=500`,
  * `--recv_buffer_bytes=4096`, `--challenge_ack_limit=2`, ...), the boolean ones as 0 or
  * 1 (`--sack=0`, `--dsack=0`, `--timestamps=0`, `--window_scaling=0`, `--syn_cookies=0`), and
- * `--congestion_control=newreno|cubic` (Linux's net.ipv4.tcp_congestion_control). Anything
+ * `--congestion_control=newreno|cubic` (Linux's net.ipv4.tcp_congestion_control),
+ * `--profile=rfc|linux` (whose choices the stack makes where the RFCs allow both) and
+ * `--hystart=0|1` (RFC 9406 HyStart++). Anything
  * else is an error naming its line: an option silently ignored would let a script pass that
  * did not run as written.
  */
-import type { StackConfig } from '../tcp/types.js';
+import { STACK_PROFILES, type StackConfig, type StackProfile } from '../tcp/types.js';
 import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import type { ScriptOption } from './script.js';
 
@@ -75,6 +77,7 @@ const BOOLEAN_OPTIONS: Readonly<Record<string, keyof StackConfig>> = {
   timestamps: 'timestamps',
   window_scaling: 'windowScaling',
   syn_cookies: 'synCookies',
+  hystart: 'hystart',
 };
 
 /** A bad option value: the runner reports it as the script's failure at that line. */
@@ -149,6 +152,12 @@ export function resolveSettings(options: readonly ScriptOption[]): { settings: R
           throw new OptionError(o.line, `--congestion_control must be cubic or newreno, got ${o.value ?? '(no value)'}`);
         }
         settings.config.congestionControl = o.value;
+        break;
+      case 'profile':
+        if (!(STACK_PROFILES as readonly string[]).includes(o.value ?? '')) {
+          throw new OptionError(o.line, `--profile must be ${STACK_PROFILES.join(' or ')}, got ${o.value ?? '(no value)'}`);
+        }
+        settings.config.profile = o.value as StackProfile;
         break;
       case 'ip_version':
         if (o.value !== 'ipv4') throw new OptionError(o.line, `--ip_version: only ipv4 is supported, got ${o.value ?? '(no value)'}`);

@@ -21,12 +21,16 @@ const KEYS: ReadonlyArray<readonly [key: string, flag: string]> = [
   ['seed', '--seed'],
   ['mtu', '--mtu'],
   ['max-connections', '--max-connections'],
+  ['profile', '--profile'],
   ['service', '--service'],
   ['port', '--port'],
   ['bulk-bytes', '--bulk-bytes'],
   ['output-rule', '--unsafe-no-output-rule'],
   ['network', '--tap-port / --switch'],
 ];
+
+/** Fields added after the first builds: what a hello without them means. */
+const ABSENT_MEANS: Readonly<Record<string, string>> = { profile: 'rfc' };
 
 export type HelloFields = Record<string, string>;
 
@@ -35,6 +39,7 @@ export type HelloFields = Record<string, string>;
  * upstream app's instance where the app can tell (Redis's run_id), which must differ.
  */
 export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'upstream' | 'upstreamApp' | 'seed' | 'mtu' | 'maxConnections' | 'service' | 'servicePort' | 'bulkBytes' | 'outputRule' | 'tap'>, upstreamId?: string): HelloFields {
+export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'upstream' | 'upstreamApp' | 'seed' | 'mtu' | 'service' | 'servicePort' | 'bulkBytes' | 'outputRule' | 'tap' | 'profile'>, upstreamId?: string): HelloFields {
   return {
     ...(upstreamId !== undefined ? { 'upstream-id': upstreamId } : {}),
     name: o.name,
@@ -43,6 +48,7 @@ export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'ups
     seed: String(o.seed),
     mtu: String(o.mtu ?? DEFAULT_MTU),
     'max-connections': String(o.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
+    profile: o.profile ?? 'rfc',
     service: formatIpv4Addr(o.service),
     port: String(o.servicePort),
     'bulk-bytes': String(o.bulkBytes),
@@ -76,8 +82,9 @@ export function compareHello(mine: HelloFields, theirs: HelloFields, expectPeer?
   const out: string[] = [];
   if (expectPeer !== undefined && them !== expectPeer) out.push(`--peer names ${expectPeer}, but the replica at --log-peer is ${them}`);
   for (const [key, flag] of KEYS) {
-    const a = mine[key];
-    const b = theirs[key];
+    // A peer whose hello has no such field (an older build) has its default.
+    const a = mine[key] ?? ABSENT_MEANS[key];
+    const b = theirs[key] ?? ABSENT_MEANS[key];
     if (a !== b) out.push(`${key} (${flag}): ${me} has ${a ?? 'nothing'}, ${them} has ${b ?? 'nothing'}`);
   }
   const id = mine['upstream-id'];

@@ -8,6 +8,7 @@ import type { AppName } from '../proxy/app.js';
 import type { LiveCapture } from '../pcap/live-sink.js';
 import type { RsmConfig } from '../replica/rsm.js';
 import { deriveSeed } from '../tcp/seed.js';
+import type { StackProfile } from '../tcp/types.js';
 import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { crc32 } from '../wire/crc32.js';
 import { serviceMacFor, type MacAddr } from '../wire/ethernet.js';
@@ -60,6 +61,8 @@ export interface ReplicaProcessOptions {
   mtu?: number;
   /** The most connections the replicated stack holds (--max-connections); default the stack's (10000). Both replicas must agree. */
   maxConnections?: number;
+  /** The stack's profile (StackConfig.profile); both replicas must agree. Default 'rfc'. */
+  profile?: StackProfile;
   /** How long start() waits for the switch, the arbiter and (backup/join) the primary. */
   startTimeoutMs?: number;
   /** upstream: each replica's own instance of the app; the RSM runs no built-in app. */
@@ -84,11 +87,11 @@ export const DEFAULT_MAX_CONNECTIONS = 10_000;
 export const MAX_MAX_CONNECTIONS = 1_000_000;
 
 /** The RSM configuration both replicas of a run derive from the same flags (as the simulator does). */
-export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes' | 'upstream' | 'mtu' | 'tap' | 'maxConnections'>): RsmConfig {
+export function replicaRsmConfig(o: Pick<ReplicaProcessOptions, 'service' | 'servicePort' | 'app' | 'seed' | 'bulkBytes' | 'upstream' | 'mtu' | 'tap' | 'maxConnections' | 'profile'>): RsmConfig {
   return {
     // The stack announces the link's MTU - 40 as its MSS (one segment per datagram up
     // to the link's size, not 1460 bytes in a 65000-byte link).
-    stack: { addresses: [o.service], seed: deriveSeed(o.seed, 'service-stack'), mtu: o.mtu ?? DEFAULT_MTU, ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}) },
+    stack: { addresses: [o.service], seed: deriveSeed(o.seed, 'service-stack'), mtu: o.mtu ?? DEFAULT_MTU, ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}), ...(o.profile !== undefined ? { profile: o.profile } : {}) },
     servicePort: o.servicePort,
     app: o.upstream !== undefined ? 'upstream' : o.app, // upstream
     appOptions: { bulkBytes: o.bulkBytes, seed: deriveSeed(o.seed, 'bulk') },

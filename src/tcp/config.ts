@@ -3,7 +3,7 @@
  * limit is explicit and configurable). A bad configuration is API misuse: StackError EINVAL.
  */
 import type { Ipv4Addr } from '../wire/addr.js';
-import { StackError, type CongestionControlName, type StackConfig } from './types.js';
+import { StackError, STACK_PROFILES, type CongestionControlName, type StackConfig, type StackProfile } from './types.js';
 
 export interface ResolvedConfig {
   addresses: Ipv4Addr[];
@@ -33,6 +33,8 @@ export interface ResolvedConfig {
   congestionControl: CongestionControlName;
   challengeAckLimit: number;
   synCookies: boolean;
+  profile: StackProfile;
+  hystart: boolean;
 }
 
 /** The largest window a segment can carry without window scaling (RFC 9293 §3.1). */
@@ -74,6 +76,8 @@ export function resolveConfig(c: StackConfig): ResolvedConfig {
   const recvBufferBytes = int('recvBufferBytes', c.recvBufferBytes, DEFAULT_BUFFER_BYTES, 1, 1 << 30);
   const cc = c.congestionControl ?? 'cubic';
   if (cc !== 'cubic' && cc !== 'newreno') throw new StackError('EINVAL', `config.congestionControl must be 'cubic' or 'newreno', got ${String(c.congestionControl)}`);
+  const profile = c.profile ?? 'rfc';
+  if (!STACK_PROFILES.includes(profile)) throw new StackError('EINVAL', `config.profile must be 'rfc' or 'linux', got ${String(c.profile)}`);
   const rtoMinMs = int('rtoMinMs', c.rtoMinMs, 200, 1, 3_600_000);
   const rtoMaxMs = int('rtoMaxMs', c.rtoMaxMs, 120_000, rtoMinMs, 3_600_000);
   return {
@@ -105,5 +109,7 @@ export function resolveConfig(c: StackConfig): ResolvedConfig {
     congestionControl: cc,
     challengeAckLimit: int('challengeAckLimit', c.challengeAckLimit, 1000, 0, 1 << 30),
     synCookies: bool('synCookies', c.synCookies, true),
+    profile,
+    hystart: bool('hystart', c.hystart, false),
   };
 }

@@ -11,6 +11,7 @@
  */
 import { cubicController } from './cc/cubic.js';
 import { newRenoController } from './cc/newreno.js';
+import type { HystartState } from './cc/slow-start.js';
 import type { CongestionControlName } from './types.js';
 
 export { initialWindow } from './cc/initial-window.js';
@@ -45,6 +46,10 @@ export interface CcState {
   bytesAcked: number;
   /** CUBIC's state; absent for NewReno. */
   cubic?: CubicState;
+  /** Profile 'linux': slow start credits one SMSS per acknowledged segment (cc/slow-start.ts). */
+  perSegment?: boolean;
+  /** RFC 9406 HyStart++ state, when StackConfig.hystart is on (cc/slow-start.ts). */
+  hystart?: HystartState;
 }
 
 /** What the controller learns from an ACK of new data outside loss recovery. */

@@ -8,6 +8,7 @@
  */
 import { challengeAck } from './challenge.js';
 import { negotiate } from './options.js';
+import { delayedAckFired, delayFinAck, readFlushesAck } from './profile.js';
 import { clearReassembly } from './reassembly.js';
 import { rcvWnd, readData, receiveSyn, receiveText } from './receiver.js';
 import { rtoAfterSynTimeout, rtoSample } from './rto.js';
@@ -402,11 +403,12 @@ function textAndFin(ctx: Ctx, tcb: Tcb, seq: number, data: Uint8Array, fin: bool
     data = data.subarray(0, Math.max(0, room));
     fin = false;
   }
-  if (receiveText(ctx, tcb, seq, data, fin)) processFin(ctx, tcb);
+  const held = tcb.ooo.segs.length > 0 || tcb.ooo.finSeq >= 0; // a gap this segment may fill
+  if (receiveText(ctx, tcb, seq, data, fin)) processFin(ctx, tcb, held);
 }
 
 /** RFC 9293 §3.10.7.4 eighth step: the FIN is in sequence. */
-function processFin(ctx: Ctx, tcb: Tcb): void {
+function processFin(ctx: Ctx, tcb: Tcb, gapFilled: boolean): void {
   tcb.rcvNxt = seqAdd(tcb.rcvNxt, 1);
   tcb.finReceived = true;
   tcb.ackNow = true;
@@ -415,6 +417,7 @@ function processFin(ctx: Ctx, tcb: Tcb): void {
     case 'SYN-RECEIVED':
     case 'ESTABLISHED':
       tcb.state = 'CLOSE-WAIT';
+      if (delayFinAck(ctx, tcb, gapFilled)) tcb.ackNow = false; // profile 'linux': the delayed-ACK timer answers
       break;
     case 'FIN-WAIT-1':
       // Our FIN acknowledged (by this segment's ACK, processed above): TIME-WAIT; else CLOSING.
@@ -460,6 +463,7 @@ export function onTimers(ctx: Ctx, tcb: Tcb): void {
   if (due(Timer.DelayedAck)) {
     t[Timer.DelayedAck] = -1;
     tcb.ackNow = true;
+    delayedAckFired(tcb);
   }
   if (due(Timer.KeepAlive) && !onKeepAlive(ctx, tcb)) {
     closeTcb(ctx, tcb, 'ETIMEDOUT');
@@ -576,6 +580,7 @@ export function userAbort(ctx: Ctx, tcb: Tcb): void {
 /** RECEIVE (RFC 9293 §3.10.3): buffered bytes; may send a window update. */
 export function userRead(ctx: Ctx, tcb: Tcb, maxBytes: number): Uint8Array {
   const data = readData(tcb, maxBytes);
+  if (readFlushesAck(ctx.cfg, tcb, data.length)) tcb.ackNow = true;
   if (tcb.ackNow && tcb.state !== 'CLOSED') output(ctx, tcb);
   return data;
 }

@@ -44,14 +44,24 @@ export function closeListener(core: StackCore, now: number, id: SocketId): void 
   core.st.listeners.delete(id);
   const key = `${l.address}:${l.port}`;
   if (core.listenIndex.get(key) === id) core.listenIndex.delete(key);
-  // Connections nobody accepted are reset (as Linux does when a listener closes).
+  // Connections nobody accepted are aborted: RFC 9293 §3.10.5 ABORT sends a RST in
+  // SYN-RECEIVED and ESTABLISHED. Profile 'linux' drops the half-open ones without a word,
+  // as Linux does (their request sockets die with the listener); the peer's next segment
+  // then finds no connection and gets the RST of §3.10.7.1. Both are ABORT of a
+  // connection the user never saw: §3.10.5 does not say which the listener's close is.
   const ctx = core.ctx.at(now);
+  const silent = core.cfg.profile === 'linux';
   for (const cid of [...l.synQueue, ...l.acceptQueue]) {
     const tcb = core.st.conns.get(cid);
     if (tcb === undefined) continue;
     tcb.listenerId = -1;
     core.connHashes.mark(cid);
-    userAbort(ctx, tcb);
+    if (silent && tcb.state === 'SYN-RECEIVED') {
+      tcb.userClosed = true;
+      closeTcb(ctx, tcb);
+    } else {
+      userAbort(ctx, tcb);
+    }
   }
 }
 

@@ -5,6 +5,7 @@
  * timer, and connection.ts calls the sender's output() afterwards.
  */
 import { MAX_WINDOW } from './config.js';
+import { quickAckMode } from './profile.js';
 import { reassemblyInsert, reassemblyTake } from './reassembly.js';
 import { heldOverlap, noteDuplicate, noteSackBlock } from './sackblocks.js';
 import type { Ctx, Tcb } from './tcb.js';
@@ -124,7 +125,7 @@ export function receiveText(ctx: Ctx, tcb: Tcb, seq: number, data: Uint8Array, f
     tcb.pendingAckBytes += delivered;
     // RFC 1122 4.2.3.2: ACK at least every second full-sized segment; otherwise delay
     // the ACK by at most delayedAckMs (< 500 ms), unless quick ACKs are left.
-    if (ctx.cfg.delayedAckMs === 0 || tcb.pendingAckBytes >= 2 * tcb.rcvMssSeen || tcb.quickAcks > 0) tcb.ackNow = true;
+    if (ctx.cfg.delayedAckMs === 0 || tcb.pendingAckBytes >= 2 * tcb.rcvMssSeen || quickAckMode(tcb)) tcb.ackNow = true;
     else if (tcb.timers[Timer.DelayedAck]! < 0) tcb.timers[Timer.DelayedAck] = ctx.now + ctx.cfg.delayedAckMs * 1000;
   }
   return finNow;

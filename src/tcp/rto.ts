@@ -18,6 +18,8 @@ export interface RtoBounds {
   rtoInitialMs: number;
   rtoMinMs: number;
   rtoMaxMs: number;
+  /** 'linux': the floor applies to the variance term, not to the RTO (see rtoFromEstimate). */
+  profile?: 'rfc' | 'linux';
 }
 
 /** RFC 6298 (2.1): until a measurement is made, RTO = initial (1 s by default). */
@@ -28,6 +30,18 @@ export function rtoInit(b: RtoBounds): RtoState {
 function clamp(rtoUs: number, b: RtoBounds): number {
   // RFC 6298 (2.4): round up to the minimum; (2.5): a maximum may be placed.
   return Math.min(Math.max(rtoUs, b.rtoMinMs * 1000), b.rtoMaxMs * 1000);
+}
+
+/**
+ * RFC 6298 (2.2)/(2.3): RTO = SRTT + max(G, K*RTTVAR), then (2.4) rounded up to RTO.min.
+ * Profile 'linux' puts the minimum on the variance term instead, RTO = SRTT +
+ * max(K*RTTVAR, RTO.min) (Linux's tcp_set_rto with rttvar_us floored at tcp_rto_min): never
+ * below what (2.4) gives, which sets only a lower bound ((2.5) an upper one), so both hold;
+ * the RTO is larger by up to SRTT.
+ */
+function rtoFromEstimate(s: RtoState, b: RtoBounds): number {
+  if (b.profile === 'linux') return Math.min(s.srttUs + Math.max(4 * s.rttvarUs, b.rtoMinMs * 1000), b.rtoMaxMs * 1000);
+  return clamp(s.srttUs + Math.max(GRANULARITY_US, 4 * s.rttvarUs), b);
 }
 
 /** Feed one RTT measurement R (µs); only from segments never retransmitted (Karn, RFC 6298 (3)). */
@@ -42,7 +56,7 @@ export function rtoSample(s: RtoState, rUs: number, b: RtoBounds): void {
     s.rttvarUs = Math.floor((3 * s.rttvarUs + Math.abs(s.srttUs - r)) / 4);
     s.srttUs = Math.floor((7 * s.srttUs + r) / 8);
   }
-  s.rtoUs = clamp(s.srttUs + Math.max(GRANULARITY_US, 4 * s.rttvarUs), b);
+  s.rtoUs = rtoFromEstimate(s, b);
 }
 
 /** RFC 6298 (5.5): back off the timer, RTO <- RTO * 2, bounded by the maximum. */
@@ -60,5 +74,5 @@ export function rtoAfterSynTimeout(s: RtoState, b: RtoBounds): void {
 
 /** The RTO without backoff, recomputed from SRTT/RTTVAR (after new data is acknowledged). */
 export function rtoReset(s: RtoState, b: RtoBounds): void {
-  if (s.srttUs >= 0) s.rtoUs = clamp(s.srttUs + Math.max(GRANULARITY_US, 4 * s.rttvarUs), b);
+  if (s.srttUs >= 0) s.rtoUs = rtoFromEstimate(s, b);
 }

@@ -14,6 +14,8 @@ import { challengeAck } from './challenge.js';
 import { segmentOptions, synOptions } from './options.js';
 import { advertiseWindow } from './receiver.js';
 import { limitedAllowance, nextSeg, recoveryOnAck, recoveryOnTimeout, setPipe, updateScoreboard } from './recovery.js';
+import { noteRttSample } from './cc/slow-start.js';
+import { beginBurst, endsWrite, linuxPsh, noteDataSent } from './profile.js';
 import { rtoBackoff, rtoReset, rtoSample } from './rto.js';
 import { sbNextHole } from './sack-scoreboard.js';
 import { sackForSegment } from './sackblocks.js';
@@ -121,6 +123,7 @@ export function output(ctx: Ctx, tcb: Tcb): void {
       break;
   }
   if (tcb.dupAckNow) sendAck(ctx, tcb);
+  beginBurst(tcb);
   if (canSendData(tcb.state)) sendData(ctx, tcb);
   if (tcb.ackNow) sendAck(ctx, tcb);
 }
@@ -237,10 +240,12 @@ function sendSegment(ctx: Ctx, tcb: Tcb, seq: number, len: number, fin: boolean,
   const end = seqAdd(seq, len + (fin ? 1 : 0));
   let flags = TCP_ACK;
   if (fin) flags |= TCP_FIN;
-  // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1, as Linux does per write).
-  if (len > 0 && seqAdd(seq, len) === bufEnd) flags |= TCP_PSH;
   const retransmission = seqLt(seq, tcb.sndMax);
+  // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1); profile 'linux' on
+  // those that end a write or a send chunk (profile.ts).
+  if (ctx.cfg.profile === 'linux' ? (retransmission ? endsWrite(tcb, seq, len) : linuxPsh(ctx, tcb, seq, len)) : len > 0 && seqAdd(seq, len) === bufEnd) flags |= TCP_PSH;
   transmit(ctx, tcb, seq, flags, payload);
+  if (len > 0) noteDataSent(ctx, tcb);
   if (retransmission) {
     ctx.stats.retransmits++;
   } else if (!tcb.rttActive) {
@@ -338,6 +343,7 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
     }
     if (rttUs >= 0) rtoSample(tcb.rto, rttUs, ctx.cfg);
     else rtoReset(tcb.rto, ctx.cfg); // new data acknowledged: drop any backoff (as Linux)
+    noteRttSample(tcb.cc, rttUs); // RFC 9406 §4.2: HyStart++'s per-round minimum RTT
     // RFC 6298 (5.2) stop the timer when all is acknowledged, (5.3) else restart it.
     tcb.timers[Timer.Retransmit] = tcb.sndUna === tcb.sndMax ? -1 : ctx.now + tcb.rto.rtoUs;
   }

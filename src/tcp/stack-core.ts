@@ -85,6 +85,8 @@ export function newStackState(config: StackConfig): StackState {
 export function restoredState(st: StackState): StackState {
   st.challenge ??= newChallengeAckState();
   st.cfg.synCookies ??= true;
+  st.cfg.profile ??= 'rfc';
+  st.cfg.hystart ??= false;
   for (const l of st.listeners.values()) l.lastCookieUs ??= -1;
   for (const tcb of st.conns.values()) {
     tcb.sackRecent ??= [];

@@ -31,6 +31,7 @@ import { closeTcb, onTimers, segmentArrives, setKeepAlive, userAbort, userClose,
 import type { ResolvedConfig } from './config.js';
 import { connectionInfo, heldCounts, listenerInfo, type StackHeld } from './info.js';
 import { closedSegment, closeListener, ephemeralPort, listenSegment, reopensTimeWait } from './listener.js';
+import { noteWriteEnd } from './profile.js';
 import { output, queueData, retransmitAtGoLive } from './sender.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { applyOptions, filledOptions, mergeOptions, tcbOptions, validateOptions } from './sockopts.js';
@@ -288,6 +289,7 @@ export class Stack {
     const n = queueData(tcb, bytes);
     const corked = tcb.cork;
     if (more) tcb.cork = true;
+    if (n > 0) noteWriteEnd(this.core.cfg, tcb, (tcb.sndBufSeq + tcb.sndBuf.length) >>> 0);
     output(this.core.ctx.at(now), tcb);
     if (more && corked === undefined) delete tcb.cork;
     this.core.schedule(tcb);

@@ -6,6 +6,7 @@
  */
 import { ByteRing } from './bytering.js';
 import type { ChallengeAckState } from './challenge.js';
+import { withSlowStartOptions } from './cc/slow-start.js';
 import { congestionControl, type CcState } from './congestion.js';
 import type { ResolvedConfig } from './config.js';
 import { DEFAULT_PEER_MSS, IP_TCP_HEADER_BYTES } from './config.js';
@@ -230,7 +231,7 @@ export function createTcb(cfg: ResolvedConfig, init: TcbInit): Tcb {
     synTimedOut: false,
     persistBackoff: 0,
     dupAcks: 0,
-    cc: congestionControl(cfg.congestionControl).init(mss),
+    cc: withSlowStartOptions(congestionControl(cfg.congestionControl).init(mss), cfg),
     rec: newRecovery(init.iss),
     scoreboard: [],
     wantWritable: false,

@@ -84,7 +84,21 @@ export interface StackConfig {
    * (docs/decisions.md, "SYN flood").
    */
   synCookies?: boolean;
+  /**
+   * Where the RFCs allow more than one behaviour, whose choices to make (docs/conformance.md,
+   * "Profiles"): 'rfc' (the default) or 'linux' (PSH on the segment that ends each write,
+   * quick ACKs off in interactive mode, the RTO floor on the variance term, a delayed ACK
+   * flushed by a read, one MSS of slow-start credit per acknowledged segment, half-open
+   * connections dropped silently when their listener closes).
+   */
+  profile?: StackProfile;
+  /** RFC 9406: HyStart++ in the first slow start of each connection. Default false (docs/decisions.md). */
+  hystart?: boolean;
 }
+
+/** Behaviour profiles (StackConfig.profile). */
+export type StackProfile = 'rfc' | 'linux';
+export const STACK_PROFILES: readonly StackProfile[] = ['rfc', 'linux'];
 
 /** Congestion control algorithms (src/tcp/cc/). */
 export type CongestionControlName = 'newreno' | 'cubic';

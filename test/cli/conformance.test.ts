@@ -120,6 +120,32 @@ describe('ftcp conformance', () => {
     expect(bad.stderr).toBe('error: --tolerance-usecs must be an integer from 0 to 60000000 (microseconds), got soon\n');
   });
 
+  it('--profile sets the stack\'s profile for scripts that do not choose one; a script\'s own --profile wins', async () => {
+    // RFC 6298 (2.4): a first RTT of 50 ms gives RTO 200 ms under rfc (the floor on the RTO),
+    // 250 ms under linux (the floor on the variance term).
+    const rto = (profile: string) => `${profile}0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++.1 < S 0:0(0) win 65535 <mss 1000>
++0 > S. 0:0(0) ack 1 <mss 1460>
++.05 < . 1:1(0) ack 1 win 65535
++0 accept(3, ..., ...) = 4
++0 write(4, ..., 1000) = 1000
++0 > P. 1:1001(1000) ack 1
++.25 > P. 1:1001(1000) ack 1
+`;
+    const plain = join(dir, 'rto-linux.pkt');
+    writeFileSync(plain, rto(''));
+    expect((await cli(['conformance', plain])).code).toBe(1);
+    expect((await cli(['conformance', '--profile', 'linux', plain])).code).toBe(0);
+    const own = join(dir, 'rto-own.pkt');
+    writeFileSync(own, rto('--profile=rfc\n'));
+    expect((await cli(['conformance', '--profile', 'linux', own])).code).toBe(1);
+    const bad = await cli(['conformance', '--profile', 'bsd', plain]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('error: --profile must be rfc or linux, got bsd\n');
+  });
+
   it('the help\'s own example works: the project\'s corpus, pending scripts included, exits 0', async () => {
     const r = await cli(['conformance', 'test/conformance']);
     expect(r.code, r.stdout.split('\n').filter((l) => !l.startsWith('ok')).join('\n')).toBe(0);

@@ -46,6 +46,12 @@ describe('linuxSetup', () => {
     expect(optionError('--keep_alive_idle_ms=1500').message).toContain('whole seconds');
     expect(optionError('--local_ip=10.0.0.1').message).toContain('192.0.2.0/24');
   });
+
+  it('takes --profile=linux as what the kernel does anyway; --profile=rfc and --hystart are errors at their line', () => {
+    expect(setup('--profile=linux').sysctls).toEqual(BASE_SYSCTLS);
+    expect(optionError('--profile=rfc')).toMatchObject({ line: 1, message: expect.stringContaining("the linux target makes Linux's choices") });
+    expect(optionError('--hystart=1').message).toContain('--hystart: the linux target cannot honour it');
+  });
 });
 
 describe('planCall', () => {

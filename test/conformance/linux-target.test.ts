@@ -49,6 +49,24 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
     expect(r.stdout).toContain(`${2 * scripts.length} passed, 0 failed`);
     for (const s of scripts) for (const t of ['ftcp', 'linux']) expect(r.stdout).toContain(`ok   ${ours(`sockopt/${s}`)} (${t})`);
     expect(r.code).toBe(0);
+  it('the profile linux scripts pass on ftcp (--profile linux) and on the kernel alike', { timeout: 120_000 }, async () => {
+    // Each encodes one of Linux's choices where the RFCs allow both (docs/conformance.md, "Profiles").
+    const scripts = [
+      'close/fin-ack-at-once-without-data-linux.pkt',
+      'close/fin-ack-delayed-after-data-linux.pkt',
+      'congestion/slow-start-per-segment-linux.pkt',
+      'data/psh-send-chunks-linux.pkt',
+      'data/psh-write-end-linux.pkt',
+      'data/quick-ack-off-when-interactive-linux.pkt',
+      'data/read-flushes-delayed-ack-linux.pkt',
+      'listen/close-drops-half-open-linux.pkt',
+    ];
+    const r = await cli(['conformance', '--target', 'both', '--profile', 'linux', ...TOLERANCE, ...scripts.map(ours)]);
+    for (const s of scripts) for (const t of ['ftcp', 'linux']) expect(r.stdout).toContain(`ok   ${ours(s)} (${t})`);
+    expect(r.code).toBe(0);
+    // The RTO script carries its own, wider tolerance (Linux's timer wheel): not overridden here.
+    const rto = await cli(['conformance', '--target', 'both', ours('rto/rttvar-floor-linux.pkt')]);
+    expect(rto.stdout).toContain('2 passed, 0 failed');
     expect(leftovers()).toEqual([]);
   });
 

@@ -21,4 +21,10 @@ describe('resolveSettings', () => {
     expect(() => resolveSettings([opt('sack', '2')])).toThrow(OptionError);
     expect(() => resolveSettings([opt('timestamps', undefined)])).toThrow(OptionError);
   });
+
+  it('maps --profile and --hystart; another profile is an error naming the line', () => {
+    const { settings } = resolveSettings([opt('profile', 'linux'), opt('hystart', '1')]);
+    expect(settings.config).toEqual({ profile: 'linux', hystart: true });
+    expect(() => resolveSettings([opt('profile', 'bsd')])).toThrow('--profile must be rfc or linux, got bsd');
+  });
 });

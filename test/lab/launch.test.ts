@@ -21,6 +21,7 @@ import {
   switchoverArgv,
   type ReplicaLaunch,
 } from '../../src/lab/launch.js';
+import { replicaRsmConfig } from '../../src/net/replica-options.js';
 
 /** Parses argv with the real program; resolves with the command's name path, its flags and its arguments. */
 async function parse(argv: string[]): Promise<{ path: string; flags: Record<string, unknown>; args: string[] }> {
@@ -87,6 +88,17 @@ describe('the lab\'s argv, as the CLI parses it', () => {
     expect(r.flags).toMatchObject({ role: 'backup', name: 'b', peer: 'a', switch: '127.0.0.1:9400', app: 'bulk', seed: '7', bulkBytes: '300000', mtu: '1500', arbiter: '127.0.0.1:9401', logListen: '127.0.0.1:0', logPeer: '127.0.0.1:9402', heartbeatMs: '20', failureTimeoutMs: '300', captureDir: '/tmp/run', unsafeNoOutputRule: true, startTimeoutMs: '9000', json: true });
     const opts = parseReplicaFlags(r.flags as unknown as Parameters<typeof parseReplicaFlags>[0]);
     expect(opts).toMatchObject({ role: 'backup', name: 'b', seed: 7, bulkBytes: 300_000, mtu: 1500, heartbeatMs: 20, failureTimeoutMs: 300, outputRule: false, captureDir: '/tmp/run', logPeer: { host: '127.0.0.1', port: 9402 } });
+  });
+
+  it('replica --profile reaches the replicated stack\'s config; a bad one is a usage error', async () => {
+    const r = await parse([...replicaArgv(replica), '--profile', 'linux']);
+    const opts = parseReplicaFlags(r.flags as unknown as Parameters<typeof parseReplicaFlags>[0]);
+    expect(opts.profile).toBe('linux');
+    expect(replicaRsmConfig(opts).stack.profile).toBe('linux');
+    const plain = parseReplicaFlags((await parse(replicaArgv(replica))).flags as unknown as Parameters<typeof parseReplicaFlags>[0]);
+    expect(replicaRsmConfig(plain).stack.profile).toBeUndefined(); // the stack's default, rfc
+    const bad = await parse([...replicaArgv(replica), '--profile', 'bsd']);
+    expect(() => parseReplicaFlags(bad.flags as unknown as Parameters<typeof parseReplicaFlags>[0])).toThrow('--profile must be rfc or linux, got bsd');
   });
 
   it('replica: alone without captures, and an upstream Redis', async () => {

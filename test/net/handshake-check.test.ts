@@ -40,6 +40,16 @@ describe('hello', () => {
     expect(compareHello(a, helloFields({ ...base, name: 'b', maxConnections: 100_000 }), 'b')).toEqual(['max-connections (--max-connections): a has 10000, b has 100000']);
   });
 
+  it('the stack profile must agree; a hello without one (an older build) means rfc', () => {
+    const a = helloFields(base);
+    expect(a.profile).toBe('rfc');
+    expect(compareHello(a, helloFields({ ...base, name: 'b', profile: 'linux' }), 'b')).toEqual(['profile (--profile): a has rfc, b has linux']);
+    const older = helloFields({ ...base, name: 'b' });
+    delete older.profile;
+    expect(compareHello(a, older, 'b')).toEqual([]);
+    expect(compareHello(helloFields({ ...base, profile: 'linux' }), older, 'b')).toEqual(['profile (--profile): a has linux, b has rfc']);
+  });
+
   it('a dialler told --peer x that reaches y says so', () => {
     expect(compareHello(helloFields(base), helloFields({ ...base, name: 'c' }), 'b')).toEqual(['--peer names b, but the replica at --log-peer is c']);
   });

@@ -96,6 +96,11 @@ export function linuxSetup(options: readonly ScriptOption[], settings: RunSettin
       congestionControl = value === 'newreno' ? 'reno' : value;
       continue;
     }
+    if (o.name === 'profile') {
+      // The kernel makes Linux's choices: the linux profile is what it does anyway.
+      if (value !== 'linux') throw new OptionError(o.line, `--profile=${value}: the linux target makes Linux's choices; only --profile=linux describes it`);
+      continue;
+    }
     if (o.name === 'rto_min_ms') {
       rtoMinMs = Number(value);
       continue;

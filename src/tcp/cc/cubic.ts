@@ -6,10 +6,11 @@
  *
  * Constants (RFC 9438 §4.1, §5): C = 0.4 segments/s^3, beta_cubic = 0.7, fast convergence
  * on, the Reno-friendly region with alpha_cubic = 3(1 - beta)/(1 + beta) = 9/17. Slow start
- * is RFC 5681's (HyStart++ is not implemented). Loss recovery itself is ../recovery.ts.
+ * is RFC 5681's, with RFC 9406 HyStart++ when configured (slow-start.ts). Loss recovery itself is ../recovery.ts.
  */
 import type { AckSample, CcState, CongestionControl, CubicState } from '../congestion.js';
-import { CWND_MAX, cwndLimited, slowStart, SSTHRESH_INFINITE } from './common.js';
+import { CWND_MAX, cwndLimited, SSTHRESH_INFINITE } from './common.js';
+import { slowStartAck } from './slow-start.js';
 import { initialWindow } from './initial-window.js';
 
 /** beta_cubic = 7/10 (RFC 9438 §4.6). */
@@ -73,7 +74,7 @@ export const cubicController: CongestionControl = {
   onAck(s: CcState, a: AckSample): void {
     const c = s.cubic!;
     if (s.cwnd < s.ssthresh) {
-      slowStart(s, a); // RFC 9438 §4.10
+      slowStartAck(s, a); // RFC 9438 §4.10 (with RFC 9406 HyStart++ when configured)
       return;
     }
     if (!cwndLimited(s, a)) return; // RFC 9438 §5.8: no growth while application-limited

@@ -5,7 +5,8 @@
  * partial-ACK rule, shared with CUBIC, is in ../recovery.ts.
  */
 import type { AckSample, CcState, CongestionControl } from '../congestion.js';
-import { CWND_MAX, slowStart, SSTHRESH_INFINITE } from './common.js';
+import { CWND_MAX, SSTHRESH_INFINITE } from './common.js';
+import { slowStartAck } from './slow-start.js';
 import { initialWindow } from './initial-window.js';
 
 /** RFC 5681 eq. 4: ssthresh = max(FlightSize / 2, 2*SMSS). */
@@ -30,7 +31,7 @@ export const newRenoController: CongestionControl = {
   },
 
   onAck(s: CcState, a: AckSample): void {
-    if (s.cwnd < s.ssthresh) slowStart(s, a);
+    if (s.cwnd < s.ssthresh) slowStartAck(s, a);
     else renoCongestionAvoidance(s, a);
   },
 

@@ -1,0 +1,157 @@
+/**
+ * Profile 'linux' (StackConfig.profile): Linux's choices where the RFCs allow more than one
+ * (docs/conformance.md, "Profiles"). Each function is a no-op under profile 'rfc', whose
+ * choices stay in sender.ts / receiver.ts / connection.ts; the state they keep lives in
+ * optional TCB fields that exist only under 'linux', so an 'rfc' stack's snapshots and
+ * state hashes are what they were before profiles existed.
+ *
+ * Not here: the RTO floor on the variance term (rto.ts), one MSS of slow-start credit per
+ * acknowledged segment (cc/common.ts), half-open connections dropped silently when their
+ * listener closes (listener.ts).
+ */
+import type { ResolvedConfig } from './config.js';
+import { Timer } from './timers.js';
+import type { Ctx, Tcb } from './tcb.js';
+import { seqAdd, seqGt, seqLe } from '../wire/seq.js';
+
+/** Write ends remembered per connection at most; beyond, the oldest are forgotten. */
+export const MAX_PUSH_POINTS = 4096;
+/** Linux GSO_LEGACY_MAX_SIZE: the most one send chunk holds. */
+const GSO_MAX_BYTES = 65_536;
+
+/** The TCB fields only profile 'linux' uses (absent under 'rfc'). */
+interface LinuxTcb {
+  /** Sequence numbers just after the end of each write, not yet acknowledged; ascending. */
+  pushSeqs?: number[];
+  /** New segments sent since the last send chunk ended, in this output burst. */
+  chunkSegs?: number;
+  /** Interactive ("pingpong") mode: quick ACKs are off (Linux inet_csk_in_pingpong_mode). */
+  pingpong?: boolean;
+}
+
+function linux(tcb: Tcb): LinuxTcb {
+  return tcb as unknown as LinuxTcb;
+}
+
+/**
+ * How many segments Linux sends as one chunk (one TSO/GSO packet): what its pacing rate
+ * sends in about a millisecond (tcp_tso_autosize: rate / 1024 bytes, plus 64 KB halved per
+ * 512 µs of RTT, at most 64 KB), at least 2 (tcp_min_tso_segs). The pacing rate is 2 times
+ * (slow start) or 1.2 times cwnd per SRTT.
+ */
+export function chunkSegments(tcb: Tcb): number {
+  const mss = tcb.sndMss;
+  const srtt = tcb.rto.srttUs;
+  let bytes = GSO_MAX_BYTES;
+  if (srtt > 0) {
+    const cwndSegs = Math.max(1, Math.floor(tcb.cc.cwnd / mss));
+    const ratio = tcb.cc.cwnd < tcb.cc.ssthresh / 2 ? 200 : 120;
+    bytes = Math.floor((mss * cwndSegs * ratio * 10_000) / srtt / 1024);
+    const shift = Math.floor(srtt / 512);
+    if (shift < 32) bytes += Math.floor(GSO_MAX_BYTES / 2 ** shift);
+    bytes = Math.min(bytes, GSO_MAX_BYTES);
+  }
+  return Math.max(Math.floor(bytes / mss), 2);
+}
+
+/**
+ * A write() queued bytes up to `end`. RFC 9293 §3.9.1 leaves PSH to the sender ("A sending
+ * TCP is allowed to collapse data from a sequence of SEND calls ... and MAY set PSH"; RFC
+ * 1122 4.2.2.2); Linux marks the end of each write (tcp_push), and a write that goes on
+ * filling a chunk not yet sent clears the mark the previous write left on it.
+ */
+export function noteWriteEnd(cfg: ResolvedConfig, tcb: Tcb, end: number): void {
+  if (cfg.profile !== 'linux') return;
+  const points = (linux(tcb).pushSeqs ??= []);
+  if (points.length > 0 && seqGt(points[points.length - 1]!, tcb.sndMax)) points.pop();
+  points.push(end);
+  if (points.length > MAX_PUSH_POINTS) points.splice(0, points.length - MAX_PUSH_POINTS);
+}
+
+/** An output burst begins (sender.ts output): send chunks are counted from here. */
+export function beginBurst(tcb: Tcb): void {
+  const t = linux(tcb);
+  if (t.chunkSegs !== undefined) t.chunkSegs = 0;
+}
+
+/**
+ * Profile 'linux': does a new segment [seq, seq + len) carry PSH? Linux sends what a burst
+ * allows in chunks of chunkSegments() segments; the last segment of a full chunk carries
+ * PSH, and so does the segment that ends a write; a chunk cut short by the window or cwnd
+ * does not (as observed on Linux 6.18 through the linux conformance target).
+ */
+export function linuxPsh(ctx: Ctx, tcb: Tcb, seq: number, len: number): boolean {
+  if (ctx.cfg.profile !== 'linux' || len === 0) return false;
+  const t = linux(tcb);
+  const count = (t.chunkSegs ?? 0) + 1;
+  if (endsWrite(tcb, seq, len) || count >= chunkSegments(tcb)) {
+    t.chunkSegs = 0;
+    return true;
+  }
+  t.chunkSegs = count;
+  return false;
+}
+
+/**
+ * Profile 'linux': does the segment [seq, seq + len) end a write? Write ends at or below
+ * SND.UNA are forgotten here (a retransmission keeps its PSH, as Linux resends the skb).
+ */
+export function endsWrite(tcb: Tcb, seq: number, len: number): boolean {
+  const points = linux(tcb).pushSeqs;
+  if (points === undefined || len === 0) return false;
+  let drop = 0;
+  while (drop < points.length && seqLe(points[drop]!, tcb.sndUna)) drop++;
+  if (drop > 0) points.splice(0, drop);
+  const end = seqAdd(seq, len);
+  return points.some((p) => seqGt(p, seq) && seqLe(p, end));
+}
+
+/**
+ * Data went out. RFC 1122 4.2.3.2 leaves the delayed-ACK policy to the implementation;
+ * Linux (tcp_event_data_sent) calls a connection interactive when it sends within the
+ * delayed-ACK time of the last data it received, and then delays its ACKs (no quick ACKs).
+ */
+export function noteDataSent(ctx: Ctx, tcb: Tcb): void {
+  if (ctx.cfg.profile !== 'linux' || tcb.lastDataUs < 0) return;
+  if (ctx.now - tcb.lastDataUs < ctx.cfg.delayedAckMs * 1000) linux(tcb).pingpong = true;
+}
+
+/** Quick ACKs apply (receiver.ts): some are left and, under 'linux', the connection is not interactive. */
+export function quickAckMode(tcb: Tcb): boolean {
+  return tcb.quickAcks > 0 && linux(tcb).pingpong !== true;
+}
+
+/** The delayed-ACK timer fired: Linux leaves interactive mode (its guess was wrong: nothing piggybacked the ACK). */
+export function delayedAckFired(tcb: Tcb): void {
+  const t = linux(tcb);
+  if (t.pingpong === true) t.pingpong = false;
+}
+
+/**
+ * The peer's FIN moved ESTABLISHED to CLOSE-WAIT. RFC 9293 §3.10.7.4 (eighth step) asks for
+ * an ACK of the FIN without saying when; Linux (tcp_fin) enters interactive mode and delays
+ * that ACK by the delayed-ACK time, or sends it at once when no data ever arrived (its ATO
+ * is still 0) or when the FIN came with a filled gap (RFC 5681 §4.2 asks for an immediate
+ * ACK then, as Linux's ICSK_ACK_NOW). Returns true when the ACK is delayed (profile
+ * 'linux' only).
+ */
+export function delayFinAck(ctx: Ctx, tcb: Tcb, gapFilled: boolean): boolean {
+  if (ctx.cfg.profile !== 'linux') return false;
+  linux(tcb).pingpong = true;
+  if (gapFilled || tcb.lastDataUs < 0 || ctx.cfg.delayedAckMs === 0) return false;
+  if (tcb.timers[Timer.DelayedAck]! < 0) tcb.timers[Timer.DelayedAck] = ctx.now + ctx.cfg.delayedAckMs * 1000;
+  return true;
+}
+
+/**
+ * A read took bytes while an ACK was being delayed. RFC 1122 4.2.3.2 only bounds the delay;
+ * Linux (tcp_cleanup_rbuf) sends the delayed ACK at once when more than one segment's worth
+ * is unacknowledged, or when the read emptied the buffer and what waits is a short segment
+ * (outside interactive mode). Returns true when the ACK should go now.
+ */
+export function readFlushesAck(cfg: ResolvedConfig, tcb: Tcb, copied: number): boolean {
+  if (cfg.profile !== 'linux' || copied === 0 || tcb.timers[Timer.DelayedAck]! < 0) return false;
+  const pending = tcb.pendingAckBytes;
+  if (pending > tcb.rcvMssSeen) return true;
+  return pending > 0 && pending < tcb.rcvMssSeen && tcb.rcvBuf.length === 0 && linux(tcb).pingpong !== true;
+}
