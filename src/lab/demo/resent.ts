@@ -234,7 +234,9 @@ export function whyNoDuplicate(segments: readonly ResentSegment[], live: GoLiveN
     return `no duplicate: ${killedName} still held ${segments.length === 1 ? 'it' : 'them'} under the output rule (${survivorName}'s acknowledgement had not reached it), so the client got ${segments.length === 1 ? 'it' : 'them'} for the first time`;
   }
   if (segments.length > 0 && segments.every((s) => s.answer === 'no-answer-due' || !s.sentByPrimary)) return 'no duplicate to drop: what the primary had sent of them were pure ACKs the client could take';
-  return segments.length > 0 ? 'no duplicate dropped: see each segment above' : undefined;
+  if (segments.length > 0) return 'no duplicate dropped: see each segment above';
+  if (live !== undefined) return `${survivorName} said it re-emitted ${live.reemitted} packet(s) at go-live, but its capture holds no segment marked re-emitted`;
+  return `${survivorName}'s capture holds no segment marked re-emitted, and its go-live was not seen`;
 }
 
 /** The re-sent segments of a simulated failover (`demo failover --sim`), from its captures. */
