@@ -25,6 +25,7 @@ import { MAX_CPU_HOGS, withCpuHogs } from '../lab/cpu-hogs.js';
 import { parseCpuHogs } from './cpu-hogs-flag.js';
 import { refuseLiveOnlyFlags } from './live-only-flags.js';
 import { runLanDemo } from '../lab/demo/lan.js';
+import { resentLines, simResent, type SimResent } from '../lab/demo/resent.js';
 import type { LiveDemoOptions } from '../lab/demo/types.js';
 import { defaultKernelTool, parseKernelTool } from './kernel-client.js';
 import { parsePositiveMs, parseReplicaMtu } from './replica.js';
@@ -214,14 +215,16 @@ export function demoFailover(flags: FailoverFlags, io: CliIo): number {
     for (const fd of fds) closeSync(fd);
   }
 
-  io.stdout(humanReport(result, seedFromClock, paths, flags.captureDir));
-  if (flags.json === true) io.stdout(`${JSON.stringify(jsonReport(result, paths))}\n`);
+  // What the client did with each segment the survivor re-sent, from the captures.
+  const resent = simResent(paths, result.failover);
+  io.stdout(humanReport(result, seedFromClock, paths, flags.captureDir, resent));
+  if (flags.json === true) io.stdout(`${JSON.stringify(jsonReport(result, paths, resent))}\n`);
   if (result.ok) return EXIT.ok;
   return EXIT[result.failure?.kind ?? 'correctness'];
 }
 
 /** The demo's report as one JSON object (`--json`). */
-export function jsonReport(r: ClusterResult, captures: Record<ClusterCaptureName, string>): object {
+export function jsonReport(r: ClusterResult, captures: Record<ClusterCaptureName, string>, resent?: SimResent): object {
   const f = r.failover;
   return {
     ok: r.ok,
@@ -239,7 +242,9 @@ export function jsonReport(r: ClusterResult, captures: Record<ClusterCaptureName
       by: f?.by ?? null,
       epoch: f?.epoch ?? null,
     },
-    reemitted: r.reemitted,
+    reemitted: { ...r.reemitted, ...(resent !== undefined ? { droppedByClient: resent.droppedByClient, ...(resent.whyNoDuplicate !== undefined ? { whyNoDuplicate: resent.whyNoDuplicate } : {}) } : {}) },
+    // each re-sent segment and the client's answer (the first 100; the counts above are of all)
+    ...(resent !== undefined ? { resent: resent.segments.slice(0, 100) } : {}),
     client: { duplicateSegmentsDropped: r.client.duplicateSegmentsDropped },
     splitBrain: r.splitBrain,
     ...(r.counterAnswers !== undefined ? { counter: r.counterAnswers } : {}),
@@ -253,7 +258,7 @@ export function jsonReport(r: ClusterResult, captures: Record<ClusterCaptureName
 const ms = (us: number) => `${(us / 1000).toFixed(3)} ms`;
 const pct = (p: number) => `${(p * 100).toFixed(1)}%`;
 
-function humanReport(r: ClusterResult, seedFromClock: boolean, captures: Record<ClusterCaptureName, string>, captureDir: string): string {
+function humanReport(r: ClusterResult, seedFromClock: boolean, captures: Record<ClusterCaptureName, string>, captureDir: string, resent: SimResent | undefined): string {
   const lines: string[] = [];
   const p = r.plan;
   lines.push(`demo failover (simulated): app ${r.app}, ${r.connections} connection(s), seed ${r.seed}${seedFromClock ? ' (from the wall clock)' : ''}${r.unsafe ? ', UNSAFE: no output rule' : ''}`);
@@ -273,6 +278,10 @@ function humanReport(r: ClusterResult, seedFromClock: boolean, captures: Record<
     lines.push(`  after the kill: detected ${after(f.detectedMs)}, live ${after(f.liveMs)}, client resumed ${after(f.clientResumedMs)}`);
   }
   lines.push(`  re-emitted ${r.reemitted.segments} segment(s), ${r.reemitted.identicalToPrimary} byte-identical to the primary's; the client dropped ${r.client.duplicateSegmentsDropped} duplicate segment(s)`);
+  if (resent !== undefined && resent.segments.length > 0) {
+    lines.push(`  what the client did with each re-sent segment (from the captures; ${resent.droppedByClient} it had and dropped as duplicates):`, ...resentLines(resent.segments, f?.killed ?? 'a'));
+  }
+  if (resent?.whyNoDuplicate !== undefined) lines.push(`  ${resent.whyNoDuplicate}`);
   if (r.counterAnswers !== undefined) lines.push(`  counter: ${r.counterAnswers.count} answers, ${r.counterAnswers.consecutive ? 'exactly 1..n' : 'NOT consecutive'}`);
   if (r.divergences !== undefined) lines.push(`  upstream app: ${r.divergences} divergence(s) between a replica's own app and the log; ${r.upstreamContinuedBytes ?? 0} byte(s) continued by the survivor's app`);
   for (const problem of r.problems.slice(0, 10)) lines.push(`  problem: ${problem.split('\n')[0]}`);

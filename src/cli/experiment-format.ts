@@ -1,5 +1,6 @@
 /** Text tables of `ftcp experiment` (the JSON is the report object itself). */
 import type { StateTransferReport } from '../lab/experiment-state-run.js';
+import type { RealModesReport } from '../lab/experiment-modes-real.js';
 import type { ModesReport } from '../sim/experiment-modes.js';
 
 /** Columns padded to their widest cell; the first `left` columns left-aligned, the rest right-aligned. */
@@ -54,5 +55,25 @@ export function formatStateReport(r: StateTransferReport): string {
     const mine = r.rows.filter((x) => x.workload === w);
     out += `    ${w}: ${mine.map((x) => `${x.method} ${x.cpuMsPerMB}${x.addedCpuMsPerMB !== undefined ? ` (${x.addedCpuMsPerMB >= 0 ? '+' : ''}${x.addedCpuMsPerMB})` : ''}`).join(', ')}\n`;
   }
+  return out;
+}
+
+export function formatRealModesReport(r: RealModesReport): string {
+  const o = r.options;
+  let out =
+    `experiment modes --real: workloads ${o.workloads.join(', ')}; ${o.trials} trial(s) per workload and mode; real processes on loopback (MTU ${o.mtu})\n` +
+    `  steady: ${o.steadyMs} ms of load, wall clock; failover: the log channel loses the primary's frames for ${o.loseMs} ms, then kill -9 of the primary\n` +
+    `  (heartbeat ${o.heartbeatMs} ms, failure timeout ${o.failureTimeoutMs} ms; sums over the measured trials)\n\n`;
+  const header = ['workload', 'mode', 'KB/s', 'req/s', 'p50 ms', 'p99 ms', 'live ms', 'trials broken', 'streams broken', 'resets', 'out lost B', 'in lost B', 'conns lost', 'repeats', 'gaps'];
+  const rows = r.rows.map((x) => [x.workload, x.mode, String(x.throughputKBps), dash(x.requestsPerS), dash(x.p50Ms), dash(x.p99Ms), x.liveMs === null ? '-' : String(x.liveMs), `${x.anomalyTrials}/${x.trials}`, String(x.brokenStreams), String(x.resets), String(x.outputLostBytes), String(x.inputLostBytes), String(x.missingConnections), String(x.counterRepeats), String(x.counterGaps)]);
+  out += formatTable(header, rows);
+  out += '\n  out lost: sequence space the client had received that the survivor never produced (its shadow capture up to go-live);\n  in lost: sequence space the client had seen acknowledged that the survivor never received.\n\n';
+  for (const mode of o.modes) out += `  ${mode}: ${r.why[mode] ?? ''}\n`;
+  for (const x of r.rows) {
+    if (x.invalidTrials > 0) out += `  note: ${x.workload} under ${x.mode}: ${x.invalidTrials} trial(s) left out (a false failover before the kill)\n`;
+    if (x.first !== undefined) out += `  ${x.workload} under ${x.mode}, first anomaly: ${x.first} (${x.firstDir ?? ''})\n`;
+  }
+  for (const n of r.notes) out += `  note: ${n}\n`;
+  out += `  captures: ${r.dir}/\n`;
   return out;
 }

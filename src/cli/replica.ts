@@ -19,6 +19,8 @@ import type { ReplicaProcessEvent } from '../net/events.js';
 import { waitForStopSignal } from '../net/signals.js';
 import { LinkError, MIN_MTU } from '../net/udp-link.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
+import { OUTPUT_MODES, type OutputMode } from '../replica/output-mode.js';
+import { MODE_WHY } from '../sim/experiment-modes.js';
 import { APP_NAMES, type AppName } from '../proxy/app.js';
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js';
 import { DEFAULT_ARBITER_LISTEN } from './arbiter.js';
@@ -36,6 +38,8 @@ import { STACK_PROFILES, type StackProfile } from '../tcp/types.js';
 import { CONTROL_OPTION_HELP, controlOpenError, handOverOnSigterm, openReplicaControl, parseControlPath } from './switchover.js'; // planned switchover
 
 export const DEFAULT_LOG_LISTEN = '127.0.0.1:9402';
+/** The output modes `--unsafe-output-mode` takes: every one but the output rule. */
+export const UNSAFE_OUTPUT_MODES = OUTPUT_MODES.filter((m) => m !== 'output-rule');
 export const DEFAULT_SERVICE_PORT = 7070;
 export const DEFAULT_BULK_BYTES = 1_000_000;
 
@@ -60,6 +64,7 @@ interface ReplicaFlags {
   failureTimeoutMaxMs?: string;
   captureDir: string | false;
   unsafeNoOutputRule?: boolean;
+  unsafeOutputMode?: string;
   mtu: string;
   maxConnections: string;
   profile?: string;
@@ -116,6 +121,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--capture-dir <dir>', 'write <dir>/<name>.pcapng (wire), <name>-shadow.pcapng, <name>-log.pcapng', 'captures')
     .option('--no-capture-dir', 'write no captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (default: off)')
+    .option('--unsafe-output-mode <mode>', UNSAFE_OUTPUT_MODE_HELP)
     .option('--mtu <bytes>', `largest IP packet on the UDP link, 68..${MAX_LOGGED_PACKET_BYTES} (one log entry must carry it); the stack announces MSS = mtu - 40, so both replicas need the same value`, '65000')
     .option('--max-connections <n>', `the most client connections the replicated stack holds, 1..${MAX_MAX_CONNECTIONS} (a SYN beyond them is dropped and counted); both replicas need the same value`, String(DEFAULT_MAX_CONNECTIONS))
     .option('--profile <profile>', 'the stack\'s choices where the RFCs allow more than one: rfc (default) or linux (docs/conformance.md, "Profiles"); the same on every replica')
@@ -196,6 +202,25 @@ const UPSTREAM_STATELESS_HELP =
   'on that connection), and an app that does keep state would serve the joiner\'s clients from an empty copy after a\n' +
   'failover. Give it to both replicas (default: off; a generic upstream cannot take a joiner)';
 
+const UNSAFE_OUTPUT_MODE_HELP =
+  `for \`ftcp experiment modes --real\` only: run without the output rule, in one of ${UNSAFE_OUTPUT_MODES.join(', ')}\n` +
+  '(src/replica/output-mode.ts); both replicas need the same; a failover then loses or repeats what clients saw.\n' +
+  'Prints a warning; `ftcp serve` has no such setting (default: the output rule)';
+
+/** --unsafe-output-mode and --unsafe-no-output-rule as the process options (the output rule when neither). */
+function parseUnsafeOutputMode(flags: ReplicaFlags): Pick<ReplicaProcessOptions, 'outputRule' | 'outputMode'> {
+  const mode = flags.unsafeOutputMode;
+  if (mode === undefined) return { outputRule: flags.unsafeNoOutputRule !== true };
+  if (!(UNSAFE_OUTPUT_MODES as readonly string[]).includes(mode)) throw new UsageError(`--unsafe-output-mode must be one of ${UNSAFE_OUTPUT_MODES.join(', ')}, got ${mode} (the output rule is the default: leave the flag out)`);
+  if (flags.unsafeNoOutputRule === true) throw new UsageError('--unsafe-output-mode and --unsafe-no-output-rule both choose the output mode; give one (--unsafe-output-mode async is --unsafe-no-output-rule)');
+  return { outputRule: false, outputMode: mode as OutputMode };
+}
+
+/** The warning of a replica started in an unsafe output mode. */
+export function unsafeOutputModeWarning(name: string, mode: OutputMode): string {
+  return `warning: ftcp replica ${name}: UNSAFE output mode ${mode}, for experiments only: ${MODE_WHY[mode]}\n`;
+}
+
 /** --upstream-app and --upstream-stateless as the process option: none (generic, no joiner), redis, or stateless. */
 function parseUpstreamKind(flags: ReplicaFlags): 'redis' | 'stateless' | undefined {
   if (flags.upstreamApp !== 'generic' && flags.upstreamApp !== 'redis') throw new UsageError(`--upstream-app must be generic or redis, got ${flags.upstreamApp}`);
@@ -247,7 +272,7 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
     heartbeatMs,
     failureTimeoutMs,
     ...optional('failureTimeoutMaxMs', parseFailureTimeoutMax(flags.failureTimeoutMaxMs, failureTimeoutMs)),
-    outputRule: flags.unsafeNoOutputRule !== true,
+    ...parseUnsafeOutputMode(flags),
     ...(flags.captureDir !== false ? { captureDir: flags.captureDir } : {}),
     mtu: parseReplicaMtu(flags.mtu),
     maxConnections: parseMaxConnections(flags.maxConnections),
@@ -266,6 +291,7 @@ async function runReplica(flags: ReplicaFlags, cliIo: CliIo): Promise<number> {
   if (live !== undefined) opts.live = live;
   opts.clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, { insecure: flags.insecure, carries: 'the log channel and the arbiter protocol', addresses: [['--log-listen', opts.logListen], ['--log-peer', opts.logPeer], ['--arbiter', opts.arbiterEtcd === undefined ? opts.arbiterAt : undefined]] });
   opts.warmUp = warmUp;
+  if (opts.outputMode !== undefined) io.stderr(unsafeOutputModeWarning(opts.name, opts.outputMode));
   const json = flags.json === true;
   const print = (e: ReplicaProcessEvent) => io.stdout(json ? `${JSON.stringify(e)}\n` : `${describeEvent(e)}\n`);
   let proc: ReplicaProcess | undefined;

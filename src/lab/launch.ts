@@ -86,6 +86,8 @@ export interface ReplicaLaunch extends ClusterCommon {
   /** Where the replica writes its captures; false: none. */
   captureDir: string | false;
   unsafeNoOutputRule?: boolean;
+  /** `--unsafe-output-mode`: an unsafe output mode, for `ftcp experiment modes --real` only. */
+  unsafeOutputMode?: string;
   alone?: boolean;
   startTimeoutMs?: number;
   /** The replica's own instance of an app outside ftcp. */
@@ -127,6 +129,7 @@ export function replicaArgv(o: ReplicaLaunch): string[] {
     ...(o.captureDir === false ? ['--no-capture-dir'] : flag('--capture-dir', o.captureDir)),
     '--json',
     ...bool('--unsafe-no-output-rule', o.unsafeNoOutputRule),
+    ...flag('--unsafe-output-mode', o.unsafeOutputMode),
     ...flag('--log-peer', o.logPeer),
     ...bool('--alone', o.alone),
     ...flag('--start-timeout-ms', o.startTimeoutMs),

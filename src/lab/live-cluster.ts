@@ -10,6 +10,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppName } from '../proxy/app.js';
+import type { OutputMode } from '../replica/output-mode.js';
 import { readPcapng } from '../pcap/reader.js';
 import { LINKTYPE_ETHERNET } from '../pcap/pcapng.js';
 import { ETHERNET_HEADER_BYTES } from '../wire/ethernet.js';
@@ -35,6 +36,8 @@ export interface ClusterRunOptions {
 
 export interface LiveClusterOptions extends ClusterRunOptions {
   unsafeNoOutputRule: boolean;
+  /** An unsafe output mode for both replicas (`ftcp experiment modes --real` only; src/replica/output-mode.ts). */
+  unsafeOutputMode?: Exclude<OutputMode, 'output-rule'>;
   /** Every event line of every child. */
   onEvent?: (label: string, e: ChildEvent) => void;
   /** How long to wait for a child's start line. Default 20 s (a loaded machine starts node slowly). */
@@ -146,6 +149,7 @@ export class LiveCluster {
       ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
       captureDir: o.dir,
       unsafeNoOutputRule: o.unsafeNoOutputRule,
+      ...(o.unsafeOutputMode !== undefined ? { unsafeOutputMode: o.unsafeOutputMode } : {}),
       ...(logPeerAt !== undefined ? { logPeer: logPeerAt } : {}),
       ...extra,
     });

@@ -303,6 +303,7 @@ export class ReplicaProcess {
       failureTimeoutMs: o.failureTimeoutMs,
       ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
       outputRule: o.outputRule,
+      ...(o.outputMode !== undefined ? { outputMode: o.outputMode } : {}),
       ...(o.upstream !== undefined && o.upstreamApp !== undefined ? { upstreamAdapter: o.upstreamApp } : {}), // upstream join
     };
     // Time 0 of the replica's clock is now: both replicas of a new pair create their RSM at 0.

@@ -6,6 +6,7 @@
 import * as net from 'node:net';
 import type { AppName } from '../proxy/app.js';
 import type { LiveCapture } from '../pcap/live-sink.js';
+import type { OutputMode } from '../replica/output-mode.js';
 import type { RsmConfig } from '../replica/rsm.js';
 import { deriveSeed } from '../tcp/seed.js';
 import type { StackProfile } from '../tcp/types.js';
@@ -55,6 +56,11 @@ export interface ReplicaProcessOptions {
   /** Dmax: the failure detector stretches D up to this after long silences of a live peer (failure-detector.ts). Default D. */
   failureTimeoutMaxMs?: number;
   outputRule: boolean;
+  /**
+   * `ftcp experiment modes --real` only (`--unsafe-output-mode`): an output mode other than the
+   * output rule (src/replica/output-mode.ts); wins over outputRule. `ftcp serve` never sets it.
+   */
+  outputMode?: OutputMode;
   captureDir?: string;
   /** also stream the wire capture live (needs captureDir) */
   live?: LiveCapture;

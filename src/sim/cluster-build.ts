@@ -247,6 +247,7 @@ export class ClusterRun {
           f.by = node.name;
           f.epoch = e.epoch;
           f.reemitted += e.reemitted;
+          f.goLive ??= { r: e.r, lastIndex: e.lastIndex, reemitted: e.reemitted, reemittedEntries: e.reemittedEntries };
           this.load.watchReads((nowUs) => {
             f.clientResumedMs = Math.round((nowUs - f.killUs) / 10) / 100;
             obs.say('client: reads new bytes again (resumed)');

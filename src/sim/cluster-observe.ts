@@ -38,6 +38,8 @@ export interface FailoverReport {
   epoch: number | null;
   reemitted: number;
   identicalToPrimary: number;
+  /** What the survivor said at go-live: the r it knew, its last index, what it re-emitted. */
+  goLive?: { r: number; lastIndex: number; reemitted: number; reemittedEntries: number };
 }
 
 export type ClusterFailureKind = 'correctness' | 'liveness' | 'connection' | 'crash';

@@ -70,9 +70,8 @@ export interface SteadyFigures {
   unsettled: number;
 }
 
-export interface FailoverFigures {
-  seed: number;
-  killUs: number;
+/** What a failover broke, counted (the simulator's and the real-process experiment's). */
+export interface AnomalyCounts {
   brokenStreams: number;
   resets: number;
   /** Sequence space the client received that the survivor never produced. */
@@ -83,6 +82,12 @@ export interface FailoverFigures {
   missingConnections: number;
   counterRepeats: number;
   counterGaps: number;
+}
+export const ANOMALY_COUNTS = ['brokenStreams', 'resets', 'outputLostBytes', 'inputLostBytes', 'missingConnections', 'counterRepeats', 'counterGaps'] as const satisfies ReadonlyArray<keyof AnomalyCounts>;
+
+export interface FailoverFigures extends AnomalyCounts {
+  seed: number;
+  killUs: number;
   splitBrain: number;
   replicationFaults: number;
   anomaly: boolean;

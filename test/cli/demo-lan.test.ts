@@ -5,9 +5,9 @@
 // b's port and the client namespace's nstat counters; the run leaves no namespace behind.
 // The flags that do not fit a LAN are refused in one line (these need no root).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from './cli-helpers.js';
@@ -15,7 +15,7 @@ import { lanDemoMissing } from '../../src/lab/demo/lan.js';
 import { listNetns } from '../../src/lab/netns.js';
 import { describeNeeding } from '../helpers/kernel.js';
 import { distProblem } from '../helpers/process.js';
-import { checkCaptureWithTshark, TSHARK_INSTALL_HINT, tsharkAvailable } from '../helpers/tshark.js';
+import { checkCaptureWithTshark, TSHARK_INSTALL_HINT, tsharkAvailable, tsharkFields } from '../helpers/tshark.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-demo-lan-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,6 +31,45 @@ function expectCapturesClean(report: { lan: { bridgeCapture: { file: string } };
     expect({ file, malformed: check.malformed, exitCode: check.exitCode, cutShort: check.cutShort }, check.stderr).toEqual({ file, malformed: 0, exitCode: 0, cutShort: false });
     expect(check.packets, file).toBeGreaterThan(0);
   }
+}
+
+interface Resent {
+  ref: string;
+  client: string;
+  seq: number;
+  len: number;
+  identical: boolean;
+  answer: string;
+  answerRef: string | null;
+  answerAck: number | null;
+}
+
+/**
+ * The client's kernel's answer to each re-sent segment: named by its frame in bridge.pcap,
+ * which tshark confirms is the client's segment with that ACK (and a D-SACK when said so),
+ * drawn on the report page at that frame, and printed one line per segment; or, with nothing
+ * re-sent, the reason. `stdout`: the human lines, when the run printed them.
+ */
+function expectAnswersOnTheBridge(report: { resent: Resent[]; reemitted: { segments: number; droppedByClient: number; whyNoDuplicate?: string }; lan: { bridgeCapture: { file: string } }; captures: Record<string, string> }, stdout?: string): void {
+  expect(report.resent.length).toBe(Math.min(100, report.reemitted.segments));
+  const html = readFileSync(join(dirname(report.captures.primary!), 'report.html'), 'utf8');
+  const dropped = report.resent.filter((s) => s.identical && (s.answer === 'd-sack' || s.answer === 'duplicate-ack'));
+  expect(report.reemitted.droppedByClient).toBe(dropped.length);
+  for (const s of report.resent) expect(html).toMatch(new RegExp(`data-kind="reemitted"[^>]*data-frame="${s.ref.replace('.', '\\.')}"`));
+  for (const s of dropped) {
+    expect(s.answerRef).toMatch(/^bridge\.pcap#\d+$/);
+    const frame = Number(s.answerRef!.split('#')[1]);
+    const row = tsharkFields(report.lan.bridgeCapture.file, ['ip.src', 'tcp.srcport', 'tcp.ack_raw', 'tcp.options.sack.dsack'], `frame.number == ${frame}`).rows[0];
+    expect(row, s.answerRef!).toBeDefined();
+    expect(`${row![0]![0]}:${row![1]![0]}`).toBe(s.client);
+    expect(Number(row![2]![0])).toBe(s.answerAck);
+    if (s.answer === 'd-sack') expect(row![3]!.length, `${s.answerRef} carries a D-SACK`).toBeGreaterThan(0);
+    expect(html).toContain(`data-kind="answer" data-frame="${s.answerRef}"`);
+    if (stdout !== undefined) expect(stdout).toContain(`${s.ref} to ${s.client}, seq ${s.seq}`);
+  }
+  if (dropped.length === 0) expect(typeof report.reemitted.whyNoDuplicate, `a run with no duplicate dropped says why: ${JSON.stringify({ reemitted: report.reemitted, resent: report.resent })}`).toBe('string');
+  else if (stdout !== undefined) expect(stdout).toMatch(/what the client's kernel did with each re-sent segment \(from the captures, its answers by frame number in the bridge capture; [1-9]\d* it had and dropped as duplicates\):\n/);
+  console.log(`LAN demo: ${report.reemitted.segments} re-sent segment(s), ${dropped.length} dropped by the client's kernel as duplicates${report.reemitted.whyNoDuplicate !== undefined ? ` (${report.reemitted.whyNoDuplicate})` : ''}`);
 }
 
 describeNeeding('ftcp demo failover --network lan', missing, () => {
@@ -50,6 +89,17 @@ describeNeeding('ftcp demo failover --network lan', missing, () => {
     expect(report.command).toMatch(/^ftcp demo failover --network lan /);
     expect(listNetns().filter((n) => n.startsWith(`${report.lan.prefix}-`))).toEqual([]);
     expectCapturesClean(report);
+    // --json keeps stdout for the report (the page's path goes to stderr); the human lines are the next test's.
+    expect(r.stderr).toMatch(/^report: .*report\.html$/m);
+    expectAnswersOnTheBridge(report);
+  }, 180_000);
+
+  it('without --json: one line per re-sent segment with the client kernel\'s answer in the bridge capture, drawn on the report page', async () => {
+    const r = await cli(['demo', 'failover', '--network', 'lan', '--seed', '6', '--app', 'counter', '--connections', '3', '--kill-after-ms', '300', '--heartbeat-ms', '25', '--failure-timeout-ms', '300', '--capture-dir', join(dir, 'human')]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(dir, 'human', 'failover-lan-counter-seed6', 'report.json'), 'utf8'));
+    expect(r.stdout).toContain(`report: ${join(dir, 'human', 'failover-lan-counter-seed6', 'report.html')}`);
+    expectAnswersOnTheBridge(report, r.stdout);
   }, 180_000);
 
   it('--link-delay-ms 5: netem where the kernel has it, else the delaying log relay; still ok, no RST, no split brain', async () => {

@@ -42,6 +42,31 @@ describe('ftcp demo failover', () => {
     expect(r.stdout).toMatch(/result: ok/);
   });
 
+  it('prints what the simulated client did with each re-sent segment, and says why when nothing was re-sent', async () => {
+    const r = await cli(['demo', 'failover', '--sim', '--seed', '11', '--json', '--capture-dir', dir]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(report.resent.length).toBe(report.reemitted.segments);
+    expect(report.reemitted.segments).toBeGreaterThan(0);
+    expect(report.reemitted.droppedByClient).toBeGreaterThan(0);
+    const dropped = report.resent.find((s: { identical: boolean; answer: string }) => s.identical && (s.answer === 'd-sack' || s.answer === 'duplicate-ack'));
+    expect(dropped.answerRef).toMatch(/^client\.pcapng#\d+$/);
+    expect(dropped.ref).toMatch(/^backup\.pcapng#\d+$/);
+    // the answer is the client's own segment in its capture, acknowledging past the re-sent bytes
+    const frame = Number(dropped.answerRef.split('#')[1]);
+    const answer = readPcapng(new Uint8Array(readFileSync(report.captures.client))).packets[frame - 1]!;
+    expect(answer.data[12]).toBe(192); // from 192.0.2.x, the client
+    expect(answer.data[15]).not.toBe(10);
+    expect(r.stdout).toMatch(/what the client did with each re-sent segment \(from the captures; [1-9]\d* it had and dropped as duplicates\):\n {4}backup\.pcapng#\d+ to 192\.0\.2\.\d+:\d+, seq \d+, \d+ byte\(s\): byte-identical to what a sent; the client had it and dropped it: (duplicate ACK \d+|ACK \d+ with a D-SACK for it) \(client\.pcapng#\d+\)/);
+
+    const none = await cli(['demo', 'failover', '--sim', '--seed', '3', '--app', 'kv', '--connections', '2', '--json', '--capture-dir', dir]);
+    const quiet = JSON.parse(none.stdout.trim().split('\n').pop()!);
+    expect(quiet.reemitted.segments).toBe(0);
+    expect(quiet.resent).toEqual([]);
+    expect(quiet.reemitted.whyNoDuplicate).toMatch(/^nothing to re-send: b had been told \(r = \d+\)/);
+    expect(none.stdout).toContain(`  ${quiet.reemitted.whyNoDuplicate}\n`);
+  });
+
   it('unsafe mode exits non-zero and says what broke', async () => {
     const r = await cli(['demo', 'failover', '--sim', '--seed', '1', '--unsafe-no-output-rule', '--json', '--capture-dir', dir]);
     expect(r.code).not.toBe(0);

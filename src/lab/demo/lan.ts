@@ -22,6 +22,7 @@ import { replicaCapturePaths, timelineText } from '../live-cluster.js';
 import { ETCD_INSTALL_HINT, etcdVersion } from '../etcd-cluster.js';
 import { hasCommand, kernelModeMissing } from '../netns.js';
 import { demoLoad, runSteps, sayOnTimeline } from './live.js';
+import { writeRunReport } from '../report/write-run.js';
 import { demoOutcome, judgeDemo, printDemoReport } from './report.js';
 import { checkRedisRun, redisMissing, type RedisReport } from './redis.js';
 import type { DemoState, Failover, LanDemoSide, LiveDemoOptions } from './types.js';
@@ -50,6 +51,7 @@ export async function runLanDemo(o: LiveDemoOptions, io: LabIo): Promise<RunOutc
   await demo.run();
   const report = judgeDemo(demo);
   printDemoReport(report, demo, io);
+  if (o.noReport !== true) writeRunReport(demo.dir, report, io, o.json);
   return demoOutcome(report, demo.interrupted !== undefined);
 }
 
@@ -128,6 +130,7 @@ class LanDemo implements DemoState {
     }
     const live = replicaEvent(e, 'live');
     if (live !== undefined && this.killed && name !== failover.killed) {
+      failover.goLive = { r: live.r, lastIndex: live.lastIndex, reemitted: live.reemitted, reemittedEntries: live.reemittedEntries };
       failover.liveMs = this.since(at);
       failover.by = name;
       failover.epoch = live.epoch;

@@ -39,9 +39,11 @@ export function judgeDemo(d: DemoState) {
   if (clientResult === undefined && problems.length === 0) problems.push('the client gave no result');
   const survivorName = failover.killed === 'a' ? 'b' : 'a';
   const kernel = d.kernelSide !== undefined || d.lan !== undefined;
-  // Each re-sent segment and the client's answer to it (loopback: the switch saw the clients).
-  const resent = killed && d.lan === undefined ? resentSegments({ survivor: cluster.capturePaths(survivorName).wire, survivorName, killed: cluster.capturePaths(failover.killed).wire, client: join(d.dir, 'client.pcapng') }) : [];
-  const whyNone = killed && d.lan === undefined ? whyNoDuplicate(resent, failover.goLive, survivorName, failover.killed) : undefined;
+  // Each re-sent segment and the client's answer to it: the switch saw the clients (loopback),
+  // tcpdump on the bridge saw the client's kernel (LAN).
+  const clientCapture = d.lan !== undefined ? d.lan.report.bridge.file : join(d.dir, 'client.pcapng');
+  const resent = killed ? resentSegments({ survivor: cluster.capturePaths(survivorName).wire, survivorName, killed: cluster.capturePaths(failover.killed).wire, client: clientCapture }) : [];
+  const whyNone = killed ? whyNoDuplicate(resent, failover.goLive, survivorName, failover.killed) : undefined;
   return {
     ok: problems.length === 0,
     seed: o.seed,
@@ -117,7 +119,7 @@ export function printDemoReport(report: DemoReport, d: DemoState, io: LabIo): vo
     `  streams: ${streams.intact} intact, ${streams.broken} broken; resets: ${resets}; split brain: ${report.splitBrain} epoch(s)`,
     ...(d.killed ? [`  after the kill: detected ${after(failover.detectedMs)}, live ${after(failover.liveMs)}, client resumed ${after(failover.clientResumedMs)}`] : []),
     `  re-emitted ${reemitted.segments} segment(s); the primary had sent ${reemitted.sentByPrimary} of them, ${reemitted.identicalToPrimary} byte-identical; ${d.kernelSide !== undefined || d.lan !== undefined ? 'what the kernel dropped is below' : `the client dropped ${String(report.client.duplicateSegmentsDropped)} duplicate segment(s)`}`,
-    ...(report.resent.length > 0 ? [`  what the client did with each re-sent segment (from the captures; ${reemitted.droppedByClient} it had and dropped as duplicates):`, ...resentLines(report.resent, failover.killed, 8, reemitted.segments)] : []),
+    ...(report.resent.length > 0 ? [`  what the client${d.lan !== undefined ? '\'s kernel' : ''} did with each re-sent segment (from the captures${d.lan !== undefined ? ', its answers by frame number in the bridge capture' : ''}; ${reemitted.droppedByClient} it had and dropped as duplicates):`, ...resentLines(report.resent, failover.killed, 8, reemitted.segments)] : []),
     ...(reemitted.whyNoDuplicate !== undefined ? [`  ${reemitted.whyNoDuplicate}`] : []),
     ...(report.counter !== undefined ? [`  counter: ${JSON.stringify(report.counter)}`] : []),
     ...(upstream ? [`  upstream app: ${d.divergences.length} divergence(s) between a replica's own ${o.app === 'http' ? 'HTTP server' : 'Redis'} and the log`] : []),

@@ -10,7 +10,11 @@
  * SACK block at or below the cumulative ACK).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { readPcap } from '../../pcap/classic.js';
+import { LINKTYPE_ETHERNET } from '../../pcap/pcapng.js';
 import { readPcapng } from '../../pcap/reader.js';
+import { ETHERNET_HEADER_BYTES } from '../../wire/ethernet.js';
 import { parseCaptureTag } from '../../replica/capture-tags.js';
 import { packetKey } from '../../replica/run-checks.js';
 import { formatIpv4Addr } from '../../wire/addr.js';
@@ -45,7 +49,7 @@ export interface ResentSegment {
   /** ... with exactly these bytes. */
   identical: boolean;
   answer: ClientAnswer;
-  /** "client.pcapng#frame" of the answer, when there is one. */
+  /** "file#frame" of the answer in the client capture (client.pcapng, bridge.pcap), when there is one. */
   answerRef: string | null;
   /** The client's ACK in its answer. */
   answerAck: number | null;
@@ -53,15 +57,36 @@ export interface ResentSegment {
 
 interface Captured {
   frame: number;
+  /** The IPv4 packet (an Ethernet frame's header taken off). */
   data: Uint8Array;
   comment: string;
 }
 
+const ETHERTYPE_IPV4_HI = 0x08;
+
+/**
+ * Every IPv4 packet of a capture with its frame number (1-based over all frames, as tshark
+ * counts): pcapng (the replicas', the switch's, the simulator's) or classic pcap (tcpdump on
+ * the LAN's bridge); raw IPv4 or Ethernet II frames (a replica behind a TAP device, the bridge).
+ */
 function readCapture(path: string): Captured[] {
   if (!existsSync(path)) return [];
-  const r = readPcapng(new Uint8Array(readFileSync(path)));
-  // The loopback demo's captures hold raw IPv4 packets (no link header).
-  return r.packets.map((p, i) => ({ frame: i + 1, data: p.data, comment: p.comments.join('; ') }));
+  const bytes = new Uint8Array(readFileSync(path));
+  const magic = bytes.length >= 4 ? ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0 : 0;
+  let frames: Array<{ data: Uint8Array; ethernet: boolean; comment: string }>;
+  if (magic === 0x0a0d0d0a) {
+    const r = readPcapng(bytes);
+    frames = r.packets.map((p) => ({ data: p.data, ethernet: r.interfaces.find((f) => f.section === p.section && f.interfaceId === p.interfaceId)?.linkType === LINKTYPE_ETHERNET, comment: p.comments.join('; ') }));
+  } else {
+    const r = readPcap(bytes);
+    frames = r.packets.map((data) => ({ data, ethernet: r.linkType === LINKTYPE_ETHERNET, comment: '' }));
+  }
+  const out: Captured[] = [];
+  frames.forEach((f, i) => {
+    if (!f.ethernet) out.push({ frame: i + 1, data: f.data, comment: f.comment });
+    else if (f.data.length > ETHERNET_HEADER_BYTES && f.data[12] === ETHERTYPE_IPV4_HI && f.data[13] === 0x00) out.push({ frame: i + 1, data: f.data.subarray(ETHERNET_HEADER_BYTES), comment: f.comment });
+  });
+  return out;
 }
 
 interface Seg {
@@ -131,12 +156,12 @@ export function resentSegments(inputs: ResentInputs): ResentSegment[] {
       identical: sentBytes.has(key),
     };
     if (seg === undefined) return { ...base, answer: 'unseen' as const, answerRef: null, answerAck: null };
-    return { ...base, ...answerTo(client, key, seg, service, used) };
+    return { ...base, ...answerTo(client, basename(inputs.client), key, seg, service, used) };
   });
 }
 
 /** The client's answer to the last copy of `key` in the client capture. */
-function answerTo(client: readonly Captured[], key: string, seg: Seg, service: string, used: Set<number>): Pick<ResentSegment, 'answer' | 'answerRef' | 'answerAck'> {
+function answerTo(client: readonly Captured[], clientFile: string, key: string, seg: Seg, service: string, used: Set<number>): Pick<ResentSegment, 'answer' | 'answerRef' | 'answerAck'> {
   let at = -1;
   for (let i = client.length - 1; i >= 0; i--) {
     if (packetKey(client[i]!.data) === key) {
@@ -159,7 +184,7 @@ function answerTo(client: readonly Captured[], key: string, seg: Seg, service: s
     const s = segOf(client[i]!.data, service);
     if (s === undefined || !s.fromClient || s.client !== seg.client || used.has(i)) continue;
     used.add(i);
-    const ref = `client.pcapng#${client[i]!.frame}`;
+    const ref = `${clientFile}#${client[i]!.frame}`;
     if (s.dsack) return { answer: 'd-sack', answerRef: ref, answerAck: s.ack };
     return { answer: had && s.ack === before ? 'duplicate-ack' : 'accepted', answerRef: ref, answerAck: s.ack };
   }
@@ -176,7 +201,7 @@ const ANSWER_TEXT: Record<ClientAnswer, (s: ResentSegment) => string> = {
   'd-sack': (s) => `the client had it and dropped it: ACK ${String(s.answerAck)} with a D-SACK for it (${String(s.answerRef)})`,
   accepted: (s) => `the client did not have it and took it: ACK ${String(s.answerAck)} (${String(s.answerRef)})`,
   'no-answer-due': () => 'a pure ACK at the client\'s next expected byte: nothing in it to drop or answer',
-  unseen: () => 'no answer from the client seen in client.pcapng',
+  unseen: () => 'no answer from the client seen in the client capture',
 };
 
 /** One line per re-sent segment (at most `max` of `total`), what the primary had sent and what the client did. */
@@ -209,5 +234,26 @@ export function whyNoDuplicate(segments: readonly ResentSegment[], live: GoLiveN
     return `no duplicate: ${killedName} still held ${segments.length === 1 ? 'it' : 'them'} under the output rule (${survivorName}'s acknowledgement had not reached it), so the client got ${segments.length === 1 ? 'it' : 'them'} for the first time`;
   }
   if (segments.length > 0 && segments.every((s) => s.answer === 'no-answer-due' || !s.sentByPrimary)) return 'no duplicate to drop: what the primary had sent of them were pure ACKs the client could take';
-  return segments.length > 0 ? 'no duplicate dropped: see each segment above' : undefined;
+  if (segments.length > 0) return 'no duplicate dropped: see each segment above';
+  if (live !== undefined) return `${survivorName} said it re-emitted ${live.reemitted} packet(s) at go-live, but its capture holds no segment marked re-emitted`;
+  return `${survivorName}'s capture holds no segment marked re-emitted, and its go-live was not seen`;
+}
+
+/** The re-sent segments of a simulated failover (`demo failover --sim`), from its captures. */
+export interface SimResent {
+  segments: ResentSegment[];
+  droppedByClient: number;
+  whyNoDuplicate?: string;
+}
+
+/**
+ * `captures`: the simulated demo's files (primary = the killed replica's wire, backup = the
+ * survivor's, client = the client host's own view). undefined when no failover happened or a
+ * capture is missing.
+ */
+export function simResent(captures: Partial<Record<'primary' | 'backup' | 'client', string>>, failover: { killed: string; by: string | undefined; goLive?: GoLiveNote } | null): SimResent | undefined {
+  if (failover === null || failover.by === undefined || captures.primary === undefined || captures.backup === undefined || captures.client === undefined) return undefined;
+  const segments = resentSegments({ survivor: captures.backup, survivorName: 'backup', killed: captures.primary, client: captures.client });
+  const why = whyNoDuplicate(segments, failover.goLive, failover.by, failover.killed);
+  return { segments, droppedByClient: segments.filter(droppedAsDuplicate).length, ...(why !== undefined ? { whyNoDuplicate: why } : {}) };
 }

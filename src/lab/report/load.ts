@@ -1,11 +1,13 @@
 /**
- * Reads a run folder for `ftcp report`: every pcapng capture in it (src/pcap/reader.ts) and
+ * Reads a run folder for `ftcp report`: every pcapng capture in it (src/pcap/reader.ts), a
+ * classic pcap of tcpdump's (the LAN lab's bridge.pcap, src/pcap/classic.ts) and
  * the processes' event logs (replica-*.jsonl, arbiter.jsonl, client.jsonl), into one list of
  * timed rows for the picture (model.ts). Packets keep their frame number and file so the page
  * can name them exactly as Wireshark does.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { readPcap } from '../../pcap/classic.js';
 import { readPcapng } from '../../pcap/reader.js';
 import { packetKey } from '../../replica/run-checks.js';
 
@@ -47,26 +49,10 @@ export function loadRunFolder(dir: string): RunFolder {
     throw new ReportInputError(`${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : String(error)}`);
   }
   const captures = new Map<string, ReportPacket[]>();
-  for (const name of names.filter((n) => n.endsWith('.pcapng'))) {
-    let read;
-    try {
-      read = readPcapng(new Uint8Array(readFileSync(join(dir, name))));
-    } catch (error) {
-      throw new ReportInputError(`${join(dir, name)} is not a pcapng capture (${error instanceof Error ? error.message : String(error)})`);
-    }
-    captures.set(
-      name,
-      read.packets.map((p, i) => ({
-        file: name,
-        frame: i + 1,
-        timeUs: p.timestampUs,
-        linkType: read.interfaces.find((f) => f.section === p.section && f.interfaceId === p.interfaceId)?.linkType ?? 101,
-        data: p.data,
-        comments: p.comments,
-      })),
-    );
-  }
-  if (captures.size === 0) throw new ReportInputError(`${dir} holds no .pcapng capture (give the folder a demo, scenario or chaos run wrote)`);
+  for (const name of names.filter((n) => n.endsWith('.pcapng'))) captures.set(name, readPcapngFile(dir, name));
+  // tcpdump's classic pcap: the LAN lab's bridge capture (bridge.pcap).
+  for (const name of names.filter((n) => n.endsWith('.pcap'))) captures.set(name, readPcapFile(dir, name));
+  if (captures.size === 0) throw new ReportInputError(`${dir} holds no .pcapng or .pcap capture (give the folder a demo, scenario or chaos run wrote)`);
   const events: ReportEvent[] = [];
   for (const name of names.filter((n) => n.endsWith('.jsonl'))) events.push(...readEvents(join(dir, name), name.replace(/\.jsonl$/, '').replace(/^replica-/, '')));
   const run: RunFolder = { dir, captures, events };
@@ -78,6 +64,33 @@ export function loadRunFolder(dir: string): RunFolder {
     }
   }
   return run;
+}
+
+function readPcapngFile(dir: string, name: string): ReportPacket[] {
+  let read;
+  try {
+    read = readPcapng(new Uint8Array(readFileSync(join(dir, name))));
+  } catch (error) {
+    throw new ReportInputError(`${join(dir, name)} is not a pcapng capture (${error instanceof Error ? error.message : String(error)})`);
+  }
+  return read.packets.map((p, i) => ({
+    file: name,
+    frame: i + 1,
+    timeUs: p.timestampUs,
+    linkType: read.interfaces.find((f) => f.section === p.section && f.interfaceId === p.interfaceId)?.linkType ?? 101,
+    data: p.data,
+    comments: p.comments,
+  }));
+}
+
+function readPcapFile(dir: string, name: string): ReportPacket[] {
+  let read;
+  try {
+    read = readPcap(new Uint8Array(readFileSync(join(dir, name))));
+  } catch (error) {
+    throw new ReportInputError(`${join(dir, name)} is not a pcap capture (${error instanceof Error ? error.message : String(error)})`);
+  }
+  return read.packets.map((data, i) => ({ file: name, frame: i + 1, timeUs: read.timesUs[i]!, linkType: read.linkType, data, comments: [] }));
 }
 
 function readEvents(path: string, who: string): ReportEvent[] {

@@ -45,7 +45,7 @@ function ipOf(p: ReportPacket): Uint8Array {
 }
 
 function laneOfFile(file: string): string {
-  const stem = file.replace(/\.pcapng$/, '');
+  const stem = file.replace(/\.pcap(ng)?$/, '');
   if (stem === 'client' || stem === 'bridge') return 'client';
   if (stem.endsWith('-log') || stem === 'log') return `log → ${stem.replace(/-?log$/, '') || 'backup'}`;
   if (stem.endsWith('-shadow') || stem === 'shadow') return `${stem.replace(/-?shadow$/, '') || 'backup'} (held)`;
@@ -80,6 +80,7 @@ function describe(p: ReportPacket): { label: string; tcp?: { conn: string; fromC
 export function buildModel(run: RunFolder): ReportModel {
   const marks: Mark[] = [];
   const wire = [...run.captures].filter(([f]) => /^[a-z0-9]+\.pcapng$/.test(f) && f !== 'client.pcapng' && f !== 'bridge.pcapng');
+  const resent = verdictResent(run.verdict);
   const keysByFile = new Map(wire.map(([f, ps]) => [f, new Set(ps.map((p) => packetKey(p.data)))]));
   for (const [file, packets] of run.captures) {
     const lane = laneOfFile(file);
@@ -103,13 +104,13 @@ export function buildModel(run: RunFolder): ReportModel {
   addKill(run, marks);
   const reemitTimes = marks.filter((m) => m.kind === 'reemitted').map((m) => m.timeUs);
   const firstReemit = reemitTimes.length > 0 ? Math.min(...reemitTimes) : null;
-  const client = run.captures.get('client.pcapng') ?? run.captures.get('bridge.pcapng') ?? [];
-  const series = markAnswers(client, marks, firstReemit);
+  const client = run.captures.get('client.pcapng') ?? run.captures.get('bridge.pcapng') ?? run.captures.get('bridge.pcap') ?? [];
+  const series = markAnswers(client, marks, firstReemit, resent);
   marks.sort((a, b) => a.timeUs - b.timeUs);
   const times = marks.map((m) => m.timeUs);
   const live = marks.find((m) => m.kind === 'live' && (firstReemit === null || m.timeUs <= firstReemit + 1_000_000));
   const lanes = orderLanes([...new Set(marks.map((m) => m.lane))]);
-  return { lanes, marks, startUs: Math.min(...times), endUs: Math.max(...times), cutoverUs: live?.timeUs ?? firstReemit, series, checks: checksOf(run, marks, wire) };
+  return { lanes, marks, startUs: Math.min(...times), endUs: Math.max(...times), cutoverUs: live?.timeUs ?? firstReemit, series, checks: checksOf(run, marks, wire, resent) };
 }
 
 /** The kill: the verdict names the killed replica; its capture's last frame is the moment. */
@@ -123,20 +124,44 @@ function addKill(run: RunFolder, marks: Mark[]): void {
   if (last > 0) marks.push({ lane: `replica ${killed}`, timeUs: last, kind: 'kill', label: `kill -9 replica ${killed} (its last record)` });
 }
 
-/** Client-side answers to the re-sent segments (dup ACK, D-SACK) and bytes delivered per connection. */
-function markAnswers(client: readonly ReportPacket[], marks: Mark[], firstReemit: number | null): ConnSeries[] {
+/** A re-sent segment and the client's answer as the demo judged them (its verdict's `resent`, src/lab/demo/resent.ts). */
+interface JudgedAnswer {
+  ref: string;
+  answer: string;
+  answerRef: string | null;
+}
+
+/** The verdict's `resent` list, when the run's command judged each re-sent segment; undefined otherwise. */
+function verdictResent(verdict: Record<string, unknown> | undefined): JudgedAnswer[] | undefined {
+  const list = verdict?.['resent'];
+  if (!Array.isArray(list)) return undefined;
+  return list.filter((x): x is JudgedAnswer => typeof x === 'object' && x !== null && typeof (x as JudgedAnswer).ref === 'string' && typeof (x as JudgedAnswer).answer === 'string');
+}
+
+const JUDGED: Record<string, string> = { 'd-sack': 'D-SACK', 'duplicate-ack': 'duplicate ACK' };
+
+/**
+ * Client-side answers to the re-sent segments and bytes delivered per connection. With the
+ * demo's judgement (`judged`) each answer is the exact frame it named; without, any duplicate
+ * ACK or D-SACK from a client after the first re-sent segment.
+ */
+function markAnswers(client: readonly ReportPacket[], marks: Mark[], firstReemit: number | null, judged: JudgedAnswer[] | undefined): ConnSeries[] {
   const lastAck = new Map<string, number>();
   const base = new Map<string, number>();
   const series = new Map<string, ConnSeries>();
+  const byRef = new Map((judged ?? []).filter((j) => j.answerRef !== null && JUDGED[j.answer] !== undefined).map((j) => [j.answerRef!, j]));
   for (const p of client) {
     const d = describe(p);
     const t = d.tcp;
     if (t === undefined) continue;
+    const ref = `${p.file}#${p.frame}`;
+    const j = byRef.get(ref);
+    if (j !== undefined) marks.push({ lane: 'client', timeUs: p.timeUs, kind: 'answer', label: `client answers a re-sent segment: ${JUDGED[j.answer]!} — to ${j.ref}: ${d.label}`, ref });
     if (t.fromClient) {
       const pure = t.len === 0 && (t.flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0;
       const dup = pure && lastAck.get(t.conn) === t.ack;
-      if ((dup || t.dsack) && firstReemit !== null && p.timeUs >= firstReemit) {
-        marks.push({ lane: 'client', timeUs: p.timeUs, kind: 'answer', label: `client answers a re-sent segment: ${t.dsack ? 'D-SACK' : 'duplicate ACK'} — ${d.label}`, ref: `client.pcapng#${p.frame}` });
+      if (judged === undefined && (dup || t.dsack) && firstReemit !== null && p.timeUs >= firstReemit) {
+        marks.push({ lane: 'client', timeUs: p.timeUs, kind: 'answer', label: `client answers a re-sent segment: ${t.dsack ? 'D-SACK' : 'duplicate ACK'} — ${d.label}`, ref });
       }
       lastAck.set(t.conn, t.ack);
       continue;
@@ -157,7 +182,7 @@ function orderLanes(lanes: string[]): string[] {
   return lanes.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-function checksOf(run: RunFolder, marks: readonly Mark[], wire: [string, ReportPacket[]][]): [string, string][] {
+function checksOf(run: RunFolder, marks: readonly Mark[], wire: [string, ReportPacket[]][], resent: readonly JudgedAnswer[] | undefined): [string, string][] {
   const rows: [string, string][] = [];
   const v = run.verdict;
   if (v !== undefined) {
@@ -171,7 +196,7 @@ function checksOf(run: RunFolder, marks: readonly Mark[], wire: [string, ReportP
   const sent = new Set(all.filter((p) => !/re-emitted/.test(p.comments.join(';'))).map((p) => packetKey(p.data)));
   const c = compareReemitted(sent, reData.map((p) => p.data));
   rows.push(['re-emitted segments (captures)', `${reemitted.length}; the old primary had sent ${c.sentByPrimary}, ${c.identicalToPrimary} byte-identical`]);
-  rows.push(['client answers (dup ACK / D-SACK after go-live)', String(marks.filter((m) => m.kind === 'answer').length)]);
+  rows.push(['client answers (dup ACK / D-SACK after go-live)', `${marks.filter((m) => m.kind === 'answer').length}${resent !== undefined ? ' (each the frame the run judged as the answer to a re-sent segment)' : ''}`]);
   // The demo's own reading of the captures (src/lab/demo/resent.ts), when the verdict has it.
   const demo = v?.['reemitted'] as { droppedByClient?: unknown; whyNoDuplicate?: unknown } | undefined;
   if (typeof demo?.droppedByClient === 'number') rows.push(['re-sent segments the client had and dropped', String(demo.droppedByClient)]);

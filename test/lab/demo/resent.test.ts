@@ -89,6 +89,7 @@ describe('whyNoDuplicate', () => {
   it('says why a failover re-sent no duplicate', () => {
     expect(whyNoDuplicate([], { r: 15, lastIndex: 15, reemitted: 0, reemittedEntries: 0 }, 'b', 'a')).toMatch(/^nothing to re-send: b had been told \(r = 15\)/);
     expect(whyNoDuplicate([], { r: 15, lastIndex: 17, reemitted: 0, reemittedEntries: 2 }, 'b', 'a')).toBe('the 2 entries above r = 15 had no output to re-send');
+    expect(whyNoDuplicate([], { r: 15, lastIndex: 17, reemitted: 2, reemittedEntries: 2 }, 'b', 'a')).toBe('b said it re-emitted 2 packet(s) at go-live, but its capture holds no segment marked re-emitted');
     expect(whyNoDuplicate([seg({})], { r: 15, lastIndex: 16, reemitted: 1, reemittedEntries: 1 }, 'b', 'a')).toMatch(/^no duplicate: a still held it under the output rule/);
   });
 });
