@@ -75,6 +75,8 @@ const BOOLEAN_OPTIONS: Readonly<Record<string, keyof StackConfig>> = {
   timestamps: 'timestamps',
   window_scaling: 'windowScaling',
   syn_cookies: 'synCookies',
+  rack: 'rack',
+  prr: 'prr',
 };
 
 /** A bad option value: the runner reports it as the script's failure at that line. */

@@ -12,7 +12,7 @@ import { clearReassembly } from './reassembly.js';
 import { rcvWnd, readData, receiveSyn, receiveText } from './receiver.js';
 import { rtoAfterSynTimeout, rtoSample } from './rto.js';
 import { noteDuplicate } from './sackblocks.js';
-import { ackAcceptable, hasPendingOutput, onPersistTimeout, onRetransmitTimeout, output, processAck, sendRst, sendSyn, transmit, updateWindow } from './sender.js';
+import { ackAcceptable, hasPendingOutput, onPersistTimeout, onRackTimeout, onRetransmitTimeout, onTlpTimeout, output, processAck, sendRst, sendSyn, transmit, updateWindow } from './sender.js';
 import { canReceiveData, finAcked, type Ctx, type Tcb } from './tcb.js';
 import { pawsRejects, tsRttUs, updateTsRecent } from './timestamps.js';
 import { stopAll, Timer } from './timers.js';
@@ -441,11 +441,14 @@ export function onTimers(ctx: Ctx, tcb: Tcb): void {
       return;
     }
   }
+  // RFC 8985 §7.2: a PTO clamped to the RTO's deadline fires first and re-arms the RTO.
+  if (due(Timer.Tlp)) onTlpTimeout(ctx, tcb);
   if (due(Timer.Retransmit) && !onRetransmitTimeout(ctx, tcb)) {
     // RFC 1122 4.2.3.5 R2 / RFC 9293 §3.8.3: give up, tell the user ETIMEDOUT.
     closeTcb(ctx, tcb, 'ETIMEDOUT');
     return;
   }
+  if (due(Timer.RackReorder)) onRackTimeout(ctx, tcb);
   if (due(Timer.Persist)) onPersistTimeout(ctx, tcb);
   if (due(Timer.DelayedAck)) {
     t[Timer.DelayedAck] = -1;
