@@ -12,6 +12,7 @@ import { clearReassembly } from './reassembly.js';
 import { rcvWnd, readData, receiveSyn, receiveText } from './receiver.js';
 import { rtoAfterSynTimeout, rtoSample } from './rto.js';
 import { noteDuplicate } from './sackblocks.js';
+import { rackMinRtt } from './rack.js';
 import { ackAcceptable, hasPendingOutput, onPersistTimeout, onRackTimeout, onRetransmitTimeout, onTlpTimeout, output, processAck, sendRst, sendSyn, transmit, updateWindow } from './sender.js';
 import { canReceiveData, finAcked, type Ctx, type Tcb } from './tcb.js';
 import { pawsRejects, tsRttUs, updateTsRecent } from './timestamps.js';
@@ -137,11 +138,12 @@ function tsOption(seg: TcpSegment): { val: number; ecr: number } | undefined {
 
 /** The RTT sample of the ACK of our SYN or SYN-ACK: timed (Karn) or, failing that, from the echoed timestamp (RFC 7323 §4.1). */
 function handshakeRtt(ctx: Ctx, tcb: Tcb, ack: number, tsEcr: number | undefined): void {
-  if (tcb.rttActive && seqGe(ack, tcb.rttSeq)) {
-    rtoSample(tcb.rto, ctx.now - tcb.rttStartUs, ctx.cfg);
-  } else if (tsEcr !== undefined) {
-    const rttUs = tsRttUs(tcb, tsEcr, ctx.now);
-    if (rttUs >= 0) rtoSample(tcb.rto, rttUs, ctx.cfg);
+  let rttUs = -1;
+  if (tcb.rttActive && seqGe(ack, tcb.rttSeq)) rttUs = ctx.now - tcb.rttStartUs;
+  else if (tsEcr !== undefined) rttUs = tsRttUs(tcb, tsEcr, ctx.now);
+  if (rttUs >= 0) {
+    rtoSample(tcb.rto, rttUs, ctx.cfg);
+    rackMinRtt(tcb.rack, rttUs, ctx.now); // RFC 8985 §6.2 step 1
   }
   tcb.rttActive = false;
 }

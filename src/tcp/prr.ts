@@ -28,7 +28,8 @@ export function prrInit(p: PrrState, flightSize: number): void {
 /**
  * RFC 6937 §3, on every ACK during recovery: DeliveredData (bytes newly acknowledged,
  * cumulatively or by SACK) joins prr_delivered, and the bytes that may be sent now are
- *  - pipe > ssthresh, the proportional part: CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out;
+ *  - pipe > ssthresh, the proportional part: CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out,
+ *    the CEIL taken in whole segments;
  *  - else the reduction bound: PRR-SSRB (the default, RFC 6937 §3 "slow start reduction
  *    bound") MAX(prr_delivered - prr_out, DeliveredData) + MSS, or PRR-CRB (`conservative`)
  *    prr_delivered - prr_out; and no more than ssthresh - pipe.
@@ -38,13 +39,11 @@ export function prrSndcnt(p: PrrState, deliveredData: number, pipe: number, ssth
   p.prrDelivered += deliveredData;
   let sndcnt: number;
   if (pipe > ssthresh) {
-    const recoverFs = Math.max(p.recoverFs, 1);
-    // CEIL in exact integers (BigInt once the product could pass 2^53), the same on every replica.
-    const product = p.prrDelivered * ssthresh;
-    const ceil = Number.isSafeInteger(product + recoverFs)
-      ? Math.floor((product + recoverFs - 1) / recoverFs)
-      : Number((BigInt(p.prrDelivered) * BigInt(ssthresh) + BigInt(recoverFs - 1)) / BigInt(recoverFs));
-    sndcnt = ceil - p.prrOut;
+    // CEIL of the quota in whole segments (RFC 6937 §3 allows counting in segments; as
+    // Linux), in exact integers: the product may pass 2^53, so BigInt.
+    const den = BigInt(Math.max(p.recoverFs, 1) * mss);
+    const segs = Number((BigInt(p.prrDelivered) * BigInt(ssthresh) + den - 1n) / den);
+    sndcnt = segs * mss - p.prrOut;
   } else {
     const limit = conservative ? p.prrDelivered - p.prrOut : Math.max(p.prrDelivered - p.prrOut, deliveredData) + mss;
     sndcnt = Math.min(ssthresh - pipe, limit);

@@ -81,6 +81,17 @@ export function newRack(iss: number): RackState {
   };
 }
 
+/**
+ * RFC 8985 §6.2 step 1: RACK.min_RTT from the RTT measurements of RFC 6298 / RFC 7323 (and
+ * RACK's own from segments never retransmitted), a minimum over a window of 300 s.
+ */
+export function rackMinRtt(r: RackState, rttUs: number, nowUs: number): void {
+  if (r.minRttUs < 0 || rttUs <= r.minRttUs || nowUs - r.minRttAtUs > MIN_RTT_WINDOW_US) {
+    r.minRttUs = rttUs;
+    r.minRttAtUs = nowUs;
+  }
+}
+
 /** RFC 8985 §6.2 RACK_sent_after (t1, seq1, t2, seq2). */
 export function sentAfter(t1: number, seq1: number, t2: number, seq2: number): boolean {
   return t1 > t2 || (t1 === t2 && seqGt(seq1, seq2));
@@ -179,10 +190,8 @@ export function rackOnAck(tcb: Tcb, a: RackAck): void {
     if (s.f & SEG_RETRANS) {
       if (a.tsEcr !== undefined && ((a.tsEcr - tsNow(tcb, s.xmitUs)) | 0) < 0) continue;
       if (r.minRttUs >= 0 && rtt < r.minRttUs) continue;
-    } else if (r.minRttUs < 0 || rtt <= r.minRttUs || a.nowUs - r.minRttAtUs > MIN_RTT_WINDOW_US) {
-      // Step 1: RACK.min_RTT from RTT samples of segments never retransmitted (Karn).
-      r.minRttUs = rtt;
-      r.minRttAtUs = a.nowUs;
+    } else {
+      rackMinRtt(r, rtt, a.nowUs); // Karn: segments never retransmitted
     }
     if (best === undefined || sentAfter(s.xmitUs, s.end, best.xmitUs, best.end)) best = s;
   }

@@ -14,7 +14,7 @@ import { challengeAck } from './challenge.js';
 import { segmentOptions, synOptions } from './options.js';
 import { advertiseWindow } from './receiver.js';
 import { prrOnSend } from './prr.js';
-import { rackDetectLoss, rackLastSeg, rackNextLost, rackOnAck, rackOnTransmit } from './rack.js';
+import { rackDetectLoss, rackLastSeg, rackMinRtt, rackNextLost, rackOnAck, rackOnTransmit } from './rack.js';
 import { limitedAllowance, nextSeg, nextSegRack, recoveryOnAck, recoveryOnRackTimeout, recoveryOnTimeout, recoveryPipe, updateScoreboard } from './recovery.js';
 import { rtoBackoff, rtoReset, rtoSample } from './rto.js';
 import { sbNextHole, sbTotal } from './sack-scoreboard.js';
@@ -422,8 +422,10 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
       // finer per-segment timing is preferred when it completes.
       rttUs = tsRttUs(tcb, tsEcr, ctx.now);
     }
-    if (rttUs >= 0) rtoSample(tcb.rto, rttUs, ctx.cfg);
-    else rtoReset(tcb.rto, ctx.cfg); // new data acknowledged: drop any backoff (as Linux)
+    if (rttUs >= 0) {
+      rtoSample(tcb.rto, rttUs, ctx.cfg);
+      rackMinRtt(tcb.rack, Math.max(1, Math.round(rttUs)), ctx.now); // RFC 8985 §6.2 step 1
+    } else rtoReset(tcb.rto, ctx.cfg); // new data acknowledged: drop any backoff (as Linux)
     // RFC 6298 (5.2) stop the timer when all is acknowledged, (5.3) else restart it.
     tcb.timers[Timer.Retransmit] = tcb.sndUna === tcb.sndMax ? -1 : ctx.now + tcb.rto.rtoUs;
   }
