@@ -438,12 +438,12 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
   if (rack) rackAck(ctx, tcb, tsEcr, (ctx.stats.dsacksReceived ?? 0) > dsacksBefore, newSacked > 0);
   // RFC 6937 DeliveredData: the change in SND.UNA plus the change in bytes SACKed.
   const delivered = Math.max(acked + (tcb.sackOk ? sbTotal(tcb.scoreboard) : 0) - sackedBefore, 0);
+  // RFC 8985 §7.4 before congestion control sees the ACK: a repaired tail loss reduces cwnd
+  // as it stood, and this ACK's growth starts from the reduced window.
+  if (rack) tlpOnAck(ctx, tcb, { ack, options: seg.options, classicDup, sackOption });
   const recAck = { ack, ackedBytes: acked, flightBefore, classicDup, sackOption, newSacked, delivered, rack, prr: ctx.cfg.prr, nowUs: ctx.now };
   const action = recoveryOnAck(tcb, recAck, ctx.stats);
-  if (rack) {
-    tlpOnAck(ctx, tcb, { ack, options: seg.options, classicDup, sackOption }); // RFC 8985 §7.4
-    tlpSchedule(ctx, tcb, acked > 0); // RFC 8985 §7.2
-  }
+  if (rack) tlpSchedule(ctx, tcb, acked > 0); // RFC 8985 §7.2
   if (action !== 'none') {
     const end = rack && tcb.rec.sack ? retransmitFirstLost(ctx, tcb) : retransmitFirst(ctx, tcb);
     // RFC 6675 (4.3): HighRxt and RescueRxt = the end of the retransmitted segment.
