@@ -11,7 +11,7 @@
  */
 import type { Tcb } from './tcb.js';
 import { tsNow } from './timestamps.js';
-import { DUP_THRESH, sbUnsacked } from './sack-scoreboard.js';
+import { DUP_THRESH } from './sack-scoreboard.js';
 import { seqGt, seqLe, seqLt } from '../wire/seq.js';
 
 /** Segment flags (RFC 8985 §5.2 Segment.retransmitted, Segment.lost; SACKed: delivered). */
@@ -131,16 +131,11 @@ export function rackOnTransmit(r: RackState, seq: number, end: number, nowUs: nu
   }
 }
 
-/** The segments SACKed now (RACK.segs_sacked, §6.2 step 4). */
-function segsSacked(r: RackState): number {
+/** RACK.segs_sacked >= DupThresh (§6.2 step 4), counting no further than that. */
+function dupThreshSacked(r: RackState): boolean {
   let n = 0;
-  for (const s of r.segs) if (s.f & SEG_SACKED) n++;
-  return n;
-}
-
-/** Any SACKed segment in flight (RFC 8985 §7.2: no loss probe then). */
-export function rackHasSacked(r: RackState): boolean {
-  return r.segs.some((s) => (s.f & SEG_SACKED) !== 0);
+  for (const s of r.segs) if (s.f & SEG_SACKED && ++n >= DUP_THRESH) return true;
+  return false;
 }
 
 /** What an ACK told RACK. */
@@ -174,8 +169,14 @@ export function rackOnAck(tcb: Tcb, a: RackAck): void {
   if (drop > 0) segs.splice(0, drop);
   if (segs.length > 0 && seqLt(segs[0]!.seq, a.una)) segs[0]!.seq = a.una; // cut by a cumulative ACK mid-segment
   if (a.newSacked) {
+    // Segments and SACKed ranges are both sorted and the ranges disjoint and not adjacent:
+    // a segment is SACKed whole when one range holds it; walk the two together.
+    const sb = tcb.scoreboard;
+    let k = 0;
     for (const s of segs) {
-      if ((s.f & SEG_SACKED) === 0 && sbUnsacked(tcb.scoreboard, s.seq, s.end) === 0) {
+      while (k < sb.length && seqLe(sb[k]!.right, s.seq)) k++;
+      if (k === sb.length) break;
+      if ((s.f & SEG_SACKED) === 0 && !seqLt(s.seq, sb[k]!.left) && seqLe(s.end, sb[k]!.right)) {
         s.f = (s.f | SEG_SACKED) & ~(SEG_LOST | SEG_RXT);
         delivered.push(s);
       }
@@ -226,7 +227,7 @@ export function rackOnRecoveryExit(r: RackState): void {
 /** RFC 8985 §6.2 step 4, RACK_update_reo_wnd () (the value; the D-SACK round is kept by rackOnAck). */
 export function rackReoWnd(tcb: Tcb, inRecovery: boolean): number {
   const r = tcb.rack;
-  if (!r.reorderingSeen && (inRecovery || segsSacked(r) >= DUP_THRESH)) return 0;
+  if (!r.reorderingSeen && (inRecovery || dupThreshSacked(r))) return 0;
   if (r.minRttUs < 0) return 0;
   const srtt = tcb.rto.srttUs < 0 ? 0 : tcb.rto.srttUs;
   return Math.min(Math.floor((r.reoWndMult * r.minRttUs) / 4), srtt);
@@ -247,7 +248,12 @@ export function rackDetectLoss(tcb: Tcb, nowUs: number, inRecovery: boolean): { 
   const reoWnd = rackReoWnd(tcb, inRecovery);
   for (const s of r.segs) {
     if (s.f & SEG_SACKED || (s.f & (SEG_LOST | SEG_RXT)) === SEG_LOST) continue;
-    if (!sentAfter(r.xmitUs, r.endSeq, s.xmitUs, s.end)) continue;
+    if (!sentAfter(r.xmitUs, r.endSeq, s.xmitUs, s.end)) {
+      // First transmissions go out in sequence order, so a segment never retransmitted
+      // that was not sent before RACK.xmit_ts has none after it that was.
+      if ((s.f & SEG_RETRANS) === 0) break;
+      continue;
+    }
     const remaining = s.xmitUs + r.rttUs + reoWnd - nowUs;
     if (remaining <= 0) {
       s.f = (s.f | SEG_LOST) & ~SEG_RXT;

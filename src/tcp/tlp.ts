@@ -7,7 +7,6 @@
  * (TLP.end_seq, TLP.is_retrans) lives in the RACK state (rack.ts), in the TCB.
  */
 import { congestionControl } from './congestion.js';
-import { rackHasSacked } from './rack.js';
 import { canSendData, type Ctx, type Tcb } from './tcb.js';
 import { Timer } from './timers.js';
 import { seqGe, seqGt, seqLe, seqLt } from '../wire/seq.js';
@@ -25,7 +24,7 @@ export function rackOn(ctx: Ctx, tcb: Tcb): boolean {
 
 /**
  * RFC 8985 §7.2: a PTO may be scheduled when data is outstanding and the connection is
- * not in fast recovery or RTO recovery, has no SACKed segments (nothing points at a loss
+ * not in fast recovery or RTO recovery, has no SACKed data (nothing points at a loss
  * RACK could not see), and no probe of its own is outstanding (TLP.end_seq is None, §7.3).
  */
 function tlpEligible(ctx: Ctx, tcb: Tcb): boolean {
@@ -36,7 +35,7 @@ function tlpEligible(ctx: Ctx, tcb: Tcb): boolean {
     !tcb.rec.active &&
     !seqLt(tcb.sndUna, tcb.rec.recover) &&
     !tcb.rack.tlpOn &&
-    !rackHasSacked(tcb.rack)
+    tcb.scoreboard.length === 0
   );
 }
 
