@@ -78,6 +78,8 @@ const BOOLEAN_OPTIONS: Readonly<Record<string, keyof StackConfig>> = {
   window_scaling: 'windowScaling',
   syn_cookies: 'synCookies',
   hystart: 'hystart',
+  rack: 'rack',
+  prr: 'prr',
 };
 
 /** A bad option value: the runner reports it as the script's failure at that line. */

@@ -38,8 +38,7 @@ export type HelloFields = Record<string, string>;
  * What this replica must agree on with its peer, as text fields; `upstreamId` names its
  * upstream app's instance where the app can tell (Redis's run_id), which must differ.
  */
-export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'upstream' | 'upstreamApp' | 'seed' | 'mtu' | 'maxConnections' | 'service' | 'servicePort' | 'bulkBytes' | 'outputRule' | 'tap'>, upstreamId?: string): HelloFields {
-export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'upstream' | 'upstreamApp' | 'seed' | 'mtu' | 'service' | 'servicePort' | 'bulkBytes' | 'outputRule' | 'tap' | 'profile'>, upstreamId?: string): HelloFields {
+export function helloFields(o: Pick<ReplicaProcessOptions, 'name' | 'app' | 'upstream' | 'upstreamApp' | 'seed' | 'mtu' | 'maxConnections' | 'service' | 'servicePort' | 'bulkBytes' | 'outputRule' | 'tap' | 'profile'>, upstreamId?: string): HelloFields {
   return {
     ...(upstreamId !== undefined ? { 'upstream-id': upstreamId } : {}),
     name: o.name,

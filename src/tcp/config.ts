@@ -31,6 +31,8 @@ export interface ResolvedConfig {
   sack: boolean;
   dsack: boolean;
   congestionControl: CongestionControlName;
+  rack: boolean;
+  prr: boolean;
   challengeAckLimit: number;
   synCookies: boolean;
   profile: StackProfile;
@@ -107,6 +109,8 @@ export function resolveConfig(c: StackConfig): ResolvedConfig {
     sack: bool('sack', c.sack, true),
     dsack: bool('dsack', c.dsack, true),
     congestionControl: cc,
+    rack: bool('rack', c.rack, true),
+    prr: bool('prr', c.prr, true),
     challengeAckLimit: int('challengeAckLimit', c.challengeAckLimit, 1000, 0, 1 << 30),
     synCookies: bool('synCookies', c.synCookies, true),
     profile,

@@ -14,7 +14,8 @@ import { rcvWnd, readData, receiveSyn, receiveText } from './receiver.js';
 import { rtoAfterSynTimeout, rtoSample } from './rto.js';
 import { noteDuplicate } from './sackblocks.js';
 import { clampRetransmitTimer, keepAliveTimedOut, persistTimedOut, retransmitTimedOut } from './sockopts.js';
-import { ackAcceptable, hasPendingOutput, onPersistTimeout, onRetransmitTimeout, output, processAck, sendRst, sendSyn, transmit, updateWindow } from './sender.js';
+import { rackMinRtt } from './rack.js';
+import { ackAcceptable, hasPendingOutput, onPersistTimeout, onRackTimeout, onRetransmitTimeout, onTlpTimeout, output, processAck, sendRst, sendSyn, transmit, updateWindow } from './sender.js';
 import { canReceiveData, finAcked, type Ctx, type Tcb } from './tcb.js';
 import { pawsRejects, tsRttUs, updateTsRecent } from './timestamps.js';
 import { stopAll, Timer } from './timers.js';
@@ -139,11 +140,12 @@ function tsOption(seg: TcpSegment): { val: number; ecr: number } | undefined {
 
 /** The RTT sample of the ACK of our SYN or SYN-ACK: timed (Karn) or, failing that, from the echoed timestamp (RFC 7323 §4.1). */
 function handshakeRtt(ctx: Ctx, tcb: Tcb, ack: number, tsEcr: number | undefined): void {
-  if (tcb.rttActive && seqGe(ack, tcb.rttSeq)) {
-    rtoSample(tcb.rto, ctx.now - tcb.rttStartUs, ctx.cfg);
-  } else if (tsEcr !== undefined) {
-    const rttUs = tsRttUs(tcb, tsEcr, ctx.now);
-    if (rttUs >= 0) rtoSample(tcb.rto, rttUs, ctx.cfg);
+  let rttUs = -1;
+  if (tcb.rttActive && seqGe(ack, tcb.rttSeq)) rttUs = ctx.now - tcb.rttStartUs;
+  else if (tsEcr !== undefined) rttUs = tsRttUs(tcb, tsEcr, ctx.now);
+  if (rttUs >= 0) {
+    rtoSample(tcb.rto, rttUs, ctx.cfg);
+    rackMinRtt(tcb.rack, rttUs, ctx.now); // RFC 8985 §6.2 step 1
   }
   tcb.rttActive = false;
 }
@@ -445,6 +447,8 @@ export function onTimers(ctx: Ctx, tcb: Tcb): void {
       return;
     }
   }
+  // RFC 8985 §7.2: a PTO clamped to the RTO's deadline fires first and re-arms the RTO.
+  if (due(Timer.Tlp)) onTlpTimeout(ctx, tcb);
   if (due(Timer.Retransmit)) {
     // RFC 1122 4.2.3.5 R2 / RFC 9293 §3.8.3: give up (retries, or the user timeout), tell the user ETIMEDOUT.
     if (retransmitTimedOut(ctx, tcb, tcb.rto.rtoUs) || !onRetransmitTimeout(ctx, tcb)) {
@@ -453,6 +457,7 @@ export function onTimers(ctx: Ctx, tcb: Tcb): void {
     }
     clampRetransmitTimer(tcb);
   }
+  if (due(Timer.RackReorder)) onRackTimeout(ctx, tcb);
   if (due(Timer.Persist)) {
     if (persistTimedOut(ctx, tcb)) {
       closeTcb(ctx, tcb, 'ETIMEDOUT');

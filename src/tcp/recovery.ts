@@ -9,13 +9,15 @@
  * fires. This module decides; sender.ts transmits.
  */
 import { congestionControl } from './congestion.js';
+import { prrInit, prrSndcnt, type PrrState } from './prr.js';
+import { rackNextLost, rackOnRecoveryExit, rackOnTimeout, rackPipe } from './rack.js';
 import { DUP_THRESH, sbApplyOption, sbHighest, sbIsLost, sbLostEnd, sbNextHole, sbTrim, sbUnsacked } from './sack-scoreboard.js';
 import type { Tcb } from './tcb.js';
 import type { StackStats } from './types.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax, seqMin } from '../wire/seq.js';
 import type { TcpOption } from '../wire/tcp.js';
 
-export interface RecoveryState {
+export interface RecoveryState extends PrrState {
   /** In fast recovery (RFC 5681 §3.2, RFC 6582) or SACK loss recovery (RFC 6675 §5). */
   active: boolean;
   /** The recovery in progress is RFC 6675's (pipe and NextSeg), not NewReno's. */
@@ -31,7 +33,7 @@ export interface RecoveryState {
 }
 
 export function newRecovery(iss: number): RecoveryState {
-  return { active: false, sack: false, recover: iss, highRxt: iss, rescueRxt: iss, limitedBytes: 0 };
+  return { active: false, sack: false, recover: iss, highRxt: iss, rescueRxt: iss, limitedBytes: 0, prrDelivered: 0, prrOut: 0, recoverFs: 0 };
 }
 
 /** Statistics this module counts (optional fields of StackStats). */
@@ -72,6 +74,12 @@ export interface RecoveryAck {
   sackOption: boolean;
   /** Bytes newly SACKed by this ACK. */
   newSacked: number;
+  /** RFC 6937 DeliveredData: the change in SND.UNA plus the change in bytes SACKed. */
+  delivered: number;
+  /** RACK-TLP (RFC 8985) is this connection's loss detection: its LOST marks stand for IsLost (). */
+  rack: boolean;
+  /** RFC 6937 PRR paces SACK recovery. */
+  prr: boolean;
   nowUs: number;
 }
 
@@ -96,14 +104,19 @@ export function recoveryOnAck(tcb: Tcb, a: RecoveryAck, stats: RecoveryStats): R
     if (seqGe(a.ack, rec.recover)) {
       // RFC 6675 §5 (A) / RFC 6582 §3.2 step 3 full acknowledgment: recovery ends.
       rec.active = false;
+      if (a.rack) rackOnRecoveryExit(tcb.rack); // RFC 8985 §6.2 step 4
       // RFC 6582 option (1): cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS). In SACK
       // recovery cwnd already is ssthresh (RFC 6675 (4.2)), and stays so.
       if (!rec.sack) tcb.cc.cwnd = Math.min(tcb.cc.ssthresh, Math.max(seqDiff(tcb.sndMax, tcb.sndUna), mss) + mss);
       else tcb.cc.cwnd = tcb.cc.ssthresh;
       return 'none';
     }
-    // RFC 6675 (B): the scoreboard is updated; output() runs SetPipe () and step (C).
-    if (rec.sack) return 'none';
+    // RFC 6675 (B): the scoreboard is updated; output() runs SetPipe () and step (C), with
+    // RFC 6937 PRR deciding how much of it may go.
+    if (rec.sack) {
+      if (a.prr) prrOnAck(tcb, a);
+      return 'none';
+    }
     if (cumulative) {
       // RFC 6582 §3.2 step 3, partial acknowledgment: retransmit the first unacknowledged
       // segment, deflate cwnd by the amount acknowledged, add back one SMSS if at least
@@ -125,15 +138,44 @@ export function recoveryOnAck(tcb: Tcb, a: RecoveryAck, stats: RecoveryStats): R
     // they never fall 2^31 behind and flip in sequence-number comparisons.
     if (seqGe(tcb.sndUna, rec.recover)) rec.recover = rec.highRxt = rec.rescueRxt = tcb.sndUna;
   }
-  if (!dup) return 'none';
-  tcb.dupAcks++;
+  // RFC 8985 §6.2: with SACK information, RACK's marks decide (not DupThresh); without
+  // (no block ever came), duplicate ACKs as RFC 5681 §3.2.
+  const rack = a.rack && tcb.scoreboard.length > 0;
+  const rackLost = rack && rackNextLost(tcb.rack) !== undefined;
+  if (!dup && !rackLost) return 'none';
+  if (dup) tcb.dupAcks++;
   // RFC 6675 §5 step (2)(a)/(b): DupThresh duplicate ACKs, or IsLost (HighACK + 1).
-  const lost = tcb.dupAcks >= DUP_THRESH || (tcb.sackOk && sbIsLost(tcb.scoreboard, tcb.sndUna, tcb.sndUna, mss));
+  const lost = rack ? rackLost : tcb.dupAcks >= DUP_THRESH || (tcb.sackOk && sbIsLost(tcb.scoreboard, tcb.sndUna, tcb.sndUna, mss));
   if (!lost) return 'none';
   // RFC 6582 §3.2 step 1 / RFC 6675 §5.1: no new recovery until the cumulative ACK covers
   // `recover` (the highest sequence number sent when the last recovery or RTO began).
   if (seqLt(a.ack, rec.recover)) return 'none';
-  enterRecovery(tcb, a.nowUs, stats);
+  enterRecovery(tcb, a.nowUs, stats, a.prr);
+  if (rec.sack && a.prr) prrOnAck(tcb, a);
+  return 'enter';
+}
+
+/** The bytes in flight during SACK recovery: RFC 6675 SetPipe (), IsLost () being RACK's when it runs. */
+export function recoveryPipe(tcb: Tcb, rack: boolean): number {
+  return rack ? rackPipe(tcb.rack) : setPipe(tcb, tcb.rec.highRxt);
+}
+
+/** RFC 6937 §3 on an ACK in SACK recovery: cwnd = pipe + sndcnt. */
+function prrOnAck(tcb: Tcb, a: RecoveryAck): void {
+  const pipe = recoveryPipe(tcb, a.rack);
+  tcb.cc.cwnd = pipe + prrSndcnt(tcb.rec, a.delivered, pipe, tcb.cc.ssthresh, tcb.sndMss);
+}
+
+/**
+ * RFC 8985 §6.2 with §6.3's entry into recovery when the reordering timer finds a loss
+ * (no ACK arrives to bring it): start recovery as an ACK would (RFC 6675 §5 step (4)), PRR
+ * counting nothing delivered. Returns 'enter' when it did.
+ */
+export function recoveryOnRackTimeout(tcb: Tcb, nowUs: number, prr: boolean, stats: RecoveryStats): RecoveryAction {
+  const rec = tcb.rec;
+  if (rec.active || tcb.scoreboard.length === 0 || seqLt(tcb.sndUna, rec.recover) || rackNextLost(tcb.rack) === undefined) return 'none';
+  enterRecovery(tcb, nowUs, stats, prr);
+  if (rec.sack && prr) tcb.cc.cwnd = rackPipe(tcb.rack) + prrSndcnt(rec, 0, rackPipe(tcb.rack), tcb.cc.ssthresh, tcb.sndMss);
   return 'enter';
 }
 
@@ -143,7 +185,7 @@ export function recoveryOnAck(tcb: Tcb, a: RecoveryAck, stats: RecoveryStats): R
  * SACK is on and the peer has actually SACKed something (a peer that negotiates SACK and
  * sends no blocks gets NewReno, which needs none).
  */
-function enterRecovery(tcb: Tcb, nowUs: number, stats: RecoveryStats): void {
+function enterRecovery(tcb: Tcb, nowUs: number, stats: RecoveryStats, prr: boolean): void {
   const rec = tcb.rec;
   const mss = tcb.sndMss;
   bump(stats, 'fastRecoveries');
@@ -155,9 +197,13 @@ function enterRecovery(tcb: Tcb, nowUs: number, stats: RecoveryStats): void {
   rec.sack = tcb.sackOk && tcb.scoreboard.length > 0;
   rec.highRxt = tcb.sndUna;
   rec.rescueRxt = tcb.sndUna;
+  // RFC 8985 §7.1: a recovery ends any tail loss probe episode.
+  tcb.rack.tlpOn = false;
+  tcb.rack.tlpIsRetrans = false;
   if (rec.sack) {
     bump(stats, 'sackRecoveries');
-    tcb.cc.cwnd = tcb.cc.ssthresh; // RFC 6675 (4.2)
+    if (prr) prrInit(rec, seqDiff(tcb.sndMax, tcb.sndUna)); // RFC 6937 §3: RecoverFS = snd.nxt - snd.una
+    else tcb.cc.cwnd = tcb.cc.ssthresh; // RFC 6675 (4.2)
   } else {
     tcb.cc.cwnd = tcb.cc.ssthresh + DUP_THRESH * mss; // RFC 5681 §3.2 step 4 (RFC 6582 step 2)
   }
@@ -181,6 +227,7 @@ export function recoveryOnTimeout(tcb: Tcb, firstTimeout: boolean): void {
   rec.limitedBytes = 0;
   tcb.scoreboard = [];
   tcb.dupAcks = 0;
+  rackOnTimeout(tcb.rack); // RFC 8985 §6.3, §7.1
 }
 
 /**
@@ -203,11 +250,15 @@ export function setPipe(tcb: Tcb, highRxt: number): number {
  * (Computed once per output(); RFC 3042 and §5 (2)(c) cover new data only, and sender.ts
  * only uses it once SND.NXT = SND.MAX.)
  */
-export function limitedAllowance(tcb: Tcb): number {
-  if (tcb.rec.active || tcb.dupAcks === 0 || tcb.dupAcks >= DUP_THRESH) return 0;
+export function limitedAllowance(tcb: Tcb, rack: boolean): number {
+  if (tcb.rec.active || tcb.dupAcks === 0) return 0;
   // Not while the data of an RTO is still being sent again (RFC 3042 sends new data only;
   // RFC 6675 §5.1: nothing of §5 before HighACK reaches RecoveryPoint).
   if (seqLt(tcb.sndUna, tcb.rec.recover)) return 0;
+  // RFC 8985 §6.2: with RACK, duplicate ACKs beyond DupThresh are reordering until RACK
+  // says otherwise, and what the receiver SACKed has left the network all the same.
+  if (rack && tcb.scoreboard.length > 0) return Math.max(seqDiff(tcb.sndMax, tcb.sndUna) - rackPipe(tcb.rack), 0);
+  if (tcb.dupAcks >= DUP_THRESH) return 0;
   if (tcb.sackOk && tcb.scoreboard.length > 0) return Math.max(seqDiff(tcb.sndMax, tcb.sndUna) - setPipe(tcb, tcb.sndUna), 0);
   return tcb.dupAcks * tcb.sndMss;
 }
@@ -218,6 +269,17 @@ export interface NextSegment {
   seq: number;
   /** Sequence space to (re)send, at most one SMSS (0 for new data: the sender sizes it). */
   len: number;
+}
+
+/**
+ * RFC 6675 §4 NextSeg () with RACK (RFC 8985 §6): rule (1) is the first segment RACK marked
+ * lost and not retransmitted since (so a lost retransmission is sent again), rule (2) new
+ * data; rules (3) and (4) are left to RACK's timer and the tail loss probe (§7).
+ */
+export function nextSegRack(tcb: Tcb, newData: boolean): NextSegment | undefined {
+  const lost = rackNextLost(tcb.rack);
+  if (lost !== undefined) return { rule: 1, seq: lost.seq, len: Math.min(seqDiff(lost.end, lost.seq), tcb.sndMss + 1) };
+  return newData ? { rule: 2, seq: tcb.sndMax, len: 0 } : undefined;
 }
 
 /** RFC 6675 §4 NextSeg (), for the sender in SACK recovery. `newData`: rule (2) may apply. */

@@ -72,6 +72,13 @@ export function sbNextHole(sb: Scoreboard, from: number, max: number): { seq: nu
   return seqLt(seq, max) ? { seq, end: max } : undefined;
 }
 
+/** Bytes the ranges cover (RFC 6937's SACKd). */
+export function sbTotal(sb: Scoreboard): number {
+  let n = 0;
+  for (const b of sb) n += seqDiff(b.right, b.left);
+  return n;
+}
+
 /** The highest SACKed sequence number + 1, or undefined when nothing is SACKed. */
 export function sbHighest(sb: Scoreboard): number | undefined {
   return sb.length > 0 ? sb[sb.length - 1]!.right : undefined;

@@ -13,15 +13,18 @@
 import { challengeAck } from './challenge.js';
 import { segmentOptions, synOptions } from './options.js';
 import { advertiseWindow } from './receiver.js';
-import { limitedAllowance, nextSeg, recoveryOnAck, recoveryOnTimeout, setPipe, updateScoreboard } from './recovery.js';
+import { prrOnSend } from './prr.js';
+import { rackDetectLoss, rackLastSeg, rackMinRtt, rackNextLost, rackOnAck, rackOnTransmit } from './rack.js';
 import { noteRttSample } from './cc/slow-start.js';
 import { beginBurst, endsWrite, linuxPsh, noteDataSent } from './profile.js';
+import { limitedAllowance, nextSeg, nextSegRack, recoveryOnAck, recoveryOnRackTimeout, recoveryOnTimeout, recoveryPipe, updateScoreboard } from './recovery.js';
 import { rtoBackoff, rtoReset, rtoSample } from './rto.js';
-import { sbNextHole } from './sack-scoreboard.js';
+import { sbNextHole, sbTotal } from './sack-scoreboard.js';
 import { sackForSegment } from './sackblocks.js';
 import { canSendData, finSeq, type Ctx, type Tcb } from './tcb.js';
 import { tsRttUs } from './timestamps.js';
 import { Timer } from './timers.js';
+import { rackOn, tlpOnAck, tlpSchedule } from './tlp.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from '../wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOption, type TcpSegment } from '../wire/tcp.js';
 
@@ -149,7 +152,7 @@ function sendData(ctx: Ctx, tcb: Tcb): void {
  */
 function sendWindow(ctx: Ctx, tcb: Tcb, bufEnd: number): boolean {
   let sent = false;
-  const allowance = limitedAllowance(tcb);
+  const allowance = limitedAllowance(tcb, rackOn(ctx, tcb));
   for (;;) {
     let holeEnd: number | undefined;
     if (seqLt(tcb.sndNxt, tcb.sndMax) && tcb.scoreboard.length > 0) {
@@ -186,11 +189,16 @@ function sendWindow(ctx: Ctx, tcb: Tcb, bufEnd: number): boolean {
 function sackRecoverySend(ctx: Ctx, tcb: Tcb): boolean {
   const rec = tcb.rec;
   const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
-  let pipe = setPipe(tcb, rec.highRxt);
+  const rack = rackOn(ctx, tcb);
+  let pipe = recoveryPipe(tcb, rack);
+  // RFC 6937: PRR's sndcnt (cwnd - pipe) is in bytes; any part of a segment lets the whole
+  // segment go, and prr_out counts it, so the next ACK's sndcnt is smaller by as much.
+  const room = ctx.cfg.prr ? 1 : tcb.sndMss;
   let newData = true;
   let sent = false;
-  while (tcb.cc.cwnd - pipe >= tcb.sndMss) {
-    const next = nextSeg(tcb, newData && newDataWaiting(tcb, bufEnd));
+  while (tcb.cc.cwnd - pipe >= room) {
+    const wantNew = newData && newDataWaiting(tcb, bufEnd);
+    const next = rack ? nextSegRack(tcb, wantNew) : nextSeg(tcb, wantNew);
     if (next === undefined) break;
     if (next.rule === 2) {
       const n = sendNew(ctx, tcb, bufEnd);
@@ -256,6 +264,12 @@ function sendSegment(ctx: Ctx, tcb: Tcb, seq: number, len: number, fin: boolean,
   if (seq === tcb.sndNxt) tcb.sndNxt = end;
   if (seqGt(end, tcb.sndMax)) tcb.sndMax = end;
   startRetransmitTimer(ctx, tcb);
+  const space = seqDiff(end, seq);
+  if (tcb.rec.active && tcb.rec.sack) prrOnSend(tcb.rec, space); // RFC 6937 §3 prr_out
+  if (rackOn(ctx, tcb)) {
+    rackOnTransmit(tcb.rack, seq, end, ctx.now, retransmission); // RFC 8985 §5.2 Segment.xmit_ts
+    if (!retransmission) tlpSchedule(ctx, tcb, true); // RFC 8985 §7.2: new data restarts the PTO
+  }
 }
 
 /**
@@ -281,6 +295,81 @@ function retransmitFirst(ctx: Ctx, tcb: Tcb): number {
   const hole = sbNextHole(tcb.scoreboard, tcb.sndUna, tcb.sndMax);
   if (hole === undefined || hole.seq !== tcb.sndUna) return tcb.sndUna;
   return retransmitRange(ctx, tcb, tcb.sndUna, Math.min(tcb.sndMss, seqDiff(hole.end, hole.seq)));
+}
+
+/**
+ * Retransmit the first segment RACK marked lost (RFC 8985 §6.2, the fast retransmit of
+ * RFC 6675 (4.3) at the start of a RACK-detected recovery); returns the end of what was sent.
+ */
+function retransmitFirstLost(ctx: Ctx, tcb: Tcb): number {
+  const lost = rackNextLost(tcb.rack);
+  if (lost === undefined) return tcb.sndUna;
+  return retransmitRange(ctx, tcb, lost.seq, seqDiff(lost.end, lost.seq));
+}
+
+/**
+ * RFC 8985 §6.2 on an ACK (the scoreboard already updated): RACK's steps 1-4, then
+ * RACK_detect_loss_and_arm_timer (): mark what is lost, and arm the reordering timer for
+ * the segments that are not late enough yet (or stop it).
+ */
+function rackAck(ctx: Ctx, tcb: Tcb, tsEcr: number | undefined, dsack: boolean, newSacked: boolean): void {
+  rackOnAck(tcb, { una: tcb.sndUna, tsEcr, dsack, newSacked, nowUs: ctx.now });
+  rackDetectAndArm(ctx, tcb);
+}
+
+function rackDetectAndArm(ctx: Ctx, tcb: Tcb): void {
+  const inRecovery = tcb.rec.active || seqLt(tcb.sndUna, tcb.rec.recover);
+  const d = rackDetectLoss(tcb, ctx.now, inRecovery);
+  if (d.lost > 0) ctx.stats.rackLost = (ctx.stats.rackLost ?? 0) + 1;
+  tcb.timers[Timer.RackReorder] = d.timeoutUs > 0 ? ctx.now + d.timeoutUs : -1;
+}
+
+/**
+ * RFC 8985 §6.2: the reordering timer expired: RACK_detect_loss_and_arm_timer () again;
+ * losses it finds start recovery (the fast retransmit goes now, the rest by PRR / pipe in
+ * output()), or are repaired within the recovery in progress.
+ */
+export function onRackTimeout(ctx: Ctx, tcb: Tcb): void {
+  tcb.timers[Timer.RackReorder] = -1;
+  if (!rackOn(ctx, tcb) || !canSendData(tcb.state) || tcb.sndUna === tcb.sndMax) return;
+  rackDetectAndArm(ctx, tcb);
+  if (recoveryOnRackTimeout(tcb, ctx.now, ctx.cfg.prr, ctx.stats) === 'enter') {
+    const end = retransmitFirstLost(ctx, tcb);
+    tcb.rec.highRxt = seqMax(tcb.rec.highRxt, end);
+    tcb.rec.rescueRxt = end;
+    tlpSchedule(ctx, tcb, false); // recovery: no probe
+  }
+}
+
+/**
+ * RFC 8985 §7.3: the PTO expired: send one probe, new data if there is some and the
+ * peer's window takes it (cwnd and Nagle do not hold a probe back, as Linux), else a
+ * retransmission of the highest-sequence segment sent; TLP.end_seq = SND.NXT. Then the
+ * RTO, not the PTO, is re-armed (a failed probe leaves RTO recovery as the last resort).
+ */
+export function onTlpTimeout(ctx: Ctx, tcb: Tcb): void {
+  tcb.timers[Timer.Tlp] = -1;
+  const r = tcb.rack;
+  if (!rackOn(ctx, tcb) || !canSendData(tcb.state) || tcb.sndUna === tcb.sndMax || tcb.rec.active || r.tlpOn) return;
+  const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
+  const avail = seqDiff(bufEnd, tcb.sndMax);
+  const usable = tcb.sndWnd - seqDiff(tcb.sndMax, tcb.sndUna);
+  const len = Math.max(0, Math.min(tcb.sndMss, avail, usable));
+  r.tlpOn = true; // before sending: a probe does not restart the PTO
+  r.tlpIsRetrans = false;
+  if (len > 0 || (tcb.finQueued && avail === 0)) {
+    sendSegment(ctx, tcb, tcb.sndMax, len, tcb.finQueued && len === avail, bufEnd);
+  } else {
+    const last = rackLastSeg(r);
+    if (last === undefined || retransmitRange(ctx, tcb, last.seq, seqDiff(last.end, last.seq)) === last.seq) {
+      r.tlpOn = false;
+      return;
+    }
+    r.tlpIsRetrans = true;
+  }
+  r.tlpEndSeq = tcb.sndMax;
+  ctx.stats.tlpProbes = (ctx.stats.tlpProbes ?? 0) + 1;
+  tcb.timers[Timer.Retransmit] = ctx.now + tcb.rto.rtoUs;
 }
 
 /**
@@ -341,18 +430,31 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
       // finer per-segment timing is preferred when it completes.
       rttUs = tsRttUs(tcb, tsEcr, ctx.now);
     }
-    if (rttUs >= 0) rtoSample(tcb.rto, rttUs, ctx.cfg);
-    else rtoReset(tcb.rto, ctx.cfg); // new data acknowledged: drop any backoff (as Linux)
+    if (rttUs >= 0) {
+      rtoSample(tcb.rto, rttUs, ctx.cfg);
+      rackMinRtt(tcb.rack, Math.max(1, Math.round(rttUs)), ctx.now); // RFC 8985 §6.2 step 1
+    } else rtoReset(tcb.rto, ctx.cfg); // new data acknowledged: drop any backoff (as Linux)
     noteRttSample(tcb.cc, rttUs); // RFC 9406 §4.2: HyStart++'s per-round minimum RTT
     // RFC 6298 (5.2) stop the timer when all is acknowledged, (5.3) else restart it.
     tcb.timers[Timer.Retransmit] = tcb.sndUna === tcb.sndMax ? -1 : ctx.now + tcb.rto.rtoUs;
   }
   // RFC 2018 / RFC 6675 Update (), then congestion control and loss recovery.
+  const sackedBefore = tcb.sackOk ? sbTotal(tcb.scoreboard) : 0;
+  const dsacksBefore = ctx.stats.dsacksReceived ?? 0;
   const newSacked = updateScoreboard(tcb, seg.options, ack, ctx.stats);
   const sackOption = tcb.sackOk && seg.options.some((o) => o.kind === 'sack');
-  const action = recoveryOnAck(tcb, { ack, ackedBytes: acked, flightBefore, classicDup, sackOption, newSacked, nowUs: ctx.now }, ctx.stats);
+  const rack = rackOn(ctx, tcb);
+  if (rack) rackAck(ctx, tcb, tsEcr, (ctx.stats.dsacksReceived ?? 0) > dsacksBefore, newSacked > 0);
+  // RFC 6937 DeliveredData: the change in SND.UNA plus the change in bytes SACKed.
+  const delivered = Math.max(acked + (tcb.sackOk ? sbTotal(tcb.scoreboard) : 0) - sackedBefore, 0);
+  // RFC 8985 §7.4 before congestion control sees the ACK: a repaired tail loss reduces cwnd
+  // as it stood, and this ACK's growth starts from the reduced window.
+  if (rack) tlpOnAck(ctx, tcb, { ack, options: seg.options, classicDup, sackOption });
+  const recAck = { ack, ackedBytes: acked, flightBefore, classicDup, sackOption, newSacked, delivered, rack, prr: ctx.cfg.prr, nowUs: ctx.now };
+  const action = recoveryOnAck(tcb, recAck, ctx.stats);
+  if (rack) tlpSchedule(ctx, tcb, acked > 0); // RFC 8985 §7.2
   if (action !== 'none') {
-    const end = retransmitFirst(ctx, tcb);
+    const end = rack && tcb.rec.sack ? retransmitFirstLost(ctx, tcb) : retransmitFirst(ctx, tcb);
     // RFC 6675 (4.3): HighRxt and RescueRxt = the end of the retransmitted segment.
     tcb.rec.highRxt = seqMax(tcb.rec.highRxt, end);
     if (action === 'enter') tcb.rec.rescueRxt = end;
@@ -397,8 +499,11 @@ export function onRetransmitTimeout(ctx: Ctx, tcb: Tcb): boolean {
   if (tcb.retries >= ctx.cfg.maxRetries) return false;
   tcb.retries++;
   ctx.stats.timeouts++;
-  // RFC 5681 §3.1, RFC 6582 §4, RFC 6675 §5.1 (ssthresh only on a segment's first timeout).
+  // RFC 5681 §3.1, RFC 6582 §4, RFC 6675 §5.1 (ssthresh only on a segment's first timeout);
+  // RFC 8985 §6.3 and §7.1 (rack.ts): RACK's marks and the probe episode start over.
   recoveryOnTimeout(tcb, tcb.retries === 1);
+  tcb.timers[Timer.RackReorder] = -1;
+  tcb.timers[Timer.Tlp] = -1;
   rtoBackoff(tcb.rto, ctx.cfg); // RFC 6298 (5.5)
   tcb.rttActive = false; // Karn
   // RFC 6298 (5.4): retransmit the earliest unacknowledged segment; go back to SND.UNA

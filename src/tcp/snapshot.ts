@@ -20,8 +20,9 @@ import { crc32 } from '../wire/crc32.js';
 /**
  * 2: RFC 7323 / RFC 2018 option state in the TCB.
  * 3: the sender's SACK scoreboard, loss recovery state (RFC 6582 / RFC 6675) and CUBIC state.
+ * 4: RACK-TLP (RFC 8985: segments in flight, RACK and TLP variables, two timers) and PRR (RFC 6937).
  */
-export const SNAPSHOT_VERSION = 3;
+export const SNAPSHOT_VERSION = 4;
 const MAGIC = 'FTCPSNAP';
 const HEADER_BYTES = 20;
 

@@ -11,6 +11,7 @@ import { congestionControl, type CcState } from './congestion.js';
 import type { ResolvedConfig } from './config.js';
 import { DEFAULT_PEER_MSS, IP_TCP_HEADER_BYTES } from './config.js';
 import { newReassembly, type Reassembly } from './reassembly.js';
+import { newRack, type RackState } from './rack.js';
 import { newRecovery, type RecoveryState } from './recovery.js';
 import { rtoInit, type RtoState } from './rto.js';
 import { newTimers } from './timers.js';
@@ -75,6 +76,8 @@ export interface Tcb {
   rec: RecoveryState;
   /** RFC 6675 scoreboard (sack-scoreboard.ts): SACKed ranges above SND.UNA, sorted, bounded. */
   scoreboard: SackBlock[];
+  /** RFC 8985 RACK-TLP state (rack.ts, tlp.ts): the segments in flight with their transmit times, RACK and TLP variables. */
+  rack: RackState;
   /** write() could not take everything: emit 'writable' when space frees up. */
   wantWritable: boolean;
 
@@ -234,6 +237,7 @@ export function createTcb(cfg: ResolvedConfig, init: TcbInit): Tcb {
     cc: withSlowStartOptions(congestionControl(cfg.congestionControl).init(mss), cfg),
     rec: newRecovery(init.iss),
     scoreboard: [],
+    rack: newRack(init.iss),
     wantWritable: false,
     wscaleOk: false,
     sndWscale: 0,

@@ -21,14 +21,18 @@ export const Timer = {
   KeepAlive: 3,
   /** TIME-WAIT 2*MSL (RFC 9293 §3.3.2); also the orphaned FIN-WAIT-2 timeout. */
   Close: 4,
+  /** RFC 8985 §6.2 step 5: the RACK reordering timer. */
+  RackReorder: 5,
+  /** RFC 8985 §7.2: the tail loss probe timer (PTO). */
+  Tlp: 6,
 } as const;
 export type TimerKind = (typeof Timer)[keyof typeof Timer];
 
-export const TIMER_COUNT = 5;
+export const TIMER_COUNT = 7;
 export const TIMER_OFF = -1;
 
 export function newTimers(): number[] {
-  return [TIMER_OFF, TIMER_OFF, TIMER_OFF, TIMER_OFF, TIMER_OFF];
+  return [TIMER_OFF, TIMER_OFF, TIMER_OFF, TIMER_OFF, TIMER_OFF, TIMER_OFF, TIMER_OFF];
 }
 
 /** The earliest armed deadline, or -1. */

@@ -74,6 +74,10 @@ export interface StackConfig {
   dsack?: boolean;
   /** Congestion control of new connections. Default 'cubic' (RFC 9438), as Linux. */
   congestionControl?: CongestionControlName;
+  /** RFC 8985: RACK-TLP loss detection (instead of RFC 6675's DupThresh) and tail loss probes, on SACK connections. Default true, as Linux. */
+  rack?: boolean;
+  /** RFC 6937: Proportional Rate Reduction of cwnd during SACK loss recovery. Default true, as Linux. */
+  prr?: boolean;
   /** RFC 5961 §7: challenge ACKs per second per stack (Linux tcp_challenge_ack_limit); 0 = no limit. Default 1000. */
   challengeAckLimit?: number;
   /**
@@ -238,6 +242,12 @@ export interface StackStats {
   dsacksReceived?: number;
   /** D-SACK blocks sent (RFC 2883). */
   dsacksSent?: number;
+  /** Tail loss probes sent (RFC 8985 §7.3). */
+  tlpProbes?: number;
+  /** Probes that repaired a single loss at the tail (RFC 8985 §7.4.2). */
+  tlpLossRepairs?: number;
+  /** Segments RACK marked lost (RFC 8985 §6.2 step 5). */
+  rackLost?: number;
   /** RFC 4987 §3.6: SYN-ACKs sent with a SYN cookie (the listener's SYN queue was full). */
   synCookiesSent?: number;
   /** Handshake ACKs whose cookie checked out: connections made from a cookie. */

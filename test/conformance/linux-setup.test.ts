@@ -41,6 +41,12 @@ describe('linuxSetup', () => {
     expect(s).toMatchObject({ congestionControl: 'reno', rtoMinMs: 50, mtu: 1200, localAddress: '192.0.2.20' });
   });
 
+  it('turns RACK and the tail loss probe (RFC 8985) off together, and has no knob for PRR (RFC 6937)', () => {
+    expect(setup('--rack=0').sysctls).toMatchObject({ 'net.ipv4.tcp_recovery': '0', 'net.ipv4.tcp_early_retrans': '0' });
+    expect(setup('--rack=1').sysctls).toMatchObject({ 'net.ipv4.tcp_recovery': '1', 'net.ipv4.tcp_early_retrans': '4' });
+    expect(optionError('--prr=0')).toMatchObject({ line: 1, message: expect.stringContaining('--prr: the linux target cannot honour it') });
+  });
+
   it('refuses, at its line, what Linux cannot do', () => {
     expect(optionError('// a comment\n--msl_ms=500')).toMatchObject({ line: 2, message: expect.stringContaining('--msl_ms: the linux target cannot honour it') });
     expect(optionError('--keep_alive_idle_ms=1500').message).toContain('whole seconds');

@@ -49,6 +49,9 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
     expect(r.stdout).toContain(`${2 * scripts.length} passed, 0 failed`);
     for (const s of scripts) for (const t of ['ftcp', 'linux']) expect(r.stdout).toContain(`ok   ${ours(`sockopt/${s}`)} (${t})`);
     expect(r.code).toBe(0);
+    expect(leftovers()).toEqual([]);
+  });
+
   it('the profile linux scripts pass on ftcp (--profile linux) and on the kernel alike', { timeout: 120_000 }, async () => {
     // Each encodes one of Linux's choices where the RFCs allow both (docs/conformance.md, "Profiles").
     const scripts = [

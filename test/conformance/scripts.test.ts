@@ -25,6 +25,7 @@ describe('conformance scripts', () => {
     const topics = new Set(required.map((p) => p.split('/')[0]));
     const topicsWanted = ['handshake', 'options', 'data', 'nagle', 'reassembly', 'rto', 'zero-window', 'close', 'time-wait', 'rst', 'keepalive', 'listen', 'closed-port', 'sockets'];
     topicsWanted.push('sack', 'timestamps', 'wscale', 'rfc5961', 'loss-recovery', 'sack-recovery', 'congestion');
+    topicsWanted.push('rack', 'tlp', 'prr');
     for (const topic of topicsWanted) {
       expect(topics.has(topic), `no scripts in ${topic}/`).toBe(true);
     }

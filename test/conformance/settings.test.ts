@@ -12,6 +12,10 @@ describe('resolveSettings', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('maps the loss recovery switches: RACK-TLP (RFC 8985) and PRR (RFC 6937)', () => {
+    expect(resolveSettings([opt('rack', '0'), opt('prr', '1')]).settings.config).toEqual({ rack: false, prr: true });
+  });
+
   it('maps the challenge-ACK limit and the window scale shift', () => {
     const { settings } = resolveSettings([opt('challenge_ack_limit', '2'), opt('window_scale', '7')]);
     expect(settings.config).toEqual({ challengeAckLimit: 2, windowScale: 7 });

@@ -4,13 +4,15 @@
 // holding output for a checkpoint costs latency; for an upload whose app keeps only a hash,
 // the state is smaller than the operations.
 import { describe, expect, it } from 'vitest';
-import { runStateTransferExperiment } from '../../src/lab/experiment-state-run.js';
+import { runStateTransferExperiment, STATE_TRANSFER_DEFAULTS } from '../../src/lab/experiment-state-run.js';
 import { runStateMethod } from '../../src/sim/experiment-state.js';
 import { cli } from '../cli/cli-helpers.js';
 
 describe('experiment state-transfer', () => {
   let clock = 0;
-  const report = runStateTransferExperiment({ seeds: [2, 5], workloads: ['counter', 'upload'], intervalsUs: [25_000], cpuRepeats: 1 }, () => (clock += 7));
+  // The experiment's own seeds: with two, one seed whose losses land badly for the checkpoint
+  // (the upload's out-of-order data in every image) decides the upload figures alone.
+  const report = runStateTransferExperiment({ seeds: STATE_TRANSFER_DEFAULTS.seeds, workloads: ['counter', 'upload'], intervalsUs: [25_000], cpuRepeats: 1 }, () => (clock += 7));
   const row = (workload: string, method: string) => report.rows.find((r) => r.workload === workload && r.method === method)!;
 
   it('every method completes every run: streams intact, every checkpoint image restores to the primary state', () => {

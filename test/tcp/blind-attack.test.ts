@@ -208,7 +208,7 @@ describe('duplicate ACKs an attacker elicits do not inflate cwnd without bound (
     tcb.cc.cwnd = flight;
     tcb.cc.ssthresh = 1 << 30;
     const stats = newStats();
-    const dupAck = { ack: iss + 1, ackedBytes: 0, flightBefore: flight, classicDup: true, sackOption: false, newSacked: 0, nowUs: 0 };
+    const dupAck = { ack: iss + 1, ackedBytes: 0, flightBefore: flight, classicDup: true, sackOption: false, newSacked: 0, delivered: 0, rack: false, prr: false, nowUs: 0 };
     const actions = Array.from({ length: 10_000 }, () => recoveryOnAck(tcb, dupAck, stats));
     expect(actions.filter((a) => a === 'enter')).toHaveLength(1);
     expect(tcb.rec.active).toBe(true);

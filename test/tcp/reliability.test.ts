@@ -23,9 +23,10 @@ function useQuickAcks(p: Pair, ca: number): void {
   }
 }
 
+// The RTO alone: RACK-TLP (RFC 8985) is off, or its tail loss probe would come first (tlp.test.ts).
 describe('retransmission timeout (RFC 6298)', () => {
   it('a dropped segment is sent again, identical, after one RTO', () => {
-    const { p, ca, sb } = established();
+    const { p, ca, sb } = established({ a: { rack: false } });
     const rtoUs = p.a.info(ca).rtoMs * 1000;
     expect(rtoUs).toBe(200 * MS); // one 20 ms RTT sample, clamped to rtoMinMs
     let dropped = 0;
@@ -63,7 +64,7 @@ describe('retransmission timeout (RFC 6298)', () => {
   });
 
   it('backs off exponentially: each retransmission waits twice as long', () => {
-    const { p, ca } = established();
+    const { p, ca } = established({ a: { rack: false } });
     p.dropHook = (w) => w.from === 'a';
     const since = p.wire.length;
     p.a.write(p.now, ca, bytes(100));
@@ -74,7 +75,7 @@ describe('retransmission timeout (RFC 6298)', () => {
   });
 
   it('gives up after maxRetries retransmissions with ETIMEDOUT', () => {
-    const { p, ca } = established({ a: { maxRetries: 3 } });
+    const { p, ca } = established({ a: { maxRetries: 3, rack: false } });
     p.dropHook = (w) => w.from === 'a';
     p.clearEvents();
     const since = p.wire.length;

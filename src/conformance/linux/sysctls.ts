@@ -92,6 +92,13 @@ export function linuxSetup(options: readonly ScriptOption[], settings: RunSettin
       sysctls[seconds] = String(ms / 1000);
       continue;
     }
+    if (o.name === 'rack') {
+      // RFC 8985 is RACK and TLP together: Linux's RACK loss detection (tcp_recovery bit 0)
+      // and its tail loss probe (tcp_early_retrans 4) go on and off as one.
+      sysctls['net.ipv4.tcp_recovery'] = value;
+      sysctls['net.ipv4.tcp_early_retrans'] = value === '1' ? '4' : '0';
+      continue;
+    }
     if (o.name === 'congestion_control') {
       congestionControl = value === 'newreno' ? 'reno' : value;
       continue;
