@@ -22,6 +22,7 @@ export function replicaOptionsFor(c: ServeConfig, run: ServeRun): ReplicaProcess
     ...(t !== undefined ? { tap: { port: t.port, socatPort: t.socatPort, prefixLength: t.prefixLength, ...(t.mac !== undefined ? { mac: parseMac(t.mac) } : {}), ...(t.gateway !== undefined ? { gateway: t.gateway } : {}) } } : {}),
     arbiterAt: c.arbiterAt,
     ...(c.arbiterEtcd !== undefined ? { arbiterEtcd: c.arbiterEtcd } : {}),
+    ...(c.etcdContactTimeoutMs !== undefined ? { etcdContactTimeoutMs: c.etcdContactTimeoutMs } : {}),
     // Every run listens, so that a new backup can join it once it is live.
     logListen: c.logListen,
     service: c.service.address,
