@@ -204,6 +204,7 @@ export const OTHER_EVENTS = {
     'serve-claim': { name: str, atMs: num, epoch: num, winner: nullable(str), won: optional(bool), message: optional(str) },
     'serve-restart': { name: str, atMs: num, reason: str, backoffMs: num },
     'serve-unreachable': { name: str, atMs: num, message: str },
+    'serve-waiting': { name: str, atMs: num, winner: str, message: str },
     metrics: { name: str, listen: str },
   },
   /** What Child (src/lab/children.ts) makes of a line that is not an event: the line, and why. */

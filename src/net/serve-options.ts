@@ -7,7 +7,8 @@ import { parseMac } from '../wire/ethernet.js';
 import type { ReplicaProcessOptions } from './replica-options.js';
 import type { ServeConfig, ServePeer } from './serve-config.js';
 
-export type ServeRun = { role: 'primary' } | { role: 'join'; via: ServePeer };
+/** `claimed`: the join follows the start claim's answer (the winner's log channel was not probed first). */
+export type ServeRun = { role: 'primary' } | { role: 'join'; via: ServePeer; claimed?: boolean };
 
 export function replicaOptionsFor(c: ServeConfig, run: ServeRun): ReplicaProcessOptions {
   const t = c.tap;

@@ -72,6 +72,7 @@ const SAMPLES: Record<string, Record<string, unknown>> = {
   'serve serve-claim': { event: 'serve-claim', name: 'a', atMs: 1, epoch: 1, winner: 'a', won: true },
   'serve serve-restart': { event: 'serve-restart', name: 'a', atMs: 1, reason: 'fenced', backoffMs: 200 },
   'serve serve-unreachable': { event: 'serve-unreachable', name: 'a', atMs: 1, message: 'peer b: nothing listens' },
+  'serve serve-waiting': { event: 'serve-waiting', name: 'b', atMs: 1, winner: 'a', message: 'a started epoch 1 ...' },
   'serve metrics': { event: 'metrics', name: 'a', listen: '127.0.0.1:9464' },
   'child text': { event: 'text', text: 'not json', reason: 'not JSON' },
 };
