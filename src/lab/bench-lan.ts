@@ -1,6 +1,7 @@
 /**
- * The `lan` group of `ftcp bench` (not in --quick: it builds network namespaces): failover
- * time on the LAN lab (lan-cluster.ts), a replicated pair behind TAP devices on a Linux
+ * The `lan` group of `ftcp bench` (not in --quick: it builds network namespaces): throughput
+ * through the pair beside the kernel's own TCP over the same bridge (bench-lan-throughput.ts),
+ * and failover time on the LAN lab (lan-cluster.ts), a replicated pair behind TAP devices on a Linux
  * bridge with the kernel's TCP as the client on a host of its own. Each trial is a fresh
  * LAN: the counter app, one `ftcp kernel-client` connection (Node net, every answer
  * checked), kill -9 of the primary while it runs. The figure is kill -> the client's first
@@ -19,6 +20,7 @@ import type { BenchContext } from './bench-run.js';
 import type { ChildEvent } from './children.js';
 import { lanMissing } from './lan.js';
 import { LanCluster } from './lan-cluster.js';
+import { lanThroughput } from './bench-lan-throughput.js';
 import { kernelModeMissing } from './netns.js';
 
 /** H and D of the LAN trials: a LAN run starts eight processes per trial on a shared machine; 10/50 makes false failovers there. */
@@ -75,6 +77,25 @@ async function lanTrial(dir: string, seed: number): Promise<LanTrial> {
   }
 }
 
+/** Bulk runs of the throughput half: bytes each way per connection, connections, rounds (each a pair run and a kernel run). */
+export const LAN_THROUGHPUT = { bytes: 4_000_000, connections: 2, rounds: 3 } as const;
+
+/** lan.throughputMBps, lan.kernelThroughputMBps and lan.throughputRatio, from one LAN (bench-lan-throughput.ts). */
+async function throughputFigures(c: BenchContext, dir: string): Promise<void> {
+  const { say, add, cmd, details } = c;
+  const t = LAN_THROUGHPUT;
+  say(`lan throughput: one LAN, ${t.rounds} round(s) of ${t.connections} kernel bulk connection(s) from c1 (${t.bytes / 1e6} MB down and up at once each), through the pair on a and b, then to the kernel's TCP on a, over the same bridge`);
+  const r = await lanThroughput({ dir, ...t, ...LAN_PAIR }, say);
+  details['lanThroughput'] = r;
+  const command = cmd('lan', '');
+  const note = r.falseFailover ? '; a replica suspected its peer during the runs' : '';
+  add({ key: 'lan.throughputMBps', what: `LAN: kernel clients through the pair, bulk both ways, median of ${t.rounds}${note}`, value: r.pairMBps, unit: 'MB/s', command, target: 'report' });
+  add({ key: 'lan.kernelThroughputMBps', what: `LAN: the same clients to the kernel's TCP on a replica host, same bridge, median of ${t.rounds}`, value: r.kernelMBps, unit: 'MB/s', command, target: 'report' });
+  add({ key: 'lan.throughputRatio', what: 'LAN: pair ÷ kernel to kernel, measured in one run', value: r.ratio, unit: '', command, target: 'report' });
+  const broken = r.rounds.filter((x) => x.pairMBps === null || x.kernelMBps === null).length;
+  add({ key: 'lan.throughputBroken', what: 'LAN throughput rounds with a stream not intact (either side)', value: broken, unit: '', command, target: '0', verdict: broken === 0 ? 'met' : 'MISSED' });
+}
+
 export async function benchLan(c: BenchContext): Promise<void> {
   const { o, say, add, cmd, details } = c;
   if (o.quick) {
@@ -91,6 +112,12 @@ export async function benchLan(c: BenchContext): Promise<void> {
   const trials = o.trialsGiven ? o.trials : LAN_DEFAULT_TRIALS;
   say(`lan: ${trials} trial(s), each a fresh LAN (replica hosts a and b behind TAP devices on a Linux bridge, arbiter host, client host; H ${LAN_PAIR.heartbeatMs} ms, D ${LAN_PAIR.failureTimeoutMs} ms) with one kernel counter connection; kill -9 of the primary under load; figure: kill -> the client's first byte read after the backup suspected the primary`);
   const dir = mkdtempSync(join(tmpdir(), 'ftcp-bench-lan-'));
+  try {
+    await throughputFigures(c, join(dir, 'throughput'));
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   const resumed: number[] = [];
   const live: number[] = [];
   let broken = 0;

@@ -112,6 +112,24 @@ export class EtcdCluster {
     m.proc = undefined;
   }
 
+  /** The index of the member that leads the cluster now (the gRPC gateway's maintenance status of a running member), or undefined. */
+  async leader(): Promise<number | undefined> {
+    for (const m of this.members.filter((x) => x.proc !== undefined)) {
+      try {
+        const status = JSON.parse(await ask(m, '/v3/maintenance/status', '{}')) as { header?: { member_id?: string }; leader?: string };
+        if (status.leader === undefined || status.leader === '0') continue;
+        for (const [i, other] of this.members.entries()) {
+          if (other.proc === undefined) continue;
+          const id = (JSON.parse(await ask(other, '/v3/maintenance/status', '{}')) as { header?: { member_id?: string } }).header?.member_id;
+          if (id === status.leader) return i;
+        }
+      } catch {
+        // this member did not answer: ask the next
+      }
+    }
+    return undefined;
+  }
+
   /** Starts member i again with its data directory (it rejoins the cluster). */
   restart(i: number): void {
     if (this.members[i]!.proc !== undefined) throw new Error(`etcd member ${i} is running`);
@@ -184,21 +202,22 @@ export class EtcdCluster {
 }
 
 /** true when the member says it is healthy, else why not (in a namespace: asked by curl there). */
+/** GET (or POST `body` to) a member's HTTP path: from this process, or with curl in the member's namespace. */
+async function ask(m: Member, path: string, body?: string): Promise<string> {
+  const url = `http://${m.host}:${m.clientPort}${path}`;
+  if (m.netns === undefined) return (await fetch(url, { signal: AbortSignal.timeout(2000), ...(body !== undefined ? { method: 'POST', body } : {}) })).text();
+  return new Promise<string>((resolve, reject) => {
+    const curl = spawn('ip', ['netns', 'exec', m.netns!, 'curl', '-s', '-m', '2', ...(body !== undefined ? ['-X', 'POST', '-d', body] : []), url], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    curl.once('error', reject);
+    curl.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`curl exited ${code ?? 'by a signal'}`))));
+  });
+}
+
 async function health(m: Member): Promise<true | string> {
-  const url = `http://${m.host}:${m.clientPort}/health`;
   try {
-    let text: string;
-    if (m.netns === undefined) {
-      text = await (await fetch(url, { signal: AbortSignal.timeout(2000) })).text();
-    } else {
-      text = await new Promise<string>((resolve, reject) => {
-        const curl = spawn('ip', ['netns', 'exec', m.netns!, 'curl', '-s', '-m', '2', url], { stdio: ['ignore', 'pipe', 'ignore'] });
-        let out = '';
-        curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        curl.once('error', reject);
-        curl.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`curl exited ${code ?? 'by a signal'}`))));
-      });
-    }
+    const text = await ask(m, '/health');
     const body = JSON.parse(text) as { health?: string; reason?: string };
     return body.health === 'true' ? true : `member ${m.host}:${m.clientPort}: ${body.reason ?? JSON.stringify(body)}`;
   } catch (error) {

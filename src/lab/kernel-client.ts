@@ -136,7 +136,9 @@ export class KernelLoad {
     const r: KernelConnResult = { index, localPort: null, intact: false, reset: false, bytesReceived: 0, requests: 0 };
     this.open.set(index, r);
     const reader = new StreamReader();
-    const socket = net.connect({ host: this.o.host, port: this.o.port });
+    // Half-open: a server that has sent its whole download half-closes while the upload still
+    // runs (the kernel server does); Node would otherwise end this side at its FIN.
+    const socket = net.connect({ host: this.o.host, port: this.o.port, allowHalfOpen: true });
     this.sockets.add(socket);
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => {
@@ -284,7 +286,9 @@ export class KernelServer {
   }
 
   listen(host: string, port: number): Promise<void> {
-    const server = net.createServer((socket) => this.serve(socket));
+    // Half-open: a client that has uploaded everything half-closes while the download still
+    // runs; Node would otherwise end this side at the client's FIN, cutting the download short.
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => this.serve(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);

@@ -16,6 +16,11 @@
  * switch's namespace) writes bridge.pcap; the replicas write their own pcapng; nstat in
  * c1's namespace counts what the client's kernel dropped as duplicates.
  *
+ * With `serve`, each replica host runs `ftcp serve --config` (lan-serve.ts) instead, the
+ * production path: a wins the start of epoch 1 and serves, b finds a's log channel and
+ * joins it by itself; restart(name) starts a killed host's `ftcp serve` again (its TAP
+ * device too), and it joins the survivor by itself.
+ *
  * kill('a') is `kill -9` by pid; b goes live, its RSM emits the gratuitous ARPs, and the
  * LAN's bridge moves the service MAC to b's port. stop() removes everything (children by
  * pid, tcpdump, socat, every namespace), also after an error; process exit and Ctrl-C are
@@ -36,8 +41,9 @@ import { startLogDelayRelay, type LogDelayRelay } from './lan-delay.js';
 import { formatEtcdUrl } from '../net/arbiter-etcd.js';
 import { ETCD_CLIENT_PORT, EtcdCluster } from './etcd-cluster.js';
 import { startLanUpstream, type LanUpstream, type LanUpstreamApp } from './lan-upstream.js';
-import { hasNetem, Lan, LAN_BRIDGE, SERVICE_ADDRESS, type LanHost } from './lan.js';
-import { arbiterArgv, kernelClientArgv, replicaArgv, type KernelClientLaunch } from './launch.js';
+import { hasNetem, Lan, LAN_BRIDGE, LAN_PREFIX_LENGTH, LanError, SERVICE_ADDRESS, type LanHost } from './lan.js';
+import { arbiterArgv, kernelClientArgv, kernelServerArgv, replicaArgv, serveArgv, SERVICE_PORT, type KernelClientLaunch, type KernelServerLaunch } from './launch.js';
+import { writeLanServeConfig } from './lan-serve.js';
 import { DEMO_MTU, readWireView, replicaCapturePaths, type ClusterRunOptions, type ReplicaCapturePaths, type WireView } from './live-cluster.js';
 import { nstatDelta, readNstat, run, Tcpdump, type NstatCounters } from './netns.js';
 
@@ -48,6 +54,8 @@ export const LAN_ETCD_HOSTS = ['a', 'b', 'arb'] as const;
 /** The replica's TapLink port and socat's source port, on each replica host's own loopback. */
 export const LAN_TAP_PORT = 9601;
 export const LAN_TAP_SOCAT_PORT = 9602;
+/** With serve and etcd: the replicas' timing.etcd-contact-timeout-ms, three times the lab etcd's election timeout. */
+export const LAN_SERVE_ETCD_CONTACT_MS = 3000;
 /** The service MAC both replicas use (their default for 192.0.2.10). */
 export const LAN_SERVICE_MAC = formatMac(serviceMacFor(parseIpv4Addr(SERVICE_ADDRESS)));
 
@@ -66,6 +74,10 @@ export interface LanClusterOptions extends ClusterRunOptions {
   upstream?: LanUpstreamApp;
   /** The arbiter: `ftcp arbiter` on host arb (default), or a three-member etcd cluster, one member on each of a, b and arb. */
   arbiter?: 'embedded' | 'etcd';
+  /** Each replica host runs `ftcp serve --config` (built-in apps only) instead of `ftcp replica`: roles by themselves, restart() rejoins. */
+  serve?: boolean;
+  /** With serve: its timing.rejoin-backoff-ms; default 200. */
+  rejoinBackoffMs?: number;
 }
 
 /** The LAN's side of a run, for reports. */
@@ -106,6 +118,8 @@ export class LanCluster {
   private dump: Tcpdump | undefined;
   private delayRelay: LogDelayRelay | undefined;
   private stopped = false;
+  /** Every start of a replica host's process, in order, and where it wrote its captures. */
+  readonly runs: Array<{ name: string; run: number; captureDir: string }> = [];
   readonly report: LanClusterReport;
   private readonly startTimeoutMs: number;
 
@@ -133,6 +147,8 @@ export class LanCluster {
   static async start(o: LanClusterOptions): Promise<LanCluster> {
     const delayMs = o.linkDelayMs ?? 0;
     const netem = delayMs > 0 && hasNetem();
+    if (o.serve === true && o.upstream !== undefined) throw new LanError(`ftcp serve runs the built-in apps only; leave --app ${o.upstream} out, or run ftcp replica`);
+    if (o.serve === true && delayMs > 0 && !netem) throw new LanError("ftcp serve on this kernel cannot have a link delay: it has no netem, and the delaying relay needs ftcp replica's --log-peer");
     const lan = await Lan.create({
       hosts: [
         { name: 'a', role: 'replica' },
@@ -174,8 +190,10 @@ export class LanCluster {
     if (this.report.linkDelay?.by === 'log-relay') {
       this.delayRelay = await startLogDelayRelay(lan.host('b').netns, `${lan.host('a').address}:${LAN_LOG_PORT}`, this.report.linkDelay.ms, this.startTimeoutMs);
     }
-    await this.startReplica('b', 'backup');
+    const b = await this.startReplica('b', 'backup');
     await a.waitFor((e) => replicaEvent(e, 'registered') !== undefined, this.startTimeoutMs, 'serving the service address');
+    // ftcp serve: b found a's log channel and joins it by itself; wait until the pair is whole.
+    if (opts.serve === true) await b.waitFor((e) => replicaEvent(e, 'joined') !== undefined, this.startTimeoutMs, 'joining a as its backup');
   }
 
   /** The replicas' --arbiter: the embedded arbiter on arb, or etcd://a:2379,b:2379,arb:2379. */
@@ -187,6 +205,10 @@ export class LanCluster {
   private async startReplica(name: 'a' | 'b', role: 'primary' | 'backup'): Promise<Child> {
     const { lan, opts } = this;
     const peer = name === 'a' ? 'b' : 'a';
+    const run = this.runs.filter((r) => r.name === name).length + 1;
+    const captureDir = run === 1 ? opts.dir : join(opts.dir, `${name}-run${run}`);
+    this.runs.push({ name, run, captureDir });
+    if (opts.serve === true) return this.startProcess(name, serveArgv({ config: this.serveConfig(name, run, captureDir) }));
     let upstream: LanUpstream | undefined;
     if (opts.upstream !== undefined) {
       upstream = await startLanUpstream(lan, name, opts.upstream, this.startTimeoutMs);
@@ -205,10 +227,16 @@ export class LanCluster {
       ...(role === 'backup' ? { logPeer: this.delayRelay?.listen ?? `${lan.host(peer).address}:${LAN_LOG_PORT}` } : {}),
       heartbeatMs: opts.heartbeatMs,
       failureTimeoutMs: opts.failureTimeoutMs,
-      captureDir: opts.dir,
+      captureDir,
       tap: { port: LAN_TAP_PORT, socatPort: LAN_TAP_SOCAT_PORT },
       ...(upstream !== undefined ? { upstream: upstream.address, ...(upstream.app === 'redis' ? { upstreamApp: 'redis' as const } : {}) } : {}),
     });
+    return this.startProcess(name, args);
+  }
+
+  /** Starts `args` in the host's namespace, and socat's TAP device once the replica has bound its tap port (its started line). */
+  private async startProcess(name: string, args: readonly string[]): Promise<Child> {
+    const { lan } = this;
     const child = this.children.start(`replica ${name}`, args, (c, a) => lan.wrap(name, c, a));
     child.stopSignal = 'SIGINT'; // stopping the cluster stops it at once, without a handover
     this.replicas.set(name, child);
@@ -217,14 +245,63 @@ export class LanCluster {
     return child;
   }
 
-  /** `ftcp kernel-client` in c1's namespace against 192.0.2.10:7070 (label 'client'); the counters are read first. */
-  async startClient(o: KernelClientLaunch): Promise<Child> {
+  /** With serve: the host's config file for its run `run` (lan-serve.ts). */
+  private serveConfig(name: 'a' | 'b', run: number, captureDir: string): string {
+    const { lan, opts } = this;
+    const peer = name === 'a' ? 'b' : 'a';
+    return writeLanServeConfig(opts.dir, run, {
+      name,
+      logListen: `${lan.host(name).address}:${LAN_LOG_PORT}`,
+      peer: { name: peer, address: `${lan.host(peer).address}:${LAN_LOG_PORT}` },
+      arbiter: this.arbiterAddress,
+      service: SERVICE_ADDRESS,
+      servicePort: SERVICE_PORT,
+      app: opts.app,
+      seed: opts.seed,
+      bulkBytes: opts.bulkBytes,
+      mtu: opts.mtu ?? DEMO_MTU,
+      tap: { port: LAN_TAP_PORT, socatPort: LAN_TAP_SOCAT_PORT, prefix: LAN_PREFIX_LENGTH },
+      heartbeatMs: opts.heartbeatMs,
+      failureTimeoutMs: opts.failureTimeoutMs,
+      rejoinBackoffMs: opts.rejoinBackoffMs ?? 200,
+      startTimeoutMs: this.startTimeoutMs,
+      // Above the lab etcd's election timeout (etcd-cluster.ts): the loss of the etcd leader
+      // then costs an election, not held output (docs/deploy.md).
+      ...(opts.arbiter === 'etcd' ? { etcdContactTimeoutMs: LAN_SERVE_ETCD_CONTACT_MS } : {}),
+      captureDir,
+    });
+  }
+
+  /**
+   * With serve: starts a killed replica host's `ftcp serve` again, with the same config but
+   * a capture directory of its own, and its TAP device (the old socat, if still there, is
+   * stopped first: it exits anyway at the first frame its dead peer refuses). It then
+   * finds the survivor's log channel and joins it by itself; the caller waits for that.
+   */
+  async restart(name: 'a' | 'b'): Promise<Child> {
+    if (this.opts.serve !== true) throw new LanError('restart() needs a cluster of ftcp serve (serve: true): ftcp replica does not pick its role by itself');
+    const old = this.replicas.get(name);
+    if (old?.running === true) throw new LanError(`replica ${name} is still running (pid ${old.pid}); kill it first`);
+    await this.lan.detachTap(name);
+    return this.startReplica(name, 'backup');
+  }
+
+  /** `ftcp kernel-client` in c1's namespace against 192.0.2.10:7070 unless told another (label 'client'); the counters are read first. */
+  async startClient(o: KernelClientLaunch, label = 'client'): Promise<Child> {
     const netns = this.report.nstat.netns;
-    this.report.nstat.before = readNstat(netns);
-    const child = this.children.start('client', kernelClientArgv(o), (c, a) => this.lan.wrap('c1', c, a));
+    this.report.nstat.before ??= readNstat(netns);
+    const child = this.children.start(label, kernelClientArgv(o), (c, a) => this.lan.wrap('c1', c, a));
     this.client = child;
     await child.waitFor((e) => e.event === 'started', this.startTimeoutMs, 'its started line');
     return child;
+  }
+
+  /** `ftcp kernel-server` (the kernel's own TCP) on a host's own address, port `port`: what the pair is compared with over the same bridge. */
+  async startKernelServer(host: string, o: Omit<KernelServerLaunch, 'listen'>, port = SERVICE_PORT): Promise<{ child: Child; address: string; port: number }> {
+    const address = this.lan.host(host).address;
+    const child = this.children.start(`kernel-server ${host}`, kernelServerArgv({ ...o, listen: `${address}:${port}` }), (c, a) => this.lan.wrap(host, c, a));
+    await child.waitFor((e) => e.event === 'listening', this.startTimeoutMs, 'its listening line');
+    return { child, address, port };
   }
 
   /** kill -9 of a replica's process, by pid; the wall-clock ms of the signal. */
@@ -238,6 +315,11 @@ export class LanCluster {
 
   capturePaths(name: string): ReplicaCapturePaths {
     return replicaCapturePaths(this.opts.dir, name);
+  }
+
+  /** What every run of every replica put on the wire (its own capture), in start order. */
+  allWireViews(): Array<{ name: string; run: number; view: WireView }> {
+    return this.runs.map((r) => ({ name: r.name, run: r.run, view: readWireView(replicaCapturePaths(r.captureDir, r.name).wire) }));
   }
 
   /** What each replica put on the wire (its own capture). */

@@ -146,6 +146,11 @@ export function replicaArgv(o: ReplicaLaunch): string[] {
   ];
 }
 
+/** `ftcp serve`: one replica from a config file (src/net/serve-config.ts); it prints JSON lines always. */
+export function serveArgv(o: { config: string; metricsListen?: string }): string[] {
+  return ['serve', ...flag('--config', o.config), ...flag('--metrics-listen', o.metricsListen)];
+}
+
 /** `ftcp switchover`: ask the primary on `control` to hand over (planned switchover). */
 export function switchoverArgv(o: { control: string; timeoutMs?: number }): string[] {
   return ['switchover', ...flag('--control', o.control), ...flag('--timeout-ms', o.timeoutMs), '--json'];
@@ -185,10 +190,25 @@ export interface KernelClientLaunch extends LoadShape {
   tool: KernelTool;
   seed: number;
   bulkBytes: number;
+  /** The server's address (default the service's, 192.0.2.10) and port (default 7070). */
+  host?: string;
+  port?: number;
 }
 
 export function kernelClientArgv(o: KernelClientLaunch): string[] {
-  return ['kernel-client', ...flag('--app', o.app), ...flag('--tool', o.tool), ...flag('--seed', o.seed), ...flag('--bulk-bytes', o.bulkBytes), '--json', ...loadArgv(o)];
+  return ['kernel-client', ...flag('--host', o.host), ...flag('--port', o.port), ...flag('--app', o.app), ...flag('--tool', o.tool), ...flag('--seed', o.seed), ...flag('--bulk-bytes', o.bulkBytes), '--json', ...loadArgv(o)];
+}
+
+/** `ftcp kernel-server`: the kernel's TCP as the server (echo or bulk), for a comparison beside the pair. */
+export interface KernelServerLaunch {
+  listen: string;
+  app: 'echo' | 'bulk';
+  seed: number;
+  bulkBytes: number;
+}
+
+export function kernelServerArgv(o: KernelServerLaunch): string[] {
+  return ['kernel-server', ...flag('--listen', o.listen), ...flag('--app', o.app), ...flag('--seed', o.seed), ...flag('--bulk-bytes', o.bulkBytes), '--json'];
 }
 
 /** `ftcp demo failover --client kernel`, run again inside the network namespace the outer run made. */

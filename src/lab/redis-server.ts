@@ -52,6 +52,17 @@ const WATCHDOG =
   '(while read -r _; do :; done; kill "$r" 2>/dev/null; while kill -0 "$r" 2>/dev/null; do sleep 0.1; done; ' +
   'case "$FTCP_REDIS_DIR" in */ftcp-redis-*) rm -rf "$FTCP_REDIS_DIR" ;; esac) <&4 & exec 4<&-; wait "$r"';
 
+/**
+ * Commands whose replies differ between two redis-server instances holding the same data,
+ * turned off (renamed to nothing: the error reply is the same everywhere). COMMAND's replies
+ * list the command table in the order of a dict hashed with a seed each process draws at
+ * start, so two instances answer `COMMAND DOCS` (which redis-cli 7 sends first on every
+ * connection, for its hints) with the same entries in another order: a divergence on every
+ * redis-cli connection, and a garbled reply if a failover fell inside one. redis-cli falls
+ * back to its built-in help when COMMAND fails.
+ */
+export const NONDETERMINISTIC_OFF = ['--rename-command', 'COMMAND', ''] as const;
+
 export class RedisServer {
   private exitedFlag = false;
   readonly exited: Promise<void>;
@@ -118,7 +129,7 @@ export class RedisServer {
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = opts.port ?? (await freePort());
       const dir = mkdtempSync(join(tmpdir(), `ftcp-redis-${name}-`));
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--loglevel', 'warning', '--dir', dir];
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--loglevel', 'warning', '--dir', dir, ...NONDETERMINISTIC_OFF];
       const shell = ['/bin/sh', '-c', WATCHDOG, redisServerPath(), ...args];
       const [cmd, argv] = opts.netns === undefined ? [shell[0]!, shell.slice(1)] : ['ip', ['netns', 'exec', opts.netns, ...shell]];
       const proc = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { ...process.env, FTCP_REDIS_DIR: dir } });

@@ -1,8 +1,8 @@
 /**
  * The event lines child processes print with --json (one JSON object per line), typed
  * once: the replica host process (replica-host.ts, printed by `ftcp replica`), the switch,
- * the arbiter, the load client (`ftcp client`) and the kernel's client and server
- * (`ftcp kernel-client`, `ftcp kernel-server`). Each kind is a field schema; its
+ * the arbiter, the load client (`ftcp client`), the kernel's client and server
+ * (`ftcp kernel-client`, `ftcp kernel-server`) and the supervisor of `ftcp serve`. Each kind is a field schema; its
  * TypeScript type is derived from it, so the emitter, the parser and the orchestrators
  * that read the lines (src/lab) agree on one definition.
  *
@@ -202,6 +202,15 @@ export const OTHER_EVENTS = {
     upload: { conn: num, bytes: num, sha256: str },
     stopped: { signal: str, connections: num },
   },
+  /** The supervisor of `ftcp serve` (serve.ts), between the runs of its replica host, whose lines it prints too. */
+  serve: {
+    'serve-run': { name: str, atMs: num, role: oneOf('primary', 'join'), via: optional(str) },
+    'serve-claim': { name: str, atMs: num, epoch: num, winner: nullable(str), won: optional(bool), message: optional(str) },
+    'serve-restart': { name: str, atMs: num, reason: str, backoffMs: num },
+    'serve-unreachable': { name: str, atMs: num, message: str },
+    'serve-waiting': { name: str, atMs: num, winner: str, message: str },
+    metrics: { name: str, listen: str },
+  },
   /** What Child (src/lab/children.ts) makes of a line that is not an event: the line, and why. */
   child: {
     text: { text: str, reason: optional(str) },
@@ -227,11 +236,12 @@ export type SwitchEventLine = OtherEvent<'switch'>;
 export type ArbiterEventLine = OtherEvent<'arbiter'>;
 export type ClientEventLine = OtherEvent<'client'> | OtherEvent<'kernel-client'>;
 export type KernelServerEventLine = OtherEvent<'kernel-server'>;
+export type ServeEventLine = OtherEvent<'serve'>;
 
 /** A line may carry more fields than its schema names (a load result's per-client extras): those are unknown. */
 type Open<T> = T extends unknown ? T & { readonly [field: string]: unknown } : never;
 /** Every line a child process prints with --json, and Child's `text` for a line that is not one. */
-export type ChildEvent = Open<ReplicaProcessEvent | SwitchEventLine | ArbiterEventLine | ClientEventLine | KernelServerEventLine | OtherEvent<'child'>>;
+export type ChildEvent = Open<ReplicaProcessEvent | SwitchEventLine | ArbiterEventLine | ClientEventLine | KernelServerEventLine | ServeEventLine | OtherEvent<'child'>>;
 export type ChildEventName = ChildEvent['event'];
 /** The members of the union named `K` (more than one for a name several processes print). */
 export type EventOf<K extends ChildEventName> = Extract<ChildEvent, { event: K }>;

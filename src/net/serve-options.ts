@@ -7,7 +7,8 @@ import { parseMac } from '../wire/ethernet.js';
 import type { ReplicaProcessOptions } from './replica-options.js';
 import type { ServeConfig, ServePeer } from './serve-config.js';
 
-export type ServeRun = { role: 'primary' } | { role: 'join'; via: ServePeer };
+/** `claimed`: the join follows the start claim's answer (the winner's log channel was not probed first). */
+export type ServeRun = { role: 'primary' } | { role: 'join'; via: ServePeer; claimed?: boolean };
 
 export function replicaOptionsFor(c: ServeConfig, run: ServeRun): ReplicaProcessOptions {
   const t = c.tap;
@@ -22,6 +23,7 @@ export function replicaOptionsFor(c: ServeConfig, run: ServeRun): ReplicaProcess
     ...(t !== undefined ? { tap: { port: t.port, socatPort: t.socatPort, prefixLength: t.prefixLength, ...(t.mac !== undefined ? { mac: parseMac(t.mac) } : {}), ...(t.gateway !== undefined ? { gateway: t.gateway } : {}) } } : {}),
     arbiterAt: c.arbiterAt,
     ...(c.arbiterEtcd !== undefined ? { arbiterEtcd: c.arbiterEtcd } : {}),
+    ...(c.etcdContactTimeoutMs !== undefined ? { etcdContactTimeoutMs: c.etcdContactTimeoutMs } : {}),
     // Every run listens, so that a new backup can join it once it is live.
     logListen: c.logListen,
     service: c.service.address,

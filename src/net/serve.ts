@@ -18,7 +18,7 @@ import { probeTcp, type ReplicaProcessOptions } from './replica-options.js';
 import type { ServeConfig } from './serve-config.js';
 import { replicaOptionsFor, type ServeRun } from './serve-options.js';
 import { claimStart, START_CLAIM_EPOCH } from './serve-claim.js';
-import type { Endpoint } from './endpoint.js';
+import { formatEndpoint, type Endpoint } from './endpoint.js';
 
 /** How long a peer's log channel has to answer the probe that picks the role. */
 const PROBE_MS = 300;
@@ -40,6 +40,8 @@ export class ServeSupervisor {
   private metricsServer: Server | undefined;
   private readonly m: MetricsSnapshot;
   private livesAsPrimary = 0;
+  /** The start claim named a winner whose log channel does not answer, and this was said (once until a run starts). */
+  private waitingSaid = false;
 
   constructor(
     private readonly config: ServeConfig,
@@ -101,6 +103,8 @@ export class ServeSupervisor {
         this.m.role = role;
         this.hooks.emit({ event: 'serve-run', name: this.config.name, atMs: this.hooks.nowMs(), role: run.role, ...(run.role === 'join' ? { via: run.via.name } : {}) });
         reason = await this.runOnce(run);
+        if (reason === 'unreachable' && run.role === 'join' && run.claimed === true) this.sayWaiting(run.via.name, run.via.address);
+        else if (reason !== 'unreachable') this.waitingSaid = false;
       }
       if (this.stopping) break;
       failures = reason === 'unreachable' || reason === 'no-claim' ? failures + 1 : 0;
@@ -134,7 +138,7 @@ export class ServeSupervisor {
     this.hooks.emit({ ...base, winner: claim.winner, won: claim.winner === this.config.name });
     if (claim.winner === this.config.name) return { role: 'primary' };
     const via = this.config.peers.find((p) => p.name === claim.winner);
-    if (via !== undefined) return { role: 'join', via };
+    if (via !== undefined) return { role: 'join', via, claimed: true };
     this.hooks.emit({ event: 'serve-unreachable', name: this.config.name, atMs: this.hooks.nowMs(), message: `${claim.winner} started epoch ${START_CLAIM_EPOCH + 1} but is not in log.peers; add it there to join it` });
     return undefined;
   }
@@ -164,6 +168,20 @@ export class ServeSupervisor {
     this.proc = undefined;
     await proc.close();
     return reason;
+  }
+
+  /**
+   * The one line a replica prints while it waits for the start claim's winner: after a
+   * whole-cluster outage the arbiter still names the first winner, and nobody else may start
+   * the cluster again.
+   */
+  private sayWaiting(winner: string, at: Endpoint): void {
+    if (this.waitingSaid) return;
+    this.waitingSaid = true;
+    const message =
+      `${winner} started epoch ${START_CLAIM_EPOCH + 1} of this service at the arbiter and its log channel ${formatEndpoint(at)} does not answer; ` +
+      `${this.config.name} waits and retries. If the whole cluster was down: start ${winner} first, or start every replica again from a fresh arbiter state (docs/deploy.md, "After a whole-cluster outage")`;
+    this.hooks.emit({ event: 'serve-waiting', name: this.config.name, atMs: this.hooks.nowMs(), winner, message });
   }
 
   private onEvent(e: ReplicaProcessEvent): void {

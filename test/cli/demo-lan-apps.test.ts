@@ -5,7 +5,7 @@
 // - every stream intact, no RST of a service connection on the bridge, no split brain;
 // - curl: every body checked, one keep-alive connection per curl across the failover;
 // - redis: INCR replies exactly 1..N, and b's own redis-server (in b's namespace, asked
-//   after the run) holds what the client last saw of every key;
+//   after the run) holds what the client last saw of every key; no divergence;
 // - the new primary's gratuitous ARP in the bridge capture; the service MAC on b's port;
 // - nothing of the run is left: no namespace, no app process.
 // And `--arbiter etcd`: the same failover with the arbiter on three etcd members, one in
@@ -59,13 +59,17 @@ describeNeeding('ftcp demo failover --network lan with an upstream app per repli
     expect(report.divergences).toBe(0);
   }, 180_000);
 
-  it('--app redis (redis-cli): INCR exactly 1..N across the failover; b`s own redis-server holds what the client last saw', async () => {
+  it('--app redis (redis-cli): INCR exactly 1..N across the failover; b`s own redis-server holds what the client last saw; no divergence', async () => {
     const report = await lanDemo(['--app', 'redis', '--seed', '7'], 'redis');
     expect(report.app).toBe('redis');
     expect(report.redis.incr.exactly1toN).toBe(true);
     expect(report.redis.incr.replies).toBeGreaterThan(0);
     expect(report.redis.survivor).toMatchObject({ replica: 'b', agree: true, keysDiffering: 0 });
     expect(report.redis.survivor.keysChecked).toBeGreaterThan(0);
+    // redis-cli's COMMAND DOCS at connect diverged on every connection while COMMAND was on
+    // (two instances list the command table in different orders); it is off in the lab.
+    expect(report.divergenceList).toEqual([]);
+    expect(report.divergences).toBe(0);
     // Each host's redis-server ran in that host's namespace and is gone with it.
     const servers = Object.values(report.redis.servers) as Array<{ port: number; pid: number }>;
     expect(servers.map((s) => s.port)).toEqual([9700, 9700]);

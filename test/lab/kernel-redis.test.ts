@@ -41,10 +41,10 @@ describeKernel('redis-cli as the client, through TUN in a network namespace', ()
         expect(report.redis.incr.replies).toBeGreaterThan(0);
         expect(report.redis.perConnection).toMatchObject({ connections: 3, incrs: report.redis.incr.replies });
         expect(report.redis.survivor).toMatchObject({ replica: 'b', counter: report.redis.incr.replies, agree: true, keysDiffering: 0 });
-        // redis-cli's first command, COMMAND DOCS, is answered by each Redis in its own hash
-        // order: at most one divergence per connection, all at the start of the stream.
-        expect(report.divergences).toBeLessThanOrEqual(3);
-        for (const d of report.divergenceList) expect(d.offset).toBeLessThan(100);
+        // redis-cli's first command, COMMAND DOCS, was answered by each Redis in its own hash
+        // order (a divergence per connection); the lab's servers have COMMAND off.
+        expect(report.divergenceList).toEqual([]);
+        expect(report.divergences).toBe(0);
         expect(typeof report.kernel.nstat.delta.TcpExtTCPDSACKOldSent).toBe('number');
         expect(report.netns.removed).toBe(true);
         expect(listNetns()).not.toContain(report.netns.name);

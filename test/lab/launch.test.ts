@@ -15,8 +15,10 @@ import {
   clientArgv,
   demoFailoverInnerArgv,
   kernelClientArgv,
+  kernelServerArgv,
   replicaArgv,
   scenarioInnerArgv,
+  serveArgv,
   switchArgv,
   switchoverArgv,
   type ReplicaLaunch,
@@ -123,6 +125,21 @@ describe('the lab\'s argv, as the CLI parses it', () => {
     const r = await parse(switchoverArgv({ control: '/tmp/run/a.sock', timeoutMs: 5000 }));
     expect(r.path).toBe('switchover');
     expect(r.flags).toMatchObject({ control: '/tmp/run/a.sock', timeoutMs: '5000', json: true });
+  });
+
+  it('kernel-client at another server, and kernel-server', async () => {
+    const c = await parse(kernelClientArgv({ host: '192.0.2.21', port: 7071, app: 'bulk', tool: 'node', seed: 3, bulkBytes: 4_000_000, connections: 2, uploadBytes: 4_000_000 }));
+    expect(c.flags).toMatchObject({ host: '192.0.2.21', port: '7071', app: 'bulk', bulkBytes: '4000000', uploadBytes: '4000000' });
+    const r = await parse(kernelServerArgv({ listen: '192.0.2.21:7070', app: 'bulk', seed: 3, bulkBytes: 4_000_000 }));
+    expect(r.path).toBe('kernel-server');
+    expect(r.flags).toMatchObject({ listen: '192.0.2.21:7070', app: 'bulk', seed: '3', bulkBytes: '4000000', json: true });
+  });
+
+  it('ftcp serve: the config file and the metrics listener', async () => {
+    const r = await parse(serveArgv({ config: '/tmp/run/serve-a.yaml', metricsListen: '127.0.0.1:9464' }));
+    expect(r.path).toBe('serve');
+    expect(r.flags).toMatchObject({ config: '/tmp/run/serve-a.yaml', metricsListen: '127.0.0.1:9464' });
+    expect((await parse(serveArgv({ config: 'c.yaml' }))).flags['metricsListen']).toBeUndefined();
   });
 
   it('replica: on a TAP device (no switch), with every --tap companion', async () => {

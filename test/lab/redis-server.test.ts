@@ -1,13 +1,32 @@
 // redis-server as a child (src/lab/redis-server.ts): its own port and directory, stopped by
-// pid, and gone even when the process that started it is killed with SIGKILL (the watchdog).
+// pid, and gone even when the process that started it is killed with SIGKILL (the watchdog);
+// COMMAND, whose replies differ between two instances, turned off.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { RedisServer } from '../../src/lab/redis-server.js';
 import { RedisConnection } from '../../src/net/redis-connection.js';
 import { describeRedis } from '../helpers/redis.js';
 import { alive, describeWithDist, root } from '../helpers/process.js';
+
+/** Sends `request` (RESP) on a new connection and resolves with the first reply line. */
+function rawReply(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      const nl = text.indexOf('\r\n');
+      if (nl >= 0) {
+        socket.destroy();
+        resolve(text.slice(0, nl));
+      }
+    });
+    socket.on('error', reject);
+  });
+}
 
 async function gone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -33,6 +52,18 @@ describeRedis('redis-server as a child process', () => {
     for (const s of [a!, b!]) {
       expect(alive(s.pid)).toBe(false);
       expect(existsSync(s.dir)).toBe(false);
+    }
+  }, 60_000);
+
+  it('two servers answer COMMAND DOCS with the same bytes: COMMAND is off, since its reply order is drawn per process', async () => {
+    const [a, b] = await Promise.all([RedisServer.start('a'), RedisServer.start('b')]);
+    try {
+      // redis-cli 7 sends this first on every connection; the two answers must not diverge.
+      const replies = await Promise.all([a!, b!].map((s) => rawReply(s.port, '*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n')));
+      expect(replies[0]).toMatch(/^-ERR unknown command 'COMMAND'/);
+      expect(replies[1]).toBe(replies[0]);
+    } finally {
+      await Promise.all([a!.stop(), b!.stop()]);
     }
   }, 60_000);
 

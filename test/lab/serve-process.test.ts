@@ -4,6 +4,8 @@
 // -> it serves, and the client's streams stay intact through both failovers. SIGTERM: exit 0.
 // Two `ftcp serve` started at the same moment (no peer answers either): the arbiter's start
 // claim makes exactly one the primary; the other joins it as a backup by itself.
+// The whole cluster down (the start claim's winner killed), the other started alone: one
+// serve-waiting line naming what to do, no serving; the winner back first, the other joins.
 import * as net from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -99,6 +101,39 @@ describeWithDist('ftcp serve: roles by themselves, with real processes', ['cli/s
     expect(exit).toEqual({ code: 0, signal: null });
     expect(a.stdout()).toMatch(/"event":"exit","name":"a".*"reason":"SIGTERM"/);
   }, 300_000);
+
+  it('after a whole-cluster outage, a replica that lost the start claim says once what to do and waits; the winner back first, both serve again', async () => {
+    let sw3 = await UdpSwitch.start({ listen: { host: '127.0.0.1', port: 0 } });
+    const swPort = sw3.local.port;
+    others.push({ close: () => sw3.close() });
+    const arb3 = await ArbiterServer.start({ listen: { host: '127.0.0.1', port: 0 }, statePath: join(dir, 'arbiter-outage.json'), init: true });
+    others.push(arb3);
+    const [pa, pb] = [await freePort(), await freePort()];
+    const at = { arbiter: arb3.local.port, sw: swPort, tag: '-outage' };
+    const [cfgA, cfgB] = [config('a', pa, 'b', pb, at), config('b', pb, 'a', pa, at)];
+    let a = startCli(['serve', '--config', cfgA]);
+    await a.waitFor(/"event":"registered"/, 30_000);
+    process.kill(a.pid, 'SIGKILL'); // the whole cluster is down: a won the start of epoch 1
+    await a.exited;
+    // The switch (this test's LAN) goes down with it: a switch that lived on would keep the
+    // service address for the dead a's epoch 1 and refuse the restarted a's announcement.
+    await sw3.close();
+    sw3 = await UdpSwitch.start({ listen: { host: '127.0.0.1', port: swPort } });
+    let b = startCli(['serve', '--config', cfgB]);
+    await b.waitFor(/"event":"serve-waiting","name":"b","atMs":\d+,"winner":"a","message":"a started epoch 1 of this service at the arbiter.*start a first, or start every replica again from a fresh arbiter state/, 60_000);
+    // It keeps asking (a second claim answered a) but says it once, and serves nothing.
+    await b.waitFor(/("event":"serve-claim".*){2}/s, 60_000);
+    expect(count(b, /"event":"serve-waiting"/)).toBe(1);
+    expect(count(b, /"event":"(registered|live|announce)"/)).toBe(0);
+    expect(await stopProc(b, 'SIGTERM')).toEqual({ code: 0, signal: null });
+    // The documented way back: the winner first, then the other, which joins it.
+    a = startCli(['serve', '--config', cfgA]);
+    await a.waitFor(/"event":"registered"/, 30_000);
+    b = startCli(['serve', '--config', cfgB]);
+    await b.waitFor(/"event":"joined"/, 30_000);
+    expect(count(b, /"event":"serve-waiting"/)).toBe(0);
+    for (const p of [a, b]) expect(await stopProc(p, 'SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 180_000);
 
   it('two started at the same moment: exactly one wins the start of epoch 1 and serves, the other joins it', async () => {
     const sw2 = await UdpSwitch.start({ listen: { host: '127.0.0.1', port: 0 } });

@@ -69,6 +69,12 @@ const SAMPLES: Record<string, Record<string, unknown>> = {
   'kernel-server listening': { event: 'listening', app: 'bulk', listen: '10.0.0.1:7070', pid: 45 },
   'kernel-server upload': { event: 'upload', conn: 1, bytes: 10, sha256: 'ab' },
   'kernel-server stopped': { event: 'stopped', signal: 'SIGTERM', connections: 2 },
+  'serve serve-run': { event: 'serve-run', name: 'a', atMs: 1, role: 'join', via: 'b' },
+  'serve serve-claim': { event: 'serve-claim', name: 'a', atMs: 1, epoch: 1, winner: 'a', won: true },
+  'serve serve-restart': { event: 'serve-restart', name: 'a', atMs: 1, reason: 'fenced', backoffMs: 200 },
+  'serve serve-unreachable': { event: 'serve-unreachable', name: 'a', atMs: 1, message: 'peer b: nothing listens' },
+  'serve serve-waiting': { event: 'serve-waiting', name: 'b', atMs: 1, winner: 'a', message: 'a started epoch 1 ...' },
+  'serve metrics': { event: 'metrics', name: 'a', listen: '127.0.0.1:9464' },
   'child text': { event: 'text', text: 'not json', reason: 'not JSON' },
 };
 
@@ -85,8 +91,9 @@ describe('parseChildEvent', () => {
       expect(r).toEqual({ ok: true, event: sample });
       if (!r.ok) return;
       expect(JSON.stringify(r.event)).toBe(line);
-      // Only a replica's lines count as a replica's.
-      expect(isReplicaEvent(r.event)).toBe(kind.startsWith('replica '));
+      // Only a replica's lines count as a replica's (and those of `ftcp serve`'s supervisor
+      // that name its replica and carry atMs: it is the replica's process).
+      expect(isReplicaEvent(r.event)).toBe(kind.startsWith('replica ') || (kind.startsWith('serve ') && 'atMs' in sample));
     });
   }
 

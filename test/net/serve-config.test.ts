@@ -75,6 +75,9 @@ describe('ftcp serve config', () => {
     expect(errorOf(`${GOOD}\ntiming: { failure-timeout-ms: 50, failure-timeout-max-ms: 40 }`)).toMatch(/^f\.yaml:13: timing\.failure-timeout-max-ms: \(40\) must be at least timing\.failure-timeout-ms \(50\)/);
     expect(parseServeConfig(`${GOOD}\ntiming: { failure-timeout-ms: 50, failure-timeout-max-ms: 400 }`, 'f.yaml').failureTimeoutMaxMs).toBe(400);
     expect(parseServeConfig(GOOD, 'f.yaml').failureTimeoutMaxMs).toBeUndefined();
+    expect(parseServeConfig(`${GOOD}\ntiming: { etcd-contact-timeout-ms: 3000 }`, 'f.yaml').etcdContactTimeoutMs).toBe(3000);
+    expect(parseServeConfig(GOOD, 'f.yaml').etcdContactTimeoutMs).toBeUndefined();
+    expect(errorOf(`${GOOD}\ntiming: { etcd-contact-timeout-ms: 5 }`)).toBe('f.yaml:13: timing.etcd-contact-timeout-ms: must be a whole number from 100 to 600000, got 5');
     expect(errorOf(GOOD.replace('  port: 7070', '  port: 7070\n  app: countr'))).toMatch(/^f\.yaml:5: service\.app: must be one of .*did you mean counter/);
   });
 

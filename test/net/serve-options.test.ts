@@ -17,5 +17,12 @@ describe('serve config to replica options', () => {
     const o = replicaOptionsFor(CONFIG, { role: 'join', via: CONFIG.peers[0]! });
     expect(o).toMatchObject({ role: 'join', peer: 'b', logPeer: { host: '127.0.0.1', port: 9403 }, logListen: { host: '127.0.0.1', port: 9402 } });
     expect(o.alone).toBeUndefined();
+    expect(o.etcdContactTimeoutMs).toBeUndefined();
+  });
+
+  it('timing.etcd-contact-timeout-ms reaches the etcd arbiter of every run', () => {
+    const c = { ...CONFIG, etcdContactTimeoutMs: 3000 };
+    expect(replicaOptionsFor(c, { role: 'primary' }).etcdContactTimeoutMs).toBe(3000);
+    expect(replicaOptionsFor(c, { role: 'join', via: c.peers[0]! }).etcdContactTimeoutMs).toBe(3000);
   });
 });
