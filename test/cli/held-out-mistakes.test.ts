@@ -119,7 +119,7 @@ const MISTAKES: Mistake[] = [
   { args: ['replay', '/nonexistent-ftcp'], says: /no such file/ },
   { args: ['replay', emptyDir], says: /is a directory/ },
   { args: ['report', '/nonexistent-ftcp'], says: /no such directory/ },
-  { args: ['report', emptyDir], says: /holds no \.pcapng capture/ },
+  { args: ['report', emptyDir], says: /holds no \.pcapng or \.pcap capture/ },
   { args: ['report', at('README.md')], says: /is not a directory/ },
   { args: ['scenario', 'run', '/nonexistent-ftcp.yaml'], says: /cannot read \/nonexistent-ftcp\.yaml/ },
   { args: ['scenario', 'run', emptyDir], says: /cannot read .*EISDIR/ },
