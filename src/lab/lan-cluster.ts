@@ -54,8 +54,8 @@ export const LAN_ETCD_HOSTS = ['a', 'b', 'arb'] as const;
 /** The replica's TapLink port and socat's source port, on each replica host's own loopback. */
 export const LAN_TAP_PORT = 9601;
 export const LAN_TAP_SOCAT_PORT = 9602;
-/** With serve and etcd: the replicas' timing.etcd-contact-timeout-ms, three times the lab etcd's election timeout. */
-export const LAN_SERVE_ETCD_CONTACT_MS = 3000;
+/** With serve and etcd: the replicas' timing.etcd-contact-timeout-ms, six times the lab etcd's election timeout (at three, a busy machine once took longer than that to elect and reconnect, and a replica fenced itself). */
+export const LAN_SERVE_ETCD_CONTACT_MS = 6000;
 /** The service MAC both replicas use (their default for 192.0.2.10). */
 export const LAN_SERVICE_MAC = formatMac(serviceMacFor(parseIpv4Addr(SERVICE_ADDRESS)));
 
