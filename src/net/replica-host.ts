@@ -44,8 +44,6 @@ import { describeRsmConfig } from '../replica/replay-input.js';
 import type { RsmConfig } from '../replica/rsm.js';
 import { stackFactory } from '../replica/stack-factory.js';
 import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
-import { ArbiterClient } from './arbiter-client.js';
-import { EtcdArbiter, type ReplicaArbiter } from './arbiter-etcd.js';
 import { ProcessClock, wallClockMs } from './clock.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
 import { CHANNEL_TYPE_HANDOVER, CHANNEL_TYPE_HELLO, decodeChannel, encodeChannel, type ChannelMessage } from '../replica/channel.js';
@@ -57,14 +55,15 @@ import { StallWatch } from './stall-watch.js';
 import { ArbiterTimes, hostStats, replicaCapturePaths, startedFields, type CapturePaths } from './replica-host-report.js';
 import { OperatorStops } from './operator-stops.js';
 import { LinkError } from './udp-link.js';
-import { openSwitchLink, openTapLink, type ServiceLink } from './service-link.js';
-import { serviceMacFor } from '../wire/ethernet.js';
+import type { ReplicaArbiter } from './arbiter-etcd.js';
+import type { ServiceLink } from './service-link.js';
+import { openReplicaArbiter, openReplicaLink } from './replica-host-open.js';
 import { UpstreamSockets } from './upstream-sockets.js'; // upstream
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js'; // upstream
 import { UPSTREAM_ADAPTERS } from './upstream-adapter.js'; // upstream join
 import { UpstreamJoin } from './upstream-join.js'; // upstream join
 import type { ReplicaProcessEvent, ReplicaProcessEventFields, ReplicaProcessEventName, ReplicaProcessEventOf } from './events.js';
-import { ARBITER_VIRTUAL_ADDRESS, probeTcp, replicaRsmConfig, replicaVirtualAddress, type ReplicaProcessOptions } from './replica-options.js';
+import { ARBITER_VIRTUAL_ADDRESS, replicaRsmConfig, replicaVirtualAddress, type ReplicaProcessOptions } from './replica-options.js';
 
 
 export class ReplicaProcess {
@@ -149,29 +148,9 @@ export class ReplicaProcess {
     const upstreamId = opts.upstreamApp === 'redis' && opts.upstream !== undefined ? await redisRunId(opts.upstream, timeoutMs) : undefined;
     const opened: Array<() => unknown> = [];
     try {
-      const link = opts.tap !== undefined
-        ? await openTapLink({ port: opts.tap.port, socatPort: opts.tap.socatPort, service: opts.service, serviceMac: opts.tap.mac ?? serviceMacFor(opts.service) })
-        : await openSwitchLink(
-            { switchAt: opts.switchAt, bind: opts.bind, mtu: opts.mtu, clusterKey: opts.clusterKey, service: opts.service, address: replicaVirtualAddress(opts.name), startTimeoutMs: timeoutMs },
-            (error) => new LinkError(error instanceof LinkError ? error.message.replace('is `ftcp switch` running there?', 'start `ftcp switch` first, or point --switch at it') : String(error)),
-          );
+      const link = await openReplicaLink(opts, timeoutMs);
       opened.push(() => link.close());
-      // ---- etcd arbiter (arbiter-etcd.ts): one successful contact before serving ----
-      let arbiter: ReplicaArbiter;
-      if (opts.arbiterEtcd !== undefined) {
-        const etcd = new EtcdArbiter({ endpoints: opts.arbiterEtcd, service: formatIpv4Addr(opts.service), ...(opts.etcdContactTimeoutMs !== undefined ? { contactTimeoutMs: opts.etcdContactTimeoutMs } : {}) });
-        opened.push(() => etcd.close());
-        await etcd.start(timeoutMs).catch((error: unknown) => {
-          throw new LinkError(error instanceof Error ? error.message : String(error));
-        });
-        arbiter = etcd;
-      } else {
-        await probeTcp(opts.arbiterAt, 'arbiter', '--arbiter', timeoutMs);
-        // Connected before anything is asked: a test-and-set is then one round trip (arbiter-client.ts).
-        const embedded = new ArbiterClient({ server: opts.arbiterAt, service: formatIpv4Addr(opts.service), clusterKey: opts.clusterKey }).keepConnected();
-        opened.push(() => embedded.close());
-        arbiter = embedded;
-      }
+      const arbiter = await openReplicaArbiter(opts, timeoutMs, opened);
       const listenCh = opts.logListen === undefined ? undefined : await LogChannel.listen(opts.logListen, { flag: '--log-listen', clusterKey: opts.clusterKey });
       if (listenCh !== undefined) opened.push(() => listenCh.close());
       const p = new ReplicaProcess(opts, emit, link, arbiter, listenCh, upstreamId);

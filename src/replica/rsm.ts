@@ -24,11 +24,13 @@ import { createApp, restoreApp, type App, type AppName, type AppOptions } from '
 import { UPSTREAM_APP, UpstreamBridge, type LoggedUpstream, type UpstreamEvent } from '../proxy/upstream.js';
 import { StackError, type SocketId, type SocketInfo, type StackConfig, type StackEvent, type StackStats, type TcpStack } from '../tcp/types.js';
 import { finish, KeyedHashes, mix } from '../tcp/state-hash.js';
-import { crc32 } from '../wire/crc32.js';
 import type { ConnStateCheck, LogEntry } from './log.js';
 import type { EtherHostStats } from '../tcp/ether-host.js';
 import { EtherStack, etherStackFactory, ipv4OfFrame, type EtherLinkConfig } from './ether-stack.js';
 import { packetRemoteKey, remoteKey } from './remote-key.js';
+import { frameRsmSnapshot, RsmError, unframeRsmSnapshot } from './rsm-snapshot.js';
+
+export { RSM_SNAPSHOT_VERSION, RsmError } from './rsm-snapshot.js';
 
 /** The part of the stack's contract (TcpStack, src/tcp/types.ts) the RSM drives. */
 export type RsmStack = Pick<
@@ -97,14 +99,6 @@ export interface StateMismatch {
   backup: number | string;
 }
 
-/** Thrown on misuse (entries out of order, time going back, a corrupt snapshot). */
-export class RsmError extends Error {
-  constructor(message: string) {
-    super(`RSM: ${message}`);
-    this.name = 'RsmError';
-  }
-}
-
 /** Per-connection glue state (closeCalled and pending are state; remoteKey is an index). */
 interface GlueConn {
   closeCalled: boolean;
@@ -119,9 +113,6 @@ interface GlueConn {
  * an idle connection holds none of its own (a push would throw; pump() gives it its own first).
  */
 const NO_PENDING = Object.freeze([]) as unknown as number[];
-
-const SNAPSHOT_MAGIC = [0x46, 0x52, 0x53, 0x4d]; // "FRSM"
-export const RSM_SNAPSHOT_VERSION = 1;
 
 /** RSM-level metadata that lives in an RSM snapshot next to the stack's and the app's. */
 export interface RsmPosition {
@@ -346,48 +337,20 @@ export class Rsm {
   }
 
   /**
-   * The whole RSM as bytes (versioned, checksummed):
-   *   "FRSM" u8 version, 3 reserved, u32 meta length, meta JSON (config, position, glue),
-   *   u32 app length, app JSON, u32 stack length, stack snapshot, u32 CRC-32 of all before it.
+   * The whole RSM as bytes, framed by rsm-snapshot.ts (versioned, checksummed): meta JSON
+   * (config, position, glue), app JSON, stack snapshot.
    */
   snapshot(upstreamAppState?: Uint8Array): Uint8Array {
     const enc = new TextEncoder();
     const meta = enc.encode(JSON.stringify({ config: this.config, position: this.position, listener: this.listener, glue: this.glueState() }));
     // Upstream app joining with an adapter: its exported state rides in this snapshot only.
     const app = enc.encode(JSON.stringify(upstreamAppState !== undefined && this.bridge !== undefined ? this.bridge.snapshotWith(upstreamAppState) : this.app.snapshot()));
-    const stack = this.stack.snapshot();
-    const total = 8 + 4 + meta.length + 4 + app.length + 4 + stack.length + 4;
-    const out = new Uint8Array(total);
-    const view = new DataView(out.buffer);
-    out.set(SNAPSHOT_MAGIC, 0);
-    out[4] = RSM_SNAPSHOT_VERSION;
-    let pos = 8;
-    for (const part of [meta, app, stack]) {
-      view.setUint32(pos, part.length);
-      out.set(part, pos + 4);
-      pos += 4 + part.length;
-    }
-    view.setUint32(pos, crc32(out, 0, pos));
-    return out;
+    return frameRsmSnapshot([meta, app, this.stack.snapshot()]);
   }
 
   /** Rebuild an RSM from snapshot(). Throws RsmError on corrupt bytes. */
   static restore(bytes: Uint8Array, factory: RsmStackFactory): Rsm {
-    if (bytes.length < 24) throw new RsmError('snapshot truncated');
-    for (let i = 0; i < 4; i++) if (bytes[i] !== SNAPSHOT_MAGIC[i]) throw new RsmError('not an RSM snapshot (bad magic)');
-    if (bytes[4] !== RSM_SNAPSHOT_VERSION) throw new RsmError(`snapshot version ${bytes[4]} is not ${RSM_SNAPSHOT_VERSION}`);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-    if (crc32(bytes, 0, bytes.length - 4) !== view.getUint32(bytes.length - 4)) throw new RsmError('snapshot CRC mismatch');
-    const parts: Uint8Array[] = [];
-    let pos = 8;
-    for (let i = 0; i < 3; i++) {
-      if (pos + 4 > bytes.length - 4) throw new RsmError('snapshot truncated');
-      const n = view.getUint32(pos);
-      if (pos + 4 + n > bytes.length - 4) throw new RsmError('snapshot part overruns the buffer');
-      parts.push(bytes.subarray(pos + 4, pos + 4 + n));
-      pos += 4 + n;
-    }
-    if (pos !== bytes.length - 4) throw new RsmError('snapshot has trailing bytes');
+    const parts = unframeRsmSnapshot(bytes, 3);
     const dec = new TextDecoder();
     const meta = JSON.parse(dec.decode(parts[0]!)) as {
       config: RsmConfig;
