@@ -15,6 +15,8 @@ import { LinkError } from '../net/udp-link.js';
 import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, type CliIo } from './io.js';
 import { parseEndpointFlag } from './net-flags.js';
+import { addNiceOption, parseNice } from './nice-flag.js';
+import { raiseOwnPriority } from '../net/priority.js';
 
 export const DEFAULT_ARBITER_LISTEN = '127.0.0.1:9401';
 export const DEFAULT_ARBITER_STATE = 'ftcp-arbiter-state.json';
@@ -26,6 +28,7 @@ interface ArbiterFlags {
   json?: boolean;
   clusterKeyFile?: string;
   insecure?: boolean;
+  nice: string;
 }
 
 export function registerArbiterCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -42,7 +45,7 @@ export function registerArbiterCommand(program: Command, io: CliIo, setExitCode:
     .option('--state <file>', 'the state file holding every flag granted; it must exist unless --init is given', DEFAULT_ARBITER_STATE)
     .option('--init', 'create a fresh, empty state file (and its directory); refused if the file exists (default: off)')
     .option('--json', 'print one JSON object per line (listening, each decision, stopped with statistics)');
-  addInsecureOption(addClusterKeyOption(command))
+  addNiceOption(addInsecureOption(addClusterKeyOption(command)))
     .addHelpText(
       'after',
       '\nThe state file is never reset silently. A missing file is an error unless --init is given (use it\n' +
@@ -63,6 +66,8 @@ export function registerArbiterCommand(program: Command, io: CliIo, setExitCode:
 
 async function runArbiter(flags: ArbiterFlags, io: CliIo): Promise<number> {
   const listen = parseEndpointFlag('--listen', flags.listen);
+  const nice = parseNice(flags.nice);
+  if (nice !== undefined) raiseOwnPriority('arbiter', nice, (line) => io.stderr(line));
   const json = flags.json === true;
   const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, { insecure: flags.insecure, carries: 'the arbiter protocol', addresses: [['--listen', listen]] });
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);

@@ -30,6 +30,8 @@ import { addCaptureLiveOption, describeCaptureLive, openCaptureLive } from './ca
 import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { FAILURE_TIMEOUT_MAX_HELP, optional, parseFailureTimeoutMax } from './failure-timeout-max-flag.js';
+import { NICE_HELP, parseNice } from './nice-flag.js';
+import { DEFAULT_NICE, raiseOwnPriority } from '../net/priority.js';
 import { DEFAULT_LINK_BIND, parseEndpointFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { describeFields, exitSummary } from './replica-lines.js';
@@ -44,6 +46,7 @@ export const DEFAULT_SERVICE_PORT = 7070;
 export const DEFAULT_BULK_BYTES = 1_000_000;
 
 interface ReplicaFlags {
+  nice: string;
   captureLive?: string;
   role?: string;
   name?: string;
@@ -118,6 +121,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--heartbeat-ms <ms>', 'H: heartbeat interval of the log channel', '10')
     .option('--failure-timeout-ms <ms>', 'D: a peer silent this long is suspected and the arbiter is asked', '50')
     .option('--failure-timeout-max-ms <ms>', FAILURE_TIMEOUT_MAX_HELP)
+    .option('--nice <n>', NICE_HELP, String(DEFAULT_NICE))
     .option('--capture-dir <dir>', 'write <dir>/<name>.pcapng (wire), <name>-shadow.pcapng, <name>-log.pcapng', 'captures')
     .option('--no-capture-dir', 'write no captures')
     .option('--unsafe-no-output-rule', 'teaching mode: release outputs before the backup has the log entry (default: off)')
@@ -285,7 +289,9 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
 }
 
 async function runReplica(flags: ReplicaFlags, cliIo: CliIo): Promise<number> {
+  const nice = parseNice(flags.nice);
   const opts = parseReplicaFlags(flags);
+  if (nice !== undefined) raiseOwnPriority(`replica ${opts.name}`, nice, (line) => cliIo.stderr(line));
   if (flags.captureLive !== undefined && opts.captureDir === undefined) throw new UsageError('--capture-live streams the wire capture, which --no-capture-dir turns off; drop one of them');
   const { live, io } = openCaptureLive(flags.captureLive, cliIo);
   if (live !== undefined) opts.live = live;

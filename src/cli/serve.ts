@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { warmUp } from '../lab/warm-up.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../net/endpoint.js';
 import { parseServeConfig, ServeConfigError } from '../net/serve-config.js';
+import { raiseOwnPriority } from '../net/priority.js';
 import { ServeSupervisor } from '../net/serve.js';
 import { waitForStopSignal } from '../net/signals.js';
 import { clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
@@ -86,6 +87,7 @@ async function runServe(flags: ServeFlags, io: CliIo): Promise<number> {
     }
   }
   if (clusterKey === undefined) warnNoClusterKey(io, `ftcp serve ${config.name}`, 'its log channel');
+  if (config.nice !== 0) raiseOwnPriority(`ftcp serve ${config.name}`, config.nice, (line) => io.stderr(line));
   const stop = waitForStopSignal();
   const running = sup.run();
   const reason = await stop.stopped;

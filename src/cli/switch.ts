@@ -17,6 +17,8 @@ import { formatIpv4Addr } from '../wire/addr.js';
 import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
+import { addNiceOption, parseNice } from './nice-flag.js';
+import { raiseOwnPriority } from '../net/priority.js';
 import { checkOutputFile } from './validate.js';
 import { addCaptureLiveOption, describeCaptureLive, openCaptureLive } from './capture-live-flag.js';
 
@@ -24,6 +26,7 @@ export const DEFAULT_SWITCH_LISTEN = '127.0.0.1:9400';
 export const DEFAULT_SWITCH_CAPTURE = 'captures/client.pcapng';
 
 interface SwitchFlags {
+  nice: string;
   listen: string;
   service: string;
   capture: string | false;
@@ -58,7 +61,7 @@ export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: 
     // Static entries: socat bridging a TUN device cannot register itself.
     .option('--static <addr=host:port>', 'pin a virtual address to a UDP endpoint that sends no control datagrams (socat\'s TUN bridge); never moves; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[]);
   // with a key, only hosts that hold it may register (src/net/switch-auth.ts).
-  addInsecureOption(addClusterKeyOption(addCaptureLiveOption(command)))
+  addNiceOption(addInsecureOption(addClusterKeyOption(addCaptureLiveOption(command))))
     .addHelpText(
       'after',
       '\nExit codes: 0 stopped by SIGTERM/SIGINT; 2 bad usage (flags, capture file); 4 cannot listen\n' +
@@ -76,6 +79,7 @@ async function runSwitch(flags: SwitchFlags, cliIo: CliIo): Promise<number> {
   const listen = parseEndpointFlag('--listen', flags.listen);
   const service = parseVirtualAddressFlag('--service', flags.service);
   const mtu = parseMtuFlag('--mtu', flags.mtu);
+  const nice = parseNice(flags.nice);
   const capturePath = flags.capture === false ? undefined : flags.capture;
   if (capturePath !== undefined) checkOutputFile('--capture', capturePath);
   const json = flags.json === true;
@@ -85,6 +89,7 @@ async function runSwitch(flags: SwitchFlags, cliIo: CliIo): Promise<number> {
   if (twice !== undefined) throw new UsageError(`--static pins ${twice} twice; give each address one HOST:PORT`);
   const clusterKey = clusterKeyFromFlag(flags.clusterKeyFile, { insecure: flags.insecure, carries: 'the registrations of the service address', addresses: [['--listen', listen]] });
   const { live, io } = openCaptureLive(flags.captureLive, cliIo);
+  if (nice !== undefined) raiseOwnPriority('switch', nice, (line) => io.stderr(line));
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
 
   let sw: UdpSwitch;

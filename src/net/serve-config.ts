@@ -14,12 +14,14 @@
  *                                # etcd-contact-timeout-ms: L of the etcd arbiter (default 1000)
  *   capture-dir: captures        # optional
  *   cluster-key-file: key.hex    # optional
+ *   nice: -10                    # optional: scheduling priority it sets for itself (0: leave it)
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
 import { APP_NAMES, type AppName } from '../proxy/app.js';
 import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { ETCD_SCHEME } from './arbiter-etcd.js';
 import { parseEndpoint, type Endpoint } from './endpoint.js';
+import { DEFAULT_NICE, MAX_NICE, MIN_NICE } from './priority.js';
 
 export interface ServePeer {
   name: string;
@@ -54,13 +56,15 @@ export interface ServeConfig {
   captureDir?: string;
   clusterKeyFile?: string;
   mtu: number;
+  /** Scheduling priority the process sets for itself at start (nice); 0 leaves it (src/net/priority.ts). */
+  nice: number;
 }
 
 /** A config that is not valid: `message` is the whole line to print. */
 export class ServeConfigError extends Error {}
 
 const SCHEMA: Record<string, readonly string[] | null> = {
-  '': ['name', 'service', 'arbiter', 'log', 'network', 'timing', 'capture-dir', 'cluster-key-file', 'mtu'],
+  '': ['name', 'service', 'arbiter', 'log', 'network', 'timing', 'capture-dir', 'cluster-key-file', 'mtu', 'nice'],
   service: ['address', 'port', 'app', 'seed', 'bulk-bytes'],
   log: ['listen', 'peers'],
   'log.peers[]': ['name', 'address'],
@@ -157,7 +161,7 @@ function endpointOf(r: Reader, p: Pair<YamlNode, YamlNode | null>, key: string, 
 
 function intOf(r: Reader, p: Pair<YamlNode, YamlNode | null>, key: string, min: number, max: number): number {
   const t = r.scalar(p, key).trim();
-  const n = /^\d+$/.test(t) ? Number(t) : NaN;
+  const n = /^-?\d+$/.test(t) ? Number(t) : NaN;
   if (!(n >= min && n <= max)) r.fail(p.value, key, `must be a whole number from ${min} to ${max}, got ${t}`);
   return n;
 }
@@ -275,6 +279,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     rejoinBackoffMs: ms('rejoin-backoff-ms', 200),
     startTimeoutMs: ms('start-timeout-ms', 5000),
     mtu: opt(top, 'mtu', (q) => intOf(r, q, 'mtu', 68, 65000)) ?? 65000,
+    nice: opt(top, 'nice', (q) => intOf(r, q, 'nice', MIN_NICE, MAX_NICE)) ?? DEFAULT_NICE,
     ...(captureDir !== undefined ? { captureDir } : {}),
     ...(clusterKeyFile !== undefined ? { clusterKeyFile } : {}),
   };

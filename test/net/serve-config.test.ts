@@ -78,6 +78,11 @@ describe('ftcp serve config', () => {
     expect(parseServeConfig(`${GOOD}\ntiming: { etcd-contact-timeout-ms: 3000 }`, 'f.yaml').etcdContactTimeoutMs).toBe(3000);
     expect(parseServeConfig(GOOD, 'f.yaml').etcdContactTimeoutMs).toBeUndefined();
     expect(errorOf(`${GOOD}\ntiming: { etcd-contact-timeout-ms: 5 }`)).toBe('f.yaml:13: timing.etcd-contact-timeout-ms: must be a whole number from 100 to 600000, got 5');
+    expect(parseServeConfig(GOOD, 'f.yaml').nice).toBe(-10);
+    expect(parseServeConfig(`${GOOD}\nnice: 0`, 'f.yaml').nice).toBe(0);
+    expect(parseServeConfig(`${GOOD}\nnice: -15`, 'f.yaml').nice).toBe(-15);
+    expect(errorOf(`${GOOD}\nnice: -21`)).toBe('f.yaml:13: nice: must be a whole number from -20 to 19, got -21');
+    expect(errorOf(`${GOOD}\nnice: high`)).toBe('f.yaml:13: nice: must be a whole number from -20 to 19, got high');
     expect(errorOf(GOOD.replace('  port: 7070', '  port: 7070\n  app: countr'))).toMatch(/^f\.yaml:5: service\.app: must be one of .*did you mean counter/);
   });
 
