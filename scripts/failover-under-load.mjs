@@ -67,7 +67,7 @@ try {
     totals.broken += broken;
     totals.resets += resets;
     const f = report.failover ?? {};
-    const killToLive = typeof f.liveMs === 'number' && typeof f.killAtMs === 'number' ? f.liveMs - f.killAtMs : undefined;
+    const killToLive = typeof f.liveMs === 'number' ? f.liveMs : undefined; // the report counts it from the kill
     if (killToLive !== undefined) liveMs.push(killToLive);
     const why = falseFailover ? ` (${report.falseFailover})` : !report.ok ? ` (${(report.problems ?? [])[0] ?? ''})` : '';
     process.stdout.write(`run ${seed}: load ${before}: ${report.ok ? 'ok' : 'FAILED'}${falseFailover ? ', false failover' : ''}, ${broken} broken, ${resets} resets, live ${killToLive === undefined ? '-' : killToLive.toFixed(0)} ms after the kill${why}\n`);

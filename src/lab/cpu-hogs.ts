@@ -6,6 +6,8 @@
  * an orderly end stops them by pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
+import { DEFAULT_NICE, raiseOwnPriority } from '../net/priority.js';
 import type { LabIo } from './io.js';
 
 /** Spins until its parent (the pid in argv) is gone. */
@@ -29,6 +31,14 @@ export function startCpuHogs(n: number): CpuHogs {
   const children: ChildProcess[] = [];
   for (let i = 0; i < n; i++) {
     const child = spawn(process.execPath, ['-e', HOG, String(process.pid)], { stdio: 'ignore' });
+    // A hog is an ordinary neighbour: nice 0, whatever priority the run itself has.
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, 0);
+      } catch {
+        // it has already exited; nothing to lower
+      }
+    }
     children.push(child);
   }
   return {
@@ -48,9 +58,15 @@ export function startCpuHogs(n: number): CpuHogs {
   };
 }
 
-/** Runs `run` with `n` hogs busy beside it (none when n is 0); they are stopped however it ends. */
+/**
+ * Runs `run` with `n` hogs busy beside it (none when n is 0); they are stopped however it
+ * ends. The run's own process (it holds the relays that stand in for the network between
+ * the replicas, and the client) first takes the cluster processes' priority
+ * (src/net/priority.ts), so that hogs delay the processes under test, not the stand-in wire.
+ */
 export async function withCpuHogs<T>(n: number, io: LabIo, run: () => Promise<T>): Promise<T> {
   if (n === 0) return run();
+  raiseOwnPriority('the run', DEFAULT_NICE, (line) => io.stderr(line));
   const hogs = startCpuHogs(n);
   io.stderr(`cpu hogs: ${n} busy process(es) beside the run (pids ${hogs.pids.join(', ')}), stopped at its end\n`);
   try {

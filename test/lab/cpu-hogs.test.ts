@@ -39,6 +39,25 @@ describe('cpu hogs', () => {
     await until(() => !alive(pid), 10_000, 'the orphaned hog to exit');
   });
 
+  it('the run takes the cluster priority (nice -10) and its hogs stay at nice 0', () => {
+    // In a child process, so the test runner keeps its own priority.
+    const code = [
+      "import { readFileSync } from 'node:fs';",
+      `import { withCpuHogs } from ${JSON.stringify(join(import.meta.dirname, '../../dist/lab/cpu-hogs.js'))};`,
+      "const nice = (pid) => Number(readFileSync('/proc/' + pid + '/stat', 'utf8').split(') ')[1].split(' ')[16]);",
+      "const children = () => readFileSync('/proc/' + process.pid + '/task/' + process.pid + '/children', 'utf8').trim().split(' ').map(Number);",
+      'const io = { stdout: () => {}, stderr: (t) => process.stderr.write(t), nowMs: () => 0 };',
+      'const seen = await withCpuHogs(2, io, async () => ({ run: nice(process.pid), hogs: children().map(nice) }));',
+      'console.log(JSON.stringify(seen));',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const seen = JSON.parse(r.stdout) as { run: number; hogs: number[] };
+    if (process.getuid?.() === 0) expect(seen.run).toBe(-10);
+    else expect(r.stderr).toMatch(/could not raise the scheduling priority/);
+    expect(seen.hogs).toEqual([0, 0]);
+  });
+
   it('startCpuHogs gives their pids', async () => {
     const hogs = startCpuHogs(1);
     try {
