@@ -78,6 +78,9 @@ describe('ftcp serve config', () => {
     expect(parseServeConfig(`${GOOD}\ntiming: { etcd-contact-timeout-ms: 3000 }`, 'f.yaml').etcdContactTimeoutMs).toBe(3000);
     expect(parseServeConfig(GOOD, 'f.yaml').etcdContactTimeoutMs).toBeUndefined();
     expect(errorOf(`${GOOD}\ntiming: { etcd-contact-timeout-ms: 5 }`)).toBe('f.yaml:13: timing.etcd-contact-timeout-ms: must be a whole number from 100 to 600000, got 5');
+    expect(parseServeConfig(`${GOOD}\nprofile: linux`, 'f.yaml').profile).toBe('linux');
+    expect(parseServeConfig(GOOD, 'f.yaml').profile).toBeUndefined();
+    expect(errorOf(`${GOOD}\nprofile: bsd`)).toBe('f.yaml:13: profile: must be rfc or linux, got bsd');
     expect(errorOf(GOOD.replace('  port: 7070', '  port: 7070\n  app: countr'))).toMatch(/^f\.yaml:5: service\.app: must be one of .*did you mean counter/);
   });
 
