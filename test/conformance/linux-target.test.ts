@@ -62,6 +62,7 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
       'data/psh-write-end-linux.pkt',
       'data/quick-ack-off-when-interactive-linux.pkt',
       'data/read-flushes-delayed-ack-linux.pkt',
+      'data/read-no-window-update-linux.pkt',
       'listen/close-drops-half-open-linux.pkt',
     ];
     const r = await cli(['conformance', '--target', 'both', '--profile', 'linux', ...TOLERANCE, ...scripts.map(ours)]);
