@@ -450,7 +450,7 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
   // RFC 8985 §7.4 before congestion control sees the ACK: a repaired tail loss reduces cwnd
   // as it stood, and this ACK's growth starts from the reduced window.
   if (rack) tlpOnAck(ctx, tcb, { ack, options: seg.options, classicDup, sackOption });
-  const recAck = { ack, ackedBytes: acked, flightBefore, classicDup, sackOption, newSacked, delivered, rack, prr: ctx.cfg.prr, nowUs: ctx.now };
+  const recAck = { ack, ackedBytes: acked, flightBefore, classicDup, sackOption, newSacked, delivered, rack, prr: ctx.cfg.prr, ...(ctx.cfg.profile === 'linux' ? { linux: true } : {}), nowUs: ctx.now };
   const action = recoveryOnAck(tcb, recAck, ctx.stats);
   if (rack) tlpSchedule(ctx, tcb, acked > 0); // RFC 8985 §7.2
   if (action !== 'none') {

@@ -64,6 +64,7 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
       'data/read-flushes-delayed-ack-linux.pkt',
       'data/read-no-window-update-linux.pkt',
       'listen/close-drops-half-open-linux.pkt',
+      'prr/reduction-bound-linux.pkt',
     ];
     const r = await cli(['conformance', '--target', 'both', '--profile', 'linux', ...TOLERANCE, ...scripts.map(ours)]);
     for (const s of scripts) for (const t of ['ftcp', 'linux']) expect(r.stdout).toContain(`ok   ${ours(s)} (${t})`);
