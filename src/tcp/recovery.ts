@@ -135,7 +135,7 @@ export function recoveryOnAck(tcb: Tcb, a: RecoveryAck, stats: RecoveryStats): R
     return 'none';
   }
   if (cumulative) {
-    cc.onAck(tcb.cc, { ackedBytes: a.ackedBytes, flightBefore: a.flightBefore, mss, nowUs: a.nowUs, srttUs: tcb.rto.srttUs });
+    cc.onAck(tcb.cc, { ackedBytes: a.ackedBytes, flightBefore: a.flightBefore, mss, nowUs: a.nowUs, srttUs: tcb.rto.srttUs, deliveredBytes: a.delivered });
     // Once SND.UNA has passed them, keep recover / HighRxt / RescueRxt at SND.UNA, so that
     // they never fall 2^31 behind and flip in sequence-number comparisons.
     if (seqGe(tcb.sndUna, rec.recover)) rec.recover = rec.highRxt = rec.rescueRxt = tcb.sndUna;

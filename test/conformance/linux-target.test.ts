@@ -58,6 +58,7 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
       'close/fin-ack-at-once-without-data-linux.pkt',
       'close/fin-ack-delayed-after-data-linux.pkt',
       'congestion/slow-start-per-segment-linux.pkt',
+      'congestion/slow-start-credits-delivered-linux.pkt',
       'data/psh-send-chunks-linux.pkt',
       'data/psh-write-end-linux.pkt',
       'data/quick-ack-off-when-interactive-linux.pkt',
