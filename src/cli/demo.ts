@@ -28,7 +28,7 @@ import { runLanDemo } from '../lab/demo/lan.js';
 import { resentLines, simResent, type SimResent } from '../lab/demo/resent.js';
 import type { LiveDemoOptions } from '../lab/demo/types.js';
 import { defaultKernelTool, parseKernelTool } from './kernel-client.js';
-import { parsePositiveMs, parseReplicaMtu } from './replica.js';
+import { parsePositiveMs, parseProfile, parseReplicaMtu } from './replica.js';
 import { checkOutputDir, parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
 
 interface FailoverFlags {
@@ -57,6 +57,7 @@ interface FailoverFlags {
   network: string;
   linkDelayMs?: string;
   arbiter?: string;
+  profile?: string;
 }
 
 export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -71,6 +72,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
         '--kill-after-ms; no root needed); with --sim in the deterministic simulator at a seeded moment.',
     )
     .option('--sim', 'run in the deterministic simulator instead of real processes')
+    .option('--profile <profile>', 'the replicas\' stack choices where the RFCs allow more than one: rfc (default) or linux (docs/conformance.md, "Profiles"); with --sim or --network loopback')
     .option('--seed <s>', 'run seed, 0..4294967295: fixes every random choice (default: from the wall clock, printed)')
     .option('--app <name>', `the built-in app behind the service: ${APP_NAMES.join(', ')}; or http: an HTTP server upstream of each\nreplica (Node's http on loopback; with --sim the simulator's fake), keep-alive requests; or redis:\na redis-server per replica, RESP clients (INCR, SET/GET; real processes only)`, 'counter')
     .option('--connections <n>', 'client connections, 1..1000', '3')
@@ -106,6 +108,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
       if (lan && flags.sim === true) throw new UsageError('--network lan runs real processes on a Linux bridge; drop --sim');
       if (lan && flags.client === 'ftcp') throw new UsageError('--network lan has the kernel\'s TCP as the client; drop --client ftcp');
       if (flags.sim === true && flags.client === 'kernel') throw new UsageError('--client kernel runs real processes; drop --sim');
+      if (lan && flags.profile !== undefined) throw new UsageError('--profile is for --sim and --network loopback (the lan lab does not pass it on yet)');
       if (flags.app === 'redis' && flags.sim === true) throw new UsageError('--app redis runs real redis-server processes; drop --sim');
       if (flags.kernelTool !== undefined && flags.client !== 'kernel' && !lan) throw new UsageError('--kernel-tool needs --client kernel or --network lan');
       const hogs = parseCpuHogs(flags.cpuHogs);
@@ -170,6 +173,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
     kernelTool: parseKernelTool('--kernel-tool', flags.kernelTool ?? defaultKernelTool(flags.app), flags.app),
     ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}),
     network,
+    ...(flags.profile !== undefined ? { profile: parseProfile(flags.profile) } : {}),
     ...(flags.linkDelayMs !== undefined ? { linkDelayMs: parseMilliseconds('--link-delay-ms', flags.linkDelayMs, 60_000) } : {}),
     ...(flags.arbiter === 'etcd' ? { arbiter: 'etcd' as const } : {}),
   };
@@ -183,6 +187,7 @@ export function demoFailover(flags: FailoverFlags, io: CliIo): number {
   const app = parseLoadApp('--app', flags.app);
   const connections = parseIntegerFlag('--connections', flags.connections, 1, 1000);
   const unsafe = flags.unsafeNoOutputRule === true;
+  const profile = flags.profile !== undefined ? parseProfile(flags.profile) : undefined;
   checkOutputDir('--capture-dir', flags.captureDir);
 
   const dir = join(flags.captureDir, `failover-${app}-seed${seed}${unsafe ? '-unsafe' : ''}`);
@@ -200,6 +205,7 @@ export function demoFailover(flags: FailoverFlags, io: CliIo): number {
       app,
       connections,
       unsafeNoOutputRule: unsafe,
+      ...(profile !== undefined ? { profile } : {}),
       // --app http is an upstream app, the simulator's fake HTTP server on each replica.
       ...(app === 'http' ? { upstream: { app: { kind: 'http' as const } } } : {}),
       capture: (name) => {

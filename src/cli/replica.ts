@@ -175,8 +175,8 @@ export function parsePositiveMs(flag: string, text: string): number {
   return v;
 }
 
-/** --profile: rfc or linux. */
-function parseProfile(text: string): StackProfile {
+/** --profile: rfc or linux (also `ftcp demo failover --profile`). */
+export function parseProfile(text: string): StackProfile {
   if (!(STACK_PROFILES as readonly string[]).includes(text)) throw new UsageError(`--profile must be ${STACK_PROFILES.join(' or ')}, got ${text}`);
   return text as StackProfile;
 }

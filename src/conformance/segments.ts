@@ -94,7 +94,9 @@ export function compareSent(e: PacketEvent, sent: Sent, settings: RunSettings): 
     return `addresses ${formatIpv4Addr(sent.src)} > ${formatIpv4Addr(sent.dst)}`;
   }
   if (e.ports !== undefined && (seg.srcPort !== e.ports.src || seg.dstPort !== e.ports.dst)) return 'ports differ';
-  if (seg.flags !== e.flags) return 'flags differ';
+  // RFC 9293 §3.9.1: PSH is the sender's to set; a script may leave it out of the comparison.
+  const flagMask = settings.ignorePsh ? ~TCP_PSH : ~0;
+  if ((seg.flags & flagMask) !== (e.flags & flagMask)) return 'flags differ';
   if ((seg.seq - sent.ourIsn) >>> 0 !== e.seq) return 'sequence number differs';
   if (seg.payload.length !== e.payloadLength) return 'payload length differs';
   if (e.ack !== undefined && (e.flags & TCP_ACK) !== 0 && (seg.ack - settings.remoteIsn) >>> 0 !== e.ack) return 'ack number differs';

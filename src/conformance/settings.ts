@@ -2,7 +2,7 @@
  * What a script's `--name=value` lines mean to the runner. packetdrill's own options that
  * apply here (`--tolerance_usecs`, `--local_ip`, `--remote_ip`, `--bind_port`,
  * `--connect_port`, `--mtu`) are honoured; so are ours: `--remote_port`, `--remote_isn`,
- * `--seed`, every numeric StackConfig field in snake case (`--msl_ms=500`,
+ * `--seed`, `--ignore_psh=1` (outbound flags compared without PSH), every numeric StackConfig field in snake case (`--msl_ms=500`,
  * `--recv_buffer_bytes=4096`, `--challenge_ack_limit=2`, ...), the boolean ones as 0 or
  * 1 (`--sack=0`, `--dsack=0`, `--timestamps=0`, `--window_scaling=0`, `--syn_cookies=0`), and
  * `--congestion_control=newreno|cubic` (Linux's net.ipv4.tcp_congestion_control),
@@ -31,6 +31,12 @@ export interface RunSettings {
   /** The peer's ISN: inbound sequence numbers are relative to it. */
   remoteIsn: number;
   seed: number;
+  /**
+   * Compare outbound flags without PSH (`--ignore_psh=1`), for scripts whose point is not
+   * where PSH goes: RFC 9293 §3.9.1 leaves PSH to the sender, and the profiles place it
+   * differently (docs/conformance.md "Profiles").
+   */
+  ignorePsh: boolean;
   /** StackConfig fields set by options. */
   config: Partial<StackConfig>;
 }
@@ -44,6 +50,7 @@ export const DEFAULT_SETTINGS: Readonly<RunSettings> = {
   remotePort: 44444,
   remoteIsn: 0,
   seed: 1,
+  ignorePsh: false,
   config: {},
 };
 
@@ -148,6 +155,9 @@ export function resolveSettings(options: readonly ScriptOption[]): { settings: R
         break;
       case 'seed':
         settings.seed = integer(o, 0, 0xffff_ffff);
+        break;
+      case 'ignore_psh':
+        settings.ignorePsh = integer(o, 0, 1) === 1;
         break;
       case 'congestion_control':
         if (o.value !== 'cubic' && o.value !== 'newreno') {

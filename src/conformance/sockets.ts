@@ -307,7 +307,9 @@ export class SocketTable {
   private read(ctx: CallContext, fd: Fd, count: number): CallOutcome {
     if (fd.kind !== 'connection') return err('ENOTCONN');
     const st = this.statusOf(fd.socket!);
-    if (count > 0 && !fd.shutRd) {
+    // After SHUT_RD, data that still arrives is read as Linux's tcp_recvmsg reads it; only an
+    // empty buffer then reads as end of file.
+    if (count > 0) {
       let data: Uint8Array | undefined;
       try {
         data = ctx.stack.read(ctx.now, fd.socket!, count);
@@ -335,7 +337,7 @@ export class SocketTable {
     if (fd.kind !== 'connection') return err('ENOTCONN');
     const st = this.statusOf(fd.socket!);
     const buffered = st.closed ? 0 : ctx.stack.info(fd.socket!).readable;
-    if (count > 0 && buffered > 0 && !fd.shutRd) return ok(Math.min(count, buffered));
+    if (count > 0 && buffered > 0) return ok(Math.min(count, buffered));
     if (st.error !== undefined) return this.takeError(st);
     if (count === 0 || st.eof || st.closed || fd.shutRd) return ok(0);
     return fd.nonBlocking || flags.dontWait ? err('EAGAIN') : BLOCK;

@@ -8,6 +8,7 @@
  * not passed, so the child's own default applies. Secrets (the cluster key) never go in
  * argv: they travel in the environment (live-cluster.ts).
  */
+import type { StackProfile } from '../tcp/types.js';
 import type { AppName } from '../proxy/app.js';
 import type { LoadApp } from '../sim/cluster-load.js';
 import type { KernelTool } from './kernel-tools.js';
@@ -101,6 +102,8 @@ export interface ReplicaLaunch extends ClusterCommon {
   control?: string;
   /** --max-connections; none: the replica's default. */
   maxConnections?: number;
+  /** --profile (StackConfig.profile); none: the replica's default, rfc. */
+  profile?: StackProfile;
 }
 
 export interface ReplicaTap {
@@ -143,6 +146,7 @@ export function replicaArgv(o: ReplicaLaunch): string[] {
     ...flag('--gateway', o.tap?.gateway),
     ...flag('--control', o.control),
     ...flag('--max-connections', o.maxConnections),
+    ...flag('--profile', o.profile),
   ];
 }
 

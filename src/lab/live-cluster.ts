@@ -7,6 +7,7 @@
  * packets are compared byte for byte with the old primary's, and the epochs each replica
  * emitted in show whether two were live in one epoch (split brain).
  */
+import type { StackProfile } from '../tcp/types.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppName } from '../proxy/app.js';
@@ -46,6 +47,8 @@ export interface LiveClusterOptions extends ClusterRunOptions {
   switchOptions?: Pick<SwitchLaunch, 'static' | 'captureDropped'>;
   /** The replicas' and clients' link MTU (`--mtu`; their stacks announce MSS = mtu - 40). Default: theirs (65000). */
   mtu?: number;
+  /** The replicas' --profile; none: their default (rfc). */
+  profile?: StackProfile;
   /** etcd arbiter: the replicas' --arbiter (etcd://...); then no embedded arbiter is started. */
   arbiterUrl?: string;
   /**
@@ -147,6 +150,7 @@ export class LiveCluster {
       heartbeatMs: o.heartbeatMs,
       failureTimeoutMs: o.failureTimeoutMs,
       ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
+      ...(o.profile !== undefined ? { profile: o.profile } : {}),
       captureDir: o.dir,
       unsafeNoOutputRule: o.unsafeNoOutputRule,
       ...(o.unsafeOutputMode !== undefined ? { unsafeOutputMode: o.unsafeOutputMode } : {}),

@@ -18,6 +18,7 @@
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
 import { APP_NAMES, type AppName } from '../proxy/app.js';
+import { STACK_PROFILES, type StackProfile } from '../tcp/types.js';
 import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { ETCD_SCHEME } from './arbiter-etcd.js';
 import { parseEndpoint, type Endpoint } from './endpoint.js';
@@ -58,13 +59,15 @@ export interface ServeConfig {
   mtu: number;
   /** Scheduling priority the process sets for itself at start (nice); 0 leaves it (src/net/priority.ts). */
   nice: number;
+  /** The stack's choices where the RFCs allow more than one (StackConfig.profile); none: rfc. Every replica must agree. */
+  profile?: StackProfile;
 }
 
 /** A config that is not valid: `message` is the whole line to print. */
 export class ServeConfigError extends Error {}
 
 const SCHEMA: Record<string, readonly string[] | null> = {
-  '': ['name', 'service', 'arbiter', 'log', 'network', 'timing', 'capture-dir', 'cluster-key-file', 'mtu', 'nice'],
+  '': ['name', 'service', 'arbiter', 'log', 'network', 'timing', 'capture-dir', 'cluster-key-file', 'mtu', 'nice', 'profile'],
   service: ['address', 'port', 'app', 'seed', 'bulk-bytes'],
   log: ['listen', 'peers'],
   'log.peers[]': ['name', 'address'],
@@ -259,6 +262,11 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   for (const peer of peers) if (peer.name === name) r.fail(log.get('peers')!.value, 'log.peers', `names this replica itself (${name}); list the other replicas`);
   const captureDir = opt(top, 'capture-dir', (q) => r.scalar(q, 'capture-dir'));
   const clusterKeyFile = opt(top, 'cluster-key-file', (q) => r.scalar(q, 'cluster-key-file'));
+  const profile = opt(top, 'profile', (q) => {
+    const p = r.scalar(q, 'profile');
+    if (!(STACK_PROFILES as readonly string[]).includes(p)) r.fail(q.value, 'profile', `must be ${STACK_PROFILES.join(' or ')}, got ${p}`);
+    return p as StackProfile;
+  });
   return {
     name,
     service: {
@@ -282,6 +290,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     nice: opt(top, 'nice', (q) => intOf(r, q, 'nice', MIN_NICE, MAX_NICE)) ?? DEFAULT_NICE,
     ...(captureDir !== undefined ? { captureDir } : {}),
     ...(clusterKeyFile !== undefined ? { clusterKeyFile } : {}),
+    ...(profile !== undefined ? { profile } : {}),
   };
 }
 

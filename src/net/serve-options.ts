@@ -37,6 +37,7 @@ export function replicaOptionsFor(c: ServeConfig, run: ServeRun): ReplicaProcess
     outputRule: true,
     ...(c.captureDir !== undefined ? { captureDir: c.captureDir } : {}),
     mtu: c.mtu,
+    ...(c.profile !== undefined ? { profile: c.profile } : {}),
     startTimeoutMs: c.startTimeoutMs,
   };
 }

@@ -10,6 +10,7 @@ import type { OutputMode } from '../replica/output-mode.js';
 import type { RsmConfig, RsmStackFactory } from '../replica/rsm.js';
 import { Prng } from '../tcp/prng.js';
 import { deriveSeed } from '../tcp/seed.js';
+import type { StackProfile } from '../tcp/types.js';
 import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import type { LoadApp, LoadOptions } from './cluster-load.js';
 import type { LinkParams } from './network.js';
@@ -92,6 +93,8 @@ export interface ClusterOptions {
    * (src/sim/upstream-fake.ts); `app` is then the client load's protocol (echo, counter, kv).
    */
   upstream?: FakeUpstreamOptions;
+  /** The replicas' stack profile (StackConfig.profile); none: rfc. */
+  profile?: StackProfile;
 }
 
 /** The seeded fault plan of a run. */
@@ -160,7 +163,7 @@ export function planCluster(options: ClusterOptions): ClusterPlan {
   // An unsafe run that breaks can leave two desynchronised stacks exchanging ACKs: bound it sooner.
   const maxUs = options.maxUs ?? (unsafe ? 5_000_000 : 30_000_000);
   const rsm: RsmConfig = {
-    stack: { addresses: [CLUSTER_SERVICE], seed: deriveSeed(seed, 'service-stack') },
+    stack: { addresses: [CLUSTER_SERVICE], seed: deriveSeed(seed, 'service-stack'), ...(options.profile !== undefined ? { profile: options.profile } : {}) },
     servicePort: CLUSTER_SERVICE_PORT,
     app: options.upstream !== undefined ? 'upstream' : (app as AppName),
     appOptions: { bulkBytes: options.load?.bulkBytes ?? 400_000, seed: deriveSeed(seed, 'bulk') },

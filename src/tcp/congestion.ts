@@ -64,6 +64,8 @@ export interface AckSample {
   nowUs: number;
   /** Smoothed RTT, µs, or -1 before the first sample. */
   srttUs: number;
+  /** RFC 6937 DeliveredData of this ACK (bytes newly acknowledged or SACKed, less those SACKed before); none: ackedBytes. */
+  deliveredBytes?: number;
 }
 
 export interface CongestionControl {

@@ -584,7 +584,7 @@ export function userAbort(ctx: Ctx, tcb: Tcb): void {
 
 /** RECEIVE (RFC 9293 §3.10.3): buffered bytes; may send a window update. */
 export function userRead(ctx: Ctx, tcb: Tcb, maxBytes: number): Uint8Array {
-  const data = readData(tcb, maxBytes);
+  const data = readData(tcb, maxBytes, ctx.cfg.profile === 'linux');
   if (readFlushesAck(ctx.cfg, tcb, data.length)) tcb.ackNow = true;
   if (tcb.ackNow && tcb.state !== 'CLOSED') output(ctx, tcb);
   return data;

@@ -57,13 +57,15 @@ export function chunkSegments(tcb: Tcb): number {
 /**
  * A write() queued bytes up to `end`. RFC 9293 §3.9.1 leaves PSH to the sender ("A sending
  * TCP is allowed to collapse data from a sequence of SEND calls ... and MAY set PSH"; RFC
- * 1122 4.2.2.2); Linux marks the end of each write (tcp_push), and a write that goes on
- * filling a chunk not yet sent clears the mark the previous write left on it.
+ * 1122 4.2.2.2); Linux marks the end of each write (tcp_push) but not of one with MSG_MORE
+ * (`more`), and a write that goes on filling a chunk not yet sent clears the mark the
+ * previous write left on it.
  */
-export function noteWriteEnd(cfg: ResolvedConfig, tcb: Tcb, end: number): void {
+export function noteWriteEnd(cfg: ResolvedConfig, tcb: Tcb, end: number, more = false): void {
   if (cfg.profile !== 'linux') return;
   const points = (linux(tcb).pushSeqs ??= []);
   if (points.length > 0 && seqGt(points[points.length - 1]!, tcb.sndMax)) points.pop();
+  if (more) return;
   points.push(end);
   if (points.length > MAX_PUSH_POINTS) points.splice(0, points.length - MAX_PUSH_POINTS);
 }

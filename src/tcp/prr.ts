@@ -32,10 +32,12 @@ export function prrInit(p: PrrState, flightSize: number): void {
  *    the CEIL taken in whole segments;
  *  - else the reduction bound: PRR-SSRB (the default, RFC 6937 §3 "slow start reduction
  *    bound") MAX(prr_delivered - prr_out, DeliveredData) + MSS, or PRR-CRB (`conservative`)
- *    prr_delivered - prr_out; and no more than ssthresh - pipe.
+ *    prr_delivered - prr_out; and no more than ssthresh - pipe. SSRB's MSS only with
+ *    `slowStartMss` (profile 'linux', as Linux's tcp_cwnd_reduction: only on an ACK that
+ *    advances SND.UNA; without it the bound lies between CRB and SSRB, which §3 allows).
  * Returns sndcnt (>= 0); the caller sets cwnd = pipe + sndcnt.
  */
-export function prrSndcnt(p: PrrState, deliveredData: number, pipe: number, ssthresh: number, mss: number, conservative = false): number {
+export function prrSndcnt(p: PrrState, deliveredData: number, pipe: number, ssthresh: number, mss: number, conservative = false, slowStartMss = true): number {
   p.prrDelivered += deliveredData;
   let sndcnt: number;
   if (pipe > ssthresh) {
@@ -45,7 +47,7 @@ export function prrSndcnt(p: PrrState, deliveredData: number, pipe: number, ssth
     const segs = Number((BigInt(p.prrDelivered) * BigInt(ssthresh) + den - 1n) / den);
     sndcnt = segs * mss - p.prrOut;
   } else {
-    const limit = conservative ? p.prrDelivered - p.prrOut : Math.max(p.prrDelivered - p.prrOut, deliveredData) + mss;
+    const limit = conservative ? p.prrDelivered - p.prrOut : Math.max(p.prrDelivered - p.prrOut, deliveredData) + (slowStartMss ? mss : 0);
     sndcnt = Math.min(ssthresh - pipe, limit);
   }
   return Math.max(sndcnt, 0);

@@ -161,12 +161,20 @@ function deliver(tcb: Tcb, data: Uint8Array): number {
  * RECEIVE (RFC 9293 §3.10.3): hand buffered bytes to the user. When the read opens the
  * window significantly (BSD: by two segments or half the buffer), ask for a window
  * update, so a sender stalled on a small window does not wait for its persist timer.
+ * Profile 'linux' (`linuxRule`), as Linux's tcp_cleanup_rbuf: only when the window left is
+ * at most half the buffer and the new one at least twice it (RFC 1122 4.2.3.3 and RFC
+ * 9293 §3.8.6.2.2 say when the window may grow, not when an update must be sent).
  */
-export function readData(tcb: Tcb, maxBytes: number): Uint8Array {
+export function readData(tcb: Tcb, maxBytes: number, linuxRule = false): Uint8Array {
   const data = tcb.rcvBuf.read(maxBytes);
   if (data.length > 0 && (tcb.state === 'ESTABLISHED' || tcb.state === 'FIN-WAIT-1' || tcb.state === 'FIN-WAIT-2')) {
-    const increase = freeSpace(tcb) - rcvWnd(tcb);
-    if (increase >= 2 * tcb.sndMss || 2 * increase >= tcb.rcvBuf.limit) tcb.ackNow = true;
+    const now = rcvWnd(tcb);
+    const free = freeSpace(tcb);
+    if (linuxRule) {
+      if (2 * now <= tcb.rcvBuf.limit && free > 0 && free >= 2 * now) tcb.ackNow = true;
+    } else if (free - now >= 2 * tcb.sndMss || 2 * (free - now) >= tcb.rcvBuf.limit) {
+      tcb.ackNow = true;
+    }
   }
   return data;
 }

@@ -80,6 +80,8 @@ export interface RecoveryAck {
   rack: boolean;
   /** RFC 6937 PRR paces SACK recovery. */
   prr: boolean;
+  /** Profile 'linux': PRR-SSRB adds its MSS only when SND.UNA advances. */
+  linux?: boolean;
   nowUs: number;
 }
 
@@ -133,7 +135,7 @@ export function recoveryOnAck(tcb: Tcb, a: RecoveryAck, stats: RecoveryStats): R
     return 'none';
   }
   if (cumulative) {
-    cc.onAck(tcb.cc, { ackedBytes: a.ackedBytes, flightBefore: a.flightBefore, mss, nowUs: a.nowUs, srttUs: tcb.rto.srttUs });
+    cc.onAck(tcb.cc, { ackedBytes: a.ackedBytes, flightBefore: a.flightBefore, mss, nowUs: a.nowUs, srttUs: tcb.rto.srttUs, deliveredBytes: a.delivered });
     // Once SND.UNA has passed them, keep recover / HighRxt / RescueRxt at SND.UNA, so that
     // they never fall 2^31 behind and flip in sequence-number comparisons.
     if (seqGe(tcb.sndUna, rec.recover)) rec.recover = rec.highRxt = rec.rescueRxt = tcb.sndUna;
@@ -163,7 +165,7 @@ export function recoveryPipe(tcb: Tcb, rack: boolean): number {
 /** RFC 6937 §3 on an ACK in SACK recovery: cwnd = pipe + sndcnt. */
 function prrOnAck(tcb: Tcb, a: RecoveryAck): void {
   const pipe = recoveryPipe(tcb, a.rack);
-  tcb.cc.cwnd = pipe + prrSndcnt(tcb.rec, a.delivered, pipe, tcb.cc.ssthresh, tcb.sndMss);
+  tcb.cc.cwnd = pipe + prrSndcnt(tcb.rec, a.delivered, pipe, tcb.cc.ssthresh, tcb.sndMss, false, a.linux !== true || a.ackedBytes > 0);
 }
 
 /**

@@ -242,7 +242,7 @@ function persistIntervalUs(ctx: Ctx, tcb: Tcb): number {
 }
 
 /** One data (and/or FIN) segment starting at `seq`; updates SND.NXT/SND.MAX, timers, RTT timing. */
-function sendSegment(ctx: Ctx, tcb: Tcb, seq: number, len: number, fin: boolean, bufEnd: number): void {
+function sendSegment(ctx: Ctx, tcb: Tcb, seq: number, len: number, fin: boolean, bufEnd: number, push = false): void {
   // A view into the send buffer: transmit() copies it into the packet at once.
   const payload = tcb.sndBuf.view(seqDiff(seq, tcb.sndBufSeq), len);
   const end = seqAdd(seq, len + (fin ? 1 : 0));
@@ -250,8 +250,8 @@ function sendSegment(ctx: Ctx, tcb: Tcb, seq: number, len: number, fin: boolean,
   if (fin) flags |= TCP_FIN;
   const retransmission = seqLt(seq, tcb.sndMax);
   // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1); profile 'linux' on
-  // those that end a write or a send chunk (profile.ts).
-  if (ctx.cfg.profile === 'linux' ? (retransmission ? endsWrite(tcb, seq, len) : linuxPsh(ctx, tcb, seq, len)) : len > 0 && seqAdd(seq, len) === bufEnd) flags |= TCP_PSH;
+  // those that end a write or a send chunk (profile.ts), and on what the persist timer sends.
+  if (ctx.cfg.profile === 'linux' ? push || (retransmission ? endsWrite(tcb, seq, len) : linuxPsh(ctx, tcb, seq, len)) : len > 0 && seqAdd(seq, len) === bufEnd) flags |= TCP_PSH;
   transmit(ctx, tcb, seq, flags, payload);
   if (len > 0) noteDataSent(ctx, tcb);
   if (retransmission) {
@@ -450,7 +450,7 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
   // RFC 8985 §7.4 before congestion control sees the ACK: a repaired tail loss reduces cwnd
   // as it stood, and this ACK's growth starts from the reduced window.
   if (rack) tlpOnAck(ctx, tcb, { ack, options: seg.options, classicDup, sackOption });
-  const recAck = { ack, ackedBytes: acked, flightBefore, classicDup, sackOption, newSacked, delivered, rack, prr: ctx.cfg.prr, nowUs: ctx.now };
+  const recAck = { ack, ackedBytes: acked, flightBefore, classicDup, sackOption, newSacked, delivered, rack, prr: ctx.cfg.prr, ...(ctx.cfg.profile === 'linux' ? { linux: true } : {}), nowUs: ctx.now };
   const action = recoveryOnAck(tcb, recAck, ctx.stats);
   if (rack) tlpSchedule(ctx, tcb, acked > 0); // RFC 8985 §7.2
   if (action !== 'none') {
@@ -553,7 +553,8 @@ export function onPersistTimeout(ctx: Ctx, tcb: Tcb): void {
     transmit(ctx, tcb, seqAdd(tcb.sndUna, -1), TCP_ACK);
   } else {
     const len = Math.min(tcb.sndMss, avail, usable);
-    sendSegment(ctx, tcb, tcb.sndNxt, len, tcb.finQueued && len === avail, bufEnd);
+    // Profile 'linux' pushes what the timer sends, as Linux's tcp_write_wakeup (RFC 9293 §3.9.1: PSH is the sender's choice).
+    sendSegment(ctx, tcb, tcb.sndNxt, len, tcb.finQueued && len === avail, bufEnd, ctx.cfg.profile === 'linux');
   }
   tcb.persistBackoff++;
   if (tcb.timers[Timer.Retransmit]! < 0) tcb.timers[Timer.Persist] = ctx.now + persistIntervalUs(ctx, tcb);

@@ -289,7 +289,7 @@ export class Stack {
     const n = queueData(tcb, bytes);
     const corked = tcb.cork;
     if (more) tcb.cork = true;
-    if (n > 0) noteWriteEnd(this.core.cfg, tcb, (tcb.sndBufSeq + tcb.sndBuf.length) >>> 0);
+    if (n > 0) noteWriteEnd(this.core.cfg, tcb, (tcb.sndBufSeq + tcb.sndBuf.length) >>> 0, more);
     output(this.core.ctx.at(now), tcb);
     if (more && corked === undefined) delete tcb.cork;
     this.core.schedule(tcb);

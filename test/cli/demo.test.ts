@@ -35,6 +35,24 @@ describe('ftcp demo failover', () => {
     expect(r.stdout).toMatch(/reproduce: ftcp demo failover --sim --seed 3 --app kv --connections 2 --capture-dir \S+$/m);
   });
 
+  it('--profile linux gives the replicas Linux\'s choices (other captures, the same outcome); a bad profile or --network lan is one line', async () => {
+    const run = async (extra: string[]) => {
+      const d = mkdtempSync(join(dir, 'profile-'));
+      const r = await cli(['demo', 'failover', '--sim', '--seed', '11', '--app', 'counter', '--json', '--capture-dir', d, ...extra]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      expect(report).toMatchObject({ ok: true, splitBrain: 0 });
+      return readFileSync(report.captures.primary as string);
+    };
+    expect((await run(['--profile', 'linux'])).equals(await run([]))).toBe(false);
+    expect((await run(['--profile', 'rfc'])).equals(await run([]))).toBe(true);
+    const bad = await cli(['demo', 'failover', '--sim', '--profile', 'bsd']);
+    expect([bad.code, bad.stderr]).toEqual([2, 'error: --profile must be rfc or linux, got bsd\n']);
+    const lan = await cli(['demo', 'failover', '--network', 'lan', '--profile', 'linux']);
+    expect(lan.code).toBe(2);
+    expect(lan.stderr).toMatch(/^error: --profile is for --sim and --network loopback/);
+  });
+
   it('without --json prints no JSON', async () => {
     const r = await cli(['demo', 'failover', '--sim', '--seed', '3', '--connections', '1', '--capture-dir', dir]);
     expect(r.code).toBe(0);

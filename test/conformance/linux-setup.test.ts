@@ -41,6 +41,10 @@ describe('linuxSetup', () => {
     expect(s).toMatchObject({ congestionControl: 'reno', rtoMinMs: 50, mtu: 1200, localAddress: '192.0.2.20' });
   });
 
+  it('takes --ignore_psh as the runner\'s own option: no sysctl changes', () => {
+    expect(setup('--ignore_psh=1').sysctls).toEqual(setup('').sysctls);
+  });
+
   it('turns RACK and the tail loss probe (RFC 8985) off together, and has no knob for PRR (RFC 6937)', () => {
     expect(setup('--rack=0').sysctls).toMatchObject({ 'net.ipv4.tcp_recovery': '0', 'net.ipv4.tcp_early_retrans': '0' });
     expect(setup('--rack=1').sysctls).toMatchObject({ 'net.ipv4.tcp_recovery': '1', 'net.ipv4.tcp_early_retrans': '4' });

@@ -58,11 +58,14 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
       'close/fin-ack-at-once-without-data-linux.pkt',
       'close/fin-ack-delayed-after-data-linux.pkt',
       'congestion/slow-start-per-segment-linux.pkt',
+      'congestion/slow-start-credits-delivered-linux.pkt',
       'data/psh-send-chunks-linux.pkt',
       'data/psh-write-end-linux.pkt',
       'data/quick-ack-off-when-interactive-linux.pkt',
       'data/read-flushes-delayed-ack-linux.pkt',
+      'data/read-no-window-update-linux.pkt',
       'listen/close-drops-half-open-linux.pkt',
+      'prr/reduction-bound-linux.pkt',
     ];
     const r = await cli(['conformance', '--target', 'both', '--profile', 'linux', ...TOLERANCE, ...scripts.map(ours)]);
     for (const s of scripts) for (const t of ['ftcp', 'linux']) expect(r.stdout).toContain(`ok   ${ours(s)} (${t})`);

@@ -2,6 +2,9 @@
 // one vitest test per script so a failure names it. Scripts in test/conformance/pending/
 // check Linux behaviours the stack does not have yet: they run and their outcome is
 // printed, but they are not required to pass (see the comment at the top of each).
+// Every required script passes under both profiles (rfc, the default, and linux), or says
+// which one it encodes: its own `--profile=` line with an `// encodes:` line saying why.
+// A script that encodes ftcp's choice where Linux differs says so in an `// encodes:` line.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +43,15 @@ describe('conformance scripts', () => {
       expect(r.failure?.message, path).toBeUndefined();
       expect(r.warnings, path).toEqual([]);
       expect(r.ok).toBe(true);
+      const marked = /^--profile=/m.test(text);
+      // `// encodes:` alone marks a script that encodes ftcp's choice where Linux differs (no profile needed).
+      if (marked) expect(/^\/\/ encodes: \S/m.test(text), 'a --profile= line goes with an "// encodes:" line saying why').toBe(true);
+      if (!marked) {
+        // Not marked: the script is profile-neutral, so it passes under the other profile too.
+        const linux = runScriptText(text, { profile: 'linux' });
+        expect(linux.failure?.message, `${path} under --profile linux (or mark the profile it encodes)`).toBeUndefined();
+        expect(linux.ok).toBe(true);
+      }
     });
   }
 });

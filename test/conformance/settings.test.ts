@@ -2,6 +2,7 @@
 // ones as 0 or 1.
 import { describe, expect, it } from 'vitest';
 import { OptionError, resolveSettings } from '../../src/conformance/settings.js';
+import { runScriptText } from '../../src/conformance/runner.js';
 
 const opt = (name: string, value: string | undefined) => ({ name, value, line: 1, column: 1 });
 
@@ -30,5 +31,20 @@ describe('resolveSettings', () => {
     const { settings } = resolveSettings([opt('profile', 'linux'), opt('hystart', '1')]);
     expect(settings.config).toEqual({ profile: 'linux', hystart: true });
     expect(() => resolveSettings([opt('profile', 'bsd')])).toThrow('--profile must be rfc or linux, got bsd');
+  });
+
+  it('--ignore_psh=1 compares outbound flags without PSH, and nothing else', () => {
+    expect(resolveSettings([]).settings.ignorePsh).toBe(false);
+    expect(resolveSettings([opt('ignore_psh', '1')]).settings.ignorePsh).toBe(true);
+    expect(() => resolveSettings([opt('ignore_psh', 'yes')])).toThrow(OptionError);
+    const script = (psh: string, flags: string) =>
+      `${psh}0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n` +
+      `+.1 < S 0:0(0) win 65535 <mss 1000>\n+0 > S. 0:0(0) ack 1 <mss 1460>\n+.1 < . 1:1(0) ack 1 win 65535\n` +
+      `+0 accept(3, ..., ...) = 4\n+0 write(4, ..., 100) = 100\n+0 > ${flags} 1:101(100) ack 1\n`;
+    // The stack sends P. here: without the option only P. matches; with it . matches too, F. never.
+    expect(runScriptText(script('', 'P.')).ok).toBe(true);
+    expect(runScriptText(script('', '.')).failure?.actual).toContain('flags differ');
+    expect(runScriptText(script('--ignore_psh=1\n', '.')).ok).toBe(true);
+    expect(runScriptText(script('--ignore_psh=1\n', 'F.')).failure?.actual).toContain('flags differ');
   });
 });

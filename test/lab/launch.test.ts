@@ -99,6 +99,8 @@ describe('the lab\'s argv, as the CLI parses it', () => {
     expect(replicaRsmConfig(opts).stack.profile).toBe('linux');
     const plain = parseReplicaFlags((await parse(replicaArgv(replica))).flags as unknown as Parameters<typeof parseReplicaFlags>[0]);
     expect(replicaRsmConfig(plain).stack.profile).toBeUndefined(); // the stack's default, rfc
+    expect(replicaArgv({ ...replica, profile: 'linux' }).slice(-2)).toEqual(['--profile', 'linux']);
+    expect(replicaArgv(replica)).not.toContain('--profile');
     const bad = await parse([...replicaArgv(replica), '--profile', 'bsd']);
     expect(() => parseReplicaFlags(bad.flags as unknown as Parameters<typeof parseReplicaFlags>[0])).toThrow('--profile must be rfc or linux, got bsd');
   });

@@ -83,6 +83,9 @@ describe('ftcp serve config', () => {
     expect(parseServeConfig(`${GOOD}\nnice: -15`, 'f.yaml').nice).toBe(-15);
     expect(errorOf(`${GOOD}\nnice: -21`)).toBe('f.yaml:13: nice: must be a whole number from -20 to 19, got -21');
     expect(errorOf(`${GOOD}\nnice: high`)).toBe('f.yaml:13: nice: must be a whole number from -20 to 19, got high');
+    expect(parseServeConfig(`${GOOD}\nprofile: linux`, 'f.yaml').profile).toBe('linux');
+    expect(parseServeConfig(GOOD, 'f.yaml').profile).toBeUndefined();
+    expect(errorOf(`${GOOD}\nprofile: bsd`)).toBe('f.yaml:13: profile: must be rfc or linux, got bsd');
     expect(errorOf(GOOD.replace('  port: 7070', '  port: 7070\n  app: countr'))).toMatch(/^f\.yaml:5: service\.app: must be one of .*did you mean counter/);
   });
 

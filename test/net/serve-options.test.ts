@@ -25,4 +25,11 @@ describe('serve config to replica options', () => {
     expect(replicaOptionsFor(c, { role: 'primary' }).etcdContactTimeoutMs).toBe(3000);
     expect(replicaOptionsFor(c, { role: 'join', via: c.peers[0]! }).etcdContactTimeoutMs).toBe(3000);
   });
+
+  it('the config\'s profile reaches every run (the log channel\'s hello compares it)', () => {
+    expect(replicaOptionsFor(CONFIG, { role: 'primary' }).profile).toBeUndefined();
+    const c = { ...CONFIG, profile: 'linux' as const };
+    expect(replicaOptionsFor(c, { role: 'primary' }).profile).toBe('linux');
+    expect(replicaOptionsFor(c, { role: 'join', via: c.peers[0]! }).profile).toBe('linux');
+  });
 });

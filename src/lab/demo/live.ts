@@ -167,6 +167,7 @@ export class LiveDemo implements DemoState {
       ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
       unsafeNoOutputRule: o.unsafe,
       mtu: o.mtu,
+      ...(o.profile !== undefined ? { profile: o.profile } : {}),
       onEvent: (label, e) => this.onEvent(label, e),
       ...(this.kernelNs !== undefined ? { switchOptions: kernelSwitchOptions() } : {}),
     });

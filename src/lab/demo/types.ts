@@ -4,11 +4,14 @@ import type { KernelTool } from '../kernel-tools.js';
 import type { LiveCluster } from '../live-cluster.js';
 import type { BridgeView, GarpFrame, LanClusterReport } from '../lan-cluster.js';
 import type { LoadApp } from '../../sim/cluster-load.js';
+import type { StackProfile } from '../../tcp/types.js';
 import type { KernelSide } from './kernel.js';
 import type { RedisReport } from './redis.js';
 import type { GoLiveNote } from './resent.js';
 
 export interface LiveDemoOptions {
+  /** The replicas' --profile (loopback only); none: rfc. */
+  profile?: StackProfile;
   /** Skip report.json and report.html in the run folder (`--no-report`). */
   noReport?: boolean;
   /** 'http': a Node HTTP server upstream of each replica (`ftcp replica --upstream`); 'redis': a redis-server. */

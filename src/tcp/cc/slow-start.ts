@@ -65,9 +65,13 @@ export function noteRttSample(s: CcState, rttUs: number): void {
   if (s.hystart !== undefined && rttUs >= 0) s.hystart.latestRttUs = rttUs;
 }
 
-/** The slow-start increase for one ACK, before HyStart++'s CSS division. */
+/**
+ * The slow-start increase for one ACK, before HyStart++'s CSS division. Per segment (profile
+ * 'linux', Linux's tcp_slow_start), the segments this ACK delivered: those it acknowledges
+ * that were not SACKed before (RFC 5681 §3.1 allows more than eq. 2's min(N, SMSS)).
+ */
 function increase(s: CcState, a: AckSample, limit: number): number {
-  if (s.perSegment === true) return Math.min(Math.ceil(a.ackedBytes / a.mss), limit) * a.mss;
+  if (s.perSegment === true) return Math.min(Math.ceil((a.deliveredBytes ?? a.ackedBytes) / a.mss), limit) * a.mss;
   return Math.min(a.ackedBytes, limit * a.mss);
 }
 
