@@ -8,7 +8,7 @@
  */
 import type { Command } from 'commander';
 import { ArbiterServer, type ArbiterServerEvent, type ArbiterServerStats } from '../net/arbiter-server.js';
-import { ArbiterStateError } from '../net/arbiter-state.js';
+import { ArbiterStateError, type ArbiterState } from '../net/arbiter-state.js';
 import { formatEndpoint } from '../net/endpoint.js';
 import { waitForStopSignal } from '../net/signals.js';
 import { LinkError } from '../net/udp-link.js';
@@ -34,7 +34,7 @@ export function registerArbiterCommand(program: Command, io: CliIo, setExitCode:
     .summary('the test-and-set server that decides, per epoch, which replica may be primary')
     .description(
       'Answers test-and-set requests per (service, epoch) over TCP: the first replica to ask for an epoch wins ' +
-        'it, and everyone who asks after is told who won. Every flag is written to the state file and fsync\'ed ' +
+        'it, and everyone who asks after is told who won. Every flag is appended to the state file and fdatasync\'ed ' +
         'before the answer is sent, so a restarted arbiter never grants an epoch twice. Runs until SIGTERM or ' +
         'SIGINT, then prints its statistics.',
     )
@@ -85,12 +85,14 @@ async function runArbiter(flags: ArbiterFlags, io: CliIo): Promise<number> {
   const stop = waitForStopSignal();
   const startedMs = io.nowMs();
   const flagsHeld = server.flags();
-  out(`ftcp arbiter: listening on ${formatEndpoint(server.local)}, state ${flags.state} (${flagsHeld.length} flag${flagsHeld.length === 1 ? '' : 's'}${flags.init === true ? ', new' : ''}), ${clusterKey === undefined ? 'no cluster key' : `cluster key ${clusterKey.id}`}`, {
+  out(`ftcp arbiter: listening on ${formatEndpoint(server.local)}, state ${flags.state} (${flagsHeld.length} flag${flagsHeld.length === 1 ? '' : 's'}${flags.init === true ? ', new' : ''})${describeCompaction(server.state)}, ${clusterKey === undefined ? 'no cluster key' : `cluster key ${clusterKey.id}`}`, {
     event: 'listening',
     address: server.local.host,
     port: server.local.port,
     state: flags.state,
     flags: flagsHeld,
+    tornBytes: server.state.tornBytes,
+    compacted: server.state.compacted,
     clusterKey: clusterKey?.toJSON() ?? null,
   });
   let fatal: string | undefined;
@@ -136,4 +138,10 @@ function describeStats(s: ArbiterServerStats, reason: string, seconds: number): 
     `  connections ${s.connections} (refused ${s.connectionsRefused}), malformed frames ${s.malformedFrames}, truncated ${s.truncatedFrames}`,
     `  refused by the cluster key: ${Object.entries(s.refused).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}`,
   ].join('\n');
+}
+
+/** What the start-up compaction of the state file did, for the `listening` line ('' when nothing). */
+function describeCompaction(state: ArbiterState): string {
+  if (state.tornBytes > 0) return `, its torn last line (${state.tornBytes} B of a grant never answered) dropped`;
+  return state.compacted ? ', converted to the append-only format' : '';
 }

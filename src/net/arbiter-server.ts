@@ -1,8 +1,8 @@
 /**
  * The embedded arbiter (DESIGN.md, "The arbiter"): a TCP server that answers test-and-set
  * requests per (service, epoch). The first requester of an epoch wins; everyone after,
- * the winner included when it asks again, is told who won. A flag is on disk (fsync'ed,
- * arbiter-state.ts) before its answer is written to the socket, so a restarted arbiter
+ * the winner included when it asks again, is told who won. A flag is on disk (appended and
+ * fdatasync'ed, arbiter-state.ts) before its answer is written to the socket, so a restarted arbiter
  * never grants an epoch twice.
  *
  * Requests are handled synchronously as they arrive, one at a time (the event loop is
@@ -58,7 +58,7 @@ export interface ArbiterServerStats {
   truncatedFrames: number;
   /** Clients refused by the cluster-key check, by reason. */
   refused: Record<AuthRefusal, number>;
-  /** Slowest persist (write + fsync + rename + directory fsync), µs. */
+  /** Slowest persist (append + fdatasync), µs. */
   maxPersistUs: number;
 }
 
@@ -137,6 +137,7 @@ export class ArbiterServer {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.state.close();
   }
 
   private onConnection(socket: net.Socket): void {

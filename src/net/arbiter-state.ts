@@ -2,71 +2,56 @@
  * The embedded arbiter's state file: every test-and-set flag it ever granted, so that a
  * restarted arbiter never grants an epoch twice (DESIGN.md, "The arbiter").
  *
- * Format: one JSON document, written whole on every grant,
+ * Format (version 2): an append-only file of lines, each one JSON object and a '\n',
  *
- *   { "format": "ftcp-arbiter-state", "version": 1,
- *     "flags": [ { "service": "192.0.2.10", "epoch": 1, "winner": "b", "grantedAt": "<ISO time>" }, ... ],
- *     "crc32": "<8 hex digits: CRC-32 of JSON.stringify(flags)>" }
+ *   {"format":"ftcp-arbiter-state","version":2}
+ *   {"service":"192.0.2.10","epoch":1,"winner":"b","grantedAt":"<ISO time>","crc32":"<8 hex>"}
+ *   ...
  *
- * Durability: a grant is written to FILE.tmp, fsync'ed, renamed over FILE, and the
- * directory fsync'ed, all before the answer leaves the process. A crash at any point
- * leaves either the old file or the new one, never a torn one; a leftover FILE.tmp is a
- * grant that was never answered and is ignored.
+ * one line per flag after the header, its crc32 the CRC-32 of JSON.stringify of the four
+ * fields in that order (arbiter-state-format.ts).
+ *
+ * Durability: a grant is one write(2) of its line to the file (opened O_APPEND) and one
+ * fdatasync(2), before the answer leaves the process. fdatasync makes the new bytes and
+ * the file size durable, so once it returns the flag survives a crash. A crash before it
+ * returns leaves at most a torn last line (no '\n' at its end): that grant was never
+ * answered, and the next start ignores it and compacts the file (see open()). The header
+ * is written once, by `--init`, through a temporary file, fsync, rename and a directory
+ * fsync, as is every compaction: a crash leaves the old file or the new one.
+ *
+ * A version 1 file (one JSON document, rewritten whole on every grant, used before) is
+ * read and compacted into version 2 at start-up.
  *
  * Refusals, never silent resets: a missing file is an error unless the caller asks to
  * create a fresh one (`--init`), and `--init` over an existing file is an error too; a
- * file that does not parse, fails its CRC, or holds a bad or duplicate flag is corrupt.
+ * file with a bad header, a complete line that does not parse or fails its CRC, or a bad
+ * or duplicate flag is corrupt. Only an unterminated last line is taken for a torn write.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { crc32 } from '../wire/crc32.js';
+import { ArbiterStateError, encodeFlagLine, encodeHeaderLine, errorText, flagKey, parseState, type ArbiterFlag } from './arbiter-state-format.js';
 
-export const ARBITER_STATE_FORMAT = 'ftcp-arbiter-state';
-export const ARBITER_STATE_VERSION = 1;
-
-export interface ArbiterFlag {
-  service: string;
-  epoch: number;
-  winner: string;
-  /** When it was granted (wall clock, ISO 8601); for people reading the file. */
-  grantedAt: string;
-}
-
-export type ArbiterStateErrorCode = 'ARBITER_STATE_MISSING' | 'ARBITER_STATE_EXISTS' | 'ARBITER_STATE_CORRUPT' | 'ARBITER_STATE_IO';
-
-export class ArbiterStateError extends Error {
-  constructor(
-    readonly code: ArbiterStateErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ArbiterStateError';
-  }
-}
-
-const utf8 = new TextEncoder();
-const key = (service: string, epoch: number) => `${epoch}\u0000${service}`;
-
-function crcHex(flags: readonly ArbiterFlag[]): string {
-  return crc32(utf8.encode(JSON.stringify(flags))).toString(16).padStart(8, '0');
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+export { ARBITER_STATE_FORMAT, ARBITER_STATE_VERSION, ArbiterStateError, parseState, type ArbiterFlag, type ArbiterStateErrorCode, type ParsedState } from './arbiter-state-format.js';
 
 export class ArbiterState {
   private readonly flags = new Map<string, ArbiterFlag>();
-  /** Last persist duration (write + fsync + rename + directory fsync), µs. */
+  /** Last persist duration (append + fdatasync), µs. */
   lastPersistUs = 0;
   /** Made by this process (init). */
   private created = false;
+  /** The file, opened for appending. */
+  private fd: number | undefined;
+  /** Bytes of a torn last line dropped at start-up (0: none). */
+  tornBytes = 0;
+  /** The file was rewritten at start-up (a torn tail dropped, or a version 1 file converted). */
+  compacted = false;
 
   private constructor(readonly path: string) {}
 
   /**
    * Opens the state file. `init`: create a fresh, empty one (its directory too); refused
-   * when the file exists. Without `init`, the file must exist and be intact.
+   * when the file exists. Without `init`, the file must exist and be intact but for a torn
+   * last line, which is dropped (the file is compacted before any grant).
    */
   static open(filePath: string, opts: { init?: boolean } = {}): ArbiterState {
     const state = new ArbiterState(filePath);
@@ -83,8 +68,9 @@ export class ArbiterState {
       } catch (error) {
         throw new ArbiterStateError('ARBITER_STATE_IO', `cannot create the directory of ${filePath}: ${errorText(error)}`);
       }
-      state.persist([]);
+      state.rewrite([]);
       state.created = true;
+      state.openForAppend();
       return state;
     }
     if (!exists) {
@@ -99,7 +85,15 @@ export class ArbiterState {
     } catch (error) {
       throw new ArbiterStateError('ARBITER_STATE_IO', `cannot read state file ${filePath}: ${errorText(error)}`);
     }
-    for (const f of parseState(filePath, text)) state.flags.set(key(f.service, f.epoch), f);
+    const parsed = parseState(filePath, text);
+    for (const f of parsed.flags) state.flags.set(flagKey(f.service, f.epoch), f);
+    state.tornBytes = parsed.tornBytes;
+    // Compaction: the next append must start on a fresh line of a version 2 file.
+    if (parsed.tornBytes > 0 || parsed.version !== 2) {
+      state.rewrite(state.all());
+      state.compacted = true;
+    }
+    state.openForAppend();
     return state;
   }
 
@@ -108,7 +102,7 @@ export class ArbiterState {
   }
 
   get(service: string, epoch: number): ArbiterFlag | undefined {
-    return this.flags.get(key(service, epoch));
+    return this.flags.get(flagKey(service, epoch));
   }
 
   /** Every flag, by service then epoch. */
@@ -121,27 +115,57 @@ export class ArbiterState {
    * ArbiterStateError ARBITER_STATE_IO when it cannot: the flag is then not granted.
    */
   grant(flag: ArbiterFlag): void {
-    if (this.flags.has(key(flag.service, flag.epoch))) throw new Error(`arbiter state: epoch ${flag.epoch} of ${flag.service} is already granted`);
-    this.persist([...this.all(), flag]);
-    this.flags.set(key(flag.service, flag.epoch), flag);
+    if (this.flags.has(flagKey(flag.service, flag.epoch))) throw new Error(`arbiter state: epoch ${flag.epoch} of ${flag.service} is already granted`);
+    const started = performance.now();
+    try {
+      if (this.fd === undefined) throw new Error('the file is closed');
+      // Appending to a file that was removed or replaced under us would persist nothing a restart reads.
+      const inode = fs.fstatSync(this.fd).ino;
+      if (fs.statSync(this.path, { throwIfNoEntry: false })?.ino !== inode) throw new Error('it was removed or replaced while the arbiter ran');
+      const line = Buffer.from(encodeFlagLine(flag), 'utf8');
+      for (let off = 0; off < line.length; ) off += fs.writeSync(this.fd, line, off, line.length - off);
+      fs.fdatasyncSync(this.fd);
+    } catch (error) {
+      throw new ArbiterStateError('ARBITER_STATE_IO', `cannot write state file ${this.path}: ${errorText(error)}`);
+    }
+    this.lastPersistUs = Math.round((performance.now() - started) * 1000);
+    this.flags.set(flagKey(flag.service, flag.epoch), flag);
+  }
+
+  /** Closes the file (grants after this fail). */
+  close(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already gone: nothing was pending (every grant was fdatasync'ed)
+    }
   }
 
   /** Removes a state file this process just created with `init` and never granted from. */
   discardFresh(): void {
     if (this.flags.size !== 0 || !this.created) throw new Error('arbiter state: only a fresh, empty state file can be discarded');
+    this.close();
     fs.rmSync(this.path, { force: true });
   }
 
-  private persist(list: ArbiterFlag[]): void {
-    const started = performance.now();
-    // Fixed key order: the CRC covers JSON.stringify(flags), recomputed from the parsed fields on load.
-    const flags = list.map(({ service, epoch, winner, grantedAt }) => ({ service, epoch, winner, grantedAt }));
-    const doc = { format: ARBITER_STATE_FORMAT, version: ARBITER_STATE_VERSION, flags, crc32: crcHex(flags) };
+  private openForAppend(): void {
+    try {
+      this.fd = fs.openSync(this.path, 'a');
+    } catch (error) {
+      throw new ArbiterStateError('ARBITER_STATE_IO', `cannot open state file ${this.path} for appending: ${errorText(error)}`);
+    }
+  }
+
+  /** Writes the whole file anew: FILE.tmp, fsync, rename over FILE, directory fsync. */
+  private rewrite(list: readonly ArbiterFlag[]): void {
     const tmp = `${this.path}.tmp`;
     try {
       const fd = fs.openSync(tmp, 'w');
       try {
-        fs.writeFileSync(fd, `${JSON.stringify(doc, null, 2)}\n`);
+        fs.writeFileSync(fd, encodeHeaderLine() + list.map(encodeFlagLine).join(''));
         fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
@@ -157,42 +181,5 @@ export class ArbiterState {
     } catch (error) {
       throw new ArbiterStateError('ARBITER_STATE_IO', `cannot write state file ${this.path}: ${errorText(error)}`);
     }
-    this.lastPersistUs = Math.round((performance.now() - started) * 1000);
   }
-}
-
-/** Parses and checks a state file's text; throws ARBITER_STATE_CORRUPT saying what is wrong. */
-export function parseState(filePath: string, text: string): ArbiterFlag[] {
-  const corrupt = (what: string) =>
-    new ArbiterStateError(
-      'ARBITER_STATE_CORRUPT',
-      `state file ${filePath} is corrupt (${what}); refusing to start, since a reset could grant an epoch twice: restore it from a copy, or, if no replica will ever ask about its epochs again, move it away and start with --init`,
-    );
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (error) {
-    throw corrupt(`not JSON: ${errorText(error)}`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw corrupt('not a JSON object');
-  const d = doc as Record<string, unknown>;
-  if (d['format'] !== ARBITER_STATE_FORMAT) throw corrupt(`"format" is not "${ARBITER_STATE_FORMAT}"`);
-  if (d['version'] !== ARBITER_STATE_VERSION) throw corrupt(`"version" ${JSON.stringify(d['version'])} is not ${ARBITER_STATE_VERSION}`);
-  const flags = d['flags'];
-  if (!Array.isArray(flags)) throw corrupt('"flags" is not a list');
-  const seen = new Set<string>();
-  const out: ArbiterFlag[] = [];
-  flags.forEach((f: unknown, i) => {
-    if (typeof f !== 'object' || f === null) throw corrupt(`flags[${i}] is not an object`);
-    const { service, epoch, winner, grantedAt } = f as Record<string, unknown>;
-    if (typeof service !== 'string' || service.length === 0) throw corrupt(`flags[${i}].service is not a non-empty string`);
-    if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 0 || epoch > 0xffff_ffff) throw corrupt(`flags[${i}].epoch is not a u32`);
-    if (typeof winner !== 'string' || winner.length === 0) throw corrupt(`flags[${i}].winner is not a non-empty string`);
-    if (typeof grantedAt !== 'string') throw corrupt(`flags[${i}].grantedAt is not a string`);
-    if (seen.has(key(service, epoch))) throw corrupt(`epoch ${epoch} of ${service} appears twice`);
-    seen.add(key(service, epoch));
-    out.push({ service, epoch, winner, grantedAt });
-  });
-  if (d['crc32'] !== crcHex(out)) throw corrupt(`CRC-32 is ${JSON.stringify(d['crc32'])}, the flags give "${crcHex(out)}"`);
-  return out;
 }

@@ -2,7 +2,7 @@
 // protocol and the state file; as `node bin/ftcp.js arbiter` child processes, killed with
 // SIGKILL and restarted, for "a restarted arbiter never grants an epoch twice".
 import * as net from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { ArbiterServer } from '../../src/net/arbiter-server.js';
 import { ArbiterState, ArbiterStateError } from '../../src/net/arbiter-state.js';
 import { decodeArbiterFrame, encodeArbiterFrame } from '../../src/net/arbiter-wire.js';
 import { decodeArbiter, type ArbiterResponse } from '../../src/replica/arbiter.js';
+import { crc32 } from '../../src/wire/crc32.js';
 import { until } from '../helpers/net.js';
 import { describeWithDist, killAll, startCli, stopProc } from '../helpers/process.js';
 
@@ -156,14 +157,22 @@ describe('arbiter state file', () => {
     const st = ArbiterState.open(path, { init: true });
     st.grant({ service: SERVICE, epoch: 1, winner: 'b', grantedAt: 'x' });
     st.grant({ service: SERVICE, epoch: 2, winner: 'a', grantedAt: 'y' });
+    st.close();
     const good = readFileSync(path, 'utf8');
+    expect(good.split('\n').length).toBe(4); // header, two flags, and the final '\n'
     expect(ArbiterState.open(path).get(SERVICE, 2)?.winner).toBe('a');
+    const lines = good.split('\n');
     const cases: Array<[string, RegExp]> = [
-      [good.replace('"winner": "a"', '"winner": "b"'), /CRC-32 is/],
-      [good.slice(0, good.length - 10), /not JSON/],
-      ['', /not JSON/],
-      [good.replace('"version": 1', '"version": 2'), /"version" 2 is not 1/],
-      [good.replace('"epoch": 2', '"epoch": 1'), /epoch 1 of 192\.0\.2\.10 appears twice/],
+      [good.replace('"winner":"a"', '"winner":"b"'), /line 3: CRC-32 is/],
+      // A complete line that is cut is corruption, not a torn write: only the unterminated last line is.
+      [[lines[0], lines[1]!.slice(0, 20), lines[2], ''].join('\n'), /line 2: not JSON/],
+      ['', /empty/],
+      [lines[0]!, /no complete header line/],
+      [good.replace('"version":2', '"version":3'), /line 1: "version" 3 is not 2/],
+      [good.replace('"format":"ftcp-arbiter-state"', '"format":"x"'), /line 1: "format" is not/],
+      [`${good}${lines[1]}\n`, /epoch 1 of 192\.0\.2\.10 appears twice/],
+      // A version 1 document (read for compatibility) is checked as before.
+      ['{\n  "format": "ftcp-arbiter-state",\n  "version": 1,\n  "flags": [],\n  "crc32": "00000001"\n}\n', /CRC-32 is "00000001"/],
     ];
     for (const [text, re] of cases) {
       writeFileSync(path, text);
@@ -173,12 +182,64 @@ describe('arbiter state file', () => {
       } catch (e) {
         error = e;
       }
-      expect(error).toBeInstanceOf(ArbiterStateError);
+      expect(error, re.source).toBeInstanceOf(ArbiterStateError);
       expect((error as ArbiterStateError).code).toBe('ARBITER_STATE_CORRUPT');
       expect((error as Error).message).toMatch(re);
       expect((error as Error).message).toMatch(/refusing to start/);
       expect(readFileSync(path, 'utf8')).toBe(text); // untouched
     }
+  });
+
+  it('appends one line per grant; a torn last line (a grant never answered) is dropped at start-up and the file compacted', () => {
+    const path = freshPath();
+    const st = ArbiterState.open(path, { init: true });
+    for (let e = 1; e <= 3; e++) {
+      const before = readFileSync(path, 'utf8');
+      st.grant({ service: SERVICE, epoch: e, winner: e === 2 ? 'a' : 'b', grantedAt: 't' });
+      const after = readFileSync(path, 'utf8');
+      expect(after.startsWith(before)).toBe(true); // appended, nothing rewritten
+      expect(after.slice(before.length)).toMatch(/^\{"service":"192\.0\.2\.10","epoch":\d,"winner":"[ab]","grantedAt":"t","crc32":"[0-9a-f]{8}"\}\n$/);
+    }
+    st.close();
+    const intact = readFileSync(path, 'utf8');
+    // A crash in the middle of the fourth grant's write: part of its line, no '\n'.
+    const torn = '{"service":"192.0.2.10","epoch":4,"winn';
+    writeFileSync(path, intact + torn);
+    const reopened = ArbiterState.open(path);
+    expect(reopened.tornBytes).toBe(torn.length);
+    expect(reopened.compacted).toBe(true);
+    expect(reopened.all().map((f) => `${f.epoch}:${f.winner}`)).toEqual(['1:b', '2:a', '3:b']);
+    expect(reopened.get(SERVICE, 4)).toBeUndefined(); // never answered, so free
+    expect(readFileSync(path, 'utf8')).toBe(intact); // the tail is gone before anything is appended
+    reopened.grant({ service: SERVICE, epoch: 4, winner: 'a', grantedAt: 't' });
+    reopened.close();
+    const third = ArbiterState.open(path);
+    expect(third.compacted).toBe(false);
+    expect(third.all().map((f) => `${f.epoch}:${f.winner}`)).toEqual(['1:b', '2:a', '3:b', '4:a']);
+    third.close();
+    // Torn anywhere in the line, even right after the header: the flags before it stay, the tail goes.
+    for (const cut of [1, 10, 30]) {
+      writeFileSync(path, intact.slice(0, intact.indexOf('\n') + 1) + torn.slice(0, cut));
+      const s = ArbiterState.open(path);
+      expect(s.size).toBe(0);
+      expect(s.tornBytes).toBe(cut);
+      s.close();
+    }
+  });
+
+  it('reads a version 1 state file and converts it to the append-only format at start-up', () => {
+    const path = freshPath();
+    const flags = [{ service: SERVICE, epoch: 7, winner: 'a', grantedAt: 'then' }];
+    const crc = crc32(new TextEncoder().encode(JSON.stringify(flags))).toString(16).padStart(8, '0');
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, `${JSON.stringify({ format: 'ftcp-arbiter-state', version: 1, flags, crc32: crc }, null, 2)}\n`);
+    const st = ArbiterState.open(path);
+    expect(st.compacted).toBe(true);
+    expect(st.get(SERVICE, 7)?.winner).toBe('a');
+    st.grant({ service: SERVICE, epoch: 8, winner: 'b', grantedAt: 'now' });
+    st.close();
+    expect(readFileSync(path, 'utf8').split('\n')[0]).toBe('{"format":"ftcp-arbiter-state","version":2}');
+    expect(ArbiterState.open(path).all().map((f) => `${f.epoch}:${f.winner}`)).toEqual(['7:a', '8:b']);
   });
 
   it('a state file that cannot be written stops the server without answering', async () => {
@@ -223,6 +284,31 @@ describeWithDist('ftcp arbiter (process)', ['cli/arbiter', 'net/arbiter-server',
     expect(second.stdout()).toMatch(/answered epoch 3 of 192\.0\.2\.10 to a: lost, won by b/);
     expect(second.stdout()).toMatch(/requests 6: granted 1, lost 5, repeats 0/);
     expect(ArbiterState.open(state).all().map((f) => `${f.epoch}:${f.winner}`)).toEqual(['1:b', '2:a', '3:b', '4:a', '5:b', '6:a']);
+  });
+
+  it('killed with SIGKILL between grants, its file then given a torn last line, restarts with every answered grant and no other', async () => {
+    const state = join(dir, 'proc-torn', 'arbiter.json');
+    const first = startCli(['arbiter', '--listen', '127.0.0.1:0', '--state', state, '--init']);
+    const port = Number((await first.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);
+    const c1 = client({ host: '127.0.0.1', port });
+    const won: string[] = [];
+    for (let e = 1; e <= 4; e++) won.push((await c1.testAndSet(e, e % 2 === 0 ? 'a' : 'b')).winner);
+    expect(await stopProc(first, 'SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+    c1.close();
+    // As if the kernel had kept part of a fifth grant's write when the process died mid-append.
+    const tail = '{"service":"192.0.2.10","epoch":5,"winner":"b","grantedAt":"2026-';
+    appendFileSync(state, tail);
+
+    const second = startCli(['arbiter', '--listen', `127.0.0.1:${port}`, '--state', state]);
+    await second.waitFor(new RegExp(`\\(4 flags\\), its torn last line \\(${tail.length} B of a grant never answered\\) dropped`));
+    const c2 = client({ host: '127.0.0.1', port });
+    for (let e = 1; e <= 4; e++) expect((await c2.testAndSet(e, won[e - 1] === 'a' ? 'b' : 'a')).winner, `epoch ${e}`).toBe(won[e - 1]);
+    // Epoch 5 was never answered: it is free, and goes to whoever asks first now.
+    expect((await c2.testAndSet(5, 'a')).winner).toBe('a');
+    expect(await stopProc(second, 'SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(second.stdout()).toMatch(/requests 5: granted 1, lost 4, repeats 0/);
+    expect(readFileSync(state, 'utf8')).not.toContain('"grantedAt":"2026-\n');
+    expect(ArbiterState.open(state).all().map((f) => `${f.epoch}:${f.winner}`)).toEqual(['1:b', '2:a', '3:b', '4:a', '5:a']);
   });
 
   it('killed with SIGKILL in the middle of a stream of requests, keeps every answer it gave after the restart', async () => {
