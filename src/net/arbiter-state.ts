@@ -119,6 +119,9 @@ export class ArbiterState {
     const started = performance.now();
     try {
       if (this.fd === undefined) throw new Error('the file is closed');
+      // Appending to a file that was removed or replaced under us would persist nothing a restart reads.
+      const inode = fs.fstatSync(this.fd).ino;
+      if (fs.statSync(this.path, { throwIfNoEntry: false })?.ino !== inode) throw new Error('it was removed or replaced while the arbiter ran');
       const line = Buffer.from(encodeFlagLine(flag), 'utf8');
       for (let off = 0; off < line.length; ) off += fs.writeSync(this.fd, line, off, line.length - off);
       fs.fdatasyncSync(this.fd);

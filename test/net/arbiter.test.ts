@@ -2,7 +2,7 @@
 // protocol and the state file; as `node bin/ftcp.js arbiter` child processes, killed with
 // SIGKILL and restarted, for "a restarted arbiter never grants an epoch twice".
 import * as net from 'node:net';
-import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -247,11 +247,8 @@ describe('arbiter state file', () => {
     const s = await server(path);
     const events: string[] = [];
     s.onEvent((e) => events.push(e.type));
-    // The next append fails, as on a disk error: the state's descriptor is swapped for a
-    // read-only one on the same file (an unlinked file would still take appends).
-    const held = s.state as unknown as { fd: number };
-    closeSync(held.fd);
-    held.fd = openSync(path, 'r');
+    // The state file's directory vanishes: the next grant cannot be persisted.
+    rmSync(join(path, '..'), { recursive: true, force: true });
     const c = client(s.local, { requestTimeoutMs: 200 });
     await expect(c.testAndSet(1, 'a', { timeoutMs: 500 })).rejects.toThrow();
     expect(events).toContain('fatal');
