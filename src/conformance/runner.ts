@@ -31,7 +31,7 @@ import type { StackConfig, StackProfile } from '../tcp/types.js';
 import { parseTcpPacket } from '../wire/packet.js';
 import { formatExpected, formatSeconds, formatSegment } from './format.js';
 import { parseScript, ParseError } from './parser.js';
-import type { PacketEvent, Script, ScriptEvent, SyscallEvent } from './script.js';
+import type { PacketEvent, Script, ScriptEvent, SkippedEvent, SyscallEvent } from './script.js';
 import { OptionError, resolveSettings, type RunSettings } from './settings.js';
 import { Flows } from './flows.js';
 import { aggregate, compareSent, describeSent, expectWindow, sentText, type Sent } from './segments.js';
@@ -162,6 +162,7 @@ class Run {
       this.line = e.line;
       if (e.type === 'packet' && e.direction === 'inbound') this.inbound(e);
       else if (e.type === 'packet') this.outbound(e);
+      else if (e.type === 'skipped') this.skipped(e);
       else this.syscall(e);
     }
     this.settlePending();
@@ -335,6 +336,14 @@ class Run {
     }
     this.flows.matched(e, sent.seg);
     this.lastEventUs = nominal ?? sent.timeUs;
+  }
+
+  /** A timed code block or shell command: not run (the parser warned), but its time counts. */
+  private skipped(e: SkippedEvent): void {
+    const t = this.eventTime(e);
+    this.advanceTo(t);
+    this.checkStale(t);
+    this.lastEventUs = t;
   }
 
   // ---- socket calls ----

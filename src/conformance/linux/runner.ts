@@ -16,7 +16,7 @@ import { formatExpected, formatSeconds, formatSegment } from '../format.js';
 import { Flows } from '../flows.js';
 import { parseScript, ParseError } from '../parser.js';
 import type { RunFailure, RunOptions, RunResult } from '../runner.js';
-import type { PacketEvent, Script, ScriptEvent, SyscallEvent } from '../script.js';
+import type { PacketEvent, Script, ScriptEvent, SkippedEvent, SyscallEvent } from '../script.js';
 import { aggregate, compareSent, describeSent, expectWindow, sentText, type Sent } from '../segments.js';
 import { OptionError, resolveSettings, type RunSettings } from '../settings.js';
 import { evaluate, exprText, formatOutcome, unwrapArray } from '../exprs.js';
@@ -172,6 +172,7 @@ class LinuxRun {
       this.line = e.line;
       if (e.type === 'packet' && e.direction === 'inbound') await this.inbound(e);
       else if (e.type === 'packet') await this.outbound(e);
+      else if (e.type === 'skipped') await this.skipped(e);
       else await this.syscall(e);
       if (host.failure !== undefined) throw failure(e.line, 'script', `the linux target failed: ${host.failure}`, '');
     }
@@ -273,6 +274,14 @@ class LinuxRun {
     let fd = wanted.kind === 'int' && wanted.value >= 3 && !this.fds.has(wanted.value) ? wanted.value : 3;
     while (this.fds.has(fd)) fd++;
     return fd;
+  }
+
+  /** A timed code block or shell command: not run (the parser warned), but its time counts. */
+  private async skipped(e: SkippedEvent): Promise<void> {
+    const t = this.eventTime(e);
+    await this.waitUntil(t);
+    this.checkStale(t);
+    this.lastEventUs = t;
   }
 
   private async syscall(e: SyscallEvent): Promise<void> {
