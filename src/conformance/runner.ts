@@ -325,9 +325,9 @@ class Run {
       this.trace?.(e.line, 'sent nothing');
       throw failure(e.line, 'mismatch', `${formatExpected(e)} ${when}`, `nothing sent by ${formatSeconds(this.now)} s`);
     }
-    const sent = aggregate(e, head, this.queue);
+    const sent = aggregate(e, head, this.queue, this.settings.strictSegments);
     this.trace?.(e.line, `sent ${sentText(sent, this.settings.remoteIsn)}`);
-    const problem = compareSent(e, sent, this.settings);
+    const problem = compareSent(e, sent, this.settings) ?? this.flows.tsValProblem(e, sent.seg);
     if (problem !== undefined) {
       throw failure(e.line, 'mismatch', formatExpected(e), `> ${describeSent(sent, this.settings.remoteIsn)} [${problem}]`);
     }

@@ -1,7 +1,7 @@
 /**
  * What a script's `--name=value` lines mean to the runner. packetdrill's own options that
  * apply here (`--tolerance_usecs`, `--local_ip`, `--remote_ip`, `--bind_port`,
- * `--connect_port`, `--mtu`) are honoured; so are ours: `--remote_port`, `--remote_isn`,
+ * `--connect_port`, `--mtu`, `--tcp_ts_tick_usecs`, `--strict_segments`) are honoured; so are ours: `--remote_port`, `--remote_isn`,
  * `--seed`, every numeric StackConfig field in snake case (`--msl_ms=500`,
  * `--recv_buffer_bytes=4096`, `--challenge_ack_limit=2`, ...), the boolean ones as 0 or
  * 1 (`--sack=0`, `--dsack=0`, `--timestamps=0`, `--window_scaling=0`, `--syn_cookies=0`), and
@@ -31,6 +31,14 @@ export interface RunSettings {
   /** The peer's ISN: inbound sequence numbers are relative to it. */
   remoteIsn: number;
   seed: number;
+  /**
+   * `--tcp_ts_tick_usecs=N` (packetdrill's): outbound TS val are checked, at N µs a tick,
+   * against the script's, both counted from the connection's first TS val the script
+   * writes; 0 (the default) leaves TS val unchecked.
+   */
+  tsTickUs: number;
+  /** `--strict_segments` (packetdrill's): no TSO aggregation, each scripted segment is one sent segment. */
+  strictSegments: boolean;
   /** StackConfig fields set by options. */
   config: Partial<StackConfig>;
 }
@@ -44,6 +52,8 @@ export const DEFAULT_SETTINGS: Readonly<RunSettings> = {
   remotePort: 44444,
   remoteIsn: 0,
   seed: 1,
+  tsTickUs: 0,
+  strictSegments: false,
   config: {},
 };
 
@@ -160,6 +170,13 @@ export function resolveSettings(options: readonly ScriptOption[]): { settings: R
           throw new OptionError(o.line, `--profile must be ${STACK_PROFILES.join(' or ')}, got ${o.value ?? '(no value)'}`);
         }
         settings.config.profile = o.value as StackProfile;
+        break;
+      case 'tcp_ts_tick_usecs':
+        settings.tsTickUs = integer(o, 0, 1_000_000);
+        break;
+      case 'strict_segments':
+        if (o.value !== undefined) throw new OptionError(o.line, `--strict_segments takes no value, got ${o.value}`);
+        settings.strictSegments = true;
         break;
       case 'ip_version':
         if (o.value !== 'ipv4') throw new OptionError(o.line, `--ip_version: only ipv4 is supported, got ${o.value ?? '(no value)'}`);

@@ -267,6 +267,35 @@ describe('timed code blocks', () => {
   });
 });
 
+describe('packetdrill options on segments and timestamps', () => {
+  const TS_HANDSHAKE = `
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+  +.1 < S 0:0(0) win 65535 <mss 1000,TS val 10 ecr 0>
+   +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,TS val 500 ecr 10>
+  +.1 < . 1:1(0) ack 1 win 65535 <nop,nop,TS val 110 ecr 500>
+   +0 accept(3, ..., ...) = 4
+  +.2 write(4, ..., 10) = 10
+`;
+  it('--tcp_ts_tick_usecs checks outbound TS val from the first one, within the tolerance', () => {
+    // 0.3 s after the SYN-ACK at 1 ms a tick: 300 ticks on; 4 ticks off is within 4 ms, 5 is not.
+    expect(run('--tcp_ts_tick_usecs=1000' + TS_HANDSHAKE + '   +0 > P. 1:11(10) ack 1 <nop,nop,TS val 804 ecr 110>\n').ok).toBe(true);
+    const f = failed('--tcp_ts_tick_usecs=1000' + TS_HANDSHAKE + '   +0 > P. 1:11(10) ack 1 <nop,nop,TS val 805 ecr 110>\n');
+    expect([f.line, f.actual.replace(/^.*\[/, '[')]).toEqual([10, '[TS val 800 in script terms, 5 ticks of 1000 us from 805]']);
+    // Without the option TS val is not checked.
+    expect(run(TS_HANDSHAKE + '   +0 > P. 1:11(10) ack 1 <nop,nop,TS val 9999 ecr 110>\n').ok).toBe(true);
+  });
+
+  it('--strict_segments matches each scripted segment to one sent segment (no TSO aggregation)', () => {
+    const body = '   +0 write(4, ..., 2000) = 2000\n   +0 > P. 1:2001(2000) ack 1\n';
+    expect(run(PASSIVE + body).ok).toBe(true);
+    const f = failed('--strict_segments' + PASSIVE + body);
+    expect([f.line, f.actual]).toEqual([PASSIVE_LINES + 2, expect.stringMatching(/^> \. 1:1001\(1000\) .*\[flags differ\]$/)]);
+    expect(failed('--strict_segments=1' + PASSIVE).expected).toBe('--strict_segments takes no value, got 1');
+  });
+});
+
 describe('sendmsg, ioctl and the socket-level options', () => {
   it('fails an ioctl or getsockopt whose value differs, naming both', () => {
     const f = failed(PASSIVE + '   +0 ioctl(4, SIOCINQ, [10]) = 0\n');

@@ -246,9 +246,9 @@ class LinuxRun {
     }
     // Segments of one TSO-sized write come out of the device one by one: let the rest arrive.
     if (e.payloadLength > this.queue[0]!.seg.payload.length) await sleep(2);
-    const sent = this.scriptTime(aggregate(e, this.queue.shift()!, this.queue));
+    const sent = this.scriptTime(aggregate(e, this.queue.shift()!, this.queue, this.settings.strictSegments));
     this.options.trace?.(e.line, `sent ${sentText(sent, this.settings.remoteIsn)}`);
-    const problem = compareSent(e, sent, this.settings);
+    const problem = compareSent(e, sent, this.settings) ?? this.flows.tsValProblem(e, sent.seg);
     if (problem !== undefined) throw failure(e.line, 'mismatch', formatExpected(e), `> ${describeSent(sent, this.settings.remoteIsn)} [${problem}]`);
     if (sent.timeUs < lo || sent.timeUs > hi) {
       throw failure(e.line, 'mismatch', `${formatExpected(e)} ${when} (tolerance ${formatSeconds(tol)} s)`, `sent at ${formatSeconds(sent.timeUs)} s`);
