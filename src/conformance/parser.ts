@@ -484,7 +484,8 @@ class ScriptParser {
       const level = e.args[1]!;
       const opt = e.args[2]!;
       if (opt.kind !== 'word' || !Object.hasOwn(SOCKET_OPTIONS, opt.name)) {
-        return s.fail(`unsupported socket option (supported: ${Object.keys(SOCKET_OPTIONS).join(', ')})`, opt);
+        const named = opt.kind === 'word' ? ` ${opt.name}` : '';
+        return s.fail(`unsupported socket option${named} (supported: ${Object.keys(SOCKET_OPTIONS).join(', ')})`, opt);
       }
       const wanted = SOCKET_OPTIONS[opt.name]!;
       const levelOk = level.kind === 'word' && (level.name === wanted || (wanted === 'IPPROTO_TCP' && level.name === 'SOL_TCP'));
