@@ -82,6 +82,24 @@ export class Flows {
     return bytes;
   }
 
+  /**
+   * With `--tcp_ts_tick_usecs`, packetdrill's check of an outbound TS val: counted from the
+   * connection's first one the script writes (the mapping), it may differ from the
+   * script's by no more ticks than the tolerance covers (RFC 7323 §5.4: the clock ticks
+   * between 1 ms and 1 s; the script says which).
+   */
+  tsValProblem(e: PacketEvent, seg: TcpSegment): string | undefined {
+    const tick = this.settings.tsTickUs;
+    if (tick === 0) return undefined;
+    const shift = this.tsMapping.get(`${seg.srcPort}:${seg.dstPort}`);
+    const want = e.options === 'any' ? undefined : e.options.find((o) => o.kind === 'ts');
+    const got = seg.options.find((o) => o.kind === 'ts');
+    if (shift === undefined || want?.kind !== 'ts' || got?.kind !== 'ts') return undefined;
+    const ticks = Math.abs(((got.val - shift - want.val) << 0));
+    if (ticks * tick <= this.settings.toleranceUs) return undefined;
+    return `TS val ${(got.val - shift) >>> 0} in script terms, ${ticks} ticks of ${tick} us from ${want.val}`;
+  }
+
   /** After outbound line `e` matched `seg`: learn the TS mapping of its connection once. */
   matched(e: PacketEvent, seg: TcpSegment): void {
     const key = `${seg.srcPort}:${seg.dstPort}`;

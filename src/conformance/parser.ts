@@ -11,7 +11,8 @@
  *   *   > . 1:1(0) ack 1001                      any time; 0.1~0.2 and +0.1~+0.2 are ranges
  *
  * Comments are `//` and `/* *\/`. Backquoted shell commands and `%{ }%` code blocks are
- * skipped with a warning. Each event ends at the end of its line (arguments in
+ * skipped with a warning; with a time before them (`+0 %{ ... }%`) they are events whose
+ * time still counts. Each event ends at the end of its line (arguments in
  * parentheses may span lines). Errors are ParseError with the line and column.
  */
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpOption } from '../wire/tcp.js';
@@ -121,15 +122,20 @@ class ScriptParser {
     return { ...pos, name, value };
   }
 
-  private skipDelimited(open: string, close: string, pos: SourcePos, what: string): void {
+  /** Skip a shell command or code block, with a warning that says what is not checked; returns its text. */
+  private skipDelimited(open: string, close: string, pos: SourcePos, what: string): string {
     const s = this.s;
+    const start = s.offset;
     s.expect(open);
     while (!s.startsWith(close)) {
       if (s.atEnd()) s.fail(`unterminated ${what}: '${open}' has no matching '${close}'`, pos);
       s.next();
     }
     s.expect(close);
-    this.warnings.push(`line ${pos.line}: ${what} not run (the runner has no shell or interpreter)`);
+    const text = s.text.slice(start, s.offset);
+    const why = what === 'code block' ? 'the runner has no interpreter: its assertions are NOT checked' : 'the runner has no shell: the command is NOT run';
+    this.warnings.push(`line ${pos.line}: ${what} skipped (${why})`);
+    return text;
   }
 
   /** After an event: only spaces and comments until the end of the line. */
@@ -145,6 +151,16 @@ class ScriptParser {
     if (s.skipSpace(false) || s.atEnd() || s.peek() === '\n') s.expectedFail('a packet or a socket call after the time');
     const actionPos = s.here();
     const c = s.peek();
+    if (c === '`' || s.startsWith('%{')) {
+      // A timed shell command or code block: not run, but its time counts (script.ts SkippedEvent).
+      if (end !== undefined || !(time.kind === 'absolute' || time.kind === 'relative')) {
+        s.fail('a shell command or code block takes a plain time (no range, no end time)', pos);
+      }
+      const what = c === '`' ? 'shell command' : 'code block';
+      const text = c === '`' ? this.skipDelimited('`', '`', actionPos, what) : this.skipDelimited('%{', '}%', actionPos, what);
+      this.endOfLine('end of line after the ' + what);
+      return { type: 'skipped', ...pos, time, what, text };
+    }
     if (c === '<' || c === '>') {
       if (end !== undefined) s.fail("a packet cannot have an end time ('...'); only blocking socket calls do", pos);
       const event = this.parsePacket(pos, time);
@@ -468,7 +484,8 @@ class ScriptParser {
       const level = e.args[1]!;
       const opt = e.args[2]!;
       if (opt.kind !== 'word' || !Object.hasOwn(SOCKET_OPTIONS, opt.name)) {
-        return s.fail(`unsupported socket option (supported: ${Object.keys(SOCKET_OPTIONS).join(', ')})`, opt);
+        const named = opt.kind === 'word' ? ` ${opt.name}` : '';
+        return s.fail(`unsupported socket option${named} (supported: ${Object.keys(SOCKET_OPTIONS).join(', ')})`, opt);
       }
       const wanted = SOCKET_OPTIONS[opt.name]!;
       const levelOk = level.kind === 'word' && (level.name === wanted || (wanted === 'IPPROTO_TCP' && level.name === 'SOL_TCP'));

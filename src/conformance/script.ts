@@ -112,7 +112,21 @@ export interface SyscallEvent extends SourcePos {
   text: string;
 }
 
-export type ScriptEvent = PacketEvent | SyscallEvent;
+/**
+ * `+0 %{ assert tcpi_... }%` or `+0 \`sysctl ...\``: a code block or shell command with a
+ * time. The runner cannot run it (no interpreter, no shell) and says so in a warning, but
+ * the time it carries still counts: the run advances to it, and later relative times
+ * start from it, as packetdrill's do.
+ */
+export interface SkippedEvent extends SourcePos {
+  type: 'skipped';
+  time: TimeSpec;
+  /** 'code block' or 'shell command'. */
+  what: string;
+  text: string;
+}
+
+export type ScriptEvent = PacketEvent | SyscallEvent | SkippedEvent;
 
 export interface Script {
   options: ScriptOption[];

@@ -59,11 +59,12 @@ export function relativeOptions(options: readonly TcpOption[], base: number): Tc
  * the MSS-sized ones. When the scripted payload is longer than the first segment sent, the
  * segments queued right behind it that continue it (same flow, next sequence number, same
  * ACK, same flags but PSH, no more than the scripted length in all) are taken from `queue`
- * as one; PSH is the last one's, as on the aggregate Linux would have sent.
+ * as one; PSH is the last one's, as on the aggregate Linux would have sent. Not with
+ * `--strict_segments` (packetdrill's option for scripts that count segments).
  */
-export function aggregate(e: PacketEvent, first: Sent, queue: Sent[]): Sent {
+export function aggregate(e: PacketEvent, first: Sent, queue: Sent[], strictSegments = false): Sent {
   const want = e.payloadLength;
-  if (first.seg.payload.length === 0 || want <= first.seg.payload.length) return first;
+  if (strictSegments || first.seg.payload.length === 0 || want <= first.seg.payload.length) return first;
   const parts = [first];
   let total = first.seg.payload.length;
   for (;;) {

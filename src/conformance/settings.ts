@@ -1,7 +1,8 @@
 /**
  * What a script's `--name=value` lines mean to the runner. packetdrill's own options that
  * apply here (`--tolerance_usecs`, `--local_ip`, `--remote_ip`, `--bind_port`,
- * `--connect_port`, `--mtu`) are honoured; so are ours: `--remote_port`, `--remote_isn`,
+ * `--connect_port`, `--mtu`, `--tcp_ts_tick_usecs`, `--strict_segments`) are honoured
+ * (`--mss`, the GSO size of injected packets, is accepted with a warning); so are ours: `--remote_port`, `--remote_isn`,
  * `--seed`, `--ignore_psh=1` (outbound flags compared without PSH), every numeric StackConfig field in snake case (`--msl_ms=500`,
  * `--recv_buffer_bytes=4096`, `--challenge_ack_limit=2`, ...), the boolean ones as 0 or
  * 1 (`--sack=0`, `--dsack=0`, `--timestamps=0`, `--window_scaling=0`, `--syn_cookies=0`), and
@@ -37,6 +38,14 @@ export interface RunSettings {
    * differently (docs/conformance.md "Profiles").
    */
   ignorePsh: boolean;
+  /**
+   * `--tcp_ts_tick_usecs=N` (packetdrill's): outbound TS val are checked, at N µs a tick,
+   * against the script's, both counted from the connection's first TS val the script
+   * writes; 0 (the default) leaves TS val unchecked.
+   */
+  tsTickUs: number;
+  /** `--strict_segments` (packetdrill's): no TSO aggregation, each scripted segment is one sent segment. */
+  strictSegments: boolean;
   /** StackConfig fields set by options. */
   config: Partial<StackConfig>;
 }
@@ -51,6 +60,8 @@ export const DEFAULT_SETTINGS: Readonly<RunSettings> = {
   remoteIsn: 0,
   seed: 1,
   ignorePsh: false,
+  tsTickUs: 0,
+  strictSegments: false,
   config: {},
 };
 
@@ -170,6 +181,21 @@ export function resolveSettings(options: readonly ScriptOption[]): { settings: R
           throw new OptionError(o.line, `--profile must be ${STACK_PROFILES.join(' or ')}, got ${o.value ?? '(no value)'}`);
         }
         settings.config.profile = o.value as StackProfile;
+        break;
+      case 'tcp_ts_tick_usecs':
+        settings.tsTickUs = integer(o, 0, 1_000_000);
+        break;
+      case 'strict_segments':
+        if (o.value !== undefined) throw new OptionError(o.line, `--strict_segments takes no value, got ${o.value}`);
+        settings.strictSegments = true;
+        break;
+      case 'mss':
+        // packetdrill's GSO size for injected packets: metadata for a receiving kernel's GRO,
+        // not bytes on the wire. The stack has no GRO, so it takes an injected segment whole
+        // either way; said once, so a script does not pass believing it ran differently.
+        warnings.push(
+          `line ${o.line}: --mss=${integer(o, 1, 65535)} accepted: injected segments reach the stack whole (Linux would see ${o.value}-byte GRO aggregates)`,
+        );
         break;
       case 'ip_version':
         if (o.value !== 'ipv4') throw new OptionError(o.line, `--ip_version: only ipv4 is supported, got ${o.value ?? '(no value)'}`);

@@ -55,7 +55,7 @@ describe('ftcp conformance', () => {
       '2 passed, 1 failed',
       '',
     ]);
-    expect(r.stderr).toBe(`warning: ${join(dir, 'a', 'b', 'warn.pkt')}: line 1: shell command not run (the runner has no shell or interpreter)\n`);
+    expect(r.stderr).toBe(`warning: ${join(dir, 'a', 'b', 'warn.pkt')}: line 1: shell command skipped (the runner has no shell: the command is NOT run)\n`);
   });
 
   it('exits 0 when every script passes', async () => {
@@ -71,7 +71,7 @@ describe('ftcp conformance', () => {
     const json = JSON.parse(r.stdout) as { passed: number; failed: number; errors: number; crashed: number; pending: number; results: { path: string; ok: boolean; line?: number; expected?: string; actual?: string; warnings: string[] }[] };
     expect(json).toMatchObject({ passed: 2, failed: 1, errors: 0, crashed: 0, pending: 0 });
     expect(json.results[0]).toMatchObject({ path: join(dir, 'a', 'b', 'fail.pkt'), ok: false, status: 'FAIL', pending: false, line: 3, expected: '> R 0:0(0)', warnings: [] });
-    expect(json.results[1]).toEqual({ path: join(dir, 'a', 'b', 'warn.pkt'), ok: true, status: 'ok', pending: false, warnings: ['line 1: shell command not run (the runner has no shell or interpreter)'] });
+    expect(json.results[1]).toEqual({ path: join(dir, 'a', 'b', 'warn.pkt'), ok: true, status: 'ok', pending: false, warnings: ['line 1: shell command skipped (the runner has no shell: the command is NOT run)'] });
   });
 
   it('reports a parse error with its line and column', async () => {

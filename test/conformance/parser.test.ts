@@ -172,7 +172,7 @@ describe('socket calls', () => {
     expect(parseError('0 listen(3) = 0').detail).toBe('listen takes 2 arguments, got 1');
     expect(parseError('0 close(fd) = 0').detail).toBe('the first argument of close must be a file descriptor number');
     expect(parseError('0 setsockopt(3, SOL_SOCKET, TCP_NODELAY, [1], 4) = 0').detail).toBe('TCP_NODELAY is an option of level IPPROTO_TCP');
-    expect(parseError('0 setsockopt(3, SOL_SOCKET, SO_BOGUS, [1], 4) = 0').detail).toMatch(/^unsupported socket option/);
+    expect(parseError('0 setsockopt(3, SOL_SOCKET, SO_BOGUS, [1], 4) = 0').detail).toMatch(/^unsupported socket option SO_BOGUS \(supported: /);
     expect(parseError('0 write(4, ..., ...) = 10').detail).toMatch(/byte count of write/);
     expect(parseError('0 shutdown(4, SHUT_BOTH) = 0').detail).toMatch(/SHUT_RD, SHUT_WR or SHUT_RDWR/);
     expect(parseError('0 close(3) = 0 EBADF').detail).toMatch(/goes with a return value of -1/);
@@ -231,7 +231,21 @@ describe('script structure', () => {
     ]);
     expect(s.events).toHaveLength(1);
     expect(s.events[0]!.line).toBe(7);
-    expect(s.warnings).toEqual(['line 6: shell command not run (the runner has no shell or interpreter)']);
+    expect(s.warnings).toEqual(['line 6: shell command skipped (the runner has no shell: the command is NOT run)']);
+  });
+
+  it('reads a code block or shell command with a time as an event that is skipped, with a warning', () => {
+    const s = parseScript(['0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3', '+.25 %{', 'assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd', '}%', '+0 `true`', '+.1 close(3) = 0'].join('\n'));
+    expect(s.events.map((e) => [e.type, e.line])).toEqual([['syscall', 1], ['skipped', 2], ['skipped', 5], ['syscall', 6]]);
+    expect(s.events[1]).toMatchObject({ type: 'skipped', what: 'code block', time: { kind: 'relative', us: 250_000 } });
+    expect(s.events[2]).toMatchObject({ type: 'skipped', what: 'shell command', text: '`true`' });
+    expect(s.warnings).toEqual([
+      'line 2: code block skipped (the runner has no interpreter: its assertions are NOT checked)',
+      'line 5: shell command skipped (the runner has no shell: the command is NOT run)',
+    ]);
+    expect(parseError('+0~+1 %{ x }%').detail).toBe('a shell command or code block takes a plain time (no range, no end time)');
+    expect(parseError('+0 %{ x }% close(3) = 0').detail).toBe("expected end of line after the code block, found 'close'");
+    expect(parseError('+0 %{ never closed').detail).toBe("unterminated code block: '%{' has no matching '}%'");
   });
 
   it('rejects options after the first event and unterminated comments', () => {

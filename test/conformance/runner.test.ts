@@ -78,7 +78,7 @@ describe('passing scripts', () => {
   it('reports shell commands as warnings and still runs; an unknown option is the script\'s error at its line', () => {
     const r = run('--ip_version=ipv4\n`true`\n' + PASSIVE);
     expect(r.ok).toBe(true);
-    expect(r.warnings).toEqual(['line 2: shell command not run (the runner has no shell or interpreter)']);
+    expect(r.warnings).toEqual(['line 2: shell command skipped (the runner has no shell: the command is NOT run)']);
     const bad = run('--no_such_option=1\n' + PASSIVE);
     expect(bad.ok).toBe(false);
     expect(bad.failure).toMatchObject({ line: 1, kind: 'script' });
@@ -244,6 +244,55 @@ describe('failing scripts', () => {
   it('reports what the runner cannot do as a script error', () => {
     const f = failed('0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n');
     expect([f.kind, f.line, f.expected]).toEqual(['script', 1, 'only SOCK_STREAM sockets are supported, got SOCK_DGRAM']);
+  });
+});
+
+describe('timed code blocks', () => {
+  it('a skipped block still moves the clock: later relative times start from its time', () => {
+    const injected: number[] = [];
+    const r = runScriptText(PASSIVE + '  +.3 %{ assert tcpi_rto >= 200000 }%\n  +.1 < P. 1:11(10) ack 1 win 65535\n   +0 > . 1:1(0) ack 11\n', {
+      onPacket: (dir, t) => {
+        if (dir === '<') injected.push(t);
+      },
+    });
+    expect(r.ok).toBe(true);
+    expect(r.warnings).toEqual([`line ${PASSIVE_LINES + 1}: code block skipped (the runner has no interpreter: its assertions are NOT checked)`]);
+    // SYN at 0.1, ACK at 0.2, the block at 0.5, the data 0.1 after it.
+    expect(injected).toEqual([100_000, 200_000, 600_000]);
+  });
+
+  it('a packet the stack sent before a skipped block that no line expects is still a failure', () => {
+    const f = failed(PASSIVE + '   +0 write(4, ..., 10) = 10\n  +.1 %{ pass }%\n');
+    expect([f.line, f.expected]).toEqual([PASSIVE_LINES + 2, 'no packet from the stack before this event']);
+  });
+});
+
+describe('packetdrill options on segments and timestamps', () => {
+  const TS_HANDSHAKE = `
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+  +.1 < S 0:0(0) win 65535 <mss 1000,TS val 10 ecr 0>
+   +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,TS val 500 ecr 10>
+  +.1 < . 1:1(0) ack 1 win 65535 <nop,nop,TS val 110 ecr 500>
+   +0 accept(3, ..., ...) = 4
+  +.2 write(4, ..., 10) = 10
+`;
+  it('--tcp_ts_tick_usecs checks outbound TS val from the first one, within the tolerance', () => {
+    // 0.3 s after the SYN-ACK at 1 ms a tick: 300 ticks on; 4 ticks off is within 4 ms, 5 is not.
+    expect(run('--tcp_ts_tick_usecs=1000' + TS_HANDSHAKE + '   +0 > P. 1:11(10) ack 1 <nop,nop,TS val 804 ecr 110>\n').ok).toBe(true);
+    const f = failed('--tcp_ts_tick_usecs=1000' + TS_HANDSHAKE + '   +0 > P. 1:11(10) ack 1 <nop,nop,TS val 805 ecr 110>\n');
+    expect([f.line, f.actual.replace(/^.*\[/, '[')]).toEqual([10, '[TS val 800 in script terms, 5 ticks of 1000 us from 805]']);
+    // Without the option TS val is not checked.
+    expect(run(TS_HANDSHAKE + '   +0 > P. 1:11(10) ack 1 <nop,nop,TS val 9999 ecr 110>\n').ok).toBe(true);
+  });
+
+  it('--strict_segments matches each scripted segment to one sent segment (no TSO aggregation)', () => {
+    const body = '   +0 write(4, ..., 2000) = 2000\n   +0 > P. 1:2001(2000) ack 1\n';
+    expect(run(PASSIVE + body).ok).toBe(true);
+    const f = failed('--strict_segments' + PASSIVE + body);
+    expect([f.line, f.actual]).toEqual([PASSIVE_LINES + 2, expect.stringMatching(/^> \. 1:1001\(1000\) .*\[flags differ\]$/)]);
+    expect(failed('--strict_segments=1' + PASSIVE).expected).toBe('--strict_segments takes no value, got 1');
   });
 });
 

@@ -22,6 +22,14 @@ describe('resolveSettings', () => {
     expect(settings.config).toEqual({ challengeAckLimit: 2, windowScale: 7 });
   });
 
+  it('accepts --mss (GSO size of injected packets) with a warning saying the stack sees them whole', () => {
+    const { settings, warnings } = resolveSettings([opt('mss', '1000')]);
+    expect(settings).toEqual(resolveSettings([]).settings);
+    expect(warnings).toEqual(['line 1: --mss=1000 accepted: injected segments reach the stack whole (Linux would see 1000-byte GRO aggregates)']);
+    expect(() => resolveSettings([opt('mss', '0')])).toThrow(/--mss must be an integer from 1 to 65535, got 0/);
+    expect(() => resolveSettings([opt('mss', undefined)])).toThrow(OptionError);
+  });
+
   it('refuses a boolean option that is not 0 or 1', () => {
     expect(() => resolveSettings([opt('sack', '2')])).toThrow(OptionError);
     expect(() => resolveSettings([opt('timestamps', undefined)])).toThrow(OptionError);

@@ -40,7 +40,7 @@ export const BASE_SYSCTLS: Readonly<Record<string, string>> = {
 };
 
 /** Options that are the runner's business and mean the same on both targets. */
-const RUNNER_OPTIONS = new Set(['tolerance_usecs', 'local_ip', 'remote_ip', 'bind_port', 'connect_port', 'remote_port', 'remote_isn', 'ip_version', 'mtu', 'ignore_psh']);
+const RUNNER_OPTIONS = new Set(['tolerance_usecs', 'local_ip', 'remote_ip', 'bind_port', 'connect_port', 'remote_port', 'remote_isn', 'ip_version', 'mtu', 'ignore_psh', 'tcp_ts_tick_usecs', 'strict_segments']);
 
 /** ftcp's seed picks its ISNs and ports; the kernel draws its own, and scripts see neither. */
 const NO_EFFECT = new Set(['seed']);
