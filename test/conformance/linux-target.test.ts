@@ -80,8 +80,8 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
     // Linux answers data on a closed socket with a bare RST; ftcp sends RST+ACK (RFC 9293 §3.10.7.4 allows the ACK).
     const r = await cli(['conformance', '--target', 'both', ...TOLERANCE, ours('close/data-after-close-rst.pkt')]);
     expect(r.stdout).toContain(`ok   ${ours('close/data-after-close-rst.pkt')} (ftcp)`);
-    expect(r.stdout).toMatch(/FAIL test\/conformance\/close\/data-after-close-rst\.pkt:16 \(linux\)/);
-    expect(r.stdout).toContain('  line 16: ftcp sent R. 2:2(0) ack 1 win 0, linux sent R 2:2(0) win 0\n');
+    expect(r.stdout).toMatch(/FAIL test\/conformance\/close\/data-after-close-rst\.pkt:17 \(linux\)/);
+    expect(r.stdout).toContain('  line 17: ftcp sent R. 2:2(0) ack 1 win 0, linux sent R 2:2(0) win 0\n');
     expect(r.stdout).toContain('1 line where ftcp and linux differ');
     expect(r.code).toBe(1);
     expect(leftovers()).toEqual([]);
