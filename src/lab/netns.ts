@@ -17,6 +17,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { DEFAULT_NICE } from '../net/priority.js';
 import { readPcap } from '../pcap/classic.js';
 
 /** The kernel side's address (the TUN device's), and the device's name. */
@@ -283,7 +285,10 @@ export class TunBridge {
 /**
  * tcpdump on the TUN device, writing a pcap file; stop() flushes it. A 64 MiB capture buffer
  * (-B), because on a busy machine a bulk transfer at 1500 bytes a packet outruns the default
- * 2 MiB one; what tcpdump still missed is in its "dropped by kernel" count.
+ * 2 MiB one; what tcpdump still missed is in its "dropped by kernel" count. It runs at the
+ * cluster's own priority (DEFAULT_NICE): the replicas and the switch raise theirs, and an
+ * observer left at nice 0 is then the one process starved on a busy machine, so its buffer
+ * overflows while the run itself is fine. Not permitted leaves it at nice 0.
  */
 export class Tcpdump {
   private constructor(readonly helper: Helper) {}
@@ -291,6 +296,11 @@ export class Tcpdump {
   static async start(o: { netns?: string; file: string; device?: string; filter?: string }): Promise<Tcpdump> {
     const args = ['-i', o.device ?? TUN_DEVICE, '-n', '-s', '0', '-B', '65536', '-U', '--immediate-mode', '-w', o.file, ...(o.filter !== undefined ? [o.filter] : [])];
     const helper = new Helper(spawnIn(o.netns, 'tcpdump', args));
+    try {
+      if (helper.pid > 0) setPriority(helper.pid, DEFAULT_NICE);
+    } catch {
+      // no CAP_SYS_NICE: tcpdump runs at nice 0, its drops are still counted
+    }
     for (let i = 0; !/listening on/.test(helper.stderr); i++) {
       if (helper.exit !== undefined) throw new NetnsError(`tcpdump exited (${helper.exit.code ?? helper.exit.signal}): ${helper.stderr.trim()}`);
       if (i >= 100) {
