@@ -17,6 +17,7 @@ import { EXIT, type CliIo } from './io.js';
 import { parseEndpointFlag } from './net-flags.js';
 import { addNiceOption, parseNice } from './nice-flag.js';
 import { raiseOwnPriority } from '../net/priority.js';
+import { helpAfter } from './help-layout.js';
 
 export const DEFAULT_ARBITER_LISTEN = '127.0.0.1:9401';
 export const DEFAULT_ARBITER_STATE = 'ftcp-arbiter-state.json';
@@ -48,7 +49,7 @@ export function registerArbiterCommand(program: Command, io: CliIo, setExitCode:
   addNiceOption(addInsecureOption(addClusterKeyOption(command)))
     .addHelpText(
       'after',
-      '\nThe state file is never reset silently. A missing file is an error unless --init is given (use it\n' +
+      helpAfter('\nThe state file is never reset silently. A missing file is an error unless --init is given (use it\n' +
         'once, for a new arbiter); --init over an existing file is an error; a file that fails to parse or\n' +
         'fails its CRC is refused with what is wrong. A restarted arbiter is started without --init.\n\n' +
         'Exit codes: 0 stopped by SIGTERM/SIGINT; 1 the state file is corrupt or cannot be written;\n' +
@@ -57,7 +58,7 @@ export function registerArbiterCommand(program: Command, io: CliIo, setExitCode:
         CLUSTER_KEY_HELP +
         '\n' +
         'Examples:\n  ftcp arbiter --state run1/arbiter.json --init      # the first start\n' +
-        '  ftcp arbiter --state run1/arbiter.json             # every restart',
+        '  ftcp arbiter --state run1/arbiter.json             # every restart')
     )
     .action(async (flags: ArbiterFlags) => {
       setExitCode(await runArbiter(flags, io));

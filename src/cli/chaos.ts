@@ -16,6 +16,7 @@ import { DEMO_MTU } from '../lab/live-cluster.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { parsePositiveMs, parseReplicaMtu } from './replica.js';
 import { checkOutputDir, parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
+import { helpAfter } from './help-layout.js';
 
 interface ChaosFlags {
   cpuHogs: string;
@@ -76,9 +77,9 @@ export function registerChaosCommand(program: Command, io: CliIo, setExitCode: (
     .option('--cpu-hogs <n>', `run N busy processes beside every trial, 0..${MAX_CPU_HOGS}, to try failure detection on an overloaded machine`, '0')
     .addHelpText(
       'after',
-      '\nExit codes: 0 every trial passed; 1 a stream broke, split brain, or a non-identical emission;\n' +
+      helpAfter('\nExit codes: 0 every trial passed; 1 a stream broke, split brain, or a non-identical emission;\n' +
         '2 bad usage; 3 liveness only (nobody went live, a process did not stop).\n\n' +
-        'Examples:\n  ftcp chaos --trials 100 --json\n  ftcp chaos --seed 7 --only 12',
+        'Examples:\n  ftcp chaos --trials 100 --json\n  ftcp chaos --seed 7 --only 12')
     )
     .action(async (flags: ChaosFlags) => {
       setExitCode(await chaosCommand(flags, io));

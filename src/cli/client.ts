@@ -21,6 +21,7 @@ import { addClusterKeyOption, clusterKeyFromFlag } from './cluster-key-flag.js';
 import { DEFAULT_LINK_BIND } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
+import { helpAfter } from './help-layout.js';
 
 /** The flags that shape the load, shared by `ftcp client` and `ftcp kernel-client`. */
 export interface LoadShapeFlags {
@@ -73,10 +74,10 @@ export function registerClientCommand(program: Command, io: CliIo, setExitCode: 
   addClusterKeyOption(command)
     .addHelpText(
       'after',
-      '\nSIGUSR1: report the time of the first byte read after it (a "resumed" line).\n' +
+      helpAfter('\nSIGUSR1: report the time of the first byte read after it (a "resumed" line).\n' +
         'Exit codes: 0 every stream intact; 1 a stream was wrong; 2 bad usage; 3 a stream stalled (timeout);\n' +
         '4 a connection was reset, or the switch cannot be reached.\n\n' +
-        'Example:\n  ftcp client --app kv --connections 4 --json',
+        'Example:\n  ftcp client --app kv --connections 4 --json')
     )
     .action(async (flags: ClientFlags) => {
       setExitCode(await runClient(flags, io));

@@ -23,6 +23,7 @@ import { openCaptureFile } from '../pcap/capture-file.js';
 import { STACK_PROFILES, type StackProfile } from '../tcp/types.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { checkOutputFile } from './validate.js';
+import { helpAfter } from './help-layout.js';
 
 interface ConformanceFlags {
   json?: boolean;
@@ -72,7 +73,7 @@ export function registerConformanceCommand(program: Command, io: CliIo, setExitC
     .option('--tolerance-usecs <us>', 'how far from its scripted time a packet or call may happen, for every script (overrides the scripts\' --tolerance_usecs; default: theirs, else 4000)')
     .addHelpText(
       'after',
-      '\nEach script runs against a fresh stack (192.0.2.10) with a fixed seed; the script plays the peer\n' +
+      helpAfter('\nEach script runs against a fresh stack (192.0.2.10) with a fixed seed; the script plays the peer\n' +
         '(192.0.2.1). The first mismatch is reported with its script line, what was expected and what the\n' +
         'stack did. A script under a pending/ folder, or with a `// pending: why` line, is run and shown\n' +
         'as PENDING (a behaviour not implemented yet) without counting against the run.\n\n' +
@@ -85,7 +86,7 @@ export function registerConformanceCommand(program: Command, io: CliIo, setExitC
         'Exit codes: 0 every counted script passed; 1 a script FAILed (the stack did something else);\n' +
         '2 bad usage, or a script ERROR (syntax, an option or call the runner cannot honour, no events);\n' +
         '5 the stack CRASHed. The worst one decides.\n\n' +
-        'Examples:\n  ftcp conformance test/conformance\n  ftcp conformance --target both --profile linux test/conformance/nagle\n  ftcp conformance --target both test/conformance/handshake/passive-open.pkt',
+        'Examples:\n  ftcp conformance test/conformance\n  ftcp conformance --target both --profile linux test/conformance/nagle\n  ftcp conformance --target both test/conformance/handshake/passive-open.pkt')
     )
     .action(async (paths: string[], flags: ConformanceFlags) => {
       setExitCode(await conformance(paths, flags, io));

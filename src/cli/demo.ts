@@ -30,6 +30,7 @@ import type { LiveDemoOptions } from '../lab/demo/types.js';
 import { defaultKernelTool, parseKernelTool } from './kernel-client.js';
 import { parsePositiveMs, parseProfile, parseReplicaMtu } from './replica.js';
 import { checkOutputDir, parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
+import { helpAfter } from './help-layout.js';
 
 interface FailoverFlags {
   cpuHogs: string;
@@ -99,9 +100,9 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .addOption(new Option('--netns-inner <name>', 'internal: this run is the one inside the namespace').hideHelp())
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok; 1 a stream was wrong, split brain or a replication fault; 2 bad usage;\n' +
+      helpAfter('\nExit codes: 0 ok; 1 a stream was wrong, split brain or a replication fault; 2 bad usage;\n' +
         '3 a stream stalled or nobody went live; 4 a connection was reset; 5 the code threw.\n\n' +
-        'Examples:\n  ftcp demo failover --app bulk --connections 3 --bytes 2M\n  ftcp demo failover --sim --seed 7 --app kv --connections 4 --json',
+        'Examples:\n  ftcp demo failover --app bulk --connections 3 --bytes 2M\n  ftcp demo failover --sim --seed 7 --app kv --connections 4 --json')
     )
     .action(async (flags: FailoverFlags, command: Command) => {
       const lan = parseNetwork(flags) === 'lan';

@@ -11,6 +11,7 @@ import { formatStateReport } from './experiment-format.js';
 import { parseNameList, parseSeedList } from './experiment-list.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseIntegerFlag, parseMilliseconds } from './validate.js';
+import { helpAfter } from './help-layout.js';
 
 interface StateFlags {
   seeds: string;
@@ -38,7 +39,7 @@ export function registerStateTransferCommand(experiment: Command, io: CliIo, set
     .option('--interval-ms <list>', 'checkpoint intervals to compare, ms, comma-separated', STATE_TRANSFER_DEFAULTS.intervalsUs.map((us) => us / 1000).join(','))
     .option('--cpu-repeats <n>', 'run each run this many times and keep its least CPU, 1..20', String(STATE_TRANSFER_DEFAULTS.cpuRepeats))
     .option('--json', 'print one JSON object (and nothing else) on stdout')
-    .addHelpText('after', '\nExit codes: 0 every method completed every run (streams intact, checkpoints restorable); 1 one did not; 2 bad usage.\n\nExample:\n  ftcp experiment state-transfer --interval-ms 10,25,50 --json')
+    .addHelpText('after', helpAfter('\nExit codes: 0 every method completed every run (streams intact, checkpoints restorable); 1 one did not; 2 bad usage.\n\nExample:\n  ftcp experiment state-transfer --interval-ms 10,25,50 --json'))
     .action((flags: StateFlags) => {
       setExitCode(experimentState(flags, io));
     });

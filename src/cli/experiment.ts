@@ -19,6 +19,7 @@ import { registerStateTransferCommand } from './experiment-state.js';
 import { experimentModesReal, MAX_REAL_TRIALS, REAL_HELP, refuseRealOnly } from './experiment-real.js';
 import { REAL_DEFAULTS, REAL_WORKLOAD_NAMES, REAL_WORKLOADS } from '../lab/experiment-modes-real.js';
 import { parseMilliseconds, parseProbability } from './validate.js';
+import { helpAfter } from './help-layout.js';
 
 export interface ModesFlags {
   seeds: string;
@@ -69,9 +70,9 @@ export function registerExperimentCommands(program: Command, io: CliIo, setExitC
     .option('--capture-dir <dir>', '--real: each trial\'s captures and process lines go to <dir>/experiment-modes-real/<workload>-<mode>-<trial>/', 'captures')
     .addHelpText(
       'after',
-      '\nExit codes: 0 the experiment ran and the output rule showed no anomaly; 1 the output rule showed one (a bug); 2 bad usage;\n' +
+      helpAfter('\nExit codes: 0 the experiment ran and the output rule showed no anomaly; 1 the output rule showed one (a bug); 2 bad usage;\n' +
         '3 (--real) no trial of the output rule could be measured (every one had a false failover before the kill).\n\n' +
-        'Examples:\n  ftcp experiment modes --seeds 1-30 --workloads counter --json\n  ftcp experiment modes --real --trials 5 --workloads counter',
+        'Examples:\n  ftcp experiment modes --seeds 1-30 --workloads counter --json\n  ftcp experiment modes --real --trials 5 --workloads counter')
     )
     .action(async (flags: ModesFlags, command: Command) => {
       setExitCode(flags.real === true ? await experimentModesReal(flags, command, io) : experimentModes(flags, command, io));

@@ -8,6 +8,7 @@ import { runFuzz } from '../lab/fuzz-run.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
 import { parsePositiveMs } from './replica.js';
 import { checkOutputDir, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
+import { helpAfter } from './help-layout.js';
 
 interface FuzzFlags {
   durationMs: string;
@@ -38,7 +39,7 @@ export function registerFuzzCommand(program: Command, io: CliIo, setExitCode: (c
     .option('--failure-timeout-ms <ms>', 'D, silence before the arbiter is asked', '50')
     .option('--capture-dir <dir>', 'captures and event logs go to <dir>/fuzz-seed<S>/', 'captures')
     .option('--json', 'print the report as one JSON object on the last line of stdout')
-    .addHelpText('after', '\nExit codes: 0 ok; 1 a stream broke, a replica crashed or stopped replicating; 2 bad usage;\n4 a load client could not run.\n\nExample:\n  ftcp fuzz --duration-ms 60000 --seed 1 --json')
+    .addHelpText('after', helpAfter('\nExit codes: 0 ok; 1 a stream broke, a replica crashed or stopped replicating; 2 bad usage;\n4 a load client could not run.\n\nExample:\n  ftcp fuzz --duration-ms 60000 --seed 1 --json'))
     .action(async (flags: FuzzFlags) => {
       setExitCode(await fuzzCommand(flags, io));
     });

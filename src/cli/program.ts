@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { layingOutBoxWrap } from './help-layout.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { registerArbiterCommand } from './arbiter.js';
 import { registerBenchCommand } from './bench.js';
@@ -61,6 +62,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   for (const command of allCommands(program)) command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride();
   configureGroupErrors(program, allCommands(program), io.stderr); // a group without a subcommand, a typo's suggestion: one line
   showDefaultsUnquoted(program);
+  for (const command of [program, ...allCommands(program)]) command.configureHelp({ boxWrap: layingOutBoxWrap, minWidthToWrap: 24 });
   return program;
 }
 

@@ -20,6 +20,7 @@ import { decodeLog, extractLogFrames, extractOutputs, findRsmConfig, parseRsmCon
 import { formatConnection, replayLog, ReplayError, type ConnectionState, type ReplayResult } from '../replica/replay.js';
 import { stackFactory } from '../replica/stack-factory.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
+import { helpAfter } from './help-layout.js';
 
 interface ReplayFlags {
   at?: string;
@@ -45,10 +46,10 @@ export function registerReplayCommand(program: Command, io: CliIo, setExitCode: 
     .option('--json', 'print the result as one JSON object on the last line of stdout')
     .addHelpText(
       'after',
-      '\nExit codes: 0 the replay matches the capture; 1 an output or a state check differs, or a corrupt\n' +
+      helpAfter('\nExit codes: 0 the replay matches the capture; 1 an output or a state check differs, or a corrupt\n' +
         'entry with no intact copy cuts the log short, or the file is damaged (not just cut short at its end);\n' +
         '2 bad usage or unreadable input.\n\n' +
-        'Example:\n  ftcp demo failover --sim --seed 9 --app kv --connections 2 --capture-dir /tmp/c\n  ftcp replay /tmp/c/failover-kv-seed9/log.pcapng --at 12 --conn 192.0.2.1:55728',
+        'Example:\n  ftcp demo failover --sim --seed 9 --app kv --connections 2 --capture-dir /tmp/c\n  ftcp replay /tmp/c/failover-kv-seed9/log.pcapng --at 12 --conn 192.0.2.1:55728')
     )
     .action((log: string, flags: ReplayFlags) => {
       setExitCode(replayCommand(log, flags, io));

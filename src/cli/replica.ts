@@ -40,6 +40,7 @@ import { STACK_PROFILES, type StackProfile } from '../tcp/types.js';
 import { CONTROL_OPTION_HELP, controlOpenError, handOverOnSigterm, openReplicaControl, parseControlPath } from './switchover.js'; // planned switchover
 
 export const DEFAULT_LOG_LISTEN = '127.0.0.1:9402';
+import { helpAfter } from './help-layout.js';
 /** The output modes `--unsafe-output-mode` takes: every one but the output rule. */
 export const UNSAFE_OUTPUT_MODES = OUTPUT_MODES.filter((m) => m !== 'output-rule');
 export const DEFAULT_SERVICE_PORT = 7070;
@@ -140,7 +141,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--upstream-stateless', UPSTREAM_STATELESS_HELP)
     .addHelpText(
       'after',
-      '\nSIGTERM of a primary with a live backup hands the service over first (as `ftcp switchover`), then exits;\n' +
+      helpAfter('\nSIGTERM of a primary with a live backup hands the service over first (as `ftcp switchover`), then exits;\n' +
         'SIGINT, or a primary without a backup, stops at once.\n' +
         '\nExit codes: 0 stopped by SIGTERM/SIGINT, handed over, fenced, or a backup that lost the test-and-set; 1 a replication\n' +
         'fault; 2 bad usage, or --role backup facing a primary that serves without a backup (it says to use --role join);\n' +
@@ -150,7 +151,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
         '\n' +
         'Example (with `ftcp switch` and `ftcp arbiter --init` running on their default ports):\n' +
         '  ftcp replica --role primary --name a --log-listen 127.0.0.1:9402 --json\n' +
-        '  ftcp replica --role backup --name b --log-peer 127.0.0.1:9402 --log-listen 127.0.0.1:9403 --json',
+        '  ftcp replica --role backup --name b --log-peer 127.0.0.1:9402 --log-listen 127.0.0.1:9403 --json')
     )
     .action(async (flags: ReplicaFlags) => {
       setExitCode(await runReplica(flags, io));

@@ -14,6 +14,7 @@ import { exitCodeOf, UsageError, type CliIo } from './io.js';
 import { parseKernelTool } from './kernel-client.js';
 import { parsePositiveMs } from './replica.js';
 import { checkOutputDir, parseIntegerFlag } from './validate.js';
+import { helpAfter } from './help-layout.js';
 
 interface RunFlags {
   captureDir: string;
@@ -48,7 +49,7 @@ export function registerScenarioCommands(program: Command, io: CliIo, setExitCod
     .option('--kernel-tool <name>', 'override the file\'s kernelTool: node (Node net sockets) or nc (echo only)')
     .option('--tun-mtu <bytes>', 'override the file\'s tunMtu, the TUN device\'s MTU (client kernel)')
     .addOption(new Option('--netns-inner <name>', 'internal: this run is the one inside the namespace').hideHelp())
-    .addHelpText('after', '\nExit codes: 0 every expectation held; 1 one failed; 2 the file is not a valid scenario, or\n--client kernel lacks root or socat; 4 a step could not be carried out; 130 interrupted (SIGINT, SIGTERM).\n\nExamples:\n  ftcp scenario run scenarios/failover.yaml\n  ftcp scenario run scenarios/failover.yaml --client kernel')
+    .addHelpText('after', helpAfter('\nExit codes: 0 every expectation held; 1 one failed; 2 the file is not a valid scenario, or\n--client kernel lacks root or socat; 4 a step could not be carried out; 130 interrupted (SIGINT, SIGTERM).\n\nExamples:\n  ftcp scenario run scenarios/failover.yaml\n  ftcp scenario run scenarios/failover.yaml --client kernel'))
     .action(async (file: string, flags: RunFlags) => {
       setExitCode(await runScenarioCommand(file, flags, io));
     });

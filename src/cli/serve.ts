@@ -14,6 +14,7 @@ import { ServeSupervisor } from '../net/serve.js';
 import { waitForStopSignal } from '../net/signals.js';
 import { clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
+import { helpAfter } from './help-layout.js';
 
 interface ServeFlags {
   config?: string;
@@ -35,7 +36,7 @@ export function registerServeCommand(program: Command, io: CliIo, setExitCode: (
     .option('--config <file>', 'the YAML config file (required)')
     .option('--metrics-listen <host:port>', 'serve Prometheus text metrics over HTTP at /metrics (default: off)')
     .option('--check', 'only validate the config file, print "ok" and exit')
-    .addHelpText('after', '\nExit codes: 0 stopped by SIGTERM/SIGINT (or --check passed); 2 bad config or usage; 4 cannot listen for metrics.\n\nExample:\n  ftcp serve --config /etc/ftcp/ftcp.yaml --metrics-listen 127.0.0.1:9464')
+    .addHelpText('after', helpAfter('\nExit codes: 0 stopped by SIGTERM/SIGINT (or --check passed); 2 bad config or usage; 4 cannot listen for metrics.\n\nExample:\n  ftcp serve --config /etc/ftcp/ftcp.yaml --metrics-listen 127.0.0.1:9464'))
     .action(async (flags: ServeFlags) => {
       setExitCode(await runServe(flags, io));
     });

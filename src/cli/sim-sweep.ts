@@ -14,6 +14,7 @@ import { addToTotals, emptyTotals, LIVENESS_BOUND_US, SWEEP_FAULT_KINDS, type Sw
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { runSweepSeeds, sweepWorkerPath } from '../lab/sweep-pool.js';
 import { parseIntegerFlag, parseSeed } from './validate.js';
+import { helpAfter } from './help-layout.js';
 
 interface SweepFlags {
   seeds: string;
@@ -45,10 +46,10 @@ export function registerSweepCommand(sim: Command, io: CliIo, setExitCode: (code
     .option('--progress', 'show progress on stderr even when it is not a terminal (shown on a terminal by default)')
     .addHelpText(
       'after',
-      '\nA violation prints its seed and the command that repeats that seed alone; the same seed always\n' +
+      helpAfter('\nA violation prints its seed and the command that repeats that seed alone; the same seed always\n' +
         'makes the same run. Exit codes: 0 no violation; 1 correctness (bytes, split brain, replication fault);\n' +
         '2 bad usage; 3 liveness (a stream stalled, nobody went live); 4 a connection was reset; 5 a run threw.\n\n' +
-        'Example:\n  ftcp sim sweep --seeds 10000 --jobs 2',
+        'Example:\n  ftcp sim sweep --seeds 10000 --jobs 2')
     )
     .action(async (flags: SweepFlags) => {
       setExitCode(await simSweep(flags, io));

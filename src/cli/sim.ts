@@ -14,6 +14,7 @@ import { runTransfer, transferCommandLine, type TransferOptions, type TransferRe
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { registerSweepCommand } from './sim-sweep.js';
 import { checkOutputDir, parseByteCount, parseMilliseconds, parseProbability, parseSeed } from './validate.js';
+import { helpAfter } from './help-layout.js';
 
 interface TransferFlags {
   bytes: string;
@@ -53,12 +54,12 @@ export function registerSimCommands(program: Command, io: CliIo, setExitCode: (c
     .option('--progress', 'show progress on stderr even when it is not a terminal (shown on a terminal by default)')
     .addHelpText(
       'after',
-      '\nCaptures record each host\'s egress before network faults and its ingress after them (corrupted\n' +
+      helpAfter('\nCaptures record each host\'s egress before network faults and its ingress after them (corrupted\n' +
         'copies omitted; the sender\'s copy carries a comment). Timestamps are virtual: a seed gives\n' +
         'byte-identical files.\n\n' +
         'Exit codes: 0 ok; 1 bytes differ; 2 bad usage; 3 no progress (liveness); 4 connection failed;\n' +
         '5 the stack threw.\n\n' +
-        'Example:\n  ftcp sim transfer --bytes 10M --seed 7 --loss 0.05 --dup 0.02 --reorder 0.05 --corrupt 0.01 --capture captures',
+        'Example:\n  ftcp sim transfer --bytes 10M --seed 7 --loss 0.05 --dup 0.02 --reorder 0.05 --corrupt 0.01 --capture captures')
     )
     .action((flags: TransferFlags) => {
       setExitCode(simTransfer(flags, io));

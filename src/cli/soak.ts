@@ -9,6 +9,7 @@ import { Soak, SOAK_APPS, SOAK_FAULTS, type SoakApp } from '../lab/soak.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
 import { parsePositiveMs } from './replica.js';
 import { checkOutputDir, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
+import { helpAfter } from './help-layout.js';
 
 interface SoakFlags {
   duration: string;
@@ -55,7 +56,7 @@ export function registerSoakCommand(program: Command, io: CliIo, setExitCode: (c
     .option('--failure-timeout-ms <ms>', 'D, silence before the arbiter is asked', '300')
     .option('--dir <dir>', 'run directory (captures, each child\'s lines) goes to <dir>/soak-seed<S>/', 'captures')
     .option('--json', 'print the whole result as one JSON object after the summary')
-    .addHelpText('after', '\nExit codes: 0 every fault survived, nothing broke; 1 a stream broke; 3 a fault after which redundancy\ndid not come back, or a false failover; 4 a reset; 2 bad usage; 130 interrupted.\n\nExamples:\n  ftcp soak --duration 1h\n  ftcp soak --duration 90s --seed 7 --json')
+    .addHelpText('after', helpAfter('\nExit codes: 0 every fault survived, nothing broke; 1 a stream broke; 3 a fault after which redundancy\ndid not come back, or a false failover; 4 a reset; 2 bad usage; 130 interrupted.\n\nExamples:\n  ftcp soak --duration 1h\n  ftcp soak --duration 90s --seed 7 --json'))
     .action(async (flags: SoakFlags) => {
       setExitCode(await soakCommand(flags, io));
     });

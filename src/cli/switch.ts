@@ -21,6 +21,7 @@ import { addNiceOption, parseNice } from './nice-flag.js';
 import { raiseOwnPriority } from '../net/priority.js';
 import { checkOutputFile } from './validate.js';
 import { addCaptureLiveOption, describeCaptureLive, openCaptureLive } from './capture-live-flag.js';
+import { helpAfter } from './help-layout.js';
 
 export const DEFAULT_SWITCH_LISTEN = '127.0.0.1:9400';
 export const DEFAULT_SWITCH_CAPTURE = 'captures/client.pcapng';
@@ -64,11 +65,11 @@ export function registerSwitchCommand(program: Command, io: CliIo, setExitCode: 
   addNiceOption(addInsecureOption(addClusterKeyOption(addCaptureLiveOption(command))))
     .addHelpText(
       'after',
-      '\nExit codes: 0 stopped by SIGTERM/SIGINT; 2 bad usage (flags, capture file); 4 cannot listen\n' +
+      helpAfter('\nExit codes: 0 stopped by SIGTERM/SIGINT; 2 bad usage (flags, capture file); 4 cannot listen\n' +
         '(port in use, address not local).\n\n' +
         'Examples:\n  ftcp switch --listen 127.0.0.1:9400 --capture captures/run1/client.pcapng\n' +
         '  ftcp switch --listen 127.0.0.1:9400 --capture-live - | wireshark -k -i -\n' +
-        CLUSTER_KEY_HELP,
+        CLUSTER_KEY_HELP)
     )
     .action(async (flags: SwitchFlags) => {
       setExitCode(await runSwitch(flags, io));

@@ -16,6 +16,7 @@ import { CONTROL_COMMAND_SWITCHOVER, ControlServer, sendControl, type ControlRep
 import { LinkError } from '../net/udp-link.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseMilliseconds } from './validate.js';
+import { helpAfter } from './help-layout.js';
 
 /** sockaddr_un's path: 108 bytes with the terminating NUL (Linux unix(7)). */
 const MAX_SOCKET_PATH_BYTES = 107;
@@ -106,12 +107,12 @@ export function registerSwitchoverCommand(program: Command, io: CliIo, setExitCo
     .option('--json', 'print each answer of the replica as a JSON object per line')
     .addHelpText(
       'after',
-      '\nExit codes: 0 the backup is live and the old primary exits; 1 the handover failed (the backup fell\n' +
+      helpAfter('\nExit codes: 0 the backup is live and the old primary exits; 1 the handover failed (the backup fell\n' +
         'silent; the primary serves on alone); 2 bad usage, or the replica is not a primary with a backup\n' +
         '(a backup, a lone primary, one already handing over: the line says which); 3 no answer in time;\n' +
         '4 no replica listens on the socket.\n\n' +
         'Example (a pair started with --control /run/ftcp/a.sock and /run/ftcp/b.sock):\n' +
-        '  ftcp switchover --control /run/ftcp/a.sock',
+        '  ftcp switchover --control /run/ftcp/a.sock')
     )
     .action(async (flags: SwitchoverFlags) => {
       setExitCode(await runSwitchover(flags, io));

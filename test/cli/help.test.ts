@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
+import { layOutHelp } from '../../src/cli/help-layout.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../../src/replica/primary.js';
 import { cli } from './cli-helpers.js';
@@ -20,6 +21,24 @@ describe('help texts', () => {
     const help = c.helpInformation();
     expect(help).not.toMatch(/\(default: "/);
     expect(helpOf(c)).not.toMatch(/\bissue #?\d/i);
+  });
+  it.each(commands.map((c) => [c.name(), c] as const))('%s: the description wraps evenly, no two-word stubs', (_name, c) => {
+    const lines = c.helpInformation().split('\n');
+    const from = lines.findIndex((l) => l.startsWith('Usage:')) + 2;
+    const end = lines.findIndex((l, i) => i >= from && /^(Options|Arguments|Commands):/.test(l));
+    const description = lines.slice(from, end < 0 ? undefined : end);
+    for (let i = 0; i + 1 < description.length; i++) {
+      const [line, next] = [description[i]!, description[i + 1]!];
+      expect(line.length).toBeLessThanOrEqual(80);
+      // a line followed by more of its paragraph is filled, not a stub left by a hard break
+      if (line !== '' && next !== '' && !/^\s/.test(line) && !/^\s/.test(next)) expect(line.length, line).toBeGreaterThan(50);
+    }
+  });
+  it('paragraphs and list items are filled; examples and blank lines keep their breaks', () => {
+    expect(layOutHelp('one line\nand its rest\n\nnext paragraph', 80)).toBe('one line and its rest\n\nnext paragraph');
+    expect(layOutHelp('faults:\n  kill-primary\n  kill-backup\nafter the list', 80)).toBe('faults:\n  kill-primary\n  kill-backup\nafter the list');
+    // an item and its continuation, filled with a hanging indent
+    expect(layOutHelp('  pause    SIGSTOP of the backup until the\n           primary serves alone', 34)).toBe('  pause    SIGSTOP of the backup\n           until the primary\n           serves alone');
   });
   it('a string default shows as the word itself', () => {
     const scenario = commands.find((c) => c.name() === 'run' && c.parent?.name() === 'scenario')!;
