@@ -24,8 +24,8 @@ export function optional<K extends string, V>(key: K, value: V | undefined): { [
 }
 
 export const FAILURE_TIMEOUT_START_HELP =
-  'S: in the pair\'s start-up (until the peer has been heard with no gap over 2 H for 20 H in a row, at most 10 S) a silent peer is suspected only after this long, ' +
-  'and a backup that has heard nothing from its primary stops (wrong role) only after this long; = D turns it off; default: 500, or Dmax if longer';
+  'S: in the pair\'s start-up a silent peer is suspected only after S less the time it has been heard steadily (no gap over 2 H), until that is down to D (at most 10 S), ' +
+  'and a backup that has heard nothing from its primary stops (wrong role) only after S; = D turns it off; default: 500, or Dmax if longer';
 
 /** S in ms, or undefined (the replica's default). Below D or Dmax is bad usage. */
 export function parseFailureTimeoutStart(text: string | undefined, failureTimeoutMs: number, failureTimeoutMaxMs: number | undefined): number | undefined {

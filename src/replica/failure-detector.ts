@@ -18,10 +18,11 @@
  * **Start-up** (`startupUs`, S > D). A pair's first second is when both processes are
  * least able to keep time: they and their neighbours load, compile and allocate, and the
  * backup cannot answer before its replica exists. So from the detector's start (and from a
- * new peer's, reset(newPeer)) the timeout is at least S, until the peer has been heard
- * steadily: every gap at most `steadyGapUs` for `steadyForUs` in a row (a stall of our own
- * shows as such a gap too), or until `startupMaxUs` has passed, whichever comes first.
- * On a quiet machine that is `steadyForUs` after the first frame; then D as before.
+ * new peer's, reset(newPeer)) the timeout is at least S less the time the peer has been
+ * heard steadily (no gap over `steadyGapUs` up to its last frame; a stall of our own shows
+ * as such a gap too, and a longer gap gives back the whole of S). Start-up is over once
+ * that is down to D (the peer steady for S - D), or `startupMaxUs` after it began. On a
+ * quiet machine a peer killed t after its first frame is suspected after max(D, S - t).
  *
  * Worst case for a dead peer: Dmax after its last frame, plus at most Dmax more of our
  * own stalls; during start-up S instead of Dmax. With Dmax = D the detector is the fixed
@@ -47,10 +48,8 @@ export interface DetectorOptions {
   warmupSamples?: number;
   /** S: the least timeout during start-up, µs. Default minUs: no start-up bound. */
   startupUs?: number;
-  /** Start-up ends once no gap was longer than this... Default 2 × 10 ms. */
+  /** A gap up to this long is steady. Default 2 × 10 ms. */
   steadyGapUs?: number;
-  /** ...for this long in a row. Default 200 ms. */
-  steadyForUs?: number;
   /** Start-up ends this long after it began, steady or not. Default 10 × startupUs. */
   startupMaxUs?: number;
 }
@@ -72,7 +71,7 @@ export class FailureDetector {
     if (!(opts.minUs > 0) || opts.maxUs < opts.minUs) throw new RangeError(`failure detector: need 0 < D <= Dmax, got D ${opts.minUs} µs, Dmax ${opts.maxUs} µs`);
     const startupUs = opts.startupUs ?? opts.minUs;
     if (!(startupUs >= opts.minUs)) throw new RangeError(`failure detector: need the start-up bound S >= D, got S ${startupUs} µs, D ${opts.minUs} µs`);
-    this.o = { window: 128, k: 4, peakFactor: 2, peakHalfLifeUs: 30_000_000, warmupSamples: 8, steadyGapUs: 20_000, steadyForUs: 200_000, startupMaxUs: 10 * startupUs, ...opts, startupUs };
+    this.o = { window: 128, k: 4, peakFactor: 2, peakHalfLifeUs: 30_000_000, warmupSamples: 8, steadyGapUs: 20_000, startupMaxUs: 10 * startupUs, ...opts, startupUs };
     this.lastHeardUs = nowUs;
     this.startStartup(nowUs);
   }
@@ -127,10 +126,16 @@ export class FailureDetector {
     if (toUs > from) this.creditUs = Math.min(this.o.maxUs, this.creditUs + (toUs - from));
   }
 
-  /** The current timeout, µs: at least S in start-up. */
+  /** The current timeout, µs: in start-up at least S less the peer's steady time. */
   timeoutUs(nowUs: number): number {
     const t = this.learnedTimeoutUs(nowUs);
-    return this.inStartup(nowUs) ? Math.max(this.o.startupUs, t) : t;
+    return this.inStartup(nowUs) ? Math.max(this.startupAllowanceUs(), t) : t;
+  }
+
+  /** S less how long the peer had been heard steadily at its last frame. */
+  private startupAllowanceUs(): number {
+    const since = this.startup?.steadySinceUs;
+    return this.o.startupUs - (since === undefined ? 0 : this.lastHeardUs - since);
   }
 
   /** The timeout outside start-up, µs. */
@@ -165,8 +170,8 @@ export class FailureDetector {
     const from = this.lastHeardUs + this.creditUs;
     const learned = from + this.learnedTimeoutUs(this.lastHeardUs);
     if (!this.inStartup(this.lastHeardUs)) return learned;
-    // S until start-up ends at untilUs, the learned timeout after: whichever is met first.
-    return Math.min(Math.max(from + this.o.startupUs, learned), Math.max(this.startup!.untilUs, learned));
+    // The start-up allowance until start-up ends at untilUs, the learned timeout after: whichever is met first.
+    return Math.min(Math.max(from + this.startupAllowanceUs(), learned), Math.max(this.startup!.untilUs, learned));
   }
 
   private startStartup(nowUs: number): void {
@@ -180,7 +185,7 @@ export class FailureDetector {
       this.startup = undefined;
     } else if (s.steadySinceUs === undefined || nowUs - this.lastHeardUs > this.o.steadyGapUs) {
       s.steadySinceUs = nowUs;
-    } else if (nowUs - s.steadySinceUs >= this.o.steadyForUs) {
+    } else if (nowUs - s.steadySinceUs >= this.o.startupUs - this.o.minUs) {
       this.startup = undefined;
     }
   }

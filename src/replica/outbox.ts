@@ -26,10 +26,10 @@ export interface ReplicaOptions {
    */
   failureTimeoutMaxMs?: number;
   /**
-   * S: during a peer's start-up silence is suspected only after at least this long
-   * (failure-detector.ts, "Start-up"): until the peer has been heard with no gap over 2H for
-   * 20H in a row, at most 10 S. Default D: no start-up bound (the simulator's pairs have no
-   * start-up stalls); `ftcp replica` defaults to 500 ms (replica-options.ts).
+   * S: during a peer's start-up silence is suspected only after S less the time the peer
+   * has been heard with no gap over 2H (failure-detector.ts, "Start-up"); start-up lasts at
+   * most 10 S. Default D: no start-up bound (the simulator's pairs have no start-up stalls);
+   * `ftcp replica` defaults to 500 ms (replica-options.ts).
    */
   failureTimeoutStartMs?: number;
   /** An unanswered arbiter request is sent again after this long. Default D. */
@@ -77,9 +77,9 @@ export function resolveTimes(o: ReplicaOptions): ResolvedTimes {
   return { heartbeatUs: us(heartbeatMs), failureUs: us(failureMs), failureMaxUs: us(failureMaxMs), failureStartUs: us(failureStartMs), arbiterRetryUs: us(retryMs) };
 }
 
-/** The failure detector's options for these times (failure-detector.ts): start-up ends after 20 H with no gap over 2 H. */
+/** The failure detector's options for these times (failure-detector.ts): in start-up a gap over 2 H is not steady. */
 export function detectorOptions(t: ResolvedTimes): DetectorOptions {
-  return { minUs: t.failureUs, maxUs: t.failureMaxUs, startupUs: t.failureStartUs, steadyGapUs: 2 * t.heartbeatUs, steadyForUs: 20 * t.heartbeatUs, startupMaxUs: 10 * t.failureStartUs };
+  return { minUs: t.failureUs, maxUs: t.failureMaxUs, startupUs: t.failureStartUs, steadyGapUs: 2 * t.heartbeatUs, startupMaxUs: 10 * t.failureStartUs };
 }
 
 /** A packet for the clients, released (or re-emitted) by a live replica. */

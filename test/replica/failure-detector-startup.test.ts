@@ -1,5 +1,5 @@
-// The failure detector's start-up bound S (docs/design.md "Failure detection"): until the
-// peer has been heard steadily, silence is judged against at least S; after that, D again.
+// The failure detector's start-up bound S (docs/design.md "Failure detection"): in start-up
+// silence is judged against S less the time the peer has been heard steadily; then D again.
 import { describe, expect, it } from 'vitest';
 import { FailureDetector, type DetectorOptions } from '../../src/replica/failure-detector.js';
 import type { ReplicaOptions } from '../../src/replica/outbox.js';
@@ -10,8 +10,8 @@ import { rsmConfig } from './rsm-harness.js';
 const MS = 1000;
 const D = 50 * MS;
 const S = 500 * MS;
-// H = 10 ms: steady means no gap over 2 H = 20 ms for 20 H = 200 ms; start-up lasts at most 10 S.
-const STARTUP: DetectorOptions = { minUs: D, maxUs: D, startupUs: S, steadyGapUs: 20 * MS, steadyForUs: 200 * MS, startupMaxUs: 10 * S };
+// H = 10 ms: steady means no gap over 2 H = 20 ms; start-up lasts until steady for S - D = 450 ms, at most 10 S.
+const STARTUP: DetectorOptions = { minUs: D, maxUs: D, startupUs: S, steadyGapUs: 20 * MS, startupMaxUs: 10 * S };
 
 function detector(times: number[], opts: Partial<DetectorOptions> = {}): FailureDetector {
   const d = new FailureDetector(0, { ...STARTUP, ...opts });
@@ -45,31 +45,35 @@ describe('failure detector: start-up bound', () => {
     expect(d.deadline()).toBe(S);
   });
 
-  it('on a quiet machine start-up ends 200 ms after the first frame, and a dead peer is then suspected after D', () => {
-    const times = every(10, 30, 20); // 30 ... 320 ms, 10 ms apart
+  it('on a quiet machine a peer killed t after its first frame is suspected after max(D, S - t)', () => {
+    const times = every(10, 21, 20); // 30 ... 230 ms, 10 ms apart: steady for 200 ms
     const d = detector(times);
-    // the first frame (30 ms) starts the steady stretch; 200 ms later (230 ms) start-up is over
-    expect(d.inStartup(320 * MS)).toBe(false);
-    expect(d.timeoutUs(320 * MS)).toBe(D);
-    expect(d.deadline()).toBe(320 * MS + D);
-    expect(d.suspects(320 * MS + D - 1)).toBe(false);
-    expect(d.suspects(320 * MS + D)).toBe(true);
-    const early = detector(every(10, 20, 20)); // up to 220 ms: 190 ms of steady frames
-    expect(early.inStartup(220 * MS)).toBe(true);
-    early.heard(230 * MS);
-    expect(early.inStartup(230 * MS)).toBe(false);
+    expect(d.inStartup(230 * MS)).toBe(true);
+    expect(d.timeoutUs(230 * MS)).toBe(S - 200 * MS);
+    expect(d.deadline()).toBe(230 * MS + 300 * MS);
+    expect(d.suspects(529 * MS)).toBe(false);
+    expect(d.suspects(530 * MS)).toBe(true);
+    // steady for S - D = 450 ms (at 480 ms): start-up is over, a dead peer is suspected after D
+    for (const t of every(10, 25, 230)) d.heard(t * MS);
+    expect(d.inStartup(480 * MS)).toBe(false);
+    expect(d.timeoutUs(480 * MS)).toBe(D);
+    expect(d.deadline()).toBe(480 * MS + D);
+    const early = detector(every(10, 45, 20)); // up to 470 ms: steady for 440 ms, allowance 60 ms
+    expect(early.inStartup(470 * MS)).toBe(true);
+    expect(early.timeoutUs(470 * MS)).toBe(60 * MS);
   });
 
-  it('a gap over 2 H during start-up (either side stalled) starts the steady stretch again', () => {
-    const times = [...every(10, 15, 20), 230, ...every(10, 15, 230)]; // a 60 ms gap at 170 -> 230
+  it('a gap over 2 H during start-up (either side stalled) gives back the whole of S', () => {
+    const times = [...every(10, 30, 20), 380, ...every(10, 15, 380)]; // steady 30..320, then a 60 ms gap
     const d = detector(times);
-    expect(d.inStartup(380 * MS), '150 ms steady since the gap').toBe(true);
-    expect(d.suspects(380 * MS + 150 * MS), 'a 150 ms silence in start-up').toBe(false);
-    d.heard(430 * MS + 10 * MS); // 200 ms after 230, with gaps of 10 ms... except this one of 60 ms
-    expect(d.inStartup(440 * MS)).toBe(true);
-    for (const t of every(10, 20, 440)) d.heard(t * MS);
-    expect(d.inStartup(640 * MS)).toBe(false);
-    expect(d.timeoutUs(640 * MS)).toBe(D);
+    expect(d.timeoutUs(320 * MS)).toBeLessThan(S); // just before the gap: 500 - 290 = 210 ms
+    expect(d.timeoutUs(530 * MS)).toBe(S - 150 * MS); // steady again since 380
+    expect(d.suspects(530 * MS + 300 * MS), 'a 300 ms silence in start-up').toBe(false);
+    d.heard(560 * MS); // a 30 ms gap: over 2 H
+    expect(d.timeoutUs(560 * MS)).toBe(S);
+    for (const t of every(10, 45, 560)) d.heard(t * MS);
+    expect(d.inStartup(1010 * MS)).toBe(false);
+    expect(d.timeoutUs(1010 * MS)).toBe(D);
   });
 
   it('start-up ends 10 S after it began even if the peer is never steady; the deadline then falls back to D', () => {
@@ -94,20 +98,20 @@ describe('failure detector: start-up bound', () => {
   });
 
   it('a new peer (a joiner) gets a start-up of its own; a new epoch with the same peer does not', () => {
-    const d = detector(every(10, 40, 20));
-    expect(d.inStartup(420 * MS)).toBe(false);
-    d.reset(420 * MS);
-    expect(d.inStartup(420 * MS)).toBe(false);
-    d.reset(420 * MS, true);
-    expect(d.inStartup(420 * MS)).toBe(true);
-    expect(d.timeoutUs(420 * MS)).toBe(S);
+    const d = detector(every(10, 60, 20));
+    expect(d.inStartup(620 * MS)).toBe(false);
+    d.reset(620 * MS);
+    expect(d.inStartup(620 * MS)).toBe(false);
+    d.reset(620 * MS, true);
+    expect(d.inStartup(620 * MS)).toBe(true);
+    expect(d.timeoutUs(620 * MS)).toBe(S);
   });
 
-  it('with Dmax > D the start-up timeout is the larger of S and the learned one', () => {
+  it('with Dmax > D the start-up timeout is the larger of the allowance and the learned one', () => {
     const d = detector(every(10, 5), { maxUs: 800 * MS });
     expect(d.timeoutUs(50 * MS)).toBe(800 * MS); // warm-up at Dmax, above S
     const e = detector(every(10, 5), { maxUs: 300 * MS });
-    expect(e.timeoutUs(50 * MS)).toBe(S);
+    expect(e.timeoutUs(50 * MS)).toBe(S - 40 * MS); // steady from 10 to 50 ms
   });
 
   it('rejects S below D', () => {
