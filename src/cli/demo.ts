@@ -17,7 +17,7 @@ import { APP_NAMES } from '../proxy/app.js';
 import { CLUSTER_CAPTURES, type ClusterCaptureName } from '../pcap/vantage.js';
 import { runCluster, type ClusterResult } from '../sim/cluster.js';
 import { EXIT, exitCodeOf, UsageError, type CliIo } from './io.js';
-import { FAILURE_TIMEOUT_MAX_HELP, optional, parseFailureTimeoutMax } from './failure-timeout-max-flag.js';
+import { FAILURE_TIMEOUT_MAX_HELP, FAILURE_TIMEOUT_START_HELP, optional, parseFailureTimeoutMax, parseFailureTimeoutStart } from './failure-timeout-max-flag.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { DEMO_MTU } from '../lab/live-cluster.js';
 import { runLiveDemo } from '../lab/demo/live.js';
@@ -41,6 +41,7 @@ interface FailoverFlags {
   heartbeatMs: string;
   failureTimeoutMs: string;
   failureTimeoutMaxMs?: string;
+  failureTimeoutStartMs?: string;
   mtu: string;
   seed?: string;
   app: string;
@@ -84,6 +85,7 @@ export function registerDemoCommands(program: Command, io: CliIo, setExitCode: (
     .option('--heartbeat-ms <ms>', 'real processes: H, the log channel\'s heartbeat', '10')
     .option('--failure-timeout-ms <ms>', 'real processes: D, silence before the arbiter is asked', '50')
     .option('--failure-timeout-max-ms <ms>', `real processes: ${FAILURE_TIMEOUT_MAX_HELP}`)
+    .option('--failure-timeout-start-ms <ms>', `real processes: ${FAILURE_TIMEOUT_START_HELP}`)
     .option('--json', 'print the report as one JSON object on the last line of stdout')
     .option('--cpu-hogs <n>', `real processes only: run N busy processes beside the demo, 0..${MAX_CPU_HOGS}, to try failure detection on an overloaded machine`, '0')
     .option('--no-report', 'real processes: do not write report.json and report.html (the page of the run) beside the captures')
@@ -151,6 +153,7 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
   const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
   const failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
   if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
+  const failureTimeoutMaxMs = parseFailureTimeoutMax(flags.failureTimeoutMaxMs, failureTimeoutMs);
   const network = parseNetwork(flags);
   const options: LiveDemoOptions = {
     app: parseLoadApp('--app', flags.app),
@@ -164,7 +167,8 @@ async function liveDemo(flags: FailoverFlags, io: CliIo): Promise<number> {
     unsafe: flags.unsafeNoOutputRule === true,
     heartbeatMs,
     failureTimeoutMs,
-    ...optional('failureTimeoutMaxMs', parseFailureTimeoutMax(flags.failureTimeoutMaxMs, failureTimeoutMs)),
+    ...optional('failureTimeoutMaxMs', failureTimeoutMaxMs),
+    ...optional('failureTimeoutStartMs', parseFailureTimeoutStart(flags.failureTimeoutStartMs, failureTimeoutMs, failureTimeoutMaxMs)),
     json: flags.json === true,
     noReport: flags.report === false,
     mtu: parseReplicaMtu(flags.mtu),

@@ -29,7 +29,7 @@ import { isMulticastMac, parseMac, type MacAddr } from '../wire/ethernet.js';
 import { addCaptureLiveOption, describeCaptureLive, openCaptureLive } from './capture-live-flag.js';
 import { addClusterKeyOption, addInsecureOption, CLUSTER_KEY_HELP, clusterKeyFromFlag, warnNoClusterKey } from './cluster-key-flag.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
-import { FAILURE_TIMEOUT_MAX_HELP, optional, parseFailureTimeoutMax } from './failure-timeout-max-flag.js';
+import { FAILURE_TIMEOUT_MAX_HELP, FAILURE_TIMEOUT_START_HELP, optional, parseFailureTimeoutMax, parseFailureTimeoutStart } from './failure-timeout-max-flag.js';
 import { NICE_HELP, parseNice } from './nice-flag.js';
 import { DEFAULT_NICE, raiseOwnPriority } from '../net/priority.js';
 import { DEFAULT_LINK_BIND, parseEndpointFlag, parseVirtualAddressFlag } from './net-flags.js';
@@ -66,6 +66,7 @@ interface ReplicaFlags {
   heartbeatMs: string;
   failureTimeoutMs: string;
   failureTimeoutMaxMs?: string;
+  failureTimeoutStartMs?: string;
   captureDir: string | false;
   unsafeNoOutputRule?: boolean;
   unsafeOutputMode?: string;
@@ -122,6 +123,7 @@ export function registerReplicaCommand(program: Command, io: CliIo, setExitCode:
     .option('--heartbeat-ms <ms>', 'H: heartbeat interval of the log channel', '10')
     .option('--failure-timeout-ms <ms>', 'D: a peer silent this long is suspected and the arbiter is asked', '50')
     .option('--failure-timeout-max-ms <ms>', FAILURE_TIMEOUT_MAX_HELP)
+    .option('--failure-timeout-start-ms <ms>', FAILURE_TIMEOUT_START_HELP)
     .option('--nice <n>', NICE_HELP, String(DEFAULT_NICE))
     .option('--capture-dir <dir>', 'write <dir>/<name>.pcapng (wire), <name>-shadow.pcapng, <name>-log.pcapng', 'captures')
     .option('--no-capture-dir', 'write no captures')
@@ -252,6 +254,8 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
   const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
   const failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
   if (failureTimeoutMs <= heartbeatMs) throw new UsageError(`--failure-timeout-ms (${failureTimeoutMs}) must be longer than --heartbeat-ms (${heartbeatMs})`);
+  const failureTimeoutMaxMs = parseFailureTimeoutMax(flags.failureTimeoutMaxMs, failureTimeoutMs);
+  const timeouts = { ...optional('failureTimeoutMaxMs', failureTimeoutMaxMs), ...optional('failureTimeoutStartMs', parseFailureTimeoutStart(flags.failureTimeoutStartMs, failureTimeoutMs, failureTimeoutMaxMs)) };
   const bulkBytes = parseByteCount('--bulk-bytes', flags.bulkBytes);
   if (bulkBytes < 1) throw new UsageError(`--bulk-bytes must be at least 1, got ${flags.bulkBytes}`);
   // upstream: a joiner's app instance would start without the primary's app state.
@@ -276,7 +280,7 @@ export function parseReplicaFlags(flags: ReplicaFlags): ReplicaProcessOptions {
     bulkBytes,
     heartbeatMs,
     failureTimeoutMs,
-    ...optional('failureTimeoutMaxMs', parseFailureTimeoutMax(flags.failureTimeoutMaxMs, failureTimeoutMs)),
+    ...timeouts,
     ...parseUnsafeOutputMode(flags),
     ...(flags.captureDir !== false ? { captureDir: flags.captureDir } : {}),
     mtu: parseReplicaMtu(flags.mtu),

@@ -84,6 +84,8 @@ export interface ReplicaLaunch extends ClusterCommon {
   failureTimeoutMs: number;
   /** Dmax of the failure detector (--failure-timeout-max-ms); none: D. */
   failureTimeoutMaxMs?: number;
+  /** S, its start-up bound (--failure-timeout-start-ms); none: the replica's default. */
+  failureTimeoutStartMs?: number;
   /** Where the replica writes its captures; false: none. */
   captureDir: string | false;
   unsafeNoOutputRule?: boolean;
@@ -129,6 +131,7 @@ export function replicaArgv(o: ReplicaLaunch): string[] {
     ...flag('--heartbeat-ms', o.heartbeatMs),
     ...flag('--failure-timeout-ms', o.failureTimeoutMs),
     ...flag('--failure-timeout-max-ms', o.failureTimeoutMaxMs),
+    ...flag('--failure-timeout-start-ms', o.failureTimeoutStartMs),
     ...(o.captureDir === false ? ['--no-capture-dir'] : flag('--capture-dir', o.captureDir)),
     '--json',
     ...bool('--unsafe-no-output-rule', o.unsafeNoOutputRule),
@@ -225,6 +228,7 @@ export interface DemoFailoverInnerLaunch {
   heartbeatMs: number;
   failureTimeoutMs: number;
   failureTimeoutMaxMs?: number;
+  failureTimeoutStartMs?: number;
   captureDir: string;
   tunMtu: number;
   kernelTool: KernelTool;
@@ -247,6 +251,7 @@ export function demoFailoverInnerArgv(o: DemoFailoverInnerLaunch): string[] {
     ...flag('--heartbeat-ms', o.heartbeatMs),
     ...flag('--failure-timeout-ms', o.failureTimeoutMs),
     ...flag('--failure-timeout-max-ms', o.failureTimeoutMaxMs),
+    ...flag('--failure-timeout-start-ms', o.failureTimeoutStartMs),
     ...flag('--capture-dir', o.captureDir),
     '--client', 'kernel',
     ...flag('--tun-mtu', o.tunMtu),

@@ -33,6 +33,8 @@ export interface ClusterRunOptions {
   failureTimeoutMs: number;
   /** Dmax of the replicas' failure detectors; none: D (a fixed timeout). */
   failureTimeoutMaxMs?: number;
+  /** S of the replicas' failure detectors during start-up; none: the replica's default. */
+  failureTimeoutStartMs?: number;
 }
 
 export interface LiveClusterOptions extends ClusterRunOptions {
@@ -150,6 +152,7 @@ export class LiveCluster {
       heartbeatMs: o.heartbeatMs,
       failureTimeoutMs: o.failureTimeoutMs,
       ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
+      ...(o.failureTimeoutStartMs !== undefined ? { failureTimeoutStartMs: o.failureTimeoutStartMs } : {}),
       ...(o.profile !== undefined ? { profile: o.profile } : {}),
       captureDir: o.dir,
       unsafeNoOutputRule: o.unsafeNoOutputRule,

@@ -5,7 +5,7 @@
  * observations (replica-host.ts sets them); it builds the one-line messages.
  */
 import { formatIpv4Addr } from '../wire/addr.js';
-import type { ReplicaProcessOptions } from './replica-options.js';
+import { startupBoundMs, type ReplicaProcessOptions } from './replica-options.js';
 
 export class OperatorStops {
   /** Any frame at all came in on the dialled channel (the primary's). */
@@ -33,14 +33,15 @@ export class OperatorStops {
     if (this.opts.role !== 'backup' || this.heardPrimary || live) return { stop: false };
     // A primary killed before its first frame closed the channel (kill -9 closes its sockets):
     // that one is dead, and a backup with an empty state machine may take over. A channel
-    // still up and silent for D is a primary that serves without this backup.
+    // still up and silent for the start-up bound S (the detector's, before a first frame) is
+    // a primary that serves without this backup.
     if (!channelConnected) return { stop: false };
     if (this.wrongRole) return { stop: true };
     this.wrongRole = true;
     const o = this.opts;
     const logPeer = o.logPeer === undefined ? 'HOST:PORT' : `${o.logPeer.host}:${o.logPeer.port}`;
     const message =
-      `backup ${o.name} heard nothing from primary ${o.peer} on the log channel in ${o.failureTimeoutMs} ms: ` +
+      `backup ${o.name} heard nothing from primary ${o.peer} on the log channel in ${startupBoundMs(o)} ms: ` +
       `a primary that serves without a backup (--alone, or live after a failover) takes a new one only by a join; ` +
       `run ftcp replica --role join --name ${o.name} --peer ${o.peer} --log-peer ${logPeer} (with this replica's other flags)`;
     return { stop: true, message };

@@ -63,7 +63,7 @@ import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js'; // upstream
 import { UPSTREAM_ADAPTERS } from './upstream-adapter.js'; // upstream join
 import { UpstreamJoin } from './upstream-join.js'; // upstream join
 import type { ReplicaProcessEvent, ReplicaProcessEventFields, ReplicaProcessEventName, ReplicaProcessEventOf } from './events.js';
-import { ARBITER_VIRTUAL_ADDRESS, replicaRsmConfig, replicaVirtualAddress, type ReplicaProcessOptions } from './replica-options.js';
+import { ARBITER_VIRTUAL_ADDRESS, replicaRsmConfig, replicaVirtualAddress, startupBoundMs, type ReplicaProcessOptions } from './replica-options.js';
 
 
 export class ReplicaProcess {
@@ -281,6 +281,7 @@ export class ReplicaProcess {
       heartbeatMs: o.heartbeatMs,
       failureTimeoutMs: o.failureTimeoutMs,
       ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
+      failureTimeoutStartMs: startupBoundMs(o), // a pair's start-up: the detector waits at least S
       outputRule: o.outputRule,
       ...(o.outputMode !== undefined ? { outputMode: o.outputMode } : {}),
       ...(o.upstream !== undefined && o.upstreamApp !== undefined ? { upstreamAdapter: o.upstreamApp } : {}), // upstream join

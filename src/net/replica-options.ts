@@ -55,6 +55,8 @@ export interface ReplicaProcessOptions {
   failureTimeoutMs: number;
   /** Dmax: the failure detector stretches D up to this after long silences of a live peer (failure-detector.ts). Default D. */
   failureTimeoutMaxMs?: number;
+  /** S: the failure detector's bound during a peer's start-up (failure-detector.ts). Default: startupBoundMs(). */
+  failureTimeoutStartMs?: number;
   outputRule: boolean;
   /**
    * `ftcp experiment modes --real` only (`--unsafe-output-mode`): an output mode other than the
@@ -86,6 +88,14 @@ export interface ReplicaProcessOptions {
    * a crash.
    */
   warmUp?: (app: AppName, upstream: boolean) => void;
+}
+
+/** S when not given: the first second of a pair on a busy machine has left a live peer silent for 200 ms. */
+export const DEFAULT_FAILURE_TIMEOUT_START_MS = 500;
+
+/** S, the start-up bound a replica process uses: as given, else 500 ms or Dmax (D when no Dmax), whichever is longer. */
+export function startupBoundMs(o: Pick<ReplicaProcessOptions, 'failureTimeoutMs' | 'failureTimeoutMaxMs' | 'failureTimeoutStartMs'>): number {
+  return o.failureTimeoutStartMs ?? Math.max(DEFAULT_FAILURE_TIMEOUT_START_MS, o.failureTimeoutMaxMs ?? o.failureTimeoutMs);
 }
 
 /** --max-connections: the stack's own default, and the most a replica accepts (a replica holds ~2.5 KiB per idle connection). */

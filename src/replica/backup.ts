@@ -27,7 +27,7 @@ import type { ArbiterResponse } from './arbiter.js';
 import { decodeAppendEntries, encodeChannel, type ChannelMessage } from './channel.js';
 import type { LogEntry } from './log.js';
 import { FailureDetector } from './failure-detector.js';
-import { ArbiterAsk, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
+import { ArbiterAsk, detectorOptions, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
 import { outputModeOf } from './output-mode.js';
 import { Rsm, RsmError } from './rsm.js';
 
@@ -109,7 +109,7 @@ export class BackupRole {
     this.peer = init.peer;
     this.rKnown = rsm?.index ?? 0;
     this.lastHeardUs = init.nowUs;
-    this.detector = new FailureDetector(init.nowUs, { minUs: times.failureUs, maxUs: times.failureMaxUs });
+    this.detector = new FailureDetector(init.nowUs, detectorOptions(times));
     this.lastJoinUs = init.nowUs;
     this.nextRequestId = init.nextRequestId;
     this.ackOnReceipt = outputModeOf(opts) === 'ack-on-receipt';

@@ -15,9 +15,18 @@
  *
  * Until `warmupSamples` gaps are known the timeout is Dmax: no history, no confidence.
  *
+ * **Start-up** (`startupUs`, S > D). A pair's first second is when both processes are
+ * least able to keep time: they and their neighbours load, compile and allocate, and the
+ * backup cannot answer before its replica exists. So from the detector's start (and from a
+ * new peer's, reset(newPeer)) the timeout is at least S less the time the peer has been
+ * heard steadily (no gap over `steadyGapUs` up to its last frame; a stall of our own shows
+ * as such a gap too, and a longer gap gives back the whole of S). Start-up is over once
+ * that is down to D (the peer steady for S - D), or `startupMaxUs` after it began. On a
+ * quiet machine a peer killed t after its first frame is suspected after max(D, S - t).
+ *
  * Worst case for a dead peer: Dmax after its last frame, plus at most Dmax more of our
- * own stalls. With Dmax = D (the default) the detector is the fixed timeout D and adds
- * nothing: no warm-up, no credit.
+ * own stalls; during start-up S instead of Dmax. With Dmax = D the detector is the fixed
+ * timeout D (S during start-up) and gives no credit for own stalls.
  *
  * Pure and deterministic: integer µs of the replica's clock come in; no clock is read.
  */
@@ -37,6 +46,12 @@ export interface DetectorOptions {
   peakHalfLifeUs?: number;
   /** Gaps needed before the timeout leaves Dmax. Default 8. */
   warmupSamples?: number;
+  /** S: the least timeout during start-up, µs. Default minUs: no start-up bound. */
+  startupUs?: number;
+  /** A gap up to this long is steady. Default 2 × 10 ms. */
+  steadyGapUs?: number;
+  /** Start-up ends this long after it began, steady or not. Default 10 × startupUs. */
+  startupMaxUs?: number;
 }
 
 export class FailureDetector {
@@ -49,11 +64,16 @@ export class FailureDetector {
   /** Own stall time since the last frame heard, µs. */
   private creditUs = 0;
   private readonly o: Required<DetectorOptions>;
+  /** In start-up: when it ends at the latest, and since when the peer has been heard steadily. */
+  private startup: { untilUs: number; steadySinceUs: number | undefined } | undefined;
 
   constructor(nowUs: number, opts: DetectorOptions) {
     if (!(opts.minUs > 0) || opts.maxUs < opts.minUs) throw new RangeError(`failure detector: need 0 < D <= Dmax, got D ${opts.minUs} µs, Dmax ${opts.maxUs} µs`);
-    this.o = { window: 128, k: 4, peakFactor: 2, peakHalfLifeUs: 30_000_000, warmupSamples: 8, ...opts };
+    const startupUs = opts.startupUs ?? opts.minUs;
+    if (!(startupUs >= opts.minUs)) throw new RangeError(`failure detector: need the start-up bound S >= D, got S ${startupUs} µs, D ${opts.minUs} µs`);
+    this.o = { window: 128, k: 4, peakFactor: 2, peakHalfLifeUs: 30_000_000, warmupSamples: 8, steadyGapUs: 20_000, startupMaxUs: 10 * startupUs, ...opts, startupUs };
     this.lastHeardUs = nowUs;
+    this.startStartup(nowUs);
   }
 
   /** Fixed timeout: Dmax = D. */
@@ -69,8 +89,14 @@ export class FailureDetector {
     return this.gaps.length;
   }
 
+  /** Silence is still judged against the start-up bound S at nowUs. */
+  inStartup(nowUs: number): boolean {
+    return this.startup !== undefined && nowUs < this.startup.untilUs;
+  }
+
   /** A frame from the peer arrived at nowUs. */
   heard(nowUs: number): void {
+    if (this.startup !== undefined) this.steadyYet(nowUs);
     if (this.adaptive && nowUs > this.lastHeardUs) this.record(Math.max(0, nowUs - this.lastHeardUs - this.creditUs), nowUs);
     if (nowUs > this.lastHeardUs) this.lastHeardUs = nowUs;
     this.creditUs = 0;
@@ -85,6 +111,7 @@ export class FailureDetector {
     this.lastHeardUs = nowUs;
     this.creditUs = 0;
     if (!newPeer) return;
+    this.startStartup(nowUs);
     this.gaps.length = 0;
     this.next = 0;
     this.sum = 0;
@@ -99,8 +126,20 @@ export class FailureDetector {
     if (toUs > from) this.creditUs = Math.min(this.o.maxUs, this.creditUs + (toUs - from));
   }
 
-  /** The current timeout, µs. */
+  /** The current timeout, µs: in start-up at least S less the peer's steady time. */
   timeoutUs(nowUs: number): number {
+    const t = this.learnedTimeoutUs(nowUs);
+    return this.inStartup(nowUs) ? Math.max(this.startupAllowanceUs(), t) : t;
+  }
+
+  /** S less how long the peer had been heard steadily at its last frame. */
+  private startupAllowanceUs(): number {
+    const since = this.startup?.steadySinceUs;
+    return this.o.startupUs - (since === undefined ? 0 : this.lastHeardUs - since);
+  }
+
+  /** The timeout outside start-up, µs. */
+  private learnedTimeoutUs(nowUs: number): number {
     const { minUs, maxUs } = this.o;
     if (!this.adaptive) return minUs;
     const n = this.gaps.length;
@@ -128,7 +167,27 @@ export class FailureDetector {
    * first: it may be late by the decay since the last frame, never early.
    */
   deadline(): number {
-    return this.lastHeardUs + this.creditUs + this.timeoutUs(this.lastHeardUs);
+    const from = this.lastHeardUs + this.creditUs;
+    const learned = from + this.learnedTimeoutUs(this.lastHeardUs);
+    if (!this.inStartup(this.lastHeardUs)) return learned;
+    // The start-up allowance until start-up ends at untilUs, the learned timeout after: whichever is met first.
+    return Math.min(Math.max(from + this.startupAllowanceUs(), learned), Math.max(this.startup!.untilUs, learned));
+  }
+
+  private startStartup(nowUs: number): void {
+    this.startup = this.o.startupUs > this.o.minUs ? { untilUs: nowUs + this.o.startupMaxUs, steadySinceUs: undefined } : undefined;
+  }
+
+  /** Before lastHeardUs moves: does this frame end start-up? The first frame starts the steady stretch. */
+  private steadyYet(nowUs: number): void {
+    const s = this.startup!;
+    if (nowUs >= s.untilUs) {
+      this.startup = undefined;
+    } else if (s.steadySinceUs === undefined || nowUs - this.lastHeardUs > this.o.steadyGapUs) {
+      s.steadySinceUs = nowUs;
+    } else if (nowUs - s.steadySinceUs >= this.o.startupUs - this.o.minUs) {
+      this.startup = undefined;
+    }
   }
 
   private record(gapUs: number, nowUs: number): void {

@@ -7,6 +7,7 @@
  */
 import type { ArbiterRequest, ArbiterResponse } from './arbiter.js';
 import type { UpstreamEvent } from '../proxy/upstream.js';
+import type { DetectorOptions } from './failure-detector.js';
 import type { OutputMode } from './output-mode.js';
 import type { RsmConfig, RsmStackFactory, StateMismatch } from './rsm.js';
 
@@ -24,6 +25,13 @@ export interface ReplicaOptions {
    * longer (failure-detector.ts). Default D: a fixed timeout.
    */
   failureTimeoutMaxMs?: number;
+  /**
+   * S: during a peer's start-up silence is suspected only after S less the time the peer
+   * has been heard with no gap over 2H (failure-detector.ts, "Start-up"); start-up lasts at
+   * most 10 S. Default D: no start-up bound (the simulator's pairs have no start-up stalls);
+   * `ftcp replica` defaults to 500 ms (replica-options.ts).
+   */
+  failureTimeoutStartMs?: number;
   /** An unanswered arbiter request is sent again after this long. Default D. */
   arbiterRetryMs?: number;
   /**
@@ -49,6 +57,8 @@ export interface ResolvedTimes {
   heartbeatUs: number;
   failureUs: number;
   failureMaxUs: number;
+  /** S, the start-up bound (= failureUs: none). */
+  failureStartUs: number;
   arbiterRetryUs: number;
 }
 
@@ -57,11 +67,19 @@ export function resolveTimes(o: ReplicaOptions): ResolvedTimes {
   const failureMs = o.failureTimeoutMs ?? 50;
   const failureMaxMs = o.failureTimeoutMaxMs ?? failureMs;
   const retryMs = o.arbiterRetryMs ?? failureMs;
-  for (const [name, v] of [['heartbeatMs', heartbeatMs], ['failureTimeoutMs', failureMs], ['failureTimeoutMaxMs', failureMaxMs], ['arbiterRetryMs', retryMs]] as const) {
+  const failureStartMs = o.failureTimeoutStartMs ?? failureMs;
+  for (const [name, v] of [['heartbeatMs', heartbeatMs], ['failureTimeoutMs', failureMs], ['failureTimeoutMaxMs', failureMaxMs], ['failureTimeoutStartMs', failureStartMs], ['arbiterRetryMs', retryMs]] as const) {
     if (!(v > 0 && Number.isFinite(v))) throw new RangeError(`replica ${name} must be a positive number, got ${v}`);
   }
   if (failureMaxMs < failureMs) throw new RangeError(`replica failureTimeoutMaxMs (${failureMaxMs}) must be at least failureTimeoutMs (${failureMs})`);
-  return { heartbeatUs: Math.round(heartbeatMs * 1000), failureUs: Math.round(failureMs * 1000), failureMaxUs: Math.round(failureMaxMs * 1000), arbiterRetryUs: Math.round(retryMs * 1000) };
+  if (failureStartMs < failureMs) throw new RangeError(`replica failureTimeoutStartMs (${failureStartMs}) must be at least failureTimeoutMs (${failureMs})`);
+  const us = (ms: number) => Math.round(ms * 1000);
+  return { heartbeatUs: us(heartbeatMs), failureUs: us(failureMs), failureMaxUs: us(failureMaxMs), failureStartUs: us(failureStartMs), arbiterRetryUs: us(retryMs) };
+}
+
+/** The failure detector's options for these times (failure-detector.ts): in start-up a gap over 2 H is not steady. */
+export function detectorOptions(t: ResolvedTimes): DetectorOptions {
+  return { minUs: t.failureUs, maxUs: t.failureMaxUs, startupUs: t.failureStartUs, steadyGapUs: 2 * t.heartbeatUs, startupMaxUs: 10 * t.failureStartUs };
 }
 
 /** A packet for the clients, released (or re-emitted) by a live replica. */

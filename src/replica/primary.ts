@@ -30,7 +30,7 @@ import type { ArbiterResponse } from './arbiter.js';
 import { encodeChannel, ENTRY_MAX_BYTES, snapshotMessages, type ChannelMessage } from './channel.js';
 import { CHECK_BYTES, encodeEntry, entryBytes, MAX_STATE_ENTRIES, type LogEntry } from './log.js';
 import { FailureDetector } from './failure-detector.js';
-import { ArbiterAsk, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
+import { ArbiterAsk, detectorOptions, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
 import { isPureAck, outputModeOf, type OutputMode } from './output-mode.js';
 import type { Rsm } from './rsm.js';
 
@@ -120,7 +120,7 @@ export class PrimaryRole {
     this.mode = outputModeOf(opts);
     this.released = rsm.index;
     this.acked = rsm.index;
-    this.detector = new FailureDetector(init.nowUs, { minUs: times.failureUs, maxUs: times.failureMaxUs });
+    this.detector = new FailureDetector(init.nowUs, detectorOptions(times));
     this.lastSentUs = init.nowUs;
     this.nextRequestId = init.nextRequestId;
   }

@@ -23,7 +23,7 @@ import {
   switchoverArgv,
   type ReplicaLaunch,
 } from '../../src/lab/launch.js';
-import { replicaRsmConfig } from '../../src/net/replica-options.js';
+import { replicaRsmConfig, startupBoundMs } from '../../src/net/replica-options.js';
 
 /** Parses argv with the real program; resolves with the command's name path, its flags and its arguments. */
 async function parse(argv: string[]): Promise<{ path: string; flags: Record<string, unknown>; args: string[] }> {
@@ -90,6 +90,16 @@ describe('the lab\'s argv, as the CLI parses it', () => {
     expect(r.flags).toMatchObject({ role: 'backup', name: 'b', peer: 'a', switch: '127.0.0.1:9400', app: 'bulk', seed: '7', bulkBytes: '300000', mtu: '1500', arbiter: '127.0.0.1:9401', logListen: '127.0.0.1:0', logPeer: '127.0.0.1:9402', heartbeatMs: '20', failureTimeoutMs: '300', captureDir: '/tmp/run', unsafeNoOutputRule: true, startTimeoutMs: '9000', json: true });
     const opts = parseReplicaFlags(r.flags as unknown as Parameters<typeof parseReplicaFlags>[0]);
     expect(opts).toMatchObject({ role: 'backup', name: 'b', seed: 7, bulkBytes: 300_000, mtu: 1500, heartbeatMs: 20, failureTimeoutMs: 300, outputRule: false, captureDir: '/tmp/run', logPeer: { host: '127.0.0.1', port: 9402 } });
+  });
+
+  it('replica --failure-timeout-start-ms reaches the options; without it the replica process picks S itself', async () => {
+    const r = await parse(replicaArgv({ ...replica, failureTimeoutStartMs: 900 }));
+    expect(r.flags['failureTimeoutStartMs']).toBe('900');
+    expect(parseReplicaFlags(r.flags as unknown as Parameters<typeof parseReplicaFlags>[0]).failureTimeoutStartMs).toBe(900);
+    const none = parseReplicaFlags((await parse(replicaArgv(replica))).flags as unknown as Parameters<typeof parseReplicaFlags>[0]);
+    expect(none.failureTimeoutStartMs).toBeUndefined();
+    expect(startupBoundMs(none)).toBe(500);
+    expect(startupBoundMs({ failureTimeoutMs: 300, failureTimeoutMaxMs: 800 })).toBe(800);
   });
 
   it('replica --profile reaches the replicated stack\'s config; a bad one is a usage error', async () => {

@@ -94,7 +94,7 @@ function reproduceCommand(d: DemoState): string {
   const o = d.o;
   const lan = o.network === 'lan' ? ` --network lan --kernel-tool ${o.kernelTool ?? 'node'}${o.linkDelayMs ? ` --link-delay-ms ${o.linkDelayMs}` : ''}${o.arbiter === 'etcd' ? ' --arbiter etcd' : ''}` : '';
   const kernel = d.kernelNs !== undefined ? ` --client kernel --kernel-tool ${o.kernelTool ?? 'node'} --tun-mtu ${o.tunMtu ?? DEFAULT_TUN_MTU}` : lan;
-  const timing = ` --heartbeat-ms ${o.heartbeatMs} --failure-timeout-ms ${o.failureTimeoutMs}${o.failureTimeoutMaxMs !== undefined ? ` --failure-timeout-max-ms ${o.failureTimeoutMaxMs}` : ''}`;
+  const timing = ` --heartbeat-ms ${o.heartbeatMs} --failure-timeout-ms ${o.failureTimeoutMs}${o.failureTimeoutMaxMs !== undefined ? ` --failure-timeout-max-ms ${o.failureTimeoutMaxMs}` : ''}${o.failureTimeoutStartMs !== undefined ? ` --failure-timeout-start-ms ${o.failureTimeoutStartMs}` : ''}`;
   const moment = o.killMoment === 'any' ? ' --kill-moment any' : '';
   return `ftcp demo failover${kernel} --seed ${o.seed} --app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --kill-after-ms ${o.killAfterMs}${moment}${timing}${o.mtu !== DEMO_MTU ? ` --mtu ${o.mtu}` : ''}${o.unsafe ? ' --unsafe-no-output-rule' : ''} --capture-dir ${o.captureDir}`;
 }

@@ -30,6 +30,8 @@ export interface LiveDemoOptions {
   failureTimeoutMs: number;
   /** Dmax of the replicas' failure detectors; none: D. */
   failureTimeoutMaxMs?: number;
+  /** S of the replicas' failure detectors during start-up; none: the replica's default. */
+  failureTimeoutStartMs?: number;
   json: boolean;
   /** The replicas' and the client's link MTU (MSS = mtu - 40). */
   mtu: number;
