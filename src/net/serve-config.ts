@@ -11,6 +11,7 @@
  *   log: { listen: 0.0.0.0:9402, peers: [ { name: b, address: 10.0.0.2:9402 } ] }
  *   network: { switch: 127.0.0.1:9401 }   # or tap: { port, socat-port, prefix, mac, gateway }
  *   timing: { heartbeat-ms: 10, failure-timeout-ms: 50, rejoin-backoff-ms: 200 }   # failure-timeout-max-ms: Dmax (default D)
+ *                                # failure-timeout-start-ms: S, the start-up bound (default max(500, Dmax))
  *                                # etcd-contact-timeout-ms: L of the etcd arbiter (default 1000)
  *   capture-dir: captures        # optional
  *   cluster-key-file: key.hex    # optional
@@ -50,6 +51,8 @@ export interface ServeConfig {
   failureTimeoutMs: number;
   /** Dmax of the failure detector (timing.failure-timeout-max-ms); none: D. */
   failureTimeoutMaxMs?: number;
+  /** S, the detector's bound while a pair starts up (timing.failure-timeout-start-ms); none: the replica's default. */
+  failureTimeoutStartMs?: number;
   /** With an etcd arbiter: how long after its last answered request a replica holds its output (timing.etcd-contact-timeout-ms); none: the arbiter's default. */
   etcdContactTimeoutMs?: number;
   rejoinBackoffMs: number;
@@ -73,7 +76,7 @@ const SCHEMA: Record<string, readonly string[] | null> = {
   'log.peers[]': ['name', 'address'],
   network: ['switch', 'tap'],
   'network.tap': ['port', 'socat-port', 'prefix', 'mac', 'gateway'],
-  timing: ['heartbeat-ms', 'failure-timeout-ms', 'failure-timeout-max-ms', 'rejoin-backoff-ms', 'start-timeout-ms', 'etcd-contact-timeout-ms'],
+  timing: ['heartbeat-ms', 'failure-timeout-ms', 'failure-timeout-max-ms', 'failure-timeout-start-ms', 'rejoin-backoff-ms', 'start-timeout-ms', 'etcd-contact-timeout-ms'],
 };
 
 /** Edit distance, for "did you mean". */
@@ -256,6 +259,9 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   if (failureTimeoutMs <= heartbeatMs) r.fail(timing.get('failure-timeout-ms')?.value ?? root, 'timing.failure-timeout-ms', `(${failureTimeoutMs}) must be longer than timing.heartbeat-ms (${heartbeatMs})`);
   const failureTimeoutMaxMs = opt(timing, 'failure-timeout-max-ms', (q) => intOf(r, q, 'timing.failure-timeout-max-ms', 1, 600_000));
   if (failureTimeoutMaxMs !== undefined && failureTimeoutMaxMs < failureTimeoutMs) r.fail(timing.get('failure-timeout-max-ms')!.value ?? root, 'timing.failure-timeout-max-ms', `(${failureTimeoutMaxMs}) must be at least timing.failure-timeout-ms (${failureTimeoutMs})`);
+  const failureTimeoutStartMs = opt(timing, 'failure-timeout-start-ms', (q) => intOf(r, q, 'timing.failure-timeout-start-ms', 1, 600_000));
+  const atLeast = failureTimeoutMaxMs !== undefined && failureTimeoutMaxMs > failureTimeoutMs ? ['failure-timeout-max-ms', failureTimeoutMaxMs] as const : ['failure-timeout-ms', failureTimeoutMs] as const;
+  if (failureTimeoutStartMs !== undefined && failureTimeoutStartMs < atLeast[1]) r.fail(timing.get('failure-timeout-start-ms')!.value ?? root, 'timing.failure-timeout-start-ms', `(${failureTimeoutStartMs}) must be at least timing.${atLeast[0]} (${atLeast[1]})`);
   const etcdContactTimeoutMs = opt(timing, 'etcd-contact-timeout-ms', (q) => intOf(r, q, 'timing.etcd-contact-timeout-ms', 100, 600_000));
   const name = req(r, top, 'name', 'name', root, (p) => nameOf(r, p, 'name'));
   const peers = req(r, log, 'listen', 'log.listen', logPair.value, () => readPeersOrEmpty(r, log));
@@ -283,6 +289,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     heartbeatMs,
     failureTimeoutMs,
     ...(failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs } : {}),
+    ...(failureTimeoutStartMs !== undefined ? { failureTimeoutStartMs } : {}),
     ...(etcdContactTimeoutMs !== undefined ? { etcdContactTimeoutMs } : {}),
     rejoinBackoffMs: ms('rejoin-backoff-ms', 200),
     startTimeoutMs: ms('start-timeout-ms', 5000),

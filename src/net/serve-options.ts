@@ -34,6 +34,7 @@ export function replicaOptionsFor(c: ServeConfig, run: ServeRun): ReplicaProcess
     heartbeatMs: c.heartbeatMs,
     failureTimeoutMs: c.failureTimeoutMs,
     ...(c.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: c.failureTimeoutMaxMs } : {}),
+    ...(c.failureTimeoutStartMs !== undefined ? { failureTimeoutStartMs: c.failureTimeoutStartMs } : {}),
     outputRule: true,
     ...(c.captureDir !== undefined ? { captureDir: c.captureDir } : {}),
     mtu: c.mtu,

@@ -74,6 +74,10 @@ describe('ftcp serve config', () => {
     expect(errorOf(`${GOOD}\ntiming: { heartbeat-ms: 50, failure-timeout-ms: 50 }`)).toMatch(/^f\.yaml:13: timing\.failure-timeout-ms: \(50\) must be longer/);
     expect(errorOf(`${GOOD}\ntiming: { failure-timeout-ms: 50, failure-timeout-max-ms: 40 }`)).toMatch(/^f\.yaml:13: timing\.failure-timeout-max-ms: \(40\) must be at least timing\.failure-timeout-ms \(50\)/);
     expect(parseServeConfig(`${GOOD}\ntiming: { failure-timeout-ms: 50, failure-timeout-max-ms: 400 }`, 'f.yaml').failureTimeoutMaxMs).toBe(400);
+    expect(parseServeConfig(`${GOOD}\ntiming: { failure-timeout-start-ms: 800 }`, 'f.yaml').failureTimeoutStartMs).toBe(800);
+    expect(parseServeConfig(GOOD, 'f.yaml').failureTimeoutStartMs).toBeUndefined();
+    expect(errorOf(`${GOOD}\ntiming: { failure-timeout-ms: 50, failure-timeout-start-ms: 40 }`)).toMatch(/^f\.yaml:13: timing\.failure-timeout-start-ms: \(40\) must be at least timing\.failure-timeout-ms \(50\)/);
+    expect(errorOf(`${GOOD}\ntiming: { failure-timeout-max-ms: 900, failure-timeout-start-ms: 500 }`)).toMatch(/timing\.failure-timeout-start-ms: \(500\) must be at least timing\.failure-timeout-max-ms \(900\)/);
     expect(parseServeConfig(GOOD, 'f.yaml').failureTimeoutMaxMs).toBeUndefined();
     expect(parseServeConfig(`${GOOD}\ntiming: { etcd-contact-timeout-ms: 3000 }`, 'f.yaml').etcdContactTimeoutMs).toBe(3000);
     expect(parseServeConfig(GOOD, 'f.yaml').etcdContactTimeoutMs).toBeUndefined();
