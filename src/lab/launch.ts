@@ -183,10 +183,15 @@ function loadArgv(o: LoadShape): string[] {
   ];
 }
 
-export type ClientLaunch = ClusterCommon & LoadShape;
+export type ClientLaunch = ClusterCommon & ClientShape;
+
+/** A load of `ftcp client`: also --read-gaps (the kernel's client has no such record). */
+export interface ClientShape extends LoadShape {
+  readGapsMs?: number;
+}
 
 export function clientArgv(o: ClientLaunch): string[] {
-  return ['client', ...commonArgv(o), '--json', ...loadArgv(o)];
+  return ['client', ...commonArgv(o), '--json', ...loadArgv(o), ...flag('--read-gaps', o.readGapsMs)];
 }
 
 export interface KernelClientLaunch extends LoadShape {
