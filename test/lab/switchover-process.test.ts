@@ -77,6 +77,8 @@ async function checkHandedOver(a: Child, b: Child, client: Child): Promise<void>
   const seen = pauseAcross(gaps, handover.askedAtMs as number, live.atMs as number);
   expect(seen.resumedAtMs!).toBeGreaterThanOrEqual(live.atMs as number);
   expect(seen.pauseMs!).toBeGreaterThan(0);
+  // The old primary lost no log-channel frame: the late client packets it forwarded went to the new primary.
+  expect(a.events.find((e) => e.event === 'exit')?.['stats']).toMatchObject({ framesDropped: 0 });
 }
 
 /** After the run (captures complete): each replica emitted in its own epoch only, a in 1 (nothing after its handover), b in 2. */
