@@ -19,6 +19,8 @@ import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_BULK_BYTES, DEFAULT_SERVICE_PORT, parsePort, parsePositiveMs } from './replica.js';
 import { addClusterKeyOption, clusterKeyFromFlag } from './cluster-key-flag.js';
+import { NICE_HELP, parseNice } from './nice-flag.js';
+import { raiseOwnPriority } from '../net/priority.js';
 import { DEFAULT_LINK_BIND } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
@@ -47,6 +49,7 @@ interface ClientFlags extends LoadShapeFlags {
   json?: boolean;
   clusterKeyFile?: string;
   readGaps?: string;
+  nice: string;
 }
 
 export function registerClientCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -71,6 +74,7 @@ export function registerClientCommand(program: Command, io: CliIo, setExitCode: 
     .option('--mtu <bytes>', 'largest IP packet on the UDP link', '65000')
     .option('--start-timeout-ms <ms>', 'how long to wait at start for the switch to confirm the client address', '5000')
     .option('--json', 'print one JSON object per line (started, progress, resumed, result)')
+    .option('--nice <n>', `${NICE_HELP} (a client on a machine of its own needs none; a bench beside the cluster does)`, '0')
     .option('--read-gaps <ms>', 'record every gap of at least this many ms between two reads (any connection), wall-clock, in the result line (readGaps; the first 100000)');
   // a keyed switch takes only registrations authenticated with the cluster key.
   addClusterKeyOption(command)
@@ -162,6 +166,8 @@ export function parseClientFlags(flags: ClientFlags): LoadClientOptions & { time
 
 async function runClient(flags: ClientFlags, io: CliIo): Promise<number> {
   const opts = parseClientFlags(flags);
+  const nice = parseNice(flags.nice);
+  if (nice !== undefined) raiseOwnPriority('ftcp client', nice, (line) => io.stderr(line));
   const json = flags.json === true;
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
   let client: LoadClient;

@@ -16,6 +16,7 @@ import type { Child, ChildEvent } from './children.js';
 import type { ClientShape } from './launch.js';
 import { startCluster, stopCluster, type PairSettings } from './bench-cluster.js';
 import { percentile } from '../net/log-rtt.js';
+import { DEFAULT_NICE } from '../net/priority.js';
 import { pauseAcross, type ReadGapsReport } from './read-gaps.js';
 
 /** The steps of a switchover, in order, each the wall-clock time of an event line (ms). */
@@ -83,9 +84,14 @@ export function switchoverSteps(atMs: Partial<Record<SwitchoverStep, number>>): 
 /** The shortest gap between two reads the client records (ms): the resolution of `resumed`. */
 export const READ_GAP_MS = 0.5;
 
-/** The workload's client and the pair's app. */
-function workload(load: SwitchoverLoad, bytes: number): { app: 'bulk' | 'counter'; client: ClientShape } {
-  const common = { connections: 1, progressMs: 0, timeoutMs: 60_000, readGapsMs: READ_GAP_MS };
+/**
+ * The workload's client and the pair's app. The client runs at the cluster's priority (the
+ * replicas and the switch raise theirs, src/net/priority.ts): a client left at nice 0 stands
+ * for one sharing its machine with the cluster, and is the process starved on a busy machine
+ * exactly while the replicas work hardest, at the handover.
+ */
+function workload(load: SwitchoverLoad, bytes: number, clientNice: number): { app: 'bulk' | 'counter'; client: ClientShape } {
+  const common = { connections: 1, progressMs: 0, timeoutMs: 60_000, readGapsMs: READ_GAP_MS, nice: clientNice };
   return load === 'bulk' ? { app: 'bulk', client: { ...common, uploadBytes: bytes } } : { app: 'counter', client: { ...common, requests: `${LIGHT_REQUESTS}-${LIGHT_REQUESTS}`, thinkMs: LIGHT_THINK_MS } };
 }
 
@@ -100,7 +106,7 @@ export function readGapsOf(result: ChildEvent): ReadGapsReport | string {
 const LIGHT_REQUESTS = 400;
 const LIGHT_THINK_MS = '1-2';
 
-export async function switchoverTrial(bytes: number, afterMs: number, pair: PairSettings, load: SwitchoverLoad = 'bulk'): Promise<SwitchoverTrial> {
+export async function switchoverTrial(bytes: number, afterMs: number, pair: PairSettings, load: SwitchoverLoad = 'bulk', clientNice = DEFAULT_NICE): Promise<SwitchoverTrial> {
   const startedAt = performance.now();
   const problems: string[] = [];
   let client: Child | undefined;
@@ -148,7 +154,7 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
   const received = () => {
     if (abs.received !== undefined && abs.applied !== undefined && abs.applied < abs.received) abs.received = abs.applied;
   };
-  const w = workload(load, bytes);
+  const w = workload(load, bytes, clientNice);
   const r = await startCluster(w.app, bytes, true, pair, onEvent);
   let pauseMs: number | null = null;
   let gapMs: [number, number] | null = null;
@@ -242,7 +248,7 @@ export async function benchSwitchover(c: SwitchoverBenchContext, pair: PairSetti
   const bytes = 5_000_000;
   const afterMs = 250;
   const what = load === 'bulk' ? `\`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked)` : `\`ftcp client --app counter\` (1 connection, ${LIGHT_REQUESTS} requests ${LIGHT_THINK_MS} ms apart, every answer checked)`;
-  say(`switchover: ${trials} trial(s), ${load} load, each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and ${what}; SIGTERM of the primary ${afterMs} ms into the load (it hands over to the backup); figure: the longest gap in the client's reads (stamped by the client) from SIGTERM to its first read after the backup went live`);
+  say(`switchover: ${trials} trial(s), ${load} load, each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and ${what}; the client at nice ${DEFAULT_NICE} like the cluster; SIGTERM of the primary ${afterMs} ms into the load (it hands over to the backup); figure: the longest gap in the client's reads (stamped by the client) from SIGTERM to its first read after the backup went live`);
   const times: number[] = [];
   const trialDetails: unknown[] = [];
   const measured: SwitchoverTrial[] = [];
