@@ -71,8 +71,9 @@ export interface PauseAcross {
   /** The gap counted as pauseMs, wall-clock [from, to]; null when none was recorded. */
   gap: [number, number] | null;
   /**
-   * The longest gap that ended in the same length of time just before SIGTERM (at most back
-   * to the first read): the client's own stalls with no switchover under way, to compare.
+   * The longest gap that ended in the same length of time just before SIGTERM: the client's
+   * own stalls with no switchover under way, to compare. Null when the client was not yet
+   * reading for all of that time (its first read came later than its start).
    */
   beforeMs: number | null;
 }
@@ -92,8 +93,8 @@ export function pauseAcross(r: ReadGapsReport, termMs: number, liveMs: number): 
   const pauseMs = Math.max(gap !== null ? gap[1] - gap[0] : r.thresholdMs, sinceTerm);
   const windowMs = resumedAtMs - termMs;
   let beforeMs: number | null = null;
-  if (r.firstMs < termMs) {
-    const start = Math.max(termMs - windowMs, r.firstMs);
+  const start = termMs - windowMs;
+  if (r.firstMs <= start) {
     beforeMs = r.thresholdMs;
     for (const [from, to] of r.gaps) if (to <= termMs && to > start) beforeMs = Math.max(beforeMs, to - Math.max(from, start));
   }

@@ -26,8 +26,9 @@ describe('ReadGaps', () => {
 describe('pauseAcross', () => {
   // SIGTERM at 1000, live at 1030.
   it('is the gap the backup\'s go-live falls in: from the last read before it to the first after', () => {
-    const r = record(0.5, [990, 995, 1002, 1041, 1042, 1043]);
-    expect(pauseAcross(r, 1000, 1030)).toEqual({ pauseMs: 39, resumedAtMs: 1041, gap: [1002, 1041], beforeMs: 5 });
+    const r = record(0.5, [950, 990, 995, 1002, 1041, 1042, 1043]);
+    // Before: the 41 ms up to SIGTERM, from 959 on; the gap 950 to 990 counts from there.
+    expect(pauseAcross(r, 1000, 1030)).toEqual({ pauseMs: 39, resumedAtMs: 1041, gap: [1002, 1041], beforeMs: 31 });
   });
 
   it('takes the longest gap from SIGTERM on, even when the client read again before go-live', () => {
@@ -39,6 +40,8 @@ describe('pauseAcross', () => {
     expect(p.resumedAtMs).toBeCloseTo(1030.2, 6);
     // The gap that ended before SIGTERM, in the same length of time before it (30.2 ms), is clipped to that window.
     expect(p.beforeMs).toBeCloseTo(20.2, 6);
+    // A client whose first read came inside that window has nothing to compare with.
+    expect(pauseAcross(record(0.5, [980, 990, 1020, 1030.2, 1031]), 1000, 1030).beforeMs).toBe(null);
   });
 
   it('says the reads never stopped for the threshold when no gap that long overlaps the handover', () => {
