@@ -11,6 +11,7 @@
 import type { Command } from 'commander';
 import { wallClockMs } from '../net/clock.js';
 import { LoadClient, type LoadClientOptions } from '../lab/load-client.js';
+import type { ReadGapsReport } from '../lab/read-gaps.js';
 import { waitForStopSignal } from '../net/signals.js';
 import { LinkError } from '../net/udp-link.js';
 import { LOAD_APPS } from '../sim/cluster-load.js';
@@ -18,6 +19,8 @@ import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseEndpointFlag, parseMtuFlag, parseVirtualAddressFlag } from './net-flags.js';
 import { DEFAULT_BULK_BYTES, DEFAULT_SERVICE_PORT, parsePort, parsePositiveMs } from './replica.js';
 import { addClusterKeyOption, clusterKeyFromFlag } from './cluster-key-flag.js';
+import { NICE_HELP, parseNice } from './nice-flag.js';
+import { raiseOwnPriority } from '../net/priority.js';
 import { DEFAULT_LINK_BIND } from './net-flags.js';
 import { DEFAULT_SWITCH_LISTEN } from './switch.js';
 import { parseByteCount, parseIntegerFlag, parseLoadApp, parseMilliseconds, parseSeed } from './validate.js';
@@ -46,6 +49,8 @@ interface ClientFlags extends LoadShapeFlags {
   startTimeoutMs: string;
   json?: boolean;
   clusterKeyFile?: string;
+  readGaps?: string;
+  nice: string;
 }
 
 export function registerClientCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -69,7 +74,9 @@ export function registerClientCommand(program: Command, io: CliIo, setExitCode: 
   addLoadShapeOptions(command, 'bulk: bytes the server sends each connection (the replicas\' --bulk-bytes)', 'give up (streams not finished count as stalled) after this long')
     .option('--mtu <bytes>', 'largest IP packet on the UDP link', '65000')
     .option('--start-timeout-ms <ms>', 'how long to wait at start for the switch to confirm the client address', '5000')
-    .option('--json', 'print one JSON object per line (started, progress, resumed, result)');
+    .option('--json', 'print one JSON object per line (started, progress, resumed, result)')
+    .option('--nice <n>', `${NICE_HELP} (a client on a machine of its own needs none; a bench beside the cluster does)`, '0')
+    .option('--read-gaps <ms>', 'record every gap of at least this many ms between two reads (any connection), wall-clock, in the result line (readGaps; the first 100000)');
   // a keyed switch takes only registrations authenticated with the cluster key.
   addClusterKeyOption(command)
     .addHelpText(
@@ -82,6 +89,13 @@ export function registerClientCommand(program: Command, io: CliIo, setExitCode: 
     .action(async (flags: ClientFlags) => {
       setExitCode(await runClient(flags, io));
     });
+}
+
+/** The human line of --read-gaps: how many, and the longest. */
+export function describeReadGaps(r: ReadGapsReport): string {
+  const longest = r.gaps.reduce<[number, number] | undefined>((m, g) => (m === undefined || g[1] - g[0] > m[1] - m[0] ? g : m), undefined);
+  const where = longest === undefined ? '' : `; the longest ${(longest[1] - longest[0]).toFixed(1)} ms, from ${longest[0].toFixed(3)} to ${longest[1].toFixed(3)} ms (wall clock)`;
+  return `  reads: ${r.reads}, ${r.gaps.length + r.dropped} gap(s) of ${r.thresholdMs} ms or more${r.dropped > 0 ? ` (${r.dropped} not kept)` : ''}${where}`;
 }
 
 /** "N" or "MIN-MAX" (integers, MIN <= MAX, within [lo, hi]). */
@@ -147,11 +161,14 @@ export function parseClientFlags(flags: ClientFlags): LoadClientOptions & { time
     mtu: parseMtuFlag('--mtu', flags.mtu),
     startTimeoutMs: parsePositiveMs('--start-timeout-ms', flags.startTimeoutMs),
     clusterKey: clusterKeyFromFlag(flags.clusterKeyFile),
+    readGapsMs: flags.readGaps === undefined ? undefined : parseMilliseconds('--read-gaps', flags.readGaps, 3_600_000),
   };
 }
 
 async function runClient(flags: ClientFlags, io: CliIo): Promise<number> {
   const opts = parseClientFlags(flags);
+  const nice = parseNice(flags.nice);
+  if (nice !== undefined) raiseOwnPriority('ftcp client', nice, (line) => io.stderr(line));
   const json = flags.json === true;
   const out = (human: string, obj: object) => io.stdout(json ? `${JSON.stringify(obj)}\n` : `${human}\n`);
   let client: LoadClient;
@@ -208,6 +225,7 @@ async function runClient(flags: ClientFlags, io: CliIo): Promise<number> {
   const lines = unanswered ? [] : [
     `ftcp client: ${result.ok ? 'ok' : 'FAILED'}${reason !== 'done' ? ` (stopped: ${reason})` : ''} after ${elapsedMs} ms: ${result.streams.intact} intact, ${result.streams.broken} broken, ${result.resets} reset(s); ${result.duplicateSegmentsDropped} duplicate segment(s) dropped, ${result.retransmits} retransmit(s)`,
     ...(result.counter !== undefined ? [`  counter: ${result.counter.count} answers, ${result.counter.consecutive ? 'exactly 1..n' : 'NOT consecutive'}`] : []),
+    ...(result.readGaps !== undefined ? [describeReadGaps(result.readGaps)] : []),
     ...result.problems.slice(0, 10).map((p) => `  problem: ${p}`),
   ];
   const { conns, ...summary } = result;

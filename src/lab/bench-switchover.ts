@@ -4,17 +4,20 @@
  * fresh pairs, as failover.* measures a kill -9 (bench-cluster.ts failoverTrial).
  *
  * A trial: a fresh pair and `ftcp client --app bulk` (one connection, bytes both ways,
- * every byte checked); SIGTERM of the primary `afterMs` into the load. When the backup
- * says it is live the client is told (SIGUSR1) to report its next byte read: the figure
- * is SIGTERM -> that byte. A trial in which either replica suspected the other (a false
- * failover on a busy machine, or a handover that fell back to the failure timeout) is
- * counted apart, not measured.
+ * every byte checked) that records the gaps between its reads with its own clock
+ * (--read-gaps, src/lab/read-gaps.ts); SIGTERM of the primary `afterMs` into the load. The
+ * figure is the longest gap in the client's reads across the handover, from SIGTERM to its
+ * first read after the backup said it was live. A trial in which either replica suspected
+ * the other (a false failover on a busy machine, or a handover that fell back to the
+ * failure timeout) is counted apart, not measured.
  */
 import { wallClockMs } from '../net/clock.js';
 import type { Child, ChildEvent } from './children.js';
-import type { LoadShape } from './launch.js';
+import type { ClientShape } from './launch.js';
 import { startCluster, stopCluster, type PairSettings } from './bench-cluster.js';
 import { percentile } from '../net/log-rtt.js';
+import { DEFAULT_NICE } from '../net/priority.js';
+import { pauseAcross, type ReadGapsReport } from './read-gaps.js';
 
 /** The steps of a switchover, in order, each the wall-clock time of an event line (ms). */
 export const SWITCHOVER_STEPS = [
@@ -25,7 +28,7 @@ export const SWITCHOVER_STEPS = [
   ['sent', 'the test-and-set is written to the arbiter'],
   ['granted', 'the arbiter\'s grant reaches the backup'],
   ['live', 'the backup is live (it re-emitted what was held)'],
-  ['resumed', 'the client reads its next byte'],
+  ['resumed', 'the client reads its next byte (its own clock)'],
 ] as const;
 export type SwitchoverStep = (typeof SWITCHOVER_STEPS)[number][0];
 
@@ -34,8 +37,12 @@ export type SwitchoverLoad = 'bulk' | 'light';
 export const SWITCHOVER_LOADS: readonly SwitchoverLoad[] = ['bulk', 'light'];
 
 export interface SwitchoverTrial {
-  /** SIGTERM of the primary -> the client's first byte read after the backup went live; null if never. */
+  /** The longest gap in the client's reads between SIGTERM and its first read after the backup went live, ms; null if it never read again. */
   pauseMs: number | null;
+  /** That gap, ms after SIGTERM (the client's reads were stamped by the client). */
+  gapMs: [number, number] | null;
+  /** The longest gap in the client's reads in as long a time just before SIGTERM: its own stalls, to compare. */
+  beforeMs: number | null;
   /** The old primary's exit code (0 expected). */
   primaryExit: number | null;
   /** The backup's go-live reason ('switchover' expected). */
@@ -74,24 +81,39 @@ export function switchoverSteps(atMs: Partial<Record<SwitchoverStep, number>>): 
   return steps;
 }
 
-/** The workload's client and the pair's app. */
-function workload(load: SwitchoverLoad, bytes: number): { app: 'bulk' | 'counter'; client: LoadShape } {
-  return load === 'bulk'
-    ? { app: 'bulk', client: { connections: 1, uploadBytes: bytes, progressMs: 0, timeoutMs: 60_000 } }
-    : { app: 'counter', client: { connections: 1, requests: `${LIGHT_REQUESTS}-${LIGHT_REQUESTS}`, thinkMs: LIGHT_THINK_MS, progressMs: 0, timeoutMs: 60_000 } };
+/** The shortest gap between two reads the client records (ms): the resolution of `resumed`. */
+export const READ_GAP_MS = 0.5;
+
+/**
+ * The workload's client and the pair's app. The client runs at the cluster's priority (the
+ * replicas and the switch raise theirs, src/net/priority.ts): a client left at nice 0 stands
+ * for one sharing its machine with the cluster, and is the process starved on a busy machine
+ * exactly while the replicas work hardest, at the handover.
+ */
+function workload(load: SwitchoverLoad, bytes: number, clientNice: number): { app: 'bulk' | 'counter'; client: ClientShape } {
+  const common = { connections: 1, progressMs: 0, timeoutMs: 60_000, readGapsMs: READ_GAP_MS, nice: clientNice };
+  return load === 'bulk' ? { app: 'bulk', client: { ...common, uploadBytes: bytes } } : { app: 'counter', client: { ...common, requests: `${LIGHT_REQUESTS}-${LIGHT_REQUESTS}`, thinkMs: LIGHT_THINK_MS } };
+}
+
+/** The client's read gaps of its result line, or a reason there are none. */
+export function readGapsOf(result: ChildEvent): ReadGapsReport | string {
+  // The line was checked against its schema (src/net/events.ts) when it was read.
+  const r = result.event === 'result' ? (result as { readGaps?: ReadGapsReport }).readGaps : undefined;
+  return r ?? 'the client\'s result line has no readGaps (was it started with --read-gaps?)';
 }
 
 /** Light load: one connection, a request every 1-2 ms plus its round trip (about a second of requests). */
 const LIGHT_REQUESTS = 400;
 const LIGHT_THINK_MS = '1-2';
 
-export async function switchoverTrial(bytes: number, afterMs: number, pair: PairSettings, load: SwitchoverLoad = 'bulk'): Promise<SwitchoverTrial> {
+export async function switchoverTrial(bytes: number, afterMs: number, pair: PairSettings, load: SwitchoverLoad = 'bulk', clientNice = DEFAULT_NICE): Promise<SwitchoverTrial> {
   const startedAt = performance.now();
   const problems: string[] = [];
   let client: Child | undefined;
   let invalid = false;
   let liveReason: string | null = null;
   let termAtMs: number | undefined;
+  let liveAtMs: number | undefined;
   const abs: Partial<Record<SwitchoverStep, number>> = {};
   let queuedBytes: number | null = null;
   let inFlight: number | null = null;
@@ -123,8 +145,8 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
     }
     if (e.event === 'live') {
       at('live', e.atMs);
+      liveAtMs = e.atMs;
       liveReason = e.reason;
-      client?.signal('SIGUSR1');
     }
   };
   // An event line's time is when the drain that emitted it ended: the backup's request to the
@@ -132,9 +154,11 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
   const received = () => {
     if (abs.received !== undefined && abs.applied !== undefined && abs.applied < abs.received) abs.received = abs.applied;
   };
-  const w = workload(load, bytes);
+  const w = workload(load, bytes, clientNice);
   const r = await startCluster(w.app, bytes, true, pair, onEvent);
   let pauseMs: number | null = null;
+  let gapMs: [number, number] | null = null;
+  let beforeMs: number | null = null;
   let primaryExit: number | null = null;
   let clientOk = false;
   try {
@@ -145,19 +169,24 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
     else {
       termAtMs = wallClockMs();
       r.primary.signal('SIGTERM');
-      const resumed = await client.waitFor((e) => e.event === 'resumed', 10_000, 'its first byte after the switchover').catch((error: unknown) => {
-        problems.push(error instanceof Error ? error.message : String(error));
-        return undefined;
-      });
-      if (resumed !== undefined) {
-        pauseMs = resumed.atMs - termAtMs;
-        at('resumed', resumed.atMs);
-      }
       primaryExit = (await r.primary.exited).code;
     }
     const result = await client.waitFor((e) => e.event === 'result', 90_000, 'its result line');
     clientOk = result.ok === true;
     if ('problems' in result) for (const p of result.problems) problems.push(`client: ${p}`);
+    if (termAtMs !== undefined) {
+      const gaps = readGapsOf(result);
+      if (typeof gaps === 'string') problems.push(gaps);
+      else if (liveAtMs === undefined) problems.push('the backup never said it was live');
+      else {
+        const seen = pauseAcross(gaps, termAtMs, liveAtMs);
+        if (seen.pauseMs === null) problems.push('the client read nothing after the backup went live');
+        pauseMs = seen.pauseMs === null ? null : round1(seen.pauseMs);
+        gapMs = seen.gap === null ? null : [round1(seen.gap[0] - termAtMs), round1(seen.gap[1] - termAtMs)];
+        beforeMs = seen.beforeMs === null ? null : round1(seen.beforeMs);
+        if (seen.resumedAtMs !== null) at('resumed', seen.resumedAtMs);
+      }
+    }
   } catch (error) {
     problems.push(error instanceof Error ? error.message : String(error));
   } finally {
@@ -165,7 +194,7 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
   }
   if (primaryExit !== null && primaryExit !== 0) problems.push(`the old primary exited ${primaryExit}`);
   received();
-  return { pauseMs, primaryExit, liveReason, atMs: abs, stepMs: switchoverSteps(abs), queuedBytes, inFlight, behind, persistMs, broken: !clientOk, invalid, problems, seconds: (performance.now() - startedAt) / 1000 };
+  return { pauseMs, gapMs, beforeMs, primaryExit, liveReason, atMs: abs, stepMs: switchoverSteps(abs), queuedBytes, inFlight, behind, persistMs, broken: !clientOk, invalid, problems, seconds: (performance.now() - startedAt) / 1000 };
 }
 
 /** What the bench run hands a group (bench-run.ts's BenchContext, the fields used here). */
@@ -193,7 +222,9 @@ function describeTrial(t: SwitchoverTrial): string {
   if (t.invalid) return 'a replica suspected its peer (not counted)';
   const steps = SWITCHOVER_STEPS.filter(([k]) => t.stepMs[k] !== undefined).map(([k]) => `${k} +${t.stepMs[k]}`);
   const extra = [t.inFlight !== null ? `${t.inFlight} entries unacknowledged at handover` : '', t.queuedBytes !== null ? `${t.queuedBytes} B queued in its socket` : '', t.persistMs !== null ? `fsync'ed grant ${t.persistMs} ms` : ''].filter((x) => x !== '');
-  return `resumed ${t.pauseMs === null ? 'never' : `${t.pauseMs.toFixed(1)} ms`} after SIGTERM (${steps.join(', ')}${extra.length > 0 ? `; ${extra.join(', ')}` : ''})`;
+  const gap = t.gapMs !== null ? ` (${t.gapMs[0]} to ${t.gapMs[1]} ms after SIGTERM)` : '';
+  const before = t.beforeMs !== null ? `; longest gap just before SIGTERM ${t.beforeMs.toFixed(1)} ms` : '';
+  return `client pause ${t.pauseMs === null ? 'never ended' : `${t.pauseMs.toFixed(1)} ms${gap}`}${before} (steps after SIGTERM: ${steps.join(', ')}${extra.length > 0 ? `; ${extra.join(', ')}` : ''})`;
 }
 
 /** The median of each step over the measured trials (where it was seen). */
@@ -217,7 +248,7 @@ export async function benchSwitchover(c: SwitchoverBenchContext, pair: PairSetti
   const bytes = 5_000_000;
   const afterMs = 250;
   const what = load === 'bulk' ? `\`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked)` : `\`ftcp client --app counter\` (1 connection, ${LIGHT_REQUESTS} requests ${LIGHT_THINK_MS} ms apart, every answer checked)`;
-  say(`switchover: ${trials} trial(s), ${load} load, each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and ${what}; SIGTERM of the primary ${afterMs} ms into the load (it hands over to the backup); figure: SIGTERM -> the client's first byte read after the backup went live`);
+  say(`switchover: ${trials} trial(s), ${load} load, each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and ${what}; the client at nice ${DEFAULT_NICE} like the cluster; SIGTERM of the primary ${afterMs} ms into the load (it hands over to the backup); figure: the longest gap in the client's reads (stamped by the client) from SIGTERM to its first read after the backup went live`);
   const times: number[] = [];
   const trialDetails: unknown[] = [];
   const measured: SwitchoverTrial[] = [];
@@ -244,11 +275,14 @@ export async function benchSwitchover(c: SwitchoverBenchContext, pair: PairSetti
   }
   const stepsP50Ms = medianSteps(measured);
   if (measured.length > 0) say(`    median of each step (ms after the step before): ${SWITCHOVER_STEPS.filter(([k]) => stepsP50Ms[k] !== undefined).map(([k, text]) => `${k} ${stepsP50Ms[k]} (${text})`).join('; ')}`);
-  details['switchover'] = { load, bytes: load === 'bulk' ? bytes : null, afterMs, steps: Object.fromEntries(SWITCHOVER_STEPS), stepsP50Ms, trials: trialDetails };
+  const before = measured.map((t) => t.beforeMs).filter((x): x is number => x !== null);
+  const beforeP50Ms = before.length > 0 ? round1(percentile(before, 50)) : null;
+  if (beforeP50Ms !== null) say(`    the client's own longest gap between reads in as long a time just before SIGTERM (no switchover under way), median: ${beforeP50Ms} ms`);
+  details['switchover'] = { load, bytes: load === 'bulk' ? bytes : null, afterMs, readGapMs: READ_GAP_MS, steps: Object.fromEntries(SWITCHOVER_STEPS), stepsP50Ms, beforeP50Ms, trials: trialDetails };
   const command = cmd('switchover', `${o.trialsGiven ? ` --trials ${trials}` : ''}${load !== 'bulk' ? ` --switchover-load ${load}` : ''}`);
   const key = load === 'bulk' ? 'switchover' : `switchover.${load}`;
-  add({ key: `${key}.p50Ms`, what: `SIGTERM of the primary -> client next byte, p50 (${load} load)`, value: percentile(times, 50), unit: 'ms', command });
-  add({ key: `${key}.p99Ms`, what: `SIGTERM of the primary -> client next byte, p99 (${load} load)`, value: percentile(times, 99), unit: 'ms', command });
+  add({ key: `${key}.p50Ms`, what: `the client's longest gap between reads across a switchover, p50 (${load} load)`, value: percentile(times, 50), unit: 'ms', command });
+  add({ key: `${key}.p99Ms`, what: `the client's longest gap between reads across a switchover, p99 (${load} load)`, value: percentile(times, 99), unit: 'ms', command });
   add({ key: `${key}.trials`, what: 'trials measured', value: times.length, unit: '', command });
   add({ key: `${key}.broken`, what: 'trials whose stream was not intact', value: broken, unit: '', command });
 }

@@ -186,10 +186,17 @@ function loadArgv(o: LoadShape): string[] {
   ];
 }
 
-export type ClientLaunch = ClusterCommon & LoadShape;
+export type ClientLaunch = ClusterCommon & ClientShape;
+
+/** A load of `ftcp client`: also --read-gaps (the kernel's client has no such record). */
+export interface ClientShape extends LoadShape {
+  readGapsMs?: number;
+  /** --nice: the client's scheduling priority (default 0). */
+  nice?: number;
+}
 
 export function clientArgv(o: ClientLaunch): string[] {
-  return ['client', ...commonArgv(o), '--json', ...loadArgv(o)];
+  return ['client', ...commonArgv(o), '--json', ...loadArgv(o), ...flag('--read-gaps', o.readGapsMs), ...flag('--nice', o.nice)];
 }
 
 export interface KernelClientLaunch extends LoadShape {

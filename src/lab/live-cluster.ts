@@ -20,7 +20,7 @@ import { Child, Children, saveChildLines } from './children.js';
 import { isReplicaEvent, replicaEvent, type ChildEvent, type ClientResult } from '../net/events.js';
 import { bulkUploadProblems, claimsByEpoch, compareReemitted as compareReemittedPackets, packetKey, splitBrainEpochs as splitBrainEpochsOf } from '../replica/run-checks.js';
 import { CLUSTER_KEY_ENV, ClusterKey } from '../net/cluster-key.js';
-import { arbiterArgv, clientArgv, loopback, replicaArgv, switchArgv, type ClusterCommon, type LoadShape, type ReplicaExtra, type SwitchLaunch } from './launch.js';
+import { arbiterArgv, clientArgv, loopback, replicaArgv, switchArgv, type ClusterCommon, type ClientShape, type ReplicaExtra, type SwitchLaunch } from './launch.js';
 
 /** What every cluster of real processes is run with (this file's and lan-cluster.ts's). */
 export interface ClusterRunOptions {
@@ -169,7 +169,7 @@ export class LiveCluster {
   }
 
   /** Starts a client (`ftcp client --json`) with a load of this shape; waits for its started line. */
-  async startClient(label: string, load: LoadShape): Promise<Child> {
+  async startClient(label: string, load: ClientShape): Promise<Child> {
     const child = this.children.start(label, clientArgv({ ...this.common(), ...load, app: load.app ?? this.opts.app }));
     await child.waitFor((e) => e.event === 'started', this.startTimeoutMs, 'its started line');
     return child;

@@ -19,6 +19,7 @@ import { RealHost } from './real-host.js';
 import type { ClusterKey } from '../net/cluster-key.js';
 import { LinkError, UdpLink } from '../net/udp-link.js';
 import { makeRedisConn, RedisConn, type RedisConnState } from './redis-load.js';
+import { ReadGaps, type ReadGapsReport } from './read-gaps.js';
 export interface LoadClientOptions {
   switchAt: Endpoint;
   /** The local UDP address of the link to the switch (--bind). Default 127.0.0.1:0. */
@@ -39,6 +40,8 @@ export interface LoadClientOptions {
   startTimeoutMs?: number;
   /** the cluster key its registration with the switch is authenticated with. */
   clusterKey?: ClusterKey | undefined;
+  /** Record every gap of at least this many ms between two reads (--read-gaps); undefined: none. */
+  readGapsMs?: number | undefined;
 }
 
 export interface LoadClientResult {
@@ -54,6 +57,8 @@ export interface LoadClientResult {
   retransmits: number;
   bytesReceived: number;
   resumedAtMs: number | null;
+  /** --read-gaps: the gaps between its reads, wall-clock. */
+  readGaps?: ReadGapsReport;
   problems: string[];
   /** bulk: what each connection uploaded, by the server connection that received it (to compare with the server app's digests). */
   uploads?: Array<{ conn: number | null; bytes: number; sha256: string | null }>;
@@ -66,6 +71,7 @@ export class LoadClient {
   /** Called once per markResume(), at the first read after it, with the wall-clock ms. */
   onResumed: ((atMs: number) => void) | undefined;
   resumedAtMs: number | null = null;
+  private readonly readGaps: ReadGaps | undefined;
   private closed = false;
 
   private constructor(
@@ -92,6 +98,11 @@ export class LoadClient {
     // Server connection numbers are socket ids: the listener's, then one per accept.
     const maxConn = 4 * opts.connections + 64;
     this.load = new ClientLoad(this.host, this.host, loadOptions, (_port, head) => bulkConnFromHead(bulkSeed, head, maxConn), opts.app === 'redis' ? makeRedisConn : undefined);
+    if (opts.readGapsMs !== undefined) {
+      const gaps = new ReadGaps(opts.readGapsMs);
+      this.readGaps = gaps;
+      this.load.everyRead = () => gaps.read(wallClockMs());
+    }
   }
 
   /** Opens the link and claims the client address at the switch; rejects with a one-line LinkError. */
@@ -151,6 +162,7 @@ export class LoadClient {
       if (!consecutive) problems.push(`counter: the answers are not exactly 1..${sorted.length} (first anomaly near ${sorted.find((v, i) => v !== i + 1)})`);
     }
     if (this.opts.app === 'redis') r.redis = { conns: this.load.conns.filter((c): c is RedisConn => c instanceof RedisConn).map((c) => c.state) };
+    if (this.readGaps !== undefined) r.readGaps = this.readGaps.report();
     if (this.opts.app === 'bulk') r.uploads = this.load.uploads().map((u) => ({ conn: u.conn ?? null, bytes: u.bytes, sha256: u.sha256 ?? null }));
     r.ok = problems.length === 0;
     return r;

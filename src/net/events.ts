@@ -153,6 +153,9 @@ export const REPLICA_EVENTS = {
 
 const clusterKey = nullable(shape({ source: str, id: str }));
 const progress = { atMs: num, bytesReceived: num, settled: num };
+/** `ftcp client --read-gaps`: the gaps between its reads (src/lab/read-gaps.ts). */
+const gap = field<[number, number]>('a [from, to] pair of numbers', (v) => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number'));
+const readGaps = shape({ thresholdMs: num, reads: num, firstMs: nullable(num), lastMs: nullable(num), gaps: arrayOf(gap), dropped: num });
 /** What both load clients (ours and the kernel's) report at the end. */
 const loadResult = {
   ok: bool,
@@ -191,7 +194,7 @@ export const OTHER_EVENTS = {
     started: { atMs: num, app: str, connections: num, link: str, pid: num },
     resumed: { atMs: num },
     progress,
-    result: { ...loadResult, bytesReceived: num, conns: arrayOf(obj) },
+    result: { ...loadResult, bytesReceived: num, conns: arrayOf(obj), readGaps: optional(readGaps) },
   },
   'kernel-client': {
     started: { atMs: num, app: str, tool: str, connections: num, kernel: bool, pid: num },

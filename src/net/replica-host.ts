@@ -46,12 +46,12 @@ import { stackFactory } from '../replica/stack-factory.js';
 import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { ProcessClock, wallClockMs } from './clock.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
-import { CHANNEL_TYPE_HANDOVER, CHANNEL_TYPE_HELLO, decodeChannel, encodeChannel, type ChannelMessage } from '../replica/channel.js';
+import { CHANNEL_TYPE_HELLO, decodeChannel, encodeChannel, type ChannelMessage } from '../replica/channel.js';
 import { HandoverWatch, type HandoverStart, type HandoverTrigger } from './switchover.js'; // planned switchover
-import { PrimaryRole } from '../replica/primary.js';
 import { compareHello, decodeHello, encodeHello, helloFields, redisRunId, type HelloFields } from './handshake-check.js';
 import { LogRttProbe } from './log-rtt.js'; // bench: log-channel round trip
 import { StallWatch } from './stall-watch.js';
+import { channelFor } from './channel-route.js';
 import { ArbiterTimes, hostStats, replicaCapturePaths, startedFields, type CapturePaths } from './replica-host-report.js';
 import { OperatorStops } from './operator-stops.js';
 import { LinkError } from './udp-link.js';
@@ -358,9 +358,7 @@ export class ReplicaProcess {
         channel: (f) => {
           this.captures?.log(f, true, this.peerAddress());
           this.logRtt.sent(f, this.clock.nowUs()); // bench
-          // A new primary's `handover` (it is live) goes back to the old primary, on the dialled channel.
-          const toOldPrimary = f[1] === CHANNEL_TYPE_HANDOVER && r.current instanceof PrimaryRole && !r.current.handingOver;
-          const ch = r.live && !toOldPrimary ? this.listenCh : this.dialCh;
+          const ch = channelFor(r, f) === 'listen' ? this.listenCh : this.dialCh;
           if (ch !== undefined && ch.send(f)) this.counts.framesOut++;
           else this.counts.framesDropped++;
         },

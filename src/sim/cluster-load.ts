@@ -450,6 +450,8 @@ export class ClientLoad {
   private readonly bySocket = new Map<SocketId, ClientConn>();
   /** "Client resumed": called once, on the first client read after watchReads() was called. */
   private resumed: ((nowUs: number) => void) | undefined;
+  /** Called at every client read (any connection): a real client's record of its reads (src/lab/read-gaps.ts). */
+  everyRead: ((nowUs: number) => void) | undefined;
 
   constructor(
     readonly sim: LoadScheduler,
@@ -502,6 +504,7 @@ export class ClientLoad {
   }
 
   onRead(nowUs: number): void {
+    this.everyRead?.(nowUs);
     const f = this.resumed;
     this.resumed = undefined;
     f?.(nowUs);

@@ -102,6 +102,8 @@ const MISTAKES: Mistake[] = [
   { args: ['demo', 'failover', '--sim', '--kill-after-ms', '100'], says: /--kill-after-ms is for real processes; with --sim it would be ignored/ },
   { args: ['switch', '--listen', '127.0.0.1:0', '--static', '192.0.2.1=127.0.0.1:9', '--static', '192.0.2.1=127.0.0.1:8'], says: /--static pins 192\.0\.2\.1 twice/ },
   { args: ['client', '--address', '192.0.2.10'], says: /--address .* must differ from --service/ },
+  { args: ['client', '--read-gaps', '-1'], says: /--read-gaps must be a number of milliseconds from 0 to 3600000, got -1/ },
+  { args: ['client', '--nice', '99'], says: /--nice must be an integer from -20 to 19, got 99/ },
   { args: ['fuzz', '--duration-ms', '0'], says: /--duration-ms must be at least 1/ },
   { args: ['replica', '--role', 'primary', '--name', 'a', '--upstream-stateless'], says: /--upstream-stateless is about an --upstream app/ },
   { args: ['switch', '--listen', '127.0.0.1:0', '--cluster-key-file', at('README.md'), '--insecure'], says: /--insecure runs without a cluster key, and --cluster-key-file gives one/ },

@@ -171,6 +171,16 @@ describe('the lab\'s argv, as the CLI parses it', () => {
     expect(opts).toMatchObject({ app: 'http', connections: 4, requests: [80, 100], thinkMs: [2, 10], uploadBytes: [5000, 5000], timeoutMs: 120_000, progressMs: 0, mtu: 1500 });
   });
 
+  it('client: the record of its read gaps and its priority (the switchover bench\'s)', async () => {
+    const r = await parse(clientArgv({ switch: '127.0.0.1:9400', app: 'bulk', seed: 1, bulkBytes: 1000, connections: 1, readGapsMs: 0.5, nice: -10 }));
+    expect(r.flags).toMatchObject({ readGaps: '0.5', nice: '-10' });
+    expect(parseClientFlags(r.flags as unknown as Parameters<typeof parseClientFlags>[0]).readGapsMs).toBe(0.5);
+    const plain = await parse(clientArgv({ switch: '127.0.0.1:9400', app: 'bulk', seed: 1, bulkBytes: 1000, connections: 1 }));
+    expect(plain.flags).toMatchObject({ nice: '0' });
+    expect(plain.flags['readGaps']).toBeUndefined();
+    expect(parseClientFlags(plain.flags as unknown as Parameters<typeof parseClientFlags>[0]).readGapsMs).toBeUndefined();
+  });
+
   it('kernel-client: tool and load, accepted by its validation', async () => {
     const r = await parse(kernelClientArgv({ app: 'echo', tool: 'nc', seed: 3, bulkBytes: 1_000_000, connections: 2, requests: '10-20', thinkMs: '1-5', timeoutMs: 60_000, progressMs: 250 }));
     expect(r.path).toBe('kernel-client');

@@ -11,6 +11,8 @@ import { afterAll, afterEach, expect, it } from 'vitest';
 import type { Child, ChildEvent } from '../../src/lab/children.js';
 import { switchoverArgv } from '../../src/lab/launch.js';
 import { LiveCluster, readWireView, splitBrainEpochs } from '../../src/lab/live-cluster.js';
+import { readGapsOf } from '../../src/lab/bench-switchover.js';
+import { pauseAcross } from '../../src/lab/read-gaps.js';
 import { LIVE_SOURCES, midStream } from '../helpers/live.js';
 import { describeWithDist } from '../helpers/process.js';
 
@@ -46,7 +48,7 @@ async function startPair(dir: string): Promise<{ a: Child; b: Child; client: Chi
   const b = await cluster.startReplica('b', 'backup', 'a', 'a', { control: sockets.b });
   await a.waitFor((e) => e.event === 'registered', 30_000, 'the service address');
   await b.waitFor((e) => e.event === 'replica', 30_000, 'the pair');
-  const client = await cluster.startClient('client', { connections: 3, progressMs: 50, requests: '500-600', thinkMs: '8-16' });
+  const client = await cluster.startClient('client', { connections: 3, progressMs: 50, requests: '500-600', thinkMs: '8-16', readGapsMs: 1 });
   await client.waitFor(midStream, 30_000, 'the first bytes');
   return { a, b, client, sockets };
 }
@@ -66,6 +68,17 @@ async function checkHandedOver(a: Child, b: Child, client: Child): Promise<void>
   const result = await client.waitFor((e) => e.event === 'result', 90_000, 'the result');
   expect(result['problems']).toEqual([]);
   expect(result).toMatchObject({ ok: true, streams: { intact: 3, broken: 0 }, resets: 0 });
+  // The client's own record of its reads (what `ftcp bench --only switchover` measures): it read
+  // before SIGTERM and again after the backup went live, and the pause lies between the two.
+  const handover = a.events.find((e) => e.event === 'handover');
+  const gaps = readGapsOf(result);
+  if (typeof gaps === 'string' || handover === undefined || !('askedAtMs' in handover)) throw new Error(`no read gaps or no handover line: ${String(gaps)}`);
+  expect(gaps.firstMs!).toBeLessThan(handover.askedAtMs as number);
+  const seen = pauseAcross(gaps, handover.askedAtMs as number, live.atMs as number);
+  expect(seen.resumedAtMs!).toBeGreaterThanOrEqual(live.atMs as number);
+  expect(seen.pauseMs!).toBeGreaterThan(0);
+  // The old primary lost no log-channel frame: the late client packets it forwarded went to the new primary.
+  expect(a.events.find((e) => e.event === 'exit')?.['stats']).toMatchObject({ framesDropped: 0 });
 }
 
 /** After the run (captures complete): each replica emitted in its own epoch only, a in 1 (nothing after its handover), b in 2. */

@@ -63,7 +63,7 @@ const SAMPLES: Record<string, Record<string, unknown>> = {
   'client started': { event: 'started', atMs: 1, app: 'echo', connections: 2, link: '127.0.0.1:7000', pid: 43 },
   'client resumed': { event: 'resumed', atMs: 2 },
   'client progress': { event: 'progress', atMs: 3, bytesReceived: 100, settled: 0 },
-  'client result': { event: 'result', ...result, bytesReceived: 100, resumedAtMs: null, uploads: [{ conn: 1, bytes: 10, sha256: null }], conns: [{ index: 0, intact: true }] },
+  'client result': { event: 'result', ...result, bytesReceived: 100, resumedAtMs: null, readGaps: { thresholdMs: 0.5, reads: 3, firstMs: 10, lastMs: 40, gaps: [[10, 30]], dropped: 0 }, uploads: [{ conn: 1, bytes: 10, sha256: null }], conns: [{ index: 0, intact: true }] },
   'kernel-client started': { event: 'started', atMs: 1, app: 'echo', tool: 'node', connections: 2, kernel: true, pid: 44 },
   'kernel-client result': { event: 'result', ...result, tool: 'nc', counter: { count: 3, consecutive: true }, duplicateSegmentsDropped: null, retransmits: null, atMs: 5 },
   'kernel-server listening': { event: 'listening', app: 'bulk', listen: '10.0.0.1:7070', pid: 45 },
@@ -102,6 +102,15 @@ describe('parseChildEvent', () => {
     const s = parseChildEvent(JSON.stringify(SAMPLES['switch registered']));
     expect(r.ok && replicaEvent(r.event, 'registered')?.name).toBe('a');
     expect(s.ok && replicaEvent(s.event, 'registered')).toBe(undefined);
+  });
+
+  it('takes a client result\'s read gaps only as [from, to] pairs', () => {
+    const sample = SAMPLES['client result']!;
+    const gaps = (g: unknown) => parseChildEvent(JSON.stringify({ ...sample, readGaps: { ...(sample['readGaps'] as object), gaps: g } }));
+    expect(gaps([[1, 2], [3, 4]]).ok).toBe(true);
+    expect(gaps([[1, 2, 3]]).ok).toBe(false);
+    expect(gaps([[1, '2']]).ok).toBe(false);
+    expect(gaps([1, 2]).ok).toBe(false);
   });
 
   it('rejects what is not JSON, not an event, or an unknown event, with a reason', () => {

@@ -8,6 +8,7 @@ import { Replica } from '../../src/replica/replica.js';
 import { stackFactory } from '../../src/replica/stack-factory.js';
 import { Stack } from '../../src/tcp/stack.js';
 import { crc32 } from '../../src/wire/crc32.js';
+import { channelFor } from '../../src/net/channel-route.js';
 import { CLIENT, PORT, rsmConfig, SERVICE } from './rsm-harness.js';
 
 const opts = (name: string): ReplicaOptions => ({ name, rsm: rsmConfig('counter'), factory: stackFactory });
@@ -95,6 +96,8 @@ describe('planned switchover of a pair', () => {
     expect(a.rsm!.index).toBe(idx);
     frames.push(...drainAll(() => a.pollChannel()));
     expect(decoded(frames).at(-1)).toMatchObject({ type: 'forward' });
+    // The process sends a handing-over primary's frames to its backup, on the channel it listens on.
+    expect(channelFor(a, frames.at(-1)!)).toBe('listen');
     // Ticks do not move it either: its RSM stands still.
     a.handleTimeout(5_000_000);
     expect(a.rsm!.index).toBe(idx);
@@ -105,8 +108,10 @@ describe('planned switchover of a pair', () => {
     expect(bEvents.some((e) => e.type === 'suspect')).toBe(false); // not the failure detector
     const req = b.pollArbiter() as ArbiterRequest;
     expect(req).toMatchObject({ type: 'request', epoch: 1, replica: 'b' });
-    // Acks still flow to the old primary; it releases nothing more.
-    for (const f of drainAll(() => b.pollChannel())) a.handleChannel(700, f);
+    // Acks still flow to the old primary (on the channel the backup dialled); it releases nothing more.
+    const acks = drainAll(() => b.pollChannel());
+    expect(acks.map((f) => channelFor(b, f))).toEqual(acks.map(() => 'dial'));
+    for (const f of acks) a.handleChannel(700, f);
     expect(drainAll(() => a.pollTransmit())).toEqual([]);
 
     b.handleArbiter(800, encodeArbiter(arbiter.handle(req)));
@@ -118,8 +123,11 @@ describe('planned switchover of a pair', () => {
     // The forwarded packet became the new primary's input: logged after the epoch entry and
     // the go-live retransmit entry (go-live.ts).
     expect(b.rsm!.index).toBe(idx + 3);
-    const confirm = decoded(drainAll(() => b.pollChannel())).find((m) => m.type === 'handover');
+    const confirmFrames = drainAll(() => b.pollChannel());
+    const confirm = decoded(confirmFrames).find((m) => m.type === 'handover');
     expect(confirm).toMatchObject({ epoch: 2 });
+    // The new primary's handover goes back to the old primary, on the channel it dialled.
+    expect(channelFor(b, confirmFrames.find((f) => f[1] === CHANNEL_TYPE_HANDOVER)!)).toBe('dial');
 
     drainAll(() => a.pollChannel());
     a.handleChannel(900, encodeChannel(confirm!));
@@ -132,7 +140,11 @@ describe('planned switchover of a pair', () => {
     // A late client packet (still in its socket) is forwarded to the new primary, never answered.
     a.handleServicePacket(10_000_001, new Uint8Array([0x45, 0, 0, 20]));
     expect(drainAll(() => a.pollTransmit())).toEqual([]);
-    expect(decoded(drainAll(() => a.pollChannel())).map((m) => m.type)).toEqual(['forward']);
+    const late = drainAll(() => a.pollChannel());
+    expect(decoded(late).map((m) => m.type)).toEqual(['forward']);
+    // Handed over (fenced, not live) it still sends on the channel it listens on, where the new
+    // primary is: routed by `live`, this went to a dialled channel it never had, and was dropped.
+    expect(channelFor(a, late[0]!)).toBe('listen');
   });
 
   it('a backup that falls silent during the handover: the primary wins and serves alone again', () => {
