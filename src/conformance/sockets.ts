@@ -277,9 +277,12 @@ export class SocketTable {
     return this.send(ctx, fd, count, sendFlags(ctx, 'sendmsg', e.args[2]), state);
   }
 
-  /** send(2): a write with MSG_DONTWAIT (this call does not block) and MSG_MORE (this write's push holds a small tail). */
-  private send(ctx: CallContext, fd: Fd, count: number, flags: { dontWait: boolean; more: boolean }, state: CallState): CallOutcome {
-    const outcome = this.write(ctx, fd, count, state, flags.more);
+  /**
+   * send(2): a write with MSG_DONTWAIT (this call does not block), MSG_MORE (this write's
+   * push holds a small tail) and MSG_EOR (these bytes end a record).
+   */
+  private send(ctx: CallContext, fd: Fd, count: number, flags: SendFlags, state: CallState): CallOutcome {
+    const outcome = this.write(ctx, fd, count, state, flags);
     if (outcome !== BLOCK || !flags.dontWait) return outcome;
     return state.progress > 0 ? ok(state.progress) : err('EAGAIN');
   }
@@ -290,14 +293,14 @@ export class SocketTable {
     return err(e);
   }
 
-  private write(ctx: CallContext, fd: Fd, count: number, state: CallState, more = false): CallOutcome {
+  private write(ctx: CallContext, fd: Fd, count: number, state: CallState, flags?: SendFlags): CallOutcome {
     if (fd.kind !== 'connection') return err('EPIPE');
     const st = this.statusOf(fd.socket!);
     if (st.error !== undefined) return state.progress > 0 ? ok(state.progress) : this.takeError(st);
     if (st.closed) return state.progress > 0 ? ok(state.progress) : err('EPIPE');
     if (!st.connected) return fd.nonBlocking ? err('EAGAIN') : BLOCK;
     if (count === 0) return ok(0);
-    const written = ctx.stack.write(ctx.now, fd.socket!, new Uint8Array(count - state.progress), more);
+    const written = ctx.stack.write(ctx.now, fd.socket!, new Uint8Array(count - state.progress), flags?.more ?? false, flags?.eor ?? false);
     state.progress += written;
     if (state.progress === count) return ok(count);
     if (fd.nonBlocking) return state.progress > 0 ? ok(state.progress) : err('EAGAIN');
@@ -379,18 +382,25 @@ function done(o: OptionOutcome): CallOutcome {
   return o.errno === undefined ? ok(o.value) : err(o.errno);
 }
 
+interface SendFlags {
+  dontWait: boolean;
+  more: boolean;
+  eor: boolean;
+}
+
 /**
- * send(2)'s and sendmsg(2)'s flags: 0, MSG_DONTWAIT, MSG_MORE, and MSG_NOSIGNAL (there is no
- * SIGPIPE here to suppress); any other is unsupported (an ERROR, never ignored).
+ * send(2)'s and sendmsg(2)'s flags: 0, MSG_DONTWAIT, MSG_MORE, MSG_EOR, and MSG_NOSIGNAL
+ * (there is no SIGPIPE here to suppress); any other is unsupported (an ERROR, never ignored).
  */
-function sendFlags(ctx: CallContext, call: string, arg: Expr | undefined): { dontWait: boolean; more: boolean } {
-  const out = { dontWait: false, more: false };
+function sendFlags(ctx: CallContext, call: string, arg: Expr | undefined): SendFlags {
+  const out = { dontWait: false, more: false, eor: false };
   if (arg === undefined) return out;
   for (const item of arg.kind === 'or' ? arg.items : [arg]) {
     if (item.kind === 'int' && item.value === 0) continue;
     if (item.kind === 'word' && item.name === 'MSG_DONTWAIT') out.dontWait = true;
     else if (item.kind === 'word' && item.name === 'MSG_MORE') out.more = true;
-    else if (!(item.kind === 'word' && item.name === 'MSG_NOSIGNAL')) ctx.unsupported(`${call} flags: only MSG_DONTWAIT, MSG_MORE and MSG_NOSIGNAL are supported, got ${item.kind === 'word' ? item.name : exprText(item)}`);
+    else if (item.kind === 'word' && item.name === 'MSG_EOR') out.eor = true;
+    else if (!(item.kind === 'word' && item.name === 'MSG_NOSIGNAL')) ctx.unsupported(`${call} flags: only MSG_DONTWAIT, MSG_MORE, MSG_EOR and MSG_NOSIGNAL are supported, got ${item.kind === 'word' ? item.name : exprText(item)}`);
   }
   return out;
 }

@@ -310,8 +310,11 @@ export interface TcpStack {
   listen(nowUs: number, options: ListenOptions): SocketId;
   accept(listener: SocketId): SocketId | undefined;
   connect(nowUs: number, options: ConnectOptions): SocketId;
-  /** `more`: Linux MSG_MORE, this write's push holds a less-than-full tail (stack.ts). */
-  write(nowUs: number, socket: SocketId, bytes: Uint8Array, more?: boolean): number;
+  /**
+   * `more`: Linux MSG_MORE, this write's push holds a less-than-full tail (stack.ts); `eor`:
+   * Linux MSG_EOR, these bytes end a record that no segment crosses (records.ts).
+   */
+  write(nowUs: number, socket: SocketId, bytes: Uint8Array, more?: boolean, eor?: boolean): number;
   read(nowUs: number, socket: SocketId, maxBytes?: number): Uint8Array;
   shutdown(nowUs: number, socket: SocketId): unknown;
   close(nowUs: number, socket: SocketId): unknown;

@@ -306,7 +306,7 @@ describe('sendmsg, ioctl and the socket-level options', () => {
 
   it('a sendmsg flag it cannot honour is a script error at its line, never ignored', () => {
     const f = failed(PASSIVE + '   +0 sendmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 10}], msg_flags=0}, MSG_OOB) = 10\n');
-    expect([f.kind, f.line, f.expected]).toEqual(['script', PASSIVE_LINES + 1, 'sendmsg flags: only MSG_DONTWAIT, MSG_MORE and MSG_NOSIGNAL are supported, got MSG_OOB']);
+    expect([f.kind, f.line, f.expected]).toEqual(['script', PASSIVE_LINES + 1, 'sendmsg flags: only MSG_DONTWAIT, MSG_MORE, MSG_EOR and MSG_NOSIGNAL are supported, got MSG_OOB']);
   });
 
   it('a held corked write does not go out before the persist timer', () => {
