@@ -24,7 +24,7 @@ const MAX_TCP_WINDOW = 32_767;
 
 /** What these calls need of a descriptor (sockets.ts Fd). */
 export interface OptionFd {
-  kind: 'socket' | 'listener' | 'connection';
+  kind: 'socket' | 'listener' | 'connection' | 'epoll';
   socket: SocketId | undefined;
   noDelay: boolean;
   keepAlive: boolean;
@@ -36,6 +36,12 @@ export interface OptionFd {
   /** What getsockopt SO_RCVBUF / SO_SNDBUF report once set (twice the size asked for). */
   rcvBufReported: number | undefined;
   sndBufReported: number | undefined;
+  /** TCP_NOTSENT_LOWAT as set (0: the sysctl's, no limit); socket-layer, readiness.ts. */
+  notSentLowat: number;
+  /** TCP_INQ: recvmsg adds a TCP_CM_INQ control message. */
+  inq: boolean;
+  /** SO_ZEROCOPY: accepted; the bytes are still copied and no completion is ever queued. */
+  zeroCopy: boolean;
 }
 
 export interface OptionContext extends EvalContext {
@@ -101,6 +107,15 @@ export function setsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
       if (value < 0) return err('EINVAL');
       setOption(ctx, fd, { userTimeoutMs: value });
       return ok(0);
+    case 'TCP_NOTSENT_LOWAT':
+      fd.notSentLowat = value >>> 0;
+      return ok(0);
+    case 'TCP_INQ':
+      fd.inq = value !== 0;
+      return ok(0);
+    case 'SO_ZEROCOPY':
+      fd.zeroCopy = value !== 0;
+      return ok(0);
     default:
       return err('ENOPROTOOPT');
   }
@@ -160,13 +175,22 @@ export function getsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
     case 'TCP_USER_TIMEOUT':
       actual = current(ctx, fd).userTimeoutMs;
       break;
+    case 'TCP_NOTSENT_LOWAT':
+      actual = fd.notSentLowat;
+      break;
+    case 'TCP_INQ':
+      actual = fd.inq ? 1 : 0;
+      break;
+    case 'SO_ZEROCOPY':
+      actual = fd.zeroCopy ? 1 : 0;
+      break;
     default:
       return err('ENOPROTOOPT');
   }
   const inner = unwrapArray(valueExpr);
   if (inner.kind !== 'ellipsis') {
     const expected = evaluate(ctx, inner);
-    if (expected !== actual) ctx.mismatch(`${name} = ${exprText(inner)}`, `${name} = ${shown ?? actual}`);
+    if (expected !== actual && expected >>> 0 !== actual) ctx.mismatch(`${name} = ${exprText(inner)}`, `${name} = ${shown ?? actual}`);
   }
   return ok(0);
 }
