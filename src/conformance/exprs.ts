@@ -15,8 +15,10 @@ export const POLL = { IN: 0x1, PRI: 0x2, OUT: 0x4, ERR: 0x8, HUP: 0x10, NVAL: 0x
 export const EPOLLONESHOT = 0x4000_0000;
 export const EPOLLET = 0x8000_0000;
 const POLL_CONSTANTS: Record<string, number> = { EPOLLONESHOT, EPOLLET, EPOLL_CTL_ADD: 1, EPOLL_CTL_DEL: 2, EPOLL_CTL_MOD: 3 };
+/** IP_MTU_DISCOVER's modes (ip(7)). */
+export const IP_PMTUDISC = { IP_PMTUDISC_DONT: 0, IP_PMTUDISC_WANT: 1, IP_PMTUDISC_DO: 2, IP_PMTUDISC_PROBE: 3, IP_PMTUDISC_INTERFACE: 4, IP_PMTUDISC_OMIT: 5 } as const;
 for (const [k, v] of Object.entries(POLL)) POLL_CONSTANTS[`POLL${k}`] = POLL_CONSTANTS[`EPOLL${k}`] = v;
-const FLAG_CONSTANTS: Readonly<Record<string, number>> = { O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK, ...POLL_CONSTANTS };
+const FLAG_CONSTANTS: Readonly<Record<string, number>> = { O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK, ...POLL_CONSTANTS, ...IP_PMTUDISC };
 
 /** What evaluating needs: a way to refuse what cannot be evaluated (the script's ERROR). */
 export interface EvalContext {

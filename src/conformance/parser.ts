@@ -66,7 +66,7 @@ const SYSCALL_ARITY: Readonly<Record<SyscallName, readonly number[]>> = {
 export const IOCTL_REQUESTS: readonly string[] = ['SIOCINQ', 'FIONREAD', 'SIOCOUTQ'];
 
 /** Socket options the runner understands, with the level they belong to. */
-export const SOCKET_OPTIONS: Readonly<Record<string, 'SOL_SOCKET' | 'IPPROTO_TCP'>> = {
+export const SOCKET_OPTIONS: Readonly<Record<string, 'SOL_SOCKET' | 'IPPROTO_TCP' | 'IPPROTO_IP'>> = {
   SO_REUSEADDR: 'SOL_SOCKET',
   SO_ERROR: 'SOL_SOCKET',
   SO_KEEPALIVE: 'SOL_SOCKET',
@@ -80,6 +80,8 @@ export const SOCKET_OPTIONS: Readonly<Record<string, 'SOL_SOCKET' | 'IPPROTO_TCP
   TCP_NOTSENT_LOWAT: 'IPPROTO_TCP',
   TCP_INQ: 'IPPROTO_TCP',
   SO_ZEROCOPY: 'SOL_SOCKET',
+  IP_TOS: 'IPPROTO_IP',
+  IP_MTU_DISCOVER: 'IPPROTO_IP',
 };
 
 const OPTION_HELP = 'mss N, wscale N, sackOK, sack a:b ..., TS val X ecr Y, nop, eol';
@@ -498,7 +500,8 @@ class ScriptParser {
         return s.fail(`unsupported socket option${named} (supported: ${Object.keys(SOCKET_OPTIONS).join(', ')})`, opt);
       }
       const wanted = SOCKET_OPTIONS[opt.name]!;
-      const levelOk = level.kind === 'word' && (level.name === wanted || (wanted === 'IPPROTO_TCP' && level.name === 'SOL_TCP'));
+      const alias = wanted === 'IPPROTO_TCP' ? 'SOL_TCP' : wanted === 'IPPROTO_IP' ? 'SOL_IP' : wanted;
+      const levelOk = level.kind === 'word' && (level.name === wanted || level.name === alias);
       if (!levelOk) s.fail(`${opt.name} is an option of level ${wanted}`, level);
     }
     if (['write', 'read', 'send', 'recv', 'sendto', 'recvfrom'].includes(e.name)) {

@@ -130,6 +130,7 @@ export class SocketTable {
       notSentLowat: from?.notSentLowat ?? 0,
       inq: from?.inq ?? false,
       zeroCopy: from?.zeroCopy ?? false,
+      ...(from?.pmtuDisc === undefined ? {} : { pmtuDisc: from.pmtuDisc }),
       boundPort: undefined,
       boundAddress: undefined,
       shutRd: false,

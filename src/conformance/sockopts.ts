@@ -42,6 +42,8 @@ export interface OptionFd {
   inq: boolean;
   /** SO_ZEROCOPY: accepted; the bytes are still copied and no completion is ever queued. */
   zeroCopy: boolean;
+  /** IP_MTU_DISCOVER as set (undefined: Linux's default, IP_PMTUDISC_WANT). */
+  pmtuDisc?: number;
 }
 
 export interface OptionContext extends EvalContext {
@@ -116,6 +118,16 @@ export function setsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
     case 'SO_ZEROCOPY':
       fd.zeroCopy = value !== 0;
       return ok(0);
+    case 'IP_TOS':
+      // ip(7): on a TCP socket the two ECN bits stay the stack's own (Linux keeps them).
+      setOption(ctx, fd, { tos: value & 0xfc });
+      return ok(0);
+    case 'IP_MTU_DISCOVER':
+      // ip(7): DONT clears DF; the other modes set it (there is no path MTU to learn here).
+      if (value < 0 || value > 5) return err('EINVAL');
+      fd.pmtuDisc = value;
+      setOption(ctx, fd, { dontFragment: value !== 0 });
+      return ok(0);
     default:
       return err('ENOPROTOOPT');
   }
@@ -183,6 +195,12 @@ export function getsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
       break;
     case 'SO_ZEROCOPY':
       actual = fd.zeroCopy ? 1 : 0;
+      break;
+    case 'IP_TOS':
+      actual = current(ctx, fd).tos;
+      break;
+    case 'IP_MTU_DISCOVER':
+      actual = fd.pmtuDisc ?? 1; // Linux's default, ip_no_pmtu_disc = 0: IP_PMTUDISC_WANT
       break;
     default:
       return err('ENOPROTOOPT');

@@ -134,6 +134,10 @@ export interface SocketOptions {
   cork?: boolean;
   /** Nagle off (RFC 1122 4.2.3.4), as setNoDelay(); turning it on pushes what is held, a held cork's tail included (Linux). */
   noDelay?: boolean;
+  /** The IPv4 TOS byte of this socket's segments (the Differentiated Services field, RFC 2474; RFC 9293 MUST-48; Linux IP_TOS). Default 0. */
+  tos?: number;
+  /** The IPv4 DF bit on this socket's segments (Linux IP_MTU_DISCOVER: off for IP_PMTUDISC_DONT). Default on. */
+  dontFragment?: boolean;
 }
 
 export interface ConnectOptions {
