@@ -283,7 +283,7 @@ class Run {
       if (e === undefined) break;
       this.sockets.onEvent(e);
     }
-    this.sockets.afterInput(this.stack); // send space back: epoll's write-space wakeups
+    this.sockets.afterInput(this.stack, this.now); // send space back (epoll's wakeups), SO_TIMESTAMPING's reports
 
   }
 

@@ -13,6 +13,7 @@ import { recvFlags, sendFlags, type SendFlags } from './call-flags.js';
 import { checkRecvmsg, recvmsgCount } from './msghdr.js';
 import { connectionMask, EpollSets, NOTSENT_LOWAT_DEFAULT, poll, writeable, type MaskOf, type ReadyOutcome, type ReadyState } from './readiness.js';
 import type { Expr, SyscallEvent } from './script.js';
+import { noteWrite, readReport, stamp } from './timestamping.js';
 import type { RunSettings } from './settings.js';
 import { getsockopt, ioctl, setsockopt, type OptionContext, type OptionFd, type OptionOutcome } from './sockopts.js';
 import type { ConformanceStack } from './target.js';
@@ -131,6 +132,7 @@ export class SocketTable {
       inq: from?.inq ?? false,
       zeroCopy: from?.zeroCopy ?? false,
       ...(from?.pmtuDisc === undefined ? {} : { pmtuDisc: from.pmtuDisc }),
+      written: 0,
       boundPort: undefined,
       boundAddress: undefined,
       shutRd: false,
@@ -255,8 +257,13 @@ export class SocketTable {
   }
 
   /** After each input: room came back to a socket that had none (Linux's sk_stream_write_space wakeup). */
-  afterInput(stack: ConformanceStack): void {
+  afterInput(stack: ConformanceStack, nowUs: number): void {
     for (const fd of this.fds.values()) {
+      const ts = fd.timestamping;
+      if (ts !== undefined && (ts.pending.length > 0) && fd.kind === 'connection' && !this.statusOf(fd.socket!).closed) {
+        const info = stack.info(fd.socket!);
+        stamp(ts, nowUs, (info.sndNxt - info.iss - 1) >>> 0, (info.sndUna - info.iss - 1) >>> 0);
+      }
       if (!fd.noSpace || fd.kind !== 'connection' || this.statusOf(fd.socket!).closed) continue;
       fd.noSpace = false;
       if (writeable(this.readyState(stack, fd))) this.epolls.wake(fd.fd);
@@ -276,7 +283,8 @@ export class SocketTable {
   private recvmsg(ctx: CallContext, fd: Fd, e: SyscallEvent): CallOutcome {
     const flags = e.args[2];
     if (flags !== undefined && (flags.kind === 'or' ? flags.items : [flags]).some((f) => f.kind === 'word' && f.name === 'MSG_ERRQUEUE')) {
-      ctx.unsupported('recvmsg with MSG_ERRQUEUE: the stack keeps no error queue (no SO_TIMESTAMPING reports, no zero-copy completions)');
+      // The error queue holds SO_TIMESTAMPING's reports only (no zero-copy completions, no ICMP errors).
+      return done(readReport(ctx, fd.timestamping, e.args[1]!, ctx.settings.toleranceUs));
     }
     const outcome = this.recv(ctx, fd, recvmsgCount(ctx, e.args[1]!), recvFlags(ctx, flags));
     if (outcome.done && outcome.value >= 0 && fd.kind === 'connection') {
@@ -413,8 +421,11 @@ export class SocketTable {
     if (st.closed) return state.progress > 0 ? ok(state.progress) : err('EPIPE');
     if (!st.connected) return fd.nonBlocking ? err('EAGAIN') : BLOCK;
     if (count === 0) return ok(0);
-    state.progress += this.queue(ctx, fd, count - state.progress, flags);
+    const taken = this.queue(ctx, fd, count - state.progress, flags);
+    state.progress += taken;
+    fd.written += taken;
     if (state.progress < count) fd.noSpace = true;
+    if (state.progress === count || (fd.nonBlocking && state.progress > 0)) noteWrite(fd.timestamping, fd.written);
     if (state.progress === count) return ok(count);
     if (fd.nonBlocking) return state.progress > 0 ? ok(state.progress) : err('EAGAIN');
     return BLOCK;

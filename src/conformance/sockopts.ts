@@ -11,6 +11,7 @@ import type { SocketId, SocketOptions } from '../tcp/types.js';
 import { describeErrno, ERRNO } from './errno.js';
 import { evaluate, exprText, structField, unwrapArray, type EvalContext } from './exprs.js';
 import type { Expr } from './script.js';
+import { setTimestamping, type Timestamping } from './timestamping.js';
 import type { ConformanceStack } from './target.js';
 
 /** Linux's net.core.rmem_max / wmem_max defaults: the most SO_RCVBUF/SO_SNDBUF take. */
@@ -44,6 +45,9 @@ export interface OptionFd {
   zeroCopy: boolean;
   /** IP_MTU_DISCOVER as set (undefined: Linux's default, IP_PMTUDISC_WANT). */
   pmtuDisc?: number;
+  /** Bytes written on this connection so far (the stream offset), and SO_TIMESTAMPING's state. */
+  written: number;
+  timestamping?: Timestamping;
 }
 
 export interface OptionContext extends EvalContext {
@@ -117,6 +121,9 @@ export function setsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
       return ok(0);
     case 'SO_ZEROCOPY':
       fd.zeroCopy = value !== 0;
+      return ok(0);
+    case 'SO_TIMESTAMPING':
+      fd.timestamping = setTimestamping(fd.timestamping, value >>> 0, fd.written);
       return ok(0);
     case 'IP_TOS':
       // ip(7): on a TCP socket the two ECN bits stay the stack's own (Linux keeps them).
@@ -195,6 +202,9 @@ export function getsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
       break;
     case 'SO_ZEROCOPY':
       actual = fd.zeroCopy ? 1 : 0;
+      break;
+    case 'SO_TIMESTAMPING':
+      actual = fd.timestamping?.flags ?? 0;
       break;
     case 'IP_TOS':
       actual = current(ctx, fd).tos;

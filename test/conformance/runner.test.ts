@@ -361,10 +361,12 @@ describe('a stack that misbehaves', () => {
 });
 
 describe('what the runner cannot produce is an ERROR at its line', () => {
-  it('refuses the error queue and control messages other than TCP_CM_INQ', () => {
-    const errq = run(PASSIVE + '   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 0}], msg_flags=0}, MSG_ERRQUEUE) = 0\n');
+  it('refuses control messages other than TCP_CM_INQ, and error-queue reads asking for packet bytes', () => {
+    const empty = run(PASSIVE + '   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 0}], msg_flags=0}, MSG_ERRQUEUE) = -1 EAGAIN\n');
+    expect(empty.failure?.message).toBeUndefined();
+    const errq = run(PASSIVE + '   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 100}], msg_flags=0}, MSG_ERRQUEUE) = 0\n');
     expect([errq.failure?.kind, errq.failure?.line]).toEqual(['script', PASSIVE_LINES + 1]);
-    expect(errq.failure?.expected).toMatch(/MSG_ERRQUEUE: the stack keeps no error queue/);
+    expect(errq.failure?.expected).toMatch(/carries no packet bytes/);
     const cmsg = run(PASSIVE + '   +0 recvmsg(4, {msg_iov(1)=[{..., 10}], msg_control=[{cmsg_level=SOL_SOCKET, cmsg_type=SCM_TIMESTAMPING, cmsg_data=0}]}, MSG_DONTWAIT) = -1 EAGAIN\n');
     expect([cmsg.failure?.kind, cmsg.failure?.line]).toEqual(['script', PASSIVE_LINES + 1]);
   });
