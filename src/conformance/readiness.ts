@@ -91,21 +91,44 @@ export function maskText(mask: number, prefix: 'POLL' | 'EPOLL'): string {
  * script's `revents=` are checked once the call returns.
  */
 export function poll(ctx: CheckContext, fds: Expr, maskOf: MaskOf, expired: boolean): ReadyOutcome {
-  if (fds.kind !== 'array') return ctx.unsupported(`poll's first argument is [{fd=N, events=MASK, revents=MASK}, ...], got ${exprText(fds)}`);
-  const got = fds.items.map((entry) => {
-    const fd = field(ctx, entry, 'fd');
-    const events = field(ctx, entry, 'events');
-    if (fd === undefined || events === undefined) return ctx.unsupported(`a pollfd is {fd=N, events=MASK, revents=MASK}, got ${exprText(entry)}`);
+  const got = pollEntries(ctx, fds).map(({ fd, events }) => {
     const mask = maskOf(fd);
     return mask === undefined ? POLL.NVAL : mask & (events | ALWAYS);
   });
   const count = got.filter((m) => m !== 0).length;
   if (count === 0 && !expired) return undefined;
+  checkRevents(ctx, fds, got);
+  return { value: count };
+}
+
+/** The script's pollfd entries ({fd, events}) as numbers, for the linux target. */
+export function pollEntries(ctx: EvalContext, fds: Expr): { fd: number; events: number }[] {
+  if (fds.kind !== 'array') return ctx.unsupported(`poll's first argument is [{fd=N, events=MASK, revents=MASK}, ...], got ${exprText(fds)}`);
+  return fds.items.map((entry) => {
+    const fd = field(ctx, entry, 'fd');
+    const events = field(ctx, entry, 'events');
+    if (fd === undefined || events === undefined) return ctx.unsupported(`a pollfd is {fd=N, events=MASK, revents=MASK}, got ${exprText(entry)}`);
+    return { fd, events };
+  });
+}
+
+/** Each entry's `revents=` (when the script gives one) against what the call reported. */
+export function checkRevents(ctx: CheckContext, fds: Expr, got: readonly number[]): void {
+  if (fds.kind !== 'array') return;
   fds.items.forEach((entry, i) => {
     const want = field(ctx, entry, 'revents');
-    if (want !== undefined && want !== got[i]) ctx.mismatch(`revents=${maskText(want, 'POLL')} for fd ${field(ctx, entry, 'fd')}`, `revents=${maskText(got[i]!, 'POLL')}`);
+    if (want !== undefined && want !== got[i]) ctx.mismatch(`revents=${maskText(want, 'POLL')} for fd ${field(ctx, entry, 'fd')}`, `revents=${maskText(got[i] ?? 0, 'POLL')}`);
   });
-  return { value: count };
+}
+
+/** epoll_wait's `{events=MASK, fd=N}` (when given) against the first event reported. */
+export function checkFirstEvent(ctx: CheckContext, out: Expr, first: { fd: number; events: number } | undefined): void {
+  const wantEvents = field(ctx, out, 'events');
+  const wantFd = field(ctx, out, 'fd');
+  if (wantEvents !== undefined && wantEvents !== (first?.events ?? 0)) {
+    ctx.mismatch(`events=${maskText(wantEvents, 'EPOLL')}`, `events=${maskText(first?.events ?? 0, 'EPOLL')}${first === undefined ? '' : ` (fd ${first.fd})`}`);
+  }
+  if (wantFd !== undefined && first !== undefined && wantFd !== first.fd) ctx.mismatch(`an event for fd ${wantFd}`, `an event for fd ${first.fd}`);
 }
 
 /** The epoll instances of one run, by descriptor: the items each watches, by descriptor. */
@@ -188,13 +211,7 @@ export class EpollSets {
       if ((item.events & EPOLLONESHOT) !== 0) item.events = 0;
     }
     if (found.length === 0 && !expired) return undefined;
-    const wantEvents = field(ctx, out, 'events');
-    const wantFd = field(ctx, out, 'fd');
-    const first = found[0];
-    if (wantEvents !== undefined && wantEvents !== (first?.events ?? 0)) {
-      ctx.mismatch(`events=${maskText(wantEvents, 'EPOLL')}`, `events=${maskText(first?.events ?? 0, 'EPOLL')}${first === undefined ? '' : ` (fd ${first.fd})`}`);
-    }
-    if (wantFd !== undefined && first !== undefined && wantFd !== first.fd) ctx.mismatch(`an event for fd ${wantFd}`, `an event for fd ${first.fd}`);
+    checkFirstEvent(ctx, out, found[0]);
     return { value: found.length };
   }
 }

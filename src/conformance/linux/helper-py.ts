@@ -19,7 +19,7 @@
  * numbers, mapped to the kernel's sockets here.
  */
 export const HELPER_PY = String.raw`
-import errno, fcntl, json, os, socket, struct, sys, threading, time
+import errno, fcntl, json, os, select, socket, struct, sys, threading, time
 
 TUNSETIFF = 0x400454ca
 IFF_TUN = 0x0001
@@ -82,6 +82,18 @@ def do_call(c):
         s.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, congestion)
         socks[c['newfd']] = s
         return c['newfd'], {}
+    if k == 'poll':
+        p = select.poll()
+        real = []
+        for en in c['entries']:
+            real.append(sock(en).fileno())
+            p.register(real[-1], en['events'])
+        got = dict(p.poll(c['timeout']))
+        rev = [got.get(f, 0) for f in real]
+        return sum(1 for r in rev if r), {'revents': rev}
+    if k == 'epoll_create':
+        socks[c['newfd']] = select.epoll()
+        return c['newfd'], {}
     s = sock(c)
     fd = s.fileno()
     if k == 'bind':
@@ -108,6 +120,18 @@ def do_call(c):
         return s.send(bytes(c['len']), flags(c['flags'])), {}
     elif k == 'sendmsg':
         return s.sendmsg([bytes(n) for n in c['iov']], [], flags(c['flags'])), {}
+    elif k == 'epoll_ctl':
+        t = sock(c, 'target').fileno()
+        if c['ctl'] == 1:
+            s.register(t, c['events'])
+        elif c['ctl'] == 2:
+            s.unregister(t)
+        else:
+            s.modify(t, c['events'])
+    elif k == 'epoll_wait':
+        back = {v.fileno(): n for n, v in socks.items()}
+        got = s.poll(c['timeout'] / 1000 if c['timeout'] >= 0 else -1, c['max'])
+        return len(got), {'events': [{'fd': back.get(f, -1), 'events': ev} for f, ev in got]}
     elif k == 'ioctl':
         got = fcntl.ioctl(fd, IOCTLS[c['request']], struct.pack('i', 0))
         return 0, {'optval': struct.unpack('i', got)[0]}
