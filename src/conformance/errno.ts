@@ -11,6 +11,7 @@ export const ERRNO: Readonly<Record<string, { value: number; text: string }>> = 
   EINVAL: { value: 22, text: 'Invalid argument' },
   EMFILE: { value: 24, text: 'Too many open files' },
   EPIPE: { value: 32, text: 'Broken pipe' },
+  ENOMSG: { value: 42, text: 'No message of desired type' },
   ENOTSOCK: { value: 88, text: 'Socket operation on non-socket' },
   ENOPROTOOPT: { value: 92, text: 'Protocol not available' },
   EPROTONOSUPPORT: { value: 93, text: 'Protocol not supported' },

@@ -10,7 +10,23 @@ const O_RDONLY = 0;
 const O_WRONLY = 1;
 export const O_RDWR = 2;
 export const O_NONBLOCK = 0x800;
-const FLAG_CONSTANTS: Readonly<Record<string, number>> = { O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK };
+/** poll(2) and epoll(7) event bits (Linux's values; EPOLLx = POLLx), and epoll_ctl's operations. */
+export const POLL = { IN: 0x1, PRI: 0x2, OUT: 0x4, ERR: 0x8, HUP: 0x10, NVAL: 0x20, RDNORM: 0x40, RDBAND: 0x80, WRNORM: 0x100, WRBAND: 0x200, RDHUP: 0x2000 } as const;
+export const EPOLLONESHOT = 0x4000_0000;
+export const EPOLLET = 0x8000_0000;
+const POLL_CONSTANTS: Record<string, number> = { EPOLLONESHOT, EPOLLET, EPOLL_CTL_ADD: 1, EPOLL_CTL_DEL: 2, EPOLL_CTL_MOD: 3 };
+/** IP_MTU_DISCOVER's modes (ip(7)). */
+export const IP_PMTUDISC = { IP_PMTUDISC_DONT: 0, IP_PMTUDISC_WANT: 1, IP_PMTUDISC_DO: 2, IP_PMTUDISC_PROBE: 3, IP_PMTUDISC_INTERFACE: 4, IP_PMTUDISC_OMIT: 5 } as const;
+for (const [k, v] of Object.entries(POLL)) POLL_CONSTANTS[`POLL${k}`] = POLL_CONSTANTS[`EPOLL${k}`] = v;
+/** SO_TIMESTAMPING flags, ee_info values (SCM_TSTAMP_*), SO_EE_ORIGIN_TIMESTAMPING and the msg_flags of a report (timestamping.ts). */
+export const TS_CONSTANTS: Readonly<Record<string, number>> = {
+  SOF_TIMESTAMPING_TX_HARDWARE: 0x1, SOF_TIMESTAMPING_TX_SOFTWARE: 0x2, SOF_TIMESTAMPING_RX_HARDWARE: 0x4,
+  SOF_TIMESTAMPING_RX_SOFTWARE: 0x8, SOF_TIMESTAMPING_SOFTWARE: 0x10, SOF_TIMESTAMPING_RAW_HARDWARE: 0x40,
+  SOF_TIMESTAMPING_OPT_ID: 0x80, SOF_TIMESTAMPING_TX_SCHED: 0x100, SOF_TIMESTAMPING_TX_ACK: 0x200,
+  SOF_TIMESTAMPING_OPT_TSONLY: 0x800, SCM_TSTAMP_SND: 0, SCM_TSTAMP_SCHED: 1, SCM_TSTAMP_ACK: 2,
+  SO_EE_ORIGIN_TIMESTAMPING: 4, MSG_ERRQUEUE: 0x2000, MSG_TRUNC: 0x20,
+};
+const FLAG_CONSTANTS: Readonly<Record<string, number>> = { O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK, ...POLL_CONSTANTS, ...IP_PMTUDISC, ...TS_CONSTANTS };
 
 /** What evaluating needs: a way to refuse what cannot be evaluated (the script's ERROR). */
 export interface EvalContext {
@@ -44,7 +60,7 @@ export function evaluate(ctx: EvalContext, e: Expr): number {
       return ctx.unsupported(`unknown constant ${e.name} (line ${e.line}, column ${e.column})`);
     }
     case 'or':
-      return e.items.reduce((acc, item) => acc | evaluate(ctx, item), 0);
+      return e.items.reduce((acc, item) => (acc | evaluate(ctx, item)) >>> 0, 0);
     default:
       return ctx.unsupported(`expected a number here (line ${e.line}, column ${e.column})`);
   }

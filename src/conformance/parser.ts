@@ -53,13 +53,20 @@ const SYSCALL_ARITY: Readonly<Record<SyscallName, readonly number[]>> = {
   close: [1],
   sendmsg: [3],
   ioctl: [3],
+  sendto: [6],
+  recvfrom: [6],
+  recvmsg: [3],
+  poll: [3],
+  epoll_create: [1],
+  epoll_ctl: [4],
+  epoll_wait: [4],
 };
 
 /** ioctl requests the runner answers: the bytes queued to read (SIOCINQ = FIONREAD) or not yet acknowledged (SIOCOUTQ). */
 export const IOCTL_REQUESTS: readonly string[] = ['SIOCINQ', 'FIONREAD', 'SIOCOUTQ'];
 
 /** Socket options the runner understands, with the level they belong to. */
-export const SOCKET_OPTIONS: Readonly<Record<string, 'SOL_SOCKET' | 'IPPROTO_TCP'>> = {
+export const SOCKET_OPTIONS: Readonly<Record<string, 'SOL_SOCKET' | 'IPPROTO_TCP' | 'IPPROTO_IP'>> = {
   SO_REUSEADDR: 'SOL_SOCKET',
   SO_ERROR: 'SOL_SOCKET',
   SO_KEEPALIVE: 'SOL_SOCKET',
@@ -70,6 +77,12 @@ export const SOCKET_OPTIONS: Readonly<Record<string, 'SOL_SOCKET' | 'IPPROTO_TCP
   TCP_MAXSEG: 'IPPROTO_TCP',
   TCP_CORK: 'IPPROTO_TCP',
   TCP_USER_TIMEOUT: 'IPPROTO_TCP',
+  TCP_NOTSENT_LOWAT: 'IPPROTO_TCP',
+  TCP_INQ: 'IPPROTO_TCP',
+  SO_ZEROCOPY: 'SOL_SOCKET',
+  SO_TIMESTAMPING: 'SOL_SOCKET',
+  IP_TOS: 'IPPROTO_IP',
+  IP_MTU_DISCOVER: 'IPPROTO_IP',
 };
 
 const OPTION_HELP = 'mss N, wscale N, sackOK, sack a:b ..., TS val X ecr Y, nop, eol';
@@ -476,7 +489,7 @@ class ScriptParser {
     if (!arity.includes(e.args.length)) {
       s.fail(`${e.name} takes ${arity.join(' or ')} arguments, got ${e.args.length}`, pos);
     }
-    if (e.name !== 'socket') {
+    if (e.name !== 'socket' && e.name !== 'poll') {
       const fd = e.args[0]!;
       if (fd.kind !== 'int') s.fail(`the first argument of ${e.name} must be a file descriptor number`, fd);
     }
@@ -488,10 +501,11 @@ class ScriptParser {
         return s.fail(`unsupported socket option${named} (supported: ${Object.keys(SOCKET_OPTIONS).join(', ')})`, opt);
       }
       const wanted = SOCKET_OPTIONS[opt.name]!;
-      const levelOk = level.kind === 'word' && (level.name === wanted || (wanted === 'IPPROTO_TCP' && level.name === 'SOL_TCP'));
+      const alias = wanted === 'IPPROTO_TCP' ? 'SOL_TCP' : wanted === 'IPPROTO_IP' ? 'SOL_IP' : wanted;
+      const levelOk = level.kind === 'word' && (level.name === wanted || level.name === alias);
       if (!levelOk) s.fail(`${opt.name} is an option of level ${wanted}`, level);
     }
-    if (e.name === 'write' || e.name === 'read' || e.name === 'send' || e.name === 'recv') {
+    if (['write', 'read', 'send', 'recv', 'sendto', 'recvfrom'].includes(e.name)) {
       const count = e.args[2]!;
       if (count.kind !== 'int' || count.value < 0) s.fail(`the byte count of ${e.name} must be a non-negative integer`, count);
     }

@@ -199,7 +199,8 @@ class Run {
       if (stop()) return true;
       const deadline = this.callStack('pollTimeout', () => this.stack.pollTimeout());
       const late = this.pending === undefined ? undefined : this.pending.endUs + this.settings.toleranceUs + 1;
-      const next = minDefined(deadline, late);
+      const wake = this.pending?.state.wakeUs; // a blocking call's own timeout (poll, epoll_wait)
+      const next = minDefined(minDefined(deadline, late), wake);
       if (next === undefined || next > targetUs) {
         if (next !== undefined || jumpWhenIdle) this.now = Math.max(this.now, targetUs);
         return stop();
@@ -217,6 +218,7 @@ class Run {
         this.callStack('handleTimeout', () => this.stack.handleTimeout(this.now));
         this.drain();
       }
+      if (wake !== undefined && this.now >= wake) this.drain();
       if (this.pending !== undefined && late !== undefined && this.now >= late) this.pendingLate();
     }
   }
@@ -281,6 +283,8 @@ class Run {
       if (e === undefined) break;
       this.sockets.onEvent(e);
     }
+    this.sockets.afterInput(this.stack, this.now); // send space back (epoll's wakeups), SO_TIMESTAMPING's reports
+
   }
 
   private record(bytes: Uint8Array): void {

@@ -92,7 +92,14 @@ export type SyscallName =
   | 'shutdown'
   | 'close'
   | 'sendmsg'
-  | 'ioctl';
+  | 'ioctl'
+  | 'sendto'
+  | 'recvfrom'
+  | 'recvmsg'
+  | 'poll'
+  | 'epoll_create'
+  | 'epoll_ctl'
+  | 'epoll_wait';
 
 export interface SyscallEvent extends SourcePos {
   type: 'syscall';

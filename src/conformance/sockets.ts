@@ -8,8 +8,12 @@
 import type { ResolvedConfig } from '../tcp/config.js';
 import { StackError, type ConnectionErrorCode, type SocketId, type StackEvent } from '../tcp/types.js';
 import type { Ipv4Addr } from '../wire/addr.js';
-import { evaluate, exprText, intArg, iovLengths, O_NONBLOCK, O_RDWR, sockaddr, wordArg } from './exprs.js';
+import { evaluate, intArg, iovLengths, O_NONBLOCK, O_RDWR, sockaddr, wordArg } from './exprs.js';
+import { recvFlags, sendFlags, type SendFlags } from './call-flags.js';
+import { checkRecvmsg, recvmsgCount } from './msghdr.js';
+import { connectionMask, EpollSets, NOTSENT_LOWAT_DEFAULT, poll, writeable, type MaskOf, type ReadyOutcome, type ReadyState } from './readiness.js';
 import type { Expr, SyscallEvent } from './script.js';
+import { noteWrite, readReport, stamp } from './timestamping.js';
 import type { RunSettings } from './settings.js';
 import { getsockopt, ioctl, setsockopt, type OptionContext, type OptionFd, type OptionOutcome } from './sockopts.js';
 import type { ConformanceStack } from './target.js';
@@ -29,8 +33,13 @@ interface Fd extends OptionFd {
   boundPort: number | undefined;
   boundAddress: Ipv4Addr | undefined;
   shutRd: boolean;
+  shutWr: boolean;
   /** connect() was called on this descriptor. */
   connectCalled: boolean;
+  /** A write or a poll found no room (Linux SOCK_NOSPACE): room coming back is a wakeup. */
+  noSpace: boolean;
+  /** Connections a poll of this listener took from the stack, for accept() to return. */
+  preAccepted: SocketId[];
 }
 
 export type CallOutcome = { done: true; value: number; errno?: string } | { done: false };
@@ -40,6 +49,8 @@ export interface CallState {
   started: boolean;
   /** Bytes written so far by a blocking write. */
   progress: number;
+  /** When a call with a timeout of its own (poll, epoll_wait) gives up, µs. */
+  wakeUs?: number;
 }
 
 export interface CallContext {
@@ -65,9 +76,12 @@ const BLOCK: CallOutcome = { done: false };
 export class SocketTable {
   private readonly fds = new Map<number, Fd>();
   private readonly status = new Map<SocketId, SocketStatus>();
+  private readonly epolls = new EpollSets();
 
   onEvent(e: StackEvent): void {
     const st = this.statusOf(e.socket);
+    // Data, a state change or room to write: a wakeup for epoll (Linux's sk_data_ready, sk_state_change).
+    if (e.type !== 'writable') for (const fd of this.fds.values()) if (fd.socket === e.socket) this.epolls.wake(fd.fd);
     switch (e.type) {
       case 'connected':
         st.connected = true;
@@ -114,10 +128,18 @@ export class SocketTable {
       options: { ...from?.options },
       rcvBufReported: from?.rcvBufReported,
       sndBufReported: from?.sndBufReported,
+      notSentLowat: from?.notSentLowat ?? 0,
+      inq: from?.inq ?? false,
+      zeroCopy: from?.zeroCopy ?? false,
+      ...(from?.pmtuDisc === undefined ? {} : { pmtuDisc: from.pmtuDisc }),
+      written: 0,
       boundPort: undefined,
       boundAddress: undefined,
       shutRd: false,
+      shutWr: false,
       connectCalled: false,
+      noSpace: false,
+      preAccepted: [],
     };
     this.fds.set(fd, entry);
     return entry;
@@ -136,8 +158,17 @@ export class SocketTable {
 
   private dispatch(ctx: CallContext, e: SyscallEvent, state: CallState): CallOutcome {
     if (e.name === 'socket') return this.socket(ctx, e);
+    if (e.name === 'poll') return this.poll(ctx, e, state);
+    if (e.name === 'epoll_create') {
+      if (!(intArg(e, 0) > 0)) return err('EINVAL');
+      const ep = this.allocate('epoll', undefined, undefined, e.result);
+      this.epolls.create(ep.fd);
+      return ok(ep.fd);
+    }
     const fd = this.fds.get(intArg(e, 0));
     if (fd === undefined) return err('EBADF');
+    // A NULL buffer with a byte count: the kernel's copy faults (EFAULT), and nothing moves.
+    if (['write', 'send', 'sendto', 'read', 'recv', 'recvfrom'].includes(e.name) && wordArg(e, 1) === 'NULL' && intArg(e, 2) > 0) return err('EFAULT');
     switch (e.name) {
       case 'bind':
         return this.bind(ctx, fd, e.args[1]!);
@@ -150,7 +181,20 @@ export class SocketTable {
       case 'write':
         return this.write(ctx, fd, intArg(e, 2), state);
       case 'send':
-        return this.send(ctx, fd, intArg(e, 2), sendFlags(ctx, 'send', e.args[3]), state);
+      case 'sendto': // the address is ignored on a connected socket, as on Linux
+        return this.send(ctx, fd, intArg(e, 2), sendFlags(ctx, e.name, e.args[3]), state);
+      case 'recvfrom':
+        return this.recv(ctx, fd, intArg(e, 2), recvFlags(ctx, e.args[3]));
+      case 'recvmsg':
+        return this.recvmsg(ctx, fd, e);
+      case 'epoll_ctl':
+        if (fd.kind !== 'epoll') return err('EINVAL');
+        return done(this.epolls.ctl(ctx, fd.fd, evaluate(ctx, e.args[1]!), evaluate(ctx, e.args[2]!), e.args[3]!, this.maskOf(ctx)));
+      case 'epoll_wait': {
+        if (fd.kind !== 'epoll') return err('EINVAL');
+        const r = this.epolls.wait(ctx, fd.fd, e.args[1]!, evaluate(ctx, e.args[2]!), this.maskOf(ctx), timedOut(ctx, state, evaluate(ctx, e.args[3]!)));
+        return r === undefined ? BLOCK : done(r);
+      }
       case 'read':
         return this.read(ctx, fd, intArg(e, 2));
       case 'recv':
@@ -172,6 +216,83 @@ export class SocketTable {
         return done(ioctl(this.optionContext(ctx), fd, wordArg(e, 1), e.args[2]!, gone));
       }
     }
+  }
+
+  /** Linux tcp_poll()'s mask of each open descriptor (readiness.ts). */
+  private maskOf(ctx: CallContext): MaskOf {
+    return (n) => {
+      const fd = this.fds.get(n);
+      if (fd === undefined) return undefined;
+      if (fd.kind === 'connection') return connectionMask(this.readyState(ctx.stack, fd));
+      if (fd.kind === 'listener') {
+        // Readable when a connection waits to be accepted: take it now, accept() returns it.
+        const s = fd.preAccepted.length > 0 ? undefined : ctx.stack.accept(fd.socket!);
+        if (s !== undefined) fd.preAccepted.push(s);
+        return fd.preAccepted.length > 0 ? 0x41 : 0; // POLLIN | POLLRDNORM
+      }
+      return fd.kind === 'socket' ? 0x114 : 0; // POLLOUT | POLLWRNORM | POLLHUP: a TCP socket in CLOSE
+    };
+  }
+
+  private readyState(stack: ConformanceStack, fd: Fd): ReadyState {
+    const st = this.statusOf(fd.socket!);
+    const info = st.closed ? undefined : stack.info(fd.socket!);
+    const inFlight = info === undefined ? 0 : (info.sndNxt - info.sndUna) >>> 0;
+    const s: ReadyState = {
+      connected: st.connected,
+      eof: st.eof,
+      closed: st.closed,
+      error: st.error !== undefined,
+      shutRd: fd.shutRd,
+      shutWr: fd.shutWr,
+      readable: info?.readable ?? 0,
+      queued: info?.unacked ?? 0,
+      free: info?.writable ?? 0,
+      notSent: Math.max(0, (info?.unacked ?? 0) - inFlight),
+      notSentLowat: fd.notSentLowat === 0 ? NOTSENT_LOWAT_DEFAULT : fd.notSentLowat,
+    };
+    // tcp_poll marks a socket it finds without room (SOCK_NOSPACE), so room coming back wakes epoll.
+    if (st.connected && !st.closed && !fd.shutWr && !writeable(s)) fd.noSpace = true;
+    return s;
+  }
+
+  /** After each input: room came back to a socket that had none (Linux's sk_stream_write_space wakeup). */
+  afterInput(stack: ConformanceStack, nowUs: number): void {
+    for (const fd of this.fds.values()) {
+      const ts = fd.timestamping;
+      if (ts !== undefined && (ts.pending.length > 0) && fd.kind === 'connection' && !this.statusOf(fd.socket!).closed) {
+        const info = stack.info(fd.socket!);
+        stamp(ts, nowUs, (info.sndNxt - info.iss - 1) >>> 0, (info.sndUna - info.iss - 1) >>> 0);
+      }
+      if (!fd.noSpace || fd.kind !== 'connection' || this.statusOf(fd.socket!).closed) continue;
+      fd.noSpace = false;
+      if (writeable(this.readyState(stack, fd))) this.epolls.wake(fd.fd);
+    }
+  }
+
+  /** poll(fds, nfds, timeout): readiness.ts poll, blocking up to the timeout (ms; negative: none). */
+  private poll(ctx: CallContext, e: SyscallEvent, state: CallState): CallOutcome {
+    const r = poll(ctx, e.args[0]!, this.maskOf(ctx), timedOut(ctx, state, evaluate(ctx, e.args[2]!)));
+    return r === undefined ? BLOCK : done(r);
+  }
+
+  /**
+   * recvmsg(2): a recv of the iov's total, then the control messages and msg_flags the script
+   * expects are checked (msghdr.ts). The error queue (MSG_ERRQUEUE) holds nothing here.
+   */
+  private recvmsg(ctx: CallContext, fd: Fd, e: SyscallEvent): CallOutcome {
+    const flags = e.args[2];
+    if (flags !== undefined && (flags.kind === 'or' ? flags.items : [flags]).some((f) => f.kind === 'word' && f.name === 'MSG_ERRQUEUE')) {
+      // The error queue holds SO_TIMESTAMPING's reports only (no zero-copy completions, no ICMP errors).
+      return done(readReport(ctx, fd.timestamping, e.args[1]!, ctx.settings.toleranceUs));
+    }
+    const outcome = this.recv(ctx, fd, recvmsgCount(ctx, e.args[1]!), recvFlags(ctx, flags));
+    if (outcome.done && outcome.value >= 0 && fd.kind === 'connection') {
+      const st = this.statusOf(fd.socket!);
+      const left = st.closed ? 0 : ctx.stack.info(fd.socket!).readable;
+      checkRecvmsg(ctx, e.args[1]!, fd.inq ? left + (st.eof ? 1 : 0) : undefined);
+    }
+    return outcome;
   }
 
   private socket(ctx: CallContext, e: SyscallEvent): CallOutcome {
@@ -202,7 +323,7 @@ export class SocketTable {
 
   private accept(ctx: CallContext, fd: Fd, wanted: Expr): CallOutcome {
     if (fd.kind !== 'listener') return err('EINVAL');
-    const socket = ctx.stack.accept(fd.socket!);
+    const socket = fd.preAccepted.shift() ?? ctx.stack.accept(fd.socket!);
     if (socket === undefined) return fd.nonBlocking ? err('EAGAIN') : BLOCK;
     const conn = this.allocate('connection', socket, fd, wanted);
     this.statusOf(socket).connected = true;
@@ -277,9 +398,12 @@ export class SocketTable {
     return this.send(ctx, fd, count, sendFlags(ctx, 'sendmsg', e.args[2]), state);
   }
 
-  /** send(2): a write with MSG_DONTWAIT (this call does not block) and MSG_MORE (this write's push holds a small tail). */
-  private send(ctx: CallContext, fd: Fd, count: number, flags: { dontWait: boolean; more: boolean }, state: CallState): CallOutcome {
-    const outcome = this.write(ctx, fd, count, state, flags.more);
+  /**
+   * send(2): a write with MSG_DONTWAIT (this call does not block), MSG_MORE (this write's
+   * push holds a small tail) and MSG_EOR (these bytes end a record).
+   */
+  private send(ctx: CallContext, fd: Fd, count: number, flags: SendFlags, state: CallState): CallOutcome {
+    const outcome = this.write(ctx, fd, count, state, flags);
     if (outcome !== BLOCK || !flags.dontWait) return outcome;
     return state.progress > 0 ? ok(state.progress) : err('EAGAIN');
   }
@@ -290,18 +414,41 @@ export class SocketTable {
     return err(e);
   }
 
-  private write(ctx: CallContext, fd: Fd, count: number, state: CallState, more = false): CallOutcome {
+  private write(ctx: CallContext, fd: Fd, count: number, state: CallState, flags?: SendFlags): CallOutcome {
     if (fd.kind !== 'connection') return err('EPIPE');
     const st = this.statusOf(fd.socket!);
     if (st.error !== undefined) return state.progress > 0 ? ok(state.progress) : this.takeError(st);
     if (st.closed) return state.progress > 0 ? ok(state.progress) : err('EPIPE');
     if (!st.connected) return fd.nonBlocking ? err('EAGAIN') : BLOCK;
     if (count === 0) return ok(0);
-    const written = ctx.stack.write(ctx.now, fd.socket!, new Uint8Array(count - state.progress), more);
-    state.progress += written;
+    const taken = this.queue(ctx, fd, count - state.progress, flags);
+    state.progress += taken;
+    fd.written += taken;
+    if (state.progress < count) fd.noSpace = true;
+    if (state.progress === count || (fd.nonBlocking && state.progress > 0)) noteWrite(fd.timestamping, fd.written);
     if (state.progress === count) return ok(count);
     if (fd.nonBlocking) return state.progress > 0 ? ok(state.progress) : err('EAGAIN');
     return BLOCK;
+  }
+
+  /**
+   * Give the stack up to `n` bytes of a write. Under TCP_NOTSENT_LOWAT the write stops taking
+   * bytes once that many are written and not yet sent (Linux's tcp_sendmsg waits on
+   * sk_stream_memory_free); without it, one write as before. Only the write's last bytes end
+   * a record (MSG_EOR).
+   */
+  private queue(ctx: CallContext, fd: Fd, n: number, flags: SendFlags | undefined): number {
+    const write = (len: number, last: boolean): number => ctx.stack.write(ctx.now, fd.socket!, new Uint8Array(len), flags?.more ?? false, last && (flags?.eor ?? false));
+    if (fd.notSentLowat === 0) return write(n, true);
+    let taken = 0;
+    while (taken < n) {
+      const room = Math.min(n - taken, fd.notSentLowat - this.readyState(ctx.stack, fd).notSent);
+      if (room <= 0) break;
+      const k = write(room, taken + room === n);
+      taken += k;
+      if (k < room) break;
+    }
+    return taken;
   }
 
   private read(ctx: CallContext, fd: Fd, count: number): CallOutcome {
@@ -346,12 +493,16 @@ export class SocketTable {
   private shutdown(ctx: CallContext, fd: Fd, how: string): CallOutcome {
     if (fd.kind !== 'connection') return err('ENOTCONN');
     if (how === 'SHUT_RD' || how === 'SHUT_RDWR') fd.shutRd = true;
-    if (how === 'SHUT_WR' || how === 'SHUT_RDWR') ctx.stack.shutdown(ctx.now, fd.socket!);
+    if (how === 'SHUT_WR' || how === 'SHUT_RDWR') {
+      fd.shutWr = true;
+      ctx.stack.shutdown(ctx.now, fd.socket!);
+    }
     return ok(0);
   }
 
   private close(ctx: CallContext, fd: Fd): CallOutcome {
     this.fds.delete(fd.fd);
+    this.epolls.closed(fd.fd);
     if (fd.socket !== undefined) {
       try {
         if (fd.lingerZero && fd.kind === 'connection') ctx.stack.abort(ctx.now, fd.socket);
@@ -375,35 +526,15 @@ export class SocketTable {
   }
 }
 
-function done(o: OptionOutcome): CallOutcome {
+/** A call with a timeout (ms, negative: none) has waited it out; the first attempt starts the clock. */
+function timedOut(ctx: CallContext, state: CallState, timeoutMs: number): boolean {
+  if (!state.started) {
+    state.started = true;
+    if (timeoutMs > 0) state.wakeUs = ctx.now + timeoutMs * 1000;
+  }
+  return timeoutMs === 0 || (state.wakeUs !== undefined && ctx.now >= state.wakeUs);
+}
+
+function done(o: OptionOutcome | NonNullable<ReadyOutcome>): CallOutcome {
   return o.errno === undefined ? ok(o.value) : err(o.errno);
-}
-
-/**
- * send(2)'s and sendmsg(2)'s flags: 0, MSG_DONTWAIT, MSG_MORE, and MSG_NOSIGNAL (there is no
- * SIGPIPE here to suppress); any other is unsupported (an ERROR, never ignored).
- */
-function sendFlags(ctx: CallContext, call: string, arg: Expr | undefined): { dontWait: boolean; more: boolean } {
-  const out = { dontWait: false, more: false };
-  if (arg === undefined) return out;
-  for (const item of arg.kind === 'or' ? arg.items : [arg]) {
-    if (item.kind === 'int' && item.value === 0) continue;
-    if (item.kind === 'word' && item.name === 'MSG_DONTWAIT') out.dontWait = true;
-    else if (item.kind === 'word' && item.name === 'MSG_MORE') out.more = true;
-    else if (!(item.kind === 'word' && item.name === 'MSG_NOSIGNAL')) ctx.unsupported(`${call} flags: only MSG_DONTWAIT, MSG_MORE and MSG_NOSIGNAL are supported, got ${item.kind === 'word' ? item.name : exprText(item)}`);
-  }
-  return out;
-}
-
-/** recv(2)'s flags argument: 0, MSG_PEEK, MSG_DONTWAIT or both or'ed; any other is unsupported (an ERROR, never ignored). */
-function recvFlags(ctx: CallContext, arg: Expr | undefined): { peek: boolean; dontWait: boolean } {
-  const out = { peek: false, dontWait: false };
-  if (arg === undefined || (arg.kind === 'int' && arg.value === 0)) return out;
-  const items = arg.kind === 'or' ? arg.items : [arg];
-  for (const item of items) {
-    if (item.kind === 'word' && item.name === 'MSG_PEEK') out.peek = true;
-    else if (item.kind === 'word' && item.name === 'MSG_DONTWAIT') out.dontWait = true;
-    else if (!(item.kind === 'int' && item.value === 0)) ctx.unsupported(`recv flags: only MSG_PEEK and MSG_DONTWAIT are supported, got ${item.kind === 'word' ? item.name : item.kind}`);
-  }
-  return out;
 }

@@ -11,6 +11,7 @@ import type { SocketId, SocketOptions } from '../tcp/types.js';
 import { describeErrno, ERRNO } from './errno.js';
 import { evaluate, exprText, structField, unwrapArray, type EvalContext } from './exprs.js';
 import type { Expr } from './script.js';
+import { setTimestamping, type Timestamping } from './timestamping.js';
 import type { ConformanceStack } from './target.js';
 
 /** Linux's net.core.rmem_max / wmem_max defaults: the most SO_RCVBUF/SO_SNDBUF take. */
@@ -24,7 +25,7 @@ const MAX_TCP_WINDOW = 32_767;
 
 /** What these calls need of a descriptor (sockets.ts Fd). */
 export interface OptionFd {
-  kind: 'socket' | 'listener' | 'connection';
+  kind: 'socket' | 'listener' | 'connection' | 'epoll';
   socket: SocketId | undefined;
   noDelay: boolean;
   keepAlive: boolean;
@@ -36,6 +37,17 @@ export interface OptionFd {
   /** What getsockopt SO_RCVBUF / SO_SNDBUF report once set (twice the size asked for). */
   rcvBufReported: number | undefined;
   sndBufReported: number | undefined;
+  /** TCP_NOTSENT_LOWAT as set (0: the sysctl's, no limit); socket-layer, readiness.ts. */
+  notSentLowat: number;
+  /** TCP_INQ: recvmsg adds a TCP_CM_INQ control message. */
+  inq: boolean;
+  /** SO_ZEROCOPY: accepted; the bytes are still copied and no completion is ever queued. */
+  zeroCopy: boolean;
+  /** IP_MTU_DISCOVER as set (undefined: Linux's default, IP_PMTUDISC_WANT). */
+  pmtuDisc?: number;
+  /** Bytes written on this connection so far (the stream offset), and SO_TIMESTAMPING's state. */
+  written: number;
+  timestamping?: Timestamping;
 }
 
 export interface OptionContext extends EvalContext {
@@ -101,6 +113,28 @@ export function setsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
       if (value < 0) return err('EINVAL');
       setOption(ctx, fd, { userTimeoutMs: value });
       return ok(0);
+    case 'TCP_NOTSENT_LOWAT':
+      fd.notSentLowat = value >>> 0;
+      return ok(0);
+    case 'TCP_INQ':
+      fd.inq = value !== 0;
+      return ok(0);
+    case 'SO_ZEROCOPY':
+      fd.zeroCopy = value !== 0;
+      return ok(0);
+    case 'SO_TIMESTAMPING':
+      fd.timestamping = setTimestamping(fd.timestamping, value >>> 0, fd.written);
+      return ok(0);
+    case 'IP_TOS':
+      // ip(7): on a TCP socket the two ECN bits stay the stack's own (Linux keeps them).
+      setOption(ctx, fd, { tos: value & 0xfc });
+      return ok(0);
+    case 'IP_MTU_DISCOVER':
+      // ip(7): DONT clears DF; the other modes set it (there is no path MTU to learn here).
+      if (value < 0 || value > 5) return err('EINVAL');
+      fd.pmtuDisc = value;
+      setOption(ctx, fd, { dontFragment: value !== 0 });
+      return ok(0);
     default:
       return err('ENOPROTOOPT');
   }
@@ -160,13 +194,31 @@ export function getsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
     case 'TCP_USER_TIMEOUT':
       actual = current(ctx, fd).userTimeoutMs;
       break;
+    case 'TCP_NOTSENT_LOWAT':
+      actual = fd.notSentLowat;
+      break;
+    case 'TCP_INQ':
+      actual = fd.inq ? 1 : 0;
+      break;
+    case 'SO_ZEROCOPY':
+      actual = fd.zeroCopy ? 1 : 0;
+      break;
+    case 'SO_TIMESTAMPING':
+      actual = fd.timestamping?.flags ?? 0;
+      break;
+    case 'IP_TOS':
+      actual = current(ctx, fd).tos;
+      break;
+    case 'IP_MTU_DISCOVER':
+      actual = fd.pmtuDisc ?? 1; // Linux's default, ip_no_pmtu_disc = 0: IP_PMTUDISC_WANT
+      break;
     default:
       return err('ENOPROTOOPT');
   }
   const inner = unwrapArray(valueExpr);
   if (inner.kind !== 'ellipsis') {
     const expected = evaluate(ctx, inner);
-    if (expected !== actual) ctx.mismatch(`${name} = ${exprText(inner)}`, `${name} = ${shown ?? actual}`);
+    if (expected !== actual && expected >>> 0 !== actual) ctx.mismatch(`${name} = ${exprText(inner)}`, `${name} = ${shown ?? actual}`);
   }
   return ok(0);
 }

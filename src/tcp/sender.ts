@@ -18,6 +18,7 @@ import { rackDetectLoss, rackLastSeg, rackMinRtt, rackNextLost, rackOnAck, rackO
 import { noteRttSample } from './cc/slow-start.js';
 import { beginBurst, endsWrite, linuxPsh, noteDataSent } from './profile.js';
 import { limitedAllowance, nextSeg, nextSegRack, recoveryOnAck, recoveryOnRackTimeout, recoveryOnTimeout, recoveryPipe, updateScoreboard } from './recovery.js';
+import { clampToRecord, dropRecordEnds, endsRecord } from './records.js';
 import { rtoBackoff, rtoReset, rtoSample } from './rto.js';
 import { sbNextHole, sbTotal } from './sack-scoreboard.js';
 import { sackForSegment } from './sackblocks.js';
@@ -94,9 +95,12 @@ export function sendSyn(ctx: Ctx, tcb: Tcb, countRetransmit = true): void {
   startRetransmitTimer(ctx, tcb);
 }
 
-/** RFC 1122 4.2.3.4: may a segment of `len` (> 0) new bytes go now? */
-function sendable(tcb: Tcb, len: number, avail: number): boolean {
+/** RFC 1122 4.2.3.4: may a segment of `len` (> 0) new bytes from `seq` go now? */
+function sendable(tcb: Tcb, seq: number, len: number, avail: number): boolean {
   if (len >= tcb.sndMss) return true; // a full-sized segment
+  // Cut short by a record end (records.ts) with more queued behind it: it cannot grow, so
+  // waiting gains nothing (Linux sends an skb that is not the queue's last at once).
+  if (len < avail && endsRecord(tcb, seq, len)) return true;
   if (seqLt(tcb.sndNxt, tcb.sndMax)) return true; // retransmission (going back after an RTO)
   // TCP_CORK, a Linux socket option (no RFC has it): only full segments, or the one that
   // carries the FIN; the persist timer sends a held tail (sockopts.ts), as Linux's probe timer does.
@@ -163,13 +167,13 @@ function sendWindow(ctx: Ctx, tcb: Tcb, bufEnd: number): boolean {
     const win = Math.min(tcb.sndWnd, tcb.cc.cwnd + allowance);
     const usable = win - seqDiff(tcb.sndNxt, tcb.sndUna);
     const avail = seqDiff(bufEnd, tcb.sndNxt); // -1 once the FIN went out
-    let len = Math.max(0, Math.min(tcb.sndMss, avail, usable));
+    let len = clampToRecord(tcb, tcb.sndNxt, Math.max(0, Math.min(tcb.sndMss, avail, usable)));
     if (holeEnd !== undefined) len = Math.min(len, seqDiff(holeEnd, tcb.sndNxt));
     // Our FIN follows the last data byte; it takes no window space, so it goes as soon as
     // everything before it has been sent (BSD does the same).
     const fin = tcb.finQueued && avail >= 0 && len === avail;
     if (len === 0 && !fin) break;
-    if (len > 0 && !sendable(tcb, len, avail)) break;
+    if (len > 0 && !sendable(tcb, tcb.sndNxt, len, avail)) break;
     const fresh = tcb.sndNxt === tcb.sndMax;
     sendSegment(ctx, tcb, tcb.sndNxt, len, fin, bufEnd);
     if (fresh && allowance > 0) {
@@ -229,9 +233,9 @@ function sendNew(ctx: Ctx, tcb: Tcb, bufEnd: number): number {
   const seq = tcb.sndMax;
   const avail = seqDiff(bufEnd, seq);
   const usable = tcb.sndWnd - seqDiff(seq, tcb.sndUna);
-  const len = Math.max(0, Math.min(tcb.sndMss, avail, usable));
+  const len = clampToRecord(tcb, seq, Math.max(0, Math.min(tcb.sndMss, avail, usable)));
   const fin = tcb.finQueued && avail >= 0 && len === avail;
-  if ((len === 0 && !fin) || (len > 0 && !sendable(tcb, len, avail))) return 0;
+  if ((len === 0 && !fin) || (len > 0 && !sendable(tcb, seq, len, avail))) return 0;
   sendSegment(ctx, tcb, seq, len, fin, bufEnd);
   return len + (fin ? 1 : 0);
 }
@@ -252,6 +256,7 @@ function sendSegment(ctx: Ctx, tcb: Tcb, seq: number, len: number, fin: boolean,
   // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1); profile 'linux' on
   // those that end a write or a send chunk (profile.ts), and on what the persist timer sends.
   if (ctx.cfg.profile === 'linux' ? push || (retransmission ? endsWrite(tcb, seq, len) : linuxPsh(ctx, tcb, seq, len)) : len > 0 && seqAdd(seq, len) === bufEnd) flags |= TCP_PSH;
+  if (endsRecord(tcb, seq, len)) flags |= TCP_PSH; // a record's SEND is pushed (records.ts)
   transmit(ctx, tcb, seq, flags, payload);
   if (len > 0) noteDataSent(ctx, tcb);
   if (retransmission) {
@@ -279,7 +284,7 @@ function sendSegment(ctx: Ctx, tcb: Tcb, seq: number, len: number, fin: boolean,
 function retransmitRange(ctx: Ctx, tcb: Tcb, seq: number, maxLen: number): number {
   const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
   const finSent = tcb.finQueued && seqGt(tcb.sndMax, bufEnd);
-  const len = Math.max(0, Math.min(maxLen, seqDiff(bufEnd, seq)));
+  const len = clampToRecord(tcb, seq, Math.max(0, Math.min(maxLen, seqDiff(bufEnd, seq))));
   const fin = finSent && seqAdd(seq, len) === bufEnd && maxLen > len;
   if (len === 0 && !fin) return seq;
   tcb.rttActive = false; // Karn: no sample from anything sent before this retransmission
@@ -354,7 +359,7 @@ export function onTlpTimeout(ctx: Ctx, tcb: Tcb): void {
   const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
   const avail = seqDiff(bufEnd, tcb.sndMax);
   const usable = tcb.sndWnd - seqDiff(tcb.sndMax, tcb.sndUna);
-  const len = Math.max(0, Math.min(tcb.sndMss, avail, usable));
+  const len = clampToRecord(tcb, tcb.sndMax, Math.max(0, Math.min(tcb.sndMss, avail, usable)));
   r.tlpOn = true; // before sending: a probe does not restart the PTO
   r.tlpIsRetrans = false;
   if (len > 0 || (tcb.finQueued && avail === 0)) {
@@ -417,6 +422,7 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
       tcb.sndBufSeq = seqAdd(tcb.sndBufSeq, dataAcked);
     }
     tcb.sndUna = ack;
+    dropRecordEnds(tcb);
     if (seqLt(tcb.sndNxt, ack)) tcb.sndNxt = ack;
     tcb.retries = 0;
     tcb.persistBackoff = 0;
@@ -552,7 +558,7 @@ export function onPersistTimeout(ctx: Ctx, tcb: Tcb): void {
   if (usable <= 0) {
     transmit(ctx, tcb, seqAdd(tcb.sndUna, -1), TCP_ACK);
   } else {
-    const len = Math.min(tcb.sndMss, avail, usable);
+    const len = clampToRecord(tcb, tcb.sndNxt, Math.min(tcb.sndMss, avail, usable));
     // Profile 'linux' pushes what the timer sends, as Linux's tcp_write_wakeup (RFC 9293 §3.9.1: PSH is the sender's choice).
     sendSegment(ctx, tcb, tcb.sndNxt, len, tcb.finQueued && len === avail, bufEnd, ctx.cfg.profile === 'linux');
   }

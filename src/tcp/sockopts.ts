@@ -32,7 +32,8 @@ export function validateOptions(o: SocketOptions | undefined): void {
   check('sendBufferBytes', o.sendBufferBytes, (n) => n >= 1 && n <= MAX_BUFFER, `an integer in [1, ${MAX_BUFFER}]`);
   check('maxSegment', o.maxSegment, (n) => n === 0 || (n >= MIN_MSS && n <= MAX_MSS_CLAMP), `0 or an integer in [${MIN_MSS}, ${MAX_MSS_CLAMP}]`);
   check('userTimeoutMs', o.userTimeoutMs, (n) => n >= 0 && n <= 0x7fffffff, 'a non-negative integer');
-  for (const k of ['cork', 'noDelay'] as const) {
+  check('tos', o.tos, (n) => n >= 0 && n <= 255, 'an integer in [0, 255]');
+  for (const k of ['cork', 'noDelay', 'dontFragment'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new StackError('EINVAL', `socket option ${k} must be a boolean, got ${String(o[k])}`);
   }
 }
@@ -53,6 +54,8 @@ export function filledOptions(cfg: ResolvedConfig, o: SocketOptions | undefined)
     userTimeoutMs: o?.userTimeoutMs ?? 0,
     cork: o?.cork ?? false,
     noDelay: o?.noDelay ?? false,
+    tos: o?.tos ?? 0,
+    dontFragment: o?.dontFragment ?? true,
   };
 }
 
@@ -66,6 +69,8 @@ export function tcbOptions(cfg: ResolvedConfig, tcb: Tcb): Required<SocketOption
     userTimeoutMs: tcb.userTimeoutMs ?? 0,
     cork: tcb.cork ?? false,
     noDelay: tcb.noDelay,
+    tos: tcb.tos ?? 0,
+    dontFragment: tcb.noDf !== true,
   };
 }
 
@@ -87,6 +92,8 @@ export function applyOptions(tcb: Tcb, o: SocketOptions | undefined): void {
   if (o.maxSegment !== undefined) setOptional(tcb, 'mssClamp', o.maxSegment === 0 ? undefined : o.maxSegment);
   if (o.cork !== undefined) setOptional(tcb, 'cork', o.cork ? true : undefined);
   if (o.noDelay !== undefined) tcb.noDelay = o.noDelay;
+  if (o.tos !== undefined) setOptional(tcb, 'tos', o.tos === 0 ? undefined : o.tos);
+  if (o.dontFragment !== undefined) setOptional(tcb, 'noDf', o.dontFragment ? undefined : true);
   if (o.userTimeoutMs !== undefined) {
     setOptional(tcb, 'userTimeoutMs', o.userTimeoutMs === 0 ? undefined : o.userTimeoutMs);
     if (o.userTimeoutMs === 0) {
@@ -97,7 +104,7 @@ export function applyOptions(tcb: Tcb, o: SocketOptions | undefined): void {
   }
 }
 
-function setOptional<K extends 'mssClamp' | 'cork' | 'userTimeoutMs'>(tcb: Tcb, key: K, value: Tcb[K] | undefined): void {
+function setOptional<K extends 'mssClamp' | 'cork' | 'userTimeoutMs' | 'tos' | 'noDf'>(tcb: Tcb, key: K, value: Tcb[K] | undefined): void {
   if (value === undefined) delete tcb[key];
   else tcb[key] = value;
 }

@@ -124,9 +124,9 @@ export class StackCore {
   }
 
   /** Emit a segment: wrap in IPv4 and queue it. */
-  emit(src: number, dst: number, seg: TcpSegmentFields): void {
+  emit(src: number, dst: number, seg: TcpSegmentFields, tos = 0, dontFragment = true): void {
     const st = this.st;
-    const packet = buildTcpPacket({ src, dst, id: st.ipId, ttl: this.cfg.ttl, dontFragment: true }, seg);
+    const packet = buildTcpPacket({ src, dst, id: st.ipId, ttl: this.cfg.ttl, tos, dontFragment }, seg);
     st.ipId = (st.ipId + 1) & 0xffff;
     st.transmitQueue.push(packet);
     st.stats.packetsOut++;
@@ -264,7 +264,8 @@ class StackCtx implements Ctx {
 
   transmit(tcb: Tcb, seg: TcpSegmentFields): void {
     this.core.touched(tcb);
-    this.core.emit(tcb.localAddr, tcb.remoteAddr, seg);
+    // A socket's TOS byte (RFC 9293 MUST-48) and DF choice; absent: 0 and DF, as before.
+    this.core.emit(tcb.localAddr, tcb.remoteAddr, seg, tcb.tos, tcb.noDf !== true);
   }
 
   drop(reason: DropReason): void {

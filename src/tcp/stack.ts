@@ -32,6 +32,7 @@ import type { ResolvedConfig } from './config.js';
 import { connectionInfo, heldCounts, listenerInfo, type StackHeld } from './info.js';
 import { closedSegment, closeListener, ephemeralPort, listenSegment, reopensTimeWait } from './listener.js';
 import { noteWriteEnd } from './profile.js';
+import { noteRecordEnd } from './records.js';
 import { output, queueData, retransmitAtGoLive } from './sender.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { applyOptions, filledOptions, mergeOptions, tcbOptions, validateOptions } from './sockopts.js';
@@ -269,7 +270,7 @@ export class Stack {
    * tail as TCP_CORK would; the next output (an ACK, a timer, another write) follows the
    * usual rules, and the persist timer sends it if nothing else does.
    */
-  write(now: number, s: SocketId, bytes: Uint8Array, more = false): number {
+  write(now: number, s: SocketId, bytes: Uint8Array, more = false, eor = false): number {
     const tcb = this.conn(s, 'write');
     if (tcb.userClosed) throw new StackError('EBADF', `write: socket ${s} was closed`);
     if (tcb.finQueued) throw new StackError('EPIPE', `write: socket ${s} was shut down for writing`);
@@ -290,6 +291,8 @@ export class Stack {
     const corked = tcb.cork;
     if (more) tcb.cork = true;
     if (n > 0) noteWriteEnd(this.core.cfg, tcb, (tcb.sndBufSeq + tcb.sndBuf.length) >>> 0, more);
+    // Linux MSG_EOR marks the record only when the whole write was queued (records.ts).
+    if (eor && n === bytes.length) noteRecordEnd(tcb, (tcb.sndBufSeq + tcb.sndBuf.length) >>> 0);
     output(this.core.ctx.at(now), tcb);
     if (more && corked === undefined) delete tcb.cork;
     this.core.schedule(tcb);

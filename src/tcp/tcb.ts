@@ -150,6 +150,9 @@ export interface Tcb {
   cork?: boolean;
   /** RFC 9293 §3.8.3 user timeout, ms. */
   userTimeoutMs?: number;
+  /** The IPv4 TOS byte (RFC 9293 MUST-48), when not 0; DF off (IP_PMTUDISC_DONT), when true. */
+  tos?: number;
+  noDf?: boolean;
   /** When the user timeout started counting (µs), and the SND.UNA it counts for. */
   userTimeoutFromUs?: number;
   userTimeoutUna?: number;

@@ -134,6 +134,10 @@ export interface SocketOptions {
   cork?: boolean;
   /** Nagle off (RFC 1122 4.2.3.4), as setNoDelay(); turning it on pushes what is held, a held cork's tail included (Linux). */
   noDelay?: boolean;
+  /** The IPv4 TOS byte of this socket's segments (the Differentiated Services field, RFC 2474; RFC 9293 MUST-48; Linux IP_TOS). Default 0. */
+  tos?: number;
+  /** The IPv4 DF bit on this socket's segments (Linux IP_MTU_DISCOVER: off for IP_PMTUDISC_DONT). Default on. */
+  dontFragment?: boolean;
 }
 
 export interface ConnectOptions {
@@ -310,8 +314,11 @@ export interface TcpStack {
   listen(nowUs: number, options: ListenOptions): SocketId;
   accept(listener: SocketId): SocketId | undefined;
   connect(nowUs: number, options: ConnectOptions): SocketId;
-  /** `more`: Linux MSG_MORE, this write's push holds a less-than-full tail (stack.ts). */
-  write(nowUs: number, socket: SocketId, bytes: Uint8Array, more?: boolean): number;
+  /**
+   * `more`: Linux MSG_MORE, this write's push holds a less-than-full tail (stack.ts); `eor`:
+   * Linux MSG_EOR, these bytes end a record that no segment crosses (records.ts).
+   */
+  write(nowUs: number, socket: SocketId, bytes: Uint8Array, more?: boolean, eor?: boolean): number;
   read(nowUs: number, socket: SocketId, maxBytes?: number): Uint8Array;
   shutdown(nowUs: number, socket: SocketId): unknown;
   close(nowUs: number, socket: SocketId): unknown;

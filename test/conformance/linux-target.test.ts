@@ -52,6 +52,14 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
     expect(leftovers()).toEqual([]);
   });
 
+  it('poll and epoll readiness scripts pass on ftcp and on the kernel alike', { timeout: 120_000 }, async () => {
+    const scripts = ['sockets/poll-readiness.pkt', 'sockets/epoll-edge-triggered.pkt'];
+    const r = await cli(['conformance', '--target', 'both', ...TOLERANCE, ...scripts.map(ours)]);
+    expect(r.stdout).toContain(`${2 * scripts.length} passed, 0 failed`);
+    expect(r.code).toBe(0);
+    expect(leftovers()).toEqual([]);
+  });
+
   it('the profile linux scripts pass on ftcp (--profile linux) and on the kernel alike', { timeout: 120_000 }, async () => {
     // Each encodes one of Linux's choices where the RFCs allow both (docs/conformance.md, "Profiles").
     const scripts = [

@@ -306,7 +306,7 @@ describe('sendmsg, ioctl and the socket-level options', () => {
 
   it('a sendmsg flag it cannot honour is a script error at its line, never ignored', () => {
     const f = failed(PASSIVE + '   +0 sendmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 10}], msg_flags=0}, MSG_OOB) = 10\n');
-    expect([f.kind, f.line, f.expected]).toEqual(['script', PASSIVE_LINES + 1, 'sendmsg flags: only MSG_DONTWAIT, MSG_MORE and MSG_NOSIGNAL are supported, got MSG_OOB']);
+    expect([f.kind, f.line, f.expected]).toEqual(['script', PASSIVE_LINES + 1, 'sendmsg flags: only MSG_DONTWAIT, MSG_MORE, MSG_EOR and MSG_NOSIGNAL are supported, got MSG_OOB']);
   });
 
   it('a held corked write does not go out before the persist timer', () => {
@@ -357,5 +357,38 @@ describe('a stack that misbehaves', () => {
       };
     })() })(PASSIVE);
     expect(r.failure).toMatchObject({ kind: 'mismatch', line: 2, expected: 'a well-formed IPv4/TCP packet' });
+  });
+});
+
+describe('what the runner cannot produce is an ERROR at its line', () => {
+  it('refuses control messages other than TCP_CM_INQ, and error-queue reads asking for packet bytes', () => {
+    const empty = run(PASSIVE + '   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 0}], msg_flags=0}, MSG_ERRQUEUE) = -1 EAGAIN\n');
+    expect(empty.failure?.message).toBeUndefined();
+    const errq = run(PASSIVE + '   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 100}], msg_flags=0}, MSG_ERRQUEUE) = 0\n');
+    expect([errq.failure?.kind, errq.failure?.line]).toEqual(['script', PASSIVE_LINES + 1]);
+    expect(errq.failure?.expected).toMatch(/carries no packet bytes/);
+    const cmsg = run(PASSIVE + '   +0 recvmsg(4, {msg_iov(1)=[{..., 10}], msg_control=[{cmsg_level=SOL_SOCKET, cmsg_type=SCM_TIMESTAMPING, cmsg_data=0}]}, MSG_DONTWAIT) = -1 EAGAIN\n');
+    expect([cmsg.failure?.kind, cmsg.failure?.line]).toEqual(['script', PASSIVE_LINES + 1]);
+  });
+
+  it('a TCP_CM_INQ the socket did not ask for (TCP_INQ off) fails', () => {
+    const r = run(PASSIVE + '  +.1 < P. 1:11(10) ack 1 win 65535\n   +0 > . 1:1(0) ack 11\n   +0 recvmsg(4, {msg_iov(1)=[{..., 10}], msg_flags=0, msg_control=[{cmsg_level=SOL_TCP, cmsg_type=TCP_CM_INQ, cmsg_data=0}]}, 0) = 10\n');
+    expect([r.failure?.kind, r.failure?.actual]).toEqual(['mismatch', 'none (TCP_INQ is off)']);
+  });
+
+  it('NULL buffers fault (EFAULT) and sendto/recvfrom act as send/recv on a connected socket', () => {
+    const r = run(
+      PASSIVE +
+        `   +0 write(4, NULL, 100) = -1 EFAULT (Bad address)
+   +0 sendto(4, ..., 100, 0, ..., ...) = 100
+   +0 > P. 1:101(100) ack 1
+  +.1 < P. 1:11(10) ack 101 win 65535
+   +0 > . 101:101(0) ack 11
+   +0 recvfrom(4, NULL, 10, 0, ..., ...) = -1 EFAULT (Bad address)
+   +0 recvfrom(4, ..., 10, 0, ..., ...) = 10
+`,
+    );
+    expect(r.failure?.message).toBeUndefined();
+    expect(r.ok).toBe(true);
   });
 });

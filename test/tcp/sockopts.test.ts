@@ -16,7 +16,7 @@ describe('per-socket options', () => {
     p.runUntil(() => p.a.info(ca).state === 'ESTABLISHED');
     p.settle();
     const sb = p.b.accept(lb)!;
-    expect(p.b.socketOptions(sb)).toEqual({ recvBufferBytes: 3000, sendBufferBytes: 1_048_576, maxSegment: 900, userTimeoutMs: 5000, cork: true, noDelay: false });
+    expect(p.b.socketOptions(sb)).toEqual({ recvBufferBytes: 3000, sendBufferBytes: 1_048_576, maxSegment: 900, userTimeoutMs: 5000, cork: true, noDelay: false, tos: 0, dontFragment: true });
     const synAck = p.wire.find((w) => w.from === 'b')!.seg;
     expect(synAck.window).toBe(3000);
     expect(synAck.options.find((o) => o.kind === 'mss')).toEqual({ kind: 'mss', mss: 900 });
@@ -45,6 +45,25 @@ describe('per-socket options', () => {
     c.p.b.setSocketOptions(c.p.now, c.sb, { sendBufferBytes: 4000 });
     expect(c.p.b.write(c.p.now, c.sb, bytes(10_000))).toBe(4000);
     expect(c.p.b.info(c.sb).writable).toBe(0);
+  });
+
+  it('a socket sets the TOS byte (RFC 9293 MUST-48) and DF of its own segments only; 0 and DF leave no trace', () => {
+    const c = established();
+    const plain = c.p.b.stateDigest();
+    const from = c.p.wire.length;
+    c.p.b.setSocketOptions(c.p.now, c.sb, { tos: 0x28, dontFragment: false });
+    expect(c.p.b.stateDigest()).not.toBe(plain);
+    c.p.b.write(c.p.now, c.sb, bytes(100));
+    c.p.a.write(c.p.now, c.ca, bytes(100));
+    c.p.settle();
+    const ip = (w: { bytes: Uint8Array }) => ({ tos: w.bytes[1], df: (w.bytes[6]! & 0x40) !== 0 });
+    const sent = c.p.wire.slice(from);
+    expect(sent.filter((w) => w.from === 'b').map(ip)).toContainEqual({ tos: 0x28, df: false });
+    expect(sent.filter((w) => w.from === 'b').every((w) => ip(w).tos === 0x28)).toBe(true);
+    expect(sent.filter((w) => w.from === 'a').every((w) => ip(w).tos === 0 && ip(w).df)).toBe(true);
+    c.p.b.setSocketOptions(c.p.now, c.sb, { tos: 0, dontFragment: true });
+    expect(new TextDecoder().decode(c.p.b.snapshot())).not.toMatch(/"tos"|noDf/);
+    expect(() => c.p.b.setSocketOptions(c.p.now, c.sb, { tos: 256 })).toThrow(StackError);
   });
 
   it('refuses bad values with EINVAL', () => {

@@ -7,6 +7,7 @@ import { formatIpv4Addr } from '../../wire/addr.js';
 import type { Expr, SyscallEvent } from '../script.js';
 import type { RunSettings } from '../settings.js';
 import { evaluate, exprText, intArg, iovLengths, sockaddr, structField, unwrapArray, wordArg } from '../exprs.js';
+import { pollEntries } from '../readiness.js';
 
 export interface CallPlan {
   /** What the helper is sent (without id and op). */
@@ -25,9 +26,9 @@ const LEVELS = new Set(['SOL_SOCKET', 'IPPROTO_TCP', 'SOL_TCP', 'IPPROTO_IP', 'S
 const OPTIONS = new Set([
   'SO_REUSEADDR', 'SO_REUSEPORT', 'SO_KEEPALIVE', 'SO_RCVBUF', 'SO_SNDBUF', 'SO_ERROR', 'SO_LINGER', 'SO_RCVLOWAT',
   'TCP_NODELAY', 'TCP_MAXSEG', 'TCP_CORK', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT', 'TCP_SYNCNT', 'TCP_LINGER2',
-  'TCP_DEFER_ACCEPT', 'TCP_WINDOW_CLAMP', 'TCP_QUICKACK', 'TCP_USER_TIMEOUT', 'TCP_NOTSENT_LOWAT', 'IP_TOS', 'IP_TTL',
+  'TCP_DEFER_ACCEPT', 'TCP_WINDOW_CLAMP', 'TCP_QUICKACK', 'TCP_USER_TIMEOUT', 'TCP_NOTSENT_LOWAT', 'IP_TOS', 'IP_TTL', 'IP_MTU_DISCOVER',
 ]);
-const MSG_FLAGS = new Set(['MSG_PEEK', 'MSG_DONTWAIT', 'MSG_WAITALL', 'MSG_MORE', 'MSG_NOSIGNAL', 'MSG_OOB']);
+const MSG_FLAGS = new Set(['MSG_PEEK', 'MSG_DONTWAIT', 'MSG_WAITALL', 'MSG_MORE', 'MSG_EOR', 'MSG_NOSIGNAL', 'MSG_OOB']);
 const HOW = new Set(['SHUT_RD', 'SHUT_WR', 'SHUT_RDWR']);
 const IOCTLS = new Set(['SIOCINQ', 'FIONREAD', 'SIOCOUTQ']);
 
@@ -106,6 +107,16 @@ export function planCall(ctx: PlanContext, e: SyscallEvent, newFd: () => number)
       return quick({ fd, ...sockopt(ctx, e) });
     case 'sendmsg':
       return blocking({ fd, iov: iovLengths(e.args[1]!), flags: msgFlags(ctx, e.args[2]) });
+    case 'poll':
+      return blocking({ entries: pollEntries(ctx, e.args[0]!), timeout: evaluate(ctx, e.args[2]!) });
+    case 'epoll_create':
+      return quick({ newfd: newFd() });
+    case 'epoll_ctl': {
+      const ev = e.args[3]!;
+      return quick({ fd, ctl: evaluate(ctx, e.args[1]!), target: evaluate(ctx, e.args[2]!), events: ev.kind === 'ellipsis' ? 0 : structField(ctx, ev, 'events') });
+    }
+    case 'epoll_wait':
+      return blocking({ fd, max: evaluate(ctx, e.args[2]!), timeout: evaluate(ctx, e.args[3]!) });
     case 'ioctl': {
       const request = wordArg(e, 1);
       if (!IOCTLS.has(request)) ctx.unsupported(`the linux target cannot make the ioctl ${exprText(e.args[1] ?? e.result)}`);

@@ -19,7 +19,7 @@
  * numbers, mapped to the kernel's sockets here.
  */
 export const HELPER_PY = String.raw`
-import errno, fcntl, json, os, socket, struct, sys, threading, time
+import errno, fcntl, json, os, select, socket, struct, sys, threading, time
 
 TUNSETIFF = 0x400454ca
 IFF_TUN = 0x0001
@@ -57,9 +57,9 @@ OPTS = {
     'TCP_NODELAY': socket.TCP_NODELAY, 'TCP_MAXSEG': socket.TCP_MAXSEG, 'TCP_CORK': 3,
     'TCP_KEEPIDLE': 4, 'TCP_KEEPINTVL': 5, 'TCP_KEEPCNT': 6, 'TCP_SYNCNT': 7, 'TCP_LINGER2': 8,
     'TCP_DEFER_ACCEPT': 9, 'TCP_WINDOW_CLAMP': 10, 'TCP_QUICKACK': 12, 'TCP_USER_TIMEOUT': 18,
-    'TCP_NOTSENT_LOWAT': 25, 'IP_TOS': socket.IP_TOS, 'IP_TTL': socket.IP_TTL,
+    'TCP_NOTSENT_LOWAT': 25, 'IP_TOS': socket.IP_TOS, 'IP_TTL': socket.IP_TTL, 'IP_MTU_DISCOVER': 10,
 }
-MSG = {'MSG_PEEK': socket.MSG_PEEK, 'MSG_DONTWAIT': socket.MSG_DONTWAIT, 'MSG_WAITALL': socket.MSG_WAITALL, 'MSG_MORE': 0x8000, 'MSG_NOSIGNAL': 0x4000, 'MSG_OOB': socket.MSG_OOB}
+MSG = {'MSG_PEEK': socket.MSG_PEEK, 'MSG_DONTWAIT': socket.MSG_DONTWAIT, 'MSG_WAITALL': socket.MSG_WAITALL, 'MSG_MORE': 0x8000, 'MSG_EOR': socket.MSG_EOR, 'MSG_NOSIGNAL': 0x4000, 'MSG_OOB': socket.MSG_OOB}
 IOCTLS = {'SIOCINQ': 0x541B, 'FIONREAD': 0x541B, 'SIOCOUTQ': 0x5411}
 HOW = {'SHUT_RD': socket.SHUT_RD, 'SHUT_WR': socket.SHUT_WR, 'SHUT_RDWR': socket.SHUT_RDWR}
 
@@ -81,6 +81,18 @@ def do_call(c):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         s.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, congestion)
         socks[c['newfd']] = s
+        return c['newfd'], {}
+    if k == 'poll':
+        p = select.poll()
+        real = []
+        for en in c['entries']:
+            real.append(sock(en).fileno())
+            p.register(real[-1], en['events'])
+        got = dict(p.poll(c['timeout']))
+        rev = [got.get(f, 0) for f in real]
+        return sum(1 for r in rev if r), {'revents': rev}
+    if k == 'epoll_create':
+        socks[c['newfd']] = select.epoll()
         return c['newfd'], {}
     s = sock(c)
     fd = s.fileno()
@@ -108,6 +120,18 @@ def do_call(c):
         return s.send(bytes(c['len']), flags(c['flags'])), {}
     elif k == 'sendmsg':
         return s.sendmsg([bytes(n) for n in c['iov']], [], flags(c['flags'])), {}
+    elif k == 'epoll_ctl':
+        t = sock(c, 'target').fileno()
+        if c['ctl'] == 1:
+            s.register(t, c['events'])
+        elif c['ctl'] == 2:
+            s.unregister(t)
+        else:
+            s.modify(t, c['events'])
+    elif k == 'epoll_wait':
+        back = {v.fileno(): n for n, v in socks.items()}
+        got = s.poll(c['timeout'] / 1000 if c['timeout'] >= 0 else -1, c['max'])
+        return len(got), {'events': [{'fd': back.get(f, -1), 'events': ev} for f, ev in got]}
     elif k == 'ioctl':
         got = fcntl.ioctl(fd, IOCTLS[c['request']], struct.pack('i', 0))
         return 0, {'optval': struct.unpack('i', got)[0]}

@@ -64,6 +64,9 @@ export interface CallReturn {
   optval?: number;
   onoff?: number;
   linger?: number;
+  /** poll's revents per entry; epoll_wait's events (script descriptors). */
+  revents?: number[];
+  events?: { fd: number; events: number }[];
 }
 
 interface HelperMessage extends Partial<CallReturn> {
@@ -199,7 +202,7 @@ export class KernelHost {
       return;
     }
     const ret: CallReturn = { value: m.value!, ts: m.ts!, t: m.t! };
-    for (const k of ['errno', 'lport', 'optval', 'onoff', 'linger'] as const) if (m[k] !== undefined) (ret as unknown as Record<string, unknown>)[k] = m[k];
+    for (const k of ['errno', 'lport', 'optval', 'onoff', 'linger', 'revents', 'events'] as const) if (m[k] !== undefined) (ret as unknown as Record<string, unknown>)[k] = m[k];
     this.waiters.delete(m.id!);
     w.resolveStarted(ret);
     w.resolveDone(ret);

@@ -21,6 +21,7 @@ import { aggregate, compareSent, describeSent, expectWindow, sentText, type Sent
 import { OptionError, resolveSettings, type RunSettings } from '../settings.js';
 import { evaluate, exprText, formatOutcome, unwrapArray } from '../exprs.js';
 import { describeErrno, ERRNO } from '../errno.js';
+import { checkFirstEvent, checkRevents } from '../readiness.js';
 import { planCall, type PlanContext } from './calls.js';
 import { KernelHost, LinuxTargetError, monotonicUs, type CallHandle, type CallReturn } from './kernel.js';
 import { linuxSetup } from './sysctls.js';
@@ -330,6 +331,9 @@ class LinuxRun {
       if (expected !== ret.value || !errnoOk) throw failure(e.line, 'mismatch', e.text, `${e.name} returned ${formatOutcome(outcome).slice(2)}`);
     }
     this.checkOption(e, ret);
+    const check = { ...this.planContext(e), mismatch: (expected: string, actual: string): never => { throw failure(e.line, 'mismatch', `${e.text} with ${expected}`, actual); } };
+    if (e.name === 'poll' && ret.value >= 0) checkRevents(check, e.args[0]!, ret.revents ?? []);
+    if (e.name === 'epoll_wait' && ret.value >= 0) checkFirstEvent(check, e.args[1]!, ret.events?.[0]);
     if (endUs !== undefined && Math.abs(at - endUs) > this.settings.toleranceUs) {
       throw failure(e.line, 'mismatch', `${e.text} returning at ${formatSeconds(endUs)} s`, `returned at ${formatSeconds(at)} s`);
     }
@@ -338,7 +342,7 @@ class LinuxRun {
   /** Descriptors and flows a call's success changes. */
   private track(e: SyscallEvent, ret: CallReturn): void {
     const fd = e.args[0]?.kind === 'int' ? e.args[0].value : -1;
-    if ((e.name === 'socket' || e.name === 'accept') && ret.value >= 0) this.fds.add(ret.value);
+    if ((e.name === 'socket' || e.name === 'accept' || e.name === 'epoll_create') && ret.value >= 0) this.fds.add(ret.value);
     if (e.name === 'close' && ret.value === 0) this.fds.delete(fd);
     if (e.name === 'bind' && ret.value === 0) this.bound.set(fd, planCall(this.planContext(e), e, () => 0).args.port as number);
     if (e.name === 'listen' && ret.value === 0) this.flows.listened(this.boundPort(fd));
