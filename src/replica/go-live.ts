@@ -1,5 +1,6 @@
 /**
- * Going live, step 5 (DESIGN.md "Going live"): every flow restarts at once.
+ * Going live (DESIGN.md "Going live"): what step 1 re-emits (reemitOutputs, at the end),
+ * and step 5, every flow restarts at once.
  *
  * The re-emitted O(i), i > r, restart the flows that had output in flight above r. Every
  * other flow with unacknowledged sequence space (data released by the old primary and lost,
@@ -17,6 +18,8 @@
  */
 import { MAX_RETRANSMIT_SKIP } from './log.js';
 import { ipv4OfFrame } from './ether-stack.js';
+import { isPureAck } from './output-mode.js';
+import { packetRemoteKey } from './remote-key.js';
 import type { Rsm } from './rsm.js';
 
 const TCP_FIN = 0x01;
@@ -57,4 +60,69 @@ export function reemittedFlows(rsm: Rsm, reemitted: Iterable<Uint8Array>): numbe
     if (una === seg.seq) skip.add(socket);
   }
   return [...skip].sort((a, b) => a - b).slice(0, MAX_RETRANSMIT_SKIP);
+}
+
+/** The client end (packetRemoteKey) of an output packet and whether it carries a FIN; key -1 when it is not TCP of the service. */
+function flowAndFin(rsm: Rsm, packet: Uint8Array): { key: number; fin: boolean } {
+  const ip = rsm.config.ethernet === undefined ? packet : ipv4OfFrame(packet);
+  if (ip === undefined) return { key: -1, fin: false };
+  const key = packetRemoteKey(ip, false, rsm.config.servicePort);
+  const ihl = ((ip[0] ?? 0) & 0x0f) * 4;
+  return { key, fin: key >= 0 && ip.length > ihl + 13 && (ip[ihl + 13]! & TCP_FIN) !== 0 };
+}
+
+/**
+ * Going live, step 1: which shadowed outputs above r are re-emitted. All of them, in order,
+ * byte for byte, except two kinds of pure ACK (no data, SYN, FIN or RST: no sequence space,
+ * RFC 9293 §3.4) that a client which has finished the connection would answer, once the
+ * old primary's copy had reached it, in a way that ends in a RST:
+ *
+ * - a pure ACK followed, among the re-emitted, by a FIN of the same connection (a client
+ *   that closed first gets "ACK, then FIN" as one entry's output). The FIN segment
+ *   acknowledges as much (RCV.NXT only grows) with a newer window. A client in TIME-WAIT
+ *   that had both answers each of them with an ACK (RFC 9293 §3.10.7.4; Linux answers an
+ *   old segment in TIME-WAIT too); the first answer ends the new primary's LAST-ACK
+ *   (§3.10.7.4, LAST-ACK), and the second then finds no connection: RST (§3.10.7.1).
+ * - a pure ACK of a connection the new primary has in TIME-WAIT or no longer has. It may be
+ *   the last ACK of a client that closed second: LAST-ACK ended on the old primary's copy,
+ *   and a client with no connection answers an ACK with a RST (§3.10.7.1). If the copy
+ *   never reached it, the client retransmits its FIN, which TIME-WAIT acknowledges
+ *   (§3.10.7.4, TIME-WAIT).
+ *
+ * Entries are kept (an entry may be left with no packet), so the count of entries above r
+ * stays what the backup shadowed.
+ */
+export function reemitOutputs<T extends { index: number; packets: Uint8Array[] }>(rsm: Rsm, shadowed: readonly T[]): T[] {
+  const ethernet = rsm.config.ethernet !== undefined;
+  const finAfter = new Map<number, number>(); // client end -> position of its last re-emitted FIN
+  let pos = 0;
+  for (const s of shadowed) {
+    for (const p of s.packets) {
+      const f = flowAndFin(rsm, p);
+      if (f.fin) finAfter.set(f.key, pos);
+      pos++;
+    }
+  }
+  const finished = (p: Uint8Array): boolean => {
+    const socket = rsm.outputSocket(p);
+    if (socket === undefined) return true;
+    try {
+      const state = rsm.info(socket).state;
+      return state === 'TIME-WAIT' || state === 'CLOSED';
+    } catch {
+      return true; // released meanwhile
+    }
+  };
+  pos = 0;
+  return shadowed.map((s) => {
+    const packets = s.packets.filter((p) => {
+      const at = pos++;
+      if (!isPureAck(p, ethernet)) return true;
+      const f = flowAndFin(rsm, p);
+      if (f.key < 0) return true;
+      if ((finAfter.get(f.key) ?? -1) > at) return false;
+      return !finished(p);
+    });
+    return packets.length === s.packets.length ? s : { ...s, packets };
+  });
 }

@@ -23,7 +23,7 @@ import { UPSTREAM_APP, type UpstreamAction, type UpstreamEvent } from '../proxy/
 import { decodeArbiter, type ArbiterRequest } from './arbiter.js';
 import { BackupRole } from './backup.js';
 import { decodeChannel, encodeChannel, type ChannelMessage } from './channel.js';
-import { reemittedFlows } from './go-live.js';
+import { reemitOutputs, reemittedFlows } from './go-live.js';
 import { Outbox, resolveTimes, type ReplicaEvent, type ReplicaOptions, type ResolvedTimes, type ServicePacket } from './outbox.js';
 import { PrimaryRole, UPSTREAM_JOIN_REFUSED } from './primary.js';
 import { Rsm } from './rsm.js';
@@ -236,8 +236,9 @@ export class Replica {
       this.afterInput();
       return;
     }
-    const handOver = this.role.handleArbiter(nowUs, m);
-    if (handOver === undefined) return;
+    const won = this.role.handleArbiter(nowUs, m);
+    if (won === undefined) return;
+    const handOver = { ...won, reemit: reemitOutputs(won.rsm, won.reemit) };
     // Going live. Step 1: re-emit the shadowed outputs above r, in order, in the new epoch.
     const epoch = handOver.wonEpoch + 1;
     let reemitted = 0;

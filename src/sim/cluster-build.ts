@@ -20,6 +20,7 @@ import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { tcpPayloadLength } from '../wire/udp.js';
 import { ClusterCaptures, type CaptureFile, type ClusterCaptureName } from '../pcap/vantage.js';
 import { deliverComment, sendFateComment } from './cluster-capture.js';
+import { watchClientLink, type ClientLinkTcp } from './client-link.js';
 import { ClientLoad } from './cluster-load.js';
 import { ArbiterNode, ReplicaNode, Switch } from './cluster-nodes.js';
 import { ClusterObserver } from './cluster-observe.js';
@@ -52,11 +53,15 @@ export class ClusterRun {
   readonly nodes = new Map<string, ReplicaNode>();
   readonly clientHost: Host<Stack>;
   readonly load: ClientLoad;
+  /** RSTs and FINs on the client link. */
+  readonly clientLink: ClientLinkTcp;
   private readonly clientCap: CaptureIface | undefined;
   /** The log capture's arbiter interface (it carries the kill notes). */
   private readonly arbCap: CaptureIface | undefined;
   private readonly upstreams = new Map<string, FakeUpstream>();
   private armedAfterRelease = false;
+  /** crashAtPoint: kill points still to pass before the kill (undefined: not armed). */
+  private pointsLeft: number | undefined;
 
   constructor(private readonly plan: ClusterPlan) {
     const { options, faults } = plan;
@@ -67,6 +72,7 @@ export class ClusterRun {
     const clientFile = this.captures.get('client');
     this.clientCap = clientFile && { file: clientFile, iface: clientFile.iface(`client ${formatIpv4Addr(CLUSTER_CLIENT)}`, 'the clients: their egress before network faults, their ingress after them') };
     this.arbCap = this.tapCaptures();
+    this.clientLink = watchClientLink(this.network, CLUSTER_CLIENT);
     this.sw = new Switch(this.network);
     this.network.attach(CLUSTER_SERVICE, (nowUs, bytes) => this.sw.ingress(nowUs, bytes));
     this.arbiterNode = new ArbiterNode(this.network, CLUSTER_ARBITER);
@@ -97,7 +103,7 @@ export class ClusterRun {
     try {
       const lastKillUs = Math.max(faults.crashAtUs ?? 0, options.join?.secondCrashAtUs ?? 0);
       const lastFaultUs = Math.max(lastKillUs, options.join?.joinerCrashAtUs ?? 0, faults.arbiterOutage?.toUs ?? 0);
-      const done = () => this.load.allSettled && sim.nowUs >= lastFaultUs && !this.armedAfterRelease && this.obs.failovers.every((f) => f.liveMs !== null);
+      const done = () => this.load.allSettled && sim.nowUs >= lastFaultUs && !this.armedAfterRelease && this.pointsLeft === undefined && this.obs.failovers.every((f) => f.liveMs !== null);
       const outcome = sim.run({ until: done, untilUs: maxUs, maxEvents: 20_000_000 });
       events += outcome.events;
       if (done()) settledUs = sim.nowUs;
@@ -190,6 +196,7 @@ export class ClusterRun {
     const hooks = {
       onEvent: (n: ReplicaNode, e: ReplicaEvent) => this.onEvent(n, e),
       afterTransmit: (n: ReplicaNode, packets: Array<{ packet: Uint8Array; reemitted: boolean }>) => this.afterTransmit(n, packets),
+      afterDrain: (n: ReplicaNode) => this.killPoint(n, 'after handling an input'),
       ...(this.plan.options.upstream !== undefined ? { onUpstream: (n: ReplicaNode, e: UpstreamEvent) => this.onUpstream(n, e) } : {}),
     };
     const node = new ReplicaNode(this.sim, this.network, this.sw, name, CLUSTER_REPLICAS[name]!, CLUSTER_ARBITER, (peer) => CLUSTER_REPLICAS[peer], hooks);
@@ -304,10 +311,19 @@ export class ClusterRun {
 
   /** The forced kill (crashAfterRelease): the owner has just released data to a client. */
   private afterTransmit(node: ReplicaNode, packets: Array<{ packet: Uint8Array; reemitted: boolean }>): void {
+    this.killPoint(node, 'just after releasing packets, before telling the backup r');
     if (!this.armedAfterRelease || node.name !== this.sw.owner) return;
     if (!packets.some((p) => !p.reemitted && tcpPayloadLength(p.packet) > 0)) return;
     this.armedAfterRelease = false;
     this.kill(node, 'just after releasing data, before telling the backup r');
+  }
+
+  /** crashAtPoint: one more kill point of replica a passed; the kill at the planned one. */
+  private killPoint(node: ReplicaNode, what: string): void {
+    if (this.pointsLeft === undefined || node.name !== 'a' || node.crashed) return;
+    if (--this.pointsLeft > 0) return;
+    this.pointsLeft = undefined;
+    this.kill(node, `kill point ${this.plan.options.crashAtPoint} from ${formatUs(this.plan.faults.crashAtUs!)}: ${what}`);
   }
 
   /** The seeded kill: of the primary, of the backup (killBackup), or armed for the moment after a release. */
@@ -321,6 +337,7 @@ export class ClusterRun {
       run: () => {
         if (options.killBackup) this.kill(b, `seeded kill of the backup at ${formatUs(at)}`);
         else if (options.crashAfterRelease) this.armedAfterRelease = true;
+        else if (options.crashAtPoint !== undefined && options.crashAtPoint > 0) this.pointsLeft = options.crashAtPoint;
         else this.kill(a, `seeded kill at ${formatUs(at)}`);
       },
     });

@@ -63,6 +63,12 @@ export interface LoadOptions {
   bulkSeed: number;
   bulkBytes: number;
   uploadBytes: [number, number];
+  /**
+   * Request/response loads: the client shuts its side down a think time after its last
+   * request, answered or not (by default it waits for the answer, then thinks). Against a
+   * server that closes after the last answer, the two FINs cross: a simultaneous close.
+   */
+  closeAfterLastRequest?: boolean;
 }
 
 export interface ConnResult {
@@ -162,7 +168,8 @@ export abstract class ClientConn {
   }
 
   protected shutdown(): void {
-    if (this.shutDown || this.socket === undefined) return;
+    // A server that closed first: the client closed on its EOF, nothing is left to shut down.
+    if (this.shutDown || this.socket === undefined || this.closeCalled) return;
     this.shutDown = true;
     this.load.host.stack.shutdown(this.load.host.nowUs, this.socket);
   }
@@ -208,6 +215,7 @@ export abstract class RequestConn extends ClientConn {
     this.requestsDone++;
     this.sentAtUs = this.load.host.nowUs;
     this.send(this.request());
+    if (this.requestsDone >= this.total && this.load.options.closeAfterLastRequest === true) this.later(() => this.shutdown());
   }
   /** One answer complete: think, then the next request. */
   protected answeredOne(): void {

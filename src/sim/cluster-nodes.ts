@@ -84,6 +84,8 @@ export interface ReplicaNodeHooks {
   afterTransmit?(node: ReplicaNode, packets: ServicePacket[]): void;
   /** Upstream app: what this replica's own app instance must do. */
   onUpstream?(node: ReplicaNode, event: UpstreamEvent): void;
+  /** After the replica has handled one input and everything it output is on its way. */
+  afterDrain?(node: ReplicaNode): void;
 }
 
 export class ReplicaNode {
@@ -172,6 +174,7 @@ export class ReplicaNode {
     } finally {
       this.draining = false;
     }
+    if (!this.crashed) this.hooks.afterDrain?.(this);
   }
 
   /** One client packet: to the switch, counted, and into the capture with its O(i) tag. */

@@ -10,6 +10,7 @@ import type { BulkApp } from '../proxy/app.js';
 import type { ClusterCaptureName } from '../pcap/vantage.js';
 import type { ConnResult, LoadApp } from './cluster-load.js';
 import type { ClusterRun, RunOutcome } from './cluster-build.js';
+import type { ClientLinkTcp } from './client-link.js';
 import type { ReplicaNode } from './cluster-nodes.js';
 import { clusterCommandLine, type ClusterPlan, type FaultPlan } from './cluster-plan.js';
 import { formatUs } from './clock.js';
@@ -58,6 +59,8 @@ export interface ClusterResult {
   failovers: FailoverReport[];
   reemitted: { segments: number; identicalToPrimary: number };
   client: { duplicateSegmentsDropped: number; retransmits: number };
+  /** RST and FIN segments on the client link, as the client saw them (client-link.ts). */
+  clientLink: ClientLinkTcp;
   splitBrain: number;
   replicationFaults: string[];
   conns: ConnResult[];
@@ -184,6 +187,7 @@ export function observeCluster(plan: ClusterPlan, run: ClusterRun, outcome: RunO
     failovers,
     reemitted: { segments: failovers.reduce((n, f) => n + f.reemitted, 0), identicalToPrimary: failovers.reduce((n, f) => n + f.identicalToPrimary, 0) },
     client: { duplicateSegmentsDropped: clientStats.duplicateSegments, retransmits: clientStats.retransmits },
+    clientLink: run.clientLink,
     splitBrain: splitEpochs.length,
     replicationFaults: obs.replicationFaults,
     conns,

@@ -69,6 +69,14 @@ export interface ClusterOptions {
    */
   crashAfterRelease?: boolean;
   /**
+   * With crashAtUs: kill the primary at its n-th kill point from crashAtUs on (0: at
+   * crashAtUs itself). A kill point is the moment just after the primary put client
+   * packets on the wire while handling one input (before the backup hears of the
+   * release), or just after it finished handling one input. Counting them enumerates the
+   * distinct instants at which the primary can die (the close-time campaign, close-sweep.ts).
+   */
+  crashAtPoint?: number;
+  /**
    * Replica c joins the live replica at `atUs`; the live replica is killed at
    * `secondCrashAtUs`; c itself is killed at `joinerCrashAtUs` (a crash during or after the join).
    */
@@ -181,6 +189,7 @@ export function planCluster(options: ClusterOptions): ClusterPlan {
     bulkSeed: rsm.appOptions!.seed!,
     bulkBytes: rsm.appOptions!.bulkBytes!,
     uploadBytes: options.load?.uploadBytes ?? [50_000, 150_000],
+    ...(options.load?.closeAfterLastRequest === true ? { closeAfterLastRequest: true } : {}),
   };
   return { options, seed, app, connections, unsafe, faults, maxUs, startUs: 0, rsm, load };
 }
