@@ -180,6 +180,19 @@ describe('failing scripts', () => {
     expect(atEnd.expected).toBe('no more packets after the last event');
   });
 
+  it("with tail 'ignore' (packetdrill's rule) leaves packets after the last > line unchecked, with a warning, and still checks those before it", () => {
+    const tail = (text: string) => runScriptText(text, { tail: 'ignore' });
+    const after = tail(PASSIVE + '   +0 write(4, ..., 100) = 100\n   +1 close(4) = 0\n');
+    expect(after.ok).toBe(true);
+    expect(after.warnings.at(-1)).toMatch(/^\d+ packets sent after the last outbound line \(\d+\) not checked \(packetdrill's rule, --tail ignore\); the first: > P\. 1:101\(100\) ack 1 /);
+    const none = tail('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n+.1 < S 0:0(0) win 65535 <mss 1000>\n');
+    expect(none.ok).toBe(true);
+    expect(none.warnings.at(-1)).toMatch(/^\d+ packets? sent when the script has no outbound line not checked .*> S\. 0:0\(0\) ack 1/);
+    const before = runScriptText(PASSIVE + '   +0 write(4, ..., 100) = 100\n   +1 close(4) = 0\n   +0 > F. 101:101(0) ack 1\n', { tail: 'ignore' });
+    expect(before.ok).toBe(false);
+    expect(before.failure!.expected).toBe('no packet from the stack before this event');
+  });
+
   it('fails a packet outside the tolerance, and --tolerance_usecs widens it', () => {
     const late = PASSIVE + '   +0 write(4, ..., 100) = 100\n +.01 > P. 1:101(100) ack 1\n';
     const f = failed(late);
