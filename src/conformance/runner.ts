@@ -32,7 +32,8 @@ import { parseTcpPacket } from '../wire/packet.js';
 import { formatExpected, formatSeconds, formatSegment } from './format.js';
 import { parseScript, ParseError } from './parser.js';
 import type { PacketEvent, Script, ScriptEvent, SkippedEvent, SyscallEvent } from './script.js';
-import { OptionError, resolveSettings, type RunSettings } from './settings.js';
+import { OptionError, type RunSettings } from './settings.js';
+import { resolveScript } from './shell.js';
 import { Flows } from './flows.js';
 import { aggregate, compareSent, describeSent, expectWindow, lastOutboundIndex, sentText, tailWarning, type Sent, type TailRule } from './segments.js';
 import { evaluate, formatOutcome } from './exprs.js';
@@ -106,7 +107,7 @@ export function runScript(script: Script, options: RunOptions = {}): RunResult {
   const warnings = [...script.warnings];
   try {
     if (script.events.length === 0) throw new OptionError(1, 'the script has no events: nothing to check');
-    const resolved = resolveSettings(script.options);
+    const resolved = resolveScript(script);
     warnings.push(...resolved.warnings);
     if (options.toleranceUs !== undefined) resolved.settings.toleranceUs = options.toleranceUs;
     if (options.profile !== undefined) resolved.settings.config.profile ??= options.profile;

@@ -17,6 +17,7 @@ import { prrOnSend } from './prr.js';
 import { rackDetectLoss, rackLastSeg, rackMinRtt, rackNextLost, rackOnAck, rackOnTransmit } from './rack.js';
 import { noteRttSample } from './cc/slow-start.js';
 import { beginBurst, endsWrite, linuxPsh, noteDataSent } from './profile.js';
+import { noteDataSegmentSent, restartAfterIdle } from './cc/idle-restart.js';
 import { limitedAllowance, nextSeg, nextSegRack, recoveryOnAck, recoveryOnRackTimeout, recoveryOnTimeout, recoveryPipe, updateScoreboard } from './recovery.js';
 import { rtoBackoff, rtoReset, rtoSample } from './rto.js';
 import { sbNextHole, sbTotal } from './sack-scoreboard.js';
@@ -133,6 +134,7 @@ export function output(ctx: Ctx, tcb: Tcb): void {
 
 function sendData(ctx: Ctx, tcb: Tcb): void {
   const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
+  if (seqGt(bufEnd, tcb.sndMax)) restartAfterIdle(ctx.cfg, tcb, ctx.now); // RFC 5681 §4.1
   const sent = tcb.rec.active && tcb.rec.sack ? sackRecoverySend(ctx, tcb) : sendWindow(ctx, tcb, bufEnd);
   // Zero-window probing / SWS deadlock avoidance: data waits, nothing is in flight to
   // bring an ACK back, so the persist timer must fire (RFC 9293 §3.8.6.1, RFC 1122 4.2.2.17).
@@ -253,7 +255,10 @@ function sendSegment(ctx: Ctx, tcb: Tcb, seq: number, len: number, fin: boolean,
   // those that end a write or a send chunk (profile.ts), and on what the persist timer sends.
   if (ctx.cfg.profile === 'linux' ? push || (retransmission ? endsWrite(tcb, seq, len) : linuxPsh(ctx, tcb, seq, len)) : len > 0 && seqAdd(seq, len) === bufEnd) flags |= TCP_PSH;
   transmit(ctx, tcb, seq, flags, payload);
-  if (len > 0) noteDataSent(ctx, tcb);
+  if (len > 0) {
+    noteDataSent(ctx, tcb);
+    noteDataSegmentSent(ctx.cfg, tcb, ctx.now);
+  }
   if (retransmission) {
     ctx.stats.retransmits++;
   } else if (!tcb.rttActive) {

@@ -78,7 +78,7 @@ describe('passing scripts', () => {
   it('reports shell commands as warnings and still runs; an unknown option is the script\'s error at its line', () => {
     const r = run('--ip_version=ipv4\n`true`\n' + PASSIVE);
     expect(r.ok).toBe(true);
-    expect(r.warnings).toEqual(['line 2: shell command skipped (the runner has no shell: the command is NOT run)']);
+    expect(r.warnings).toEqual(['line 2: shell command not run: true (the runner has no shell and no setting of the same meaning)']);
     const bad = run('--no_such_option=1\n' + PASSIVE);
     expect(bad.ok).toBe(false);
     expect(bad.failure).toMatchObject({ line: 1, kind: 'script' });

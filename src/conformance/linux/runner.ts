@@ -18,7 +18,8 @@ import { parseScript, ParseError } from '../parser.js';
 import type { RunFailure, RunOptions, RunResult } from '../runner.js';
 import type { PacketEvent, Script, ScriptEvent, SkippedEvent, SyscallEvent } from '../script.js';
 import { aggregate, compareSent, describeSent, expectWindow, lastOutboundIndex, sentText, tailWarning, type Sent } from '../segments.js';
-import { OptionError, resolveSettings, type RunSettings } from '../settings.js';
+import { OptionError, type RunSettings } from '../settings.js';
+import { resolveScript } from '../shell.js';
 import { evaluate, exprText, formatOutcome, unwrapArray } from '../exprs.js';
 import { describeErrno, ERRNO } from '../errno.js';
 import { planCall, type PlanContext } from './calls.js';
@@ -71,12 +72,12 @@ export async function runScriptTextLinux(text: string, options: LinuxRunOptions 
   let host: KernelHost | undefined;
   try {
     if (script.events.length === 0) throw new OptionError(1, 'the script has no events: nothing to check');
-    const resolved = resolveSettings(script.options);
+    const resolved = resolveScript(script);
     warnings.push(...resolved.warnings);
     const settings = resolved.settings;
     if (options.toleranceUs !== undefined) settings.toleranceUs = options.toleranceUs;
     checkDuration(script);
-    const setup = linuxSetup(script.options, settings);
+    const setup = linuxSetup(resolved.options, settings);
     const run = new LinuxRun(script, settings, warnings, options);
     host = await KernelHost.start(setup, (t, bytes) => run.received(t, bytes));
     await run.run(host);
