@@ -131,7 +131,8 @@ export function buildInbound(e: PacketEvent, settings: RunSettings, ports: { src
       srcPort: ports.src,
       dstPort: ports.dst,
       seq: (settings.remoteIsn + e.seq) >>> 0,
-      ack: e.ack === undefined ? 0 : (ourIsn + e.ack) >>> 0,
+      // With the ACK flag and no `ack N`, packetdrill sends the script's 0: our ISN.
+      ack: e.ack === undefined ? (e.flags & TCP_ACK ? ourIsn : 0) : (ourIsn + e.ack) >>> 0,
       flags: e.flags,
       window: e.window ?? DEFAULT_WINDOW,
       urgentPointer: e.urgentPointer ?? 0,

@@ -85,6 +85,11 @@ describe('passing scripts', () => {
     expect(bad.failure?.message).toMatch(/unknown option --no_such_option/);
   });
 
+  it("an inbound ACK without 'ack N' carries the script's 0, our ISN, as packetdrill's do (an old ACK: the data is taken)", () => {
+    const r = run(PASSIVE + '   +0 < . 1:101(100) win 65535\n   +0 > . 1:1(0) ack 101\n');
+    expect(r.failure?.message).toBeUndefined();
+  });
+
   it('takes one large scripted segment for the MSS-sized ones the stack sends (TSO/GSO, as the public suites assume)', () => {
     const ok = run(PASSIVE + '   +0 write(4, ..., 3000) = 3000\n   +0 > P. 1:3001(3000) ack 1\n');
     expect(ok.failure?.message).toBeUndefined();
