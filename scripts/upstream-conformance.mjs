@@ -5,9 +5,13 @@
 // unsupported construct); PASS and FAIL are scripts that ran. Errors are
 // grouped by their message, numbers and names folded, heaviest first.
 //
-// Usage: node scripts/upstream-conformance.mjs [--list] [--exclude REGEX]... DIR
+// Usage: node scripts/upstream-conformance.mjs [--list] [--exclude REGEX]... [--tail fail|ignore] DIR
 // Scripts whose path (relative to DIR) matches a default exclusion or an
 // --exclude are left out and counted; --no-default-excludes drops the defaults.
+// The scripts are judged as packetdrill judges them (`--tail ignore`): only a
+// `>` line reads a packet, so what a target sends after a script's last `>`
+// line is not compared; the count of passes that left such packets unchecked
+// is printed. `--tail fail` counts with our own rule (no packet unlisted).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -64,11 +68,13 @@ function main(argv) {
   let defaults = true;
   let list = false;
   let dir;
+  let tail = 'ignore';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--exclude' && i + 1 < argv.length) excludes.push(['--exclude', new RegExp(argv[++i])]);
     else if (a === '--no-default-excludes') defaults = false;
     else if (a === '--list') list = true;
+    else if (a === '--tail' && (argv[i + 1] === 'fail' || argv[i + 1] === 'ignore')) tail = argv[++i];
     else if (!a.startsWith('-') && dir === undefined) dir = a;
     else return usage(`unexpected argument ${a}`);
   }
@@ -85,7 +91,7 @@ function main(argv) {
   }
   if (inScope.length === 0) return usage(`no .pkt scripts in scope under ${root}`);
   const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ftcp.js');
-  const run = spawnSync(process.execPath, [bin, 'conformance', '--json', '--profile', 'linux', ...inScope], {
+  const run = spawnSync(process.execPath, [bin, 'conformance', '--json', '--profile', 'linux', '--tail', tail, ...inScope], {
     cwd: root, encoding: 'utf8', maxBuffer: 64 << 20,
   });
   let report;
@@ -100,6 +106,8 @@ function main(argv) {
   console.log(`scripts ${all.length} excluded ${all.length - n} in-scope ${n} expressible ${n - counts.error}`
     + ` (${pct(n - counts.error, n)}) pass ${counts.pass} (${pct(counts.pass, n)}) fail ${counts.fail}`
     + ` error ${counts.error} crash ${counts.crash}`);
+  const unchecked = report.results.filter((r) => r.status === 'ok' && r.warnings.some((w) => w.includes('--tail ignore'))).length;
+  console.log(`tail rule ${tail}${tail === 'ignore' ? ` (packetdrill's): ${unchecked} of the passes left packets after their last outbound line unchecked` : ' (every packet a target sends must be listed)'}`);
   for (const [why, k] of excluded) console.log(`excluded ${k}: ${why}`);
   for (const [key, paths] of errors) console.log(`error ${paths.length}: ${key}${list ? `\n    ${paths.join('\n    ')}` : ''}`);
   if (list) {
@@ -115,7 +123,7 @@ function pct(k, n) {
 }
 
 function usage(why) {
-  process.stderr.write(`${why}\nusage: node scripts/upstream-conformance.mjs [--list] [--exclude REGEX]... [--no-default-excludes] DIR\n`);
+  process.stderr.write(`${why}\nusage: node scripts/upstream-conformance.mjs [--list] [--exclude REGEX]... [--no-default-excludes] [--tail fail|ignore] DIR\n`);
   return 2;
 }
 

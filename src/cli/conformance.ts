@@ -32,6 +32,7 @@ interface ConformanceFlags {
   capture?: string;
   target?: string;
   profile?: string;
+  tail?: string;
 }
 
 const TARGETS = { ftcp: ['ftcp'], linux: ['linux'], both: ['ftcp', 'linux'] } as const;
@@ -70,6 +71,7 @@ export function registerConformanceCommand(program: Command, io: CliIo, setExitC
     .option('-v, --verbose', 'print every packet of each script as it happens: < what the script injected, > what the stack sent (in script terms, with its line and time)')
     .option('--capture <file>', 'write every packet of the run to a pcapng file, one interface per script (and target), virtual (ftcp) or real (linux) time as timestamps')
     .option('--profile <profile>', 'the stack\'s choices where the RFCs allow more than one: rfc (default) or linux (Linux\'s: PSH per write, interactive-mode ACKs, RTO floor on RTTVAR, slow start per segment, ...; see docs/conformance.md); a script\'s own --profile=... wins; the linux target is always Linux')
+    .option('--tail <rule>', 'packets the target sends after a script\'s last outbound (>) line: fail (default: no packet goes unlisted) or ignore (packetdrill\'s rule: only a > line reads a packet, so those after the last one are not checked; a warning names them)')
     .option('--tolerance-usecs <us>', 'how far from its scripted time a packet or call may happen, for every script (overrides the scripts\' --tolerance_usecs; default: theirs, else 4000)')
     .addHelpText(
       'after',
@@ -100,6 +102,8 @@ async function conformance(paths: string[], flags: ConformanceFlags, io: CliIo):
   const toleranceUs = flags.toleranceUsecs === undefined ? undefined : parseTolerance(flags.toleranceUsecs);
   const profile = flags.profile;
   if (profile !== undefined && !(STACK_PROFILES as readonly string[]).includes(profile)) throw new UsageError(`--profile must be ${STACK_PROFILES.join(' or ')}, got ${profile}`);
+  const tail = flags.tail ?? 'fail';
+  if (tail !== 'fail' && tail !== 'ignore') throw new UsageError(`--tail must be fail or ignore, got ${tail}`);
   const files = collectScripts(paths);
   if (target !== 'ftcp') {
     const missing = linuxTargetMissing();
@@ -130,7 +134,7 @@ async function conformance(paths: string[], flags: ConformanceFlags, io: CliIo):
           }
         : undefined;
       const lines = new Map<number, string>();
-      const options: RunOptions = { ...(toleranceUs !== undefined ? { toleranceUs } : {}), ...(profile !== undefined && name === 'ftcp' ? { profile: profile as StackProfile } : {}), ...(onPacket !== undefined ? { onPacket } : {}), ...(targets.length > 1 ? { trace: (line: number, actual: string) => void lines.set(line, actual) } : {}) };
+      const options: RunOptions = { tail, ...(toleranceUs !== undefined ? { toleranceUs } : {}), ...(profile !== undefined && name === 'ftcp' ? { profile: profile as StackProfile } : {}), ...(onPacket !== undefined ? { onPacket } : {}), ...(targets.length > 1 ? { trace: (line: number, actual: string) => void lines.set(line, actual) } : {}) };
       const result = name === 'ftcp' ? runScriptText(text, options) : await runLinux(text, options);
       const report = reportOf(path, isPending(path, text), result, target === 'ftcp' ? undefined : name);
       if (flags.json !== true) printReport(report, io);

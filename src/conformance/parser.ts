@@ -10,15 +10,16 @@
  *   +.1...0.3 read(4, ..., 1000) = 1000         a blocking call that returns at 0.3
  *   *   > . 1:1(0) ack 1001                      any time; 0.1~0.2 and +0.1~+0.2 are ranges
  *
- * Comments are `//` and `/* *\/`. Backquoted shell commands and `%{ }%` code blocks are
- * skipped with a warning; with a time before them (`+0 %{ ... }%`) they are events whose
- * time still counts. Each event ends at the end of its line (arguments in
+ * Comments are `//` and `/* *\/`. Backquoted shell lines before the events are kept for
+ * shell.ts, which sets what it can of them; `%{ }%` code blocks are skipped with a warning;
+ * with a time before them (`+0 %{ ... }%`, `+0 \`...\``) both are events whose time still
+ * counts, skipped with a warning. Each event ends at the end of its line (arguments in
  * parentheses may span lines). Errors are ParseError with the line and column.
  */
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpOption } from '../wire/tcp.js';
 import { isErrnoName } from './errno.js';
 import { Scanner } from './scanner.js';
-import type { Expr, PacketEvent, Script, ScriptEvent, ScriptOption, SourcePos, SyscallEvent, SyscallName, TimeSpec } from './script.js';
+import type { Expr, PacketEvent, Script, ScriptEvent, ScriptOption, ShellCommand, SourcePos, SyscallEvent, SyscallName, TimeSpec } from './script.js';
 
 export { ParseError } from './scanner.js';
 
@@ -96,6 +97,7 @@ class ScriptParser {
   private readonly options: ScriptOption[] = [];
   private readonly events: ScriptEvent[] = [];
   private readonly warnings: string[] = [];
+  private readonly shell: ShellCommand[] = [];
 
   constructor(text: string) {
     this.s = new Scanner(text);
@@ -111,14 +113,14 @@ class ScriptParser {
         if (this.events.length > 0) s.fail('option lines (--name=value) must come before the first event');
         this.options.push(this.parseOption(pos));
       } else if (s.peek() === '`') {
-        this.skipDelimited('`', '`', pos, 'shell command');
+        this.shell.push({ line: pos.line, text: this.delimited('`', '`', pos, 'shell command') });
       } else if (s.startsWith('%{')) {
         this.skipDelimited('%{', '}%', pos, 'code block');
       } else {
         this.events.push(this.parseEvent(pos));
       }
     }
-    return { options: this.options, events: this.events, warnings: this.warnings };
+    return { options: this.options, events: this.events, shell: this.shell, warnings: this.warnings };
   }
 
   private parseOption(pos: SourcePos): ScriptOption {
@@ -137,6 +139,14 @@ class ScriptParser {
 
   /** Skip a shell command or code block, with a warning that says what is not checked; returns its text. */
   private skipDelimited(open: string, close: string, pos: SourcePos, what: string): string {
+    const text = this.delimited(open, close, pos, what);
+    const why = what === 'code block' ? 'the runner has no interpreter: its assertions are NOT checked' : 'the runner has no shell: the command is NOT run';
+    this.warnings.push(`line ${pos.line}: ${what} skipped (${why})`);
+    return `${open}${text}${close}`;
+  }
+
+  /** The text between `open` and `close` (which are consumed too). */
+  private delimited(open: string, close: string, pos: SourcePos, what: string): string {
     const s = this.s;
     const start = s.offset;
     s.expect(open);
@@ -144,10 +154,8 @@ class ScriptParser {
       if (s.atEnd()) s.fail(`unterminated ${what}: '${open}' has no matching '${close}'`, pos);
       s.next();
     }
+    const text = s.text.slice(start + open.length, s.offset);
     s.expect(close);
-    const text = s.text.slice(start, s.offset);
-    const why = what === 'code block' ? 'the runner has no interpreter: its assertions are NOT checked' : 'the runner has no shell: the command is NOT run';
-    this.warnings.push(`line ${pos.line}: ${what} skipped (${why})`);
     return text;
   }
 

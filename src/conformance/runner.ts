@@ -32,9 +32,10 @@ import { parseTcpPacket } from '../wire/packet.js';
 import { formatExpected, formatSeconds, formatSegment } from './format.js';
 import { parseScript, ParseError } from './parser.js';
 import type { PacketEvent, Script, ScriptEvent, SkippedEvent, SyscallEvent } from './script.js';
-import { OptionError, resolveSettings, type RunSettings } from './settings.js';
+import { OptionError, type RunSettings } from './settings.js';
+import { resolveScript } from './shell.js';
 import { Flows } from './flows.js';
-import { aggregate, compareSent, describeSent, expectWindow, sentText, type Sent } from './segments.js';
+import { aggregate, compareSent, describeSent, expectWindow, lastOutboundIndex, sentText, tailWarning, type Sent, type TailRule } from './segments.js';
 import { evaluate, formatOutcome } from './exprs.js';
 import { SocketTable, type CallContext, type CallOutcome, type CallState } from './sockets.js';
 import type { ConformanceStack, ConformanceStackFactory } from './target.js';
@@ -67,6 +68,8 @@ export interface RunOptions {
   trace?: (line: number, actual: string) => void;
   /** The stack's profile for scripts that do not choose one with `--profile` (the command line's --profile). */
   profile?: StackProfile;
+  /** Packets sent after the script's last `>` line: 'fail' (default) or 'ignore' (packetdrill's rule, with a warning). */
+  tail?: TailRule;
 }
 
 export const defaultStackFactory: ConformanceStackFactory = (config) => new Stack(config);
@@ -104,11 +107,11 @@ export function runScript(script: Script, options: RunOptions = {}): RunResult {
   const warnings = [...script.warnings];
   try {
     if (script.events.length === 0) throw new OptionError(1, 'the script has no events: nothing to check');
-    const resolved = resolveSettings(script.options);
+    const resolved = resolveScript(script);
     warnings.push(...resolved.warnings);
     if (options.toleranceUs !== undefined) resolved.settings.toleranceUs = options.toleranceUs;
     if (options.profile !== undefined) resolved.settings.config.profile ??= options.profile;
-    new Run(script, resolved.settings, options.createStack ?? defaultStackFactory, warnings, options.onPacket, options.trace).run();
+    new Run(script, resolved.settings, options.createStack ?? defaultStackFactory, warnings, options.onPacket, options.trace, options.tail).run();
     return { ok: true, warnings };
   } catch (error) {
     if (error instanceof Failure) return { ok: false, warnings, failure: error.failure };
@@ -135,6 +138,7 @@ class Run {
   private lastEventUs = 0;
   private line = 0;
   private index = 0;
+  private readonly lastOutbound: number;
 
   constructor(
     private readonly script: Script,
@@ -143,7 +147,9 @@ class Run {
     private readonly warnings: string[],
     private readonly onPacket?: RunOptions['onPacket'],
     private readonly trace?: RunOptions['trace'],
+    private readonly tail: TailRule = 'fail',
   ) {
+    this.lastOutbound = lastOutboundIndex(script.events);
     const config: StackConfig = { ...settings.config, addresses: [settings.localAddress], seed: settings.seed };
     const optionLine = script.options[0]?.line ?? 1;
     try {
@@ -167,7 +173,9 @@ class Run {
     }
     this.settlePending();
     const extra = this.queue[0];
-    if (extra !== undefined) {
+    if (extra !== undefined && this.tail === 'ignore') {
+      this.warnings.push(tailWarning(this.queue, this.settings.remoteIsn, this.script.events[this.lastOutbound]?.line));
+    } else if (extra !== undefined) {
       throw failure(this.line, 'mismatch', 'no more packets after the last event', `> ${describeSent(extra, this.settings.remoteIsn)}`);
     }
   }
@@ -312,6 +320,7 @@ class Run {
 
   /** A packet sent well before this event that no `>` line took is unexpected. */
   private checkStale(t: number): void {
+    if (this.tail === 'ignore' && this.index > this.lastOutbound) return; // left for the warning at the end
     const head = this.queue[0];
     if (head === undefined || head.timeUs >= t - this.settings.toleranceUs) return;
     const nextOutbound = this.script.events.slice(this.index).find((x) => x.type === 'packet' && x.direction === 'outbound');

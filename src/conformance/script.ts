@@ -135,9 +135,17 @@ export interface SkippedEvent extends SourcePos {
 
 export type ScriptEvent = PacketEvent | SyscallEvent | SkippedEvent;
 
+/** A backquoted shell line before the events: its text without the backquotes (shell.ts reads it). */
+export interface ShellCommand {
+  line: number;
+  text: string;
+}
+
 export interface Script {
   options: ScriptOption[];
   events: ScriptEvent[];
+  /** Untimed shell lines, in order. */
+  shell: ShellCommand[];
   /** Things parsed but not run (shell commands, code blocks), with their line. */
   warnings: string[];
 }

@@ -8,7 +8,7 @@ import { buildTcpPacket } from '../wire/packet.js';
 import { TCP_ACK, TCP_PSH, type TcpOption, type TcpSegment } from '../wire/tcp.js';
 import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { formatSeconds, formatSegment } from './format.js';
-import type { PacketEvent } from './script.js';
+import type { PacketEvent, ScriptEvent } from './script.js';
 import type { RunSettings } from './settings.js';
 
 export interface Sent {
@@ -131,7 +131,8 @@ export function buildInbound(e: PacketEvent, settings: RunSettings, ports: { src
       srcPort: ports.src,
       dstPort: ports.dst,
       seq: (settings.remoteIsn + e.seq) >>> 0,
-      ack: e.ack === undefined ? 0 : (ourIsn + e.ack) >>> 0,
+      // With the ACK flag and no `ack N`, packetdrill sends the script's 0: our ISN.
+      ack: e.ack === undefined ? (e.flags & TCP_ACK ? ourIsn : 0) : (ourIsn + e.ack) >>> 0,
       flags: e.flags,
       window: e.window ?? DEFAULT_WINDOW,
       urgentPointer: e.urgentPointer ?? 0,
@@ -196,4 +197,28 @@ export function expectWindow(e: PacketEvent, toleranceUs: number, at: { nowUs: n
   }
   const when = nominal !== undefined ? `at ${formatSeconds(nominal)} s` : t.kind === 'any' ? 'at any time' : `between ${formatSeconds(lo + toleranceUs)} and ${formatSeconds(hi - toleranceUs)} s`;
   return { lo, hi, nominal, when };
+}
+
+/**
+ * What happens to packets a target sends after the script's last outbound (`>`) line:
+ * 'fail' (ours: no packet goes unlisted, so a script can say "nothing more is sent") or
+ * 'ignore' (packetdrill's: only a `>` line reads a sniffed packet, so the ones after the
+ * last such line are never compared; each run names them in a warning).
+ */
+export type TailRule = 'fail' | 'ignore';
+
+/** The index of the script's last outbound packet line, -1 when it has none. */
+export function lastOutboundIndex(events: readonly ScriptEvent[]): number {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    if (e.type === 'packet' && e.direction === 'outbound') return i;
+  }
+  return -1;
+}
+
+/** The warning for packets left unchecked under the 'ignore' tail rule. */
+export function tailWarning(unchecked: readonly Sent[], remoteIsn: number, lastOutboundLine: number | undefined): string {
+  const after = lastOutboundLine === undefined ? 'when the script has no outbound line' : `after the last outbound line (${lastOutboundLine})`;
+  const first = describeSent(unchecked[0]!, remoteIsn);
+  return `${unchecked.length} packet${unchecked.length === 1 ? '' : 's'} sent ${after} not checked (packetdrill's rule, --tail ignore); the first: > ${first}`;
 }

@@ -86,6 +86,7 @@ const CONFIG_OPTIONS: Readonly<Record<string, keyof StackConfig>> = {
   ttl: 'ttl',
   window_scale: 'windowScale',
   challenge_ack_limit: 'challengeAckLimit',
+  min_tso_segs: 'minTsoSegs',
 };
 
 /** Boolean StackConfig fields, set by `--name=0` or `--name=1` (like the Linux sysctls tcp_sack, tcp_dsack, ...). */
@@ -98,6 +99,7 @@ const BOOLEAN_OPTIONS: Readonly<Record<string, keyof StackConfig>> = {
   hystart: 'hystart',
   rack: 'rack',
   prr: 'prr',
+  slow_start_after_idle: 'slowStartAfterIdle',
 };
 
 /** A bad option value: the runner reports it as the script's failure at that line. */

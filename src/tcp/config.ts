@@ -37,6 +37,10 @@ export interface ResolvedConfig {
   synCookies: boolean;
   profile: StackProfile;
   hystart: boolean;
+  /** Present only when configured, so a stack without it snapshots as before (default 2). */
+  minTsoSegs?: number;
+  /** Present only when configured (default false). */
+  slowStartAfterIdle?: boolean;
 }
 
 /** The largest window a segment can carry without window scaling (RFC 9293 §3.1). */
@@ -115,5 +119,7 @@ export function resolveConfig(c: StackConfig): ResolvedConfig {
     synCookies: bool('synCookies', c.synCookies, true),
     profile,
     hystart: bool('hystart', c.hystart, false),
+    ...(c.minTsoSegs !== undefined ? { minTsoSegs: int('minTsoSegs', c.minTsoSegs, 2, 1, 255) } : {}),
+    ...(c.slowStartAfterIdle !== undefined ? { slowStartAfterIdle: bool('slowStartAfterIdle', c.slowStartAfterIdle, false) } : {}),
   };
 }

@@ -46,7 +46,10 @@ export interface CcState {
   bytesAcked: number;
   /** CUBIC's state; absent for NewReno. */
   cubic?: CubicState;
-  /** Profile 'linux': slow start credits one SMSS per acknowledged segment (cc/slow-start.ts). */
+  /**
+   * Profile 'linux' (set at init): slow start credits one SMSS per acknowledged segment
+   * (cc/slow-start.ts), and CUBIC reduces ssthresh from cwnd rather than FlightSize (cc/cubic.ts).
+   */
   perSegment?: boolean;
   /** RFC 9406 HyStart++ state, when StackConfig.hystart is on (cc/slow-start.ts). */
   hystart?: HystartState;

@@ -119,7 +119,7 @@ function synSentArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
     // Data or a FIN on the SYN-ACK: continue at the sixth step.
     const data = seg.payload;
     const fin = (seg.flags & TCP_FIN) !== 0;
-    if (data.length > 0 || fin) textAndFin(ctx, tcb, seqAdd(seg.seq, 1), data, fin);
+    if (data.length > 0 || fin) textAndFin(ctx, tcb, seqAdd(seg.seq, 1), data, fin, seg.ack);
     return;
   }
   // Simultaneous open (RFC 9293 §3.5, Figure 8): SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
@@ -187,7 +187,7 @@ function synchronizedArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment): void {
   if (!ackArrives(ctx, tcb, seg, segWnd, ts)) return;
   // Sixth, the URG bit: ignored (RFC 9293 §3.8.5 urgent data is not supported).
   // Seventh and eighth: segment text and FIN.
-  if (a.data.length > 0 || a.fin) textAndFin(ctx, tcb, a.seq, a.data, a.fin);
+  if (a.data.length > 0 || a.fin) textAndFin(ctx, tcb, a.seq, a.data, a.fin, seg.ack);
 }
 
 /**
@@ -391,11 +391,15 @@ function ackArrives(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, ts: { v
 }
 
 /** RFC 9293 §3.10.7.4 seventh (segment text) and eighth (FIN) steps. */
-function textAndFin(ctx: Ctx, tcb: Tcb, seq: number, data: Uint8Array, fin: boolean): void {
+function textAndFin(ctx: Ctx, tcb: Tcb, seq: number, data: Uint8Array, fin: boolean, segAck: number): void {
   if (!canReceiveData(tcb.state)) return; // after the peer's FIN: "ignore the segment text"
   if (data.length > 0 && tcb.userClosed) {
-    // RFC 1122 4.2.2.13: new data after the user's CLOSE is lost; say so with a RST.
-    sendRst(ctx, tcb);
+    // RFC 1122 4.2.2.13: new data after the user's CLOSE is lost; say so with a RST. Which
+    // RST is not said: ours carries the connection's SND.NXT and ACK; profile 'linux' drops
+    // the connection and answers the segment as a closed port would, <SEQ=SEG.ACK><CTL=RST>
+    // (RFC 9293 §3.10.7.1), as Linux's tcp_rcv_state_process does.
+    if (ctx.cfg.profile === 'linux') sendRstAt(ctx, tcb, segAck);
+    else sendRst(ctx, tcb);
     ctx.stats.connectionsReset++;
     closeTcb(ctx, tcb);
     return;

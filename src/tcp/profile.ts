@@ -36,10 +36,10 @@ function linux(tcb: Tcb): LinuxTcb {
 /**
  * How many segments Linux sends as one chunk (one TSO/GSO packet): what its pacing rate
  * sends in about a millisecond (tcp_tso_autosize: rate / 1024 bytes, plus 64 KB halved per
- * 512 µs of RTT, at most 64 KB), at least 2 (tcp_min_tso_segs). The pacing rate is 2 times
+ * 512 µs of RTT, at most 64 KB), at least tcp_min_tso_segs (config minTsoSegs, 2 by default). The pacing rate is 2 times
  * (slow start) or 1.2 times cwnd per SRTT.
  */
-export function chunkSegments(tcb: Tcb): number {
+export function chunkSegments(tcb: Tcb, minTsoSegs = 2): number {
   const mss = tcb.sndMss;
   const srtt = tcb.rto.srttUs;
   let bytes = GSO_MAX_BYTES;
@@ -51,7 +51,7 @@ export function chunkSegments(tcb: Tcb): number {
     if (shift < 32) bytes += Math.floor(GSO_MAX_BYTES / 2 ** shift);
     bytes = Math.min(bytes, GSO_MAX_BYTES);
   }
-  return Math.max(Math.floor(bytes / mss), 2);
+  return Math.max(Math.floor(bytes / mss), minTsoSegs);
 }
 
 /**
@@ -78,20 +78,22 @@ export function beginBurst(tcb: Tcb): void {
 
 /**
  * Profile 'linux': does a new segment [seq, seq + len) carry PSH? Linux sends what a burst
- * allows in chunks of chunkSegments() segments; the last segment of a full chunk carries
- * PSH, and so does the segment that ends a write; a chunk cut short by the window or cwnd
- * does not (as observed on Linux 6.18 through the linux conformance target).
+ * allows in chunks (one TSO/GSO packet each) of chunkSegments() segments, but never more
+ * than half the cwnd in one (tcp_cwnd_test). The last segment of a chunk of that size
+ * carries PSH when the chunk has two segments or more, and so does the segment that ends a
+ * write; a chunk cut short by the window or by what is left of cwnd does not, and neither
+ * does a one-segment chunk (as observed on Linux 6.18 through the linux conformance target:
+ * google's slow_start and cubic scripts show both).
  */
 export function linuxPsh(ctx: Ctx, tcb: Tcb, seq: number, len: number): boolean {
   if (ctx.cfg.profile !== 'linux' || len === 0) return false;
   const t = linux(tcb);
   const count = (t.chunkSegs ?? 0) + 1;
-  if (endsWrite(tcb, seq, len) || count >= chunkSegments(tcb)) {
-    t.chunkSegs = 0;
-    return true;
-  }
-  t.chunkSegs = count;
-  return false;
+  const halfCwnd = Math.max(1, Math.floor(tcb.cc.cwnd / tcb.sndMss) >> 1);
+  const limit = Math.min(chunkSegments(tcb, ctx.cfg.minTsoSegs), halfCwnd);
+  const full = count >= limit;
+  t.chunkSegs = full ? 0 : count;
+  return endsWrite(tcb, seq, len) || (full && limit >= 2);
 }
 
 /**

@@ -98,6 +98,10 @@ export function recoveryOnAck(tcb: Tcb, a: RecoveryAck, stats: RecoveryStats): R
   // whatever else it does; a D-SACK alone is none); without, RFC 5681 §2's definition.
   const dup = a.sackOption ? a.newSacked > 0 : a.classicDup;
   // RFC 6675 §5: "If the incoming ACK is a cumulative acknowledgment, the TCP MUST reset DupAcks to zero."
+  // Slow start's DeliveredData (RFC 6937). Profile 'linux' without SACK counts as Linux's
+  // Reno emulation does (tcp_remove_reno_sacks): each duplicate ACK already stood for a
+  // segment that left the network, so the cumulative ACK delivers only the rest, at least one.
+  const delivered = a.linux === true && !tcb.sackOk && cumulative && tcb.dupAcks > 0 ? Math.max(Math.ceil(a.ackedBytes / mss) - tcb.dupAcks, 1) * mss : a.delivered;
   if (cumulative) {
     tcb.dupAcks = 0;
     rec.limitedBytes = 0;
@@ -135,7 +139,7 @@ export function recoveryOnAck(tcb: Tcb, a: RecoveryAck, stats: RecoveryStats): R
     return 'none';
   }
   if (cumulative) {
-    cc.onAck(tcb.cc, { ackedBytes: a.ackedBytes, flightBefore: a.flightBefore, mss, nowUs: a.nowUs, srttUs: tcb.rto.srttUs, deliveredBytes: a.delivered });
+    cc.onAck(tcb.cc, { ackedBytes: a.ackedBytes, flightBefore: a.flightBefore, mss, nowUs: a.nowUs, srttUs: tcb.rto.srttUs, deliveredBytes: delivered });
     // Once SND.UNA has passed them, keep recover / HighRxt / RescueRxt at SND.UNA, so that
     // they never fall 2^31 behind and flip in sequence-number comparisons.
     if (seqGe(tcb.sndUna, rec.recover)) rec.recover = rec.highRxt = rec.rescueRxt = tcb.sndUna;

@@ -17,6 +17,7 @@ import { prrOnSend } from './prr.js';
 import { rackDetectLoss, rackLastSeg, rackMinRtt, rackNextLost, rackOnAck, rackOnTransmit } from './rack.js';
 import { noteRttSample } from './cc/slow-start.js';
 import { beginBurst, endsWrite, linuxPsh, noteDataSent } from './profile.js';
+import { noteDataSegmentSent, restartAfterIdle } from './cc/idle-restart.js';
 import { limitedAllowance, nextSeg, nextSegRack, recoveryOnAck, recoveryOnRackTimeout, recoveryOnTimeout, recoveryPipe, updateScoreboard } from './recovery.js';
 import { clampToRecord, dropRecordEnds, endsRecord } from './records.js';
 import { rtoBackoff, rtoReset, rtoSample } from './rto.js';
@@ -137,6 +138,7 @@ export function output(ctx: Ctx, tcb: Tcb): void {
 
 function sendData(ctx: Ctx, tcb: Tcb): void {
   const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sndBuf.length);
+  if (seqGt(bufEnd, tcb.sndMax)) restartAfterIdle(ctx.cfg, tcb, ctx.now); // RFC 5681 §4.1
   const sent = tcb.rec.active && tcb.rec.sack ? sackRecoverySend(ctx, tcb) : sendWindow(ctx, tcb, bufEnd);
   // Zero-window probing / SWS deadlock avoidance: data waits, nothing is in flight to
   // bring an ACK back, so the persist timer must fire (RFC 9293 §3.8.6.1, RFC 1122 4.2.2.17).
@@ -258,7 +260,10 @@ function sendSegment(ctx: Ctx, tcb: Tcb, seq: number, len: number, fin: boolean,
   if (ctx.cfg.profile === 'linux' ? push || (retransmission ? endsWrite(tcb, seq, len) : linuxPsh(ctx, tcb, seq, len)) : len > 0 && seqAdd(seq, len) === bufEnd) flags |= TCP_PSH;
   if (endsRecord(tcb, seq, len)) flags |= TCP_PSH; // a record's SEND is pushed (records.ts)
   transmit(ctx, tcb, seq, flags, payload);
-  if (len > 0) noteDataSent(ctx, tcb);
+  if (len > 0) {
+    noteDataSent(ctx, tcb);
+    noteDataSegmentSent(ctx.cfg, tcb, ctx.now);
+  }
   if (retransmission) {
     ctx.stats.retransmits++;
   } else if (!tcb.rttActive) {

@@ -98,6 +98,17 @@ export interface StackConfig {
   profile?: StackProfile;
   /** RFC 9406: HyStart++ in the first slow start of each connection. Default false (docs/decisions.md). */
   hystart?: boolean;
+  /**
+   * Profile 'linux' only: the fewest segments in one send chunk (Linux tcp_min_tso_segs,
+   * 1 to 255, default 2), where the chunk ends and PSH goes (docs/conformance.md "Profiles").
+   */
+  minTsoSegs?: number;
+  /**
+   * RFC 5681 §4.1: after an idle period longer than the RTO, restart from at most the
+   * initial window (Linux tcp_slow_start_after_idle). Default false, as packetdrill's
+   * defaults set it.
+   */
+  slowStartAfterIdle?: boolean;
 }
 
 /** Behaviour profiles (StackConfig.profile). */

@@ -23,7 +23,7 @@ const FAIL = `// RFC 9293 §3.10.7.1, with the wrong expectation on line 3.
 0.1 < S 0:0(0) win 65535
  +0 > R 0:0(0)
 `;
-const WARN = `\`sysctl -q net.ipv4.tcp_sack=1\`
+const WARN = `\`tc qdisc replace dev tun0 root fq\`
 0.1 < . 1:1(0) ack 5 win 65535
  +0 > R 5:5(0)
 `;
@@ -55,7 +55,7 @@ describe('ftcp conformance', () => {
       '2 passed, 1 failed',
       '',
     ]);
-    expect(r.stderr).toBe(`warning: ${join(dir, 'a', 'b', 'warn.pkt')}: line 1: shell command skipped (the runner has no shell: the command is NOT run)\n`);
+    expect(r.stderr).toBe(`warning: ${join(dir, 'a', 'b', 'warn.pkt')}: line 1: shell command not run: tc qdisc replace dev tun0 root fq (the runner has no shell and no setting of the same meaning)\n`);
   });
 
   it('exits 0 when every script passes', async () => {
@@ -71,7 +71,7 @@ describe('ftcp conformance', () => {
     const json = JSON.parse(r.stdout) as { passed: number; failed: number; errors: number; crashed: number; pending: number; results: { path: string; ok: boolean; line?: number; expected?: string; actual?: string; warnings: string[] }[] };
     expect(json).toMatchObject({ passed: 2, failed: 1, errors: 0, crashed: 0, pending: 0 });
     expect(json.results[0]).toMatchObject({ path: join(dir, 'a', 'b', 'fail.pkt'), ok: false, status: 'FAIL', pending: false, line: 3, expected: '> R 0:0(0)', warnings: [] });
-    expect(json.results[1]).toEqual({ path: join(dir, 'a', 'b', 'warn.pkt'), ok: true, status: 'ok', pending: false, warnings: ['line 1: shell command skipped (the runner has no shell: the command is NOT run)'] });
+    expect(json.results[1]).toEqual({ path: join(dir, 'a', 'b', 'warn.pkt'), ok: true, status: 'ok', pending: false, warnings: ['line 1: shell command not run: tc qdisc replace dev tun0 root fq (the runner has no shell and no setting of the same meaning)'] });
   });
 
   it('reports a parse error with its line and column', async () => {
@@ -144,6 +144,18 @@ describe('ftcp conformance', () => {
     const bad = await cli(['conformance', '--profile', 'bsd', plain]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe('error: --profile must be rfc or linux, got bsd\n');
+  });
+
+  it('--tail ignore leaves packets after the last > line unchecked with a warning; --tail fail (the default) fails them', async () => {
+    const tail = join(dir, 'tail.pkt');
+    writeFileSync(tail, '0.1 < S 0:0(0) win 65535\n');
+    expect((await cli(['conformance', tail])).code).toBe(1);
+    const ignored = await cli(['conformance', '--tail', 'ignore', tail]);
+    expect(ignored.code).toBe(0);
+    expect(ignored.stderr).toMatch(/^warning: .*tail\.pkt: 1 packet sent when the script has no outbound line not checked \(packetdrill's rule, --tail ignore\); the first: > R\. 0:0\(0\) ack 1/);
+    const bad = await cli(['conformance', '--tail', 'maybe', tail]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('error: --tail must be fail or ignore, got maybe\n');
   });
 
   it('the help\'s own example works: the project\'s corpus, pending scripts included, exits 0', async () => {

@@ -221,7 +221,7 @@ describe('sendmsg, ioctl and the socket-level options', () => {
 });
 
 describe('script structure', () => {
-  it('reads leading options, comments of both kinds, and skips shell commands with a warning', () => {
+  it('reads leading options, comments of both kinds, and keeps untimed shell lines for shell.ts', () => {
     const s = parseScript(
       ['// a comment', '--tolerance_usecs=10000', '--mtu=1000', '/* a block', '   comment */', '`../common/defaults.sh`', '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3'].join('\n'),
     );
@@ -231,7 +231,8 @@ describe('script structure', () => {
     ]);
     expect(s.events).toHaveLength(1);
     expect(s.events[0]!.line).toBe(7);
-    expect(s.warnings).toEqual(['line 6: shell command skipped (the runner has no shell: the command is NOT run)']);
+    expect(s.shell).toEqual([{ line: 6, text: '../common/defaults.sh' }]);
+    expect(s.warnings).toEqual([]);
   });
 
   it('reads a code block or shell command with a time as an event that is skipped, with a warning', () => {

@@ -78,11 +78,16 @@ describe('passing scripts', () => {
   it('reports shell commands as warnings and still runs; an unknown option is the script\'s error at its line', () => {
     const r = run('--ip_version=ipv4\n`true`\n' + PASSIVE);
     expect(r.ok).toBe(true);
-    expect(r.warnings).toEqual(['line 2: shell command skipped (the runner has no shell: the command is NOT run)']);
+    expect(r.warnings).toEqual(['line 2: shell command not run: true (the runner has no shell and no setting of the same meaning)']);
     const bad = run('--no_such_option=1\n' + PASSIVE);
     expect(bad.ok).toBe(false);
     expect(bad.failure).toMatchObject({ line: 1, kind: 'script' });
     expect(bad.failure?.message).toMatch(/unknown option --no_such_option/);
+  });
+
+  it("an inbound ACK without 'ack N' carries the script's 0, our ISN, as packetdrill's do (an old ACK: the data is taken)", () => {
+    const r = run(PASSIVE + '   +0 < . 1:101(100) win 65535\n   +0 > . 1:1(0) ack 101\n');
+    expect(r.failure?.message).toBeUndefined();
   });
 
   it('takes one large scripted segment for the MSS-sized ones the stack sends (TSO/GSO, as the public suites assume)', () => {
@@ -178,6 +183,19 @@ describe('failing scripts', () => {
     const atEnd = failed(PASSIVE + '   +0 write(4, ..., 100) = 100\n');
     expect(atEnd.line).toBe(PASSIVE_LINES + 1);
     expect(atEnd.expected).toBe('no more packets after the last event');
+  });
+
+  it("with tail 'ignore' (packetdrill's rule) leaves packets after the last > line unchecked, with a warning, and still checks those before it", () => {
+    const tail = (text: string) => runScriptText(text, { tail: 'ignore' });
+    const after = tail(PASSIVE + '   +0 write(4, ..., 100) = 100\n   +1 close(4) = 0\n');
+    expect(after.ok).toBe(true);
+    expect(after.warnings.at(-1)).toMatch(/^\d+ packets sent after the last outbound line \(\d+\) not checked \(packetdrill's rule, --tail ignore\); the first: > P\. 1:101\(100\) ack 1 /);
+    const none = tail('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n+.1 < S 0:0(0) win 65535 <mss 1000>\n');
+    expect(none.ok).toBe(true);
+    expect(none.warnings.at(-1)).toMatch(/^\d+ packets? sent when the script has no outbound line not checked .*> S\. 0:0\(0\) ack 1/);
+    const before = runScriptText(PASSIVE + '   +0 write(4, ..., 100) = 100\n   +1 close(4) = 0\n   +0 > F. 101:101(0) ack 1\n', { tail: 'ignore' });
+    expect(before.ok).toBe(false);
+    expect(before.failure!.expected).toBe('no packet from the stack before this event');
   });
 
   it('fails a packet outside the tolerance, and --tolerance_usecs widens it', () => {

@@ -34,6 +34,7 @@ describeWithDist('scripts/upstream-conformance.mjs', ['cli/main', 'conformance/r
     expect(r.status).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe('scripts 7 excluded 2 in-scope 5 expressible 2 (40%) pass 1 (20%) fail 1 error 3 crash 0');
+    expect(lines[1]).toBe("tail rule ignore (packetdrill's): 0 of the passes left packets after their last outbound line unchecked");
     expect(lines).toContain('excluded 1: fast open (TFO)');
     expect(lines).toContain('excluded 1: --exclude');
     // The two unknown options are one construct (their values folded), listed before the single one.
@@ -46,8 +47,9 @@ describeWithDist('scripts/upstream-conformance.mjs', ['cli/main', 'conformance/r
   });
 
   it('without the default exclusions the fast-open script is in scope', () => {
-    const r = run(['--no-default-excludes', dir]);
+    const r = run(['--no-default-excludes', '--tail', 'fail', dir]);
     expect(r.status).toBe(0);
+    expect(r.stdout.split('\n')[1]).toBe('tail rule fail (every packet a target sends must be listed)');
     expect(r.stdout.split('\n')[0]).toBe('scripts 7 excluded 0 in-scope 7 expressible 2 (28.6%) pass 1 (14.3%) fail 1 error 5 crash 0');
   });
 

@@ -17,8 +17,9 @@ import { Flows } from '../flows.js';
 import { parseScript, ParseError } from '../parser.js';
 import type { RunFailure, RunOptions, RunResult } from '../runner.js';
 import type { PacketEvent, Script, ScriptEvent, SkippedEvent, SyscallEvent } from '../script.js';
-import { aggregate, compareSent, describeSent, expectWindow, sentText, type Sent } from '../segments.js';
-import { OptionError, resolveSettings, type RunSettings } from '../settings.js';
+import { aggregate, compareSent, describeSent, expectWindow, lastOutboundIndex, sentText, tailWarning, type Sent } from '../segments.js';
+import { OptionError, type RunSettings } from '../settings.js';
+import { resolveScript } from '../shell.js';
 import { evaluate, exprText, formatOutcome, unwrapArray } from '../exprs.js';
 import { describeErrno, ERRNO } from '../errno.js';
 import { checkFirstEvent, checkRevents } from '../readiness.js';
@@ -26,7 +27,7 @@ import { planCall, type PlanContext } from './calls.js';
 import { KernelHost, LinuxTargetError, monotonicUs, type CallHandle, type CallReturn } from './kernel.js';
 import { linuxSetup } from './sysctls.js';
 
-export type LinuxRunOptions = Pick<RunOptions, 'toleranceUs' | 'onPacket' | 'trace'>;
+export type LinuxRunOptions = Pick<RunOptions, 'toleranceUs' | 'onPacket' | 'trace' | 'tail'>;
 
 /** The longest script the linux target runs: it waits out every scripted second. */
 const MAX_SCRIPT_US = 3_600_000_000;
@@ -72,12 +73,12 @@ export async function runScriptTextLinux(text: string, options: LinuxRunOptions 
   let host: KernelHost | undefined;
   try {
     if (script.events.length === 0) throw new OptionError(1, 'the script has no events: nothing to check');
-    const resolved = resolveSettings(script.options);
+    const resolved = resolveScript(script);
     warnings.push(...resolved.warnings);
     const settings = resolved.settings;
     if (options.toleranceUs !== undefined) settings.toleranceUs = options.toleranceUs;
     checkDuration(script);
-    const setup = linuxSetup(script.options, settings);
+    const setup = linuxSetup(resolved.options, settings);
     const run = new LinuxRun(script, settings, warnings, options);
     host = await KernelHost.start(setup, (t, bytes) => run.received(t, bytes));
     await run.run(host);
@@ -184,7 +185,10 @@ class LinuxRun {
       this.warnings.push(`the helper ran ${formatSeconds(this.slippedUs)} s late in all (a loaded machine?); the script's clock moved with it`);
     }
     const extra = this.queue[0];
-    if (extra !== undefined) throw failure(this.line, 'mismatch', 'no more packets after the last event', `> ${describeSent(this.scriptTime(extra), this.settings.remoteIsn)}`);
+    const lastOutbound = lastOutboundIndex(this.script.events);
+    if (extra !== undefined && this.options.tail === 'ignore') {
+      this.warnings.push(tailWarning(this.queue.map((s) => this.scriptTime(s)), this.settings.remoteIsn, this.script.events[lastOutbound]?.line));
+    } else if (extra !== undefined) throw failure(this.line, 'mismatch', 'no more packets after the last event', `> ${describeSent(this.scriptTime(extra), this.settings.remoteIsn)}`);
   }
 
   private eventTime(e: ScriptEvent): number {
@@ -231,6 +235,7 @@ class LinuxRun {
 
   /** A packet sent well before this event that no `>` line took is unexpected. */
   private checkStale(t: number): void {
+    if (this.options.tail === 'ignore' && this.index > lastOutboundIndex(this.script.events)) return; // left for the warning at the end
     const head = this.queue[0] === undefined ? undefined : this.scriptTime(this.queue[0]);
     if (head === undefined || head.timeUs >= t - this.settings.toleranceUs) return;
     const nextOutbound = this.script.events.slice(this.index).find((x) => x.type === 'packet' && x.direction === 'outbound');

@@ -57,6 +57,8 @@ const SYSCTL_OF: Readonly<Record<string, string[]>> = {
   keep_alive_probes: ['net.ipv4.tcp_keepalive_probes'],
   ttl: ['net.ipv4.ip_default_ttl'],
   challenge_ack_limit: ['net.ipv4.tcp_challenge_ack_limit'],
+  min_tso_segs: ['net.ipv4.tcp_min_tso_segs'],
+  slow_start_after_idle: ['net.ipv4.tcp_slow_start_after_idle'],
 };
 
 /** Millisecond options whose sysctl counts seconds. */

@@ -58,6 +58,18 @@ function startEpoch(s: CcState, c: CubicState, a: AckSample): void {
   }
 }
 
+/**
+ * RFC 9438 §4.6: ssthresh = flight_size * beta_cubic, at least 2 MSS. "Some implementations
+ * of CUBIC currently use cwnd instead of flight_size"; the RFC allows it, and profile
+ * 'linux' (CcState.perSegment) does it as Linux's bictcp_recalc_ssthresh does, in whole
+ * segments with beta = 717/1024 (cwnd validation, RFC 7661, keeps cwnd from growing
+ * beyond what is used, as the RFC asks of that choice).
+ */
+function reducedSsthresh(s: CcState, flight: number, mss: number): number {
+  if (s.perSegment === true) return Math.max(Math.floor((Math.floor(s.cwnd / mss) * 717) / 1024), 2) * mss;
+  return Math.max(Math.floor((flight * BETA_NUM) / BETA_DEN), 2 * mss);
+}
+
 export const cubicController: CongestionControl = {
   name: 'cubic',
 
@@ -115,7 +127,7 @@ export const cubicController: CongestionControl = {
     c.wMax = s.cwnd < c.wMax ? Math.floor((s.cwnd * (BETA_DEN + BETA_NUM)) / (2 * BETA_DEN)) : s.cwnd;
     c.cwndPrior = s.cwnd;
     // §4.6: ssthresh = flight_size * beta_cubic, at least 2 MSS; cwnd follows (recovery.ts).
-    s.ssthresh = Math.max(Math.floor((flight * BETA_NUM) / BETA_DEN), 2 * mss);
+    s.ssthresh = reducedSsthresh(s, flight, mss);
     c.epochStartUs = -1;
     s.bytesAcked = 0;
   },
@@ -127,7 +139,7 @@ export const cubicController: CongestionControl = {
     // that in startEpoch), W_est likewise.
     if (firstTimeout) {
       c.cwndPrior = s.cwnd;
-      s.ssthresh = Math.max(Math.floor((flight * BETA_NUM) / BETA_DEN), 2 * mss);
+      s.ssthresh = reducedSsthresh(s, flight, mss);
     }
     c.wMax = 0;
     c.epochStartUs = -1;
