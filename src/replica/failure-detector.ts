@@ -99,6 +99,17 @@ export class FailureDetector {
     if (toUs > from) this.creditUs = Math.min(this.o.maxUs, this.creditUs + (toUs - from));
   }
 
+  /**
+   * This replica's own event loop did not run from fromUs to toUs, at a time when its own
+   * work is known to be long (taking a join snapshot): the stall is not counted against the
+   * peer even with a fixed timeout, and not capped at Dmax. It is a measured stall of this
+   * process, so a dead peer is still suspected D after the work ends.
+   */
+  excuseStall(fromUs: number, toUs: number): void {
+    const from = Math.max(fromUs, this.lastHeardUs);
+    if (toUs > from) this.creditUs += toUs - from;
+  }
+
   /** The current timeout, µs. */
   timeoutUs(nowUs: number): number {
     const { minUs, maxUs } = this.o;
@@ -118,8 +129,9 @@ export class FailureDetector {
     return nowUs - this.lastHeardUs - this.creditUs;
   }
 
-  suspects(nowUs: number): boolean {
-    return this.silenceUs(nowUs) >= this.timeoutUs(nowUs);
+  /** `floorUs`: a silence the caller expects (a joiner restoring its snapshot) is judged against at least this. */
+  suspects(nowUs: number, floorUs = 0): boolean {
+    return this.silenceUs(nowUs) >= Math.max(floorUs, this.timeoutUs(nowUs));
   }
 
   /**
@@ -127,8 +139,8 @@ export class FailureDetector {
    * largest gap decays, so at this time suspects() holds unless a frame or a stall came
    * first: it may be late by the decay since the last frame, never early.
    */
-  deadline(): number {
-    return this.lastHeardUs + this.creditUs + this.timeoutUs(this.lastHeardUs);
+  deadline(floorUs = 0): number {
+    return this.lastHeardUs + this.creditUs + Math.max(floorUs, this.timeoutUs(this.lastHeardUs));
   }
 
   private record(gapUs: number, nowUs: number): void {
