@@ -376,7 +376,16 @@ export class BackupRole {
     if (m.total !== a.total || a.chunks.has(m.offset)) return;
     a.chunks.set(m.offset, m.chunk);
     a.bytes += m.chunk.length;
-    if (a.bytes < a.total) return;
+    if (a.bytes < a.total) {
+      // Alive, still receiving: said here too, not only at a timeout. A process busy with
+      // the chunks of a large snapshot on a loaded machine was seen to reach no timeout
+      // between them, and its primary heard nothing for the whole transfer.
+      if (nowUs - this.lastJoinUs >= this.times.heartbeatUs) {
+        this.lastJoinUs = nowUs;
+        this.send({ type: 'join', epoch: m.epoch, name: this.opts.name });
+      }
+      return;
+    }
     const whole = new Uint8Array(a.total);
     for (const [offset, chunk] of a.chunks) whole.set(chunk, offset);
     this.assembly = undefined;

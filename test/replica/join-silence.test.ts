@@ -103,4 +103,19 @@ describe('the joiner does not count its own restore against its primary', () => 
     c.handleTimeout(402_000 + D);
     expect(eventTypes(c)).toContain('suspect');
   });
+
+  it('says it is alive with the chunks themselves, every H, without waiting for a timeout', () => {
+    const { c, snapshot } = joinAt1ms();
+    const whole = decode(snapshot).find((m) => m.type === 'snapshot');
+    if (whole?.type !== 'snapshot') throw new Error('no snapshot chunk');
+    // The snapshot in six parts, arriving 5 ms apart (H = 10 ms); no timeout in between.
+    const part = Math.ceil(whole.chunk.length / 6);
+    const sent: ChannelMessage[] = [];
+    for (let i = 0; i < 6; i++) {
+      c.handleChannel(2_000 + i * 5_000, encodeChannel({ ...whole, offset: i * part, chunk: whole.chunk.subarray(i * part, (i + 1) * part) }));
+      sent.push(...decode(drainAll(() => c.pollChannel())));
+    }
+    // At 12 ms (H after its ask at 0), at 22 ms, and with the last part at 27 ms (before the restore).
+    expect(sent).toEqual([0, 1, 2].map(() => ({ type: 'join', epoch: whole.epoch, name: 'c' })));
+  });
 });
