@@ -21,7 +21,8 @@
  * restore runs to completion and, for a large snapshot on a busy machine, can outlast the
  * failure timeout; so with the last chunk it first says it is alive (`join` with the
  * snapshot's epoch) and restores at its next timeout, due at once, after the driver has
- * sent that.
+ * sent that. Its own restore is not its primary's silence: the failure detector starts
+ * counting at its first timeout after the restore (again due at once), not at the last chunk.
  */
 import type { ArbiterResponse } from './arbiter.js';
 import { decodeAppendEntries, encodeChannel, type ChannelMessage } from './channel.js';
@@ -90,6 +91,8 @@ export class BackupRole {
   private assembly: { index: number; epoch: number; total: number; chunks: Map<number, Uint8Array>; bytes: number } | undefined;
   /** The whole snapshot, received; restored at the next timeout (after the `join` that says we are alive has gone out). */
   private restoreDue: { index: number; epoch: number; whole: Uint8Array } | undefined;
+  /** Just restored: the next timeout (due at once, after the restore) restarts the silence. */
+  private restored = false;
   /** The unsafe 'ack-on-receipt' mode (output-mode.ts): acks say the highest index received, gaps or not. */
   private readonly ackOnReceipt: boolean;
   private highestReceived = 0;
@@ -220,6 +223,13 @@ export class BackupRole {
       return;
     }
     if (this.state !== 'following') return;
+    if (this.restored) {
+      // The first look at the clock since the restore ended: the primary's silence starts
+      // here at the latest, since we could not hear it while restoring.
+      this.restored = false;
+      if (nowUs > this.detector.lastHeard) this.detector.reset(nowUs);
+      return;
+    }
     if (this.asking === undefined) {
       if (this.detector.suspects(nowUs)) {
         this.out.event({ type: 'suspect', epoch: this.epoch, silentUs: nowUs - this.detector.lastHeard });
@@ -270,6 +280,7 @@ export class BackupRole {
         return aliveUs < receivingUntilUs ? aliveUs : Math.max(askAgainUs, receivingUntilUs);
       }
       case 'following':
+        if (this.restored) return this.lastJoinUs;
         return this.asking === undefined ? this.detector.deadline() : this.asking.deadline(this.times.arbiterRetryUs);
       default:
         return undefined;
@@ -365,7 +376,16 @@ export class BackupRole {
     if (m.total !== a.total || a.chunks.has(m.offset)) return;
     a.chunks.set(m.offset, m.chunk);
     a.bytes += m.chunk.length;
-    if (a.bytes < a.total) return;
+    if (a.bytes < a.total) {
+      // Alive, still receiving: said here too, not only at a timeout. A process busy with
+      // the chunks of a large snapshot on a loaded machine was seen to reach no timeout
+      // between them, and its primary heard nothing for the whole transfer.
+      if (nowUs - this.lastJoinUs >= this.times.heartbeatUs) {
+        this.lastJoinUs = nowUs;
+        this.send({ type: 'join', epoch: m.epoch, name: this.opts.name });
+      }
+      return;
+    }
     const whole = new Uint8Array(a.total);
     for (const [offset, chunk] of a.chunks) whole.set(chunk, offset);
     this.assembly = undefined;
@@ -393,6 +413,7 @@ export class BackupRole {
     this.rKnown = m.index;
     this.state = 'following';
     this.detector.reset(this.lastHeardUs);
+    this.restored = true;
     this.out.event({ type: 'joined', epoch: m.epoch, index: m.index });
     this.send({ type: 'ack', epoch: this.epoch, index: m.index });
     this.counters.acks++;

@@ -126,6 +126,17 @@ export class FailureDetector {
     if (toUs > from) this.creditUs = Math.min(this.o.maxUs, this.creditUs + (toUs - from));
   }
 
+  /**
+   * This replica's own event loop did not run from fromUs to toUs, at a time when its own
+   * work is known to be long (taking a join snapshot): the stall is not counted against the
+   * peer even with a fixed timeout, and not capped at Dmax. It is a measured stall of this
+   * process, so a dead peer is still suspected D after the work ends.
+   */
+  excuseStall(fromUs: number, toUs: number): void {
+    const from = Math.max(fromUs, this.lastHeardUs);
+    if (toUs > from) this.creditUs += toUs - from;
+  }
+
   /** The current timeout, µs: in start-up at least S less the peer's steady time. */
   timeoutUs(nowUs: number): number {
     const t = this.learnedTimeoutUs(nowUs);
@@ -157,8 +168,9 @@ export class FailureDetector {
     return nowUs - this.lastHeardUs - this.creditUs;
   }
 
-  suspects(nowUs: number): boolean {
-    return this.silenceUs(nowUs) >= this.timeoutUs(nowUs);
+  /** `floorUs`: a silence the caller expects (a joiner restoring its snapshot) is judged against at least this. */
+  suspects(nowUs: number, floorUs = 0): boolean {
+    return this.silenceUs(nowUs) >= Math.max(floorUs, this.timeoutUs(nowUs));
   }
 
   /**
@@ -166,9 +178,9 @@ export class FailureDetector {
    * largest gap decays, so at this time suspects() holds unless a frame or a stall came
    * first: it may be late by the decay since the last frame, never early.
    */
-  deadline(): number {
+  deadline(floorUs = 0): number {
     const from = this.lastHeardUs + this.creditUs;
-    const learned = from + this.learnedTimeoutUs(this.lastHeardUs);
+    const learned = Math.max(from + floorUs, from + this.learnedTimeoutUs(this.lastHeardUs));
     if (!this.inStartup(this.lastHeardUs)) return learned;
     // The start-up allowance until start-up ends at untilUs, the learned timeout after: whichever is met first.
     return Math.min(Math.max(from + this.startupAllowanceUs(), learned), Math.max(this.startup!.untilUs, learned));

@@ -58,6 +58,15 @@ export const UPSTREAM_ENTRY_MAX_BYTES = 16_384;
  */
 export const MAX_LOGGED_PACKET_BYTES = ENTRY_MAX_BYTES - entryBytes({ kind: 'packet', packet: new Uint8Array(0), index: 0, epoch: 0, timeUs: 0, checks: [], digest: 0 }, 1);
 
+/**
+ * Until a joiner acknowledges its snapshot, its silence is judged against at least D plus
+ * this many µs per byte of the snapshot: the joiner restores it in one piece and says
+ * nothing meanwhile. Measured (docs/reliability.md, "A slow join is not a death"): at most
+ * ~0.06 µs of CPU per byte (10,000 idle connections, first restore), and 0.14 µs per byte
+ * of wall time for a 2.8 MB snapshot at load 24; 1 µs per byte leaves room for more load.
+ */
+export const JOIN_RESTORE_US_PER_BYTE = 1;
+
 export interface PrimaryCounters {
   entries: number;
   framesSent: number;
@@ -97,7 +106,12 @@ export class PrimaryRole {
   private readonly detector: FailureDetector;
   private lastSentUs: number;
   private asking: ArbiterAsk | undefined;
-  private joinSnapshot: { index: number; messages: ChannelMessage[] } | undefined;
+  /**
+   * The join snapshot until the joiner acknowledges it: its index, chunks, size, and when it
+   * last left (moved past this replica's own stalls: a join queued behind our taking the
+   * snapshot was sent before the snapshot, not after).
+   */
+  private joinSnapshot: { index: number; messages: ChannelMessage[]; bytes: number; sentUs: number } | undefined;
   /** Upstream app with a state adapter: the joiner whose app state the driver is exporting. */
   private preparingJoin: string | undefined;
   private nextRequestId: () => number;
@@ -175,7 +189,7 @@ export class PrimaryRole {
     const deadline = this.handingOver ? undefined : this.rsm.pollTimeout();
     if (deadline !== undefined && deadline <= this.rsmNow(nowUs)) this.append(nowUs, { kind: 'tick' });
     if (!this.alone) {
-      if (this.asking === undefined && this.detector.suspects(nowUs)) {
+      if (this.asking === undefined && this.detector.suspects(nowUs, this.joinFloorUs())) {
         this.out.event({ type: 'suspect', epoch: this.epoch, silentUs: nowUs - this.detector.lastHeard });
         this.asking = new ArbiterAsk(this.epoch, this.nextRequestId(), this.opts.name, nowUs, this.out);
       } else {
@@ -191,7 +205,20 @@ export class PrimaryRole {
 
   /** This replica's own event loop did not run from fromUs to toUs: that silence is not the peer's. */
   noteStall(fromUs: number, toUs: number): void {
-    this.detector.noteStall(fromUs, toUs);
+    const join = this.joinSnapshot;
+    if (join === undefined) {
+      this.detector.noteStall(fromUs, toUs);
+      return;
+    }
+    // Taking (and sending) a join snapshot is one long turn of this replica: whatever D and
+    // Dmax are, that stall is ours, not the joiner's.
+    this.detector.excuseStall(fromUs, toUs);
+    if (toUs > join.sentUs) join.sentUs = toUs;
+  }
+
+  /** The least silence that makes a joiner suspect: D plus its snapshot's restore allowance (0 when not joining). */
+  private joinFloorUs(): number {
+    return this.joinSnapshot === undefined ? 0 : this.times.failureUs + this.joinSnapshot.bytes * JOIN_RESTORE_US_PER_BYTE;
   }
 
   handleChannel(nowUs: number, m: ChannelMessage): void {
@@ -213,6 +240,8 @@ export class PrimaryRole {
     switch (m.type) {
       case 'ack':
         if (m.index > this.acked) this.onAck(m.index);
+        // The ack of k itself (no entry after it yet): the joiner holds the snapshot, the join is over.
+        else if (this.joinSnapshot !== undefined && m.index >= this.joinSnapshot.index) this.joinSnapshot = undefined;
         break;
       case 'resend':
         this.resendFrom(nowUs, m.from);
@@ -259,7 +288,7 @@ export class PrimaryRole {
     if (d !== undefined) at(d - this.offsetUs);
     if (!this.alone) {
       at(this.lastSentUs + this.times.heartbeatUs);
-      at(this.asking === undefined ? this.detector.deadline() : this.asking.deadline(this.times.arbiterRetryUs));
+      at(this.asking === undefined ? this.detector.deadline(this.joinFloorUs()) : this.asking.deadline(this.times.arbiterRetryUs));
     }
     return t;
   }
@@ -447,11 +476,16 @@ export class PrimaryRole {
 
   private handleJoin(nowUs: number, name: string, theirEpoch: number): void {
     if (!this.alone) {
-      if (name === this.peer && this.joinSnapshot !== undefined) {
+      const join = this.joinSnapshot;
+      if (name === this.peer && join !== undefined) {
         // The joiner is alive (DESIGN.md "Liveness in both directions"). With our epoch it is
-        // still receiving the snapshot; with epoch 0 it lost it and asks again: send it again.
+        // still receiving the snapshot; with epoch 0 it lost it and asks again: send it again,
+        // unless the snapshot left less than D ago (that ask was sent before it arrived).
         this.detector.heard(nowUs);
-        if (theirEpoch !== this.epoch) for (const m of this.joinSnapshot.messages) this.send(nowUs, m);
+        if (theirEpoch !== this.epoch && nowUs - join.sentUs >= this.times.failureUs) {
+          join.sentUs = nowUs;
+          for (const m of join.messages) this.send(nowUs, m);
+        }
       } else {
         this.out.event({ type: 'rejected', reason: `primary ${this.opts.name}: join from ${name} while paired with ${this.peer ?? '?'}` });
       }
@@ -500,7 +534,7 @@ export class PrimaryRole {
     this.acked = k;
     this.released = k;
     this.detector.reset(nowUs, true);
-    this.joinSnapshot = { index: k, messages: snapshotMessages(epoch, k, snapshot) };
+    this.joinSnapshot = { index: k, messages: snapshotMessages(epoch, k, snapshot), bytes: snapshot.length, sentUs: nowUs };
     for (const m of this.joinSnapshot.messages) this.send(nowUs, m);
     this.out.event({ type: 'backup-joined', peer: name, epoch, index: k, snapshotBytes: snapshot.length });
     this.out.event({ type: 'announce', epoch });

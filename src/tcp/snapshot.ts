@@ -42,13 +42,29 @@ function replacer(this: unknown, _key: string, value: unknown): unknown {
   return value;
 }
 
-function reviver(_key: string, value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const o = value as Record<string, unknown>;
-    if (typeof o.$u8 === 'string') return fromBase64(o.$u8);
-    if (typeof o.$ring === 'string' && typeof o.limit === 'number') return ByteRing.from(o.limit, fromBase64(o.$ring));
-    if (Array.isArray(o.$map)) return new Map(o.$map as [unknown, unknown][]);
+/**
+ * The tagged encodings back to their values, in place, children first (what a JSON.parse
+ * reviver would do). A walk after a plain JSON.parse rather than a reviver: V8 calls a reviver
+ * for every value of the payload and it made decoding four times slower (a joiner restoring
+ * 10,000 connections spent most of its silence there).
+ */
+function revive(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (v !== null && typeof v === 'object') value[i] = revive(v);
+    }
+    return value;
   }
+  const o = value as Record<string, unknown>;
+  for (const k in o) {
+    const v = o[k];
+    if (v !== null && typeof v === 'object') o[k] = revive(v);
+  }
+  if (typeof o.$u8 === 'string') return fromBase64(o.$u8);
+  if (typeof o.$ring === 'string' && typeof o.limit === 'number') return ByteRing.from(o.limit, fromBase64(o.$ring));
+  if (Array.isArray(o.$map)) return new Map(o.$map as [unknown, unknown][]);
   return value;
 }
 
@@ -83,7 +99,7 @@ export function decodeSnapshot(bytes: Uint8Array): StackState {
   if (crc !== dv.getUint32(16)) bad(`CRC-32 mismatch (stored ${dv.getUint32(16).toString(16)}, computed ${crc.toString(16)})`);
   let state: unknown;
   try {
-    state = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload), reviver);
+    state = revive(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload)));
   } catch (e) {
     bad(`payload is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
