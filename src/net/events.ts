@@ -189,7 +189,8 @@ export const OTHER_EVENTS = {
   },
   client: {
     started: { atMs: num, app: str, connections: num, link: str, pid: num },
-    resumed: { atMs: num },
+    /** offset: where in its connection's stream the first byte read after the mark lies (`ftcp client`). */
+    resumed: { atMs: num, offset: optional(num) },
     progress,
     result: { ...loadResult, bytesReceived: num, conns: arrayOf(obj) },
   },
