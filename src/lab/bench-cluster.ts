@@ -256,9 +256,8 @@ export interface FailoverTrial {
 /**
  * One trial: a pair serving `ftcp client --app bulk` (one connection, `bytes` each way);
  * kill -9 of the primary `killAfterMs` after the client started; the client marks (SIGUSR1)
- * when the switch reports the service address moved to the backup (from then on it
- * forwards nothing of the old primary's), and reports the first byte it reads after that,
- * with its stream offset. Figure: that byte's time − the kill; the offset, checked against
+ * when the backup reports it is live (it has claimed the service address and sent its first
+ * packets), and reports the first byte it reads after that, with its stream offset. Figure: that byte's time − the kill; the offset, checked against
  * the old primary's capture, says whether the new primary sent it (bench-failover-mark.ts).
  */
 export async function failoverTrial(bytes: number, killAfterMs: number, pair: PairSettings): Promise<FailoverTrial> {
@@ -268,9 +267,9 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
   let client: Child | undefined;
   let invalid = false;
   const onEvent = (label: string, e: ChildEvent) => {
-    if (label !== 'replica b' && label !== 'replica a' && label !== 'switch') return;
+    if (label !== 'replica b' && label !== 'replica a') return;
     if (killAtMs === undefined && (e.event === 'suspect' || e.event === 'fenced' || e.event === 'stopped')) invalid = true;
-    if (killAtMs !== undefined && !marked && label === 'switch' && e.event === 'moved' && e.epoch >= 2) {
+    if (killAtMs !== undefined && !marked && label === 'replica b' && e.event === 'live') {
       marked = true;
       client?.signal('SIGUSR1');
     }

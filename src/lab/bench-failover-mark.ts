@@ -1,7 +1,6 @@
 /**
  * What makes a failover trial's figure mean "the new primary's bytes reached the client":
- * the bench marks the client (SIGUSR1) once the switch has moved the service address to the
- * new primary, and the client reports the first byte it reads after that mark, with its
+ * the bench marks the client (SIGUSR1) once the new primary reports it is live, and the client reports the first byte it reads after that mark, with its
  * offset in the stream. Since the backup now suspects a dead primary within a millisecond
  * (the closed log channel), bytes the old primary sent just before it died may still be on
  * their way at the mark. So each trial is checked against the old primary's own capture

@@ -332,7 +332,7 @@ async function benchFailover(c: BenchContext): Promise<void> {
   // segments grew to 64 KB, and the trial measured nothing).
   const bytes = Number.isFinite(replicatedMBps) ? Math.round(Math.min(50e6, Math.max(1e6, (replicatedMBps * 1e6) / 2))) : 20_000_000;
   const killAfterMs = 250;
-  say(`failover: ${trials} trial(s), each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and \`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked); kill -9 of the primary ${killAfterMs} ms into the load; figure: kill -> the client's first byte read after the switch moved the service address to the backup, checked against the old primary's capture (beyond all it sent: the new primary's)`);
+  say(`failover: ${trials} trial(s), each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and \`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked); kill -9 of the primary ${killAfterMs} ms into the load; figure: kill -> the client's first byte read after the backup reported it was live, checked against the old primary's capture (beyond all it sent: the new primary's)`);
   const times: number[] = [];
   let broken = 0;
   let invalid = 0;
