@@ -193,7 +193,7 @@ async function runClient(flags: ClientFlags, io: CliIo): Promise<number> {
     link: `${client.link.local.host}:${client.link.local.port}`,
     pid: process.pid,
   });
-  client.onResumed = (atMs) => out(`ftcp client: first byte after the mark at ${atMs.toFixed(3)} ms`, { event: 'resumed', atMs });
+  client.onResumed = (atMs, offset) => out(`ftcp client: first byte after the mark at ${atMs.toFixed(3)} ms (stream offset ${offset})`, { event: 'resumed', atMs, offset });
   const progress =
     opts.progressMs > 0
       ? setInterval(() => {

@@ -359,7 +359,7 @@ function describeEvent(e: ReplicaProcessEvent): string {
     case 'registered':
       return `${who}: the switch gave it the service address (epoch ${e.epoch})`;
     case 'suspect':
-      return `${who}: peer silent for ${e.silentMs} ms, asks the arbiter for epoch ${e.epoch}`;
+      return `${who}: ${e.reason === 'channel-lost' ? `peer's log channel closed (silent ${e.silentMs} ms)` : `peer silent for ${e.silentMs} ms`}, asks the arbiter for epoch ${e.epoch}`;
     case 'won':
       return `${who}: won the test-and-set of epoch ${e.epoch}`;
     case 'lost':

@@ -26,6 +26,7 @@ import type { Child } from './children.js';
 import type { ChildEvent, ClientResult, EventOf } from '../net/events.js';
 import { wallClockMs } from '../net/clock.js';
 import { checkBulkUploads, LiveCluster, type LiveClusterOptions } from './live-cluster.js';
+import { sentStreamEnd } from './bench-failover-mark.js';
 import type { ReplicaExtra } from './launch.js';
 
 export const SERVICE = parseIpv4Addr('192.0.2.10');
@@ -78,14 +79,14 @@ export interface Running {
   backup: Child | undefined;
 }
 
-/** Arbiter, switch and either a lone primary (`--alone`) or a primary and its backup; no captures. */
-export async function startCluster(app: AppName, bulkBytes: number, replicated: boolean, pair: PairSettings, onEvent?: (label: string, e: ChildEvent) => void, switchOptions?: LiveClusterOptions['switchOptions'], replicaExtra: ReplicaExtra = {}): Promise<Running> {
+/** Arbiter, switch and either a lone primary (`--alone`) or a primary and its backup; no captures (`primaryCaptures`: the primary's only). */
+export async function startCluster(app: AppName, bulkBytes: number, replicated: boolean, pair: PairSettings, onEvent?: (label: string, e: ChildEvent) => void, switchOptions?: LiveClusterOptions['switchOptions'], replicaExtra: ReplicaExtra = {}, primaryCaptures = false): Promise<Running> {
   const sub = mkdtempSync(join(dir(), `${app}-`));
   const cluster = new LiveCluster({ dir: sub, app, seed: 1, bulkBytes, heartbeatMs: pair.heartbeatMs, failureTimeoutMs: pair.failureTimeoutMs, ...(pair.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: pair.failureTimeoutMaxMs } : {}), unsafeNoOutputRule: false, ...(onEvent !== undefined ? { onEvent } : {}), ...(switchOptions !== undefined ? { switchOptions } : {}) });
   active.add(cluster);
   try {
     await cluster.startNetwork();
-    const primary = await cluster.startReplica('a', 'primary', 'b', undefined, { captureDir: false, ...replicaExtra, ...(replicated ? {} : { alone: true }) });
+    const primary = await cluster.startReplica('a', 'primary', 'b', undefined, { captureDir: primaryCaptures ? sub : false, ...replicaExtra, ...(replicated ? {} : { alone: true }) });
     const backup = replicated ? await cluster.startReplica('b', 'backup', 'a', 'a', { captureDir: false, ...replicaExtra }) : undefined;
     await primary.waitFor((e) => e.event === 'registered', 20_000, 'the switch\'s confirmation of the service address');
     return { cluster, primary, backup };
@@ -239,6 +240,12 @@ export async function latency(requests: number, warm: number, pair: PairSettings
 
 export interface FailoverTrial {
   resumedMs: number | null;
+  /**
+   * The first byte read after the mark lay beyond everything the old primary put on the
+   * wire (its capture), so the new primary sent it (bench-failover-mark.ts); null when
+   * unknown (no byte after the mark, no offset, no capture).
+   */
+  fromNewPrimary: boolean | null;
   broken: boolean;
   /** The backup took over before the kill (a false failover on a busy machine): not a measurement. */
   invalid: boolean;
@@ -249,9 +256,9 @@ export interface FailoverTrial {
 /**
  * One trial: a pair serving `ftcp client --app bulk` (one connection, `bytes` each way);
  * kill -9 of the primary `killAfterMs` after the client started; the client marks (SIGUSR1)
- * when the backup reports it suspects the primary (≥ D after the last frame of the dead
- * primary, so nothing the primary sent can still be on its way), and reports the first
- * byte it reads after that. Figure: that byte's time − the kill.
+ * when the backup reports it is live (it has claimed the service address and sent its first
+ * packets), and reports the first byte it reads after that, with its stream offset. Figure: that byte's time − the kill; the offset, checked against
+ * the old primary's capture, says whether the new primary sent it (bench-failover-mark.ts).
  */
 export async function failoverTrial(bytes: number, killAfterMs: number, pair: PairSettings): Promise<FailoverTrial> {
   const startedAt = performance.now();
@@ -262,10 +269,16 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
   const onEvent = (label: string, e: ChildEvent) => {
     if (label !== 'replica b' && label !== 'replica a') return;
     if (killAtMs === undefined && (e.event === 'suspect' || e.event === 'fenced' || e.event === 'stopped')) invalid = true;
-    if (killAtMs !== undefined && label === 'replica b' && e.event === 'suspect') client?.signal('SIGUSR1');
+    if (killAtMs !== undefined && !marked && label === 'replica b' && e.event === 'live') {
+      marked = true;
+      client?.signal('SIGUSR1');
+    }
   };
-  const r = await startCluster('bulk', bytes, true, pair, onEvent);
+  let marked = false;
+  // The primary's capture tells what it put on the wire before it died (bench-failover-mark.ts).
+  const r = await startCluster('bulk', bytes, true, pair, onEvent, undefined, {}, true);
   let resumedMs: number | null = null;
+  let resumedOffset: number | undefined;
   let result: ClientResult | undefined;
   let backupExit: EventOf<'exit'> | undefined;
   try {
@@ -284,7 +297,10 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
         problems.push(error instanceof Error ? error.message : String(error));
         return undefined;
       });
-      if (resumed !== undefined) resumedMs = resumed.atMs - killAtMs;
+      if (resumed !== undefined) {
+        resumedMs = resumed.atMs - killAtMs;
+        resumedOffset = resumed.offset;
+      }
     }
     result = await client.waitFor((e) => e.event === 'result', 90_000, 'its result line');
     if (r.backup !== undefined) {
@@ -296,12 +312,14 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
   } finally {
     await stopCluster(r.cluster);
   }
+  const oldEnd = resumedOffset === undefined ? undefined : sentStreamEnd(r.cluster.capturePaths('a').wire, SERVICE_PORT);
+  const fromNewPrimary = resumedOffset === undefined || oldEnd === undefined ? null : resumedOffset >= oldEnd;
   const clientOk = result?.ok === true;
   if (result !== undefined) for (const p of result.problems) problems.push(`client: ${p}`);
   const uploadProblems = result !== undefined && killAtMs !== undefined ? checkBulkUploads(result, backupExit) : [];
   problems.push(...uploadProblems);
   // A trial whose pair split before the kill was stopped early: its stream is unfinished, not broken.
-  return { resumedMs, broken: !invalid && (!clientOk || uploadProblems.length > 0), invalid, problems, seconds: (performance.now() - startedAt) / 1000 };
+  return { resumedMs, fromNewPrimary, broken: !invalid && (!clientOk || uploadProblems.length > 0), invalid, problems, seconds: (performance.now() - startedAt) / 1000 };
 }
 
 /** VmRSS of a process from /proc, bytes; NaN when unreadable. */

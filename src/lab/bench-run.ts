@@ -332,10 +332,11 @@ async function benchFailover(c: BenchContext): Promise<void> {
   // segments grew to 64 KB, and the trial measured nothing).
   const bytes = Number.isFinite(replicatedMBps) ? Math.round(Math.min(50e6, Math.max(1e6, (replicatedMBps * 1e6) / 2))) : 20_000_000;
   const killAfterMs = 250;
-  say(`failover: ${trials} trial(s), each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and \`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked); kill -9 of the primary ${killAfterMs} ms into the load; figure: kill -> the client's first byte read after the backup suspected the primary`);
+  say(`failover: ${trials} trial(s), each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and \`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked); kill -9 of the primary ${killAfterMs} ms into the load; figure: kill -> the client's first byte read after the backup reported it was live, checked against the old primary's capture (beyond all it sent: the new primary's)`);
   const times: number[] = [];
   let broken = 0;
   let invalid = 0;
+  let fromNew = 0;
   const trialDetails: unknown[] = [];
   // Trials split by a false failover before the kill measure nothing: they are run again, up to half as many again.
   for (let i = 0, valid = 0; valid < trials && i < trials + Math.ceil(trials / 2); i++) {
@@ -354,14 +355,16 @@ async function benchFailover(c: BenchContext): Promise<void> {
     trialDetails.push(t);
     if (t.invalid) invalid++;
     else if (t.resumedMs !== null) times.push(t.resumedMs);
+    if (!t.invalid && t.fromNewPrimary === true) fromNew++;
     if (t.broken) broken++;
-    say(`    trial ${i + 1} (${t.seconds.toFixed(1)} s): ${t.invalid ? 'false failover before the kill (not counted)' : `resumed ${t.resumedMs === null ? 'never' : `${t.resumedMs.toFixed(1)} ms`} after the kill`}${t.broken ? ', BROKEN stream' : ''}${t.problems.length > 0 ? `; ${t.problems[0]}` : ''}`);
+    say(`    trial ${i + 1} (${t.seconds.toFixed(1)} s): ${t.invalid ? 'false failover before the kill (not counted)' : `resumed ${t.resumedMs === null ? 'never' : `${t.resumedMs.toFixed(1)} ms`} after the kill${t.fromNewPrimary === true ? ' (a byte the old primary never sent)' : t.fromNewPrimary === false ? ' (a byte the old primary had sent too)' : ''}`}${t.broken ? ', BROKEN stream' : ''}${t.problems.length > 0 ? `; ${t.problems[0]}` : ''}`);
   }
   details['failover'] = { bytes, killAfterMs, invalid, trials: trialDetails };
   const command = cmd('failover', o.trialsGiven ? ` --trials ${trials}` : '');
   add({ key: 'failover.p50Ms', what: 'kill -9 -> client next byte, p50', value: percentile(times, 50), unit: 'ms', command });
   add({ key: 'failover.p99Ms', what: 'kill -9 -> client next byte, p99', value: percentile(times, 99), unit: 'ms', command });
   add({ key: 'failover.trials', what: 'trials measured (false failovers before the kill excluded)', value: times.length, unit: '', command, target: '>= 30', verdict: times.length >= 30 ? 'met' : 'MISSED' });
+  add({ key: 'failover.fromNewPrimary', what: 'trials whose first byte after the mark lay beyond all the old primary sent', value: fromNew, unit: '', command });
   add({ key: 'failover.broken', what: 'trials whose stream was not intact', value: broken, unit: '', command });
 }
 

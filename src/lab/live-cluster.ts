@@ -255,7 +255,7 @@ export function timelineText(label: string, e: ChildEvent, connections: number):
     case 'registered':
       return `switch: ${name} holds the service address (epoch ${e.epoch})`;
     case 'suspect':
-      return `${name}: peer silent for ${e.silentMs} ms, asks the arbiter for epoch ${e.epoch}`;
+      return `${name}: ${e.reason === 'channel-lost' ? `peer's log channel closed (silent ${e.silentMs} ms)` : `peer silent for ${e.silentMs} ms`}, asks the arbiter for epoch ${e.epoch}`;
     case 'won':
       return `${name}: won the test-and-set of epoch ${e.epoch}`;
     case 'lost':

@@ -68,8 +68,8 @@ export interface LoadClientResult {
 export class LoadClient {
   readonly host: RealHost;
   readonly load: ClientLoad;
-  /** Called once per markResume(), at the first read after it, with the wall-clock ms. */
-  onResumed: ((atMs: number) => void) | undefined;
+  /** Called once per markResume(), at the first read after it, with the wall-clock ms and the stream offset of the read's first byte. */
+  onResumed: ((atMs: number, offset: number) => void) | undefined;
   resumedAtMs: number | null = null;
   private readonly readGaps: ReadGaps | undefined;
   private closed = false;
@@ -123,9 +123,9 @@ export class LoadClient {
   }
 
   markResume(): void {
-    this.load.watchReads(() => {
+    this.load.watchReads((_nowUs, offset) => {
       this.resumedAtMs = wallClockMs();
-      this.onResumed?.(this.resumedAtMs);
+      this.onResumed?.(this.resumedAtMs, offset);
     });
   }
 

@@ -16,7 +16,7 @@
  *     - load: { connections: 3, requests: 100-150, thinkMs: 5-15 }
  *     - wait: mid-stream       # or load-done, a number of ms, or { event: live, replica: b }
  *     - kill: a                # kill -9: a replica, "live" (the service holder) or "arbiter"
- *     - partition: log         # cut the relay between b and its primary; heal: log
+ *     - partition: log         # partition the relay between b and its primary (no FIN or RST); heal: log
  *     - stop: arbiter          # SIGTERM; restart: arbiter (same port, same state file)
  *     - expect: { streams: intact, resets: 0, splitBrain: 0, live: b, counter: consecutive }
  *
@@ -361,7 +361,8 @@ export async function runScenario(s: Scenario, dir: string, say: (ms: number, te
         case 'partition':
         case 'heal':
           if (relay === undefined) throw new ScenarioError(`${line}: no replica was started with relay: true`);
-          if (step.kind === 'partition') relay.cut();
+          // A partition closes nothing (the replicas would take a closed channel for a dead peer).
+          if (step.kind === 'partition') relay.partition();
           else relay.heal();
           note(step.kind === 'partition' ? 'the log channel is cut' : 'the log channel is healed');
           break;

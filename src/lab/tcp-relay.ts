@@ -4,7 +4,9 @@
  * alone, as a network fault would leave them).
  *
  *   cut()   destroys every relayed connection and, until heal(), destroys new ones at once
- *   heal()  lets connections through again
+ *           (both ends see the connection close, as when a process at either end dies)
+ *   partition()  closes nothing: every byte waits until heal() (a network partition)
+ *   heal()  lets connections and bytes through again
  *   gate(direction, mode)  per direction, on the open connections: pass the bytes, hold
  *           them (until the next 'pass', which sends them on in order) or drop them
  */
@@ -45,6 +47,7 @@ export class TcpRelay {
     ['fromTarget', new Set()],
   ]);
   private isCut = false;
+  private isPartitioned = false;
   connections = 0;
   refused = 0;
 
@@ -80,8 +83,24 @@ export class TcpRelay {
     this.pairs.clear();
   }
 
+  /**
+   * A partition as a network makes one: nothing is closed or reset, so neither end learns of
+   * it but by silence. The bytes of open connections (and of new ones) wait until heal(),
+   * as TCP's retransmissions would deliver them after a partition shorter than its timeout.
+   * cut() instead closes every connection, as the death of a process at either end would.
+   */
+  partition(): void {
+    this.isPartitioned = true;
+    this.gate('toTarget', 'hold');
+    this.gate('fromTarget', 'hold');
+  }
+
   heal(): void {
     this.isCut = false;
+    if (!this.isPartitioned) return;
+    this.isPartitioned = false;
+    this.gate('toTarget', 'pass');
+    this.gate('fromTarget', 'pass');
   }
 
   /** Pass, hold or drop the bytes of every open connection going `direction`; returns how many connections it applied to. */
@@ -110,6 +129,7 @@ export class TcpRelay {
     const fromTarget = new Gate();
     this.gates.get('toTarget')!.add(toTarget);
     this.gates.get('fromTarget')!.add(fromTarget);
+    if (this.isPartitioned) for (const g of [toTarget, fromTarget]) g.set('hold');
     const end = () => {
       this.pairs.delete(pair);
       this.gates.get('toTarget')!.delete(toTarget);

@@ -112,7 +112,7 @@ export const REPLICA_EVENTS = {
   announce: { epoch: num, service: str },
   registered: epoch,
   'announce-failed': { epoch: num, message: str },
-  suspect: { epoch: num, silentMs: num },
+  suspect: { epoch: num, silentMs: num, reason: oneOf('silence', 'channel-lost') },
   /** When the replica asked first, when the request answered was written, when the answer arrived (wall clock ms). */
   won: { epoch: num, askedAtMs: optional(num), sentAtMs: optional(num), answeredAtMs: optional(num) },
   lost: { epoch: num, winner: str },
@@ -192,7 +192,8 @@ export const OTHER_EVENTS = {
   },
   client: {
     started: { atMs: num, app: str, connections: num, link: str, pid: num },
-    resumed: { atMs: num },
+    /** offset: where in its connection's stream the first byte read after the mark lies (`ftcp client`). */
+    resumed: { atMs: num, offset: optional(num) },
     progress,
     result: { ...loadResult, bytesReceived: num, conns: arrayOf(obj), readGaps: optional(readGaps) },
   },

@@ -95,9 +95,17 @@ export interface LogChannelStats {
   maxBufferedBytes: number;
 }
 
+/**
+ * Why a connection ended: this side closed the channel (`closed`), this side dropped the
+ * connection after a frame that was not a channel frame (`bad frame`), or the peer's end
+ * closed or reset it, or the network did (`connection lost`: only this one says anything
+ * about the peer).
+ */
+export type LogChannelDownReason = 'closed' | 'bad frame' | 'connection lost';
+
 export type LogChannelStatus =
   | { type: 'up'; peer: string }
-  | { type: 'down'; peer: string; reason: string }
+  | { type: 'down'; peer: string; reason: LogChannelDownReason }
   /** A peer failed the cluster-key check (the message is the reason, one line); nothing it sent was taken. */
   | { type: 'refused'; peer: string; reason: AuthRefusal; message: string }
   /** Dialer: an attempt failed (one line, what to do); it tries again after delayMs. */
@@ -361,6 +369,8 @@ export class LogChannel {
     let peer = `${socket.remoteAddress ?? this.endpoint.host}:${socket.remotePort ?? this.endpoint.port}`;
     let up = false;
     let refusal: string | undefined;
+    /** This side ended the connection, and why (the `down` status's reason). */
+    let closedHere: LogChannelDownReason | undefined;
     const framed = new FramedSocket(
       socket,
       { key: this.opts.clusterKey, role: this.mode === 'listen' ? 'listener' : 'dialer', inner: { lengthOffset: 4, minBytes: CHANNEL_FRAME_MIN_BYTES, maxBytes: CHANNEL_FRAME_MAX_BYTES }, handshakeTimeoutMs: this.opts.handshakeTimeoutMs },
@@ -393,6 +403,7 @@ export class LogChannel {
           const checked = this.checkFrame(frame);
           if (!checked.ok) {
             this.countMalformed(checked.reason);
+            closedHere = 'bad frame';
             socket.destroy();
             return;
           }
@@ -405,7 +416,11 @@ export class LogChannel {
           refusal = `log channel: refused ${peer}: ${message}`;
           this.statusHandler?.({ type: 'refused', peer, reason, message: refusal });
         },
-        malformed: (reason) => this.countMalformed(reason),
+        malformed: (reason) => {
+          // The framer destroys the socket after this (a frame it cannot read).
+          closedHere = 'bad frame';
+          this.countMalformed(reason);
+        },
       },
     );
     const onConnected = () => {
@@ -428,7 +443,7 @@ export class LogChannel {
         return;
       }
       this.stats.disconnects++;
-      if (current) this.statusHandler?.({ type: 'down', peer, reason: this.closed ? 'closed' : 'connection lost' });
+      if (current) this.statusHandler?.({ type: 'down', peer, reason: this.closed ? 'closed' : (closedHere ?? 'connection lost') });
       if (current && this.mode === 'dial') this.scheduleRedial(this.opts.reconnectDelayMs);
     });
   }

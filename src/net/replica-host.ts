@@ -263,12 +263,27 @@ export class ReplicaProcess {
       this.emit(this.event('channel-down', { channel: which, peer: s.peer, reason: s.reason }));
       this.handover.channelDown();
       if (ch === this.dialCh && this.replica?.live === true) void ch.close(); // the old primary is gone: no redial
+      else if (s.reason === 'connection lost') this.peerLost(ch);
     } else if (s.type === 'refused') {
       const count = ch.stats.refused[s.reason];
       if (count === 1 || count % 100 === 0) this.emit(this.event('channel-refused', { channel: which, peer: s.peer, reason: s.reason, count, message: s.message }));
     } else if (s.attempt === 1 || s.attempt % 20 === 0) {
       this.emit(this.event('channel-connect-failed', { channel: which, message: s.message, attempt: s.attempt }));
     }
+  }
+
+  /**
+   * The connection to the peer ended, and not by this side (docs/design.md "Failure
+   * detection"): a dead process's kernel closes it at once, so the replica suspects the peer
+   * now instead of after D. Only the channel to the current peer counts: the dialled one
+   * for a backup or joiner, the listening one for a live primary.
+   */
+  private peerLost(ch: LogChannel): void {
+    const r = this.replica;
+    if (this.closed || r === undefined || ch !== (r.live ? this.listenCh : this.dialCh)) return;
+    this.stallWatch?.check();
+    r.handlePeerLost(this.clock.nowUs());
+    this.drain();
   }
 
   private makeReplica(): void {
@@ -431,7 +446,7 @@ export class ReplicaProcess {
         return;
       case 'suspect':
         if (this.stops.wrongRole) return; // it asked nobody: refuseBlindTakeover() stopped it
-        this.emit(this.event('suspect', { epoch: e.epoch, silentMs: e.silentUs / 1000 }));
+        this.emit(this.event('suspect', { epoch: e.epoch, silentMs: e.silentUs / 1000, reason: e.reason }));
         return;
       case 'won':
         this.emit(this.event('won', this.arbiterTimes.won(e.epoch)));

@@ -8,8 +8,8 @@
  * until the primary reports r >= i. It runs no timers of its own and sends nothing to
  * clients. It answers every frame, heartbeats included.
  *
- * When the primary has been silent for D, it asks the arbiter for the test-and-set of the
- * current epoch. Won: go live (the caller turns it into a lone primary, see goLive()).
+ * When the primary has been silent for D, or its end of the log channel closed (peerLost),
+ * it asks the arbiter for the test-and-set of the current epoch. Won: go live (the caller turns it into a lone primary, see goLive()).
  * Lost: the primary is alive and in charge; the backup stops.
  *
  * Planned switchover: the primary's `handover` gives r and its last index. Once every entry
@@ -28,7 +28,7 @@ import type { ArbiterResponse } from './arbiter.js';
 import { decodeAppendEntries, encodeChannel, type ChannelMessage } from './channel.js';
 import type { LogEntry } from './log.js';
 import { FailureDetector } from './failure-detector.js';
-import { ArbiterAsk, detectorOptions, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
+import { ArbiterAsk, detectorOptions, type Outbox, type ReplicaOptions, type ResolvedTimes, type SuspectReason } from './outbox.js';
 import { outputModeOf } from './output-mode.js';
 import { Rsm, RsmError } from './rsm.js';
 
@@ -232,20 +232,36 @@ export class BackupRole {
     }
     if (this.asking === undefined) {
       if (this.detector.suspects(nowUs)) {
-        this.out.event({ type: 'suspect', epoch: this.epoch, silentUs: nowUs - this.detector.lastHeard });
-        this.asking = new ArbiterAsk(this.epoch, this.nextRequestId(), this.opts.name, nowUs, this.out);
+        this.suspect(nowUs, 'silence');
       }
     } else {
       this.asking.retry(nowUs, this.times.arbiterRetryUs, this.out);
     }
   }
 
-  /** Returns the hand-over when this response makes the backup the winner. */
+  /**
+   * The primary's end of the log channel closed (its process died: the kernel closed the
+   * connection), so the primary is suspected now, not after the failure timeout. It still
+   * asks the arbiter; the primary, if alive, may win and this backup then stops. Nothing
+   * while joining (there is no state to take over), nor while already asking (a
+   * switchover's take-over included: no second request).
+   */
+  peerLost(nowUs: number): void {
+    if (this.state !== 'following' || this.asking !== undefined) return;
+    this.suspect(nowUs, 'channel-lost');
+  }
+
+  private suspect(nowUs: number, reason: SuspectReason): void {
+    this.out.event({ type: 'suspect', epoch: this.epoch, silentUs: nowUs - this.detector.lastHeard, reason });
+    this.asking = new ArbiterAsk(this.epoch, this.nextRequestId(), this.opts.name, nowUs, this.out);
+  }
+
   /** This replica's own event loop did not run from fromUs to toUs: that silence is not the peer's. */
   noteStall(fromUs: number, toUs: number): void {
     this.detector.noteStall(fromUs, toUs);
   }
 
+  /** Returns the hand-over when this response makes the backup the winner. */
   handleArbiter(_nowUs: number, r: ArbiterResponse): GoLive | undefined {
     if (this.state !== 'following' || this.asking === undefined || !this.asking.matches(r)) return undefined;
     this.asking = undefined;

@@ -93,13 +93,20 @@ export interface ServicePacket {
   reemitted: boolean;
 }
 
+/** Why a replica suspects its peer (the `suspect` event). */
+export type SuspectReason = 'silence' | 'channel-lost';
+
 export type ReplicaEvent =
   /** Take the service address with this epoch (to the switch: the gratuitous ARP). */
   | { type: 'announce'; epoch: number }
   /** The backup generated O(i) while suppressed (the shadow capture). */
   | { type: 'shadow'; index: number; packet: Uint8Array }
-  /** The peer was silent for D: the test-and-set of `epoch` is being asked for. */
-  | { type: 'suspect'; epoch: number; silentUs: number }
+  /**
+   * The peer is suspected and the test-and-set of `epoch` is being asked for: it was silent
+   * for the failure timeout (`silence`), or its end of the log channel's connection closed
+   * (`channel-lost`, a dead process: handlePeerLost).
+   */
+  | { type: 'suspect'; epoch: number; silentUs: number; reason: SuspectReason }
   /** Won the test-and-set of `epoch`: now alone in `epoch + 1`. */
   | { type: 'won'; epoch: number }
   /** Lost the test-and-set of `epoch`: a primary fences itself, a backup stops. */

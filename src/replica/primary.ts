@@ -8,7 +8,7 @@
  * carries r, the highest index whose outputs were released. When it has sent nothing for
  * H, a heartbeat. Applying never waits for the backup; only output does.
  *
- * When the backup has been silent for D: ask the arbiter for the test-and-set of the
+ * When the backup has been silent for D, or its end of the log channel closed (peerLost): ask the arbiter for the test-and-set of the
  * current epoch. Won: epoch + 1, release the hold queue, serve alone. Lost: fenced, emit
  * nothing ever again. No answer: keep asking; outputs stay held.
  *
@@ -30,7 +30,7 @@ import type { ArbiterResponse } from './arbiter.js';
 import { encodeChannel, ENTRY_MAX_BYTES, snapshotMessages, type ChannelMessage } from './channel.js';
 import { CHECK_BYTES, encodeEntry, entryBytes, MAX_STATE_ENTRIES, type LogEntry } from './log.js';
 import { FailureDetector } from './failure-detector.js';
-import { ArbiterAsk, detectorOptions, type Outbox, type ReplicaOptions, type ResolvedTimes } from './outbox.js';
+import { ArbiterAsk, detectorOptions, type Outbox, type ReplicaOptions, type ResolvedTimes, type SuspectReason } from './outbox.js';
 import { isPureAck, outputModeOf, type OutputMode } from './output-mode.js';
 import type { Rsm } from './rsm.js';
 
@@ -190,8 +190,7 @@ export class PrimaryRole {
     if (deadline !== undefined && deadline <= this.rsmNow(nowUs)) this.append(nowUs, { kind: 'tick' });
     if (!this.alone) {
       if (this.asking === undefined && this.detector.suspects(nowUs, this.joinFloorUs())) {
-        this.out.event({ type: 'suspect', epoch: this.epoch, silentUs: nowUs - this.detector.lastHeard });
-        this.asking = new ArbiterAsk(this.epoch, this.nextRequestId(), this.opts.name, nowUs, this.out);
+        this.suspect(nowUs, 'silence');
       } else {
         this.asking?.retry(nowUs, this.times.arbiterRetryUs, this.out);
       }
@@ -201,6 +200,22 @@ export class PrimaryRole {
       this.send(nowUs, { type: 'heartbeat', epoch: this.epoch, r: this.released, lastIndex: this.rsm.index });
       this.counters.heartbeats++;
     }
+  }
+
+  /**
+   * The backup's end of the log channel closed (its process died): suspect it now rather
+   * than hold output for D waiting for acks that will not come. It still asks the arbiter
+   * (a backup that is alive may win, and this primary then fences itself). Nothing when
+   * alone, fenced, or already asking.
+   */
+  peerLost(nowUs: number): void {
+    if (this.fenced || this.alone || this.asking !== undefined) return;
+    this.suspect(nowUs, 'channel-lost');
+  }
+
+  private suspect(nowUs: number, reason: SuspectReason): void {
+    this.out.event({ type: 'suspect', epoch: this.epoch, silentUs: nowUs - this.detector.lastHeard, reason });
+    this.asking = new ArbiterAsk(this.epoch, this.nextRequestId(), this.opts.name, nowUs, this.out);
   }
 
   /** This replica's own event loop did not run from fromUs to toUs: that silence is not the peer's. */

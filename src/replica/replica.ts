@@ -6,6 +6,7 @@
  *            handleChannel(now, bytes)        a frame from the peer replica
  *            handleArbiter(now, bytes)        the arbiter's answer
  *            handleTimeout(now)               pollTimeout()'s deadline has come
+ *            handlePeerLost(now)              the peer's end of the log channel closed
  *   outputs: pollTransmit()  packets for the clients (tagged with the epoch)
  *            pollChannel()   frames for the peer
  *            pollArbiter()   test-and-set requests
@@ -135,6 +136,17 @@ export class Replica {
    */
   handleStall(fromUs: number, toUs: number): void {
     this.role.noteStall(fromUs, toUs);
+  }
+
+  /**
+   * The peer's end of the log channel closed, and this side did not close it: the peer's
+   * process is gone (its kernel closed the connection), so the role suspects it now rather
+   * than after the failure timeout, and asks the arbiter (docs/design.md "Failure
+   * detection"). A host that dies or a partition closes nothing: the timeout still covers those.
+   */
+  handlePeerLost(nowUs: number): void {
+    this.role.peerLost(nowUs);
+    this.afterInput();
   }
 
   /**

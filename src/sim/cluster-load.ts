@@ -128,8 +128,8 @@ export abstract class ClientConn {
       case 'readable':
       case 'eof': {
         for (let d = stack.read(now, event.socket); d.length > 0; d = stack.read(now, event.socket)) {
+          this.load.onRead(now, this.bytesReceived);
           this.bytesReceived += d.length;
-          this.load.onRead(now);
           if (this.error === undefined) this.onData(d);
         }
         if (event.type === 'eof') {
@@ -457,7 +457,7 @@ export class ClientLoad {
   readonly latenciesUs: number[] = [];
   private readonly bySocket = new Map<SocketId, ClientConn>();
   /** "Client resumed": called once, on the first client read after watchReads() was called. */
-  private resumed: ((nowUs: number) => void) | undefined;
+  private resumed: ((nowUs: number, offset: number) => void) | undefined;
   /** Called at every client read (any connection): a real client's record of its reads (src/lab/read-gaps.ts). */
   everyRead: ((nowUs: number) => void) | undefined;
 
@@ -511,15 +511,16 @@ export class ClientLoad {
     }
   }
 
-  onRead(nowUs: number): void {
+  /** A client read whose first byte is at `offset` of its connection's stream. */
+  onRead(nowUs: number, offset: number): void {
     this.everyRead?.(nowUs);
     const f = this.resumed;
     this.resumed = undefined;
-    f?.(nowUs);
+    f?.(nowUs, offset);
   }
 
-  /** Call `fn` at the next client read (any connection). */
-  watchReads(fn: (nowUs: number) => void): void {
+  /** Call `fn` at the next client read (any connection), with the stream offset of its first byte. */
+  watchReads(fn: (nowUs: number, offset: number) => void): void {
     this.resumed = fn;
   }
 

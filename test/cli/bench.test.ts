@@ -48,6 +48,7 @@ describe('ftcp bench --quick --json (built CLI)', () => {
       'failover.p99Ms',
       'failover.trials',
       'failover.broken',
+      'failover.fromNewPrimary',
       'log.bytesPerClientByte',
       'scale.connections',
       'scale.bytesPerConnection',

@@ -22,7 +22,7 @@ const SAMPLES: Record<string, Record<string, unknown>> = {
   'replica announce': { event: 'announce', ...replica, epoch: 1, service: '192.0.2.10' },
   'replica registered': { event: 'registered', ...replica, epoch: 1 },
   'replica announce-failed': { event: 'announce-failed', ...replica, epoch: 1, message: 'timeout' },
-  'replica suspect': { event: 'suspect', ...replica, epoch: 1, silentMs: 51.2 },
+  'replica suspect': { event: 'suspect', ...replica, epoch: 1, silentMs: 51.2, reason: 'silence' },
   'replica won': { event: 'won', ...replica, epoch: 1 },
   'replica lost': { event: 'lost', ...replica, epoch: 1, winner: 'b' },
   'replica live': { event: 'live', ...replica, epoch: 2, r: 10, lastIndex: 12, reemitted: 3, reemittedEntries: 2, reason: 'failover' },

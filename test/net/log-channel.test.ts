@@ -104,13 +104,27 @@ describe('LogChannel', () => {
     bad[bad.length - 1]! ^= 1; // CRC
     // Bypass send()'s checks: write straight to the dialer's socket as a broken peer would.
     const statuses: LogChannelStatus[] = [];
+    const serverStatuses: LogChannelStatus[] = [];
     client.onStatus((s) => statuses.push(s));
+    server.onStatus((s) => serverStatuses.push(s));
     (server as unknown as { socket: net.Socket }).socket.write(bad);
     await until(() => client.stats.malformedFrames === 1 && client.stats.connects === 2, 3000, 'the reconnection');
     expect(statuses.map((s) => s.type)).toEqual(['down', 'up']);
+    // The side that dropped the connection says so (not a loss of its peer); the other side lost it.
+    expect(statuses[0]).toMatchObject({ type: 'down', reason: 'bad frame' });
+    await until(() => serverStatuses.length >= 2, 3000, 'the listener to see the drop and the new connection');
+    expect(serverStatuses[0]).toMatchObject({ type: 'down', reason: 'connection lost' });
     // A frame whose length field is absurd.
     (client as unknown as { socket: net.Socket }).socket.write(Uint8Array.of(1, 1, 0, 0, 0xff, 0xff, 0xff, 0xff));
     await until(() => server.stats.malformedFrames === 1 && client.stats.connects === 3, 3000, 'the second reconnection');
+    expect(serverStatuses.filter((s) => s.type === 'down').map((s) => s.type === 'down' && s.reason)).toEqual(['connection lost', 'bad frame']);
+    expect(statuses.filter((s) => s.type === 'down').map((s) => s.type === 'down' && s.reason)).toEqual(['bad frame', 'connection lost']);
+    // Closing our own end reports no loss here; the other end has lost the connection.
+    const before = statuses.length;
+    await client.close();
+    await until(() => serverStatuses.filter((s) => s.type === 'down').length === 3, 3000, 'the listener to see the close');
+    expect(serverStatuses.at(-1)).toMatchObject({ type: 'down', reason: 'connection lost' });
+    expect(statuses.slice(before).filter((s) => s.type === 'down' && s.reason !== 'closed')).toEqual([]);
   });
 
   it('refuses frames beyond maxBufferedBytes instead of buffering without bound', async () => {

@@ -3,38 +3,21 @@
 import { describe, expect, it } from 'vitest';
 import { encodeArbiter, TestAndSetArbiter, type ArbiterRequest } from '../../src/replica/arbiter.js';
 import { CHANNEL_TYPE_FORWARD, CHANNEL_TYPE_HANDOVER, decodeChannel, encodeChannel, type ChannelMessage } from '../../src/replica/channel.js';
-import type { ReplicaEvent, ReplicaOptions } from '../../src/replica/outbox.js';
+import type { ReplicaEvent } from '../../src/replica/outbox.js';
 import { Replica } from '../../src/replica/replica.js';
-import { stackFactory } from '../../src/replica/stack-factory.js';
 import { Stack } from '../../src/tcp/stack.js';
 import { crc32 } from '../../src/wire/crc32.js';
 import { channelFor } from '../../src/net/channel-route.js';
-import { CLIENT, PORT, rsmConfig, SERVICE } from './rsm-harness.js';
+import { counterOpts, drainAll, pairWithClient } from './pair-harness.js';
+import { CLIENT, PORT, SERVICE } from './rsm-harness.js';
 
-const opts = (name: string): ReplicaOptions => ({ name, rsm: rsmConfig('counter'), factory: stackFactory });
-
-function drainAll<T>(poll: () => T | undefined): T[] {
-  const out: T[] = [];
-  for (let x = poll(); x !== undefined; x = poll()) out.push(x);
-  return out;
-}
+const opts = counterOpts;
 
 const decoded = (frames: Uint8Array[]): ChannelMessage[] => frames.map((f) => {
   const d = decodeChannel(f);
   if (!d.ok) throw new Error(d.reason);
   return d.message;
 });
-
-/** Hands every frame of one replica to the other until both are quiet. */
-function exchange(from: Replica, to: Replica, nowUs: number): void {
-  for (let rounds = 0; rounds < 20; rounds++) {
-    const a = drainAll(() => from.pollChannel());
-    const b = drainAll(() => to.pollChannel());
-    if (a.length === 0 && b.length === 0) return;
-    for (const f of a) to.handleChannel(nowUs, f);
-    for (const f of b) from.handleChannel(nowUs, f);
-  }
-}
 
 describe('channel frames of the handover', () => {
   it('handover and forward round-trip, with their type bytes', () => {
@@ -66,13 +49,7 @@ describe('channel frames of the handover', () => {
 
 describe('planned switchover of a pair', () => {
   function pairWithTraffic() {
-    const a = Replica.primary(opts('a'), 'b', 0);
-    const b = Replica.backup(opts('b'), 'a', 0);
-    const client = new Stack({ addresses: [CLIENT], seed: 5 });
-    client.connect(0, { remoteAddress: SERVICE, remotePort: PORT });
-    a.handleServicePacket(100, client.pollTransmit()!);
-    exchange(a, b, 200);
-    for (const p of drainAll(() => a.pollTransmit())) client.handlePacket(300, p.packet);
+    const { a, b, client } = pairWithClient();
     // The ACK and a request: entries the backup gets but whose outputs stay held.
     for (let p = client.pollTransmit(); p !== undefined; p = client.pollTransmit()) a.handleServicePacket(400, p);
     drainAll(() => a.pollEvent());
