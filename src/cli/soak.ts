@@ -42,7 +42,8 @@ export function registerSoakCommand(program: Command, io: CliIo, setExitCode: (c
         '(rounds of connections, every byte checked), then until the duration is over, every few seconds one fault:\n' +
         `  ${SOAK_FAULTS.join(', ')}\n` +
         'After each replica fault the survivor serves alone and a new process joins it as its backup (--role join);\n' +
-        'the next fault comes once it has joined. One line per fault; at the end the faults survived, broken\n' +
+        'the next fault comes once it has joined. A failover no fault caused (a false failover) is counted, and\n' +
+        'the pair is restored the same way before the next fault. One line per fault; at the end the faults survived, broken\n' +
         'streams, resets, false failovers (a failure detector firing where no fault was) and the VmRSS of each\n' +
         'replica over time, with whether the pair\'s RSS stayed flat (last sixth of the run within 10 % of the\n' +
         'first sixth after a warm-up of a tenth; judged in runs of 10 minutes or more).',

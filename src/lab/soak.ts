@@ -44,7 +44,8 @@ export interface SoakOptions {
 
 export interface SoakFaultRecord {
   n: number;
-  fault: SoakFault;
+  /** A planned fault, or the soak restoring the pair after a failover no fault caused. */
+  fault: SoakFault | 'false-failover';
   atS: number;
   /** Who serves after it, and who is its new backup. */
   primary: string;
@@ -92,6 +93,8 @@ export class Soak {
   /** Replicas a planned fault may make fail over; any other failover event is false. */
   private expected = new Set<string>();
   private stopping = false;
+  /** A failover no fault caused (its first event's time), until the soak has restored the pair. */
+  private unplanned: { atMs: number } | undefined;
   /** The load could not go on: the faults stop too. */
   private loadDead = false;
   private readonly prng: Prng;
@@ -125,7 +128,12 @@ export class Soak {
     if (!label.startsWith('replica ') || !isReplicaEvent(e)) return;
     if (e.event === 'fault') this.r.problems.push(`${e.name}: replication fault: ${e.message}`);
     if (FAILOVER_EVENTS.has(e.event) && !this.expected.has(e.name) && !this.stopping) {
-      this.r.falseFailovers++;
+      // One false failover is several events (won, live, fenced): counted once.
+      if (this.unplanned === undefined) {
+        this.r.falseFailovers++;
+        const atMs = Number(e.atMs);
+        this.unplanned = { atMs: Number.isFinite(atMs) ? atMs : wallClockMs() };
+      }
       this.r.problems.push(`false failover at ${this.elapsedS.toFixed(1)} s: ${e.name} ${e.event}`);
     }
   }
@@ -174,12 +182,13 @@ export class Soak {
     while (!this.stopping && !this.loadDead && wallClockMs() + this.o.intervalMs < end) {
       await sleep(this.o.intervalMs);
       if (this.stopping) return;
-      const fault = SOAK_FAULTS[this.prng.below(SOAK_FAULTS.length)]!;
+      // After a false failover the next step is to restore the pair, not to strike it again.
+      const fault = this.unplanned !== undefined ? 'false-failover' : SOAK_FAULTS[this.prng.below(SOAK_FAULTS.length)]!;
       const rec: SoakFaultRecord = { n: this.r.faults.length + 1, fault, atS: Number(this.elapsedS.toFixed(1)), primary: '', backup: '', restoredAfterMs: null };
       this.r.faults.push(rec);
       const at = wallClockMs();
       try {
-        await this.inject(fault);
+        await (fault === 'false-failover' ? this.recoverUnplanned() : this.inject(fault));
         rec.restoredAfterMs = Math.round(wallClockMs() - at);
         this.r.faultsSurvived++;
       } catch (error) {
@@ -224,7 +233,32 @@ export class Soak {
       await v.waitFor((e) => e.event === (victimIsPrimary ? 'fenced' : 'stopped') && since(e), WAIT_MS, `${victim} stepping down after SIGCONT`);
     }
     await this.replica(victim).exited;
-    // Redundancy back: a new process joins the survivor (state transfer) as its backup.
+    await this.joinBackup(survivor);
+  }
+
+  /**
+   * After a failover no fault caused: one of the pair lost the test-and-set and steps down
+   * (fenced or stopped, then exits); the other serves. Once it holds the service address, a
+   * new backup joins it, as after a planned fault.
+   */
+  private async recoverUnplanned(): Promise<void> {
+    const [p, b] = [this.primary, this.backup];
+    const since = this.unplanned!.atMs;
+    const deadline = wallClockMs() + this.o.failureTimeoutMs + WAIT_MS;
+    while (this.replica(p).running && this.replica(b).running) {
+      if (wallClockMs() > deadline) throw new Error(`after a false failover neither ${p} nor ${b} stepped down`);
+      await sleep(20);
+    }
+    const survivor = this.replica(p).running ? p : b;
+    if (!this.replica(survivor).running) throw new Error(`after a false failover neither ${p} nor ${b} is running: nobody serves`);
+    this.expected = new Set([survivor]);
+    await this.replica(survivor).waitFor((e) => e.event === 'registered' && Number(e.atMs) >= since, WAIT_MS, `${survivor} holding the service address after the false failover`);
+    await this.joinBackup(survivor);
+    this.unplanned = undefined;
+  }
+
+  /** Redundancy back: a new process joins the survivor (state transfer) as its backup. */
+  private async joinBackup(survivor: string): Promise<void> {
     const joiner = `j${++this.joiners}`;
     this.expected = new Set();
     const c = await this.cluster.startReplica(joiner, 'join', survivor, survivor, { startTimeoutMs: WAIT_MS });
@@ -303,7 +337,7 @@ export class Soak {
 
 function summaryText(r: SoakResult): string {
   const restored = r.faults.map((f) => f.restoredAfterMs).filter((x): x is number => x !== null).sort((a, b) => a - b);
-  const byKind = SOAK_FAULTS.map((k) => `${k} ${r.faults.filter((f) => f.fault === k).length}`).join(', ');
+  const byKind = [...SOAK_FAULTS, 'false-failover' as const].map((k) => `${k} ${r.faults.filter((f) => f.fault === k).length}`).join(', ');
   const v = r.rss.verdict;
   const lines = [
     `soak: ${r.durationS} s; faults ${r.faults.length} (${byKind}), survived ${r.faultsSurvived}`,
