@@ -47,11 +47,14 @@ describeWithDist('ftcp chaos (real processes)', [...LIVE_SOURCES, 'cli/switch', 
     // such a trial is not held to its plan, and keeps its run directory.
     const blocks = r.stdout.split(/\n(?=ok|FAILED)/).filter((b) => /^(ok|FAILED) +trial /.test(b));
     expect(blocks).toHaveLength(5);
+    // A trial with a note did not go to plan: a false failover, or the load finished before a
+    // kill (a fast failover and join leave the second kill of kill-backup-join little time).
+    const noted = blocks.filter((b) => b.includes('note: '));
     const planned = blocks.filter((b) => !b.includes('note: '));
-    const kept = blocks.length - planned.length;
-    if (kept > 0) console.log(`ftcp chaos test: ${kept} trial(s) had a false failover on this machine; their plans are not checked:\n${blocks.filter((b) => b.includes('note: ')).join('\n')}`);
+    const kept = noted.filter((b) => /false failover/.test(b)).length;
+    if (noted.length > 0) console.log(`ftcp chaos test: ${noted.length} trial(s) did not go to plan on this machine; their plans are not checked:\n${noted.join('\n')}`);
     expect(report.falseFailovers).toBe(kept);
-    expect(report.notFaulted).toBeLessThanOrEqual(kept); // the load lasts past the 150 ms moments
+    expect(report.notFaulted).toBeLessThanOrEqual(noted.length);
     const line = (kind: string) => planned.find((b) => b.includes(`${kind} at`));
     const expectations: Array<[string, RegExp]> = [
       ['kill-primary', /b live in epoch 2/],
