@@ -175,12 +175,14 @@ export class ControlAuthSwitch {
     if (m === 'malformed') return { ok: false, reason: 'malformed' };
     if (m === 'bad-mac') return { ok: false, reason: 'bad-mac' };
     if (m.type !== 'register') return { ok: false, reason: 'malformed' };
+    // Zeros: a host's first register. The endpoint may have been another host's before (a
+    // process that ended, its port taken again by a new one whose counter starts over), so it
+    // gets a fresh nonce and its counter is taken as it is. A capture of such a register,
+    // re-sent, earns only a challenge it cannot answer; it makes the real host's next
+    // register stale, and that host is challenged once more and carries on.
+    if (sameNonce(m.nonce, ZERO_NONCE)) return { ok: 'challenge', challenge: this.challenge(m, endpoint, true) };
     const state = this.endpoints.get(endpoint);
-    if (state === undefined || !sameNonce(state.nonce, m.nonce)) {
-      const challenge = this.challenge(m, endpoint);
-      // Zeros: a host's first register (or a capture of one: harmless, it only earns a challenge).
-      return sameNonce(m.nonce, ZERO_NONCE) ? { ok: 'challenge', challenge } : { ok: false, reason: 'stale-nonce', challenge };
-    }
+    if (state === undefined || !sameNonce(state.nonce, m.nonce)) return { ok: false, reason: 'stale-nonce', challenge: this.challenge(m, endpoint, false) };
     if (m.counter <= state.counter) return { ok: false, reason: 'replay' };
     state.counter = m.counter;
     return { ok: true, m: { type: 'register', address: m.address, epoch: m.epoch }, counter: m.counter };
@@ -198,19 +200,22 @@ export class ControlAuthSwitch {
   }
 
   /**
-   * A challenge with the endpoint's nonce: a fresh one for an endpoint it does not know, the
-   * same one otherwise (so that two registers in flight do not chase each other's nonces;
-   * the counter is what refuses a replay from the same endpoint).
+   * A challenge with the endpoint's nonce: a fresh one for an endpoint it does not know or a
+   * new host at a known one, the same one otherwise (so that two registers in flight do not
+   * chase each other's nonces; the counter is what refuses a replay from the same endpoint).
    */
-  private challenge(m: AuthControl, endpoint: string): Uint8Array {
+  private challenge(m: AuthControl, endpoint: string, newHost: boolean): Uint8Array {
     let state = this.endpoints.get(endpoint);
-    if (state === undefined) {
+    if (newHost && state !== undefined) {
+      state.nonce = freshNonce();
+      state.counter = m.counter;
+    } else if (state === undefined) {
       if (this.endpoints.size >= this.maxEndpoints) this.endpoints.delete(this.endpoints.keys().next().value!);
       state = { nonce: freshNonce(), counter: m.counter };
       this.endpoints.set(endpoint, state);
-    } else {
-      state.counter = Math.max(state.counter, m.counter);
     }
+    // A register with a stale nonce leaves the counter alone: raising it to a replayed
+    // register's counter would lock the real host out.
     return encodeAuthControl({ type: 'challenge', address: m.address, epoch: m.epoch, counter: m.counter, nonce: state.nonce }, this.macKey);
   }
 }

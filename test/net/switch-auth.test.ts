@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterKey } from '../../src/net/cluster-key.js';
-import { ControlAuthHost, decodeAuthControl, controlMacKey, encodeAuthControl, isAuthControl } from '../../src/net/switch-auth.js';
+import { ControlAuthHost, ControlAuthSwitch, decodeAuthControl, controlMacKey, encodeAuthControl, isAuthControl } from '../../src/net/switch-auth.js';
 import { encodeControl } from '../../src/net/switch-control.js';
 import { UdpSwitch, type SwitchEvent } from '../../src/net/switch.js';
 import { UdpLink } from '../../src/net/udp-link.js';
@@ -163,9 +163,12 @@ describe('authenticated switch registrations', () => {
     // From another port: the nonce is not the one this switch gave that endpoint.
     const attacker = await rawSocket();
     for (const r of registers) await attacker.sendTo(sw.local.port, r);
-    // From the host's own endpoint: the counters do not increase.
+    await until(() => sw.stats.badAuth['stale-nonce'] >= registers.length - 1, 5000, 'the replays from another port refused');
+    // From the host's own endpoint: the counters do not increase (and once the first, a
+    // zero-nonce register, has earned a fresh nonce, the rest carry a stale one).
+    const refusedBefore = sw.stats.badAuth['stale-nonce'] + sw.stats.badAuth.replay;
     for (const r of registers) await path.sendAsHost(r);
-    await until(() => sw.stats.badAuth['stale-nonce'] >= registers.length - 1 && sw.stats.badAuth.replay >= registers.length - 1, 5000, 'the replays refused');
+    await until(() => sw.stats.badAuth['stale-nonce'] + sw.stats.badAuth.replay - refusedBefore >= registers.length - 1, 5000, 'the replays refused');
     expect(sw.holder(SERVICE)).toEqual(holder);
     expect(sw.holder(parseIpv4Addr('192.0.2.10'))?.host.port).not.toBe(attacker.sock.address().port);
     expect(sw.stats.moves).toBe(0);
@@ -244,4 +247,25 @@ describeWithDist('ftcp switch with a cluster key (process)', ['cli/switch', 'cli
     expect(p.stdout() + p.stderr()).not.toContain(keyText);
     expect(p.stderr()).toBe('');
   }, 60_000);
+});
+
+describe('a UDP endpoint taken again by a new host', () => {
+  it("the new host (its counter starts over) is challenged and registers; the old host's nonce is stale from then on", () => {
+    const sw = new ControlAuthSwitch(KEY, 16);
+    const register = (h: ControlAuthHost) => {
+      let v = sw.check(h.register(SERVICE, 0), '127.0.0.1:40000');
+      if (v.ok === 'challenge') {
+        expect(h.receive(v.challenge)).toBe('challenge');
+        v = sw.check(h.register(SERVICE, 0), '127.0.0.1:40000');
+      }
+      return v;
+    };
+    const old = new ControlAuthHost(KEY);
+    expect(register(old).ok).toBe(true);
+    for (let i = 0; i < 50; i++) expect(sw.check(old.register(SERVICE, 0), '127.0.0.1:40000').ok).toBe(true); // refreshes: its counter runs ahead
+    const fresh = new ControlAuthHost(KEY);
+    expect(register(fresh).ok).toBe(true);
+    expect(sw.check(old.register(SERVICE, 0), '127.0.0.1:40000')).toMatchObject({ ok: false, reason: 'stale-nonce' });
+    expect(sw.check(fresh.register(SERVICE, 0), '127.0.0.1:40000').ok).toBe(true);
+  });
 });
