@@ -66,6 +66,7 @@ async function twoFailovers(arbiter: 'embedded' | 'etcd'): Promise<void> {
 
   const kill1 = cluster.kill('a');
   const live1 = replicaEvent(await b.waitFor((e) => replicaEvent(e, 'live') !== undefined, WAIT_MS, 'going live'), 'live')!;
+  await cluster.replicas.get('a')!.exited; // b can be live (the closed log channel) before a's exit is seen
   const a2 = await cluster.restart('a');
   await a2.waitFor(serveRun('join', 'b'), WAIT_MS, 'a run joining b');
   await a2.waitFor((e) => replicaEvent(e, 'joined') !== undefined, WAIT_MS, 'joining b as its backup');
