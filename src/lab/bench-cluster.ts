@@ -251,6 +251,11 @@ export interface FailoverTrial {
   invalid: boolean;
   problems: string[];
   seconds: number;
+  /**
+   * Wall-clock steps after the kill, ms: the backup's suspicion and its live line (its
+   * own clock), and the moment this process marked the client (SIGUSR1); null when not seen.
+   */
+  steps: { suspect: number | null; live: number | null; marked: number | null };
 }
 
 /**
@@ -266,11 +271,16 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
   let killAtMs: number | undefined;
   let client: Child | undefined;
   let invalid = false;
+  const at = { suspect: null as number | null, live: null as number | null, marked: null as number | null };
   const onEvent = (label: string, e: ChildEvent) => {
     if (label !== 'replica b' && label !== 'replica a') return;
     if (killAtMs === undefined && (e.event === 'suspect' || e.event === 'fenced' || e.event === 'stopped')) invalid = true;
-    if (killAtMs !== undefined && !marked && label === 'replica b' && e.event === 'live') {
+    if (killAtMs === undefined || label !== 'replica b') return;
+    if (e.event === 'suspect' && at.suspect === null) at.suspect = e.atMs;
+    if (e.event === 'live' && !marked) {
+      at.live = e.atMs;
       marked = true;
+      at.marked = wallClockMs();
       client?.signal('SIGUSR1');
     }
   };
@@ -319,7 +329,9 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
   const uploadProblems = result !== undefined && killAtMs !== undefined ? checkBulkUploads(result, backupExit) : [];
   problems.push(...uploadProblems);
   // A trial whose pair split before the kill was stopped early: its stream is unfinished, not broken.
-  return { resumedMs, fromNewPrimary, broken: !invalid && (!clientOk || uploadProblems.length > 0), invalid, problems, seconds: (performance.now() - startedAt) / 1000 };
+  const after = (t: number | null): number | null => (t === null || killAtMs === undefined ? null : t - killAtMs);
+  const steps = { suspect: after(at.suspect), live: after(at.live), marked: after(at.marked) };
+  return { resumedMs, fromNewPrimary, broken: !invalid && (!clientOk || uploadProblems.length > 0), invalid, problems, seconds: (performance.now() - startedAt) / 1000, steps };
 }
 
 /** VmRSS of a process from /proc, bytes; NaN when unreadable. */

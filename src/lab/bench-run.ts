@@ -321,6 +321,12 @@ async function benchReplicated(c: BenchContext): Promise<void> {
 }
 
 /** kill -9 of the primary to the client's next byte from the backup, over fresh pairs. */
+/** "; suspect +x, live +y, marked +z ms" (after the kill), the parts seen. */
+function failoverSteps(steps: { suspect: number | null; live: number | null; marked: number | null }): string {
+  const parts = (['suspect', 'live', 'marked'] as const).filter((k) => steps[k] !== null).map((k) => `${k} +${steps[k]!.toFixed(1)}`);
+  return parts.length === 0 ? '' : `; ${parts.join(', ')} ms`;
+}
+
 async function benchFailover(c: BenchContext): Promise<void> {
   const { o, say, add, cmd, details } = c;
   const { trials } = o;
@@ -357,7 +363,7 @@ async function benchFailover(c: BenchContext): Promise<void> {
     else if (t.resumedMs !== null) times.push(t.resumedMs);
     if (!t.invalid && t.fromNewPrimary === true) fromNew++;
     if (t.broken) broken++;
-    say(`    trial ${i + 1} (${t.seconds.toFixed(1)} s): ${t.invalid ? 'false failover before the kill (not counted)' : `resumed ${t.resumedMs === null ? 'never' : `${t.resumedMs.toFixed(1)} ms`} after the kill${t.fromNewPrimary === true ? ' (a byte the old primary never sent)' : t.fromNewPrimary === false ? ' (a byte the old primary had sent too)' : ''}`}${t.broken ? ', BROKEN stream' : ''}${t.problems.length > 0 ? `; ${t.problems[0]}` : ''}`);
+    say(`    trial ${i + 1} (${t.seconds.toFixed(1)} s): ${t.invalid ? 'false failover before the kill (not counted)' : `resumed ${t.resumedMs === null ? 'never' : `${t.resumedMs.toFixed(1)} ms`} after the kill${t.fromNewPrimary === true ? ' (a byte the old primary never sent)' : t.fromNewPrimary === false ? ' (a byte the old primary had sent too)' : ''}${failoverSteps(t.steps)}`}${t.broken ? ', BROKEN stream' : ''}${t.problems.length > 0 ? `; ${t.problems[0]}` : ''}`);
   }
   details['failover'] = { bytes, killAfterMs, invalid, trials: trialDetails };
   const command = cmd('failover', o.trialsGiven ? ` --trials ${trials}` : '');

@@ -24,8 +24,8 @@ export interface Target {
 export const TARGETS: Record<string, Target> = {
   'stack.ratio65535': { op: '>=', value: 0.5, text: '>= 0.5' },
   'replicated.throughputRatio': { op: '>=', value: 0.8, text: '>= 0.8' },
-  'failover.p50Ms': { op: '<=', value: 100, text: '<= 100 ms' },
-  'failover.p99Ms': { op: '<=', value: 200, text: '<= 200 ms' },
+  'failover.p50Ms': { op: '<=', value: 50, text: '<= 50 ms' },
+  'failover.p99Ms': { op: '<=', value: 100, text: '<= 100 ms' },
   'failover.broken': { op: '<=', value: 0, text: '0' },
   'log.bytesPerClientByte': { op: '<=', value: 1.1, text: '<= 1.10' },
   'scale.connections': { op: '>=', value: 100_000, text: '100,000' },
