@@ -27,6 +27,8 @@ import type { ChildEvent, ClientResult, EventOf } from '../net/events.js';
 import { wallClockMs } from '../net/clock.js';
 import { checkBulkUploads, LiveCluster, type LiveClusterOptions } from './live-cluster.js';
 import { sentStreamEnd } from './bench-failover-mark.js';
+import { pauseAcross, READ_GAP_MS, readGapsOf } from './read-gaps.js';
+import { DEFAULT_NICE } from '../net/priority.js';
 import type { ReplicaExtra } from './launch.js';
 
 export const SERVICE = parseIpv4Addr('192.0.2.10');
@@ -239,7 +241,10 @@ export async function latency(requests: number, warm: number, pair: PairSettings
 }
 
 export interface FailoverTrial {
+  /** Kill -> the client's first read at or after the backup's `live` (both wall clocks), ms; null when it read nothing after. */
   resumedMs: number | null;
+  /** Kill -> the first byte the client read after the SIGUSR1 mark (the mark's own delay inside), ms. */
+  markedResumedMs: number | null;
   /**
    * The first byte read after the mark lay beyond everything the old primary put on the
    * wire (its capture), so the new primary sent it (bench-failover-mark.ts); null when
@@ -259,11 +264,14 @@ export interface FailoverTrial {
 }
 
 /**
- * One trial: a pair serving `ftcp client --app bulk` (one connection, `bytes` each way);
- * kill -9 of the primary `killAfterMs` after the client started; the client marks (SIGUSR1)
- * when the backup reports it is live (it has claimed the service address and sent its first
- * packets), and reports the first byte it reads after that, with its stream offset. Figure: that byte's time − the kill; the offset, checked against
- * the old primary's capture, says whether the new primary sent it (bench-failover-mark.ts).
+ * One trial: a pair serving `ftcp client --app bulk` (one connection, `bytes` each way; the
+ * client at the cluster's priority, stamping the gaps in its own reads); kill -9 of the
+ * primary `killAfterMs` after the client started. Figure: the client's first read at or
+ * after the backup's `live` line (it has claimed the service address and sent its first
+ * packets) − the kill, all on the machine's one wall clock, so no signal to the client sits
+ * inside it (read-gaps.ts). The client is also marked (SIGUSR1) at `live` and reports the
+ * stream offset of the first byte it reads after the mark; that offset, checked against the
+ * old primary's capture, says whether the new primary sent it (bench-failover-mark.ts).
  */
 export async function failoverTrial(bytes: number, killAfterMs: number, pair: PairSettings): Promise<FailoverTrial> {
   const startedAt = performance.now();
@@ -288,11 +296,12 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
   // The primary's capture tells what it put on the wire before it died (bench-failover-mark.ts).
   const r = await startCluster('bulk', bytes, true, pair, onEvent, undefined, {}, true);
   let resumedMs: number | null = null;
+  let markedResumedMs: number | null = null;
   let resumedOffset: number | undefined;
   let result: ClientResult | undefined;
   let backupExit: EventOf<'exit'> | undefined;
   try {
-    client = await r.cluster.startClient('client', { connections: 1, uploadBytes: bytes, progressMs: 0, timeoutMs: 60_000 });
+    client = await r.cluster.startClient('client', { connections: 1, uploadBytes: bytes, progressMs: 0, timeoutMs: 60_000, readGapsMs: READ_GAP_MS, nice: DEFAULT_NICE });
     const finishedEarly = await Promise.race([new Promise<boolean>((res) => setTimeout(() => res(false), killAfterMs)), client.exited.then(() => true)]);
     if (finishedEarly) {
       problems.push(`the transfer finished before the kill at ${killAfterMs} ms`);
@@ -308,11 +317,20 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
         return undefined;
       });
       if (resumed !== undefined) {
-        resumedMs = resumed.atMs - killAtMs;
+        markedResumedMs = resumed.atMs - killAtMs;
         resumedOffset = resumed.offset;
       }
     }
     result = await client.waitFor((e) => e.event === 'result', 90_000, 'its result line');
+    if (killAtMs !== undefined && at.live !== null) {
+      const gaps = readGapsOf(result);
+      if (typeof gaps === 'string') problems.push(gaps);
+      else {
+        const seen = pauseAcross(gaps, killAtMs, at.live);
+        if (seen.resumedAtMs === null) problems.push('the client read nothing after the backup went live');
+        else resumedMs = seen.resumedAtMs - killAtMs;
+      }
+    }
     if (r.backup !== undefined) {
       await r.backup.stop();
       backupExit = r.backup.events.find((e) => e.event === 'exit');
@@ -331,7 +349,7 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
   // A trial whose pair split before the kill was stopped early: its stream is unfinished, not broken.
   const after = (t: number | null): number | null => (t === null || killAtMs === undefined ? null : t - killAtMs);
   const steps = { suspect: after(at.suspect), live: after(at.live), marked: after(at.marked) };
-  return { resumedMs, fromNewPrimary, broken: !invalid && (!clientOk || uploadProblems.length > 0), invalid, problems, seconds: (performance.now() - startedAt) / 1000, steps };
+  return { resumedMs, markedResumedMs, fromNewPrimary, broken: !invalid && (!clientOk || uploadProblems.length > 0), invalid, problems, seconds: (performance.now() - startedAt) / 1000, steps };
 }
 
 /** VmRSS of a process from /proc, bytes; NaN when unreadable. */

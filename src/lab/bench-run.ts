@@ -20,12 +20,13 @@
 import { createServer, connect as netConnect, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
-import { DEFAULT_PAIR, SCALE_PAIR, STEADY_PAIR, failoverTrial, latency, logBytes, replicatedThroughput, stopAllClusters } from './bench-cluster.js';
+import { DEFAULT_PAIR, SCALE_PAIR, STEADY_PAIR, failoverTrial, latency, logBytes, replicatedThroughput, stopAllClusters, type FailoverTrial } from './bench-cluster.js';
 import { scale } from './bench-scale.js';
 import { kernelInner, kernelOuter } from './bench-kernel.js';
 import { benchLan } from './bench-lan.js';
 import { jsonNumber, latencyVerdict, ratio, TARGETS, verdict } from './bench-stats.js';
 import { percentile } from '../net/log-rtt.js';
+import { DEFAULT_NICE } from '../net/priority.js';
 import { Stack } from '../tcp/stack.js';
 import { parseIpv4Addr } from '../wire/addr.js';
 import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
@@ -322,8 +323,9 @@ async function benchReplicated(c: BenchContext): Promise<void> {
 
 /** kill -9 of the primary to the client's next byte from the backup, over fresh pairs. */
 /** "; suspect +x, live +y, marked +z ms" (after the kill), the parts seen. */
-function failoverSteps(steps: { suspect: number | null; live: number | null; marked: number | null }): string {
-  const parts = (['suspect', 'live', 'marked'] as const).filter((k) => steps[k] !== null).map((k) => `${k} +${steps[k]!.toFixed(1)}`);
+function failoverSteps(t: FailoverTrial): string {
+  const at = { ...t.steps, 'first byte after the mark': t.markedResumedMs };
+  const parts = (['suspect', 'live', 'marked', 'first byte after the mark'] as const).filter((k) => at[k] !== null).map((k) => `${k} +${at[k]!.toFixed(1)}`);
   return parts.length === 0 ? '' : `; ${parts.join(', ')} ms`;
 }
 
@@ -338,7 +340,7 @@ async function benchFailover(c: BenchContext): Promise<void> {
   // segments grew to 64 KB, and the trial measured nothing).
   const bytes = Number.isFinite(replicatedMBps) ? Math.round(Math.min(50e6, Math.max(1e6, (replicatedMBps * 1e6) / 2))) : 20_000_000;
   const killAfterMs = 250;
-  say(`failover: ${trials} trial(s), each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and \`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked); kill -9 of the primary ${killAfterMs} ms into the load; figure: kill -> the client's first byte read after the backup reported it was live, checked against the old primary's capture (beyond all it sent: the new primary's)`);
+  say(`failover: ${trials} trial(s), each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and \`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked); kill -9 of the primary ${killAfterMs} ms into the load; the client at nice ${DEFAULT_NICE} like the cluster; figure: kill -> the client's first read at or after the backup's live line (both stamped on the machine's wall clock); the first byte after a mark sent at live is checked against the old primary's capture (beyond all it sent: the new primary's)`);
   const times: number[] = [];
   let broken = 0;
   let invalid = 0;
@@ -347,7 +349,7 @@ async function benchFailover(c: BenchContext): Promise<void> {
   // Trials split by a false failover before the kill measure nothing: they are run again, up to half as many again.
   for (let i = 0, valid = 0; valid < trials && i < trials + Math.ceil(trials / 2); i++) {
     if (c.interrupted !== undefined) break;
-    let t: Awaited<ReturnType<typeof failoverTrial>>;
+    let t: FailoverTrial;
     try {
       t = await failoverTrial(bytes, killAfterMs, pair);
     } catch (error) {
@@ -363,7 +365,7 @@ async function benchFailover(c: BenchContext): Promise<void> {
     else if (t.resumedMs !== null) times.push(t.resumedMs);
     if (!t.invalid && t.fromNewPrimary === true) fromNew++;
     if (t.broken) broken++;
-    say(`    trial ${i + 1} (${t.seconds.toFixed(1)} s): ${t.invalid ? 'false failover before the kill (not counted)' : `resumed ${t.resumedMs === null ? 'never' : `${t.resumedMs.toFixed(1)} ms`} after the kill${t.fromNewPrimary === true ? ' (a byte the old primary never sent)' : t.fromNewPrimary === false ? ' (a byte the old primary had sent too)' : ''}${failoverSteps(t.steps)}`}${t.broken ? ', BROKEN stream' : ''}${t.problems.length > 0 ? `; ${t.problems[0]}` : ''}`);
+    say(`    trial ${i + 1} (${t.seconds.toFixed(1)} s): ${t.invalid ? 'false failover before the kill (not counted)' : `resumed ${t.resumedMs === null ? 'never' : `${t.resumedMs.toFixed(1)} ms`} after the kill${t.fromNewPrimary === true ? ' (a byte the old primary never sent)' : t.fromNewPrimary === false ? ' (a byte the old primary had sent too)' : ''}${failoverSteps(t)}`}${t.broken ? ', BROKEN stream' : ''}${t.problems.length > 0 ? `; ${t.problems[0]}` : ''}`);
   }
   details['failover'] = { bytes, killAfterMs, invalid, trials: trialDetails };
   const command = cmd('failover', o.trialsGiven ? ` --trials ${trials}` : '');

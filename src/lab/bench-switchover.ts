@@ -17,7 +17,7 @@ import type { ClientShape } from './launch.js';
 import { startCluster, stopCluster, type PairSettings } from './bench-cluster.js';
 import { percentile } from '../net/log-rtt.js';
 import { DEFAULT_NICE } from '../net/priority.js';
-import { pauseAcross, type ReadGapsReport } from './read-gaps.js';
+import { pauseAcross, READ_GAP_MS, readGapsOf } from './read-gaps.js';
 
 /** The steps of a switchover, in order, each the wall-clock time of an event line (ms). */
 export const SWITCHOVER_STEPS = [
@@ -81,9 +81,6 @@ export function switchoverSteps(atMs: Partial<Record<SwitchoverStep, number>>): 
   return steps;
 }
 
-/** The shortest gap between two reads the client records (ms): the resolution of `resumed`. */
-export const READ_GAP_MS = 0.5;
-
 /**
  * The workload's client and the pair's app. The client runs at the cluster's priority (the
  * replicas and the switch raise theirs, src/net/priority.ts): a client left at nice 0 stands
@@ -93,13 +90,6 @@ export const READ_GAP_MS = 0.5;
 function workload(load: SwitchoverLoad, bytes: number, clientNice: number): { app: 'bulk' | 'counter'; client: ClientShape } {
   const common = { connections: 1, progressMs: 0, timeoutMs: 60_000, readGapsMs: READ_GAP_MS, nice: clientNice };
   return load === 'bulk' ? { app: 'bulk', client: { ...common, uploadBytes: bytes } } : { app: 'counter', client: { ...common, requests: `${LIGHT_REQUESTS}-${LIGHT_REQUESTS}`, thinkMs: LIGHT_THINK_MS } };
-}
-
-/** The client's read gaps of its result line, or a reason there are none. */
-export function readGapsOf(result: ChildEvent): ReadGapsReport | string {
-  // The line was checked against its schema (src/net/events.ts) when it was read.
-  const r = result.event === 'result' ? (result as { readGaps?: ReadGapsReport }).readGaps : undefined;
-  return r ?? 'the client\'s result line has no readGaps (was it started with --read-gaps?)';
 }
 
 /** Light load: one connection, a request every 1-2 ms plus its round trip (about a second of requests). */

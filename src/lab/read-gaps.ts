@@ -11,6 +11,8 @@
  * client, and no delay in handling one, sits inside the figure.
  */
 
+import type { ChildEvent } from './children.js';
+
 /** What `ftcp client --read-gaps MS` puts in its result line. */
 export interface ReadGapsReport {
   /** The shortest gap recorded, ms. */
@@ -25,6 +27,9 @@ export interface ReadGapsReport {
   /** Gaps not kept once `gaps` held its cap. */
   dropped: number;
 }
+
+/** The shortest gap between two reads the benches have the client record (ms): the resolution of `resumed`. */
+export const READ_GAP_MS = 0.5;
 
 /** How many gaps a client keeps (the rest are counted in `dropped`). */
 export const READ_GAPS_CAP = 100_000;
@@ -55,6 +60,13 @@ export class ReadGaps {
   report(): ReadGapsReport {
     return { thresholdMs: this.thresholdMs, reads: this.reads, firstMs: this.firstMs, lastMs: this.lastMs, gaps: this.gaps.map(([a, b]) => [a, b]), dropped: this.dropped };
   }
+}
+
+/** The client's read gaps of its result line, or a reason there are none. */
+export function readGapsOf(result: ChildEvent): ReadGapsReport | string {
+  // The line was checked against its schema (src/net/events.ts) when it was read.
+  const r = result.event === 'result' ? (result as { readGaps?: ReadGapsReport }).readGaps : undefined;
+  return r ?? 'the client\'s result line has no readGaps (was it started with --read-gaps?)';
 }
 
 /** The client's view of one switchover. */

@@ -11,8 +11,7 @@ import { afterAll, afterEach, expect, it } from 'vitest';
 import type { Child, ChildEvent } from '../../src/lab/children.js';
 import { switchoverArgv } from '../../src/lab/launch.js';
 import { LiveCluster, readWireView, splitBrainEpochs } from '../../src/lab/live-cluster.js';
-import { readGapsOf } from '../../src/lab/bench-switchover.js';
-import { pauseAcross } from '../../src/lab/read-gaps.js';
+import { pauseAcross, readGapsOf } from '../../src/lab/read-gaps.js';
 import { LIVE_SOURCES, midStream } from '../helpers/live.js';
 import { describeWithDist } from '../helpers/process.js';
 
