@@ -42,6 +42,8 @@ export interface LoadClientOptions {
   clusterKey?: ClusterKey | undefined;
   /** Record every gap of at least this many ms between two reads (--read-gaps); undefined: none. */
   readGapsMs?: number | undefined;
+  /** kv: prefix of every key (LoadOptions.kvKeyPrefix). */
+  kvKeyPrefix?: string;
 }
 
 export interface LoadClientResult {
@@ -94,6 +96,7 @@ export class LoadClient {
       bulkSeed,
       bulkBytes: opts.bulkBytes,
       uploadBytes: opts.uploadBytes,
+      ...(opts.kvKeyPrefix !== undefined ? { kvKeyPrefix: opts.kvKeyPrefix } : {}),
     };
     // Server connection numbers are socket ids: the listener's, then one per accept.
     const maxConn = 4 * opts.connections + 64;

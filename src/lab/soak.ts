@@ -26,7 +26,7 @@ import { rssVerdict, vmRssKiB, type RssSample, type RssVerdict } from './soak-rs
 export const SOAK_FAULTS = ['kill-primary', 'kill-backup', 'pause-primary', 'pause-backup', 'arbiter-restart'] as const;
 export type SoakFault = (typeof SOAK_FAULTS)[number];
 /** The apps whose every byte a fresh client per round can check on its own. */
-export const SOAK_APPS = ['echo', 'bulk'] as const;
+export const SOAK_APPS = ['echo', 'bulk', 'kv'] as const;
 export type SoakApp = (typeof SOAK_APPS)[number];
 
 export interface SoakOptions {
@@ -287,6 +287,8 @@ export class Soak {
         uploadBytes: [16 * 1024, 64 * 1024],
         startTimeoutMs: WAIT_MS,
         mtu: DEMO_MTU,
+        // kv: the store outlives a round; each round's keys are its own, so its model starts empty.
+        kvKeyPrefix: `r${round}`,
       });
       client.start();
       const deadline = wallClockMs() + 60_000;

@@ -69,6 +69,12 @@ export interface LoadOptions {
    * server that closes after the last answer, the two FINs cross: a simultaneous close.
    */
   closeAfterLastRequest?: boolean;
+  /**
+   * kv: prefix of every key this load uses (default none). Loads that follow one another
+   * against one server (the soak's rounds) each take their own, so a round's model of the
+   * store starts empty and is right.
+   */
+  kvKeyPrefix?: string;
 }
 
 export interface ConnResult {
@@ -295,7 +301,7 @@ class KvConn extends LineConn {
   private readonly model = new Map<string, string>();
   private expect = '';
   protected request(): Uint8Array {
-    const key = `c${this.index}k${this.rng.below(5)}`;
+    const key = `${this.load.options.kvKeyPrefix ?? ''}c${this.index}k${this.rng.below(5)}`;
     if (this.rng.below(2) === 0) {
       const value = `v${this.rng.nextU32().toString(36)}`;
       this.model.set(key, value);
