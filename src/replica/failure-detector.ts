@@ -180,10 +180,11 @@ export class FailureDetector {
    */
   deadline(floorUs = 0): number {
     const from = this.lastHeardUs + this.creditUs;
-    const learned = Math.max(from + floorUs, from + this.learnedTimeoutUs(this.lastHeardUs));
-    if (!this.inStartup(this.lastHeardUs)) return learned;
-    // The start-up allowance until start-up ends at untilUs, the learned timeout after: whichever is met first.
-    return Math.min(Math.max(from + this.startupAllowanceUs(), learned), Math.max(this.startup!.untilUs, learned));
+    const after = from + Math.max(floorUs, this.learnedTimeoutUs(this.lastHeardUs));
+    const s = this.startup;
+    if (s === undefined || this.lastHeardUs >= s.untilUs) return after;
+    // Before untilUs the start-up allowance counts as well, from untilUs on only the rest: whichever is met first.
+    return Math.min(Math.max(from + this.startupAllowanceUs(), after), Math.max(s.untilUs, after));
   }
 
   private startStartup(nowUs: number): void {
