@@ -123,9 +123,8 @@ describe('stack snapshot round trip over varied stacks', () => {
         expect(Buffer.from(restored.snapshot()).equals(Buffer.from(snap)), `seed ${seed}: encode(decode(x)) is x`).toBe(true);
         for (const tcb of decoded.conns.values()) {
           conns++;
-          const t = tcb as unknown as Record<string, unknown>;
-          if (Array.isArray(t.recordEnds)) withEor++;
-          if (typeof t.tos === 'number') withTos++;
+          if (tcb.recordEnds !== undefined) withEor++;
+          if (tcb.tos !== undefined) withTos++;
           if (tcb.sndBuf.length > 0) inFlight++;
         }
       }
