@@ -25,7 +25,8 @@
  * quiet machine a peer killed t after its first frame is suspected after max(D, S - t).
  *
  * Worst case for a dead peer: Dmax after its last frame, plus at most Dmax more of our
- * own stalls; during start-up S instead of Dmax. With Dmax = D the detector is the fixed
+ * own stalls (and whatever excuseStall excused, our own known long work); during start-up
+ * S instead of Dmax, and at least the caller's floor (suspects, deadline). With Dmax = D the detector is the fixed
  * timeout D (S during start-up) and gives no credit for own stalls.
  *
  * Pure and deterministic: integer µs of the replica's clock come in; no clock is read.
@@ -119,11 +120,11 @@ export class FailureDetector {
     this.peak = { gapUs: 0, atUs: 0 };
   }
 
-  /** This replica's own event loop did not run from fromUs to toUs. */
+  /** This replica's own event loop did not run from fromUs to toUs (credit capped at Dmax, never lowered: see excuseStall). */
   noteStall(fromUs: number, toUs: number): void {
     if (!this.adaptive) return;
     const from = Math.max(fromUs, this.lastHeardUs);
-    if (toUs > from) this.creditUs = Math.min(this.o.maxUs, this.creditUs + (toUs - from));
+    if (toUs > from) this.creditUs = Math.max(this.creditUs, Math.min(this.o.maxUs, this.creditUs + (toUs - from)));
   }
 
   /**

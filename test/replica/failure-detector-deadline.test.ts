@@ -85,4 +85,15 @@ describe('failure detector: deadline(floor) is when suspects(now, floor) first h
     // A floor below the allowance changes nothing.
     expect(d.deadline(100 * MS)).toBe(510 * MS);
   });
+
+  it('an ordinary stall after an excused one does not take back the excuse beyond Dmax', () => {
+    const d = new FailureDetector(0, { minUs: D, maxUs: 200 * MS });
+    for (let t = 10; t <= 100; t += 10) d.heard(t * MS);
+    d.excuseStall(100 * MS, 2100 * MS); // taking a join snapshot: 2 s excused
+    expect(d.deadline()).toBe(2100 * MS + D);
+    d.noteStall(2100 * MS, 2110 * MS); // then a 10 ms stall of the usual kind: capped at Dmax, it must not cut the 2 s back
+    expect(d.suspects(2110 * MS)).toBe(false);
+    expect(d.suspects(2100 * MS + D - 1)).toBe(false);
+    expect(d.deadline()).toBeGreaterThanOrEqual(2100 * MS + D);
+  });
 });
