@@ -9,8 +9,9 @@
  * clients. It answers every frame, heartbeats included.
  *
  * When the primary has been silent for D, or its end of the log channel closed (peerLost),
- * it asks the arbiter for the test-and-set of the current epoch. Won: go live (the caller turns it into a lone primary, see goLive()).
- * Lost: the primary is alive and in charge; the backup stops.
+ * it asks the arbiter for the test-and-set of the current epoch. Won: go live (the caller
+ * turns it into a lone primary, see goLive()). Lost: the primary is alive and in charge;
+ * the backup stops.
  *
  * Planned switchover: the primary's `handover` gives r and its last index. Once every entry
  * up to it is applied, the backup asks the arbiter at once, without waiting for silence;

@@ -25,7 +25,8 @@
  * quiet machine a peer killed t after its first frame is suspected after max(D, S - t).
  *
  * Worst case for a dead peer: Dmax after its last frame, plus at most Dmax more of our
- * own stalls; during start-up S instead of Dmax. With Dmax = D the detector is the fixed
+ * own stalls (and whatever excuseStall excused, our own known long work); during start-up
+ * S instead of Dmax, and at least the caller's floor (suspects, deadline). With Dmax = D the detector is the fixed
  * timeout D (S during start-up) and gives no credit for own stalls.
  *
  * Pure and deterministic: integer µs of the replica's clock come in; no clock is read.
@@ -119,11 +120,11 @@ export class FailureDetector {
     this.peak = { gapUs: 0, atUs: 0 };
   }
 
-  /** This replica's own event loop did not run from fromUs to toUs. */
+  /** This replica's own event loop did not run from fromUs to toUs (credit capped at Dmax, never lowered: see excuseStall). */
   noteStall(fromUs: number, toUs: number): void {
     if (!this.adaptive) return;
     const from = Math.max(fromUs, this.lastHeardUs);
-    if (toUs > from) this.creditUs = Math.min(this.o.maxUs, this.creditUs + (toUs - from));
+    if (toUs > from) this.creditUs = Math.max(this.creditUs, Math.min(this.o.maxUs, this.creditUs + (toUs - from)));
   }
 
   /**
@@ -180,10 +181,11 @@ export class FailureDetector {
    */
   deadline(floorUs = 0): number {
     const from = this.lastHeardUs + this.creditUs;
-    const learned = Math.max(from + floorUs, from + this.learnedTimeoutUs(this.lastHeardUs));
-    if (!this.inStartup(this.lastHeardUs)) return learned;
-    // The start-up allowance until start-up ends at untilUs, the learned timeout after: whichever is met first.
-    return Math.min(Math.max(from + this.startupAllowanceUs(), learned), Math.max(this.startup!.untilUs, learned));
+    const after = from + Math.max(floorUs, this.learnedTimeoutUs(this.lastHeardUs));
+    const s = this.startup;
+    if (s === undefined || this.lastHeardUs >= s.untilUs) return after;
+    // Before untilUs the start-up allowance counts as well, from untilUs on only the rest: whichever is met first.
+    return Math.min(Math.max(from + this.startupAllowanceUs(), after), Math.max(s.untilUs, after));
   }
 
   private startStartup(nowUs: number): void {

@@ -77,9 +77,12 @@ export function resolveTimes(o: ReplicaOptions): ResolvedTimes {
   return { heartbeatUs: us(heartbeatMs), failureUs: us(failureMs), failureMaxUs: us(failureMaxMs), failureStartUs: us(failureStartMs), arbiterRetryUs: us(retryMs) };
 }
 
-/** The failure detector's options for these times (failure-detector.ts): in start-up a gap over 2 H is not steady. */
+/**
+ * The failure detector's options for these times (failure-detector.ts): in start-up a gap
+ * over 2 H is not steady; start-up lasts at most the detector's default 10 S.
+ */
 export function detectorOptions(t: ResolvedTimes): DetectorOptions {
-  return { minUs: t.failureUs, maxUs: t.failureMaxUs, startupUs: t.failureStartUs, steadyGapUs: 2 * t.heartbeatUs, startupMaxUs: 10 * t.failureStartUs };
+  return { minUs: t.failureUs, maxUs: t.failureMaxUs, startupUs: t.failureStartUs, steadyGapUs: 2 * t.heartbeatUs };
 }
 
 /** A packet for the clients, released (or re-emitted) by a live replica. */

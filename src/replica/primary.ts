@@ -8,9 +8,10 @@
  * carries r, the highest index whose outputs were released. When it has sent nothing for
  * H, a heartbeat. Applying never waits for the backup; only output does.
  *
- * When the backup has been silent for D, or its end of the log channel closed (peerLost): ask the arbiter for the test-and-set of the
- * current epoch. Won: epoch + 1, release the hold queue, serve alone. Lost: fenced, emit
- * nothing ever again. No answer: keep asking; outputs stay held.
+ * When the backup has been silent for D, or its end of the log channel closed (peerLost):
+ * ask the arbiter for the test-and-set of the current epoch. Won: epoch + 1, release the
+ * hold queue, serve alone. Lost: fenced, emit nothing ever again. No answer: keep asking;
+ * outputs stay held.
  *
  * Alone, a join request from a new backup: append an epoch entry (epoch + 1, both
  * members), snapshot the RSM at that index k, send it, and stream entries from k + 1

@@ -7,43 +7,32 @@
  * Bytes before the mark still coalesce with it, as Linux appends an EOR write to a tail
  * skb that was not itself marked.
  *
- * The marks live in one optional TCB field, present only while a connection has marks
- * not yet acknowledged: a connection that never used `eor` snapshots, hashes and sends
- * exactly as before.
+ * The marks live in one optional TCB field (recordEnds), present only while a connection
+ * has marks not yet acknowledged: a connection that never used `eor` snapshots, hashes and
+ * sends exactly as before.
  */
 import type { Tcb } from './tcb.js';
 import { seqAdd, seqDiff, seqGt, seqLe } from '../wire/seq.js';
 
-interface RecordTcb {
-  /** Sequence numbers just after the last byte of each record, not yet acknowledged; ascending. */
-  recordEnds?: number[];
-}
-
-function marks(tcb: Tcb): RecordTcb {
-  return tcb as unknown as RecordTcb;
-}
-
 /** A write queued the whole of a record ending just before `end`. */
 export function noteRecordEnd(tcb: Tcb, end: number): void {
-  const t = marks(tcb);
-  const ends = (t.recordEnds ??= []);
+  const ends = (tcb.recordEnds ??= []);
   if (ends.length === 0 || seqGt(end, ends[ends.length - 1]!)) ends.push(end);
 }
 
 /** Forget the marks at or below SND.UNA (nothing acknowledged is sent again). */
 export function dropRecordEnds(tcb: Tcb): void {
-  const t = marks(tcb);
-  const ends = t.recordEnds;
+  const ends = tcb.recordEnds;
   if (ends === undefined) return;
   let n = 0;
   while (n < ends.length && seqLe(ends[n]!, tcb.sndUna)) n++;
   if (n > 0) ends.splice(0, n);
-  if (ends.length === 0) delete t.recordEnds;
+  if (ends.length === 0) delete tcb.recordEnds;
 }
 
 /** The first record end after `seq`, or undefined. */
 function nextEnd(tcb: Tcb, seq: number): number | undefined {
-  const ends = marks(tcb).recordEnds;
+  const ends = tcb.recordEnds;
   if (ends === undefined) return undefined;
   for (const e of ends) if (seqGt(e, seq)) return e;
   return undefined;

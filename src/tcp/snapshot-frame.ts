@@ -1,6 +1,6 @@
 /**
- * The frame around a snapshot payload, shared by the binary snapshots of the tcp layer
- * (EtherHost's; the stack's snapshot.ts writes the same layout):
+ * The frame around a snapshot payload, shared by the snapshots of the tcp layer (the
+ * stack's, snapshot.ts, and EtherHost's, ether-snapshot.ts):
  *   0  8 bytes  magic (8 ASCII characters naming the format)
  *   8  u32      format version
  *  12  u32      payload length in bytes
@@ -18,6 +18,8 @@ export interface SnapshotFormat {
   version: number;
   /** Names the format in error messages ("EtherHost snapshot"). */
   what: string;
+  /** What bytes with another magic are not, in that message; default `what`. */
+  magicWhat?: string;
 }
 
 export function frameSnapshot(format: SnapshotFormat, payload: Uint8Array): Uint8Array {
@@ -40,7 +42,7 @@ export function unframeSnapshot(format: SnapshotFormat, bytes: Uint8Array): Uint
   const bad = (why: string): never => snapshotCorrupt(format, why);
   if (!(bytes instanceof Uint8Array)) bad('not a Uint8Array');
   if (bytes.length < SNAPSHOT_HEADER_BYTES) bad(`${bytes.length} bytes is shorter than the ${SNAPSHOT_HEADER_BYTES}-byte header`);
-  for (let i = 0; i < 8; i++) if (bytes[i] !== format.magic.charCodeAt(i)) bad(`bad magic (not an ${format.what})`);
+  for (let i = 0; i < 8; i++) if (bytes[i] !== format.magic.charCodeAt(i)) bad(`bad magic (not an ${format.magicWhat ?? format.what})`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint32(8);
   if (version !== format.version) bad(`format version ${version}, this build reads version ${format.version}`);

@@ -4,18 +4,13 @@
  * Uint8Array -> {"$u8": base64}, ByteRing -> {"$ring": base64, "limit": n},
  * Map -> {"$map": [[key, value], ...]} in iteration order (which restore preserves).
  *
- * Frame (big-endian):
- *   0  8 bytes  magic "FTCPSNAP"
- *   8  u32      format version (SNAPSHOT_VERSION)
- *  12  u32      payload length in bytes
- *  16  u32      CRC-32 (IEEE) of the payload
- *  20  payload  UTF-8 JSON
+ * Framed by snapshot-frame.ts (magic "FTCPSNAP", SNAPSHOT_VERSION, length, CRC-32), the
+ * payload UTF-8 JSON.
  * Anything wrong with the bytes is a StackError('EINVAL') that says what.
  */
 import { ByteRing } from './bytering.js';
 import type { StackState } from './stack-core.js';
-import { StackError } from './types.js';
-import { crc32 } from '../wire/crc32.js';
+import { frameSnapshot, snapshotCorrupt, unframeSnapshot, type SnapshotFormat } from './snapshot-frame.js';
 
 /**
  * 2: RFC 7323 / RFC 2018 option state in the TCB.
@@ -23,8 +18,7 @@ import { crc32 } from '../wire/crc32.js';
  * 4: RACK-TLP (RFC 8985: segments in flight, RACK and TLP variables, two timers) and PRR (RFC 6937).
  */
 export const SNAPSHOT_VERSION = 4;
-const MAGIC = 'FTCPSNAP';
-const HEADER_BYTES = 20;
+const FORMAT: SnapshotFormat = { magic: 'FTCPSNAP', version: SNAPSHOT_VERSION, what: 'snapshot', magicWhat: 'ftcp stack snapshot' };
 
 function toBase64(u8: Uint8Array): string {
   return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength).toString('base64');
@@ -63,45 +57,35 @@ function revive(value: unknown): unknown {
     if (v !== null && typeof v === 'object') o[k] = revive(v);
   }
   if (typeof o.$u8 === 'string') return fromBase64(o.$u8);
-  if (typeof o.$ring === 'string' && typeof o.limit === 'number') return ByteRing.from(o.limit, fromBase64(o.$ring));
+  if (typeof o.$ring === 'string' && typeof o.limit === 'number') {
+    if (!(Number.isInteger(o.limit) && o.limit >= 0)) throw new Error(`$ring with limit ${o.limit}`);
+    return ByteRing.from(o.limit, fromBase64(o.$ring));
+  }
   if (Array.isArray(o.$map)) return new Map(o.$map as [unknown, unknown][]);
   return value;
 }
 
 export function encodeSnapshot(state: StackState): Uint8Array {
-  const json = JSON.stringify(state, replacer);
-  const payload = new TextEncoder().encode(json);
-  const out = new Uint8Array(HEADER_BYTES + payload.length);
-  for (let i = 0; i < MAGIC.length; i++) out[i] = MAGIC.charCodeAt(i);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(8, SNAPSHOT_VERSION);
-  dv.setUint32(12, payload.length);
-  dv.setUint32(16, crc32(payload));
-  out.set(payload, HEADER_BYTES);
-  return out;
+  return frameSnapshot(FORMAT, new TextEncoder().encode(JSON.stringify(state, replacer)));
 }
 
 function bad(why: string): never {
-  throw new StackError('EINVAL', `restore: corrupt snapshot: ${why}`);
+  return snapshotCorrupt(FORMAT, why);
 }
 
 export function decodeSnapshot(bytes: Uint8Array): StackState {
-  if (!(bytes instanceof Uint8Array)) bad('not a Uint8Array');
-  if (bytes.length < HEADER_BYTES) bad(`${bytes.length} bytes is shorter than the ${HEADER_BYTES}-byte header`);
-  for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC.charCodeAt(i)) bad('bad magic (not an ftcp stack snapshot)');
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = dv.getUint32(8);
-  if (version !== SNAPSHOT_VERSION) bad(`format version ${version}, this build reads version ${SNAPSHOT_VERSION}`);
-  const length = dv.getUint32(12);
-  if (length !== bytes.length - HEADER_BYTES) bad(`payload length ${length} but ${bytes.length - HEADER_BYTES} bytes follow the header`);
-  const payload = bytes.subarray(HEADER_BYTES);
-  const crc = crc32(payload);
-  if (crc !== dv.getUint32(16)) bad(`CRC-32 mismatch (stored ${dv.getUint32(16).toString(16)}, computed ${crc.toString(16)})`);
-  let state: unknown;
+  const payload = unframeSnapshot(FORMAT, bytes);
+  let json: unknown;
   try {
-    state = revive(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload)));
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
   } catch (e) {
     bad(`payload is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  let state: unknown;
+  try {
+    state = revive(json);
+  } catch (e) {
+    bad(`a tagged value ($u8, $ring or $map) is malformed (${e instanceof Error ? e.message : String(e)})`);
   }
   validate(state);
   return state;

@@ -158,6 +158,8 @@ export interface Tcb {
   userTimeoutUna?: number;
   /** When the persist timer's probing under a user timeout began (µs). */
   userTimeoutProbeUs?: number;
+  /** MSG_EOR (records.ts): sequence numbers just after each record's last byte, not yet acknowledged; ascending. */
+  recordEnds?: number[];
 }
 
 export type UserEvent = 'connected' | 'readable' | 'writable' | 'eof';

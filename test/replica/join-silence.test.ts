@@ -4,26 +4,17 @@
 import { describe, expect, it } from 'vitest';
 import { decodeChannel, encodeChannel, type ChannelMessage } from '../../src/replica/channel.js';
 import { JOIN_RESTORE_US_PER_BYTE } from '../../src/replica/primary.js';
-import type { ReplicaOptions } from '../../src/replica/outbox.js';
 import { Replica } from '../../src/replica/replica.js';
-import { stackFactory } from '../../src/replica/stack-factory.js';
-import { rsmConfig } from './rsm-harness.js';
+import { counterOpts, drainAll } from './pair-harness.js';
 
 const D = 50_000;
-const opts = (name: string): ReplicaOptions => ({ name, rsm: rsmConfig('counter'), factory: stackFactory });
-
-function drainAll<T>(poll: () => T | undefined): T[] {
-  const out: T[] = [];
-  for (let x = poll(); x !== undefined; x = poll()) out.push(x);
-  return out;
-}
 const decode = (frames: Uint8Array[]): ChannelMessage[] => frames.map((f) => decodeChannel(f)).flatMap((d) => (d.ok ? [d.message] : []));
 const eventTypes = (r: Replica): string[] => drainAll(() => r.pollEvent()).map((e) => e.type);
 
 /** A lone primary `a` that has sent its snapshot to joiner `c` at 1 ms; the snapshot's frames and size. */
 function joinAt1ms(): { p: Replica; c: Replica; snapshot: Uint8Array[]; bytes: number } {
-  const p = Replica.primary(opts('a'), undefined, 0);
-  const c = Replica.joiner(opts('c'), 'a', 0);
+  const p = Replica.primary(counterOpts('a'), undefined, 0);
+  const c = Replica.joiner(counterOpts('c'), 'a', 0);
   for (const f of drainAll(() => c.pollChannel())) p.handleChannel(1_000, f);
   const joined = drainAll(() => p.pollEvent()).find((e) => e.type === 'backup-joined') as { snapshotBytes: number } | undefined;
   expect(joined).toBeDefined();

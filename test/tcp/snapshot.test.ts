@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SNAPSHOT_VERSION } from '../../src/tcp/snapshot.js';
+import { frameSnapshot } from '../../src/tcp/snapshot-frame.js';
 import { Stack } from '../../src/tcp/stack.js';
 import { StackError } from '../../src/tcp/types.js';
-import { crc32 } from '../../src/wire/crc32.js';
 import { established, state } from './fixtures.js';
 import { TCP_ACK, TCP_SYN } from '../../src/wire/tcp.js';
 import { A_ADDR, B_ADDR, bytes, concat, craft, drainEvents, drainSegments, Pair, readAll, sameBytes } from './harness.js';
@@ -194,16 +194,7 @@ describe('snapshot/restore', () => {
     new DataView(version.buffer).setUint32(8, SNAPSHOT_VERSION + 1);
     expectEinval(version, /format version/);
     // Well framed (good CRC) but not a stack state.
-    const frame = (json: string): Uint8Array => {
-      const payload = new TextEncoder().encode(json);
-      const out = new Uint8Array(20 + payload.length);
-      out.set(snap.subarray(0, 12));
-      const dv = new DataView(out.buffer);
-      dv.setUint32(12, payload.length);
-      dv.setUint32(16, crc32(payload));
-      out.set(payload, 20);
-      return out;
-    };
+    const frame = (json: string): Uint8Array => frameSnapshot({ magic: 'FTCPSNAP', version: SNAPSHOT_VERSION, what: 'snapshot' }, new TextEncoder().encode(json));
     expectEinval(frame('{"cfg": 1'), /not valid JSON/);
     expectEinval(frame('{"cfg": {}}'), /field 'prng'/);
     expectEinval(frame('[]'), /field 'cfg'/);
