@@ -17,6 +17,7 @@
  */
 import { closeTcb } from './connection.js';
 import { IP_TCP_HEADER_BYTES } from './config.js';
+import { SEG_SACKED } from './rack.js';
 import { output } from './sender.js';
 import type { StackCore } from './stack-core.js';
 import { canSendData, type Tcb } from './tcb.js';
@@ -25,7 +26,7 @@ import { TS_OPTION_BYTES } from './options.js';
 import type { Ipv4Addr } from '../wire/addr.js';
 import { ICMP_CODE_FRAG_NEEDED, ICMP_DEST_UNREACHABLE, ICMP_SOURCE_QUENCH, IP_PROTO_ICMP, parseIcmpTcpError, type IcmpTcpError } from '../wire/icmp.js';
 import { parseIpv4 } from '../wire/ipv4.js';
-import { seqLe } from '../wire/seq.js';
+import { seqDiff, seqLe, seqLt } from '../wire/seq.js';
 
 /**
  * Smallest path MTU we take from a "fragmentation needed": smaller values are raised to it
@@ -139,11 +140,29 @@ function pathMtuDecrease(core: StackCore, now: number, tcb: Tcb, m: IcmpTcpError
   if (mss >= tcb.sndMss) return;
   tcb.sndMss = mss;
   if (!canSendData(tcb.state) || tcb.sndUna === tcb.sndMax) return;
-  // Go back to SND.UNA, as after an RTO but without its congestion response (sender.ts
-  // resends from SND.NXT in segments of sndMss, skipping what the peer has SACKed).
-  tcb.sndNxt = tcb.sndUna;
+  const from = firstTooLong(tcb, mss);
+  if (from === undefined) return;
+  // Go back, as after an RTO but without its congestion response (sender.ts resends from
+  // SND.NXT in segments of sndMss, skipping what the peer has SACKed).
+  tcb.sndNxt = from;
   tcb.rttActive = false; // Karn: no RTT sample from a retransmitted segment
   output(core.ctx.at(now), tcb);
+}
+
+/**
+ * Where to resend from: the first segment in flight, not SACKed, longer than the new MSS
+ * (the router dropped those; Linux's tcp_simple_retransmit marks just them lost), or
+ * undefined when every one fits. Without RACK's per-segment records any segment may be
+ * too long, so SND.UNA.
+ */
+function firstTooLong(tcb: Tcb, mss: number): number | undefined {
+  const segs = tcb.rack.segs;
+  if (segs.length === 0) return tcb.sndUna;
+  for (const s of segs) {
+    if (s.f & SEG_SACKED || seqDiff(s.end, s.seq) <= mss) continue;
+    return seqLt(s.seq, tcb.sndUna) ? tcb.sndUna : s.seq;
+  }
+  return undefined;
 }
 
 /** RFC 1191 §5: the cache of path MTUs per destination, bounded, oldest out first. */

@@ -62,6 +62,25 @@ describe('RFC 1191 path-MTU discovery', () => {
     expect(after.timeouts).toBe(before.timeouts);
   });
 
+  it('with SACK (RACK keeps each segment): segments that still fit are not resent, the first too long one and what follows are', () => {
+    const s = new Stack({ addresses: [B_ADDR], seed: 9, timestamps: false });
+    const now = 1_000_000;
+    const l = s.listen(now, { port: 80 });
+    s.handlePacket(now, craft({ ...PEER, srcPort: 4000, seq: 0, flags: TCP_SYN, options: [{ kind: 'mss', mss: 1460 }, { kind: 'sackOk' }] }));
+    const iss = drainSegments(s)[0]!.seq;
+    s.handlePacket(now, craft({ ...PEER, srcPort: 4000, seq: 1, ack: iss + 1, flags: TCP_ACK }));
+    const id = s.accept(l)!;
+    s.setNoDelay(id, true);
+    s.write(now, id, new Uint8Array(500));
+    s.write(now, id, new Uint8Array(1460));
+    expect(rel(iss, drainSegments(s))).toEqual([[1, 500], [501, 1460]]);
+    s.handlePacket(now, icmp(ICMP_CODE_FRAG_NEEDED, iss + 1, { mtu: 1200 }));
+    expect(rel(iss, drainSegments(s))).toEqual([[501, 1160], [1661, 300]]);
+    expect(s.info(id).mss).toBe(1160);
+    s.handlePacket(now, icmp(ICMP_CODE_FRAG_NEEDED, iss + 1, { mtu: 1000 }));
+    expect(rel(iss, drainSegments(s))).toEqual([[501, 960], [1461, 500]]);
+  });
+
   it('the congestion window and ssthresh are what they were before the message', () => {
     const { s, id, iss, now } = server();
     s.write(now, id, new Uint8Array(1460));
