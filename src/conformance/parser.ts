@@ -18,6 +18,7 @@
  */
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpOption } from '../wire/tcp.js';
 import { isErrnoName } from './errno.js';
+import { atIcmp, parseIcmpSpec } from './icmp-line.js';
 import { Scanner } from './scanner.js';
 import type { Expr, PacketEvent, Script, ScriptEvent, ScriptOption, ShellCommand, SourcePos, SyscallEvent, SyscallName, TimeSpec } from './script.js';
 
@@ -246,6 +247,11 @@ class ScriptParser {
       s.skipSpace(false);
       ports = { src, dst: s.readBounded('destination port', 1, 65535) };
       s.skipSpace(false);
+    }
+    if (atIcmp(s)) {
+      const icmp = parseIcmpSpec(s, direction);
+      const text = s.text.slice(textStart, s.offset).trim();
+      return { type: 'packet', ...pos, time, direction, ports, flags: 0, flagsText: '', seq: 0, payloadLength: 0, ack: undefined, window: undefined, urgentPointer: undefined, options: [], text, icmp };
     }
     const { flags, flagsText } = this.parseFlags();
     s.skipSpace(false);
