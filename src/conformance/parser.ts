@@ -62,6 +62,10 @@ const SYSCALL_ARITY: Readonly<Record<SyscallName, readonly number[]>> = {
   epoll_create: [1],
   epoll_ctl: [4],
   epoll_wait: [4],
+  open: [2, 3],
+  sendfile: [4],
+  pipe: [1],
+  splice: [6],
 };
 
 /** ioctl requests the runner answers: the bytes queued to read (SIOCINQ = FIONREAD) or not yet acknowledged (SIOCOUTQ). */
@@ -85,6 +89,7 @@ export const SOCKET_OPTIONS: Readonly<Record<string, 'SOL_SOCKET' | 'IPPROTO_TCP
   SO_TIMESTAMPING: 'SOL_SOCKET',
   IP_TOS: 'IPPROTO_IP',
   IP_MTU_DISCOVER: 'IPPROTO_IP',
+  IP_FREEBIND: 'IPPROTO_IP',
 };
 
 const OPTION_HELP = 'mss N, wscale N, sackOK, sack a:b ..., TS val X ecr Y, nop, eol';
@@ -503,7 +508,7 @@ class ScriptParser {
     if (!arity.includes(e.args.length)) {
       s.fail(`${e.name} takes ${arity.join(' or ')} arguments, got ${e.args.length}`, pos);
     }
-    if (e.name !== 'socket' && e.name !== 'poll') {
+    if (e.name !== 'socket' && e.name !== 'poll' && e.name !== 'open' && e.name !== 'pipe') {
       const fd = e.args[0]!;
       if (fd.kind !== 'int') s.fail(`the first argument of ${e.name} must be a file descriptor number`, fd);
     }

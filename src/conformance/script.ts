@@ -102,7 +102,11 @@ export type SyscallName =
   | 'poll'
   | 'epoll_create'
   | 'epoll_ctl'
-  | 'epoll_wait';
+  | 'epoll_wait'
+  | 'open'
+  | 'sendfile'
+  | 'pipe'
+  | 'splice';
 
 export interface SyscallEvent extends SourcePos {
   type: 'syscall';

@@ -124,6 +124,12 @@ function plateauBelow(length: number): number {
  * value that would raise the PMTU is ignored (RFC 1191 §6.3: only the timer raises it).
  */
 function pathMtuDecrease(core: StackCore, now: number, tcb: Tcb, m: IcmpTcpError): void {
+  // Linux IP_PMTUDISC_DONT (tcb.noDf): segments go without DF, so the path fragments them
+  // and no "fragmentation needed" is about them (RFC 1191 §3 applies to DF datagrams).
+  if (tcb.noDf === true) {
+    core.drop('icmp-pmtu-not-lower');
+    return;
+  }
   const current = tcb.pmtu ?? core.cfg.mtu;
   const reported = m.nextHopMtu === 0 ? plateauBelow(m.quotedTotalLength) : m.nextHopMtu;
   const pmtu = Math.max(reported, MIN_PMTU);

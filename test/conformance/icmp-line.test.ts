@@ -5,6 +5,7 @@ import { buildIcmpInbound } from '../../src/conformance/icmp-line.js';
 import { parseScript, ParseError } from '../../src/conformance/parser.js';
 import { runScriptText } from '../../src/conformance/runner.js';
 import type { PacketEvent } from '../../src/conformance/script.js';
+import { acceptedPrelude } from './prelude.js';
 import { parseIpv4Addr } from '../../src/wire/addr.js';
 import { parseIcmpTcpError } from '../../src/wire/icmp.js';
 import { parseIpv4 } from '../../src/wire/ipv4.js';
@@ -58,15 +59,7 @@ describe('ICMP lines', () => {
   it('a run names an unmet expectation after the ICMP: the line and what the stack did', () => {
     // --strict_segments: otherwise the two smaller segments would pass as one TSO aggregate.
     const r = runScriptText(`--strict_segments
-0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0 bind(3, ..., ...) = 0
-+0 listen(3, 1) = 0
-+0 < S 0:0(0) win 65535 <mss 1460,nop,wscale 8>
-+0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>
-+.1 < . 1:1(0) ack 1 win 257
-+0 accept(3, ..., ...) = 4
-+0 write(4, ..., 1460) = 1460
+${acceptedPrelude(1460)}+0 write(4, ..., 1460) = 1460
 +0 > P. 1:1461(1460) ack 1
 +.01 < icmp unreachable frag_needed mtu 1200 [1:1461(1460)]
 +0 > P. 1:1461(1460) ack 1
