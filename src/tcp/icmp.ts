@@ -54,13 +54,14 @@ export interface PathMtuEntry {
 export function icmpArrives(core: StackCore, now: number, bytes: Uint8Array): boolean {
   const ip = parseIpv4(bytes);
   if (!ip.ok || ip.header.protocol !== IP_PROTO_ICMP) return false;
-  if (!core.cfg.addresses.includes(ip.header.dst)) {
-    core.drop('not-for-us');
-    return true;
-  }
+  // Parsed first, then the address, in the order a TCP segment is judged (stack.ts).
   const parsed = parseIcmpTcpError(ip.payload);
   if (!parsed.ok) {
     core.drop(parsed.reason);
+    return true;
+  }
+  if (!core.cfg.addresses.includes(ip.header.dst)) {
+    core.drop('not-for-us');
     return true;
   }
   const m = parsed.message;
