@@ -19,6 +19,7 @@ export const ERRNO: Readonly<Record<string, { value: number; text: string }>> = 
   EADDRINUSE: { value: 98, text: 'Address already in use' },
   EADDRNOTAVAIL: { value: 99, text: 'Cannot assign requested address' },
   ENETUNREACH: { value: 101, text: 'Network is unreachable' },
+  EHOSTUNREACH: { value: 113, text: 'No route to host' },
   ECONNABORTED: { value: 103, text: 'Software caused connection abort' },
   ECONNRESET: { value: 104, text: 'Connection reset by peer' },
   EISCONN: { value: 106, text: 'Transport endpoint is already connected' },

@@ -14,6 +14,7 @@ import { TCP_ACK, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 import type { Ipv4Addr } from '../wire/addr.js';
 import type { PacketEvent } from './script.js';
 import type { RunSettings } from './settings.js';
+import { buildIcmpInbound } from './icmp-line.js';
 import { buildInbound, tsShiftOf, type Sent } from './segments.js';
 
 export class Flows {
@@ -77,6 +78,10 @@ export class Flows {
   /** The bytes of inbound line `e` on `ports`. */
   inbound(e: PacketEvent, ports: { src: number; dst: number }): Uint8Array {
     const key = `${ports.dst}:${ports.src}`;
+    if (e.icmp !== undefined) {
+      const addrs = { local: this.settings.localAddress, remote: this.settings.remoteAddress };
+      return buildIcmpInbound(e.icmp, addrs, ports, this.ourIsn.get(key) ?? 0, this.ipId++);
+    }
     const bytes = buildInbound(e, this.settings, ports, this.ourIsn.get(key) ?? 0, this.tsMapping.get(key), this.ipId++);
     if ((e.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) this.newAttempt.add(key);
     return bytes;

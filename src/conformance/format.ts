@@ -1,6 +1,7 @@
 /** Packets, options and times printed the way packetdrill scripts write them. */
 import type { TcpOption } from '../wire/tcp.js';
 import { formatFlags } from '../wire/tcp.js';
+import { formatIcmp, type IcmpSpec } from './icmp-line.js';
 import type { PacketEvent } from './script.js';
 
 /** `mss 1460`, `sackOK`, `TS val 1 ecr 0`, `sack 1:2 3:4`, ... */
@@ -39,12 +40,14 @@ export interface RelativeSegment {
   urgentPointer: number | undefined;
   options: readonly TcpOption[] | 'any';
   ports?: { src: number; dst: number } | undefined;
+  icmp?: IcmpSpec | undefined;
 }
 
 /** `S. 0:0(0) ack 1 win 65535 <mss 1460>` */
 export function formatSegment(s: RelativeSegment): string {
   const parts: string[] = [];
   if (s.ports !== undefined) parts.push(`${s.ports.src}>${s.ports.dst}`);
+  if (s.icmp !== undefined) return [...parts, formatIcmp(s.icmp)].join(' ');
   parts.push(s.flags === 0 ? '-' : formatFlags(s.flags));
   parts.push(`${s.seq}:${(s.seq + s.payloadLength) % 2 ** 32}(${s.payloadLength})`);
   if (s.ack !== undefined) parts.push(`ack ${s.ack}`);

@@ -18,6 +18,7 @@
  */
 import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpOption } from '../wire/tcp.js';
 import { isErrnoName } from './errno.js';
+import { atIcmp, parseIcmpSpec } from './icmp-line.js';
 import { Scanner } from './scanner.js';
 import type { Expr, PacketEvent, Script, ScriptEvent, ScriptOption, ShellCommand, SourcePos, SyscallEvent, SyscallName, TimeSpec } from './script.js';
 
@@ -61,6 +62,10 @@ const SYSCALL_ARITY: Readonly<Record<SyscallName, readonly number[]>> = {
   epoll_create: [1],
   epoll_ctl: [4],
   epoll_wait: [4],
+  open: [2, 3],
+  sendfile: [4],
+  pipe: [1],
+  splice: [6],
 };
 
 /** ioctl requests the runner answers: the bytes queued to read (SIOCINQ = FIONREAD) or not yet acknowledged (SIOCOUTQ). */
@@ -84,6 +89,7 @@ export const SOCKET_OPTIONS: Readonly<Record<string, 'SOL_SOCKET' | 'IPPROTO_TCP
   SO_TIMESTAMPING: 'SOL_SOCKET',
   IP_TOS: 'IPPROTO_IP',
   IP_MTU_DISCOVER: 'IPPROTO_IP',
+  IP_FREEBIND: 'IPPROTO_IP',
 };
 
 const OPTION_HELP = 'mss N, wscale N, sackOK, sack a:b ..., TS val X ecr Y, nop, eol';
@@ -246,6 +252,11 @@ class ScriptParser {
       s.skipSpace(false);
       ports = { src, dst: s.readBounded('destination port', 1, 65535) };
       s.skipSpace(false);
+    }
+    if (atIcmp(s)) {
+      const icmp = parseIcmpSpec(s, direction);
+      const text = s.text.slice(textStart, s.offset).trim();
+      return { type: 'packet', ...pos, time, direction, ports, flags: 0, flagsText: '', seq: 0, payloadLength: 0, ack: undefined, window: undefined, urgentPointer: undefined, options: [], text, icmp };
     }
     const { flags, flagsText } = this.parseFlags();
     s.skipSpace(false);
@@ -497,7 +508,7 @@ class ScriptParser {
     if (!arity.includes(e.args.length)) {
       s.fail(`${e.name} takes ${arity.join(' or ')} arguments, got ${e.args.length}`, pos);
     }
-    if (e.name !== 'socket' && e.name !== 'poll') {
+    if (e.name !== 'socket' && e.name !== 'poll' && e.name !== 'open' && e.name !== 'pipe') {
       const fd = e.args[0]!;
       if (fd.kind !== 'int') s.fail(`the first argument of ${e.name} must be a file descriptor number`, fd);
     }

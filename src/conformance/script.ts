@@ -4,6 +4,7 @@
  * ISN of the side that sent them, as packetdrill's are.
  */
 import type { TcpOption } from '../wire/tcp.js';
+import type { IcmpSpec } from './icmp-line.js';
 
 /** A place in the script text, 1-based. */
 export interface SourcePos {
@@ -55,6 +56,8 @@ export interface PacketEvent extends SourcePos {
   options: TcpOption[] | 'any';
   /** The event's text after the time, for messages. */
   text: string;
+  /** An inbound ICMP error (`< icmp unreachable ...`, icmp-line.ts) instead of a TCP segment. */
+  icmp?: IcmpSpec;
 }
 
 /** An argument or return value of a socket call. */
@@ -99,7 +102,11 @@ export type SyscallName =
   | 'poll'
   | 'epoll_create'
   | 'epoll_ctl'
-  | 'epoll_wait';
+  | 'epoll_wait'
+  | 'open'
+  | 'sendfile'
+  | 'pipe'
+  | 'splice';
 
 export interface SyscallEvent extends SourcePos {
   type: 'syscall';

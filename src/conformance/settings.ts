@@ -48,6 +48,8 @@ export interface RunSettings {
   strictSegments: boolean;
   /** StackConfig fields set by options. */
   config: Partial<StackConfig>;
+  /** Files the script's shell lines write (shell.ts, `dd`): their sizes, for open() and sendfile (files.ts). */
+  files?: ReadonlyMap<string, number>;
 }
 
 export const DEFAULT_SETTINGS: Readonly<RunSettings> = {

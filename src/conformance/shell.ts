@@ -101,6 +101,38 @@ function commands(text: string): string[] {
 interface Reading {
   options: ScriptOption[];
   warnings: string[];
+  /** Files the lines write (`dd`), by path: their sizes (files.ts emulates them). */
+  files: Map<string, number>;
+}
+
+/** dd's byte counts: N, or N with a k/K (1024) or M (1024 * 1024) suffix. */
+function ddBytes(v: string | undefined): number | undefined {
+  const m = /^(\d+)([kKM]?)$/.exec(v ?? '');
+  if (m === null) return undefined;
+  return Number(m[1]) * (m[2] === '' ? 1 : m[2] === 'M' ? 1024 * 1024 : 1024);
+}
+
+/**
+ * `dd if=/dev/zero of=PATH bs=N count=M`: the file holds N * M zero bytes, which open() and
+ * sendfile() then read (files.ts); `rm -f PATH` forgets it. Nothing is written to disk.
+ */
+function readFileCommand(cmd: ShellCommand, w: string[], command: string, out: Reading): boolean {
+  const program = w[0]!.replace(/^\/(usr\/)?bin\//, '');
+  if (program === 'rm') {
+    for (const p of w.slice(1).filter((a) => !a.startsWith('-'))) out.files.delete(p);
+    return true;
+  }
+  if (program !== 'dd') return false;
+  const arg = (k: string) => w.find((a) => a.startsWith(`${k}=`))?.slice(k.length + 1);
+  const path = arg('of');
+  const bs = ddBytes(arg('bs') ?? '512');
+  const count = ddBytes(arg('count'));
+  if (arg('if') !== '/dev/zero' || path === undefined || bs === undefined || count === undefined) {
+    out.warnings.push(`line ${cmd.line}: shell command not run: ${command} (files are emulated only from dd if=/dev/zero of=PATH bs=N count=M)`);
+    return true;
+  }
+  out.files.set(path, bs * count);
+  return true;
 }
 
 function readSysctl(cmd: ShellCommand, assignment: string, out: Reading): void {
@@ -128,6 +160,7 @@ function readCommand(cmd: ShellCommand, command: string, out: Reading): void {
   if (program.endsWith('defaults.sh')) return; // packetdrill's defaults: what every run starts from
   if (/^\/tmp\/sysctl_restore_/.test(program)) return; // undoes set_sysctls.py: a fresh stack has nothing to undo
   if (program === 'ip' && w[1] === 'tcp_metrics' && w[2] === 'flush') return; // no metrics are kept between connections
+  if (readFileCommand(cmd, w, command, out)) return;
   if (program === 'sysctl') {
     const assignments = w.slice(1).filter((a) => !a.startsWith('-'));
     for (const a of assignments) readSysctl(cmd, a, out);
@@ -142,8 +175,9 @@ function readCommand(cmd: ShellCommand, command: string, out: Reading): void {
 
 /** The settings of a script: its option lines, then what its untimed shell lines set (later ones win). */
 export function resolveScript(script: Script): { options: ScriptOption[]; settings: RunSettings; warnings: string[] } {
-  const out: Reading = { options: [...script.options], warnings: [] };
+  const out: Reading = { options: [...script.options], warnings: [], files: new Map() };
   for (const cmd of script.shell) for (const c of commands(cmd.text)) readCommand(cmd, c, out);
   const resolved = resolveSettings(out.options);
-  return { options: out.options, settings: resolved.settings, warnings: [...out.warnings, ...resolved.warnings] };
+  const settings = out.files.size > 0 ? { ...resolved.settings, files: out.files } : resolved.settings;
+  return { options: out.options, settings, warnings: [...out.warnings, ...resolved.warnings] };
 }

@@ -12,6 +12,7 @@ import { evaluate, intArg, iovLengths, O_NONBLOCK, O_RDWR, sockaddr, wordArg } f
 import { recvFlags, sendFlags, type SendFlags } from './call-flags.js';
 import { checkRecvmsg, recvmsgCount } from './msghdr.js';
 import { connectionMask, EpollSets, NOTSENT_LOWAT_DEFAULT, poll, writeable, type MaskOf, type ReadyOutcome, type ReadyState } from './readiness.js';
+import { closeEnd, openFile, openPipe, sendfile, splice, type EmulatedFile, type FileHost, type PipeEnd } from './files.js';
 import type { Expr, SyscallEvent } from './script.js';
 import { noteWrite, readReport, stamp } from './timestamping.js';
 import type { RunSettings } from './settings.js';
@@ -40,6 +41,9 @@ interface Fd extends OptionFd {
   noSpace: boolean;
   /** Connections a poll of this listener took from the stack, for accept() to return. */
   preAccepted: SocketId[];
+  /** An emulated file or pipe end (files.ts). */
+  file?: EmulatedFile;
+  pipe?: PipeEnd;
 }
 
 export type CallOutcome = { done: true; value: number; errno?: string } | { done: false };
@@ -73,7 +77,7 @@ const ok = (value: number): CallOutcome => ({ done: true, value });
 const err = (errno: string): CallOutcome => ({ done: true, value: -1, errno });
 const BLOCK: CallOutcome = { done: false };
 
-export class SocketTable {
+export class SocketTable implements FileHost {
   private readonly fds = new Map<number, Fd>();
   private readonly status = new Map<SocketId, SocketStatus>();
   private readonly epolls = new EpollSets();
@@ -165,8 +169,15 @@ export class SocketTable {
       this.epolls.create(ep.fd);
       return ok(ep.fd);
     }
+    if (e.name === 'open') return openFile(this, ctx, e);
+    if (e.name === 'pipe') return openPipe(this, ctx, e);
+    if (e.name === 'sendfile') return sendfile(this, ctx, e, state);
+    if (e.name === 'splice') return splice(this, ctx, e, state);
     const fd = this.fds.get(intArg(e, 0));
     if (fd === undefined) return err('EBADF');
+    if ((fd.kind === 'file' || fd.kind === 'pipe') && e.name !== 'close') {
+      return ctx.unsupported(`${e.name} on fd ${fd.fd}, an emulated ${fd.kind}: only sendfile, splice and close are emulated on it`);
+    }
     // A NULL buffer with a byte count: the kernel's copy faults (EFAULT), and nothing moves.
     if (['write', 'send', 'sendto', 'read', 'recv', 'recvfrom'].includes(e.name) && wordArg(e, 1) === 'NULL' && intArg(e, 2) > 0) return err('EFAULT');
     switch (e.name) {
@@ -216,6 +227,24 @@ export class SocketTable {
         return done(ioctl(this.optionContext(ctx), fd, wordArg(e, 1), e.args[2]!, gone));
       }
     }
+  }
+
+  // ---- FileHost (files.ts) ----
+
+  allocateFd(kind: 'file' | 'pipe', wanted: Expr | undefined): Fd {
+    return this.allocate(kind, undefined, undefined, wanted);
+  }
+
+  fdOf(n: number): Fd | undefined {
+    return this.fds.get(n);
+  }
+
+  writeConn(ctx: CallContext, n: number, count: number, state: CallState, more: boolean, dontWait: boolean): CallOutcome {
+    return this.send(ctx, this.fds.get(n)!, count, { more, dontWait, eor: false }, state);
+  }
+
+  readConn(ctx: CallContext, n: number, count: number, dontWait: boolean): CallOutcome {
+    return this.recv(ctx, this.fds.get(n)!, count, { peek: false, dontWait });
   }
 
   /** Linux tcp_poll()'s mask of each open descriptor (readiness.ts). */
@@ -502,6 +531,7 @@ export class SocketTable {
 
   private close(ctx: CallContext, fd: Fd): CallOutcome {
     this.fds.delete(fd.fd);
+    closeEnd(fd);
     this.epolls.closed(fd.fd);
     if (fd.socket !== undefined) {
       try {

@@ -25,7 +25,7 @@ const MAX_TCP_WINDOW = 32_767;
 
 /** What these calls need of a descriptor (sockets.ts Fd). */
 export interface OptionFd {
-  kind: 'socket' | 'listener' | 'connection' | 'epoll';
+  kind: 'socket' | 'listener' | 'connection' | 'epoll' | 'file' | 'pipe';
   socket: SocketId | undefined;
   noDelay: boolean;
   keepAlive: boolean;
@@ -45,6 +45,8 @@ export interface OptionFd {
   zeroCopy: boolean;
   /** IP_MTU_DISCOVER as set (undefined: Linux's default, IP_PMTUDISC_WANT). */
   pmtuDisc?: number;
+  /** IP_FREEBIND as set: binding to an address not (yet) local is allowed. */
+  freeBind?: boolean;
   /** Bytes written on this connection so far (the stream offset), and SO_TIMESTAMPING's state. */
   written: number;
   timestamping?: Timestamping;
@@ -130,10 +132,15 @@ export function setsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
       setOption(ctx, fd, { tos: value & 0xfc });
       return ok(0);
     case 'IP_MTU_DISCOVER':
-      // ip(7): DONT clears DF; the other modes set it (there is no path MTU to learn here).
+      // ip(7): DONT clears DF (and the stack then ignores "fragmentation needed"); the other modes set it.
       if (value < 0 || value > 5) return err('EINVAL');
       fd.pmtuDisc = value;
       setOption(ctx, fd, { dontFragment: value !== 0 });
+      return ok(0);
+    case 'IP_FREEBIND':
+      // ip(7): bind() may name an address not local yet. A script binds the stack's own
+      // address or none, so the flag is kept for getsockopt and changes nothing else.
+      fd.freeBind = value !== 0;
       return ok(0);
     default:
       return err('ENOPROTOOPT');
@@ -211,6 +218,9 @@ export function getsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
       break;
     case 'IP_MTU_DISCOVER':
       actual = fd.pmtuDisc ?? 1; // Linux's default, ip_no_pmtu_disc = 0: IP_PMTUDISC_WANT
+      break;
+    case 'IP_FREEBIND':
+      actual = fd.freeBind === true ? 1 : 0;
       break;
     default:
       return err('ENOPROTOOPT');

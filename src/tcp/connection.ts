@@ -42,7 +42,8 @@ export function closeTcb(ctx: Ctx, tcb: Tcb, error?: ConnectionErrorCode): void 
     tcb.rcvBuf.clear();
   }
   if (error === 'ETIMEDOUT') ctx.stats.connectionsTimedOut++;
-  ctx.onClosed(tcb, error);
+  // RFC 1122 4.2.3.9: a soft ICMP error seen before the timeout is what the user is told (Linux's sk_err_soft).
+  ctx.onClosed(tcb, error === 'ETIMEDOUT' && tcb.softError !== undefined ? tcb.softError : error);
 }
 
 function enterTimeWait(ctx: Ctx, tcb: Tcb): void {

@@ -10,7 +10,7 @@
  * A SYN-ACK carries only the options the peer's SYN offered (RFC 7323 §2.2, §3.2; RFC 2018 §2).
  */
 import { initialWindow } from './congestion.js';
-import { DEFAULT_PEER_MSS, MAX_WSCALE, MIN_MSS, type ResolvedConfig } from './config.js';
+import { DEFAULT_PEER_MSS, IP_TCP_HEADER_BYTES, MAX_WSCALE, MIN_MSS, type ResolvedConfig } from './config.js';
 import { ourMss, type Tcb } from './tcb.js';
 import { tsNow } from './timestamps.js';
 import { optionSummary, type SackBlock, type TcpOption } from '../wire/tcp.js';
@@ -70,7 +70,9 @@ export function negotiate(tcb: Tcb, options: readonly TcpOption[], cfg: Resolved
   // so a peer announcing a tiny MSS cannot make us emit a flood of tiny segments. RFC 6691
   // §3: the MSS excludes options, so the timestamps every segment carries come off it
   // (as Linux's mss_cache: 1460 - 12 = 1448).
-  const mss = Math.max(Math.min(tcb.peerMss, ours), Math.min(MIN_MSS, ours));
+  // RFC 1191 §5: a path MTU learnt from ICMP (icmp.ts) limits what we send, never what we announce.
+  const path = tcb.pmtu === undefined ? ours : Math.min(ours, tcb.pmtu - IP_TCP_HEADER_BYTES);
+  const mss = Math.max(Math.min(tcb.peerMss, path), Math.min(MIN_MSS, path));
   tcb.sndMss = Math.max(mss - (tcb.tsOk ? TS_OPTION_BYTES : 0), 1);
   // RFC 6928: the initial window depends on the negotiated MSS (no data has been sent yet).
   tcb.cc.cwnd = initialWindow(tcb.sndMss);

@@ -7,6 +7,7 @@
  */
 import { newChallengeAckState, type ChallengeAckState } from './challenge.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
+import { cachedPathMtu, type PathMtuEntry } from './icmp.js';
 import { newStats } from './info.js';
 import { generateIsn, timestampOffset, type IsnKey } from './isn.js';
 import { prngNextU32, prngSeed, type PrngState } from './prng.js';
@@ -53,6 +54,8 @@ export interface StackState {
   transmitQueue: Uint8Array[];
   /** RFC 5961 §7 challenge-ACK rate counter (challenge.ts). */
   challenge: ChallengeAckState;
+  /** RFC 1191 §5: path MTUs learnt per destination (icmp.ts); absent until the first. */
+  pmtuCache?: Map<Ipv4Addr, PathMtuEntry>;
 }
 
 /** The state of a new stack. */
@@ -228,6 +231,9 @@ export class StackCore {
     });
     // A passive open inherits its listener's options before the SYN-ACK (window, MSS).
     if (passive) applyOptions(tcb, this.st.listeners.get(listenerId)?.options);
+    // RFC 1191 §5: a destination's learnt path MTU applies to its new connections too.
+    const pmtu = cachedPathMtu(this.st.pmtuCache, ra, now);
+    if (pmtu !== undefined) tcb.pmtu = pmtu;
     return tcb;
   }
 

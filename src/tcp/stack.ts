@@ -29,6 +29,7 @@
  */
 import { closeTcb, onTimers, segmentArrives, setKeepAlive, userAbort, userClose, userRead, userShutdown } from './connection.js';
 import type { ResolvedConfig } from './config.js';
+import { icmpArrives } from './icmp.js';
 import { connectionInfo, heldCounts, listenerInfo, type StackHeld } from './info.js';
 import { closedSegment, closeListener, ephemeralPort, listenSegment, reopensTimeWait } from './listener.js';
 import { noteWriteEnd } from './profile.js';
@@ -91,6 +92,8 @@ export class Stack {
     stats.packetsIn++;
     const parsed = parseTcpPacket(bytes);
     if (!parsed.ok) {
+      // RFC 1122 4.2.3.9: ICMP errors are passed to the connection they name (icmp.ts).
+      if (parsed.reason === 'not-tcp' && icmpArrives(this.core, now, bytes)) return;
       this.core.drop(parsed.reason);
       return;
     }

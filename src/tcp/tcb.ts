@@ -156,6 +156,10 @@ export interface Tcb {
   /** When the user timeout started counting (µs), and the SND.UNA it counts for. */
   userTimeoutFromUs?: number;
   userTimeoutUna?: number;
+  /** Path MTU learnt for this connection from ICMP (RFC 1191, icmp.ts); absent: the link's. */
+  pmtu?: number;
+  /** The last soft ICMP error (RFC 1122 4.2.3.9, icmp.ts): what a later timeout reports. */
+  softError?: ConnectionErrorCode;
   /** When the persist timer's probing under a user timeout began (µs). */
   userTimeoutProbeUs?: number;
   /** MSG_EOR (records.ts): sequence numbers just after each record's last byte, not yet acknowledged; ascending. */

@@ -163,7 +163,8 @@ export interface ConnectOptions {
 }
 
 /** Why a connection ended abnormally. */
-export type ConnectionErrorCode = 'ECONNRESET' | 'ECONNREFUSED' | 'ETIMEDOUT';
+/** ENETUNREACH and EHOSTUNREACH come from ICMP errors (icmp.ts): reported when the connection fails after one. */
+export type ConnectionErrorCode = 'ECONNRESET' | 'ECONNREFUSED' | 'ETIMEDOUT' | 'ENETUNREACH' | 'EHOSTUNREACH';
 
 export type StackEvent =
   /** A listener has a connection ready for accept(). */
@@ -222,6 +223,16 @@ export type DropReason =
   | 'syn-ignored'
   | 'no-ack-flag'
   | 'paws' // RFC 7323 §5.3 R1: timestamp older than TS.Recent (an ACK is sent)
+  // ICMP (wire/icmp.ts parses, icmp.ts acts):
+  | 'icmp-truncated'
+  | 'icmp-bad-checksum'
+  | 'icmp-not-error' // echo, timestamp, ...: nothing a TCP acts on
+  | 'icmp-bad-quote' // the quoted datagram is not IPv4
+  | 'icmp-not-tcp' // the quoted datagram is not TCP
+  | 'icmp-source-quench' // RFC 6633 §1: silently discarded
+  | 'icmp-no-connection' // quotes a segment of no connection we have
+  | 'icmp-out-of-window' // RFC 5927 §4.1: quoted sequence number outside SND.UNA..SND.NXT
+  | 'icmp-pmtu-not-lower' // RFC 1191 §6.3: a "fragmentation needed" never raises the PMTU
   | 'other';
 
 export interface StackStats {
@@ -243,6 +254,10 @@ export interface StackStats {
   connectionsReset: number;
   connectionsTimedOut: number;
   drops: Partial<Record<DropReason, number>>;
+  /** ICMP errors about our segments that parsed (RFC 792); those acted on or dropped by icmp.ts. */
+  icmpIn?: number;
+  /** Path MTU decreases from "fragmentation needed" messages (RFC 1191). */
+  pmtuDecreases?: number;
   /** RFC 5961 challenge ACKs sent (in-window RST, SYN when synchronized, ACK out of range). */
   challengeAcks?: number;
   /** RFC 5961 §7: challenge ACKs not sent because the per-second limit was reached. */

@@ -88,6 +88,15 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
     expect(leftovers()).toEqual([]);
   });
 
+  it('the ICMP scripts (injected through the TUN device) and the sendfile and splice scripts pass on ftcp and on the kernel alike', { timeout: 180_000 }, async () => {
+    const scripts = ['icmp', 'files'].flatMap((d) => readdirSync(`test/conformance/${d}`).filter((f) => f.endsWith('.pkt')).sort().map((f) => `${d}/${f}`));
+    expect(scripts.length).toBe(6);
+    const r = await cli(['conformance', '--target', 'both', ...TOLERANCE, ...scripts.map(ours)]);
+    expect(r.stdout).toContain(`${2 * scripts.length} passed, 0 failed`);
+    expect(r.code).toBe(0);
+    expect(leftovers()).toEqual([]);
+  });
+
   it('--target both names the line where the two differ, and fails when one target fails', { timeout: 60_000 }, async () => {
     // Linux answers data on a closed socket with a bare RST; ftcp's default profile sends RST+ACK
     // (RFC 9293 §3.10.7.4 allows the ACK). The script's own --profile=rfc line, which the

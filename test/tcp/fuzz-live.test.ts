@@ -34,6 +34,12 @@ const PARSE_REASONS: DropReason[] = [
   'tcp-bad-data-offset',
   'tcp-bad-checksum',
   'tcp-bad-option',
+  // Stray ICMP (fuzz.ts sends other protocols): the ICMP parser's drops (wire/icmp.ts).
+  'icmp-truncated',
+  'icmp-bad-checksum',
+  'icmp-not-error',
+  'icmp-bad-quote',
+  'icmp-not-tcp',
 ];
 
 function dropsOf(s: StackStats, reasons: readonly DropReason[]): number {

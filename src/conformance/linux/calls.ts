@@ -26,7 +26,7 @@ const LEVELS = new Set(['SOL_SOCKET', 'IPPROTO_TCP', 'SOL_TCP', 'IPPROTO_IP', 'S
 const OPTIONS = new Set([
   'SO_REUSEADDR', 'SO_REUSEPORT', 'SO_KEEPALIVE', 'SO_RCVBUF', 'SO_SNDBUF', 'SO_ERROR', 'SO_LINGER', 'SO_RCVLOWAT',
   'TCP_NODELAY', 'TCP_MAXSEG', 'TCP_CORK', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT', 'TCP_SYNCNT', 'TCP_LINGER2',
-  'TCP_DEFER_ACCEPT', 'TCP_WINDOW_CLAMP', 'TCP_QUICKACK', 'TCP_USER_TIMEOUT', 'TCP_NOTSENT_LOWAT', 'IP_TOS', 'IP_TTL', 'IP_MTU_DISCOVER',
+  'TCP_DEFER_ACCEPT', 'TCP_WINDOW_CLAMP', 'TCP_QUICKACK', 'TCP_USER_TIMEOUT', 'TCP_NOTSENT_LOWAT', 'IP_TOS', 'IP_TTL', 'IP_MTU_DISCOVER', 'IP_FREEBIND',
 ]);
 const MSG_FLAGS = new Set(['MSG_PEEK', 'MSG_DONTWAIT', 'MSG_WAITALL', 'MSG_MORE', 'MSG_EOR', 'MSG_NOSIGNAL', 'MSG_OOB']);
 const HOW = new Set(['SHUT_RD', 'SHUT_WR', 'SHUT_RDWR']);
@@ -122,7 +122,54 @@ export function planCall(ctx: PlanContext, e: SyscallEvent, newFd: () => number)
       if (!IOCTLS.has(request)) ctx.unsupported(`the linux target cannot make the ioctl ${exprText(e.args[1] ?? e.result)}`);
       return quick({ fd, request });
     }
+    case 'open': {
+      // The file side of sendfile, as on the ftcp target (files.ts): the helper makes an
+      // anonymous file of the size the script's dd line wrote; nothing touches the disk.
+      const path = e.args[0]!;
+      const size = path.kind === 'string' ? s.files?.get(path.value) : undefined;
+      const flags = e.args[1]!;
+      if (size === undefined) return ctx.unsupported(`open: ${exprText(path)} has no contents the runner knows; it emulates files a shell line writes with dd if=/dev/zero of=PATH bs=N count=M`);
+      if (!(flags.kind === 'word' && flags.name === 'O_RDONLY')) return ctx.unsupported(`open: only O_RDONLY is emulated, got ${exprText(flags)}`);
+      return quick({ newfd: newFd(), size });
+    }
+    case 'pipe': {
+      const [rfd, wfd] = pipeFds(e);
+      if (rfd === undefined || wfd === undefined) return ctx.unsupported('pipe: the linux target needs the descriptors written, pipe([r, w])');
+      return quick({ rfd, wfd });
+    }
+    case 'sendfile': {
+      const off = e.args[2]!;
+      const offset = off.kind === 'word' && off.name === 'NULL' ? null : evaluate(ctx, unwrapArray(off));
+      return blocking({ fd, infd: intArg(e, 1), offset, count: intArg(e, 3) });
+    }
+    case 'splice': {
+      if (wordArg(e, 1) !== 'NULL' || wordArg(e, 3) !== 'NULL') return ctx.unsupported('splice: the linux target passes NULL offsets only');
+      const names = spliceFlagNames(e.args[5]!);
+      if (names === undefined) return ctx.unsupported(`splice flags: SPLICE_F_MOVE, SPLICE_F_NONBLOCK and SPLICE_F_MORE, got ${exprText(e.args[5]!)}`);
+      return blocking({ fd, outfd: intArg(e, 2), len: intArg(e, 4), flags: names });
+    }
     default:
       return ctx.unsupported(`the linux target cannot make the call ${String((e as { name: string }).name)}`);
   }
+}
+
+/** pipe([r, w]): the two descriptors as the script writes them. */
+export function pipeFds(e: SyscallEvent): [number | undefined, number | undefined] {
+  const a = e.args[0];
+  const items = a?.kind === 'array' ? a.items : [];
+  const n = (x: Expr | undefined) => (x?.kind === 'int' ? x.value : undefined);
+  return [n(items[0]), n(items[1])];
+}
+
+const SPLICE_FLAGS = new Set(['SPLICE_F_MOVE', 'SPLICE_F_NONBLOCK', 'SPLICE_F_MORE']);
+
+function spliceFlagNames(arg: Expr): string[] | undefined {
+  const items = arg.kind === 'or' ? arg.items : [arg];
+  const out: string[] = [];
+  for (const item of items) {
+    if (item.kind === 'int' && item.value === 0) continue;
+    if (item.kind !== 'word' || !SPLICE_FLAGS.has(item.name)) return undefined;
+    out.push(item.name);
+  }
+  return out;
 }

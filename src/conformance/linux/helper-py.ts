@@ -57,11 +57,22 @@ OPTS = {
     'TCP_NODELAY': socket.TCP_NODELAY, 'TCP_MAXSEG': socket.TCP_MAXSEG, 'TCP_CORK': 3,
     'TCP_KEEPIDLE': 4, 'TCP_KEEPINTVL': 5, 'TCP_KEEPCNT': 6, 'TCP_SYNCNT': 7, 'TCP_LINGER2': 8,
     'TCP_DEFER_ACCEPT': 9, 'TCP_WINDOW_CLAMP': 10, 'TCP_QUICKACK': 12, 'TCP_USER_TIMEOUT': 18,
-    'TCP_NOTSENT_LOWAT': 25, 'IP_TOS': socket.IP_TOS, 'IP_TTL': socket.IP_TTL, 'IP_MTU_DISCOVER': 10,
+    'TCP_NOTSENT_LOWAT': 25, 'IP_TOS': socket.IP_TOS, 'IP_TTL': socket.IP_TTL, 'IP_MTU_DISCOVER': 10, 'IP_FREEBIND': 15,
 }
 MSG = {'MSG_PEEK': socket.MSG_PEEK, 'MSG_DONTWAIT': socket.MSG_DONTWAIT, 'MSG_WAITALL': socket.MSG_WAITALL, 'MSG_MORE': 0x8000, 'MSG_EOR': socket.MSG_EOR, 'MSG_NOSIGNAL': 0x4000, 'MSG_OOB': socket.MSG_OOB}
 IOCTLS = {'SIOCINQ': 0x541B, 'FIONREAD': 0x541B, 'SIOCOUTQ': 0x5411}
 HOW = {'SHUT_RD': socket.SHUT_RD, 'SHUT_WR': socket.SHUT_WR, 'SHUT_RDWR': socket.SHUT_RDWR}
+
+SPLICE = {'SPLICE_F_MOVE': 1, 'SPLICE_F_NONBLOCK': 2, 'SPLICE_F_MORE': 4}
+
+class Raw:
+    # A file or pipe descriptor kept beside the sockets (the file side of sendfile and splice).
+    def __init__(self, fd):
+        self.fd = fd
+    def fileno(self):
+        return self.fd
+    def close(self):
+        os.close(self.fd)
 
 def flags(names):
     v = 0
@@ -94,6 +105,22 @@ def do_call(c):
     if k == 'epoll_create':
         socks[c['newfd']] = select.epoll()
         return c['newfd'], {}
+    if k == 'open':
+        f = Raw(os.memfd_create('ftcp-conformance'))
+        os.write(f.fd, bytes(c['size']))
+        os.lseek(f.fd, 0, os.SEEK_SET)
+        socks[c['newfd']] = f
+        return c['newfd'], {}
+    if k == 'pipe':
+        r, w = os.pipe()
+        socks[c['rfd']] = Raw(r)
+        socks[c['wfd']] = Raw(w)
+        return 0, {}
+    if k == 'sendfile':
+        return os.sendfile(sock(c).fileno(), sock(c, 'infd').fileno(), c['offset'], c['count']), {}
+    if k == 'splice':
+        fl = sum(SPLICE[n] for n in c['flags'])
+        return os.splice(sock(c).fileno(), sock(c, 'outfd').fileno(), c['len'], flags=fl), {}
     s = sock(c)
     fd = s.fileno()
     if k == 'bind':

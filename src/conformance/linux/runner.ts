@@ -23,7 +23,7 @@ import { resolveScript } from '../shell.js';
 import { evaluate, exprText, formatOutcome, unwrapArray } from '../exprs.js';
 import { describeErrno, ERRNO } from '../errno.js';
 import { checkFirstEvent, checkRevents } from '../readiness.js';
-import { planCall, type PlanContext } from './calls.js';
+import { pipeFds, planCall, type PlanContext } from './calls.js';
 import { KernelHost, LinuxTargetError, monotonicUs, type CallHandle, type CallReturn } from './kernel.js';
 import { linuxSetup } from './sysctls.js';
 
@@ -347,7 +347,8 @@ class LinuxRun {
   /** Descriptors and flows a call's success changes. */
   private track(e: SyscallEvent, ret: CallReturn): void {
     const fd = e.args[0]?.kind === 'int' ? e.args[0].value : -1;
-    if ((e.name === 'socket' || e.name === 'accept' || e.name === 'epoll_create') && ret.value >= 0) this.fds.add(ret.value);
+    if ((e.name === 'socket' || e.name === 'accept' || e.name === 'epoll_create' || e.name === 'open') && ret.value >= 0) this.fds.add(ret.value);
+    if (e.name === 'pipe' && ret.value === 0) for (const x of pipeFds(e)) if (x !== undefined) this.fds.add(x);
     if (e.name === 'close' && ret.value === 0) this.fds.delete(fd);
     if (e.name === 'bind' && ret.value === 0) this.bound.set(fd, planCall(this.planContext(e), e, () => 0).args.port as number);
     if (e.name === 'listen' && ret.value === 0) this.flows.listened(this.boundPort(fd));
