@@ -44,6 +44,17 @@ export interface LoadClientOptions {
   readGapsMs?: number | undefined;
   /** kv: prefix of every key (LoadOptions.kvKeyPrefix). */
   kvKeyPrefix?: string;
+  /**
+   * bulk: the replicas' --seed, which the server's download streams are derived from, when it
+   * is not `seed` (a client whose own randomness has a seed of its own, as the soak's rounds).
+   */
+  serverSeed?: number;
+  /**
+   * bulk: the highest server connection number (socket id) to look for when telling which
+   * server connection a download came from. Default 4 per connection plus 64: a fresh server.
+   * A server that has accepted many connections before (the soak's later rounds) needs more.
+   */
+  maxServerConn?: number;
 }
 
 export interface LoadClientResult {
@@ -83,7 +94,7 @@ export class LoadClient {
     const clock = new ProcessClock();
     const stack = new Stack({ addresses: [opts.address], seed: deriveSeed(opts.seed, 'client-stack'), mtu: link.mtu });
     this.host = new RealHost(stack, link, clock);
-    const bulkSeed = deriveSeed(opts.seed, 'bulk');
+    const bulkSeed = deriveSeed(opts.serverSeed ?? opts.seed, 'bulk');
     const loadOptions: LoadOptions = {
       app: opts.app,
       connections: opts.connections,
@@ -99,7 +110,7 @@ export class LoadClient {
       ...(opts.kvKeyPrefix !== undefined ? { kvKeyPrefix: opts.kvKeyPrefix } : {}),
     };
     // Server connection numbers are socket ids: the listener's, then one per accept.
-    const maxConn = 4 * opts.connections + 64;
+    const maxConn = opts.maxServerConn ?? 4 * opts.connections + 64;
     this.load = new ClientLoad(this.host, this.host, loadOptions, (_port, head) => bulkConnFromHead(bulkSeed, head, maxConn), opts.app === 'redis' ? makeRedisConn : undefined);
     if (opts.readGapsMs !== undefined) {
       const gaps = new ReadGaps(opts.readGapsMs);

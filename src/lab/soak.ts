@@ -280,6 +280,7 @@ export class Soak {
         app: this.o.app,
         connections: this.o.connections,
         seed: (this.o.seed + round) >>> 0,
+        serverSeed: this.o.seed,
         requests: [150, 250],
         thinkMs: [1, 6],
         startSpreadMs: 50,
@@ -289,6 +290,9 @@ export class Soak {
         mtu: DEMO_MTU,
         // kv: the store outlives a round; each round's keys are its own, so its model starts empty.
         kvKeyPrefix: `r${round}`,
+        // bulk: server socket ids grow with every round's accepts (each round opens
+        // `connections`; the listener and a handshake retried after a fault take more).
+        maxServerConn: 64 + 4 * this.o.connections * round,
       });
       client.start();
       const deadline = wallClockMs() + 60_000;
