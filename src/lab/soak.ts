@@ -196,7 +196,7 @@ export class Soak {
       }
       rec.primary = this.primary;
       rec.backup = this.backup;
-      this.io.stdout(`${rec.error === undefined ? 'ok    ' : 'FAILED'} fault ${rec.n} at ${rec.atS} s: ${fault}; ${rec.error ?? `restored after ${rec.restoredAfterMs} ms: ${rec.primary} primary, ${rec.backup} backup`}\n`);
+      this.io.stdout(`${rec.error === undefined ? 'ok    ' : 'FAILED'} fault ${rec.n} at ${rec.atS} s: ${fault}; ${rec.error ?? `restored after ${rec.restoredAfterMs} ms: ${rec.primary} primary, ${rec.backup} backup`}; streams so far ${this.r.streams.intact} intact, ${this.r.streams.broken} broken\n`);
       if (rec.error !== undefined) {
         if (!this.r.interrupted) this.r.problems.push(`fault ${rec.n} (${fault}): ${rec.error}`);
         return; // the pair is in an unknown state: the soak stops here
@@ -307,7 +307,12 @@ export class Soak {
       this.r.streams.intact += res.streams.intact;
       this.r.streams.broken += res.streams.broken;
       this.r.resets += res.resets;
-      if (!res.ok || res.streams.broken > 0) this.r.problems.push(`load round ${round}: ${res.problems.slice(0, 3).join('; ') || `${res.streams.broken} broken stream(s)`}`);
+      if (!res.ok || res.streams.broken > 0) {
+        const problem = `load round ${round}: ${res.problems.slice(0, 3).join('; ') || `${res.streams.broken} broken stream(s)`}`;
+        this.r.problems.push(problem);
+        // Said when it happens, not only in the summary an hour later.
+        this.io.stdout(`BROKEN ${problem}\n`);
+      }
     }
   }
 

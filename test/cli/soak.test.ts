@@ -75,6 +75,7 @@ describeWithDist('ftcp soak (real processes)', [...LIVE_SOURCES, 'cli/soak', 'la
     expect(report.falseFailovers).toBe(0);
     expect(report.rss.samples.length).toBeGreaterThan(5);
     // One progress line per fault.
-    expect(r.stdout.match(/^ok +fault \d+ at [\d.]+ s: [a-z-]+; restored after \d+ ms/gm)).toHaveLength(report.faults.length);
+    expect(r.stdout.match(/^ok +fault \d+ at [\d.]+ s: [a-z-]+; restored after \d+ ms: .*; streams so far \d+ intact, 0 broken$/gm)).toHaveLength(report.faults.length);
+    expect(r.stdout).not.toMatch(/^BROKEN/m);
   }, 180_000);
 });

@@ -11,19 +11,23 @@ import { LIVE_SOURCES, TEST_TIMING } from '../helpers/live.js';
 import { describeWithDist } from '../helpers/process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ftcp-soak-ff-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => { if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true }); });
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describeWithDist('ftcp soak: a false failover is counted, the pair restored, the soak goes on', [...LIVE_SOURCES, 'lab/soak', 'lab/live-cluster'], () => {
   it('one false failover, then a false-failover recovery line, then faults of its own', async () => {
     let out = '';
     const soak = new Soak(
-      { durationS: 30, seed: 11, app: 'echo', connections: 1, intervalMs: 6000, heartbeatMs: TEST_TIMING.heartbeatMs, failureTimeoutMs: TEST_TIMING.failureTimeoutMs, dir, json: false },
+      { durationS: 40, seed: 11, app: 'echo', connections: 1, intervalMs: 12000, heartbeatMs: TEST_TIMING.heartbeatMs, failureTimeoutMs: TEST_TIMING.failureTimeoutMs, dir, json: false },
       { stdout: (t) => (out += t), stderr: (t) => (out += t), nowMs: () => Date.now() },
     );
     const run = soak.run();
-    // The pair serves (a and b up), well before the first fault (6 s after that).
-    for (let i = 0; i < 300 && !(soak.cluster.replicas.get('b')?.running === true && out.length > 0); i++) await sleep(50);
+    // The pair serves: a has accepted b's log channel (a fixed wait was too short on a loaded
+    // machine, where b could be stopped before it connected and nobody suspected anyone),
+    // then the start-up bound's 500 ms pass; all well before the first fault (12 s on).
+    const bUp = () => soak.cluster.replicas.get('a')?.events.some((e) => e.event === 'channel-up') === true;
+    for (let i = 0; i < 600 && !bUp(); i++) await sleep(50);
+    expect(bUp(), out).toBe(true);
     await sleep(1000);
     const b = soak.cluster.replicas.get('b')!;
     b.signal('SIGSTOP'); // longer than the start-up bound and D: a is left to suspect b
