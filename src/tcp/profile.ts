@@ -63,9 +63,20 @@ export function chunkSegments(tcb: Tcb, minTsoSegs = 2): number {
  */
 export function noteWriteEnd(cfg: ResolvedConfig, tcb: Tcb, end: number, more = false): void {
   if (cfg.profile !== 'linux') return;
+  dropUnsentWriteEnd(tcb);
+  if (!more) notePush(tcb, end);
+}
+
+/** A write begins: the mark the previous write left on data not yet sent is cleared (Linux tcp_sendmsg). */
+export function dropUnsentWriteEnd(tcb: Tcb): void {
   const points = (linux(tcb).pushSeqs ??= []);
   if (points.length > 0 && seqGt(points[points.length - 1]!, tcb.sndMax)) points.pop();
-  if (more) return;
+}
+
+/** Profile 'linux': the segment that ends at `end` carries PSH (a write's end, or Linux's forced_push). */
+export function notePush(tcb: Tcb, end: number): void {
+  const points = (linux(tcb).pushSeqs ??= []);
+  if (points.length > 0 && !seqGt(end, points[points.length - 1]!)) return;
   points.push(end);
   if (points.length > MAX_PUSH_POINTS) points.splice(0, points.length - MAX_PUSH_POINTS);
 }
@@ -74,6 +85,11 @@ export function noteWriteEnd(cfg: ResolvedConfig, tcb: Tcb, end: number, more = 
 export function beginBurst(tcb: Tcb): void {
   const t = linux(tcb);
   if (t.chunkSegs !== undefined) t.chunkSegs = 0;
+}
+
+/** Profile 'linux': has the current send chunk begun (the next new segment goes on with it)? */
+export function inChunk(tcb: Tcb): boolean {
+  return (linux(tcb).chunkSegs ?? 0) > 0;
 }
 
 /**
@@ -136,13 +152,16 @@ export function delayedAckFired(tcb: Tcb): void {
  * an ACK of the FIN without saying when; Linux (tcp_fin) enters interactive mode and delays
  * that ACK by the delayed-ACK time, or sends it at once when no data ever arrived (its ATO
  * is still 0) or when the FIN came with a filled gap (RFC 5681 §4.2 asks for an immediate
- * ACK then, as Linux's ICSK_ACK_NOW). Returns true when the ACK is delayed (profile
- * 'linux' only).
+ * ACK then, as Linux's ICSK_ACK_NOW), or when more than one receive MSS is unacknowledged,
+ * the FIN included (RFC 1122 4.2.3.2's every-second-segment rule, as Linux's
+ * __tcp_ack_snd_check: a FIN that comes with a full segment is answered at once). Returns
+ * true when the ACK is delayed (profile 'linux' only).
  */
 export function delayFinAck(ctx: Ctx, tcb: Tcb, gapFilled: boolean): boolean {
   if (ctx.cfg.profile !== 'linux') return false;
   linux(tcb).pingpong = true;
   if (gapFilled || tcb.lastDataUs < 0 || ctx.cfg.delayedAckMs === 0) return false;
+  if (tcb.pendingAckBytes + 1 > tcb.rcvMssSeen) return false;
   if (tcb.timers[Timer.DelayedAck]! < 0) tcb.timers[Timer.DelayedAck] = ctx.now + ctx.cfg.delayedAckMs * 1000;
   return true;
 }
