@@ -460,7 +460,8 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
   // RFC 2018 / RFC 6675 Update (), then congestion control and loss recovery.
   const sackedBefore = tcb.sackOk ? sbTotal(tcb.scoreboard) : 0;
   const dsacksBefore = ctx.stats.dsacksReceived ?? 0;
-  const newSacked = updateScoreboard(tcb, seg.options, ack, ctx.stats);
+  // Profile 'linux' counts SACK blocks in whole segments (recovery.ts segmentBlocks).
+  const newSacked = updateScoreboard(tcb, seg.options, ack, ctx.stats, ctx.cfg.profile === 'linux' && rackOn(ctx, tcb));
   const sackOption = tcb.sackOk && seg.options.some((o) => o.kind === 'sack');
   const rack = rackOn(ctx, tcb);
   if (rack) rackAck(ctx, tcb, tsEcr, (ctx.stats.dsacksReceived ?? 0) > dsacksBefore, newSacked > 0);
