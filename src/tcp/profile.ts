@@ -11,7 +11,7 @@
  */
 import type { ResolvedConfig } from './config.js';
 import { Timer } from './timers.js';
-import type { Ctx, Tcb } from './tcb.js';
+import { ourMss, type Ctx, type Tcb } from './tcb.js';
 import { seqAdd, seqGt, seqLe } from '../wire/seq.js';
 
 /** Write ends remembered per connection at most; beyond, the oldest are forgotten. */
@@ -152,16 +152,19 @@ export function delayedAckFired(tcb: Tcb): void {
  * an ACK of the FIN without saying when; Linux (tcp_fin) enters interactive mode and delays
  * that ACK by the delayed-ACK time, or sends it at once when no data ever arrived (its ATO
  * is still 0) or when the FIN came with a filled gap (RFC 5681 §4.2 asks for an immediate
- * ACK then, as Linux's ICSK_ACK_NOW), or when more than one receive MSS is unacknowledged,
- * the FIN included (RFC 1122 4.2.3.2's every-second-segment rule, as Linux's
- * __tcp_ack_snd_check: a FIN that comes with a full segment is answered at once). Returns
+ * ACK then, as Linux's ICSK_ACK_NOW), or when more than two segments' worth is
+ * unacknowledged, the FIN included (RFC 1122 4.2.3.2: at least every second full-sized
+ * segment is ACKed; the segment size Linux counts is at most our MSS, its advmss). Linux
+ * 6.18's own rule (__tcp_ack_snd_check) is more than one segment and a window that does not
+ * shrink; as observed through the linux conformance target, a FIN with 1000 or 2000 bytes
+ * after 1000 read waits, one with 10000 goes at once, which this rule follows. Returns
  * true when the ACK is delayed (profile 'linux' only).
  */
 export function delayFinAck(ctx: Ctx, tcb: Tcb, gapFilled: boolean): boolean {
   if (ctx.cfg.profile !== 'linux') return false;
   linux(tcb).pingpong = true;
   if (gapFilled || tcb.lastDataUs < 0 || ctx.cfg.delayedAckMs === 0) return false;
-  if (tcb.pendingAckBytes + 1 > tcb.rcvMssSeen) return false;
+  if (tcb.pendingAckBytes + 1 > 2 * Math.min(tcb.rcvMssSeen, ourMss(ctx.cfg, tcb))) return false;
   if (tcb.timers[Timer.DelayedAck]! < 0) tcb.timers[Timer.DelayedAck] = ctx.now + ctx.cfg.delayedAckMs * 1000;
   return true;
 }
