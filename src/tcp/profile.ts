@@ -170,6 +170,17 @@ export function delayFinAck(ctx: Ctx, tcb: Tcb, gapFilled: boolean): boolean {
 }
 
 /**
+ * The peer's FIN arrived in sequence. RFC 2018 §4 and RFC 2883 §4 let a receiver report
+ * (D-)SACK blocks, not oblige it; Linux (tcp_fin, tcp_sack_reset) forgets them at the FIN,
+ * so the ACK of a FIN that repeats data carries no D-SACK. Profile 'linux' only.
+ */
+export function finClearsSack(ctx: Ctx, tcb: Tcb): void {
+  if (ctx.cfg.profile !== 'linux') return;
+  if (tcb.dsack.length > 0) tcb.dsack = [];
+  if (tcb.sackRecent.length > 0) tcb.sackRecent = [];
+}
+
+/**
  * A read took bytes while an ACK was being delayed. RFC 1122 4.2.3.2 only bounds the delay;
  * Linux (tcp_cleanup_rbuf) sends the delayed ACK at once when more than one segment's worth
  * is unacknowledged, or when the read emptied the buffer and what waits is a short segment

@@ -82,6 +82,8 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
       'sockets/sndbuf-overhead-linux.pkt',
       'sockets/sndbuf-blocked-writer-wakes-linux.pkt',
       'sockets/notsent-lowat-per-buffer-linux.pkt',
+      'close/fin-repeating-data-no-dsack-linux.pkt',
+      'sack/partial-block-ignored-linux.pkt',
     ];
     const r = await cli(['conformance', '--target', 'both', '--profile', 'linux', ...TOLERANCE, ...scripts.map(ours)]);
     for (const s of scripts) for (const t of ['ftcp', 'linux']) expect(r.stdout).toContain(`ok   ${ours(s)} (${t})`);
