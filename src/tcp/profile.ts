@@ -27,6 +27,8 @@ interface LinuxTcb {
   chunkSegs?: number;
   /** Interactive ("pingpong") mode: quick ACKs are off (Linux inet_csk_in_pingpong_mode). */
   pingpong?: boolean;
+  /** The SRTT Linux's pacing rate sees (µs): sampled on every ACK, not once a flight. */
+  paceSrttUs?: number;
 }
 
 function linux(tcb: Tcb): LinuxTcb {
@@ -41,7 +43,7 @@ function linux(tcb: Tcb): LinuxTcb {
  */
 export function chunkSegments(tcb: Tcb, minTsoSegs = 2): number {
   const mss = tcb.sndMss;
-  const srtt = tcb.rto.srttUs;
+  const srtt = linux(tcb).paceSrttUs ?? tcb.rto.srttUs;
   let bytes = GSO_MAX_BYTES;
   if (srtt > 0) {
     const cwndSegs = Math.max(1, Math.floor(tcb.cc.cwnd / mss));
@@ -52,6 +54,21 @@ export function chunkSegments(tcb: Tcb, minTsoSegs = 2): number {
     bytes = Math.min(bytes, GSO_MAX_BYTES);
   }
   return Math.max(Math.floor(bytes / mss), minTsoSegs);
+}
+
+/**
+ * An ACK moved SND.UNA past segments sent once and not SACKed before: Linux takes an RTT
+ * sample from the oldest of them on every such ACK (tcp_clean_rtx_queue, Karn's rule kept:
+ * RFC 6298 §3 asks for at least one sample a round trip, more are allowed) and smooths it
+ * (1/8, RFC 6298 (2.3)). Profile 'linux' uses that SRTT only to size its send chunks
+ * (chunkSegments, so PSH placement); the RTO keeps the stack's own.
+ */
+export function notePaceRtt(cfg: ResolvedConfig, tcb: Tcb, oldestXmitUs: number, nowUs: number): void {
+  if (cfg.profile !== 'linux' || oldestXmitUs < 0 || tcb.rto.srttUs < 0) return;
+  const t = linux(tcb);
+  const sample = Math.max(1, nowUs - oldestXmitUs);
+  const prev = t.paceSrttUs ?? tcb.rto.srttUs;
+  t.paceSrttUs = Math.round(prev + (sample - prev) / 8);
 }
 
 /**

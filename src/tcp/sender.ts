@@ -14,9 +14,9 @@ import { challengeAck } from './challenge.js';
 import { segmentOptions, synOptions } from './options.js';
 import { advertiseWindow } from './receiver.js';
 import { prrOnSend } from './prr.js';
-import { rackDetectLoss, rackLastSeg, rackMinRtt, rackNextLost, rackOnAck, rackOnTransmit } from './rack.js';
+import { rackDetectLoss, rackLastSeg, rackMinRtt, rackNextLost, rackOldestFresh, rackOnAck, rackOnTransmit } from './rack.js';
 import { noteRttSample } from './cc/slow-start.js';
-import { beginBurst, endsWrite, inChunk, linuxPsh, noteDataSent } from './profile.js';
+import { beginBurst, endsWrite, inChunk, linuxPsh, noteDataSent, notePaceRtt } from './profile.js';
 import { noteDataSegmentSent, restartAfterIdle } from './cc/idle-restart.js';
 import { limitedAllowance, nextSeg, nextSegRack, recoveryOnAck, recoveryOnRackTimeout, recoveryOnTimeout, recoveryPipe, updateScoreboard } from './recovery.js';
 import { clampToRecord, dropRecordEnds, endsRecord } from './records.js';
@@ -416,6 +416,7 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
   }
   const oldUna = tcb.sndUna;
   const flightBefore = seqDiff(tcb.sndMax, tcb.sndUna);
+  if (ctx.cfg.profile === 'linux' && seqGt(ack, tcb.sndUna)) notePaceRtt(ctx.cfg, tcb, rackOldestFresh(tcb.rack, ack), ctx.now);
   // RFC 5681 §2: a duplicate ACK (judged before this segment updates the window).
   const classicDup =
     ack === tcb.sndUna &&

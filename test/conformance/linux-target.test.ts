@@ -84,6 +84,7 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
       'sockets/notsent-lowat-per-buffer-linux.pkt',
       'close/fin-repeating-data-no-dsack-linux.pkt',
       'sack/partial-block-ignored-linux.pkt',
+      'data/psh-chunk-srtt-per-ack-linux.pkt',
     ];
     const r = await cli(['conformance', '--target', 'both', '--profile', 'linux', ...TOLERANCE, ...scripts.map(ours)]);
     for (const s of scripts) for (const t of ['ftcp', 'linux']) expect(r.stdout).toContain(`ok   ${ours(s)} (${t})`);
