@@ -53,6 +53,8 @@ export interface CallState {
   started: boolean;
   /** Bytes written so far by a blocking write. */
   progress: number;
+  /** A blocking write found no room: it goes on only once woken (Linux sk_stream_write_space). */
+  waiting?: boolean;
   /** When a call with a timeout of its own (poll, epoll_wait) gives up, µs. */
   wakeUs?: number;
 }
@@ -275,7 +277,7 @@ export class SocketTable implements FileHost {
       shutRd: fd.shutRd,
       shutWr: fd.shutWr,
       readable: info?.readable ?? 0,
-      queued: info?.unacked ?? 0,
+      queued: info?.sendQueueMemory ?? info?.unacked ?? 0,
       free: info?.writable ?? 0,
       notSent: Math.max(0, (info?.unacked ?? 0) - inFlight),
       notSentLowat: fd.notSentLowat === 0 ? NOTSENT_LOWAT_DEFAULT : fd.notSentLowat,
@@ -450,6 +452,9 @@ export class SocketTable implements FileHost {
     if (st.closed) return state.progress > 0 ? ok(state.progress) : err('EPIPE');
     if (!st.connected) return fd.nonBlocking ? err('EAGAIN') : BLOCK;
     if (count === 0) return ok(0);
+    // Profile 'linux': a writer that blocked sleeps until room comes back as Linux wakes it (a
+    // third of SO_SNDBUF free, readiness.ts writeable); then it takes what sndbuf.ts admits.
+    if (state.waiting === true && ctx.config.profile === 'linux' && !writeable(this.readyState(ctx.stack, fd))) return BLOCK;
     const taken = this.queue(ctx, fd, count - state.progress, flags);
     state.progress += taken;
     fd.written += taken;
@@ -457,6 +462,7 @@ export class SocketTable implements FileHost {
     if (state.progress === count || (fd.nonBlocking && state.progress > 0)) noteWrite(fd.timestamping, fd.written);
     if (state.progress === count) return ok(count);
     if (fd.nonBlocking) return state.progress > 0 ? ok(state.progress) : err('EAGAIN');
+    state.waiting = true;
     return BLOCK;
   }
 
@@ -468,7 +474,8 @@ export class SocketTable implements FileHost {
    */
   private queue(ctx: CallContext, fd: Fd, n: number, flags: SendFlags | undefined): number {
     const write = (len: number, last: boolean): number => ctx.stack.write(ctx.now, fd.socket!, new Uint8Array(len), flags?.more ?? false, last && (flags?.eor ?? false));
-    if (fd.notSentLowat === 0) return write(n, true);
+    // Profile 'linux': the stack applies TCP_NOTSENT_LOWAT per send buffer, as Linux does (sndbuf.ts).
+    if (fd.notSentLowat === 0 || ctx.config.profile === 'linux') return write(n, true);
     let taken = 0;
     while (taken < n) {
       const room = Math.min(n - taken, fd.notSentLowat - this.readyState(ctx.stack, fd).notSent);

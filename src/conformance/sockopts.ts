@@ -101,7 +101,9 @@ export function setsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
       const reported = Math.max(2 * Math.min(Math.max(value, 0), LINUX_BUF_MAX), rcv ? LINUX_MIN_RCVBUF : LINUX_MIN_SNDBUF);
       if (rcv) fd.rcvBufReported = reported;
       else fd.sndBufReported = reported;
-      setOption(ctx, fd, rcv ? { recvBufferBytes: reported / 2 } : { sendBufferBytes: reported / 2 });
+      // Profile 'linux' counts the send buffer as Linux does, overhead included (src/tcp/sndbuf.ts): all of it.
+      const send = ctx.config.profile === 'linux' ? reported : reported / 2;
+      setOption(ctx, fd, rcv ? { recvBufferBytes: reported / 2 } : { sendBufferBytes: send });
       return ok(0);
     }
     case 'TCP_MAXSEG':
@@ -117,6 +119,8 @@ export function setsockopt(ctx: OptionContext, fd: OptionFd, name: string, value
       return ok(0);
     case 'TCP_NOTSENT_LOWAT':
       fd.notSentLowat = value >>> 0;
+      // Profile 'linux': the stack applies it per send buffer (src/tcp/sndbuf.ts).
+      if (ctx.config.profile === 'linux') setOption(ctx, fd, { notSentLowat: fd.notSentLowat });
       return ok(0);
     case 'TCP_INQ':
       fd.inq = value !== 0;

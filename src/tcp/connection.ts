@@ -8,7 +8,7 @@
  */
 import { challengeAck } from './challenge.js';
 import { negotiate } from './options.js';
-import { delayedAckFired, delayFinAck, readFlushesAck } from './profile.js';
+import { delayedAckFired, delayFinAck, finClearsSack, readFlushesAck } from './profile.js';
 import { clearReassembly } from './reassembly.js';
 import { rcvWnd, readData, receiveSyn, receiveText } from './receiver.js';
 import { rtoAfterSynTimeout, rtoSample } from './rto.js';
@@ -420,6 +420,7 @@ function processFin(ctx: Ctx, tcb: Tcb, gapFilled: boolean): void {
   tcb.finReceived = true;
   tcb.ackNow = true;
   ctx.event(tcb, 'eof');
+  finClearsSack(ctx, tcb); // profile 'linux': no SACK blocks after the FIN
   switch (tcb.state) {
     case 'SYN-RECEIVED':
     case 'ESTABLISHED':

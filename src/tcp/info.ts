@@ -1,6 +1,7 @@
 /** Read-only views (SocketInfo, StackStats) of the stack's plain-data state. */
 import { MAX_WINDOW } from './config.js';
 import { freeSpace, rcvWnd } from './receiver.js';
+import { linuxAccounting, sendRoom, wmemQueued } from './sndbuf.js';
 import type { Tcb } from './tcb.js';
 import type { SocketId, SocketInfo, StackStats } from './types.js';
 import type { Ipv4Addr } from '../wire/addr.js';
@@ -81,7 +82,8 @@ export function connectionInfo(t: Tcb): SocketInfo {
     rcvWnd: t.state === 'SYN-SENT' ? Math.min(freeSpace(t), MAX_WINDOW) : rcvWnd(t),
     readable: t.rcvBuf.length,
     unacked: t.sndBuf.length,
-    writable: t.state === 'CLOSED' || t.finQueued ? 0 : t.sndBuf.free,
+    writable: t.state === 'CLOSED' || t.finQueued ? 0 : sendRoom(t),
+    ...(linuxAccounting(t) ? { sendQueueMemory: wmemQueued(t) } : {}),
     rtoMs: t.rto.rtoUs / 1000,
     srttMs: t.rto.srttUs < 0 ? undefined : t.rto.srttUs / 1000,
     mss: t.sndMss,

@@ -11,7 +11,7 @@
  */
 import type { ResolvedConfig } from './config.js';
 import { Timer } from './timers.js';
-import type { Ctx, Tcb } from './tcb.js';
+import { ourMss, type Ctx, type Tcb } from './tcb.js';
 import { seqAdd, seqGt, seqLe } from '../wire/seq.js';
 
 /** Write ends remembered per connection at most; beyond, the oldest are forgotten. */
@@ -27,6 +27,8 @@ interface LinuxTcb {
   chunkSegs?: number;
   /** Interactive ("pingpong") mode: quick ACKs are off (Linux inet_csk_in_pingpong_mode). */
   pingpong?: boolean;
+  /** The SRTT Linux's pacing rate sees (µs): sampled on every ACK, not once a flight. */
+  paceSrttUs?: number;
 }
 
 function linux(tcb: Tcb): LinuxTcb {
@@ -41,7 +43,7 @@ function linux(tcb: Tcb): LinuxTcb {
  */
 export function chunkSegments(tcb: Tcb, minTsoSegs = 2): number {
   const mss = tcb.sndMss;
-  const srtt = tcb.rto.srttUs;
+  const srtt = linux(tcb).paceSrttUs ?? tcb.rto.srttUs;
   let bytes = GSO_MAX_BYTES;
   if (srtt > 0) {
     const cwndSegs = Math.max(1, Math.floor(tcb.cc.cwnd / mss));
@@ -55,6 +57,21 @@ export function chunkSegments(tcb: Tcb, minTsoSegs = 2): number {
 }
 
 /**
+ * An ACK moved SND.UNA past segments sent once and not SACKed before: Linux takes an RTT
+ * sample from the oldest of them on every such ACK (tcp_clean_rtx_queue, Karn's rule kept:
+ * RFC 6298 §3 asks for at least one sample a round trip, more are allowed) and smooths it
+ * (1/8, RFC 6298 (2.3)). Profile 'linux' uses that SRTT only to size its send chunks
+ * (chunkSegments, so PSH placement); the RTO keeps the stack's own.
+ */
+export function notePaceRtt(cfg: ResolvedConfig, tcb: Tcb, oldestXmitUs: number, nowUs: number): void {
+  if (cfg.profile !== 'linux' || oldestXmitUs < 0 || tcb.rto.srttUs < 0) return;
+  const t = linux(tcb);
+  const sample = Math.max(1, nowUs - oldestXmitUs);
+  const prev = t.paceSrttUs ?? tcb.rto.srttUs;
+  t.paceSrttUs = Math.round(prev + (sample - prev) / 8);
+}
+
+/**
  * A write() queued bytes up to `end`. RFC 9293 §3.9.1 leaves PSH to the sender ("A sending
  * TCP is allowed to collapse data from a sequence of SEND calls ... and MAY set PSH"; RFC
  * 1122 4.2.2.2); Linux marks the end of each write (tcp_push) but not of one with MSG_MORE
@@ -63,9 +80,20 @@ export function chunkSegments(tcb: Tcb, minTsoSegs = 2): number {
  */
 export function noteWriteEnd(cfg: ResolvedConfig, tcb: Tcb, end: number, more = false): void {
   if (cfg.profile !== 'linux') return;
+  dropUnsentWriteEnd(tcb);
+  if (!more) notePush(tcb, end);
+}
+
+/** A write begins: the mark the previous write left on data not yet sent is cleared (Linux tcp_sendmsg). */
+export function dropUnsentWriteEnd(tcb: Tcb): void {
   const points = (linux(tcb).pushSeqs ??= []);
   if (points.length > 0 && seqGt(points[points.length - 1]!, tcb.sndMax)) points.pop();
-  if (more) return;
+}
+
+/** Profile 'linux': the segment that ends at `end` carries PSH (a write's end, or Linux's forced_push). */
+export function notePush(tcb: Tcb, end: number): void {
+  const points = (linux(tcb).pushSeqs ??= []);
+  if (points.length > 0 && !seqGt(end, points[points.length - 1]!)) return;
   points.push(end);
   if (points.length > MAX_PUSH_POINTS) points.splice(0, points.length - MAX_PUSH_POINTS);
 }
@@ -74,6 +102,11 @@ export function noteWriteEnd(cfg: ResolvedConfig, tcb: Tcb, end: number, more = 
 export function beginBurst(tcb: Tcb): void {
   const t = linux(tcb);
   if (t.chunkSegs !== undefined) t.chunkSegs = 0;
+}
+
+/** Profile 'linux': has the current send chunk begun (the next new segment goes on with it)? */
+export function inChunk(tcb: Tcb): boolean {
+  return (linux(tcb).chunkSegs ?? 0) > 0;
 }
 
 /**
@@ -136,15 +169,32 @@ export function delayedAckFired(tcb: Tcb): void {
  * an ACK of the FIN without saying when; Linux (tcp_fin) enters interactive mode and delays
  * that ACK by the delayed-ACK time, or sends it at once when no data ever arrived (its ATO
  * is still 0) or when the FIN came with a filled gap (RFC 5681 §4.2 asks for an immediate
- * ACK then, as Linux's ICSK_ACK_NOW). Returns true when the ACK is delayed (profile
- * 'linux' only).
+ * ACK then, as Linux's ICSK_ACK_NOW), or when more than two segments' worth is
+ * unacknowledged, the FIN included (RFC 1122 4.2.3.2: at least every second full-sized
+ * segment is ACKed; the segment size Linux counts is at most our MSS, its advmss). Linux
+ * 6.18's own rule (__tcp_ack_snd_check) is more than one segment and a window that does not
+ * shrink; as observed through the linux conformance target, a FIN with 1000 or 2000 bytes
+ * after 1000 read waits, one with 10000 goes at once, which this rule follows. Returns
+ * true when the ACK is delayed (profile 'linux' only).
  */
 export function delayFinAck(ctx: Ctx, tcb: Tcb, gapFilled: boolean): boolean {
   if (ctx.cfg.profile !== 'linux') return false;
   linux(tcb).pingpong = true;
   if (gapFilled || tcb.lastDataUs < 0 || ctx.cfg.delayedAckMs === 0) return false;
+  if (tcb.pendingAckBytes + 1 > 2 * Math.min(tcb.rcvMssSeen, ourMss(ctx.cfg, tcb))) return false;
   if (tcb.timers[Timer.DelayedAck]! < 0) tcb.timers[Timer.DelayedAck] = ctx.now + ctx.cfg.delayedAckMs * 1000;
   return true;
+}
+
+/**
+ * The peer's FIN arrived in sequence. RFC 2018 §4 and RFC 2883 §4 let a receiver report
+ * (D-)SACK blocks, not oblige it; Linux (tcp_fin, tcp_sack_reset) forgets them at the FIN,
+ * so the ACK of a FIN that repeats data carries no D-SACK. Profile 'linux' only.
+ */
+export function finClearsSack(ctx: Ctx, tcb: Tcb): void {
+  if (ctx.cfg.profile !== 'linux') return;
+  if (tcb.dsack.length > 0) tcb.dsack = [];
+  if (tcb.sackRecent.length > 0) tcb.sackRecent = [];
 }
 
 /**

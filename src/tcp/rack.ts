@@ -298,3 +298,15 @@ export function rackNextLost(r: RackState): RackSeg | undefined {
 export function rackLastSeg(r: RackState): RackSeg | undefined {
   return r.segs[r.segs.length - 1];
 }
+
+/**
+ * The send time (µs) of the oldest segment an ACK up to `ack` newly covers that was sent
+ * once and not SACKed before (an RTT sample Karn's rule allows), or -1.
+ */
+export function rackOldestFresh(r: RackState, ack: number): number {
+  for (const s of r.segs) {
+    if (!seqLt(s.seq, ack)) break;
+    if ((s.f & (SEG_RETRANS | SEG_SACKED)) === 0) return s.xmitUs;
+  }
+  return -1;
+}

@@ -14,8 +14,8 @@ import { rackNextLost, rackOnRecoveryExit, rackOnTimeout, rackPipe } from './rac
 import { DUP_THRESH, sbApplyOption, sbHighest, sbIsLost, sbLostEnd, sbNextHole, sbTrim, sbUnsacked } from './sack-scoreboard.js';
 import type { Tcb } from './tcb.js';
 import type { StackStats } from './types.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax, seqMin } from '../wire/seq.js';
-import type { TcpOption } from '../wire/tcp.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from '../wire/seq.js';
+import type { SackBlock, TcpOption } from '../wire/tcp.js';
 
 export interface RecoveryState extends PrrState {
   /** In fast recovery (RFC 5681 §3.2, RFC 6582) or SACK loss recovery (RFC 6675 §5). */
@@ -47,18 +47,52 @@ function bump(stats: RecoveryStats, key: keyof RecoveryStats, n = 1): void {
  * RFC 2018 / RFC 6675 Update (): after the cumulative part of an ACK, forget what SND.UNA
  * passed and record the SACK blocks. Returns the bytes newly SACKed.
  */
-export function updateScoreboard(tcb: Tcb, options: readonly TcpOption[], segAck: number, stats: RecoveryStats): number {
+export function updateScoreboard(tcb: Tcb, options: readonly TcpOption[], segAck: number, stats: RecoveryStats, wholeSegments = false): number {
   if (!tcb.sackOk) return 0;
   sbTrim(tcb.scoreboard, tcb.sndUna);
   let newBytes = 0;
   for (const o of options) {
     if (o.kind !== 'sack') continue;
-    const u = sbApplyOption(tcb.scoreboard, o.blocks, segAck, tcb.sndUna, tcb.sndMax);
+    const blocks = wholeSegments ? segmentBlocks(tcb, o.blocks, segAck) : o.blocks;
+    const u = sbApplyOption(tcb.scoreboard, blocks, segAck, tcb.sndUna, tcb.sndMax);
     if (u.dsack) bump(stats, 'dsacksReceived');
     if (u.invalid > 0) bump(stats, 'sackBlocksInvalid', u.invalid);
     newBytes += u.newBytes;
   }
   return newBytes;
+}
+
+/**
+ * Profile 'linux': SACK blocks cut to the whole segments they cover, as Linux's
+ * tcp_match_skb_to_sack marks what it sent SACKed only in whole segments (a block that
+ * covers part of one leaves that segment unSACKed). RFC 2018 §5 leaves to the sender how
+ * it uses the information (a SACKed segment may still be retransmitted; using less of a
+ * block costs only needless retransmission). A D-SACK block (RFC 2883) is left as it is.
+ * The segment edges are RACK's records (RFC 8985 §5.2); without them the blocks stand.
+ */
+function segmentBlocks(tcb: Tcb, blocks: readonly SackBlock[], segAck: number): readonly SackBlock[] {
+  const segs = tcb.rack.segs;
+  if (segs.length === 0) return blocks;
+  const first = blocks[0];
+  const second = blocks[1];
+  const dsack = first !== undefined && (seqLt(first.left, segAck) || (second !== undefined && seqGe(first.left, second.left) && seqLe(first.right, second.right)));
+  const out: SackBlock[] = [];
+  blocks.forEach((b, k) => {
+    if (k === 0 && dsack) {
+      out.push(b);
+      return;
+    }
+    let left: number | undefined;
+    let right: number | undefined;
+    for (const s of segs) {
+      if (left === undefined && !seqLt(s.seq, b.left)) left = s.seq;
+      if (!seqGt(s.end, b.right)) right = s.end;
+    }
+    // A block beyond what was sent stays whole: the scoreboard counts it invalid.
+    if (seqGt(b.right, tcb.sndMax) || seqLt(b.left, tcb.sndUna)) out.push(b);
+    else if (left !== undefined && right !== undefined && seqLt(left, right)) out.push({ left, right });
+  });
+  return out;
 }
 
 /** An ACK as loss recovery sees it. */

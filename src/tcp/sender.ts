@@ -14,15 +14,16 @@ import { challengeAck } from './challenge.js';
 import { segmentOptions, synOptions } from './options.js';
 import { advertiseWindow } from './receiver.js';
 import { prrOnSend } from './prr.js';
-import { rackDetectLoss, rackLastSeg, rackMinRtt, rackNextLost, rackOnAck, rackOnTransmit } from './rack.js';
+import { rackDetectLoss, rackLastSeg, rackMinRtt, rackNextLost, rackOldestFresh, rackOnAck, rackOnTransmit } from './rack.js';
 import { noteRttSample } from './cc/slow-start.js';
-import { beginBurst, endsWrite, linuxPsh, noteDataSent } from './profile.js';
+import { beginBurst, endsWrite, inChunk, linuxPsh, noteDataSent, notePaceRtt } from './profile.js';
 import { noteDataSegmentSent, restartAfterIdle } from './cc/idle-restart.js';
 import { limitedAllowance, nextSeg, nextSegRack, recoveryOnAck, recoveryOnRackTimeout, recoveryOnTimeout, recoveryPipe, updateScoreboard } from './recovery.js';
 import { clampToRecord, dropRecordEnds, endsRecord } from './records.js';
 import { rtoBackoff, rtoReset, rtoSample } from './rto.js';
 import { sbNextHole, sbTotal } from './sack-scoreboard.js';
 import { sackForSegment } from './sackblocks.js';
+import { freeAcked, noteBurstEnd, noteChunkSegment, sendRoom } from './sndbuf.js';
 import { canSendData, finSeq, type Ctx, type Tcb } from './tcb.js';
 import { tsRttUs } from './timestamps.js';
 import { Timer } from './timers.js';
@@ -116,8 +117,10 @@ function sendable(tcb: Tcb, seq: number, len: number, avail: number): boolean {
 /**
  * Send what the windows, Nagle and SWS avoidance allow, then a pure ACK if one is still
  * due; arm or disarm the persist timer. Called after every input that may produce output.
+ * `newBurst` false: this call goes on with the burst of the one before (profile 'linux':
+ * the buffers a write sends as they fill, and what the write sends at its end).
  */
-export function output(ctx: Ctx, tcb: Tcb): void {
+export function output(ctx: Ctx, tcb: Tcb, newBurst = true): void {
   switch (tcb.state) {
     case 'SYN-SENT':
     case 'SYN-RECEIVED':
@@ -131,8 +134,9 @@ export function output(ctx: Ctx, tcb: Tcb): void {
       break;
   }
   if (tcb.dupAckNow) sendAck(ctx, tcb);
-  beginBurst(tcb);
+  if (newBurst) beginBurst(tcb);
   if (canSendData(tcb.state)) sendData(ctx, tcb);
+  noteBurstEnd(ctx, tcb); // profile 'linux': a buffer sent in part is split (sndbuf.ts)
   if (tcb.ackNow) sendAck(ctx, tcb);
 }
 
@@ -257,9 +261,12 @@ function sendSegment(ctx: Ctx, tcb: Tcb, seq: number, len: number, fin: boolean,
   const retransmission = seqLt(seq, tcb.sndMax);
   // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1); profile 'linux' on
   // those that end a write or a send chunk (profile.ts), and on what the persist timer sends.
+  const chunkGoesOn = !retransmission && inChunk(tcb);
   if (ctx.cfg.profile === 'linux' ? push || (retransmission ? endsWrite(tcb, seq, len) : linuxPsh(ctx, tcb, seq, len)) : len > 0 && seqAdd(seq, len) === bufEnd) flags |= TCP_PSH;
   if (endsRecord(tcb, seq, len)) flags |= TCP_PSH; // a record's SEND is pushed (records.ts)
   transmit(ctx, tcb, seq, flags, payload);
+  // Profile 'linux': Linux's buffers follow what it sends as one chunk (sndbuf.ts).
+  if (len > 0) noteChunkSegment(tcb, seq, seqAdd(seq, len), chunkGoesOn, retransmission || (flags & TCP_PSH) !== 0);
   if (len > 0) {
     noteDataSent(ctx, tcb);
     noteDataSegmentSent(ctx.cfg, tcb, ctx.now);
@@ -409,6 +416,7 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
   }
   const oldUna = tcb.sndUna;
   const flightBefore = seqDiff(tcb.sndMax, tcb.sndUna);
+  if (ctx.cfg.profile === 'linux' && seqGt(ack, tcb.sndUna)) notePaceRtt(ctx.cfg, tcb, rackOldestFresh(tcb.rack, ack), ctx.now);
   // RFC 5681 §2: a duplicate ACK (judged before this segment updates the window).
   const classicDup =
     ack === tcb.sndUna &&
@@ -428,6 +436,7 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
     }
     tcb.sndUna = ack;
     dropRecordEnds(tcb);
+    freeAcked(tcb); // profile 'linux': buffers wholly acknowledged are freed (sndbuf.ts)
     if (seqLt(tcb.sndNxt, ack)) tcb.sndNxt = ack;
     tcb.retries = 0;
     tcb.persistBackoff = 0;
@@ -452,7 +461,8 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
   // RFC 2018 / RFC 6675 Update (), then congestion control and loss recovery.
   const sackedBefore = tcb.sackOk ? sbTotal(tcb.scoreboard) : 0;
   const dsacksBefore = ctx.stats.dsacksReceived ?? 0;
-  const newSacked = updateScoreboard(tcb, seg.options, ack, ctx.stats);
+  // Profile 'linux' counts SACK blocks in whole segments (recovery.ts segmentBlocks).
+  const newSacked = updateScoreboard(tcb, seg.options, ack, ctx.stats, ctx.cfg.profile === 'linux' && rackOn(ctx, tcb));
   const sackOption = tcb.sackOk && seg.options.some((o) => o.kind === 'sack');
   const rack = rackOn(ctx, tcb);
   if (rack) rackAck(ctx, tcb, tsEcr, (ctx.stats.dsacksReceived ?? 0) > dsacksBefore, newSacked > 0);
@@ -470,7 +480,7 @@ export function processAck(ctx: Ctx, tcb: Tcb, seg: TcpSegment, segWnd: number, 
     tcb.rec.highRxt = seqMax(tcb.rec.highRxt, end);
     if (action === 'enter') tcb.rec.rescueRxt = end;
   }
-  if (tcb.wantWritable && tcb.sndBuf.free > 0 && dataAcked > 0) {
+  if (tcb.wantWritable && sendRoom(tcb) > 0 && dataAcked > 0) {
     tcb.wantWritable = false;
     ctx.event(tcb, 'writable');
   }

@@ -10,6 +10,7 @@
  */
 import { ByteRing } from './bytering.js';
 import { MIN_MSS, type ResolvedConfig } from './config.js';
+import { LINUX_RING_SLACK, linuxSndbuf, setLinuxSndbuf } from './sndbuf.js';
 import type { Ctx, Tcb } from './tcb.js';
 import { Timer } from './timers.js';
 import { StackError, type SocketOptions } from './types.js';
@@ -32,6 +33,7 @@ export function validateOptions(o: SocketOptions | undefined): void {
   check('sendBufferBytes', o.sendBufferBytes, (n) => n >= 1 && n <= MAX_BUFFER, `an integer in [1, ${MAX_BUFFER}]`);
   check('maxSegment', o.maxSegment, (n) => n === 0 || (n >= MIN_MSS && n <= MAX_MSS_CLAMP), `0 or an integer in [${MIN_MSS}, ${MAX_MSS_CLAMP}]`);
   check('userTimeoutMs', o.userTimeoutMs, (n) => n >= 0 && n <= 0x7fffffff, 'a non-negative integer');
+  check('notSentLowat', o.notSentLowat, (n) => n >= 0 && n <= 0xffffffff, 'an integer in [0, 2^32 - 1]');
   check('tos', o.tos, (n) => n >= 0 && n <= 255, 'an integer in [0, 255]');
   for (const k of ['cork', 'noDelay', 'dontFragment'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new StackError('EINVAL', `socket option ${k} must be a boolean, got ${String(o[k])}`);
@@ -52,6 +54,7 @@ export function filledOptions(cfg: ResolvedConfig, o: SocketOptions | undefined)
     sendBufferBytes: o?.sendBufferBytes ?? cfg.sendBufferBytes,
     maxSegment: o?.maxSegment ?? 0,
     userTimeoutMs: o?.userTimeoutMs ?? 0,
+    notSentLowat: o?.notSentLowat ?? 0,
     cork: o?.cork ?? false,
     noDelay: o?.noDelay ?? false,
     tos: o?.tos ?? 0,
@@ -64,9 +67,10 @@ export function tcbOptions(cfg: ResolvedConfig, tcb: Tcb): Required<SocketOption
   return {
     ...filledOptions(cfg, undefined),
     recvBufferBytes: tcb.rcvBuf.limit,
-    sendBufferBytes: tcb.sndBuf.limit,
+    sendBufferBytes: linuxSndbuf(tcb) ?? tcb.sndBuf.limit,
     maxSegment: tcb.mssClamp ?? 0,
     userTimeoutMs: tcb.userTimeoutMs ?? 0,
+    notSentLowat: tcb.notSentLowat ?? 0,
     cork: tcb.cork ?? false,
     noDelay: tcb.noDelay,
     tos: tcb.tos ?? 0,
@@ -88,7 +92,13 @@ function resized(ring: ByteRing, limit: number): ByteRing {
 export function applyOptions(tcb: Tcb, o: SocketOptions | undefined): void {
   if (o === undefined) return;
   if (o.recvBufferBytes !== undefined) tcb.rcvBuf = resized(tcb.rcvBuf, o.recvBufferBytes);
-  if (o.sendBufferBytes !== undefined) tcb.sndBuf = resized(tcb.sndBuf, o.sendBufferBytes);
+  if (o.sendBufferBytes !== undefined) {
+    // Profile 'linux': SO_SNDBUF counts buffers with their overhead (sndbuf.ts); the ring keeps room beyond it.
+    const linux = linuxSndbuf(tcb) !== undefined;
+    if (linux) setLinuxSndbuf(tcb, o.sendBufferBytes);
+    tcb.sndBuf = resized(tcb.sndBuf, o.sendBufferBytes + (linux ? LINUX_RING_SLACK : 0));
+  }
+  if (o.notSentLowat !== undefined) setOptional(tcb, 'notSentLowat', o.notSentLowat === 0 ? undefined : o.notSentLowat);
   if (o.maxSegment !== undefined) setOptional(tcb, 'mssClamp', o.maxSegment === 0 ? undefined : o.maxSegment);
   if (o.cork !== undefined) setOptional(tcb, 'cork', o.cork ? true : undefined);
   if (o.noDelay !== undefined) tcb.noDelay = o.noDelay;
@@ -104,7 +114,7 @@ export function applyOptions(tcb: Tcb, o: SocketOptions | undefined): void {
   }
 }
 
-function setOptional<K extends 'mssClamp' | 'cork' | 'userTimeoutMs' | 'tos' | 'noDf'>(tcb: Tcb, key: K, value: Tcb[K] | undefined): void {
+function setOptional<K extends 'mssClamp' | 'cork' | 'userTimeoutMs' | 'tos' | 'noDf' | 'notSentLowat'>(tcb: Tcb, key: K, value: Tcb[K] | undefined): void {
   if (value === undefined) delete tcb[key];
   else tcb[key] = value;
 }

@@ -32,9 +32,10 @@ import type { ResolvedConfig } from './config.js';
 import { icmpArrives } from './icmp.js';
 import { connectionInfo, heldCounts, listenerInfo, type StackHeld } from './info.js';
 import { closedSegment, closeListener, ephemeralPort, listenSegment, reopensTimeWait } from './listener.js';
-import { noteWriteEnd } from './profile.js';
+import { dropUnsentWriteEnd, notePush, noteWriteEnd } from './profile.js';
 import { noteRecordEnd } from './records.js';
 import { output, queueData, retransmitAtGoLive } from './sender.js';
+import { linuxAccounting, linuxQueue } from './sndbuf.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { applyOptions, filledOptions, mergeOptions, tcbOptions, validateOptions } from './sockopts.js';
 import { newStackState, restoredState, StackCore, type StackState } from './stack-core.js';
@@ -290,13 +291,24 @@ export class Stack {
     }
     if (!(bytes instanceof Uint8Array)) throw new StackError('EINVAL', 'write: bytes must be a Uint8Array');
     if (bytes.length === 0) return 0;
-    const n = queueData(tcb, bytes);
+    const ctx = this.core.ctx.at(now);
+    let n: number;
+    let pushes = 0;
+    if (linuxAccounting(tcb)) {
+      // Profile 'linux': Linux's buffers and SO_SNDBUF accounting (sndbuf.ts), full buffers sent as they fill.
+      dropUnsentWriteEnd(tcb);
+      n = linuxQueue(tcb, bytes, tcb.notSentLowat ?? 0, () => output(ctx, tcb, pushes++ === 0));
+      if (n < bytes.length) tcb.wantWritable = true;
+      if (n > 0 && !more) notePush(tcb, (tcb.sndBufSeq + tcb.sndBuf.length) >>> 0);
+    } else {
+      n = queueData(tcb, bytes);
+      if (n > 0) noteWriteEnd(this.core.cfg, tcb, (tcb.sndBufSeq + tcb.sndBuf.length) >>> 0, more);
+    }
     const corked = tcb.cork;
     if (more) tcb.cork = true;
-    if (n > 0) noteWriteEnd(this.core.cfg, tcb, (tcb.sndBufSeq + tcb.sndBuf.length) >>> 0, more);
     // Linux MSG_EOR marks the record only when the whole write was queued (records.ts).
     if (eor && n === bytes.length) noteRecordEnd(tcb, (tcb.sndBufSeq + tcb.sndBuf.length) >>> 0);
-    output(this.core.ctx.at(now), tcb);
+    output(ctx, tcb, pushes === 0);
     if (more && corked === undefined) delete tcb.cork;
     this.core.schedule(tcb);
     return n;

@@ -14,6 +14,7 @@ import { newReassembly, type Reassembly } from './reassembly.js';
 import { newRack, type RackState } from './rack.js';
 import { newRecovery, type RecoveryState } from './recovery.js';
 import { rtoInit, type RtoState } from './rto.js';
+import { LINUX_RING_SLACK, setLinuxSndbuf } from './sndbuf.js';
 import { newTimers } from './timers.js';
 import type { ConnectionErrorCode, DropReason, SocketId, StackStats, TcpStateName } from './types.js';
 import type { SackBlock, TcpSegmentFields } from '../wire/tcp.js';
@@ -153,6 +154,8 @@ export interface Tcb {
   /** The IPv4 TOS byte (RFC 9293 MUST-48), when not 0; DF off (IP_PMTUDISC_DONT), when true. */
   tos?: number;
   noDf?: boolean;
+  /** Linux TCP_NOTSENT_LOWAT, bytes (profile 'linux': sndbuf.ts); absent = no limit. */
+  notSentLowat?: number;
   /** When the user timeout started counting (µs), and the SND.UNA it counts for. */
   userTimeoutFromUs?: number;
   userTimeoutUna?: number;
@@ -210,7 +213,8 @@ export function ourMss(cfg: ResolvedConfig, tcb?: Tcb): number {
 
 export function createTcb(cfg: ResolvedConfig, init: TcbInit): Tcb {
   const mss = Math.min(DEFAULT_PEER_MSS, ourMss(cfg));
-  return {
+  const linux = cfg.profile === 'linux';
+  const tcb: Tcb = {
     id: init.id,
     state: init.state,
     localAddr: init.localAddr,
@@ -229,7 +233,8 @@ export function createTcb(cfg: ResolvedConfig, init: TcbInit): Tcb {
     sndWl1: 0,
     sndWl2: 0,
     maxSndWnd: 0,
-    sndBuf: new ByteRing(cfg.sendBufferBytes),
+    // Profile 'linux' counts the buffer as Linux does (sndbuf.ts): the ring leaves room beyond it.
+    sndBuf: new ByteRing(cfg.sendBufferBytes + (linux ? LINUX_RING_SLACK : 0)),
     sndBufSeq: (init.iss + 1) >>> 0,
     finQueued: false,
     peerMss: DEFAULT_PEER_MSS,
@@ -278,6 +283,8 @@ export function createTcb(cfg: ResolvedConfig, init: TcbInit): Tcb {
     readablePending: false,
     writablePending: false,
   };
+  if (linux) setLinuxSndbuf(tcb, cfg.sendBufferBytes);
+  return tcb;
 }
 
 /** States in which our side may still send data or a FIN, or retransmit them. */

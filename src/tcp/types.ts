@@ -141,6 +141,8 @@ export interface SocketOptions {
   maxSegment?: number;
   /** RFC 9293 §3.8.3 user timeout (Linux TCP_USER_TIMEOUT), ms: unacknowledged data older than this ends the connection with ETIMEDOUT; 0 = off (the retry count decides). */
   userTimeoutMs?: number;
+  /** Linux TCP_NOTSENT_LOWAT: under profile 'linux', a write opens a new send buffer only while fewer bytes than this are written and not sent; 0 = no limit. */
+  notSentLowat?: number;
   /** Linux TCP_CORK (not an RFC option): hold less-than-full segments until uncorked or the persist timer fires. */
   cork?: boolean;
   /** Nagle off (RFC 1122 4.2.3.4), as setNoDelay(); turning it on pushes what is held, a held cork's tail included (Linux). */
@@ -306,8 +308,10 @@ export interface SocketInfo {
   readable: number;
   /** Bytes written by the application and not yet acknowledged by the peer. */
   unacked: number;
-  /** Free space in the send buffer. */
+  /** Free space in the send buffer (profile 'linux': SO_SNDBUF less sendQueueMemory, at least 0). */
   writable: number;
+  /** Profile 'linux': what the send queue counts against SO_SNDBUF (Linux sk_wmem_queued: bytes plus per-buffer overhead). */
+  sendQueueMemory?: number;
   rtoMs: number;
   srttMs: number | undefined;
   mss: number; // effective send MSS

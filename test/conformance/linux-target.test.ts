@@ -78,6 +78,13 @@ describeNeeding('ftcp conformance --target linux', missing, () => {
       'listen/close-drops-half-open-linux.pkt',
       'prr/reduction-bound-linux.pkt',
       'close/data-after-close-rst-linux.pkt',
+      'close/fin-with-full-segment-ack-at-once-linux.pkt',
+      'sockets/sndbuf-overhead-linux.pkt',
+      'sockets/sndbuf-blocked-writer-wakes-linux.pkt',
+      'sockets/notsent-lowat-per-buffer-linux.pkt',
+      'close/fin-repeating-data-no-dsack-linux.pkt',
+      'sack/partial-block-ignored-linux.pkt',
+      'data/psh-chunk-srtt-per-ack-linux.pkt',
     ];
     const r = await cli(['conformance', '--target', 'both', '--profile', 'linux', ...TOLERANCE, ...scripts.map(ours)]);
     for (const s of scripts) for (const t of ['ftcp', 'linux']) expect(r.stdout).toContain(`ok   ${ours(s)} (${t})`);

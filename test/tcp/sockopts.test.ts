@@ -16,7 +16,7 @@ describe('per-socket options', () => {
     p.runUntil(() => p.a.info(ca).state === 'ESTABLISHED');
     p.settle();
     const sb = p.b.accept(lb)!;
-    expect(p.b.socketOptions(sb)).toEqual({ recvBufferBytes: 3000, sendBufferBytes: 1_048_576, maxSegment: 900, userTimeoutMs: 5000, cork: true, noDelay: false, tos: 0, dontFragment: true });
+    expect(p.b.socketOptions(sb)).toEqual({ recvBufferBytes: 3000, sendBufferBytes: 1_048_576, maxSegment: 900, userTimeoutMs: 5000, notSentLowat: 0, cork: true, noDelay: false, tos: 0, dontFragment: true });
     const synAck = p.wire.find((w) => w.from === 'b')!.seg;
     expect(synAck.window).toBe(3000);
     expect(synAck.options.find((o) => o.kind === 'mss')).toEqual({ kind: 'mss', mss: 900 });
