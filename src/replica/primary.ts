@@ -42,7 +42,7 @@ export type EntryInput = DistributiveOmit<LogEntry, 'index' | 'epoch' | 'timeUs'
 interface Held {
   index: number;
   packets: Uint8Array[];
-  /** Each packet's repeat key (repeats.ts), forgotten as it is released. */
+  /** Each packet's repeat key (repeats.ts), forgotten as it is released; shorter than packets when none is keyed. */
   keys: Array<RepeatKey | undefined>;
 }
 

@@ -50,7 +50,7 @@ export interface RepeatKey {
  * peer answers in a way that ends in a RST. Undefined for everything else (a repeated data
  * segment draws a duplicate ACK, RFC 9293 §3.10.7.4, and nothing worse).
  */
-export function repeatKey(packet: Uint8Array, ethernet: boolean, servicePort: number): RepeatKey | undefined {
+export function repeatKey(packet: Uint8Array, ethernet: boolean, servicePort: number, closing?: (remote: number) => boolean): RepeatKey | undefined {
   const ip = ethernet ? ipv4OfFrame(packet) : packet;
   if (ip === undefined || ip.length < 40) return undefined;
   const ihl = (ip[0]! & 0x0f) * 4;
@@ -63,6 +63,8 @@ export function repeatKey(packet: Uint8Array, ethernet: boolean, servicePort: nu
   if (!fin && !pureAck) return undefined;
   const remote = packetRemoteKey(ip, false, servicePort);
   if (remote < 0) return undefined;
+  // `closing`: a pure ACK matters only once its connection has made its FIN (HeldRepeats.closing).
+  if (pureAck && closing !== undefined && !closing(remote)) return undefined;
   const seq = ((ip[ihl + 4]! << 24) | (ip[ihl + 5]! << 16) | (ip[ihl + 6]! << 8) | ip[ihl + 7]!) >>> 0;
   const ack = ((ip[ihl + 8]! << 24) | (ip[ihl + 9]! << 16) | (ip[ihl + 10]! << 8) | ip[ihl + 11]!) >>> 0;
   const win = (ip[ihl + 14]! << 8) | ip[ihl + 15]!;
@@ -145,6 +147,11 @@ export class HeldRepeats {
     prune(this.sent, nowUs);
   }
 
+  /** The connection of client end `remote` has made its FIN lately. */
+  isClosing(remote: number): boolean {
+    return this.closing.has(remote);
+  }
+
   /** Nothing is held any more (fenced, or alone: everything held went out). */
   clearHeld(): void {
     this.held.clear();
@@ -168,13 +175,27 @@ export function repeatConn(rsm: Rsm, packet: Uint8Array): RepeatConn {
 /** The packets of one entry, made at `nowUs`, that repeat no held or just-sent one (admitted to `repeats`), with their keys, and how many were dropped. */
 export function admitMade(repeats: HeldRepeats, rsm: Rsm, packets: Uint8Array[], nowUs: number): { packets: Uint8Array[]; keys: Array<RepeatKey | undefined>; dropped: number } {
   const ethernet = rsm.config.ethernet !== undefined;
-  const kept: Uint8Array[] = [];
-  const keys: Array<RepeatKey | undefined> = [];
-  for (const p of packets) {
-    const k = repeatKey(p, ethernet, rsm.config.servicePort);
+  const closing = (remote: number) => repeats.isClosing(remote);
+  let keys: Array<RepeatKey | undefined> | undefined;
+  let kept: Uint8Array[] | undefined;
+  for (let i = 0; i < packets.length; i++) {
+    const p = packets[i]!;
+    const k = repeatKey(p, ethernet, rsm.config.servicePort, closing);
+    if (k === undefined) {
+      kept?.push(p);
+      keys?.push(undefined);
+      continue;
+    }
+    // The first keyed packet: from here on keys (and kept) are per packet. Data alone allocates nothing.
+    keys ??= new Array<RepeatKey | undefined>(i).fill(undefined);
+    kept ??= packets.slice(0, i);
     if (!repeats.admit(k, nowUs, repeatConn(rsm, p))) continue;
     kept.push(p);
     keys.push(k);
   }
-  return { packets: kept, keys, dropped: packets.length - kept.length };
+  if (kept === undefined) return { packets, keys: NO_KEYS, dropped: 0 };
+  return { packets: kept, keys: keys!, dropped: packets.length - kept.length };
 }
+
+/** The keys of packets none of which is keyed (Held.keys may be shorter than its packets). */
+const NO_KEYS: Array<RepeatKey | undefined> = [];
