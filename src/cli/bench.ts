@@ -3,7 +3,7 @@
  * (docs/performance.md says what each figure measures and how).
  */
 import { Option, type Command } from 'commander';
-import { BENCH_GROUPS, runBench, type BenchGroup } from '../lab/bench-run.js';
+import { BENCH_GROUPS, runBench, type BenchGroup, type BenchOptions } from '../lab/bench-run.js';
 import { DEFAULT_PAIR } from '../lab/bench-cluster.js';
 import { MAX_SCALE_CONNECTIONS } from '../lab/bench-scale.js';
 import { ENDS_PER_ADDRESS } from '../lab/bench-client.js';
@@ -11,10 +11,11 @@ import { SWITCHOVER_LOADS, type SwitchoverLoad } from '../lab/bench-switchover.j
 import { MAX_CPU_HOGS, withCpuHogs } from '../lab/cpu-hogs.js';
 import { parseCpuHogs } from './cpu-hogs-flag.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
-import { FAILURE_TIMEOUT_MAX_HELP, optional, parseFailureTimeoutMax } from './failure-timeout-max-flag.js';
+import { FAILURE_TIMEOUT_MAX_HELP, FAILURE_TIMEOUT_START_HELP, optional, parseFailureTimeoutMax, parseFailureTimeoutStart } from './failure-timeout-max-flag.js';
 
-interface BenchFlags {
+export interface BenchFlags {
   failureTimeoutMaxMs?: string;
+  failureTimeoutStartMs?: string;
   cpuHogs: string;
   netnsInner?: string;
   quick?: boolean;
@@ -57,6 +58,7 @@ export function registerBenchCommand(program: Command, io: CliIo, setExitCode: (
     .option('--trials <n>', 'failover trials (default: 30, --quick 3)')
     .option('--connections <n>', `scale: idle connections, 1..${MAX_SCALE_CONNECTIONS} (the replicas get --max-connections to match; the client uses one address of 192.0.2.0/24 per ${ENDS_PER_ADDRESS}) (default: 100000, --quick 500)`)
     .option('--failure-timeout-max-ms <ms>', `failover trials: ${FAILURE_TIMEOUT_MAX_HELP}`)
+    .option('--failure-timeout-start-ms <ms>', `failover trials: ${FAILURE_TIMEOUT_START_HELP}`)
     .option('--switchover-load <load>', `switchover trials' workload: ${SWITCHOVER_LOADS.join(' (one 5 MB transfer each way) or ')} (one connection of small requests) (default: bulk)`)
     .addOption(new Option('--netns-inner <name>', 'internal: this run is inside the kernel group\'s network namespace').hideHelp())
     .action(async (flags: BenchFlags) => {
@@ -65,26 +67,31 @@ export function registerBenchCommand(program: Command, io: CliIo, setExitCode: (
 }
 
 function benchCommand(flags: BenchFlags, io: CliIo): Promise<number> {
+  const options = benchOptions(flags);
+  const hogs = flags.netnsInner === undefined ? parseCpuHogs(flags.cpuHogs) : 0; // the outer run holds the hogs
+  return withCpuHogs(hogs, io, () => runBench(options, io)).then(exitCodeOf);
+}
+
+/** The bench's options from its flags (bad ones are a UsageError). */
+export function benchOptions(flags: BenchFlags): BenchOptions {
   const quick = flags.quick === true;
   const groups = parseGroups(flags.only);
   const trials = parseCount('--trials', flags.trials, 1, 1000) ?? (quick ? 3 : 30);
   const connections = parseCount('--connections', flags.connections, 1, MAX_SCALE_CONNECTIONS) ?? (quick ? 500 : 100_000);
   const switchoverLoad = parseSwitchoverLoad(flags.switchoverLoad);
-  const hogs = flags.netnsInner === undefined ? parseCpuHogs(flags.cpuHogs) : 0; // the outer run holds the hogs
-  return withCpuHogs(hogs, io, () => runBench(
-    {
-      groups,
-      quick,
-      json: flags.json === true,
-      ...(flags.only !== undefined ? { only: flags.only } : {}),
-      trials,
-      trialsGiven: flags.trials !== undefined,
-      connections,
-      connectionsGiven: flags.connections !== undefined,
-      ...(switchoverLoad !== undefined ? { switchoverLoad } : {}),
-      ...optional('failureTimeoutMaxMs', parseFailureTimeoutMax(flags.failureTimeoutMaxMs, DEFAULT_PAIR.failureTimeoutMs)),
-      ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}),
-    },
-    io,
-  )).then(exitCodeOf);
+  const failureTimeoutMaxMs = parseFailureTimeoutMax(flags.failureTimeoutMaxMs, DEFAULT_PAIR.failureTimeoutMs);
+  return {
+    groups,
+    quick,
+    json: flags.json === true,
+    ...(flags.only !== undefined ? { only: flags.only } : {}),
+    trials,
+    trialsGiven: flags.trials !== undefined,
+    connections,
+    connectionsGiven: flags.connections !== undefined,
+    ...(switchoverLoad !== undefined ? { switchoverLoad } : {}),
+    ...optional('failureTimeoutMaxMs', failureTimeoutMaxMs),
+    ...optional('failureTimeoutStartMs', parseFailureTimeoutStart(flags.failureTimeoutStartMs, DEFAULT_PAIR.failureTimeoutMs, failureTimeoutMaxMs)),
+    ...(flags.netnsInner !== undefined ? { netnsInner: flags.netnsInner } : {}),
+  };
 }

@@ -11,14 +11,14 @@ import { runChaos } from '../lab/chaos-run.js';
 import { MAX_CPU_HOGS, withCpuHogs } from '../lab/cpu-hogs.js';
 import { parseCpuHogs } from './cpu-hogs-flag.js';
 import { exitCodeOf, UsageError, type CliIo } from './io.js';
-import { FAILURE_TIMEOUT_MAX_HELP, optional, parseFailureTimeoutMax } from './failure-timeout-max-flag.js';
+import { FAILURE_TIMEOUT_MAX_HELP, FAILURE_TIMEOUT_START_HELP, optional, parseFailureTimeoutMax, parseFailureTimeoutStart } from './failure-timeout-max-flag.js';
 import { DEMO_MTU } from '../lab/live-cluster.js';
 import { MAX_LOGGED_PACKET_BYTES } from '../replica/primary.js';
 import { parsePositiveMs, parseReplicaMtu } from './replica.js';
 import { checkOutputDir, parseByteCount, parseIntegerFlag, parseMilliseconds, parseSeed } from './validate.js';
 import { helpAfter } from './help-layout.js';
 
-interface ChaosFlags {
+export interface ChaosFlags {
   cpuHogs: string;
   trials: string;
   seed?: string;
@@ -32,6 +32,7 @@ interface ChaosFlags {
   heartbeatMs: string;
   failureTimeoutMs: string;
   failureTimeoutMaxMs?: string;
+  failureTimeoutStartMs?: string;
   captureDir: string;
   keep?: boolean;
   json?: boolean;
@@ -70,6 +71,7 @@ export function registerChaosCommand(program: Command, io: CliIo, setExitCode: (
     .option('--heartbeat-ms <ms>', 'H, the log channel\'s heartbeat', '20')
     .option('--failure-timeout-ms <ms>', 'D, silence before the arbiter is asked (the product\'s 50 ms makes false failovers on a busy machine)', '300')
     .option('--failure-timeout-max-ms <ms>', FAILURE_TIMEOUT_MAX_HELP)
+    .option('--failure-timeout-start-ms <ms>', FAILURE_TIMEOUT_START_HELP)
     .option('--capture-dir <dir>', 'write each trial\'s captures and event lines to <dir>/chaos-seed<S>/trial-<T>/ (kept for failed trials and false failovers)', 'captures')
     .option('--keep', 'keep the run directories of trials that passed too (default: off)')
     .option('--json', 'print one JSON object with the totals as the last line of stdout')
@@ -96,8 +98,15 @@ function parseFaults(text: string): ChaosFault[] {
 async function chaosCommand(flags: ChaosFlags, io: CliIo): Promise<number> {
   const trials = parseIntegerFlag('--trials', flags.trials, 1, 100_000);
   const seedFromClock = flags.seed === undefined;
-  const seed = flags.seed === undefined ? Math.floor(io.nowMs()) % 0x1_0000_0000 : parseSeed('--seed', flags.seed);
   const only = flags.only === undefined ? undefined : parseIntegerFlag('--only', flags.only, 1, 100_000);
+  const o = chaosOptions(flags, io);
+  const outcome = await withCpuHogs(parseCpuHogs(flags.cpuHogs), io, () => runChaos({ ...o, trials, seedFromClock, keep: flags.keep === true, json: flags.json === true, noReport: flags.report === false, ...(only !== undefined ? { only } : {}) }, io));
+  return exitCodeOf(outcome);
+}
+
+/** The campaign's options from its flags (bad ones are a UsageError); the seed from the clock when none is given. */
+export function chaosOptions(flags: ChaosFlags, io: Pick<CliIo, 'nowMs'>): ChaosOptions {
+  const seed = flags.seed === undefined ? Math.floor(io.nowMs()) % 0x1_0000_0000 : parseSeed('--seed', flags.seed);
   if (!(CHAOS_APPS as readonly string[]).includes(flags.app)) throw new UsageError(`--app must be one of ${CHAOS_APPS.join(', ')}, got ${flags.app}`);
   const heartbeatMs = parsePositiveMs('--heartbeat-ms', flags.heartbeatMs);
   const failureTimeoutMs = parsePositiveMs('--failure-timeout-ms', flags.failureTimeoutMs);
@@ -105,7 +114,8 @@ async function chaosCommand(flags: ChaosFlags, io: CliIo): Promise<number> {
   const bytes = parseByteCount('--bytes', flags.bytes);
   if (bytes < 1) throw new UsageError(`--bytes must be at least 1, got ${flags.bytes}`);
   checkOutputDir('--capture-dir', flags.captureDir);
-  const o: ChaosOptions = {
+  const failureTimeoutMaxMs = parseFailureTimeoutMax(flags.failureTimeoutMaxMs, failureTimeoutMs);
+  return {
     seed,
     app: flags.app as ChaosApp,
     connections: parseIntegerFlag('--connections', flags.connections, 1, 100),
@@ -114,10 +124,9 @@ async function chaosCommand(flags: ChaosFlags, io: CliIo): Promise<number> {
     momentMaxMs: parseMilliseconds('--moment-max-ms', flags.momentMaxMs, 60_000),
     heartbeatMs,
     failureTimeoutMs,
-    ...optional('failureTimeoutMaxMs', parseFailureTimeoutMax(flags.failureTimeoutMaxMs, failureTimeoutMs)),
+    ...optional('failureTimeoutMaxMs', failureTimeoutMaxMs),
+    ...optional('failureTimeoutStartMs', parseFailureTimeoutStart(flags.failureTimeoutStartMs, failureTimeoutMs, failureTimeoutMaxMs)),
     mtu: parseReplicaMtu(flags.mtu),
     dir: join(flags.captureDir, `chaos-seed${seed}`),
   };
-  const outcome = await withCpuHogs(parseCpuHogs(flags.cpuHogs), io, () => runChaos({ ...o, trials, seedFromClock, keep: flags.keep === true, json: flags.json === true, noReport: flags.report === false, ...(only !== undefined ? { only } : {}) }, io));
-  return exitCodeOf(outcome);
 }

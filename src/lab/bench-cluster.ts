@@ -41,6 +41,8 @@ export interface PairSettings {
   failureTimeoutMs: number;
   /** Dmax of the failure detectors; none: D. */
   failureTimeoutMaxMs?: number;
+  /** S, the detectors' start-up allowance; none: the replica's default. */
+  failureTimeoutStartMs?: number;
 }
 
 export const DEFAULT_PAIR: PairSettings = { heartbeatMs: 10, failureTimeoutMs: 50 };
@@ -84,7 +86,7 @@ export interface Running {
 /** Arbiter, switch and either a lone primary (`--alone`) or a primary and its backup; no captures (`primaryCaptures`: the primary's only). */
 export async function startCluster(app: AppName, bulkBytes: number, replicated: boolean, pair: PairSettings, onEvent?: (label: string, e: ChildEvent) => void, switchOptions?: LiveClusterOptions['switchOptions'], replicaExtra: ReplicaExtra = {}, primaryCaptures = false): Promise<Running> {
   const sub = mkdtempSync(join(dir(), `${app}-`));
-  const cluster = new LiveCluster({ dir: sub, app, seed: 1, bulkBytes, heartbeatMs: pair.heartbeatMs, failureTimeoutMs: pair.failureTimeoutMs, ...(pair.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: pair.failureTimeoutMaxMs } : {}), unsafeNoOutputRule: false, ...(onEvent !== undefined ? { onEvent } : {}), ...(switchOptions !== undefined ? { switchOptions } : {}) });
+  const cluster = new LiveCluster({ ...pairClusterOptions(sub, app, bulkBytes, pair), ...(onEvent !== undefined ? { onEvent } : {}), ...(switchOptions !== undefined ? { switchOptions } : {}) });
   active.add(cluster);
   try {
     await cluster.startNetwork();
@@ -96,6 +98,21 @@ export async function startCluster(app: AppName, bulkBytes: number, replicated: 
     await stopCluster(cluster);
     throw error;
   }
+}
+
+/** A bench pair's cluster in `dir`: the app, the pair's timing; starts nothing. */
+export function pairClusterOptions(dir: string, app: AppName, bulkBytes: number, pair: PairSettings): LiveClusterOptions {
+  return {
+    dir,
+    app,
+    seed: 1,
+    bulkBytes,
+    heartbeatMs: pair.heartbeatMs,
+    failureTimeoutMs: pair.failureTimeoutMs,
+    ...(pair.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: pair.failureTimeoutMaxMs } : {}),
+    ...(pair.failureTimeoutStartMs !== undefined ? { failureTimeoutStartMs: pair.failureTimeoutStartMs } : {}),
+    unsafeNoOutputRule: false,
+  };
 }
 
 export async function stopCluster(cluster: LiveCluster): Promise<void> {

@@ -20,7 +20,7 @@
 import { createServer, connect as netConnect, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
-import { DEFAULT_PAIR, SCALE_PAIR, STEADY_PAIR, failoverTrial, latency, logBytes, replicatedThroughput, stopAllClusters, type FailoverTrial } from './bench-cluster.js';
+import { DEFAULT_PAIR, SCALE_PAIR, STEADY_PAIR, failoverTrial, latency, logBytes, replicatedThroughput, stopAllClusters, type FailoverTrial, type PairSettings } from './bench-cluster.js';
 import { scale } from './bench-scale.js';
 import { kernelInner, kernelOuter } from './bench-kernel.js';
 import { benchLan } from './bench-lan.js';
@@ -172,6 +172,8 @@ export interface BenchOptions {
   connectionsGiven: boolean;
   /** Failover trials: Dmax of the failure detectors (none: D). */
   failureTimeoutMaxMs?: number;
+  /** Failover trials: S, the detectors' start-up allowance (none: the replica's default). */
+  failureTimeoutStartMs?: number;
   /** Switchover trials' workload (default bulk). */
   switchoverLoad?: SwitchoverLoad;
   /** Set in the kernel group's run inside its network namespace. */
@@ -329,10 +331,19 @@ function failoverSteps(t: FailoverTrial): string {
   return parts.length === 0 ? '' : `; ${parts.join(', ')} ms`;
 }
 
+/** The failover trials' pair: the defaults, with --failure-timeout-max-ms and --failure-timeout-start-ms. */
+export function failoverPair(o: Pick<BenchOptions, 'failureTimeoutMaxMs' | 'failureTimeoutStartMs'>): PairSettings {
+  return {
+    ...DEFAULT_PAIR,
+    ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
+    ...(o.failureTimeoutStartMs !== undefined ? { failureTimeoutStartMs: o.failureTimeoutStartMs } : {}),
+  };
+}
+
 async function benchFailover(c: BenchContext): Promise<void> {
   const { o, say, add, cmd, details } = c;
   const { trials } = o;
-  const pair = o.failureTimeoutMaxMs === undefined ? DEFAULT_PAIR : { ...DEFAULT_PAIR, failureTimeoutMaxMs: o.failureTimeoutMaxMs };
+  const pair = failoverPair(o);
   const replicatedMBps = c.replicatedMBps;
   // A transfer of about a second: still running at the kill, over soon after the takeover.
   // Without the replicated group's rate: 20 MB each way, about a second for a pair moving
@@ -340,7 +351,8 @@ async function benchFailover(c: BenchContext): Promise<void> {
   // segments grew to 64 KB, and the trial measured nothing).
   const bytes = Number.isFinite(replicatedMBps) ? Math.round(Math.min(50e6, Math.max(1e6, (replicatedMBps * 1e6) / 2))) : 20_000_000;
   const killAfterMs = 250;
-  say(`failover: ${trials} trial(s), each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms) and \`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked); kill -9 of the primary ${killAfterMs} ms into the load; the client at nice ${DEFAULT_NICE} like the cluster; figure: kill -> the client's first read at or after the backup's live line (both stamped on the machine's wall clock); the first byte after a mark sent at live is checked against the old primary's capture (beyond all it sent: the new primary's)`);
+  const bounds = `${pair.failureTimeoutMaxMs !== undefined ? `, Dmax ${pair.failureTimeoutMaxMs} ms` : ''}${pair.failureTimeoutStartMs !== undefined ? `, S ${pair.failureTimeoutStartMs} ms` : ''}`;
+  say(`failover: ${trials} trial(s), each a fresh pair (H ${pair.heartbeatMs} ms, D ${pair.failureTimeoutMs} ms${bounds}) and \`ftcp client --app bulk\` (1 connection, ${bytes} B each way, every byte checked); kill -9 of the primary ${killAfterMs} ms into the load; the client at nice ${DEFAULT_NICE} like the cluster; figure: kill -> the client's first read at or after the backup's live line (both stamped on the machine's wall clock); the first byte after a mark sent at live is checked against the old primary's capture (beyond all it sent: the new primary's)`);
   const times: number[] = [];
   let broken = 0;
   let invalid = 0;

@@ -50,8 +50,8 @@ interface Totals {
 export async function runChaos(o: ChaosRunOptions, io: LabIo): Promise<RunOutcome> {
   mkdirSync(o.dir, { recursive: true });
   const numbers = o.only !== undefined ? [o.only] : Array.from({ length: o.trials }, (_, i) => i + 1);
-  const flagsText = `--app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --mtu ${o.mtu} --faults ${o.faults.join(',')} --moment-max-ms ${o.momentMaxMs} --heartbeat-ms ${o.heartbeatMs} --failure-timeout-ms ${o.failureTimeoutMs}${o.failureTimeoutMaxMs !== undefined ? ` --failure-timeout-max-ms ${o.failureTimeoutMaxMs}` : ''}`;
-  io.stdout(`chaos: ${numbers.length} trial(s), seed ${o.seed}${o.seedFromClock ? ' (from the wall clock)' : ''}; ${o.app} load, ${o.connections} connection(s); faults ${o.faults.join(', ')}; H ${o.heartbeatMs} ms, D ${o.failureTimeoutMs} ms${o.failureTimeoutMaxMs !== undefined ? `, Dmax ${o.failureTimeoutMaxMs} ms` : ''}; runs in ${o.dir}\n`);
+  const flagsText = `--app ${o.app} --connections ${o.connections} --bytes ${o.bytes} --mtu ${o.mtu} --faults ${o.faults.join(',')} --moment-max-ms ${o.momentMaxMs} --heartbeat-ms ${o.heartbeatMs} --failure-timeout-ms ${o.failureTimeoutMs}${o.failureTimeoutMaxMs !== undefined ? ` --failure-timeout-max-ms ${o.failureTimeoutMaxMs}` : ''}${o.failureTimeoutStartMs !== undefined ? ` --failure-timeout-start-ms ${o.failureTimeoutStartMs}` : ''}`;
+  io.stdout(`chaos: ${numbers.length} trial(s), seed ${o.seed}${o.seedFromClock ? ' (from the wall clock)' : ''}; ${o.app} load, ${o.connections} connection(s); faults ${o.faults.join(', ')}; H ${o.heartbeatMs} ms, D ${o.failureTimeoutMs} ms${o.failureTimeoutMaxMs !== undefined ? `, Dmax ${o.failureTimeoutMaxMs} ms` : ''}${o.failureTimeoutStartMs !== undefined ? `, S ${o.failureTimeoutStartMs} ms` : ''}; runs in ${o.dir}\n`);
   const totals = emptyTotals();
   const startMs = io.nowMs();
   const interrupted = await runTrials(o, numbers, io, (r) => {

@@ -36,7 +36,7 @@ import { fencedEmissions } from '../replica/run-checks.js';
 import type { Child } from './children.js';
 import { isReplicaEvent, replicaEvent, type ChildEvent, type EventOf } from '../net/events.js';
 import { wallClockMs } from '../net/clock.js';
-import { compareReemitted, DEMO_MTU, LiveCluster, readWireView, type WireView } from './live-cluster.js';
+import { compareReemitted, DEMO_MTU, LiveCluster, readWireView, type LiveClusterOptions, type WireView } from './live-cluster.js';
 import { LoadClient, type LoadClientResult } from './load-client.js';
 import { TcpRelay } from './tcp-relay.js';
 import { DEFAULT_SERVICE_ADDRESS } from '../net/switch.js';
@@ -64,6 +64,8 @@ export interface ChaosOptions {
   failureTimeoutMs: number;
   /** Dmax of the replicas' failure detectors; none: D. */
   failureTimeoutMaxMs?: number;
+  /** S, the detectors' start-up allowance; none: the replica's default. */
+  failureTimeoutStartMs?: number;
   /**
    * The replicas' and the client's link MTU (MSS = mtu - 40). Chaos runs 1500 by default:
    * many segments in flight at each fault, and a load that lasts long enough for a join and
@@ -166,21 +168,7 @@ export class ChaosTrial {
   ) {
     this.dir = join(o.dir, `trial-${plan.trial}`);
     mkdirSync(this.dir, { recursive: true });
-    const bulkBytes = plan.fault === 'kill-backup-join' ? JOIN_LOAD_FACTOR * o.bytes : o.bytes;
-    this.cluster = new LiveCluster({
-      dir: this.dir,
-      app: o.app,
-      seed: plan.seed,
-      bulkBytes,
-      heartbeatMs: o.heartbeatMs,
-      failureTimeoutMs: o.failureTimeoutMs,
-      ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
-      unsafeNoOutputRule: false,
-      switchOptions: { captureDropped: true },
-      startTimeoutMs: WAIT_MS,
-      mtu: o.mtu ?? DEMO_MTU,
-      onEvent: (label, e) => this.onEvent(label, e),
-    });
+    this.cluster = new LiveCluster({ ...trialClusterOptions(plan, o, this.dir), onEvent: (label, e) => this.onEvent(label, e) });
   }
 
   private onEvent(label: string, e: ChildEvent): void {
@@ -489,4 +477,22 @@ function capturedPackets(path: string, afterUs: number, comment: (c: string) => 
   if (!existsSync(path)) return [];
   const r = readPcapng(new Uint8Array(readFileSync(path)));
   return r.packets.filter((p) => p.timestampUs >= afterUs && p.comments.some(comment)).map((p) => p.data);
+}
+
+/** The cluster of one trial (its replicas' timing, the switch's dropped-datagram capture), in `dir`; starts nothing. */
+export function trialClusterOptions(plan: TrialPlan, o: ChaosOptions, dir: string): LiveClusterOptions {
+  return {
+    dir,
+    app: o.app,
+    seed: plan.seed,
+    bulkBytes: plan.fault === 'kill-backup-join' ? JOIN_LOAD_FACTOR * o.bytes : o.bytes,
+    heartbeatMs: o.heartbeatMs,
+    failureTimeoutMs: o.failureTimeoutMs,
+    ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
+    ...(o.failureTimeoutStartMs !== undefined ? { failureTimeoutStartMs: o.failureTimeoutStartMs } : {}),
+    unsafeNoOutputRule: false,
+    switchOptions: { captureDropped: true },
+    startTimeoutMs: WAIT_MS,
+    mtu: o.mtu ?? DEMO_MTU,
+  };
 }

@@ -135,14 +135,24 @@ export class LiveCluster {
    * (a relay's).
    */
   async startReplica(name: string, role: 'primary' | 'backup' | 'join', peer: string, logPeer?: string, extra: ReplicaExtra = {}, logPeerPort?: number): Promise<Child> {
-    const o = this.opts;
     let logPeerAt: string | undefined;
     if (logPeer !== undefined || logPeerPort !== undefined) {
       const port = logPeerPort ?? this.logPorts.get(logPeer!);
       if (port === undefined) throw new Error(`no log port known for replica ${logPeer}`);
       logPeerAt = loopback(port);
     }
-    const args = replicaArgv({
+    const child = this.children.start(`replica ${name}`, this.replicaArgs(name, role, peer, logPeerAt, extra));
+    child.stopSignal = 'SIGINT'; // stopping the cluster stops it at once, without a handover
+    this.replicas.set(name, child);
+    const started = await child.waitFor((e) => replicaEvent(e, 'started') !== undefined, this.startTimeoutMs, 'its started line');
+    this.logPorts.set(name, replicaEvent(started, 'started')!.logListenPort!);
+    return child;
+  }
+
+  /** The argv of replica `name` (`logPeerAt`: the address it dials for its log channel); starts nothing. */
+  replicaArgs(name: string, role: 'primary' | 'backup' | 'join', peer: string, logPeerAt?: string, extra: ReplicaExtra = {}): string[] {
+    const o = this.opts;
+    return replicaArgv({
       ...this.common(),
       role,
       name,
@@ -160,12 +170,6 @@ export class LiveCluster {
       ...(logPeerAt !== undefined ? { logPeer: logPeerAt } : {}),
       ...extra,
     });
-    const child = this.children.start(`replica ${name}`, args);
-    child.stopSignal = 'SIGINT'; // stopping the cluster stops it at once, without a handover
-    this.replicas.set(name, child);
-    const started = await child.waitFor((e) => replicaEvent(e, 'started') !== undefined, this.startTimeoutMs, 'its started line');
-    this.logPorts.set(name, replicaEvent(started, 'started')!.logListenPort!);
-    return child;
   }
 
   /** Starts a client (`ftcp client --json`) with a load of this shape; waits for its started line. */

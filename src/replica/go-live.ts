@@ -20,6 +20,7 @@ import { MAX_RETRANSMIT_SKIP } from './log.js';
 import { ipv4OfFrame } from './ether-stack.js';
 import { isPureAck } from './output-mode.js';
 import { packetRemoteKey } from './remote-key.js';
+import { HeldRepeats, repeatConn, repeatKey } from './repeats.js';
 import type { Rsm } from './rsm.js';
 
 const TCP_FIN = 0x01;
@@ -73,7 +74,7 @@ function flowAndFin(rsm: Rsm, packet: Uint8Array): { key: number; fin: boolean }
 
 /**
  * Going live, step 1: which shadowed outputs above r are re-emitted. All of them, in order,
- * byte for byte, except two kinds of pure ACK (no data, SYN, FIN or RST: no sequence space,
+ * byte for byte, except repeats (below) and two kinds of pure ACK (no data, SYN, FIN or RST: no sequence space,
  * RFC 9293 §3.4) that a client which has finished the connection would answer, once the
  * old primary's copy had reached it, in a way that ends in a RST:
  *
@@ -88,6 +89,10 @@ function flowAndFin(rsm: Rsm, packet: Uint8Array): { key: number; fin: boolean }
  *   and a client with no connection answers an ACK with a RST (§3.10.7.1). If the copy
  *   never reached it, the client retransmits its FIN, which TIME-WAIT acknowledges
  *   (§3.10.7.4, TIME-WAIT).
+ *
+ * And a repeat (repeats.ts): a segment made again while its first copy was held, identical
+ * to an earlier re-emitted one. The client gets the first copy now; the second would only be
+ * answered a second time, by a client that may have finished the connection on the first.
  *
  * Entries are kept (an entry may be left with no packet), so the count of entries above r
  * stays what the backup shadowed.
@@ -114,15 +119,17 @@ export function reemitOutputs<T extends { index: number; packets: Uint8Array[] }
     }
   };
   pos = 0;
+  const repeats = new HeldRepeats();
+  const keep = (p: Uint8Array, at: number): boolean => {
+    if (!isPureAck(p, ethernet)) return true;
+    const f = flowAndFin(rsm, p);
+    if (f.key < 0) return true;
+    if ((finAfter.get(f.key) ?? -1) > at) return false;
+    return !finished(p);
+  };
   return shadowed.map((s) => {
-    const packets = s.packets.filter((p) => {
-      const at = pos++;
-      if (!isPureAck(p, ethernet)) return true;
-      const f = flowAndFin(rsm, p);
-      if (f.key < 0) return true;
-      if ((finAfter.get(f.key) ?? -1) > at) return false;
-      return !finished(p);
-    });
+    // All leave now: a repeat is of one still "held" (re-emitted just before it).
+    const packets = s.packets.filter((p) => keep(p, pos++) && repeats.admit(repeatKey(p, ethernet, rsm.config.servicePort), 0, repeatConn(rsm, p)));
     return packets.length === s.packets.length ? s : { ...s, packets };
   });
 }

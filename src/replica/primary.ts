@@ -34,6 +34,7 @@ import { FailureDetector } from './failure-detector.js';
 import { ArbiterAsk, detectorOptions, type Outbox, type ReplicaOptions, type ResolvedTimes, type SuspectReason } from './outbox.js';
 import { isPureAck, outputModeOf, type OutputMode } from './output-mode.js';
 import type { Rsm } from './rsm.js';
+import { admitMade, HeldRepeats, repeatConn, repeatKey, type RepeatKey } from './repeats.js';
 
 /** Distributes a union over Omit so each variant keeps its own fields. */
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
@@ -42,6 +43,8 @@ export type EntryInput = DistributiveOmit<LogEntry, 'index' | 'epoch' | 'timeUs'
 interface Held {
   index: number;
   packets: Uint8Array[];
+  /** Each packet's repeat key (repeats.ts), forgotten as it is released; shorter than packets when none is keyed. */
+  keys: Array<RepeatKey | undefined>;
 }
 
 /** Why a backup cannot join a pair that serves an upstream app without a state adapter. */
@@ -82,6 +85,8 @@ export interface PrimaryCounters {
   tooBigToLog: number;
   /** Client packets that reached it while handing over: sent to the backup unlogged. */
   forwarded: number;
+  /** Segments made again while their first copy was held (repeats.ts): not released. */
+  heldRepeats: number;
 }
 
 export class PrimaryRole {
@@ -94,13 +99,14 @@ export class PrimaryRole {
   released: number;
   /** Highest index the backup acknowledged. */
   acked: number;
-  readonly counters: PrimaryCounters = { entries: 0, framesSent: 0, heartbeats: 0, resends: 0, released: 0, maxHeld: 0, wrongEpoch: 0, tooBigToLog: 0, forwarded: 0 };
+  readonly counters: PrimaryCounters = { entries: 0, framesSent: 0, heartbeats: 0, resends: 0, released: 0, maxHeld: 0, wrongEpoch: 0, tooBigToLog: 0, forwarded: 0, heldRepeats: 0 };
   /** Handing the service over to the backup (startHandover): no input, no release. */
   handingOver = false;
   /** The backup took the service over (its `handover`, or it won the test-and-set): this role is done. */
   handedOver = false;
   private hold: Held[] = [];
   private heldPackets = 0;
+  private readonly repeats = new HeldRepeats();
   /** Encoded entries the backup has not acknowledged, for resends. */
   private readonly log = new Map<number, Uint8Array>();
   private pendingFrames: Uint8Array[] = [];
@@ -255,7 +261,7 @@ export class PrimaryRole {
     this.detector.heard(nowUs);
     switch (m.type) {
       case 'ack':
-        if (m.index > this.acked) this.onAck(m.index);
+        if (m.index > this.acked) this.onAck(m.index, nowUs);
         // The ack of k itself (no entry after it yet): the joiner holds the snapshot, the join is over.
         else if (this.joinSnapshot !== undefined && m.index >= this.joinSnapshot.index) this.joinSnapshot = undefined;
         break;
@@ -288,7 +294,7 @@ export class PrimaryRole {
       this.out.event({ type: 'handover-failed', epoch: r.epoch, peer: this.peer ?? '?', reason: 'the backup fell silent before it took over' });
     }
     this.epoch = r.epoch + 1;
-    this.becomeAlone();
+    this.becomeAlone(nowUs);
     this.out.event({ type: 'announce', epoch: this.epoch });
     this.append(nowUs, { kind: 'epoch', newEpoch: this.epoch, members: [this.opts.name] });
   }
@@ -335,12 +341,17 @@ export class PrimaryRole {
       this.pendingFrames.push(frame);
     }
     if (this.alone || this.mode === 'async') {
-      for (const packet of result.packets) this.emit(packet, entry.index);
+      const { packets, keys, dropped } = admitMade(this.repeats, this.rsm, result.packets, nowUs);
+      this.counters.heldRepeats += dropped;
+      for (const packet of packets) this.emit(packet, entry.index);
+      this.left(packets, keys, nowUs);
       this.released = entry.index;
     } else if (result.packets.length > 0) {
-      const held = this.mode === 'acks-at-once' ? this.releasePureAcks(result.packets, entry.index) : result.packets;
+      const waiting = this.mode === 'acks-at-once' ? this.releasePureAcks(result.packets, entry.index) : result.packets;
+      const { packets: held, keys, dropped } = admitMade(this.repeats, this.rsm, waiting, nowUs);
+      this.counters.heldRepeats += dropped;
       if (held.length === 0) return;
-      this.hold.push({ index: entry.index, packets: held });
+      this.hold.push({ index: entry.index, packets: held, keys });
       this.heldPackets += held.length;
       if (this.heldPackets > this.counters.maxHeld) this.counters.maxHeld = this.heldPackets;
     }
@@ -371,10 +382,10 @@ export class PrimaryRole {
   }
 
   /** The backup has applied every entry up to j: release O(i) for i <= j, in order. */
-  private onAck(j: number): void {
+  private onAck(j: number, nowUs: number): void {
     this.acked = Math.min(j, this.rsm.index);
     // Handing over, nothing more is released: the backup re-emits what is held above r.
-    if (!this.handingOver) this.releaseAcked();
+    if (!this.handingOver) this.releaseAcked(nowUs);
     // The log holds consecutive indices in insertion order: stop at the first one not acknowledged.
     for (const i of this.log.keys()) {
       if (i > this.acked) break;
@@ -383,16 +394,28 @@ export class PrimaryRole {
     if (this.joinSnapshot !== undefined && this.acked >= this.joinSnapshot.index) this.joinSnapshot = undefined;
   }
 
-  private releaseAcked(): void {
+  private releaseAcked(nowUs: number): void {
     let n = 0;
     while (n < this.hold.length && this.hold[n]!.index <= this.acked) {
       const h = this.hold[n]!;
       for (const p of h.packets) this.emit(p, h.index);
+      this.left(h.packets, h.keys, nowUs);
       this.heldPackets -= h.packets.length;
       n++;
     }
     if (n > 0) this.hold.splice(0, n);
     if (this.acked > this.released) this.released = this.acked;
+  }
+
+  /** Packets just put on the wire, with their repeat keys (repeats.ts). */
+  private left(packets: Uint8Array[], keys: Array<RepeatKey | undefined>, nowUs: number): void {
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== undefined) this.repeats.release(keys[i], nowUs, repeatConn(this.rsm, packets[i]!));
+  }
+
+  /** Going live: the FINs just re-emitted left now (repeats.ts: the stack's timer of each runs from its making). */
+  noteReemitted(packets: Iterable<Uint8Array>, nowUs: number): void {
+    const ethernet = this.opts.rsm.ethernet !== undefined;
+    for (const p of packets) this.repeats.left(repeatKey(p, ethernet, this.rsm.config.servicePort), nowUs, repeatConn(this.rsm, p));
   }
 
   // ---- planned switchover ------------------------------------------------------------
@@ -423,15 +446,17 @@ export class PrimaryRole {
     this.fenced = true;
     this.hold = [];
     this.heldPackets = 0;
+    this.repeats.clearHeld();
     this.pendingFrames = [];
     this.log.clear();
     this.out.clear('transmit');
   }
 
-  private becomeAlone(): void {
+  private becomeAlone(nowUs: number): void {
     this.alone = true;
     this.peer = undefined;
     for (const h of this.hold) for (const p of h.packets) this.emit(p, h.index);
+    for (const h of this.hold) this.left(h.packets, h.keys, nowUs);
     this.hold = [];
     this.heldPackets = 0;
     this.released = this.rsm.index;

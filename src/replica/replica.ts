@@ -263,6 +263,7 @@ export class Replica {
     // Step 2: the RSM clock continues from the last logged time; the stack's timers run from now on.
     const offsetUs = handOver.rsm.lastTimeUs - nowUs;
     this.role = new PrimaryRole(handOver.rsm, this.opts, this.times, this.out, { epoch, peer: undefined, offsetUs, nowUs, nextRequestId: this.nextRequestId });
+    this.role.noteReemitted(handOver.reemit.flatMap((s) => s.packets), nowUs);
     this.out.event({ type: 'live', epoch, r: handOver.r, lastIndex: handOver.rsm.index, reemitted, reemittedEntries: handOver.reemit.length, reason: handOver.switchover ? 'switchover' : 'failover' });
     // A planned switchover: tell the old primary it may go (it then emits nothing more).
     if (handOver.switchover) this.out.channel(encodeChannel({ type: 'handover', epoch, r: handOver.r, lastIndex: handOver.rsm.index }));

@@ -20,6 +20,18 @@
  * at each of its kill points (ClusterOptions.crashAtPoint) from a little before that FIN
  * until well after the last one, one run each. Every run must go live, keep every stream
  * intact, and see no RST on the client link, either way.
+ *
+ * A case with a `hold` adds the live demo's in-flight kill moment (src/lab/demo/in-flight.ts)
+ * at the close: the backup's acknowledgements are held (FaultPlan.logHold) from `leadMs`
+ * before the probe's first FIN for `ms`, longer than the primary's tail loss probe timeout
+ * (RFC 8985 §7.2, 2·SRTT + 200 ms with one segment in flight, never after the RTO) and, at
+ * the longer holds, its retransmission timer (RFC 6298 (5.4)): the probe or the
+ * retransmission of the FIN or of the last data is made while the original still waits on
+ * the output rule, and both are released together when the hold ends. One run holds and
+ * kills nothing (a pair that merely stalled must not draw a RST either); then, as the demo
+ * does, the primary's frames to the backup are lost from the hold's end, and the primary is
+ * killed at each kill point from there until well after the close. The failure timeout is
+ * raised above the hold, so the hold itself is not a failover.
  */
 import type { AppName } from '../proxy/app.js';
 import { runCluster, type ClusterOptions, type ClusterResult } from './cluster.js';
@@ -27,11 +39,20 @@ import { runCluster, type ClusterOptions, type ClusterResult } from './cluster.j
 export const CLOSE_ORDERS = ['client-first', 'server-first', 'simultaneous'] as const;
 export type CloseOrder = (typeof CLOSE_ORDERS)[number];
 
+/** The demo's hold of the backup's acknowledgements, placed at the close. */
+export interface CloseHold {
+  /** The hold starts this long before the probe's first FIN (the FIN, and with a longer lead the last answer, is made during it). */
+  leadMs: number;
+  /** How long the acknowledgements are held. */
+  ms: number;
+}
+
 export interface CloseCase {
   order: CloseOrder;
   /** The load's protocol; server-first and simultaneous need one the fake upstream answers line by line (counter, kv). */
   app: Extract<AppName, 'counter' | 'echo' | 'kv'>;
   seed: number;
+  hold?: CloseHold;
 }
 
 export interface CloseCaseResult {
@@ -59,7 +80,7 @@ export const CLOSE_MAX_POINTS = 200;
 const REQUESTS = 3;
 const LINK_DELAY_US = 5_000;
 
-/** The cluster options of a case (no kill). */
+/** The cluster options of a case (no kill, no hold: the hold is placed from the probe). */
 export function closeCaseOptions(c: CloseCase): ClusterOptions {
   if (c.order !== 'client-first' && c.app === 'echo') throw new RangeError(`${c.order} needs a line app (counter, kv): the fake upstream counts an echo answer per segment`);
   const o: ClusterOptions = {
@@ -71,6 +92,12 @@ export function closeCaseOptions(c: CloseCase): ClusterOptions {
     load: { requests: [REQUESTS, REQUESTS], ...(c.order === 'simultaneous' ? { closeAfterLastRequest: true } : {}) },
     maxUs: 5_000_000,
   };
+  if (c.hold !== undefined) {
+    // A hold must not be a failover of its own: the failure timeout D outlasts it. And the
+    // seed's own log partition (planFaults) would fall across it: a hold case has none.
+    o.failureTimeoutMs = 2 * c.hold.ms;
+    o.faults = { ...o.faults, logPartition: undefined };
+  }
   if (c.order !== 'client-first') o.upstream = { app: { kind: c.app, closeAfter: REQUESTS } };
   return o;
 }
@@ -80,11 +107,13 @@ function describeRun(o: ClusterOptions): string {
   return `runCluster(${JSON.stringify({ ...o, capture: undefined })})`;
 }
 
-function runProblems(r: ClusterResult): string[] {
+function runProblems(r: ClusterResult, failovers: 0 | 1): string[] {
   const out = [...r.problems];
   const { fromClient, toClient } = r.clientLink.resets;
   if (fromClient + toClient > 0) out.push(`RST on the client link: ${fromClient} from the client, ${toClient} to it`);
-  if (r.failovers.length !== 1 || r.failovers[0]!.liveMs === null) out.push(`expected one failover that went live, saw ${r.failovers.length}`);
+  if (r.streams.broken > 0 || r.streams.intact !== 1) out.push(`streams: ${r.streams.intact} intact, ${r.streams.broken} broken`);
+  if (failovers === 1 && (r.failovers.length !== 1 || r.failovers[0]!.liveMs === null)) out.push(`expected one failover that went live, saw ${r.failovers.length}`);
+  if (failovers === 0 && r.failovers.length > 0) out.push(`expected no failover, saw ${r.failovers.length}`);
   return out;
 }
 
@@ -103,9 +132,33 @@ export function runCloseCase(c: CloseCase): CloseCaseResult {
   const firstOf = (fromClient: boolean) => Math.min(...probe.clientLink.fins.filter((f) => f.fromClient === fromClient).map((f) => f.timeUs));
   const [clientFin, serverFinArrives] = [firstOf(true), firstOf(false)];
   result.finsCrossed = clientFin < serverFinArrives && serverFinArrives - LINK_DELAY_US < clientFin + LINK_DELAY_US;
-  const endUs = Math.max(...fins) + CLOSE_TAIL_US;
   result.firstFinUs = firstFin;
-  const crashAtUs = Math.max(1, firstFin - CLOSE_LEAD_US);
+  const closeUs = Math.max(...fins) - firstFin;
+  if (c.hold === undefined) {
+    killSweep(result, base, Math.max(1, firstFin - CLOSE_LEAD_US), firstFin + closeUs + CLOSE_TAIL_US);
+    return result;
+  }
+  // The hold, with no kill: the pair merely stalls.
+  const fromUs = Math.max(1, firstFin - c.hold.leadMs * 1000);
+  const toUs = fromUs + c.hold.ms * 1000;
+  const held: ClusterOptions = { ...base, noCrash: true, faults: { ...base.faults, logHold: { fromUs, toUs } } };
+  const still = runCluster(held);
+  addResets(result, still);
+  const problems = runProblems(still, 0);
+  if (problems.length > 0) result.failures.push(`the hold alone: ${problems.slice(0, 3).join(' | ')}: ${describeRun(held)}`);
+  // The demo's moment: then the primary's frames to the backup are lost, and the kill.
+  const lost: ClusterOptions = { ...base, faults: { ...base.faults, logHold: { fromUs, toUs, thenLose: true } } };
+  killSweep(result, lost, toUs, toUs + Math.max(0, firstFin + closeUs - fromUs) + CLOSE_TAIL_US);
+  return result;
+}
+
+function addResets(result: CloseCaseResult, r: ClusterResult): void {
+  result.resets.fromClient += r.clientLink.resets.fromClient;
+  result.resets.toClient += r.clientLink.resets.toClient;
+}
+
+/** One run per kill point of the primary from `crashAtUs` until a kill falls after `endUs`. */
+function killSweep(result: CloseCaseResult, base: ClusterOptions, crashAtUs: number, endUs: number): void {
   for (let point = 0; point < CLOSE_MAX_POINTS; point++) {
     const options: ClusterOptions = { ...base, faults: { ...base.faults, crashAtUs }, crashAtPoint: point };
     const r = runCluster(options);
@@ -117,12 +170,10 @@ export function runCloseCase(c: CloseCase): CloseCaseResult {
     result.runs++;
     result.killsFromUs ??= killUs;
     result.killsToUs = killUs;
-    result.resets.fromClient += r.clientLink.resets.fromClient;
-    result.resets.toClient += r.clientLink.resets.toClient;
+    addResets(result, r);
     result.reemitted += r.reemitted.segments;
-    const problems = runProblems(r);
+    const problems = runProblems(r, 1);
     if (problems.length > 0) result.failures.push(`kill point ${point} (at ${killUs} µs): ${problems.slice(0, 3).join(' | ')}: ${describeRun(options)}`);
     if (killUs > endUs) break;
   }
-  return result;
 }

@@ -62,6 +62,8 @@ export class ClusterRun {
   private armedAfterRelease = false;
   /** crashAtPoint: kill points still to pass before the kill (undefined: not armed). */
   private pointsLeft: number | undefined;
+  /** The seeded kill's event has not run yet (a run whose load settled by then is not over before it). */
+  private killPending = false;
 
   constructor(private readonly plan: ClusterPlan) {
     const { options, faults } = plan;
@@ -102,8 +104,8 @@ export class ClusterRun {
     let settledUs: number | null = null;
     try {
       const lastKillUs = Math.max(faults.crashAtUs ?? 0, options.join?.secondCrashAtUs ?? 0);
-      const lastFaultUs = Math.max(lastKillUs, options.join?.joinerCrashAtUs ?? 0, faults.arbiterOutage?.toUs ?? 0);
-      const done = () => this.load.allSettled && sim.nowUs >= lastFaultUs && !this.armedAfterRelease && this.pointsLeft === undefined && this.obs.failovers.every((f) => f.liveMs !== null);
+      const lastFaultUs = Math.max(lastKillUs, options.join?.joinerCrashAtUs ?? 0, faults.arbiterOutage?.toUs ?? 0, faults.logHold?.toUs ?? 0);
+      const done = () => this.load.allSettled && sim.nowUs >= lastFaultUs && !this.killPending && !this.armedAfterRelease && this.pointsLeft === undefined && this.obs.failovers.every((f) => f.liveMs !== null);
       const outcome = sim.run({ until: done, untilUs: maxUs, maxEvents: 20_000_000 });
       events += outcome.events;
       if (done()) settledUs = sim.nowUs;
@@ -127,6 +129,11 @@ export class ClusterRun {
       for (const y of names) if (x < y) network.setLinkPair(CLUSTER_REPLICAS[x]!, CLUSTER_REPLICAS[y]!, { delayUs: faults.logDelayUs, ...clean });
     }
     if (faults.logPartition !== undefined) network.schedulePartition(CLUSTER_REPLICAS.a!, CLUSTER_REPLICAS.b!, faults.logPartition.fromUs, faults.logPartition.toUs);
+    const hold = faults.logHold;
+    if (hold !== undefined) {
+      network.scheduleHold(CLUSTER_REPLICAS.b!, CLUSTER_REPLICAS.a!, hold.fromUs, hold.toUs);
+      if (hold.thenLose === true) network.scheduleCut(CLUSTER_REPLICAS.a!, CLUSTER_REPLICAS.b!, hold.toUs, Math.max(hold.toUs, this.plan.maxUs));
+    }
     if (faults.healAtUs === undefined) return;
     this.sim.schedule(faults.healAtUs, {
       kind: 'heal',
@@ -331,10 +338,12 @@ export class ClusterRun {
     const { options, faults } = this.plan;
     if (faults.crashAtUs === undefined) return;
     const at = faults.crashAtUs;
+    this.killPending = true;
     this.sim.schedule(at, {
       kind: 'kill',
       target: 'replica a',
       run: () => {
+        this.killPending = false;
         if (options.killBackup) this.kill(b, `seeded kill of the backup at ${formatUs(at)}`);
         else if (options.crashAfterRelease) this.armedAfterRelease = true;
         else if (options.crashAtPoint !== undefined && options.crashAtPoint > 0) this.pointsLeft = options.crashAtPoint;

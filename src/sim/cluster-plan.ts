@@ -39,6 +39,13 @@ export interface FaultPlan {
   logDelayUs: number;
   /** The log channel between a and b is down during [fromUs, toUs). */
   logPartition?: { fromUs: number; toUs: number };
+  /**
+   * The live demo's in-flight kill moment (src/lab/demo/in-flight.ts) on the log channel:
+   * the backup b's frames to the primary a sent during [fromUs, toUs) are held and arrive at
+   * toUs (the primary's outputs wait for those acknowledgements, the output rule); with
+   * `thenLose`, a's frames to b are lost from toUs on (b is never told r again).
+   */
+  logHold?: { fromUs: number; toUs: number; thenLose?: boolean };
   /** One-way delay between a replica and the arbiter (a slow arbiter: tens of ms). */
   arbiterDelayUs: number;
   /** When the primary is killed; undefined: never. */

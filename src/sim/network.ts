@@ -135,6 +135,8 @@ class Link {
   busyUntilUs = 0;
   /** Latest arrival of a non-reordered copy, to keep jitter FIFO. */
   lastArrivalUs = 0;
+  /** Packets sent before this time arrive no earlier than it (scheduleHold); -1: no hold. */
+  holdUntilUs = -1;
   constructor(
     readonly src: Ipv4Addr,
     readonly dst: Ipv4Addr,
@@ -213,6 +215,30 @@ export class Network {
     };
     this.sim.schedule(fromUs, { kind: 'link-down', target, run: set(false) });
     this.sim.schedule(toUs, { kind: 'link-up', target, run: set(true) });
+  }
+
+  /**
+   * Hold the directed link from `src` to `dst` during [fromUs, toUs): packets sent meanwhile
+   * are not lost but wait, and arrive (in order) at `toUs` at the earliest, as a relay that
+   * stops forwarding and then lets its queue go. No random draw depends on it.
+   */
+  scheduleHold(src: Ipv4Addr, dst: Ipv4Addr, fromUs: number, toUs: number): void {
+    assertTimeUs(fromUs);
+    assertTimeUs(toUs);
+    if (toUs < fromUs) throw new RangeError(`scheduleHold: end ${toUs} µs is before start ${fromUs} µs`);
+    const target = `${formatIpv4Addr(src)}->${formatIpv4Addr(dst)}`;
+    this.sim.schedule(fromUs, { kind: 'link-hold', target, run: () => (this.link(src, dst).holdUntilUs = toUs) });
+    this.sim.schedule(toUs, { kind: 'link-release', target, run: () => (this.link(src, dst).holdUntilUs = -1) });
+  }
+
+  /** Cut the directed link from `src` to `dst` during [fromUs, toUs): packets sent meanwhile are lost. */
+  scheduleCut(src: Ipv4Addr, dst: Ipv4Addr, fromUs: number, toUs: number): void {
+    assertTimeUs(fromUs);
+    assertTimeUs(toUs);
+    if (toUs < fromUs) throw new RangeError(`scheduleCut: end ${toUs} µs is before start ${fromUs} µs`);
+    const target = `${formatIpv4Addr(src)}->${formatIpv4Addr(dst)}`;
+    this.sim.schedule(fromUs, { kind: 'link-down', target, run: () => this.setLinkUp(src, dst, false) });
+    this.sim.schedule(toUs, { kind: 'link-up', target, run: () => this.setLinkUp(src, dst, true) });
   }
 
   /** Counters of one directed link. */
@@ -295,6 +321,7 @@ export class Network {
     const copies: CopyFate[] = [];
     for (let copy = 0; copy < copyCount; copy++) {
       let arrivalUs = departUs + p.delayUs + (p.jitterUs > 0 ? rng.below(p.jitterUs + 1) : 0);
+      if (link.holdUntilUs > nowUs) arrivalUs = Math.max(arrivalUs, link.holdUntilUs);
       const reordered = rng.chance(p.reorder);
       if (reordered) {
         c.reordered++;

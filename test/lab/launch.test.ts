@@ -3,11 +3,10 @@
 // one that keeps the parsed flags, so an unknown flag or a missing value fails here. The flags
 // come out as the builder was told; the replica's and the client's also pass their commands'
 // own validation (parseReplicaFlags, parseClientFlags, parseLoadShape).
-import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parseClientFlags, parseLoadShape } from '../../src/cli/client.js';
 import { parseKernelTool } from '../../src/cli/kernel-client.js';
-import { buildProgram } from '../../src/cli/program.js';
+import { parseWithProgram as parse } from '../helpers/parse-cli.js';
 import { parseReplicaFlags } from '../../src/cli/replica.js';
 import {
   arbiterArgv,
@@ -24,31 +23,6 @@ import {
   type ReplicaLaunch,
 } from '../../src/lab/launch.js';
 import { replicaRsmConfig, startupBoundMs } from '../../src/net/replica-options.js';
-
-/** Parses argv with the real program; resolves with the command's name path, its flags and its arguments. */
-async function parse(argv: string[]): Promise<{ path: string; flags: Record<string, unknown>; args: string[] }> {
-  let errors = '';
-  const program = buildProgram({ stdout: () => {}, stderr: (t) => void (errors += t), stderrIsTty: false, nowMs: () => 0 }, () => {});
-  let seen: { path: string; flags: Record<string, unknown>; args: string[] } | undefined;
-  const hook = (cmd: Command, path: string) => {
-    for (const sub of cmd.commands) {
-      const p = path === '' ? sub.name() : `${path} ${sub.name()}`;
-      sub.action((...a: unknown[]) => {
-        const c = a[a.length - 1] as Command;
-        seen = { path: p, flags: c.opts(), args: c.args };
-      });
-      hook(sub, p);
-    }
-  };
-  hook(program, '');
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-  } catch (error) {
-    throw new Error(`ftcp ${argv.join(' ')}: ${errors.trim() || String(error)}`);
-  }
-  if (seen === undefined) throw new Error(`ftcp ${argv.join(' ')}: no command ran`);
-  return seen;
-}
 
 const replica: ReplicaLaunch = {
   switch: '127.0.0.1:9400',

@@ -4,9 +4,13 @@
 // Before go-live stopped re-emitting the pure ACKs a finished client would answer
 // (src/replica/go-live.ts reemitOutputs), every client-first and server-first case here had
 // a RST: the regressions below are two of those runs.
+//
+// With a hold (the live demo's in-flight moment, placed at the close): before the primary
+// stopped sending repeats (src/replica/repeats.ts), every client-first and server-first hold
+// with the FIN inside it drew a RST, with and without a kill.
 import { describe, expect, it } from 'vitest';
 import { runCluster, type ClusterOptions } from '../../src/sim/cluster.js';
-import { CLOSE_ORDERS, closeCaseOptions, runCloseCase, type CloseCase } from '../../src/sim/close-sweep.js';
+import { CLOSE_ORDERS, closeCaseOptions, runCloseCase, type CloseCase, type CloseOrder } from '../../src/sim/close-sweep.js';
 
 const SEEDS = [1, 2, 3];
 const cases: CloseCase[] = [];
@@ -69,5 +73,80 @@ describe('close-time failover campaign', () => {
     const live = r.timeline.find((t) => t.text.includes('LIVE in epoch'))?.text ?? '';
     expect(live).toMatch(/of 1 entries above r/);
     expect(r.reemitted.segments).toBe(reg.reemitted);
+  });
+
+  // The hold outlasts the tail loss probe (300 ms) or also the retransmission timer twice
+  // (800 ms); it starts 3 ms before the first FIN (the FIN is made in it) or 15 ms (the last
+  // answer too).
+  const holdCases: CloseCase[] = [];
+  for (const order of CLOSE_ORDERS) for (const leadMs of [3, 15]) for (const ms of [300, 800]) holdCases.push({ order, app: 'counter', seed: 1, hold: { leadMs, ms } });
+  it(`${holdCases.length} cases with the acknowledgements held at the close, no kill and a kill at every point after: every stream intact, no RST`, () => {
+    const failures: string[] = [];
+    let runs = 0;
+    let reemitted = 0;
+    for (const c of holdCases) {
+      const r = runCloseCase(c);
+      runs += r.runs;
+      reemitted += r.reemitted;
+      if (r.killsFromUs === null || r.killsToUs === null || r.killsToUs <= r.killsFromUs) failures.push(`${c.order} hold ${c.hold!.leadMs}/${c.hold!.ms} ms: no kills after the hold`);
+      failures.push(...r.failures.map((f) => `${c.order} hold ${c.hold!.leadMs}/${c.hold!.ms} ms: ${f}`));
+      expect(r.resets).toEqual({ fromClient: 0, toClient: 0 });
+    }
+    console.log(`close campaign with a hold: ${holdCases.length} cases, ${runs} runs with a kill, ${reemitted} segments re-emitted, ${failures.length} failed`);
+    expect(failures).toEqual([]);
+    expect(runs).toBeGreaterThan(holdCases.length * 10);
+    expect(reemitted).toBeGreaterThan(0);
+  }, 600_000);
+
+  /** A case's options with the hold placed as runCloseCase places it, and optionally the demo's loss and a kill at `point`. */
+  function holdRun(order: CloseOrder, leadMs: number, ms: number, point?: number): ClusterOptions {
+    const base = closeCaseOptions({ order, app: 'counter', seed: 1, hold: { leadMs, ms } });
+    const probe = runCluster({ ...base, noCrash: true });
+    const fromUs = Math.min(...probe.clientLink.fins.map((f) => f.timeUs)) - leadMs * 1000;
+    const toUs = fromUs + ms * 1000;
+    if (point === undefined) return { ...base, noCrash: true, faults: { ...base.faults, logHold: { fromUs, toUs } } };
+    return { ...base, faults: { ...base.faults, logHold: { fromUs, toUs, thenLose: true }, crashAtUs: toUs }, crashAtPoint: point };
+  }
+  const holdRegressions: Array<{ why: string; options: () => ClusterOptions; serverFins: number | null; failovers: number }> = [
+    {
+      why: 'client first, 300 ms hold: the probe of the FIN was made in the hold and left with it; the client in TIME-WAIT answered both, the second answer found the connection CLOSED: RST to the client',
+      options: () => holdRun('client-first', 3, 300),
+      serverFins: 1,
+      failovers: 0,
+    },
+    {
+      why: 'client first, 800 ms hold: the retransmission timer, counted from the FIN\'s making, fired again 8 ms after it left: the same two answers and RST',
+      options: () => holdRun('client-first', 3, 800),
+      serverFins: 1,
+      failovers: 0,
+    },
+    {
+      why: 'server first, 300 ms hold: the client retransmitted its FIN for want of our held ACK; TIME-WAIT answered each copy, the second ACK reached a client CLOSED: RST from it',
+      options: () => holdRun('server-first', 3, 300),
+      serverFins: null,
+      failovers: 0,
+    },
+    {
+      why: 'server first, 800 ms hold: a FIN of the client crossed our released ACK; TIME-WAIT answered it 8 ms after the first ACK left: RST from the client',
+      options: () => holdRun('server-first', 3, 800),
+      serverFins: null,
+      failovers: 0,
+    },
+    {
+      why: 'client first, the demo\'s moment: hold, loss of the primary\'s frames, kill; the new primary re-emitted the FIN and its probe, both above r: RST to the client',
+      options: () => holdRun('client-first', 3, 300, 0),
+      serverFins: 1,
+      failovers: 1,
+    },
+  ];
+  it.each(holdRegressions.map((r) => [r.why, r] as const))('regression: %s', (_why, reg) => {
+    const r = runCluster(reg.options());
+    expect(r.problems).toEqual([]);
+    expect(r.failovers.length).toBe(reg.failovers);
+    expect(r.clientLink.resets).toEqual({ fromClient: 0, toClient: 0 });
+    expect(r.streams).toEqual({ intact: 1, broken: 0 });
+    // The hold made the client retransmit its FIN at least once (so the hold did cover the close).
+    expect(r.clientLink.fins.filter((f) => f.fromClient).length).toBeGreaterThan(1);
+    if (reg.serverFins !== null) expect(r.clientLink.fins.filter((f) => !f.fromClient).length).toBe(reg.serverFins);
   });
 });

@@ -150,6 +150,18 @@ describe('Network', () => {
     expect(net.isLinkUp(A, B) && net.isLinkUp(B, A)).toBe(true);
   });
 
+  it('holds one direction: what is sent during the hold arrives, in order, when it ends; a cut loses that direction only', () => {
+    const { sim, net, atB } = setup(7, { delayUs: 1_000, loss: 0, duplicate: 0, reorder: 0, corrupt: 0 });
+    net.scheduleHold(A, B, 10_000, 20_000);
+    net.scheduleCut(A, B, 25_000, 27_000);
+    sendMany(sim, net, 30, 1_000);
+    // sent at 0..9 ms: +1 ms; 10..19 ms: all at 20 ms, in order; 20..24 and 27..29 ms: +1 ms; 25, 26 ms: lost
+    const want = [...Array(30).keys()].filter((n) => n < 25 || n > 26).map((n) => [n, n >= 10 && n < 20 ? 20_000 : n * 1_000 + 1_000]);
+    expect(atB.map((a) => [a.n, a.timeUs])).toEqual(want);
+    expect(net.linkCounters(A, B)).toMatchObject({ partitioned: 2, lost: 0 });
+    expect(net.isLinkUp(A, B) && net.isLinkUp(B, A)).toBe(true);
+  });
+
   it('serialises at the configured bandwidth and drops at the queue limit', () => {
     const { sim, net, atB } = setup(8, { delayUs: 0, bandwidthBps: 192_000, queueLimitBytes: 24 * 4 });
     // 24 bytes at 192 kbit/s = 1 ms each. 10 packets at once: the limit counts every byte not

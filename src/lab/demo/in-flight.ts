@@ -46,10 +46,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * backup's side). Resolves when the kill is due, or with a reason when the log channel was
  * not open through the relay (then the kill is a plain one).
  */
-export async function arrangeInFlightOutput(relay: TcpRelay, t: InFlightTiming, names: { primary: string; backup: string }, say: (text: string) => void): Promise<string | undefined> {
+export async function arrangeInFlightOutput(relay: TcpRelay, t: InFlightTiming, names: { primary: string; backup: string }, say: (text: string) => void, holdEnded?: () => void): Promise<string | undefined> {
   if (relay.gate('toTarget', 'hold') === 0) return 'the log channel was not open through the demo\'s relay';
   say(`the demo holds ${names.backup}'s acknowledgements for ${t.holdMs} ms: ${names.primary}'s new outputs wait for them (the output rule)`);
   await sleep(t.holdMs);
+  holdEnded?.();
   relay.gate('fromTarget', 'drop');
   relay.gate('toTarget', 'pass');
   say(`${names.backup}'s acknowledgements go through, and ${names.primary}'s frames to ${names.backup} are lost from here on: ${names.primary} releases the outputs, ${names.backup} is never told (its failure timeout runs from here)`);

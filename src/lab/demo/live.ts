@@ -32,6 +32,7 @@ import { writeRunReport } from '../report/write-run.js';
 import { demoOutcome, judgeDemo, printDemoReport } from './report.js';
 import { arrangeInFlightOutput, inFlightTiming } from './in-flight.js';
 import type { DemoState, Failover, LiveDemoOptions } from './types.js';
+import { firstFalseFailover, falseFailoverText, FALSE_FAILOVER_EVENTS, type DemoMarks, type SeenEvent } from './verdict.js';
 
 export type { LiveDemoOptions } from './types.js';
 
@@ -109,9 +110,6 @@ export async function runSteps(problems: string[], steps: ReadonlyArray<() => Pr
   }
 }
 
-/** A replica's events that mean a failover happened; before the kill, a false one. */
-const FALSE_FAILOVER_EVENTS: readonly string[] = ['won', 'lost', 'live', 'fenced', 'stopped'];
-
 /** One run of the demo: its processes, what it saw of them, and the steps, in order. */
 export class LiveDemo implements DemoState {
   /** The namespace this run is inside (the kernel as the client). */
@@ -125,10 +123,17 @@ export class LiveDemo implements DemoState {
   killed = false;
   interrupted: string | undefined;
   falseFailover: string | undefined;
+  /** The replicas' failover events as seen, each stamped by its replica (verdict.ts). */
+  readonly seen: SeenEvent[] = [];
+  /** The demo's own steps, wall clock (verdict.ts). */
+  readonly marks: DemoMarks = {};
   /** Both replicas should be running: the kill step has not happened (nor been skipped). */
   private beforeKill = true;
-  /** Resolves the kill step's wait at a false failover. */
+  /** Resolves at a false failover (the kill step's and the result's waits). */
   private onFalseFailover: (() => void) | undefined;
+  private readonly falseFailoverSeen = new Promise<void>((r) => (this.onFalseFailover = r));
+  /** When the client said it started (its clock), for when it finished. */
+  private clientStartedAtMs: number | undefined;
   clientResult: ChildEvent | undefined;
   backupExit: ChildEvent | undefined;
   kernelSide: KernelSide | undefined;
@@ -218,20 +223,13 @@ export class LiveDemo implements DemoState {
       this.say(text, at);
     }
     if (label === 'client' && e.event === 'resumed' && this.killed) failover.clientResumedMs = this.since(at);
+    if (label === 'client' && e.event === 'started') this.clientStartedAtMs = at;
     if (progress && typeof e['bytesReceived'] === 'number' && e['bytesReceived'] > 0) {
       this.flowing = true;
       this.onFlowing?.();
     }
     if (!label.startsWith('replica ')) return;
-    if (this.beforeKill && this.interrupted === undefined && this.falseFailover === undefined && FALSE_FAILOVER_EVENTS.includes(e.event)) {
-      const epoch = typeof e['epoch'] === 'number' ? ` in epoch ${e['epoch']}` : '';
-      this.falseFailover =
-        `replica ${name} reported ${e.event}${epoch} while both replicas were running: this machine is too slow for heartbeat ${o.heartbeatMs} ms and failure timeout ${o.failureTimeoutMs} ms; ` +
-        `rerun with --heartbeat-ms ${o.heartbeatMs * 5} --failure-timeout-ms ${o.failureTimeoutMs * 5}` +
-        (o.failureTimeoutMaxMs === undefined ? `, or let the failure detector adapt: --failure-timeout-max-ms ${o.failureTimeoutMs * 10}` : '');
-      this.say(`a false failover: ${name} ${e.event}${epoch} before the kill; the demo stops here`, at);
-      this.onFalseFailover?.();
-    }
+    if (FALSE_FAILOVER_EVENTS.includes(e.event)) this.noteFailoverEvent({ replica: name, event: e.event, atMs: at, ...(typeof e['epoch'] === 'number' ? { epoch: e['epoch'] } : {}) });
     switch (e.event) {
       case 'registered':
         this.serviceHolder = name;
@@ -258,6 +256,22 @@ export class LiveDemo implements DemoState {
       default:
         return;
     }
+  }
+
+  /**
+   * A failover event of a replica: before the demo's own fault (by the replica's stamp, not
+   * by when its line arrived: verdict.ts), a false failover, and the demo stops waiting.
+   */
+  private noteFailoverEvent(e: SeenEvent): void {
+    this.seen.push(e);
+    if (this.interrupted !== undefined || this.falseFailover !== undefined) return;
+    if (!this.beforeKill && this.marks.ownFaultAtMs === undefined) return; // the load ended before the kill: there is none
+    const v = firstFalseFailover([e], this.beforeKill ? { ...this.marks, ownFaultAtMs: undefined } : this.marks);
+    if (v?.kind !== 'false-failover') return;
+    this.falseFailover = falseFailoverText(v, this.t0, this.o);
+    const epoch = e.epoch !== undefined ? ` in epoch ${e.epoch}` : '';
+    this.say(`a false failover: ${e.replica} ${e.event}${epoch} ${v.duringHold ? "during the demo's hold, " : ''}before the kill; the demo stops here`, e.atMs);
+    this.onFalseFailover?.();
   }
 
   private printHeader(): void {
@@ -329,10 +343,7 @@ export class LiveDemo implements DemoState {
     const { o, failover, client } = this;
     const wait = Math.max(0, o.killAfterMs - (wallClockMs() - this.loadStartMs));
     let killTimer: NodeJS.Timeout | undefined;
-    const falseFailover = new Promise<boolean>((r) => {
-      this.onFalseFailover = () => r(false);
-      if (this.falseFailover !== undefined) r(false);
-    });
+    const falseFailover = this.falseFailoverSeen.then(() => false);
     const timer = new Promise<void>((r) => (killTimer = setTimeout(r, wait)));
     // With output in flight, the kill also waits for the load to flow (the client's progress
     // lines; the kernel's client has none): on a slow machine 300 ms can still be the handshakes.
@@ -352,19 +363,39 @@ export class LiveDemo implements DemoState {
     if (!victim.running) this.problems.push(`replica ${victimName} had already exited before the kill`);
     // The moment: the primary dies with output the client has and the backup was not told of (in-flight.ts).
     if (this.inFlight && this.relay !== undefined && victimName === 'a') {
-      const plain = await arrangeInFlightOutput(this.relay, inFlightTiming(o.heartbeatMs, o.failureTimeoutMs), { primary: 'a', backup: 'b' }, (text) => this.say(text));
+      this.marks.holdFromMs = wallClockMs();
+      const plain = await arrangeInFlightOutput(this.relay, inFlightTiming(o.heartbeatMs, o.failureTimeoutMs), { primary: 'a', backup: 'b' }, (text) => this.say(text), () => (this.marks.holdToMs = wallClockMs()));
       if (plain !== undefined) this.say(`${plain}: a plain kill`);
+      // A failover of the hold seen in time: no kill (one seen only after it: verdict.ts).
+      if (this.falseFailover !== undefined) throw new Error(`a false failover before the kill: ${this.falseFailover}`);
     }
     this.beforeKill = false; // from here on a failover is the demo's own (unsafe mode cuts the log channel first)
+    this.marks.ownFaultAtMs = wallClockMs();
     if (o.unsafe && this.relay !== undefined) {
       this.relay.cut();
       this.say('the log channel between a and b is cut (unsafe mode: so that the missing output rule shows)');
       await new Promise((r) => setTimeout(r, UNSAFE_CUT_BEFORE_KILL_MS));
     }
     failover.killAtMs = wallClockMs();
+    this.marks.killAtMs = failover.killAtMs;
     this.killed = true;
     victim.signal('SIGKILL');
     this.say(`kill -9 replica ${victimName} (pid ${victim.pid}), the primary, in the middle of the load`, failover.killAtMs);
+  }
+
+  /**
+   * The load ended after the kill and before anyone went live (it needed nothing more): the
+   * survivor still goes live on its own; wait for that (D and the arbiter's answer) before
+   * stopping it, rather than report that nobody did.
+   */
+  private async awaitGoLive(): Promise<void> {
+    const { failover, o } = this;
+    if (!this.killed || failover.liveMs !== null || this.falseFailover !== undefined) return;
+    if (this.marks.loadDoneAtMs !== undefined && this.marks.loadDoneAtMs <= failover.killAtMs) return;
+    const sv = this.cluster.replicas.get(failover.killed === 'a' ? 'b' : 'a');
+    if (sv === undefined || !sv.running) return;
+    const boundMs = 2000 + 20 * (o.failureTimeoutMaxMs ?? o.failureTimeoutMs);
+    await sv.waitFor((e) => ['live', 'lost', 'fenced', 'stopped', 'exit'].includes(e.event), boundMs, 'its go-live').catch(() => undefined);
   }
 
   /** Resolves once the client has reported bytes received. */
@@ -374,9 +405,17 @@ export class LiveDemo implements DemoState {
 
   /** The client's result; the surviving Redis asked; the survivor stopped, for its exit line. */
   private async waitForResult(): Promise<void> {
-    const result = await this.client!.waitFor((e) => e.event === 'result', 90_000, 'its result line');
+    const got = this.client!.waitFor((e) => e.event === 'result', 90_000, 'its result line');
+    // A false failover seen only after the kill (verdict.ts): the streams are not the failover's to judge.
+    const result = await Promise.race([got, this.falseFailoverSeen.then(() => undefined)]);
+    if (result === undefined) {
+      got.catch(() => undefined); // the client is stopped with the rest
+      return;
+    }
     this.clientResult = result;
+    this.marks.loadDoneAtMs = loadDoneAtMs(result, this.clientStartedAtMs);
     this.say(`client: finished: ${JSON.stringify((result['streams'] as object) ?? {})}, resets ${String(result['resets'])}`, typeof result['atMs'] === 'number' ? result['atMs'] : wallClockMs());
+    await this.awaitGoLive();
     const survivor = this.failover.by ?? (this.failover.killed === 'a' ? 'b' : 'a');
     // the surviving replica's Redis, asked directly, against what the client last saw.
     if (this.redisServers !== undefined) {
@@ -400,4 +439,11 @@ export class LiveDemo implements DemoState {
     await Promise.all(Object.values(this.upstreams ?? {}).map((u) => u.close()));
     await Promise.all(Object.values(this.redisServers ?? {}).map((r) => r.stop())); // by pid
   }
+}
+
+/** When the client's last stream ended: its result's own stamp, else its start plus its elapsed time, else now. */
+export function loadDoneAtMs(result: ChildEvent, startedAtMs: number | undefined): number {
+  if (typeof result['atMs'] === 'number') return result['atMs'];
+  if (startedAtMs !== undefined && typeof result['elapsedMs'] === 'number') return startedAtMs + result['elapsedMs'];
+  return wallClockMs();
 }

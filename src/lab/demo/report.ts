@@ -12,6 +12,7 @@ import type { DemoState } from './types.js';
 import { describeRedis } from './redis.js';
 import { describeLan, lanCaptureLines, lanJson, lanProblems } from './lan-report.js';
 import { droppedAsDuplicate, resentLines, resentSegments, whyNoDuplicate } from './resent.js';
+import { demoVerdict, loadFinishedText } from './verdict.js';
 
 export type DemoReport = ReturnType<typeof judgeDemo>;
 
@@ -31,11 +32,17 @@ export function judgeDemo(d: DemoState) {
   if (reemitted.identicalToPrimary !== reemitted.sentByPrimary) problems.push(`${reemitted.sentByPrimary - reemitted.identicalToPrimary} re-emitted segment(s) differ from the primary's copy of the same segment`);
   const split = splitBrainEpochs([a, b]);
   if (split.length > 0) problems.push(`split brain: both replicas emitted client packets in epoch(s) ${split.join(', ')}`);
-  if (killed && failover.liveMs === null) problems.push(`replica ${failover.killed} was killed and nobody went live`);
+  // What ended the run, from the real sequence of events (verdict.ts).
+  const verdict = demoVerdict(d.seen ?? [], d.marks ?? {});
+  if (verdict.kind === 'load-finished-before-kill' && failover.liveMs === null) problems.push(loadFinishedText(verdict, o.killAfterMs));
+  else if (killed && failover.liveMs === null && d.falseFailover === undefined) problems.push(`replica ${failover.killed} was killed and nobody went live`);
   if (d.lan !== undefined) problems.push(...lanProblems(d.lan, killed, failover.killed === 'a' ? 'b' : 'a'));
-  const streams = (clientResult?.['streams'] as { intact: number; broken: number } | undefined) ?? { intact: 0, broken: o.connections };
+  const clientStreams = (clientResult?.['streams'] as { intact: number; broken: number } | undefined) ?? { intact: 0, broken: o.connections };
+  // After a false failover the streams are not the failover's to judge: none counts as broken.
+  const streams = d.falseFailover === undefined ? clientStreams : { intact: clientStreams.intact, broken: 0, notJudged: o.connections - clientStreams.intact };
   const resets = (clientResult?.['resets'] as number | undefined) ?? 0;
-  for (const p of (clientResult?.['problems'] as string[] | undefined) ?? []) problems.push(`client: ${p}`);
+  if (d.falseFailover === undefined) for (const p of (clientResult?.['problems'] as string[] | undefined) ?? []) problems.push(`client: ${p}`);
+  else if (!problems.some((p) => p.startsWith('a false failover'))) problems.push(`a false failover before the kill: ${d.falseFailover}`);
   if (clientResult === undefined && problems.length === 0) problems.push('the client gave no result');
   const survivorName = failover.killed === 'a' ? 'b' : 'a';
   const kernel = d.kernelSide !== undefined || d.lan !== undefined;
@@ -138,7 +145,12 @@ export function printDemoReport(report: DemoReport, d: DemoState, io: LabIo): vo
 
 /** A run that did not get to its verdict: interrupted, or stopped at a false failover. */
 function stoppedEarlyLines(report: DemoReport, d: DemoState): string[] {
-  const head = d.interrupted !== undefined ? [`result: interrupted by ${d.interrupted}; every child was stopped, nothing was judged`] : ['result: FAILED: a false failover before the kill, so the demo stopped there', `  ${d.falseFailover}`];
+  const head =
+    d.interrupted !== undefined
+      ? [`result: interrupted by ${d.interrupted}; every child was stopped, nothing was judged`]
+      : d.killed
+        ? ['result: FAILED: a false failover before the kill: the pair had split before it, so its streams are not judged', `  ${d.falseFailover}`]
+        : ['result: FAILED: a false failover before the kill, so the demo stopped there', `  ${d.falseFailover}`];
   return [...head, `captures and event lines so far: ${d.dir}/`, `reproduce: ${report.command}`];
 }
 

@@ -8,6 +8,7 @@ import type { StackProfile } from '../../tcp/types.js';
 import type { KernelSide } from './kernel.js';
 import type { RedisReport } from './redis.js';
 import type { GoLiveNote } from './resent.js';
+import type { DemoMarks, SeenEvent } from './verdict.js';
 
 export interface LiveDemoOptions {
   /** The replicas' --profile (loopback only); none: rfc. */
@@ -87,6 +88,9 @@ export interface DemoState {
   readonly interrupted?: string | undefined;
   /** A failover before the kill (the machine too slow for the timing): what happened and what to change. */
   readonly falseFailover?: string | undefined;
+  /** The replicas' failover events as seen, and the demo's own steps (verdict.ts); loopback runs. */
+  readonly seen?: readonly SeenEvent[];
+  readonly marks?: DemoMarks;
 }
 
 /** What a run on a Linux bridge saw of the LAN. */
