@@ -50,8 +50,10 @@ describe('targets', () => {
   it('compares a figure with its target in the right direction', () => {
     expect(verdict('stack.ratio65535', 0.5)).toBe('met');
     expect(verdict('stack.ratio65535', 0.49)).toBe('MISSED');
-    expect(verdict('failover.p50Ms', 100)).toBe('met');
-    expect(verdict('failover.p99Ms', 201)).toBe('MISSED');
+    expect(verdict('failover.p50Ms', 50)).toBe('met');
+    expect(verdict('failover.p50Ms', 51)).toBe('MISSED');
+    expect(verdict('failover.p99Ms', 100)).toBe('met');
+    expect(verdict('failover.p99Ms', 101)).toBe('MISSED');
     expect(verdict('failover.broken', 1)).toBe('MISSED');
     expect(verdict('log.bytesPerClientByte', 1.2)).toBe('MISSED');
     expect(verdict('scale.bytesPerConnection', 4096)).toBe('met');
