@@ -65,6 +65,12 @@ class FuzzRun {
   readonly cluster: LiveCluster;
   interrupted: string | undefined;
   private readonly roleEvents: string[] = [];
+  /**
+   * Set when this run begins stopping the pair: the replica that exits first closes the log
+   * channel, and the other suspects it (at once, as after any crash of its peer). That is the
+   * stop, not the fuzz: role events from then on are not the pair failing to stay as it was.
+   */
+  private stopping = false;
   private readonly fuzzer: PacketFuzzer;
   private readonly sent = Object.fromEntries(FUZZ_KINDS.map((k) => [k, 0])) as Record<FuzzKind, number>;
   private handshake = 0;
@@ -90,7 +96,7 @@ class FuzzRun {
       failureTimeoutMs: o.failureTimeoutMs,
       unsafeNoOutputRule: false,
       onEvent: (label, e) => {
-        if (!label.startsWith('replica ')) return;
+        if (!label.startsWith('replica ') || this.stopping) return;
         if (['suspect', 'won', 'lost', 'live', 'fenced', 'stopped', 'fault'].includes(e.event ?? '')) this.roleEvents.push(`${label}: ${e.event}${e['message'] !== undefined ? ` (${String(e['message'])})` : ''}`);
       },
     });
@@ -107,6 +113,7 @@ class FuzzRun {
     this.say(`fuzz: ${o.durationMs} ms at ${o.rate} datagrams/s against a live pair (echo), seed ${o.seed}${o.seedFromClock ? ' (from the wall clock)' : ''}; H ${o.heartbeatMs} ms, D ${o.failureTimeoutMs} ms`);
     const onSignal = (signal: NodeJS.Signals) => {
       this.interrupted = signal;
+      this.stopping = true;
       void this.cluster.stop();
     };
     const stopListening = onStopSignal(onSignal);
@@ -128,6 +135,7 @@ class FuzzRun {
     } finally {
       stopListening();
       this.socket?.close();
+      this.stopping = true;
       await this.cluster.stop();
     }
   }
