@@ -12,7 +12,7 @@
  * sends exactly as before.
  */
 import type { Tcb } from './tcb.js';
-import { seqAdd, seqDiff, seqGt, seqLe } from '../wire/seq.js';
+import { dropSeqThrough, seqAdd, seqDiff, seqGt } from '../wire/seq.js';
 
 /** A write queued the whole of a record ending just before `end`. */
 export function noteRecordEnd(tcb: Tcb, end: number): void {
@@ -22,12 +22,7 @@ export function noteRecordEnd(tcb: Tcb, end: number): void {
 
 /** Forget the marks at or below SND.UNA (nothing acknowledged is sent again). */
 export function dropRecordEnds(tcb: Tcb): void {
-  const ends = tcb.recordEnds;
-  if (ends === undefined) return;
-  let n = 0;
-  while (n < ends.length && seqLe(ends[n]!, tcb.sndUna)) n++;
-  if (n > 0) ends.splice(0, n);
-  if (ends.length === 0) delete tcb.recordEnds;
+  if (tcb.recordEnds !== undefined && dropSeqThrough(tcb.recordEnds, tcb.sndUna)) delete tcb.recordEnds;
 }
 
 /** The first record end after `seq`, or undefined. */

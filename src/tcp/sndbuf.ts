@@ -21,7 +21,7 @@
  * hashes and captures are unchanged.
  */
 import type { Ctx, Tcb } from './tcb.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../wire/seq.js';
+import { dropSeqThrough, seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../wire/seq.js';
 
 /**
  * What one send buffer costs beyond its payload: Linux 6.18's skb->truesize of an skb
@@ -163,12 +163,7 @@ export function splitAt(tcb: Tcb, seq: number): void {
 /** An ACK moved SND.UNA: buffers wholly acknowledged are freed (tcp_clean_rtx_queue). */
 export function freeAcked(tcb: Tcb): void {
   const t = sb(tcb);
-  const ends = t.skbEnds;
-  if (ends === undefined) return;
-  let n = 0;
-  while (n < ends.length && seqLe(ends[n]!, tcb.sndUna)) n++;
-  if (n > 0) ends.splice(0, n);
-  if (ends.length === 0) delete t.skbEnds;
+  if (t.skbEnds !== undefined && dropSeqThrough(t.skbEnds, tcb.sndUna)) delete t.skbEnds;
 }
 
 /** The end of an output burst: the buffer the last segment came from is split after it. */

@@ -41,3 +41,11 @@ export function seqMin(a: Seq, b: Seq): Seq {
 export function seqInRange(x: Seq, start: Seq, end: Seq): boolean {
   return seqLe(start, x) && seqLt(x, end);
 }
+
+/** Drops the marks at or below `upTo` from an ascending list of sequence numbers, in place; true when none is left. */
+export function dropSeqThrough(marks: Seq[], upTo: Seq): boolean {
+  let n = 0;
+  while (n < marks.length && seqLe(marks[n]!, upTo)) n++;
+  if (n > 0) marks.splice(0, n);
+  return marks.length === 0;
+}
