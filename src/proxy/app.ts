@@ -216,6 +216,13 @@ export class KvApp extends LineApp {
   }
 }
 
+/**
+ * How many finished uploads' digests the bulk app keeps. A checker reads them soon after
+ * the uploads end (a demo's few connections, a soak's round); a thousand is a few seconds
+ * of a soak and about 100 KB of snapshot.
+ */
+export const BULK_DIGESTS_KEPT = 1024;
+
 interface BulkConn {
   sent: number;
   eof: boolean;
@@ -233,7 +240,11 @@ export class BulkApp implements App {
   readonly bytes: number;
   readonly seed: number;
   conns = new Map<number, BulkConn>();
-  /** Digests of finished uploads, by connection, kept for checking. */
+  /**
+   * Digests of finished uploads, by connection, kept for checking: the last
+   * BULK_DIGESTS_KEPT of them, oldest dropped first (the map's order is the order they
+   * finished, and a snapshot keeps it, so every replica drops the same one).
+   */
   finished = new Map<number, { received: number; sha256: string }>();
   /** sharedDigest(): the finished uploads' hashes, rehashed when one is added. */
   private finishedHashes = new KeyedHashes();
@@ -256,6 +267,12 @@ export class BulkApp implements App {
     c.eof = true;
     this.finished.set(conn, { received: c.received, sha256: sha256Hex(c.hash) });
     this.finishedHashes.mark(conn);
+    // Bounded: kept for ever, the digests grew every snapshot (and every join's copy of it).
+    if (this.finished.size > BULK_DIGESTS_KEPT) {
+      const oldest = this.finished.keys().next().value as number;
+      this.finished.delete(oldest);
+      this.finishedHashes.mark(oldest);
+    }
   }
   pull(conn: number, max: number): Uint8Array {
     const c = this.conns.get(conn);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { BulkApp, createApp, restoreApp, type App } from '../../src/proxy/app.js';
+import { BULK_DIGESTS_KEPT, BulkApp, createApp, restoreApp, type App } from '../../src/proxy/app.js';
 import { sha256, sha256Hex, sha256Init, sha256Update } from '../../src/proxy/sha256.js';
 import { streamBytes, streamMismatch } from '../../src/proxy/stream.js';
 import { Prng } from '../../src/tcp/prng.js';
@@ -124,6 +124,32 @@ describe('built-in apps', () => {
     app.eof(4);
     expect(app.wantsClose(4)).toBe(true);
     expect(app.uploadDigest(4)).toEqual({ received: 3, sha256: createHash('sha256').update('abc').digest('hex') });
+  });
+
+  it('bulk keeps only the last BULK_DIGESTS_KEPT upload digests, and a restored copy drops the same ones', () => {
+    const a = new BulkApp({ bulkBytes: 10, seed: 3 });
+    const finish = (app: BulkApp, conn: number) => {
+      app.open(conn);
+      app.receive(conn, text(`upload ${conn}`));
+      app.eof(conn);
+      app.closed(conn);
+    };
+    for (let conn = 1; conn <= BULK_DIGESTS_KEPT; conn++) finish(a, conn);
+    expect(a.finished.size).toBe(BULK_DIGESTS_KEPT);
+    const b = restoreApp('bulk', JSON.parse(JSON.stringify(a.snapshot()))) as BulkApp;
+    for (const app of [a, b]) for (let conn = BULK_DIGESTS_KEPT + 1; conn <= BULK_DIGESTS_KEPT + 5; conn++) finish(app, conn);
+    for (const app of [a, b]) {
+      expect(app.finished.size).toBe(BULK_DIGESTS_KEPT);
+      expect(app.uploadDigest(5)).toBeUndefined();
+      expect(app.uploadDigest(6)?.sha256).toBe(createHash('sha256').update('upload 6').digest('hex'));
+      expect(app.uploadDigest(BULK_DIGESTS_KEPT + 5)?.received).toBe(`upload ${BULK_DIGESTS_KEPT + 5}`.length);
+    }
+    expect(b.sharedDigest()).toBe(a.sharedDigest());
+    // The digest follows the entries kept: the same last ones, finished afresh, give the same digest.
+    const c = new BulkApp({ bulkBytes: 10, seed: 3 });
+    for (let conn = 6; conn <= BULK_DIGESTS_KEPT + 5; conn++) finish(c, conn);
+    expect(c.sharedDigest()).toBe(a.sharedDigest());
+    expect(JSON.stringify(c.snapshot())).toBe(JSON.stringify(a.snapshot()));
   });
 
   it.each(['echo', 'counter', 'kv', 'bulk'] as const)('%s restores from its snapshot and behaves the same', (name) => {
