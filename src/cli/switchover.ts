@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ReplicaProcess } from '../net/replica-host.js';
-import { CONTROL_COMMAND_SWITCHOVER, ControlServer, sendControl, type ControlReply } from '../net/switchover.js';
+import { CONTROL_COMMAND_STATS, CONTROL_COMMAND_SWITCHOVER, ControlServer, sendControl, type ControlReply } from '../net/switchover.js';
 import { LinkError } from '../net/udp-link.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseMilliseconds } from './validate.js';
@@ -22,7 +22,7 @@ import { helpAfter } from './help-layout.js';
 const MAX_SOCKET_PATH_BYTES = 107;
 
 export const CONTROL_OPTION_HELP =
-  'a Unix socket on which `ftcp switchover --control PATH` asks this replica, when it is the primary, to hand the service to its backup (mode 0600; default: none)';
+  'a Unix socket on which `ftcp switchover --control PATH` asks this replica, when it is the primary, to hand the service to its backup; a line `stats` on it is answered with the replica\'s statistics as one JSON line (mode 0600; default: none)';
 
 /** --control PATH of `ftcp replica` and `ftcp switchover`: a usable socket path (UsageError when not). */
 export function parseControlPath(text: string, forListening: boolean): string {
@@ -47,12 +47,16 @@ export function openReplicaControl(path: string, proc: () => ReplicaProcess | un
 }
 
 async function* answerControl(command: string, proc: ReplicaProcess | undefined): AsyncIterable<ControlReply> {
-  if (command !== CONTROL_COMMAND_SWITCHOVER) {
-    yield { ok: false, stage: 'refused', message: `unknown control command ${JSON.stringify(command.slice(0, 40))}; this socket takes: ${CONTROL_COMMAND_SWITCHOVER}` };
+  if (command !== CONTROL_COMMAND_SWITCHOVER && command !== CONTROL_COMMAND_STATS) {
+    yield { ok: false, stage: 'refused', message: `unknown control command ${JSON.stringify(command.slice(0, 40))}; this socket takes: ${CONTROL_COMMAND_SWITCHOVER}, ${CONTROL_COMMAND_STATS}` };
     return;
   }
   if (proc === undefined) {
     yield { ok: false, stage: 'refused', message: 'the replica is still starting' };
+    return;
+  }
+  if (command === CONTROL_COMMAND_STATS) {
+    yield { ok: true, stage: 'stats', message: `replica ${proc.opts.name}: statistics`, stats: proc.stats() };
     return;
   }
   const h = proc.handOver('ftcp switchover');

@@ -8,10 +8,13 @@
  *   pause-primary   SIGSTOP of the primary until the backup is live, SIGCONT (it must step down); join
  *   pause-backup    SIGSTOP of the backup until the primary serves alone, SIGCONT (it stops); join
  *   arbiter-restart kill -9 of the arbiter and a restart from its state file (no failover expected)
- * Every byte the client reads is checked; a failure detector firing where no fault was is a
- * false failover. VmRSS of every replica is sampled (soak-rss.ts).
+ * Every byte the client reads is checked, and with the bulk app every byte it uploads too
+ * (the primary's digests, asked on its control socket: soak-uploads.ts); a failure detector
+ * firing where no fault was is a false failover. VmRSS of every replica is sampled (soak-rss.ts).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Child } from './children.js';
 import { isReplicaEvent, type ChildEvent } from '../net/events.js';
 import { wallClockMs } from '../net/clock.js';
@@ -22,6 +25,7 @@ import { parseIpv4Addr } from '../wire/addr.js';
 import { Prng } from '../tcp/prng.js';
 import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
 import { rssVerdict, vmRssKiB, type RssSample, type RssVerdict } from './soak-rss.js';
+import { UploadChecks, type UploadCounts } from './soak-uploads.js';
 
 export const SOAK_FAULTS = ['kill-primary', 'kill-backup', 'pause-primary', 'pause-backup', 'arbiter-restart'] as const;
 export type SoakFault = (typeof SOAK_FAULTS)[number];
@@ -63,6 +67,8 @@ export interface SoakResult {
   faultsSurvived: number;
   loadRounds: number;
   streams: { intact: number; broken: number };
+  /** bulk: the uploads compared with the server app's digests (a broken one is a broken stream too). */
+  uploads: UploadCounts;
   resets: number;
   falseFailovers: number;
   problems: string[];
@@ -76,6 +82,10 @@ const WAIT_MS = 30_000;
  */
 const CLIENT_BASE = 40;
 const CLIENT_ADDRESSES = 80;
+/** How often the bulk soak asks the primary for its upload digests. */
+const UPLOAD_CHECK_EVERY_MS = 3000;
+/** sockaddr_un's path limit (unix(7)): longer run directories keep the control sockets in a temporary one. */
+const MAX_SOCKET_PATH_BYTES = 107;
 /** Runs at least this long fail when the pair's RSS is not flat. */
 export const RSS_JUDGED_FROM_S = 600;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -98,6 +108,9 @@ export class Soak {
   /** The load could not go on: the faults stop too. */
   private loadDead = false;
   private readonly prng: Prng;
+  private readonly uploads: UploadChecks;
+  /** Where each replica's control socket is (`<name>.sock`), and whether the soak made it. */
+  private readonly controlDir: { path: string; temporary: boolean };
 
   constructor(
     readonly o: SoakOptions,
@@ -105,7 +118,10 @@ export class Soak {
   ) {
     mkdirSync(o.dir, { recursive: true });
     this.prng = new Prng(o.seed);
-    this.r = { ok: false, interrupted: false, seed: o.seed, durationS: 0, faults: [], faultsSurvived: 0, loadRounds: 0, streams: { intact: 0, broken: 0 }, resets: 0, falseFailovers: 0, problems: [], rss: { samples: [], verdict: rssVerdict([], o.durationS) } };
+    this.uploads = new UploadChecks((problem) => this.brokenUpload(problem));
+    const longest = join(o.dir, 'j000000.sock');
+    this.controlDir = Buffer.byteLength(longest) <= MAX_SOCKET_PATH_BYTES ? { path: o.dir, temporary: false } : { path: mkdtempSync(join(tmpdir(), 'ftcp-soak-')), temporary: true };
+    this.r = { ok: false, interrupted: false, seed: o.seed, durationS: 0, faults: [], faultsSurvived: 0, loadRounds: 0, streams: { intact: 0, broken: 0 }, uploads: this.uploads.counts, resets: 0, falseFailovers: 0, problems: [], rss: { samples: [], verdict: rssVerdict([], o.durationS) } };
     this.cluster = new LiveCluster({
       dir: o.dir,
       app: o.app,
@@ -142,6 +158,29 @@ export class Soak {
     return this.cluster.replicas.get(name)!;
   }
 
+  private control(name: string): string {
+    return join(this.controlDir.path, `${name}.sock`);
+  }
+
+  /** An upload the server app got wrong: the stream the client saw intact is broken. */
+  private brokenUpload(problem: string): void {
+    this.r.streams.intact--;
+    this.r.streams.broken++;
+    this.r.problems.push(problem);
+    this.io.stdout(`BROKEN ${problem}
+`);
+  }
+
+  /** bulk: when it is time (or at the end, `final`), the primary's digests checked against the pending uploads. */
+  private async checkUploads(final = false): Promise<void> {
+    for (let attempt = 0; this.uploads.due(wallClockMs(), UPLOAD_CHECK_EVERY_MS, final); attempt++) {
+      const p = this.replica(this.primary);
+      if (p.running && (await this.uploads.askAndCheck(this.control(this.primary), wallClockMs()))) return;
+      if (!final || attempt >= 20) return; // mid-run: the next round asks again; at the end: 20 tries, 10 s
+      await sleep(500);
+    }
+  }
+
   /** Runs the soak to its end (or a signal, or a fault after which redundancy did not come back). */
   async run(): Promise<RunOutcome> {
     const o = this.o;
@@ -156,8 +195,8 @@ export class Soak {
     let load: Promise<void> | undefined;
     try {
       await this.cluster.startNetwork();
-      await this.cluster.startReplica('a', 'primary', 'b');
-      await this.cluster.startReplica('b', 'backup', 'a', 'a');
+      await this.cluster.startReplica('a', 'primary', 'b', undefined, { control: this.control('a') });
+      await this.cluster.startReplica('b', 'backup', 'a', 'a', { control: this.control('b') });
       await this.replica('a').waitFor((e) => e.event === 'registered', WAIT_MS, 'the service address');
       // A load round that cannot even start (the switch refused it) ends the soak as a problem.
       load = this.loadLoop().catch((e: unknown) => {
@@ -170,9 +209,12 @@ export class Soak {
     } finally {
       this.stopping = true;
       await load;
+      if (!this.r.interrupted) await this.checkUploads(true);
+      this.uploads.end();
       clearInterval(sampler);
       stopListening();
       await this.cluster.stop();
+      if (this.controlDir.temporary) rmSync(this.controlDir.path, { recursive: true, force: true });
     }
     return this.finish();
   }
@@ -261,7 +303,7 @@ export class Soak {
   private async joinBackup(survivor: string): Promise<void> {
     const joiner = `j${++this.joiners}`;
     this.expected = new Set();
-    const c = await this.cluster.startReplica(joiner, 'join', survivor, survivor, { startTimeoutMs: WAIT_MS });
+    const c = await this.cluster.startReplica(joiner, 'join', survivor, survivor, { startTimeoutMs: WAIT_MS, control: this.control(joiner) });
     await c.waitFor((e) => e.event === 'joined', WAIT_MS, `${joiner} joining ${survivor}`);
     await this.replica(survivor).waitFor((e) => e.event === 'backup-joined' && e.peer === joiner, WAIT_MS, `${survivor} taking ${joiner}`);
     [this.primary, this.backup] = [survivor, joiner];
@@ -307,6 +349,8 @@ export class Soak {
       this.r.streams.intact += res.streams.intact;
       this.r.streams.broken += res.streams.broken;
       this.r.resets += res.resets;
+      if (res.uploads !== undefined) this.uploads.add(res.uploads.map((u) => ({ round, ...u })));
+      await this.checkUploads();
       if (!res.ok || res.streams.broken > 0) {
         const problem = `load round ${round}: ${res.problems.slice(0, 3).join('; ') || `${res.streams.broken} broken stream(s)`}`;
         this.r.problems.push(problem);
@@ -332,6 +376,7 @@ export class Soak {
     r.durationS = Number(this.elapsedS.toFixed(1));
     r.rss.verdict = rssVerdict(r.rss.samples, r.durationS);
     // RSS is judged from ten minutes on: in a shorter run the windows are mostly node's own warm-up.
+    if (r.uploads.unchecked > 0) r.problems.push(`${r.uploads.unchecked} upload(s) not checked: the primary did not answer for its digests`);
     if (r.durationS >= RSS_JUDGED_FROM_S && r.rss.verdict.flat === false) r.problems.push(`the pair's RSS is not flat: ${r.rss.verdict.firstKiB} -> ${r.rss.verdict.lastKiB} KiB`);
     r.ok = !r.interrupted && r.problems.length === 0 && r.streams.broken === 0 && r.resets === 0 && r.faultsSurvived === r.faults.length && r.faults.length > 0;
     this.io.stdout(summaryText(r));
@@ -354,6 +399,7 @@ function summaryText(r: SoakResult): string {
     `soak: ${r.durationS} s; faults ${r.faults.length} (${byKind}), survived ${r.faultsSurvived}`,
     `  restored after: ${restored.length === 0 ? 'n/a' : `median ${restored[Math.floor(restored.length / 2)]} ms, max ${restored[restored.length - 1]} ms`}`,
     `  load rounds ${r.loadRounds}; streams ${r.streams.intact} intact, ${r.streams.broken} broken; resets ${r.resets}; false failovers ${r.falseFailovers}`,
+    ...(r.uploads.checked + r.uploads.unchecked > 0 ? [`  uploads checked against the server app's digests: ${r.uploads.checked} (${r.uploads.broken} wrong), ${r.uploads.unchecked} not checked`] : []),
     `  RSS of the pair: ${v.firstKiB ?? '?'} KiB (first ${v.windowS} s window after ${v.warmUpS} s warm-up) -> ${v.lastKiB ?? '?'} KiB (last ${v.windowS} s): ${v.flat === null ? 'too few samples to judge' : v.flat ? 'flat (within 10 %)' : 'NOT flat'}${r.durationS < RSS_JUDGED_FROM_S ? ' (not judged under 10 minutes)' : ''}`,
   ];
   for (const [name, s] of rssPerReplica(r.rss.samples)) lines.push(`    ${name.padEnd(4)} ${s}`);

@@ -117,11 +117,15 @@ export class HandoverWatch {
 /** A line of the control socket's answer. */
 export interface ControlReply {
   ok: boolean;
-  stage: 'refused' | 'handing-over' | 'done' | 'failed';
+  stage: 'refused' | 'handing-over' | 'done' | 'failed' | 'stats';
   message: string;
+  /** The answer to `stats`: the replica's statistics, as in its `exit` line. */
+  stats?: Record<string, unknown>;
 }
 
 export const CONTROL_COMMAND_SWITCHOVER = 'switchover';
+/** Asks for the replica's statistics (its `exit` line's, now); changes nothing. */
+export const CONTROL_COMMAND_STATS = 'stats';
 const MAX_REQUEST_BYTES = 256;
 /** close() waits this long at most for answers still being written. */
 const CLOSE_WAIT_MS = 1000;

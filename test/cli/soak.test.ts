@@ -49,7 +49,7 @@ describe('ftcp soak: flags', () => {
   });
 });
 
-describeWithDist('ftcp soak (real processes)', [...LIVE_SOURCES, 'cli/soak', 'lab/soak', 'lab/soak-rss', 'lab/live-cluster'], () => {
+describeWithDist('ftcp soak (real processes)', [...LIVE_SOURCES, 'cli/soak', 'lab/soak', 'lab/soak-rss', 'lab/soak-uploads', 'lab/live-cluster'], () => {
   // Every round is a new client against the same server, past the few dozen rounds a fresh
   // server sees: kv's store outlives a round, so each round takes keys of its own (a GET of
   // an earlier round's key would break the stream); bulk's server connection numbers grow
@@ -74,6 +74,9 @@ describeWithDist('ftcp soak (real processes)', [...LIVE_SOURCES, 'cli/soak', 'la
     expect(report.resets).toBe(0);
     expect(report.falseFailovers).toBe(0);
     expect(report.rss.samples.length).toBeGreaterThan(5);
+    // bulk: every upload compared with the digests of the primary of its time; the others upload nothing.
+    expect(report.uploads).toEqual(app === 'bulk' ? { checked: report.streams.intact, broken: 0, unchecked: 0 } : { checked: 0, broken: 0, unchecked: 0 });
+    if (app === 'bulk') expect(r.stdout).toMatch(new RegExp(`uploads checked against the server app's digests: ${report.streams.intact} \\(0 wrong\\), 0 not checked`));
     // One progress line per fault.
     expect(r.stdout.match(/^ok +fault \d+ at [\d.]+ s: [a-z-]+; restored after \d+ ms: .*; streams so far \d+ intact, 0 broken$/gm)).toHaveLength(report.faults.length);
     expect(r.stdout).not.toMatch(/^BROKEN/m);
