@@ -24,11 +24,11 @@ import { DEFAULT_SERVICE_ADDRESS } from '../net/switch.js';
 import { parseIpv4Addr } from '../wire/addr.js';
 import { Prng } from '../tcp/prng.js';
 import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
-import { rssVerdict, vmRssKiB, type RssSample, type RssVerdict } from './soak-rss.js';
+import { RSS_JUDGED_FROM_S, rssVerdict, vmRssKiB, type RssSample, type RssVerdict } from './soak-rss.js';
 import { UploadChecks, type UploadCounts } from './soak-uploads.js';
+import { faultCounts, restoredStats, SOAK_FAULTS, type SoakFault } from './soak-stats.js';
 
-export const SOAK_FAULTS = ['kill-primary', 'kill-backup', 'pause-primary', 'pause-backup', 'arbiter-restart'] as const;
-export type SoakFault = (typeof SOAK_FAULTS)[number];
+export { SOAK_FAULTS, type SoakFault } from './soak-stats.js';
 /** The apps whose every byte a fresh client per round can check on its own. */
 export const SOAK_APPS = ['echo', 'bulk', 'kv'] as const;
 export type SoakApp = (typeof SOAK_APPS)[number];
@@ -86,8 +86,6 @@ const CLIENT_ADDRESSES = 80;
 const UPLOAD_CHECK_EVERY_MS = 3000;
 /** sockaddr_un's path limit (unix(7)): longer run directories keep the control sockets in a temporary one. */
 const MAX_SOCKET_PATH_BYTES = 107;
-/** Runs at least this long fail when the pair's RSS is not flat. */
-export const RSS_JUDGED_FROM_S = 600;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The events after which a replica no longer is one of a healthy pair. */
@@ -392,12 +390,14 @@ export class Soak {
 }
 
 function summaryText(r: SoakResult): string {
-  const restored = r.faults.map((f) => f.restoredAfterMs).filter((x): x is number => x !== null).sort((a, b) => a - b);
-  const byKind = [...SOAK_FAULTS, 'false-failover' as const].map((k) => `${k} ${r.faults.filter((f) => f.fault === k).length}`).join(', ');
+  const restored = restoredStats(r.faults);
+  const byKind = faultCounts(r.faults)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
   const v = r.rss.verdict;
   const lines = [
     `soak: ${r.durationS} s; faults ${r.faults.length} (${byKind}), survived ${r.faultsSurvived}`,
-    `  restored after: ${restored.length === 0 ? 'n/a' : `median ${restored[Math.floor(restored.length / 2)]} ms, max ${restored[restored.length - 1]} ms`}`,
+    `  restored after: ${restored === null ? 'n/a' : `median ${restored.medianMs} ms, max ${restored.maxMs} ms`}`,
     `  load rounds ${r.loadRounds}; streams ${r.streams.intact} intact, ${r.streams.broken} broken; resets ${r.resets}; false failovers ${r.falseFailovers}`,
     ...(r.uploads.checked + r.uploads.unchecked > 0 ? [`  uploads checked against the server app's digests: ${r.uploads.checked} (${r.uploads.broken} wrong), ${r.uploads.unchecked} not checked`] : []),
     `  RSS of the pair: ${v.firstKiB ?? '?'} KiB (first ${v.windowS} s window after ${v.warmUpS} s warm-up) -> ${v.lastKiB ?? '?'} KiB (last ${v.windowS} s): ${v.flat === null ? 'too few samples to judge' : v.flat ? 'flat (within 10 %)' : 'NOT flat'}${r.durationS < RSS_JUDGED_FROM_S ? ' (not judged under 10 minutes)' : ''}`,

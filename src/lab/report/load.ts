@@ -38,16 +38,20 @@ export interface RunFolder {
 
 export class ReportInputError extends Error {}
 
-/** Loads `dir`; throws ReportInputError with one clear line when it holds no capture. */
-export function loadRunFolder(dir: string): RunFolder {
-  let names: string[];
+/** The names in `dir`, sorted; throws ReportInputError with one clear line when it is no directory. */
+export function listRunFolder(dir: string): string[] {
   try {
     if (!statSync(dir).isDirectory()) throw new ReportInputError(`${dir} is not a directory`);
-    names = readdirSync(dir).sort();
+    return readdirSync(dir).sort();
   } catch (error) {
     if (error instanceof ReportInputError) throw error;
     throw new ReportInputError(`${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : String(error)}`);
   }
+}
+
+/** Loads `dir`; throws ReportInputError with one clear line when it holds no capture. */
+export function loadRunFolder(dir: string): RunFolder {
+  const names = listRunFolder(dir);
   const captures = new Map<string, ReportPacket[]>();
   for (const name of names.filter((n) => n.endsWith('.pcapng'))) captures.set(name, readPcapngFile(dir, name));
   // tcpdump's classic pcap: the LAN lab's bridge capture (bridge.pcap).
