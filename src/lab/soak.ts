@@ -12,7 +12,7 @@
  * (the primary's digests, asked on its control socket: soak-uploads.ts); a failure detector
  * firing where no fault was is a false failover. VmRSS of every replica is sampled (soak-rss.ts).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Child } from './children.js';
@@ -27,6 +27,8 @@ import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
 import { RSS_JUDGED_FROM_S, rssVerdict, vmRssKiB, type RssSample, type RssVerdict } from './soak-rss.js';
 import { UploadChecks, type UploadCounts } from './soak-uploads.js';
 import { faultCounts, restoredStats, SOAK_FAULTS, type SoakFault } from './soak-stats.js';
+import { SOAK_RESULT_FILE } from './report/soak-load.js';
+import { writeRunPage } from './report/write-run.js';
 
 export { SOAK_FAULTS, type SoakFault } from './soak-stats.js';
 /** The apps whose every byte a fresh client per round can check on its own. */
@@ -44,6 +46,8 @@ export interface SoakOptions {
   failureTimeoutMs: number;
   dir: string;
   json: boolean;
+  /** Skip report.html in the run directory (`--no-report`); soak.json is written all the same. */
+  noReport?: boolean;
 }
 
 export interface SoakFaultRecord {
@@ -379,6 +383,7 @@ export class Soak {
     r.ok = !r.interrupted && r.problems.length === 0 && r.streams.broken === 0 && r.resets === 0 && r.faultsSurvived === r.faults.length && r.faults.length > 0;
     this.io.stdout(summaryText(r));
     if (this.o.json) this.io.stdout(`${JSON.stringify(r)}\n`);
+    this.keepResult(r);
     if (r.interrupted) {
       this.io.stdout('interrupted\n');
       return 'interrupted';
@@ -386,6 +391,17 @@ export class Soak {
     if (r.streams.broken > 0 || r.problems.some((p) => p.includes('replication fault'))) return 'correctness';
     if (r.resets > 0) return 'connection';
     return r.ok ? 'ok' : 'liveness';
+  }
+
+  /** The result beside the run's captures (soak.json, also after a failure or an interrupt), and its page drawn from it. */
+  private keepResult(r: SoakResult): void {
+    try {
+      writeFileSync(join(this.o.dir, SOAK_RESULT_FILE), `${JSON.stringify(r)}\n`);
+    } catch (error) {
+      this.io.stderr(`warning: no ${SOAK_RESULT_FILE} in ${this.o.dir}: ${error instanceof Error ? error.message : String(error)}\n`);
+      return;
+    }
+    if (this.o.noReport !== true) writeRunPage(this.o.dir, this.io, this.o.json);
   }
 }
 

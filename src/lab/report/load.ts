@@ -56,7 +56,7 @@ export function loadRunFolder(dir: string): RunFolder {
   for (const name of names.filter((n) => n.endsWith('.pcapng'))) captures.set(name, readPcapngFile(dir, name));
   // tcpdump's classic pcap: the LAN lab's bridge capture (bridge.pcap).
   for (const name of names.filter((n) => n.endsWith('.pcap'))) captures.set(name, readPcapFile(dir, name));
-  if (captures.size === 0) throw new ReportInputError(`${dir} holds no .pcapng or .pcap capture (give the folder a demo, scenario or chaos run wrote)`);
+  if (captures.size === 0) throw new ReportInputError(`${dir} holds no .pcapng or .pcap capture (give the folder a demo, scenario, chaos or soak run wrote)`);
   const events: ReportEvent[] = [];
   for (const name of names.filter((n) => n.endsWith('.jsonl'))) events.push(...readEvents(join(dir, name), name.replace(/\.jsonl$/, '').replace(/^replica-/, '')));
   const run: RunFolder = { dir, captures, events };
