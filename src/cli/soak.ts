@@ -1,7 +1,10 @@
 /**
  * `ftcp soak`: the flags of the long run with real processes (the run is src/lab/soak.ts).
  *
- *   ftcp soak --duration 1h [--seed S] [--app A] [--interval-ms N] [--json]
+ *   ftcp soak --duration 1h [--seed S] [--app A] [--interval-ms N] [--json] [--no-report]
+ *
+ * At the end the result is kept as soak.json in the run directory, and report.html is drawn
+ * from it (src/lab/report/soak-html.ts), as `ftcp report` on that directory would.
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -21,6 +24,7 @@ interface SoakFlags {
   failureTimeoutMs: string;
   dir: string;
   json?: boolean;
+  report: boolean;
 }
 
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600 };
@@ -46,7 +50,9 @@ export function registerSoakCommand(program: Command, io: CliIo, setExitCode: (c
         'the pair is restored the same way before the next fault. One line per fault; at the end the faults survived, broken\n' +
         'streams, resets, false failovers (a failure detector firing where no fault was) and the VmRSS of each\n' +
         'replica over time, with whether the pair\'s RSS stayed flat (last sixth of the run within 10 % of the\n' +
-        'first sixth after a warm-up of a tenth; judged in runs of 10 minutes or more).',
+        'first sixth after a warm-up of a tenth; judged in runs of 10 minutes or more). The result is kept in the run\n' +
+        'directory as soak.json (also after a failure or Ctrl-C), and drawn as report.html there, its path printed\n' +
+        '(`ftcp report DIR` draws it again): the verdict, the RSS of the pair and of each replica over time, the faults.',
     )
     .option('--duration <d>', 'how long: a whole number with s, m or h (90s, 10m, 1h)', '1h')
     .option('--seed <s>', 'seed of the fault sequence and the load, 0..4294967295 (default: from the wall clock, printed)')
@@ -57,6 +63,7 @@ export function registerSoakCommand(program: Command, io: CliIo, setExitCode: (c
     .option('--failure-timeout-ms <ms>', 'D, silence before the arbiter is asked', '300')
     .option('--dir <dir>', 'run directory (captures, each child\'s lines) goes to <dir>/soak-seed<S>/', 'captures')
     .option('--json', 'print the whole result as one JSON object after the summary')
+    .option('--no-report', 'do not draw report.html (the page of the run: the verdict, RSS of each replica over time, the faults) in the run directory; soak.json, the result, is written all the same')
     .addHelpText('after', helpAfter('\nExit codes: 0 every fault survived, nothing broke; 1 a stream broke; 3 a fault after which redundancy\ndid not come back, or a false failover; 4 a reset; 2 bad usage; 130 interrupted.\n\nExamples:\n  ftcp soak --duration 1h\n  ftcp soak --duration 90s --seed 7 --json'))
     .action(async (flags: SoakFlags) => {
       setExitCode(await soakCommand(flags, io));
@@ -82,6 +89,7 @@ async function soakCommand(flags: SoakFlags, io: CliIo): Promise<number> {
       failureTimeoutMs,
       dir: join(flags.dir, `soak-seed${seed}`),
       json: flags.json === true,
+      noReport: flags.report === false,
     },
     io,
   );

@@ -5,6 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 
+/** Runs at least this long fail when the pair's RSS is not flat. */
+export const RSS_JUDGED_FROM_S = 600;
+
 export interface RssSample {
   /** Seconds since the soak started. */
   atS: number;

@@ -12,7 +12,7 @@
  * (the primary's digests, asked on its control socket: soak-uploads.ts); a failure detector
  * firing where no fault was is a false failover. VmRSS of every replica is sampled (soak-rss.ts).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Child } from './children.js';
@@ -24,11 +24,13 @@ import { DEFAULT_SERVICE_ADDRESS } from '../net/switch.js';
 import { parseIpv4Addr } from '../wire/addr.js';
 import { Prng } from '../tcp/prng.js';
 import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
-import { rssVerdict, vmRssKiB, type RssSample, type RssVerdict } from './soak-rss.js';
+import { RSS_JUDGED_FROM_S, rssVerdict, vmRssKiB, type RssSample, type RssVerdict } from './soak-rss.js';
 import { UploadChecks, type UploadCounts } from './soak-uploads.js';
+import { faultCounts, restoredStats, SOAK_FAULTS, type SoakFault } from './soak-stats.js';
+import { SOAK_RESULT_FILE } from './report/soak-load.js';
+import { writeRunPage } from './report/write-run.js';
 
-export const SOAK_FAULTS = ['kill-primary', 'kill-backup', 'pause-primary', 'pause-backup', 'arbiter-restart'] as const;
-export type SoakFault = (typeof SOAK_FAULTS)[number];
+export { SOAK_FAULTS, type SoakFault } from './soak-stats.js';
 /** The apps whose every byte a fresh client per round can check on its own. */
 export const SOAK_APPS = ['echo', 'bulk', 'kv'] as const;
 export type SoakApp = (typeof SOAK_APPS)[number];
@@ -44,6 +46,8 @@ export interface SoakOptions {
   failureTimeoutMs: number;
   dir: string;
   json: boolean;
+  /** Skip report.html in the run directory (`--no-report`); soak.json is written all the same. */
+  noReport?: boolean;
 }
 
 export interface SoakFaultRecord {
@@ -86,8 +90,6 @@ const CLIENT_ADDRESSES = 80;
 const UPLOAD_CHECK_EVERY_MS = 3000;
 /** sockaddr_un's path limit (unix(7)): longer run directories keep the control sockets in a temporary one. */
 const MAX_SOCKET_PATH_BYTES = 107;
-/** Runs at least this long fail when the pair's RSS is not flat. */
-export const RSS_JUDGED_FROM_S = 600;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The events after which a replica no longer is one of a healthy pair. */
@@ -381,6 +383,7 @@ export class Soak {
     r.ok = !r.interrupted && r.problems.length === 0 && r.streams.broken === 0 && r.resets === 0 && r.faultsSurvived === r.faults.length && r.faults.length > 0;
     this.io.stdout(summaryText(r));
     if (this.o.json) this.io.stdout(`${JSON.stringify(r)}\n`);
+    this.keepResult(r);
     if (r.interrupted) {
       this.io.stdout('interrupted\n');
       return 'interrupted';
@@ -389,15 +392,28 @@ export class Soak {
     if (r.resets > 0) return 'connection';
     return r.ok ? 'ok' : 'liveness';
   }
+
+  /** The result beside the run's captures (soak.json, also after a failure or an interrupt), and its page drawn from it. */
+  private keepResult(r: SoakResult): void {
+    try {
+      writeFileSync(join(this.o.dir, SOAK_RESULT_FILE), `${JSON.stringify(r)}\n`);
+    } catch (error) {
+      this.io.stderr(`warning: no ${SOAK_RESULT_FILE} in ${this.o.dir}: ${error instanceof Error ? error.message : String(error)}\n`);
+      return;
+    }
+    if (this.o.noReport !== true) writeRunPage(this.o.dir, this.io, this.o.json);
+  }
 }
 
 function summaryText(r: SoakResult): string {
-  const restored = r.faults.map((f) => f.restoredAfterMs).filter((x): x is number => x !== null).sort((a, b) => a - b);
-  const byKind = [...SOAK_FAULTS, 'false-failover' as const].map((k) => `${k} ${r.faults.filter((f) => f.fault === k).length}`).join(', ');
+  const restored = restoredStats(r.faults);
+  const byKind = faultCounts(r.faults)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
   const v = r.rss.verdict;
   const lines = [
     `soak: ${r.durationS} s; faults ${r.faults.length} (${byKind}), survived ${r.faultsSurvived}`,
-    `  restored after: ${restored.length === 0 ? 'n/a' : `median ${restored[Math.floor(restored.length / 2)]} ms, max ${restored[restored.length - 1]} ms`}`,
+    `  restored after: ${restored === null ? 'n/a' : `median ${restored.medianMs} ms, max ${restored.maxMs} ms`}`,
     `  load rounds ${r.loadRounds}; streams ${r.streams.intact} intact, ${r.streams.broken} broken; resets ${r.resets}; false failovers ${r.falseFailovers}`,
     ...(r.uploads.checked + r.uploads.unchecked > 0 ? [`  uploads checked against the server app's digests: ${r.uploads.checked} (${r.uploads.broken} wrong), ${r.uploads.unchecked} not checked`] : []),
     `  RSS of the pair: ${v.firstKiB ?? '?'} KiB (first ${v.windowS} s window after ${v.warmUpS} s warm-up) -> ${v.lastKiB ?? '?'} KiB (last ${v.windowS} s): ${v.flat === null ? 'too few samples to judge' : v.flat ? 'flat (within 10 %)' : 'NOT flat'}${r.durationS < RSS_JUDGED_FROM_S ? ' (not judged under 10 minutes)' : ''}`,

@@ -16,6 +16,10 @@ const dir = mkdtempSync(join(tmpdir(), 'ftcp-mistakes-'));
 const at = (name: string) => join(dir, name);
 const emptyDir = at('empty-dir');
 mkdirSync(emptyDir);
+// A soak's run directory whose soak.json was cut short.
+const cutSoakDir = at('cut-soak');
+mkdirSync(cutSoakDir);
+writeFileSync(join(cutSoakDir, 'soak.json'), '{"ok":false,"faults":[{"n":1,');
 writeFileSync(at('empty.yaml'), '');
 writeFileSync(at('garbage.bin'), Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919 + 13) % 256)));
 writeFileSync(at('bad.yaml'), 'name: x\nsteps: [\n  - foo: : :\n');
@@ -123,6 +127,7 @@ const MISTAKES: Mistake[] = [
   { args: ['report', '/nonexistent-ftcp'], says: /no such directory/ },
   { args: ['report', emptyDir], says: /holds no \.pcapng or \.pcap capture/ },
   { args: ['report', at('README.md')], says: /is not a directory/ },
+  { args: ['report', cutSoakDir], says: /soak\.json is not a soak result: not valid JSON/ },
   { args: ['scenario', 'run', '/nonexistent-ftcp.yaml'], says: /cannot read \/nonexistent-ftcp\.yaml/ },
   { args: ['scenario', 'run', emptyDir], says: /cannot read .*EISDIR/ },
   { args: ['scenario', 'run', at('empty.yaml')], says: /expected a mapping with name, app and steps/ },

@@ -1,7 +1,8 @@
 // `ftcp soak`: its flags (no processes), and a short run with real processes on loopback
-// (arbiter, switch, replicas as children, the load client in-process). Timing: D 300 ms
+// (arbiter, switch, replicas as children, the load client in-process) that leaves soak.json
+// and report.html in its run directory. Timing: D 300 ms
 // (TEST_TIMING) on this shared machine; no durations are asserted.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,6 +39,7 @@ describe('ftcp soak: flags', () => {
     expect(r.stdout).toMatch(/kill-primary, kill-backup, pause-primary, pause-backup, arbiter-restart/);
     expect(r.stdout).toMatch(/--duration <d>/);
     expect(r.stdout).toMatch(/130 interrupted/);
+    expect(r.stdout).toMatch(/--no-report/);
   });
 
   it('RSS is flat when the last window is within 10 % of the first after warm-up', () => {
@@ -49,14 +51,28 @@ describe('ftcp soak: flags', () => {
   });
 });
 
-describeWithDist('ftcp soak (real processes)', [...LIVE_SOURCES, 'cli/soak', 'lab/soak', 'lab/soak-rss', 'lab/soak-uploads', 'lab/live-cluster'], () => {
+describeWithDist('ftcp soak (real processes)', [...LIVE_SOURCES, 'cli/soak', 'lab/soak', 'lab/soak-rss', 'lab/soak-uploads', 'lab/live-cluster', 'lab/report/soak-html', 'lab/report/write-run'], () => {
   // Every round is a new client against the same server, past the few dozen rounds a fresh
   // server sees: kv's store outlives a round, so each round takes keys of its own (a GET of
   // an earlier round's key would break the stream); bulk's server connection numbers grow
   // with every round, and the client must still tell which server stream it reads.
+  // kv runs with --no-report, bulk without: soak.json in the run directory either way, report.html only in bulk's.
   it.each([['kv'], ['bulk']])('40 s of %s: faults happened, redundancy was restored after each, 0 broken streams, 0 resets', async (app) => {
-    const r = await cli(['soak', '--duration', '40s', '--seed', '3', '--app', app, '--interval-ms', '1500', '--dir', dir, '--json', '--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)]);
+    const noReport = app === 'kv' ? ['--no-report'] : [];
+    const r = await cli(['soak', '--duration', '40s', '--seed', '3', '--app', app, '--interval-ms', '1500', '--dir', join(dir, app), '--json', ...noReport, '--heartbeat-ms', String(TEST_TIMING.heartbeatMs), '--failure-timeout-ms', String(TEST_TIMING.failureTimeoutMs)]);
     const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const runDir = join(dir, app, 'soak-seed3');
+    expect(JSON.parse(readFileSync(join(runDir, 'soak.json'), 'utf8'))).toEqual(report);
+    if (app === 'kv') {
+      expect(existsSync(join(runDir, 'report.html'))).toBe(false);
+      expect(r.stdout + r.stderr).not.toMatch(/^report: /m);
+    } else {
+      // With --json the path goes to stderr: stdout stays the summary and one JSON object.
+      expect(r.stderr).toContain(`report: ${join(runDir, 'report.html')}\n`);
+      const page = readFileSync(join(runDir, 'report.html'), 'utf8');
+      expect(page).toContain('<svg id="rss"');
+      expect(page.match(/<line class="fault"/g)).toHaveLength(report.faults.length);
+    }
     expect(report.problems, r.stdout).toEqual([]);
     expect(r.code).toBe(0);
     expect(report.faults.length).toBeGreaterThanOrEqual(3);

@@ -1,15 +1,19 @@
 /**
  * `ftcp report DIR`: the page. One self-contained file: inline CSS and script, plain SVG, and
- * a Content-Security-Policy of default-src 'none' so a browser fetches nothing for it.
+ * a Content-Security-Policy of default-src 'none' so a browser fetches nothing for it
+ * (page.ts). A soak's folder gets its own page (soak-html.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadRunFolder } from './load.js';
 import { buildModel, type ReportModel } from './model.js';
+import { pageHead, verdictTable } from './page.js';
+import { renderSoakReport } from './soak-html.js';
+import { isSoakFolder, loadSoakResult } from './soak-load.js';
+import { buildSoakModel } from './soak-model.js';
 import { bytesChartSvg, esc, sequenceSvg } from './svg.js';
 
-const CSS = `body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
-#seqbox{overflow:auto;max-height:80vh;border:1px solid #ddd}.hidden{display:none}.identical text{font-weight:bold}.frames td{font-family:monospace;font-size:11px}`;
+const CSS = `#seqbox{overflow:auto;max-height:80vh;border:1px solid #ddd}.hidden{display:none}.identical text{font-weight:bold}.frames td{font-family:monospace;font-size:11px}`;
 
 // Zoom: show only the records within ±N ms of the cut-over, or all of them.
 const SCRIPT = `(function(){var cut=Number(document.body.dataset.cutover);function zoom(ms){document.querySelectorAll('#seq g.mark').forEach(function(g){var t=Number(g.dataset.t);g.classList.toggle('hidden',ms>0&&!isNaN(cut)&&Math.abs(t-cut)>ms*1000);});}
@@ -28,14 +32,9 @@ function framesTable(model: ReportModel): string {
 /** The whole page for a model. */
 export function renderReport(model: ReportModel, title: string): string {
   const cut = model.cutoverUs === null ? '' : String(model.cutoverUs - model.startUs);
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>${esc(title)}</title><style>${CSS}</style></head>
-<body data-cutover="${cut}">
-<h1>${esc(title)}</h1>
+  return `${pageHead(title, CSS, ` data-cutover="${cut}"`)}
 <h2>Verdict</h2>
-<table id="verdict">${model.checks.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
+${verdictTable(model.checks)}
 <h2>Bytes delivered per client connection</h2>
 ${bytesChartSvg(model)}
 <h2>Sequence</h2>
@@ -49,10 +48,14 @@ ${framesTable(model)}
 `;
 }
 
-/** Reads `dir`, writes `dir/report.html`, returns its path. Throws ReportInputError on bad input. */
+/**
+ * Reads `dir`, writes `dir/report.html`, returns its path. A soak's folder (soak.json) gets
+ * the soak page, drawn from that file alone. Throws ReportInputError on bad input.
+ */
 export function writeReport(dir: string): string {
-  const model = buildModel(loadRunFolder(dir));
+  const soak = isSoakFolder(dir);
+  const page = soak ? renderSoakReport(buildSoakModel(loadSoakResult(dir)), `ftcp soak ${dir}`) : renderReport(buildModel(loadRunFolder(dir)), `ftcp run ${dir}`);
   const path = join(dir, 'report.html');
-  writeFileSync(path, renderReport(model, `ftcp run ${dir}`));
+  writeFileSync(path, page);
   return path;
 }

@@ -38,21 +38,25 @@ export interface RunFolder {
 
 export class ReportInputError extends Error {}
 
-/** Loads `dir`; throws ReportInputError with one clear line when it holds no capture. */
-export function loadRunFolder(dir: string): RunFolder {
-  let names: string[];
+/** The names in `dir`, sorted; throws ReportInputError with one clear line when it is no directory. */
+export function listRunFolder(dir: string): string[] {
   try {
     if (!statSync(dir).isDirectory()) throw new ReportInputError(`${dir} is not a directory`);
-    names = readdirSync(dir).sort();
+    return readdirSync(dir).sort();
   } catch (error) {
     if (error instanceof ReportInputError) throw error;
     throw new ReportInputError(`${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : String(error)}`);
   }
+}
+
+/** Loads `dir`; throws ReportInputError with one clear line when it holds no capture. */
+export function loadRunFolder(dir: string): RunFolder {
+  const names = listRunFolder(dir);
   const captures = new Map<string, ReportPacket[]>();
   for (const name of names.filter((n) => n.endsWith('.pcapng'))) captures.set(name, readPcapngFile(dir, name));
   // tcpdump's classic pcap: the LAN lab's bridge capture (bridge.pcap).
   for (const name of names.filter((n) => n.endsWith('.pcap'))) captures.set(name, readPcapFile(dir, name));
-  if (captures.size === 0) throw new ReportInputError(`${dir} holds no .pcapng or .pcap capture (give the folder a demo, scenario or chaos run wrote)`);
+  if (captures.size === 0) throw new ReportInputError(`${dir} holds no .pcapng or .pcap capture (give the folder a demo, scenario, chaos or soak run wrote)`);
   const events: ReportEvent[] = [];
   for (const name of names.filter((n) => n.endsWith('.jsonl'))) events.push(...readEvents(join(dir, name), name.replace(/\.jsonl$/, '').replace(/^replica-/, '')));
   const run: RunFolder = { dir, captures, events };
