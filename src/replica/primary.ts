@@ -25,42 +25,30 @@
  *
  * Clock: the RSM's time is the replica's clock plus `offsetUs` (0 for the first primary;
  * a backup that goes live continues from the last logged time), never going backwards.
+ *
+ * Parts of it live beside it: the hold queue in hold-queue.ts, the entries' way to the
+ * backup (kept for resends, packed into append frames) in log-stream.ts.
  */
 import type { UpstreamAction } from '../proxy/upstream.js';
 import type { ArbiterResponse } from './arbiter.js';
-import { encodeChannel, ENTRY_MAX_BYTES, snapshotMessages, type ChannelMessage } from './channel.js';
-import { CHECK_BYTES, encodeEntry, entryBytes, MAX_STATE_ENTRIES, type LogEntry } from './log.js';
+import { snapshotMessages, type ChannelMessage } from './channel.js';
+import { encodeEntry, type LogEntry } from './log.js';
+import { fitChecks, LogStream, MAX_LOGGED_PACKET_BYTES, UPSTREAM_ENTRY_MAX_BYTES } from './log-stream.js';
 import { FailureDetector } from './failure-detector.js';
+import { HoldQueue } from './hold-queue.js';
 import { ArbiterAsk, detectorOptions, type Outbox, type ReplicaOptions, type ResolvedTimes, type SuspectReason } from './outbox.js';
 import { isPureAck, outputModeOf, type OutputMode } from './output-mode.js';
 import type { Rsm } from './rsm.js';
-import { admitMade, HeldRepeats, repeatConn, repeatKey, type RepeatKey } from './repeats.js';
 
 /** Distributes a union over Omit so each variant keeps its own fields. */
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 export type EntryInput = DistributiveOmit<LogEntry, 'index' | 'epoch' | 'timeUs' | 'checks' | 'digest'>;
 
-interface Held {
-  index: number;
-  packets: Uint8Array[];
-  /** Each packet's repeat key (repeats.ts), forgotten as it is released; shorter than packets when none is keyed. */
-  keys: Array<RepeatKey | undefined>;
-}
+export { MAX_LOGGED_PACKET_BYTES, UPSTREAM_ENTRY_MAX_BYTES } from './log-stream.js';
 
 /** Why a backup cannot join a pair that serves an upstream app without a state adapter. */
 export const UPSTREAM_JOIN_REFUSED =
   "the upstream app has no state adapter: a new backup's app instance cannot be given the primary's app state (an adapter copies it, e.g. Redis replication)";
-
-/** Budget of one append frame (the channel frame limit minus headers). */
-const APPEND_BUDGET_BYTES = 60_000;
-/** Upstream app: the bytes of one `app` write entry, at most (one entry fits an append frame). */
-export const UPSTREAM_ENTRY_MAX_BYTES = 16_384;
-/**
- * The largest IP packet the primary logs: its entry (with one state check and a digest)
- * must fit one append frame. A larger one is dropped and counted (`tooBigToLog`); a replica's
- * link MTU stops at this size, so only a caller that skips the link's check meets it.
- */
-export const MAX_LOGGED_PACKET_BYTES = ENTRY_MAX_BYTES - entryBytes({ kind: 'packet', packet: new Uint8Array(0), index: 0, epoch: 0, timeUs: 0, checks: [], digest: 0 }, 1);
 
 /**
  * Until a joiner acknowledges its snapshot, its silence is judged against at least D plus
@@ -104,14 +92,12 @@ export class PrimaryRole {
   handingOver = false;
   /** The backup took the service over (its `handover`, or it won the test-and-set): this role is done. */
   handedOver = false;
-  private hold: Held[] = [];
-  private heldPackets = 0;
-  private readonly repeats = new HeldRepeats();
-  /** Encoded entries the backup has not acknowledged, for resends. */
-  private readonly log = new Map<number, Uint8Array>();
-  private pendingFrames: Uint8Array[] = [];
+  /** O(i) until the backup acknowledges i (hold-queue.ts). */
+  private readonly queue: HoldQueue;
+  private readonly emitFn = (packet: Uint8Array, index: number): void => this.emit(packet, index);
+  /** Entries to the backup: kept for resends, packed into append frames (log-stream.ts). */
+  private readonly stream: LogStream;
   private readonly detector: FailureDetector;
-  private lastSentUs: number;
   private asking: ArbiterAsk | undefined;
   /**
    * The join snapshot until the joiner acknowledges it: its index, chunks, size, and when it
@@ -142,7 +128,8 @@ export class PrimaryRole {
     this.released = rsm.index;
     this.acked = rsm.index;
     this.detector = new FailureDetector(init.nowUs, detectorOptions(times));
-    this.lastSentUs = init.nowUs;
+    this.queue = new HoldQueue(rsm);
+    this.stream = new LogStream(opts, out, this.counters, init.nowUs);
     this.nextRequestId = init.nextRequestId;
   }
 
@@ -151,7 +138,7 @@ export class PrimaryRole {
   }
 
   get holding(): number {
-    return this.heldPackets;
+    return this.queue.packets;
   }
 
   get askingArbiter(): boolean {
@@ -203,7 +190,7 @@ export class PrimaryRole {
       }
     }
     this.flush(nowUs);
-    if (!this.alone && this.peer !== undefined && nowUs - this.lastSentUs >= this.times.heartbeatUs) {
+    if (!this.alone && this.peer !== undefined && nowUs - this.stream.lastSentUs >= this.times.heartbeatUs) {
       this.send(nowUs, { type: 'heartbeat', epoch: this.epoch, r: this.released, lastIndex: this.rsm.index });
       this.counters.heartbeats++;
     }
@@ -309,7 +296,7 @@ export class PrimaryRole {
     const d = this.handingOver ? undefined : this.rsm.pollTimeout();
     if (d !== undefined) at(d - this.offsetUs);
     if (!this.alone) {
-      at(this.lastSentUs + this.times.heartbeatUs);
+      at(this.stream.lastSentUs + this.times.heartbeatUs);
       at(this.asking === undefined ? this.detector.deadline(this.joinFloorUs()) : this.asking.deadline(this.times.arbiterRetryUs));
     }
     return t;
@@ -335,25 +322,22 @@ export class PrimaryRole {
     if (result.digest !== undefined) entry.digest = result.digest;
     this.counters.entries++;
     if (!this.alone) {
-      this.fitChecks(entry);
-      const frame = encodeEntry(entry);
-      this.log.set(entry.index, frame);
-      this.pendingFrames.push(frame);
+      fitChecks(entry);
+      this.stream.add(entry.index, encodeEntry(entry));
     }
     if (this.alone || this.mode === 'async') {
-      const { packets, keys, dropped } = admitMade(this.repeats, this.rsm, result.packets, nowUs);
+      const { packets, keys, dropped } = this.queue.admit(result.packets, nowUs);
       this.counters.heldRepeats += dropped;
       for (const packet of packets) this.emit(packet, entry.index);
-      this.left(packets, keys, nowUs);
+      this.queue.left(packets, keys, nowUs);
       this.released = entry.index;
     } else if (result.packets.length > 0) {
       const waiting = this.mode === 'acks-at-once' ? this.releasePureAcks(result.packets, entry.index) : result.packets;
-      const { packets: held, keys, dropped } = admitMade(this.repeats, this.rsm, waiting, nowUs);
+      const { packets: held, keys, dropped } = this.queue.admit(waiting, nowUs);
       this.counters.heldRepeats += dropped;
       if (held.length === 0) return;
-      this.hold.push({ index: entry.index, packets: held, keys });
-      this.heldPackets += held.length;
-      if (this.heldPackets > this.counters.maxHeld) this.counters.maxHeld = this.heldPackets;
+      this.queue.push(entry.index, held, keys);
+      if (this.queue.packets > this.counters.maxHeld) this.counters.maxHeld = this.queue.packets;
     }
   }
 
@@ -368,14 +352,6 @@ export class PrimaryRole {
     return wait;
   }
 
-  /** Cut the state checks short when the whole list would not fit one append frame (a tick that touched thousands of connections). */
-  private fitChecks(entry: LogEntry): void {
-    if (entry.checks.length <= MAX_STATE_ENTRIES && entryBytes(entry) <= ENTRY_MAX_BYTES) return;
-    const room = Math.min(MAX_STATE_ENTRIES, Math.max(0, Math.floor((ENTRY_MAX_BYTES - entryBytes(entry, 0)) / CHECK_BYTES)));
-    entry.checks = entry.checks.slice(0, room);
-    entry.checksTruncated = true;
-  }
-
   private emit(packet: Uint8Array, index: number): void {
     this.counters.released++;
     this.out.transmit({ packet, epoch: this.epoch, index, reemitted: false });
@@ -386,36 +362,18 @@ export class PrimaryRole {
     this.acked = Math.min(j, this.rsm.index);
     // Handing over, nothing more is released: the backup re-emits what is held above r.
     if (!this.handingOver) this.releaseAcked(nowUs);
-    // The log holds consecutive indices in insertion order: stop at the first one not acknowledged.
-    for (const i of this.log.keys()) {
-      if (i > this.acked) break;
-      this.log.delete(i);
-    }
+    this.stream.forget(this.acked);
     if (this.joinSnapshot !== undefined && this.acked >= this.joinSnapshot.index) this.joinSnapshot = undefined;
   }
 
   private releaseAcked(nowUs: number): void {
-    let n = 0;
-    while (n < this.hold.length && this.hold[n]!.index <= this.acked) {
-      const h = this.hold[n]!;
-      for (const p of h.packets) this.emit(p, h.index);
-      this.left(h.packets, h.keys, nowUs);
-      this.heldPackets -= h.packets.length;
-      n++;
-    }
-    if (n > 0) this.hold.splice(0, n);
+    this.queue.releaseUpTo(this.acked, nowUs, this.emitFn);
     if (this.acked > this.released) this.released = this.acked;
-  }
-
-  /** Packets just put on the wire, with their repeat keys (repeats.ts). */
-  private left(packets: Uint8Array[], keys: Array<RepeatKey | undefined>, nowUs: number): void {
-    for (let i = 0; i < keys.length; i++) if (keys[i] !== undefined) this.repeats.release(keys[i], nowUs, repeatConn(this.rsm, packets[i]!));
   }
 
   /** Going live: the FINs just re-emitted left now (repeats.ts: the stack's timer of each runs from its making). */
   noteReemitted(packets: Iterable<Uint8Array>, nowUs: number): void {
-    const ethernet = this.opts.rsm.ethernet !== undefined;
-    for (const p of packets) this.repeats.left(repeatKey(p, ethernet, this.rsm.config.servicePort), nowUs, repeatConn(this.rsm, p));
+    this.queue.noteReemitted(packets, this.opts.rsm.ethernet !== undefined, nowUs);
   }
 
   // ---- planned switchover ------------------------------------------------------------
@@ -430,7 +388,7 @@ export class PrimaryRole {
     this.handingOver = true;
     this.flush(nowUs);
     this.send(nowUs, { type: 'handover', epoch: this.epoch, r: this.released, lastIndex: this.rsm.index });
-    this.out.event({ type: 'handover', epoch: this.epoch, peer: this.peer, r: this.released, lastIndex: this.rsm.index, held: this.heldPackets });
+    this.out.event({ type: 'handover', epoch: this.epoch, peer: this.peer, r: this.released, lastIndex: this.rsm.index, held: this.queue.packets });
     return undefined;
   }
 
@@ -444,59 +402,28 @@ export class PrimaryRole {
   /** Never emits again: held output, unsent frames and the log are dropped. */
   private fence(): void {
     this.fenced = true;
-    this.hold = [];
-    this.heldPackets = 0;
-    this.repeats.clearHeld();
-    this.pendingFrames = [];
-    this.log.clear();
+    this.queue.clear();
+    this.stream.clear();
     this.out.clear('transmit');
   }
 
   private becomeAlone(nowUs: number): void {
     this.alone = true;
     this.peer = undefined;
-    for (const h of this.hold) for (const p of h.packets) this.emit(p, h.index);
-    for (const h of this.hold) this.left(h.packets, h.keys, nowUs);
-    this.hold = [];
-    this.heldPackets = 0;
+    this.queue.releaseAll(nowUs, this.emitFn);
     this.released = this.rsm.index;
     this.acked = this.rsm.index;
-    this.log.clear();
-    this.pendingFrames = [];
+    this.stream.clear();
     this.joinSnapshot = undefined;
   }
 
   /** Send the entries appended since the last flush, in as few append frames as fit. */
   private flush(nowUs: number): void {
-    if (this.pendingFrames.length === 0) return;
-    const frames = this.pendingFrames;
-    this.pendingFrames = [];
-    if (this.alone || this.peer === undefined) return;
-    this.sendFrames(nowUs, frames);
-  }
-
-  private sendFrames(nowUs: number, frames: Uint8Array[]): void {
-    const max = this.opts.maxEntriesPerFrame ?? 64;
-    let batch: Uint8Array[] = [];
-    let bytes = 0;
-    const ship = () => {
-      if (batch.length === 0) return;
-      this.send(nowUs, { type: 'append', epoch: this.epoch, r: this.released, entries: batch });
-      batch = [];
-      bytes = 0;
-    };
-    for (const f of frames) {
-      if (batch.length >= max || (batch.length > 0 && bytes + f.length > APPEND_BUDGET_BYTES)) ship();
-      batch.push(f);
-      bytes += f.length;
-    }
-    ship();
+    this.stream.flush(nowUs, this.epoch, this.released, !this.alone && this.peer !== undefined);
   }
 
   private send(nowUs: number, m: ChannelMessage): void {
-    this.out.channel(encodeChannel(m));
-    this.counters.framesSent++;
-    this.lastSentUs = nowUs;
+    this.stream.send(nowUs, m);
   }
 
   private resendFrom(nowUs: number, from: number): void {
@@ -504,15 +431,7 @@ export class PrimaryRole {
       for (const m of this.joinSnapshot.messages) this.send(nowUs, m);
       return;
     }
-    const frames: Uint8Array[] = [];
-    for (let i = Math.max(from, this.acked + 1); i <= this.rsm.index; i++) {
-      const f = this.log.get(i);
-      if (f !== undefined) frames.push(f);
-    }
-    this.counters.resends += frames.length;
-    // Entries appended but not flushed yet go out in order after the resent ones.
-    this.sendFrames(nowUs, frames);
-    this.pendingFrames = [];
+    this.stream.resend(nowUs, from, this.acked, this.rsm.index, this.epoch, this.released);
   }
 
   private handleJoin(nowUs: number, name: string, theirEpoch: number): void {
