@@ -1,13 +1,17 @@
 /**
  * What ReplicaProcess.start opens before the replica exists: the service link (the switch's
- * UDP port or a TAP device through socat) and the arbiter (embedded or etcd). Each rejects
- * with a one-line LinkError when the other side does not answer.
+ * UDP port or a TAP device through socat) and the arbiter (embedded or etcd), each of which
+ * rejects with a one-line LinkError when the other side does not answer; and the captures.
  */
-import { formatIpv4Addr } from '../wire/addr.js';
+import { describeRsmConfig } from '../replica/replay-input.js';
+import type { RsmConfig } from '../replica/rsm.js';
+import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
 import { serviceMacFor } from '../wire/ethernet.js';
 import { ArbiterClient } from './arbiter-client.js';
 import { EtcdArbiter, type ReplicaArbiter } from './arbiter-etcd.js';
-import { probeTcp, replicaVirtualAddress, type ReplicaProcessOptions } from './replica-options.js';
+import { ReplicaCaptures } from './replica-captures.js';
+import { replicaCapturePaths } from './replica-host-report.js';
+import { ARBITER_VIRTUAL_ADDRESS, probeTcp, replicaVirtualAddress, type ReplicaProcessOptions } from './replica-options.js';
 import { openSwitchLink, openTapLink, type ServiceLink } from './service-link.js';
 import { LinkError } from './udp-link.js';
 
@@ -38,4 +42,21 @@ export async function openReplicaArbiter(opts: ReplicaProcessOptions, timeoutMs:
   const embedded = new ArbiterClient({ server: opts.arbiterAt, service: formatIpv4Addr(opts.service), clusterKey: opts.clusterKey }).keepConnected();
   opened.push(() => embedded.close());
   return embedded;
+}
+
+/** The three captures (replica-captures.ts) under --capture-dir, or undefined without it. */
+export function openReplicaCaptures(opts: ReplicaProcessOptions, address: Ipv4Addr, link: ServiceLink, rsmConfig: RsmConfig): ReplicaCaptures | undefined {
+  const paths = replicaCapturePaths(opts);
+  if (paths.wire === null || paths.log === null || paths.shadow === null) return undefined;
+  return new ReplicaCaptures({
+    name: opts.name,
+    address,
+    service: opts.service,
+    arbiterAddress: ARBITER_VIRTUAL_ADDRESS,
+    linkKind: link.kind,
+    linkType: link.linkType,
+    rsmDescription: describeRsmConfig({ rsm: rsmConfig, startUs: 0 }),
+    paths: { wire: paths.wire, shadow: paths.shadow, log: paths.log },
+    live: opts.live,
+  });
 }

@@ -17,33 +17,33 @@
  *   arbiter    ArbiterClient (embedded) or EtcdArbiter (--arbiter etcd://...); requests from
  *              pollArbiter(), answers to handleArbiter(); with etcd, client packets are held
  *              while out of contact (the output fence, arbiter-etcd.ts)
- *   timers     one setTimeout at pollTimeout()'s deadline
+ *   timers     one setTimeout at pollTimeout()'s deadline (deadline-timer.ts)
  *   captures   <dir>/<name>.pcapng (client packets it received and put on the wire),
  *              <dir>/<name>-shadow.pcapng (O(i) generated while a backup),
  *              <dir>/<name>-log.pcapng (log channel frames and arbiter messages as UDP
  *              datagrams between virtual addresses, as in the simulator's log capture);
- *              every block is written at once (kill -9 leaves them readable)
+ *              every block is written at once (kill -9 leaves them readable); opened
+ *              with the link and the arbiter (replica-host-open.ts)
  *
  * The Replica is made when the log channel first comes up (the primary: the backup has
  * connected; the backup: it reached the primary), so that the failure detector does not
  * count the other process's start-up time as silence.
  *
  * After every input it drains the replica through the one drive loop (src/replica/drive.ts):
- * client packets, channel frames, arbiter requests, upstream actions, events, the deadline.
+ * client packets, channel frames, arbiter requests, upstream actions, events (each a line
+ * for the orchestrator and maybe an act of the host: replica-host-events.ts), the deadline.
  * Packets come before the `announce` of the same drain, so the service address is claimed
  * with a packet's epoch before the first packet of a newer epoch is sent (claimService):
  * the switch forwards only the holder's packets.
  */
 import { encodeArbiter } from '../replica/arbiter.js';
-import type { ReplicaEvent, ServicePacket } from '../replica/outbox.js';
+import type { ServicePacket } from '../replica/outbox.js';
 import { Replica, type ReplicaRoleName } from '../replica/replica.js';
 import { drainReplica } from '../replica/drive.js';
 import { servicePacketComment } from '../replica/capture-tags.js';
-import { ReplicaCaptures } from './replica-captures.js';
-import { describeRsmConfig } from '../replica/replay-input.js';
+import type { ReplicaCaptures } from './replica-captures.js';
 import type { RsmConfig } from '../replica/rsm.js';
-import { stackFactory } from '../replica/stack-factory.js';
-import { formatIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
+import type { Ipv4Addr } from '../wire/addr.js';
 import { ProcessClock, wallClockMs } from './clock.js';
 import { LogChannel, type LogChannelStatus } from './log-channel.js';
 import { CHANNEL_TYPE_HELLO, decodeChannel, encodeChannel, type ChannelMessage } from '../replica/channel.js';
@@ -51,19 +51,21 @@ import { HandoverWatch, type HandoverStart, type HandoverTrigger } from './switc
 import { compareHello, decodeHello, encodeHello, helloFields, redisRunId, type HelloFields } from './handshake-check.js';
 import { LogRttProbe } from './log-rtt.js'; // bench: log-channel round trip
 import { StallWatch } from './stall-watch.js';
+import { DeadlineTimer } from './deadline-timer.js';
 import { channelFor } from './channel-route.js';
 import { ArbiterTimes, hostStats, replicaCapturePaths, startedFields, type CapturePaths } from './replica-host-report.js';
 import { OperatorStops } from './operator-stops.js';
 import { LinkError } from './udp-link.js';
 import type { ReplicaArbiter } from './arbiter-etcd.js';
 import type { ServiceLink } from './service-link.js';
-import { openReplicaArbiter, openReplicaLink } from './replica-host-open.js';
+import { openReplicaArbiter, openReplicaCaptures, openReplicaLink } from './replica-host-open.js';
+import { onReplicaEvent, type ReplicaEventHost } from './replica-host-events.js';
 import { UpstreamSockets } from './upstream-sockets.js'; // upstream
 import { UPSTREAM_JOIN_REFUSED } from '../replica/primary.js'; // upstream
 import { UPSTREAM_ADAPTERS } from './upstream-adapter.js'; // upstream join
 import { UpstreamJoin } from './upstream-join.js'; // upstream join
 import type { ReplicaProcessEvent, ReplicaProcessEventFields, ReplicaProcessEventName, ReplicaProcessEventOf } from './events.js';
-import { ARBITER_VIRTUAL_ADDRESS, replicaRsmConfig, replicaVirtualAddress, startupBoundMs, type ReplicaProcessOptions } from './replica-options.js';
+import { replicaOptions, replicaRsmConfig, replicaVirtualAddress, type ReplicaProcessOptions } from './replica-options.js';
 
 
 export class ReplicaProcess {
@@ -75,9 +77,17 @@ export class ReplicaProcess {
   private clock = new ProcessClock();
   private readonly rsmConfig: RsmConfig;
   private dialCh: LogChannel | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private armedUs: number | undefined;
-  private timerGeneration = 0;
+  /** One setTimeout at pollTimeout()'s deadline (deadline-timer.ts). */
+  private readonly deadline = new DeadlineTimer({
+    nowUs: () => this.clock.nowUs(),
+    closed: () => this.closed,
+    canFire: () => !this.closed && this.replica !== undefined,
+    fire: () => {
+      this.stallWatch?.check();
+      this.replica!.handleTimeout(this.clock.nowUs());
+      this.drain();
+    },
+  });
   private draining = false;
   /** The highest epoch this replica has claimed the service address with (claimService). */
   private claimedEpoch = 0;
@@ -101,6 +111,8 @@ export class ReplicaProcess {
   /** Planned switchover: the handover under way, if any (switchover.ts). */
   private readonly handover: HandoverWatch;
   private readonly arbiterTimes: ArbiterTimes;
+  /** What an event of the Replica reads and acts on (replica-host-events.ts). */
+  private readonly eventHost: ReplicaEventHost = ReplicaProcess.eventHostOf(this);
   readonly counts = { servicePacketsIn: 0, servicePacketsOut: 0, reemitted: 0, framesIn: 0, framesOut: 0, framesDropped: 0, arbiterRequests: 0, arbiterAnswers: 0, fenceHeld: 0 };
 
   private constructor(
@@ -186,7 +198,7 @@ export class ReplicaProcess {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.deadline.stop();
     this.stallWatch?.stop();
     this.arbiter.close();
     this.upstream?.close(); // upstream
@@ -289,18 +301,7 @@ export class ReplicaProcess {
   private makeReplica(): void {
     if (this.replica !== undefined || this.closed) return;
     const o = this.opts;
-    const options = {
-      name: o.name,
-      rsm: this.rsmConfig,
-      factory: stackFactory,
-      heartbeatMs: o.heartbeatMs,
-      failureTimeoutMs: o.failureTimeoutMs,
-      ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
-      failureTimeoutStartMs: startupBoundMs(o), // a pair's start-up: the detector waits at least S
-      outputRule: o.outputRule,
-      ...(o.outputMode !== undefined ? { outputMode: o.outputMode } : {}),
-      ...(o.upstream !== undefined && o.upstreamApp !== undefined ? { upstreamAdapter: o.upstreamApp } : {}), // upstream join
-    };
+    const options = replicaOptions(o, this.rsmConfig);
     // Time 0 of the replica's clock is now: both replicas of a new pair create their RSM at 0.
     this.clock = new ProcessClock();
     this.replica = o.role === 'primary' ? Replica.primary(options, o.alone === true ? undefined : o.peer, 0) : o.role === 'backup' ? Replica.backup(options, o.peer, 0) : Replica.joiner(options, o.peer, 0);
@@ -386,8 +387,8 @@ export class ReplicaProcess {
         },
         // upstream: client bytes, EOFs and closes for this replica's own app instance.
         upstream: (u) => this.upstream?.handle(u),
-        event: (e) => this.onReplicaEvent(e),
-        deadline: (us) => this.arm(us),
+        event: (e) => onReplicaEvent(this.eventHost, e),
+        deadline: (us) => this.deadline.arm(us),
       });
       this.upstream?.applyBackpressure((conn) => r.rsm?.upstreamQueued(conn) ?? 0);
     } finally {
@@ -428,88 +429,25 @@ export class ReplicaProcess {
     for (const p of held) this.transmit(p);
   }
 
-  private onReplicaEvent(e: ReplicaEvent): void {
-    switch (e.type) {
-      case 'announce':
-        this.claimService(e.epoch);
-        this.emit(this.event('announce', { epoch: e.epoch, service: formatIpv4Addr(this.opts.service) }));
-        this.link.whenClaimed(e.epoch, 5000).then(
-          () => {
-            this.stops.registeredOnce = true;
-            this.emit(this.event('registered', { epoch: e.epoch }));
-          },
-          (error: unknown) => this.emit(this.event('announce-failed', { epoch: e.epoch, message: error instanceof Error ? error.message : String(error) })),
-        );
-        return;
-      case 'shadow':
-        this.captures?.shadow(e.index, e.packet);
-        return;
-      case 'suspect':
-        if (this.stops.wrongRole) return; // it asked nobody: refuseBlindTakeover() stopped it
-        this.emit(this.event('suspect', { epoch: e.epoch, silentMs: e.silentUs / 1000, reason: e.reason }));
-        return;
-      case 'won':
-        this.emit(this.event('won', this.arbiterTimes.won(e.epoch)));
-        return;
-      case 'lost':
-        this.emit(this.event('lost', { epoch: e.epoch, winner: e.winner }));
-        this.captures?.noteAll(`replica ${this.opts.name} lost epoch ${e.epoch} to ${e.winner}`);
-        return;
-      case 'live':
-        this.emit(this.event('live', { epoch: e.epoch, r: e.r, lastIndex: e.lastIndex, reemitted: e.reemitted, reemittedEntries: e.reemittedEntries, reason: e.reason }));
-        this.captures?.noteWire(`replica ${this.opts.name} goes live in epoch ${e.epoch}, r = ${e.r}, re-emitting ${e.reemitted} packets`);
-        // The old primary is gone: stop redialling it; a new backup joins through --log-listen.
-        // After a switchover the old primary forwards late client packets until it exits (channel-down closes it).
-        if (e.reason === 'switchover') setTimeout(() => this.dialCh?.closeAfterSent(), 2000).unref();
-        else void this.dialCh?.close();
-        return;
-      case 'backup-joined':
-        this.emit(this.event('backup-joined', { peer: e.peer, epoch: e.epoch, index: e.index, snapshotBytes: e.snapshotBytes }));
-        return;
-      case 'joined':
-        this.emit(this.event('joined', { epoch: e.epoch, index: e.index }));
-        // upstream join: make this replica's app a copy of the primary's, as of the snapshot.
-        if (this.upstreamJoin !== undefined && this.replica !== undefined) {
-          this.upstreamJoin.joined(this.replica).catch(() => {
-            // Reported (upstream-join-failed); a backup whose app is not a copy must not go on.
-            this.onFinished?.('failed', true);
-          });
-        }
-        return;
-      case 'join-prepare': // upstream join
-        if (this.upstreamJoin === undefined) {
-          this.replica?.cancelUpstreamJoin(e.peer);
-          return;
-        }
-        void this.upstreamJoin.prepare(() => (this.closed ? undefined : this.replica), e.peer, () => this.drain());
-        return;
-      case 'fault':
-        this.emit(this.event('fault', { message: e.message, mismatch: e.mismatch }));
-        return;
-      case 'rejected':
-        this.emit(this.event('rejected', { reason: e.reason }));
-        return;
-      // planned switchover
-      case 'handover':
-        this.emit(this.event('handover', { epoch: e.epoch, peer: e.peer, r: e.r, lastIndex: e.lastIndex, held: e.held, by: this.handover.by ?? 'SIGTERM', ...this.handover.askedAt(), queuedBytes: this.listenCh?.bufferedBytes ?? 0 }));
-        return;
-      case 'handover-received':
-        this.emit(this.event('handover-received', { epoch: e.epoch, lastIndex: e.lastIndex, behind: e.behind }));
-        return;
-      case 'taking-over':
-        this.emit(this.event('taking-over', { epoch: e.epoch, lastIndex: e.lastIndex }));
-        return;
-      case 'handed-over':
-      case 'handover-failed':
-        this.emit(e.type === 'handed-over' ? this.event('handed-over', { epoch: e.epoch, peer: e.peer }) : this.event('handover-failed', { epoch: e.epoch, peer: e.peer, reason: e.reason }));
-        // Handed over: late client packets are forwarded until the address has moved (and a moment more), then it exits.
-        if (e.type === 'handover-failed') this.handover.onEvent(e);
-        else this.handover.finishWhenMoved(e, Math.max(20, 2 * this.opts.heartbeatMs), Math.max(1000, this.opts.failureTimeoutMs), () => this.onFinished?.('handed-over', false));
-        return;
-      case 'divergence': // upstream
-        this.emit(this.event('divergence', { conn: e.conn, offset: e.offset, what: e.what }));
-        return;
-    }
+  /** The parts of `p` an event acts on, read when it comes (the replica, captures and upstream join are made later). */
+  private static eventHostOf(p: ReplicaProcess): ReplicaEventHost {
+    return {
+      get opts() { return p.opts; },
+      get link() { return p.link; },
+      get stops() { return p.stops; },
+      get handover() { return p.handover; },
+      get arbiterTimes() { return p.arbiterTimes; },
+      get listenCh() { return p.listenCh; },
+      get dialCh() { return p.dialCh; },
+      get captures() { return p.captures; },
+      get replica() { return p.replica; },
+      get upstreamJoin() { return p.upstreamJoin; },
+      get closed() { return p.closed; },
+      say: (event, fields) => p.emit(p.event(event, fields)),
+      claimService: (epoch) => p.claimService(epoch),
+      finish: (reason, failed) => p.onFinished?.(reason, failed),
+      drain: () => p.drain(),
+    };
   }
 
   /** A backup facing a primary that serves without it stops before the test-and-set (operator-stops.ts). */
@@ -541,45 +479,10 @@ export class ReplicaProcess {
     }
   }
 
-  private arm(deadlineUs: number | undefined): void {
-    if (deadlineUs === this.armedUs) return;
-    // A generation number retires a timer (or its deferred callback) whose deadline changed.
-    const generation = ++this.timerGeneration;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.armedUs = deadlineUs;
-    if (deadlineUs === undefined || this.closed) return;
-    this.timer = setTimeout(() => {
-      // Node runs due timers before it polls for I/O: after a busy turn, frames from the peer
-      // may be waiting in the socket. setImmediate runs after the poll phase, so they are
-      // handled first and a busy process does not take its own lag for the peer's silence.
-      setImmediate(() => {
-        if (generation !== this.timerGeneration || this.closed || this.replica === undefined) return;
-        this.timer = undefined;
-        this.armedUs = undefined;
-        this.stallWatch?.check();
-        this.replica.handleTimeout(this.clock.nowUs());
-        this.drain();
-      });
-    }, Math.max(0, (deadlineUs - this.clock.nowUs()) / 1000));
-  }
-
   // ---- captures (replica-captures.ts) ---------------------------------------------------
 
   private openCaptures(): void {
-    const paths = this.capturePaths();
-    if (paths.wire === null || paths.log === null || paths.shadow === null) return;
-    this.captures = new ReplicaCaptures({
-      name: this.opts.name,
-      address: this.address,
-      service: this.opts.service,
-      arbiterAddress: ARBITER_VIRTUAL_ADDRESS,
-      linkKind: this.link.kind,
-      linkType: this.link.linkType,
-      rsmDescription: describeRsmConfig({ rsm: this.rsmConfig, startUs: 0 }),
-      paths: { wire: paths.wire, shadow: paths.shadow, log: paths.log },
-      live: this.opts.live,
-    });
+    this.captures = openReplicaCaptures(this.opts, this.address, this.link, this.rsmConfig);
   }
 
   private closeCaptures(): void {

@@ -1,13 +1,15 @@
 /**
  * What a replica host is started with (the flags of `ftcp replica`, typed), and what both
- * replicas of a pair derive from them alike: the RSM configuration and the replicas'
- * virtual addresses in captures.
+ * replicas of a pair derive from them alike: the RSM configuration, the Replica's options,
+ * and the replicas' virtual addresses in captures.
  */
 import * as net from 'node:net';
 import type { AppName } from '../proxy/app.js';
 import type { LiveCapture } from '../pcap/live-sink.js';
+import type { ReplicaOptions } from '../replica/outbox.js';
 import type { OutputMode } from '../replica/output-mode.js';
 import type { RsmConfig } from '../replica/rsm.js';
+import { stackFactory } from '../replica/stack-factory.js';
 import { deriveSeed } from '../tcp/seed.js';
 import type { StackProfile } from '../tcp/types.js';
 import { parseIpv4Addr, type Ipv4Addr } from '../wire/addr.js';
@@ -140,4 +142,20 @@ export function probeTcp(at: Endpoint, what: string, flag: string, timeoutMs: nu
       reject(new LinkError(describeConnectError(error, at, what, flag)));
     });
   });
+}
+
+/** The Replica's options (src/replica/outbox.ts) from a replica host's, with its RSM configuration. */
+export function replicaOptions(o: ReplicaProcessOptions, rsm: RsmConfig): ReplicaOptions {
+  return {
+    name: o.name,
+    rsm,
+    factory: stackFactory,
+    heartbeatMs: o.heartbeatMs,
+    failureTimeoutMs: o.failureTimeoutMs,
+    ...(o.failureTimeoutMaxMs !== undefined ? { failureTimeoutMaxMs: o.failureTimeoutMaxMs } : {}),
+    failureTimeoutStartMs: startupBoundMs(o), // a pair's start-up: the detector waits at least S
+    outputRule: o.outputRule,
+    ...(o.outputMode !== undefined ? { outputMode: o.outputMode } : {}),
+    ...(o.upstream !== undefined && o.upstreamApp !== undefined ? { upstreamAdapter: o.upstreamApp } : {}), // upstream join
+  };
 }
