@@ -1,42 +1,33 @@
 /**
  * What a script's options mean to the linux target: the sysctls of the namespace the
  * script runs in. The base is packetdrill's own gtests/net/common/defaults.sh where it
- * bears on TCP without fast open, ECN or MPTCP (SACK, D-SACK, timestamps, RACK and TLP,
- * F-RTO, no slow start after idle, syncookies; CUBIC is set per socket by the helper, since
- * a namespace's sysctl only takes what the host allows); an option that has a Linux knob sets
- * it; any other option is an error naming its line, never ignored.
+ * bears on TCP without fast open, ECN or MPTCP (packetdrill-sysctls.ts: SACK, D-SACK,
+ * timestamps, RACK and TLP, F-RTO, no slow start after idle, syncookies; CUBIC is set per
+ * socket by the helper, since a namespace's sysctl only takes what the host allows); an
+ * option that has a Linux knob sets it; any other option is an error naming its line,
+ * never ignored.
  */
 import { formatIpv4Addr, type Ipv4Addr } from '../../wire/addr.js';
 import type { ScriptOption } from '../script.js';
+import { sysctlsWithout } from '../packetdrill-sysctls.js';
 import { OptionError, type RunSettings } from '../settings.js';
 import type { KernelSetup } from './kernel.js';
+
+/**
+ * In packetdrill-sysctls.ts but not set in the namespace: `tcp_fack` (a legacy knob that has
+ * done nothing since Linux 4.15 retired FACK; the line only matters to shell.ts) and
+ * `tcp_congestion_control` (a namespace only takes what the host allows; CUBIC is set on
+ * each socket instead).
+ */
+const NOT_IN_NAMESPACE = ['tcp_fack', 'tcp_congestion_control'];
 
 /** The namespace's sysctls before the script's options (docs/conformance.md lists them). */
 export const BASE_SYSCTLS: Readonly<Record<string, string>> = {
   'net.ipv6.conf.all.disable_ipv6': '1',
   'net.ipv6.conf.default.disable_ipv6': '1',
-  'net.ipv4.tcp_timestamps': '1',
-  'net.ipv4.tcp_sack': '1',
-  'net.ipv4.tcp_dsack': '1',
-  'net.ipv4.tcp_window_scaling': '1',
-  'net.ipv4.tcp_frto': '2',
-  'net.ipv4.tcp_reordering': '3',
-  'net.ipv4.tcp_slow_start_after_idle': '0',
-  'net.ipv4.tcp_early_retrans': '4',
-  'net.ipv4.tcp_recovery': '1',
-  'net.ipv4.tcp_tso_win_divisor': '3',
-  'net.ipv4.tcp_ecn': '0',
+  ...Object.fromEntries(Object.entries(sysctlsWithout(NOT_IN_NAMESPACE)).map(([name, value]) => [`net.ipv4.${name}`, value])),
+  // defaults.sh turns fast open on (0x70403); neither target has it, so the namespace turns it off.
   'net.ipv4.tcp_fastopen': '0',
-  'net.ipv4.tcp_syncookies': '1',
-  'net.ipv4.tcp_no_metrics_save': '1',
-  // packetdrill's buffer sizes: a 15 MiB receive buffer maximum gives window scale 8.
-  'net.ipv4.tcp_rmem': '4096 540000 15728640',
-  'net.ipv4.tcp_wmem': '4096 262144 4194304',
-  'net.ipv4.tcp_syn_retries': '5',
-  'net.ipv4.tcp_synack_retries': '5',
-  'net.ipv4.tcp_pacing_ss_ratio': '200',
-  'net.ipv4.tcp_pacing_ca_ratio': '120',
-  'net.ipv4.tcp_notsent_lowat': '4294967295',
 };
 
 /** Options that are the runner's business and mean the same on both targets. */
