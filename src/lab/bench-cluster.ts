@@ -296,10 +296,13 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
   let killAtMs: number | undefined;
   let client: Child | undefined;
   let invalid = false;
+  // Set when the trial begins stopping the pair: the replica that exits first closes the log
+  // channel and the other suspects it at once. That is the stop, not a split before the kill.
+  let stopping = false;
   const at = { suspect: null as number | null, live: null as number | null, marked: null as number | null };
   const onEvent = (label: string, e: ChildEvent) => {
     if (label !== 'replica b' && label !== 'replica a') return;
-    if (killAtMs === undefined && (e.event === 'suspect' || e.event === 'fenced' || e.event === 'stopped')) invalid = true;
+    if (killAtMs === undefined && !stopping && (e.event === 'suspect' || e.event === 'fenced' || e.event === 'stopped')) invalid = true;
     if (killAtMs === undefined || label !== 'replica b') return;
     if (e.event === 'suspect' && at.suspect === null) at.suspect = e.atMs;
     if (e.event === 'live' && !marked) {
@@ -349,12 +352,14 @@ export async function failoverTrial(bytes: number, killAfterMs: number, pair: Pa
       }
     }
     if (r.backup !== undefined) {
+      stopping = true;
       await r.backup.stop();
       backupExit = r.backup.events.find((e) => e.event === 'exit');
     }
   } catch (error) {
     problems.push(error instanceof Error ? error.message : String(error));
   } finally {
+    stopping = true;
     await stopCluster(r.cluster);
   }
   const oldEnd = resumedOffset === undefined ? undefined : sentStreamEnd(r.cluster.capturePaths('a').wire, SERVICE_PORT);

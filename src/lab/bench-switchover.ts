@@ -101,6 +101,9 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
   const problems: string[] = [];
   let client: Child | undefined;
   let invalid = false;
+  // Set when the trial begins stopping the pair: the replica that exits first closes the log
+  // channel and the other suspects it at once. That is the stop, not a failover in the trial.
+  let stopping = false;
   let liveReason: string | null = null;
   let termAtMs: number | undefined;
   let liveAtMs: number | undefined;
@@ -115,7 +118,7 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
   const onEvent = (label: string, e: ChildEvent) => {
     if (label === 'arbiter' && e.event === 'granted' && e.winner === 'b' && termAtMs !== undefined) persistMs = round1(e.persistUs / 1000);
     if (label !== 'replica b' && label !== 'replica a') return;
-    if (e.event === 'suspect') invalid = true;
+    if (e.event === 'suspect' && !stopping) invalid = true;
     if (termAtMs === undefined) return;
     if (label === 'replica a' && e.event === 'handover') {
       at('asked', e.askedAtMs);
@@ -180,6 +183,7 @@ export async function switchoverTrial(bytes: number, afterMs: number, pair: Pair
   } catch (error) {
     problems.push(error instanceof Error ? error.message : String(error));
   } finally {
+    stopping = true;
     await stopCluster(r.cluster);
   }
   if (primaryExit !== null && primaryExit !== 0) problems.push(`the old primary exited ${primaryExit}`);

@@ -11,6 +11,7 @@
  * - arbiterDoubleGrants(): epochs the arbiter granted twice, or answered with two winners.
  * - streamVerdict(): the client's byte-for-byte result (every byte it read), and with bulk
  *   the server app's digest of every byte uploaded, as broken streams.
+ * - isFalseFailover(): a replica event that says the pair split before the trial's fault.
  */
 import type { ChildEvent, ClientResult, EventOf } from '../net/events.js';
 import { claimsByEpoch, splitBrainEpochs, streamVerdict as streamVerdictOf, type ClientStreams, type EpochClaims } from '../replica/run-checks.js';
@@ -46,4 +47,14 @@ export function arbiterDoubleGrants(events: readonly ChildEvent[]): number[] {
  */
 export function streamVerdict(result: ClientStreams & Pick<ClientResult, 'uploads'> | undefined, survivorExit: EventOf<'exit'> | undefined, uploads: boolean, connections: number): { streams: { intact: number; broken: number }; resets: number; problems: string[] } {
   return streamVerdictOf(result, result !== undefined && uploads ? checkBulkUploads(result, survivorExit) : [], connections);
+}
+
+/**
+ * A replica that was fenced, stopped or went live before the trial's fault: a failure
+ * detector fired where no fault was (a busy machine). Not once the trial has begun stopping
+ * the pair: the replica that exits first closes the log channel, and the other suspects it
+ * at once (and may win and go live): that is the stop, not a false failover.
+ */
+export function isFalseFailover(event: string, faultBegun: boolean, stopping: boolean): boolean {
+  return (event === 'fenced' || event === 'stopped' || event === 'live') && !faultBegun && !stopping;
 }

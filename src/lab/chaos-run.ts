@@ -83,8 +83,8 @@ async function runTrials(o: ChaosOptions, numbers: readonly number[], io: LabIo,
   const onSignal = (signal: NodeJS.Signals) => {
     interrupted = signal;
     io.stderr(`chaos: interrupted by ${signal}: stopping every child\n`);
-    void current?.cluster.stop();
-    void next?.cluster.stop();
+    void current?.stop();
+    void next?.stop();
   };
   const stopListening = onStopSignal(onSignal);
   const make = (t: number) => new ChaosTrial(planTrial(o, t), o);
@@ -102,7 +102,7 @@ async function runTrials(o: ChaosOptions, numbers: readonly number[], io: LabIo,
     }
   } finally {
     stopListening();
-    await next?.cluster.stop();
+    await next?.stop();
   }
   return interrupted !== undefined;
 }

@@ -31,7 +31,7 @@ import type { AppName } from '../proxy/app.js';
 import { readPcapng } from '../pcap/reader.js';
 import { deriveSeed } from '../tcp/seed.js';
 import { Prng } from '../tcp/prng.js';
-import { arbiterDoubleGrants, epochConflicts, streamVerdict } from './chaos-check.js';
+import { arbiterDoubleGrants, epochConflicts, isFalseFailover, streamVerdict } from './chaos-check.js';
 import { fencedEmissions } from '../replica/run-checks.js';
 import type { Child } from './children.js';
 import { isReplicaEvent, replicaEvent, type ChildEvent, type EventOf } from '../net/events.js';
@@ -152,6 +152,12 @@ export class ChaosTrial {
   private superseded: string | undefined;
   /** A failure detector fired where no fault was (a busy machine): safe, but the trial did not test what it planned. */
   private falseFailover = false;
+  /**
+   * Set when the trial begins stopping the pair (isFalseFailover: its events are the stop's),
+   * with the replicas that had exited on their own by then (a paused one must have).
+   */
+  private stopping = false;
+  private exitedBeforeStop = new Set<string>();
   /** pause-*: the replica that was paused and resumed, and the one that took over meanwhile. */
   private resumed: { who: string; next: string; wasPrimary: boolean } | undefined;
   private faultAtMs: number | undefined;
@@ -176,10 +182,23 @@ export class ChaosTrial {
     const name = e.name;
     if (e.event === 'registered') this.holder = name;
     if (e.event === 'fault') this.fail('broken', `${name}: replication fault: ${e.message}`);
-    if ((e.event === 'fenced' || e.event === 'stopped' || e.event === 'live') && this.faultAtMs === undefined) {
+    if (isFalseFailover(e.event, this.faultAtMs !== undefined, this.stopping)) {
       this.falseFailover = true;
       this.notes.push(`${name} ${e.event} before the fault (a false failover: the machine is slow for D ${this.o.failureTimeoutMs} ms)`);
     }
+  }
+
+  /** The trial stops the pair from here on (the survivor first, then everything). */
+  private beginStopping(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.exitedBeforeStop = new Set([...this.cluster.replicas].filter(([, c]) => c.exit !== undefined).map(([name]) => name));
+  }
+
+  /** Stops every process of the trial (a signal to the run). */
+  stop(): Promise<void> {
+    this.beginStopping();
+    return this.cluster.stop();
   }
 
   private fail(kind: FailureKind, text: string): void {
@@ -364,6 +383,7 @@ export class ChaosTrial {
             const fenced = a.events.some((e) => e.event === 'fenced');
             const stopped = b.events.some((e) => e.event === 'stopped');
             if (fenced) {
+              if (!(await within(a.exited, WAIT_MS))) this.fail('liveness', `${primary} did not exit within ${WAIT_MS} ms of being fenced`);
               this.superseded = primary;
               const live = await b.waitFor((e) => e.event === 'live', WAIT_MS, `${backup} going live`);
               failover = { by: backup, epoch: live.epoch, afterMs: Math.round(live.atMs - this.faultAtMs) };
@@ -386,6 +406,7 @@ export class ChaosTrial {
       // pipe when the load ends right after a go-live: then the replica that took over is it.
       const survivor = [this.holder, failover?.by].map((n) => (typeof n === 'string' ? this.cluster.replicas.get(n) : undefined)).find((r) => r?.running === true);
       if (survivor !== undefined) {
+        this.beginStopping();
         await survivor.stop();
         survivorExit = survivor.events.find((e) => e.event === 'exit');
       }
@@ -399,6 +420,7 @@ export class ChaosTrial {
       afterFault?.();
       paused?.signal('SIGCONT');
       await this.joinGate?.close();
+      this.beginStopping();
       await cluster.stop();
     }
     return this.judge(clientResult, survivorExit, faulted, failover, pause);
@@ -458,7 +480,8 @@ export class ChaosTrial {
    */
   private judgePause(old: string, next: string, wasPrimary: boolean, pause: { stopAtMs: number; contAtMs: number }): NonNullable<TrialResult['paused']> {
     const child = this.cluster.replicas.get(old)!;
-    const steppedDown = child.events.some((e) => e.event === 'lost') && child.events.some((e) => e.event === (wasPrimary ? 'fenced' : 'stopped')) && child.exit !== undefined;
+    // Exited on its own, before the trial stopped what was left (which would make any replica exit).
+    const steppedDown = child.events.some((e) => e.event === 'lost') && child.events.some((e) => e.event === (wasPrimary ? 'fenced' : 'stopped')) && this.exitedBeforeStop.has(old);
     if (!steppedDown) this.fail('liveness', `${old} did not step down after SIGCONT (lost, ${wasPrimary ? 'fenced' : 'stopped'} and exit expected)`);
     // Half-way through the pause: nothing of the old primary is timestamped there.
     const afterUs = Math.round(((pause.stopAtMs + pause.contAtMs) / 2) * 1000);

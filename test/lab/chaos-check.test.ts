@@ -2,7 +2,7 @@
 // catch a broken stream, split brain and a double grant. (The fencing check, fencedEmissions,
 // is src/replica/run-checks.ts's: test/replica/run-checks.test.ts.)
 import { describe, expect, it } from 'vitest';
-import { arbiterDoubleGrants, epochConflicts, streamVerdict } from '../../src/lab/chaos-check.js';
+import { arbiterDoubleGrants, epochConflicts, isFalseFailover, streamVerdict } from '../../src/lab/chaos-check.js';
 import type { ChildEvent, EventOf } from '../../src/net/events.js';
 describe('epochConflicts and arbiterDoubleGrants', () => {
   const announce = (epoch: number): ChildEvent => ({ event: 'announce', name: 'x', atMs: 0, epoch, service: '192.0.2.10' });
@@ -47,5 +47,19 @@ describe('streamVerdict', () => {
 
   it('breaks every stream when the client gave no result', () => {
     expect(streamVerdict(undefined, undefined, true, 3)).toEqual({ streams: { intact: 0, broken: 3 }, resets: 0, problems: ['the client gave no result'] });
+  });
+});
+
+describe('isFalseFailover', () => {
+  it('a replica fenced, stopped or live before the fault is a false failover', () => {
+    for (const event of ['fenced', 'stopped', 'live']) expect(isFalseFailover(event, false, false)).toBe(true);
+    expect(isFalseFailover('suspect', false, false)).toBe(false);
+  });
+
+  it('not after the fault, and not once the trial stops the pair (the other replica suspects the first to exit, and may win and go live)', () => {
+    for (const event of ['fenced', 'stopped', 'live']) {
+      expect(isFalseFailover(event, true, false)).toBe(false);
+      expect(isFalseFailover(event, false, true)).toBe(false);
+    }
   });
 });

@@ -192,6 +192,7 @@ export class LiveDemo implements DemoState {
   async run(): Promise<void> {
     const onSignal = (signal: NodeJS.Signals) => {
       this.interrupted = signal;
+      this.marks.stopAtMs ??= wallClockMs();
       this.say(`interrupted by ${signal}: stopping every child`);
       void this.cluster.stop();
     };
@@ -200,6 +201,7 @@ export class LiveDemo implements DemoState {
     const steps = [() => this.startUpstreams(), () => this.startCluster(), () => this.startClient(), () => this.kill(), () => this.waitForResult()];
     await runSteps(this.problems, steps, async () => {
       stopListening();
+      this.marks.stopAtMs ??= wallClockMs();
       await this.stopEverything();
       this.ordered.flush();
     });
@@ -427,6 +429,7 @@ export class LiveDemo implements DemoState {
     }
     const sv = this.cluster.replicas.get(survivor);
     if (sv !== undefined && sv.running) {
+      this.marks.stopAtMs ??= wallClockMs();
       await sv.stop();
       this.backupExit = sv.events.find((e) => e.event === 'exit');
     }

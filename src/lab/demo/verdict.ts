@@ -13,6 +13,9 @@
  *                   the failover's.
  *   load finished   the client's last stream ended before the kill: nothing was left to
  *                   fail over, and no replica needed to go live.
+ *
+ * An event stamped after the demo began stopping the pair is neither: the replica that exits
+ * first closes the log channel, and the other suspects it at once (and may win, go live).
  */
 
 /** A replica's events that mean a failover happened; before the demo's own fault, a false one. */
@@ -37,6 +40,8 @@ export interface DemoMarks {
   killAtMs?: number;
   /** When the client's last stream ended; undefined: not (yet) known. */
   loadDoneAtMs?: number;
+  /** When the demo began stopping the pair (the survivor, or everything); undefined: not yet. */
+  stopAtMs?: number;
 }
 
 export type DemoVerdict =
@@ -49,6 +54,7 @@ export function firstFalseFailover(events: readonly SeenEvent[], marks: DemoMark
   for (const e of events) {
     if (!FALSE_FAILOVER_EVENTS.includes(e.event)) continue;
     if (marks.ownFaultAtMs !== undefined && e.atMs >= marks.ownFaultAtMs) continue;
+    if (marks.stopAtMs !== undefined && e.atMs >= marks.stopAtMs) continue; // the stop's doing
     const duringHold = marks.holdFromMs !== undefined && e.atMs >= marks.holdFromMs && (marks.holdToMs === undefined || e.atMs <= marks.holdToMs);
     return { kind: 'false-failover', replica: e.replica, event: e.event, epoch: e.epoch, atMs: e.atMs, duringHold, afterKillSeen: marks.killAtMs !== undefined };
   }

@@ -47,6 +47,11 @@ describe('demoVerdict', () => {
     // a false failover says more than an early end
     expect(demoVerdict([{ replica: 'a', event: 'won', atMs: 1010 }], { ...marks, loadDoneAtMs: 1030 }).kind).toBe('false-failover');
   });
+  it('a failover stamped after the demo began stopping the pair is the stop\'s, not a false one', () => {
+    const won: SeenEvent = { replica: 'a', event: 'won', atMs: 2000, epoch: 0 };
+    expect(demoVerdict([won], { stopAtMs: 1990 })).toEqual({ kind: 'none' });
+    expect(demoVerdict([won], { stopAtMs: 2010 }).kind).toBe('false-failover');
+  });
   it('when the load ended: the result\'s stamp, else its start plus its elapsed time', () => {
     expect(loadDoneAtMs(event({ event: 'result', atMs: 5 }), 1)).toBe(5);
     expect(loadDoneAtMs(event({ event: 'result', elapsedMs: 40 }), 1000)).toBe(1040);
@@ -95,5 +100,21 @@ describe('LiveDemo: the events of a primary that won during the hold, arriving a
     expect(report.problems.some((p) => p.includes('nobody went live'))).toBe(false);
     expect(report.problems).toContain('the load finished before the kill (its last stream ended 20 ms before the kill -9 at --kill-after-ms 300): nothing was left to fail over; lower --kill-after-ms or raise --bytes');
     expect(report.streams).toEqual({ intact: 3, broken: 0 });
+  });
+
+  it('a step failed before the kill: what the stop makes the other replica do is no false failover', () => {
+    const demo = new LiveDemo({ ...o, seed: 3 }, io);
+    const d = demo as unknown as { onEvent(label: string, e: object): void };
+    // The demo began stopping everything at 7000 (its cleanup after the failed step); a exits
+    // first, b suspects it at once, wins and goes live.
+    demo.marks.stopAtMs = 7000;
+    d.onEvent('replica b', { event: 'suspect', name: 'b', epoch: 0, atMs: 7004, silentMs: 1, reason: 'channel-lost' });
+    d.onEvent('replica b', { event: 'won', name: 'b', epoch: 0, atMs: 7005 });
+    d.onEvent('replica b', { event: 'live', name: 'b', epoch: 1, atMs: 7006, r: 0, lastIndex: 0, reemitted: 0, reemittedEntries: 0 });
+    expect(demo.falseFailover).toBeUndefined();
+    expect(judgeDemo(demo).problems.some((p) => p.startsWith('a false failover'))).toBe(false);
+    // The same event stamped before the stop began is one.
+    d.onEvent('replica b', { event: 'won', name: 'b', epoch: 0, atMs: 6990 });
+    expect(demo.falseFailover).toMatch(/^replica b reported won in epoch 0 while both replicas were running/);
   });
 });
