@@ -44,6 +44,8 @@ export interface LoadClientOptions {
   readGapsMs?: number | undefined;
   /** kv: prefix of every key (LoadOptions.kvKeyPrefix). */
   kvKeyPrefix?: string;
+  /** kv: delete every key set before closing (LoadOptions.kvDeleteAtEnd). */
+  kvDeleteAtEnd?: boolean;
   /**
    * bulk: the replicas' --seed, which the server's download streams are derived from, when it
    * is not `seed` (a client whose own randomness has a seed of its own, as the soak's rounds).
@@ -108,6 +110,7 @@ export class LoadClient {
       bulkBytes: opts.bulkBytes,
       uploadBytes: opts.uploadBytes,
       ...(opts.kvKeyPrefix !== undefined ? { kvKeyPrefix: opts.kvKeyPrefix } : {}),
+      ...(opts.kvDeleteAtEnd === true ? { kvDeleteAtEnd: true } : {}),
     };
     // Server connection numbers are socket ids: the listener's, then one per accept.
     const maxConn = opts.maxServerConn ?? 4 * opts.connections + 64;

@@ -332,8 +332,11 @@ export class Soak {
         uploadBytes: [16 * 1024, 64 * 1024],
         startTimeoutMs: WAIT_MS,
         mtu: DEMO_MTU,
-        // kv: the store outlives a round; each round's keys are its own, so its model starts empty.
+        // kv: the store outlives a round; each round's keys are its own, so its model starts
+        // empty, and the round deletes them at its end, so the store (and every snapshot a
+        // joiner restores) does not grow with the rounds.
         kvKeyPrefix: `r${round}`,
+        kvDeleteAtEnd: true,
         // bulk: server socket ids grow with every round's accepts (each round opens
         // `connections`; the listener and a handshake retried after a fault take more).
         maxServerConn: 64 + 4 * this.o.connections * round,

@@ -75,6 +75,12 @@ export interface LoadOptions {
    * store starts empty and is right.
    */
   kvKeyPrefix?: string;
+  /**
+   * kv: after its planned requests each connection deletes every key it set (a DEL per key,
+   * each answer checked), so that loads following one another against one server (the
+   * soak's rounds) leave the store as they found it instead of growing it by every round.
+   */
+  kvDeleteAtEnd?: boolean;
 }
 
 export interface ConnResult {
@@ -300,7 +306,22 @@ class CounterConn extends LineConn {
 class KvConn extends LineConn {
   private readonly model = new Map<string, string>();
   private expect = '';
+  /** kvDeleteAtEnd: the planned requests are done; each further one deletes a key this connection set. */
+  private deleting = false;
+  protected override next(): void {
+    if (this.load.options.kvDeleteAtEnd === true && this.requestsDone >= this.total && this.model.size > 0) {
+      this.total++;
+      this.deleting = true;
+    }
+    super.next();
+  }
   protected request(): Uint8Array {
+    if (this.deleting) {
+      const key = this.model.keys().next().value as string;
+      this.model.delete(key);
+      this.expect = '1';
+      return new TextEncoder().encode(`DEL ${key}\n`);
+    }
     const key = `${this.load.options.kvKeyPrefix ?? ''}c${this.index}k${this.rng.below(5)}`;
     if (this.rng.below(2) === 0) {
       const value = `v${this.rng.nextU32().toString(36)}`;

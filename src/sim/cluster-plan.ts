@@ -197,6 +197,8 @@ export function planCluster(options: ClusterOptions): ClusterPlan {
     bulkBytes: rsm.appOptions!.bulkBytes!,
     uploadBytes: options.load?.uploadBytes ?? [50_000, 150_000],
     ...(options.load?.closeAfterLastRequest === true ? { closeAfterLastRequest: true } : {}),
+    ...(options.load?.kvKeyPrefix !== undefined ? { kvKeyPrefix: options.load.kvKeyPrefix } : {}),
+    ...(options.load?.kvDeleteAtEnd === true ? { kvDeleteAtEnd: true } : {}),
   };
   return { options, seed, app, connections, unsafe, faults, maxUs, startUs: 0, rsm, load };
 }
