@@ -12,14 +12,11 @@ import { dirname } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ReplicaProcess } from '../net/replica-host.js';
-import { CONTROL_COMMAND_STATS, CONTROL_COMMAND_SWITCHOVER, ControlServer, sendControl, type ControlReply } from '../net/switchover.js';
+import { CONTROL_COMMAND_STATS, CONTROL_COMMAND_SWITCHOVER, ControlServer, MAX_SOCKET_PATH_BYTES, sendControl, type ControlReply } from '../net/switchover.js';
 import { LinkError } from '../net/udp-link.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
 import { parseMilliseconds } from './validate.js';
 import { helpAfter } from './help-layout.js';
-
-/** sockaddr_un's path: 108 bytes with the terminating NUL (Linux unix(7)). */
-const MAX_SOCKET_PATH_BYTES = 107;
 
 export const CONTROL_OPTION_HELP =
   'a Unix socket on which `ftcp switchover --control PATH` asks this replica, when it is the primary, to hand the service to its backup; a line `stats` on it is answered with the replica\'s statistics as one JSON line (mode 0600; default: none)';

@@ -26,6 +26,7 @@ import { Prng } from '../tcp/prng.js';
 import { onStopSignal, type LabIo, type RunOutcome } from './io.js';
 import { RSS_JUDGED_FROM_S, rssVerdict, vmRssKiB, type RssSample, type RssVerdict } from './soak-rss.js';
 import { UploadChecks, type UploadCounts } from './soak-uploads.js';
+import { MAX_SOCKET_PATH_BYTES } from '../net/switchover.js';
 import { faultCounts, restoredStats, SOAK_FAULTS, type SoakFault } from './soak-stats.js';
 import { SOAK_RESULT_FILE } from './report/soak-load.js';
 import { writeRunPage } from './report/write-run.js';
@@ -88,8 +89,6 @@ const CLIENT_BASE = 40;
 const CLIENT_ADDRESSES = 80;
 /** How often the bulk soak asks the primary for its upload digests. */
 const UPLOAD_CHECK_EVERY_MS = 3000;
-/** sockaddr_un's path limit (unix(7)): longer run directories keep the control sockets in a temporary one. */
-const MAX_SOCKET_PATH_BYTES = 107;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The events after which a replica no longer is one of a healthy pair. */
@@ -121,6 +120,7 @@ export class Soak {
     mkdirSync(o.dir, { recursive: true });
     this.prng = new Prng(o.seed);
     this.uploads = new UploadChecks((problem) => this.brokenUpload(problem));
+    // Run directories too long for a Unix socket path keep the control sockets in a temporary one.
     const longest = join(o.dir, 'j000000.sock');
     this.controlDir = Buffer.byteLength(longest) <= MAX_SOCKET_PATH_BYTES ? { path: o.dir, temporary: false } : { path: mkdtempSync(join(tmpdir(), 'ftcp-soak-')), temporary: true };
     this.r = { ok: false, interrupted: false, seed: o.seed, durationS: 0, faults: [], faultsSurvived: 0, loadRounds: 0, streams: { intact: 0, broken: 0 }, uploads: this.uploads.counts, resets: 0, falseFailovers: 0, problems: [], rss: { samples: [], verdict: rssVerdict([], o.durationS) } };

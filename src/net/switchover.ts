@@ -123,6 +123,9 @@ export interface ControlReply {
   stats?: Record<string, unknown>;
 }
 
+/** sockaddr_un's path: 108 bytes with the terminating NUL (Linux unix(7)). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
 export const CONTROL_COMMAND_SWITCHOVER = 'switchover';
 /** Asks for the replica's statistics (its `exit` line's, now); changes nothing. */
 export const CONTROL_COMMAND_STATS = 'stats';
